@@ -1,0 +1,33 @@
+// Instants and durations as Flow writes them: RFC 3339 instants, duration literals.
+// Both are held as milliseconds (see value.hpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace flow::chrono {
+
+// Parses an RFC 3339 date-time ("2026-06-01T08:00:00Z", "2026-06-01T10:00:00.250+02:00";
+// 't' and 'z' accepted, fractions beyond milliseconds truncated). Returns milliseconds
+// since the Unix epoch in UTC, or nothing when the text is not RFC 3339 or names no real
+// date (month 13, February 30, hour 24).
+std::optional<std::int64_t> parse_rfc3339(std::string_view text);
+
+// Formats as RFC 3339 in UTC with `Z`: "2026-06-01T08:00:00Z", with ".250" only when the
+// milliseconds are not zero. Years outside 0000..9999 are clamped to that range.
+std::string format_rfc3339(std::int64_t epoch_ms);
+
+// Parses a duration literal: integer-unit pairs glued together, largest unit first, each
+// unit at most once: "250ms", "90s", "15m", "2h", "7d", "1h30m". Units: d h m s ms.
+// A leading '-' makes it negative. Nothing on overflow or malformed text.
+std::optional<std::int64_t> parse_duration(std::string_view text);
+
+// Formats as a literal that parse_duration reads back: "1h30m", "250ms", "0s", "-2h".
+std::string format_duration(std::int64_t ms);
+
+// Formats an instant with a strftime layout (UTC); an unknown or empty layout gives "".
+std::string format_time(std::int64_t epoch_ms, std::string_view layout);
+
+}  // namespace flow::chrono
