@@ -1,0 +1,444 @@
+// The Spirit X3 grammar of the Flow language: the only translation unit that includes X3's
+// parsers, so the grammar is compiled once. Rules are named in the user's words ("a state
+// name"), because an expectation failure reports the name of the rule that was expected.
+#include "dsl/ast_adapted.hpp"
+#include "dsl/parser.hpp"
+
+#include <boost/spirit/home/x3.hpp>
+
+#include <array>
+#include <cctype>
+
+namespace flow {
+namespace grammar {
+
+namespace x3 = boost::spirit::x3;
+using Iterator = std::string::const_iterator;
+
+// State shared by the whole parse: where the text starts (positions are stored as offsets)
+// and whether a bare record literal `Name { … }` may stand here. Right after `if`, `when`,
+// `after` and `at` it may not, so that `if ready {` always opens a block.
+struct ParseState {
+    Iterator begin;
+    bool records_allowed = true;
+};
+struct parse_state_tag;
+
+// Stores the byte range of every position-tagged node that a rule produced.
+struct annotate_position {
+    template <typename It, typename Node, typename Context>
+    void on_success(It const& first, It const& last, Node& node, Context const& context) {
+        if constexpr (std::is_base_of_v<x3::position_tagged, Node>) {
+            auto& state = x3::get<parse_state_tag>(context).get();
+            node.id_first = static_cast<int>(first - state.begin);
+            node.id_last = static_cast<int>(last - state.begin);
+        }
+    }
+};
+
+// Parses its subject with bare record literals allowed or not, restoring the mode after.
+template <typename Subject>
+struct record_mode_directive : x3::unary_parser<Subject, record_mode_directive<Subject>> {
+    using base_type = x3::unary_parser<Subject, record_mode_directive<Subject>>;
+    static bool const is_pass_through_unary = true;
+    static bool const handles_container = Subject::handles_container;
+    bool allow;
+    record_mode_directive(Subject const& subject, bool allow_records) : base_type(subject), allow(allow_records) {}
+
+    template <typename It, typename Context, typename RContext, typename Attribute>
+    bool parse(It& first, It const& last, Context const& context, RContext& rcontext, Attribute& attr) const {
+        auto& state = x3::get<parse_state_tag>(context).get();
+        bool saved = state.records_allowed;
+        state.records_allowed = allow;
+        bool ok = false;
+        try {
+            ok = this->subject.parse(first, last, context, rcontext, attr);
+        } catch (...) {
+            state.records_allowed = saved;
+            throw;
+        }
+        state.records_allowed = saved;
+        return ok;
+    }
+};
+struct record_mode_gen {
+    bool allow;
+    template <typename Subject>
+    auto operator[](Subject const& subject) const {
+        return record_mode_directive<typename x3::extension::as_parser<Subject>::value_type>{
+            x3::as_parser(subject), allow};
+    }
+};
+const record_mode_gen with_records{true};
+const record_mode_gen without_records{false};
+
+const auto records_allowed_here = x3::eps[([](auto& ctx) {
+    x3::_pass(ctx) = x3::get<parse_state_tag>(ctx).get().records_allowed;
+})];
+
+// ---- lexical ------------------------------------------------------------------------
+
+const auto word_char = x3::alnum | x3::char_('_');
+
+auto kw(char const* word) { return x3::lexeme[x3::lit(word) >> !word_char]; }
+
+struct keyword_table : x3::symbols<x3::unused_type> {
+    keyword_table() {
+        for (const char* k : {"import", "type", "event", "command", "to", "workflow", "version", "key",
+                              "correlate", "by", "var", "let", "start", "on", "as", "when", "state",
+                              "entry", "after", "at", "emit", "compensate", "with", "if", "else",
+                              "goto", "complete", "fail", "cancel", "true", "false", "null", "and",
+                              "or", "not"})
+            add(k);
+    }
+} const keywords;
+
+const auto keyword = x3::lexeme[keywords >> !word_char];
+const auto identifier = x3::lexeme[(x3::alpha | x3::char_('_')) >> *word_char];
+
+const auto skipper = x3::space | x3::lexeme["//" >> *(x3::char_ - x3::eol)] |
+                     x3::lexeme["/*" >> *(x3::char_ - "*/") >> "*/"];
+
+// ---- rule declarations (the names are what users read in "expected …") --------------------
+
+#define FLOW_RULE(id, attribute, description)        \
+    struct id##_class : annotate_position {};        \
+    const x3::rule<id##_class, attribute> id = description;
+
+FLOW_RULE(name, ast::Name, "a name")
+FLOW_RULE(key_reference, ast::Name, "'key'")
+FLOW_RULE(field_name, ast::Name, "a field name")
+FLOW_RULE(type_name, ast::Name, "a type name")
+FLOW_RULE(event_name, ast::Name, "an event name")
+FLOW_RULE(command_name, ast::Name, "a command name")
+FLOW_RULE(state_name, ast::Name, "a state name")
+FLOW_RULE(target_name, ast::Name, "a target name")
+FLOW_RULE(binding_name, ast::Name, "a name for the event")
+FLOW_RULE(variable_name, ast::Name, "a variable name")
+FLOW_RULE(workflow_name, ast::Name, "a workflow name")
+FLOW_RULE(type_ref, ast::TypeRef, "a type")
+FLOW_RULE(field, ast::Field, "a field")
+FLOW_RULE(field_list, std::vector<ast::Field>, "a list of fields in braces")
+
+FLOW_RULE(string_literal, ast::StringLiteral, "a string")
+FLOW_RULE(int_literal, ast::IntLiteral, "an integer")
+FLOW_RULE(number_literal, ast::NumberLiteral, "a number")
+FLOW_RULE(duration_literal, ast::DurationLiteral, "a duration")
+FLOW_RULE(bool_literal, ast::BoolLiteral, "true or false")
+FLOW_RULE(null_literal, ast::NullLiteral, "null")
+FLOW_RULE(record_literal, ast::RecordLiteral, "a record")
+FLOW_RULE(list_literal, ast::ListLiteral, "a list")
+FLOW_RULE(parenthesized, ast::Parenthesized, "an expression in parentheses")
+FLOW_RULE(primary, ast::Primary, "an expression")
+FLOW_RULE(field_access, ast::FieldAccess, "a field access")
+FLOW_RULE(index_access, ast::IndexAccess, "an index")
+FLOW_RULE(call_arguments, ast::CallArguments, "arguments")
+FLOW_RULE(postfix, ast::Postfix, "an expression")
+FLOW_RULE(unary, ast::Unary, "an expression")
+FLOW_RULE(operation, ast::Operation, "an operator")
+FLOW_RULE(expression, ast::Expression, "an expression")
+FLOW_RULE(condition, ast::Expression, "a condition")
+FLOW_RULE(field_value, ast::FieldValue, "a field and its value")
+FLOW_RULE(field_values, std::vector<ast::FieldValue>, "field values in braces")
+FLOW_RULE(field_value_list, std::vector<ast::FieldValue>, "field values")
+FLOW_RULE(expression_list, std::vector<ast::Expression>, "expressions")
+
+FLOW_RULE(statement, ast::Statement, "a statement")
+FLOW_RULE(block, std::vector<ast::Statement>, "a block in braces")
+FLOW_RULE(assign, ast::Assign, "an assignment")
+FLOW_RULE(let, ast::Let, "a 'let'")
+FLOW_RULE(emit, ast::Emit, "an 'emit'")
+FLOW_RULE(compensate_with, ast::CompensateWith, "a 'compensate with'")
+FLOW_RULE(compensate_all, ast::CompensateAll, "'compensate'")
+FLOW_RULE(goto_, ast::Goto, "a 'goto'")
+FLOW_RULE(complete, ast::Complete, "'complete'")
+FLOW_RULE(fail, ast::Fail, "a 'fail'")
+FLOW_RULE(cancel_statement, ast::CancelStatement, "'cancel'")
+FLOW_RULE(if_, ast::If, "an 'if'")
+FLOW_RULE(else_if, ast::ElseIf, "an 'else if'")
+
+FLOW_RULE(version, ast::Version, "a version")
+FLOW_RULE(key, ast::Key, "a key")
+FLOW_RULE(correlate, ast::Correlate, "a 'correlate'")
+FLOW_RULE(var, ast::Var, "a 'var'")
+FLOW_RULE(handler, ast::Handler, "a handler")
+FLOW_RULE(start_handler, ast::StartHandler, "a start handler")
+FLOW_RULE(cancel_handler, ast::CancelHandler, "an 'on cancel' handler")
+FLOW_RULE(entry, ast::Entry, "an 'entry' block")
+FLOW_RULE(after, ast::After, "an 'after' timer")
+FLOW_RULE(at, ast::At, "an 'at' deadline")
+FLOW_RULE(state_member, ast::StateMember, "'entry', 'on', 'after', 'at' or '}'")
+FLOW_RULE(state, ast::State, "a state")
+FLOW_RULE(workflow_member, ast::WorkflowMember,
+          "'version', 'key', 'correlate', 'var', 'start on', 'on', 'state' or '}'")
+FLOW_RULE(workflow, ast::Workflow, "a workflow")
+FLOW_RULE(import, ast::Import, "an import")
+FLOW_RULE(type_decl, ast::TypeDecl, "a type")
+FLOW_RULE(event_decl, ast::EventDecl, "an event")
+FLOW_RULE(command_decl, ast::CommandDecl, "a command")
+FLOW_RULE(declaration, ast::Declaration, "a declaration ('import', 'type', 'event', 'command' or 'workflow')")
+
+#undef FLOW_RULE
+
+// Punctuation named as users see it.
+struct punct_class {};
+#define FLOW_PUNCT(id, text)                                   \
+    const auto id = x3::rule<struct id##_class>{"'" text "'"} = x3::lit(text);
+FLOW_PUNCT(open_brace, "{")
+FLOW_PUNCT(close_brace, "}")
+FLOW_PUNCT(open_paren, "(")
+FLOW_PUNCT(close_paren, ")")
+FLOW_PUNCT(close_bracket, "]")
+FLOW_PUNCT(colon, ":")
+FLOW_PUNCT(equals, "=")
+FLOW_PUNCT(close_angle, ">")
+FLOW_PUNCT(open_angle, "<")
+#undef FLOW_PUNCT
+
+// ---- definitions --------------------------------------------------------------------
+
+const auto plain_name = x3::lexeme[!keyword >> x3::raw[identifier]];
+const auto name_def = plain_name;
+const auto key_reference_def = x3::lexeme[x3::raw[x3::lit("key") >> !word_char]];
+const auto field_name_def = x3::lexeme[x3::raw[identifier]];
+const auto type_name_def = plain_name;
+const auto event_name_def = plain_name;
+const auto command_name_def = plain_name;
+const auto state_name_def = plain_name;
+const auto target_name_def = plain_name;
+const auto binding_name_def = plain_name;
+const auto variable_name_def = plain_name;
+const auto workflow_name_def = plain_name;
+
+const auto type_ref_def = x3::lexeme[x3::raw[identifier]] >>
+                          -(open_angle > (type_ref % ',') > close_angle) >> x3::matches['?'];
+const auto field_def = field_name >> x3::matches['?'] >> colon > type_ref;
+const auto field_list_def = open_brace > -(field % ',') > -x3::lit(',') > close_brace;
+
+// Literals.
+const auto escape = x3::char_('\\') > (x3::char_("\"\\nt") | (x3::char_('u') > x3::char_('{') > +x3::xdigit > x3::char_('}')));
+const auto string_end = x3::rule<struct string_end_class>{"'\"' to close the string"} = x3::lit('"');
+const auto string_literal_def =
+    x3::lexeme['"' > x3::raw[*(escape | (x3::char_ - '"' - '\\' - x3::eol))] > string_end];
+const auto duration_unit = x3::lit("ms") | x3::lit('d') | x3::lit('h') | x3::lit('m') | x3::lit('s');
+const auto duration_literal_def = x3::lexeme[x3::raw[+(+x3::digit >> duration_unit)] >> !word_char];
+const auto int_literal_def = x3::lexeme[x3::raw[+x3::digit] >> !word_char >> !x3::lit('.')];
+const auto number_literal_def = x3::lexeme[&(+x3::digit >> '.' >> x3::digit) >> x3::double_ >> !word_char];
+const auto bool_literal_def = (kw("true") >> x3::attr(true)) | (kw("false") >> x3::attr(false));
+const auto null_literal_def = kw("null");
+
+// Expressions. Binary operators are read flat; the checker applies precedence.
+const auto binary_operator = x3::rule<struct binary_operator_class, std::string>{"an operator"} =
+    x3::string("??") | x3::string("==") | x3::string("!=") | x3::string("<=") | x3::string(">=") |
+    x3::string("<") | x3::string(">") | x3::string("+") | x3::string("-") | x3::string("*") |
+    x3::string("/") | x3::string("%") | x3::lexeme[x3::string("and") >> !word_char] |
+    x3::lexeme[x3::string("or") >> !word_char];
+const auto prefix_operator = x3::rule<struct prefix_operator_class, std::string>{"an operator"} =
+    x3::string("-") | x3::lexeme[x3::string("not") >> !word_char];
+
+const auto record_literal_def = type_name >> &x3::lit('{') >> records_allowed_here >> field_values;
+const auto expression_list_def = -(expression % ',') >> -x3::lit(',');
+const auto list_literal_def = '[' >> with_records[expression_list] > close_bracket;
+const auto parenthesized_def = '(' > with_records[expression] > close_paren;
+const auto primary_def = null_literal | bool_literal | duration_literal | number_literal | int_literal |
+                         string_literal | record_literal | list_literal | parenthesized | key_reference | name;
+const auto field_access_def = '.' > field_name;
+const auto index_access_def = '[' > with_records[expression] > close_bracket;
+const auto call_arguments_def = '(' >> with_records[expression_list] > close_paren;
+const auto postfix_def = primary >> *(field_access | index_access | call_arguments);
+const auto unary_def = *prefix_operator >> postfix;
+const auto operation_def = binary_operator >> unary;
+const auto expression_def = unary >> *operation;
+const auto condition_def = without_records[expression];
+const auto field_value_def = field_name > colon > expression;
+const auto field_value_list_def = -(field_value % ',') >> -x3::lit(',');
+const auto field_values_def = open_brace > with_records[field_value_list] > close_brace;
+
+// Statements.
+const auto block_def = open_brace > *statement > close_brace;
+const auto assign_def = variable_name >> '=' >> !x3::lit('=') > expression;
+const auto let_def = kw("let") > variable_name > equals > expression;
+const auto emit_def = kw("emit") > command_name > field_values;
+const auto compensate_with_def = kw("compensate") >> kw("with") > command_name > field_values;
+const auto compensate_all_def = x3::lexeme[x3::string("compensate") >> !word_char];
+const auto goto__def = kw("goto") > state_name;
+const auto complete_def = x3::lexeme[x3::string("complete") >> !word_char];
+const auto fail_def = kw("fail") > expression;
+const auto cancel_statement_def = x3::lexeme[x3::string("cancel") >> !word_char];
+const auto else_if_def = kw("else") >> kw("if") > condition > block;
+const auto if__def = kw("if") > condition > block > *else_if > -(kw("else") > block);
+const auto statement_def = let | emit | compensate_with | compensate_all | goto_ | complete | fail |
+                           cancel_statement | if_ | assign;
+
+// Workflow members.
+const auto version_number = x3::rule<struct version_number_class, std::string>{"a version number"} =
+    x3::lexeme[x3::raw[+x3::digit] >> !word_char];
+const auto version_def = kw("version") > version_number;
+const auto key_def = kw("key") > variable_name > colon > type_ref;
+const auto correlate_def = kw("correlate") > event_name > kw("by") > (field_name % '.');
+const auto var_def = kw("var") > variable_name > colon > type_ref > equals > expression;
+const auto handler_def = kw("on") > event_name > -(kw("as") > binding_name) > -(kw("when") > condition) > block;
+const auto start_handler_def = kw("start") > &kw("on") > handler;
+const auto cancel_handler_def = kw("on") >> kw("cancel") > block;
+const auto entry_def = kw("entry") > block;
+const auto after_def = kw("after") > condition > block;
+const auto at_def = kw("at") > condition > block;
+const auto state_member_def = entry | handler | after | at;
+const auto state_def = kw("state") > state_name > open_brace > *state_member > close_brace;
+const auto workflow_member_def = version | key | correlate | var | start_handler | cancel_handler | handler | state;
+const auto workflow_def = kw("workflow") > workflow_name > open_brace > *workflow_member > close_brace;
+
+// Declarations.
+const auto import_def = kw("import") > string_literal;
+const auto type_decl_def = kw("type") > type_name > field_list;
+const auto event_decl_def = kw("event") > event_name > -string_literal > field_list;
+const auto command_decl_def = kw("command") > command_name > kw("to") > target_name > field_list;
+const auto declaration_def = import | type_decl | event_decl | command_decl | workflow;
+
+BOOST_SPIRIT_DEFINE(name, key_reference, field_name, type_name, event_name, command_name, state_name, target_name,
+                    binding_name, variable_name, workflow_name, type_ref, field, field_list)
+BOOST_SPIRIT_DEFINE(string_literal, int_literal, number_literal, duration_literal, bool_literal,
+                    null_literal, record_literal, list_literal, parenthesized, primary, field_access,
+                    index_access, call_arguments, postfix, unary, operation, expression, condition,
+                    field_value, field_values, field_value_list, expression_list)
+BOOST_SPIRIT_DEFINE(statement, block, assign, let, emit, compensate_with, compensate_all, goto_,
+                    complete, fail, cancel_statement, if_, else_if)
+BOOST_SPIRIT_DEFINE(version, key, correlate, var, handler, start_handler, cancel_handler, entry, after,
+                    at, state_member, state, workflow_member, workflow, import, type_decl, event_decl,
+                    command_decl, declaration)
+
+}  // namespace grammar
+
+// ---- the driver: one declaration at a time, resuming after a syntax error ----------------
+
+namespace {
+
+namespace x3 = boost::spirit::x3;
+
+// The word or symbol at `offset`, as "'state'" or "the end of the file".
+std::string found_at(const std::string& text, std::size_t offset) {
+    if (offset >= text.size()) return "the end of the file";
+    unsigned char c = static_cast<unsigned char>(text[offset]);
+    if (std::isalnum(c) || c == '_') {
+        std::size_t end = offset;
+        while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;
+        return "'" + text.substr(offset, end - offset) + "'";
+    }
+    if (c == '"') return "a string";
+    if (c < 0x20 || c >= 0x7f) return "an unexpected character";
+    return "'" + std::string(1, static_cast<char>(c)) + "'";
+}
+
+std::size_t skip_blank(const std::string& text, std::size_t at);
+
+}  // namespace
+
+// Describes the innermost block still open at `offset`, for "expected '}' to close …".
+std::string describe_open_block(const std::string& text, std::size_t offset);
+
+namespace {
+
+bool starts_declaration(const std::string& text, std::size_t at);
+
+// Where parsing resumes after an error: the next line that starts with a declaration keyword.
+std::size_t next_declaration(const std::string& text, std::size_t from) {
+    for (std::size_t at = text.find('\n', from); at != std::string::npos; at = text.find('\n', at + 1)) {
+        std::size_t word = at + 1;
+        while (word < text.size() && (text[word] == ' ' || text[word] == '\t')) ++word;
+        if (word < text.size() && starts_declaration(text, word)) return word;
+    }
+    return text.size();
+}
+
+// Whether a declaration keyword starts a line at `at`.
+bool starts_declaration(const std::string& text, std::size_t at) {
+    static const std::array<std::string_view, 5> starters = {"import", "type", "event", "command", "workflow"};
+    std::size_t line = text.rfind('\n', at == 0 ? 0 : at - 1);
+    line = (line == std::string::npos || at == 0) ? 0 : line + 1;
+    for (std::size_t i = line; i < at; ++i)
+        if (text[i] != ' ' && text[i] != '\t') return false;
+    for (std::string_view starter : starters) {
+        if (text.compare(at, starter.size(), starter) != 0) continue;
+        std::size_t after = at + starter.size();
+        if (after >= text.size() || !(std::isalnum(static_cast<unsigned char>(text[after])) || text[after] == '_'))
+            return true;
+    }
+    return false;
+}
+
+// Resumes where the failure stands when a declaration starts there (a workflow that was
+// never closed, followed by the next declaration), else at the next declaration's line.
+std::size_t resume_point(const std::string& text, std::size_t started, std::size_t failed_at) {
+    if (failed_at > started && failed_at < text.size() && starts_declaration(text, failed_at)) return failed_at;
+    return next_declaration(text, std::max(failed_at, started));
+}
+
+std::size_t skip_blank(const std::string& text, std::size_t at) {
+    while (at < text.size()) {
+        if (std::isspace(static_cast<unsigned char>(text[at]))) {
+            ++at;
+        } else if (text.compare(at, 2, "//") == 0) {
+            at = text.find('\n', at);
+            if (at == std::string::npos) return text.size();
+        } else if (text.compare(at, 2, "/*") == 0) {
+            std::size_t end = text.find("*/", at + 2);
+            if (end == std::string::npos) return at;  // unterminated: reported by the parser
+            at = end + 2;
+        } else {
+            break;
+        }
+    }
+    return at;
+}
+
+std::string expectation_message(const std::string& text, std::size_t where, const std::string& expected) {
+    std::string message = "expected " + expected;
+    if (expected == "'}'") {
+        std::string block = describe_open_block(text, where);
+        if (!block.empty()) message += " to close " + block;
+    }
+    return message + ", found " + found_at(text, where);
+}
+
+}  // namespace
+
+ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
+    const std::string& text = source.text();
+    grammar::ParseState state{text.begin(), true};
+    auto parser = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::declaration];
+
+    ast::File file;
+    std::size_t at = skip_blank(text, 0);
+    auto report = [&](std::size_t where, std::string message) {
+        diagnostics.error(Span{&source, static_cast<int>(where), static_cast<int>(where + 1)}, std::move(message));
+    };
+    while (at < text.size()) {
+        grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(at);
+        ast::Declaration declaration;
+        std::size_t failed_at = std::string::npos;
+        try {
+            state.records_allowed = true;
+            if (x3::phrase_parse(first, text.end(), parser, grammar::skipper, declaration)) {
+                file.declarations.push_back(std::move(declaration));
+                at = skip_blank(text, static_cast<std::size_t>(first - text.begin()));
+                continue;
+            }
+            failed_at = skip_blank(text, at);
+            if (text.compare(failed_at, 2, "/*") == 0)
+                report(failed_at, "this comment is never closed: expected '*/'");
+            else
+                report(failed_at, std::string("expected ") + grammar::declaration.name + ", found " + found_at(text, failed_at));
+        } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
+            failed_at = skip_blank(text, static_cast<std::size_t>(failure.where() - text.begin()));
+            report(failed_at, expectation_message(text, failed_at, failure.which()));
+        }
+        at = skip_blank(text, resume_point(text, at, failed_at));
+    }
+    return file;
+}
+
+bool is_keyword(std::string_view word) {
+    return grammar::keywords.find(std::string(word)) != nullptr;
+}
+
+}  // namespace flow

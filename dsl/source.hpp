@@ -1,0 +1,41 @@
+// A source file held in memory, and the translation of byte offsets to lines and columns.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flow {
+
+struct LineColumn {
+    int line = 0;    // 1-based
+    int column = 0;  // 1-based, in bytes
+};
+
+class Source {
+public:
+    Source(std::string name, std::string text);
+
+    const std::string& name() const { return name_; }
+    const std::string& text() const { return text_; }
+
+    LineColumn locate(std::size_t offset) const;
+    // The text of a 1-based line, without its line break.
+    std::string_view line(int number) const;
+
+private:
+    std::string name_;
+    std::string text_;
+    std::vector<std::size_t> line_starts_;
+};
+
+// A place in a source: a byte range [begin, end). Kept small: the IR stores one per node.
+struct Span {
+    const Source* source = nullptr;
+    int begin = -1;
+    int end = -1;
+    bool known() const { return source && begin >= 0; }
+};
+
+}  // namespace flow
