@@ -103,7 +103,7 @@ const auto skipper = x3::space | x3::lexeme["//" >> *(x3::char_ - x3::eol)] |
 
 #define FLOW_RULE(id, attribute, description)        \
     struct id##_class : annotate_position {};        \
-    const x3::rule<id##_class, attribute> id = description;
+    const x3::rule<id##_class, attribute, true> id = description;
 
 FLOW_RULE(name, ast::Name, "a name")
 FLOW_RULE(key_reference, ast::Name, "'key'")
@@ -117,6 +117,7 @@ FLOW_RULE(binding_name, ast::Name, "a name for the event")
 FLOW_RULE(variable_name, ast::Name, "a variable name")
 FLOW_RULE(workflow_name, ast::Name, "a workflow name")
 FLOW_RULE(type_ref, ast::TypeRef, "a type")
+FLOW_RULE(type_arguments, std::list<ast::TypeRef>, "type arguments")
 FLOW_RULE(field, ast::Field, "a field")
 FLOW_RULE(field_list, std::vector<ast::Field>, "a list of fields in braces")
 
@@ -210,8 +211,8 @@ const auto binding_name_def = plain_name;
 const auto variable_name_def = plain_name;
 const auto workflow_name_def = plain_name;
 
-const auto type_ref_def = x3::lexeme[x3::raw[identifier]] >>
-                          -(open_angle > (type_ref % ',') > close_angle) >> x3::matches['?'];
+const auto type_arguments_def = open_angle > (type_ref % ',') > close_angle;
+const auto type_ref_def = x3::lexeme[x3::raw[identifier]] >> -type_arguments >> x3::matches['?'];
 const auto field_def = field_name >> x3::matches['?'] >> colon > type_ref;
 const auto field_list_def = open_brace > -(field % ',') > -x3::lit(',') > close_brace;
 
@@ -296,7 +297,7 @@ const auto command_decl_def = kw("command") > command_name > kw("to") > target_n
 const auto declaration_def = import | type_decl | event_decl | command_decl | workflow;
 
 BOOST_SPIRIT_DEFINE(name, key_reference, field_name, type_name, event_name, command_name, state_name, target_name,
-                    binding_name, variable_name, workflow_name, type_ref, field, field_list)
+                    binding_name, variable_name, workflow_name, type_ref, type_arguments, field, field_list)
 BOOST_SPIRIT_DEFINE(string_literal, int_literal, number_literal, duration_literal, bool_literal,
                     null_literal, record_literal, list_literal, parenthesized, primary, field_access,
                     index_access, call_arguments, postfix, unary, operation, expression, condition,

@@ -1,0 +1,113 @@
+// The semantic checks and the lowering to IR. Internal to dsl/: the Checker's parts live in
+// declarations.cpp (names and types), expressions.cpp, statements.cpp, workflows.cpp and
+// analysis.cpp (reachability and use).
+#pragma once
+
+#include "dsl/ast.hpp"
+#include "dsl/diagnostics.hpp"
+#include "dsl/ir.hpp"
+#include "dsl/loader.hpp"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace flow {
+
+class Checker {
+public:
+    Checker(const LoadedProgram& loaded, Diagnostics& diagnostics) : loaded_(loaded), diagnostics_(diagnostics) {}
+    ir::Program run();
+
+private:
+    // ---- declarations.cpp ----
+    struct Declared {
+        enum class Kind { Record, Workflow } kind = Kind::Record;
+        int index = -1;  // into program_.records or workflow_syntax_
+        int file = -1;
+        Span span;
+        bool used = false;
+    };
+    void collect_declarations();
+    void resolve_record_fields();
+    void compute_visibility();
+    // A declared name as seen from `file`: null when unknown or not visible there.
+    Declared* lookup(const std::string& name, int file);
+    Type resolve_type(const ast::TypeRef& ref, int file);
+    const ir::Record* find_record(const ast::Name& name, int file, ir::Record::Kind kind, const char* what);
+
+    // ---- expressions.cpp ----
+    struct Local {
+        std::string name;
+        int slot;
+        Type type;
+    };
+    // What an expression or statement may see.
+    struct Scope {
+        enum class Context { Initializer, Start, Handler, Entry, Timer, Cancel };
+        Context context = Context::Handler;
+        ir::Workflow* workflow = nullptr;
+        int file = -1;
+        std::vector<Local> locals;
+        int next_slot = 0;
+        int max_slots = 0;
+        int visible_vars = 0;  // initializers see only the vars declared before them
+    };
+    ir::Expr expression(const ast::Expression& e, Scope& scope);
+    ir::Expr condition(const ast::Expression& e, Scope& scope, const char* what);
+    ir::Expr unary(const ast::Unary& u, std::size_t prefix, Scope& scope);
+    ir::Expr postfix(const ast::Postfix& p, Scope& scope);
+    ir::Expr primary(const ast::Primary& p, Scope& scope);
+    ir::Expr name_reference(const ast::Name& n, Scope& scope);
+    ir::Expr call(const ast::Name& function, const ast::CallArguments& args, Scope& scope);
+    ir::Expr binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, const Span& where);
+    ir::Expr record_literal(const ast::RecordLiteral& r, Scope& scope);
+    ir::Expr list_literal(const ast::ListLiteral& l, Scope& scope);
+    // Builds the record of a command for `emit` or `compensate with`, checking every field.
+    ir::Expr field_values(const ir::Record& record, const ast::Name& type_name,
+                          const std::vector<ast::FieldValue>& fields, Scope& scope);
+    // Checks that `value` may be stored where `to` is expected, wrapping it for a json slot.
+    ir::Expr coerce(ir::Expr value, const Type& to, const Span& where, const std::string& what);
+
+    // ---- statements.cpp ----
+    // Checks a block; returns whether every path through it ends the handler.
+    bool block(const std::vector<ast::Statement>& statements, ir::Block& out, Scope& scope);
+    bool statement(const ast::Statement& s, ir::Block& out, Scope& scope);
+    void transition_allowed(const char* keyword, const Span& where, Scope& scope);
+
+    // ---- workflows.cpp ----
+    void workflow(const ast::Workflow& w, int file);
+    void workflow_header(const ast::Workflow& w, int file, ir::Workflow& out);
+    ir::Handler handler(const ast::Handler& h, Scope::Context context, ir::Workflow& w, int file);
+    ir::Handler body_only(const std::vector<ast::Statement>& body, Scope::Context context, ir::Workflow& w,
+                          int file, const Span& where);
+    void state(const ast::State& s, ir::Workflow& w, int file, ir::State& out);
+    void correlation(const ir::Record& event, const ast::Name& at, ir::Workflow& w, int file);
+    void check_shadowing(const std::vector<const ast::Handler*>& handlers, int file, const char* where);
+
+    // ---- analysis.cpp ----
+    void analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file);
+    void report_unused();
+
+    // ---- shared helpers ----
+    Span span(const boost::spirit::x3::position_tagged& node, int file) const {
+        return Span{loaded_.files[file].source.get(), node.id_first, node.id_last};
+    }
+    ir::Position position(const boost::spirit::x3::position_tagged& node, int file) const;
+    const Source& source(int file) const { return *loaded_.files[file].source; }
+
+    const LoadedProgram& loaded_;
+    Diagnostics& diagnostics_;
+    ir::Program program_;
+    std::map<std::string, Declared> declared_;
+    std::vector<std::vector<bool>> visible_;  // [file][other file]
+    std::vector<std::pair<const ast::Workflow*, int>> workflow_syntax_;
+    // Per workflow being checked: which vars are read, which states a goto names.
+    std::vector<bool> var_read_;
+    std::map<std::string, std::vector<std::string>> correlate_paths_;
+    std::map<std::string, Span> correlate_spans_;
+    std::set<std::string> correlation_reported_;
+};
+
+}  // namespace flow

@@ -1,0 +1,213 @@
+// Names and types: the declarations of all files, their visibility and their fields.
+#include "dsl/checker.hpp"
+#include "dsl/parser.hpp"
+
+namespace flow {
+
+namespace {
+
+const char* kind_word(ir::Record::Kind kind) {
+    switch (kind) {
+    case ir::Record::Kind::Type: return "type";
+    case ir::Record::Kind::Event: return "event";
+    case ir::Record::Kind::Command: return "command";
+    }
+    return "declaration";
+}
+
+const std::map<std::string, Type>& primitive_types() {
+    static const std::map<std::string, Type> primitives = {
+        {"string", Type::string()}, {"int", Type::integer()},   {"number", Type::number()},
+        {"bool", Type::boolean()},  {"time", Type::time()},     {"duration", Type::duration()},
+        {"json", Type::json()},
+    };
+    return primitives;
+}
+
+}  // namespace
+
+ir::Position Checker::position(const boost::spirit::x3::position_tagged& node, int file) const {
+    LineColumn at = source(file).locate(static_cast<std::size_t>(std::max(node.id_first, 0)));
+    return {at.line, at.column};
+}
+
+void Checker::compute_visibility() {
+    std::size_t n = loaded_.files.size();
+    visible_.assign(n, std::vector<bool>(n, false));
+    for (std::size_t f = 0; f < n; ++f) {
+        visible_[f][f] = true;
+        for (int imported : loaded_.files[f].imports) visible_[f][static_cast<std::size_t>(imported)] = true;
+    }
+}
+
+void Checker::collect_declarations() {
+    auto declare = [&](const ast::Name& name, Declared entry, const char* what) {
+        if (is_keyword(name.text)) {
+            diagnostics_.error(entry.span, "'" + name.text + "' is a keyword and cannot name a " + what);
+            return false;
+        }
+        auto [it, inserted] = declared_.emplace(name.text, entry);
+        if (!inserted) {
+            const Declared& first = it->second;
+            LineColumn at = first.span.source->locate(static_cast<std::size_t>(first.span.begin));
+            diagnostics_.error(entry.span, "'" + name.text + "' is already declared at " + first.span.source->name() +
+                                               ":" + std::to_string(at.line) + ":" + std::to_string(at.column));
+            return false;
+        }
+        return true;
+    };
+    for (std::size_t f = 0; f < loaded_.files.size(); ++f) {
+        int file = static_cast<int>(f);
+        for (const ast::Declaration& declaration : loaded_.files[f].syntax.declarations) {
+            auto add_record = [&](const ast::Name& name, ir::Record::Kind kind, const std::vector<ast::Field>& fields,
+                                  const boost::spirit::x3::position_tagged& node) {
+                (void)fields;
+                Declared entry{Declared::Kind::Record, static_cast<int>(program_.records.size()), file,
+                               span(name, file), false};
+                if (!declare(name, entry, kind_word(kind))) return (ir::Record*)nullptr;
+                ir::Record record;
+                record.kind = kind;
+                record.name = name.text;
+                record.file = source(file).name();
+                record.position = position(node, file);
+                program_.record_by_name[name.text] = entry.index;
+                program_.records.push_back(std::move(record));
+                return &program_.records.back();
+            };
+            if (const auto* type = boost::get<ast::TypeDecl>(&declaration)) {
+                add_record(type->name, ir::Record::Kind::Type, type->fields, *type);
+            } else if (const auto* event = boost::get<ast::EventDecl>(&declaration)) {
+                if (ir::Record* record = add_record(event->name, ir::Record::Kind::Event, event->fields, *event)) {
+                    if (event->external_name) {
+                        std::optional<std::string> external = unescape(event->external_name->value);
+                        if (!external || external->empty())
+                            diagnostics_.error(span(*event->external_name, file), "an event's external name cannot be empty");
+                        else
+                            record->external_name = *external;
+                    }
+                }
+            } else if (const auto* command = boost::get<ast::CommandDecl>(&declaration)) {
+                if (ir::Record* record = add_record(command->name, ir::Record::Kind::Command, command->fields, *command))
+                    record->target = command->target.text;
+            } else if (const auto* workflow = boost::get<ast::Workflow>(&declaration)) {
+                Declared entry{Declared::Kind::Workflow, static_cast<int>(workflow_syntax_.size()), file,
+                               span(workflow->name, file), true};
+                if (declare(workflow->name, entry, "workflow")) workflow_syntax_.emplace_back(workflow, file);
+            }
+        }
+    }
+    // Events are found on the wire by their external name and by their declared name.
+    std::map<std::string, int> wire_owner;
+    for (std::size_t i = 0; i < program_.records.size(); ++i) {
+        const ir::Record& record = program_.records[i];
+        if (record.kind != ir::Record::Kind::Event) continue;
+        if (!record.external_name.empty()) {
+            auto [it, inserted] = wire_owner.emplace(record.external_name, static_cast<int>(i));
+            if (!inserted) {
+                const Declared& d = declared_.at(record.name);
+                diagnostics_.error(d.span, "event '" + record.name + "' has the external name '" + record.external_name +
+                                               "' of event '" + program_.records[it->second].name + "'");
+            }
+        }
+    }
+    for (std::size_t i = 0; i < program_.records.size(); ++i) {
+        const ir::Record& record = program_.records[i];
+        if (record.kind != ir::Record::Kind::Event) continue;
+        program_.event_by_type.emplace(record.name, static_cast<int>(i));
+        if (!record.external_name.empty()) program_.event_by_type.emplace(record.external_name, static_cast<int>(i));
+    }
+}
+
+Checker::Declared* Checker::lookup(const std::string& name, int file) {
+    auto it = declared_.find(name);
+    if (it == declared_.end()) return nullptr;
+    if (!visible_[static_cast<std::size_t>(file)][static_cast<std::size_t>(it->second.file)]) return nullptr;
+    return &it->second;
+}
+
+Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
+    Type base;
+    if (ref.name == "list") {
+        if (ref.arguments.size() != 1) {
+            diagnostics_.error(span(ref, file), "'list' takes one element type: list<T>");
+            return Type::error();
+        }
+        Type element = resolve_type(ref.arguments.front(), file);
+        base = element.is_error() ? Type::error() : Type::list(element);
+    } else if (!ref.arguments.empty()) {
+        diagnostics_.error(span(ref, file), "'" + ref.name + "' takes no type arguments");
+        return Type::error();
+    } else if (auto primitive = primitive_types().find(ref.name); primitive != primitive_types().end()) {
+        base = primitive->second;
+    } else if (Declared* declared = lookup(ref.name, file);
+               declared && declared->kind == Declared::Kind::Record) {
+        declared->used = true;
+        base = Type::record(ref.name);
+    } else {
+        std::string message = "unknown type '" + ref.name + "'";
+        if (declared_.count(ref.name) && declared_.at(ref.name).kind == Declared::Kind::Record)
+            message += ": it is declared in " + declared_.at(ref.name).span.source->name() + ", which this file does not import";
+        diagnostics_.error(Span{&source(file), ref.id_first, ref.id_first + static_cast<int>(ref.name.size())}, message);
+        return Type::error();
+    }
+    return ref.optional ? Type::optional(base) : base;
+}
+
+void Checker::resolve_record_fields() {
+    for (std::size_t f = 0; f < loaded_.files.size(); ++f) {
+        int file = static_cast<int>(f);
+        for (const ast::Declaration& declaration : loaded_.files[f].syntax.declarations) {
+            const ast::Name* name = nullptr;
+            const std::vector<ast::Field>* fields = nullptr;
+            if (const auto* t = boost::get<ast::TypeDecl>(&declaration)) name = &t->name, fields = &t->fields;
+            else if (const auto* e = boost::get<ast::EventDecl>(&declaration)) name = &e->name, fields = &e->fields;
+            else if (const auto* c = boost::get<ast::CommandDecl>(&declaration)) name = &c->name, fields = &c->fields;
+            if (!name) continue;
+            auto it = declared_.find(name->text);
+            if (it == declared_.end() || it->second.file != file || it->second.kind != Declared::Kind::Record) continue;
+            if (it->second.span.begin != name->id_first) continue;  // a duplicate: skipped
+            ir::Record& record = program_.records[static_cast<std::size_t>(it->second.index)];
+            for (const ast::Field& field : *fields) {
+                if (record.field(field.name.text)) {
+                    diagnostics_.error(span(field.name, file), "field '" + field.name.text + "' is declared twice in '" +
+                                                                   record.name + "'");
+                    continue;
+                }
+                Type type = resolve_type(field.type, file);
+                if (type.is(Type::Kind::Record) && type.record_name() == record.name)
+                    diagnostics_.error(span(field.type, file), "'" + record.name + "' cannot contain itself");
+                if (type.is(Type::Kind::Record)) {
+                    const ir::Record* inner = program_.record(type.record_name());
+                    if (inner && inner->kind != ir::Record::Kind::Type)
+                        diagnostics_.error(span(field.type, file), "a field's type must be a 'type', not the " +
+                                                                       std::string(kind_word(inner->kind)) + " '" +
+                                                                       inner->name + "'");
+                }
+                bool optional = field.optional || type.is_optional();
+                record.fields.push_back({field.name.text, optional ? Type::optional(type) : type, optional});
+            }
+        }
+    }
+}
+
+const ir::Record* Checker::find_record(const ast::Name& name, int file, ir::Record::Kind kind, const char* what) {
+    Declared* declared = lookup(name.text, file);
+    if (!declared || declared->kind != Declared::Kind::Record) {
+        std::string message = "unknown " + std::string(what) + " '" + name.text + "'";
+        auto it = declared_.find(name.text);
+        if (it != declared_.end() && it->second.kind == Declared::Kind::Record)
+            message += ": it is declared in " + it->second.span.source->name() + ", which this file does not import";
+        diagnostics_.error(span(name, file), message);
+        return nullptr;
+    }
+    const ir::Record& record = program_.records[static_cast<std::size_t>(declared->index)];
+    if (record.kind != kind) {
+        diagnostics_.error(span(name, file), "'" + name.text + "' is a " + kind_word(record.kind) + ", not " +
+                                                 (kind == ir::Record::Kind::Event ? "an " : "a ") + kind_word(kind));
+        return nullptr;
+    }
+    declared->used = true;
+    return &record;
+}
+
+}  // namespace flow

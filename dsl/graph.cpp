@@ -1,0 +1,118 @@
+#include "dsl/graph.hpp"
+
+#include "stdlib/chrono.hpp"
+
+#include <set>
+#include <tuple>
+#include <vector>
+
+namespace flow {
+
+namespace {
+
+// One arrow: from a state (or the start, -1) to a state, or to an end (-2 completed,
+// -3 failed, -4 cancelled), labelled with what causes it.
+struct Edge {
+    int from;
+    int to;
+    std::string label;
+    bool operator<(const Edge& o) const { return std::tie(from, to, label) < std::tie(o.from, o.to, o.label); }
+};
+constexpr int start_node = -1, completed_node = -2, failed_node = -3, cancelled_node = -4;
+
+void exits(const ir::Block& block, std::vector<int>& out) {
+    for (const ir::Stmt& s : block) {
+        switch (s.kind) {
+        case ir::Stmt::Kind::Goto: out.push_back(s.slot); break;
+        case ir::Stmt::Kind::Complete: out.push_back(completed_node); break;
+        case ir::Stmt::Kind::Fail: out.push_back(failed_node); break;
+        case ir::Stmt::Kind::Cancel: out.push_back(cancelled_node); break;
+        case ir::Stmt::Kind::If:
+            for (const ir::Branch& b : s.branches) exits(b.body, out);
+            if (s.otherwise) exits(*s.otherwise, out);
+            break;
+        default: break;
+        }
+    }
+}
+
+std::string event_label(const ir::Program& program, const ir::Handler& h) {
+    std::string label = program.records[static_cast<std::size_t>(h.event)].name;
+    return h.guard ? label + " [guarded]" : label;
+}
+
+std::string timer_label(const ir::Timer& t) {
+    if (t.kind == ir::Timer::Kind::After && t.when.op == ir::Op::Literal && t.when.literal.is_number_integer())
+        return "after " + chrono::format_duration(t.when.literal.get<std::int64_t>());
+    return t.kind == ir::Timer::Kind::After ? "after timer" : "at deadline";
+}
+
+std::set<Edge> edges_of(const ir::Program& program, const ir::Workflow& w) {
+    std::set<Edge> edges;
+    auto add = [&](int from, const ir::Block& body, const std::string& label) {
+        std::vector<int> targets;
+        exits(body, targets);
+        for (int to : targets) edges.insert({from, to, label});
+    };
+    for (const ir::Handler& h : w.starts) add(start_node, h.body, event_label(program, h));
+    for (std::size_t i = 0; i < w.states.size(); ++i) {
+        int from = static_cast<int>(i);
+        for (const ir::Handler& h : w.states[i].handlers) add(from, h.body, event_label(program, h));
+        for (const ir::Timer& t : w.states[i].timers) add(from, t.handler.body, timer_label(t));
+        for (const ir::Handler& h : w.handlers) add(from, h.body, event_label(program, h) + " (any state)");
+    }
+    return edges;
+}
+
+std::string node_name(const ir::Workflow& w, int node, GraphFormat format) {
+    switch (node) {
+    case start_node: return format == GraphFormat::Dot ? "__start" : "[*]";
+    case completed_node: return format == GraphFormat::Dot ? "__completed" : "Completed";
+    case failed_node: return format == GraphFormat::Dot ? "__failed" : "Failed";
+    case cancelled_node: return format == GraphFormat::Dot ? "__cancelled" : "Cancelled";
+    default: return w.states[static_cast<std::size_t>(node)].name;
+    }
+}
+
+std::string escape_dot(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string draw(const ir::Program& program, const ir::Workflow& w, GraphFormat format) {
+    std::set<Edge> edges = edges_of(program, w);
+    std::string out;
+    if (format == GraphFormat::Dot) {
+        out += "digraph \"" + escape_dot(w.name) + "\" {\n  rankdir=LR;\n";
+        out += "  __start [shape=point];\n";
+        for (const ir::State& s : w.states) out += "  \"" + escape_dot(s.name) + "\" [shape=box, style=rounded];\n";
+        std::set<int> ends;
+        for (const Edge& e : edges) if (e.to < start_node) ends.insert(e.to);
+        for (int end : ends) {
+            std::string label = end == completed_node ? "completed" : end == failed_node ? "failed" : "cancelled";
+            out += "  " + node_name(w, end, format) + " [shape=doublecircle, label=\"" + label + "\"];\n";
+        }
+        for (const Edge& e : edges)
+            out += "  \"" + escape_dot(node_name(w, e.from, format)) + "\" -> \"" + escape_dot(node_name(w, e.to, format)) +
+                   "\" [label=\"" + escape_dot(e.label) + "\"];\n";
+        out += "}\n";
+        return out;
+    }
+    out += "stateDiagram-v2\n";
+    for (const Edge& e : edges) {
+        std::string to = e.to < start_node ? "[*]" : node_name(w, e.to, format);
+        std::string label = e.label;
+        if (e.to == failed_node) label += " / fail";
+        if (e.to == cancelled_node) label += " / cancel";
+        out += "    " + node_name(w, e.from, format) + " --> " + to + " : " + label + "\n";
+    }
+    return out;
+}
+
+}  // namespace flow

@@ -1,0 +1,33 @@
+#include "dsl/ir.hpp"
+
+namespace flow::ir {
+
+const FieldDecl* Record::field(std::string_view field_name) const {
+    for (const FieldDecl& f : fields)
+        if (f.name == field_name) return &f;
+    return nullptr;
+}
+
+int Workflow::state_index(std::string_view state_name) const {
+    for (std::size_t i = 0; i < states.size(); ++i)
+        if (states[i].name == state_name) return static_cast<int>(i);
+    return -1;
+}
+
+const Record* Program::record(std::string_view name) const {
+    auto it = record_by_name.find(std::string(name));
+    return it == record_by_name.end() ? nullptr : &records[static_cast<std::size_t>(it->second)];
+}
+
+const Record* Program::event_for_type(std::string_view type) const {
+    auto it = event_by_type.find(std::string(type));
+    return it == event_by_type.end() ? nullptr : &records[static_cast<std::size_t>(it->second)];
+}
+
+int Program::workflow_index(std::string_view name) const {
+    for (std::size_t i = 0; i < workflows.size(); ++i)
+        if (workflows[i].name == name) return static_cast<int>(i);
+    return -1;
+}
+
+}  // namespace flow::ir

@@ -1,0 +1,173 @@
+#include "dsl/loader.hpp"
+
+#include "dsl/parser.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace flow {
+
+namespace fs = std::filesystem;
+
+std::optional<std::string> DiskReader::read(const std::string& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return std::nullopt;
+    return text.str();
+}
+
+std::string DiskReader::identity(const std::string& path) {
+    std::error_code ec;
+    fs::path canonical = fs::weakly_canonical(path, ec);
+    return ec ? fs::path(path).lexically_normal().string() : canonical.string();
+}
+
+std::optional<std::string> MemoryReader::read(const std::string& path) {
+    auto found = files_.find(fs::path(path).lexically_normal().string());
+    if (found == files_.end()) return std::nullopt;
+    return found->second;
+}
+
+std::string MemoryReader::identity(const std::string& path) { return fs::path(path).lexically_normal().string(); }
+
+namespace {
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+class Loader {
+public:
+    Loader(SourceReader& reader, Diagnostics& diagnostics) : reader_(reader), diagnostics_(diagnostics) {}
+
+    LoadedProgram run(const std::vector<std::string>& paths) {
+        for (const std::string& path : paths) {
+            std::string id = reader_.identity(path);
+            if (index_.count(id)) continue;
+            std::optional<std::string> text = reader_.read(path);
+            if (!text) {
+                diagnostics_.file_error(path, "cannot read this file");
+                program_.unreadable = true;
+                continue;
+            }
+            visit(path, id, std::move(*text));
+        }
+        return std::move(program_);
+    }
+
+private:
+    // Loads a file and its imports depth first; `on_stack` holds the files being loaded, so
+    // that an import of one of them closes a cycle.
+    int visit(const std::string& path, const std::string& id, std::string text) {
+        int index = static_cast<int>(program_.files.size());
+        index_[id] = index;
+        program_.files.push_back(LoadedFile{std::make_unique<Source>(path, std::move(text)), {}, {}});
+        const Source& source = *program_.files[index].source;
+        ast::File syntax = parse_source(source, diagnostics_);
+        on_stack_.push_back(index);
+        std::vector<int> imports;
+        for (const ast::Declaration& declaration : syntax.declarations) {
+            if (const auto* import = boost::get<ast::Import>(&declaration)) {
+                int imported = resolve_import(source, *import);
+                if (imported >= 0) imports.push_back(imported);
+            }
+        }
+        on_stack_.pop_back();
+        program_.files[index].syntax = std::move(syntax);
+        program_.files[index].imports = std::move(imports);
+        return index;
+    }
+
+    int resolve_import(const Source& from, const ast::Import& import) {
+        Span where{&from, import.path.id_first, import.path.id_last};
+        std::optional<std::string> relative = unescape(import.path.value);
+        if (!relative || relative->empty()) {
+            diagnostics_.error(where, "an import needs the path of a .flow file");
+            return -1;
+        }
+        std::string path = (fs::path(from.name()).parent_path() / *relative).lexically_normal().string();
+        std::string id = reader_.identity(path);
+        auto known = index_.find(id);
+        if (known != index_.end()) {
+            for (int open : on_stack_) {
+                if (open == known->second) {
+                    diagnostics_.error(where, "import cycle: '" + *relative + "' imports, directly or not, the file that imports it");
+                    return -1;
+                }
+            }
+            return known->second;
+        }
+        std::optional<std::string> text = reader_.read(path);
+        if (!text) {
+            diagnostics_.error(where, "cannot read imported file '" + *relative + "' (looked for " + path + ")");
+            return -1;
+        }
+        return visit(path, id, std::move(*text));
+    }
+
+    SourceReader& reader_;
+    Diagnostics& diagnostics_;
+    LoadedProgram program_;
+    std::map<std::string, int> index_;
+    std::vector<int> on_stack_;
+};
+
+}  // namespace
+
+LoadedProgram load_program(const std::vector<std::string>& paths, SourceReader& reader, Diagnostics& diagnostics) {
+    return Loader(reader, diagnostics).run(paths);
+}
+
+std::optional<std::string> unescape(std::string_view body) {
+    std::string out;
+    out.reserve(body.size());
+    for (std::size_t i = 0; i < body.size(); ++i) {
+        char c = body[i];
+        if (c != '\\' || i + 1 >= body.size()) {
+            out += c;
+            continue;
+        }
+        char e = body[++i];
+        if (e == 'n') out += '\n';
+        else if (e == 't') out += '\t';
+        else if (e == '"' || e == '\\') out += e;
+        else if (e == 'u') {
+            std::size_t close = body.find('}', i);
+            if (i + 1 >= body.size() || body[i + 1] != '{' || close == std::string_view::npos) return std::nullopt;
+            std::string_view hex = body.substr(i + 2, close - i - 2);
+            if (hex.empty() || hex.size() > 6) return std::nullopt;
+            std::uint32_t cp = 0;
+            auto [end, error] = std::from_chars(hex.data(), hex.data() + hex.size(), cp, 16);
+            if (error != std::errc() || end != hex.data() + hex.size()) return std::nullopt;
+            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+            append_utf8(out, cp);
+            i = close;
+        } else {
+            return std::nullopt;
+        }
+    }
+    return out;
+}
+
+}  // namespace flow

@@ -1,0 +1,62 @@
+// Reading `.flow` files and resolving their imports.
+#pragma once
+
+#include "dsl/ast.hpp"
+#include "dsl/diagnostics.hpp"
+#include "dsl/source.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flow {
+
+// Where sources come from: the disk, or (in tests) a map of names to texts.
+class SourceReader {
+public:
+    virtual ~SourceReader() = default;
+    // The file's text, or nothing when it cannot be read.
+    virtual std::optional<std::string> read(const std::string& path) = 0;
+    // One name per file, so that a file reached twice is loaded once.
+    virtual std::string identity(const std::string& path) = 0;
+};
+
+class DiskReader : public SourceReader {
+public:
+    std::optional<std::string> read(const std::string& path) override;
+    std::string identity(const std::string& path) override;
+};
+
+// Sources held in memory under made-up names: the string-in seam for tests and tools.
+class MemoryReader : public SourceReader {
+public:
+    explicit MemoryReader(std::map<std::string, std::string> files) : files_(std::move(files)) {}
+    std::optional<std::string> read(const std::string& path) override;
+    std::string identity(const std::string& path) override;
+
+private:
+    std::map<std::string, std::string> files_;
+};
+
+struct LoadedFile {
+    std::unique_ptr<Source> source;
+    ast::File syntax;
+    std::vector<int> imports;  // indexes into LoadedProgram::files, in import order
+};
+
+struct LoadedProgram {
+    std::vector<LoadedFile> files;  // each file once, in the order first reached
+    bool unreadable = false;        // a file named by the user could not be read
+};
+
+// Loads the named files and, transitively, their imports (relative to the importing file).
+// A missing import or an import cycle is an error at the `import`.
+LoadedProgram load_program(const std::vector<std::string>& paths, SourceReader& reader, Diagnostics& diagnostics);
+
+// Decodes the escapes of a string literal's body (`\" \\ \n \t \u{…}`); nothing when a
+// `\u{…}` names no Unicode scalar value.
+std::optional<std::string> unescape(std::string_view body);
+
+}  // namespace flow

@@ -1,0 +1,234 @@
+// Statements: assignments, lets, commands, branches and transitions, and the control-flow
+// rules (a transition ends the handler; nothing may follow it in the same block).
+#include "dsl/checker.hpp"
+
+namespace flow {
+
+namespace x3 = boost::spirit::x3;
+
+namespace {
+
+// The first token of a statement, for "unreachable" diagnostics.
+struct StatementStart {
+    int begin = -1;
+    int end = -1;
+};
+
+StatementStart where_statement_starts(const ast::Statement& s) {
+    StatementStart at;
+    boost::apply_visitor(
+        [&](const auto& node) {
+            using T = std::decay_t<decltype(node)>;
+            if constexpr (std::is_same_v<T, x3::forward_ast<ast::If>>) {
+                at = {node.get().id_first, node.get().id_first + 2};
+            } else {
+                at = {node.id_first, node.id_last};
+            }
+        },
+        s);
+    return at;
+}
+
+const char* transition_word(const ast::Statement& s) {
+    if (boost::get<ast::Goto>(&s)) return "goto";
+    if (boost::get<ast::Complete>(&s)) return "complete";
+    if (boost::get<ast::Fail>(&s)) return "fail";
+    if (boost::get<ast::CancelStatement>(&s)) return "cancel";
+    return nullptr;
+}
+
+}  // namespace
+
+bool Checker::block(const std::vector<ast::Statement>& statements, ir::Block& out, Scope& scope) {
+    std::size_t locals_before = scope.locals.size();
+    bool ends = false;
+    bool reported = false;
+    const char* ended_by = nullptr;
+    for (const ast::Statement& s : statements) {
+        if (ends && !reported) {
+            StatementStart at = where_statement_starts(s);
+            Span where{&source(scope.file), at.begin, at.end};
+            if (ended_by)
+                diagnostics_.error(where, std::string("unreachable statement: '") + ended_by +
+                                              "' above ends the handler, so nothing after it in the block runs");
+            else
+                diagnostics_.warning(where, "unreachable statement: every branch of the 'if' above ends the handler");
+            reported = true;
+        }
+        bool this_ends = statement(s, out, scope);
+        if (this_ends && !ends) ended_by = transition_word(s);
+        ends = ends || this_ends;
+    }
+    scope.locals.resize(locals_before);
+    return ends;
+}
+
+void Checker::transition_allowed(const char* keyword, const Span& where, Scope& scope) {
+    if (scope.context == Scope::Context::Entry)
+        diagnostics_.error(where, std::string("an 'entry' block cannot contain '") + keyword +
+                                      "': it runs while the state is entered and cannot leave it");
+    else if (scope.context == Scope::Context::Cancel && std::string(keyword) == "goto")
+        diagnostics_.error(where, "'on cancel' cannot contain 'goto': the instance ends cancelled");
+}
+
+bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
+    int file = scope.file;
+    ir::Stmt st;
+    ir::Workflow& w = *scope.workflow;
+
+    if (const auto* assign = boost::get<ast::Assign>(&s)) {
+        st.kind = ir::Stmt::Kind::Assign;
+        st.position = position(*assign, file);
+        ir::Expr value = expression(assign->value, scope);
+        const std::string& target = assign->target.text;
+        for (const Local& local : scope.locals) {
+            if (local.name == target) {
+                diagnostics_.error(span(assign->target, file), "'" + target + "' is a 'let' or an event: it cannot be assigned");
+                return false;
+            }
+        }
+        int slot = -1;
+        for (std::size_t v = 0; v < w.vars.size(); ++v)
+            if (w.vars[v].name == target) slot = static_cast<int>(v);
+        if (slot < 0) {
+            diagnostics_.error(span(assign->target, file),
+                               target == "key" ? "the key cannot be assigned" : "unknown variable '" + target + "'");
+            return false;
+        }
+        st.slot = slot;
+        st.value = coerce(std::move(value), w.vars[static_cast<std::size_t>(slot)].type, span(assign->value, file),
+                          "variable '" + target + "'");
+        out.push_back(std::move(st));
+        return false;
+    }
+    if (const auto* let = boost::get<ast::Let>(&s)) {
+        st.kind = ir::Stmt::Kind::Let;
+        st.position = position(*let, file);
+        st.value = expression(let->value, scope);
+        const std::string& name = let->name.text;
+        bool clash = name == "key";
+        for (const Local& local : scope.locals) clash = clash || local.name == name;
+        for (const ir::Var& var : w.vars) clash = clash || var.name == name;
+        if (clash) diagnostics_.error(span(let->name, file), "'" + name + "' is already defined here");
+        if (st.value.type.is(Type::Kind::Null))
+            diagnostics_.error(span(let->value, file), "a 'let' needs a value of a known type, not null");
+        st.slot = scope.next_slot++;
+        scope.max_slots = std::max(scope.max_slots, scope.next_slot);
+        scope.locals.push_back({name, st.slot, st.value.type});
+        out.push_back(std::move(st));
+        return false;
+    }
+    if (const auto* emit = boost::get<ast::Emit>(&s)) {
+        st.kind = ir::Stmt::Kind::Emit;
+        st.position = position(*emit, file);
+        const ir::Record* command = find_record(emit->command, file, ir::Record::Kind::Command, "command");
+        if (!command) {
+            for (const ast::FieldValue& fv : emit->fields) expression(fv.value, scope);
+            return false;
+        }
+        st.slot = program_.record_by_name.at(command->name);
+        st.value = field_values(*command, emit->command, emit->fields, scope);
+        out.push_back(std::move(st));
+        return false;
+    }
+    if (const auto* with = boost::get<ast::CompensateWith>(&s)) {
+        st.kind = ir::Stmt::Kind::CompensateWith;
+        st.position = position(*with, file);
+        const ir::Record* command = find_record(with->command, file, ir::Record::Kind::Command, "command");
+        if (!command) {
+            for (const ast::FieldValue& fv : with->fields) expression(fv.value, scope);
+            return false;
+        }
+        st.slot = program_.record_by_name.at(command->name);
+        st.value = field_values(*command, with->command, with->fields, scope);
+        out.push_back(std::move(st));
+        return false;
+    }
+    if (const auto* all = boost::get<ast::CompensateAll>(&s)) {
+        st.kind = ir::Stmt::Kind::Compensate;
+        st.position = position(*all, file);
+        out.push_back(std::move(st));
+        return false;
+    }
+    if (const auto* go = boost::get<ast::Goto>(&s)) {
+        st.kind = ir::Stmt::Kind::Goto;
+        st.position = position(*go, file);
+        transition_allowed("goto", span(*go, file), scope);
+        st.slot = w.state_index(go->state.text);
+        if (st.slot < 0) {
+            std::string message = "unknown state '" + go->state.text + "'";
+            // Suggest a state whose name differs by a little: the usual typo.
+            std::string best;
+            std::size_t best_distance = 3;
+            for (const ir::State& candidate : w.states) {
+                const std::string& a = go->state.text;
+                const std::string& b = candidate.name;
+                std::vector<std::size_t> row(b.size() + 1);
+                for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+                for (std::size_t i = 1; i <= a.size(); ++i) {
+                    std::size_t diagonal = row[0];
+                    row[0] = i;
+                    for (std::size_t j = 1; j <= b.size(); ++j) {
+                        std::size_t above = row[j];
+                        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+                        diagonal = above;
+                    }
+                }
+                if (row[b.size()] < best_distance) best_distance = row[b.size()], best = b;
+            }
+            if (!best.empty()) message += "; did you mean '" + best + "'?";
+            diagnostics_.error(span(go->state, file), message);
+        }
+        out.push_back(std::move(st));
+        return true;
+    }
+    if (const auto* complete = boost::get<ast::Complete>(&s)) {
+        st.kind = ir::Stmt::Kind::Complete;
+        st.position = position(*complete, file);
+        transition_allowed("complete", span(*complete, file), scope);
+        out.push_back(std::move(st));
+        return true;
+    }
+    if (const auto* fail = boost::get<ast::Fail>(&s)) {
+        st.kind = ir::Stmt::Kind::Fail;
+        st.position = position(*fail, file);
+        transition_allowed("fail", Span{&source(file), fail->id_first, fail->id_first + 4}, scope);
+        st.value = coerce(expression(fail->reason, scope), Type::string(), span(fail->reason, file), "the reason of 'fail'");
+        out.push_back(std::move(st));
+        return true;
+    }
+    if (const auto* cancel = boost::get<ast::CancelStatement>(&s)) {
+        st.kind = ir::Stmt::Kind::Cancel;
+        st.position = position(*cancel, file);
+        transition_allowed("cancel", span(*cancel, file), scope);
+        out.push_back(std::move(st));
+        return true;
+    }
+    const ast::If& branch = boost::get<x3::forward_ast<ast::If>>(s).get();
+    st.kind = ir::Stmt::Kind::If;
+    st.position = position(branch, file);
+    bool all_end = true;
+    {
+        ir::Branch b;
+        b.condition = condition(branch.condition, scope, "the condition of 'if'");
+        all_end = block(branch.then_block, b.body, scope) && all_end;
+        st.branches.push_back(std::move(b));
+    }
+    for (const ast::ElseIf& elif : branch.else_ifs) {
+        ir::Branch b;
+        b.condition = condition(elif.condition, scope, "the condition of 'else if'");
+        all_end = block(elif.block, b.body, scope) && all_end;
+        st.branches.push_back(std::move(b));
+    }
+    if (branch.else_block) {
+        ir::Block otherwise;
+        all_end = block(*branch.else_block, otherwise, scope) && all_end;
+        st.otherwise = std::move(otherwise);
+    } else {
+        all_end = false;
+    }
+    out.push_back(std::move(st));
+    return all_end;
+}
+
+}  // namespace flow

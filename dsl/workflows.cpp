@@ -1,0 +1,317 @@
+// Workflows: the key, correlation, variables, start handlers, states, timers and the
+// workflow-level handlers, checked and lowered into ir::Workflow.
+#include "dsl/checker.hpp"
+
+#include <charconv>
+
+namespace flow {
+
+namespace x3 = boost::spirit::x3;
+
+ir::Handler Checker::handler(const ast::Handler& h, Scope::Context context, ir::Workflow& w, int file) {
+    ir::Handler out;
+    out.position = position(h, file);
+    Scope scope;
+    scope.context = context;
+    scope.workflow = &w;
+    scope.file = file;
+    const ir::Record* event = find_record(h.event, file, ir::Record::Kind::Event, "event");
+    if (event) {
+        out.event = program_.record_by_name.at(event->name);
+        correlation(*event, h.event, w, file);
+    }
+    if (h.alias) {
+        if (h.alias->text == "key" || std::any_of(w.vars.begin(), w.vars.end(), [&](const ir::Var& v) { return v.name == h.alias->text; }))
+            diagnostics_.error(span(*h.alias, file), "'" + h.alias->text + "' is already a variable of the workflow");
+        out.binding = scope.next_slot++;
+        scope.max_slots = scope.next_slot;
+        scope.locals.push_back({h.alias->text, out.binding, event ? Type::record(event->name) : Type::error()});
+    }
+    if (h.guard) out.guard = condition(*h.guard, scope, "a 'when' guard");
+    bool ends = block(h.body, out.body, scope);
+    if (context == Scope::Context::Start && !ends)
+        diagnostics_.error(Span{&source(file), h.id_first, h.id_first + 2},
+                           "not every path through this start handler for '" + h.event.text +
+                               "' ends with goto, complete, fail or cancel");
+    out.locals = scope.max_slots;
+    return out;
+}
+
+ir::Handler Checker::body_only(const std::vector<ast::Statement>& body, Scope::Context context, ir::Workflow& w,
+                               int file, const Span& where) {
+    ir::Handler out;
+    LineColumn at = source(file).locate(static_cast<std::size_t>(std::max(where.begin, 0)));
+    out.position = {at.line, at.column};
+    Scope scope;
+    scope.context = context;
+    scope.workflow = &w;
+    scope.file = file;
+    block(body, out.body, scope);
+    out.locals = scope.max_slots;
+    return out;
+}
+
+void Checker::correlation(const ir::Record& event, const ast::Name& at, ir::Workflow& w, int file) {
+    int index = program_.record_by_name.at(event.name);
+    if (w.key_paths.count(index) || w.key_type.is_error()) return;
+    auto explicit_path = correlate_paths_.find(event.name);
+    std::vector<std::string> path;
+    if (explicit_path != correlate_paths_.end()) {
+        path = explicit_path->second;
+        if (path.empty()) return;  // already reported at the `correlate` line
+    } else {
+        const ir::FieldDecl* field = event.field(w.key_name);
+        if (!field || field->type.is_optional() || !(field->type == w.key_type)) {
+            std::string why = !field ? "has no field '" + w.key_name + "'"
+                                     : "has a field '" + w.key_name + "' of type " + field->type.to_string() +
+                                           ", not " + w.key_type.to_string();
+            diagnostics_.error(span(at, file), "event '" + event.name + "' cannot be correlated: it " + why +
+                                                   " to give the key '" + w.key_name + "'; add 'correlate " +
+                                                   event.name + " by <field>' to the workflow");
+            return;
+        }
+        path = {w.key_name};
+    }
+    w.key_paths[index] = std::move(path);
+}
+
+void Checker::state(const ast::State& s, ir::Workflow& w, int file, ir::State& out) {
+    bool has_entry = false;
+    std::vector<const ast::Handler*> handlers;
+    for (const ast::StateMember& member : s.members) {
+        if (const auto* entry = boost::get<ast::Entry>(&member)) {
+            if (has_entry) diagnostics_.error(Span{&source(file), entry->id_first, entry->id_first + 5},
+                                              "state '" + s.name.text + "' has a second 'entry' block");
+            has_entry = true;
+            out.entry = body_only(entry->body, Scope::Context::Entry, w, file, span(*entry, file));
+        } else if (const auto* h = boost::get<ast::Handler>(&member)) {
+            handlers.push_back(h);
+            ir::Handler lowered = handler(*h, Scope::Context::Handler, w, file);
+            if (lowered.event >= 0) out.handlers_by_event[lowered.event].push_back(static_cast<int>(out.handlers.size()));
+            out.handlers.push_back(std::move(lowered));
+        } else if (const auto* after = boost::get<ast::After>(&member)) {
+            ir::Timer timer;
+            timer.kind = ir::Timer::Kind::After;
+            Scope scope;
+            scope.context = Scope::Context::Timer;
+            scope.workflow = &w;
+            scope.file = file;
+            timer.when = coerce(expression(after->delay, scope), Type::duration(), span(after->delay, file), "an 'after' timer");
+            timer.handler = body_only(after->body, Scope::Context::Timer, w, file, span(*after, file));
+            timer.handler.locals = std::max(timer.handler.locals, scope.max_slots);
+            out.timers.push_back(std::move(timer));
+        } else {
+            const auto& at = boost::get<ast::At>(member);
+            ir::Timer timer;
+            timer.kind = ir::Timer::Kind::At;
+            Scope scope;
+            scope.context = Scope::Context::Timer;
+            scope.workflow = &w;
+            scope.file = file;
+            timer.when = coerce(expression(at.deadline, scope), Type::time(), span(at.deadline, file), "an 'at' deadline");
+            timer.handler = body_only(at.body, Scope::Context::Timer, w, file, span(at, file));
+            timer.handler.locals = std::max(timer.handler.locals, scope.max_slots);
+            out.timers.push_back(std::move(timer));
+        }
+    }
+    check_shadowing(handlers, file, ("state '" + s.name.text + "'").c_str());
+}
+
+void Checker::check_shadowing(const std::vector<const ast::Handler*>& handlers, int file, const char* where) {
+    std::map<std::string, const ast::Handler*> unguarded;
+    for (const ast::Handler* h : handlers) {
+        auto earlier = unguarded.find(h->event.text);
+        if (earlier != unguarded.end()) {
+            LineColumn at = source(file).locate(static_cast<std::size_t>(earlier->second->id_first));
+            diagnostics_.error(Span{&source(file), h->id_first, h->id_first + 2},
+                               "this handler for '" + h->event.text + "' can never be chosen: the handler at line " +
+                                   std::to_string(at.line) + " in " + where + " has no guard and takes every '" +
+                                   h->event.text + "'");
+            continue;
+        }
+        if (!h->guard) unguarded.emplace(h->event.text, h);
+    }
+}
+
+void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflow& w) {
+    bool has_version = false;
+    const ast::Key* key = nullptr;
+    for (const ast::WorkflowMember& member : syntax.members) {
+        if (const auto* version = boost::get<ast::Version>(&member)) {
+            int number = 0;
+            auto [end, error] = std::from_chars(version->number.data(), version->number.data() + version->number.size(), number);
+            if (error != std::errc() || number < 1)
+                diagnostics_.error(span(*version, file), "a version is a whole number from 1");
+            else if (has_version)
+                diagnostics_.error(span(*version, file), "workflow '" + w.name + "' has a second 'version'");
+            else
+                w.version = number;
+            has_version = true;
+        } else if (const auto* k = boost::get<ast::Key>(&member)) {
+            if (key) {
+                diagnostics_.error(span(k->name, file), "workflow '" + w.name + "' has a second 'key': it has exactly one");
+                continue;
+            }
+            key = k;
+            w.key_name = k->name.text;
+            w.key_type = resolve_type(k->type, file);
+            if (!w.key_type.is_error() && !w.key_type.is(Type::Kind::String) && !w.key_type.is(Type::Kind::Int)) {
+                diagnostics_.error(span(k->type, file), "a key is a string or an int, not " + w.key_type.to_string());
+                w.key_type = Type::error();
+            }
+        } else if (const auto* state = boost::get<ast::State>(&member)) {
+            if (w.state_index(state->name.text) >= 0) {
+                diagnostics_.error(span(state->name, file), "state '" + state->name.text + "' is declared twice");
+                continue;
+            }
+            ir::State s;
+            s.name = state->name.text;
+            s.position = position(state->name, file);
+            w.states.push_back(std::move(s));
+        } else if (const auto* var = boost::get<ast::Var>(&member)) {
+            const std::string& name = var->name.text;
+            bool clash = std::any_of(w.vars.begin(), w.vars.end(), [&](const ir::Var& v) { return v.name == name; });
+            if (clash) {
+                diagnostics_.error(span(var->name, file), "variable '" + name + "' is declared twice");
+                continue;
+            }
+            w.vars.push_back({name, resolve_type(var->type, file), {}});
+        }
+    }
+    if (!key) {
+        diagnostics_.error(span(syntax.name, file), "workflow '" + w.name + "' has no 'key': add one, such as 'key orderId: string'");
+        w.key_type = Type::error();
+    } else {
+        for (const ir::Var& v : w.vars)
+            if (v.name == w.key_name)
+                diagnostics_.error(span(key->name, file), "'" + w.key_name + "' names both the key and a variable");
+    }
+}
+
+void Checker::workflow(const ast::Workflow& syntax, int file) {
+    ir::Workflow w;
+    w.name = syntax.name.text;
+    w.file = source(file).name();
+    w.position = position(syntax.name, file);
+    workflow_header(syntax, file, w);
+    var_read_.assign(w.vars.size(), false);
+    correlate_paths_.clear();
+
+    // Initializers, each seeing the key and the variables declared before it.
+    Scope init;
+    init.context = Scope::Context::Initializer;
+    init.workflow = &w;
+    init.file = file;
+    std::map<std::string, const ast::Var*> var_syntax;
+    for (const ast::WorkflowMember& member : syntax.members) {
+        const auto* var = boost::get<ast::Var>(&member);
+        if (!var || var_syntax.count(var->name.text)) continue;
+        var_syntax[var->name.text] = var;
+        for (std::size_t v = 0; v < w.vars.size(); ++v) {
+            if (w.vars[v].name != var->name.text) continue;
+            init.visible_vars = static_cast<int>(v);
+            w.vars[v].initializer = coerce(expression(var->initializer, init), w.vars[v].type,
+                                           span(var->initializer, file), "variable '" + var->name.text + "'");
+        }
+    }
+    w.initializer_locals = init.max_slots;
+
+    for (const ast::WorkflowMember& member : syntax.members) {
+        const auto* c = boost::get<ast::Correlate>(&member);
+        if (!c) continue;
+        const ir::Record* event = find_record(c->event, file, ir::Record::Kind::Event, "event");
+        if (!event) continue;
+        if (correlate_paths_.count(event->name)) {
+            diagnostics_.error(span(c->event, file), "event '" + event->name + "' is correlated twice");
+            continue;
+        }
+        // Walk the path through the event's record fields to a value of the key's type.
+        const ir::Record* record = event;
+        Type type;
+        std::vector<std::string> path;
+        bool ok = true;
+        for (std::size_t i = 0; i < c->path.size() && ok; ++i) {
+            const ir::FieldDecl* field = record ? record->field(c->path[i].text) : nullptr;
+            if (!field) {
+                diagnostics_.error(span(c->path[i], file), "'" + (record ? record->name : type.to_string()) +
+                                                               "' has no field '" + c->path[i].text + "'");
+                ok = false;
+                break;
+            }
+            if (field->optional) {
+                diagnostics_.error(span(c->path[i], file), "field '" + c->path[i].text +
+                                                               "' is optional, so it cannot always give the key");
+                ok = false;
+                break;
+            }
+            path.push_back(field->name);
+            type = field->type;
+            record = type.is(Type::Kind::Record) ? program_.record(type.record_name()) : nullptr;
+        }
+        if (ok && !w.key_type.is_error() && !(type == w.key_type)) {
+            diagnostics_.error(span(c->path.back(), file), "'" + c->path.back().text + "' is a " + type.to_string() +
+                                                               ", but the key '" + w.key_name + "' is a " + w.key_type.to_string());
+            ok = false;
+        }
+        correlate_paths_[event->name] = ok ? path : std::vector<std::string>{};
+    }
+
+    std::vector<const ast::Handler*> starts, globals;
+    std::map<std::string, const ast::State*> state_syntax;
+    bool has_cancel = false;
+    for (const ast::WorkflowMember& member : syntax.members) {
+        if (const auto* start = boost::get<ast::StartHandler>(&member)) {
+            starts.push_back(&start->handler);
+            ir::Handler lowered = handler(start->handler, Scope::Context::Start, w, file);
+            lowered.position = position(*start, file);
+            if (lowered.event >= 0) w.starts_by_event[lowered.event].push_back(static_cast<int>(w.starts.size()));
+            w.starts.push_back(std::move(lowered));
+        } else if (const auto* h = boost::get<ast::Handler>(&member)) {
+            globals.push_back(h);
+            ir::Handler lowered = handler(*h, Scope::Context::Handler, w, file);
+            if (lowered.event >= 0) w.handlers_by_event[lowered.event].push_back(static_cast<int>(w.handlers.size()));
+            w.handlers.push_back(std::move(lowered));
+        } else if (const auto* cancel = boost::get<ast::CancelHandler>(&member)) {
+            if (has_cancel)
+                diagnostics_.error(span(*cancel, file), "workflow '" + w.name + "' has a second 'on cancel'");
+            has_cancel = true;
+            w.on_cancel = body_only(cancel->body, Scope::Context::Cancel, w, file, span(*cancel, file));
+        } else if (const auto* s = boost::get<ast::State>(&member)) {
+            if (state_syntax.count(s->name.text)) continue;
+            state_syntax[s->name.text] = s;
+            state(*s, w, file, w.states[static_cast<std::size_t>(w.state_index(s->name.text))]);
+        }
+    }
+    check_shadowing(starts, file, ("workflow '" + w.name + "'").c_str());
+    check_shadowing(globals, file, ("workflow '" + w.name + "'").c_str());
+    if (starts.empty())
+        diagnostics_.error(span(syntax.name, file), "workflow '" + w.name + "' has no 'start on' handler, so no instance can start");
+
+    for (std::size_t v = 0; v < w.vars.size(); ++v) {
+        if (var_read_[v]) continue;
+        const ast::Var* var = var_syntax[w.vars[v].name];
+        diagnostics_.warning(span(var->name, file), "variable '" + w.vars[v].name + "' is never read");
+    }
+    std::set<std::string> targets;
+    auto collect_targets = [&](auto&& self, const ir::Block& block) -> void {
+        for (const ir::Stmt& s : block) {
+            if (s.kind == ir::Stmt::Kind::Emit || s.kind == ir::Stmt::Kind::CompensateWith)
+                targets.insert(program_.records[static_cast<std::size_t>(s.slot)].target);
+            for (const ir::Branch& b : s.branches) self(self, b.body);
+            if (s.otherwise) self(self, *s.otherwise);
+        }
+    };
+    for (const ir::Handler& h : w.starts) collect_targets(collect_targets, h.body);
+    for (const ir::Handler& h : w.handlers) collect_targets(collect_targets, h.body);
+    if (w.on_cancel) collect_targets(collect_targets, w.on_cancel->body);
+    for (const ir::State& s : w.states) {
+        collect_targets(collect_targets, s.entry.body);
+        for (const ir::Handler& h : s.handlers) collect_targets(collect_targets, h.body);
+        for (const ir::Timer& t : s.timers) collect_targets(collect_targets, t.handler.body);
+    }
+    w.targets.assign(targets.begin(), targets.end());
+    analyse_states(syntax, w, file);
+    program_.workflows.push_back(std::move(w));
+}
+
+}  // namespace flow

@@ -1,0 +1,215 @@
+#include "runtime/engine/engine.hpp"
+
+#include "runtime/engine/execution.hpp"
+
+#include <algorithm>
+
+namespace flow::engine {
+
+const char* status_name(Status status) {
+    switch (status) {
+    case Status::Running: return "running";
+    case Status::Completed: return "completed";
+    case Status::Failed: return "failed";
+    case Status::Cancelled: return "cancelled";
+    }
+    return "running";
+}
+
+const char* outcome_name(Outcome outcome) {
+    switch (outcome) {
+    case Outcome::Started: return "started";
+    case Outcome::Handled: return "handled";
+    case Outcome::Ignored: return "ignored";
+    case Outcome::Unmatched: return "unmatched";
+    }
+    return "unmatched";
+}
+
+Engine::Engine(std::shared_ptr<const ir::Program> program) : program_(std::move(program)), codec_(*program_) {}
+
+std::variant<Event, DecodeError> Engine::decode(std::string_view type, const Value& data) const {
+    const ir::Record* record = program_->event_for_type(type);
+    if (!record) return DecodeError{"type", "unknown event type '" + std::string(type) + "'"};
+    Event event;
+    event.record = program_->record_by_name.at(record->name);
+    if (auto error = codec_.decode(data, Type::record(record->name), "data", event.data)) return *error;
+    return event;
+}
+
+std::vector<Route> Engine::route(const Event& event) const {
+    std::vector<Route> routes;
+    for (std::size_t w = 0; w < program_->workflows.size(); ++w) {
+        const ir::Workflow& workflow = program_->workflows[w];
+        auto path = workflow.key_paths.find(event.record);
+        if (path == workflow.key_paths.end()) continue;
+        const Value* at = &event.data;
+        for (const std::string& field : path->second) {
+            auto found = at->find(field);
+            if (found == at->end()) {
+                at = nullptr;
+                break;
+            }
+            at = &*found;
+        }
+        routes.push_back({static_cast<int>(w), at ? *at : Value()});
+    }
+    return routes;
+}
+
+namespace {
+
+std::string where(const ir::Workflow& workflow, const ir::Position& position) {
+    return workflow.file + ":" + std::to_string(position.line) + ":" + std::to_string(position.column);
+}
+
+// A runtime error commits nothing of the handler: the instance is the one before it, ended
+// failed with the error and its place.
+Step failed(Instance before, const ir::Workflow& workflow, const PositionedError& error, Outcome outcome) {
+    Step step;
+    step.outcome = outcome;
+    before.status = Status::Failed;
+    before.error = error.message + " at " + where(workflow, error.position);
+    before.timers.clear();
+    before.compensations.clear();
+    step.instance = std::move(before);
+    return step;
+}
+
+}  // namespace
+
+Step Engine::start(const Route& route, const Event& event, const std::string& instance_id, Clock clock) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(route.workflow)];
+    Step step;
+    auto starts = workflow.starts_by_event.find(event.record);
+    if (starts == workflow.starts_by_event.end()) return step;
+    Instance fresh;
+    fresh.id = instance_id;
+    fresh.workflow = route.workflow;
+    fresh.version = workflow.version;
+    fresh.key = route.key;
+    Instance working = fresh;
+    Execution execution(*program_, codec_, workflow, working, clock);
+    try {
+        execution.initialize_vars();
+        for (int index : starts->second) {
+            const ir::Handler& handler = workflow.starts[static_cast<std::size_t>(index)];
+            if (!execution.guard_holds(handler, &event.data)) continue;
+            execution.run(handler, &event.data);
+            step.outcome = Outcome::Started;
+            step.commands = std::move(execution.commands());
+            step.instance = std::move(working);
+            return step;
+        }
+    } catch (const PositionedError& error) {
+        fresh.vars = working.vars;
+        fresh.vars.resize(workflow.vars.size());
+        return failed(std::move(fresh), workflow, error, Outcome::Started);
+    }
+    return step;  // Unmatched: no start handler's guard holds
+}
+
+Step Engine::deliver(const Instance& instance, const Event& event, Clock clock) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
+    Instance working = instance;
+    Execution execution(*program_, codec_, workflow, working, clock);
+    Step step;
+    try {
+        const ir::Handler* chosen = nullptr;
+        if (instance.state >= 0) {
+            const ir::State& state = workflow.states[static_cast<std::size_t>(instance.state)];
+            auto handlers = state.handlers_by_event.find(event.record);
+            if (handlers != state.handlers_by_event.end()) {
+                for (int index : handlers->second) {
+                    const ir::Handler& h = state.handlers[static_cast<std::size_t>(index)];
+                    if (execution.guard_holds(h, &event.data)) {
+                        chosen = &h;
+                        break;
+                    }
+                }
+            }
+        }
+        if (!chosen) {
+            auto handlers = workflow.handlers_by_event.find(event.record);
+            if (handlers != workflow.handlers_by_event.end()) {
+                for (int index : handlers->second) {
+                    const ir::Handler& h = workflow.handlers[static_cast<std::size_t>(index)];
+                    if (execution.guard_holds(h, &event.data)) {
+                        chosen = &h;
+                        break;
+                    }
+                }
+            }
+        }
+        if (!chosen) {
+            step.outcome = Outcome::Ignored;
+            step.instance = instance;
+            return step;
+        }
+        execution.run(*chosen, &event.data);
+    } catch (const PositionedError& error) {
+        return failed(instance, workflow, error, Outcome::Handled);
+    }
+    step.outcome = Outcome::Handled;
+    step.commands = std::move(execution.commands());
+    step.instance = std::move(working);
+    return step;
+}
+
+Step Engine::fire(const Instance& instance, const PendingTimer& timer, Clock clock) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
+    Instance working = instance;
+    auto pending = std::find_if(working.timers.begin(), working.timers.end(), [&](const PendingTimer& t) {
+        return t.state == timer.state && t.timer == timer.timer && t.sequence == timer.sequence;
+    });
+    if (pending != working.timers.end()) working.timers.erase(pending);
+    Execution execution(*program_, codec_, workflow, working, clock);
+    const ir::Timer& definition =
+        workflow.states[static_cast<std::size_t>(timer.state)].timers[static_cast<std::size_t>(timer.timer)];
+    try {
+        execution.run(definition.handler, nullptr);
+    } catch (const PositionedError& error) {
+        return failed(instance, workflow, error, Outcome::Handled);
+    }
+    Step step;
+    step.outcome = Outcome::Handled;
+    step.commands = std::move(execution.commands());
+    step.instance = std::move(working);
+    return step;
+}
+
+Step Engine::cancel(const Instance& instance, Clock clock) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
+    Instance working = instance;
+    Execution execution(*program_, codec_, workflow, working, clock);
+    try {
+        if (workflow.on_cancel) execution.run(*workflow.on_cancel, nullptr);
+    } catch (const PositionedError& error) {
+        return failed(instance, workflow, error, Outcome::Handled);
+    }
+    working.status = Status::Cancelled;
+    working.error.clear();
+    working.timers.clear();
+    working.compensations.clear();
+    Step step;
+    step.outcome = Outcome::Handled;
+    step.commands = std::move(execution.commands());
+    step.instance = std::move(working);
+    return step;
+}
+
+Value Engine::vars_to_wire(const Instance& instance) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
+    Value out = Value::object();
+    for (std::size_t v = 0; v < workflow.vars.size() && v < instance.vars.size(); ++v)
+        out[workflow.vars[v].name] = codec_.encode(instance.vars[v], workflow.vars[v].type);
+    return out;
+}
+
+Value Engine::state_name(const Instance& instance) const {
+    if (instance.state < 0) return nullptr;
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
+    return workflow.states[static_cast<std::size_t>(instance.state)].name;
+}
+
+}  // namespace flow::engine

@@ -1,0 +1,83 @@
+// The engine: a pure, deterministic executor of compiled workflows. Given an instance and an
+// event, a due timer or a cancellation, it returns the new instance, the commands to send and
+// the timers now pending. It has no clock (the caller passes `now`), does no I/O and keeps no
+// state between calls, so the server and the simulator run exactly the same code.
+#pragma once
+
+#include "dsl/ir.hpp"
+#include "runtime/engine/instance.hpp"
+#include "runtime/engine/wire.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace flow::engine {
+
+// An event decoded against its declaration.
+struct Event {
+    int record = -1;       // the event's record in the program
+    Value data;            // in the engine's representation
+};
+
+// A workflow that handles an event, and the key the event carries for it.
+struct Route {
+    int workflow = -1;
+    Value key;
+};
+
+enum class Outcome { Started, Handled, Ignored, Unmatched };
+const char* outcome_name(Outcome outcome);
+
+struct Step {
+    Outcome outcome = Outcome::Unmatched;
+    Instance instance;              // the instance after the step (unset when Unmatched)
+    std::vector<Command> commands;  // in the order sent, compensations included
+};
+
+// What a step may know of the world.
+struct Clock {
+    std::int64_t now_ms = 0;              // now(): the event's acceptance time or the timer's due time
+    std::uint64_t* timer_sequence = nullptr;  // the next timer's start order; incremented per timer
+};
+
+class Engine {
+public:
+    explicit Engine(std::shared_ptr<const ir::Program> program);
+
+    const ir::Program& program() const { return *program_; }
+    const WireCodec& codec() const { return codec_; }
+
+    // Decodes an event of the given wire type. Errors name the field ("data.total.amount").
+    std::variant<Event, DecodeError> decode(std::string_view type, const Value& data) const;
+
+    // Every workflow that handles the event (in a start, a state or the workflow body), in
+    // program order, with the key derived from the event.
+    std::vector<Route> route(const Event& event) const;
+
+    // Runs the first start handler for the event whose guard holds, creating an instance
+    // with id `instance_id`; Unmatched when none holds.
+    Step start(const Route& route, const Event& event, const std::string& instance_id, Clock clock) const;
+
+    // Delivers an event to a running instance: Handled, or Ignored when no handler is chosen.
+    Step deliver(const Instance& instance, const Event& event, Clock clock) const;
+
+    // Fires a pending timer of a running instance (clock.now_ms is its due time).
+    Step fire(const Instance& instance, const PendingTimer& timer, Clock clock) const;
+
+    // Runs `on cancel` and ends the instance cancelled.
+    Step cancel(const Instance& instance, Clock clock) const;
+
+    // The instance's variables on the wire: {"name": value, …}.
+    Value vars_to_wire(const Instance& instance) const;
+    // The name of the instance's state, or null.
+    Value state_name(const Instance& instance) const;
+
+private:
+    std::shared_ptr<const ir::Program> program_;
+    WireCodec codec_;
+};
+
+}  // namespace flow::engine

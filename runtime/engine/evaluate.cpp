@@ -1,0 +1,190 @@
+// Expression evaluation. Operators were chosen by the checker from the static types, so
+// each case here knows the representation of its operands (see stdlib/value.hpp).
+#include "runtime/engine/execution.hpp"
+
+#include "stdlib/functions.hpp"
+
+#include <cmath>
+
+namespace flow::engine {
+
+namespace {
+
+std::int64_t as_int(const Value& v) { return v.get<std::int64_t>(); }
+double as_number(const Value& v) { return v.get<double>(); }
+
+[[noreturn]] void fail_at(const ir::Expr& e, std::string message) { throw PositionedError{std::move(message), e.position}; }
+
+std::int64_t checked(const ir::Expr& e, bool overflowed, std::int64_t result) {
+    if (overflowed) fail_at(e, "integer overflow");
+    return result;
+}
+
+double finite(const ir::Expr& e, double result) {
+    if (!std::isfinite(result)) fail_at(e, "number overflow");
+    return result;
+}
+
+}  // namespace
+
+const Value* Execution::place(const ir::Expr& e, Locals& locals) {
+    switch (e.op) {
+    case ir::Op::Key: return &instance_.key;
+    case ir::Op::Var: return &instance_.vars[static_cast<std::size_t>(e.slot)];
+    case ir::Op::Local: return &locals[static_cast<std::size_t>(e.slot)];
+    case ir::Op::Field: {
+        const Value* record = place(e.args[0], locals);
+        if (!record || !record->is_object()) return nullptr;
+        auto found = record->find(e.name);
+        static const Value absent;
+        return found == record->end() ? &absent : &*found;
+    }
+    default: return nullptr;
+    }
+}
+
+Value Execution::eval(const ir::Expr& e, Locals& locals) {
+    using O = ir::Op;
+    switch (e.op) {
+    case O::Literal: return e.literal;
+    case O::Key:
+    case O::Var:
+    case O::Local: return *place(e, locals);
+    case O::Field: {
+        if (const Value* known = place(e, locals)) return *known;
+        Value record = eval(e.args[0], locals);
+        if (record.is_null()) return nullptr;
+        if (!record.is_object()) fail_at(e, "cannot read field '" + e.name + "' of a JSON " + std::string(record.type_name()));
+        auto found = record.find(e.name);
+        return found == record.end() ? Value() : std::move(*found);
+    }
+    case O::Index: {
+        Value container = eval(e.args[0], locals);
+        Value index = eval(e.args[1], locals);
+        if (index.is_string()) {
+            if (!container.is_object()) fail_at(e, "cannot index a JSON " + std::string(container.type_name()) + " with a string");
+            auto found = container.find(index.get<std::string>());
+            return found == container.end() ? Value() : std::move(*found);
+        }
+        if (!container.is_array()) fail_at(e, "cannot index a JSON " + std::string(container.type_name()) + " with an int");
+        std::int64_t i = as_int(index);
+        if (i < 0 || static_cast<std::uint64_t>(i) >= container.size())
+            fail_at(e, "index " + std::to_string(i) + " out of range for a list of " + std::to_string(container.size()));
+        return std::move(container[static_cast<std::size_t>(i)]);
+    }
+    case O::Call: {
+        std::vector<Value> args;
+        args.reserve(e.args.size());
+        for (const ir::Expr& a : e.args) args.push_back(eval(a, locals));
+        stdlib::CallContext context{clock_.now_ms, instance_.id, &instance_.uuid_counter};
+        try {
+            return stdlib::call(e.slot, args, e.arg_types, context);
+        } catch (const RuntimeError& error) {
+            fail_at(e, error.what());
+        }
+    }
+    case O::MakeRecord: {
+        Value out = Value::object();
+        for (std::size_t i = 0; i < e.args.size(); ++i) {
+            Value v = eval(e.args[i], locals);
+            if (!v.is_null()) out.emplace(e.names[i], std::move(v));
+        }
+        return out;
+    }
+    case O::MakeList: {
+        Value out = Value::array();
+        for (const ir::Expr& a : e.args) out.push_back(eval(a, locals));
+        return out;
+    }
+    case O::ToWire: return codec_.encode(eval(e.args[0], locals), e.operand_type);
+    case O::Not: return !eval(e.args[0], locals).get<bool>();
+    case O::And: return eval(e.args[0], locals).get<bool>() && eval(e.args[1], locals).get<bool>();
+    case O::Or: return eval(e.args[0], locals).get<bool>() || eval(e.args[1], locals).get<bool>();
+    case O::Coalesce: {
+        Value first = eval(e.args[0], locals);
+        return first.is_null() ? eval(e.args[1], locals) : first;
+    }
+    case O::NegateInt: {
+        std::int64_t v = as_int(eval(e.args[0], locals));
+        std::int64_t r = 0;
+        return checked(e, __builtin_sub_overflow(std::int64_t{0}, v, &r), r);
+    }
+    case O::NegateDuration: {
+        std::int64_t v = as_int(eval(e.args[0], locals));
+        std::int64_t r = 0;
+        return checked(e, __builtin_sub_overflow(std::int64_t{0}, v, &r), r);
+    }
+    case O::NegateNumber: return -as_number(eval(e.args[0], locals));
+    default: return binary(e, locals);
+    }
+}
+
+bool Execution::compare(const ir::Expr& e, const Value& a, const Value& b) {
+    using O = ir::Op;
+    if (e.op == O::Equal) return a == b;
+    if (e.op == O::NotEqual) return a != b;
+    int order = 0;
+    if (a.is_string()) {
+        order = a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>());
+    } else if (a.is_number_float() || b.is_number_float()) {
+        double x = as_number(a), y = as_number(b);
+        order = x < y ? -1 : x > y ? 1 : 0;
+    } else {
+        std::int64_t x = as_int(a), y = as_int(b);
+        order = x < y ? -1 : x > y ? 1 : 0;
+    }
+    switch (e.op) {
+    case O::Less: return order < 0;
+    case O::LessEqual: return order <= 0;
+    case O::Greater: return order > 0;
+    default: return order >= 0;
+    }
+}
+
+Value Execution::binary(const ir::Expr& e, Locals& locals) {
+    using O = ir::Op;
+    Value a = eval(e.args[0], locals);
+    Value b = eval(e.args[1], locals);
+    std::int64_t r = 0;
+    switch (e.op) {
+    case O::Equal:
+    case O::NotEqual:
+    case O::Less:
+    case O::LessEqual:
+    case O::Greater:
+    case O::GreaterEqual: return compare(e, a, b);
+    case O::AddInt:
+    case O::AddTimeDuration:
+    case O::AddDuration: return checked(e, __builtin_add_overflow(as_int(a), as_int(b), &r), r);
+    case O::SubInt:
+    case O::SubTimeDuration:
+    case O::SubTimes:
+    case O::SubDuration: return checked(e, __builtin_sub_overflow(as_int(a), as_int(b), &r), r);
+    case O::MulInt:
+    case O::MulDurationInt: return checked(e, __builtin_mul_overflow(as_int(a), as_int(b), &r), r);
+    case O::AddNumber: return finite(e, as_number(a) + as_number(b));
+    case O::SubNumber: return finite(e, as_number(a) - as_number(b));
+    case O::MulNumber: return finite(e, as_number(a) * as_number(b));
+    case O::Concat: return a.get_ref<const std::string&>() + b.get_ref<const std::string&>();
+    case O::DivInt:
+    case O::DivDurationInt:
+    case O::ModInt: {
+        std::int64_t x = as_int(a), y = as_int(b);
+        if (y == 0) fail_at(e, "division by zero");
+        if (x == INT64_MIN && y == -1) {
+            if (e.op == O::ModInt) return std::int64_t{0};
+            fail_at(e, "integer overflow");
+        }
+        return e.op == O::ModInt ? x % y : x / y;
+    }
+    case O::DivNumber:
+    case O::ModNumber: {
+        double y = as_number(b);
+        if (y == 0) fail_at(e, "division by zero");
+        return finite(e, e.op == O::DivNumber ? as_number(a) / y : std::fmod(as_number(a), y));
+    }
+    default: fail_at(e, "internal error: unknown operator");
+    }
+}
+
+}  // namespace flow::engine

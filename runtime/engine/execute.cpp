@@ -1,0 +1,98 @@
+// Statements and transitions: what a handler does to its working copy of the instance.
+#include "runtime/engine/execution.hpp"
+
+namespace flow::engine {
+
+Execution::Locals Execution::locals_for(const ir::Handler& handler, const Value* event) {
+    Locals locals(static_cast<std::size_t>(std::max(handler.locals, handler.binding + 1)));
+    if (handler.binding >= 0 && event) locals[static_cast<std::size_t>(handler.binding)] = *event;
+    return locals;
+}
+
+bool Execution::guard_holds(const ir::Handler& handler, const Value* event) {
+    if (!handler.guard) return true;
+    Locals locals = locals_for(handler, event);
+    return eval(*handler.guard, locals).get<bool>();
+}
+
+void Execution::initialize_vars() {
+    Locals locals(static_cast<std::size_t>(workflow_.initializer_locals));
+    instance_.vars.assign(workflow_.vars.size(), Value());
+    for (std::size_t v = 0; v < workflow_.vars.size(); ++v) instance_.vars[v] = eval(workflow_.vars[v].initializer, locals);
+}
+
+void Execution::run(const ir::Handler& handler, const Value* event) {
+    Locals locals = locals_for(handler, event);
+    goto_state_ = -1;
+    if (block(handler.body, locals) == Flow::Goto) enter(goto_state_);
+}
+
+Execution::Flow Execution::block(const ir::Block& statements, Locals& locals) {
+    for (const ir::Stmt& s : statements) {
+        Flow flow = statement(s, locals);
+        if (flow != Flow::Continue) return flow;
+    }
+    return Flow::Continue;
+}
+
+Command Execution::make_command(int record, Value data) {
+    const ir::Record& r = program_.records[static_cast<std::size_t>(record)];
+    return Command{record, r.name, r.target, codec_.encode(data, Type::record(r.name))};
+}
+
+Execution::Flow Execution::statement(const ir::Stmt& s, Locals& locals) {
+    using K = ir::Stmt::Kind;
+    switch (s.kind) {
+    case K::Assign: instance_.vars[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;
+    case K::Let: locals[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;
+    case K::Emit: commands_.push_back(make_command(s.slot, eval(s.value, locals))); return Flow::Continue;
+    case K::CompensateWith: instance_.compensations.push_back(make_command(s.slot, eval(s.value, locals))); return Flow::Continue;
+    case K::Compensate:
+        for (auto c = instance_.compensations.rbegin(); c != instance_.compensations.rend(); ++c) commands_.push_back(std::move(*c));
+        instance_.compensations.clear();
+        return Flow::Continue;
+    case K::If:
+        for (const ir::Branch& branch : s.branches)
+            if (eval(branch.condition, locals).get<bool>()) return block(branch.body, locals);
+        return s.otherwise ? block(*s.otherwise, locals) : Flow::Continue;
+    case K::Goto: goto_state_ = s.slot; return Flow::Goto;
+    case K::Complete: end(Status::Completed); return Flow::Ended;
+    case K::Fail: {
+        std::string reason = eval(s.value, locals).get<std::string>();
+        end(Status::Failed);
+        instance_.error = std::move(reason);
+        return Flow::Ended;
+    }
+    case K::Cancel: end(Status::Cancelled); return Flow::Ended;
+    }
+    return Flow::Continue;
+}
+
+void Execution::end(Status status) {
+    instance_.status = status;
+    instance_.timers.clear();
+    instance_.compensations.clear();
+}
+
+// Leaves the current state (its timers are cancelled), enters `state`, runs its entry block
+// and starts its timers, in source order.
+void Execution::enter(int state) {
+    instance_.timers.clear();
+    instance_.state = state;
+    const ir::State& s = workflow_.states[static_cast<std::size_t>(state)];
+    if (!s.entry.body.empty()) {
+        Locals locals = locals_for(s.entry, nullptr);
+        block(s.entry.body, locals);
+    }
+    for (std::size_t t = 0; t < s.timers.size(); ++t) {
+        Locals locals(static_cast<std::size_t>(s.timers[t].handler.locals));
+        std::int64_t when = eval(s.timers[t].when, locals).get<std::int64_t>();
+        std::int64_t due = when;
+        if (s.timers[t].kind == ir::Timer::Kind::After && __builtin_add_overflow(clock_.now_ms, when, &due))
+            throw PositionedError{"timer overflow", s.timers[t].when.position};
+        std::uint64_t sequence = clock_.timer_sequence ? (*clock_.timer_sequence)++ : 0;
+        instance_.timers.push_back({state, static_cast<int>(t), due, sequence});
+    }
+}
+
+}  // namespace flow::engine

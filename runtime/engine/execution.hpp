@@ -1,0 +1,62 @@
+// One run of a handler against a working copy of an instance. Internal to the engine:
+// evaluate.cpp evaluates expressions, execute.cpp runs statements and transitions.
+#pragma once
+
+#include "dsl/ir.hpp"
+#include "runtime/engine/engine.hpp"
+
+#include <string>
+#include <vector>
+
+namespace flow::engine {
+
+// A runtime error with the place it happened; caught at the handler's boundary.
+struct PositionedError {
+    std::string message;
+    ir::Position position;
+};
+
+class Execution {
+public:
+    Execution(const ir::Program& program, const WireCodec& codec, const ir::Workflow& workflow, Instance& instance,
+              Clock clock)
+        : program_(program), codec_(codec), workflow_(workflow), instance_(instance), clock_(clock) {}
+
+    // How a block ended.
+    enum class Flow { Continue, Goto, Ended };
+
+    // Runs a handler with the event (or null for timers and cancellation) bound to its
+    // binding; a goto enters the new state. Throws PositionedError.
+    void run(const ir::Handler& handler, const Value* event);
+    // Whether the handler's guard holds for the event (true without a guard).
+    bool guard_holds(const ir::Handler& handler, const Value* event);
+    // Evaluates the variables' initializers into the instance.
+    void initialize_vars();
+
+    std::vector<Command>& commands() { return commands_; }
+
+private:
+    using Locals = std::vector<Value>;
+    Value eval(const ir::Expr& e, Locals& locals);
+    // The value an expression names without computing it (key, var, local, their fields), or null.
+    const Value* place(const ir::Expr& e, Locals& locals);
+    Value binary(const ir::Expr& e, Locals& locals);
+    bool compare(const ir::Expr& e, const Value& a, const Value& b);
+
+    Flow block(const ir::Block& block, Locals& locals);
+    Flow statement(const ir::Stmt& s, Locals& locals);
+    void enter(int state);
+    void end(Status status);
+    Command make_command(int record, Value data);
+    Locals locals_for(const ir::Handler& handler, const Value* event);
+
+    const ir::Program& program_;
+    const WireCodec& codec_;
+    const ir::Workflow& workflow_;
+    Instance& instance_;
+    Clock clock_;
+    std::vector<Command> commands_;
+    int goto_state_ = -1;
+};
+
+}  // namespace flow::engine

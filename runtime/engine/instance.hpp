@@ -1,0 +1,48 @@
+// The state of one workflow instance, as the engine reads and returns it. Plain data: the
+// store persists it, the simulator keeps it in memory.
+#pragma once
+
+#include "stdlib/value.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flow::engine {
+
+enum class Status { Running, Completed, Failed, Cancelled };
+
+const char* status_name(Status status);
+
+// A timer started when its state was entered; it fires at `due_ms` unless the instance
+// leaves the state first.
+struct PendingTimer {
+    int state = -1;
+    int timer = -1;               // index into the state's timers
+    std::int64_t due_ms = 0;
+    std::uint64_t sequence = 0;   // start order: timers due at the same instant fire in this order
+};
+
+// A command as it leaves: its record, and its data already encoded for the wire.
+struct Command {
+    int record = -1;
+    std::string type;
+    std::string target;
+    Value data;
+};
+
+struct Instance {
+    std::string id;
+    int workflow = -1;            // index into the program's workflows
+    int version = 1;
+    Value key;
+    int state = -1;               // the last state entered; -1 before any
+    Status status = Status::Running;
+    std::vector<Value> vars;      // by the workflow's var index, in the engine's representation
+    std::vector<Command> compensations;  // registered, oldest first
+    std::vector<PendingTimer> timers;
+    std::string error;            // why it failed
+    std::uint64_t uuid_counter = 0;
+};
+
+}  // namespace flow::engine

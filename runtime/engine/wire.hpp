@@ -1,0 +1,32 @@
+// Values on the wire (JSON as users send and receive it) and in the engine's representation
+// (see stdlib/value.hpp): times as RFC 3339 strings outside, milliseconds inside.
+#pragma once
+
+#include "dsl/ir.hpp"
+
+#include <optional>
+#include <string>
+
+namespace flow::engine {
+
+struct DecodeError {
+    std::string field;    // "data.total.currency", "data.lines[2]"
+    std::string message;  // "is missing", "expected int, got string"
+};
+
+class WireCodec {
+public:
+    explicit WireCodec(const ir::Program& program) : program_(program) {}
+
+    // Decodes `wire` as a value of `type`. Undeclared record fields are ignored; an absent or
+    // null optional field stays absent. `path` names the value in errors.
+    std::optional<DecodeError> decode(const Value& wire, const Type& type, const std::string& path, Value& out) const;
+
+    // Encodes a value of `type`: times and durations as strings, absent optional fields left out.
+    Value encode(const Value& value, const Type& type) const;
+
+private:
+    const ir::Program& program_;
+};
+
+}  // namespace flow::engine

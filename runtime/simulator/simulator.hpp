@@ -1,0 +1,68 @@
+// `flowc simulate`: runs compiled workflows on a scenario of events, clock moves and
+// cancellations, in memory, with the server's engine, and reports what happens as JSON lines.
+#pragma once
+
+#include "runtime/engine/engine.hpp"
+
+#include <map>
+#include <optional>
+#include <ostream>
+#include <queue>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace flow::sim {
+
+class Simulator {
+public:
+    Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out);
+
+    // Handles one scenario line (1-based number). Returns an error message naming the line
+    // when the line is invalid; the run stops there, and what was printed stands.
+    std::optional<std::string> feed(std::string_view line, int line_number);
+
+    // Prints one `instance` line per instance, in creation order.
+    void finish();
+
+private:
+    struct TimerEntry {
+        std::int64_t due_ms;
+        std::uint64_t sequence;
+        std::size_t instance;
+        engine::PendingTimer timer;
+        bool operator>(const TimerEntry& o) const {
+            return due_ms != o.due_ms ? due_ms > o.due_ms : sequence > o.sequence;
+        }
+    };
+    struct Recorded {
+        Value workflow;
+        Value key;
+    };
+
+    std::optional<std::string> event(const Value& line, int line_number);
+    std::optional<std::string> advance(const Value& line, int line_number);
+    std::optional<std::string> cancel(const Value& line, int line_number);
+    // Fires, in due order, every timer due at or before `until`.
+    void fire_due(std::int64_t until);
+    // Applies a step to instance `index` (or creates it) and prints the delivery and commands.
+    std::size_t apply(engine::Step step, std::optional<std::size_t> index, const Value& event_id, const char* timer_kind,
+                      std::uint64_t sequence_before);
+    std::string running_key(int workflow, const Value& key) const;
+    nlohmann::ordered_json ordered_vars(const engine::Instance& instance) const;
+
+    engine::Engine engine_;
+    std::ostream& out_;
+    std::optional<std::int64_t> clock_;
+    std::uint64_t timer_sequence_ = 0;
+    std::vector<engine::Instance> instances_;
+    std::map<std::string, std::size_t> running_;       // workflow + key -> instance index
+    std::map<std::string, Recorded> seen_events_;      // event id -> its first delivery
+    std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+    std::vector<std::size_t> created_per_workflow_;
+};
+
+// Writes a JSON value on one line with a space after ':' and ',', as the documented output.
+std::string json_line(const nlohmann::ordered_json& value);
+
+}  // namespace flow::sim

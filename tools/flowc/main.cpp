@@ -1,0 +1,192 @@
+// flowc: check, compile, draw and simulate `.flow` files. A thin layer over dsl/ and the
+// simulator; INTERFACES.md fixes its commands, output and exit statuses.
+#include "dsl/compiler.hpp"
+#include "dsl/graph.hpp"
+#include "dsl/ir_json.hpp"
+#include "runtime/simulator/simulator.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int exit_ok = 0, exit_errors = 1, exit_usage = 2;
+
+const char* const usage_text =
+    "usage: flowc check [--format text|json] [--werror] FILE...\n"
+    "       flowc compile FILE... [-o OUT.json]\n"
+    "       flowc graph FILE [--workflow NAME] [--format dot|mermaid]\n"
+    "       flowc simulate FILE... --events EVENTS.jsonl\n";
+
+int usage(const std::string& problem) {
+    std::cerr << "flowc: " << problem << "\n" << usage_text;
+    return exit_usage;
+}
+
+struct Options {
+    std::vector<std::string> files;
+    std::string format;
+    std::string output;
+    std::string workflow;
+    std::string events;
+    bool werror = false;
+};
+
+// Reads the options a command accepts; anything else is a usage error.
+std::optional<Options> parse_options(int argc, char** argv, const std::vector<std::string>& allowed, std::string& problem) {
+    Options options;
+    auto takes = [&](const std::string& flag) {
+        for (const auto& a : allowed) if (a == flag) return true;
+        return false;
+    };
+    for (int i = 2; i < argc; ++i) {
+        std::string arg = argv[i];
+        auto value = [&](std::string& into) {
+            if (i + 1 >= argc) {
+                problem = arg + " needs a value";
+                return false;
+            }
+            into = argv[++i];
+            return true;
+        };
+        if (arg == "--werror" && takes(arg)) options.werror = true;
+        else if (arg == "--format" && takes(arg)) { if (!value(options.format)) return std::nullopt; }
+        else if (arg == "-o" && takes(arg)) { if (!value(options.output)) return std::nullopt; }
+        else if (arg == "--workflow" && takes(arg)) { if (!value(options.workflow)) return std::nullopt; }
+        else if (arg == "--events" && takes(arg)) { if (!value(options.events)) return std::nullopt; }
+        else if (arg.size() > 1 && arg[0] == '-') { problem = "unknown option " + arg; return std::nullopt; }
+        else options.files.push_back(arg);
+    }
+    if (options.files.empty()) {
+        problem = "no .flow file given";
+        return std::nullopt;
+    }
+    return options;
+}
+
+void print_text(const flow::Diagnostics& diagnostics) {
+    for (const flow::Diagnostic& d : diagnostics.all()) std::cerr << flow::format_text(d);
+}
+
+// Compiles, prints the diagnostics as text and returns the exit status so far.
+int compile_and_report(const Options& options, flow::Compilation& result) {
+    flow::DiskReader reader;
+    result = flow::compile(options.files, reader);
+    print_text(result.diagnostics);
+    if (result.unreadable) return exit_usage;
+    if (result.diagnostics.has_errors()) return exit_errors;
+    return exit_ok;
+}
+
+int check(int argc, char** argv) {
+    std::string problem;
+    auto options = parse_options(argc, argv, {"--format", "--werror"}, problem);
+    if (!options) return usage(problem);
+    if (!options->format.empty() && options->format != "text" && options->format != "json")
+        return usage("--format takes text or json");
+    flow::DiskReader reader;
+    flow::Compilation result = flow::compile(options->files, reader);
+    if (options->format == "json") std::cout << flow::format_json(result.diagnostics);
+    else print_text(result.diagnostics);
+    if (result.unreadable) return exit_usage;
+    if (result.diagnostics.has_errors()) return exit_errors;
+    if (options->werror && result.diagnostics.warning_count() > 0) return exit_errors;
+    return exit_ok;
+}
+
+int compile(int argc, char** argv) {
+    std::string problem;
+    auto options = parse_options(argc, argv, {"-o"}, problem);
+    if (!options) return usage(problem);
+    flow::Compilation result;
+    if (int status = compile_and_report(*options, result); status != exit_ok) return status;
+    std::string text = flow::to_json(*result.program).dump(2) + "\n";
+    if (options->output.empty() || options->output == "-") {
+        std::cout << text;
+        return exit_ok;
+    }
+    std::ofstream out(options->output, std::ios::binary);
+    out << text;
+    if (!out) {
+        std::cerr << "flowc: cannot write " << options->output << "\n";
+        return exit_usage;
+    }
+    return exit_ok;
+}
+
+int graph(int argc, char** argv) {
+    std::string problem;
+    auto options = parse_options(argc, argv, {"--workflow", "--format"}, problem);
+    if (!options) return usage(problem);
+    if (options->files.size() != 1) return usage("graph takes one .flow file");
+    if (!options->format.empty() && options->format != "dot" && options->format != "mermaid")
+        return usage("--format takes dot or mermaid");
+    auto format = options->format == "mermaid" ? flow::GraphFormat::Mermaid : flow::GraphFormat::Dot;
+    flow::Compilation result;
+    if (int status = compile_and_report(*options, result); status != exit_ok) return status;
+    bool drawn = false;
+    for (const flow::ir::Workflow& w : result.program->workflows) {
+        if (!options->workflow.empty() && w.name != options->workflow) continue;
+        if (w.file != result.loaded.files.front().source->name()) continue;
+        std::cout << flow::draw(*result.program, w, format);
+        drawn = true;
+    }
+    if (!drawn) {
+        std::cerr << "flowc: " << (options->workflow.empty() ? "no workflow in " + options->files.front()
+                                                             : "no workflow '" + options->workflow + "' in " + options->files.front())
+                  << "\n";
+        return exit_errors;
+    }
+    return exit_ok;
+}
+
+int simulate(int argc, char** argv) {
+    std::string problem;
+    auto options = parse_options(argc, argv, {"--events"}, problem);
+    if (!options) return usage(problem);
+    if (options->events.empty()) return usage("simulate needs --events EVENTS.jsonl");
+    std::ifstream events(options->events, std::ios::binary);
+    if (!events) {
+        std::cerr << "flowc: cannot read " << options->events << "\n";
+        return exit_usage;
+    }
+    flow::Compilation result;
+    if (int status = compile_and_report(*options, result); status != exit_ok) return status;
+    std::ios::sync_with_stdio(false);
+    flow::sim::Simulator simulator(result.program, std::cout);
+    std::string line;
+    int number = 0;
+    while (std::getline(events, line)) {
+        ++number;
+        if (auto error = simulator.feed(line, number)) {
+            std::cout.flush();
+            std::cerr << options->events << ":" << *error << "\n";
+            return exit_errors;
+        }
+    }
+    simulator.finish();
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) return usage("no command given");
+    std::string command = argv[1];
+    if (command == "--help" || command == "-h" || command == "help") {
+        std::cout << usage_text;
+        return exit_ok;
+    }
+    if (command == "--version") {
+        std::cout << "flowc 0.1.0 (Flow language 1)\n";
+        return exit_ok;
+    }
+    if (command == "check") return check(argc, argv);
+    if (command == "compile") return compile(argc, argv);
+    if (command == "graph") return graph(argc, argv);
+    if (command == "simulate") return simulate(argc, argv);
+    return usage("unknown command '" + command + "'");
+}
