@@ -15,10 +15,16 @@ double as_number(const Value& v) { return v.get<double>(); }
 
 [[noreturn]] void fail_at(const ir::Expr& e, std::string message) { throw PositionedError{std::move(message), e.position}; }
 
-std::int64_t checked(const ir::Expr& e, bool overflowed, std::int64_t result) {
-    if (overflowed) fail_at(e, "integer overflow");
+// The operation's result, or a runtime error when it overflowed.
+template <typename Operation>
+std::int64_t checked(const ir::Expr& e, std::int64_t a, std::int64_t b, Operation operation) {
+    std::int64_t result = 0;
+    if (operation(a, b, &result)) fail_at(e, "integer overflow");
     return result;
 }
+constexpr auto add = [](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_add_overflow(a, b, r); };
+constexpr auto subtract = [](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_sub_overflow(a, b, r); };
+constexpr auto multiply = [](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_mul_overflow(a, b, r); };
 
 double finite(const ir::Expr& e, double result) {
     if (!std::isfinite(result)) fail_at(e, "number overflow");
@@ -104,16 +110,8 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         Value first = eval(e.args[0], locals);
         return first.is_null() ? eval(e.args[1], locals) : first;
     }
-    case O::NegateInt: {
-        std::int64_t v = as_int(eval(e.args[0], locals));
-        std::int64_t r = 0;
-        return checked(e, __builtin_sub_overflow(std::int64_t{0}, v, &r), r);
-    }
-    case O::NegateDuration: {
-        std::int64_t v = as_int(eval(e.args[0], locals));
-        std::int64_t r = 0;
-        return checked(e, __builtin_sub_overflow(std::int64_t{0}, v, &r), r);
-    }
+    case O::NegateInt:
+    case O::NegateDuration: return checked(e, 0, as_int(eval(e.args[0], locals)), subtract);
     case O::NegateNumber: return -as_number(eval(e.args[0], locals));
     default: return binary(e, locals);
     }
@@ -145,7 +143,6 @@ Value Execution::binary(const ir::Expr& e, Locals& locals) {
     using O = ir::Op;
     Value a = eval(e.args[0], locals);
     Value b = eval(e.args[1], locals);
-    std::int64_t r = 0;
     switch (e.op) {
     case O::Equal:
     case O::NotEqual:
@@ -155,13 +152,13 @@ Value Execution::binary(const ir::Expr& e, Locals& locals) {
     case O::GreaterEqual: return compare(e, a, b);
     case O::AddInt:
     case O::AddTimeDuration:
-    case O::AddDuration: return checked(e, __builtin_add_overflow(as_int(a), as_int(b), &r), r);
+    case O::AddDuration: return checked(e, as_int(a), as_int(b), add);
     case O::SubInt:
     case O::SubTimeDuration:
     case O::SubTimes:
-    case O::SubDuration: return checked(e, __builtin_sub_overflow(as_int(a), as_int(b), &r), r);
+    case O::SubDuration: return checked(e, as_int(a), as_int(b), subtract);
     case O::MulInt:
-    case O::MulDurationInt: return checked(e, __builtin_mul_overflow(as_int(a), as_int(b), &r), r);
+    case O::MulDurationInt: return checked(e, as_int(a), as_int(b), multiply);
     case O::AddNumber: return finite(e, as_number(a) + as_number(b));
     case O::SubNumber: return finite(e, as_number(a) - as_number(b));
     case O::MulNumber: return finite(e, as_number(a) * as_number(b));
