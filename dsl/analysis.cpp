@@ -36,7 +36,7 @@ void collect_exits(const ir::Block& block, Exits& exits) {
 
 }  // namespace
 
-void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
+void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file, bool had_errors) {
     std::map<std::string, const ast::State*> state_syntax;
     for (const ast::WorkflowMember& member : syntax.members)
         if (const auto* s = boost::get<ast::State>(&member)) state_syntax.emplace(s->name.text, s);
@@ -92,7 +92,7 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
             }
         }
     }
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n && !had_errors; ++i) {
         const ir::State& s = w.states[i];
         Span where = span(state_syntax.at(s.name)->name, file);
         if (!reached[i])

@@ -84,10 +84,14 @@ private:
                           int file, const Span& where);
     void state(const ast::State& s, ir::Workflow& w, int file, ir::State& out);
     void correlation(const ir::Record& event, const ast::Name& at, ir::Workflow& w, int file);
-    void check_shadowing(const std::vector<const ast::Handler*>& handlers, int file, const char* where);
+    // Handlers in order, each with the offset where a diagnostic about it is reported.
+    using HandlerAt = std::pair<const ast::Handler*, int>;
+    void check_shadowing(const std::vector<HandlerAt>& handlers, int file, const char* where);
 
     // ---- analysis.cpp ----
-    void analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file);
+    // `had_errors`: the workflow already has errors, whose consequences (a state no longer
+    // reached because of a misspelled goto) are not worth warnings of their own.
+    void analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file, bool had_errors);
     void report_unused();
 
     // ---- shared helpers ----
@@ -107,7 +111,7 @@ private:
     std::vector<bool> var_read_;
     std::map<std::string, std::vector<std::string>> correlate_paths_;
     std::map<std::string, Span> correlate_spans_;
-    std::set<std::string> correlation_reported_;
+    bool last_handler_ends_ = false;  // whether every path through the last handler() ended it
 };
 
 }  // namespace flow

@@ -11,7 +11,8 @@ ir::Program Checker::run() {
     resolve_record_fields();
     for (const auto& [syntax, file] : workflow_syntax_) workflow(*syntax, file);
     report_unused();
-    for (ir::Workflow& w : program_.workflows) w.hash = content_hash(program_, w);
+    if (!diagnostics_.has_errors())
+        for (ir::Workflow& w : program_.workflows) w.hash = content_hash(program_, w);
     return std::move(program_);
 }
 
@@ -19,6 +20,12 @@ Compilation compile(const std::vector<std::string>& paths, SourceReader& reader)
     Compilation result;
     result.loaded = load_program(paths, reader, result.diagnostics);
     result.unreadable = result.loaded.unreadable;
+    // After a syntax error the declarations that did not parse are missing, and checking
+    // the rest would report their every use as unknown: syntax errors are reported alone.
+    if (result.diagnostics.has_errors()) {
+        result.diagnostics.sort();
+        return result;
+    }
     ir::Program program = Checker(result.loaded, result.diagnostics).run();
     result.diagnostics.sort();
     if (!result.diagnostics.has_errors() && !result.unreadable)

@@ -202,8 +202,9 @@ const ir::Record* Checker::find_record(const ast::Name& name, int file, ir::Reco
     }
     const ir::Record& record = program_.records[static_cast<std::size_t>(declared->index)];
     if (record.kind != kind) {
-        diagnostics_.error(span(name, file), "'" + name.text + "' is a " + kind_word(record.kind) + ", not " +
-                                                 (kind == ir::Record::Kind::Event ? "an " : "a ") + kind_word(kind));
+        auto article = [](ir::Record::Kind k) { return k == ir::Record::Kind::Event ? "an " : "a "; };
+        diagnostics_.error(span(name, file), "'" + name.text + "' is " + article(record.kind) + kind_word(record.kind) +
+                                                 ", not " + article(kind) + kind_word(kind));
         return nullptr;
     }
     declared->used = true;

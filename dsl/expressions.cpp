@@ -378,7 +378,19 @@ ir::Expr Checker::primary(const ast::Primary& p, Scope& scope) {
         out.position = position(*s, file);
         std::optional<std::string> text = unescape(s->value);
         if (!text) {
-            diagnostics_.error(span(*s, file), "this string has an escape that names no character");
+            // Point at the escape that names no character: the grammar let only \u{hex} through.
+            std::size_t at = 0;
+            for (std::size_t u = s->value.find("\\u{"); u != std::string::npos; u = s->value.find("\\u{", u + 1)) {
+                std::size_t close = s->value.find('}', u);
+                if (!unescape(s->value.substr(u, close - u + 1))) {
+                    at = u;
+                    break;
+                }
+            }
+            std::size_t close = s->value.find('}', at);
+            int begin = s->id_first + 1 + static_cast<int>(at);
+            diagnostics_.error(Span{&source(file), begin, begin + static_cast<int>(close - at + 1)},
+                               "'" + s->value.substr(at, close - at + 1) + "' names no Unicode character");
             return typed_error(out.position);
         }
         out.type = Type::string();

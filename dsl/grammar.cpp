@@ -113,7 +113,7 @@ FLOW_RULE(event_name, ast::Name, "an event name")
 FLOW_RULE(command_name, ast::Name, "a command name")
 FLOW_RULE(state_name, ast::Name, "a state name")
 FLOW_RULE(target_name, ast::Name, "a target name")
-FLOW_RULE(binding_name, ast::Name, "a name for the event")
+FLOW_RULE(binding_name, ast::Name, "a binding name")
 FLOW_RULE(variable_name, ast::Name, "a variable name")
 FLOW_RULE(workflow_name, ast::Name, "a workflow name")
 FLOW_RULE(type_ref, ast::TypeRef, "a type")
@@ -147,6 +147,7 @@ FLOW_RULE(expression_list, std::vector<ast::Expression>, "expressions")
 FLOW_RULE(statement, ast::Statement, "a statement")
 FLOW_RULE(block, std::vector<ast::Statement>, "a block in braces")
 FLOW_RULE(assign, ast::Assign, "an assignment")
+FLOW_RULE(assign_target, ast::Name, "a variable name")
 FLOW_RULE(let, ast::Let, "a 'let'")
 FLOW_RULE(emit, ast::Emit, "an 'emit'")
 FLOW_RULE(compensate_with, ast::CompensateWith, "a 'compensate with'")
@@ -213,11 +214,13 @@ const auto workflow_name_def = plain_name;
 
 const auto type_arguments_def = open_angle > (type_ref % ',') > close_angle;
 const auto type_ref_def = x3::lexeme[x3::raw[identifier]] >> -type_arguments >> x3::matches['?'];
-const auto field_def = field_name >> x3::matches['?'] >> colon > type_ref;
+const auto field_def = field_name > x3::matches['?'] > colon > type_ref;
 const auto field_list_def = open_brace > -(field % ',') > -x3::lit(',') > close_brace;
 
 // Literals.
-const auto escape = x3::char_('\\') > (x3::char_("\"\\nt") | (x3::char_('u') > x3::char_('{') > +x3::xdigit > x3::char_('}')));
+const auto escape_body = x3::rule<struct escape_body_class>{"an escape (\\\" \\\\ \\n \\t or \\u{hex})"} =
+    x3::char_("\"\\nt") | (x3::char_('u') > x3::char_('{') > +x3::xdigit > x3::char_('}'));
+const auto escape = x3::char_('\\') > escape_body;
 const auto string_end = x3::rule<struct string_end_class>{"'\"' to close the string"} = x3::lit('"');
 const auto string_literal_def =
     x3::lexeme['"' > x3::raw[*(escape | (x3::char_ - '"' - '\\' - x3::eol))] > string_end];
@@ -248,7 +251,7 @@ const auto index_access_def = '[' > with_records[expression] > close_bracket;
 const auto call_arguments_def = '(' >> with_records[expression_list] > close_paren;
 const auto postfix_def = primary >> *(field_access | index_access | call_arguments);
 const auto unary_def = *prefix_operator >> postfix;
-const auto operation_def = binary_operator >> unary;
+const auto operation_def = binary_operator > unary;
 const auto expression_def = unary >> *operation;
 const auto condition_def = without_records[expression];
 const auto field_value_def = field_name > colon > expression;
@@ -257,7 +260,9 @@ const auto field_values_def = open_brace > with_records[field_value_list] > clos
 
 // Statements.
 const auto block_def = open_brace > *statement > close_brace;
-const auto assign_def = variable_name >> '=' >> !x3::lit('=') > expression;
+// `key` is accepted as a target so that the checker can say it cannot be assigned.
+const auto assign_target_def = x3::lexeme[x3::raw[x3::lit("key") >> !word_char]] | plain_name;
+const auto assign_def = assign_target >> '=' >> !x3::lit('=') > expression;
 const auto let_def = kw("let") > variable_name > equals > expression;
 const auto emit_def = kw("emit") > command_name > field_values;
 const auto compensate_with_def = kw("compensate") >> kw("with") > command_name > field_values;
@@ -302,7 +307,7 @@ BOOST_SPIRIT_DEFINE(string_literal, int_literal, number_literal, duration_litera
                     null_literal, record_literal, list_literal, parenthesized, primary, field_access,
                     index_access, call_arguments, postfix, unary, operation, expression, condition,
                     field_value, field_values, field_value_list, expression_list)
-BOOST_SPIRIT_DEFINE(statement, block, assign, let, emit, compensate_with, compensate_all, goto_,
+BOOST_SPIRIT_DEFINE(statement, block, assign, assign_target, let, emit, compensate_with, compensate_all, goto_,
                     complete, fail, cancel_statement, if_, else_if)
 BOOST_SPIRIT_DEFINE(version, key, correlate, var, handler, start_handler, cancel_handler, entry, after,
                     at, state_member, state, workflow_member, workflow, import, type_decl, event_decl,
@@ -326,6 +331,7 @@ std::string found_at(const std::string& text, std::size_t offset) {
         return "'" + text.substr(offset, end - offset) + "'";
     }
     if (c == '"') return "a string";
+    if (c == '\n' || c == '\r') return "the end of the line";
     if (c < 0x20 || c >= 0x7f) return "an unexpected character";
     return "'" + std::string(1, static_cast<char>(c)) + "'";
 }
@@ -392,11 +398,31 @@ std::size_t skip_blank(const std::string& text, std::size_t at) {
     return at;
 }
 
+std::string word_at(const std::string& text, std::size_t offset) {
+    std::size_t end = offset;
+    while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;
+    return text.substr(offset, end - offset);
+}
+
 std::string expectation_message(const std::string& text, std::size_t where, const std::string& expected) {
+    std::string word = word_at(text, where);
+    const std::string name_suffix = " name";
+    if (!word.empty() && is_keyword(word) && expected.size() > name_suffix.size() &&
+        expected.compare(expected.size() - name_suffix.size(), name_suffix.size(), name_suffix) == 0) {
+        std::string what = expected.substr(expected.find(' ') + 1);
+        what = what.substr(0, what.size() - name_suffix.size());
+        return "'" + word + "' is a keyword and cannot name " + (what == "binding" ? "an event binding" : "a " + what);
+    }
     std::string message = "expected " + expected;
     if (expected == "'}'") {
         std::string block = describe_open_block(text, where);
         if (!block.empty()) message += " to close " + block;
+        std::size_t after = where + word.size();
+        while (after < text.size() && (text[after] == ' ' || text[after] == '\t')) ++after;
+        bool looks_like_field = !word.empty() && after < text.size() && text[after] == ':';
+        if (looks_like_field && block.find("'if'") != std::string::npos)
+            return message + ", found " + found_at(text, where) +
+                   " (a record literal right after 'if' must stand in parentheses: if (T { … }) == x { … })";
     }
     return message + ", found " + found_at(text, where);
 }
@@ -430,8 +456,26 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
             else
                 report(failed_at, std::string("expected ") + grammar::declaration.name + ", found " + found_at(text, failed_at));
         } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
-            failed_at = skip_blank(text, static_cast<std::size_t>(failure.where() - text.begin()));
-            report(failed_at, expectation_message(text, failed_at, failure.which()));
+            failed_at = static_cast<std::size_t>(failure.where() - text.begin());
+            if (failure.which() == grammar::string_end.name) {
+                // Reported at the opening quote: that is where the string that never ends starts.
+                std::size_t line_start = text.rfind('\n', failed_at == 0 ? 0 : failed_at - 1);
+                line_start = line_start == std::string::npos ? 0 : line_start + 1;
+                std::size_t quote = text.find('"', line_start);
+                while (quote != std::string::npos && quote < failed_at) {
+                    std::size_t close = quote + 1;
+                    while (close < failed_at && text[close] != '"') close += text[close] == '\\' ? 2 : 1;
+                    if (close >= failed_at) break;
+                    quote = text.find('"', close + 1);
+                }
+                report(quote < failed_at ? quote : failed_at, "unterminated string: expected '\"' before the end of the line");
+            } else {
+                if (failure.which() != grammar::escape_body.name) failed_at = skip_blank(text, failed_at);
+                else if (failed_at > 0) --failed_at;  // at the backslash
+                report(failed_at, failure.which() == grammar::escape_body.name
+                                      ? "invalid escape '\\" + text.substr(failed_at + 1, 1) + "': write \\\" \\\\ \\n \\t or \\u{hex}"
+                                      : expectation_message(text, failed_at, failure.which()));
+            }
         }
         at = skip_blank(text, resume_point(text, at, failed_at));
     }

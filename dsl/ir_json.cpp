@@ -99,10 +99,12 @@ json stmt(const ir::Program& program, const ir::Workflow& w, const ir::Stmt& s) 
     case ir::Stmt::Kind::Let: out["slot"] = s.slot; out["value"] = expr(s.value); break;
     case ir::Stmt::Kind::Emit:
     case ir::Stmt::Kind::CompensateWith:
-        out["command"] = program.records[static_cast<std::size_t>(s.slot)].name;
+        out["command"] = s.slot >= 0 ? json(program.records[static_cast<std::size_t>(s.slot)].name) : json();
         out["value"] = expr(s.value);
         break;
-    case ir::Stmt::Kind::Goto: out["state"] = w.states[static_cast<std::size_t>(s.slot)].name; break;
+    case ir::Stmt::Kind::Goto:
+        out["state"] = s.slot >= 0 ? json(w.states[static_cast<std::size_t>(s.slot)].name) : json();
+        break;
     case ir::Stmt::Kind::Fail: out["reason"] = expr(s.value); break;
     case ir::Stmt::Kind::If: {
         json branches = json::array();

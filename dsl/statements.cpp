@@ -52,7 +52,7 @@ bool Checker::block(const std::vector<ast::Statement>& statements, ir::Block& ou
                 diagnostics_.error(where, std::string("unreachable statement: '") + ended_by +
                                               "' above ends the handler, so nothing after it in the block runs");
             else
-                diagnostics_.warning(where, "unreachable statement: every branch of the 'if' above ends the handler");
+                diagnostics_.error(where, "unreachable statement: every branch of the 'if' above ends the handler");
             reported = true;
         }
         bool this_ends = statement(s, out, scope);
@@ -67,8 +67,9 @@ void Checker::transition_allowed(const char* keyword, const Span& where, Scope& 
     if (scope.context == Scope::Context::Entry)
         diagnostics_.error(where, std::string("an 'entry' block cannot contain '") + keyword +
                                       "': it runs while the state is entered and cannot leave it");
-    else if (scope.context == Scope::Context::Cancel && std::string(keyword) == "goto")
-        diagnostics_.error(where, "'on cancel' cannot contain 'goto': the instance ends cancelled");
+    else if (scope.context == Scope::Context::Cancel)
+        diagnostics_.error(where, std::string("'on cancel' cannot contain '") + keyword +
+                                      "': the instance ends cancelled whatever the handler does");
 }
 
 bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
@@ -83,7 +84,12 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         const std::string& target = assign->target.text;
         for (const Local& local : scope.locals) {
             if (local.name == target) {
-                diagnostics_.error(span(assign->target, file), "'" + target + "' is a 'let' or an event: it cannot be assigned");
+                diagnostics_.error(span(assign->target, file),
+                                   local.type.is(Type::Kind::Record) && program_.record(local.type.record_name()) &&
+                                           program_.record(local.type.record_name())->kind == ir::Record::Kind::Event &&
+                                           local.slot == 0
+                                       ? "'" + target + "' names the event being handled: it cannot be assigned"
+                                       : "'" + target + "' is a 'let': it cannot be assigned");
                 return false;
             }
         }
@@ -106,10 +112,13 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         st.position = position(*let, file);
         st.value = expression(let->value, scope);
         const std::string& name = let->name.text;
-        bool clash = name == "key";
-        for (const Local& local : scope.locals) clash = clash || local.name == name;
-        for (const ir::Var& var : w.vars) clash = clash || var.name == name;
-        if (clash) diagnostics_.error(span(let->name, file), "'" + name + "' is already defined here");
+        std::string clash;
+        if (name == "key") clash = "the key";
+        for (const ir::Var& var : w.vars)
+            if (var.name == name) clash = "the variable '" + name + "' of the workflow";
+        for (const Local& local : scope.locals)
+            if (local.name == name) clash = "'" + name + "', defined earlier in this handler";
+        if (!clash.empty()) diagnostics_.error(span(let->name, file), "a 'let' cannot hide " + clash + ": choose another name");
         if (st.value.type.is(Type::Kind::Null))
             diagnostics_.error(span(let->value, file), "a 'let' needs a value of a known type, not null");
         st.slot = scope.next_slot++;

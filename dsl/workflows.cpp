@@ -28,11 +28,7 @@ ir::Handler Checker::handler(const ast::Handler& h, Scope::Context context, ir::
         scope.locals.push_back({h.alias->text, out.binding, event ? Type::record(event->name) : Type::error()});
     }
     if (h.guard) out.guard = condition(*h.guard, scope, "a 'when' guard");
-    bool ends = block(h.body, out.body, scope);
-    if (context == Scope::Context::Start && !ends)
-        diagnostics_.error(Span{&source(file), h.id_first, h.id_first + 2},
-                           "not every path through this start handler for '" + h.event.text +
-                               "' ends with goto, complete, fail or cancel");
+    last_handler_ends_ = block(h.body, out.body, scope);
     out.locals = scope.max_slots;
     return out;
 }
@@ -62,12 +58,11 @@ void Checker::correlation(const ir::Record& event, const ast::Name& at, ir::Work
     } else {
         const ir::FieldDecl* field = event.field(w.key_name);
         if (!field || field->type.is_optional() || !(field->type == w.key_type)) {
-            std::string why = !field ? "has no field '" + w.key_name + "'"
-                                     : "has a field '" + w.key_name + "' of type " + field->type.to_string() +
-                                           ", not " + w.key_type.to_string();
-            diagnostics_.error(span(at, file), "event '" + event.name + "' cannot be correlated: it " + why +
-                                                   " to give the key '" + w.key_name + "'; add 'correlate " +
-                                                   event.name + " by <field>' to the workflow");
+            std::string why = !field ? "it has no field '" + w.key_name + "' to give the key"
+                                     : "its field '" + w.key_name + "' has type " + field->type.to_string() +
+                                           ", but the key has type " + w.key_type.to_string();
+            diagnostics_.error(span(at, file), "event '" + event.name + "' cannot be correlated: " + why +
+                                                   "; add 'correlate " + event.name + " by <field>' to the workflow");
             return;
         }
         path = {w.key_name};
@@ -77,7 +72,7 @@ void Checker::correlation(const ir::Record& event, const ast::Name& at, ir::Work
 
 void Checker::state(const ast::State& s, ir::Workflow& w, int file, ir::State& out) {
     bool has_entry = false;
-    std::vector<const ast::Handler*> handlers;
+    std::vector<HandlerAt> handlers;
     for (const ast::StateMember& member : s.members) {
         if (const auto* entry = boost::get<ast::Entry>(&member)) {
             if (has_entry) diagnostics_.error(Span{&source(file), entry->id_first, entry->id_first + 5},
@@ -85,7 +80,7 @@ void Checker::state(const ast::State& s, ir::Workflow& w, int file, ir::State& o
             has_entry = true;
             out.entry = body_only(entry->body, Scope::Context::Entry, w, file, span(*entry, file));
         } else if (const auto* h = boost::get<ast::Handler>(&member)) {
-            handlers.push_back(h);
+            handlers.emplace_back(h, h->id_first);
             ir::Handler lowered = handler(*h, Scope::Context::Handler, w, file);
             if (lowered.event >= 0) out.handlers_by_event[lowered.event].push_back(static_cast<int>(out.handlers.size()));
             out.handlers.push_back(std::move(lowered));
@@ -117,19 +112,21 @@ void Checker::state(const ast::State& s, ir::Workflow& w, int file, ir::State& o
     check_shadowing(handlers, file, ("state '" + s.name.text + "'").c_str());
 }
 
-void Checker::check_shadowing(const std::vector<const ast::Handler*>& handlers, int file, const char* where) {
-    std::map<std::string, const ast::Handler*> unguarded;
-    for (const ast::Handler* h : handlers) {
+void Checker::check_shadowing(const std::vector<HandlerAt>& handlers, int file, const char* where) {
+    std::map<std::string, int> unguarded;
+    for (const auto& [h, report_at] : handlers) {
         auto earlier = unguarded.find(h->event.text);
         if (earlier != unguarded.end()) {
-            LineColumn at = source(file).locate(static_cast<std::size_t>(earlier->second->id_first));
-            diagnostics_.error(Span{&source(file), h->id_first, h->id_first + 2},
+            LineColumn at = source(file).locate(static_cast<std::size_t>(earlier->second));
+            std::size_t word_end = static_cast<std::size_t>(report_at);
+            while (word_end < source(file).text().size() && std::isalpha(static_cast<unsigned char>(source(file).text()[word_end]))) ++word_end;
+            diagnostics_.error(Span{&source(file), report_at, static_cast<int>(word_end)},
                                "this handler for '" + h->event.text + "' can never be chosen: the handler at line " +
                                    std::to_string(at.line) + " in " + where + " has no guard and takes every '" +
                                    h->event.text + "'");
             continue;
         }
-        if (!h->guard) unguarded.emplace(h->event.text, h);
+        if (!h->guard) unguarded.emplace(h->event.text, report_at);
     }
 }
 
@@ -189,6 +186,7 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
 }
 
 void Checker::workflow(const ast::Workflow& syntax, int file) {
+    int errors_before = diagnostics_.error_count();
     ir::Workflow w;
     w.name = syntax.name.text;
     w.file = source(file).name();
@@ -249,25 +247,40 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
             record = type.is(Type::Kind::Record) ? program_.record(type.record_name()) : nullptr;
         }
         if (ok && !w.key_type.is_error() && !(type == w.key_type)) {
-            diagnostics_.error(span(c->path.back(), file), "'" + c->path.back().text + "' is a " + type.to_string() +
-                                                               ", but the key '" + w.key_name + "' is a " + w.key_type.to_string());
+            diagnostics_.error(span(c->path.back(), file), "'" + c->path.back().text + "' has type " + type.to_string() +
+                                                               ", but the key '" + w.key_name + "' has type " + w.key_type.to_string());
             ok = false;
         }
         correlate_paths_[event->name] = ok ? path : std::vector<std::string>{};
     }
 
-    std::vector<const ast::Handler*> starts, globals;
+    std::vector<HandlerAt> starts, globals;
     std::map<std::string, const ast::State*> state_syntax;
     bool has_cancel = false;
     for (const ast::WorkflowMember& member : syntax.members) {
         if (const auto* start = boost::get<ast::StartHandler>(&member)) {
-            starts.push_back(&start->handler);
+            starts.emplace_back(&start->handler, start->id_first);
             ir::Handler lowered = handler(start->handler, Scope::Context::Start, w, file);
             lowered.position = position(*start, file);
+            if (!last_handler_ends_) {
+                // An `if` without `else` at the end is the usual cause: point at it.
+                const ast::If* open_if = nullptr;
+                if (!start->handler.body.empty())
+                    if (const auto* last = boost::get<x3::forward_ast<ast::If>>(&start->handler.body.back()))
+                        if (!last->get().else_block) open_if = &last->get();
+                if (open_if)
+                    diagnostics_.error(Span{&source(file), open_if->id_first, open_if->id_first + 2},
+                                       "this 'if' has no 'else', so the start handler for '" + start->handler.event.text +
+                                           "' can end without goto, complete, fail or cancel");
+                else
+                    diagnostics_.error(Span{&source(file), start->id_first, start->id_first + 5},
+                                       "not every path through this start handler for '" + start->handler.event.text +
+                                           "' ends with goto, complete, fail or cancel");
+            }
             if (lowered.event >= 0) w.starts_by_event[lowered.event].push_back(static_cast<int>(w.starts.size()));
             w.starts.push_back(std::move(lowered));
         } else if (const auto* h = boost::get<ast::Handler>(&member)) {
-            globals.push_back(h);
+            globals.emplace_back(h, h->id_first);
             ir::Handler lowered = handler(*h, Scope::Context::Handler, w, file);
             if (lowered.event >= 0) w.handlers_by_event[lowered.event].push_back(static_cast<int>(w.handlers.size()));
             w.handlers.push_back(std::move(lowered));
@@ -310,7 +323,7 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
         for (const ir::Timer& t : s.timers) collect_targets(collect_targets, t.handler.body);
     }
     w.targets.assign(targets.begin(), targets.end());
-    analyse_states(syntax, w, file);
+    analyse_states(syntax, w, file, diagnostics_.error_count() > errors_before);
     program_.workflows.push_back(std::move(w));
 }
 

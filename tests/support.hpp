@@ -1,0 +1,25 @@
+// Helpers shared by the tests: compiling sources held in strings, rendering diagnostics.
+#pragma once
+
+#include "dsl/compiler.hpp"
+
+#include <string>
+
+namespace flow::test {
+
+// The source tree, for tests that read the examples and golden files.
+inline std::string source_dir() { return FLOW_SOURCE_DIR; }
+
+// Compiles one source held in a string under the name "test.flow".
+inline Compilation compile_text(const std::string& text) { return compile_sources({{"test.flow", text}}); }
+
+// Every diagnostic as "LINE:COL: severity: message", one per line.
+inline std::string summary(const Compilation& c) {
+    std::string out;
+    for (const Diagnostic& d : c.diagnostics.all())
+        out += std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
+               (d.severity == Severity::Error ? "error: " : "warning: ") + d.message + "\n";
+    return out;
+}
+
+}  // namespace flow::test

@@ -1,0 +1,200 @@
+// The checks of "What flowc check proves", one by one, on sources held in strings.
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace flow;
+
+namespace {
+
+// A small valid prelude: events A and B keyed by `id`, a command C, used by `wrap`.
+const std::string prelude = "event A { id: string, n: int, note?: string, at: time }\n"
+                            "event B { id: string }\n"
+                            "command C to t { id: string, n: int }\n";
+
+// A workflow around a start handler body; the state S is left by B.
+std::string wrap(const std::string& start_body, const std::string& extra = "") {
+    return prelude + "workflow W {\n  key id: string\n" + extra + "  start on A as a {\n" + start_body +
+           "\n  }\n  state S { on B { complete } }\n}\n";
+}
+
+std::string check(const std::string& text) { return test::summary(test::compile_text(text)); }
+
+bool has(const std::string& summary, const std::string& needle) { return summary.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("a valid workflow has no diagnostics and compiles") {
+    Compilation c = test::compile_text(wrap("emit C { id: key, n: a.n } goto S"));
+    CHECK(test::summary(c) == "");
+    REQUIRE(c.program);
+    CHECK(c.program->workflows.size() == 1);
+    CHECK(c.program->workflows[0].hash.size() == 16);
+}
+
+TEST_CASE("unknown names") {
+    CHECK(has(check(wrap("emit Nope { id: key } goto S")), "7:6: error: unknown command 'Nope'"));
+    CHECK(has(check(wrap("let x = nope goto S")), "7:9: error: unknown name 'nope'"));
+    CHECK(has(check(wrap("let x = a.nope goto S")), "7:11: error: 'A' has no field 'nope'"));
+    CHECK(has(check(wrap("let x = frobnicate(1) goto S")), "7:9: error: unknown function 'frobnicate'"));
+    CHECK(has(check(wrap("goto Nowhere")), "7:6: error: unknown state 'Nowhere'"));
+    CHECK(has(check(prelude + "type T { m: Mony }\n"), "unknown type 'Mony'"));
+    CHECK(has(check(wrap("emit C { id: key, n: 1, extra: 2 } goto S")), "7:25: error: command 'C' has no field 'extra'"));
+}
+
+TEST_CASE("duplicate names") {
+    CHECK(has(check(prelude + "event B { id: string }\n"), "4:7: error: 'B' is already declared at test.flow:2:7"));
+    CHECK(has(check(prelude + "type C { a: int }\n"), "'C' is already declared"));
+    CHECK(has(check(wrap("goto S", "  var x: int = 1\n  var x: int = 2\n")), "variable 'x' is declared twice"));
+    CHECK(has(check(prelude + "type T { a: int, a: string }\n"), "field 'a' is declared twice in 'T'"));
+    std::string two_states = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
+                                       "state S { on B { complete } } }";
+    CHECK(has(check(two_states), "state 'S' is declared twice"));
+}
+
+TEST_CASE("type errors point at the operator or the value") {
+    CHECK(has(check(wrap("let x = \"n=\" + a.n goto S")), "7:14: error: operator '+' cannot combine string and int"));
+    CHECK(has(check(wrap("if a.n { complete } goto S")), "the condition of 'if' must be a bool, got int"));
+    CHECK(has(check(wrap("fail 42")), "expected string for the reason of 'fail', got int"));
+    CHECK(has(check(wrap("let x = a.n and true goto S")), "operator 'and' cannot combine int and bool"));
+    CHECK(has(check(wrap("let x = a.note + \"!\" goto S")), "cannot combine string? and string"));
+    CHECK(has(check(wrap("let x = [1, \"two\"] goto S")), "the elements of a list share one type"));
+    CHECK(has(check(wrap("let x = len(5) goto S")), "error: len expects"));
+    CHECK(has(check(wrap("let x = 1 < \"a\" goto S")), "operator '<' cannot combine int and string"));
+}
+
+TEST_CASE("typing rules that hold") {
+    CHECK(check(wrap("let t = a.at + 2h let d = t - a.at let m = d * 2 let ok = m > 1h and not (a.n == 0) "
+                     "let s = \"n=\" + str(a.n) let f = 7 / 2 let g = 7.0 / 2 let r = -a.n % 3 "
+                     "emit C { id: s + str(f) + str(g) + str(r) + str(ok), n: len(a.note ?? \"\") } goto S")) == "");
+    // int widens to number; null fits an optional; [] takes the list type it needs.
+    CHECK(check(wrap("total = a.n xs = [] maybe = null maybe = a.note total = total + 1 "
+                     "emit C { id: (maybe ?? \"\") + str(len(xs)) + str(total), n: 1 } goto S",
+                     "  var total: number = 0\n  var xs: list<int> = [1]\n  var maybe: string? = \"x\"\n")) == "");
+}
+
+TEST_CASE("assignments need matching types; optional values need ??") {
+    CHECK(has(check(wrap("note = a.note goto S", "  var note: string = \"\"\n")),
+              "8:8: error: expected string for variable 'note', got string?"));
+    CHECK(check(wrap("note = a.note ?? \"none\" emit C { id: note, n: 1 } goto S", "  var note: string = \"\"\n")) == "");
+    CHECK(has(check(wrap("count = 1.5 emit C { id: key, n: count } goto S", "  var count: int = 0\n")),
+              "expected int for variable 'count', got number"));
+    CHECK(has(check(wrap("key = \"x\" goto S")), "the key cannot be assigned"));
+}
+
+TEST_CASE("emit checks every field") {
+    CHECK(has(check(wrap("emit C { id: key } goto S")), "7:6: error: command 'C' needs the field 'n'"));
+    CHECK(has(check(wrap("emit C { id: key, n: \"one\" } goto S")), "7:22: error: expected int for field 'n' of 'C', got string"));
+    CHECK(has(check(wrap("emit A { id: key, n: 1, at: now() } goto S")), "7:6: error: 'A' is an event, not a command"));
+}
+
+TEST_CASE("every handled event must be correlated to the key") {
+    std::string text = prelude + "event P { ref: string }\n"
+                                 "workflow W { key id: string start on A { goto S } state S { on P { complete } } }";
+    CHECK(has(check(text), "5:64: error: event 'P' cannot be correlated"));
+    std::string fixed = prelude + "event P { ref: string }\n"
+                                  "workflow W { key id: string correlate P by ref start on A { goto S } state S { on P { complete } } }";
+    CHECK_FALSE(has(check(fixed), "error"));
+    std::string wrong_type = prelude + "event P { ref: int }\n"
+                                       "workflow W { key id: string correlate P by ref start on A { goto S } state S { on P { complete } } }";
+    CHECK(has(check(wrong_type), "'ref' has type int, but the key 'id' has type string"));
+}
+
+TEST_CASE("transitions end the handler; what follows is an error") {
+    CHECK(has(check(wrap("goto S\n    emit C { id: key, n: 1 }")), "8:5: error: unreachable statement: 'goto' above ends the handler"));
+    CHECK(has(check(wrap("if a.n > 1 { fail \"x\" let y = 1 } goto S")), "error: unreachable statement: 'fail'"));
+    CHECK(has(check(wrap("if a.n > 1 { fail \"x\" } else { complete }\n    goto S")), "8:5: error: unreachable statement: every branch"));
+}
+
+TEST_CASE("every path through a start handler ends with a transition") {
+    CHECK(has(check(wrap("if a.n > 1 { goto S }")), "7:1: error: this 'if' has no 'else', so the start handler for 'A'"));
+    CHECK(has(check(wrap("emit C { id: key, n: 1 }")), "6:3: error: not every path through this start handler for 'A'"));
+    CHECK_FALSE(has(check(wrap("if a.n > 1 { goto S } else { complete }")), "error"));
+}
+
+TEST_CASE("entry blocks and on cancel cannot leave") {
+    std::string entry = prelude + "workflow W { key id: string start on A { goto S } state S { entry { goto S } on B { complete } } }";
+    CHECK(has(check(entry), "an 'entry' block cannot contain 'goto'"));
+    std::string cancel = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } on cancel { goto S } }";
+    CHECK(has(check(cancel), "'on cancel' cannot contain 'goto'"));
+}
+
+TEST_CASE("shadowed handlers can never be chosen") {
+    std::string text = prelude + "workflow W { key id: string\n start on A { goto S }\n start on A as a when a.n > 1 { goto S }\n"
+                                 " state S { on B { complete } } }";
+    CHECK(has(check(text), "6:2: error: this handler for 'A' can never be chosen"));
+}
+
+TEST_CASE("workflow structure") {
+    CHECK(has(check(prelude + "workflow W { key id: string state S { on B { complete } } }"), "has no 'start on' handler"));
+    CHECK(has(check(prelude + "workflow W { start on A { complete } }"), "has no 'key'"));
+    CHECK(has(check(prelude + "workflow W { key id: bool start on A { complete } }"), "a key is a string or an int, not bool"));
+    CHECK(has(check(prelude + "workflow W { key id: string start on A { goto S } state S { } }"), "nothing can leave state 'S'"));
+}
+
+TEST_CASE("warnings: unreachable states, states that cannot end, unused declarations and vars") {
+    std::string unreachable = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
+                                        "state T { on B { complete } } }";
+    CHECK(has(check(unreachable), "warning: state 'T' is never entered"));
+    std::string loop = prelude + "workflow W { key id: string start on A { goto S } state S { on B { goto T } } "
+                                 "state T { on B { goto S } } }";
+    CHECK(has(check(loop), "warning: no path from state 'S' reaches complete, fail or cancel"));
+    std::string unused = "event A { id: string }\nevent Unused { id: string }\n"
+                         "workflow W { key id: string start on A { complete } }";
+    CHECK(has(check(unused), "2:7: warning: event 'Unused' is declared but never used"));
+    CHECK(has(check(wrap("goto S", "  var idle: int = 0\n")), "warning: variable 'idle' is never read"));
+}
+
+TEST_CASE("a file with no workflow gets no unused-declaration warning") {
+    CHECK(check("event Lonely { id: string }\ncommand Quiet to x { id: string }\n") == "");
+}
+
+TEST_CASE("imports: relative, loaded once, missing and cyclic ones reported at the import") {
+    Compilation ok = compile_sources({{"dir/main.flow", "import \"../shared/messages.flow\"\n"
+                                                        "workflow W { key id: string start on A { complete } }"},
+                                      {"shared/messages.flow", "event A { id: string }\n"}});
+    CHECK(test::summary(ok) == "");
+    Compilation missing = test::compile_text("import \"gone.flow\"\nevent A { id: string }\n");
+    CHECK(has(test::summary(missing), "1:8: error: cannot read imported file 'gone.flow'"));
+    MemoryReader reader({{"a.flow", "import \"b.flow\"\n"}, {"b.flow", "import \"a.flow\"\n"}});
+    Compilation cycle = compile({"a.flow"}, reader);
+    CHECK(has(test::summary(cycle), "2:0") == false);
+    CHECK(has(test::summary(cycle), "import cycle"));
+}
+
+TEST_CASE("a declaration is visible only where it is declared or imported") {
+    Compilation c = compile_sources({{"a.flow", "event A { id: string }\n"},
+                                     {"b.flow", "workflow W { key id: string start on A { complete } }"}});
+    CHECK(has(test::summary(c), "unknown event 'A': it is declared in a.flow, which this file does not import"));
+}
+
+TEST_CASE("literals out of range are errors") {
+    CHECK(has(check(wrap("let x = 99999999999999999999 goto S")), "does not fit in 64 bits"));
+    CHECK(has(check(wrap("let x = 1m1h goto S")), "invalid duration '1m1h'"));
+}
+
+TEST_CASE("--format json carries the same diagnostics as the text") {
+    Compilation c = test::compile_text(wrap("emit C { id: key, n: 1 } goto Nowhere"));
+    nlohmann::json doc = nlohmann::json::parse(format_json(c.diagnostics));
+    CHECK(doc["valid"] == false);
+    CHECK(doc["error_count"] == 1);
+    CHECK(doc["warning_count"] == c.diagnostics.warning_count());
+    REQUIRE(doc["diagnostics"].size() == c.diagnostics.all().size());
+    const nlohmann::json& first = doc["diagnostics"][0];
+    CHECK(first["severity"] == "error");
+    CHECK(first["file"] == "test.flow");
+    CHECK(first["line"] == 7);
+    CHECK(first["column"] == 31);
+    CHECK(first["end_line"] == 7);
+    CHECK(first["end_column"] == 38);
+    CHECK(first["message"] == c.diagnostics.all()[0].message);
+}
+
+TEST_CASE("the caret and tildes sit under the construct") {
+    Compilation c = test::compile_text(wrap("emit C { id: key, n: 1 } goto Nowhere"));
+    REQUIRE(!c.diagnostics.all().empty());
+    CHECK(format_text(c.diagnostics.all()[0]) ==
+          "test.flow:7:31: error: unknown state 'Nowhere'\n"
+          "emit C { id: key, n: 1 } goto Nowhere\n"
+          "                              ^~~~~~~\n");
+}

@@ -1,0 +1,252 @@
+// The engine, rule by rule ("How an event is handled" in LANGUAGE.md), without the simulator.
+#include "runtime/engine/engine.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace flow;
+using engine::Outcome;
+using engine::Status;
+
+namespace {
+
+struct Fixture {
+    Compilation compilation;
+    std::unique_ptr<engine::Engine> engine;
+    std::uint64_t sequence = 0;
+
+    explicit Fixture(const std::string& text) : compilation(test::compile_text(text)) {
+        INFO(test::summary(compilation));
+        REQUIRE(compilation.program);
+        engine = std::make_unique<engine::Engine>(compilation.program);
+    }
+    engine::Event event(const std::string& type, const nlohmann::json& data) {
+        auto decoded = engine->decode(type, data);
+        REQUIRE(std::holds_alternative<engine::Event>(decoded));
+        return std::get<engine::Event>(decoded);
+    }
+    engine::Clock at(std::int64_t ms) { return {ms, &sequence}; }
+    engine::Step start(const std::string& type, const nlohmann::json& data, std::int64_t now = 1000) {
+        engine::Event e = event(type, data);
+        auto routes = engine->route(e);
+        REQUIRE(routes.size() == 1);
+        return engine->start(routes[0], e, "i-1", at(now));
+    }
+    engine::Step deliver(const engine::Instance& i, const std::string& type, const nlohmann::json& data, std::int64_t now = 2000) {
+        return engine->deliver(i, event(type, data), at(now));
+    }
+    std::string state(const engine::Instance& i) { return i.state < 0 ? "" : engine->state_name(i).get<std::string>(); }
+};
+
+std::vector<std::string> command_types(const engine::Step& step) {
+    std::vector<std::string> types;
+    for (const auto& c : step.commands) types.push_back(c.type);
+    return types;
+}
+
+const std::string messages = "event Go { id: string, n: int }\n"
+                             "event Poke { id: string, n: int }\n"
+                             "event Stop { id: string }\n"
+                             "command Log to log { text: string }\n";
+
+}  // namespace
+
+TEST_CASE("decoding: required, optional, undeclared fields and wire types") {
+    Fixture f("event E { id: string, at: time, wait: duration, note?: string, tags: list<int> }\n"
+              "workflow W { key id: string start on E { complete } }");
+    auto ok = f.engine->decode("E", {{"id", "x"}, {"at", "2026-01-01T00:00:01Z"}, {"wait", "1h30m"}, {"tags", {1, 2}}, {"extra", true}});
+    REQUIRE(std::holds_alternative<engine::Event>(ok));
+    const auto& data = std::get<engine::Event>(ok).data;
+    CHECK(data["at"] == 1767225601000);
+    CHECK(data["wait"] == 5400000);
+    CHECK_FALSE(data.contains("note"));
+    CHECK_FALSE(data.contains("extra"));
+
+    auto missing = f.engine->decode("E", {{"id", "x"}, {"wait", "1h"}, {"tags", nlohmann::json::array()}});
+    REQUIRE(std::holds_alternative<engine::DecodeError>(missing));
+    CHECK(std::get<engine::DecodeError>(missing).field == "data.at");
+    auto wrong = f.engine->decode("E", {{"id", "x"}, {"at", "2026-01-01T00:00:00Z"}, {"wait", "1h"}, {"tags", {1, "two"}}});
+    REQUIRE(std::holds_alternative<engine::DecodeError>(wrong));
+    CHECK(std::get<engine::DecodeError>(wrong).field == "data.tags[1]");
+    CHECK(std::get<engine::DecodeError>(wrong).message == "expected int, got string");
+    auto bad_time = f.engine->decode("E", {{"id", "x"}, {"at", "yesterday"}, {"wait", "1h"}, {"tags", {1}}});
+    REQUIRE(std::holds_alternative<engine::DecodeError>(bad_time));
+    CHECK(std::get<engine::DecodeError>(bad_time).field == "data.at");
+    auto unknown = f.engine->decode("Nope", nlohmann::json::object());
+    CHECK(std::holds_alternative<engine::DecodeError>(unknown));
+}
+
+TEST_CASE("events are found by their declared and their external name; keys come from correlation") {
+    Fixture f("type Ref { order: string }\nevent P \"com.acme.paid\" { ref: Ref }\nevent O { orderId: string }\n"
+              "workflow W { key orderId: string correlate P by ref.order start on O { goto S } state S { on P { complete } } }");
+    for (const char* type : {"P", "com.acme.paid"}) {
+        auto e = f.event(type, {{"ref", {{"order", "o-7"}}}});
+        auto routes = f.engine->route(e);
+        REQUIRE(routes.size() == 1);
+        CHECK(routes[0].key == "o-7");
+    }
+}
+
+TEST_CASE("start: the first start handler whose guard holds; none means unmatched") {
+    Fixture f(messages + "workflow W { key id: string var path: string = \"\"\n"
+                         " start on Go as g when g.n > 10 { path = \"big\" goto S }\n"
+                         " start on Go as g when g.n > 0 { path = \"small\" goto S }\n"
+                         " state S { on Stop { emit Log { text: path } complete } } }");
+    CHECK(f.start("Go", {{"id", "a"}, {"n", 50}}).instance.vars[0] == "big");
+    CHECK(f.start("Go", {{"id", "a"}, {"n", 5}}).instance.vars[0] == "small");
+    CHECK(f.start("Go", {{"id", "a"}, {"n", -1}}).outcome == Outcome::Unmatched);
+}
+
+TEST_CASE("handler choice: the state's handlers in order, then the workflow's, else ignored") {
+    Fixture f(messages + "workflow W { key id: string\n start on Go { goto S }\n"
+                         " state S { on Poke as p when p.n == 1 { emit Log { text: \"state\" } } on Stop { complete } }\n"
+                         " on Poke { emit Log { text: \"workflow\" } } }");
+    engine::Instance i = f.start("Go", {{"id", "a"}, {"n", 0}}).instance;
+    auto chosen = f.deliver(i, "Poke", {{"id", "a"}, {"n", 1}});
+    CHECK(chosen.outcome == Outcome::Handled);
+    CHECK(chosen.commands.at(0).data["text"] == "state");
+    auto fallback = f.deliver(i, "Poke", {{"id", "a"}, {"n", 2}});
+    CHECK(fallback.commands.at(0).data["text"] == "workflow");
+    Fixture g(messages + "workflow W { key id: string start on Go { goto S } state S { on Stop { complete } on Poke as p when p.n == 1 { complete } } }");
+    engine::Instance j = g.start("Go", {{"id", "a"}, {"n", 0}}).instance;
+    auto ignored = g.deliver(j, "Poke", {{"id", "a"}, {"n", 2}});
+    CHECK(ignored.outcome == Outcome::Ignored);
+    CHECK(ignored.commands.empty());
+    CHECK(ignored.instance.status == Status::Running);
+}
+
+TEST_CASE("a handler without a transition stays in its state and keeps its timers") {
+    Fixture f(messages + "workflow W { key id: string var pokes: int = 0 start on Go { goto S }\n"
+                         " state S { on Poke { pokes = pokes + 1 } on Stop { emit Log { text: str(pokes) } complete } after 1h { complete } } }");
+    engine::Instance i = f.start("Go", {{"id", "a"}, {"n", 0}}, 0).instance;
+    REQUIRE(i.timers.size() == 1);
+    auto poked = f.deliver(i, "Poke", {{"id", "a"}, {"n", 0}}, 10);
+    CHECK(poked.instance.vars[0] == 1);
+    REQUIRE(poked.instance.timers.size() == 1);
+    CHECK(poked.instance.timers[0].sequence == i.timers[0].sequence);
+    CHECK(poked.instance.timers[0].due_ms == 3600000);
+}
+
+TEST_CASE("goto runs entry on every entry, re-entry included, and restarts the state's timers") {
+    Fixture f(messages + "workflow W { key id: string var entries: int = 0 start on Go { goto S }\n"
+                         " state S { entry { entries = entries + 1 emit Log { text: str(entries) } }\n"
+                         "   on Poke { goto S } on Stop { complete } after 10m { complete } at now() + 1h { complete } } }");
+    engine::Step started = f.start("Go", {{"id", "a"}, {"n", 0}}, 0);
+    CHECK(command_types(started) == std::vector<std::string>{"Log"});
+    REQUIRE(started.instance.timers.size() == 2);
+    CHECK(started.instance.timers[0].due_ms == 600000);
+    CHECK(started.instance.timers[1].due_ms == 3600000);
+    CHECK(started.instance.timers[0].sequence < started.instance.timers[1].sequence);
+    engine::Step again = f.deliver(started.instance, "Poke", {{"id", "a"}, {"n", 0}}, 60000);
+    CHECK(again.instance.vars[0] == 2);
+    CHECK(again.commands.at(0).data["text"] == "2");
+    REQUIRE(again.instance.timers.size() == 2);
+    CHECK(again.instance.timers[0].due_ms == 660000);
+    CHECK(again.instance.timers[0].sequence > started.instance.timers[1].sequence);
+}
+
+TEST_CASE("a timer fires with now() at its due time and is gone afterwards") {
+    Fixture f(messages + "workflow W { key id: string start on Go { goto S }\n"
+                         " state S { on Stop { complete } after 5m { emit Log { text: str(now()) } goto T } }\n"
+                         " state T { on Stop { complete } } }");
+    engine::Instance i = f.start("Go", {{"id", "a"}, {"n", 0}}, 0).instance;
+    engine::Step fired = f.engine->fire(i, i.timers[0], f.at(300000));
+    CHECK(fired.commands.at(0).data["text"] == "1970-01-01T00:05:00Z");
+    CHECK(f.state(fired.instance) == "T");
+    CHECK(fired.instance.timers.empty());
+}
+
+TEST_CASE("compensations: registered without sending, sent newest first, cleared, discarded at the end") {
+    Fixture f(messages + "workflow W { key id: string start on Go { compensate with Log { text: \"undo 1\" } goto S }\n"
+                         " state S { on Poke { compensate with Log { text: \"undo 2\" } }\n"
+                         "   on Stop { compensate emit Log { text: \"after\" } compensate fail \"stopped\" } } }");
+    engine::Step started = f.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(started.commands.empty());
+    engine::Step poked = f.deliver(started.instance, "Poke", {{"id", "a"}, {"n", 0}});
+    CHECK(poked.commands.empty());
+    CHECK(poked.instance.compensations.size() == 2);
+    engine::Step stopped = f.deliver(poked.instance, "Stop", {{"id", "a"}});
+    REQUIRE(stopped.commands.size() == 3);
+    CHECK(stopped.commands[0].data["text"] == "undo 2");
+    CHECK(stopped.commands[1].data["text"] == "undo 1");
+    CHECK(stopped.commands[2].data["text"] == "after");
+    CHECK(stopped.instance.status == Status::Failed);
+    CHECK(stopped.instance.error == "stopped");
+    CHECK(stopped.instance.compensations.empty());
+}
+
+TEST_CASE("fail and cancel do not compensate by themselves") {
+    Fixture f(messages + "workflow W { key id: string start on Go { compensate with Log { text: \"undo\" } goto S }\n"
+                         " state S { on Stop { cancel } on Poke { fail \"no\" } } }");
+    engine::Instance i = f.start("Go", {{"id", "a"}, {"n", 0}}).instance;
+    CHECK(f.deliver(i, "Stop", {{"id", "a"}}).commands.empty());
+    CHECK(f.deliver(i, "Poke", {{"id", "a"}, {"n", 0}}).commands.empty());
+    CHECK(f.deliver(i, "Stop", {{"id", "a"}}).instance.status == Status::Cancelled);
+}
+
+TEST_CASE("a runtime error commits nothing of the handler and fails the instance with its place") {
+    Fixture f(messages + "workflow W { key id: string var total: int = 10 start on Go { goto S }\n"
+                         " state S { on Poke as p { total = 0 emit Log { text: \"x\" } total = 10 / p.n } on Stop { complete } } }");
+    engine::Instance i = f.start("Go", {{"id", "a"}, {"n", 0}}).instance;
+    engine::Step step = f.deliver(i, "Poke", {{"id", "a"}, {"n", 0}});
+    CHECK(step.outcome == Outcome::Handled);
+    CHECK(step.instance.status == Status::Failed);
+    CHECK(step.instance.error == "division by zero at test.flow:6:71");
+    CHECK(step.instance.vars[0] == 10);
+    CHECK(step.commands.empty());
+    CHECK(step.instance.timers.empty());
+    CHECK(f.state(step.instance) == "S");
+}
+
+TEST_CASE("runtime errors in guards and initializers, and integer overflow") {
+    Fixture guard(messages + "workflow W { key id: string start on Go as g when 1 / g.n > 0 { complete } }");
+    engine::Step failed = guard.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(failed.outcome == Outcome::Started);
+    CHECK(failed.instance.status == Status::Failed);
+    CHECK(failed.instance.state == -1);
+    CHECK(failed.instance.error.rfind("division by zero at test.flow:5:", 0) == 0);
+
+    Fixture init(messages + "workflow W { key id: string var big: int = 9223372036854775807 + 1 start on Go { complete } }");
+    engine::Step overflow = init.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(overflow.instance.status == Status::Failed);
+    CHECK(overflow.instance.error.rfind("integer overflow at test.flow:5:", 0) == 0);
+
+    Fixture index(messages + "workflow W { key id: string var xs: list<int> = [1] start on Go as g { let x = xs[g.n] complete } }");
+    CHECK(index.start("Go", {{"id", "a"}, {"n", 3}}).instance.error.rfind("index 3 out of range for a list of 1", 0) == 0);
+}
+
+TEST_CASE("int division truncates toward zero and % takes the dividend's sign") {
+    Fixture f(messages + "workflow W { key id: string start on Go as g {\n"
+                         " emit Log { text: str(-7 / 2) + \" \" + str(-7 % 2) + \" \" + str(7 % -2) + \" \" + str(7.0 / 2) } complete } }");
+    CHECK(f.start("Go", {{"id", "a"}, {"n", 0}}).commands.at(0).data["text"] == "-3 -1 1 3.5");
+}
+
+TEST_CASE("on cancel runs, may emit and compensate, and ends the instance cancelled") {
+    Fixture f(messages + "workflow W { key id: string start on Go { compensate with Log { text: \"undo\" } goto S }\n"
+                         " state S { on Stop { complete } }\n on cancel { compensate emit Log { text: \"bye\" } } }");
+    engine::Instance i = f.start("Go", {{"id", "a"}, {"n", 0}}).instance;
+    engine::Step cancelled = f.engine->cancel(i, f.at(5000));
+    CHECK(command_types(cancelled) == std::vector<std::string>{"Log", "Log"});
+    CHECK(cancelled.commands[0].data["text"] == "undo");
+    CHECK(cancelled.instance.status == Status::Cancelled);
+    CHECK(cancelled.instance.timers.empty());
+}
+
+TEST_CASE("now() and uuid() are reproducible") {
+    Fixture f(messages + "workflow W { key id: string start on Go { emit Log { text: str(now()) + \" \" + uuid() + \" \" + uuid() } complete } }");
+    auto first = f.start("Go", {{"id", "a"}, {"n", 0}}, 1767225600000).commands.at(0).data["text"].get<std::string>();
+    auto second = f.start("Go", {{"id", "a"}, {"n", 0}}, 1767225600000).commands.at(0).data["text"].get<std::string>();
+    CHECK(first == second);
+    CHECK(first.rfind("2026-01-01T00:00:00Z ", 0) == 0);
+    CHECK(first.substr(21, 36) != first.substr(58, 36));
+}
+
+TEST_CASE("commands and vars go out in wire form") {
+    Fixture f("event Go { id: string, at: time }\ncommand Plan to p { at: time, wait: duration, extra: json }\n"
+              "workflow W { key id: string var due: time? = null start on Go as g { due = g.at + 90m "
+              "emit Plan { at: due ?? g.at, wait: 1h30m, extra: [g.at] } goto S } state S { on Go { complete } } }");
+    engine::Step s = f.start("Go", {{"id", "a"}, {"at", "2026-01-01T00:00:00Z"}});
+    CHECK(s.commands.at(0).data == nlohmann::json{{"at", "2026-01-01T01:30:00Z"}, {"wait", "1h30m"},
+                                                  {"extra", {"2026-01-01T00:00:00Z"}}});
+    CHECK(f.engine->vars_to_wire(s.instance) == nlohmann::json{{"due", "2026-01-01T01:30:00Z"}});
+}

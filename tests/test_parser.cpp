@@ -1,0 +1,93 @@
+// The grammar: what parses, and syntax errors in the user's words at the right place.
+#include "dsl/parser.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace flow;
+
+namespace {
+
+std::string syntax_errors(const std::string& text) {
+    Source source("s.flow", text);
+    Diagnostics diagnostics;
+    parse_source(source, diagnostics);
+    std::string out;
+    for (const Diagnostic& d : diagnostics.all())
+        out += std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message + "\n";
+    return out;
+}
+
+std::size_t declaration_count(const std::string& text) {
+    Source source("s.flow", text);
+    Diagnostics diagnostics;
+    return parse_source(source, diagnostics).declarations.size();
+}
+
+}  // namespace
+
+TEST_CASE("declarations of every kind parse") {
+    const char* text = R"(
+        import "other.flow"
+        type Money { amount: number, currency: string, }
+        event Paid "com.acme.paid.v1" { id: string, note?: string, at: time, tags: list<list<string>> }
+        command Charge to payments { id: string }
+        workflow W { key id: string  start on Paid { complete } }
+    )";
+    CHECK(syntax_errors(text) == "");
+    CHECK(declaration_count(text) == 5);
+}
+
+TEST_CASE("comments are white space") {
+    CHECK(syntax_errors("// a line\n/* a block\n over lines */ type T { a: int } // end") == "");
+}
+
+TEST_CASE("a missing brace names the block it should close and what was found") {
+    CHECK(syntax_errors("event A { id: string }\nworkflow W {\n  key id: string\n  start on A {\n    goto S\n    state S { }\n}\n") ==
+          "6:5: expected '}' to close the start handler for 'A', found 'state'\n");
+    CHECK(syntax_errors("workflow W {\n  state S {\n    on A { complete }\n") ==
+          "4:1: expected '}' to close state 'S', found the end of the file\n");
+}
+
+TEST_CASE("recovery at declarations reports every broken declaration") {
+    std::string text = "type A { x: }\nevent B { id: string }\ntype C { y int }\n";
+    CHECK(syntax_errors(text) == "1:13: expected a type, found '}'\n3:12: expected ':', found 'int'\n");
+    CHECK(declaration_count(text) == 1);
+}
+
+TEST_CASE("a workflow missing its closing brace does not swallow the next declaration") {
+    std::string text = "workflow W {\n  key id: string\nevent E { id: string }\n";
+    CHECK(syntax_errors(text) == "3:1: expected '}' to close workflow 'W', found 'event'\n");
+    CHECK(declaration_count(text) == 1);
+}
+
+TEST_CASE("keywords cannot name things, but fields may be keywords") {
+    CHECK(syntax_errors("type state { a: int }") != "");
+    CHECK(syntax_errors("type T { state: int, on: string, key: bool }") == "");
+}
+
+TEST_CASE("strings: escapes and unterminated strings") {
+    CHECK(syntax_errors(R"(event E "a\"b\\c\n\t\u{1F600}" { id: string })") == "");
+    CHECK(syntax_errors("event E \"abc\n{ id: string }") == "1:9: unterminated string: expected '\"' before the end of the line\n");
+    CHECK(syntax_errors(R"(event E "\q" { id: string })") != "");
+}
+
+TEST_CASE("an unterminated block comment is reported") {
+    CHECK(syntax_errors("type T { a: int }\n/* never closed") == "2:1: this comment is never closed: expected '*/'\n");
+}
+
+TEST_CASE("durations, numbers and integers are told apart") {
+    const char* text = "workflow W { var d: duration = 1h30m var n: number = 3.5 var i: int = 42 var m: duration = 250ms }";
+    CHECK(syntax_errors(text) == "");
+}
+
+TEST_CASE("after if, a record literal needs parentheses so that '{' opens the block") {
+    CHECK(syntax_errors("workflow W { start on E { if ready { complete } } }") == "");
+    CHECK(syntax_errors("workflow W { start on E { if (T { a: 1 }) == x { complete } } }") == "");
+    CHECK(syntax_errors("workflow W { start on E { let t = T { a: 1 } complete } }") == "");
+}
+
+TEST_CASE("garbage at the top level is an error naming what a file may hold") {
+    CHECK(syntax_errors("42") ==
+          "1:1: expected a declaration ('import', 'type', 'event', 'command' or 'workflow'), found '42'\n");
+}

@@ -1,0 +1,147 @@
+// `flowc simulate`: the examples' scenarios line for line, and the clock rules of INTERFACES.md.
+#include "runtime/simulator/simulator.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace flow;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+    std::vector<json> lines;
+    std::string error;
+};
+
+Run simulate(const std::shared_ptr<const ir::Program>& program, const std::string& scenario) {
+    std::ostringstream out;
+    sim::Simulator simulator(program, out);
+    std::istringstream in(scenario);
+    std::string line;
+    Run run;
+    int number = 0;
+    while (std::getline(in, line)) {
+        if (auto error = simulator.feed(line, ++number)) {
+            run.error = *error;
+            break;
+        }
+    }
+    if (run.error.empty()) simulator.finish();
+    std::istringstream printed(out.str());
+    while (std::getline(printed, line)) run.lines.push_back(json::parse(line));
+    return run;
+}
+
+Run simulate_text(const std::string& flow, const std::string& scenario) {
+    Compilation c = test::compile_text(flow);
+    INFO(test::summary(c));
+    REQUIRE(c.program);
+    return simulate(c.program, scenario);
+}
+
+std::string read(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+const std::string workflow_text = "event Go { id: string }\nevent Poke { id: string }\ncommand Log to log { text: string }\n"
+                         "workflow W { key id: string start on Go { goto S }\n"
+                         " state S { on Poke { emit Log { text: str(now()) } } after 1h { emit Log { text: \"timer \" + str(now()) } goto S } } }";
+
+}  // namespace
+
+TEST_CASE("every example with a scenario reproduces its expected output line for line") {
+    int scenarios = 0;
+    for (const auto& entry : fs::directory_iterator(test::source_dir() + "/examples")) {
+        std::string name = entry.path().filename().string();
+        if (name.size() < 13 || name.substr(name.size() - 13) != ".events.jsonl") continue;
+        std::string stem = name.substr(0, name.size() - 13);
+        CAPTURE(stem);
+        DiskReader reader;
+        Compilation c = compile({(entry.path().parent_path() / (stem + ".flow")).string()}, reader);
+        REQUIRE(c.program);
+        Run run = simulate(c.program, read(entry.path()));
+        CHECK(run.error == "");
+        std::vector<json> expected;
+        std::istringstream lines(read(entry.path().parent_path() / (stem + ".expected.jsonl")));
+        std::string line;
+        while (std::getline(lines, line)) expected.push_back(json::parse(line));
+        CHECK(run.lines == expected);
+        ++scenarios;
+    }
+    CHECK(scenarios >= 4);
+}
+
+TEST_CASE("a timer due exactly at an event's time fires before the event") {
+    Run run = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
+{"id": "2", "type": "Poke", "time": "2026-01-01T01:00:00Z", "data": {"id": "a"}})");
+    REQUIRE(run.lines.size() >= 4);
+    CHECK(run.lines[1]["timer"] == "after");
+    CHECK(run.lines[2]["data"]["text"] == "timer 2026-01-01T01:00:00Z");
+    CHECK(run.lines[3]["event"] == "2");
+}
+
+TEST_CASE("advance fires every timer that falls due, in due order, each at its due time") {
+    Run run = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
+{"id": "2", "type": "Go", "time": "2026-01-01T00:30:00Z", "data": {"id": "b"}}
+{"advance": "2h"})");
+    std::vector<std::string> texts;
+    for (const json& l : run.lines)
+        if (l["kind"] == "command") texts.push_back(l["key"].get<std::string>() + " " + l["data"]["text"].get<std::string>());
+    CHECK(texts == std::vector<std::string>{"a timer 2026-01-01T01:00:00Z", "b timer 2026-01-01T01:30:00Z",
+                                            "a timer 2026-01-01T02:00:00Z", "b timer 2026-01-01T02:30:00Z"});
+}
+
+TEST_CASE("the clock never goes back, ids default to the line number, times to the clock plus one second") {
+    Run run = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:10:00Z", "data": {"id": "a"}}
+{"id": "2", "type": "Poke", "time": "2025-01-01T00:00:00Z", "data": {"id": "a"}}
+{"type": "Poke", "data": {"id": "a"}})");
+    REQUIRE(run.lines.size() >= 5);
+    CHECK(run.lines[2]["data"]["text"] == "2026-01-01T00:10:00Z");
+    CHECK(run.lines[3]["event"] == "3");
+    CHECK(run.lines[4]["data"]["text"] == "2026-01-01T00:10:01Z");
+}
+
+TEST_CASE("duplicates, unmatched events and events no workflow handles") {
+    Run run = simulate_text(workflow_text + "\nevent Other { id: string }\nworkflow V { key id: string start on Other { complete } }",
+                            R"({"id": "e", "type": "Poke", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
+{"id": "f", "type": "Go", "data": {"id": "a"}}
+{"id": "f", "type": "Go", "data": {"id": "a"}})");
+    REQUIRE(run.lines.size() >= 3);
+    CHECK(run.lines[0] == json::parse(R"({"kind": "delivery", "event": "e", "timer": null, "workflow": "W", "key": "a", "outcome": "unmatched", "state": null})"));
+    CHECK(run.lines[1]["outcome"] == "started");
+    CHECK(run.lines[2] == json::parse(R"({"kind": "delivery", "event": "f", "timer": null, "workflow": "W", "key": "a", "outcome": "duplicate", "state": null})"));
+}
+
+TEST_CASE("invalid input stops the run and names the line; the output so far stands") {
+    Run bad_json = simulate_text(workflow_text, "{\"id\": \"1\", \"type\": \"Go\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"id\": \"a\"}}\nnot json");
+    CHECK(bad_json.error == "line 2: not a JSON object");
+    CHECK(bad_json.lines.size() == 1);
+    Run unknown = simulate_text(workflow_text, R"({"id": "1", "type": "Nope", "time": "2026-01-01T00:00:00Z", "data": {}})");
+    CHECK(unknown.error == "line 1: unknown event type 'Nope'");
+    Run mismatch = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": 5}})");
+    CHECK(mismatch.error == "line 1: event 'Go': data.id expected string, got int");
+    Run no_time = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "data": {"id": "a"}})");
+    CHECK(no_time.error == "line 1: the first event must carry a \"time\"");
+}
+
+TEST_CASE("cancel from outside runs on cancel; a finished instance frees its key") {
+    Run run = simulate_text(workflow_text + "\n", R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
+{"cancel": {"workflow": "W", "key": "a"}}
+{"cancel": {"workflow": "W", "key": "a"}}
+{"id": "2", "type": "Go", "data": {"id": "a"}})");
+    REQUIRE(run.lines.size() == 6);
+    CHECK(run.lines[1]["outcome"] == "handled");
+    CHECK(run.lines[2]["outcome"] == "unmatched");
+    CHECK(run.lines[3]["outcome"] == "started");
+    CHECK(run.lines[4]["status"] == "cancelled");
+    CHECK(run.lines[5]["status"] == "running");
+}
