@@ -110,6 +110,15 @@ void Checker::collect_declarations() {
             }
         }
     }
+    for (const auto& [external, owner] : wire_owner) {
+        auto other = program_.record_by_name.find(external);
+        if (other == program_.record_by_name.end() || other->second == owner) continue;
+        const ir::Record& clash = program_.records[static_cast<std::size_t>(other->second)];
+        if (clash.kind != ir::Record::Kind::Event) continue;
+        const ir::Record& record = program_.records[static_cast<std::size_t>(owner)];
+        diagnostics_.error(declared_.at(record.name).span, "event '" + record.name + "' takes the external name '" +
+                                                                external + "', which is the name of event '" + external + "'");
+    }
     for (std::size_t i = 0; i < program_.records.size(); ++i) {
         const ir::Record& record = program_.records[i];
         if (record.kind != ir::Record::Kind::Event) continue;

@@ -99,7 +99,7 @@ std::string format_json(const Diagnostics& diagnostics) {
                           {"error_count", diagnostics.error_count()},
                           {"warning_count", diagnostics.warning_count()},
                           {"diagnostics", std::move(list)}};
-    return doc.dump(2) + "\n";
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace flow

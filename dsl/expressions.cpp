@@ -25,6 +25,13 @@ int precedence(const std::string& op) {
 }
 constexpr int not_precedence = 4;
 
+// "an int", "a string": a type's name with its article, for messages.
+std::string with_article(const Type& type) {
+    std::string name = type.to_string();
+    bool vowel = !name.empty() && std::string("aeiouAEIOU").find(name[0]) != std::string::npos;
+    return (vowel ? "an " : "a ") + name;
+}
+
 ir::Expr typed_error(ir::Position at) {
     ir::Expr e;
     e.type = Type::error();
@@ -252,11 +259,11 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
                 }
                 out.type = field->type;
             } else if (t.is_optional()) {
-                diagnostics_.error(span(access->field, file), "cannot read '." + access->field.text + "' of a " +
-                                                                  t.to_string() + " that may be absent: give a default with ?? first");
+                diagnostics_.error(span(access->field, file), "cannot read '." + access->field.text + "' of " +
+                                                                  with_article(t) + " that may be absent: give a default with ?? first");
                 return typed_error(out.position);
             } else {
-                diagnostics_.error(span(access->field, file), "a " + t.to_string() + " has no fields ('." + access->field.text + "')");
+                diagnostics_.error(span(access->field, file), with_article(t) + " has no fields ('." + access->field.text + "')");
                 return typed_error(out.position);
             }
             out.args.push_back(std::move(current));
@@ -273,7 +280,7 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
             } else if (t.is(Type::Kind::Json) && (at.type.is(Type::Kind::Int) || at.type.is(Type::Kind::String))) {
                 out.type = Type::json();
             } else {
-                diagnostics_.error(span(index->get(), file), "cannot index a " + t.to_string() + " with a " + at.type.to_string() +
+                diagnostics_.error(span(index->get(), file), "cannot index " + with_article(t) + " with " + with_article(at.type) +
                                                                  ": lists take an int index");
                 return typed_error(out.position);
             }
@@ -282,7 +289,7 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
             current = std::move(out);
         } else {
             const auto& args = boost::get<x3::forward_ast<ast::CallArguments>>(suffix).get();
-            diagnostics_.error(span(args, file), "only functions can be called; this is a " + current.type.to_string());
+            diagnostics_.error(span(args, file), "only functions can be called; this is " + with_article(current.type));
             return typed_error(current.position);
         }
     }

@@ -188,7 +188,6 @@ struct punct_class {};
     const auto id = x3::rule<struct id##_class>{"'" text "'"} = x3::lit(text);
 FLOW_PUNCT(open_brace, "{")
 FLOW_PUNCT(close_brace, "}")
-FLOW_PUNCT(open_paren, "(")
 FLOW_PUNCT(close_paren, ")")
 FLOW_PUNCT(close_bracket, "]")
 FLOW_PUNCT(colon, ":")

@@ -3,6 +3,7 @@
 #include "stdlib/functions.hpp"
 
 #include <cstdio>
+#include <set>
 
 namespace flow {
 
@@ -206,12 +207,40 @@ json to_json(const ir::Program& program) {
     return {{"format", "flow-ir/1"}, {"records", std::move(records)}, {"workflows", std::move(workflows)}};
 }
 
+namespace {
+
+// Source positions say where, not what: a comment added above a workflow changes no
+// behaviour, so positions are left out of the hash.
+void strip_positions(json& value) {
+    if (value.is_object()) {
+        value.erase("at");
+        for (auto& [key, inner] : value.items()) strip_positions(inner);
+    } else if (value.is_array()) {
+        for (json& inner : value) strip_positions(inner);
+    }
+}
+
+// The records a workflow's compiled form names, and the records their fields name.
+void used_records(const ir::Program& program, const std::string& text, std::set<std::string>& names) {
+    for (const ir::Record& r : program.records) {
+        if (names.count(r.name) || text.find("\"" + r.name + "\"") == std::string::npos) continue;
+        names.insert(r.name);
+        std::string fields = record(r).dump(-1, ' ', false, json::error_handler_t::replace);
+        used_records(program, fields, names);
+    }
+}
+
+}  // namespace
+
 std::string content_hash(const ir::Program& program, const ir::Workflow& w) {
+    constexpr auto replace = json::error_handler_t::replace;
     json body = workflow_body(program, w);
     body.erase("file");  // moving a file does not change what it does
-    json records = json::array();
-    for (const ir::Record& r : program.records) records.push_back(record(r));
-    std::string text = body.dump() + records.dump();
+    strip_positions(body);
+    std::string text = body.dump(-1, ' ', false, replace);
+    std::set<std::string> names;
+    used_records(program, text, names);
+    for (const std::string& name : names) text += record(*program.record(name)).dump(-1, ' ', false, replace);
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(text)));
     return hex;

@@ -198,3 +198,23 @@ TEST_CASE("the caret and tildes sit under the construct") {
           "emit C { id: key, n: 1 } goto Nowhere\n"
           "                              ^~~~~~~\n");
 }
+
+TEST_CASE("an external name may not be another event's name") {
+    CHECK(has(check("event A \"B\" { id: string }\nevent B { id: string }\n"),
+              "1:7: error: event 'A' takes the external name 'B', which is the name of event 'B'"));
+}
+
+TEST_CASE("the content hash follows behaviour, not comments or unrelated declarations") {
+    const std::string base = wrap("emit C { id: key, n: a.n } goto S");
+    auto hash_of = [](const std::string& text) {
+        Compilation c = test::compile_text(text);
+        REQUIRE(c.program);
+        return c.program->workflows.at(0).hash;
+    };
+    std::string h = hash_of(base);
+    CHECK(hash_of("// a comment\n\n" + base) == h);
+    CHECK(hash_of(base + "type Unrelated { x: int }\nworkflow V { key id: string start on B { complete } }\n") == h);
+    CHECK(hash_of(wrap("emit C { id: key, n: a.n + 1 } goto S")) != h);
+    CHECK(hash_of(base.substr(0, base.find("command C")) + "command C to t { id: string, n: int, note?: string }" +
+                  base.substr(base.find('\n', base.find("command C")))) != h);
+}

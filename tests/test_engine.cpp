@@ -250,3 +250,11 @@ TEST_CASE("commands and vars go out in wire form") {
                                                   {"extra", {"2026-01-01T00:00:00Z"}}});
     CHECK(f.engine->vars_to_wire(s.instance) == nlohmann::json{{"due", "2026-01-01T01:30:00Z"}});
 }
+
+TEST_CASE("a start handler's runtime error keeps only the initial values of the vars") {
+    Fixture f(messages + "workflow W { key id: string var x: int = 1 start on Go as g { x = 5 x = 10 / g.n complete } }");
+    engine::Step step = f.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(step.instance.status == Status::Failed);
+    CHECK(step.instance.vars[0] == 1);
+    CHECK(step.commands.empty());
+}

@@ -145,3 +145,10 @@ TEST_CASE("cancel from outside runs on cancel; a finished instance frees its key
     CHECK(run.lines[4]["status"] == "cancelled");
     CHECK(run.lines[5]["status"] == "running");
 }
+
+TEST_CASE("a timer that re-arms itself at the same instant stops the run instead of hanging") {
+    Run run = simulate_text("event Go { id: string }\nworkflow W { key id: string start on Go { goto S }\n"
+                            " state S { after 0s { goto S } on Go { complete } } }",
+                            R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
+    CHECK(run.error.find("line 1: more than 100000 timers fired for this line") == 0);
+}

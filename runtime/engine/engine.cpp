@@ -92,6 +92,7 @@ Step Engine::start(const Route& route, const Event& event, const std::string& in
     Execution execution(*program_, codec_, workflow, working, clock);
     try {
         execution.initialize_vars();
+        fresh.vars = working.vars;  // what a failed start keeps: the initial values only
         for (int index : starts->second) {
             const ir::Handler& handler = workflow.starts[static_cast<std::size_t>(index)];
             if (!execution.guard_holds(handler, &event.data)) continue;
@@ -102,7 +103,7 @@ Step Engine::start(const Route& route, const Event& event, const std::string& in
             return step;
         }
     } catch (const PositionedError& error) {
-        fresh.vars = working.vars;
+        if (fresh.vars.empty()) fresh.vars = working.vars;  // an initializer failed: those before it
         fresh.vars.resize(workflow.vars.size());
         return failed(std::move(fresh), workflow, error, Outcome::Started);
     }

@@ -15,7 +15,7 @@ void write_json(const ordered_json& v, std::string& out) {
         for (auto it = v.begin(); it != v.end(); ++it) {
             if (!first) out += ", ";
             first = false;
-            out += ordered_json(it.key()).dump();
+            out += ordered_json(it.key()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             out += ": ";
             write_json(it.value(), out);
         }
@@ -71,6 +71,11 @@ ordered_json ordered_as(const Value& v, const Type& type, const ir::Program& pro
     return ordered(v);
 }
 
+std::string timer_loop_message(std::size_t limit) {
+    return "more than " + std::to_string(limit) +
+           " timers fired for this line: a timer that keeps re-arming itself, or a clock move too far ahead";
+}
+
 std::string error_at(int line_number, const std::string& message) {
     return "line " + std::to_string(line_number) + ": " + message;
 }
@@ -83,16 +88,18 @@ std::string json_line(const ordered_json& value) {
     return out;
 }
 
-Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out)
-    : engine_(std::move(program)), out_(out), created_per_workflow_(engine_.program().workflows.size(), 0) {}
+Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out, std::size_t max_timer_firings)
+    : engine_(std::move(program)), out_(out), created_per_workflow_(engine_.program().workflows.size(), 0),
+      max_timer_firings_(max_timer_firings) {}
 
 std::string Simulator::running_key(int workflow, const Value& key) const {
-    return std::to_string(workflow) + "\n" + key.dump();
+    return std::to_string(workflow) + "\n" + key.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::optional<std::string> Simulator::feed(std::string_view text, int line_number) {
     std::size_t first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return std::nullopt;  // blank lines are skipped
+    fired_this_line_ = 0;
     Value line = Value::parse(text, nullptr, false);
     if (line.is_discarded()) return error_at(line_number, "not a JSON object");
     if (!line.is_object()) return error_at(line_number, "expected a JSON object");
@@ -108,7 +115,7 @@ std::optional<std::string> Simulator::advance(const Value& line, int line_number
     if (!clock_) return error_at(line_number, "the clock starts at the first event's time: move it after an event");
     std::int64_t target = 0;
     if (__builtin_add_overflow(*clock_, *ms, &target)) return error_at(line_number, "the clock would overflow");
-    fire_due(target);
+    if (!fire_due(target)) return error_at(line_number, timer_loop_message(max_timer_firings_));
     clock_ = target;
     return std::nullopt;
 }
@@ -157,7 +164,7 @@ std::optional<std::string> Simulator::event(const Value& line, int line_number) 
     }
     const engine::Event& event = std::get<engine::Event>(decoded);
 
-    fire_due(at);
+    if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
     clock_ = at;
 
     auto seen = seen_events_.find(id.get<std::string>());
@@ -201,12 +208,13 @@ std::optional<std::string> Simulator::event(const Value& line, int line_number) 
     }
     seen_events_.emplace(id.get<std::string>(), std::move(first));
     // A deadline already passed when its state was entered fires right after the handler.
-    fire_due(at);
+    if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
     return std::nullopt;
 }
 
-void Simulator::fire_due(std::int64_t until) {
+bool Simulator::fire_due(std::int64_t until) {
     while (!timers_.empty() && timers_.top().due_ms <= until) {
+        if (++fired_this_line_ > max_timer_firings_) return false;
         TimerEntry entry = timers_.top();
         timers_.pop();
         engine::Instance& instance = instances_[entry.instance];
@@ -223,6 +231,7 @@ void Simulator::fire_due(std::int64_t until) {
         engine::Step step = engine_.fire(instance, entry.timer, {entry.due_ms, &timer_sequence_});
         apply(std::move(step), entry.instance, Value(), timer.kind == ir::Timer::Kind::After ? "after" : "at", before);
     }
+    return true;
 }
 
 std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index, const Value& event_id,

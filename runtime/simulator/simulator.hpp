@@ -16,7 +16,8 @@ namespace flow::sim {
 
 class Simulator {
 public:
-    Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out);
+    Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out,
+              std::size_t max_timer_firings = default_max_timer_firings);
 
     // Handles one scenario line (1-based number). Returns an error message naming the line
     // when the line is invalid; the run stops there, and what was printed stands.
@@ -43,8 +44,9 @@ private:
     std::optional<std::string> event(const Value& line, int line_number);
     std::optional<std::string> advance(const Value& line, int line_number);
     std::optional<std::string> cancel(const Value& line, int line_number);
-    // Fires, in due order, every timer due at or before `until`.
-    void fire_due(std::int64_t until);
+    // Fires, in due order, every timer due at or before `until`. False when more than
+    // max_timer_firings fire for one input line: a timer that keeps re-arming itself.
+    bool fire_due(std::int64_t until);
     // Applies a step to instance `index` (or creates it) and prints the delivery and commands.
     std::size_t apply(engine::Step step, std::optional<std::size_t> index, const Value& event_id, const char* timer_kind,
                       std::uint64_t sequence_before);
@@ -60,6 +62,13 @@ private:
     std::map<std::string, Recorded> seen_events_;      // event id -> its first delivery
     std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
     std::vector<std::size_t> created_per_workflow_;
+    std::size_t fired_this_line_ = 0;
+    std::size_t max_timer_firings_;
+
+public:
+    // A bound on the timers one input line may fire, so that a scenario that jumps years
+    // ahead over a timer that re-arms itself (or an `after 0s` loop) stops with an error.
+    static constexpr std::size_t default_max_timer_firings = 100000;
 };
 
 // Writes a JSON value on one line with a space after ':' and ',', as the documented output.

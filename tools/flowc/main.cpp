@@ -103,7 +103,7 @@ int compile(int argc, char** argv) {
     if (!options) return usage(problem);
     flow::Compilation result;
     if (int status = compile_and_report(*options, result); status != exit_ok) return status;
-    std::string text = flow::to_json(*result.program).dump(2) + "\n";
+    std::string text = flow::to_json(*result.program).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (options->output.empty() || options->output == "-") {
         std::cout << text;
         return exit_ok;
