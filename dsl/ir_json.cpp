@@ -2,6 +2,7 @@
 
 #include "stdlib/functions.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <set>
 
@@ -220,13 +221,34 @@ void strip_positions(json& value) {
     }
 }
 
-// The records a workflow's compiled form names, and the records their fields name.
-void used_records(const ir::Program& program, const std::string& text, std::set<std::string>& names) {
-    for (const ir::Record& r : program.records) {
-        if (names.count(r.name) || text.find("\"" + r.name + "\"") == std::string::npos) continue;
-        names.insert(r.name);
-        std::string fields = record(r).dump(-1, ' ', false, json::error_handler_t::replace);
-        used_records(program, fields, names);
+// Adds to `names` the records named in a string of the compiled form ("Money", "list<Line>",
+// "PaymentRef?"), and, through their fields, the records those name.
+void add_named_records(const ir::Program& program, const std::string& text, std::set<std::string>& names) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && !(std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) ++i;
+        std::size_t start = i;
+        while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) ++i;
+        if (i == start) continue;
+        const ir::Record* r = program.record(std::string_view(text).substr(start, i - start));
+        if (!r || !names.insert(r->name).second) continue;
+        for (const ir::FieldDecl& f : r->fields) add_named_records(program, f.type.to_string(), names);
+    }
+}
+
+// The records a workflow's compiled form refers to: handled events, emitted commands, record
+// literals and every type written in it.
+void used_records(const ir::Program& program, const json& value, std::set<std::string>& names) {
+    if (value.is_object()) {
+        for (const auto& [key, inner] : value.items()) {
+            if (inner.is_string() && (key == "event" || key == "command" || key == "record" || key == "type" ||
+                                      key == "operand_type"))
+                add_named_records(program, inner.get_ref<const std::string&>(), names);
+            else
+                used_records(program, inner, names);
+        }
+    } else if (value.is_array()) {
+        for (const json& inner : value) used_records(program, inner, names);
     }
 }
 
@@ -239,7 +261,7 @@ std::string content_hash(const ir::Program& program, const ir::Workflow& w) {
     strip_positions(body);
     std::string text = body.dump(-1, ' ', false, replace);
     std::set<std::string> names;
-    used_records(program, text, names);
+    used_records(program, body, names);
     for (const std::string& name : names) text += record(*program.record(name)).dump(-1, ' ', false, replace);
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(text)));

@@ -1,75 +1,12 @@
 #include "runtime/simulator/simulator.hpp"
 
+#include "runtime/simulator/json_writer.hpp"
 #include "stdlib/chrono.hpp"
 
 namespace flow::sim {
 
-using nlohmann::ordered_json;
 
 namespace {
-
-void write_json(const ordered_json& v, std::string& out) {
-    if (v.is_object()) {
-        out += '{';
-        bool first = true;
-        for (auto it = v.begin(); it != v.end(); ++it) {
-            if (!first) out += ", ";
-            first = false;
-            out += ordered_json(it.key()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-            out += ": ";
-            write_json(it.value(), out);
-        }
-        out += '}';
-    } else if (v.is_array()) {
-        out += '[';
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            if (i) out += ", ";
-            write_json(v[i], out);
-        }
-        out += ']';
-    } else {
-        out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
-}
-
-ordered_json ordered(const Value& v) {
-    if (v.is_object()) {
-        ordered_json o = ordered_json::object();
-        for (auto it = v.begin(); it != v.end(); ++it) o[it.key()] = ordered(it.value());
-        return o;
-    }
-    if (v.is_array()) {
-        ordered_json a = ordered_json::array();
-        for (const Value& e : v) a.push_back(ordered(e));
-        return a;
-    }
-    switch (v.type()) {
-    case Value::value_t::string: return v.get_ref<const std::string&>();
-    case Value::value_t::boolean: return v.get<bool>();
-    case Value::value_t::number_integer: return v.get<std::int64_t>();
-    case Value::value_t::number_unsigned: return v.get<std::uint64_t>();
-    case Value::value_t::number_float: return v.get<double>();
-    default: return nullptr;
-    }
-}
-
-// Like ordered(), but records keep their declared field order, as users wrote them.
-ordered_json ordered_as(const Value& v, const Type& type, const ir::Program& program) {
-    if (type.is_optional()) return ordered_as(v, type.element(), program);
-    if (type.is(Type::Kind::Record) && v.is_object()) {
-        ordered_json o = ordered_json::object();
-        if (const ir::Record* record = program.record(type.record_name()))
-            for (const ir::FieldDecl& field : record->fields)
-                if (auto found = v.find(field.name); found != v.end()) o[field.name] = ordered_as(*found, field.type, program);
-        return o;
-    }
-    if (type.is(Type::Kind::List) && v.is_array()) {
-        ordered_json a = ordered_json::array();
-        for (const Value& e : v) a.push_back(ordered_as(e, type.element(), program));
-        return a;
-    }
-    return ordered(v);
-}
 
 std::string timer_loop_message(std::size_t limit) {
     return "more than " + std::to_string(limit) +
@@ -82,18 +19,33 @@ std::string error_at(int line_number, const std::string& message) {
 
 }  // namespace
 
-std::string json_line(const ordered_json& value) {
-    std::string out;
-    write_json(value, out);
-    return out;
-}
-
 Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out, std::size_t max_timer_firings)
     : engine_(std::move(program)), out_(out), created_per_workflow_(engine_.program().workflows.size(), 0),
       max_timer_firings_(max_timer_firings) {}
 
 std::string Simulator::running_key(int workflow, const Value& key) const {
-    return std::to_string(workflow) + "\n" + key.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string id = std::to_string(workflow);
+    id += key.is_string() ? '\n' : '#';
+    id += key.is_string() ? key.get_ref<const std::string&>() : key.dump();
+    return id;
+}
+
+void Simulator::delivery_line(const Value& event_id, const char* timer, const Value& workflow, const Value& key,
+                              const char* outcome, const Value& state) {
+    line_.clear();
+    JsonWriter w(line_);
+    w.open();
+    w.key("kind").string("delivery");
+    w.key("event").value(event_id);
+    w.key("timer");
+    if (timer) w.string(timer); else w.null();
+    w.key("workflow").value(workflow);
+    w.key("key").value(key);
+    w.key("outcome").string(outcome);
+    w.key("state").value(state);
+    w.close();
+    line_ += '\n';
+    out_ << line_;
 }
 
 std::optional<std::string> Simulator::feed(std::string_view text, int line_number) {
@@ -129,10 +81,7 @@ std::optional<std::string> Simulator::cancel(const Value& line, int line_number)
     Value key = what["key"];
     auto found = running_.find(running_key(workflow, key));
     if (found == running_.end()) {
-        ordered_json delivery = {{"kind", "delivery"}, {"event", nullptr}, {"timer", nullptr},
-                                 {"workflow", what["workflow"]}, {"key", ordered(key)},
-                                 {"outcome", "unmatched"}, {"state", nullptr}};
-        out_ << json_line(delivery) << '\n';
+        delivery_line(Value(), nullptr, what["workflow"], key, "unmatched", Value());
         return std::nullopt;
     }
     std::uint64_t before = timer_sequence_;
@@ -169,19 +118,12 @@ std::optional<std::string> Simulator::event(const Value& line, int line_number) 
 
     auto seen = seen_events_.find(id.get<std::string>());
     if (seen != seen_events_.end()) {
-        ordered_json delivery = {{"kind", "delivery"}, {"event", id}, {"timer", nullptr},
-                                 {"workflow", ordered(seen->second.workflow)}, {"key", ordered(seen->second.key)},
-                                 {"outcome", "duplicate"}, {"state", nullptr}};
-        out_ << json_line(delivery) << '\n';
+        delivery_line(id, nullptr, seen->second.workflow, seen->second.key, "duplicate", Value());
         return std::nullopt;
     }
     std::vector<engine::Route> routes = engine_.route(event);
     Recorded first{nullptr, nullptr};
-    if (routes.empty()) {
-        ordered_json delivery = {{"kind", "delivery"}, {"event", id}, {"timer", nullptr}, {"workflow", nullptr},
-                                 {"key", nullptr}, {"outcome", "unmatched"}, {"state", nullptr}};
-        out_ << json_line(delivery) << '\n';
-    }
+    if (routes.empty()) delivery_line(id, nullptr, Value(), Value(), "unmatched", Value());
     for (std::size_t r = 0; r < routes.size(); ++r) {
         const engine::Route& route = routes[r];
         const ir::Workflow& workflow = engine_.program().workflows[static_cast<std::size_t>(route.workflow)];
@@ -198,10 +140,7 @@ std::optional<std::string> Simulator::event(const Value& line, int line_number) 
         engine::Step step = engine_.start(route, event, instance_id, clock);
         if (step.outcome == engine::Outcome::Unmatched) {
             --created_per_workflow_[static_cast<std::size_t>(route.workflow)];
-            ordered_json delivery = {{"kind", "delivery"}, {"event", id}, {"timer", nullptr},
-                                     {"workflow", workflow.name}, {"key", ordered(route.key)},
-                                     {"outcome", "unmatched"}, {"state", nullptr}};
-            out_ << json_line(delivery) << '\n';
+            delivery_line(id, nullptr, workflow.name, route.key, "unmatched", Value());
             continue;
         }
         apply(std::move(step), std::nullopt, id, nullptr, before);
@@ -252,44 +191,45 @@ std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index
     for (const engine::PendingTimer& t : instance.timers)
         if (t.sequence >= sequence_before) timers_.push({t.due_ms, t.sequence, at, t});
 
-    ordered_json delivery = {{"kind", "delivery"},
-                             {"event", ordered(event_id)},
-                             {"timer", timer_kind ? ordered_json(timer_kind) : ordered_json()},
-                             {"workflow", workflow.name},
-                             {"key", ordered(instance.key)},
-                             {"outcome", engine::outcome_name(step.outcome)},
-                             {"state", ordered(engine_.state_name(instance))}};
-    out_ << json_line(delivery) << '\n';
+    delivery_line(event_id, timer_kind, workflow.name, instance.key, engine::outcome_name(step.outcome),
+                  engine_.state_name(instance));
     for (const engine::Command& command : step.commands) {
-        ordered_json line = {{"kind", "command"}, {"workflow", workflow.name}, {"key", ordered(instance.key)},
-                             {"type", command.type}, {"target", command.target},
-                             {"data", ordered_as(command.data, Type::record(command.type), engine_.program())}};
-        out_ << json_line(line) << '\n';
+        line_.clear();
+        JsonWriter w(line_);
+        w.open();
+        w.key("kind").string("command");
+        w.key("workflow").string(workflow.name);
+        w.key("key").value(instance.key);
+        w.key("type").string(command.type);
+        w.key("target").string(command.target);
+        w.key("data").value(command.data, Type::record(command.type), engine_.program());
+        w.close();
+        line_ += '\n';
+        out_ << line_;
     }
     return at;
-}
-
-nlohmann::ordered_json Simulator::ordered_vars(const engine::Instance& instance) const {
-    const ir::Workflow& workflow = engine_.program().workflows[static_cast<std::size_t>(instance.workflow)];
-    Value wire = engine_.vars_to_wire(instance);
-    ordered_json out = ordered_json::object();
-    for (const ir::Var& var : workflow.vars) out[var.name] = ordered_as(wire[var.name], var.type, engine_.program());
-    return out;
 }
 
 void Simulator::finish() {
     for (const engine::Instance& instance : instances_) {
         const ir::Workflow& workflow = engine_.program().workflows[static_cast<std::size_t>(instance.workflow)];
-        bool failed = instance.status == engine::Status::Failed;
-        ordered_json line = {{"kind", "instance"},
-                             {"workflow", workflow.name},
-                             {"version", instance.version},
-                             {"key", ordered(instance.key)},
-                             {"state", ordered(engine_.state_name(instance))},
-                             {"status", engine::status_name(instance.status)},
-                             {"error", failed ? ordered_json(instance.error) : ordered_json()},
-                             {"vars", ordered_vars(instance)}};
-        out_ << json_line(line) << '\n';
+        line_.clear();
+        JsonWriter w(line_);
+        w.open();
+        w.key("kind").string("instance");
+        w.key("workflow").string(workflow.name);
+        w.key("version").integer(instance.version);
+        w.key("key").value(instance.key);
+        w.key("state").value(engine_.state_name(instance));
+        w.key("status").string(engine::status_name(instance.status));
+        w.key("error");
+        if (instance.status == engine::Status::Failed) w.string(instance.error); else w.null();
+        w.key("vars").open();
+        Value wire = engine_.vars_to_wire(instance);
+        for (const ir::Var& var : workflow.vars) w.key(var.name).value(wire[var.name], var.type, engine_.program());
+        w.close().close();
+        line_ += '\n';
+        out_ << line_;
     }
     out_.flush();
 }

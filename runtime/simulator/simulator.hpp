@@ -5,6 +5,7 @@
 #include "runtime/engine/engine.hpp"
 
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <ostream>
 #include <queue>
@@ -51,18 +52,20 @@ private:
     std::size_t apply(engine::Step step, std::optional<std::size_t> index, const Value& event_id, const char* timer_kind,
                       std::uint64_t sequence_before);
     std::string running_key(int workflow, const Value& key) const;
-    nlohmann::ordered_json ordered_vars(const engine::Instance& instance) const;
+    void delivery_line(const Value& event_id, const char* timer, const Value& workflow, const Value& key,
+                       const char* outcome, const Value& state);
 
     engine::Engine engine_;
     std::ostream& out_;
     std::optional<std::int64_t> clock_;
     std::uint64_t timer_sequence_ = 0;
     std::vector<engine::Instance> instances_;
-    std::map<std::string, std::size_t> running_;       // workflow + key -> instance index
-    std::map<std::string, Recorded> seen_events_;      // event id -> its first delivery
+    std::unordered_map<std::string, std::size_t> running_;   // workflow + key -> instance index
+    std::unordered_map<std::string, Recorded> seen_events_;  // event id -> its first delivery
     std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
     std::vector<std::size_t> created_per_workflow_;
     std::size_t fired_this_line_ = 0;
+    std::string line_;  // the output line being written, reused
     std::size_t max_timer_firings_;
 
 public:
@@ -71,7 +74,5 @@ public:
     static constexpr std::size_t default_max_timer_firings = 100000;
 };
 
-// Writes a JSON value on one line with a space after ':' and ',', as the documented output.
-std::string json_line(const nlohmann::ordered_json& value);
 
 }  // namespace flow::sim

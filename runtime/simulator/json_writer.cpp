@@ -1,0 +1,109 @@
+#include "runtime/simulator/json_writer.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace flow::sim {
+
+JsonWriter& JsonWriter::key(std::string_view name) {
+    if (!first_) out_ += ", ";
+    first_ = false;
+    string(name);
+    out_ += ": ";
+    return *this;
+}
+
+JsonWriter& JsonWriter::string(std::string_view text) {
+    out_ += '"';
+    std::size_t plain_from = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out_.append(text.data() + plain_from, i - plain_from);
+        plain_from = i + 1;
+        switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default: {
+            static const char* hex = "0123456789abcdef";
+            out_ += "\\u00";
+            out_ += hex[c >> 4];
+            out_ += hex[c & 15];
+        }
+        }
+    }
+    out_.append(text.data() + plain_from, text.size() - plain_from);
+    out_ += '"';
+    return *this;
+}
+
+JsonWriter& JsonWriter::integer(long long n) {
+    char buffer[24];
+    auto end = std::to_chars(buffer, buffer + sizeof buffer, n).ptr;
+    out_.append(buffer, end);
+    return *this;
+}
+
+JsonWriter& JsonWriter::value(const Value& v) {
+    switch (v.type()) {
+    case Value::value_t::null: return null();
+    case Value::value_t::boolean: out_ += v.get<bool>() ? "true" : "false"; return *this;
+    case Value::value_t::string: return string(v.get_ref<const std::string&>());
+    case Value::value_t::number_integer: return integer(v.get<std::int64_t>());
+    case Value::value_t::number_unsigned: out_ += std::to_string(v.get<std::uint64_t>()); return *this;
+    case Value::value_t::number_float: {
+        double d = v.get<double>();
+        if (!std::isfinite(d)) return null();
+        char buffer[32];
+        auto end = std::to_chars(buffer, buffer + sizeof buffer, d).ptr;
+        out_.append(buffer, end);
+        return *this;
+    }
+    case Value::value_t::array: {
+        out_ += '[';
+        bool first = true;
+        for (const Value& e : v) {
+            if (!first) out_ += ", ";
+            first = false;
+            value(e);
+        }
+        out_ += ']';
+        return *this;
+    }
+    case Value::value_t::object: {
+        open();
+        for (auto it = v.begin(); it != v.end(); ++it) key(it.key()).value(it.value());
+        return close();
+    }
+    default: return null();
+    }
+}
+
+JsonWriter& JsonWriter::value(const Value& v, const Type& type, const ir::Program& program) {
+    if (type.is_optional()) return value(v, type.element(), program);
+    if (type.is(Type::Kind::Record) && v.is_object()) {
+        const ir::Record* record = program.record(type.record_name());
+        if (!record) return value(v);
+        open();
+        for (const ir::FieldDecl& field : record->fields)
+            if (auto found = v.find(field.name); found != v.end()) key(field.name).value(*found, field.type, program);
+        return close();
+    }
+    if (type.is(Type::Kind::List) && v.is_array()) {
+        out_ += '[';
+        bool first = true;
+        for (const Value& e : v) {
+            if (!first) out_ += ", ";
+            first = false;
+            value(e, type.element(), program);
+        }
+        out_ += ']';
+        return *this;
+    }
+    return value(v);
+}
+
+}  // namespace flow::sim
