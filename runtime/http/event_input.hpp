@@ -1,0 +1,29 @@
+// Reading events out of an HTTP request: a plain event, or a CloudEvent in structured,
+// binary or batch mode. Errors carry the status INTERFACES.md gives them.
+#pragma once
+
+#include "runtime/service/processor.hpp"
+
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace flow::http {
+
+struct InputError {
+    int status;  // 400: not JSON or not an event
+    std::string message;
+};
+
+struct EventsInput {
+    std::vector<service::IncomingEvent> events;
+    bool batch = false;
+};
+
+// `headers` are lower-case names. JSON nested deeper than `max_depth` is refused.
+std::variant<EventsInput, InputError> read_events(const std::string& content_type,
+                                                  const std::map<std::string, std::string>& headers,
+                                                  const std::string& body, int max_depth = 64);
+
+}  // namespace flow::http

@@ -1,0 +1,318 @@
+#include "runtime/http/routes.hpp"
+
+#include "runtime/http/event_input.hpp"
+#include "runtime/http/webhook_signature.hpp"
+
+#include <openssl/crypto.h>
+
+#include <boost/url/parse.hpp>
+
+#include <chrono>
+
+namespace flow::http {
+
+namespace beast_http = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto replace = json::error_handler_t::replace;
+
+Response json_response(unsigned status, const json& body, unsigned version) {
+    Response res{static_cast<beast_http::status>(status), version};
+    res.set(beast_http::field::content_type, "application/json");
+    res.body() = body.dump(-1, ' ', false, replace);
+    res.prepare_payload();
+    return res;
+}
+
+unsigned status_for(const store::StoreError& e) {
+    switch (e.kind) {
+    case store::StoreError::Kind::NotFound: return 404;
+    case store::StoreError::Kind::Conflict: return 409;
+    default: return 503;
+    }
+}
+
+std::map<std::string, std::string> lower_case_headers(const Request& req) {
+    std::map<std::string, std::string> out;
+    for (const auto& field : req) {
+        std::string name(field.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out[name] = std::string(field.value());
+    }
+    return out;
+}
+
+bool admin_allowed(const Request& req, const service::Config& config) {
+    if (config.admin_token.empty()) return true;
+    std::string expected = "Bearer " + config.admin_token;
+    std::string given(req[beast_http::field::authorization]);
+    return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+}
+
+Response post_events(const Request& req, Services& s) {
+    auto started = std::chrono::steady_clock::now();
+    auto headers = lower_case_headers(req);
+    if (!s.config.webhook_secrets.empty()) {
+        auto check = verify_webhook(s.config.webhook_secrets, headers["webhook-id"], headers["webhook-timestamp"],
+                                    headers["webhook-signature"], req.body(), s.now_ms() / 1000);
+        if (check != SignatureCheck::Valid) {
+            s.metrics.event("rejected_401");
+            const char* why = check == SignatureCheck::Missing ? "the webhook signature headers are missing"
+                              : check == SignatureCheck::Stale ? "the webhook timestamp is more than 5 minutes away"
+                                                                : "the webhook signature does not match";
+            return error_response(401, why, req.version());
+        }
+    }
+    auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body());
+    if (auto* e = std::get_if<InputError>(&input)) {
+        s.metrics.event("rejected_400");
+        return error_response(static_cast<unsigned>(e->status), e->message, req.version());
+    }
+    const EventsInput& events = std::get<EventsInput>(input);
+    for (std::size_t i = 0; i < events.events.size(); ++i) {
+        if (auto rejection = s.processor.validate(events.events[i])) {
+            s.metrics.event("rejected_422");
+            std::string where = events.batch ? "event " + std::to_string(i) + " of the batch: " : "";
+            std::string message = rejection->field == "type" ? rejection->message : rejection->field + " " + rejection->message;
+            json body = {{"error", where + message}, {"field", rejection->field}};
+            if (events.batch) body["index"] = i;
+            return json_response(422, body, req.version());
+        }
+    }
+    std::vector<service::EventResult> results;
+    std::int64_t now = s.now_ms();
+    store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
+        results.clear();
+        for (const service::IncomingEvent& event : events.events) {
+            auto r = s.processor.handle(tx, event, now, s.timer_sequence);
+            if (!r.ok()) return r.error;
+            results.push_back(std::move(*r.value));
+        }
+        return std::nullopt;
+    });
+    if (status) {
+        s.metrics.event("unavailable");
+        return error_response(status_for(*status) == 409 ? 422 : 503, status->message, req.version());
+    }
+    for (const auto& r : results) s.metrics.event(r.duplicate ? "duplicate" : "accepted");
+    s.metrics.ingest_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!events.batch) return json_response(202, results.front().to_json(), req.version());
+    json list = json::array();
+    for (const auto& r : results) list.push_back(r.to_json());
+    return json_response(202, list, req.version());
+}
+
+json instance_summary(const store::StoredInstance& i) {
+    return {{"id", i.instance.id},
+            {"workflow", i.workflow},
+            {"version", i.instance.version},
+            {"key", i.instance.key},
+            {"state", i.state.empty() ? json() : json(i.state)},
+            {"status", engine::status_name(i.instance.status)},
+            {"created_at", i.created_at},
+            {"updated_at", i.updated_at}};
+}
+
+Response list_instances(const Request& req, const boost::urls::url_view& url, Services& s) {
+    store::InstanceFilter filter;
+    for (auto param : url.params()) {
+        std::string value(param.value);
+        if (param.key == "workflow") filter.workflow = value;
+        else if (param.key == "status") filter.status = value;
+        else if (param.key == "key") filter.key = value;
+        else if (param.key == "limit" || param.key == "after") {
+            char* end = nullptr;
+            long long n = std::strtoll(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || n < 0)
+                return error_response(400, std::string(param.key) + " must be a non-negative integer", req.version());
+            if (param.key == "limit") filter.limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
+            else filter.after_row = n;
+        }
+    }
+    if (!filter.key.empty()) {
+        // Keys are stored as JSON: a string key, or an int key when the text is a number.
+        bool numeric = filter.key.find_first_not_of("-0123456789") == std::string::npos;
+        filter.key = numeric ? filter.key : json(filter.key).dump(-1, ' ', false, replace);
+    }
+    int limit = filter.limit;
+    filter.limit = limit + 1;
+    auto found = s.store.instances(filter);
+    if (!found.ok()) return error_response(503, found.error->message, req.version());
+    json list = json::array();
+    std::vector<store::StoredInstance>& rows = *found.value;
+    bool more = rows.size() > static_cast<std::size_t>(limit);
+    if (more) rows.resize(static_cast<std::size_t>(limit));
+    for (const auto& i : rows) list.push_back(instance_summary(i));
+    json next = more ? json(std::to_string(rows.back().row)) : json();
+    return json_response(200, {{"instances", std::move(list)}, {"next", next}}, req.version());
+}
+
+Response get_instance(const Request& req, const std::string& id, Services& s) {
+    auto found = s.store.instance(id);
+    if (!found.ok()) return error_response(503, found.error->message, req.version());
+    if (!*found.value) return error_response(404, "no instance '" + id + "'", req.version());
+    store::StoredInstance& i = **found.value;
+    json body = instance_summary(i);
+    const engine::Engine* engine = s.deployment.engine_for(i.workflow, i.instance.version);
+    int w = engine ? engine->program().workflow_index(i.workflow) : -1;
+    if (w >= 0) {
+        i.instance.workflow = w;
+        body["vars"] = engine->vars_to_wire(i.instance);
+    } else {
+        body["vars"] = json::object();
+    }
+    body["error"] = i.instance.error.empty() ? json() : json(i.instance.error);
+    json timers = json::array();
+    for (const auto& t : i.instance.timers) timers.push_back({{"due", service::timestamp(t.due_ms)}, {"sequence", t.sequence}});
+    body["timers"] = std::move(timers);
+    auto history = s.store.history(id);
+    if (!history.ok()) return error_response(503, history.error->message, req.version());
+    json entries = json::array();
+    for (const auto& h : *history.value) {
+        json entry = json::parse(h.detail, nullptr, false);
+        if (!entry.is_object()) entry = json::object();
+        entry["at"] = h.at;
+        entry["kind"] = h.kind;
+        entries.push_back(std::move(entry));
+    }
+    body["history"] = std::move(entries);
+    return json_response(200, body, req.version());
+}
+
+Response cancel_instance(const Request& req, const std::string& id, Services& s) {
+    service::CancelOutcome outcome = service::CancelOutcome::NotFound;
+    std::int64_t now = s.now_ms();
+    store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
+        auto r = s.processor.cancel(tx, id, now, s.timer_sequence);
+        if (!r.ok()) return r.error;
+        outcome = *r.value;
+        return std::nullopt;
+    });
+    if (status) return error_response(503, status->message, req.version());
+    if (outcome == service::CancelOutcome::NotFound) return error_response(404, "no instance '" + id + "'", req.version());
+    if (outcome == service::CancelOutcome::NotRunning) return error_response(409, "instance '" + id + "' is not running", req.version());
+    return get_instance(req, id, s);
+}
+
+Response list_workflows(const Request& req, Services& s) {
+    auto definitions = s.store.definitions();
+    if (!definitions.ok()) return error_response(503, definitions.error->message, req.version());
+    json list = json::array();
+    for (const auto& d : *definitions.value) {
+        const engine::Engine* engine = s.deployment.engine_for(d.workflow, d.version);
+        bool current = engine == &s.deployment.current();
+        list.push_back({{"name", d.workflow}, {"version", d.version}, {"hash", d.hash}, {"deployed_at", d.deployed_at},
+                        {"current", current}});
+    }
+    return json_response(200, {{"workflows", std::move(list)}}, req.version());
+}
+
+Response list_outbox(const Request& req, const boost::urls::url_view& url, Services& s) {
+    std::string status;
+    int limit = 100;
+    for (auto param : url.params()) {
+        std::string value(param.value);
+        if (param.key == "status") {
+            if (value != "pending" && value != "delivered" && value != "dead")
+                return error_response(400, "status is pending, delivered or dead", req.version());
+            status = value;
+        } else if (param.key == "limit") {
+            char* end = nullptr;
+            long long n = std::strtoll(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || n < 0) return error_response(400, "limit must be a non-negative integer", req.version());
+            limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
+        }
+    }
+    auto rows = s.store.outbox(status, limit);
+    if (!rows.ok()) return error_response(503, rows.error->message, req.version());
+    json list = json::array();
+    for (const auto& c : *rows.value)
+        list.push_back({{"id", c.id}, {"type", c.type}, {"target", c.target}, {"workflow", c.workflow},
+                        {"instance", c.instance}, {"status", c.status}, {"attempts", c.attempts},
+                        {"last_error", c.last_error.empty() ? json() : json(c.last_error)}, {"created_at", c.created_at}});
+    return json_response(200, {{"commands", std::move(list)}}, req.version());
+}
+
+Response retry_command(const Request& req, const std::string& id, Services& s) {
+    if (auto e = s.store.retry_dead(id, s.now_ms())) return error_response(status_for(*e), e->message, req.version());
+    return json_response(200, {{"id", id}, {"status", "pending"}}, req.version());
+}
+
+Response metrics(const Request& req, Services& s) {
+    std::vector<std::pair<std::string, double>> gauges;
+    std::map<std::string, double> instances = {{"running", 0}, {"completed", 0}, {"failed", 0}, {"cancelled", 0}};
+    std::map<std::string, double> outbox = {{"pending", 0}, {"delivered", 0}, {"dead", 0}};
+    double timers = 0;
+    auto counts = s.store.counts();
+    if (counts.ok()) {
+        for (const auto& [name, n] : *counts.value) {
+            if (name.rfind("instances_", 0) == 0) instances[name.substr(10)] = static_cast<double>(n);
+            else if (name.rfind("outbox_", 0) == 0) outbox[name.substr(7)] = static_cast<double>(n);
+            else if (name == "timers_pending") timers = static_cast<double>(n);
+        }
+    }
+    for (const auto& [status, n] : instances) gauges.emplace_back("flow_instances{status=\"" + status + "\"}", n);
+    for (const auto& [status, n] : outbox) gauges.emplace_back("flow_outbox_commands{status=\"" + status + "\"}", n);
+    gauges.emplace_back("flow_timers_pending", timers);
+    gauges.emplace_back("flow_writer_queue", static_cast<double>(s.writer.queued()));
+    Response res{beast_http::status::ok, req.version()};
+    res.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = s.metrics.render(gauges);
+    res.prepare_payload();
+    return res;
+}
+
+}  // namespace
+
+Response error_response(unsigned status, const std::string& message, unsigned version) {
+    return json_response(status, {{"error", message}}, version);
+}
+
+Response handle(const Request& req, Services& s) {
+    auto parsed = boost::urls::parse_origin_form(req.target());
+    if (!parsed) return error_response(400, "the request target is not a valid path", req.version());
+    boost::urls::url_view url = *parsed;
+    std::string path(url.encoded_path());
+    std::vector<std::string> segments;
+    for (auto segment : url.segments()) segments.emplace_back(segment);
+    const auto method = req.method();
+    auto only = [&](beast_http::verb allowed) { return method == allowed; };
+
+    if (path == "/healthz") {
+        if (!only(beast_http::verb::get)) return error_response(405, "use GET", req.version());
+        if (!s.store.healthy()) return error_response(503, "the database does not answer", req.version());
+        return json_response(200, {{"status", "ok"}}, req.version());
+    }
+    if (path == "/metrics") {
+        if (!only(beast_http::verb::get)) return error_response(405, "use GET", req.version());
+        return metrics(req, s);
+    }
+    if (segments.size() < 2 || segments[0] != "v1") return error_response(404, "no such route: " + path, req.version());
+    if (path == "/v1/events") {
+        if (!only(beast_http::verb::post)) return error_response(405, "use POST", req.version());
+        return post_events(req, s);
+    }
+    bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
+                 (segments.size() == 3 && segments[1] == "instances") ||
+                 (segments.size() == 4 && segments[1] == "instances" && segments[3] == "cancel") ||
+                 (segments.size() == 4 && segments[1] == "outbox" && segments[3] == "retry");
+    if (!known) return error_response(404, "no such route: " + path, req.version());
+    if (!admin_allowed(req, s.config)) return error_response(401, "this route needs Authorization: Bearer <admin token>", req.version());
+    if (segments.size() == 2) {
+        if (!only(beast_http::verb::get)) return error_response(405, "use GET", req.version());
+        if (segments[1] == "instances") return list_instances(req, url, s);
+        if (segments[1] == "workflows") return list_workflows(req, s);
+        return list_outbox(req, url, s);
+    }
+    if (segments.size() == 3) {
+        if (!only(beast_http::verb::get)) return error_response(405, "use GET", req.version());
+        return get_instance(req, segments[2], s);
+    }
+    if (!only(beast_http::verb::post)) return error_response(405, "use POST", req.version());
+    if (segments[1] == "instances") return cancel_instance(req, segments[2], s);
+    return retry_command(req, segments[2], s);
+}
+
+}  // namespace flow::http

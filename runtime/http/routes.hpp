@@ -1,0 +1,37 @@
+// The HTTP API as plain functions from a request to a response: no sockets here, so the
+// tests call them directly. INTERFACES.md fixes every path, status and shape.
+#pragma once
+
+#include "runtime/service/config.hpp"
+#include "runtime/service/metrics.hpp"
+#include "runtime/service/processor.hpp"
+#include "runtime/service/writer.hpp"
+#include "runtime/store/store.hpp"
+
+#include <boost/beast/http.hpp>
+
+#include <functional>
+
+namespace flow::http {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// What the routes work with. `timer_sequence` is touched only inside writer jobs.
+struct Services {
+    const service::Config& config;
+    store::Store& store;
+    service::Writer& writer;
+    service::Processor& processor;
+    const service::Deployment& deployment;
+    service::Metrics& metrics;
+    std::function<std::int64_t()> now_ms;
+    std::uint64_t& timer_sequence;
+};
+
+Response handle(const Request& request, Services& services);
+
+// A JSON error response: {"error": message}.
+Response error_response(unsigned status, const std::string& message, unsigned version = 11);
+
+}  // namespace flow::http

@@ -1,0 +1,140 @@
+#include "runtime/http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace flow::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace beast_http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+asio::awaitable<void> send(beast::tcp_stream& stream, Response res, std::chrono::milliseconds timeout) {
+    res.prepare_payload();
+    stream.expires_after(timeout);
+    co_await beast_http::async_write(stream, res, tuple_awaitable);
+}
+
+asio::awaitable<void> session(tcp::socket socket, asio::thread_pool& workers, ServerLimits limits, Server::Handler& handler,
+                              std::shared_ptr<Server::State> state) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    struct Leave {
+        std::shared_ptr<Server::State> state;
+        ~Leave() { --state->active; }
+    } leave{state};
+    for (;;) {
+        beast_http::request_parser<beast_http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+        parser.body_limit(limits.max_body_bytes);
+        stream.expires_after(limits.header_timeout);
+        auto [read_error, header_bytes] = co_await beast_http::async_read_header(stream, buffer, parser, tuple_awaitable);
+        if (read_error == beast_http::error::header_limit) {
+            co_await send(stream, error_response(431, "the request header is too large"), limits.write_timeout);
+            break;
+        }
+        if (read_error) break;  // closed, timed out or garbage: nothing was accepted
+        auto& header = parser.get();
+        // The body limit is enforced from Content-Length alone, before any of the body is read.
+        if (parser.content_length() && *parser.content_length() > limits.max_body_bytes) {
+            Response res = error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes",
+                                          header.version());
+            res.keep_alive(false);
+            co_await send(stream, std::move(res), limits.write_timeout);
+            break;
+        }
+        if (beast::iequals(header[beast_http::field::expect], "100-continue")) {
+            beast_http::response<beast_http::empty_body> cont{beast_http::status::continue_, header.version()};
+            stream.expires_after(limits.write_timeout);
+            co_await beast_http::async_write(stream, cont, tuple_awaitable);
+        }
+        stream.expires_after(limits.body_timeout);
+        auto [body_error, body_bytes] = co_await beast_http::async_read(stream, buffer, parser, tuple_awaitable);
+        if (body_error == beast_http::error::body_limit) {
+            Response res = error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes");
+            res.keep_alive(false);
+            co_await send(stream, std::move(res), limits.write_timeout);
+            break;
+        }
+        if (body_error == beast::error::timeout) {
+            Response res = error_response(408, "the body did not arrive in time");
+            res.keep_alive(false);
+            co_await send(stream, std::move(res), limits.write_timeout);
+            break;
+        }
+        if (body_error) break;
+        Request request = parser.release();
+        // The routes may wait for the group commit: they run on the worker pool.
+        Response response = co_await asio::co_spawn(
+            workers, [&]() -> asio::awaitable<Response> { co_return handler(request); }, asio::use_awaitable);
+        bool keep_alive = request.keep_alive() && !state->stopping;
+        response.keep_alive(keep_alive);
+        co_await send(stream, std::move(response), limits.write_timeout);
+        if (!keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, asio::thread_pool& workers, ServerLimits limits,
+                                  Server::Handler& handler, std::shared_ptr<Server::State> state) {
+    for (;;) {
+        auto [error, socket] = co_await acceptor->async_accept(tuple_awaitable);
+        if (error) {
+            if (error == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+            continue;  // a connection that failed before it was accepted
+        }
+        if (state->active >= limits.max_connections) {
+            // Over the cap: answer at once and close, so that clients back off.
+            beast::tcp_stream stream(std::move(socket));
+            Response res = error_response(503, "too many connections");
+            res.keep_alive(false);
+            co_await send(stream, std::move(res), std::chrono::milliseconds(1000));
+            continue;
+        }
+        ++state->active;
+        asio::co_spawn(acceptor->get_executor(), session(std::move(socket), workers, limits, handler, state), asio::detached);
+    }
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, asio::thread_pool& workers, ServerLimits limits, Handler handler)
+    : io_(io), workers_(workers), limits_(limits), handler_(std::move(handler)), state_(std::make_shared<State>()) {}
+
+std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
+    acceptor_ = std::make_shared<tcp::acceptor>(io_);
+    beast::error_code ec;
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message();
+    asio::co_spawn(io_, accept_loop(acceptor_, workers_, limits_, handler_, state_), asio::detached);
+    return std::nullopt;
+}
+
+tcp::endpoint Server::local_endpoint() const { return acceptor_->local_endpoint(); }
+
+void Server::stop_accepting() {
+    state_->stopping = true;
+    if (acceptor_) {
+        beast::error_code ignored;
+        asio::post(io_, [acceptor = acceptor_] {
+            beast::error_code ec;
+            acceptor->close(ec);
+        });
+        (void)ignored;
+    }
+}
+
+}  // namespace flow::http

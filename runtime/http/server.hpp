@@ -1,0 +1,55 @@
+// The HTTP server: Boost.Beast on Asio, one coroutine per connection. It enforces the
+// transport limits (a cap on connections, a deadline for the header and for the body, the
+// body limit from Content-Length before reading) and hands each request to the routes on a
+// pool of worker threads, where waiting for the group commit does not block the I/O.
+#pragma once
+
+#include "runtime/http/routes.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+namespace flow::http {
+
+struct ServerLimits {
+    std::size_t max_connections = 1024;
+    std::size_t max_body_bytes = 1048576;
+    std::size_t max_header_bytes = 16384;
+    std::chrono::milliseconds header_timeout{10000};
+    std::chrono::milliseconds body_timeout{30000};
+    std::chrono::milliseconds write_timeout{30000};
+};
+
+class Server {
+public:
+    using Handler = std::function<Response(const Request&)>;
+
+    Server(boost::asio::io_context& io, boost::asio::thread_pool& workers, ServerLimits limits, Handler handler);
+    // Binds and starts accepting; the message says why it could not.
+    std::optional<std::string> listen(const boost::asio::ip::tcp::endpoint& endpoint);
+    boost::asio::ip::tcp::endpoint local_endpoint() const;
+    // Stops accepting; connections finish the request they are in and close.
+    void stop_accepting();
+    std::size_t active_connections() const { return state_->active; }
+
+    struct State {
+        std::atomic<std::size_t> active{0};
+        std::atomic<bool> stopping{false};
+    };
+
+private:
+    boost::asio::io_context& io_;
+    boost::asio::thread_pool& workers_;
+    ServerLimits limits_;
+    Handler handler_;
+    std::shared_ptr<State> state_;
+    std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+};
+
+}  // namespace flow::http

@@ -1,0 +1,23 @@
+// Standard Webhooks signatures: HMAC-SHA256 over "{id}.{timestamp}.{body}", sent as
+// `webhook-signature: v1,<base64>` (several, space-separated, for rotation).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flow::http {
+
+// The signature `v1,<base64>` of a message with a secret (`whsec_<base64 key>`, or raw bytes).
+std::string sign_webhook(std::string_view secret, std::string_view id, std::int64_t timestamp, std::string_view body);
+
+enum class SignatureCheck { Valid, Missing, Stale, Invalid };
+
+// Verifies the three headers against any of the secrets, comparing in constant time; the
+// timestamp must be within `tolerance_s` of `now_s` either way.
+SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::string_view id, std::string_view timestamp,
+                              std::string_view signatures, std::string_view body, std::int64_t now_s,
+                              std::int64_t tolerance_s = 300);
+
+}  // namespace flow::http

@@ -1,0 +1,124 @@
+#include "runtime/relay/relay.hpp"
+
+#include "runtime/http/webhook_signature.hpp"
+#include "runtime/service/processor.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace flow::relay {
+
+using nlohmann::json;
+
+Relay::Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms)
+    : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)) {}
+
+Relay::~Relay() { stop(); }
+
+void Relay::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Relay::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        woken_ = true;
+    }
+    wake_.notify_one();
+}
+
+void Relay::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+}
+
+std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts, std::optional<std::int64_t> retry_after_ms,
+                               std::mt19937_64& random) {
+    if (retry_after_ms) return std::min(*retry_after_ms, policy.max_backoff_ms);
+    std::int64_t delay = policy.initial_backoff_ms;
+    for (int i = 1; i < attempts && delay < policy.max_backoff_ms; ++i) delay *= 2;
+    delay = std::min(delay, policy.max_backoff_ms);
+    std::uniform_int_distribution<std::int64_t> jitter(delay / 2, delay);
+    return jitter(random);
+}
+
+void Relay::loop() {
+    std::int64_t last_prune = 0;
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            woken_ = false;
+        }
+        std::int64_t now = now_ms_();
+        auto batch = store_.deliverable(now, 256);
+        if (batch.ok()) {
+            for (const store::OutboxCommand& command : *batch.value) {
+                {
+                    std::lock_guard lock(mutex_);
+                    if (stopping_) return;
+                }
+                deliver(command);
+            }
+        }
+        if (config_.retention_hours > 0 && now - last_prune > 60000) {
+            last_prune = now;
+            (void)store_.prune_delivered(service::timestamp(now - config_.retention_hours * 3600000));
+        }
+        if (batch.ok() && !batch.value->empty()) continue;
+        // Nothing to send now: sleep until woken, the next retry is due, or a poll second passes.
+        std::int64_t sleep_ms = 1000;
+        auto next = store_.next_command_due();
+        if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 1, 1000);
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, std::chrono::milliseconds(sleep_ms), [&] { return woken_ || stopping_; });
+    }
+}
+
+void Relay::deliver(const store::OutboxCommand& command) {
+    auto found = config_.targets.find(command.target);
+    int attempts = command.attempts + 1;
+    if (found == config_.targets.end()) {
+        (void)store_.mark_dead(command.id, attempts, "target '" + command.target + "' has no binding");
+        return;
+    }
+    const service::Target& target = found->second;
+    json body = {{"id", command.id}, {"type", command.type}, {"workflow", command.workflow}, {"instance", command.instance},
+                 {"key", json::parse(command.key, nullptr, false)}, {"data", json::parse(command.payload, nullptr, false)}};
+    std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}, {"Idempotency-Key", command.id}};
+    if (!target.secret.empty()) {
+        std::int64_t now_s = now_ms_() / 1000;
+        headers.emplace_back("webhook-id", command.id);
+        headers.emplace_back("webhook-timestamp", std::to_string(now_s));
+        headers.emplace_back("webhook-signature", http::sign_webhook(target.secret, command.id, now_s, text));
+    }
+    auto started = std::chrono::steady_clock::now();
+    HttpResult result = client_.post(target.url, text, headers, std::chrono::milliseconds(target.timeout_ms));
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (result.status >= 200 && result.status < 300) {
+        metrics_.delivery(command.target, "delivered", seconds);
+        (void)store_.mark_delivered(command.id, service::timestamp(now_ms_()));
+        return;
+    }
+    bool retryable = result.status == 0 || result.status == 408 || result.status == 429 || result.status >= 500;
+    std::string error = result.status ? "HTTP " + std::to_string(result.status) + (result.error.empty() ? "" : ": " + result.error)
+                                      : result.error;
+    if (!retryable || attempts >= target.retry.max_attempts) {
+        metrics_.delivery(command.target, "dead", seconds);
+        (void)store_.mark_dead(command.id, attempts, error);
+        std::cerr << json({{"level", "warn"}, {"msg", "command dead"}, {"command", command.id}, {"target", command.target},
+                           {"attempts", attempts}, {"error", error}})
+                         .dump(-1, ' ', false, json::error_handler_t::replace)
+                  << std::endl;
+        return;
+    }
+    metrics_.delivery(command.target, "retry", seconds);
+    std::int64_t delay = backoff_ms(target.retry, attempts, result.retry_after_ms, random_);
+    (void)store_.mark_retry(command.id, attempts, now_ms_() + delay, error);
+}
+
+}  // namespace flow::relay

@@ -1,0 +1,50 @@
+// The outbox relay: delivers committed commands to their targets, at least once, in emit
+// order per instance. Woken after every commit (push), and polling as a safety net (pull),
+// so a crash between commit and delivery only delays a command.
+#pragma once
+
+#include "runtime/relay/http_client.hpp"
+#include "runtime/service/config.hpp"
+#include "runtime/service/metrics.hpp"
+#include "runtime/store/store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace flow::relay {
+
+class Relay {
+public:
+    Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms);
+    ~Relay();
+    void start();
+    void wake();
+    void stop();
+
+    // The delay before attempt `attempts + 1`: exponential from the initial backoff, with
+    // jitter (between half and all of it), at most the maximum; Retry-After wins, cut to it.
+    static std::int64_t backoff_ms(const service::RetryPolicy& policy, int attempts, std::optional<std::int64_t> retry_after_ms,
+                                   std::mt19937_64& random);
+
+private:
+    void loop();
+    void deliver(const store::OutboxCommand& command);
+
+    store::Store& store_;
+    const service::Config& config_;
+    service::Metrics& metrics_;
+    std::function<std::int64_t()> now_ms_;
+    HttpClient client_;
+    std::mt19937_64 random_{std::random_device{}()};
+    std::mutex mutex_;  // guards woken_ and stopping_
+    std::condition_variable wake_;
+    bool woken_ = false;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace flow::relay

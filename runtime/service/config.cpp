@@ -1,0 +1,105 @@
+#include "runtime/service/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+namespace flow::service {
+
+namespace {
+
+using nlohmann::json;
+
+std::optional<std::string> read_target(const std::string& name, const json& j, Target& t) {
+    if (!j.is_object()) return "targets." + name + " must be an object";
+    if (!j.contains("url") || !j["url"].is_string()) return "targets." + name + ".url is required (a string)";
+    t.url = j["url"].get<std::string>();
+    if (t.url.rfind("http://", 0) != 0) return "targets." + name + ".url must start with http://";
+    if (j.contains("secret")) {
+        if (!j["secret"].is_string()) return "targets." + name + ".secret must be a string";
+        t.secret = j["secret"].get<std::string>();
+    }
+    if (j.contains("timeout_ms")) {
+        if (!j["timeout_ms"].is_number_integer() || j["timeout_ms"].get<std::int64_t>() <= 0)
+            return "targets." + name + ".timeout_ms must be a positive integer";
+        t.timeout_ms = j["timeout_ms"].get<std::int64_t>();
+    }
+    if (j.contains("retry")) {
+        const json& r = j["retry"];
+        if (!r.is_object()) return "targets." + name + ".retry must be an object";
+        for (const char* field : {"max_attempts", "initial_backoff_ms", "max_backoff_ms"})
+            if (r.contains(field) && (!r[field].is_number_integer() || r[field].get<std::int64_t>() <= 0))
+                return "targets." + name + ".retry." + field + " must be a positive integer";
+        t.retry.max_attempts = r.value("max_attempts", t.retry.max_attempts);
+        t.retry.initial_backoff_ms = r.value("initial_backoff_ms", t.retry.initial_backoff_ms);
+        t.retry.max_backoff_ms = r.value("max_backoff_ms", t.retry.max_backoff_ms);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> load_config(const std::string& path, Config& config) {
+    std::ifstream in(path);
+    if (!in) return "cannot read the config file " + path;
+    std::stringstream text;
+    text << in.rdbuf();
+    json j = json::parse(text.str(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return path + " is not a JSON object";
+    if (j.contains("targets")) {
+        if (!j["targets"].is_object()) return "targets must be an object";
+        for (const auto& [name, t] : j["targets"].items()) {
+            Target target;
+            if (auto e = read_target(name, t, target)) return e;
+            config.targets[name] = target;
+        }
+    }
+    if (j.contains("webhook_secrets")) {
+        if (!j["webhook_secrets"].is_array()) return "webhook_secrets must be a list of strings";
+        for (const json& s : j["webhook_secrets"]) {
+            if (!s.is_string() || s.get<std::string>().empty()) return "webhook_secrets must be a list of non-empty strings";
+            config.webhook_secrets.push_back(s.get<std::string>());
+        }
+    }
+    auto text_field = [&](const char* name, std::string& into) -> std::optional<std::string> {
+        if (!j.contains(name)) return std::nullopt;
+        if (!j[name].is_string()) return std::string(name) + " must be a string";
+        into = j[name].get<std::string>();
+        return std::nullopt;
+    };
+    auto positive = [&](const char* name, auto& into) -> std::optional<std::string> {
+        if (!j.contains(name)) return std::nullopt;
+        if (!j[name].is_number_integer() || j[name].get<std::int64_t>() < 0) return std::string(name) + " must be a non-negative integer";
+        into = static_cast<std::decay_t<decltype(into)>>(j[name].get<std::int64_t>());
+        return std::nullopt;
+    };
+    if (auto e = text_field("admin_token", config.admin_token)) return e;
+    if (auto e = text_field("synchronous", config.synchronous)) return e;
+    if (auto e = text_field("metrics_listen", config.metrics_listen)) return e;
+    if (auto e = positive("max_body_bytes", config.max_body_bytes)) return e;
+    if (auto e = positive("max_connections", config.max_connections)) return e;
+    if (auto e = positive("header_timeout_ms", config.header_timeout_ms)) return e;
+    if (auto e = positive("body_timeout_ms", config.body_timeout_ms)) return e;
+    if (auto e = positive("retention_hours", config.retention_hours)) return e;
+    if (config.synchronous != "FULL" && config.synchronous != "NORMAL" && config.synchronous != "EXTRA")
+        return "synchronous must be FULL, EXTRA or NORMAL";
+    return std::nullopt;
+}
+
+std::optional<std::string> add_target_flag(const std::string& flag, Config& config) {
+    std::size_t eq = flag.find('=');
+    if (eq == std::string::npos || eq == 0) return "--target takes NAME=URL";
+    Target t;
+    t.url = flag.substr(eq + 1);
+    if (t.url.rfind("http://", 0) != 0) return "--target " + flag + ": the URL must start with http://";
+    auto existing = config.targets.find(flag.substr(0, eq));
+    if (existing != config.targets.end()) {
+        existing->second.url = t.url;
+        return std::nullopt;
+    }
+    config.targets[flag.substr(0, eq)] = t;
+    return std::nullopt;
+}
+
+}  // namespace flow::service

@@ -1,0 +1,111 @@
+#include "runtime/service/metrics.hpp"
+
+#include <cstdio>
+
+namespace flow::service {
+
+namespace {
+
+std::string number(double v) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.10g", v);
+    return buffer;
+}
+
+std::string escape_label(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+void Histogram::observe(double value) {
+    std::size_t i = 0;
+    while (i < bounds_.size() && value > bounds_[i]) ++i;
+    ++counts_[i];
+    sum_ += value;
+    ++count_;
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
+    std::uint64_t cumulative = 0;
+    std::string prefix = labels.empty() ? "" : labels + ",";
+    for (std::size_t i = 0; i < bounds_.size(); ++i) {
+        cumulative += counts_[i];
+        out += name + "_bucket{" + prefix + "le=\"" + number(bounds_[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    out += name + "_bucket{" + prefix + "le=\"+Inf\"} " + std::to_string(count_) + "\n";
+    std::string braces = labels.empty() ? "" : "{" + labels + "}";
+    out += name + "_sum" + braces + " " + number(sum_) + "\n";
+    out += name + "_count" + braces + " " + std::to_string(count_) + "\n";
+}
+
+void Metrics::event(const std::string& outcome) {
+    std::lock_guard lock(mutex_);
+    ++events_[outcome];
+}
+
+void Metrics::ingest_latency(double seconds) {
+    std::lock_guard lock(mutex_);
+    ingest_.observe(seconds);
+}
+
+void Metrics::batch(std::size_t size) {
+    std::lock_guard lock(mutex_);
+    batches_.observe(static_cast<double>(size));
+}
+
+void Metrics::delivery(const std::string& target, const std::string& result, double seconds) {
+    std::lock_guard lock(mutex_);
+    ++deliveries_[{target, result}];
+    auto found = delivery_latency_.find(target);
+    if (found == delivery_latency_.end())
+        found = delivery_latency_.emplace(target, Histogram({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})).first;
+    found->second.observe(seconds);
+}
+
+void Metrics::timer_fired() {
+    std::lock_guard lock(mutex_);
+    ++timers_fired_;
+}
+
+std::string Metrics::render(const std::vector<std::pair<std::string, double>>& gauges) const {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    out += "# HELP flow_events_total Events received, by outcome.\n# TYPE flow_events_total counter\n";
+    for (const auto& [outcome, n] : events_)
+        out += "flow_events_total{outcome=\"" + escape_label(outcome) + "\"} " + std::to_string(n) + "\n";
+    out += "# HELP flow_ingest_seconds Time from a request's arrival to its durable acknowledgement.\n"
+           "# TYPE flow_ingest_seconds histogram\n";
+    ingest_.render(out, "flow_ingest_seconds", "");
+    out += "# HELP flow_commit_batch_size Jobs committed per transaction (group commit).\n"
+           "# TYPE flow_commit_batch_size histogram\n";
+    batches_.render(out, "flow_commit_batch_size", "");
+    out += "# HELP flow_delivery_attempts_total Command delivery attempts, by target and result.\n"
+           "# TYPE flow_delivery_attempts_total counter\n";
+    for (const auto& [key, n] : deliveries_)
+        out += "flow_delivery_attempts_total{target=\"" + escape_label(key.first) + "\",result=\"" + escape_label(key.second) +
+               "\"} " + std::to_string(n) + "\n";
+    out += "# HELP flow_delivery_seconds Command delivery latency, by target.\n# TYPE flow_delivery_seconds histogram\n";
+    for (const auto& [target, h] : delivery_latency_) h.render(out, "flow_delivery_seconds", "target=\"" + escape_label(target) + "\"");
+    out += "# HELP flow_timers_fired_total Timers fired.\n# TYPE flow_timers_fired_total counter\n";
+    out += "flow_timers_fired_total " + std::to_string(timers_fired_) + "\n";
+    std::string last_family;
+    for (const auto& [name, value] : gauges) {
+        std::string family = name.substr(0, name.find('{'));
+        if (family != last_family) out += "# TYPE " + family + " gauge\n";
+        last_family = family;
+        out += name + " " + number(value) + "\n";
+    }
+    return out;
+}
+
+}  // namespace flow::service

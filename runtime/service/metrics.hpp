@@ -1,0 +1,47 @@
+// Counters and histograms for GET /metrics, in the Prometheus text format. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace flow::service {
+
+class Histogram {
+public:
+    explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+    void observe(double value);
+    // `name{labels,le="…"} n` lines, then _sum and _count.
+    void render(std::string& out, const std::string& name, const std::string& labels) const;
+
+private:
+    std::vector<double> bounds_;
+    std::vector<std::uint64_t> counts_;
+    double sum_ = 0;
+    std::uint64_t count_ = 0;
+};
+
+class Metrics {
+public:
+    void event(const std::string& outcome);  // accepted, duplicate, rejected_400, …
+    void ingest_latency(double seconds);
+    void batch(std::size_t size);
+    void delivery(const std::string& target, const std::string& result, double seconds);
+    void timer_fired();
+    // The text exposition; `gauges` are name{labels} -> value pairs read from the store.
+    std::string render(const std::vector<std::pair<std::string, double>>& gauges) const;
+
+private:
+    mutable std::mutex mutex_;  // guards everything below
+    std::map<std::string, std::uint64_t> events_;
+    Histogram ingest_{{0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}};
+    Histogram batches_{{1, 2, 4, 8, 16, 32, 64, 128, 256}};
+    std::map<std::pair<std::string, std::string>, std::uint64_t> deliveries_;
+    std::map<std::string, Histogram> delivery_latency_;
+    std::uint64_t timers_fired_ = 0;
+};
+
+}  // namespace flow::service

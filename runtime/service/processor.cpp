@@ -1,0 +1,195 @@
+#include "runtime/service/processor.hpp"
+
+#include "stdlib/chrono.hpp"
+
+namespace flow::service {
+
+namespace {
+
+using nlohmann::json;
+constexpr auto replace = json::error_handler_t::replace;
+std::string dump(const json& j) { return j.dump(-1, ' ', false, replace); }
+
+template <typename T>
+store::Result<T> fail(store::StoreError e) {
+    return store::Result<T>::failure(std::move(e));
+}
+
+// Gives a stored instance the indexes of the program that runs it.
+bool resolve(const engine::Engine& engine, store::StoredInstance& stored) {
+    int w = engine.program().workflow_index(stored.workflow);
+    if (w < 0) return false;
+    stored.instance.workflow = w;
+    stored.instance.state = stored.state.empty() ? -1 : engine.program().workflows[static_cast<std::size_t>(w)].state_index(stored.state);
+    for (engine::Command& c : stored.instance.compensations) {
+        auto found = engine.program().record_by_name.find(c.type);
+        c.record = found == engine.program().record_by_name.end() ? -1 : found->second;
+    }
+    return true;
+}
+
+std::string state_of(const engine::Engine& engine, const engine::Instance& i) {
+    Value name = engine.state_name(i);
+    return name.is_string() ? name.get<std::string>() : std::string();
+}
+
+}  // namespace
+
+std::string timestamp(std::int64_t epoch_ms) {
+    std::string text = chrono::format_rfc3339(epoch_ms);
+    if (epoch_ms % 1000 == 0) text.insert(text.size() - 1, ".000");
+    return text;
+}
+
+Value EventResult::to_json() const {
+    json list = json::array();
+    for (const Delivery& d : deliveries)
+        list.push_back({{"workflow", d.workflow.empty() ? json() : json(d.workflow)},
+                        {"key", d.key},
+                        {"instance", d.instance.empty() ? json() : json(d.instance)},
+                        {"outcome", d.outcome},
+                        {"state", d.state}});
+    return {{"id", id}, {"duplicate", duplicate}, {"deliveries", std::move(list)}};
+}
+
+EventResult EventResult::from_json(const Value& recorded, bool duplicate) {
+    EventResult r;
+    r.id = recorded.value("id", "");
+    r.duplicate = duplicate;
+    for (const json& d : recorded.value("deliveries", json::array()))
+        r.deliveries.push_back({d["workflow"].is_string() ? d["workflow"].get<std::string>() : "", d["key"],
+                                d["instance"].is_string() ? d["instance"].get<std::string>() : "", d.value("outcome", ""),
+                                d["state"]});
+    return r;
+}
+
+std::optional<Rejection> Processor::validate(const IncomingEvent& event) const {
+    auto decoded = deployment_.current().decode(event.type, event.data);
+    if (auto* error = std::get_if<engine::DecodeError>(&decoded)) return Rejection{error->field, error->message};
+    return std::nullopt;
+}
+
+store::Status Processor::save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
+                                   bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause) {
+    const engine::Instance& i = step.instance;
+    const ir::Workflow& workflow = engine.program().workflows[static_cast<std::size_t>(i.workflow)];
+    store::StoredInstance stored{i, workflow.name, state_of(engine, i), 0, timestamp(now_ms), timestamp(now_ms)};
+    if (auto e = tx.save_instance(stored, is_new)) return e;
+    if (auto e = tx.add_history(i.id, cause)) return e;
+    if (i.status == engine::Status::Failed && !i.error.empty())
+        if (auto e = tx.add_history(i.id, {cause.at, "error", dump({{"error", i.error}})})) return e;
+    for (const engine::Command& c : step.commands) {
+        store::OutboxCommand command;
+        command.id = new_id_();
+        command.instance = i.id;
+        command.workflow = workflow.name;
+        command.key = dump(i.key);
+        command.type = c.type;
+        command.target = c.target;
+        command.payload = dump(c.data);
+        command.next_attempt_ms = now_ms;
+        command.created_at = cause.at;
+        if (auto e = tx.add_command(command)) return e;
+        if (auto e = tx.add_history(i.id, {cause.at, "command",
+                                           dump({{"id", command.id}, {"type", c.type}, {"target", c.target}, {"data", c.data}})}))
+            return e;
+    }
+    return std::nullopt;
+}
+
+store::Result<EventResult> Processor::handle(store::Transaction& tx, const IncomingEvent& incoming, std::int64_t now_ms,
+                                             std::uint64_t& timer_sequence) {
+    auto recorded = tx.recorded_event(incoming.id);
+    if (!recorded.ok()) return fail<EventResult>(*recorded.error);
+    if (*recorded.value) return store::Result<EventResult>::success(EventResult::from_json(json::parse(**recorded.value), true));
+
+    const engine::Engine& current = deployment_.current();
+    auto decoded = current.decode(incoming.type, incoming.data);
+    if (auto* error = std::get_if<engine::DecodeError>(&decoded))
+        return fail<EventResult>({store::StoreError::Kind::Conflict, error->field + " " + error->message});
+    const engine::Event& event = std::get<engine::Event>(decoded);
+    std::string at = timestamp(now_ms);
+
+    EventResult result;
+    result.id = incoming.id;
+    for (const engine::Route& route : current.route(event)) {
+        const std::string& name = current.program().workflows[static_cast<std::size_t>(route.workflow)].name;
+        Delivery delivery{name, route.key, "", "unmatched", Value()};
+        auto running = tx.running_instance(name, dump(route.key));
+        if (!running.ok()) return fail<EventResult>(*running.error);
+        engine::Step step;
+        const engine::Engine* engine = &current;
+        bool is_new = false;
+        if (*running.value) {
+            store::StoredInstance& stored = **running.value;
+            engine = deployment_.engine_for(name, stored.instance.version);
+            if (!engine || !resolve(*engine, stored))
+                return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
+                                                                               std::to_string(stored.instance.version)});
+            if (engine == &current) {
+                step = engine->deliver(stored.instance, event, {now_ms, &timer_sequence});
+            } else {
+                // An instance of an older version reads the event with that version's declarations.
+                auto old = engine->decode(incoming.type, incoming.data);
+                if (auto* e = std::get_if<engine::Event>(&old)) step = engine->deliver(stored.instance, *e, {now_ms, &timer_sequence});
+                else step = {engine::Outcome::Ignored, stored.instance, {}};
+            }
+        } else {
+            step = current.start(route, event, new_id_(), {now_ms, &timer_sequence});
+            is_new = true;
+        }
+        delivery.outcome = engine::outcome_name(step.outcome);
+        if (step.outcome != engine::Outcome::Unmatched) {
+            delivery.instance = step.instance.id;
+            delivery.state = engine->state_name(step.instance);
+            store::HistoryEntry cause{at, "delivery",
+                                      dump({{"event", incoming.id}, {"type", incoming.type}, {"outcome", delivery.outcome},
+                                            {"state", delivery.state}, {"event_time", incoming.time.empty() ? json() : json(incoming.time)}})};
+            if (auto e = save_step(tx, *engine, step, is_new, now_ms, cause)) return fail<EventResult>(*e);
+        }
+        result.deliveries.push_back(std::move(delivery));
+    }
+    if (result.deliveries.empty()) result.deliveries.push_back({"", Value(), "", "unmatched", Value()});
+    if (auto e = tx.record_event(incoming.id, incoming.type, dump(result.to_json()), at)) return fail<EventResult>(*e);
+    return store::Result<EventResult>::success(std::move(result));
+}
+
+store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTimer& due, std::uint64_t& timer_sequence) {
+    auto found = tx.instance(due.instance);
+    if (!found.ok()) return fail<bool>(*found.error);
+    if (!*found.value) return store::Result<bool>::success(false);
+    store::StoredInstance& stored = **found.value;
+    const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
+    if (!engine || !resolve(*engine, stored) || stored.instance.status != engine::Status::Running)
+        return store::Result<bool>::success(false);
+    bool pending = false;
+    for (const engine::PendingTimer& t : stored.instance.timers) pending = pending || t.sequence == due.timer.sequence;
+    if (!pending) return store::Result<bool>::success(false);
+    const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
+    const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
+    engine::Step step = engine->fire(stored.instance, due.timer, {due.timer.due_ms, &timer_sequence});
+    store::HistoryEntry cause{timestamp(due.timer.due_ms), "timer",
+                              dump({{"timer", timer.kind == ir::Timer::Kind::After ? "after" : "at"},
+                                    {"due", chrono::format_rfc3339(due.timer.due_ms)},
+                                    {"state", engine->state_name(step.instance)}})};
+    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause)) return fail<bool>(*e);
+    return store::Result<bool>::success(true);
+}
+
+store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
+                                               std::uint64_t& timer_sequence) {
+    auto found = tx.instance(instance_id);
+    if (!found.ok()) return fail<CancelOutcome>(*found.error);
+    if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
+    store::StoredInstance& stored = **found.value;
+    if (stored.instance.status != engine::Status::Running) return store::Result<CancelOutcome>::success(CancelOutcome::NotRunning);
+    const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
+    if (!engine || !resolve(*engine, stored))
+        return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
+    engine::Step step = engine->cancel(stored.instance, {now_ms, &timer_sequence});
+    store::HistoryEntry cause{timestamp(now_ms), "cancel", dump({{"status", engine::status_name(step.instance.status)}})};
+    if (auto e = save_step(tx, *engine, step, false, now_ms, cause)) return fail<CancelOutcome>(*e);
+    return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
+}
+
+}  // namespace flow::service

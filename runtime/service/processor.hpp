@@ -1,0 +1,77 @@
+// Applies events, due timers and cancellations to stored instances with the engine, inside
+// a store transaction: the instance, its timers, its history, the event's inbox row and the
+// outgoing commands are written together. Knows neither HTTP nor SQL.
+#pragma once
+
+#include "runtime/service/deployment.hpp"
+#include "runtime/store/store.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flow::service {
+
+// An event as it arrived, before it is decoded against its declaration.
+struct IncomingEvent {
+    std::string id;
+    std::string type;
+    Value data;
+    std::string time;  // the event's own time (CloudEvents `time`), kept in the history
+};
+
+// Why an event is refused before anything is written: the field and what is wrong with it.
+struct Rejection {
+    std::string field;
+    std::string message;
+};
+
+struct Delivery {
+    std::string workflow;
+    Value key;
+    std::string instance;  // empty when no instance was reached
+    std::string outcome;
+    Value state;
+};
+
+struct EventResult {
+    std::string id;
+    bool duplicate = false;
+    std::vector<Delivery> deliveries;
+    Value to_json() const;
+    static EventResult from_json(const Value& recorded, bool duplicate);
+};
+
+// The outcome of an outside cancellation.
+enum class CancelOutcome { Cancelled, NotFound, NotRunning };
+
+class Processor {
+public:
+    using IdGenerator = std::function<std::string()>;
+    Processor(const Deployment& deployment, IdGenerator new_id) : deployment_(deployment), new_id_(std::move(new_id)) {}
+
+    // Checks the event against the current declarations; nothing is written.
+    std::optional<Rejection> validate(const IncomingEvent& event) const;
+
+    // Handles one event within `tx`: a duplicate id answers what was recorded the first time.
+    store::Result<EventResult> handle(store::Transaction& tx, const IncomingEvent& event, std::int64_t now_ms,
+                                      std::uint64_t& timer_sequence);
+    // Fires a due timer, if the instance still has it pending. False when it had gone.
+    store::Result<bool> fire(store::Transaction& tx, const store::DueTimer& due, std::uint64_t& timer_sequence);
+    store::Result<CancelOutcome> cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
+                                        std::uint64_t& timer_sequence);
+
+private:
+    // Writes the step's instance, its commands and history; returns the delivery it makes.
+    store::Status save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
+                            bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause);
+
+    const Deployment& deployment_;
+    IdGenerator new_id_;
+};
+
+// RFC 3339 with milliseconds, UTC: the store's timestamps.
+std::string timestamp(std::int64_t epoch_ms);
+
+}  // namespace flow::service

@@ -1,0 +1,62 @@
+// Group commit: one thread takes the jobs that arrive while it is busy and runs them in one
+// store transaction, each inside its own savepoint, then reports to each job. One fsync
+// serves a whole batch; nothing is reported done before its batch commits.
+#pragma once
+
+#include "runtime/store/store.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace flow::service {
+
+struct WriterStats {
+    std::uint64_t batches = 0;
+    std::uint64_t jobs = 0;
+};
+
+class Writer {
+public:
+    // Runs inside the batch's transaction. An error of kind Unavailable aborts the whole
+    // batch (the database is in trouble); any other error undoes only this job.
+    using Work = std::function<store::Status(store::Transaction&)>;
+    // Called after the batch committed (nullopt) or failed (the error).
+    using Done = std::function<void(const store::Status&)>;
+
+    Writer(store::Store& store, std::size_t max_queue, std::size_t max_batch);
+    ~Writer();
+
+    // Queues a job; false when the queue is full (the caller sheds load).
+    bool submit(Work work, Done done);
+    // Queues a job and waits for its batch; Unavailable when the queue is full.
+    store::Status run(Work work);
+    // Called after each successful commit (to wake the relay and the timer loop).
+    void on_commit(std::function<void()> callback) { on_commit_ = std::move(callback); }
+    // Stops taking jobs, finishes those queued, and joins the thread.
+    void stop();
+    std::size_t queued() const;
+    // Sizes of the batches committed so far, for /metrics.
+    std::function<void(std::size_t batch_size)> observe_batch;
+
+private:
+    void loop();
+    struct Job {
+        Work work;
+        Done done;
+    };
+
+    store::Store& store_;
+    const std::size_t max_queue_;
+    const std::size_t max_batch_;
+    mutable std::mutex mutex_;  // guards queue_ and stopping_
+    std::condition_variable wake_;
+    std::deque<Job> queue_;
+    bool stopping_ = false;
+    std::function<void()> on_commit_;
+    std::thread thread_;
+};
+
+}  // namespace flow::service

@@ -1,0 +1,73 @@
+#include "runtime/store/sqlite.hpp"
+
+#include <stdexcept>
+#include <sys/stat.h>
+
+namespace flow::store::sqlite {
+
+StoreError error_from(int code, const std::string& message) {
+    switch (code & 0xff) {
+    case SQLITE_CONSTRAINT: return {StoreError::Kind::Conflict, message};
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return {StoreError::Kind::Corrupt, message};
+    default: return {StoreError::Kind::Unavailable, message};  // full, busy, locked, read-only, I/O
+    }
+}
+
+Status Statement::run() {
+    int code = 0;
+    while ((code = step()) == SQLITE_ROW) {
+    }
+    if (code != SQLITE_DONE) return error(code);
+    return std::nullopt;
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, const std::string& synchronous, bool read_only) {
+    sqlite3* db = nullptr;
+    int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    flags |= SQLITE_OPEN_NOMUTEX;  // each connection is used under its owner's mutex
+    mode_t previous = umask(077);  // a new database file (and its WAL) is readable by its owner only
+    int code = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    umask(previous);
+    if (code != SQLITE_OK) {
+        std::string message = db ? sqlite3_errmsg(db) : "cannot open";
+        sqlite3_close(db);
+        return Result<std::unique_ptr<Connection>>::failure(error_from(code, "cannot open " + path + ": " + message));
+    }
+    std::unique_ptr<Connection> connection(new Connection(db));
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_extended_result_codes(db, 1);
+    for (const std::string& pragma : {std::string("PRAGMA foreign_keys = ON"), "PRAGMA synchronous = " + synchronous}) {
+        if (auto error = connection->exec(pragma)) return Result<std::unique_ptr<Connection>>::failure(*error);
+    }
+    if (!read_only) {
+        if (auto error = connection->exec("PRAGMA journal_mode = WAL")) return Result<std::unique_ptr<Connection>>::failure(*error);
+    }
+    return Result<std::unique_ptr<Connection>>::success(std::move(connection));
+}
+
+Connection::~Connection() {
+    statements_.clear();
+    sqlite3_close(db_);
+}
+
+Statement& Connection::prepare(const std::string& sql) {
+    auto found = statements_.find(sql);
+    if (found != statements_.end()) return *found->second;
+    sqlite3_stmt* stmt = nullptr;
+    int code = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (code != SQLITE_OK) throw std::logic_error("invalid SQL: " + std::string(sqlite3_errmsg(db_)) + ": " + sql);
+    auto [it, inserted] = statements_.emplace(sql, std::make_unique<Statement>(db_, stmt));
+    return *it->second;
+}
+
+Status Connection::exec(const std::string& sql) {
+    char* message = nullptr;
+    int code = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+    if (code == SQLITE_OK) return std::nullopt;
+    std::string text = message ? message : sqlite3_errstr(code);
+    sqlite3_free(message);
+    return error_from(code, text);
+}
+
+}  // namespace flow::store::sqlite

@@ -1,0 +1,94 @@
+// A thin RAII layer over the SQLite C API: a connection that prepares each statement once
+// and keeps it, statements that bind by position and reset themselves, and error codes
+// turned into StoreError. Internal to the SQLite store.
+#pragma once
+
+#include "runtime/store/store.hpp"
+
+#include <sqlite3.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace flow::store::sqlite {
+
+StoreError error_from(int code, const std::string& message);
+
+class Statement {
+public:
+    Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int index, std::string_view text) {
+        sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Statement& bind(int index, std::int64_t n) {
+        sqlite3_bind_int64(stmt_, index, n);
+        return *this;
+    }
+    Statement& bind(int index, int n) { return bind(index, static_cast<std::int64_t>(n)); }
+    Statement& bind_null(int index) {
+        sqlite3_bind_null(stmt_, index);
+        return *this;
+    }
+    // SQLITE_ROW, SQLITE_DONE or an error code.
+    int step() { return sqlite3_step(stmt_); }
+    // Runs to completion; the error, if any.
+    Status run();
+    void reset() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+    std::string text(int column) const {
+        const unsigned char* p = sqlite3_column_text(stmt_, column);
+        return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+                 : std::string();
+    }
+    std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+    bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+    StoreError error(int code) const { return error_from(code, sqlite3_errmsg(db_)); }
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_;
+};
+
+// Resets a statement when the scope that used it ends, so it can be reused.
+class Use {
+public:
+    explicit Use(Statement& s) : s_(s) {}
+    ~Use() { s_.reset(); }
+    Statement* operator->() { return &s_; }
+    Statement& operator*() { return s_; }
+
+private:
+    Statement& s_;
+};
+
+class Connection {
+public:
+    // Opens (creating it with owner-only permissions when missing) and configures WAL,
+    // the synchronous level, foreign keys and a busy timeout.
+    static Result<std::unique_ptr<Connection>> open(const std::string& path, const std::string& synchronous, bool read_only);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // A cached prepared statement for this SQL text. Throws std::logic_error for invalid SQL
+    // (a bug in this file, not a runtime condition).
+    Statement& prepare(const std::string& sql);
+    Status exec(const std::string& sql);
+    std::int64_t changes() const { return sqlite3_changes64(db_); }
+
+private:
+    explicit Connection(sqlite3* db) : db_(db) {}
+    sqlite3* db_;
+    std::map<std::string, std::unique_ptr<Statement>> statements_;
+};
+
+}  // namespace flow::store::sqlite

@@ -1,0 +1,503 @@
+#include "runtime/store/sqlite_store.hpp"
+
+#include "runtime/store/sqlite.hpp"
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+namespace flow::store {
+
+namespace {
+
+using sqlite::Connection;
+using sqlite::Use;
+using nlohmann::json;
+
+// Each migration takes the schema from version i to i + 1; applied in order at open.
+const char* const migrations[] = {
+    R"sql(
+    CREATE TABLE workflows (
+        name TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, ir TEXT NOT NULL,
+        sources TEXT NOT NULL, deployed_at TEXT NOT NULL, PRIMARY KEY (name, version));
+    CREATE TABLE instances (
+        row INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+        workflow TEXT NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, state TEXT,
+        status TEXT NOT NULL, vars TEXT NOT NULL, compensations TEXT NOT NULL, error TEXT,
+        uuid_counter INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        FOREIGN KEY (workflow, version) REFERENCES workflows (name, version));
+    CREATE UNIQUE INDEX instances_running ON instances (workflow, key) WHERE status = 'running';
+    CREATE INDEX instances_by_status ON instances (status, row);
+    CREATE INDEX instances_by_workflow ON instances (workflow, row);
+    CREATE INDEX instances_by_key ON instances (key, row);
+    CREATE TABLE inbox (
+        event_id TEXT PRIMARY KEY, type TEXT NOT NULL, response TEXT NOT NULL, received_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        row INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+        instance TEXT NOT NULL REFERENCES instances (id), workflow TEXT NOT NULL, key TEXT NOT NULL,
+        type TEXT NOT NULL, target TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL, last_error TEXT,
+        created_at TEXT NOT NULL, delivered_at TEXT);
+    CREATE INDEX outbox_by_status ON outbox (status, next_attempt_ms);
+    CREATE INDEX outbox_by_instance ON outbox (instance, status, row);
+    CREATE TABLE timers (
+        instance TEXT NOT NULL REFERENCES instances (id), state INTEGER NOT NULL, timer INTEGER NOT NULL,
+        due_ms INTEGER NOT NULL, sequence INTEGER NOT NULL, PRIMARY KEY (instance, sequence));
+    CREATE INDEX timers_due ON timers (due_ms, sequence);
+    CREATE TABLE history (
+        row INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, at TEXT NOT NULL,
+        kind TEXT NOT NULL, detail TEXT NOT NULL);
+    CREATE INDEX history_by_instance ON history (instance, row);
+    )sql",
+};
+
+constexpr auto replace = json::error_handler_t::replace;
+std::string dump(const json& j) { return j.dump(-1, ' ', false, replace); }
+
+template <typename T>
+Result<T> fail(StoreError e) {
+    return Result<T>::failure(std::move(e));
+}
+
+json compensations_to_json(const std::vector<engine::Command>& commands) {
+    json out = json::array();
+    for (const engine::Command& c : commands) out.push_back({{"type", c.type}, {"target", c.target}, {"data", c.data}});
+    return out;
+}
+
+std::vector<engine::Command> compensations_from_json(const std::string& text) {
+    std::vector<engine::Command> out;
+    json list = json::parse(text, nullptr, false);
+    if (!list.is_array()) return out;
+    for (const json& c : list) out.push_back({-1, c.value("type", ""), c.value("target", ""), c.value("data", json())});
+    return out;
+}
+
+engine::Status status_from(const std::string& s) {
+    if (s == "completed") return engine::Status::Completed;
+    if (s == "failed") return engine::Status::Failed;
+    if (s == "cancelled") return engine::Status::Cancelled;
+    return engine::Status::Running;
+}
+
+const char* instance_columns =
+    "row, id, workflow, version, key, state, status, vars, compensations, error, uuid_counter, created_at, updated_at";
+
+StoredInstance read_instance(sqlite::Statement& s, Connection& db) {
+    StoredInstance out;
+    out.row = s.integer(0);
+    engine::Instance& i = out.instance;
+    i.id = s.text(1);
+    out.workflow = s.text(2);
+    i.version = static_cast<int>(s.integer(3));
+    i.key = json::parse(s.text(4), nullptr, false);
+    out.state = s.text(5);
+    i.status = status_from(s.text(6));
+    json vars = json::parse(s.text(7), nullptr, false);
+    if (vars.is_array()) i.vars.assign(vars.begin(), vars.end());
+    i.compensations = compensations_from_json(s.text(8));
+    i.error = s.text(9);
+    i.uuid_counter = static_cast<std::uint64_t>(s.integer(10));
+    out.created_at = s.text(11);
+    out.updated_at = s.text(12);
+    Use timers(db.prepare("SELECT state, timer, due_ms, sequence FROM timers WHERE instance = ? ORDER BY sequence"));
+    timers->bind(1, i.id);
+    while (timers->step() == SQLITE_ROW)
+        i.timers.push_back({static_cast<int>(timers->integer(0)), static_cast<int>(timers->integer(1)), timers->integer(2),
+                            static_cast<std::uint64_t>(timers->integer(3))});
+    return out;
+}
+
+Result<std::optional<StoredInstance>> instance_by_id(Connection& db, const std::string& id) {
+    Use s(db.prepare(std::string("SELECT ") + instance_columns + " FROM instances WHERE id = ?"));
+    s->bind(1, id);
+    int code = s->step();
+    if (code == SQLITE_DONE) return Result<std::optional<StoredInstance>>::success(std::nullopt);
+    if (code != SQLITE_ROW) return fail<std::optional<StoredInstance>>(s->error(code));
+    return Result<std::optional<StoredInstance>>::success(read_instance(*s, db));
+}
+
+OutboxCommand read_command(sqlite::Statement& s) {
+    OutboxCommand c;
+    c.row = s.integer(0);
+    c.id = s.text(1);
+    c.instance = s.text(2);
+    c.workflow = s.text(3);
+    c.key = s.text(4);
+    c.type = s.text(5);
+    c.target = s.text(6);
+    c.payload = s.text(7);
+    c.status = s.text(8);
+    c.attempts = static_cast<int>(s.integer(9));
+    c.next_attempt_ms = s.integer(10);
+    c.last_error = s.text(11);
+    c.created_at = s.text(12);
+    return c;
+}
+
+const char* command_columns =
+    "row, id, instance, workflow, key, type, target, payload, status, attempts, next_attempt_ms, last_error, created_at";
+
+class SqliteTransaction : public Transaction {
+public:
+    SqliteTransaction(Connection& db, std::unique_lock<std::mutex> lock) : db_(db), lock_(std::move(lock)) {}
+    ~SqliteTransaction() override {
+        if (open_) (void)db_.exec("ROLLBACK");
+    }
+
+    Status begin() {
+        if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
+        open_ = true;
+        return std::nullopt;
+    }
+
+    Result<std::optional<std::string>> recorded_event(const std::string& event_id) override {
+        Use s(db_.prepare("SELECT response FROM inbox WHERE event_id = ?"));
+        s->bind(1, event_id);
+        int code = s->step();
+        if (code == SQLITE_DONE) return Result<std::optional<std::string>>::success(std::nullopt);
+        if (code != SQLITE_ROW) return fail<std::optional<std::string>>(s->error(code));
+        return Result<std::optional<std::string>>::success(s->text(0));
+    }
+
+    Status record_event(const std::string& event_id, const std::string& type, const std::string& response,
+                        const std::string& at) override {
+        Use s(db_.prepare("INSERT INTO inbox (event_id, type, response, received_at) VALUES (?, ?, ?, ?)"));
+        s->bind(1, event_id).bind(2, type).bind(3, response).bind(4, at);
+        return s->run();
+    }
+
+    Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) override {
+        Use s(db_.prepare(std::string("SELECT ") + instance_columns +
+                          " FROM instances WHERE workflow = ? AND key = ? AND status = 'running'"));
+        s->bind(1, workflow).bind(2, key_json);
+        int code = s->step();
+        if (code == SQLITE_DONE) return Result<std::optional<StoredInstance>>::success(std::nullopt);
+        if (code != SQLITE_ROW) return fail<std::optional<StoredInstance>>(s->error(code));
+        return Result<std::optional<StoredInstance>>::success(read_instance(*s, db_));
+    }
+
+    Result<std::optional<StoredInstance>> instance(const std::string& id) override { return instance_by_id(db_, id); }
+
+    Status save_instance(const StoredInstance& stored, bool is_new) override {
+        const engine::Instance& i = stored.instance;
+        json vars(i.vars);
+        if (is_new) {
+            Use s(db_.prepare("INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, error, "
+                              "uuid_counter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+            s->bind(1, i.id).bind(2, stored.workflow).bind(3, i.version).bind(4, dump(i.key));
+            if (stored.state.empty()) s->bind_null(5); else s->bind(5, stored.state);
+            s->bind(6, engine::status_name(i.status)).bind(7, dump(vars)).bind(8, dump(compensations_to_json(i.compensations)));
+            if (i.error.empty()) s->bind_null(9); else s->bind(9, i.error);
+            s->bind(10, static_cast<std::int64_t>(i.uuid_counter)).bind(11, stored.updated_at).bind(12, stored.updated_at);
+            if (auto e = s->run()) return e;
+        } else {
+            Use s(db_.prepare("UPDATE instances SET state = ?, status = ?, vars = ?, compensations = ?, error = ?, "
+                              "uuid_counter = ?, updated_at = ? WHERE id = ?"));
+            if (stored.state.empty()) s->bind_null(1); else s->bind(1, stored.state);
+            s->bind(2, engine::status_name(i.status)).bind(3, dump(vars)).bind(4, dump(compensations_to_json(i.compensations)));
+            if (i.error.empty()) s->bind_null(5); else s->bind(5, i.error);
+            s->bind(6, static_cast<std::int64_t>(i.uuid_counter)).bind(7, stored.updated_at).bind(8, i.id);
+            if (auto e = s->run()) return e;
+            Use clear(db_.prepare("DELETE FROM timers WHERE instance = ?"));
+            clear->bind(1, i.id);
+            if (auto e = clear->run()) return e;
+        }
+        for (const engine::PendingTimer& t : i.timers) {
+            Use s(db_.prepare("INSERT INTO timers (instance, state, timer, due_ms, sequence) VALUES (?, ?, ?, ?, ?)"));
+            s->bind(1, i.id).bind(2, t.state).bind(3, t.timer).bind(4, t.due_ms).bind(5, static_cast<std::int64_t>(t.sequence));
+            if (auto e = s->run()) return e;
+        }
+        return std::nullopt;
+    }
+
+    Status add_command(const OutboxCommand& c) override {
+        Use s(db_.prepare("INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, attempts, "
+                          "next_attempt_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"));
+        s->bind(1, c.id).bind(2, c.instance).bind(3, c.workflow).bind(4, c.key).bind(5, c.type).bind(6, c.target);
+        s->bind(7, c.payload).bind(8, c.next_attempt_ms).bind(9, c.created_at);
+        return s->run();
+    }
+
+    Status add_history(const std::string& instance, const HistoryEntry& entry) override {
+        Use s(db_.prepare("INSERT INTO history (instance, at, kind, detail) VALUES (?, ?, ?, ?)"));
+        s->bind(1, instance).bind(2, entry.at).bind(3, entry.kind).bind(4, entry.detail);
+        return s->run();
+    }
+
+    Status savepoint() override { return db_.exec("SAVEPOINT event"); }
+    Status release_savepoint() override { return db_.exec("RELEASE event"); }
+    Status rollback_to_savepoint() override {
+        if (auto e = db_.exec("ROLLBACK TO event")) return e;
+        return db_.exec("RELEASE event");
+    }
+
+    Status commit() override {
+        Status e = db_.exec("COMMIT");
+        if (e) (void)db_.exec("ROLLBACK");
+        open_ = false;
+        return e;
+    }
+
+private:
+    Connection& db_;
+    std::unique_lock<std::mutex> lock_;
+    bool open_ = false;
+};
+
+class SqliteStore : public Store {
+public:
+    SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader)
+        : writer_(std::move(writer)), reader_(std::move(reader)) {}
+
+    Status deploy(const Definition& d) override {
+        std::lock_guard lock(write_mutex_);
+        Use find(writer_->prepare("SELECT hash FROM workflows WHERE name = ? AND version = ?"));
+        find->bind(1, d.workflow).bind(2, d.version);
+        int code = find->step();
+        if (code == SQLITE_ROW) {
+            if (find->text(0) == d.hash) return std::nullopt;
+            return StoreError{StoreError::Kind::Conflict,
+                              "workflow '" + d.workflow + "' version " + std::to_string(d.version) +
+                                  " changed since it was deployed (hash " + find->text(0) + ", now " + d.hash +
+                                  "): give the changed workflow a new 'version'"};
+        }
+        if (code != SQLITE_DONE) return find->error(code);
+        Use insert(writer_->prepare("INSERT INTO workflows (name, version, hash, ir, sources, deployed_at) VALUES (?, ?, ?, ?, ?, ?)"));
+        insert->bind(1, d.workflow).bind(2, d.version).bind(3, d.hash).bind(4, d.ir).bind(5, d.sources).bind(6, d.deployed_at);
+        return insert->run();
+    }
+
+    Result<std::vector<Definition>> definitions() override {
+        std::lock_guard lock(read_mutex_);
+        Use s(reader_->prepare("SELECT name, version, hash, ir, sources, deployed_at FROM workflows ORDER BY name, version"));
+        std::vector<Definition> out;
+        int code;
+        while ((code = s->step()) == SQLITE_ROW)
+            out.push_back({s->text(0), static_cast<int>(s->integer(1)), s->text(2), s->text(3), s->text(4), s->text(5)});
+        if (code != SQLITE_DONE) return fail<std::vector<Definition>>(s->error(code));
+        return Result<std::vector<Definition>>::success(std::move(out));
+    }
+
+    Result<std::unique_ptr<Transaction>> begin() override {
+        auto tx = std::make_unique<SqliteTransaction>(*writer_, std::unique_lock(write_mutex_));
+        if (auto e = tx->begin()) return fail<std::unique_ptr<Transaction>>(*e);
+        return Result<std::unique_ptr<Transaction>>::success(std::move(tx));
+    }
+
+    Result<std::vector<StoredInstance>> instances(const InstanceFilter& f) override {
+        std::lock_guard lock(read_mutex_);
+        std::string sql = std::string("SELECT ") + instance_columns + " FROM instances WHERE row > ?";
+        if (!f.workflow.empty()) sql += " AND workflow = ?";
+        if (!f.status.empty()) sql += " AND status = ?";
+        if (!f.key.empty()) sql += " AND key = ?";
+        sql += " ORDER BY row LIMIT ?";
+        Use s(reader_->prepare(sql));
+        int index = 1;
+        s->bind(index++, f.after_row);
+        if (!f.workflow.empty()) s->bind(index++, f.workflow);
+        if (!f.status.empty()) s->bind(index++, f.status);
+        if (!f.key.empty()) s->bind(index++, f.key);
+        s->bind(index, f.limit);
+        std::vector<StoredInstance> out;
+        int code;
+        while ((code = s->step()) == SQLITE_ROW) out.push_back(read_instance(*s, *reader_));
+        if (code != SQLITE_DONE) return fail<std::vector<StoredInstance>>(s->error(code));
+        return Result<std::vector<StoredInstance>>::success(std::move(out));
+    }
+
+    Result<std::optional<StoredInstance>> instance(const std::string& id) override {
+        std::lock_guard lock(read_mutex_);
+        return instance_by_id(*reader_, id);
+    }
+
+    Result<std::vector<HistoryEntry>> history(const std::string& instance) override {
+        std::lock_guard lock(read_mutex_);
+        Use s(reader_->prepare("SELECT at, kind, detail FROM history WHERE instance = ? ORDER BY row"));
+        s->bind(1, instance);
+        std::vector<HistoryEntry> out;
+        int code;
+        while ((code = s->step()) == SQLITE_ROW) out.push_back({s->text(0), s->text(1), s->text(2)});
+        if (code != SQLITE_DONE) return fail<std::vector<HistoryEntry>>(s->error(code));
+        return Result<std::vector<HistoryEntry>>::success(std::move(out));
+    }
+
+    Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit) override {
+        std::lock_guard lock(read_mutex_);
+        std::string sql = std::string("SELECT ") + command_columns + " FROM outbox";
+        if (!status.empty()) sql += " WHERE status = ?";
+        sql += " ORDER BY row LIMIT ?";
+        Use s(reader_->prepare(sql));
+        int index = 1;
+        if (!status.empty()) s->bind(index++, status);
+        s->bind(index, limit);
+        return read_commands(*s);
+    }
+
+    Result<std::vector<std::pair<std::string, std::int64_t>>> counts() override {
+        std::lock_guard lock(read_mutex_);
+        Use s(reader_->prepare(
+            "SELECT 'instances_' || status, count(*) FROM instances GROUP BY status "
+            "UNION ALL SELECT 'outbox_' || status, count(*) FROM outbox GROUP BY status "
+            "UNION ALL SELECT 'timers_pending', count(*) FROM timers"));
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        int code;
+        while ((code = s->step()) == SQLITE_ROW) out.emplace_back(s->text(0), s->integer(1));
+        if (code != SQLITE_DONE) return fail<std::vector<std::pair<std::string, std::int64_t>>>(s->error(code));
+        return Result<std::vector<std::pair<std::string, std::int64_t>>>::success(std::move(out));
+    }
+
+    Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit) override {
+        std::lock_guard lock(read_mutex_);
+        // The oldest pending command of each instance, when no earlier command of the same
+        // instance is still pending (delivered or dead ones do not hold it back).
+        Use s(reader_->prepare(std::string("SELECT ") + command_columns +
+                               " FROM outbox o WHERE status = 'pending' AND next_attempt_ms <= ? AND NOT EXISTS "
+                               "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.status = 'pending' AND p.row < o.row) "
+                               "ORDER BY next_attempt_ms, row LIMIT ?"));
+        s->bind(1, now_ms).bind(2, limit);
+        return read_commands(*s);
+    }
+
+    Status mark_delivered(const std::string& id, const std::string& at) override {
+        return write("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
+                     [&](sqlite::Statement& s) { s.bind(1, at).bind(2, id); });
+    }
+    Status mark_retry(const std::string& id, int attempts, std::int64_t next, const std::string& error) override {
+        return write("UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'",
+                     [&](sqlite::Statement& s) { s.bind(1, attempts).bind(2, next).bind(3, error).bind(4, id); });
+    }
+    Status mark_dead(const std::string& id, int attempts, const std::string& error) override {
+        return write("UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'",
+                     [&](sqlite::Statement& s) { s.bind(1, attempts).bind(2, error).bind(3, id); });
+    }
+
+    Status retry_dead(const std::string& id, std::int64_t now_ms) override {
+        std::lock_guard lock(write_mutex_);
+        Use find(writer_->prepare("SELECT status FROM outbox WHERE id = ?"));
+        find->bind(1, id);
+        int code = find->step();
+        if (code == SQLITE_DONE) return StoreError{StoreError::Kind::NotFound, "no command '" + id + "'"};
+        if (code != SQLITE_ROW) return find->error(code);
+        if (find->text(0) != "dead")
+            return StoreError{StoreError::Kind::Conflict, "command '" + id + "' is " + find->text(0) + ", not dead"};
+        Use s(writer_->prepare("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = ? WHERE id = ?"));
+        s->bind(1, now_ms).bind(2, id);
+        return s->run();
+    }
+
+    Result<std::optional<std::int64_t>> next_command_due() override {
+        return next_due("SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending'");
+    }
+
+    Result<std::int64_t> prune_delivered(const std::string& before) override {
+        std::lock_guard lock(write_mutex_);
+        Use s(writer_->prepare("DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?"));
+        s->bind(1, before);
+        if (auto e = s->run()) return fail<std::int64_t>(*e);
+        return Result<std::int64_t>::success(writer_->changes());
+    }
+
+    Result<std::vector<DueTimer>> due_timers(std::int64_t now_ms, int limit) override {
+        std::lock_guard lock(read_mutex_);
+        Use s(reader_->prepare("SELECT instance, state, timer, due_ms, sequence FROM timers WHERE due_ms <= ? "
+                               "ORDER BY due_ms, sequence LIMIT ?"));
+        s->bind(1, now_ms).bind(2, limit);
+        std::vector<DueTimer> out;
+        int code;
+        while ((code = s->step()) == SQLITE_ROW)
+            out.push_back({s->text(0), {static_cast<int>(s->integer(1)), static_cast<int>(s->integer(2)), s->integer(3),
+                                        static_cast<std::uint64_t>(s->integer(4))}});
+        if (code != SQLITE_DONE) return fail<std::vector<DueTimer>>(s->error(code));
+        return Result<std::vector<DueTimer>>::success(std::move(out));
+    }
+
+    Result<std::optional<std::int64_t>> next_timer_due() override { return next_due("SELECT min(due_ms) FROM timers"); }
+
+    Result<std::uint64_t> max_timer_sequence() override {
+        auto r = next_due("SELECT max(sequence) FROM timers");
+        if (!r.ok()) return fail<std::uint64_t>(*r.error);
+        return Result<std::uint64_t>::success(r.value->value_or(0) < 0 ? 0 : static_cast<std::uint64_t>(r.value->value_or(0)));
+    }
+
+    bool healthy() override {
+        std::lock_guard lock(read_mutex_);
+        Use s(reader_->prepare("SELECT 1"));
+        return s->step() == SQLITE_ROW;
+    }
+
+    Status migrate() {
+        std::lock_guard lock(write_mutex_);
+        if (auto e = writer_->exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")) return e;
+        std::int64_t version = 0;
+        {
+            Use s(writer_->prepare("SELECT max(version) FROM schema_version"));
+            if (s->step() == SQLITE_ROW && !s->is_null(0)) version = s->integer(0);
+        }
+        const std::int64_t latest = static_cast<std::int64_t>(std::size(migrations));
+        if (version > latest)
+            return StoreError{StoreError::Kind::Corrupt, "the database has schema version " + std::to_string(version) +
+                                                             ", newer than this flowd (" + std::to_string(latest) + ")"};
+        for (std::int64_t v = version; v < latest; ++v) {
+            if (auto e = writer_->exec("BEGIN IMMEDIATE")) return e;
+            Status e = writer_->exec(migrations[v]);
+            if (!e) e = writer_->exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
+            if (!e) e = writer_->exec("COMMIT");
+            if (e) {
+                (void)writer_->exec("ROLLBACK");
+                return e;
+            }
+        }
+        return std::nullopt;
+    }
+
+private:
+    template <typename Bind>
+    Status write(const std::string& sql, Bind bind) {
+        std::lock_guard lock(write_mutex_);
+        Use s(writer_->prepare(sql));
+        bind(*s);
+        return s->run();
+    }
+
+    Result<std::optional<std::int64_t>> next_due(const std::string& sql) {
+        std::lock_guard lock(read_mutex_);
+        Use s(reader_->prepare(sql));
+        int code = s->step();
+        if (code != SQLITE_ROW) return fail<std::optional<std::int64_t>>(s->error(code));
+        if (s->is_null(0)) return Result<std::optional<std::int64_t>>::success(std::nullopt);
+        return Result<std::optional<std::int64_t>>::success(s->integer(0));
+    }
+
+    Result<std::vector<OutboxCommand>> read_commands(sqlite::Statement& s) {
+        std::vector<OutboxCommand> out;
+        int code;
+        while ((code = s.step()) == SQLITE_ROW) out.push_back(read_command(s));
+        if (code != SQLITE_DONE) return fail<std::vector<OutboxCommand>>(s.error(code));
+        return Result<std::vector<OutboxCommand>>::success(std::move(out));
+    }
+
+    // The writer connection: transactions, relay updates, deployment. `write_mutex_` guards
+    // it; a Transaction holds it from begin to commit.
+    std::unique_ptr<Connection> writer_;
+    std::mutex write_mutex_;
+    // The reader connection (WAL lets it read while a write is open), guarded by `read_mutex_`.
+    std::unique_ptr<Connection> reader_;
+    std::mutex read_mutex_;
+};
+
+}  // namespace
+
+int sqlite_schema_version() { return static_cast<int>(std::size(migrations)); }
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
+    auto writer = Connection::open(options.path, options.synchronous, false);
+    if (!writer.ok()) return Result<std::unique_ptr<Store>>::failure(*writer.error);
+    auto reader = Connection::open(options.path, options.synchronous, false);
+    if (!reader.ok()) return Result<std::unique_ptr<Store>>::failure(*reader.error);
+    auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value));
+    if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
+    return Result<std::unique_ptr<Store>>::success(std::move(store));
+}
+
+}  // namespace flow::store

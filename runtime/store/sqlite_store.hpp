@@ -1,0 +1,23 @@
+// The SQLite implementation of the Store: WAL, synchronous=FULL by default, foreign keys on,
+// a schema version with migrations applied at open.
+#pragma once
+
+#include "runtime/store/store.hpp"
+
+#include <memory>
+#include <string>
+
+namespace flow::store {
+
+struct SqliteOptions {
+    std::string path = "flow.db";
+    std::string synchronous = "FULL";  // FULL, NORMAL (or EXTRA); never OFF by default
+};
+
+// Opens the database, creating and migrating it as needed.
+Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options);
+
+// The schema version this build writes.
+int sqlite_schema_version();
+
+}  // namespace flow::store

@@ -1,0 +1,153 @@
+// The durable store behind flowd. An interface, so that PostgreSQL can implement it next to
+// SQLite: nothing above it knows SQL. Expected failures are values (StoreError), never
+// exceptions; every method documents what it reads or writes.
+#pragma once
+
+#include "runtime/engine/instance.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flow::store {
+
+// Why a store operation failed, in the terms the HTTP layer maps to a status once.
+struct StoreError {
+    enum class Kind {
+        Unavailable,  // the database cannot take writes now (full, locked, read-only): 503
+        Conflict,     // a rule of the data was broken (a changed workflow under an unchanged version)
+        NotFound,
+        Corrupt,      // the database holds something this version cannot read
+    };
+    Kind kind = Kind::Unavailable;
+    std::string message;
+};
+
+template <typename T>
+struct Result {
+    std::optional<T> value;
+    std::optional<StoreError> error;
+    bool ok() const { return !error; }
+    static Result success(T v) { return {std::move(v), std::nullopt}; }
+    static Result failure(StoreError e) { return {std::nullopt, std::move(e)}; }
+};
+using Status = std::optional<StoreError>;  // nothing means success
+
+// A deployed workflow version: what `flowd --flows` compiled, and the sources it came from,
+// so that running instances of an older version can still be executed after an upgrade.
+struct Definition {
+    std::string workflow;
+    int version = 1;
+    std::string hash;
+    std::string ir;       // the compiled form, as JSON
+    std::string sources;  // {"file name": "text", …} as JSON
+    std::string deployed_at;
+};
+
+// An instance as stored: the engine's instance plus bookkeeping.
+struct StoredInstance {
+    engine::Instance instance;   // `workflow` is left -1: the caller resolves the name
+    std::string workflow;        // the workflow's name
+    std::string state;           // the state's name, or empty
+    std::int64_t row = 0;        // insertion order: the pagination cursor
+    std::string created_at;
+    std::string updated_at;
+};
+
+struct OutboxCommand {
+    std::int64_t row = 0;
+    std::string id;
+    std::string instance;
+    std::string workflow;
+    std::string key;       // JSON
+    std::string type;
+    std::string target;
+    std::string payload;   // the command's data, JSON
+    std::string status;    // pending, delivered, dead
+    int attempts = 0;
+    std::int64_t next_attempt_ms = 0;
+    std::string last_error;
+    std::string created_at;
+};
+
+struct InstanceFilter {
+    std::string workflow, status, key;  // empty: any
+    std::int64_t after_row = 0;
+    int limit = 100;
+};
+
+struct HistoryEntry {
+    std::string at;
+    std::string kind;    // delivery, transition, timer, command, cancel, error
+    std::string detail;  // JSON
+};
+
+struct DueTimer {
+    std::string instance;
+    engine::PendingTimer timer;
+};
+
+// The writes of one batch of events: everything commits together or nothing does.
+class Transaction {
+public:
+    virtual ~Transaction() = default;
+    // The response recorded for an event id, when the id was accepted before.
+    virtual Result<std::optional<std::string>> recorded_event(const std::string& event_id) = 0;
+    virtual Status record_event(const std::string& event_id, const std::string& type, const std::string& response,
+                                const std::string& at) = 0;
+    virtual Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) = 0;
+    virtual Result<std::optional<StoredInstance>> instance(const std::string& id) = 0;
+    // Inserts or updates the instance, and replaces its pending timers with instance.timers.
+    virtual Status save_instance(const StoredInstance& instance, bool is_new) = 0;
+    virtual Status add_command(const OutboxCommand& command) = 0;
+    virtual Status add_history(const std::string& instance, const HistoryEntry& entry) = 0;
+    // A savepoint around one event, so that one event's failure undoes only its own writes.
+    virtual Status savepoint() = 0;
+    virtual Status release_savepoint() = 0;
+    virtual Status rollback_to_savepoint() = 0;
+    virtual Status commit() = 0;  // rolls back on failure; the transaction is over either way
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Records a definition, or finds it recorded with the same hash. A different hash under
+    // the same workflow and version is a Conflict.
+    virtual Status deploy(const Definition& definition) = 0;
+    virtual Result<std::vector<Definition>> definitions() = 0;
+
+    // Only one transaction at a time is open (the writer's); it blocks other writers.
+    virtual Result<std::unique_ptr<Transaction>> begin() = 0;
+
+    // Reads for the API.
+    virtual Result<std::vector<StoredInstance>> instances(const InstanceFilter& filter) = 0;
+    virtual Result<std::optional<StoredInstance>> instance(const std::string& id) = 0;
+    virtual Result<std::vector<HistoryEntry>> history(const std::string& instance) = 0;
+    virtual Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit) = 0;
+    // Counts for /metrics: instances by status, outbox rows by status, pending timers.
+    virtual Result<std::vector<std::pair<std::string, std::int64_t>>> counts() = 0;
+
+    // The relay: the first pending command of each instance whose turn has come (earlier
+    // commands of the instance delivered or dead), due at or before now, at most `limit`.
+    virtual Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit) = 0;
+    virtual Status mark_delivered(const std::string& id, const std::string& at) = 0;
+    virtual Status mark_retry(const std::string& id, int attempts, std::int64_t next_attempt_ms, const std::string& error) = 0;
+    virtual Status mark_dead(const std::string& id, int attempts, const std::string& error) = 0;
+    // Gives a dead command a new round of attempts; NotFound, or Conflict when it is not dead.
+    virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
+    virtual Result<std::optional<std::int64_t>> next_command_due() = 0;
+    // Deletes delivered commands older than the cutoff.
+    virtual Result<std::int64_t> prune_delivered(const std::string& before) = 0;
+
+    // The timer loop.
+    virtual Result<std::vector<DueTimer>> due_timers(std::int64_t now_ms, int limit) = 0;
+    virtual Result<std::optional<std::int64_t>> next_timer_due() = 0;
+    virtual Result<std::uint64_t> max_timer_sequence() = 0;
+
+    virtual bool healthy() = 0;
+};
+
+}  // namespace flow::store

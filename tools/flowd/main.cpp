@@ -1,0 +1,294 @@
+// flowd: runs compiled workflows as a durable server. A thin main over runtime/: it reads
+// the command line and the config, compiles the flows, deploys them into the store, starts
+// the writer, the relay, the timer loop and the HTTP server, and stops them cleanly on
+// SIGTERM or SIGINT.
+#include "dsl/compiler.hpp"
+#include "dsl/ir_json.hpp"
+#include "runtime/http/routes.hpp"
+#include "runtime/http/server.hpp"
+#include "runtime/relay/relay.hpp"
+#include "runtime/service/config.hpp"
+#include "runtime/store/sqlite_store.hpp"
+#include "runtime/timers/timer_loop.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <openssl/rand.h>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using nlohmann::json;
+
+const char* const usage_text =
+    "usage: flowd --flows PATH... [--db FILE] [--listen HOST:PORT] [--config FILE] [--target NAME=URL]...\n";
+
+void log(const std::string& level, const std::string& message, json fields = json::object()) {
+    fields["ts"] = flow::service::timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+    fields["level"] = level;
+    fields["msg"] = message;
+    std::cerr << fields.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+}
+
+std::int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string random_id() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness");
+    bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        out += hex[bytes[i] >> 4];
+        out += hex[bytes[i] & 15];
+    }
+    return out;
+}
+
+// Every .flow file under the paths (a file is taken as it is), in a stable order.
+std::vector<std::string> flow_files(const std::vector<std::string>& paths) {
+    std::vector<std::string> files;
+    for (const std::string& path : paths) {
+        std::error_code ec;
+        if (fs::is_directory(path, ec)) {
+            std::vector<std::string> found;
+            for (const auto& entry : fs::recursive_directory_iterator(path, ec))
+                if (entry.is_regular_file() && entry.path().extension() == ".flow") found.push_back(entry.path().string());
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else {
+            files.push_back(path);
+        }
+    }
+    return files;
+}
+
+struct Arguments {
+    std::vector<std::string> flows;
+    std::string db = "flow.db";
+    std::string listen = "127.0.0.1:8080";
+    std::string config;
+    std::vector<std::string> targets;
+};
+
+std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& problem) {
+    Arguments a;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        auto value = [&]() -> std::optional<std::string> {
+            if (i + 1 >= argc) return std::nullopt;
+            return std::string(argv[++i]);
+        };
+        if (arg == "--flows") {
+            while (i + 1 < argc && argv[i + 1][0] != '-') a.flows.push_back(argv[++i]);
+        } else if (arg == "--db" || arg == "--listen" || arg == "--config" || arg == "--target") {
+            auto v = value();
+            if (!v) {
+                problem = arg + " needs a value";
+                return std::nullopt;
+            }
+            if (arg == "--db") a.db = *v;
+            else if (arg == "--listen") a.listen = *v;
+            else if (arg == "--config") a.config = *v;
+            else a.targets.push_back(*v);
+        } else {
+            problem = "unknown argument " + arg;
+            return std::nullopt;
+        }
+    }
+    if (a.flows.empty()) {
+        problem = "--flows needs at least one file or folder";
+        return std::nullopt;
+    }
+    return a;
+}
+
+std::optional<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
+    std::size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    boost::system::error_code ec;
+    std::string host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) return std::nullopt;
+    int port = std::atoi(text.c_str() + colon + 1);
+    if (port < 0 || port > 65535) return std::nullopt;
+    return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string problem;
+    auto args = parse_arguments(argc, argv, problem);
+    if (!args) {
+        std::cerr << "flowd: " << problem << "\n" << usage_text;
+        return 2;
+    }
+    flow::service::Config config;
+    if (!args->config.empty())
+        if (auto e = flow::service::load_config(args->config, config)) {
+            std::cerr << "flowd: " << *e << "\n";
+            return 2;
+        }
+    for (const std::string& t : args->targets)
+        if (auto e = flow::service::add_target_flag(t, config)) {
+            std::cerr << "flowd: " << *e << "\n";
+            return 2;
+        }
+    auto endpoint = parse_endpoint(args->listen);
+    if (!endpoint) {
+        std::cerr << "flowd: --listen takes HOST:PORT, such as 127.0.0.1:8080\n";
+        return 2;
+    }
+
+    // Compile every flow; any error stops the start, with the diagnostics.
+    std::vector<std::string> files = flow_files(args->flows);
+    if (files.empty()) {
+        std::cerr << "flowd: no .flow file under the given paths\n";
+        return 2;
+    }
+    flow::DiskReader reader;
+    flow::Compilation compiled = flow::compile(files, reader);
+    for (const auto& d : compiled.diagnostics.all()) std::cerr << flow::format_text(d);
+    if (!compiled.program) {
+        std::cerr << "flowd: the flows do not compile; nothing was started\n";
+        return 1;
+    }
+    bool unbound = false;
+    for (const auto& w : compiled.program->workflows)
+        for (const std::string& target : w.targets)
+            if (!config.targets.count(target)) {
+                std::cerr << "flowd: workflow '" << w.name << "' sends commands to target '" << target
+                          << "', which is not bound: add it under \"targets\" in the config, or pass --target " << target
+                          << "=http://…\n";
+                unbound = true;
+            }
+    if (unbound) return 1;
+
+    auto opened = flow::store::open_sqlite_store({args->db, config.synchronous});
+    if (!opened.ok()) {
+        std::cerr << "flowd: " << opened.error->message << "\n";
+        return 1;
+    }
+    flow::store::Store& store = **opened.value;
+
+    // Deploy: each workflow version with its hash and the sources it was compiled from.
+    json sources = json::object();
+    for (const auto& file : compiled.loaded.files) sources[file.source->name()] = file.source->text();
+    std::string sources_text = sources.dump(-1, ' ', false, json::error_handler_t::replace);
+    for (const auto& w : compiled.program->workflows) {
+        flow::store::Definition d{w.name, w.version, w.hash,
+                                  flow::to_json(*compiled.program, w).dump(-1, ' ', false, json::error_handler_t::replace),
+                                  sources_text, flow::service::timestamp(wall_clock_ms())};
+        if (auto e = store.deploy(d)) {
+            std::cerr << "flowd: " << e->message << "\n";
+            return 1;
+        }
+    }
+    flow::service::Deployment deployment(compiled.program);
+    auto definitions = store.definitions();
+    if (!definitions.ok()) {
+        std::cerr << "flowd: " << definitions.error->message << "\n";
+        return 1;
+    }
+    for (const auto& d : *definitions.value) {
+        if (deployment.engine_for(d.workflow, d.version)) continue;
+        // An older version: compile it again from its stored sources, for its running instances.
+        json stored = json::parse(d.sources, nullptr, false);
+        std::map<std::string, std::string> texts;
+        if (stored.is_object())
+            for (const auto& [name, text] : stored.items()) texts[name] = text.get<std::string>();
+        flow::Compilation old = flow::compile_sources(texts);
+        if (old.program && old.program->workflow_index(d.workflow) >= 0) deployment.add_version(old.program, d.workflow, d.version);
+        else log("warn", "an older workflow version no longer compiles; its instances cannot run",
+                 {{"workflow", d.workflow}, {"version", d.version}});
+    }
+
+    auto max_sequence = store.max_timer_sequence();
+    std::uint64_t timer_sequence = (max_sequence.ok() ? *max_sequence.value : 0) + 1;
+    flow::service::Metrics metrics;
+    flow::service::Processor processor(deployment, random_id);
+    flow::service::Writer writer(store, 10000, 512);
+    writer.observe_batch = [&](std::size_t n) { metrics.batch(n); };
+    flow::relay::Relay relay(store, config, metrics, wall_clock_ms);
+    flow::timers::TimerLoop timers(store, writer, processor, metrics, wall_clock_ms, timer_sequence);
+    writer.on_commit([&] {
+        relay.wake();
+        timers.wake();
+    });
+    relay.start();
+    timers.start();
+
+    flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence};
+    asio::io_context io;
+    asio::thread_pool workers(64);
+    flow::http::ServerLimits limits;
+    limits.max_connections = config.max_connections;
+    limits.max_body_bytes = config.max_body_bytes;
+    limits.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
+    limits.body_timeout = std::chrono::milliseconds(config.body_timeout_ms);
+    flow::http::Server server(io, workers, limits, [&](const flow::http::Request& r) { return flow::http::handle(r, services); });
+    if (auto e = server.listen(*endpoint)) {
+        std::cerr << "flowd: " << *e << "\n";
+        return 1;
+    }
+    std::unique_ptr<flow::http::Server> metrics_server;
+    if (!config.metrics_listen.empty()) {
+        auto metrics_endpoint = parse_endpoint(config.metrics_listen);
+        if (!metrics_endpoint) {
+            std::cerr << "flowd: metrics_listen takes HOST:PORT\n";
+            return 2;
+        }
+        metrics_server = std::make_unique<flow::http::Server>(io, workers, limits, [&](const flow::http::Request& r) {
+            if (r.target() != "/metrics" && r.target() != "/healthz") return flow::http::error_response(404, "only /metrics and /healthz here");
+            return flow::http::handle(r, services);
+        });
+        if (auto e = metrics_server->listen(*metrics_endpoint)) {
+            std::cerr << "flowd: " << *e << "\n";
+            return 1;
+        }
+    }
+    auto bound = server.local_endpoint();
+    log("info", "flowd is listening", {{"listen", bound.address().to_string() + ":" + std::to_string(bound.port())},
+                                       {"db", args->db}, {"workflows", compiled.program->workflows.size()}});
+
+    // SIGTERM and SIGINT: stop accepting, let the requests in flight finish, then stop.
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::steady_timer grace(io);
+    std::function<void(int)> drain = [&](int left) {
+        if (server.active_connections() == 0 || left <= 0) {
+            io.stop();
+            return;
+        }
+        grace.expires_after(std::chrono::milliseconds(50));
+        grace.async_wait([&, left](boost::system::error_code) { drain(left - 1); });
+    };
+    signals.async_wait([&](boost::system::error_code, int signal) {
+        log("info", "stopping", {{"signal", signal}});
+        server.stop_accepting();
+        if (metrics_server) metrics_server->stop_accepting();
+        drain(200);  // at most 10 s for the requests in flight
+    });
+    std::thread second([&] { io.run(); });
+    io.run();
+    second.join();
+    workers.join();
+    timers.stop();
+    writer.stop();
+    relay.stop();
+    log("info", "stopped");
+    return 0;
+}
