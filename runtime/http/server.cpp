@@ -7,6 +7,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
+
 namespace flow::http {
 
 namespace asio = boost::asio;
@@ -22,6 +24,23 @@ asio::awaitable<void> send(beast::tcp_stream& stream, Response res, std::chrono:
     res.prepare_payload();
     stream.expires_after(timeout);
     co_await beast_http::async_write(stream, res, tuple_awaitable);
+}
+
+// Sends a refusal and closes without losing it: the client may still be sending a body we
+// will not read, and closing with unread data would reset the connection before the client
+// reads the answer. So: answer, stop sending, read and drop what still comes for a moment.
+asio::awaitable<void> refuse_and_close(beast::tcp_stream& stream, Response res, std::chrono::milliseconds timeout) {
+    res.keep_alive(false);
+    co_await send(stream, std::move(res), timeout);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::milliseconds(500));
+    std::array<char, 8192> sink;
+    for (std::size_t drained = 0; drained < (1u << 20);) {
+        auto [error, n] = co_await stream.async_read_some(asio::buffer(sink), tuple_awaitable);
+        if (error) break;
+        drained += n;
+    }
 }
 
 asio::awaitable<void> session(tcp::socket socket, asio::thread_pool& workers, ServerLimits limits, Server::Handler& handler,
@@ -42,14 +61,21 @@ asio::awaitable<void> session(tcp::socket socket, asio::thread_pool& workers, Se
             co_await send(stream, error_response(431, "the request header is too large"), limits.write_timeout);
             break;
         }
+        if (read_error == beast_http::error::body_limit) {
+            // Beast compares Content-Length with the limit as soon as the header is complete.
+            co_await refuse_and_close(
+                stream, error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
+                limits.write_timeout);
+            break;
+        }
         if (read_error) break;  // closed, timed out or garbage: nothing was accepted
         auto& header = parser.get();
         // The body limit is enforced from Content-Length alone, before any of the body is read.
         if (parser.content_length() && *parser.content_length() > limits.max_body_bytes) {
-            Response res = error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes",
-                                          header.version());
-            res.keep_alive(false);
-            co_await send(stream, std::move(res), limits.write_timeout);
+            co_await refuse_and_close(stream,
+                                      error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) +
+                                                              " bytes", header.version()),
+                                      limits.write_timeout);
             break;
         }
         if (beast::iequals(header[beast_http::field::expect], "100-continue")) {
@@ -60,9 +86,9 @@ asio::awaitable<void> session(tcp::socket socket, asio::thread_pool& workers, Se
         stream.expires_after(limits.body_timeout);
         auto [body_error, body_bytes] = co_await beast_http::async_read(stream, buffer, parser, tuple_awaitable);
         if (body_error == beast_http::error::body_limit) {
-            Response res = error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes");
-            res.keep_alive(false);
-            co_await send(stream, std::move(res), limits.write_timeout);
+            co_await refuse_and_close(
+                stream, error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
+                limits.write_timeout);
             break;
         }
         if (body_error == beast::error::timeout) {

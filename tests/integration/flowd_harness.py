@@ -1,0 +1,143 @@
+"""Starting the real flowd binary on an ephemeral port, and a real HTTP receiver for its
+commands: the pieces the integration tests share. Standard library only."""
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Flowd:
+    def __init__(self, binary, flows, db, config=None, extra=()):
+        self.binary, self.flows, self.db, self.config, self.extra = binary, flows, db, config, list(extra)
+        self.process = None
+        self.port = None
+        self.log = []
+
+    def start(self, timeout=20):
+        args = [self.binary, "--flows", *self.flows, "--db", self.db, "--listen", "127.0.0.1:0", *self.extra]
+        if self.config:
+            args += ["--config", self.config]
+        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.process.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            match = re.search(r'"listen":"127\.0\.0\.1:(\d+)"', line)
+            if match:
+                self.port = int(match.group(1))
+                threading.Thread(target=self._drain, daemon=True).start()
+                return self
+        raise RuntimeError("flowd did not start:\n" + "".join(self.log))
+
+    def _drain(self):
+        for line in self.process.stderr:
+            self.log.append(line)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+        connection.request(method, path, body=data, headers=headers or {})
+        response = connection.getresponse()
+        raw = response.read()
+        connection.close()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode(errors="replace")
+        return response.status, parsed
+
+    def post_event(self, event, headers=None):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        return self.request("POST", "/v1/events", event, h)
+
+    def instances(self, **filters):
+        """Every instance matching the filters, following the pages."""
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        found, cursor = [], None
+        while True:
+            page = "/v1/instances?limit=1000&" + query + (f"&after={cursor}" if cursor else "")
+            status, body = self.request("GET", page)
+            assert status == 200, body
+            found += body["instances"]
+            cursor = body["next"]
+            if cursor is None:
+                return found
+
+    def wait_for(self, predicate, timeout=15, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for " + what)
+
+
+class Receiver:
+    """A command target. `behaviour(path, command, attempt)` returns (status, headers) or
+    sleeps; every request is recorded."""
+
+    def __init__(self, behaviour=None):
+        self.received = []
+        self.lock = threading.Lock()
+        self.behaviour = behaviour or (lambda path, command, attempt: (200, {}))
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                command = json.loads(self.rfile.read(length) or b"{}")
+                with receiver.lock:
+                    attempt = sum(1 for r in receiver.received if r["command"].get("id") == command.get("id")) + 1
+                    receiver.received.append({"path": self.path, "command": command, "headers": dict(self.headers)})
+                status, headers = receiver.behaviour(self.path, command, attempt)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path=""):
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def commands(self):
+        with self.lock:
+            return [r["command"] for r in self.received]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def write_config(path, **config):
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return path

@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Integration tests of the real flowd binary: usage from ctest is
+    python3 test_flowd.py FLOWD_BINARY SOURCE_DIR
+Each test starts flowd on an ephemeral port with its own database and a real HTTP receiver."""
+import base64
+import hashlib
+import hmac
+import importlib.util
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flowd_harness import Flowd, Receiver, write_config  # noqa: E402
+
+FLOWD = SOURCE = None
+
+TEST_FLOW = """
+event Start { id: string, n: int }
+event Poke { id: string }
+command First to sink { id: string, n: int }
+command Second to sink { id: string }
+workflow Test {
+  key id: string
+  var pokes: int = 0
+  start on Start as s { emit First { id: key, n: s.n } emit Second { id: key } goto Waiting }
+  state Waiting {
+    on Poke { pokes = pokes + 1 if pokes >= 2 { complete } }
+    after 2s { goto Late }
+  }
+  state Late { on Poke { emit Second { id: key } complete } }
+}
+"""
+
+SECRET = "whsec_" + base64.b64encode(b"test-secret-key-0123456789").decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(b"rotated-secret-key-987654").decode()
+
+
+def sign(secret, msg_id, timestamp, body):
+    key = base64.b64decode(secret[len("whsec_"):])
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+class FlowdTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="flowd-test-")
+        self.flows = os.path.join(self.dir, "flows")
+        os.mkdir(self.flows)
+        with open(os.path.join(self.flows, "test.flow"), "w") as f:
+            f.write(TEST_FLOW)
+        self.receiver = None
+        self.flowd = None
+
+    def tearDown(self):
+        if self.flowd:
+            self.flowd.stop(signal.SIGKILL)
+        if self.receiver:
+            self.receiver.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, behaviour=None, flows=None, retry=None, **config):
+        if self.receiver is None:
+            self.receiver = Receiver(behaviour)
+        target = {"url": self.receiver.url("sink"), "timeout_ms": 1000,
+                  "retry": retry or {"max_attempts": 4, "initial_backoff_ms": 50, "max_backoff_ms": 200}}
+        config.setdefault("targets", {"sink": target})
+        path = write_config(os.path.join(self.dir, "config.json"), **config)
+        self.flowd = Flowd(FLOWD, flows or [self.flows], os.path.join(self.dir, "flow.db"), path).start()
+        return self.flowd
+
+    def state_of(self, instance_id):
+        status, body = self.flowd.request("GET", f"/v1/instances/{instance_id}")
+        self.assertEqual(status, 200, body)
+        return body
+
+    # ---- the happy path ---------------------------------------------------------------
+
+    def test_event_starts_an_instance_and_its_commands_arrive_in_order(self):
+        flowd = self.start()
+        status, body = flowd.post_event({"id": "e1", "type": "Start", "data": {"id": "k1", "n": 7}})
+        self.assertEqual(status, 202, body)
+        self.assertFalse(body["duplicate"])
+        delivery = body["deliveries"][0]
+        self.assertEqual((delivery["workflow"], delivery["key"], delivery["outcome"], delivery["state"]),
+                         ("Test", "k1", "started", "Waiting"))
+        commands = flowd.wait_for(lambda: len(self.receiver.commands()) >= 2 and self.receiver.commands(), what="commands")
+        self.assertEqual([c["type"] for c in commands], ["First", "Second"])
+        first = self.receiver.received[0]
+        self.assertEqual(first["headers"]["Idempotency-Key"], first["command"]["id"])
+        self.assertEqual(first["command"]["data"], {"id": "k1", "n": 7})
+        self.assertEqual(first["command"]["instance"], delivery["instance"])
+        again = flowd.post_event({"id": "e1", "type": "Start", "data": {"id": "k1", "n": 7}})
+        self.assertEqual(again[0], 202)
+        self.assertTrue(again[1]["duplicate"])
+        self.assertEqual(again[1]["deliveries"], body["deliveries"])
+        details = self.state_of(delivery["instance"])
+        self.assertEqual(details["vars"], {"pokes": 0})
+        kinds = [h["kind"] for h in details["history"]]
+        self.assertEqual(kinds, ["delivery", "command", "command"])
+
+    def test_every_example_runs_end_to_end_with_the_demo_services(self):
+        spec = importlib.util.spec_from_file_location("demo", os.path.join(SOURCE, "examples", "services", "demo_services.py"))
+        demo = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(demo)
+        answers = []
+
+        def behaviour(path, command, attempt):
+            if attempt == 1:
+                answers.extend(demo.reactions(command))
+            return 200, {}
+
+        self.receiver = Receiver(behaviour)
+        targets = {t: {"url": self.receiver.url(t)} for t in
+                   ["publishing", "campaigns", "inventory", "payments", "shipping", "mail", "routing", "notifications",
+                    "tickets", "approvals", "flights", "hotels"]}
+        flowd = self.start(flows=[os.path.join(SOURCE, "examples")], targets=targets)
+        starts = [
+            {"type": "CampaignActivated", "data": {"campaignId": "c1", "advertising": "banner"}},
+            {"type": "OrderPlaced", "data": {"orderId": "o1", "customer": "eve", "total": {"amount": 9.5, "currency": "EUR"},
+                                             "lines": [{"sku": "a", "quantity": 1}], "payBy": "2099-01-01T00:00:00Z"}},
+            {"type": "TripRequested", "data": {"bookingId": "t1", "traveler": "ana", "destination": "Oslo", "budget": 900}},
+            {"type": "TicketOpened", "data": {"ticketId": "k1", "tenant": "acme", "priority": "low", "openedAt": "2026-01-01T00:00:00Z"}},
+        ]
+        for i, event in enumerate(starts):
+            self.assertEqual(flowd.post_event(dict(event, id=f"start-{i}"))[0], 202)
+        expected = {"CampaignPublishing": "completed", "OrderFulfillment": "completed", "TripBooking": "completed",
+                    "TicketLifecycle": "running"}
+        n = 0
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            while answers:
+                event_type, data = answers.pop(0)
+                n += 1
+                self.assertEqual(flowd.post_event({"id": f"answer-{n}", "type": event_type, "data": data})[0], 202)
+            statuses = {i["workflow"]: (i["status"], i["state"]) for i in flowd.instances()}
+            if all(statuses.get(w, ("", ""))[0] == s for w, s in expected.items()) and \
+                    statuses["TicketLifecycle"][1] == "AwaitingCustomer":
+                break
+            time.sleep(0.05)
+        statuses = {i["workflow"]: (i["status"], i["state"]) for i in flowd.instances()}
+        self.assertEqual(statuses, {"CampaignPublishing": ("completed", "AwaitingPublisher"),
+                                    "OrderFulfillment": ("completed", "Shipping"),
+                                    "TripBooking": ("completed", "BookingHotel"),
+                                    "TicketLifecycle": ("running", "AwaitingCustomer")})
+
+    # ---- bad input changes nothing -----------------------------------------------------
+
+    def test_bad_input_is_refused_with_its_status_and_changes_nothing(self):
+        flowd = self.start(max_body_bytes=4096)
+        cases = [
+            (b"not json", {}, 400, "not JSON"),
+            (json.dumps([1, 2]), {}, 400, "not an event"),
+            (json.dumps({"type": "Start", "data": {}}), {}, 400, "'id'"),
+            (json.dumps({"id": "x", "type": "Nope", "data": {}}), {}, 422, "Nope"),
+            (json.dumps({"id": "x", "type": "Start", "data": {"id": "k"}}), {}, 422, "data.n"),
+            (json.dumps({"id": "x", "type": "Start", "data": {"id": "k", "n": "seven"}}), {}, 422, "data.n"),
+            ("[" * 100 + "]" * 100, {}, 400, "deeper"),
+            (json.dumps({"id": "x' OR '1'='1", "type": "Start", "data": {"id": 5, "n": 1}}), {}, 422, "data.id"),
+            (b"\xff\xfe{}", {}, 400, "not JSON"),
+        ]
+        for body, headers, expected, mention in cases:
+            status, answer = flowd.post_event(body, headers)
+            self.assertEqual(status, expected, (body, answer))
+            self.assertIn(mention, answer["error"], answer)
+        status, answer = flowd.post_event("x" * 5000)
+        self.assertEqual(status, 413)
+        self.assertEqual(flowd.request("GET", "/v1/nowhere")[0], 404)
+        self.assertEqual(flowd.request("GET", "/v1/instances/..%2F..%2Fetc%2Fpasswd")[0], 404)
+        self.assertEqual(flowd.request("GET", "/v1/instances/%27%3B%20DROP%20TABLE%20instances%3B%20--")[0], 404)
+        self.assertEqual(flowd.request("DELETE", "/v1/events")[0], 405)
+        self.assertEqual(flowd.request("POST", "/v1/instances/nope/cancel")[0], 404)
+        self.assertEqual(flowd.request("POST", "/v1/outbox/nope/retry")[0], 404)
+        self.assertEqual(flowd.instances(), [])
+        # A rejected id was not recorded: the same id, now valid, is not a duplicate.
+        status, answer = flowd.post_event({"id": "x", "type": "Start", "data": {"id": "k", "n": 1}})
+        self.assertEqual(status, 202)
+        self.assertFalse(answer["duplicate"])
+
+    def test_cloudevents_structured_binary_and_batch(self):
+        flowd = self.start()
+        structured = {"specversion": "1.0", "id": "ce1", "source": "/test", "type": "Start", "time": "2026-01-01T00:00:00Z",
+                      "data": {"id": "a", "n": 1}}
+        self.assertEqual(flowd.post_event(structured, {"Content-Type": "application/cloudevents+json"})[0], 202)
+        status, body = flowd.request("POST", "/v1/events", json.dumps({"id": "b", "n": 2}),
+                                     {"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "ce2",
+                                      "ce-type": "Start", "ce-source": "/test"})
+        self.assertEqual(status, 202, body)
+        batch = [dict(structured, id="ce3", data={"id": "c", "n": 3}), dict(structured, id="ce4", data={"id": "d"})]
+        status, body = flowd.request("POST", "/v1/events", json.dumps(batch), {"Content-Type": "application/cloudevents-batch+json"})
+        self.assertEqual(status, 422, body)
+        self.assertEqual(body["index"], 1)
+        self.assertEqual(len(flowd.instances()), 2)  # nothing of the refused batch
+        batch[1]["data"]["n"] = 4
+        status, body = flowd.request("POST", "/v1/events", json.dumps(batch), {"Content-Type": "application/cloudevents-batch+json"})
+        self.assertEqual(status, 202, body)
+        self.assertEqual([b["deliveries"][0]["key"] for b in body], ["c", "d"])
+        self.assertEqual(len(flowd.instances()), 4)
+
+    def test_chunked_request_bodies(self):
+        flowd = self.start()
+        import http.client
+        connection = http.client.HTTPConnection("127.0.0.1", flowd.port, timeout=10)
+        body = json.dumps({"id": "chunky", "type": "Start", "data": {"id": "ch", "n": 1}}).encode()
+        connection.request("POST", "/v1/events", body=iter([body[:10], body[10:]]),
+                           headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}, encode_chunked=True)
+        response = connection.getresponse()
+        self.assertEqual(response.status, 202, response.read())
+
+    # ---- security ----------------------------------------------------------------------
+
+    def test_webhook_signatures_valid_forged_stale_missing_and_rotated(self):
+        flowd = self.start(webhook_secrets=[SECRET, OTHER_SECRET])
+        body = json.dumps({"id": "s1", "type": "Start", "data": {"id": "s", "n": 1}})
+        now = int(time.time())
+
+        def headers(secret, ts, msg_id="msg-1", signature=None):
+            return {"Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
+                    "webhook-signature": signature or sign(secret, msg_id, ts, body)}
+
+        self.assertEqual(flowd.post_event(body, {"Content-Type": "application/json"})[0], 401)
+        self.assertEqual(flowd.post_event(body, headers(SECRET, now, signature="v1,Zm9yZ2Vk"))[0], 401)
+        self.assertEqual(flowd.post_event(body, headers(SECRET, now - 3600))[0], 401)
+        self.assertEqual(flowd.post_event(body, headers(SECRET, now + 3600))[0], 401)
+        self.assertEqual(flowd.instances(), [])
+        self.assertEqual(flowd.post_event(body, headers(OTHER_SECRET, now, signature="v1,bad " + sign(OTHER_SECRET, "msg-1", now, body)))[0], 202)
+        self.assertEqual(len(flowd.instances()), 1)
+        self.assertFalse(any(SECRET in line or OTHER_SECRET in line for line in flowd.log))
+
+    def test_admin_token_guards_every_other_route(self):
+        flowd = self.start(admin_token="s3cret")
+        for path in ["/v1/instances", "/v1/workflows", "/v1/outbox", "/v1/instances/x"]:
+            self.assertEqual(flowd.request("GET", path)[0], 401, path)
+            self.assertEqual(flowd.request("GET", path, headers={"Authorization": "Bearer wrong"})[0], 401, path)
+        self.assertEqual(flowd.request("GET", "/v1/instances", headers={"Authorization": "Bearer s3cret"})[0], 200)
+        self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
+        self.assertEqual(flowd.request("GET", "/metrics")[0], 200)
+
+    # ---- the relay ---------------------------------------------------------------------
+
+    def test_retries_dead_letters_and_retry_from_dead(self):
+        mode = {"first": "flaky"}
+
+        def behaviour(path, command, attempt):
+            if command["type"] == "First":
+                if mode["first"] == "flaky":
+                    return (500, {}) if attempt < 3 else (200, {})
+                return (400, {}) if mode["first"] == "reject" else (200, {})
+            return 200, {}
+
+        flowd = self.start(behaviour)
+        flowd.post_event({"id": "r1", "type": "Start", "data": {"id": "r1", "n": 1}})
+        flowd.wait_for(lambda: len(self.receiver.commands()) >= 4, what="three tries and the second command")
+        types = [c["type"] for c in self.receiver.commands()]
+        self.assertEqual(types[:4], ["First", "First", "First", "Second"])  # Second waits for First
+        ids = {c["id"] for c in self.receiver.commands() if c["type"] == "First"}
+        self.assertEqual(len(ids), 1)  # one id across retries
+        mode["first"] = "reject"
+        flowd.post_event({"id": "r2", "type": "Start", "data": {"id": "r2", "n": 1}})
+        dead = flowd.wait_for(lambda: flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="a dead letter")
+        self.assertEqual(dead[0]["type"], "First")
+        self.assertIn("HTTP 400", dead[0]["last_error"])
+        # Second of r2 is not held back by a dead First.
+        flowd.wait_for(lambda: sum(1 for c in self.receiver.commands() if c["type"] == "Second") >= 2, what="Second after dead")
+        self.assertEqual(flowd.request("POST", f"/v1/outbox/{dead[0]['id']}/retry")[0], 200)
+        self.assertEqual(flowd.request("POST", f"/v1/outbox/{dead[0]['id']}/retry")[0], 409)
+        mode["first"] = "ok"
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"] and
+                       not flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="the retried command")
+
+    def test_retry_after_and_timeouts_are_retried(self):
+        def behaviour(path, command, attempt):
+            if command["type"] == "First" and attempt == 1:
+                return 429, {"Retry-After": "1"}
+            if command["type"] == "Second" and attempt == 1:
+                time.sleep(1.5)  # past the 1 s timeout
+            return 200, {}
+
+        flowd = self.start(behaviour)
+        started = time.time()
+        flowd.post_event({"id": "t1", "type": "Start", "data": {"id": "t1", "n": 1}})
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"], timeout=20, what="delivery")
+        attempts = [c["type"] for c in self.receiver.commands()]
+        self.assertEqual(attempts.count("First"), 2)
+        self.assertGreaterEqual(attempts.count("Second"), 2)
+        self.assertGreaterEqual(time.time() - started, 1.0)  # Retry-After was honoured
+
+    # ---- durability ----------------------------------------------------------------------
+
+    def test_a_timer_fires_across_a_restart(self):
+        flowd = self.start()
+        _, body = flowd.post_event({"id": "tm", "type": "Start", "data": {"id": "tm", "n": 1}})
+        instance = body["deliveries"][0]["instance"]
+        self.assertEqual(len(self.state_of(instance)["timers"]), 1)
+        self.assertEqual(flowd.stop(signal.SIGKILL), -signal.SIGKILL)
+        time.sleep(2.5)  # the timer falls due while flowd is down
+        self.start()
+        late = self.flowd.wait_for(lambda: self.state_of(instance)["state"] == "Late", timeout=5, what="the timer")
+        self.assertTrue(late)
+        history = self.state_of(instance)["history"]
+        self.assertEqual([h["kind"] for h in history].count("timer"), 1)
+
+    def test_sigkill_under_load_loses_nothing_acknowledged(self):
+        flowd = self.start()
+        acknowledged, lock, stop = [], threading.Lock(), threading.Event()
+
+        def load(worker):
+            n = 0
+            while not stop.is_set():
+                n += 1
+                event = {"id": f"w{worker}-{n}", "type": "Start", "data": {"id": f"w{worker}-{n}", "n": n}}
+                try:
+                    status, _ = flowd.post_event(event)
+                except Exception:
+                    continue
+                if status == 202:
+                    with lock:
+                        acknowledged.append(event)
+
+        threads = [threading.Thread(target=load, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        flowd.stop(signal.SIGKILL)
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertGreater(len(acknowledged), 20)
+        flowd = self.start()
+        for event in acknowledged:  # every acknowledged event is there, exactly once
+            status, body = flowd.post_event(event)
+            self.assertEqual(status, 202)
+            self.assertTrue(body["duplicate"], event["id"])
+        keys = [i["key"] for i in flowd.instances(workflow="Test")]
+        self.assertEqual(len(keys), len(set(keys)))
+        self.assertTrue({e["data"]["id"] for e in acknowledged} <= set(keys))
+        # Every resulting command arrives at least once, with one id.
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending&limit=1000")[1]["commands"],
+                       timeout=30, what="the outbox to drain")
+        delivered = {}
+        for c in self.receiver.commands():
+            delivered.setdefault((c["instance"], c["type"]), set()).add(c["id"])
+        for i in flowd.instances(workflow="Test"):
+            for command_type in ("First", "Second"):
+                self.assertEqual(len(delivered.get((i["id"], command_type), ())), 1, (i, command_type))
+
+    def test_sigterm_stops_cleanly(self):
+        flowd = self.start()
+        flowd.post_event({"id": "q", "type": "Start", "data": {"id": "q", "n": 1}})
+        self.assertEqual(flowd.stop(signal.SIGTERM), 0)
+        self.assertIn('"msg":"stopped"', "".join(flowd.log))
+
+    # ---- deployment ----------------------------------------------------------------------
+
+    def test_cancel_and_versions(self):
+        flowd = self.start()
+        _, body = flowd.post_event({"id": "c1", "type": "Start", "data": {"id": "c1", "n": 1}})
+        instance = body["deliveries"][0]["instance"]
+        status, answer = flowd.request("POST", f"/v1/instances/{instance}/cancel")
+        self.assertEqual((status, answer["status"]), (200, "cancelled"))
+        self.assertEqual(flowd.request("POST", f"/v1/instances/{instance}/cancel")[0], 409)
+        flowd.stop()
+        with open(os.path.join(self.flows, "test.flow"), "w") as f:
+            f.write(TEST_FLOW.replace("pokes >= 2", "pokes >= 3"))
+        with self.assertRaises(RuntimeError) as refused:
+            self.start()
+        self.assertIn("changed since it was deployed", str(refused.exception))
+        with open(os.path.join(self.flows, "test.flow"), "w") as f:
+            f.write(TEST_FLOW.replace("pokes >= 2", "pokes >= 3").replace("key id: string", "version 2\n  key id: string"))
+        flowd = self.start()
+        status, body = flowd.request("GET", "/v1/workflows")
+        self.assertEqual(sorted((w["name"], w["version"], w["current"]) for w in body["workflows"]),
+                         [("Test", 1, False), ("Test", 2, True)])
+
+    def test_unbound_target_stops_the_start(self):
+        with self.assertRaises(RuntimeError) as refused:
+            self.start(targets={})
+        self.assertIn("target 'sink'", str(refused.exception))
+        self.assertIn("workflow 'Test'", str(refused.exception))
+
+
+if __name__ == "__main__":
+    FLOWD, SOURCE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    del sys.argv[1:3]
+    unittest.main(verbosity=2)

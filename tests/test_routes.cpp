@@ -1,0 +1,182 @@
+// The HTTP routes called as plain functions (no sockets), over a real SQLite store in a
+// temporary folder; and the pieces they use: signatures and event input.
+#include "runtime/http/event_input.hpp"
+#include "runtime/http/routes.hpp"
+#include "runtime/http/webhook_signature.hpp"
+#include "runtime/store/sqlite_store.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <sys/stat.h>
+
+using namespace flow;
+namespace fs = std::filesystem;
+namespace beast_http = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+const char* flow_text = "event Go { id: string, n: int }\ncommand Log to log { text: string }\n"
+                        "workflow W { key id: string start on Go as g { emit Log { text: str(g.n) } goto S } "
+                        "state S { on Go { complete } } }";
+
+struct Server {
+    fs::path dir = fs::temp_directory_path() / ("flow-routes-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
+    Compilation compiled = test::compile_text(flow_text);
+    service::Config config;
+    std::unique_ptr<store::Store> store;
+    std::unique_ptr<service::Deployment> deployment;
+    std::unique_ptr<service::Processor> processor;
+    std::unique_ptr<service::Writer> writer;
+    service::Metrics metrics;
+    std::uint64_t sequence = 1;
+    int ids = 0;
+    std::unique_ptr<http::Services> services;
+
+    Server() {
+        fs::create_directories(dir);
+        REQUIRE(compiled.program);
+        auto opened = store::open_sqlite_store({(dir / "flow.db").string(), "FULL"});
+        REQUIRE(opened.ok());
+        store = std::move(*opened.value);
+        for (const auto& w : compiled.program->workflows)
+            REQUIRE_FALSE(store->deploy({w.name, w.version, w.hash, "{}", "{}", "2026-01-01T00:00:00.000Z"}));
+        deployment = std::make_unique<service::Deployment>(compiled.program);
+        processor = std::make_unique<service::Processor>(*deployment, [this] { return "id-" + std::to_string(++ids); });
+        writer = std::make_unique<service::Writer>(*store, 100, 10);
+        services.reset(new http::Services{config, *store, *writer, *processor, *deployment, metrics,
+                                          [] { return std::int64_t{1767225600000}; }, sequence});
+    }
+    ~Server() {
+        writer->stop();
+        writer.reset();
+        store.reset();
+        fs::remove_all(dir);
+    }
+    http::Response call(beast_http::verb method, const std::string& target, const std::string& body = "",
+                        std::map<std::string, std::string> headers = {}) {
+        http::Request req{method, target, 11};
+        for (const auto& [k, v] : headers) req.set(k, v);
+        req.body() = body;
+        req.prepare_payload();
+        return http::handle(req, *services);
+    }
+    json body_of(const http::Response& r) { return json::parse(r.body()); }
+};
+
+}  // namespace
+
+TEST_CASE("POST /v1/events: accepted, duplicate, and refusals that change nothing") {
+    Server s;
+    auto ok = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})");
+    CHECK(ok.result_int() == 202);
+    json b = s.body_of(ok);
+    CHECK(b["duplicate"] == false);
+    CHECK(b["deliveries"][0]["outcome"] == "started");
+    CHECK(b["deliveries"][0]["instance"] == "id-1");
+    auto again = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})");
+    CHECK(s.body_of(again)["duplicate"] == true);
+    CHECK(s.body_of(again)["deliveries"] == b["deliveries"]);
+    CHECK(s.call(beast_http::verb::post, "/v1/events", "{").result_int() == 400);
+    auto unknown = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e2", "type": "Nope", "data": {}})");
+    CHECK(unknown.result_int() == 422);
+    auto wrong = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e2", "type": "Go", "data": {"id": "b", "n": "x"}})");
+    CHECK(wrong.result_int() == 422);
+    CHECK(s.body_of(wrong)["field"] == "data.n");
+    auto list = s.body_of(s.call(beast_http::verb::get, "/v1/instances"));
+    CHECK(list["instances"].size() == 1);
+    auto outbox = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending"));
+    REQUIRE(outbox["commands"].size() == 1);
+    CHECK(outbox["commands"][0]["type"] == "Log");
+}
+
+TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {
+    Server s;
+    CHECK(s.call(beast_http::verb::get, "/v2/anything").result_int() == 404);
+    CHECK(s.call(beast_http::verb::get, "/v1/events").result_int() == 405);
+    CHECK(s.call(beast_http::verb::get, "/v1/instances/none").result_int() == 404);
+    CHECK(s.call(beast_http::verb::get, "/healthz").result_int() == 200);
+    auto started = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})"));
+    std::string id = started["deliveries"][0]["instance"];
+    auto cancelled = s.call(beast_http::verb::post, "/v1/instances/" + id + "/cancel");
+    CHECK(cancelled.result_int() == 200);
+    CHECK(s.body_of(cancelled)["status"] == "cancelled");
+    CHECK(s.call(beast_http::verb::post, "/v1/instances/" + id + "/cancel").result_int() == 409);
+    s.config.admin_token = "t0ken";
+    CHECK(s.call(beast_http::verb::get, "/v1/instances").result_int() == 401);
+    CHECK(s.call(beast_http::verb::get, "/v1/instances", "", {{"Authorization", "Bearer t0ken"}}).result_int() == 200);
+    CHECK(s.call(beast_http::verb::get, "/metrics").result_int() == 200);
+}
+
+TEST_CASE("instances: filters, limit capped at 1000 and stable cursors") {
+    Server s;
+    for (int i = 0; i < 5; ++i)
+        s.call(beast_http::verb::post, "/v1/events",
+               json({{"id", "e" + std::to_string(i)}, {"type", "Go"}, {"data", {{"id", "k" + std::to_string(i)}, {"n", i}}}}).dump());
+    auto page = s.body_of(s.call(beast_http::verb::get, "/v1/instances?limit=2"));
+    REQUIRE(page["instances"].size() == 2);
+    REQUIRE(page["next"].is_string());
+    auto next = s.body_of(s.call(beast_http::verb::get, "/v1/instances?limit=2&after=" + page["next"].get<std::string>()));
+    CHECK(next["instances"][0]["key"] == "k2");
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?key=k4"))["instances"].size() == 1);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?status=completed"))["instances"].size() == 0);
+    CHECK(s.call(beast_http::verb::get, "/v1/instances?limit=abc").result_int() == 400);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?limit=5000"))["instances"].size() == 5);
+}
+
+TEST_CASE("metrics are in the Prometheus text format") {
+    Server s;
+    s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})");
+    std::string text = s.call(beast_http::verb::get, "/metrics").body();
+    CHECK(text.find("flow_events_total{outcome=\"accepted\"} 1\n") != std::string::npos);
+    CHECK(text.find("flow_instances{status=\"running\"} 1\n") != std::string::npos);
+    CHECK(text.find("flow_outbox_commands{status=\"pending\"} 1\n") != std::string::npos);
+    CHECK(text.find("# TYPE flow_ingest_seconds histogram\n") != std::string::npos);
+    CHECK(text.find("flow_commit_batch_size_count") != std::string::npos);
+}
+
+TEST_CASE("the database file is readable by its owner only") {
+    Server s;
+    struct stat info {};
+    REQUIRE(stat((s.dir / "flow.db").c_str(), &info) == 0);
+    CHECK((info.st_mode & 0077) == 0);
+}
+
+TEST_CASE("Standard Webhooks signatures: valid, forged, stale, missing, rotated") {
+    std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    std::string body = R"({"a":1})";
+    std::string signature = http::sign_webhook(secret, "msg_1", 1700000000, body);
+    CHECK(signature.rfind("v1,", 0) == 0);
+    CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body, 1700000100) == http::SignatureCheck::Valid);
+    CHECK(http::verify_webhook({"whsec_b3RoZXI=", secret}, "msg_1", "1700000000", "v1,x " + signature, body, 1700000000) ==
+          http::SignatureCheck::Valid);
+    CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body + " ", 1700000000) == http::SignatureCheck::Invalid);
+    CHECK(http::verify_webhook({secret}, "msg_2", "1700000000", signature, body, 1700000000) == http::SignatureCheck::Invalid);
+    CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body, 1700000301) == http::SignatureCheck::Stale);
+    CHECK(http::verify_webhook({secret}, "msg_1", "", signature, body, 1700000000) == http::SignatureCheck::Missing);
+    CHECK(http::verify_webhook({secret}, "msg_1", "17e8", signature, body, 1700000000) == http::SignatureCheck::Invalid);
+}
+
+TEST_CASE("event input: plain, structured, binary and batch CloudEvents") {
+    auto plain = http::read_events("application/json", {}, R"({"id": "1", "type": "T", "data": {"x": 1}})");
+    REQUIRE(std::holds_alternative<http::EventsInput>(plain));
+    CHECK(std::get<http::EventsInput>(plain).events[0].data == json{{"x", 1}});
+    auto binary = http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-id", "2"}, {"ce-type", "T"},
+                                                         {"ce-time", "2026-01-01T00:00:00Z"}}, R"({"x": 2})");
+    REQUIRE(std::holds_alternative<http::EventsInput>(binary));
+    CHECK(std::get<http::EventsInput>(binary).events[0].id == "2");
+    CHECK(std::get<http::EventsInput>(binary).events[0].time == "2026-01-01T00:00:00Z");
+    auto batch = http::read_events("application/cloudevents-batch+json; charset=utf-8", {},
+                                   R"([{"specversion": "1.0", "id": "3", "type": "T", "data": {}}, {"id": "4", "type": "T"}])");
+    REQUIRE(std::holds_alternative<http::EventsInput>(batch));
+    CHECK(std::get<http::EventsInput>(batch).events.size() == 2);
+    CHECK(std::get<http::EventsInput>(batch).batch);
+    auto bad = http::read_events("application/cloudevents-batch+json", {}, R"([{"id": "3"}])");
+    REQUIRE(std::holds_alternative<http::InputError>(bad));
+    CHECK(std::get<http::InputError>(bad).message.find("event 0 of the batch") == 0);
+    auto deep = http::read_events("application/json", {}, std::string(100, '[') + std::string(100, ']'));
+    REQUIRE(std::holds_alternative<http::InputError>(deep));
+    CHECK(std::get<http::InputError>(deep).status == 400);
+}
