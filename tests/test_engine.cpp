@@ -258,3 +258,13 @@ TEST_CASE("a start handler's runtime error keeps only the initial values of the 
     CHECK(step.instance.vars[0] == 1);
     CHECK(step.commands.empty());
 }
+
+TEST_CASE("a step says whether a goto entered a state") {
+    Fixture f(messages + "workflow W { key id: string start on Go { goto S }\n"
+                         " state S { on Poke { goto S } on Stop { complete } on Go { } } }");
+    engine::Step started = f.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(started.entered);
+    CHECK(f.deliver(started.instance, "Poke", {{"id", "a"}, {"n", 0}}).entered);
+    CHECK_FALSE(f.deliver(started.instance, "Go", {{"id", "a"}, {"n", 1}}).entered);
+    CHECK_FALSE(f.deliver(started.instance, "Stop", {{"id", "a"}}).entered);
+}

@@ -98,6 +98,7 @@ Step Engine::start(const Route& route, const Event& event, const std::string& in
             if (!execution.guard_holds(handler, &event.data)) continue;
             execution.run(handler, &event.data);
             step.outcome = Outcome::Started;
+            step.entered = execution.entered();
             step.commands = std::move(execution.commands());
             step.instance = std::move(working);
             return step;
@@ -152,6 +153,7 @@ Step Engine::deliver(const Instance& instance, const Event& event, Clock clock) 
         return failed(instance, workflow, error, Outcome::Handled);
     }
     step.outcome = Outcome::Handled;
+    step.entered = execution.entered();
     step.commands = std::move(execution.commands());
     step.instance = std::move(working);
     return step;
@@ -174,6 +176,7 @@ Step Engine::fire(const Instance& instance, const PendingTimer& timer, Clock clo
     }
     Step step;
     step.outcome = Outcome::Handled;
+    step.entered = execution.entered();
     step.commands = std::move(execution.commands());
     step.instance = std::move(working);
     return step;

@@ -35,6 +35,7 @@ struct Step {
     Outcome outcome = Outcome::Unmatched;
     Instance instance;              // the instance after the step (unset when Unmatched)
     std::vector<Command> commands;  // in the order sent, compensations included
+    bool entered = false;           // a goto entered a state (re-entry included)
 };
 
 // What a step may know of the world.

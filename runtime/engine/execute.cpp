@@ -77,6 +77,7 @@ void Execution::end(Status status) {
 // Leaves the current state (its timers are cancelled), enters `state`, runs its entry block
 // and starts its timers, in source order.
 void Execution::enter(int state) {
+    entered_ = true;
     instance_.timers.clear();
     instance_.state = state;
     const ir::State& s = workflow_.states[static_cast<std::size_t>(state)];

@@ -34,6 +34,7 @@ public:
     void initialize_vars();
 
     std::vector<Command>& commands() { return commands_; }
+    bool entered() const { return entered_; }
 
 private:
     using Locals = std::vector<Value>;
@@ -57,6 +58,7 @@ private:
     Clock clock_;
     std::vector<Command> commands_;
     int goto_state_ = -1;
+    bool entered_ = false;
 };
 
 }  // namespace flow::engine

@@ -93,8 +93,9 @@ Response post_events(const Request& req, Services& s) {
         return std::nullopt;
     });
     if (status) {
-        s.metrics.event("unavailable");
-        return error_response(status_for(*status) == 409 ? 422 : 503, status->message, req.version());
+        bool conflict = status_for(*status) == 409;
+        s.metrics.event(conflict ? "rejected_422" : "unavailable");
+        return error_response(conflict ? 422 : 503, status->message, req.version());
     }
     for (const auto& r : results) s.metrics.event(r.duplicate ? "duplicate" : "accepted");
     s.metrics.ingest_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -132,9 +133,11 @@ Response list_instances(const Request& req, const boost::urls::url_view& url, Se
         }
     }
     if (!filter.key.empty()) {
-        // Keys are stored as JSON: a string key, or an int key when the text is a number.
-        bool numeric = filter.key.find_first_not_of("-0123456789") == std::string::npos;
-        filter.key = numeric ? filter.key : json(filter.key).dump(-1, ' ', false, replace);
+        // Keys are stored as JSON: the text matches a string key, and an int key when it is one.
+        std::string text = filter.key;
+        filter.key = json(text).dump(-1, ' ', false, replace);
+        json number = json::parse(text, nullptr, false);
+        if (number.is_number_integer()) filter.key_alternative = number.dump();
     }
     int limit = filter.limit;
     filter.limit = limit + 1;

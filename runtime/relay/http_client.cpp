@@ -67,7 +67,7 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
             }
         }
         beast_http::request<beast_http::string_body> req{beast_http::verb::post, target, 11};
-        req.set(beast_http::field::host, host);
+        req.set(beast_http::field::host, parsed->has_port() ? endpoint : host);
         req.set(beast_http::field::user_agent, "flowd");
         for (const auto& [name, value] : headers) req.set(name, value);
         req.body() = body;

@@ -82,6 +82,8 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     if (auto e = positive("header_timeout_ms", config.header_timeout_ms)) return e;
     if (auto e = positive("body_timeout_ms", config.body_timeout_ms)) return e;
     if (auto e = positive("retention_hours", config.retention_hours)) return e;
+    if (config.max_connections == 0 || config.max_body_bytes == 0 || config.header_timeout_ms == 0 || config.body_timeout_ms == 0)
+        return "max_connections, max_body_bytes, header_timeout_ms and body_timeout_ms must be above 0";
     if (config.synchronous != "FULL" && config.synchronous != "NORMAL" && config.synchronous != "EXTRA")
         return "synchronous must be FULL, EXTRA or NORMAL";
     return std::nullopt;

@@ -70,12 +70,20 @@ std::optional<Rejection> Processor::validate(const IncomingEvent& event) const {
 }
 
 store::Status Processor::save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
-                                   bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause) {
+                                   bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause,
+                                   const std::string& before) {
     const engine::Instance& i = step.instance;
     const ir::Workflow& workflow = engine.program().workflows[static_cast<std::size_t>(i.workflow)];
     store::StoredInstance stored{i, workflow.name, state_of(engine, i), 0, timestamp(now_ms), timestamp(now_ms)};
     if (auto e = tx.save_instance(stored, is_new)) return e;
     if (auto e = tx.add_history(i.id, cause)) return e;
+    // A transition: the instance was created, entered a state (re-entry included) or ended.
+    if (is_new || step.entered || i.status != engine::Status::Running || stored.state != before) {
+        json transition = {{"from", before.empty() ? json() : json(before)},
+                           {"to", stored.state.empty() ? json() : json(stored.state)},
+                           {"status", engine::status_name(i.status)}};
+        if (auto e = tx.add_history(i.id, {cause.at, "transition", dump(transition)})) return e;
+    }
     if (i.status == engine::Status::Failed && !i.error.empty())
         if (auto e = tx.add_history(i.id, {cause.at, "error", dump({{"error", i.error}})})) return e;
     for (const engine::Command& c : step.commands) {
@@ -120,8 +128,10 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         engine::Step step;
         const engine::Engine* engine = &current;
         bool is_new = false;
+        std::string before;
         if (*running.value) {
             store::StoredInstance& stored = **running.value;
+            before = stored.state;
             engine = deployment_.engine_for(name, stored.instance.version);
             if (!engine || !resolve(*engine, stored))
                 return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
@@ -145,7 +155,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
             store::HistoryEntry cause{at, "delivery",
                                       dump({{"event", incoming.id}, {"type", incoming.type}, {"outcome", delivery.outcome},
                                             {"state", delivery.state}, {"event_time", incoming.time.empty() ? json() : json(incoming.time)}})};
-            if (auto e = save_step(tx, *engine, step, is_new, now_ms, cause)) return fail<EventResult>(*e);
+            if (auto e = save_step(tx, *engine, step, is_new, now_ms, cause, before)) return fail<EventResult>(*e);
         }
         result.deliveries.push_back(std::move(delivery));
     }
@@ -157,22 +167,27 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
 store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTimer& due, std::uint64_t& timer_sequence) {
     auto found = tx.instance(due.instance);
     if (!found.ok()) return fail<bool>(*found.error);
-    if (!*found.value) return store::Result<bool>::success(false);
+    // A timer that cannot fire (its instance gone, ended, or of a version that no longer
+    // compiles) is dropped, so that it does not come due again and again.
+    auto drop = [&]() -> store::Result<bool> {
+        if (auto e = tx.drop_timer(due.instance, due.timer.sequence)) return fail<bool>(*e);
+        return store::Result<bool>::success(false);
+    };
+    if (!*found.value) return drop();
     store::StoredInstance& stored = **found.value;
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
-    if (!engine || !resolve(*engine, stored) || stored.instance.status != engine::Status::Running)
-        return store::Result<bool>::success(false);
+    if (!engine || !resolve(*engine, stored) || stored.instance.status != engine::Status::Running) return drop();
     bool pending = false;
     for (const engine::PendingTimer& t : stored.instance.timers) pending = pending || t.sequence == due.timer.sequence;
-    if (!pending) return store::Result<bool>::success(false);
+    if (!pending) return drop();
     const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
     const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
     engine::Step step = engine->fire(stored.instance, due.timer, {due.timer.due_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(due.timer.due_ms), "timer",
                               dump({{"timer", timer.kind == ir::Timer::Kind::After ? "after" : "at"},
-                                    {"due", chrono::format_rfc3339(due.timer.due_ms)},
+                                    {"due", timestamp(due.timer.due_ms)},
                                     {"state", engine->state_name(step.instance)}})};
-    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause)) return fail<bool>(*e);
+    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, stored.state)) return fail<bool>(*e);
     return store::Result<bool>::success(true);
 }
 
@@ -188,7 +203,7 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
         return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
     engine::Step step = engine->cancel(stored.instance, {now_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(now_ms), "cancel", dump({{"status", engine::status_name(step.instance.status)}})};
-    if (auto e = save_step(tx, *engine, step, false, now_ms, cause)) return fail<CancelOutcome>(*e);
+    if (auto e = save_step(tx, *engine, step, false, now_ms, cause, stored.state)) return fail<CancelOutcome>(*e);
     return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
 }
 

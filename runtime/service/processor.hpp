@@ -64,8 +64,9 @@ public:
 
 private:
     // Writes the step's instance, its commands and history; returns the delivery it makes.
+    // `before` is the state before the step ("" for a new instance).
     store::Status save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
-                            bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause);
+                            bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause, const std::string& before);
 
     const Deployment& deployment_;
     IdGenerator new_id_;

@@ -219,6 +219,12 @@ public:
         return s->run();
     }
 
+    Status drop_timer(const std::string& instance, std::uint64_t sequence) override {
+        Use s(db_.prepare("DELETE FROM timers WHERE instance = ? AND sequence = ?"));
+        s->bind(1, instance).bind(2, static_cast<std::int64_t>(sequence));
+        return s->run();
+    }
+
     Status add_history(const std::string& instance, const HistoryEntry& entry) override {
         Use s(db_.prepare("INSERT INTO history (instance, at, kind, detail) VALUES (?, ?, ?, ?)"));
         s->bind(1, instance).bind(2, entry.at).bind(3, entry.kind).bind(4, entry.detail);
@@ -290,14 +296,17 @@ public:
         std::string sql = std::string("SELECT ") + instance_columns + " FROM instances WHERE row > ?";
         if (!f.workflow.empty()) sql += " AND workflow = ?";
         if (!f.status.empty()) sql += " AND status = ?";
-        if (!f.key.empty()) sql += " AND key = ?";
+        if (!f.key.empty()) sql += " AND (key = ? OR key = ?)";
         sql += " ORDER BY row LIMIT ?";
         Use s(reader_->prepare(sql));
         int index = 1;
         s->bind(index++, f.after_row);
         if (!f.workflow.empty()) s->bind(index++, f.workflow);
         if (!f.status.empty()) s->bind(index++, f.status);
-        if (!f.key.empty()) s->bind(index++, f.key);
+        if (!f.key.empty()) {
+            s->bind(index++, f.key);
+            s->bind(index++, f.key_alternative.empty() ? f.key : f.key_alternative);
+        }
         s->bind(index, f.limit);
         std::vector<StoredInstance> out;
         int code;

@@ -73,7 +73,8 @@ struct OutboxCommand {
 };
 
 struct InstanceFilter {
-    std::string workflow, status, key;  // empty: any
+    std::string workflow, status, key;  // empty: any; `key` as stored (JSON)
+    std::string key_alternative;        // a second JSON form of the key to match (an int's text)
     std::int64_t after_row = 0;
     int limit = 100;
 };
@@ -102,6 +103,7 @@ public:
     // Inserts or updates the instance, and replaces its pending timers with instance.timers.
     virtual Status save_instance(const StoredInstance& instance, bool is_new) = 0;
     virtual Status add_command(const OutboxCommand& command) = 0;
+    virtual Status drop_timer(const std::string& instance, std::uint64_t sequence) = 0;
     virtual Status add_history(const std::string& instance, const HistoryEntry& entry) = 0;
     // A savepoint around one event, so that one event's failure undoes only its own writes.
     virtual Status savepoint() = 0;

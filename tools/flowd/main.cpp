@@ -16,6 +16,7 @@
 
 #include <openssl/rand.h>
 
+#include <charconv>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -123,8 +124,10 @@ std::optional<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     auto address = asio::ip::make_address(host, ec);
     if (ec) return std::nullopt;
-    int port = std::atoi(text.c_str() + colon + 1);
-    if (port < 0 || port > 65535) return std::nullopt;
+    int port = -1;
+    const char* digits = text.c_str() + colon + 1;
+    auto [end, error] = std::from_chars(digits, text.c_str() + text.size(), port);
+    if (error != std::errc() || end != text.c_str() + text.size() || port < 0 || port > 65535) return std::nullopt;
     return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 

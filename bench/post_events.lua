@@ -1,0 +1,22 @@
+-- wrk script: every request posts a CampaignActivated event with a unique id and key.
+local counter = 0
+local thread_id = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("thread_id", #threads)
+  table.insert(threads, thread)
+end
+
+function request()
+  counter = counter + 1
+  local id = string.format("t%d-%d-%d", thread_id, os.time(), counter)
+  local body = '{"id":"' .. id .. '","type":"CampaignActivated","data":{"campaignId":"' .. id .. '","advertising":"bench"}}'
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+
+function response(status, headers, body)
+  if status ~= 202 then
+    io.stderr:write("unexpected status " .. status .. ": " .. body .. "\n")
+  end
+end
