@@ -1,11 +1,12 @@
 -- wrk script: every request posts a CampaignActivated event with a unique id and key.
-local counter = 0
-local thread_id = 0
+-- `thread_id` is a global that setup() gives each thread, so ids never collide.
+counter = 0
+thread_id = 0
 local threads = {}
 
 function setup(thread)
-  thread:set("thread_id", #threads)
   table.insert(threads, thread)
+  thread:set("thread_id", #threads)
 end
 
 function request()

@@ -55,14 +55,18 @@ void Relay::loop() {
         }
         std::int64_t now = now_ms_();
         auto batch = store_.deliverable(now, 256);
-        if (batch.ok()) {
+        if (batch.ok() && !batch.value->empty()) {
+            std::vector<store::Store::Attempt> attempts;
             for (const store::OutboxCommand& command : *batch.value) {
                 {
                     std::lock_guard lock(mutex_);
-                    if (stopping_) return;
+                    if (stopping_) break;
                 }
-                deliver(command);
+                attempts.push_back(deliver(command));
             }
+            // A crash before this commit only means these commands are sent again: at least once.
+            if (auto e = store_.record_attempts(attempts))
+                std::cerr << json({{"level", "error"}, {"msg", "cannot record deliveries"}, {"error", e->message}}).dump() << std::endl;
         }
         if (config_.retention_hours > 0 && now - last_prune > 60000) {
             last_prune = now;
@@ -78,13 +82,12 @@ void Relay::loop() {
     }
 }
 
-void Relay::deliver(const store::OutboxCommand& command) {
+store::Store::Attempt Relay::deliver(const store::OutboxCommand& command) {
+    using Attempt = store::Store::Attempt;
     auto found = config_.targets.find(command.target);
     int attempts = command.attempts + 1;
-    if (found == config_.targets.end()) {
-        (void)store_.mark_dead(command.id, attempts, "target '" + command.target + "' has no binding");
-        return;
-    }
+    if (found == config_.targets.end())
+        return {Attempt::Result::Dead, command.id, attempts, 0, "target '" + command.target + "' has no binding", ""};
     const service::Target& target = found->second;
     json body = {{"id", command.id}, {"type", command.type}, {"workflow", command.workflow}, {"instance", command.instance},
                  {"key", json::parse(command.key, nullptr, false)}, {"data", json::parse(command.payload, nullptr, false)}};
@@ -101,24 +104,22 @@ void Relay::deliver(const store::OutboxCommand& command) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (result.status >= 200 && result.status < 300) {
         metrics_.delivery(command.target, "delivered", seconds);
-        (void)store_.mark_delivered(command.id, service::timestamp(now_ms_()));
-        return;
+        return {Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())};
     }
     bool retryable = result.status == 0 || result.status == 408 || result.status == 429 || result.status >= 500;
     std::string error = result.status ? "HTTP " + std::to_string(result.status) + (result.error.empty() ? "" : ": " + result.error)
                                       : result.error;
     if (!retryable || attempts >= target.retry.max_attempts) {
         metrics_.delivery(command.target, "dead", seconds);
-        (void)store_.mark_dead(command.id, attempts, error);
-        std::cerr << json({{"level", "warn"}, {"msg", "command dead"}, {"command", command.id}, {"target", command.target},
-                           {"attempts", attempts}, {"error", error}})
+        std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "warn"}, {"msg", "command dead"},
+                           {"command", command.id}, {"target", command.target}, {"attempts", attempts}, {"error", error}})
                          .dump(-1, ' ', false, json::error_handler_t::replace)
                   << std::endl;
-        return;
+        return {Attempt::Result::Dead, command.id, attempts, 0, error, ""};
     }
     metrics_.delivery(command.target, "retry", seconds);
     std::int64_t delay = backoff_ms(target.retry, attempts, result.retry_after_ms, random_);
-    (void)store_.mark_retry(command.id, attempts, now_ms_() + delay, error);
+    return {Attempt::Result::Retry, command.id, attempts, now_ms_() + delay, error, ""};
 }
 
 }  // namespace flow::relay

@@ -32,7 +32,8 @@ public:
 
 private:
     void loop();
-    void deliver(const store::OutboxCommand& command);
+    // Sends one command; what became of it.
+    store::Store::Attempt deliver(const store::OutboxCommand& command);
 
     store::Store& store_;
     const service::Config& config_;

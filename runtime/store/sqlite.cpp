@@ -37,7 +37,11 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, co
     std::unique_ptr<Connection> connection(new Connection(db));
     sqlite3_busy_timeout(db, 5000);
     sqlite3_extended_result_codes(db, 1);
-    for (const std::string& pragma : {std::string("PRAGMA foreign_keys = ON"), "PRAGMA synchronous = " + synchronous}) {
+    // A larger page cache keeps the indexes in memory; a checkpoint every 4,000 pages instead of
+    // 1,000 writes the WAL back into the database less often.
+    for (const std::string& pragma : {std::string("PRAGMA foreign_keys = ON"), "PRAGMA synchronous = " + synchronous,
+                                      std::string("PRAGMA cache_size = -65536"), std::string("PRAGMA wal_autocheckpoint = 4000"),
+                                      std::string("PRAGMA temp_store = MEMORY")}) {
         if (auto error = connection->exec(pragma)) return Result<std::unique_ptr<Connection>>::failure(*error);
     }
     if (!read_only) {

@@ -368,17 +368,33 @@ public:
         return read_commands(*s);
     }
 
-    Status mark_delivered(const std::string& id, const std::string& at) override {
-        return write("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
-                     [&](sqlite::Statement& s) { s.bind(1, at).bind(2, id); });
-    }
-    Status mark_retry(const std::string& id, int attempts, std::int64_t next, const std::string& error) override {
-        return write("UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'",
-                     [&](sqlite::Statement& s) { s.bind(1, attempts).bind(2, next).bind(3, error).bind(4, id); });
-    }
-    Status mark_dead(const std::string& id, int attempts, const std::string& error) override {
-        return write("UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'",
-                     [&](sqlite::Statement& s) { s.bind(1, attempts).bind(2, error).bind(3, id); });
+    Status record_attempts(const std::vector<Attempt>& attempts) override {
+        std::lock_guard lock(write_mutex_);
+        if (auto e = writer_->exec("BEGIN IMMEDIATE")) return e;
+        for (const Attempt& a : attempts) {
+            Status e;
+            if (a.result == Attempt::Result::Delivered) {
+                Use s(writer_->prepare("UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL "
+                                       "WHERE id = ? AND status = 'pending'"));
+                s->bind(1, a.attempts).bind(2, a.at).bind(3, a.id);
+                e = s->run();
+            } else if (a.result == Attempt::Result::Retry) {
+                Use s(writer_->prepare("UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
+                s->bind(1, a.attempts).bind(2, a.next_attempt_ms).bind(3, a.error).bind(4, a.id);
+                e = s->run();
+            } else {
+                Use s(writer_->prepare("UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
+                s->bind(1, a.attempts).bind(2, a.error).bind(3, a.id);
+                e = s->run();
+            }
+            if (e) {
+                (void)writer_->exec("ROLLBACK");
+                return e;
+            }
+        }
+        Status e = writer_->exec("COMMIT");
+        if (e) (void)writer_->exec("ROLLBACK");
+        return e;
     }
 
     Status retry_dead(const std::string& id, std::int64_t now_ms) override {
@@ -461,14 +477,6 @@ public:
     }
 
 private:
-    template <typename Bind>
-    Status write(const std::string& sql, Bind bind) {
-        std::lock_guard lock(write_mutex_);
-        Use s(writer_->prepare(sql));
-        bind(*s);
-        return s->run();
-    }
-
     Result<std::optional<std::int64_t>> next_due(const std::string& sql) {
         std::lock_guard lock(read_mutex_);
         Use s(reader_->prepare(sql));

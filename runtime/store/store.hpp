@@ -135,9 +135,17 @@ public:
     // The relay: the first pending command of each instance whose turn has come (earlier
     // commands of the instance delivered or dead), due at or before now, at most `limit`.
     virtual Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit) = 0;
-    virtual Status mark_delivered(const std::string& id, const std::string& at) = 0;
-    virtual Status mark_retry(const std::string& id, int attempts, std::int64_t next_attempt_ms, const std::string& error) = 0;
-    virtual Status mark_dead(const std::string& id, int attempts, const std::string& error) = 0;
+    // What became of one delivery attempt.
+    struct Attempt {
+        enum class Result { Delivered, Retry, Dead } result = Result::Delivered;
+        std::string id;
+        int attempts = 0;                // attempts made so far, this one included
+        std::int64_t next_attempt_ms = 0;  // Retry
+        std::string error;               // Retry, Dead
+        std::string at;                  // Delivered: when
+    };
+    // Records the attempts of one relay round in one transaction (one fsync for many).
+    virtual Status record_attempts(const std::vector<Attempt>& attempts) = 0;
     // Gives a dead command a new round of attempts; NotFound, or Conflict when it is not dead.
     virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
     virtual Result<std::optional<std::int64_t>> next_command_due() = 0;
