@@ -244,7 +244,38 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
         self.assertEqual(flowd.request("GET", "/metrics")[0], 200)
 
+    def test_slow_clients_and_too_many_connections_are_cut_off(self):
+        import socket
+        flowd = self.start(header_timeout_ms=500, max_connections=4)
+        slow = socket.create_connection(("127.0.0.1", flowd.port))
+        slow.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        started = time.time()
+        slow.settimeout(5)
+        self.assertEqual(slow.recv(100), b"")  # closed by the header deadline
+        self.assertLess(time.time() - started, 3)
+        idle = [socket.create_connection(("127.0.0.1", flowd.port)) for _ in range(4)]
+        time.sleep(0.1)
+        extra = socket.create_connection(("127.0.0.1", flowd.port))
+        extra.settimeout(5)
+        self.assertIn(b" 503 ", extra.recv(200))
+        for s in idle + [extra, slow]:
+            s.close()
+        flowd.wait_for(lambda: flowd.request("GET", "/healthz")[0] == 200, what="a free connection")
+
     # ---- the relay ---------------------------------------------------------------------
+
+    def test_commands_to_a_target_with_a_secret_are_signed(self):
+        self.receiver = Receiver()
+        target = {"url": self.receiver.url("sink"), "secret": SECRET}
+        flowd = self.start(targets={"sink": target})
+        flowd.post_event({"id": "sig", "type": "Start", "data": {"id": "sig", "n": 1}})
+        flowd.wait_for(lambda: len(self.receiver.received) >= 2, what="signed commands")
+        for r in self.receiver.received:
+            h = {k.lower(): v for k, v in r["headers"].items()}
+            body = json.dumps(r["command"], separators=(",", ":"))
+            self.assertEqual(h["webhook-id"], r["command"]["id"])
+            self.assertLess(abs(int(h["webhook-timestamp"]) - time.time()), 60)
+            self.assertEqual(h["webhook-signature"], sign(SECRET, h["webhook-id"], h["webhook-timestamp"], body))
 
     def test_retries_dead_letters_and_retry_from_dead(self):
         mode = {"first": "flaky"}
