@@ -83,6 +83,9 @@ private:
     ir::Handler body_only(const std::vector<ast::Statement>& body, Scope::Context context, ir::Workflow& w,
                           int file, const Span& where);
     void state(const ast::State& s, ir::Workflow& w, int file, ir::State& out);
+    // An `after` (a duration) or `at` (a time) timer of a state.
+    ir::Timer timer(ir::Timer::Kind kind, const ast::Expression& when, const std::vector<ast::Statement>& body,
+                    const boost::spirit::x3::position_tagged& node, ir::Workflow& w, int file);
     void correlation(const ir::Record& event, const ast::Name& at, ir::Workflow& w, int file);
     // Handlers in order, each with the offset where a diagnostic about it is reported.
     using HandlerAt = std::pair<const ast::Handler*, int>;

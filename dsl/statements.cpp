@@ -127,32 +127,22 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         out.push_back(std::move(st));
         return false;
     }
-    if (const auto* emit = boost::get<ast::Emit>(&s)) {
-        st.kind = ir::Stmt::Kind::Emit;
-        st.position = position(*emit, file);
-        const ir::Record* command = find_record(emit->command, file, ir::Record::Kind::Command, "command");
+    // `emit` and `compensate with` build a command the same way; only what happens to it differs.
+    auto command_statement = [&](ir::Stmt::Kind kind, const auto& node) {
+        st.kind = kind;
+        st.position = position(node, file);
+        const ir::Record* command = find_record(node.command, file, ir::Record::Kind::Command, "command");
         if (!command) {
-            for (const ast::FieldValue& fv : emit->fields) expression(fv.value, scope);
+            for (const ast::FieldValue& fv : node.fields) expression(fv.value, scope);
             return false;
         }
         st.slot = program_.record_by_name.at(command->name);
-        st.value = field_values(*command, emit->command, emit->fields, scope);
+        st.value = field_values(*command, node.command, node.fields, scope);
         out.push_back(std::move(st));
         return false;
-    }
-    if (const auto* with = boost::get<ast::CompensateWith>(&s)) {
-        st.kind = ir::Stmt::Kind::CompensateWith;
-        st.position = position(*with, file);
-        const ir::Record* command = find_record(with->command, file, ir::Record::Kind::Command, "command");
-        if (!command) {
-            for (const ast::FieldValue& fv : with->fields) expression(fv.value, scope);
-            return false;
-        }
-        st.slot = program_.record_by_name.at(command->name);
-        st.value = field_values(*command, with->command, with->fields, scope);
-        out.push_back(std::move(st));
-        return false;
-    }
+    };
+    if (const auto* emit = boost::get<ast::Emit>(&s)) return command_statement(ir::Stmt::Kind::Emit, *emit);
+    if (const auto* with = boost::get<ast::CompensateWith>(&s)) return command_statement(ir::Stmt::Kind::CompensateWith, *with);
     if (const auto* all = boost::get<ast::CompensateAll>(&s)) {
         st.kind = ir::Stmt::Kind::Compensate;
         st.position = position(*all, file);

@@ -85,31 +85,29 @@ void Checker::state(const ast::State& s, ir::Workflow& w, int file, ir::State& o
             if (lowered.event >= 0) out.handlers_by_event[lowered.event].push_back(static_cast<int>(out.handlers.size()));
             out.handlers.push_back(std::move(lowered));
         } else if (const auto* after = boost::get<ast::After>(&member)) {
-            ir::Timer timer;
-            timer.kind = ir::Timer::Kind::After;
-            Scope scope;
-            scope.context = Scope::Context::Timer;
-            scope.workflow = &w;
-            scope.file = file;
-            timer.when = coerce(expression(after->delay, scope), Type::duration(), span(after->delay, file), "an 'after' timer");
-            timer.handler = body_only(after->body, Scope::Context::Timer, w, file, span(*after, file));
-            timer.handler.locals = std::max(timer.handler.locals, scope.max_slots);
-            out.timers.push_back(std::move(timer));
+            out.timers.push_back(timer(ir::Timer::Kind::After, after->delay, after->body, *after, w, file));
         } else {
             const auto& at = boost::get<ast::At>(member);
-            ir::Timer timer;
-            timer.kind = ir::Timer::Kind::At;
-            Scope scope;
-            scope.context = Scope::Context::Timer;
-            scope.workflow = &w;
-            scope.file = file;
-            timer.when = coerce(expression(at.deadline, scope), Type::time(), span(at.deadline, file), "an 'at' deadline");
-            timer.handler = body_only(at.body, Scope::Context::Timer, w, file, span(at, file));
-            timer.handler.locals = std::max(timer.handler.locals, scope.max_slots);
-            out.timers.push_back(std::move(timer));
+            out.timers.push_back(timer(ir::Timer::Kind::At, at.deadline, at.body, at, w, file));
         }
     }
     check_shadowing(handlers, file, ("state '" + s.name.text + "'").c_str());
+}
+
+ir::Timer Checker::timer(ir::Timer::Kind kind, const ast::Expression& when, const std::vector<ast::Statement>& body,
+                         const boost::spirit::x3::position_tagged& node, ir::Workflow& w, int file) {
+    ir::Timer timer;
+    timer.kind = kind;
+    Scope scope;
+    scope.context = Scope::Context::Timer;
+    scope.workflow = &w;
+    scope.file = file;
+    bool after = kind == ir::Timer::Kind::After;
+    timer.when = coerce(expression(when, scope), after ? Type::duration() : Type::time(), span(when, file),
+                        after ? "an 'after' timer" : "an 'at' deadline");
+    timer.handler = body_only(body, Scope::Context::Timer, w, file, span(node, file));
+    timer.handler.locals = std::max(timer.handler.locals, scope.max_slots);
+    return timer;
 }
 
 void Checker::check_shadowing(const std::vector<HandlerAt>& handlers, int file, const char* where) {

@@ -117,32 +117,23 @@ Step Engine::deliver(const Instance& instance, const Event& event, Clock clock) 
     Execution execution(*program_, codec_, workflow, working, clock);
     Step step;
     try {
+        // The first handler whose guard holds: the state's own, then the workflow's.
+        auto first_chosen = [&](const std::unordered_map<int, std::vector<int>>& by_event,
+                                const std::vector<ir::Handler>& handlers) -> const ir::Handler* {
+            auto candidates = by_event.find(event.record);
+            if (candidates == by_event.end()) return nullptr;
+            for (int index : candidates->second) {
+                const ir::Handler& h = handlers[static_cast<std::size_t>(index)];
+                if (execution.guard_holds(h, &event.data)) return &h;
+            }
+            return nullptr;
+        };
         const ir::Handler* chosen = nullptr;
         if (instance.state >= 0) {
             const ir::State& state = workflow.states[static_cast<std::size_t>(instance.state)];
-            auto handlers = state.handlers_by_event.find(event.record);
-            if (handlers != state.handlers_by_event.end()) {
-                for (int index : handlers->second) {
-                    const ir::Handler& h = state.handlers[static_cast<std::size_t>(index)];
-                    if (execution.guard_holds(h, &event.data)) {
-                        chosen = &h;
-                        break;
-                    }
-                }
-            }
+            chosen = first_chosen(state.handlers_by_event, state.handlers);
         }
-        if (!chosen) {
-            auto handlers = workflow.handlers_by_event.find(event.record);
-            if (handlers != workflow.handlers_by_event.end()) {
-                for (int index : handlers->second) {
-                    const ir::Handler& h = workflow.handlers[static_cast<std::size_t>(index)];
-                    if (execution.guard_holds(h, &event.data)) {
-                        chosen = &h;
-                        break;
-                    }
-                }
-            }
-        }
+        if (!chosen) chosen = first_chosen(workflow.handlers_by_event, workflow.handlers);
         if (!chosen) {
             step.outcome = Outcome::Ignored;
             step.instance = instance;

@@ -254,7 +254,7 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(slow.recv(100), b"")  # closed by the header deadline
         self.assertLess(time.time() - started, 3)
         idle = [socket.create_connection(("127.0.0.1", flowd.port)) for _ in range(4)]
-        time.sleep(0.1)
+        time.sleep(0.5)  # until flowd has accepted all four
         extra = socket.create_connection(("127.0.0.1", flowd.port))
         extra.settimeout(5)
         self.assertIn(b" 503 ", extra.recv(200))

@@ -43,10 +43,15 @@ std::int64_t wall_clock_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string random_id() {
+// A UUID version 7: the time in milliseconds, then random bits. Ids made later sort later, so
+// the indexes on instance and command ids grow at their end instead of at random pages, which
+// keeps the pages a commit writes few.
+std::string time_ordered_id() {
     unsigned char bytes[16];
     if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness");
-    bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x40);
+    std::uint64_t ms = static_cast<std::uint64_t>(wall_clock_ms());
+    for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+    bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x70);
     bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);
     static const char* hex = "0123456789abcdef";
     std::string out;
@@ -223,7 +228,7 @@ int main(int argc, char** argv) {
     auto max_sequence = store.max_timer_sequence();
     std::uint64_t timer_sequence = (max_sequence.ok() ? *max_sequence.value : 0) + 1;
     flow::service::Metrics metrics;
-    flow::service::Processor processor(deployment, random_id);
+    flow::service::Processor processor(deployment, time_ordered_id);
     flow::service::Writer writer(store, 10000, 512);
     writer.observe_batch = [&](std::size_t n) { metrics.batch(n); };
     flow::relay::Relay relay(store, config, metrics, wall_clock_ms);
