@@ -76,6 +76,7 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
     const ir::Workflow& workflow = engine.program().workflows[static_cast<std::size_t>(i.workflow)];
     store::StoredInstance stored{i, workflow.name, state_of(engine, i), 0, timestamp(now_ms), timestamp(now_ms)};
     if (auto e = tx.save_instance(stored, is_new)) return e;
+    if (step.entered && !i.timers.empty()) timers_started_ = true;
     if (auto e = tx.add_history(i.id, cause)) return e;
     // A transition: the instance was created, entered a state (re-entry included) or ended.
     if (is_new || step.entered || i.status != engine::Status::Running || stored.state != before) {

@@ -6,6 +6,7 @@
 #include "runtime/service/deployment.hpp"
 #include "runtime/store/store.hpp"
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -62,6 +63,9 @@ public:
     store::Result<CancelOutcome> cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
                                         std::uint64_t& timer_sequence);
 
+    // Whether a step since the last call started a timer (for waking the timer loop only then).
+    bool take_timers_started() { return timers_started_.exchange(false); }
+
 private:
     // Writes the step's instance, its commands and history; returns the delivery it makes.
     // `before` is the state before the step ("" for a new instance).
@@ -70,6 +74,7 @@ private:
 
     const Deployment& deployment_;
     IdGenerator new_id_;
+    std::atomic<bool> timers_started_{false};
 };
 
 // RFC 3339 with milliseconds, UTC: the store's timestamps.

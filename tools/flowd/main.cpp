@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
     flow::timers::TimerLoop timers(store, writer, processor, metrics, wall_clock_ms, timer_sequence);
     writer.on_commit([&] {
         relay.wake();
-        timers.wake();
+        if (processor.take_timers_started()) timers.wake();  // a deadline may have passed already
     });
     relay.start();
     timers.start();
