@@ -2,6 +2,7 @@
 
 #include "dsl/parser.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -90,7 +91,14 @@ private:
         for (const ast::Declaration& declaration : syntax.declarations) {
             if (const auto* import = boost::get<ast::Import>(&declaration)) {
                 int imported = resolve_import(source, *import);
-                if (imported >= 0) imports.push_back(imported);
+                if (imported < 0) continue;
+                if (std::find(imports.begin(), imports.end(), imported) != imports.end()) {
+                    diagnostics_.error(Span{&source, import->path.id_first, import->path.id_last},
+                                       "'" + program_.files[static_cast<std::size_t>(imported)].source->name() +
+                                           "' is imported twice by this file");
+                    continue;
+                }
+                imports.push_back(imported);
             }
         }
         on_stack_.pop_back();
