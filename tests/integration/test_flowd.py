@@ -383,6 +383,22 @@ class FlowdTest(unittest.TestCase):
             for command_type in ("First", "Second"):
                 self.assertEqual(len(delivered.get((i["id"], command_type), ())), 1, (i, command_type))
 
+    def test_a_locked_database_answers_503_and_recovers_by_itself(self):
+        import sqlite3
+        flowd = self.start()
+        self.assertEqual(flowd.post_event({"id": "before", "type": "Start", "data": {"id": "l1", "n": 1}})[0], 202)
+        other = sqlite3.connect(os.path.join(self.dir, "flow.db"), timeout=1, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        status, body = flowd.post_event({"id": "during", "type": "Start", "data": {"id": "l2", "n": 1}})
+        self.assertEqual(status, 503, body)
+        self.assertEqual(flowd.request("GET", "/healthz")[0], 200)  # reads still answer
+        other.execute("ROLLBACK")
+        other.close()
+        status, body = flowd.post_event({"id": "during", "type": "Start", "data": {"id": "l2", "n": 1}})
+        self.assertEqual(status, 202, body)
+        self.assertFalse(body["duplicate"])  # the refused attempt had recorded nothing
+        self.assertEqual(sorted(i["key"] for i in flowd.instances()), ["l1", "l2"])
+
     def test_sigterm_stops_cleanly(self):
         flowd = self.start()
         flowd.post_event({"id": "q", "type": "Start", "data": {"id": "q", "n": 1}})
