@@ -157,8 +157,10 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         if (st.slot < 0) {
             std::string message = "unknown state '" + go->state.text + "'";
             // Suggest a state whose name differs by a little: the usual typo.
+            // Within a third of the name's length (at least one edit): "Shiped" finds "Shipped",
+            // but "Q" does not suggest "A".
             std::string best;
-            std::size_t best_distance = 3;
+            std::size_t best_distance = std::max<std::size_t>(2, go->state.text.size() / 3 + 1);
             for (const ir::State& candidate : w.states) {
                 const std::string& a = go->state.text;
                 const std::string& b = candidate.name;

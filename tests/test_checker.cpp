@@ -218,3 +218,16 @@ TEST_CASE("the content hash follows behaviour, not comments or unrelated declara
     CHECK(hash_of(base.substr(0, base.find("command C")) + "command C to t { id: string, n: int, note?: string }" +
                   base.substr(base.find('\n', base.find("command C")))) != h);
 }
+
+TEST_CASE("a misspelled state gets a suggestion only when it is close") {
+    std::string text = prelude + "workflow W { key id: string start on A { goto %s } state Shipped { on B { complete } } "
+                                 "state Q1 { on B { complete } } }";
+    auto with = [&](const std::string& target) {
+        std::string t = text;
+        t.replace(t.find("%s"), 2, target);
+        return check(t);
+    };
+    CHECK(has(with("Shiped"), "unknown state 'Shiped'; did you mean 'Shipped'?"));
+    CHECK(has(with("Zz"), "unknown state 'Zz'\n"));
+    CHECK_FALSE(has(with("Zz"), "did you mean"));
+}
