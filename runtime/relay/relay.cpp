@@ -16,25 +16,6 @@ Relay::Relay(store::Store& store, const service::Config& config, service::Metric
 
 Relay::~Relay() { stop(); }
 
-void Relay::start() { thread_ = std::thread([this] { loop(); }); }
-
-void Relay::wake() {
-    {
-        std::lock_guard lock(mutex_);
-        woken_ = true;
-    }
-    wake_.notify_one();
-}
-
-void Relay::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
-}
-
 std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts, std::optional<std::int64_t> retry_after_ms,
                                std::mt19937_64& random) {
     if (retry_after_ms) return std::min(*retry_after_ms, policy.max_backoff_ms);
@@ -45,41 +26,29 @@ std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts,
     return jitter(random);
 }
 
-void Relay::loop() {
-    std::int64_t last_prune = 0;
-    for (;;) {
-        {
-            std::lock_guard lock(mutex_);
-            if (stopping_) return;
-            woken_ = false;
+std::chrono::milliseconds Relay::round() {
+    std::int64_t now = now_ms_();
+    auto batch = store_.deliverable(now, 256);
+    if (batch.ok() && !batch.value->empty()) {
+        std::vector<store::Store::Attempt> attempts;
+        for (const store::OutboxCommand& command : *batch.value) {
+            if (loop_.stopping()) break;
+            attempts.push_back(deliver(command));
         }
-        std::int64_t now = now_ms_();
-        auto batch = store_.deliverable(now, 256);
-        if (batch.ok() && !batch.value->empty()) {
-            std::vector<store::Store::Attempt> attempts;
-            for (const store::OutboxCommand& command : *batch.value) {
-                {
-                    std::lock_guard lock(mutex_);
-                    if (stopping_) break;
-                }
-                attempts.push_back(deliver(command));
-            }
-            // A crash before this commit only means these commands are sent again: at least once.
-            if (auto e = store_.record_attempts(attempts))
-                std::cerr << json({{"level", "error"}, {"msg", "cannot record deliveries"}, {"error", e->message}}).dump() << std::endl;
-        }
-        if (config_.retention_hours > 0 && now - last_prune > 60000) {
-            last_prune = now;
-            (void)store_.prune_delivered(service::timestamp(now - config_.retention_hours * 3600000));
-        }
-        if (batch.ok() && !batch.value->empty()) continue;
-        // Nothing to send now: sleep until woken, the next retry is due, or a poll second passes.
-        std::int64_t sleep_ms = 1000;
-        auto next = store_.next_command_due();
-        if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 1, 1000);
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, std::chrono::milliseconds(sleep_ms), [&] { return woken_ || stopping_; });
+        // A crash before this commit only means these commands are sent again: at least once.
+        if (auto e = store_.record_attempts(attempts))
+            std::cerr << json({{"level", "error"}, {"msg", "cannot record deliveries"}, {"error", e->message}}).dump() << std::endl;
     }
+    if (config_.retention_hours > 0 && now - last_prune_ms_ > 60000) {
+        last_prune_ms_ = now;
+        (void)store_.prune_delivered(service::timestamp(now - config_.retention_hours * 3600000));
+    }
+    if (batch.ok() && !batch.value->empty()) return std::chrono::milliseconds(0);
+    // Nothing to send now: sleep until woken, the next retry is due, or a poll second passes.
+    std::int64_t sleep_ms = 1000;
+    auto next = store_.next_command_due();
+    if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 1, 1000);
+    return std::chrono::milliseconds(sleep_ms);
 }
 
 store::Store::Attempt Relay::deliver(const store::OutboxCommand& command) {

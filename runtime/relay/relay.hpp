@@ -8,12 +8,10 @@
 #include "runtime/service/metrics.hpp"
 #include "runtime/store/store.hpp"
 
-#include <atomic>
-#include <condition_variable>
+#include "runtime/service/background_loop.hpp"
+
 #include <functional>
-#include <mutex>
 #include <random>
-#include <thread>
 
 namespace flow::relay {
 
@@ -21,9 +19,9 @@ class Relay {
 public:
     Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms);
     ~Relay();
-    void start();
-    void wake();
-    void stop();
+    void start() { loop_.start([this] { return round(); }); }
+    void wake() { loop_.wake(); }
+    void stop() { loop_.stop(); }
 
     // The delay before attempt `attempts + 1`: exponential from the initial backoff, with
     // jitter (between half and all of it), at most the maximum; Retry-After wins, cut to it.
@@ -31,7 +29,8 @@ public:
                                    std::mt19937_64& random);
 
 private:
-    void loop();
+    // Delivers what is due; returns how long to sleep.
+    std::chrono::milliseconds round();
     // Sends one command; what became of it.
     store::Store::Attempt deliver(const store::OutboxCommand& command);
 
@@ -41,11 +40,8 @@ private:
     std::function<std::int64_t()> now_ms_;
     HttpClient client_;
     std::mt19937_64 random_{std::random_device{}()};
-    std::mutex mutex_;  // guards woken_ and stopping_
-    std::condition_variable wake_;
-    bool woken_ = false;
-    bool stopping_ = false;
-    std::thread thread_;
+    std::int64_t last_prune_ms_ = 0;
+    service::BackgroundLoop loop_;  // last: stopped first, while the members it uses still exist
 };
 
 }  // namespace flow::relay

@@ -7,57 +7,30 @@ TimerLoop::TimerLoop(store::Store& store, service::Writer& writer, service::Proc
     : store_(store), writer_(writer), processor_(processor), metrics_(metrics), now_ms_(std::move(now_ms)),
       timer_sequence_(timer_sequence) {}
 
-TimerLoop::~TimerLoop() { stop(); }
-
-void TimerLoop::start() { thread_ = std::thread([this] { loop(); }); }
-
-void TimerLoop::wake() {
-    {
-        std::lock_guard lock(mutex_);
-        woken_ = true;
-    }
-    wake_.notify_one();
-}
-
-void TimerLoop::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
-}
-
-void TimerLoop::loop() {
-    for (;;) {
-        {
-            std::lock_guard lock(mutex_);
-            if (stopping_) return;
-            woken_ = false;
+std::chrono::milliseconds TimerLoop::round() {
+    auto due = store_.due_timers(now_ms_(), 512);
+    if (due.ok() && !due.value->empty()) {
+        std::size_t fired = 0;
+        store::Status status = writer_.run([&](store::Transaction& tx) -> store::Status {
+            fired = 0;
+            for (const store::DueTimer& timer : *due.value) {
+                auto r = processor_.fire(tx, timer, timer_sequence_);
+                if (!r.ok()) return r.error;
+                fired += *r.value ? 1 : 0;
+            }
+            return std::nullopt;
+        });
+        if (!status) {
+            for (std::size_t i = 0; i < fired; ++i) metrics_.timer_fired();
+            return std::chrono::milliseconds(0);  // more may be due
         }
-        auto due = store_.due_timers(now_ms_(), 512);
-        if (due.ok() && !due.value->empty()) {
-            std::size_t fired = 0;
-            store::Status status = writer_.run([&](store::Transaction& tx) -> store::Status {
-                fired = 0;
-                for (const store::DueTimer& timer : *due.value) {
-                    auto r = processor_.fire(tx, timer, timer_sequence_);
-                    if (!r.ok()) return r.error;
-                    fired += *r.value ? 1 : 0;
-                }
-                return std::nullopt;
-            });
-            if (!status) for (std::size_t i = 0; i < fired; ++i) metrics_.timer_fired();
-            if (!status && fired > 0) continue;  // more may be due
-        }
-        std::int64_t sleep_ms = 1000;
-        auto next = store_.next_timer_due();
-        if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 0, 1000);
-        if (!due.ok() || (due.value && !due.value->empty())) sleep_ms = 200;  // trouble, or timers that could not fire
-        if (sleep_ms == 0) continue;
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, std::chrono::milliseconds(sleep_ms), [&] { return woken_ || stopping_; });
+        return std::chrono::milliseconds(200);  // the database is in trouble: try again soon
     }
+    if (!due.ok()) return std::chrono::milliseconds(200);
+    std::int64_t sleep_ms = 1000;
+    auto next = store_.next_timer_due();
+    if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 0, 1000);
+    return std::chrono::milliseconds(sleep_ms);
 }
 
 }  // namespace flow::timers

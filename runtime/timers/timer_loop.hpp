@@ -7,10 +7,9 @@
 #include "runtime/service/processor.hpp"
 #include "runtime/service/writer.hpp"
 
-#include <condition_variable>
+#include "runtime/service/background_loop.hpp"
+
 #include <functional>
-#include <mutex>
-#include <thread>
 
 namespace flow::timers {
 
@@ -18,13 +17,14 @@ class TimerLoop {
 public:
     TimerLoop(store::Store& store, service::Writer& writer, service::Processor& processor, service::Metrics& metrics,
               std::function<std::int64_t()> now_ms, std::uint64_t& timer_sequence);
-    ~TimerLoop();
-    void start();
-    void wake();
-    void stop();
+    ~TimerLoop() { stop(); }
+    void start() { loop_.start([this] { return round(); }); }
+    void wake() { loop_.wake(); }
+    void stop() { loop_.stop(); }
 
 private:
-    void loop();
+    // Fires what is due; returns how long to sleep.
+    std::chrono::milliseconds round();
 
     store::Store& store_;
     service::Writer& writer_;
@@ -32,11 +32,7 @@ private:
     service::Metrics& metrics_;
     std::function<std::int64_t()> now_ms_;
     std::uint64_t& timer_sequence_;  // touched only inside writer jobs
-    std::mutex mutex_;               // guards woken_ and stopping_
-    std::condition_variable wake_;
-    bool woken_ = false;
-    bool stopping_ = false;
-    std::thread thread_;
+    service::BackgroundLoop loop_;   // last: stopped first, while the members it uses still exist
 };
 
 }  // namespace flow::timers

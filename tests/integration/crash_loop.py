@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flowd_harness import Flowd, Receiver, write_config  # noqa: E402
+from flowd_harness import Flowd, Receiver, post_until, write_config  # noqa: E402
 from test_flowd import TEST_FLOW  # noqa: E402
 
 
@@ -38,19 +38,14 @@ def main():
             flowd = Flowd(binary, [os.path.join(work, "flows")], os.path.join(work, "flow.db"), config).start()
             stop = threading.Event()
 
+            def make_event():
+                with lock:
+                    counter[0] += 1
+                    n = counter[0]
+                return {"id": f"e{n}", "type": "Start", "data": {"id": f"k{n}", "n": n}}
+
             def load():
-                while not stop.is_set():
-                    with lock:
-                        counter[0] += 1
-                        n = counter[0]
-                    event = {"id": f"e{n}", "type": "Start", "data": {"id": f"k{n}", "n": n}}
-                    try:
-                        status, _ = flowd.post_event(event)
-                    except Exception:
-                        continue
-                    if status == 202:
-                        with lock:
-                            acknowledged.append(event)
+                post_until(flowd, stop, make_event, acknowledged, lock)
 
             threads = [threading.Thread(target=load) for _ in range(8)]
             for t in threads:

@@ -91,6 +91,20 @@ class Flowd:
         raise AssertionError("timed out waiting for " + what)
 
 
+def post_until(flowd, stop, make_event, acknowledged, lock):
+    """Posts make_event() to flowd until `stop` is set, keeping the events answered 202 in
+    `acknowledged`; connection errors (flowd being killed) are ignored."""
+    while not stop.is_set():
+        event = make_event()
+        try:
+            status, _ = flowd.post_event(event)
+        except Exception:
+            continue
+        if status == 202:
+            with lock:
+                acknowledged.append(event)
+
+
 class Receiver:
     """A command target. `behaviour(path, command, attempt)` returns (status, headers) or
     sleeps; every request is recorded."""

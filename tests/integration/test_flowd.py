@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flowd_harness import Flowd, Receiver, write_config  # noqa: E402
+from flowd_harness import Flowd, Receiver, post_until, write_config  # noqa: E402
 
 FLOWD = SOURCE = None
 
@@ -356,19 +356,14 @@ class FlowdTest(unittest.TestCase):
     def test_sigkill_under_load_loses_nothing_acknowledged(self):
         flowd = self.start()
         acknowledged, lock, stop = [], threading.Lock(), threading.Event()
+        counter = iter(range(1, 10 ** 9))
+
+        def make_event():
+            n = next(counter)
+            return {"id": f"w-{n}", "type": "Start", "data": {"id": f"w-{n}", "n": n}}
 
         def load(worker):
-            n = 0
-            while not stop.is_set():
-                n += 1
-                event = {"id": f"w{worker}-{n}", "type": "Start", "data": {"id": f"w{worker}-{n}", "n": n}}
-                try:
-                    status, _ = flowd.post_event(event)
-                except Exception:
-                    continue
-                if status == 202:
-                    with lock:
-                        acknowledged.append(event)
+            post_until(flowd, stop, make_event, acknowledged, lock)
 
         threads = [threading.Thread(target=load, args=(w,)) for w in range(8)]
         for t in threads:
