@@ -8,6 +8,7 @@
 #include <boost/url/parse.hpp>
 
 #include <chrono>
+#include <future>
 
 namespace flow::http {
 
@@ -51,7 +52,10 @@ bool admin_allowed(const Request& req, const service::Config& config) {
     return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
-Response post_events(const Request& req, Services& s) {
+// Ingests events. Everything before the write (signature, decoding, validation) runs on the
+// calling thread; the write joins the writer's next batch, and `reply` is called from the
+// writer's thread once that batch committed, so no thread waits for the commit.
+void post_events(const Request& req, Services& s, Reply reply) {
     auto started = std::chrono::steady_clock::now();
     auto headers = lower_case_headers(req);
     if (!s.config.webhook_secrets.empty()) {
@@ -62,13 +66,13 @@ Response post_events(const Request& req, Services& s) {
             const char* why = check == SignatureCheck::Missing ? "the webhook signature headers are missing"
                               : check == SignatureCheck::Stale ? "the webhook timestamp is more than 5 minutes away"
                                                                 : "the webhook signature does not match";
-            return error_response(401, why, req.version());
+            return reply(error_response(401, why, req.version()));
         }
     }
     auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body());
     if (auto* e = std::get_if<InputError>(&input)) {
         s.metrics.event("rejected_400");
-        return error_response(static_cast<unsigned>(e->status), e->message, req.version());
+        return reply(error_response(static_cast<unsigned>(e->status), e->message, req.version()));
     }
     const EventsInput& events = std::get<EventsInput>(input);
     for (std::size_t i = 0; i < events.events.size(); ++i) {
@@ -78,31 +82,43 @@ Response post_events(const Request& req, Services& s) {
             std::string message = rejection->field == "type" ? rejection->message : rejection->field + " " + rejection->message;
             json body = {{"error", where + message}, {"field", rejection->field}};
             if (events.batch) body["index"] = i;
-            return json_response(422, body, req.version());
+            return reply(json_response(422, body, req.version()));
         }
     }
-    std::vector<service::EventResult> results;
+    struct Ingest {
+        EventsInput events;
+        std::vector<service::EventResult> results;
+        std::chrono::steady_clock::time_point started;
+        unsigned version;
+    };
+    auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version()});
     std::int64_t now = s.now_ms();
-    store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
-        results.clear();
-        for (const service::IncomingEvent& event : events.events) {
+    auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
+        ingest->results.clear();
+        for (const service::IncomingEvent& event : ingest->events.events) {
             auto r = s.processor.handle(tx, event, now, s.timer_sequence);
             if (!r.ok()) return r.error;
-            results.push_back(std::move(*r.value));
+            ingest->results.push_back(std::move(*r.value));
         }
         return std::nullopt;
-    });
-    if (status) {
-        bool conflict = status_for(*status) == 409;
-        s.metrics.event(conflict ? "rejected_422" : "unavailable");
-        return error_response(conflict ? 422 : 503, status->message, req.version());
+    };
+    auto done = [ingest, reply, &s](const store::Status& status) {
+        if (status) {
+            bool conflict = status_for(*status) == 409;
+            s.metrics.event(conflict ? "rejected_422" : "unavailable");
+            return reply(error_response(conflict ? 422 : 503, status->message, ingest->version));
+        }
+        for (const auto& r : ingest->results) s.metrics.event(r.duplicate ? "duplicate" : "accepted");
+        s.metrics.ingest_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ingest->started).count());
+        if (!ingest->events.batch) return reply(json_response(202, ingest->results.front().to_json(), ingest->version));
+        json list = json::array();
+        for (const auto& r : ingest->results) list.push_back(r.to_json());
+        reply(json_response(202, list, ingest->version));
+    };
+    if (!s.writer.submit(std::move(work), std::move(done))) {
+        s.metrics.event("unavailable");
+        reply(error_response(503, "too many events are waiting for the database; retry later", req.version()));
     }
-    for (const auto& r : results) s.metrics.event(r.duplicate ? "duplicate" : "accepted");
-    s.metrics.ingest_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (!events.batch) return json_response(202, results.front().to_json(), req.version());
-    json list = json::array();
-    for (const auto& r : results) list.push_back(r.to_json());
-    return json_response(202, list, req.version());
 }
 
 json instance_summary(const store::StoredInstance& i) {
@@ -273,7 +289,23 @@ Response error_response(unsigned status, const std::string& message, unsigned ve
     return json_response(status, {{"error", message}}, version);
 }
 
+bool is_event_post(const Request& req) {
+    if (req.method() != beast_http::verb::post) return false;
+    auto parsed = boost::urls::parse_origin_form(req.target());
+    return parsed && parsed->encoded_path() == "/v1/events";
+}
+
+void handle_async(const Request& req, Services& s, Reply reply) {
+    if (is_event_post(req)) return post_events(req, s, std::move(reply));
+    reply(handle(req, s));
+}
+
 Response handle(const Request& req, Services& s) {
+    if (is_event_post(req)) {
+        std::promise<Response> answer;
+        post_events(req, s, [&answer](Response r) { answer.set_value(std::move(r)); });
+        return answer.get_future().get();
+    }
     auto parsed = boost::urls::parse_origin_form(req.target());
     if (!parsed) return error_response(400, "the request target is not a valid path", req.version());
     boost::urls::url_view url = *parsed;
@@ -294,8 +326,7 @@ Response handle(const Request& req, Services& s) {
     }
     if (segments.size() < 2 || segments[0] != "v1") return error_response(404, "no such route: " + path, req.version());
     if (path == "/v1/events") {
-        if (!only(beast_http::verb::post)) return error_response(405, "use POST", req.version());
-        return post_events(req, s);
+        return error_response(405, "use POST", req.version());  // a POST went to post_events
     }
     bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
                  (segments.size() == 3 && segments[1] == "instances") ||

@@ -29,7 +29,17 @@ struct Services {
     std::uint64_t& timer_sequence;
 };
 
+// Called exactly once with the answer, from any thread.
+using Reply = std::function<void(Response)>;
+
+// Answers a request. `POST /v1/events` replies from the writer's thread once its batch has
+// committed (nothing waits meanwhile); every other route replies before returning, and may
+// block on the database, so callers run those off the I/O threads.
+void handle_async(const Request& request, Services& services, Reply reply);
+// The same, waiting for the answer.
 Response handle(const Request& request, Services& services);
+// Whether handle_async answers this request without blocking the calling thread.
+bool is_event_post(const Request& request);
 
 // A JSON error response: {"error": message}.
 Response error_response(unsigned status, const std::string& message, unsigned version = 11);

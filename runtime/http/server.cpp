@@ -43,7 +43,7 @@ asio::awaitable<void> refuse_and_close(beast::tcp_stream& stream, Response res, 
     }
 }
 
-asio::awaitable<void> session(tcp::socket socket, asio::thread_pool& workers, ServerLimits limits, Server::Handler& handler,
+asio::awaitable<void> session(tcp::socket socket, ServerLimits limits, Server::Handler& handler,
                               std::shared_ptr<Server::State> state) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -99,9 +99,17 @@ asio::awaitable<void> session(tcp::socket socket, asio::thread_pool& workers, Se
         }
         if (body_error) break;
         Request request = parser.release();
-        // The routes may wait for the group commit: they run on the worker pool.
-        Response response = co_await asio::co_spawn(
-            workers, [&]() -> asio::awaitable<Response> { co_return handler(request); }, asio::use_awaitable);
+        // The handler may answer later and from another thread (after the group commit): the
+        // answer is posted back to this connection's executor.
+        Response response = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Response)>(
+            [&handler, &request](auto completion) {
+                auto executor = asio::get_associated_executor(completion);
+                auto waiting = std::make_shared<decltype(completion)>(std::move(completion));
+                handler(request, [waiting, executor](Response answer) {
+                    asio::post(executor, [waiting, answer = std::move(answer)]() mutable { (*waiting)(std::move(answer)); });
+                });
+            },
+            asio::use_awaitable);
         bool keep_alive = request.keep_alive() && !state->stopping;
         response.keep_alive(keep_alive);
         co_await send(stream, std::move(response), limits.write_timeout);
@@ -111,7 +119,7 @@ asio::awaitable<void> session(tcp::socket socket, asio::thread_pool& workers, Se
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, asio::thread_pool& workers, ServerLimits limits,
+asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, ServerLimits limits,
                                   Server::Handler& handler, std::shared_ptr<Server::State> state) {
     for (;;) {
         auto [error, socket] = co_await acceptor->async_accept(tuple_awaitable);
@@ -128,14 +136,14 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, asio:
             continue;
         }
         ++state->active;
-        asio::co_spawn(acceptor->get_executor(), session(std::move(socket), workers, limits, handler, state), asio::detached);
+        asio::co_spawn(acceptor->get_executor(), session(std::move(socket), limits, handler, state), asio::detached);
     }
 }
 
 }  // namespace
 
-Server::Server(asio::io_context& io, asio::thread_pool& workers, ServerLimits limits, Handler handler)
-    : io_(io), workers_(workers), limits_(limits), handler_(std::move(handler)), state_(std::make_shared<State>()) {}
+Server::Server(asio::io_context& io, ServerLimits limits, Handler handler)
+    : io_(io), limits_(limits), handler_(std::move(handler)), state_(std::make_shared<State>()) {}
 
 std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     acceptor_ = std::make_shared<tcp::acceptor>(io_);
@@ -145,7 +153,7 @@ std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     if (!ec) acceptor_->bind(endpoint, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message();
-    asio::co_spawn(io_, accept_loop(acceptor_, workers_, limits_, handler_, state_), asio::detached);
+    asio::co_spawn(io_, accept_loop(acceptor_, limits_, handler_, state_), asio::detached);
     return std::nullopt;
 }
 

@@ -1,14 +1,14 @@
 // The HTTP server: Boost.Beast on Asio, one coroutine per connection. It enforces the
 // transport limits (a cap on connections, a deadline for the header and for the body, the
-// body limit from Content-Length before reading) and hands each request to the routes on a
-// pool of worker threads, where waiting for the group commit does not block the I/O.
+// body limit from Content-Length before reading) and hands each request to a handler that
+// answers through a callback, from any thread: the connection's coroutine waits for it
+// without holding a thread.
 #pragma once
 
 #include "runtime/http/routes.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -28,9 +28,10 @@ struct ServerLimits {
 
 class Server {
 public:
-    using Handler = std::function<Response(const Request&)>;
+    // Answers `request` by calling `reply` once; the request lives until then.
+    using Handler = std::function<void(const Request& request, Reply reply)>;
 
-    Server(boost::asio::io_context& io, boost::asio::thread_pool& workers, ServerLimits limits, Handler handler);
+    Server(boost::asio::io_context& io, ServerLimits limits, Handler handler);
     // Binds and starts accepting; the message says why it could not.
     std::optional<std::string> listen(const boost::asio::ip::tcp::endpoint& endpoint);
     boost::asio::ip::tcp::endpoint local_endpoint() const;
@@ -45,7 +46,6 @@ public:
 
 private:
     boost::asio::io_context& io_;
-    boost::asio::thread_pool& workers_;
     ServerLimits limits_;
     Handler handler_;
     std::shared_ptr<State> state_;

@@ -19,7 +19,7 @@ class Relay {
 public:
     Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms);
     ~Relay();
-    void start() { loop_.start([this] { return round(); }); }
+    void start() { loop_.start("flowd-relay", [this] { return round(); }); }
     void wake() { loop_.wake(); }
     void stop() { loop_.stop(); }
 

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 namespace flow::service {
@@ -18,8 +19,12 @@ public:
 
     ~BackgroundLoop() { stop(); }
 
-    void start(Round round) {
-        thread_ = std::thread([this, round = std::move(round)] { run(round); });
+    // `name` (at most 15 characters) shows in `top -H` and in debuggers.
+    void start(const char* name, Round round) {
+        thread_ = std::thread([this, name, round = std::move(round)] {
+            pthread_setname_np(pthread_self(), name);
+            run(round);
+        });
     }
     void wake() {
         {

@@ -28,6 +28,14 @@ bool resolve(const engine::Engine& engine, store::StoredInstance& stored) {
     return true;
 }
 
+// Whether a step left the pending timers as they were (each timer has its own sequence).
+bool same_timers(const std::vector<engine::PendingTimer>& a, const std::vector<engine::PendingTimer>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t n = 0; n < a.size(); ++n)
+        if (a[n].sequence != b[n].sequence) return false;
+    return true;
+}
+
 std::string state_of(const engine::Engine& engine, const engine::Instance& i) {
     Value name = engine.state_name(i);
     return name.is_string() ? name.get<std::string>() : std::string();
@@ -70,23 +78,21 @@ std::optional<Rejection> Processor::validate(const IncomingEvent& event) const {
 }
 
 store::Status Processor::save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
-                                   bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause,
-                                   const std::string& before) {
+                                   bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause, const Before& before) {
     const engine::Instance& i = step.instance;
     const ir::Workflow& workflow = engine.program().workflows[static_cast<std::size_t>(i.workflow)];
     store::StoredInstance stored{i, workflow.name, state_of(engine, i), 0, timestamp(now_ms), timestamp(now_ms)};
-    if (auto e = tx.save_instance(stored, is_new)) return e;
+    if (auto e = tx.save_instance(stored, is_new, is_new || !same_timers(before.timers, i.timers))) return e;
     if (step.entered && !i.timers.empty()) timers_started_ = true;
-    if (auto e = tx.add_history(i.id, cause)) return e;
+    std::vector<store::HistoryEntry> history{cause};
     // A transition: the instance was created, entered a state (re-entry included) or ended.
-    if (is_new || step.entered || i.status != engine::Status::Running || stored.state != before) {
-        json transition = {{"from", before.empty() ? json() : json(before)},
+    if (is_new || step.entered || i.status != engine::Status::Running || stored.state != before.state) {
+        json transition = {{"from", before.state.empty() ? json() : json(before.state)},
                            {"to", stored.state.empty() ? json() : json(stored.state)},
                            {"status", engine::status_name(i.status)}};
-        if (auto e = tx.add_history(i.id, {cause.at, "transition", dump(transition)})) return e;
+        history.push_back({cause.at, "transition", dump(transition)});
     }
-    if (i.status == engine::Status::Failed && !i.error.empty())
-        if (auto e = tx.add_history(i.id, {cause.at, "error", dump({{"error", i.error}})})) return e;
+    if (i.status == engine::Status::Failed && !i.error.empty()) history.push_back({cause.at, "error", dump({{"error", i.error}})});
     for (const engine::Command& c : step.commands) {
         store::OutboxCommand command;
         command.id = new_id_();
@@ -99,11 +105,9 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
         command.next_attempt_ms = now_ms;
         command.created_at = cause.at;
         if (auto e = tx.add_command(command)) return e;
-        if (auto e = tx.add_history(i.id, {cause.at, "command",
-                                           dump({{"id", command.id}, {"type", c.type}, {"target", c.target}, {"data", c.data}})}))
-            return e;
+        history.push_back({cause.at, "command", dump({{"id", command.id}, {"type", c.type}, {"target", c.target}, {"data", c.data}})});
     }
-    return std::nullopt;
+    return tx.add_history(i.id, history);
 }
 
 store::Result<EventResult> Processor::handle(store::Transaction& tx, const IncomingEvent& incoming, std::int64_t now_ms,
@@ -129,10 +133,10 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         engine::Step step;
         const engine::Engine* engine = &current;
         bool is_new = false;
-        std::string before;
+        Before before;
         if (*running.value) {
             store::StoredInstance& stored = **running.value;
-            before = stored.state;
+            before = {stored.state, stored.instance.timers};
             engine = deployment_.engine_for(name, stored.instance.version);
             if (!engine || !resolve(*engine, stored))
                 return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
@@ -188,7 +192,8 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
                               dump({{"timer", timer.kind == ir::Timer::Kind::After ? "after" : "at"},
                                     {"due", timestamp(due.timer.due_ms)},
                                     {"state", engine->state_name(step.instance)}})};
-    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, stored.state)) return fail<bool>(*e);
+    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, {stored.state, stored.instance.timers}))
+        return fail<bool>(*e);
     return store::Result<bool>::success(true);
 }
 
@@ -204,7 +209,8 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
         return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
     engine::Step step = engine->cancel(stored.instance, {now_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(now_ms), "cancel", dump({{"status", engine::status_name(step.instance.status)}})};
-    if (auto e = save_step(tx, *engine, step, false, now_ms, cause, stored.state)) return fail<CancelOutcome>(*e);
+    if (auto e = save_step(tx, *engine, step, false, now_ms, cause, {stored.state, stored.instance.timers}))
+        return fail<CancelOutcome>(*e);
     return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
 }
 

@@ -67,10 +67,14 @@ public:
     bool take_timers_started() { return timers_started_.exchange(false); }
 
 private:
-    // Writes the step's instance, its commands and history; returns the delivery it makes.
-    // `before` is the state before the step ("" for a new instance).
+    // The instance as it was before a step: its state ("" for a new instance) and timers.
+    struct Before {
+        std::string state;
+        std::vector<engine::PendingTimer> timers;
+    };
+    // Writes the step's instance, its commands and history (one history row per step).
     store::Status save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
-                            bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause, const std::string& before);
+                            bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause, const Before& before);
 
     const Deployment& deployment_;
     IdGenerator new_id_;

@@ -1,6 +1,7 @@
 #include "runtime/service/writer.hpp"
 
 #include <future>
+#include <pthread.h>
 
 namespace flow::service {
 
@@ -43,6 +44,7 @@ void Writer::stop() {
 }
 
 void Writer::loop() {
+    pthread_setname_np(pthread_self(), "flowd-writer");
     for (;;) {
         std::vector<Job> batch;
         {

@@ -1,6 +1,9 @@
 #include "runtime/store/sqlite.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <stdexcept>
+#include <vector>
 #include <sys/stat.h>
 
 namespace flow::store::sqlite {
@@ -72,6 +75,38 @@ Status Connection::exec(const std::string& sql) {
     std::string text = message ? message : sqlite3_errstr(code);
     sqlite3_free(message);
     return error_from(code, text);
+}
+
+}  // namespace flow::store::sqlite
+
+namespace flow::store::sqlite {
+
+void Connection::profile_statements() {
+    sqlite3_trace_v2(
+        db_, SQLITE_TRACE_PROFILE,
+        [](unsigned, void* self, void* statement, void* nanoseconds) {
+            const char* sql = sqlite3_sql(static_cast<sqlite3_stmt*>(statement));
+            Spent& spent = static_cast<Connection*>(self)->profile_[sql ? sql : "?"];
+            spent.nanoseconds += *static_cast<sqlite3_int64*>(nanoseconds);
+            ++spent.runs;
+            return 0;
+        },
+        this);
+}
+
+std::string Connection::statement_profile() const {
+    std::vector<std::pair<std::string, Spent>> rows(profile_.begin(), profile_.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.nanoseconds > b.second.nanoseconds; });
+    std::string out;
+    for (const auto& [sql, spent] : rows) {
+        char line[200];
+        std::snprintf(line, sizeof line, "%10.1f ms %9lld runs %8.2f us/run  %.80s\n", static_cast<double>(spent.nanoseconds) / 1e6,
+                      static_cast<long long>(spent.runs),
+                      static_cast<double>(spent.nanoseconds) / 1e3 / static_cast<double>(std::max<std::int64_t>(spent.runs, 1)),
+                      sql.c_str());
+        out += line;
+    }
+    return out;
 }
 
 }  // namespace flow::store::sqlite

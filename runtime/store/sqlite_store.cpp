@@ -2,6 +2,7 @@
 
 #include "runtime/store/sqlite.hpp"
 
+#include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -71,6 +72,38 @@ std::vector<engine::Command> compensations_from_json(const std::string& text) {
     if (!list.is_array()) return out;
     for (const json& c : list) out.push_back({-1, c.value("type", ""), c.value("target", ""), c.value("data", json())});
     return out;
+}
+
+// The entries of one step share a history row: `kind` is "entries" and `detail` a JSON array
+// of {"at", "kind", "detail"}. Rows of one entry keep the plain form (and schema version 1
+// wrote only those), so reading handles both.
+const char* const packed_history_kind = "entries";
+
+std::string pack_history(const std::vector<HistoryEntry>& entries) {
+    std::string out = "[";
+    for (const HistoryEntry& e : entries) {
+        if (out.size() > 1) out += ',';
+        out += "{\"at\":";
+        out += json(e.at).dump();
+        out += ",\"kind\":";
+        out += json(e.kind).dump();
+        out += ",\"detail\":";
+        out += e.detail.empty() ? "{}" : e.detail;
+        out += '}';
+    }
+    out += ']';
+    return out;
+}
+
+void unpack_history(std::string at, std::string kind, std::string detail, std::vector<HistoryEntry>& out) {
+    if (kind != packed_history_kind) {
+        out.push_back({std::move(at), std::move(kind), std::move(detail)});
+        return;
+    }
+    json list = json::parse(detail, nullptr, false);
+    if (!list.is_array()) return;
+    for (const json& e : list)
+        out.push_back({e.value("at", at), e.value("kind", ""), e.contains("detail") ? dump(e["detail"]) : "{}"});
 }
 
 engine::Status status_from(const std::string& s) {
@@ -179,7 +212,7 @@ public:
 
     Result<std::optional<StoredInstance>> instance(const std::string& id) override { return instance_by_id(db_, id); }
 
-    Status save_instance(const StoredInstance& stored, bool is_new) override {
+    Status save_instance(const StoredInstance& stored, bool is_new, bool timers_changed) override {
         const engine::Instance& i = stored.instance;
         json vars(i.vars);
         if (is_new) {
@@ -199,6 +232,7 @@ public:
             if (i.error.empty()) s->bind_null(5); else s->bind(5, i.error);
             s->bind(6, static_cast<std::int64_t>(i.uuid_counter)).bind(7, stored.updated_at).bind(8, i.id);
             if (auto e = s->run()) return e;
+            if (!timers_changed) return std::nullopt;
             Use clear(db_.prepare("DELETE FROM timers WHERE instance = ?"));
             clear->bind(1, i.id);
             if (auto e = clear->run()) return e;
@@ -225,17 +259,25 @@ public:
         return s->run();
     }
 
-    Status add_history(const std::string& instance, const HistoryEntry& entry) override {
+    Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) override {
+        if (entries.empty()) return std::nullopt;
         Use s(db_.prepare("INSERT INTO history (instance, at, kind, detail) VALUES (?, ?, ?, ?)"));
-        s->bind(1, instance).bind(2, entry.at).bind(3, entry.kind).bind(4, entry.detail);
+        s->bind(1, instance).bind(2, entries.front().at);
+        if (entries.size() == 1) {
+            s->bind(3, entries.front().kind).bind(4, entries.front().detail);
+        } else {
+            std::string packed = pack_history(entries);
+            s->bind(3, packed_history_kind).bind(4, packed);
+        }
         return s->run();
     }
 
-    Status savepoint() override { return db_.exec("SAVEPOINT event"); }
-    Status release_savepoint() override { return db_.exec("RELEASE event"); }
+    // Prepared once, like every other statement: parsing them per event showed in profiles.
+    Status savepoint() override { return Use(db_.prepare("SAVEPOINT event"))->run(); }
+    Status release_savepoint() override { return Use(db_.prepare("RELEASE event"))->run(); }
     Status rollback_to_savepoint() override {
-        if (auto e = db_.exec("ROLLBACK TO event")) return e;
-        return db_.exec("RELEASE event");
+        if (auto e = Use(db_.prepare("ROLLBACK TO event"))->run()) return e;
+        return Use(db_.prepare("RELEASE event"))->run();
     }
 
     Status commit() override {
@@ -253,8 +295,13 @@ private:
 
 class SqliteStore : public Store {
 public:
-    SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader)
-        : writer_(std::move(writer)), reader_(std::move(reader)) {}
+    SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader, bool profile)
+        : writer_(std::move(writer)), reader_(std::move(reader)), profile_(profile) {
+        if (profile_) writer_->profile_statements();
+    }
+    ~SqliteStore() override {
+        if (profile_) std::fputs(("statements of the writer connection:\n" + writer_->statement_profile()).c_str(), stderr);
+    }
 
     Status deploy(const Definition& d) override {
         std::lock_guard lock(write_mutex_);
@@ -326,7 +373,7 @@ public:
         s->bind(1, instance);
         std::vector<HistoryEntry> out;
         int code;
-        while ((code = s->step()) == SQLITE_ROW) out.push_back({s->text(0), s->text(1), s->text(2)});
+        while ((code = s->step()) == SQLITE_ROW) unpack_history(s->text(0), s->text(1), s->text(2), out);
         if (code != SQLITE_DONE) return fail<std::vector<HistoryEntry>>(s->error(code));
         return Result<std::vector<HistoryEntry>>::success(std::move(out));
     }
@@ -501,6 +548,7 @@ private:
     // The reader connection (WAL lets it read while a write is open), guarded by `read_mutex_`.
     std::unique_ptr<Connection> reader_;
     std::mutex read_mutex_;
+    bool profile_ = false;
 };
 
 }  // namespace
@@ -512,7 +560,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
     if (!writer.ok()) return Result<std::unique_ptr<Store>>::failure(*writer.error);
     auto reader = Connection::open(options.path, options.synchronous, false);
     if (!reader.ok()) return Result<std::unique_ptr<Store>>::failure(*reader.error);
-    auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value));
+    auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), options.profile_statements);
     if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
     return Result<std::unique_ptr<Store>>::success(std::move(store));
 }

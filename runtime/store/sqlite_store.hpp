@@ -12,6 +12,7 @@ namespace flow::store {
 struct SqliteOptions {
     std::string path = "flow.db";
     std::string synchronous = "FULL";  // FULL, NORMAL (or EXTRA); never OFF by default
+    bool profile_statements = false;   // benchmarks: print the time per statement to stderr at close
 };
 
 // Opens the database, creating and migrating it as needed.

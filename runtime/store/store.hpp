@@ -100,11 +100,13 @@ public:
                                 const std::string& at) = 0;
     virtual Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) = 0;
     virtual Result<std::optional<StoredInstance>> instance(const std::string& id) = 0;
-    // Inserts or updates the instance, and replaces its pending timers with instance.timers.
-    virtual Status save_instance(const StoredInstance& instance, bool is_new) = 0;
+    // Inserts or updates the instance; when `timers_changed`, replaces its pending timers with
+    // instance.timers (a step that left them alone writes no timer rows).
+    virtual Status save_instance(const StoredInstance& instance, bool is_new, bool timers_changed) = 0;
     virtual Status add_command(const OutboxCommand& command) = 0;
     virtual Status drop_timer(const std::string& instance, std::uint64_t sequence) = 0;
-    virtual Status add_history(const std::string& instance, const HistoryEntry& entry) = 0;
+    // Appends the entries one step wrote, in order (stored together: one row per step).
+    virtual Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) = 0;
     // A savepoint around one event, so that one event's failure undoes only its own writes.
     virtual Status savepoint() = 0;
     virtual Status release_savepoint() = 0;

@@ -18,7 +18,7 @@ public:
     TimerLoop(store::Store& store, service::Writer& writer, service::Processor& processor, service::Metrics& metrics,
               std::function<std::int64_t()> now_ms, std::uint64_t& timer_sequence);
     ~TimerLoop() { stop(); }
-    void start() { loop_.start([this] { return round(); }); }
+    void start() { loop_.start("flowd-timers", [this] { return round(); }); }
     void wake() { loop_.wake(); }
     void stop() { loop_.stop(); }
 

@@ -12,6 +12,7 @@
 #include "runtime/timers/timer_loop.hpp"
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <openssl/rand.h>
@@ -242,13 +243,19 @@ int main(int argc, char** argv) {
 
     flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence};
     asio::io_context io;
-    asio::thread_pool workers(64);
+    // Routes that read or write the database synchronously run on this pool; event ingestion
+    // does not wait on any thread (it answers when its group commit is done).
+    asio::thread_pool workers(8);
+    auto serve = [&](const flow::http::Request& r, flow::http::Reply reply) {
+        if (flow::http::is_event_post(r)) return flow::http::handle_async(r, services, std::move(reply));
+        asio::post(workers, [&services, &r, reply = std::move(reply)] { reply(flow::http::handle(r, services)); });
+    };
     flow::http::ServerLimits limits;
     limits.max_connections = config.max_connections;
     limits.max_body_bytes = config.max_body_bytes;
     limits.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
     limits.body_timeout = std::chrono::milliseconds(config.body_timeout_ms);
-    flow::http::Server server(io, workers, limits, [&](const flow::http::Request& r) { return flow::http::handle(r, services); });
+    flow::http::Server server(io, limits, serve);
     if (auto e = server.listen(*endpoint)) {
         std::cerr << "flowd: " << *e << "\n";
         return 1;
@@ -260,9 +267,10 @@ int main(int argc, char** argv) {
             std::cerr << "flowd: metrics_listen takes HOST:PORT\n";
             return 2;
         }
-        metrics_server = std::make_unique<flow::http::Server>(io, workers, limits, [&](const flow::http::Request& r) {
-            if (r.target() != "/metrics" && r.target() != "/healthz") return flow::http::error_response(404, "only /metrics and /healthz here");
-            return flow::http::handle(r, services);
+        metrics_server = std::make_unique<flow::http::Server>(io, limits, [&](const flow::http::Request& r, flow::http::Reply reply) {
+            if (r.target() != "/metrics" && r.target() != "/healthz")
+                return reply(flow::http::error_response(404, "only /metrics and /healthz here"));
+            serve(r, std::move(reply));
         });
         if (auto e = metrics_server->listen(*metrics_endpoint)) {
             std::cerr << "flowd: " << *e << "\n";
@@ -290,7 +298,10 @@ int main(int argc, char** argv) {
         if (metrics_server) metrics_server->stop_accepting();
         drain(200);  // at most 10 s for the requests in flight
     });
-    std::thread second([&] { io.run(); });
+    std::thread second([&] {
+        pthread_setname_np(pthread_self(), "flowd-io");
+        io.run();
+    });
     io.run();
     second.join();
     workers.join();

@@ -1,0 +1,162 @@
+// Drives flowd's `POST /v1/events` with unique events over keep-alive connections and reports
+// the rate reached and the acknowledgement latency. Run by hand:
+//
+//   load_generator --port 9300 [--connections 64] [--seconds 20] [--rate R] [--scenario starts|pairs]
+//
+// Closed loop (no --rate, or --rate 0): every connection sends its next request as soon as the
+// last one is answered; this finds the maximum rate. Open loop (--rate R): request i is due at
+// start + i/R whatever happened before, and its latency is measured from that due time, not from
+// when a connection became free, so a stall counts against every request it delayed (no
+// coordinated omission). Keep enough connections for the rate (rate × latency).
+//
+// Scenarios: `starts`, every event starts an instance (CampaignActivated, one command each);
+// `pairs`, starts interleaved with the PublishingConfirmed that completes an instance started
+// 2,000 events earlier (like the peers' start-plus-message process).
+//
+// Prints one JSON line: sent, answered, errors, seconds, events_per_second, p50/p90/p99/p999 (ms).
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+    std::string host = "127.0.0.1";
+    unsigned short port = 9300;
+    int connections = 64;
+    double seconds = 20;
+    double rate = 0;  // events/s; 0: closed loop
+    std::string scenario = "starts";
+};
+
+struct Run {
+    Options options;
+    std::string prefix;  // makes ids unique across runs
+    Clock::time_point start;
+    Clock::time_point end;
+    std::uint64_t next = 0;  // the next request's number
+    std::uint64_t answered = 0;
+    std::uint64_t errors = 0;
+    std::vector<double> latencies_ms;
+};
+
+std::string body_of(const Run& run, std::uint64_t n) {
+    std::string id = run.prefix + std::to_string(n);
+    if (run.options.scenario == "pairs" && n % 2 == 1 && n > 4000) {
+        // Completes the instance started by request n - 4001 (an even number, 2,000 starts ago).
+        std::string key = run.prefix + std::to_string(n - 4001);
+        return R"({"id":"c)" + id + R"(","type":"PublishingConfirmed","data":{"campaignId":")" + key +
+               R"(","confirmationId":"ok"}})";
+    }
+    return R"({"id":")" + id + R"(","type":"CampaignActivated","data":{"campaignId":")" + id + R"(","advertising":"bench"}})";
+}
+
+asio::awaitable<void> connection(Run& run, tcp::endpoint endpoint) {
+    auto executor = co_await asio::this_coro::executor;
+    beast::tcp_stream stream(executor);
+    beast::flat_buffer buffer;
+    asio::steady_timer wait(executor);
+    bool connected = false;
+    for (;;) {
+        std::uint64_t n = run.next++;
+        Clock::time_point due = Clock::now();
+        if (run.options.rate > 0) {
+            due = run.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(n) / run.options.rate));
+            if (due >= run.end) co_return;
+            wait.expires_at(due);
+            co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+        } else if (due >= run.end) {
+            co_return;
+        }
+        if (!connected) {
+            auto [error] = co_await stream.async_connect(endpoint, asio::as_tuple(asio::use_awaitable));
+            if (error) {
+                ++run.errors;
+                continue;
+            }
+            connected = true;
+        }
+        http::request<http::string_body> request{http::verb::post, "/v1/events", 11};
+        request.set(http::field::host, run.options.host);
+        request.set(http::field::content_type, "application/json");
+        request.body() = body_of(run, n);
+        request.prepare_payload();
+        auto [write_error, w] = co_await http::async_write(stream, request, asio::as_tuple(asio::use_awaitable));
+        http::response<http::string_body> response;
+        beast::error_code read_error;
+        if (!write_error) {
+            auto [e, r] = co_await http::async_read(stream, buffer, response, asio::as_tuple(asio::use_awaitable));
+            read_error = e;
+        }
+        if (write_error || read_error) {
+            ++run.errors;
+            beast::error_code ignored;
+            stream.socket().close(ignored);
+            connected = false;
+            continue;
+        }
+        if (response.result_int() != 202) {
+            ++run.errors;
+            continue;
+        }
+        ++run.answered;
+        run.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
+    }
+}
+
+double percentile(std::vector<double>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    std::size_t i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1));
+    return sorted[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Run run;
+    Options& o = run.options;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        std::string flag = argv[i], value = argv[i + 1];
+        if (flag == "--host") o.host = value;
+        else if (flag == "--port") o.port = static_cast<unsigned short>(std::stoi(value));
+        else if (flag == "--connections") o.connections = std::stoi(value);
+        else if (flag == "--seconds") o.seconds = std::stod(value);
+        else if (flag == "--rate") o.rate = std::stod(value);
+        else if (flag == "--scenario") o.scenario = value;
+        else {
+            std::cerr << "unknown option " << flag << "\n";
+            return 2;
+        }
+    }
+    run.prefix = "lg" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "-";
+    asio::io_context io(1);
+    tcp::endpoint endpoint(asio::ip::make_address(o.host), o.port);
+    run.start = Clock::now() + std::chrono::milliseconds(100);
+    run.end = run.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+    run.latencies_ms.reserve(static_cast<std::size_t>(std::max(o.rate, 50000.0) * o.seconds));
+    for (int c = 0; c < o.connections; ++c) asio::co_spawn(io, connection(run, endpoint), asio::detached);
+    io.run();
+    double elapsed = std::chrono::duration<double>(std::max(Clock::now(), run.end) - run.start).count();
+    std::sort(run.latencies_ms.begin(), run.latencies_ms.end());
+    std::printf(
+        "{\"scenario\":\"%s\",\"mode\":\"%s\",\"offered\":%.0f,\"connections\":%d,\"answered\":%llu,\"errors\":%llu,"
+        "\"seconds\":%.2f,\"events_per_second\":%.0f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f}\n",
+        o.scenario.c_str(), o.rate > 0 ? "open" : "closed", o.rate, o.connections, static_cast<unsigned long long>(run.answered),
+        static_cast<unsigned long long>(run.errors), elapsed, static_cast<double>(run.answered) / elapsed,
+        percentile(run.latencies_ms, 0.50), percentile(run.latencies_ms, 0.90), percentile(run.latencies_ms, 0.99),
+        percentile(run.latencies_ms, 0.999));
+    return 0;
+}
