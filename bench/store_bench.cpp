@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
         std::cerr << o.flow << " does not compile\n";
         return 1;
     }
-    auto opened = flow::store::open_sqlite_store({o.db, "FULL", o.profile});
+    auto opened = flow::store::open_sqlite_store({o.db, "FULL", 0, o.profile});
     if (!opened.ok()) {
         std::cerr << opened.error->message << "\n";
         return 1;

@@ -16,6 +16,27 @@ Relay::Relay(store::Store& store, const service::Config& config, service::Metric
 
 Relay::~Relay() { stop(); }
 
+namespace {
+
+std::string quoted(const std::string& text) { return json(text).dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+// {"id", "type", "workflow", "instance", "key", "data"}: the key and the data are stored as
+// JSON text by the processor, so they are spliced in as they are instead of parsed again.
+std::string Relay::wire_body(const store::OutboxCommand& command) {
+    std::string text;
+    text.reserve(128 + command.key.size() + command.payload.size());
+    text += "{\"id\":" + quoted(command.id);
+    text += ",\"type\":" + quoted(command.type);
+    text += ",\"workflow\":" + quoted(command.workflow);
+    text += ",\"instance\":" + quoted(command.instance);
+    text += ",\"key\":" + (command.key.empty() ? std::string("null") : command.key);
+    text += ",\"data\":" + (command.payload.empty() ? std::string("null") : command.payload);
+    text += '}';
+    return text;
+}
+
 std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts, std::optional<std::int64_t> retry_after_ms,
                                std::mt19937_64& random) {
     if (retry_after_ms) return std::min(*retry_after_ms, policy.max_backoff_ms);
@@ -58,9 +79,7 @@ store::Store::Attempt Relay::deliver(const store::OutboxCommand& command) {
     if (found == config_.targets.end())
         return {Attempt::Result::Dead, command.id, attempts, 0, "target '" + command.target + "' has no binding", ""};
     const service::Target& target = found->second;
-    json body = {{"id", command.id}, {"type", command.type}, {"workflow", command.workflow}, {"instance", command.instance},
-                 {"key", json::parse(command.key, nullptr, false)}, {"data", json::parse(command.payload, nullptr, false)}};
-    std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string text = wire_body(command);
     std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}, {"Idempotency-Key", command.id}};
     if (!target.secret.empty()) {
         std::int64_t now_s = now_ms_() / 1000;

@@ -27,6 +27,8 @@ public:
     // jitter (between half and all of it), at most the maximum; Retry-After wins, cut to it.
     static std::int64_t backoff_ms(const service::RetryPolicy& policy, int attempts, std::optional<std::int64_t> retry_after_ms,
                                    std::mt19937_64& random);
+    // The JSON body a command is POSTed with (INTERFACES.md, "Commands on the wire").
+    static std::string wire_body(const store::OutboxCommand& command);
 
 private:
     // Delivers what is due; returns how long to sleep.

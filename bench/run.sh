@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Every benchmark of docs/performance.md, side by side in one run, by hand (never in CI):
+#
+#   bench/run.sh [OUT_DIR] [SECTIONS...]
+#
+# SECTIONS (default: all): writer peers http sweep relay timers million.
+# Builds Release with the bench programs, installs the peers with npm when missing, and writes
+# one JSON line per measurement to OUT_DIR/results.jsonl (default build-release/bench-results),
+# plus OUT_DIR/load.svg (throughput and p99 latency against offered load) from the sweep.
+# flowd runs with synchronous=FULL and acknowledges every event only after its commit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/build-release/bench-results}
+shift || true
+sections=${*:-writer peers http sweep relay timers million}
+build=$root/build-release
+mkdir -p "$out"
+results=$out/results.jsonl
+: > "$results"
+
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLOW_TESTS=OFF -DFLOW_BENCH=ON > /dev/null
+cmake --build "$build" --target flowd store_bench load_generator command_sink > /dev/null
+if [[ " $sections " == *" peers "* && ! -d "$root/bench/peers/node_modules" ]]; then
+  (cd "$root/bench/peers" && npm install --no-audit --no-fund --loglevel=error)
+fi
+
+work=$(mktemp -d)
+flowd_pid=""
+sink_pid=""
+cleanup() {
+  [[ -n "$flowd_pid" ]] && kill "$flowd_pid" 2> /dev/null || true
+  [[ -n "$sink_pid" ]] && kill "$sink_pid" 2> /dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=9300
+sink_port=9301
+campaign=$root/examples/campaign_publishing.flow
+deadline=$root/bench/flows/deadline.flow
+
+record() { echo "$1" | tee -a "$results"; }
+now_ms() { date +%s%3N; }
+metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
+sink_count() { curl -s "http://127.0.0.1:$sink_port/count"; }
+rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$flowd_pid/status"; }
+
+start_sink() {
+  "$build/bench/command_sink" "$sink_port" &
+  sink_pid=$!
+  sleep 0.2
+}
+
+# start_flowd FLOW_FILE DB: serves the flow on $port with the sink as every target; sets
+# startup_ms to the time from launch until /healthz answers.
+start_flowd() {
+  mkdir -p "$work/flows"
+  rm -f "$work/flows/"*.flow
+  cp "$1" "$work/flows/"
+  local launched
+  launched=$(now_ms)
+  "$build/tools/flowd" --flows "$work/flows" --db "$2" --listen "127.0.0.1:$port" \
+    --target "publishing=http://127.0.0.1:$sink_port/publishing" --target "campaigns=http://127.0.0.1:$sink_port/campaigns" \
+    --target "escalations=http://127.0.0.1:$sink_port/escalations" 2>> "$work/flowd.log" &
+  flowd_pid=$!
+  until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null 2>&1; do sleep 0.01; done
+  startup_ms=$(( $(now_ms) - launched ))
+}
+
+stop_flowd() {
+  kill -TERM "$flowd_pid" 2> /dev/null || true
+  wait "$flowd_pid" 2> /dev/null || true
+  flowd_pid=""
+}
+
+fresh_db() { rm -f "$work/$1"*; echo "$work/$1"; }
+
+# load SCENARIO CONNECTIONS SECONDS [RATE]: one load generator run against flowd.
+load() {
+  "$build/bench/load_generator" --port "$port" --scenario "$1" --connections "$2" --seconds "$3" --rate "${4:-0}"
+}
+
+# wait_until_zero METRIC: polls /metrics every 50 ms until METRIC is 0; prints the milliseconds.
+wait_until_zero() {
+  local began
+  began=$(now_ms)
+  while [[ "$(metric "$1")" != "0" ]]; do sleep 0.05; done
+  echo $(( $(now_ms) - began ))
+}
+
+for section in $sections; do
+  case $section in
+  writer)
+    # The writer alone: the processor and SQLite, no HTTP (the ceiling of the HTTP figures).
+    for args in "--scenario starts --batch 100" "--scenario pairs --batch 100" "--scenario starts --batch 1"; do
+      line=$("$build/bench/store_bench" --flow "$campaign" --events 30000 $args --db "$(fresh_db writer.db)")
+      record "{\"bench\":\"writer\",\"result\":\"$line\"}"
+    done
+    ;;
+  peers)
+    # The same start-plus-message workload on xstate and bpmn-engine, persisted in SQLite.
+    record "$(node "$root/bench/peers/xstate_peer.mjs" 30000 "$(fresh_db xstate.db)" 1)"
+    record "$(node "$root/bench/peers/xstate_peer.mjs" 30000 "$(fresh_db xstate.db)" 100)"
+    record "$(node "$root/bench/peers/bpmn_peer.mjs" 2000 "$(fresh_db bpmn.db)")"
+    ;;
+  http)
+    # Closed loop over HTTP, with the relay delivering every command to the sink meanwhile.
+    start_sink
+    for scenario in starts pairs; do
+      start_flowd "$campaign" "$(fresh_db http.db)"
+      before=$(sink_count)
+      line=$(load "$scenario" 64 20)
+      delivered=$(( $(sink_count) - before ))
+      batches=$(metric flow_commit_batch_size_count)
+      events=$(metric flow_commit_batch_size_sum)
+      record "{\"bench\":\"http\",\"load\":$line,\"commands_delivered_during_run\":$delivered,\"commit_batches\":$batches,\"batched_jobs\":$events,\"rss_mb\":$(rss_mb)}"
+      stop_flowd
+    done
+    kill "$sink_pid"; sink_pid=""
+    ;;
+  sweep)
+    # Open loop at fixed offered rates: the latency a client sees at each load.
+    start_sink
+    : > "$out/sweep.jsonl"
+    for rate in 500 1000 2000 3000 4000 5000 6000 8000 10000; do
+      start_flowd "$campaign" "$(fresh_db sweep.db)"
+      line=$(load starts 512 10 "$rate")
+      echo "$line" >> "$out/sweep.jsonl"
+      record "{\"bench\":\"sweep\",\"load\":$line}"
+      stop_flowd
+    done
+    kill "$sink_pid"; sink_pid=""
+    python3 "$root/bench/plot_sweep.py" "$out/sweep.jsonl" "$out/load.svg"
+    ;;
+  relay)
+    # 50,000 commands already in the outbox; flowd starts with the sink up and drains them.
+    db=$(fresh_db relay.db)
+    "$build/bench/store_bench" --flow "$campaign" --events 50000 --db "$db" > /dev/null
+    start_sink
+    start_flowd "$campaign" "$db"
+    drain_ms=$(wait_until_zero 'flow_outbox_commands{status="pending"}')
+    record "{\"bench\":\"relay\",\"commands\":50000,\"drain_ms\":$drain_ms,\"commands_per_second\":$(( 50000 * 1000 / (drain_ms > 0 ? drain_ms : 1) )),\"received_by_sink\":$(sink_count)}"
+    stop_flowd
+    kill "$sink_pid"; sink_pid=""
+    ;;
+  timers)
+    # 100,000 instances whose deadlines fall due at the same instant; flowd starts after it.
+    db=$(fresh_db timers.db)
+    "$build/bench/store_bench" --flow "$deadline" --scenario deadlines --events 100000 --db "$db" > /dev/null
+    sleep 1
+    start_sink
+    start_flowd "$deadline" "$db"
+    fire_ms=$(wait_until_zero flow_timers_pending)
+    record "{\"bench\":\"timers\",\"timers\":100000,\"startup_ms\":$startup_ms,\"all_fired_ms\":$fire_ms,\"fired\":$(metric flow_timers_fired_total),\"rss_mb\":$(rss_mb)}"
+    stop_flowd
+    kill "$sink_pid"; sink_pid=""
+    ;;
+  million)
+    # 1,000,000 waiting instances in the database: start-up, memory, and ingest beside an empty one.
+    db=$(fresh_db million.db)
+    "$build/bench/store_bench" --flow "$campaign" --preload 1000000 --events 0 --db "$db" > /dev/null
+    start_sink
+    for which in empty million; do
+      [[ $which == empty ]] && target_db=$(fresh_db empty.db) || target_db=$db
+      start_flowd "$campaign" "$target_db"
+      rss_start=$(rss_mb)
+      line=$(load pairs 64 20)
+      record "{\"bench\":\"million\",\"database\":\"$which\",\"startup_ms\":$startup_ms,\"rss_mb_at_start\":$rss_start,\"rss_mb_after_load\":$(rss_mb),\"load\":$line}"
+      stop_flowd
+    done
+    kill "$sink_pid"; sink_pid=""
+    ;;
+  *) echo "unknown section $section" >&2; exit 2 ;;
+  esac
+done
+echo "results in $results"

@@ -1,0 +1,46 @@
+// The relay's pure parts: the body a command goes out with, and the backoff schedule.
+#include "runtime/relay/relay.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+
+TEST_CASE("a command's wire body splices the stored key and data and escapes the strings") {
+    flow::store::OutboxCommand c;
+    c.id = "cmd-1";
+    c.type = "Reserve\"Stock";
+    c.workflow = "Order\\Flow";
+    c.instance = "inst-1";
+    c.key = R"("A-1")";
+    c.payload = R"({"orderId":"A-1","lines":[1,2],"note":"caf\u00e9"})";
+    json body = json::parse(flow::relay::Relay::wire_body(c));
+    CHECK(body == json{{"id", "cmd-1"},
+                       {"type", "Reserve\"Stock"},
+                       {"workflow", "Order\\Flow"},
+                       {"instance", "inst-1"},
+                       {"key", "A-1"},
+                       {"data", {{"orderId", "A-1"}, {"lines", {1, 2}}, {"note", "caf\u00e9"}}}});
+    CHECK(body.size() == 6);
+
+    c.key = "42";  // an int key stays a number
+    CHECK(json::parse(flow::relay::Relay::wire_body(c))["key"] == 42);
+}
+
+TEST_CASE("backoff doubles from the initial delay with jitter, is capped, and Retry-After wins up to the cap") {
+    flow::service::RetryPolicy policy{12, 1000, 8000};
+    std::mt19937_64 random(7);
+    for (int i = 0; i < 200; ++i) {
+        std::int64_t first = flow::relay::Relay::backoff_ms(policy, 1, std::nullopt, random);
+        CHECK(first >= 500);
+        CHECK(first <= 1000);
+        std::int64_t third = flow::relay::Relay::backoff_ms(policy, 3, std::nullopt, random);
+        CHECK(third >= 2000);
+        CHECK(third <= 4000);
+        std::int64_t late = flow::relay::Relay::backoff_ms(policy, 30, std::nullopt, random);
+        CHECK(late >= 4000);
+        CHECK(late <= 8000);
+    }
+    CHECK(flow::relay::Relay::backoff_ms(policy, 1, 3000, random) == 3000);
+    CHECK(flow::relay::Relay::backoff_ms(policy, 1, 60000, random) == 8000);
+}
