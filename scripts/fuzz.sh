@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Runs each fuzz target for SECONDS, seeded with the examples and the invalid cases.
-# usage: scripts/fuzz.sh BUILD_DIR [SECONDS]
+# Runs each fuzz target for SECONDS, seeded with the examples, the invalid cases and the seeds
+# under tests/fuzz/seeds/.
+# usage: scripts/fuzz.sh BUILD_DIR [SECONDS] [TARGET...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
 seconds=${2:-60}
+shift $(( $# < 2 ? $# : 2 ))
+targets=${*:-fuzz_compile fuzz_simulate fuzz_event_input fuzz_http_request}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "${FLOW_FUZZ_ARTIFACTS:-$root/fuzz-artifacts}"
 status=0
-for target in fuzz_compile fuzz_simulate; do
+for target in $targets; do
   mkdir -p "$work/$target"
   case $target in
     fuzz_compile) seeds=("$root/examples" "$root/tests/invalid") ;;
     fuzz_simulate) seeds=("$root/examples") ;;
+    fuzz_event_input) seeds=("$root/tests/fuzz/seeds/event_input") ;;
+    fuzz_http_request) seeds=("$root/tests/fuzz/seeds/http_request") ;;
   esac
   echo "fuzzing $target for ${seconds}s"
   "$build/tests/fuzz/$target" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
