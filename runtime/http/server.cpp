@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <array>
 
@@ -20,21 +21,23 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-asio::awaitable<void> send(beast::tcp_stream& stream, Response res, std::chrono::milliseconds timeout) {
+template <class Stream>
+asio::awaitable<void> send(Stream& stream, Response res, std::chrono::milliseconds timeout) {
     res.prepare_payload();
-    stream.expires_after(timeout);
+    beast::get_lowest_layer(stream).expires_after(timeout);
     co_await beast_http::async_write(stream, res, tuple_awaitable);
 }
 
 // Sends a refusal and closes without losing it: the client may still be sending a body we
 // will not read, and closing with unread data would reset the connection before the client
 // reads the answer. So: answer, stop sending, read and drop what still comes for a moment.
-asio::awaitable<void> refuse_and_close(beast::tcp_stream& stream, Response res, std::chrono::milliseconds timeout) {
+template <class Stream>
+asio::awaitable<void> refuse_and_close(Stream& stream, Response res, std::chrono::milliseconds timeout) {
     res.keep_alive(false);
     co_await send(stream, std::move(res), timeout);
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::milliseconds(500));
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(500));
     std::array<char, 8192> sink;
     for (std::size_t drained = 0; drained < (1u << 20);) {
         auto [error, n] = co_await stream.async_read_some(asio::buffer(sink), tuple_awaitable);
@@ -43,19 +46,18 @@ asio::awaitable<void> refuse_and_close(beast::tcp_stream& stream, Response res, 
     }
 }
 
-asio::awaitable<void> session(tcp::socket socket, ServerLimits limits, Server::Handler& handler,
-                              std::shared_ptr<Server::State> state) {
-    beast::tcp_stream stream(std::move(socket));
+// Reads requests and answers them, one after the other, until the connection closes or the
+// client stops keeping it alive. `Stream` is a TCP stream, or a TLS stream over one.
+template <class Stream>
+asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server::Handler& handler,
+                                     std::shared_ptr<Server::State> state) {
     beast::flat_buffer buffer;
-    struct Leave {
-        std::shared_ptr<Server::State> state;
-        ~Leave() { --state->active; }
-    } leave{state};
+    auto& transport = beast::get_lowest_layer(stream);
     for (;;) {
         beast_http::request_parser<beast_http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
         parser.body_limit(limits.max_body_bytes);
-        stream.expires_after(limits.header_timeout);
+        transport.expires_after(limits.header_timeout);
         auto [read_error, header_bytes] = co_await beast_http::async_read_header(stream, buffer, parser, tuple_awaitable);
         if (read_error == beast_http::error::header_limit) {
             co_await send(stream, error_response(431, "the request header is too large"), limits.write_timeout);
@@ -80,10 +82,10 @@ asio::awaitable<void> session(tcp::socket socket, ServerLimits limits, Server::H
         }
         if (beast::iequals(header[beast_http::field::expect], "100-continue")) {
             beast_http::response<beast_http::empty_body> cont{beast_http::status::continue_, header.version()};
-            stream.expires_after(limits.write_timeout);
+            transport.expires_after(limits.write_timeout);
             co_await beast_http::async_write(stream, cont, tuple_awaitable);
         }
-        stream.expires_after(limits.body_timeout);
+        transport.expires_after(limits.body_timeout);
         auto [body_error, body_bytes] = co_await beast_http::async_read(stream, buffer, parser, tuple_awaitable);
         if (body_error == beast_http::error::body_limit) {
             co_await refuse_and_close(
@@ -115,12 +117,33 @@ asio::awaitable<void> session(tcp::socket socket, ServerLimits limits, Server::H
         co_await send(stream, std::move(response), limits.write_timeout);
         if (!keep_alive) break;
     }
+}
+
+asio::awaitable<void> session(tcp::socket socket, ServerLimits limits, Server::Handler& handler,
+                              std::shared_ptr<Server::State> state, asio::ssl::context* tls) {
+    struct Leave {
+        std::shared_ptr<Server::State> state;
+        ~Leave() { --state->active; }
+    } leave{state};
+    beast::tcp_stream transport(std::move(socket));
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    if (!tls) {
+        co_await serve_requests(transport, limits, handler, state);
+        transport.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(transport), *tls);
+    // The handshake must finish within the header deadline, like a request's header.
+    beast::get_lowest_layer(stream).expires_after(limits.header_timeout);
+    auto [handshake_error] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+    if (handshake_error) co_return;  // not TLS, a bad certificate on the client's side, or too slow
+    co_await serve_requests(stream, limits, handler, state);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(1000));
+    co_await stream.async_shutdown(tuple_awaitable);
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, ServerLimits limits,
-                                  Server::Handler& handler, std::shared_ptr<Server::State> state) {
+                                  Server::Handler& handler, std::shared_ptr<Server::State> state, asio::ssl::context* tls) {
     for (;;) {
         auto [error, socket] = co_await acceptor->async_accept(tuple_awaitable);
         if (error) {
@@ -128,7 +151,13 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, Serve
             continue;  // a connection that failed before it was accepted
         }
         if (state->active >= limits.max_connections) {
-            // Over the cap: answer at once and close, so that clients back off.
+            // Over the cap: answer at once and close, so that clients back off. (Under TLS no
+            // answer can be sent before a handshake, which is what the cap saves: just close.)
+            if (tls) {
+                beast::error_code ignored;
+                socket.close(ignored);
+                continue;
+            }
             beast::tcp_stream stream(std::move(socket));
             Response res = error_response(503, "too many connections");
             res.keep_alive(false);
@@ -136,14 +165,14 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, Serve
             continue;
         }
         ++state->active;
-        asio::co_spawn(acceptor->get_executor(), session(std::move(socket), limits, handler, state), asio::detached);
+        asio::co_spawn(acceptor->get_executor(), session(std::move(socket), limits, handler, state, tls), asio::detached);
     }
 }
 
 }  // namespace
 
-Server::Server(asio::io_context& io, ServerLimits limits, Handler handler)
-    : io_(io), limits_(limits), handler_(std::move(handler)), state_(std::make_shared<State>()) {}
+Server::Server(asio::io_context& io, ServerLimits limits, Handler handler, asio::ssl::context* tls)
+    : io_(io), tls_(tls), limits_(limits), handler_(std::move(handler)), state_(std::make_shared<State>()) {}
 
 std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     acceptor_ = std::make_shared<tcp::acceptor>(io_);
@@ -153,7 +182,7 @@ std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     if (!ec) acceptor_->bind(endpoint, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message();
-    asio::co_spawn(io_, accept_loop(acceptor_, limits_, handler_, state_), asio::detached);
+    asio::co_spawn(io_, accept_loop(acceptor_, limits_, handler_, state_, tls_), asio::detached);
     return std::nullopt;
 }
 

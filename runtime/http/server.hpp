@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -31,7 +32,8 @@ public:
     // Answers `request` by calling `reply` once; the request lives until then.
     using Handler = std::function<void(const Request& request, Reply reply)>;
 
-    Server(boost::asio::io_context& io, ServerLimits limits, Handler handler);
+    // With `tls`, every connection starts with a TLS handshake (within the header deadline).
+    Server(boost::asio::io_context& io, ServerLimits limits, Handler handler, boost::asio::ssl::context* tls = nullptr);
     // Binds and starts accepting; the message says why it could not.
     std::optional<std::string> listen(const boost::asio::ip::tcp::endpoint& endpoint);
     boost::asio::ip::tcp::endpoint local_endpoint() const;
@@ -46,6 +48,7 @@ public:
 
 private:
     boost::asio::io_context& io_;
+    boost::asio::ssl::context* tls_;
     ServerLimits limits_;
     Handler handler_;
     std::shared_ptr<State> state_;

@@ -77,11 +77,20 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     if (auto e = text_field("admin_token", config.admin_token)) return e;
     if (auto e = text_field("synchronous", config.synchronous)) return e;
     if (auto e = text_field("metrics_listen", config.metrics_listen)) return e;
+    if (j.contains("tls")) {
+        const json& tls = j["tls"];
+        if (!tls.is_object() || !tls.contains("certificate") || !tls.contains("private_key") || !tls["certificate"].is_string() ||
+            !tls["private_key"].is_string())
+            return std::string("tls must be {\"certificate\": \"cert.pem\", \"private_key\": \"key.pem\"}");
+        config.tls_certificate = tls["certificate"].get<std::string>();
+        config.tls_private_key = tls["private_key"].get<std::string>();
+    }
     if (auto e = positive("max_body_bytes", config.max_body_bytes)) return e;
     if (auto e = positive("max_connections", config.max_connections)) return e;
     if (auto e = positive("header_timeout_ms", config.header_timeout_ms)) return e;
     if (auto e = positive("body_timeout_ms", config.body_timeout_ms)) return e;
     if (auto e = positive("retention_hours", config.retention_hours)) return e;
+    if (auto e = positive("max_database_mb", config.max_database_mb)) return e;
     if (config.max_connections == 0 || config.max_body_bytes == 0 || config.header_timeout_ms == 0 || config.body_timeout_ms == 0)
         return "max_connections, max_body_bytes, header_timeout_ms and body_timeout_ms must be above 0";
     if (config.synchronous != "FULL" && config.synchronous != "NORMAL" && config.synchronous != "EXTRA")

@@ -38,6 +38,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, co
         return Result<std::unique_ptr<Connection>>::failure(error_from(code, "cannot open " + path + ": " + message));
     }
     std::unique_ptr<Connection> connection(new Connection(db));
+    if (!read_only && sqlite3_db_readonly(db, "main") == 1)  // SQLite fell back to reading only
+        return Result<std::unique_ptr<Connection>>::failure({StoreError::Kind::Unavailable, path + " is read-only"});
     sqlite3_busy_timeout(db, 5000);
     sqlite3_extended_result_codes(db, 1);
     // A larger page cache keeps the indexes in memory; a checkpoint every 4,000 pages instead of

@@ -2,6 +2,7 @@
 
 #include "runtime/store/sqlite.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -560,6 +561,16 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
     if (!writer.ok()) return Result<std::unique_ptr<Store>>::failure(*writer.error);
     auto reader = Connection::open(options.path, options.synchronous, false);
     if (!reader.ok()) return Result<std::unique_ptr<Store>>::failure(*reader.error);
+    if (options.max_megabytes > 0) {
+        // Past the limit a write fails with SQLITE_FULL, as on a full disk: 503, nothing committed.
+        std::int64_t pages = 0;
+        {
+            Use s((*writer.value)->prepare("PRAGMA page_size"));
+            if (s->step() == SQLITE_ROW) pages = options.max_megabytes * 1048576 / std::max<std::int64_t>(s->integer(0), 512);
+        }
+        if (auto e = (*writer.value)->exec("PRAGMA max_page_count = " + std::to_string(pages)))
+            return Result<std::unique_ptr<Store>>::failure(*e);
+    }
     auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), options.profile_statements);
     if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
     return Result<std::unique_ptr<Store>>::success(std::move(store));

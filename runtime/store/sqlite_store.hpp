@@ -12,6 +12,7 @@ namespace flow::store {
 struct SqliteOptions {
     std::string path = "flow.db";
     std::string synchronous = "FULL";  // FULL, NORMAL (or EXTRA); never OFF by default
+    std::int64_t max_megabytes = 0;    // the database's size limit (PRAGMA max_page_count); 0: none
     bool profile_statements = false;   // benchmarks: print the time per statement to stderr at close
 };
 

@@ -5,6 +5,8 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -18,7 +20,9 @@ class Flowd:
         self.port = None
         self.log = []
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, ready=True):
+        """Starts flowd and learns its port. With `ready`, also waits until its database is open
+        (until then flowd answers 503)."""
         args = [self.binary, "--flows", *self.flows, "--db", self.db, "--listen", "127.0.0.1:0", *self.extra]
         if self.config:
             args += ["--config", self.config]
@@ -32,6 +36,7 @@ class Flowd:
             match = re.search(r'"listen":"127\.0\.0\.1:(\d+)"', line)
             if match:
                 self.port = int(match.group(1))
+            if self.port and (not ready or '"msg":"flowd is ready"' in line):
                 threading.Thread(target=self._drain, daemon=True).start()
                 return self
         raise RuntimeError("flowd did not start:\n" + "".join(self.log))
@@ -107,24 +112,45 @@ def post_until(flowd, stop, make_event, acknowledged, lock):
 
 class Receiver:
     """A command target. `behaviour(path, command, attempt)` returns (status, headers) or
-    sleeps; every request is recorded."""
+    sleeps; the status "reset" closes the connection with a TCP reset instead of answering.
+    Every request is recorded. `port` reopens a receiver where an earlier one listened."""
 
-    def __init__(self, behaviour=None):
+    def __init__(self, behaviour=None, port=0):
         self.received = []
+        self.connections = set()  # open connections, cut when the receiver closes
         self.lock = threading.Lock()
         self.behaviour = behaviour or (lambda path, command, attempt: (200, {}))
+        self.closed = False
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self):
+                super().setup()
+                with receiver.lock:
+                    receiver.connections.add(self.connection)
+
+            def finish(self):
+                with receiver.lock:
+                    receiver.connections.discard(self.connection)
+                super().finish()
+
             def do_POST(self):
+                if receiver.closed:
+                    self.close_connection = True
+                    return
                 length = int(self.headers.get("Content-Length", "0"))
                 command = json.loads(self.rfile.read(length) or b"{}")
                 with receiver.lock:
                     attempt = sum(1 for r in receiver.received if r["command"].get("id") == command.get("id")) + 1
                     receiver.received.append({"path": self.path, "command": command, "headers": dict(self.headers)})
                 status, headers = receiver.behaviour(self.path, command, attempt)
+                if status == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -134,7 +160,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -147,8 +173,16 @@ class Receiver:
             return [r["command"] for r in self.received]
 
     def close(self):
+        """Stops listening and cuts the connections still open: the target is gone."""
+        self.closed = True
         self.server.shutdown()
         self.server.server_close()
+        with self.lock:
+            for connection in self.connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 def write_config(path, **config):

@@ -244,6 +244,46 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
         self.assertEqual(flowd.request("GET", "/metrics")[0], 200)
 
+    def test_tls_when_a_certificate_is_configured(self):
+        import http.client
+        import socket
+        import ssl
+        import subprocess
+        cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")
+        made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                               "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                              capture_output=True, text=True)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        flowd = self.start(tls={"certificate": cert, "private_key": key}, header_timeout_ms=1000)
+        self.assertIn('"tls":true', "".join(flowd.log))
+        context = ssl.create_default_context(cafile=cert)  # verifies the certificate and the address
+        connection = http.client.HTTPSConnection("127.0.0.1", flowd.port, context=context, timeout=10)
+        for n in range(2):  # two requests on one kept-alive TLS connection
+            event = {"id": f"tls-{n}", "type": "Start", "data": {"id": f"tls-{n}", "n": n}}
+            connection.request("POST", "/v1/events", body=json.dumps(event), headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            self.assertEqual(response.status, 202)
+            self.assertEqual(json.loads(response.read())["deliveries"][0]["outcome"], "started")
+        connection.close()
+        # Plain HTTP on the TLS port gets no answer: the handshake fails and the connection closes.
+        plain = socket.create_connection(("127.0.0.1", flowd.port), timeout=10)
+        plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertNotIn(b"HTTP/1.1 200", plain.recv(1000))
+        plain.close()
+        # A client that never starts the handshake is cut off at the header deadline.
+        silent = socket.create_connection(("127.0.0.1", flowd.port), timeout=10)
+        started = time.time()
+        self.assertEqual(silent.recv(100), b"")
+        self.assertLess(time.time() - started, 5)
+        silent.close()
+        # A certificate that cannot be read stops the start with a message.
+        path = write_config(os.path.join(self.dir, "bad.json"), targets={"sink": {"url": self.receiver.url("sink")}},
+                            tls={"certificate": os.path.join(self.dir, "missing.pem"), "private_key": key})
+        done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "other.db"), "--listen",
+                               "127.0.0.1:0", "--config", path], capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("cannot use the TLS certificate", done.stderr)
+
     def test_a_slow_client_is_cut_off_at_the_header_deadline(self):
         import socket
         flowd = self.start(header_timeout_ms=500)

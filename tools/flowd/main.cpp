@@ -12,15 +12,20 @@
 #include "runtime/timers/timer_loop.hpp"
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <openssl/rand.h>
 
+#include <atomic>
 #include <charconv>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <pthread.h>
 #include <thread>
+#include <variant>
 
 namespace {
 
@@ -137,6 +142,23 @@ std::optional<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
     return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
+// Opens (creating or migrating) the database and records each workflow version in it. A store
+// error of kind Unavailable is worth retrying (read-only, full, locked); any other is final.
+std::variant<std::unique_ptr<flow::store::Store>, flow::store::StoreError> open_and_deploy(const Arguments& args,
+                                                                                          const flow::service::Config& config,
+                                                                                          const flow::ir::Program& program,
+                                                                                          const std::string& sources_text) {
+    auto opened = flow::store::open_sqlite_store({args.db, config.synchronous, config.max_database_mb});
+    if (!opened.ok()) return *opened.error;
+    for (const auto& w : program.workflows) {
+        flow::store::Definition d{w.name, w.version, w.hash,
+                                  flow::to_json(program, w).dump(-1, ' ', false, json::error_handler_t::replace),
+                                  sources_text, flow::service::timestamp(wall_clock_ms())};
+        if (auto e = (*opened.value)->deploy(d)) return *e;
+    }
+    return std::move(*opened.value);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -187,31 +209,143 @@ int main(int argc, char** argv) {
             }
     if (unbound) return 1;
 
-    auto opened = flow::store::open_sqlite_store({args->db, config.synchronous});
-    if (!opened.ok()) {
-        std::cerr << "flowd: " << opened.error->message << "\n";
+    // Listen at once. Until the database is open and writable, every request is answered 503
+    // with the reason (a read-only or full file system, a lock held elsewhere), and opening is
+    // tried again every second: the trouble passing is enough, no restart is needed.
+    asio::io_context io;
+    asio::thread_pool workers(8);  // routes that wait on the database; event ingestion waits on none
+    std::atomic<flow::http::Services*> ready{nullptr};
+    std::mutex waiting_mutex;
+    std::string waiting_for = "flowd is opening its database";
+    auto serve = [&](const flow::http::Request& r, flow::http::Reply reply) {
+        flow::http::Services* services = ready.load();
+        if (!services) {
+            std::lock_guard lock(waiting_mutex);
+            return reply(flow::http::error_response(503, "the database is not available yet: " + waiting_for, r.version()));
+        }
+        if (flow::http::is_event_post(r)) return flow::http::handle_async(r, *services, std::move(reply));
+        asio::post(workers, [services, &r, reply = std::move(reply)] { reply(flow::http::handle(r, *services)); });
+    };
+    flow::http::ServerLimits limits;
+    limits.max_connections = config.max_connections;
+    limits.max_body_bytes = config.max_body_bytes;
+    limits.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
+    limits.body_timeout = std::chrono::milliseconds(config.body_timeout_ms);
+    // TLS when a certificate is configured: TLS 1.2 or later, the certificate chain and key in PEM.
+    std::unique_ptr<asio::ssl::context> tls;
+    if (!config.tls_certificate.empty()) {
+        tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+        tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                         asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+        boost::system::error_code ec;
+        tls->use_certificate_chain_file(config.tls_certificate, ec);
+        if (ec) {
+            std::cerr << "flowd: cannot use the TLS certificate " << config.tls_certificate << ": " << ec.message() << "\n";
+            return 2;
+        }
+        tls->use_private_key_file(config.tls_private_key, asio::ssl::context::pem, ec);
+        if (ec) {
+            std::cerr << "flowd: cannot use the TLS private key " << config.tls_private_key << ": " << ec.message() << "\n";
+            return 2;
+        }
+    }
+    flow::http::Server server(io, limits, serve, tls.get());
+    if (auto e = server.listen(*endpoint)) {
+        std::cerr << "flowd: " << *e << "\n";
         return 1;
     }
-    flow::store::Store& store = **opened.value;
+    std::unique_ptr<flow::http::Server> metrics_server;
+    if (!config.metrics_listen.empty()) {
+        auto metrics_endpoint = parse_endpoint(config.metrics_listen);
+        if (!metrics_endpoint) {
+            std::cerr << "flowd: metrics_listen takes HOST:PORT\n";
+            return 2;
+        }
+        metrics_server = std::make_unique<flow::http::Server>(io, limits, [&](const flow::http::Request& r, flow::http::Reply reply) {
+            if (r.target() != "/metrics" && r.target() != "/healthz")
+                return reply(flow::http::error_response(404, "only /metrics and /healthz here"));
+            serve(r, std::move(reply));
+        });
+        if (auto e = metrics_server->listen(*metrics_endpoint)) {
+            std::cerr << "flowd: " << *e << "\n";
+            return 1;
+        }
+    }
+
+    // SIGTERM and SIGINT: stop accepting, let the requests in flight finish, then stop.
+    std::atomic<bool> stopping{false};
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::steady_timer grace(io);
+    std::function<void(int)> drain = [&](int left) {
+        if (server.active_connections() == 0 || left <= 0) {
+            io.stop();
+            return;
+        }
+        grace.expires_after(std::chrono::milliseconds(50));
+        grace.async_wait([&, left](boost::system::error_code) { drain(left - 1); });
+    };
+    signals.async_wait([&](boost::system::error_code, int signal) {
+        log("info", "stopping", {{"signal", signal}});
+        stopping = true;
+        server.stop_accepting();
+        if (metrics_server) metrics_server->stop_accepting();
+        drain(200);  // at most 10 s for the requests in flight
+    });
+    std::thread io_threads[2];
+    for (std::thread& t : io_threads)
+        t = std::thread([&] {
+            pthread_setname_np(pthread_self(), "flowd-io");
+            io.run();
+        });
+    auto bound = server.local_endpoint();
+    log("info", "flowd is listening", {{"listen", bound.address().to_string() + ":" + std::to_string(bound.port())},
+                                       {"tls", tls != nullptr},
+                                       {"db", args->db}, {"workflows", compiled.program->workflows.size()}});
+    // Ends the I/O threads: at once (`stop_now`, when the start failed), or once a signal has
+    // stopped the server and its requests in flight have finished.
+    auto finish = [&](int code, bool stop_now) {
+        if (stop_now) {
+            stopping = true;
+            io.stop();
+        }
+        for (std::thread& t : io_threads) t.join();
+        workers.join();
+        return code;
+    };
 
     // Deploy: each workflow version with its hash and the sources it was compiled from.
     json sources = json::object();
     for (const auto& file : compiled.loaded.files) sources[file.source->name()] = file.source->text();
     std::string sources_text = sources.dump(-1, ' ', false, json::error_handler_t::replace);
-    for (const auto& w : compiled.program->workflows) {
-        flow::store::Definition d{w.name, w.version, w.hash,
-                                  flow::to_json(*compiled.program, w).dump(-1, ' ', false, json::error_handler_t::replace),
-                                  sources_text, flow::service::timestamp(wall_clock_ms())};
-        if (auto e = store.deploy(d)) {
-            std::cerr << "flowd: " << e->message << "\n";
-            return 1;
+    std::unique_ptr<flow::store::Store> opened;
+    for (std::string last_reason;;) {
+        auto attempt = open_and_deploy(*args, config, *compiled.program, sources_text);
+        if (auto* store = std::get_if<std::unique_ptr<flow::store::Store>>(&attempt)) {
+            opened = std::move(*store);
+            break;
         }
+        const flow::store::StoreError& error = std::get<flow::store::StoreError>(attempt);
+        if (error.kind != flow::store::StoreError::Kind::Unavailable) {
+            std::cerr << "flowd: " << error.message << "\n";
+            return finish(1, true);
+        }
+        if (error.message != last_reason) {
+            log("error", "the database cannot be opened for writing; answering 503 and trying again every second",
+                {{"db", args->db}, {"error", error.message}});
+            last_reason = error.message;
+            std::lock_guard lock(waiting_mutex);
+            waiting_for = error.message;
+        }
+        for (int i = 0; i < 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (stopping) return finish(0, false);
     }
+    flow::store::Store& store = *opened;
+
     flow::service::Deployment deployment(compiled.program);
     auto definitions = store.definitions();
     if (!definitions.ok()) {
         std::cerr << "flowd: " << definitions.error->message << "\n";
-        return 1;
+        return finish(1, true);
     }
     for (const auto& d : *definitions.value) {
         if (deployment.engine_for(d.workflow, d.version)) continue;
@@ -240,74 +374,15 @@ int main(int argc, char** argv) {
     });
     relay.start();
     timers.start();
-
     flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence};
-    asio::io_context io;
-    // Routes that read or write the database synchronously run on this pool; event ingestion
-    // does not wait on any thread (it answers when its group commit is done).
-    asio::thread_pool workers(8);
-    auto serve = [&](const flow::http::Request& r, flow::http::Reply reply) {
-        if (flow::http::is_event_post(r)) return flow::http::handle_async(r, services, std::move(reply));
-        asio::post(workers, [&services, &r, reply = std::move(reply)] { reply(flow::http::handle(r, services)); });
-    };
-    flow::http::ServerLimits limits;
-    limits.max_connections = config.max_connections;
-    limits.max_body_bytes = config.max_body_bytes;
-    limits.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
-    limits.body_timeout = std::chrono::milliseconds(config.body_timeout_ms);
-    flow::http::Server server(io, limits, serve);
-    if (auto e = server.listen(*endpoint)) {
-        std::cerr << "flowd: " << *e << "\n";
-        return 1;
-    }
-    std::unique_ptr<flow::http::Server> metrics_server;
-    if (!config.metrics_listen.empty()) {
-        auto metrics_endpoint = parse_endpoint(config.metrics_listen);
-        if (!metrics_endpoint) {
-            std::cerr << "flowd: metrics_listen takes HOST:PORT\n";
-            return 2;
-        }
-        metrics_server = std::make_unique<flow::http::Server>(io, limits, [&](const flow::http::Request& r, flow::http::Reply reply) {
-            if (r.target() != "/metrics" && r.target() != "/healthz")
-                return reply(flow::http::error_response(404, "only /metrics and /healthz here"));
-            serve(r, std::move(reply));
-        });
-        if (auto e = metrics_server->listen(*metrics_endpoint)) {
-            std::cerr << "flowd: " << *e << "\n";
-            return 1;
-        }
-    }
-    auto bound = server.local_endpoint();
-    log("info", "flowd is listening", {{"listen", bound.address().to_string() + ":" + std::to_string(bound.port())},
-                                       {"db", args->db}, {"workflows", compiled.program->workflows.size()}});
+    ready = &services;
+    log("info", "flowd is ready", {{"db", args->db}});
 
-    // SIGTERM and SIGINT: stop accepting, let the requests in flight finish, then stop.
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::steady_timer grace(io);
-    std::function<void(int)> drain = [&](int left) {
-        if (server.active_connections() == 0 || left <= 0) {
-            io.stop();
-            return;
-        }
-        grace.expires_after(std::chrono::milliseconds(50));
-        grace.async_wait([&, left](boost::system::error_code) { drain(left - 1); });
-    };
-    signals.async_wait([&](boost::system::error_code, int signal) {
-        log("info", "stopping", {{"signal", signal}});
-        server.stop_accepting();
-        if (metrics_server) metrics_server->stop_accepting();
-        drain(200);  // at most 10 s for the requests in flight
-    });
-    std::thread second([&] {
-        pthread_setname_np(pthread_self(), "flowd-io");
-        io.run();
-    });
-    io.run();
-    second.join();
-    workers.join();
+    int code = finish(0, false);
+    ready = nullptr;
     timers.stop();
     writer.stop();
     relay.stop();
     log("info", "stopped");
-    return 0;
+    return code;
 }

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Faults flowd must survive, each with the real binary: the database full (a size limit, and a
+real full file system), a read-only file system, and command targets that disappear, reset
+connections or answer slowly. Usage from ctest:
+    python3 test_faults.py FLOWD_BINARY
+The file-system tests mount a small tmpfs and are skipped (saying so) where mounting is not
+permitted. FLOW_OUTAGE_SECONDS (default 3) sets how long a target stays away."""
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flowd_harness import Flowd, Receiver, write_config  # noqa: E402
+
+FLOWD = None
+OUTAGE_SECONDS = float(os.environ.get("FLOW_OUTAGE_SECONDS", "3"))
+
+FLOW = """
+event Start { id: string, note: string }
+command First to sink { id: string, note: string }
+command Second to sink { id: string }
+workflow Pair {
+  key id: string
+  start on Start as s { emit First { id: key, note: s.note } emit Second { id: key } goto Waiting }
+  state Waiting { on Start { complete } }
+}
+"""
+
+
+def start_event(n, note="x"):
+    return {"id": f"e-{n}", "type": "Start", "data": {"id": f"k-{n}", "note": note}}
+
+
+class FaultTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="flowd-faults-")
+        self.flows = os.path.join(self.dir, "flows")
+        os.mkdir(self.flows)
+        with open(os.path.join(self.flows, "pair.flow"), "w") as f:
+            f.write(FLOW)
+        self.db = os.path.join(self.dir, "flow.db")
+        self.receiver = None
+        self.flowd = None
+        self.mounted = None
+
+    def tearDown(self):
+        if self.flowd:
+            self.flowd.stop(signal.SIGKILL)
+        if self.receiver:
+            self.receiver.close()
+        if self.mounted:
+            subprocess.run(["umount", "-l", self.mounted], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, retry=None, behaviour=None, ready=True, **config):
+        if self.receiver is None:
+            self.receiver = Receiver(behaviour)
+        target = {"url": self.receiver.url("sink"), "timeout_ms": 1000,
+                  "retry": retry or {"max_attempts": 100, "initial_backoff_ms": 50, "max_backoff_ms": 200}}
+        path = write_config(os.path.join(self.dir, "config.json"), targets={"sink": target}, **config)
+        self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=ready)
+        return self.flowd
+
+    def mount_tmpfs(self, size):
+        where = os.path.join(self.dir, "disk")
+        os.mkdir(where)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", where], capture_output=True, text=True)
+        if done.returncode != 0:
+            self.skipTest("mounting a tmpfs is not permitted here: " + done.stderr.strip())
+        self.mounted = where
+        return where
+
+    def remount(self, options):
+        done = subprocess.run(["mount", "-o", "remount," + options, self.mounted], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+
+    def post_until_refused(self, flowd, limit=20000, note="x"):
+        """Posts new events until one is refused; returns (acknowledged events, the refused one)."""
+        acknowledged = []
+        for n in range(limit):
+            event = start_event(n, note)
+            status, body = flowd.post_event(event)
+            if status == 202:
+                acknowledged.append(event)
+                continue
+            self.assertEqual(status, 503, body)
+            return acknowledged, event, body
+        self.fail(f"{limit} events were all accepted")
+
+    def assert_all_recorded_once(self, flowd, acknowledged):
+        for event in acknowledged:
+            status, body = flowd.post_event(event)
+            self.assertEqual(status, 202, body)
+            self.assertTrue(body["duplicate"], event["id"])
+        keys = [i["key"] for i in flowd.instances(workflow="Pair")]
+        self.assertEqual(len(keys), len(set(keys)))
+        self.assertEqual(set(keys), {e["data"]["id"] for e in acknowledged})
+
+    # ---- the database in trouble -----------------------------------------------------------
+
+    def test_a_database_at_its_size_limit_answers_503_and_loses_nothing(self):
+        flowd = self.start(max_database_mb=1)
+        acknowledged, refused, body = self.post_until_refused(flowd, note="n" * 200)
+        self.assertGreater(len(acknowledged), 10)
+        self.assertIn("full", body["error"])
+        self.assertEqual(flowd.request("GET", "/healthz")[0], 200)  # reads still answer
+        self.assertEqual(flowd.post_event(refused)[0], 503)  # still full: still refused
+        self.assert_all_recorded_once(flowd, acknowledged)  # duplicates need no space
+        # A larger limit: the refused event was never recorded, so it is new now.
+        self.flowd.stop()
+        flowd = self.start(max_database_mb=64)
+        status, body = flowd.post_event(refused)
+        self.assertEqual(status, 202, body)
+        self.assertFalse(body["duplicate"])
+        self.assert_all_recorded_once(flowd, acknowledged + [refused])
+
+    def test_a_full_file_system_answers_503_and_recovers_by_itself(self):
+        disk = self.mount_tmpfs("2m")
+        self.db = os.path.join(disk, "flow.db")
+        flowd = self.start()
+        acknowledged, refused, body = self.post_until_refused(flowd, note="n" * 200)
+        self.assertGreater(len(acknowledged), 0)
+        self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
+        self.remount("size=64m")  # the trouble passes: no restart
+        status, body = flowd.post_event(refused)
+        self.assertEqual(status, 202, body)
+        self.assertFalse(body["duplicate"])
+        self.assert_all_recorded_once(flowd, acknowledged + [refused])
+        # And after a crash, too: everything acknowledged is on disk.
+        flowd.stop(signal.SIGKILL)
+        flowd = self.start()
+        self.assert_all_recorded_once(flowd, acknowledged + [refused])
+
+    def test_a_read_only_file_system_answers_503_and_recovers_by_itself(self):
+        disk = self.mount_tmpfs("64m")
+        self.db = os.path.join(disk, "flow.db")
+        flowd = self.start()
+        self.assertEqual(flowd.post_event(start_event(1))[0], 202)
+        self.assertEqual(flowd.stop(), 0)
+        self.remount("ro")
+        flowd = self.start(ready=False)  # listens, and answers 503 until the database can be written
+        status, body = flowd.post_event(start_event(2))
+        self.assertEqual(status, 503, body)
+        self.assertIn("not available", body["error"])
+        self.assertEqual(flowd.request("GET", "/healthz")[0], 503)
+        self.remount("rw")
+        flowd.wait_for(lambda: flowd.request("GET", "/healthz")[0] == 200, timeout=10, what="the database to open")
+        status, body = flowd.post_event(start_event(2))
+        self.assertEqual(status, 202, body)
+        self.assertFalse(body["duplicate"])
+        self.assertEqual(sorted(i["key"] for i in flowd.instances(workflow="Pair")), ["k-1", "k-2"])
+
+    # ---- targets misbehaving ----------------------------------------------------------------
+
+    def ingest_latencies(self, flowd, first, count):
+        latencies = []
+        for n in range(first, first + count):
+            began = time.monotonic()
+            status, body = flowd.post_event(start_event(n))
+            latencies.append(time.monotonic() - began)
+            self.assertEqual(status, 202, body)
+        return latencies
+
+    def assert_delivered_in_order(self, commands, instances):
+        """Each instance's First arrived before its Second, each command under one id, none lost."""
+        for i in instances:
+            mine = [c for c in commands if c["instance"] == i["id"]]
+            types = [c["type"] for c in mine]
+            self.assertIn("First", types, i)
+            self.assertIn("Second", types, i)
+            self.assertLess(types.index("First"), types.index("Second"), (i, types))
+            self.assertNotIn("First", types[types.index("Second"):], (i, types))
+            for command_type in ("First", "Second"):
+                self.assertEqual(len({c["id"] for c in mine if c["type"] == command_type}), 1)
+
+    def test_a_target_that_disappears_and_comes_back_gets_everything_in_order(self):
+        flowd = self.start()
+        baseline = self.ingest_latencies(flowd, 0, 30)
+        port = self.receiver.port
+        self.receiver.close()  # the target is gone: connections are refused
+        before = self.receiver.commands()
+        during = self.ingest_latencies(flowd, 100, 30)
+        time.sleep(OUTAGE_SECONDS)
+        # Ingestion does not wait for the target.
+        self.assertLess(statistics.median(during), statistics.median(baseline) * 3 + 0.05)
+        self.receiver = Receiver(port=port)
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending&limit=1000")[1]["commands"],
+                       timeout=30, what="the outbox to drain after the target came back")
+        self.assertEqual(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], [])
+        instances = flowd.instances(workflow="Pair")
+        self.assertEqual(len(instances), 60)
+        self.assert_delivered_in_order(before + self.receiver.commands(), instances)
+
+    def test_a_target_resetting_connections_is_retried_in_order(self):
+        def behaviour(path, command, attempt):
+            return ("reset", {}) if attempt <= 2 else (200, {})
+
+        flowd = self.start(behaviour=behaviour)
+        self.ingest_latencies(flowd, 0, 10)
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"],
+                       timeout=30, what="the outbox to drain")
+        commands = self.receiver.commands()
+        self.assertEqual(len(commands), 10 * 2 * 3)  # two resets, then the delivery
+        self.assert_delivered_in_order(commands, flowd.instances(workflow="Pair"))
+        # A reset on a kept-alive connection is sent again at once on a new one (the connection
+        # may simply have gone stale), so one recorded attempt may cover two resets.
+        _, outbox = flowd.request("GET", "/v1/outbox?status=delivered&limit=1000")
+        self.assertEqual(len(outbox["commands"]), 20)
+        self.assertTrue(all(2 <= c["attempts"] <= 3 and c["last_error"] is None for c in outbox["commands"]), outbox)
+
+    def test_a_slow_target_gets_each_command_once_and_ingestion_keeps_its_pace(self):
+        def behaviour(path, command, attempt):
+            time.sleep(0.3)  # slow, within the 1 s timeout
+            return 200, {}
+
+        flowd = self.start(behaviour=behaviour)
+        latencies = self.ingest_latencies(flowd, 0, 10)
+        self.assertLess(statistics.median(latencies), 0.25)  # no event waits for a delivery
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"],
+                       timeout=30, what="the outbox to drain")
+        commands = self.receiver.commands()
+        self.assertEqual(len(commands), 20)  # each once: nothing timed out and was sent again
+        self.assert_delivered_in_order(commands, flowd.instances(workflow="Pair"))
+
+
+if __name__ == "__main__":
+    FLOWD = sys.argv.pop(1)
+    unittest.main(verbosity=2)
