@@ -5,14 +5,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <iostream>
+#include <thread>
 
 namespace flow::relay {
 
 using nlohmann::json;
 
 Relay::Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms)
-    : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)) {}
+    : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)), lanes_(lane_count) {}
 
 Relay::~Relay() { stop(); }
 
@@ -51,11 +54,27 @@ std::chrono::milliseconds Relay::round() {
     std::int64_t now = now_ms_();
     auto batch = store_.deliverable(now, 256);
     if (batch.ok() && !batch.value->empty()) {
-        std::vector<store::Store::Attempt> attempts;
-        for (const store::OutboxCommand& command : *batch.value) {
-            if (loop_.stopping()) break;
-            attempts.push_back(deliver(command));
-        }
+        // A round holds at most one command per instance (the first one pending), so its
+        // commands may go out in parallel without breaking the order within an instance: a few
+        // lanes, each with its own connections, so that one slow target does not hold the rest.
+        const std::vector<store::OutboxCommand>& commands = *batch.value;
+        std::vector<store::Store::Attempt> outcomes(commands.size());
+        std::vector<char> sent(commands.size(), 0);  // not vector<bool>: lanes write neighbours at once
+        std::atomic<std::size_t> next{0};
+        auto work = [&](Lane& lane) {
+            for (std::size_t i = next++; i < commands.size() && !loop_.stopping(); i = next++) {
+                outcomes[i] = deliver(commands[i], lane);
+                sent[i] = 1;
+            }
+        };
+        std::size_t helpers = std::min(lanes_.size(), commands.size()) - 1;
+        std::vector<std::thread> threads;
+        for (std::size_t l = 1; l <= helpers; ++l) threads.emplace_back(work, std::ref(lanes_[l]));
+        work(lanes_[0]);
+        for (std::thread& t : threads) t.join();
+        std::vector<store::Store::Attempt> attempts;  // those made: stopping may have cut the round short
+        for (std::size_t i = 0; i < commands.size(); ++i)
+            if (sent[i]) attempts.push_back(std::move(outcomes[i]));
         // A crash before this commit only means these commands are sent again: at least once.
         if (auto e = store_.record_attempts(attempts))
             std::cerr << json({{"level", "error"}, {"msg", "cannot record deliveries"}, {"error", e->message}}).dump() << std::endl;
@@ -72,7 +91,7 @@ std::chrono::milliseconds Relay::round() {
     return std::chrono::milliseconds(sleep_ms);
 }
 
-store::Store::Attempt Relay::deliver(const store::OutboxCommand& command) {
+store::Store::Attempt Relay::deliver(const store::OutboxCommand& command, Lane& lane) {
     using Attempt = store::Store::Attempt;
     auto found = config_.targets.find(command.target);
     int attempts = command.attempts + 1;
@@ -88,7 +107,7 @@ store::Store::Attempt Relay::deliver(const store::OutboxCommand& command) {
         headers.emplace_back("webhook-signature", http::sign_webhook(target.secret, command.id, now_s, text));
     }
     auto started = std::chrono::steady_clock::now();
-    HttpResult result = client_.post(target.url, text, headers, std::chrono::milliseconds(target.timeout_ms));
+    HttpResult result = lane.client.post(target.url, text, headers, std::chrono::milliseconds(target.timeout_ms));
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (result.status >= 200 && result.status < 300) {
         metrics_.delivery(command.target, "delivered", seconds);
@@ -106,7 +125,7 @@ store::Store::Attempt Relay::deliver(const store::OutboxCommand& command) {
         return {Attempt::Result::Dead, command.id, attempts, 0, error, ""};
     }
     metrics_.delivery(command.target, "retry", seconds);
-    std::int64_t delay = backoff_ms(target.retry, attempts, result.retry_after_ms, random_);
+    std::int64_t delay = backoff_ms(target.retry, attempts, result.retry_after_ms, lane.random);
     return {Attempt::Result::Retry, command.id, attempts, now_ms_() + delay, error, ""};
 }
 

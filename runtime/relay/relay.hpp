@@ -1,5 +1,5 @@
 // The outbox relay: delivers committed commands to their targets, at least once, in emit
-// order per instance. Woken after every commit (push), and polling as a safety net (pull),
+// order per instance, up to four at a time (never two of one instance). Woken after every commit (push), and polling as a safety net (pull),
 // so a crash between commit and delivery only delays a command.
 #pragma once
 
@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <random>
+#include <vector>
 
 namespace flow::relay {
 
@@ -33,15 +34,20 @@ public:
 private:
     // Delivers what is due; returns how long to sleep.
     std::chrono::milliseconds round();
+    // What one delivery thread owns: its keep-alive connections and its jitter.
+    struct Lane {
+        HttpClient client;
+        std::mt19937_64 random{std::random_device{}()};
+    };
+    static constexpr std::size_t lane_count = 4;
     // Sends one command; what became of it.
-    store::Store::Attempt deliver(const store::OutboxCommand& command);
+    store::Store::Attempt deliver(const store::OutboxCommand& command, Lane& lane);
 
     store::Store& store_;
     const service::Config& config_;
     service::Metrics& metrics_;
     std::function<std::int64_t()> now_ms_;
-    HttpClient client_;
-    std::mt19937_64 random_{std::random_device{}()};
+    std::vector<Lane> lanes_;  // the first is used by the relay's own thread
     std::int64_t last_prune_ms_ = 0;
     service::BackgroundLoop loop_;  // last: stopped first, while the members it uses still exist
 };

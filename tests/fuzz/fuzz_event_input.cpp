@@ -58,8 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::vector<std::string> secrets = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "raw secret"};
     (void)flow::http::verify_webhook(secrets, headers["webhook-id"], headers["webhook-timestamp"], headers["webhook-signature"],
                                      body, 1767225600);
-    std::string signature = flow::http::sign_webhook(secrets[1], headers["webhook-id"], 1767225600, body);
-    if (flow::http::verify_webhook(secrets, headers["webhook-id"], "1767225600", "v0,x " + signature, body, 1767225600) !=
+    std::string id = headers["webhook-id"].empty() ? "msg_1" : headers["webhook-id"];
+    std::string signature = flow::http::sign_webhook(secrets[1], id, 1767225600, body);
+    if (flow::http::verify_webhook(secrets, id, "1767225600", "v0,x " + signature, body, 1767225600) !=
         flow::http::SignatureCheck::Valid)
         __builtin_trap();
     return 0;
