@@ -117,6 +117,7 @@ class Receiver:
 
     def __init__(self, behaviour=None, port=0):
         self.received = []
+        self.attempts = {}  # command id -> requests received with it
         self.connections = set()  # open connections, cut when the receiver closes
         self.lock = threading.Lock()
         self.behaviour = behaviour or (lambda path, command, attempt: (200, {}))
@@ -143,7 +144,7 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 command = json.loads(self.rfile.read(length) or b"{}")
                 with receiver.lock:
-                    attempt = sum(1 for r in receiver.received if r["command"].get("id") == command.get("id")) + 1
+                    attempt = receiver.attempts[command.get("id")] = receiver.attempts.get(command.get("id"), 0) + 1
                     receiver.received.append({"path": self.path, "command": command, "headers": dict(self.headers)})
                 status, headers = receiver.behaviour(self.path, command, attempt)
                 if status == "reset":
