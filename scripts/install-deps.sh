@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache clang libclang-rt-14-dev
           libboost1.81-dev libboost-url1.81-dev nlohmann-json3-dev doctest-dev
-          libsqlite3-dev sqlite3 libssl-dev curl python3)
+          libsqlite3-dev sqlite3 libssl-dev openssl curl python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

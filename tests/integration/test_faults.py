@@ -111,7 +111,6 @@ class FaultTest(unittest.TestCase):
         self.assertGreater(len(acknowledged), 10)
         self.assertIn("full", body["error"])
         self.assertEqual(flowd.request("GET", "/healthz")[0], 200)  # reads still answer
-        self.assertEqual(flowd.post_event(refused)[0], 503)  # still full: still refused
         self.assert_all_recorded_once(flowd, acknowledged)  # duplicates need no space
         # A larger limit: the refused event was never recorded, so it is new now.
         self.flowd.stop()
