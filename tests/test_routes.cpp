@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <future>
 #include <sys/stat.h>
 
 using namespace flow;
@@ -35,7 +36,7 @@ struct Server {
     int ids = 0;
     std::unique_ptr<http::Services> services;
 
-    Server() {
+    explicit Server(std::size_t writer_queue = 100) {
         fs::create_directories(dir);
         REQUIRE(compiled.program);
         auto opened = store::open_sqlite_store({(dir / "flow.db").string(), "FULL"});
@@ -45,7 +46,7 @@ struct Server {
             REQUIRE_FALSE(store->deploy({w.name, w.version, w.hash, "{}", "{}", "2026-01-01T00:00:00.000Z"}));
         deployment = std::make_unique<service::Deployment>(compiled.program);
         processor = std::make_unique<service::Processor>(*deployment, [this] { return "id-" + std::to_string(++ids); });
-        writer = std::make_unique<service::Writer>(*store, 100, 10);
+        writer = std::make_unique<service::Writer>(*store, writer_queue, 10);
         services.reset(new http::Services{config, *store, *writer, *processor, *deployment, metrics,
                                           [] { return std::int64_t{1767225600000}; }, sequence});
     }
@@ -90,6 +91,46 @@ TEST_CASE("POST /v1/events: accepted, duplicate, and refusals that change nothin
     auto outbox = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending"));
     REQUIRE(outbox["commands"].size() == 1);
     CHECK(outbox["commands"][0]["type"] == "Log");
+}
+
+TEST_CASE("more events than the writer can queue are shed with 503 at once, and /healthz still answers") {
+    Server s(2);
+    // Hold the writer in a job until released, so that what follows queues behind it.
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> holding;
+    REQUIRE(s.writer->submit(
+        [&](store::Transaction&) -> store::Status {
+            holding.set_value();
+            released.wait();
+            return std::nullopt;
+        },
+        [](const store::Status&) {}));
+    holding.get_future().wait();
+    std::vector<std::future<http::Response>> waiting;
+    auto post = [&](int n) {
+        auto answer = std::make_shared<std::promise<http::Response>>();
+        waiting.push_back(answer->get_future());
+        http::Request req{beast_http::verb::post, "/v1/events", 11};
+        req.body() = R"({"id": "q)" + std::to_string(n) + R"(", "type": "Go", "data": {"id": "q)" + std::to_string(n) + R"(", "n": 1}})";
+        req.prepare_payload();
+        http::handle_async(req, *s.services, [answer](http::Response r) { answer->set_value(std::move(r)); });
+    };
+    for (int n = 0; n < 3; ++n) post(n);
+    // The queue holds two: the third is refused at once, while the first two still wait.
+    REQUIRE(waiting[2].wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    http::Response shed = waiting[2].get();
+    CHECK(shed.result_int() == 503);
+    CHECK(s.body_of(shed)["error"].get<std::string>().find("retry later") != std::string::npos);
+    CHECK(waiting[0].wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
+    CHECK(s.call(beast_http::verb::get, "/healthz").result_int() == 200);
+    release.set_value();
+    CHECK(waiting[0].get().result_int() == 202);
+    CHECK(waiting[1].get().result_int() == 202);
+    // The shed event recorded nothing: sent again, it is new.
+    auto again = s.call(beast_http::verb::post, "/v1/events", R"({"id": "q2", "type": "Go", "data": {"id": "q2", "n": 1}})");
+    CHECK(again.result_int() == 202);
+    CHECK(s.body_of(again)["duplicate"] == false);
 }
 
 TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {
