@@ -124,13 +124,51 @@ TEST_CASE("more events than the writer can queue are shed with 503 at once, and 
     CHECK(s.body_of(shed)["error"].get<std::string>().find("retry later") != std::string::npos);
     CHECK(waiting[0].wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
     CHECK(s.call(beast_http::verb::get, "/healthz").result_int() == 200);
+    // The relay's and the timer loop's jobs are never shed: one queues past the limit.
+    std::promise<store::Status> internal;
+    CHECK_FALSE(s.writer->submit([](store::Transaction&) { return store::Status(); }, [](const store::Status&) {}));
+    CHECK(s.writer->submit([](store::Transaction&) { return store::Status(); },
+                           [&](const store::Status& status) { internal.set_value(status); }, service::Writer::Admission::Always));
     release.set_value();
+    CHECK_FALSE(internal.get_future().get());
     CHECK(waiting[0].get().result_int() == 202);
     CHECK(waiting[1].get().result_int() == 202);
     // The shed event recorded nothing: sent again, it is new.
     auto again = s.call(beast_http::verb::post, "/v1/events", R"({"id": "q2", "type": "Go", "data": {"id": "q2", "n": 1}})");
     CHECK(again.result_int() == 202);
     CHECK(s.body_of(again)["duplicate"] == false);
+}
+
+TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, retry, dead") {
+    Server s;
+    for (int n = 1; n <= 3; ++n) {
+        std::string id = std::to_string(n);
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "a)" + id + R"(", "type": "Go", "data": {"id": "a)" + id + R"(", "n": 1}})")
+                    .result_int() == 202);
+    }
+    auto pending = s.store->outbox("pending", 10);
+    REQUIRE(pending.ok());
+    REQUIRE(pending.value->size() == 3);
+    using Attempt = store::DeliveryAttempt;
+    std::vector<Attempt> attempts = {
+        {Attempt::Result::Delivered, (*pending.value)[0].id, 1, 0, "", "2026-01-01T00:00:01.000Z"},
+        {Attempt::Result::Retry, (*pending.value)[1].id, 1, 1767225660000, "HTTP 503", ""},
+        {Attempt::Result::Dead, (*pending.value)[2].id, 1, 0, "HTTP 400", ""}};
+    CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(attempts); }));
+    auto delivered = s.store->outbox("delivered", 10);
+    REQUIRE(delivered.value->size() == 1);
+    CHECK(delivered.value->front().id == attempts[0].id);
+    auto retrying = s.store->outbox("pending", 10);
+    REQUIRE(retrying.value->size() == 1);
+    CHECK(retrying.value->front().attempts == 1);
+    CHECK(retrying.value->front().next_attempt_ms == 1767225660000);
+    CHECK(retrying.value->front().last_error == "HTTP 503");
+    auto dead = s.store->outbox("dead", 10);
+    REQUIRE(dead.value->size() == 1);
+    CHECK(dead.value->front().last_error == "HTTP 400");
+    // Recorded again (a round cut short and redone), a finished command stays as it is.
+    CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts({attempts[2]}); }));
+    CHECK(s.store->outbox("dead", 10).value->size() == 1);
 }
 
 TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {

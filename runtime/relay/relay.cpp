@@ -14,8 +14,10 @@ namespace flow::relay {
 
 using nlohmann::json;
 
-Relay::Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms)
-    : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)), lanes_(lane_count) {}
+Relay::Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms,
+             RecordAttempts record_attempts)
+    : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)), record_attempts_(std::move(record_attempts)),
+      lanes_(lane_count) {}
 
 Relay::~Relay() { stop(); }
 
@@ -58,7 +60,7 @@ std::chrono::milliseconds Relay::round() {
         // commands may go out in parallel without breaking the order within an instance: a few
         // lanes, each with its own connections, so that one slow target does not hold the rest.
         const std::vector<store::OutboxCommand>& commands = *batch.value;
-        std::vector<store::Store::Attempt> outcomes(commands.size());
+        std::vector<store::DeliveryAttempt> outcomes(commands.size());
         std::vector<char> sent(commands.size(), 0);  // not vector<bool>: lanes write neighbours at once
         std::atomic<std::size_t> next{0};
         auto work = [&](Lane& lane) {
@@ -72,11 +74,11 @@ std::chrono::milliseconds Relay::round() {
         for (std::size_t l = 1; l <= helpers; ++l) threads.emplace_back(work, std::ref(lanes_[l]));
         work(lanes_[0]);
         for (std::thread& t : threads) t.join();
-        std::vector<store::Store::Attempt> attempts;  // those made: stopping may have cut the round short
+        std::vector<store::DeliveryAttempt> attempts;  // those made: stopping may have cut the round short
         for (std::size_t i = 0; i < commands.size(); ++i)
             if (sent[i]) attempts.push_back(std::move(outcomes[i]));
         // A crash before this commit only means these commands are sent again: at least once.
-        if (auto e = store_.record_attempts(attempts))
+        if (auto e = record_attempts_(std::move(attempts)))
             std::cerr << json({{"level", "error"}, {"msg", "cannot record deliveries"}, {"error", e->message}}).dump() << std::endl;
     }
     if (config_.retention_hours > 0 && now - last_prune_ms_ > 60000) {
@@ -91,8 +93,8 @@ std::chrono::milliseconds Relay::round() {
     return std::chrono::milliseconds(sleep_ms);
 }
 
-store::Store::Attempt Relay::deliver(const store::OutboxCommand& command, Lane& lane) {
-    using Attempt = store::Store::Attempt;
+store::DeliveryAttempt Relay::deliver(const store::OutboxCommand& command, Lane& lane) {
+    using Attempt = store::DeliveryAttempt;
     auto found = config_.targets.find(command.target);
     int attempts = command.attempts + 1;
     if (found == config_.targets.end())

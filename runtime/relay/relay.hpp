@@ -18,7 +18,12 @@ namespace flow::relay {
 
 class Relay {
 public:
-    Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms);
+    // Records the attempts of one round durably; the result of their commit. flowd passes them
+    // to the writer, so that they share its transactions (and fsyncs) with the events.
+    using RecordAttempts = std::function<store::Status(std::vector<store::DeliveryAttempt>)>;
+
+    Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms,
+          RecordAttempts record_attempts);
     ~Relay();
     void start() { loop_.start("flowd-relay", [this] { return round(); }); }
     void wake() { loop_.wake(); }
@@ -41,12 +46,13 @@ private:
     };
     static constexpr std::size_t lane_count = 4;
     // Sends one command; what became of it.
-    store::Store::Attempt deliver(const store::OutboxCommand& command, Lane& lane);
+    store::DeliveryAttempt deliver(const store::OutboxCommand& command, Lane& lane);
 
     store::Store& store_;
     const service::Config& config_;
     service::Metrics& metrics_;
     std::function<std::int64_t()> now_ms_;
+    RecordAttempts record_attempts_;
     std::vector<Lane> lanes_;  // the first is used by the relay's own thread
     std::int64_t last_prune_ms_ = 0;
     service::BackgroundLoop loop_;  // last: stopped first, while the members it uses still exist

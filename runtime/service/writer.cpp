@@ -10,20 +10,20 @@ Writer::Writer(store::Store& store, std::size_t max_queue, std::size_t max_batch
 
 Writer::~Writer() { stop(); }
 
-bool Writer::submit(Work work, Done done) {
+bool Writer::submit(Work work, Done done, Admission admission) {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ || queue_.size() >= max_queue_) return false;
+        if (stopping_ || (admission == Admission::Bounded && queue_.size() >= max_queue_)) return false;
         queue_.push_back({std::move(work), std::move(done)});
     }
     wake_.notify_one();
     return true;
 }
 
-store::Status Writer::run(Work work) {
+store::Status Writer::run(Work work, Admission admission) {
     auto promise = std::make_shared<std::promise<store::Status>>();
     auto result = promise->get_future();
-    if (!submit(std::move(work), [promise](const store::Status& status) { promise->set_value(status); }))
+    if (!submit(std::move(work), [promise](const store::Status& status) { promise->set_value(status); }, admission))
         return store::StoreError{store::StoreError::Kind::Unavailable, "too many requests are waiting for the database"};
     return result.get();
 }

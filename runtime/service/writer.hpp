@@ -26,13 +26,18 @@ public:
     // Called after the batch committed (nullopt) or failed (the error).
     using Done = std::function<void(const store::Status&)>;
 
+    // Whether a full queue refuses the job: requests from outside are shed; the relay's and the
+    // timer loop's jobs are not (each has at most one job queued, so they stay bounded).
+    enum class Admission { Bounded, Always };
+
     Writer(store::Store& store, std::size_t max_queue, std::size_t max_batch);
     ~Writer();
 
-    // Queues a job; false when the queue is full (the caller sheds load).
-    bool submit(Work work, Done done);
-    // Queues a job and waits for its batch; Unavailable when the queue is full.
-    store::Status run(Work work);
+    // Queues a job; false when it is stopping, or when the queue is full and the job is Bounded
+    // (the caller sheds load).
+    bool submit(Work work, Done done, Admission admission = Admission::Bounded);
+    // Queues a job and waits for its batch; Unavailable when it was not queued.
+    store::Status run(Work work, Admission admission = Admission::Bounded);
     // Called after each successful commit (to wake the relay and the timer loop).
     void on_commit(std::function<void()> callback) { on_commit_ = std::move(callback); }
     // Stops taking jobs, finishes those queued, and joins the thread.

@@ -260,6 +260,26 @@ public:
         return s->run();
     }
 
+    Status record_attempts(const std::vector<DeliveryAttempt>& attempts) override {
+        for (const DeliveryAttempt& a : attempts) {
+            if (a.result == DeliveryAttempt::Result::Delivered) {
+                Use s(db_.prepare("UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL "
+                                  "WHERE id = ? AND status = 'pending'"));
+                s->bind(1, a.attempts).bind(2, a.at).bind(3, a.id);
+                if (auto e = s->run()) return e;
+            } else if (a.result == DeliveryAttempt::Result::Retry) {
+                Use s(db_.prepare("UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
+                s->bind(1, a.attempts).bind(2, a.next_attempt_ms).bind(3, a.error).bind(4, a.id);
+                if (auto e = s->run()) return e;
+            } else {
+                Use s(db_.prepare("UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
+                s->bind(1, a.attempts).bind(2, a.error).bind(3, a.id);
+                if (auto e = s->run()) return e;
+            }
+        }
+        return std::nullopt;
+    }
+
     Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) override {
         if (entries.empty()) return std::nullopt;
         Use s(db_.prepare("INSERT INTO history (instance, at, kind, detail) VALUES (?, ?, ?, ?)"));
@@ -414,35 +434,6 @@ public:
                                "ORDER BY next_attempt_ms, row LIMIT ?"));
         s->bind(1, now_ms).bind(2, limit);
         return read_commands(*s);
-    }
-
-    Status record_attempts(const std::vector<Attempt>& attempts) override {
-        std::lock_guard lock(write_mutex_);
-        if (auto e = writer_->exec("BEGIN IMMEDIATE")) return e;
-        for (const Attempt& a : attempts) {
-            Status e;
-            if (a.result == Attempt::Result::Delivered) {
-                Use s(writer_->prepare("UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL "
-                                       "WHERE id = ? AND status = 'pending'"));
-                s->bind(1, a.attempts).bind(2, a.at).bind(3, a.id);
-                e = s->run();
-            } else if (a.result == Attempt::Result::Retry) {
-                Use s(writer_->prepare("UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
-                s->bind(1, a.attempts).bind(2, a.next_attempt_ms).bind(3, a.error).bind(4, a.id);
-                e = s->run();
-            } else {
-                Use s(writer_->prepare("UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
-                s->bind(1, a.attempts).bind(2, a.error).bind(3, a.id);
-                e = s->run();
-            }
-            if (e) {
-                (void)writer_->exec("ROLLBACK");
-                return e;
-            }
-        }
-        Status e = writer_->exec("COMMIT");
-        if (e) (void)writer_->exec("ROLLBACK");
-        return e;
     }
 
     Status retry_dead(const std::string& id, std::int64_t now_ms) override {

@@ -90,6 +90,16 @@ struct DueTimer {
     engine::PendingTimer timer;
 };
 
+// What became of one delivery attempt of an outbox command.
+struct DeliveryAttempt {
+    enum class Result { Delivered, Retry, Dead } result = Result::Delivered;
+    std::string id;
+    int attempts = 0;                  // attempts made so far, this one included
+    std::int64_t next_attempt_ms = 0;  // Retry
+    std::string error;                 // Retry, Dead
+    std::string at;                    // Delivered: when
+};
+
 // The writes of one batch of events: everything commits together or nothing does.
 class Transaction {
 public:
@@ -105,6 +115,8 @@ public:
     virtual Status save_instance(const StoredInstance& instance, bool is_new, bool timers_changed) = 0;
     virtual Status add_command(const OutboxCommand& command) = 0;
     virtual Status drop_timer(const std::string& instance, std::uint64_t sequence) = 0;
+    // Records what became of delivery attempts (the relay's, taken into the writer's batches).
+    virtual Status record_attempts(const std::vector<DeliveryAttempt>& attempts) = 0;
     // Appends the entries one step wrote, in order (stored together: one row per step).
     virtual Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) = 0;
     // A savepoint around one event, so that one event's failure undoes only its own writes.
@@ -137,17 +149,6 @@ public:
     // The relay: the first pending command of each instance whose turn has come (earlier
     // commands of the instance delivered or dead), due at or before now, at most `limit`.
     virtual Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit) = 0;
-    // What became of one delivery attempt.
-    struct Attempt {
-        enum class Result { Delivered, Retry, Dead } result = Result::Delivered;
-        std::string id;
-        int attempts = 0;                // attempts made so far, this one included
-        std::int64_t next_attempt_ms = 0;  // Retry
-        std::string error;               // Retry, Dead
-        std::string at;                  // Delivered: when
-    };
-    // Records the attempts of one relay round in one transaction (one fsync for many).
-    virtual Status record_attempts(const std::vector<Attempt>& attempts) = 0;
     // Gives a dead command a new round of attempts; NotFound, or Conflict when it is not dead.
     virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
     virtual Result<std::optional<std::int64_t>> next_command_due() = 0;

@@ -19,7 +19,7 @@ std::chrono::milliseconds TimerLoop::round() {
                 fired += *r.value ? 1 : 0;
             }
             return std::nullopt;
-        });
+        }, service::Writer::Admission::Always);
         if (!status) {
             for (std::size_t i = 0; i < fired; ++i) metrics_.timer_fired();
             return std::chrono::milliseconds(0);  // more may be due

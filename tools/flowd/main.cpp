@@ -366,7 +366,10 @@ int main(int argc, char** argv) {
     flow::service::Processor processor(deployment, time_ordered_id);
     flow::service::Writer writer(store, 10000, 512);
     writer.observe_batch = [&](std::size_t n) { metrics.batch(n); };
-    flow::relay::Relay relay(store, config, metrics, wall_clock_ms);
+    flow::relay::Relay relay(store, config, metrics, wall_clock_ms, [&](std::vector<flow::store::DeliveryAttempt> attempts) {
+        return writer.run([attempts = std::move(attempts)](flow::store::Transaction& tx) { return tx.record_attempts(attempts); },
+                          flow::service::Writer::Admission::Always);
+    });
     flow::timers::TimerLoop timers(store, writer, processor, metrics, wall_clock_ms, timer_sequence);
     writer.on_commit([&] {
         relay.wake();
@@ -381,8 +384,8 @@ int main(int argc, char** argv) {
     int code = finish(0, false);
     ready = nullptr;
     timers.stop();
+    relay.stop();  // before the writer, which records its last round
     writer.stop();
-    relay.stop();
     log("info", "stopped");
     return code;
 }
