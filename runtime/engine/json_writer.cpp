@@ -1,15 +1,15 @@
-#include "runtime/simulator/json_writer.hpp"
+#include "runtime/engine/json_writer.hpp"
 
 #include <charconv>
 #include <cmath>
 
-namespace flow::sim {
+namespace flow::engine {
 
 JsonWriter& JsonWriter::key(std::string_view name) {
-    if (!first_) out_ += ", ";
+    if (!first_) out_ += comma_;
     first_ = false;
     string(name);
-    out_ += ": ";
+    out_ += colon_;
     return *this;
 }
 
@@ -18,8 +18,13 @@ JsonWriter& JsonWriter::string(std::string_view text) {
     std::size_t plain_from = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
         out_.append(text.data() + plain_from, i - plain_from);
+        if (c >= 0x80) {
+            append_utf8(text, i);  // leaves i on the sequence's last byte
+            plain_from = i + 1;
+            continue;
+        }
         plain_from = i + 1;
         switch (c) {
         case '"': out_ += "\\\""; break;
@@ -38,6 +43,29 @@ JsonWriter& JsonWriter::string(std::string_view text) {
     out_.append(text.data() + plain_from, text.size() - plain_from);
     out_ += '"';
     return *this;
+}
+
+// One UTF-8 sequence starting at text[i] (a byte of 0x80 or more), copied when it is well
+// formed (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF), otherwise U+FFFD
+// for its first byte.
+void JsonWriter::append_utf8(std::string_view text, std::size_t& i) {
+    auto byte = [&](std::size_t at) { return at < text.size() ? static_cast<unsigned char>(text[at]) : 0u; };
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    auto continuation = [&](std::size_t at, unsigned lo = 0x80, unsigned hi = 0xbf) { return byte(at) >= lo && byte(at) <= hi; };
+    std::size_t length = 0;
+    if (c >= 0xc2 && c <= 0xdf) length = continuation(i + 1) ? 2 : 0;
+    else if (c == 0xe0) length = continuation(i + 1, 0xa0) && continuation(i + 2) ? 3 : 0;
+    else if (c == 0xed) length = continuation(i + 1, 0x80, 0x9f) && continuation(i + 2) ? 3 : 0;
+    else if (c >= 0xe1 && c <= 0xef) length = continuation(i + 1) && continuation(i + 2) ? 3 : 0;
+    else if (c == 0xf0) length = continuation(i + 1, 0x90) && continuation(i + 2) && continuation(i + 3) ? 4 : 0;
+    else if (c >= 0xf1 && c <= 0xf3) length = continuation(i + 1) && continuation(i + 2) && continuation(i + 3) ? 4 : 0;
+    else if (c == 0xf4) length = continuation(i + 1, 0x80, 0x8f) && continuation(i + 2) && continuation(i + 3) ? 4 : 0;
+    if (length == 0) {
+        out_ += "\xef\xbf\xbd";
+        return;
+    }
+    out_.append(text.data() + i, length);
+    i += length - 1;
 }
 
 JsonWriter& JsonWriter::integer(long long n) {
@@ -66,7 +94,7 @@ JsonWriter& JsonWriter::value(const Value& v) {
         out_ += '[';
         bool first = true;
         for (const Value& e : v) {
-            if (!first) out_ += ", ";
+            if (!first) out_ += comma_;
             first = false;
             value(e);
         }
@@ -96,7 +124,7 @@ JsonWriter& JsonWriter::value(const Value& v, const Type& type, const ir::Progra
         out_ += '[';
         bool first = true;
         for (const Value& e : v) {
-            if (!first) out_ += ", ";
+            if (!first) out_ += comma_;
             first = false;
             value(e, type.element(), program);
         }
@@ -106,4 +134,4 @@ JsonWriter& JsonWriter::value(const Value& v, const Type& type, const ir::Progra
     return value(v);
 }
 
-}  // namespace flow::sim
+}  // namespace flow::engine

@@ -1,6 +1,8 @@
-// Writes JSON text straight into a string, in the layout `flowc simulate` documents
-// (`{"a": 1, "b": [2, 3]}`), without building a document first: the simulator prints a
-// line for every delivery and command, and this is on its hot path.
+// Writes JSON text straight into a string, without building a document first: the simulator
+// prints a line for every delivery and command, and flowd's writer stores several documents per
+// event, so this is on both hot paths. Spaced is the layout `flowc simulate` documents
+// (`{"a": 1, "b": [2, 3]}`); Compact has no spaces. Strings that are not valid UTF-8 get
+// U+FFFD in place of each bad byte, so that the text always parses.
 #pragma once
 
 #include "dsl/ir.hpp"
@@ -9,11 +11,13 @@
 #include <string>
 #include <string_view>
 
-namespace flow::sim {
+namespace flow::engine {
 
 class JsonWriter {
 public:
-    explicit JsonWriter(std::string& out) : out_(out) {}
+    enum class Layout { Spaced, Compact };
+    explicit JsonWriter(std::string& out, Layout layout = Layout::Spaced)
+        : out_(out), comma_(layout == Layout::Spaced ? ", " : ","), colon_(layout == Layout::Spaced ? ": " : ":") {}
 
     JsonWriter& open() { out_ += '{'; first_ = true; return *this; }
     JsonWriter& close() { out_ += '}'; first_ = false; return *this; }
@@ -22,13 +26,24 @@ public:
     JsonWriter& string(std::string_view text);
     JsonWriter& null() { out_ += "null"; return *this; }
     JsonWriter& integer(long long n);
+    JsonWriter& boolean(bool b) { out_ += b ? "true" : "false"; return *this; }
+    // Text that is JSON already (stored documents spliced in as they are).
+    JsonWriter& raw(std::string_view json) { out_ += json; return *this; }
+    // A list: `begin_list`, then `item()` before each element, then `end_list`.
+    JsonWriter& begin_list() { out_ += '['; first_ = true; return *this; }
+    JsonWriter& item() { if (!first_) out_ += comma_; first_ = false; return *this; }
+    JsonWriter& end_list() { out_ += ']'; first_ = false; return *this; }
     // Any value; records of `type` keep their declared field order.
     JsonWriter& value(const Value& v, const Type& type, const ir::Program& program);
     JsonWriter& value(const Value& v);
 
 private:
+    void append_utf8(std::string_view text, std::size_t& i);
+
     std::string& out_;
+    const char* comma_;
+    const char* colon_;
     bool first_ = true;
 };
 
-}  // namespace flow::sim
+}  // namespace flow::engine

@@ -19,12 +19,17 @@ namespace {
 
 constexpr auto replace = json::error_handler_t::replace;
 
-Response json_response(unsigned status, const json& body, unsigned version) {
+// A response whose body is JSON text already.
+Response text_response(unsigned status, std::string body, unsigned version) {
     Response res{static_cast<beast_http::status>(status), version};
     res.set(beast_http::field::content_type, "application/json");
-    res.body() = body.dump(-1, ' ', false, replace);
+    res.body() = std::move(body);
     res.prepare_payload();
     return res;
+}
+
+Response json_response(unsigned status, const json& body, unsigned version) {
+    return text_response(status, body.dump(-1, ' ', false, replace), version);
 }
 
 unsigned status_for(const store::StoreError& e) {
@@ -110,10 +115,14 @@ void post_events(const Request& req, Services& s, Reply reply) {
         }
         for (const auto& r : ingest->results) s.metrics.event(r.duplicate ? "duplicate" : "accepted");
         s.metrics.ingest_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ingest->started).count());
-        if (!ingest->events.batch) return reply(json_response(202, ingest->results.front().to_json(), ingest->version));
-        json list = json::array();
-        for (const auto& r : ingest->results) list.push_back(r.to_json());
-        reply(json_response(202, list, ingest->version));
+        if (!ingest->events.batch) return reply(text_response(202, ingest->results.front().to_text(), ingest->version));
+        std::string list = "[";
+        for (const auto& r : ingest->results) {
+            if (list.size() > 1) list += ',';
+            list += r.to_text();
+        }
+        list += ']';
+        reply(text_response(202, std::move(list), ingest->version));
     };
     if (!s.writer.submit(std::move(work), std::move(done))) {
         s.metrics.event("unavailable");

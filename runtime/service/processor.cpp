@@ -1,5 +1,6 @@
 #include "runtime/service/processor.hpp"
 
+#include "runtime/engine/json_writer.hpp"
 #include "stdlib/chrono.hpp"
 
 namespace flow::service {
@@ -7,8 +8,14 @@ namespace flow::service {
 namespace {
 
 using nlohmann::json;
+using engine::JsonWriter;
 constexpr auto replace = json::error_handler_t::replace;
+constexpr auto compact = JsonWriter::Layout::Compact;
+// Keys are stored and looked up as this exact text, so they keep nlohmann's serialization
+// (databases written before hold it); the other documents are only ever parsed back.
 std::string dump(const json& j) { return j.dump(-1, ' ', false, replace); }
+
+JsonWriter& string_or_null(JsonWriter& w, const std::string& text) { return text.empty() ? w.null() : w.string(text); }
 
 template <typename T>
 store::Result<T> fail(store::StoreError e) {
@@ -49,15 +56,17 @@ std::string timestamp(std::int64_t epoch_ms) {
     return text;
 }
 
-Value EventResult::to_json() const {
-    json list = json::array();
-    for (const Delivery& d : deliveries)
-        list.push_back({{"workflow", d.workflow.empty() ? json() : json(d.workflow)},
-                        {"key", d.key},
-                        {"instance", d.instance.empty() ? json() : json(d.instance)},
-                        {"outcome", d.outcome},
-                        {"state", d.state}});
-    return {{"id", id}, {"duplicate", duplicate}, {"deliveries", std::move(list)}};
+std::string EventResult::to_text() const {
+    std::string text;
+    JsonWriter w(text, compact);
+    w.open().key("id").string(id).key("duplicate").boolean(duplicate).key("deliveries").begin_list();
+    for (const Delivery& d : deliveries) {
+        w.item().open().key("workflow");
+        string_or_null(w, d.workflow).key("key").value(d.key).key("instance");
+        string_or_null(w, d.instance).key("outcome").string(d.outcome).key("state").value(d.state).close();
+    }
+    w.end_list().close();
+    return text;
 }
 
 EventResult EventResult::from_json(const Value& recorded, bool duplicate) {
@@ -87,25 +96,35 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
     std::vector<store::HistoryEntry> history{cause};
     // A transition: the instance was created, entered a state (re-entry included) or ended.
     if (is_new || step.entered || i.status != engine::Status::Running || stored.state != before.state) {
-        json transition = {{"from", before.state.empty() ? json() : json(before.state)},
-                           {"to", stored.state.empty() ? json() : json(stored.state)},
-                           {"status", engine::status_name(i.status)}};
-        history.push_back({cause.at, "transition", dump(transition)});
+        std::string transition;
+        JsonWriter w(transition, compact);
+        w.open().key("from");
+        string_or_null(w, before.state).key("to");
+        string_or_null(w, stored.state).key("status").string(engine::status_name(i.status)).close();
+        history.push_back({cause.at, "transition", std::move(transition)});
     }
-    if (i.status == engine::Status::Failed && !i.error.empty()) history.push_back({cause.at, "error", dump({{"error", i.error}})});
+    if (i.status == engine::Status::Failed && !i.error.empty()) {
+        std::string error;
+        JsonWriter(error, compact).open().key("error").string(i.error).close();
+        history.push_back({cause.at, "error", std::move(error)});
+    }
+    std::string key = step.commands.empty() ? std::string() : dump(i.key);
     for (const engine::Command& c : step.commands) {
         store::OutboxCommand command;
         command.id = new_id_();
         command.instance = i.id;
         command.workflow = workflow.name;
-        command.key = dump(i.key);
+        command.key = key;
         command.type = c.type;
         command.target = c.target;
-        command.payload = dump(c.data);
+        JsonWriter(command.payload, compact).value(c.data);
         command.next_attempt_ms = now_ms;
         command.created_at = cause.at;
         if (auto e = tx.add_command(command)) return e;
-        history.push_back({cause.at, "command", dump({{"id", command.id}, {"type", c.type}, {"target", c.target}, {"data", c.data}})});
+        std::string detail;
+        JsonWriter(detail, compact).open().key("id").string(command.id).key("type").string(c.type).key("target").string(c.target)
+            .key("data").raw(command.payload).close();
+        history.push_back({cause.at, "command", std::move(detail)});
     }
     return tx.add_history(i.id, history);
 }
@@ -157,15 +176,17 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         if (step.outcome != engine::Outcome::Unmatched) {
             delivery.instance = step.instance.id;
             delivery.state = engine->state_name(step.instance);
-            store::HistoryEntry cause{at, "delivery",
-                                      dump({{"event", incoming.id}, {"type", incoming.type}, {"outcome", delivery.outcome},
-                                            {"state", delivery.state}, {"event_time", incoming.time.empty() ? json() : json(incoming.time)}})};
+            store::HistoryEntry cause{at, "delivery", {}};
+            JsonWriter w(cause.detail, compact);
+            w.open().key("event").string(incoming.id).key("type").string(incoming.type).key("outcome").string(delivery.outcome)
+                .key("state").value(delivery.state).key("event_time");
+            string_or_null(w, incoming.time).close();
             if (auto e = save_step(tx, *engine, step, is_new, now_ms, cause, before)) return fail<EventResult>(*e);
         }
         result.deliveries.push_back(std::move(delivery));
     }
     if (result.deliveries.empty()) result.deliveries.push_back({"", Value(), "", "unmatched", Value()});
-    if (auto e = tx.record_event(incoming.id, incoming.type, dump(result.to_json()), at)) return fail<EventResult>(*e);
+    if (auto e = tx.record_event(incoming.id, incoming.type, result.to_text(), at)) return fail<EventResult>(*e);
     return store::Result<EventResult>::success(std::move(result));
 }
 
@@ -188,10 +209,9 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
     const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
     const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
     engine::Step step = engine->fire(stored.instance, due.timer, {due.timer.due_ms, &timer_sequence});
-    store::HistoryEntry cause{timestamp(due.timer.due_ms), "timer",
-                              dump({{"timer", timer.kind == ir::Timer::Kind::After ? "after" : "at"},
-                                    {"due", timestamp(due.timer.due_ms)},
-                                    {"state", engine->state_name(step.instance)}})};
+    store::HistoryEntry cause{timestamp(due.timer.due_ms), "timer", {}};
+    JsonWriter(cause.detail, compact).open().key("timer").string(timer.kind == ir::Timer::Kind::After ? "after" : "at")
+        .key("due").string(cause.at).key("state").value(engine->state_name(step.instance)).close();
     if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, {stored.state, stored.instance.timers}))
         return fail<bool>(*e);
     return store::Result<bool>::success(true);

@@ -40,7 +40,8 @@ struct EventResult {
     std::string id;
     bool duplicate = false;
     std::vector<Delivery> deliveries;
-    Value to_json() const;
+    // The response body, and what the inbox keeps for duplicates: compact JSON.
+    std::string to_text() const;
     static EventResult from_json(const Value& recorded, bool duplicate);
 };
 

@@ -1,6 +1,6 @@
 #include "runtime/simulator/simulator.hpp"
 
-#include "runtime/simulator/json_writer.hpp"
+#include "runtime/engine/json_writer.hpp"
 #include "stdlib/chrono.hpp"
 
 namespace flow::sim {
@@ -33,7 +33,7 @@ std::string Simulator::running_key(int workflow, const Value& key) const {
 void Simulator::delivery_line(const Value& event_id, const char* timer, const Value& workflow, const Value& key,
                               const char* outcome, const Value& state) {
     line_.clear();
-    JsonWriter w(line_);
+    engine::JsonWriter w(line_);
     w.open();
     w.key("kind").string("delivery");
     w.key("event").value(event_id);
@@ -195,7 +195,7 @@ std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index
                   engine_.state_name(instance));
     for (const engine::Command& command : step.commands) {
         line_.clear();
-        JsonWriter w(line_);
+        engine::JsonWriter w(line_);
         w.open();
         w.key("kind").string("command");
         w.key("workflow").string(workflow.name);
@@ -214,7 +214,7 @@ void Simulator::finish() {
     for (const engine::Instance& instance : instances_) {
         const ir::Workflow& workflow = engine_.program().workflows[static_cast<std::size_t>(instance.workflow)];
         line_.clear();
-        JsonWriter w(line_);
+        engine::JsonWriter w(line_);
         w.open();
         w.key("kind").string("instance");
         w.key("workflow").string(workflow.name);

@@ -1,5 +1,6 @@
 #include "runtime/store/sqlite_store.hpp"
 
+#include "runtime/engine/json_writer.hpp"
 #include "runtime/store/sqlite.hpp"
 
 #include <algorithm>
@@ -61,9 +62,24 @@ Result<T> fail(StoreError e) {
     return Result<T>::failure(std::move(e));
 }
 
-json compensations_to_json(const std::vector<engine::Command>& commands) {
-    json out = json::array();
-    for (const engine::Command& c : commands) out.push_back({{"type", c.type}, {"target", c.target}, {"data", c.data}});
+constexpr auto compact = engine::JsonWriter::Layout::Compact;
+
+std::string compensations_text(const std::vector<engine::Command>& commands) {
+    std::string out;
+    engine::JsonWriter w(out, compact);
+    w.begin_list();
+    for (const engine::Command& c : commands)
+        w.item().open().key("type").string(c.type).key("target").string(c.target).key("data").value(c.data).close();
+    w.end_list();
+    return out;
+}
+
+std::string vars_text(const std::vector<Value>& vars) {
+    std::string out;
+    engine::JsonWriter w(out, compact);
+    w.begin_list();
+    for (const Value& v : vars) w.item().value(v);
+    w.end_list();
     return out;
 }
 
@@ -81,18 +97,12 @@ std::vector<engine::Command> compensations_from_json(const std::string& text) {
 const char* const packed_history_kind = "entries";
 
 std::string pack_history(const std::vector<HistoryEntry>& entries) {
-    std::string out = "[";
-    for (const HistoryEntry& e : entries) {
-        if (out.size() > 1) out += ',';
-        out += "{\"at\":";
-        out += json(e.at).dump();
-        out += ",\"kind\":";
-        out += json(e.kind).dump();
-        out += ",\"detail\":";
-        out += e.detail.empty() ? "{}" : e.detail;
-        out += '}';
-    }
-    out += ']';
+    std::string out;
+    engine::JsonWriter w(out, compact);
+    w.begin_list();
+    for (const HistoryEntry& e : entries)
+        w.item().open().key("at").string(e.at).key("kind").string(e.kind).key("detail").raw(e.detail.empty() ? "{}" : e.detail).close();
+    w.end_list();
     return out;
 }
 
@@ -215,13 +225,13 @@ public:
 
     Status save_instance(const StoredInstance& stored, bool is_new, bool timers_changed) override {
         const engine::Instance& i = stored.instance;
-        json vars(i.vars);
+        std::string vars = vars_text(i.vars), compensations = compensations_text(i.compensations);
         if (is_new) {
             Use s(db_.prepare("INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, error, "
                               "uuid_counter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
             s->bind(1, i.id).bind(2, stored.workflow).bind(3, i.version).bind(4, dump(i.key));
             if (stored.state.empty()) s->bind_null(5); else s->bind(5, stored.state);
-            s->bind(6, engine::status_name(i.status)).bind(7, dump(vars)).bind(8, dump(compensations_to_json(i.compensations)));
+            s->bind(6, engine::status_name(i.status)).bind(7, vars).bind(8, compensations);
             if (i.error.empty()) s->bind_null(9); else s->bind(9, i.error);
             s->bind(10, static_cast<std::int64_t>(i.uuid_counter)).bind(11, stored.updated_at).bind(12, stored.updated_at);
             if (auto e = s->run()) return e;
@@ -229,7 +239,7 @@ public:
             Use s(db_.prepare("UPDATE instances SET state = ?, status = ?, vars = ?, compensations = ?, error = ?, "
                               "uuid_counter = ?, updated_at = ? WHERE id = ?"));
             if (stored.state.empty()) s->bind_null(1); else s->bind(1, stored.state);
-            s->bind(2, engine::status_name(i.status)).bind(3, dump(vars)).bind(4, dump(compensations_to_json(i.compensations)));
+            s->bind(2, engine::status_name(i.status)).bind(3, vars).bind(4, compensations);
             if (i.error.empty()) s->bind_null(5); else s->bind(5, i.error);
             s->bind(6, static_cast<std::int64_t>(i.uuid_counter)).bind(7, stored.updated_at).bind(8, i.id);
             if (auto e = s->run()) return e;
