@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 #include <sys/stat.h>
@@ -25,7 +26,19 @@ Status Statement::run() {
     return std::nullopt;
 }
 
+namespace {
+
+// Settings of the library as a whole, made once before its first use: no memory statistics,
+// which take a global mutex on every allocation (flowd never reads them).
+void configure_library() {
+    static std::once_flag once;
+    std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });  // MISUSE if already started: harmless
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, const std::string& synchronous, bool read_only) {
+    configure_library();
     sqlite3* db = nullptr;
     int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX;  // each connection is used under its owner's mutex
@@ -60,12 +73,12 @@ Connection::~Connection() {
     sqlite3_close(db_);
 }
 
-Statement& Connection::prepare(const std::string& sql) {
+Statement& Connection::prepare(std::string_view sql) {
     auto found = statements_.find(sql);
     if (found != statements_.end()) return *found->second;
     sqlite3_stmt* stmt = nullptr;
-    int code = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (code != SQLITE_OK) throw std::logic_error("invalid SQL: " + std::string(sqlite3_errmsg(db_)) + ": " + sql);
+    int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (code != SQLITE_OK) throw std::logic_error("invalid SQL: " + std::string(sqlite3_errmsg(db_)) + ": " + std::string(sql));
     auto [it, inserted] = statements_.emplace(sql, std::make_unique<Statement>(db_, stmt));
     return *it->second;
 }

@@ -81,7 +81,7 @@ public:
 
     // A cached prepared statement for this SQL text. Throws std::logic_error for invalid SQL
     // (a bug in this file, not a runtime condition).
-    Statement& prepare(const std::string& sql);
+    Statement& prepare(std::string_view sql);
     Status exec(const std::string& sql);
     std::int64_t changes() const { return sqlite3_changes64(db_); }
 
@@ -93,7 +93,7 @@ public:
 private:
     explicit Connection(sqlite3* db) : db_(db) {}
     sqlite3* db_;
-    std::map<std::string, std::unique_ptr<Statement>> statements_;
+    std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;  // looked up without a copy of the text
     struct Spent {
         std::int64_t nanoseconds = 0;
         std::int64_t runs = 0;
