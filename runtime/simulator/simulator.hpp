@@ -5,7 +5,7 @@
 #include "runtime/engine/engine.hpp"
 
 #include <map>
-#include <unordered_map>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <optional>
 #include <ostream>
 #include <queue>
@@ -60,8 +60,9 @@ private:
     std::optional<std::int64_t> clock_;
     std::uint64_t timer_sequence_ = 0;
     std::vector<engine::Instance> instances_;
-    std::unordered_map<std::string, std::size_t> running_;   // workflow + key -> instance index
-    std::unordered_map<std::string, Recorded> seen_events_;  // event id -> its first delivery
+    // Open addressing (Boost 1.81): the lookups per event were a sixth of the simulation's time.
+    boost::unordered_flat_map<std::string, std::size_t> running_;   // workflow + key -> instance index
+    boost::unordered_flat_map<std::string, Recorded> seen_events_;  // event id -> its first delivery
     std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
     std::vector<std::size_t> created_per_workflow_;
     std::size_t fired_this_line_ = 0;
