@@ -2,12 +2,14 @@
 // drives them, with synchronous=FULL and one transaction per batch. It tells how fast the
 // writer thread alone can go, so that the HTTP figures can be read against it. Run by hand:
 //
-//   store_bench --flow FILE [--events N] [--batch B] [--scenario starts|pairs|deadlines]
+//   store_bench --flow FILE [--events N] [--batch B] [--scenario starts|pairs|updates|deadlines]
 //               [--preload M] [--db PATH] [--profile 1]
 //
-// FILE is examples/campaign_publishing.flow, or bench/flows/deadline.flow for `deadlines`.
+// FILE is examples/campaign_publishing.flow, bench/flows/progress.flow for `updates`, or
+// bench/flows/deadline.flow for `deadlines`.
 // `starts`: every event starts an instance (CampaignActivated) and emits one command.
 // `pairs`: half the events start instances, the other half complete them (PublishingConfirmed).
+// `updates`: 1,000 instances started, then steps that keep them running (a count and a command).
 // `deadlines`: every event starts a Deadline instance whose timer is due at the same instant,
 // one second after the run began: the database then holds N timers falling due at once.
 // `--preload M` first fills the database with M waiting campaign instances.
@@ -144,6 +146,13 @@ int main(int argc, char** argv) {
         std::string due = flow::service::timestamp(now_ms() + 1000);
         for (long i = 0; i < o.events; ++i)
             events.push_back({"d-" + std::to_string(i), "DeadlineSet", {{"caseId", "case-" + std::to_string(i)}, {"dueAt", due}}, ""});
+    } else if (o.scenario == "updates") {
+        // bench/flows/progress.flow: 1,000 instances, then steps that keep them running.
+        const long instances = std::min(o.events, 1000L);
+        for (long i = 0; i < instances; ++i)
+            events.push_back({"o-" + std::to_string(i), "Opened", {{"caseId", "case-" + std::to_string(i)}}, ""});
+        for (long i = instances; i < o.events; ++i)
+            events.push_back({"p-" + std::to_string(i), "Progressed", {{"caseId", "case-" + std::to_string(i % instances)}, {"step", i}}, ""});
     } else if (o.scenario == "pairs") {
         for (long i = 0; i < o.events / 2; ++i) events.push_back(activated("k" + std::to_string(i)));
         for (long i = 0; i < o.events / 2; ++i) events.push_back(confirmed("k" + std::to_string(i)));

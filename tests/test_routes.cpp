@@ -19,9 +19,10 @@ using nlohmann::json;
 
 namespace {
 
-const char* flow_text = "event Go { id: string, n: int }\ncommand Log to log { text: string }\n"
-                        "workflow W { key id: string start on Go as g { emit Log { text: str(g.n) } goto S } "
-                        "state S { on Go { complete } } }";
+const char* flow_text = "event Go { id: string, n: int }\nevent Note { id: string, text: string }\n"
+                        "command Log to log { text: string }\n"
+                        "workflow W { key id: string var last: string = \"\" start on Go as g { emit Log { text: str(g.n) } goto S } "
+                        "state S { on Go { complete } on Note as n { last = n.text } } }";
 
 struct Server {
     fs::path dir = fs::temp_directory_path() / ("flow-routes-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
@@ -169,6 +170,31 @@ TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, re
     // Recorded again (a round cut short and redone), a finished command stays as it is.
     CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts({attempts[2]}); }));
     CHECK(s.store->outbox("dead", 10).value->size() == 1);
+}
+
+TEST_CASE("a step that keeps the instance running updates it in place; one that ends it frees its key") {
+    Server s;
+    auto post = [&](const std::string& id, const std::string& type, const std::string& data) {
+        return s.call(beast_http::verb::post, "/v1/events", R"({"id": ")" + id + R"(", "type": ")" + type + R"(", "data": )" + data + "}");
+    };
+    REQUIRE(post("e1", "Go", R"({"id": "k", "n": 1})").result_int() == 202);
+    std::string first = s.body_of(post("e2", "Note", R"({"id": "k", "text": "hello"})"))["deliveries"][0]["instance"];
+    auto running = s.body_of(s.call(beast_http::verb::get, "/v1/instances?status=running&key=k"))["instances"];
+    REQUIRE(running.size() == 1);
+    CHECK(running[0]["id"] == first);
+    auto detail = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + first));
+    CHECK(detail["vars"]["last"] == "hello");
+    CHECK(detail["status"] == "running");
+    // The next Note finds the same instance through the running index.
+    CHECK(s.body_of(post("e3", "Note", R"({"id": "k", "text": "again"})"))["deliveries"][0]["instance"] == first);
+    CHECK(s.body_of(post("e4", "Go", R"({"id": "k", "n": 2})"))["deliveries"][0]["outcome"] == "handled");
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?status=running"))["instances"].size() == 0);
+    auto completed = s.body_of(s.call(beast_http::verb::get, "/v1/instances?status=completed"))["instances"];
+    REQUIRE(completed.size() == 1);
+    CHECK(completed[0]["id"] == first);
+    auto again = s.body_of(post("e5", "Go", R"({"id": "k", "n": 3})"));
+    CHECK(again["deliveries"][0]["outcome"] == "started");
+    CHECK(again["deliveries"][0]["instance"] != first);
 }
 
 TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {

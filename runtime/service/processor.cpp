@@ -91,7 +91,9 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
     const engine::Instance& i = step.instance;
     const ir::Workflow& workflow = engine.program().workflows[static_cast<std::size_t>(i.workflow)];
     store::StoredInstance stored{i, workflow.name, state_of(engine, i), 0, timestamp(now_ms), timestamp(now_ms)};
-    if (auto e = tx.save_instance(stored, is_new, is_new || !same_timers(before.timers, i.timers))) return e;
+    store::Transaction::InstanceChanges changes{is_new, is_new || i.status != before.status,
+                                                is_new || !same_timers(before.timers, i.timers)};
+    if (auto e = tx.save_instance(stored, changes)) return e;
     if (step.entered && !i.timers.empty()) timers_started_ = true;
     std::vector<store::HistoryEntry> history{cause};
     // A transition: the instance was created, entered a state (re-entry included) or ended.
@@ -155,7 +157,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         Before before;
         if (*running.value) {
             store::StoredInstance& stored = **running.value;
-            before = {stored.state, stored.instance.timers};
+            before = {stored.state, stored.instance.status, stored.instance.timers};
             engine = deployment_.engine_for(name, stored.instance.version);
             if (!engine || !resolve(*engine, stored))
                 return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
@@ -212,7 +214,7 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
     store::HistoryEntry cause{timestamp(due.timer.due_ms), "timer", {}};
     JsonWriter(cause.detail, compact).open().key("timer").string(timer.kind == ir::Timer::Kind::After ? "after" : "at")
         .key("due").string(cause.at).key("state").value(engine->state_name(step.instance)).close();
-    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, {stored.state, stored.instance.timers}))
+    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, {stored.state, stored.instance.status, stored.instance.timers}))
         return fail<bool>(*e);
     return store::Result<bool>::success(true);
 }
@@ -229,7 +231,7 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
         return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
     engine::Step step = engine->cancel(stored.instance, {now_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(now_ms), "cancel", dump({{"status", engine::status_name(step.instance.status)}})};
-    if (auto e = save_step(tx, *engine, step, false, now_ms, cause, {stored.state, stored.instance.timers}))
+    if (auto e = save_step(tx, *engine, step, false, now_ms, cause, {stored.state, stored.instance.status, stored.instance.timers}))
         return fail<CancelOutcome>(*e);
     return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
 }

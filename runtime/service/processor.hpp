@@ -68,9 +68,10 @@ public:
     bool take_timers_started() { return timers_started_.exchange(false); }
 
 private:
-    // The instance as it was before a step: its state ("" for a new instance) and timers.
+    // The instance as it was before a step: its state ("" for a new instance), status and timers.
     struct Before {
         std::string state;
+        engine::Status status = engine::Status::Running;
         std::vector<engine::PendingTimer> timers;
     };
     // Writes the step's instance, its commands and history (one history row per step).

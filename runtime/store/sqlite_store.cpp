@@ -223,10 +223,10 @@ public:
 
     Result<std::optional<StoredInstance>> instance(const std::string& id) override { return instance_by_id(db_, id); }
 
-    Status save_instance(const StoredInstance& stored, bool is_new, bool timers_changed) override {
+    Status save_instance(const StoredInstance& stored, InstanceChanges changes) override {
         const engine::Instance& i = stored.instance;
         std::string vars = vars_text(i.vars), compensations = compensations_text(i.compensations);
-        if (is_new) {
+        if (changes.is_new) {
             Use s(db_.prepare("INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, error, "
                               "uuid_counter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
             s->bind(1, i.id).bind(2, stored.workflow).bind(3, i.version).bind(4, dump(i.key));
@@ -236,14 +236,21 @@ public:
             s->bind(10, static_cast<std::int64_t>(i.uuid_counter)).bind(11, stored.updated_at).bind(12, stored.updated_at);
             if (auto e = s->run()) return e;
         } else {
-            Use s(db_.prepare("UPDATE instances SET state = ?, status = ?, vars = ?, compensations = ?, error = ?, "
-                              "uuid_counter = ?, updated_at = ? WHERE id = ?"));
+            // Two statements: one that leaves the status (and its two indexes) untouched, for
+            // the steps that stay running.
+            Use s(db_.prepare(changes.status_changed
+                                  ? "UPDATE instances SET state = ?, vars = ?, compensations = ?, error = ?, uuid_counter = ?, "
+                                    "updated_at = ?, status = ? WHERE id = ?"
+                                  : "UPDATE instances SET state = ?, vars = ?, compensations = ?, error = ?, uuid_counter = ?, "
+                                    "updated_at = ? WHERE id = ?"));
             if (stored.state.empty()) s->bind_null(1); else s->bind(1, stored.state);
-            s->bind(2, engine::status_name(i.status)).bind(3, vars).bind(4, compensations);
-            if (i.error.empty()) s->bind_null(5); else s->bind(5, i.error);
-            s->bind(6, static_cast<std::int64_t>(i.uuid_counter)).bind(7, stored.updated_at).bind(8, i.id);
+            s->bind(2, vars).bind(3, compensations);
+            if (i.error.empty()) s->bind_null(4); else s->bind(4, i.error);
+            s->bind(5, static_cast<std::int64_t>(i.uuid_counter)).bind(6, stored.updated_at);
+            if (changes.status_changed) s->bind(7, engine::status_name(i.status)).bind(8, i.id);
+            else s->bind(7, i.id);
             if (auto e = s->run()) return e;
-            if (!timers_changed) return std::nullopt;
+            if (!changes.timers_changed) return std::nullopt;
             Use clear(db_.prepare("DELETE FROM timers WHERE instance = ?"));
             clear->bind(1, i.id);
             if (auto e = clear->run()) return e;

@@ -110,9 +110,14 @@ public:
                                 const std::string& at) = 0;
     virtual Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) = 0;
     virtual Result<std::optional<StoredInstance>> instance(const std::string& id) = 0;
-    // Inserts or updates the instance; when `timers_changed`, replaces its pending timers with
-    // instance.timers (a step that left them alone writes no timer rows).
-    virtual Status save_instance(const StoredInstance& instance, bool is_new, bool timers_changed) = 0;
+    // What a step changed in an instance, so that an update rewrites only what it must: an
+    // indexed column assigned, even to the value it had, rewrites its index entries.
+    struct InstanceChanges {
+        bool is_new = false;          // insert rather than update
+        bool status_changed = true;   // the status column (and the indexes over it)
+        bool timers_changed = true;   // replace the pending timers with instance.timers
+    };
+    virtual Status save_instance(const StoredInstance& instance, InstanceChanges changes) = 0;
     virtual Status add_command(const OutboxCommand& command) = 0;
     virtual Status drop_timer(const std::string& instance, std::uint64_t sequence) = 0;
     // Records what became of delivery attempts (the relay's, taken into the writer's batches).
