@@ -153,7 +153,8 @@ StoredInstance read_instance(sqlite::Statement& s, Connection& db) {
 }
 
 Result<std::optional<StoredInstance>> instance_by_id(Connection& db, const std::string& id) {
-    Use s(db.prepare(std::string("SELECT ") + instance_columns + " FROM instances WHERE id = ?"));
+    static const std::string sql = std::string("SELECT ") + instance_columns + " FROM instances WHERE id = ?";
+    Use s(db.prepare(sql));
     s->bind(1, id);
     int code = s->step();
     if (code == SQLITE_DONE) return Result<std::optional<StoredInstance>>::success(std::nullopt);
@@ -212,8 +213,9 @@ public:
     }
 
     Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) override {
-        Use s(db_.prepare(std::string("SELECT ") + instance_columns +
-                          " FROM instances WHERE workflow = ? AND key = ? AND status = 'running'"));
+        static const std::string sql =
+            std::string("SELECT ") + instance_columns + " FROM instances WHERE workflow = ? AND key = ? AND status = 'running'";
+        Use s(db_.prepare(sql));
         s->bind(1, workflow).bind(2, key_json);
         int code = s->step();
         if (code == SQLITE_DONE) return Result<std::optional<StoredInstance>>::success(std::nullopt);
