@@ -105,12 +105,14 @@ for section in $sections; do
     record "$(node "$root/bench/peers/bpmn_peer.mjs" 2000 "$(fresh_db bpmn.db)")"
     ;;
   http)
-    # Closed loop over HTTP, with the relay delivering every command to the sink meanwhile.
+    # Closed loop over HTTP, with the relay delivering every command to the sink meanwhile: 64
+    # connections, then 512 (more requests in flight make larger commits: the maximum).
     start_sink
-    for scenario in starts pairs; do
+    for spec in "starts 64" "pairs 64" "pairs 512"; do
+      read -r scenario connections <<< "$spec"
       start_flowd "$campaign" "$(fresh_db http.db)"
       before=$(sink_count)
-      line=$(load "$scenario" 64 20)
+      line=$(load "$scenario" "$connections" 20)
       delivered=$(( $(sink_count) - before ))
       batches=$(metric flow_commit_batch_size_count)
       events=$(metric flow_commit_batch_size_sum)
