@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 namespace flow::relay {
@@ -63,9 +66,36 @@ std::chrono::milliseconds Relay::round() {
         std::vector<store::DeliveryAttempt> outcomes(commands.size());
         std::vector<char> sent(commands.size(), 0);  // not vector<bool>: lanes write neighbours at once
         std::atomic<std::size_t> next{0};
+        // Targets that gave no answer in this round (a timeout, a refused or reset connection):
+        // their other commands are not tried again in it, or a hanging target would hold the
+        // round for one timeout per command. They wait for the same backoff instead.
+        std::mutex silent_mutex;
+        std::map<std::string, std::pair<std::string, std::int64_t>> silent;  // target -> (error, retry at)
+        auto silence = [&](const std::string& target) -> std::optional<std::pair<std::string, std::int64_t>> {
+            std::lock_guard lock(silent_mutex);
+            auto found = silent.find(target);
+            if (found == silent.end()) return std::nullopt;
+            return found->second;
+        };
         auto work = [&](Lane& lane) {
             for (std::size_t i = next++; i < commands.size() && !loop_.stopping(); i = next++) {
-                outcomes[i] = deliver(commands[i], lane);
+                const store::OutboxCommand& command = commands[i];
+                if (auto reason = silence(command.target)) {
+                    outcomes[i] = {store::DeliveryAttempt::Result::Retry, command.id, command.attempts, reason->second,
+                                   "not sent: target '" + command.target + "' gave no answer to another command (" +
+                                       reason->first + ")",
+                                   ""};
+                } else {
+                    Delivery delivery = deliver(command, lane);
+                    outcomes[i] = std::move(delivery.attempt);
+                    if (delivery.no_answer) {
+                        std::lock_guard lock(silent_mutex);
+                        std::int64_t retry_at = outcomes[i].result == store::DeliveryAttempt::Result::Retry
+                                                    ? outcomes[i].next_attempt_ms
+                                                    : now_ms_() + config_.targets.at(command.target).retry.initial_backoff_ms;
+                        silent.try_emplace(command.target, outcomes[i].error, retry_at);
+                    }
+                }
                 sent[i] = 1;
             }
         };
@@ -93,12 +123,12 @@ std::chrono::milliseconds Relay::round() {
     return std::chrono::milliseconds(sleep_ms);
 }
 
-store::DeliveryAttempt Relay::deliver(const store::OutboxCommand& command, Lane& lane) {
+Relay::Delivery Relay::deliver(const store::OutboxCommand& command, Lane& lane) {
     using Attempt = store::DeliveryAttempt;
     auto found = config_.targets.find(command.target);
     int attempts = command.attempts + 1;
     if (found == config_.targets.end())
-        return {Attempt::Result::Dead, command.id, attempts, 0, "target '" + command.target + "' has no binding", ""};
+        return {{Attempt::Result::Dead, command.id, attempts, 0, "target '" + command.target + "' has no binding", ""}, false};
     const service::Target& target = found->second;
     std::string text = wire_body(command);
     std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}, {"Idempotency-Key", command.id}};
@@ -113,8 +143,9 @@ store::DeliveryAttempt Relay::deliver(const store::OutboxCommand& command, Lane&
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (result.status >= 200 && result.status < 300) {
         metrics_.delivery(command.target, "delivered", seconds);
-        return {Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())};
+        return {{Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())}, false};
     }
+    bool no_answer = result.status == 0;
     bool retryable = result.status == 0 || result.status == 408 || result.status == 429 || result.status >= 500;
     std::string error = result.status ? "HTTP " + std::to_string(result.status) + (result.error.empty() ? "" : ": " + result.error)
                                       : result.error;
@@ -124,11 +155,11 @@ store::DeliveryAttempt Relay::deliver(const store::OutboxCommand& command, Lane&
                            {"command", command.id}, {"target", command.target}, {"attempts", attempts}, {"error", error}})
                          .dump(-1, ' ', false, json::error_handler_t::replace)
                   << std::endl;
-        return {Attempt::Result::Dead, command.id, attempts, 0, error, ""};
+        return {{Attempt::Result::Dead, command.id, attempts, 0, error, ""}, no_answer};
     }
     metrics_.delivery(command.target, "retry", seconds);
     std::int64_t delay = backoff_ms(target.retry, attempts, result.retry_after_ms, lane.random);
-    return {Attempt::Result::Retry, command.id, attempts, now_ms_() + delay, error, ""};
+    return {{Attempt::Result::Retry, command.id, attempts, now_ms_() + delay, error, ""}, no_answer};
 }
 
 }  // namespace flow::relay

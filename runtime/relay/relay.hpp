@@ -1,6 +1,7 @@
 // The outbox relay: delivers committed commands to their targets, at least once, in emit
-// order per instance, up to four at a time (never two of one instance). Woken after every commit (push), and polling as a safety net (pull),
-// so a crash between commit and delivery only delays a command.
+// order per instance, up to four at a time (never two of one instance). Woken after every
+// commit (push), and polling as a safety net (pull), so a crash between commit and delivery
+// only delays a command. A target that gives no answer is not tried again in the same round.
 #pragma once
 
 #include "runtime/relay/http_client.hpp"
@@ -45,8 +46,12 @@ private:
         std::mt19937_64 random{std::random_device{}()};
     };
     static constexpr std::size_t lane_count = 4;
-    // Sends one command; what became of it.
-    store::DeliveryAttempt deliver(const store::OutboxCommand& command, Lane& lane);
+    // What became of one command sent, and whether its target gave no answer at all.
+    struct Delivery {
+        store::DeliveryAttempt attempt;
+        bool no_answer = false;
+    };
+    Delivery deliver(const store::OutboxCommand& command, Lane& lane);
 
     store::Store& store_;
     const service::Config& config_;

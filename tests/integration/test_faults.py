@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Faults flowd must survive, each with the real binary: the database full (a size limit, and a
 real full file system), a read-only file system, and command targets that disappear, reset
-connections or answer slowly. Usage from ctest:
+connections, answer slowly or not at all. Usage from ctest:
     python3 test_faults.py FLOWD_BINARY
 The file-system tests mount a small tmpfs and are skipped (saying so) where mounting is not
 permitted. FLOW_OUTAGE_SECONDS (default 3) sets how long a target stays away."""
@@ -30,6 +30,24 @@ workflow Pair {
   key id: string
   start on Start as s { emit First { id: key, note: s.note } emit Second { id: key } goto Waiting }
   state Waiting { on Start { complete } }
+}
+"""
+
+
+TWO_TARGETS_FLOW = """
+event Stuck { id: string }
+event Fine { id: string }
+command ToSilent to silent { id: string }
+command ToSink to sink { id: string }
+workflow Silent {
+  key id: string
+  start on Stuck { emit ToSilent { id: key } goto Waiting }
+  state Waiting { on Stuck { complete } }
+}
+workflow Quick {
+  key id: string
+  start on Fine { emit ToSink { id: key } goto Waiting }
+  state Waiting { on Fine { complete } }
 }
 """
 
@@ -227,6 +245,45 @@ class FaultTest(unittest.TestCase):
         commands = self.receiver.commands()
         self.assertEqual(len(commands), 20)  # each once: nothing timed out and was sent again
         self.assert_delivered_in_order(commands, flowd.instances(workflow="Pair"))
+
+    def test_a_silent_target_holds_up_neither_its_round_nor_the_other_targets(self):
+        # 40 commands to a target that answers nothing within its 500 ms timeout, then 5 to a
+        # healthy one. Once the silent one gives no answer, its other commands in the round wait
+        # for the same backoff instead of one timeout each (40 x 0.5 s over 4 lanes = 5 s).
+        with open(os.path.join(self.flows, "pair.flow"), "w") as f:
+            f.write(TWO_TARGETS_FLOW)
+        silent = Receiver(lambda path, command, attempt: (time.sleep(3), (200, {}))[1])
+        try:
+            self.receiver = Receiver()
+            retry = {"max_attempts": 100, "initial_backoff_ms": 2000, "max_backoff_ms": 2000}
+            targets = {"silent": {"url": silent.url("silent"), "timeout_ms": 500, "retry": retry},
+                       "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
+            path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
+            flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+            for n in range(40):
+                status, body = flowd.post_event({"id": f"s-{n}", "type": "Stuck", "data": {"id": f"s-{n}"}})
+                self.assertEqual(status, 202, body)
+            posted = time.monotonic()
+            for n in range(5):
+                status, body = flowd.post_event({"id": f"f-{n}", "type": "Fine", "data": {"id": f"f-{n}"}})
+                self.assertEqual(status, 202, body)
+            flowd.wait_for(lambda: len(self.receiver.commands()) == 5, timeout=30, what="the healthy target's commands")
+            self.assertLess(time.monotonic() - posted, 3.0)
+            def silent_waiting():
+                _, outbox = flowd.request("GET", "/v1/outbox?status=pending&limit=1000")
+                return [c for c in outbox["commands"] if c["target"] == "silent"]
+
+            def deferred():
+                return [c for c in silent_waiting() if "gave no answer to another command" in (c["last_error"] or "")]
+
+            # Recorded when the round ends (its tries of the silent target time out first).
+            flowd.wait_for(deferred, timeout=10, what="commands deferred with a reason")
+            self.assertEqual(len(silent_waiting()), 40)
+            # Those not sent keep their attempt count.
+            self.assertTrue(all(c["attempts"] == 0 for c in deferred()), deferred())
+            self.assertEqual(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], [])
+        finally:
+            silent.close()
 
 
 if __name__ == "__main__":
