@@ -15,12 +15,12 @@ int Workflow::state_index(std::string_view state_name) const {
 }
 
 const Record* Program::record(std::string_view name) const {
-    auto it = record_by_name.find(std::string(name));
+    auto it = record_by_name.find(name);
     return it == record_by_name.end() ? nullptr : &records[static_cast<std::size_t>(it->second)];
 }
 
 const Record* Program::event_for_type(std::string_view type) const {
-    auto it = event_by_type.find(std::string(type));
+    auto it = event_by_type.find(type);
     return it == event_by_type.end() ? nullptr : &records[static_cast<std::size_t>(it->second)];
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -148,12 +149,19 @@ struct Workflow {
     int state_index(std::string_view state_name) const;
 };
 
+// Hashes strings and string views alike, so that a lookup by view makes no copy.
+struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+using NameIndex = std::unordered_map<std::string, int, NameHash, std::equal_to<>>;
+
 struct Program {
     std::vector<Record> records;
     std::vector<Workflow> workflows;
-    std::unordered_map<std::string, int> record_by_name;
+    NameIndex record_by_name;
     // Event records by their wire name and by their declared name.
-    std::unordered_map<std::string, int> event_by_type;
+    NameIndex event_by_type;
 
     const Record* record(std::string_view name) const;
     const Record* event_for_type(std::string_view type) const;

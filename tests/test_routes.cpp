@@ -140,6 +140,81 @@ TEST_CASE("more events than the writer can queue are shed with 503 at once, and 
     CHECK(s.body_of(again)["duplicate"] == false);
 }
 
+TEST_CASE("a duplicate is answered from the inbox even when its batch fails to commit") {
+    Server s;
+    std::string event = R"({"id": "d1", "type": "Go", "data": {"id": "d1", "n": 1}})";
+    auto first = s.call(beast_http::verb::post, "/v1/events", event);
+    REQUIRE(first.result_int() == 202);
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> holding;
+    REQUIRE(s.writer->submit(
+        [&](store::Transaction&) -> store::Status {
+            holding.set_value();
+            released.wait();
+            return std::nullopt;
+        },
+        [](const store::Status&) {}));
+    holding.get_future().wait();
+    // In the same batch: a job after which the transaction is gone (as when the database
+    // rolls it back after an I/O error), so the whole batch fails...
+    REQUIRE(s.writer->submit([](store::Transaction& tx) -> store::Status {
+        (void)tx.commit();
+        return store::StoreError{store::StoreError::Kind::Unavailable, "disk I/O error"};
+    }, [](const store::Status&) {}));
+    // ...a duplicate, which needs no write, and a new event, which does.
+    auto post = [&](const std::string& body) {
+        auto answer = std::make_shared<std::promise<http::Response>>();
+        http::Request req{beast_http::verb::post, "/v1/events", 11};
+        req.body() = body;
+        req.prepare_payload();
+        http::handle_async(req, *s.services, [answer](http::Response r) { answer->set_value(std::move(r)); });
+        return answer->get_future();
+    };
+    auto duplicate = post(event);
+    auto fresh = post(R"({"id": "d2", "type": "Go", "data": {"id": "d2", "n": 1}})");
+    release.set_value();
+    http::Response again = duplicate.get();
+    CHECK(again.result_int() == 202);
+    CHECK(s.body_of(again)["duplicate"] == true);
+    CHECK(s.body_of(again)["deliveries"] == s.body_of(first)["deliveries"]);
+    CHECK(fresh.get().result_int() == 503);
+}
+
+TEST_CASE("a job the database refuses is undone alone: the others in its batch commit") {
+    Server s;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> holding;
+    REQUIRE(s.writer->submit(
+        [&](store::Transaction&) -> store::Status {
+            holding.set_value();
+            released.wait();
+            return std::nullopt;
+        },
+        [](const store::Status&) {}));
+    holding.get_future().wait();
+    // Queued behind the held job, so that both run in one batch: a job whose write the
+    // database refused (as with a full disk: the transaction itself stays open)...
+    std::promise<store::Status> refused;
+    REQUIRE(s.writer->submit([](store::Transaction&) -> store::Status {
+        return store::StoreError{store::StoreError::Kind::Unavailable, "database or disk is full"};
+    }, [&](const store::Status& status) { refused.set_value(status); }));
+    // ...and an event.
+    std::promise<http::Response> answer;
+    http::Request req{beast_http::verb::post, "/v1/events", 11};
+    req.body() = R"({"id": "b1", "type": "Go", "data": {"id": "b1", "n": 1}})";
+    req.prepare_payload();
+    http::handle_async(req, *s.services, [&](http::Response r) { answer.set_value(std::move(r)); });
+    release.set_value();
+    store::Status status = refused.get_future().get();
+    REQUIRE(status);
+    CHECK(status->kind == store::StoreError::Kind::Unavailable);
+    http::Response accepted = answer.get_future().get();
+    CHECK(accepted.result_int() == 202);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?key=b1"))["instances"].size() == 1);
+}
+
 TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, retry, dead") {
     Server s;
     for (int n = 1; n <= 3; ++n) {

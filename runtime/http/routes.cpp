@@ -57,6 +57,21 @@ bool admin_allowed(const Request& req, const service::Config& config) {
     return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
+// The 202 for events handled (or found handled before): one result, or a list for a batch.
+Response accepted(const std::vector<service::EventResult>& results, bool batch, std::chrono::steady_clock::time_point started,
+                  unsigned version, Services& s) {
+    for (const auto& r : results) s.metrics.event(r.duplicate ? "duplicate" : "accepted");
+    s.metrics.ingest_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!batch) return text_response(202, results.front().to_text(), version);
+    std::string list = "[";
+    for (const auto& r : results) {
+        if (list.size() > 1) list += ',';
+        list += r.to_text();
+    }
+    list += ']';
+    return text_response(202, std::move(list), version);
+}
+
 // Ingests events. Everything before the write (signature, decoding, validation) runs on the
 // calling thread; the write joins the writer's next batch, and `reply` is called from the
 // writer's thread once that batch committed, so no thread waits for the commit.
@@ -108,21 +123,24 @@ void post_events(const Request& req, Services& s, Reply reply) {
         return std::nullopt;
     };
     auto done = [ingest, reply, &s](const store::Status& status) {
+        if (status && status_for(*status) == 503) {
+            // The batch was lost (the database refused to commit it). Events all accepted
+            // before need no write: they are answered from the inbox all the same.
+            std::vector<service::EventResult> known;
+            for (const service::IncomingEvent& event : ingest->events.events) {
+                auto recorded = s.processor.recorded(s.store, event.id);
+                if (!recorded.ok() || !*recorded.value) break;
+                known.push_back(std::move(**recorded.value));
+            }
+            if (known.size() == ingest->events.events.size())
+                return reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
+        }
         if (status) {
             bool conflict = status_for(*status) == 409;
             s.metrics.event(conflict ? "rejected_422" : "unavailable");
             return reply(error_response(conflict ? 422 : 503, status->message, ingest->version));
         }
-        for (const auto& r : ingest->results) s.metrics.event(r.duplicate ? "duplicate" : "accepted");
-        s.metrics.ingest_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ingest->started).count());
-        if (!ingest->events.batch) return reply(text_response(202, ingest->results.front().to_text(), ingest->version));
-        std::string list = "[";
-        for (const auto& r : ingest->results) {
-            if (list.size() > 1) list += ',';
-            list += r.to_text();
-        }
-        list += ']';
-        reply(text_response(202, std::move(list), ingest->version));
+        reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s));
     };
     if (!s.writer.submit(std::move(work), std::move(done))) {
         s.metrics.event("unavailable");

@@ -86,6 +86,13 @@ std::optional<Rejection> Processor::validate(const IncomingEvent& event) const {
     return std::nullopt;
 }
 
+store::Result<std::optional<EventResult>> Processor::recorded(store::Store& store, const std::string& event_id) const {
+    auto found = store.recorded_event(event_id);
+    if (!found.ok()) return fail<std::optional<EventResult>>(*found.error);
+    if (!*found.value) return store::Result<std::optional<EventResult>>::success(std::nullopt);
+    return store::Result<std::optional<EventResult>>::success(EventResult::from_json(json::parse(**found.value), true));
+}
+
 store::Status Processor::save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
                                    bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause, const Before& before) {
     const engine::Instance& i = step.instance;

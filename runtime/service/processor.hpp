@@ -56,6 +56,9 @@ public:
     // Checks the event against the current declarations; nothing is written.
     std::optional<Rejection> validate(const IncomingEvent& event) const;
 
+    // The answer recorded for an event id accepted before, read outside the writer (nothing
+    // when the id is new).
+    store::Result<std::optional<EventResult>> recorded(store::Store& store, const std::string& event_id) const;
     // Handles one event within `tx`: a duplicate id answers what was recorded the first time.
     store::Result<EventResult> handle(store::Transaction& tx, const IncomingEvent& event, std::int64_t now_ms,
                                       std::uint64_t& timer_sequence);

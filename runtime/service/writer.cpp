@@ -69,9 +69,11 @@ void Writer::loop() {
                     break;
                 }
                 store::Status status = batch[i].work(t);
-                if (status && status->kind == store::StoreError::Kind::Unavailable) {
-                    failure = status;
+                if (status && status->kind == store::StoreError::Kind::Unavailable && !t.intact()) {
+                    failure = status;  // the transaction is lost: nothing of the batch can commit
                 } else if (status) {
+                    // This job alone is undone: a write the database refused (a full disk) does
+                    // not keep the others from committing (a duplicate needs no space).
                     outcomes[i] = status;
                     if (auto e = t.rollback_to_savepoint()) failure = e;
                 } else if (auto e = t.release_savepoint()) {

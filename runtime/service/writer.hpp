@@ -20,8 +20,8 @@ struct WriterStats {
 
 class Writer {
 public:
-    // Runs inside the batch's transaction. An error of kind Unavailable aborts the whole
-    // batch (the database is in trouble); any other error undoes only this job.
+    // Runs inside the batch's transaction. An error undoes only this job (back to its
+    // savepoint), unless the transaction itself was lost: then the whole batch fails.
     using Work = std::function<store::Status(store::Transaction&)>;
     // Called after the batch committed (nullopt) or failed (the error).
     using Done = std::function<void(const store::Status&)>;

@@ -84,6 +84,8 @@ public:
     Statement& prepare(std::string_view sql);
     Status exec(const std::string& sql);
     std::int64_t changes() const { return sqlite3_changes64(db_); }
+    // Whether a transaction is open (SQLite may roll one back by itself after an I/O error).
+    bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
     // Measures every statement from now on (SQLite's profile callback): for benchmarks.
     void profile_statements();

@@ -162,6 +162,15 @@ Result<std::optional<StoredInstance>> instance_by_id(Connection& db, const std::
     return Result<std::optional<StoredInstance>>::success(read_instance(*s, db));
 }
 
+Result<std::optional<std::string>> recorded_response(Connection& db, const std::string& event_id) {
+    Use s(db.prepare("SELECT response FROM inbox WHERE event_id = ?"));
+    s->bind(1, event_id);
+    int code = s->step();
+    if (code == SQLITE_DONE) return Result<std::optional<std::string>>::success(std::nullopt);
+    if (code != SQLITE_ROW) return fail<std::optional<std::string>>(s->error(code));
+    return Result<std::optional<std::string>>::success(s->text(0));
+}
+
 OutboxCommand read_command(sqlite::Statement& s) {
     OutboxCommand c;
     c.row = s.integer(0);
@@ -197,12 +206,7 @@ public:
     }
 
     Result<std::optional<std::string>> recorded_event(const std::string& event_id) override {
-        Use s(db_.prepare("SELECT response FROM inbox WHERE event_id = ?"));
-        s->bind(1, event_id);
-        int code = s->step();
-        if (code == SQLITE_DONE) return Result<std::optional<std::string>>::success(std::nullopt);
-        if (code != SQLITE_ROW) return fail<std::optional<std::string>>(s->error(code));
-        return Result<std::optional<std::string>>::success(s->text(0));
+        return recorded_response(db_, event_id);
     }
 
     Status record_event(const std::string& event_id, const std::string& type, const std::string& response,
@@ -312,6 +316,8 @@ public:
         return s->run();
     }
 
+    bool intact() const override { return open_ && db_.in_transaction(); }
+
     // Prepared once, like every other statement: parsing them per event showed in profiles.
     Status savepoint() override { return Use(db_.prepare("SAVEPOINT event"))->run(); }
     Status release_savepoint() override { return Use(db_.prepare("RELEASE event"))->run(); }
@@ -405,6 +411,11 @@ public:
     Result<std::optional<StoredInstance>> instance(const std::string& id) override {
         std::lock_guard lock(read_mutex_);
         return instance_by_id(*reader_, id);
+    }
+
+    Result<std::optional<std::string>> recorded_event(const std::string& event_id) override {
+        std::lock_guard lock(read_mutex_);
+        return recorded_response(*reader_, event_id);
     }
 
     Result<std::vector<HistoryEntry>> history(const std::string& instance) override {

@@ -124,6 +124,9 @@ public:
     virtual Status record_attempts(const std::vector<DeliveryAttempt>& attempts) = 0;
     // Appends the entries one step wrote, in order (stored together: one row per step).
     virtual Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) = 0;
+    // Whether the transaction is still open: after some errors (I/O, a full disk) the database
+    // may have rolled it back by itself, and then nothing more may be written in it.
+    virtual bool intact() const = 0;
     // A savepoint around one event, so that one event's failure undoes only its own writes.
     virtual Status savepoint() = 0;
     virtual Status release_savepoint() = 0;
@@ -146,6 +149,9 @@ public:
     // Reads for the API.
     virtual Result<std::vector<StoredInstance>> instances(const InstanceFilter& filter) = 0;
     virtual Result<std::optional<StoredInstance>> instance(const std::string& id) = 0;
+    // The response recorded for an event id, read outside the writer's transaction (for
+    // duplicates in a batch the database failed to commit).
+    virtual Result<std::optional<std::string>> recorded_event(const std::string& event_id) = 0;
     virtual Result<std::vector<HistoryEntry>> history(const std::string& instance) = 0;
     virtual Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit) = 0;
     // Counts for /metrics: instances by status, outbox rows by status, pending timers.
