@@ -66,6 +66,23 @@ struct Server {
         return http::handle(req, *services);
     }
     json body_of(const http::Response& r) { return json::parse(r.body()); }
+    // Holds the writer in a job until the returned promise is set, so that what is submitted
+    // meanwhile queues behind it (and runs in one batch).
+    std::promise<void> hold_writer() {
+        std::promise<void> release;
+        auto released = std::make_shared<std::shared_future<void>>(release.get_future().share());
+        auto holding = std::make_shared<std::promise<void>>();
+        auto held = holding->get_future();
+        REQUIRE(writer->submit(
+            [released, holding](store::Transaction&) -> store::Status {
+                holding->set_value();
+                released->wait();
+                return std::nullopt;
+            },
+            [](const store::Status&) {}));
+        held.wait();
+        return release;
+    }
 };
 
 }  // namespace
@@ -96,18 +113,7 @@ TEST_CASE("POST /v1/events: accepted, duplicate, and refusals that change nothin
 
 TEST_CASE("more events than the writer can queue are shed with 503 at once, and /healthz still answers") {
     Server s(2);
-    // Hold the writer in a job until released, so that what follows queues behind it.
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    std::promise<void> holding;
-    REQUIRE(s.writer->submit(
-        [&](store::Transaction&) -> store::Status {
-            holding.set_value();
-            released.wait();
-            return std::nullopt;
-        },
-        [](const store::Status&) {}));
-    holding.get_future().wait();
+    std::promise<void> release = s.hold_writer();
     std::vector<std::future<http::Response>> waiting;
     auto post = [&](int n) {
         auto answer = std::make_shared<std::promise<http::Response>>();
@@ -145,17 +151,7 @@ TEST_CASE("a duplicate is answered from the inbox even when its batch fails to c
     std::string event = R"({"id": "d1", "type": "Go", "data": {"id": "d1", "n": 1}})";
     auto first = s.call(beast_http::verb::post, "/v1/events", event);
     REQUIRE(first.result_int() == 202);
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    std::promise<void> holding;
-    REQUIRE(s.writer->submit(
-        [&](store::Transaction&) -> store::Status {
-            holding.set_value();
-            released.wait();
-            return std::nullopt;
-        },
-        [](const store::Status&) {}));
-    holding.get_future().wait();
+    std::promise<void> release = s.hold_writer();
     // In the same batch: a job after which the transaction is gone (as when the database
     // rolls it back after an I/O error), so the whole batch fails...
     REQUIRE(s.writer->submit([](store::Transaction& tx) -> store::Status {
@@ -183,17 +179,7 @@ TEST_CASE("a duplicate is answered from the inbox even when its batch fails to c
 
 TEST_CASE("a job the database refuses is undone alone: the others in its batch commit") {
     Server s;
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    std::promise<void> holding;
-    REQUIRE(s.writer->submit(
-        [&](store::Transaction&) -> store::Status {
-            holding.set_value();
-            released.wait();
-            return std::nullopt;
-        },
-        [](const store::Status&) {}));
-    holding.get_future().wait();
+    std::promise<void> release = s.hold_writer();
     // Queued behind the held job, so that both run in one batch: a job whose write the
     // database refused (as with a full disk: the transaction itself stays open)...
     std::promise<store::Status> refused;
