@@ -17,6 +17,9 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, replace); }
 
 JsonWriter& string_or_null(JsonWriter& w, const std::string& text) { return text.empty() ? w.null() : w.string(text); }
 
+// The answer to an event id seen before: what the inbox recorded, marked as a duplicate.
+EventResult duplicate_of(const std::string& recorded) { return EventResult::from_json(json::parse(recorded), true); }
+
 template <typename T>
 store::Result<T> fail(store::StoreError e) {
     return store::Result<T>::failure(std::move(e));
@@ -90,7 +93,7 @@ store::Result<std::optional<EventResult>> Processor::recorded(store::Store& stor
     auto found = store.recorded_event(event_id);
     if (!found.ok()) return fail<std::optional<EventResult>>(*found.error);
     if (!*found.value) return store::Result<std::optional<EventResult>>::success(std::nullopt);
-    return store::Result<std::optional<EventResult>>::success(EventResult::from_json(json::parse(**found.value), true));
+    return store::Result<std::optional<EventResult>>::success(duplicate_of(**found.value));
 }
 
 store::Status Processor::save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
@@ -142,7 +145,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
                                              std::uint64_t& timer_sequence) {
     auto recorded = tx.recorded_event(incoming.id);
     if (!recorded.ok()) return fail<EventResult>(*recorded.error);
-    if (*recorded.value) return store::Result<EventResult>::success(EventResult::from_json(json::parse(**recorded.value), true));
+    if (*recorded.value) return store::Result<EventResult>::success(duplicate_of(**recorded.value));
 
     const engine::Engine& current = deployment_.current();
     auto decoded = current.decode(incoming.type, incoming.data);
@@ -237,7 +240,8 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     if (!engine || !resolve(*engine, stored))
         return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
     engine::Step step = engine->cancel(stored.instance, {now_ms, &timer_sequence});
-    store::HistoryEntry cause{timestamp(now_ms), "cancel", dump({{"status", engine::status_name(step.instance.status)}})};
+    store::HistoryEntry cause{timestamp(now_ms), "cancel", {}};
+    JsonWriter(cause.detail, compact).open().key("status").string(engine::status_name(step.instance.status)).close();
     if (auto e = save_step(tx, *engine, step, false, now_ms, cause, {stored.state, stored.instance.status, stored.instance.timers}))
         return fail<CancelOutcome>(*e);
     return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
