@@ -57,3 +57,40 @@ TEST_CASE("strings: every byte that does not start a well-formed UTF-8 sequence 
     // A truncated sequence at the very end does not read past the text.
     CHECK(json::parse(compact_string("x\xf0\x9f")) == "x" + replacement + replacement);
 }
+
+TEST_CASE("strings: the escape is found wherever it falls, in short text and past the stack buffer") {
+    // The scan looks at eight bytes at a time, then at the rest one by one; text up to 96 bytes
+    // is put together on the stack. Every length around those limits, with one quote at every place.
+    for (std::size_t length : {0u, 1u, 7u, 8u, 9u, 15u, 16u, 17u, 95u, 96u, 97u, 200u}) {
+        std::string plain(length, 'x');
+        CHECK(compact_string(plain) == "\"" + plain + "\"");
+        for (std::size_t at = 0; at < length; ++at) {
+            std::string text = plain;
+            text[at] = '"';
+            std::string written = compact_string(text);
+            CAPTURE(length);
+            CAPTURE(at);
+            CHECK(written.size() == length + 3);
+            CHECK(json::parse(written) == text);
+        }
+    }
+}
+
+TEST_CASE("keys: literals, identifiers and arbitrary keys give the same text") {
+    for (auto layout : {JsonWriter::Layout::Spaced, JsonWriter::Layout::Compact}) {
+        std::string by_literal, by_name, by_key;
+        JsonWriter(by_literal, layout).open().key("first").integer(1).key("second_2").null().close();
+        JsonWriter(by_name, layout).open().name("first").integer(1).name("second_2").null().close();
+        JsonWriter(by_key, layout).open().key(std::string_view("first")).integer(1).key(std::string("second_2")).null().close();
+        CHECK(by_literal == by_name);
+        CHECK(by_literal == by_key);
+        CHECK(json::parse(by_literal) == json{{"first", 1}, {"second_2", nullptr}});
+    }
+    std::string escaped;
+    JsonWriter(escaped, JsonWriter::Layout::Compact).open().key(std::string_view("a\"b")).integer(1).close();
+    CHECK(escaped == R"({"a\"b":1})");
+    std::string long_name(150, 'k');
+    std::string written;
+    JsonWriter(written).open().name(long_name).boolean(true).key(long_name + "2").boolean(false).close();
+    CHECK(json::parse(written) == json{{long_name, true}, {long_name + "2", false}});
+}

@@ -1,11 +1,51 @@
 #include "runtime/engine/json_writer.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace flow::engine {
 
+namespace {
+
+// Whether any of the eight bytes in `word` needs more than a copy: a control character, '"',
+// '\\', or a byte of a multi-byte UTF-8 sequence (which is checked). The usual bit tricks
+// for "has a zero byte" and "has a byte below n", applied to a word at a time.
+bool needs_care(std::uint64_t word) {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    auto has_zero = [&](std::uint64_t x) { return (x - ones) & ~x & highs; };
+    std::uint64_t below_space = (word - ones * 0x20) & ~word & highs;
+    return (below_space | has_zero(word ^ (ones * '"')) | has_zero(word ^ (ones * '\\')) | (word & highs)) != 0;
+}
+
+bool needs_care(unsigned char c) { return c < 0x20 || c >= 0x80 || c == '"' || c == '\\'; }
+
+// How many leading bytes of `text` can be copied as they are: whole words first, then the
+// last few bytes one by one.
+std::size_t plain_prefix(std::string_view text) {
+    std::size_t i = 0;
+    for (std::uint64_t word = 0; i + 8 <= text.size(); i += 8) {
+        std::memcpy(&word, text.data() + i, 8);
+        if (needs_care(word)) break;
+    }
+    while (i < text.size() && !needs_care(static_cast<unsigned char>(text[i]))) ++i;
+    return i;
+}
+
+// Short pieces are put together on the stack and appended at once: one append instead of four.
+constexpr std::size_t short_piece = 96;
+
+char* put(char* at, std::string_view text) {
+    std::memcpy(at, text.data(), text.size());
+    return at + text.size();
+}
+
+}  // namespace
+
 JsonWriter& JsonWriter::key(std::string_view name) {
+    if (plain_prefix(name) == name.size()) return this->name(name);
     if (!first_) out_ += comma_;
     first_ = false;
     string(name);
@@ -13,10 +53,37 @@ JsonWriter& JsonWriter::key(std::string_view name) {
     return *this;
 }
 
+JsonWriter& JsonWriter::name(std::string_view plain) {
+    if (plain.size() > short_piece) {
+        if (!first_) out_ += comma_;
+        first_ = false;
+        out_ += '"';
+        out_ += plain;
+        out_ += '"';
+        out_ += colon_;
+        return *this;
+    }
+    char buffer[short_piece + 8];
+    char* end = separators_before(buffer);
+    end = separators_after(put(end, plain));
+    out_.append(buffer, end);
+    return *this;
+}
+
 JsonWriter& JsonWriter::string(std::string_view text) {
+    // Most text needs no escape: it is copied whole, and the rest looked at byte by byte.
+    std::size_t i = plain_prefix(text);
+    if (i == text.size() && text.size() <= short_piece) {
+        char buffer[short_piece + 2];
+        buffer[0] = '"';
+        char* end = put(buffer + 1, text);
+        *end++ = '"';
+        out_.append(buffer, end);
+        return *this;
+    }
     out_ += '"';
     std::size_t plain_from = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    for (; i < text.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(text[i]);
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
         out_.append(text.data() + plain_from, i - plain_from);
@@ -117,7 +184,7 @@ JsonWriter& JsonWriter::value(const Value& v, const Type& type, const ir::Progra
         if (!record) return value(v);
         open();
         for (const ir::FieldDecl& field : record->fields)
-            if (auto found = v.find(field.name); found != v.end()) key(field.name).value(*found, field.type, program);
+            if (auto found = v.find(field.name); found != v.end()) name(field.name).value(*found, field.type, program);
         return close();
     }
     if (type.is(Type::Kind::List) && v.is_array()) {

@@ -8,6 +8,7 @@
 #include "dsl/ir.hpp"
 #include "stdlib/value.hpp"
 
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -17,14 +18,29 @@ class JsonWriter {
 public:
     enum class Layout { Spaced, Compact };
     explicit JsonWriter(std::string& out, Layout layout = Layout::Spaced)
-        : out_(out), comma_(layout == Layout::Spaced ? ", " : ","), colon_(layout == Layout::Spaced ? ": " : ":") {}
+        : out_(out), spaced_(layout == Layout::Spaced),
+          comma_(spaced_ ? ", " : ","), colon_(spaced_ ? ": " : ":") {}
 
     JsonWriter& open() { out_ += '{'; first_ = true; return *this; }
     JsonWriter& close() { out_ += '}'; first_ = false; return *this; }
     // `"name": ` after a separator when needed.
     JsonWriter& key(std::string_view name);
+    // A key that needs no escape, so none is looked for: a literal of the code (the overload
+    // any string literal picks) or a Flow identifier (ASCII letters, digits and '_').
+    template <std::size_t N>
+    JsonWriter& key(const char (&literal)[N]) {
+        // Put together on the stack with the separators, and appended at once.
+        char buffer[N + 5];
+        char* end = separators_before(buffer);
+        std::memcpy(end, literal, N - 1);
+        end = separators_after(end + N - 1);
+        out_.append(buffer, static_cast<std::size_t>(end - buffer));
+        return *this;
+    }
+    JsonWriter& name(std::string_view plain);
     JsonWriter& string(std::string_view text);
     JsonWriter& null() { out_ += "null"; return *this; }
+    JsonWriter& string_or_null(const std::string* text) { return text ? string(*text) : null(); }
     JsonWriter& integer(long long n);
     JsonWriter& boolean(bool b) { out_ += b ? "true" : "false"; return *this; }
     // Text that is JSON already (stored documents spliced in as they are).
@@ -39,10 +55,27 @@ public:
 
 private:
     void append_utf8(std::string_view text, std::size_t& i);
+    // What goes around a key: `, "` before it (no comma for the first), `": ` after it.
+    char* separators_before(char* at) {
+        if (!first_) {
+            *at++ = ',';
+            if (spaced_) *at++ = ' ';
+        }
+        first_ = false;
+        *at++ = '"';
+        return at;
+    }
+    char* separators_after(char* at) const {
+        *at++ = '"';
+        *at++ = ':';
+        if (spaced_) *at++ = ' ';
+        return at;
+    }
 
     std::string& out_;
-    const char* comma_;
-    const char* colon_;
+    bool spaced_;
+    std::string_view comma_;
+    std::string_view colon_;
     bool first_ = true;
 };
 
