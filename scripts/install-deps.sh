@@ -3,7 +3,7 @@
 # lacks. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache clang libclang-rt-14-dev
-          libboost1.81-dev libboost-url1.81-dev nlohmann-json3-dev doctest-dev
+          libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev nlohmann-json3-dev doctest-dev
           libsqlite3-dev sqlite3 libssl-dev openssl curl python3)
 missing=()
 for p in "${packages[@]}"; do

@@ -35,7 +35,7 @@ struct Fixture {
     engine::Step deliver(const engine::Instance& i, const std::string& type, const nlohmann::json& data, std::int64_t now = 2000) {
         return engine->deliver(i, event(type, data), at(now));
     }
-    std::string state(const engine::Instance& i) { return i.state < 0 ? "" : engine->state_name(i).get<std::string>(); }
+    std::string state(const engine::Instance& i) { return i.state < 0 ? "" : *engine->state_name(i); }
 };
 
 std::vector<std::string> command_types(const engine::Step& step) {
@@ -74,6 +74,58 @@ TEST_CASE("decoding: required, optional, undeclared fields and wire types") {
     CHECK(std::get<engine::DecodeError>(bad_time).field == "data.at");
     auto unknown = f.engine->decode("Nope", nlohmann::json::object());
     CHECK(std::holds_alternative<engine::DecodeError>(unknown));
+}
+
+TEST_CASE("decoding: taking the values out of the wire gives what copying gives, errors included") {
+    Fixture f("type Line { sku: string, qty: int, note?: string }\n"
+              "event E { id: string, at: time, lines: list<Line>, meta: json, label?: string, big: int }\n"
+              "workflow W { key id: string start on E { complete } }");
+    nlohmann::json good = {{"id", "x"}, {"at", "2026-01-01T00:00:01Z"}, {"big", 9223372036854775807ull},
+                           {"lines", {{{"sku", "a"}, {"qty", 1}, {"extra", 1}}, {{"sku", "b"}, {"qty", 2}, {"note", nullptr}}}},
+                           {"meta", {{"any", {1, "two"}}}}, {"label", nullptr}, {"undeclared", "dropped"}};
+    nlohmann::json wire = good;
+    auto copied = f.engine->decode("E", static_cast<const nlohmann::json&>(good));
+    auto taken = f.engine->decode("E", std::move(wire));
+    REQUIRE(std::holds_alternative<engine::Event>(copied));
+    REQUIRE(std::holds_alternative<engine::Event>(taken));
+    const auto& data = std::get<engine::Event>(taken).data;
+    CHECK(data == std::get<engine::Event>(copied).data);
+    CHECK(data["at"] == 1767225601000);
+    CHECK(data["lines"][0] == nlohmann::json{{"sku", "a"}, {"qty", 1}});
+    CHECK_FALSE(data["lines"][1].contains("note"));
+    CHECK(data["meta"]["any"][1] == "two");
+    CHECK_FALSE(data.contains("label"));
+    CHECK_FALSE(data.contains("undeclared"));
+
+    std::vector<nlohmann::json> bad;
+    auto with = [&](const char* field, nlohmann::json value) {
+        nlohmann::json b = good;
+        if (value.is_discarded()) b.erase(field); else b[field] = std::move(value);
+        bad.push_back(std::move(b));
+    };
+    with("at", nlohmann::json(nlohmann::json::value_t::discarded));
+    with("at", nullptr);
+    with("at", "not a time");
+    with("big", 9223372036854775808ull);
+    with("lines", {{{"sku", "a"}, {"qty", "one"}}});
+    with("lines", {{{"sku", "a"}, {"qty", 1}}, {{"qty", 2}}});
+    with("lines", "not a list");
+    with("id", 7);
+    for (const nlohmann::json& b : bad) {
+        CAPTURE(b.dump());
+        nlohmann::json moved = b;
+        auto c = f.engine->decode("E", static_cast<const nlohmann::json&>(b));
+        auto t = f.engine->decode("E", std::move(moved));
+        REQUIRE(std::holds_alternative<engine::DecodeError>(c));
+        REQUIRE(std::holds_alternative<engine::DecodeError>(t));
+        CHECK(std::get<engine::DecodeError>(t).field == std::get<engine::DecodeError>(c).field);
+        CHECK(std::get<engine::DecodeError>(t).message == std::get<engine::DecodeError>(c).message);
+    }
+    auto qty = f.engine->decode("E", nlohmann::json(bad[4]));
+    CHECK(std::get<engine::DecodeError>(qty).field == "data.lines[0].qty");
+    auto sku = f.engine->decode("E", nlohmann::json(bad[5]));
+    CHECK(std::get<engine::DecodeError>(sku).field == "data.lines[1].sku");
+    CHECK(std::get<engine::DecodeError>(sku).message == "is missing");
 }
 
 TEST_CASE("events are found by their declared and their external name; keys come from correlation") {

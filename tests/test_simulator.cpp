@@ -131,6 +131,16 @@ TEST_CASE("invalid input stops the run and names the line; the output so far sta
     CHECK(mismatch.error == "line 1: event 'Go': data.id expected string, got int");
     Run no_time = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "data": {"id": "a"}})");
     CHECK(no_time.error == "line 1: the first event must carry a \"time\"");
+    // Lines are strict JSON, nested at most 512 deep, with numbers a double can hold.
+    std::string deep = "{\"id\": \"1\", \"type\": \"Go\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"id\": \"a\", \"x\": " +
+                       std::string(600, '[') + std::string(600, ']') + "}}";
+    CHECK(simulate_text(workflow_text, deep).error == "line 1: not a JSON object");
+    CHECK(simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a", "x": 1e400}})").error ==
+          "line 1: not a JSON object");
+    CHECK(simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"},})").error ==
+          "line 1: not a JSON object");
+    CHECK(simulate_text(workflow_text, "{\"id\": \"1\", \"type\": \"Go\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"id\": \"\xff\"}}").error ==
+          "line 1: not a JSON object");
 }
 
 TEST_CASE("cancel from outside runs on cancel; a finished instance frees its key") {

@@ -26,14 +26,27 @@ const char* outcome_name(Outcome outcome) {
     return "unmatched";
 }
 
+namespace {
+const std::string data_path = "data";
+}
+
 Engine::Engine(std::shared_ptr<const ir::Program> program) : program_(std::move(program)), codec_(*program_) {}
 
 std::variant<Event, DecodeError> Engine::decode(std::string_view type, const Value& data) const {
     const ir::Record* record = program_->event_for_type(type);
     if (!record) return DecodeError{"type", "unknown event type '" + std::string(type) + "'"};
     Event event;
-    event.record = program_->record_by_name.at(record->name);
-    if (auto error = codec_.decode(data, Type::record(record->name), "data", event.data)) return *error;
+    event.record = static_cast<int>(record - program_->records.data());
+    if (auto error = codec_.decode(data, Type::record(record->name), data_path, event.data)) return *error;
+    return event;
+}
+
+std::variant<Event, DecodeError> Engine::decode(std::string_view type, Value&& data) const {
+    const ir::Record* record = program_->event_for_type(type);
+    if (!record) return DecodeError{"type", "unknown event type '" + std::string(type) + "'"};
+    Event event;
+    event.record = static_cast<int>(record - program_->records.data());
+    if (auto error = codec_.decode_taking(data, *record, data_path, event.data)) return *error;
     return event;
 }
 
@@ -83,16 +96,18 @@ Step Engine::start(const Route& route, const Event& event, const std::string& in
     Step step;
     auto starts = workflow.starts_by_event.find(event.record);
     if (starts == workflow.starts_by_event.end()) return step;
-    Instance fresh;
-    fresh.id = instance_id;
-    fresh.workflow = route.workflow;
-    fresh.version = workflow.version;
-    fresh.key = route.key;
-    Instance working = fresh;
+    Instance working;
+    working.id = instance_id;
+    working.workflow = route.workflow;
+    working.version = workflow.version;
+    working.key = route.key;
+    std::vector<Value> initial_vars;  // what a failed start keeps: the initial values only
+    bool initialized = false;
     Execution execution(*program_, codec_, workflow, working, clock);
     try {
         execution.initialize_vars();
-        fresh.vars = working.vars;  // what a failed start keeps: the initial values only
+        initialized = true;
+        if (!workflow.vars.empty()) initial_vars = working.vars;
         for (int index : starts->second) {
             const ir::Handler& handler = workflow.starts[static_cast<std::size_t>(index)];
             if (!execution.guard_holds(handler, &event.data)) continue;
@@ -104,7 +119,12 @@ Step Engine::start(const Route& route, const Event& event, const std::string& in
             return step;
         }
     } catch (const PositionedError& error) {
-        if (fresh.vars.empty()) fresh.vars = working.vars;  // an initializer failed: those before it
+        Instance fresh;
+        fresh.id = instance_id;
+        fresh.workflow = route.workflow;
+        fresh.version = workflow.version;
+        fresh.key = route.key;
+        fresh.vars = initialized ? std::move(initial_vars) : std::move(working.vars);  // an initializer failed: those before it
         fresh.vars.resize(workflow.vars.size());
         return failed(std::move(fresh), workflow, error, Outcome::Started);
     }
@@ -201,10 +221,10 @@ Value Engine::vars_to_wire(const Instance& instance) const {
     return out;
 }
 
-Value Engine::state_name(const Instance& instance) const {
+const std::string* Engine::state_name(const Instance& instance) const {
     if (instance.state < 0) return nullptr;
     const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
-    return workflow.states[static_cast<std::size_t>(instance.state)].name;
+    return &workflow.states[static_cast<std::size_t>(instance.state)].name;
 }
 
 }  // namespace flow::engine

@@ -53,6 +53,8 @@ public:
 
     // Decodes an event of the given wire type. Errors name the field ("data.total.amount").
     std::variant<Event, DecodeError> decode(std::string_view type, const Value& data) const;
+    // The same, taking the event's values out of `data` instead of copying them.
+    std::variant<Event, DecodeError> decode(std::string_view type, Value&& data) const;
 
     // Every workflow that handles the event (in a start, a state or the workflow body), in
     // program order, with the key derived from the event.
@@ -73,8 +75,8 @@ public:
 
     // The instance's variables on the wire: {"name": value, …}.
     Value vars_to_wire(const Instance& instance) const;
-    // The name of the instance's state, or null.
-    Value state_name(const Instance& instance) const;
+    // The name of the instance's state, or null before it entered one.
+    const std::string* state_name(const Instance& instance) const;
 
 private:
     std::shared_ptr<const ir::Program> program_;

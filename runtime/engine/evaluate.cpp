@@ -37,7 +37,11 @@ const Value* Execution::place(const ir::Expr& e, Locals& locals) {
     switch (e.op) {
     case ir::Op::Key: return &instance_.key;
     case ir::Op::Var: return &instance_.vars[static_cast<std::size_t>(e.slot)];
-    case ir::Op::Local: return &locals[static_cast<std::size_t>(e.slot)];
+    case ir::Op::Local: {
+        static const Value no_event;
+        if (e.slot == locals.binding) return locals.event ? locals.event : &no_event;
+        return &locals.slots[static_cast<std::size_t>(e.slot)];
+    }
     case ir::Op::Field: {
         const Value* record = place(e.args[0], locals);
         if (!record || !record->is_object()) return nullptr;

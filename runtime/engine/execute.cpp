@@ -4,9 +4,7 @@
 namespace flow::engine {
 
 Execution::Locals Execution::locals_for(const ir::Handler& handler, const Value* event) {
-    Locals locals(static_cast<std::size_t>(std::max(handler.locals, handler.binding + 1)));
-    if (handler.binding >= 0 && event) locals[static_cast<std::size_t>(handler.binding)] = *event;
-    return locals;
+    return Locals(static_cast<std::size_t>(std::max(handler.locals, handler.binding + 1)), handler.binding, event);
 }
 
 bool Execution::guard_holds(const ir::Handler& handler, const Value* event) {
@@ -37,14 +35,14 @@ Execution::Flow Execution::block(const ir::Block& statements, Locals& locals) {
 
 Command Execution::make_command(int record, Value data) {
     const ir::Record& r = program_.records[static_cast<std::size_t>(record)];
-    return Command{record, r.name, r.target, codec_.encode(data, Type::record(r.name))};
+    return Command{record, r.name, r.target, codec_.encode(std::move(data), r)};
 }
 
 Execution::Flow Execution::statement(const ir::Stmt& s, Locals& locals) {
     using K = ir::Stmt::Kind;
     switch (s.kind) {
     case K::Assign: instance_.vars[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;
-    case K::Let: locals[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;
+    case K::Let: locals.slots[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;
     case K::Emit: commands_.push_back(make_command(s.slot, eval(s.value, locals))); return Flow::Continue;
     case K::CompensateWith: instance_.compensations.push_back(make_command(s.slot, eval(s.value, locals))); return Flow::Continue;
     case K::Compensate:

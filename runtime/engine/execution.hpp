@@ -5,6 +5,8 @@
 #include "dsl/ir.hpp"
 #include "runtime/engine/engine.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <string>
 #include <vector>
 
@@ -37,7 +39,15 @@ public:
     bool entered() const { return entered_; }
 
 private:
-    using Locals = std::vector<Value>;
+    // A handler's local slots. The event binding is read-only (the checker refuses to assign
+    // it), so it is read in place instead of being copied into its slot.
+    struct Locals {
+        explicit Locals(std::size_t size, int binding = -1, const Value* event = nullptr)
+            : slots(size), binding(binding), event(event) {}
+        boost::container::small_vector<Value, 4> slots;  // most handlers have a few
+        int binding;
+        const Value* event;
+    };
     Value eval(const ir::Expr& e, Locals& locals);
     // The value an expression names without computing it (key, var, local, their fields), or null.
     const Value* place(const ir::Expr& e, Locals& locals);

@@ -20,11 +20,50 @@ const char* wire_kind(const Value& v) {
     }
 }
 
+bool needs_encoding(const Type& type) {
+    using K = Type::Kind;
+    return type.is(K::Time) || type.is(K::Duration) || type.is(K::Record) || type.is(K::List) || type.is(K::Optional);
+}
+
 }  // namespace
 
+// Where a value sits in the decoded document. Built on the stack as decoding descends, and
+// spelled out ("data.lines[2].sku") only when there is an error to report.
+struct WireCodec::Path {
+    static constexpr std::size_t no_index = static_cast<std::size_t>(-1);
+    const Path* parent = nullptr;
+    const std::string* root = nullptr;
+    std::string_view field;
+    std::size_t index = no_index;
+
+    std::string text() const {
+        if (!parent) return *root;
+        std::string out = parent->text();
+        if (index != no_index) return out + "[" + std::to_string(index) + "]";
+        if (out.empty()) return std::string(field);
+        return out + "." + std::string(field);
+    }
+};
+
 std::optional<DecodeError> WireCodec::decode(const Value& wire, const Type& type, const std::string& path, Value& out) const {
+    return decode_value<false>(wire, type, Path{nullptr, &path, {}, Path::no_index}, out);
+}
+
+std::optional<DecodeError> WireCodec::decode_taking(Value& wire, const ir::Record& record, const std::string& path,
+                                                    Value& out) const {
+    return decode_record<true>(wire, record, Path{nullptr, &path, {}, Path::no_index}, out);
+}
+
+template <bool Taking>
+std::optional<DecodeError> WireCodec::decode_value(std::conditional_t<Taking, Value&, const Value&> wire,
+                                                   const Type& type, const Path& path, Value& out) const {
     auto expected = [&](const std::string& what) {
-        return DecodeError{path, "expected " + what + ", got " + wire_kind(wire)};
+        return DecodeError{path.text(), "expected " + what + ", got " + wire_kind(wire)};
+    };
+    auto keep = [&] {
+        if constexpr (Taking) out = std::move(wire);
+        else out = wire;
+        return std::nullopt;
     };
     using K = Type::Kind;
     switch (type.kind()) {
@@ -33,45 +72,42 @@ std::optional<DecodeError> WireCodec::decode(const Value& wire, const Type& type
             out = nullptr;
             return std::nullopt;
         }
-        return decode(wire, type.element(), path, out);
+        return decode_value<Taking>(wire, type.element(), path, out);
     case K::String:
         if (!wire.is_string()) return expected("string");
-        out = wire;
-        return std::nullopt;
+        return keep();
     case K::Int:
         if (wire.is_number_unsigned()) {
-            if (wire.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) return DecodeError{path, "int out of range"};
-            out = static_cast<std::int64_t>(wire.get<std::uint64_t>());
+            if (wire.template get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+                return DecodeError{path.text(), "int out of range"};
+            out = static_cast<std::int64_t>(wire.template get<std::uint64_t>());
             return std::nullopt;
         }
         if (!wire.is_number_integer()) return expected("int");
-        out = wire;
-        return std::nullopt;
+        return keep();
     case K::Number:
         if (!wire.is_number()) return expected("number");
-        out = wire;
-        return std::nullopt;
+        return keep();
     case K::Bool:
         if (!wire.is_boolean()) return expected("bool");
-        out = wire;
-        return std::nullopt;
+        return keep();
     case K::Time: {
         if (!wire.is_string()) return expected("an RFC 3339 time string");
-        auto ms = chrono::parse_rfc3339(wire.get_ref<const std::string&>());
-        if (!ms) return DecodeError{path, "is not an RFC 3339 time: \"" + wire.get<std::string>() + "\""};
+        const std::string& text = wire.template get_ref<const std::string&>();
+        auto ms = chrono::parse_rfc3339(text);
+        if (!ms) return DecodeError{path.text(), "is not an RFC 3339 time: \"" + text + "\""};
         out = *ms;
         return std::nullopt;
     }
     case K::Duration: {
         if (!wire.is_string()) return expected("a duration string such as \"1h30m\"");
-        auto ms = chrono::parse_duration(wire.get_ref<const std::string&>());
-        if (!ms) return DecodeError{path, "is not a duration: \"" + wire.get<std::string>() + "\""};
+        const std::string& text = wire.template get_ref<const std::string&>();
+        auto ms = chrono::parse_duration(text);
+        if (!ms) return DecodeError{path.text(), "is not a duration: \"" + text + "\""};
         out = *ms;
         return std::nullopt;
     }
-    case K::Json:
-        out = wire;
-        return std::nullopt;
+    case K::Json: return keep();
     case K::List: {
         if (!wire.is_array()) return expected("list");
         out = Value::array();
@@ -79,30 +115,69 @@ std::optional<DecodeError> WireCodec::decode(const Value& wire, const Type& type
         list.reserve(wire.size());
         for (std::size_t i = 0; i < wire.size(); ++i) {
             Value element;
-            if (auto error = decode(wire[i], type.element(), path + "[" + std::to_string(i) + "]", element)) return error;
+            if (auto error = decode_value<Taking>(wire[i], type.element(), Path{&path, nullptr, {}, i}, element))
+                return error;
             list.push_back(std::move(element));
         }
         return std::nullopt;
     }
-    case K::Record: {
-        const ir::Record* record = program_.record(type.record_name());
-        if (!wire.is_object()) return expected("object");
+    case K::Record:
+        if (const ir::Record* record = program_.record(type.record_name()))
+            return decode_record<Taking>(wire, *record, path, out);
+        [[fallthrough]];
+    default: return DecodeError{path.text(), "has a type that cannot come from the wire"};
+    }
+}
+
+template <bool Taking>
+std::optional<DecodeError> WireCodec::decode_record(std::conditional_t<Taking, Value&, const Value&> wire,
+                                                    const ir::Record& record, const Path& path, Value& out) const {
+    if (!wire.is_object()) return DecodeError{path.text(), std::string("expected object, got ") + wire_kind(wire)};
+    if constexpr (Taking) {
+        // Decoded in place: declared fields are converted where they are, the rest dropped.
+        auto& object = wire.template get_ref<Value::object_t&>();
+        std::size_t kept = 0;
+        for (const ir::FieldDecl& field : record.fields) {
+            auto found = object.find(field.name);
+            if (found == object.end() || found->second.is_null()) {
+                if (field.optional) {
+                    if (found != object.end()) object.erase(found);
+                    continue;
+                }
+                return DecodeError{Path{&path, nullptr, field.name, Path::no_index}.text(),
+                                   found == object.end() ? "is missing" : "is null, but the field is required"};
+            }
+            Value decoded;
+            if (auto error = decode_value<true>(found->second, field.type, Path{&path, nullptr, field.name, Path::no_index}, decoded))
+                return error;
+            if (decoded.is_null()) {
+                object.erase(found);
+                continue;
+            }
+            found->second = std::move(decoded);
+            ++kept;
+        }
+        if (kept != object.size()) {
+            for (auto it = object.begin(); it != object.end();)
+                it = record.field(it->first) ? std::next(it) : object.erase(it);
+        }
+        out = std::move(wire);
+        return std::nullopt;
+    } else {
         out = Value::object();
-        for (const ir::FieldDecl& field : record->fields) {
-            std::string field_path = path.empty() ? field.name : path + "." + field.name;
+        for (const ir::FieldDecl& field : record.fields) {
             auto found = wire.find(field.name);
             if (found == wire.end() || found->is_null()) {
                 if (field.optional) continue;
-                return DecodeError{field_path, found == wire.end() ? "is missing" : "is null, but the field is required"};
+                return DecodeError{Path{&path, nullptr, field.name, Path::no_index}.text(),
+                                   found == wire.end() ? "is missing" : "is null, but the field is required"};
             }
             Value decoded;
-            if (auto error = decode(*found, field.type, field_path, decoded)) return error;
+            if (auto error = decode_value<false>(*found, field.type, Path{&path, nullptr, field.name, Path::no_index}, decoded))
+                return error;
             if (!decoded.is_null()) out.emplace(field.name, std::move(decoded));
         }
         return std::nullopt;
-    }
-    default:
-        return DecodeError{path, "has a type that cannot come from the wire"};
     }
 }
 
@@ -115,8 +190,7 @@ Value WireCodec::encode(const Value& value, const Type& type) const {
     case K::Duration: return chrono::format_duration(value.get<std::int64_t>());
     case K::List: {
         const Type& element = type.element();
-        if (element.is(K::Time) || element.is(K::Duration) || element.is(K::Record) || element.is(K::List) ||
-            element.is(K::Optional)) {
+        if (needs_encoding(element)) {
             Value out = Value::array();
             for (const Value& v : value) out.push_back(encode(v, element));
             return out;
@@ -135,6 +209,39 @@ Value WireCodec::encode(const Value& value, const Type& type) const {
     }
     default: return value;
     }
+}
+
+Value WireCodec::encode(Value&& value, const Type& type) const {
+    using K = Type::Kind;
+    if (value.is_null()) return nullptr;
+    switch (type.kind()) {
+    case K::Optional: return encode(std::move(value), type.element());
+    case K::Time: return chrono::format_rfc3339(value.get<std::int64_t>());
+    case K::Duration: return chrono::format_duration(value.get<std::int64_t>());
+    case K::List: {
+        const Type& element = type.element();
+        if (needs_encoding(element) && value.is_array())
+            for (Value& v : value) v = encode(std::move(v), element);
+        return std::move(value);
+    }
+    case K::Record: return encode(std::move(value), *program_.record(type.record_name()));
+    default: return std::move(value);
+    }
+}
+
+Value WireCodec::encode(Value&& record_value, const ir::Record& record) const {
+    if (!record_value.is_object()) return Value::object();
+    auto& object = record_value.get_ref<Value::object_t&>();
+    for (auto it = object.begin(); it != object.end();) {
+        const ir::FieldDecl* field = record.field(it->first);
+        if (!field || it->second.is_null()) {
+            it = object.erase(it);
+            continue;
+        }
+        it->second = encode(std::move(it->second), field->type);
+        ++it;
+    }
+    return std::move(record_value);
 }
 
 }  // namespace flow::engine

@@ -47,8 +47,8 @@ bool same_timers(const std::vector<engine::PendingTimer>& a, const std::vector<e
 }
 
 std::string state_of(const engine::Engine& engine, const engine::Instance& i) {
-    Value name = engine.state_name(i);
-    return name.is_string() ? name.get<std::string>() : std::string();
+    const std::string* name = engine.state_name(i);
+    return name ? *name : std::string();
 }
 
 }  // namespace
@@ -187,7 +187,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         delivery.outcome = engine::outcome_name(step.outcome);
         if (step.outcome != engine::Outcome::Unmatched) {
             delivery.instance = step.instance.id;
-            delivery.state = engine->state_name(step.instance);
+            if (const std::string* state = engine->state_name(step.instance)) delivery.state = *state;
             store::HistoryEntry cause{at, "delivery", {}};
             JsonWriter w(cause.detail, compact);
             w.open().key("event").string(incoming.id).key("type").string(incoming.type).key("outcome").string(delivery.outcome)
@@ -223,7 +223,7 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
     engine::Step step = engine->fire(stored.instance, due.timer, {due.timer.due_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(due.timer.due_ms), "timer", {}};
     JsonWriter(cause.detail, compact).open().key("timer").string(timer.kind == ir::Timer::Kind::After ? "after" : "at")
-        .key("due").string(cause.at).key("state").value(engine->state_name(step.instance)).close();
+        .key("due").string(cause.at).key("state").string_or_null(engine->state_name(step.instance)).close();
     if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, {stored.state, stored.instance.status, stored.instance.timers}))
         return fail<bool>(*e);
     return store::Result<bool>::success(true);

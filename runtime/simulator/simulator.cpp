@@ -1,5 +1,6 @@
 #include "runtime/simulator/simulator.hpp"
 
+#include "runtime/engine/json_reader.hpp"
 #include "runtime/engine/json_writer.hpp"
 #include "stdlib/chrono.hpp"
 
@@ -30,19 +31,19 @@ std::string Simulator::running_key(int workflow, const Value& key) const {
     return id;
 }
 
-void Simulator::delivery_line(const Value& event_id, const char* timer, const Value& workflow, const Value& key,
-                              const char* outcome, const Value& state) {
+void Simulator::delivery_line(const std::string* event_id, const char* timer, const std::string* workflow,
+                              const Value& key, const char* outcome, const std::string* state) {
     line_.clear();
     engine::JsonWriter w(line_);
     w.open();
     w.key("kind").string("delivery");
-    w.key("event").value(event_id);
+    w.key("event").string_or_null(event_id);
     w.key("timer");
     if (timer) w.string(timer); else w.null();
-    w.key("workflow").value(workflow);
+    w.key("workflow").string_or_null(workflow);
     w.key("key").value(key);
     w.key("outcome").string(outcome);
-    w.key("state").value(state);
+    w.key("state").string_or_null(state);
     w.close();
     line_ += '\n';
     out_ << line_;
@@ -52,8 +53,9 @@ std::optional<std::string> Simulator::feed(std::string_view text, int line_numbe
     std::size_t first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return std::nullopt;  // blank lines are skipped
     fired_this_line_ = 0;
-    Value line = Value::parse(text, nullptr, false);
-    if (line.is_discarded()) return error_at(line_number, "not a JSON object");
+    std::optional<Value> parsed = engine::read_json(text);
+    if (!parsed) return error_at(line_number, "not a JSON object");
+    Value& line = *parsed;
     if (!line.is_object()) return error_at(line_number, "expected a JSON object");
     if (line.contains("advance")) return advance(line, line_number);
     if (line.contains("cancel")) return cancel(line, line_number);
@@ -81,20 +83,25 @@ std::optional<std::string> Simulator::cancel(const Value& line, int line_number)
     Value key = what["key"];
     auto found = running_.find(running_key(workflow, key));
     if (found == running_.end()) {
-        delivery_line(Value(), nullptr, what["workflow"], key, "unmatched", Value());
+        delivery_line(nullptr, nullptr, &what["workflow"].get_ref<const std::string&>(), key, "unmatched", nullptr);
         return std::nullopt;
     }
     std::uint64_t before = timer_sequence_;
     engine::Step step = engine_.cancel(instances_[found->second], {clock_.value_or(0), &timer_sequence_});
-    apply(std::move(step), found->second, Value(), nullptr, before);
+    apply(std::move(step), found->second, nullptr, nullptr, before);
     return std::nullopt;
 }
 
-std::optional<std::string> Simulator::event(const Value& line, int line_number) {
-    if (!line.contains("type") || !line["type"].is_string()) return error_at(line_number, "an event needs a \"type\" string");
-    std::string type = line["type"].get<std::string>();
-    Value id = line.contains("id") ? line["id"] : Value(std::to_string(line_number));
-    if (!id.is_string()) return error_at(line_number, "an event's \"id\" must be a string");
+std::optional<std::string> Simulator::event(Value& line, int line_number) {
+    auto type_field = line.find("type");
+    if (type_field == line.end() || !type_field->is_string()) return error_at(line_number, "an event needs a \"type\" string");
+    const std::string& type = type_field->get_ref<const std::string&>();
+    auto id_field = line.find("id");
+    std::string id = id_field == line.end() ? std::to_string(line_number) : std::string();
+    if (id_field != line.end()) {
+        if (!id_field->is_string()) return error_at(line_number, "an event's \"id\" must be a string");
+        id = std::move(id_field->get_ref<std::string&>());
+    }
     std::int64_t at = 0;
     if (line.contains("time")) {
         std::optional<std::int64_t> t =
@@ -105,8 +112,9 @@ std::optional<std::string> Simulator::event(const Value& line, int line_number) 
         if (!clock_) return error_at(line_number, "the first event must carry a \"time\"");
         at = *clock_ + 1000;
     }
-    Value data = line.contains("data") ? line["data"] : Value::object();
-    auto decoded = engine_.decode(type, data);
+    Value data = Value::object();
+    if (auto data_field = line.find("data"); data_field != line.end()) data = std::move(*data_field);
+    auto decoded = engine_.decode(type, std::move(data));
     if (auto* error = std::get_if<engine::DecodeError>(&decoded)) {
         if (error->field == "type") return error_at(line_number, error->message);
         return error_at(line_number, "event '" + type + "': " + error->field + " " + error->message);
@@ -116,23 +124,26 @@ std::optional<std::string> Simulator::event(const Value& line, int line_number) 
     if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
     clock_ = at;
 
-    auto seen = seen_events_.find(id.get<std::string>());
+    auto seen = seen_events_.find(id);
     if (seen != seen_events_.end()) {
-        delivery_line(id, nullptr, seen->second.workflow, seen->second.key, "duplicate", Value());
+        const Recorded& recorded = seen->second;
+        const std::string* workflow = recorded.workflow < 0
+            ? nullptr : &engine_.program().workflows[static_cast<std::size_t>(recorded.workflow)].name;
+        delivery_line(&id, nullptr, workflow, recorded.key, "duplicate", nullptr);
         return std::nullopt;
     }
     std::vector<engine::Route> routes = engine_.route(event);
-    Recorded first{nullptr, nullptr};
-    if (routes.empty()) delivery_line(id, nullptr, Value(), Value(), "unmatched", Value());
+    Recorded first;
+    if (routes.empty()) delivery_line(&id, nullptr, nullptr, Value(), "unmatched", nullptr);
     for (std::size_t r = 0; r < routes.size(); ++r) {
         const engine::Route& route = routes[r];
         const ir::Workflow& workflow = engine_.program().workflows[static_cast<std::size_t>(route.workflow)];
-        if (r == 0) first = {workflow.name, route.key};
+        if (r == 0) first = {route.workflow, route.key};
         std::uint64_t before = timer_sequence_;
         engine::Clock clock{at, &timer_sequence_};
         auto found = running_.find(running_key(route.workflow, route.key));
         if (found != running_.end()) {
-            apply(engine_.deliver(instances_[found->second], event, clock), found->second, id, nullptr, before);
+            apply(engine_.deliver(instances_[found->second], event, clock), found->second, &id, nullptr, before);
             continue;
         }
         std::size_t n = ++created_per_workflow_[static_cast<std::size_t>(route.workflow)];
@@ -140,12 +151,12 @@ std::optional<std::string> Simulator::event(const Value& line, int line_number) 
         engine::Step step = engine_.start(route, event, instance_id, clock);
         if (step.outcome == engine::Outcome::Unmatched) {
             --created_per_workflow_[static_cast<std::size_t>(route.workflow)];
-            delivery_line(id, nullptr, workflow.name, route.key, "unmatched", Value());
+            delivery_line(&id, nullptr, &workflow.name, route.key, "unmatched", nullptr);
             continue;
         }
-        apply(std::move(step), std::nullopt, id, nullptr, before);
+        apply(std::move(step), std::nullopt, &id, nullptr, before);
     }
-    seen_events_.emplace(id.get<std::string>(), std::move(first));
+    seen_events_.emplace(std::move(id), std::move(first));
     // A deadline already passed when its state was entered fires right after the handler.
     if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
     return std::nullopt;
@@ -168,12 +179,12 @@ bool Simulator::fire_due(std::int64_t until) {
         std::uint64_t before = timer_sequence_;
         clock_ = std::max(clock_.value_or(entry.due_ms), entry.due_ms);
         engine::Step step = engine_.fire(instance, entry.timer, {entry.due_ms, &timer_sequence_});
-        apply(std::move(step), entry.instance, Value(), timer.kind == ir::Timer::Kind::After ? "after" : "at", before);
+        apply(std::move(step), entry.instance, nullptr, timer.kind == ir::Timer::Kind::After ? "after" : "at", before);
     }
     return true;
 }
 
-std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index, const Value& event_id,
+std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index, const std::string* event_id,
                              const char* timer_kind, std::uint64_t sequence_before) {
     std::size_t at = 0;
     if (index) {
@@ -191,7 +202,7 @@ std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index
     for (const engine::PendingTimer& t : instance.timers)
         if (t.sequence >= sequence_before) timers_.push({t.due_ms, t.sequence, at, t});
 
-    delivery_line(event_id, timer_kind, workflow.name, instance.key, engine::outcome_name(step.outcome),
+    delivery_line(event_id, timer_kind, &workflow.name, instance.key, engine::outcome_name(step.outcome),
                   engine_.state_name(instance));
     for (const engine::Command& command : step.commands) {
         line_.clear();
@@ -220,13 +231,15 @@ void Simulator::finish() {
         w.key("workflow").string(workflow.name);
         w.key("version").integer(instance.version);
         w.key("key").value(instance.key);
-        w.key("state").value(engine_.state_name(instance));
+        w.key("state").string_or_null(engine_.state_name(instance));
         w.key("status").string(engine::status_name(instance.status));
         w.key("error");
         if (instance.status == engine::Status::Failed) w.string(instance.error); else w.null();
         w.key("vars").open();
-        Value wire = engine_.vars_to_wire(instance);
-        for (const ir::Var& var : workflow.vars) w.key(var.name).value(wire[var.name], var.type, engine_.program());
+        for (std::size_t v = 0; v < workflow.vars.size() && v < instance.vars.size(); ++v) {
+            const ir::Var& var = workflow.vars[v];
+            w.name(var.name).value(engine_.codec().encode(instance.vars[v], var.type), var.type, engine_.program());
+        }
         w.close().close();
         line_ += '\n';
         out_ << line_;

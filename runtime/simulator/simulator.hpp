@@ -38,22 +38,23 @@ private:
         }
     };
     struct Recorded {
-        Value workflow;
+        int workflow = -1;  // -1 when the event matched no workflow
         Value key;
     };
 
-    std::optional<std::string> event(const Value& line, int line_number);
+    std::optional<std::string> event(Value& line, int line_number);
     std::optional<std::string> advance(const Value& line, int line_number);
     std::optional<std::string> cancel(const Value& line, int line_number);
     // Fires, in due order, every timer due at or before `until`. False when more than
     // max_timer_firings fire for one input line: a timer that keeps re-arming itself.
     bool fire_due(std::int64_t until);
     // Applies a step to instance `index` (or creates it) and prints the delivery and commands.
-    std::size_t apply(engine::Step step, std::optional<std::size_t> index, const Value& event_id, const char* timer_kind,
+    std::size_t apply(engine::Step step, std::optional<std::size_t> index, const std::string* event_id, const char* timer_kind,
                       std::uint64_t sequence_before);
     std::string running_key(int workflow, const Value& key) const;
-    void delivery_line(const Value& event_id, const char* timer, const Value& workflow, const Value& key,
-                       const char* outcome, const Value& state);
+    // A delivery line; null pointers print as null.
+    void delivery_line(const std::string* event_id, const char* timer, const std::string* workflow, const Value& key,
+                       const char* outcome, const std::string* state);
 
     engine::Engine engine_;
     std::ostream& out_;

@@ -1,0 +1,157 @@
+#include "runtime/engine/json_reader.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/error.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+namespace flow::engine {
+
+namespace {
+
+using boost::json::error_code;
+using boost::json::string_view;
+
+// Builds the Value as the parser reports what it reads. Open arrays and objects are kept on a
+// stack of pointers; a container only grows after the ones inside it have closed, so the
+// pointers stay valid.
+class ValueBuilder {
+public:
+    static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+    Value& result() { return root_; }
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_array_begin(error_code&) {
+        open_.push_back(&put(Value::array()));
+        return true;
+    }
+    bool on_array_end(std::size_t, error_code&) {
+        open_.pop_back();
+        return true;
+    }
+    bool on_object_begin(error_code&) {
+        open_.push_back(&put(Value::object()));
+        return true;
+    }
+    bool on_object_end(std::size_t, error_code&) {
+        open_.pop_back();
+        return true;
+    }
+    bool on_string_part(string_view s, std::size_t, error_code&) {
+        text_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string(string_view s, std::size_t, error_code&) {
+        text_.append(s.data(), s.size());
+        put(Value(std::move(text_)));
+        text_.clear();
+        return true;
+    }
+    bool on_key_part(string_view s, std::size_t, error_code&) {
+        key_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(string_view s, std::size_t, error_code&) {
+        key_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_number_part(string_view s, error_code&) {
+        text_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_int64(std::int64_t i, string_view, error_code&) {
+        text_.clear();
+        if (i >= 0) put(Value(static_cast<std::uint64_t>(i)));
+        else put(Value(i));
+        return true;
+    }
+    bool on_uint64(std::uint64_t u, string_view, error_code&) {
+        text_.clear();
+        put(Value(u));
+        return true;
+    }
+    // The parser's own conversion may be off by a unit in the last place; the text is read
+    // again, exactly. Numbers too large for a double are refused, as nlohmann does.
+    bool on_double(double, string_view s, error_code& ec) {
+        text_.append(s.data(), s.size());
+        double d = 0;
+        auto [end, status] = std::from_chars(text_.data(), text_.data() + text_.size(), d);
+        text_.clear();
+        if (status != std::errc() || !std::isfinite(d)) {
+            number_too_large_ = true;
+            ec = boost::json::error::exponent_overflow;
+            return false;
+        }
+        put(Value(d));
+        return true;
+    }
+    bool on_bool(bool b, error_code&) {
+        put(Value(b));
+        return true;
+    }
+    bool on_null(error_code&) {
+        put(Value());
+        return true;
+    }
+    bool on_comment_part(string_view, error_code&) { return true; }
+    bool on_comment(string_view, error_code&) { return true; }
+
+    bool number_too_large() const { return number_too_large_; }
+
+private:
+    Value& put(Value v) {
+        if (open_.empty()) {
+            root_ = std::move(v);
+            return root_;
+        }
+        Value& container = *open_.back();
+        if (container.is_array()) {
+            auto& array = container.get_ref<Value::array_t&>();
+            array.push_back(std::move(v));
+            return array.back();
+        }
+        auto& object = container.get_ref<Value::object_t&>();
+        auto [at, inserted] = object.insert_or_assign(std::move(key_), std::move(v));
+        key_.clear();
+        return at->second;
+    }
+
+    Value root_;
+    std::vector<Value*> open_;
+    std::string key_;
+    std::string text_;
+    bool number_too_large_ = false;
+};
+
+boost::json::parse_options strict_options() {
+    boost::json::parse_options options;
+    options.max_depth = max_json_depth;
+    return options;
+}
+
+}  // namespace
+
+std::optional<Value> read_json(std::string_view text, std::string* error) {
+    boost::json::basic_parser<ValueBuilder> parser(strict_options());
+    error_code ec;
+    std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+    if (!ec && used != text.size()) ec = boost::json::error::extra_data;
+    if (ec) {
+        if (error) {
+            if (parser.handler().number_too_large()) *error = "a number too large";
+            else if (ec == boost::json::error::too_deep) *error = "nested more than " + std::to_string(max_json_depth) + " deep";
+            else *error = ec.message() + " at byte " + std::to_string(used + 1);
+        }
+        return std::nullopt;
+    }
+    return std::move(parser.handler().result());
+}
+
+}  // namespace flow::engine

@@ -1,0 +1,24 @@
+// Reads JSON text into a Value. The lexing is Boost.JSON's `basic_parser` (strict RFC 8259,
+// UTF-8 checked), which is several times faster than building the document through
+// nlohmann's own parser; the values land directly in the engine's representation, with the
+// same conventions as nlohmann's: a non-negative integer is unsigned, a negative one signed,
+// the last of repeated keys wins, and doubles are read exactly (std::from_chars).
+#pragma once
+
+#include "stdlib/value.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace flow::engine {
+
+// Arrays and objects nested deeper than this are refused, which bounds every recursion over
+// the value afterwards.
+inline constexpr std::size_t max_json_depth = 512;
+
+// The value of `text`, which must hold exactly one JSON value (whitespace around it allowed),
+// or nullopt with the reason in `error` when given.
+std::optional<Value> read_json(std::string_view text, std::string* error = nullptr);
+
+}  // namespace flow::engine

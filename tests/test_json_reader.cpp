@@ -1,0 +1,96 @@
+// Reading JSON text into values: what the simulator reads each scenario line with. It must
+// accept and refuse exactly what RFC 8259 does, and give the values nlohmann's parser would.
+#include "runtime/engine/json_reader.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <limits>
+
+using flow::Value;
+using flow::engine::read_json;
+
+namespace {
+
+std::string refusal(std::string_view text) {
+    std::string error;
+    CHECK_FALSE(read_json(text, &error).has_value());
+    return error;
+}
+
+std::string nested(std::size_t depth) {
+    return std::string(depth, '[') + std::string(depth, ']');
+}
+
+}  // namespace
+
+TEST_CASE("reading JSON: the same values as nlohmann's parser, types included") {
+    const char* documents[] = {
+        R"({"id": "a1", "type": "Paid", "data": {"n": 3, "price": 9.99, "ok": true, "none": null}})",
+        R"([1, -1, 0, 18446744073709551615, -9223372036854775808, 1.5e3, -0.25, 1e-7])",
+        R"({"nested": {"list": [[], {}, [{"a": [1, {"b": "c"}]}]]}, "empty": ""})",
+        R"("caf\u00e9 \ud83d\ude00 \"quoted\" \\ \/ \b\f\n\r\t")",
+        "  \t\r\n {\"spaced\" : [ 1 , 2 ] }  \n",
+        "true", "false", "null", "0", "\"\"",
+    };
+    for (const char* text : documents) {
+        CAPTURE(text);
+        std::optional<Value> read = read_json(text);
+        REQUIRE(read.has_value());
+        Value expected = Value::parse(text);
+        CHECK(*read == expected);
+        CHECK(read->dump() == expected.dump());
+    }
+}
+
+TEST_CASE("reading JSON: integers keep nlohmann's kinds, doubles are read exactly") {
+    CHECK(read_json("5")->is_number_unsigned());
+    CHECK(read_json("-5")->is_number_integer());
+    CHECK(read_json("-5")->get<std::int64_t>() == -5);
+    CHECK(read_json("18446744073709551615")->get<std::uint64_t>() == std::numeric_limits<std::uint64_t>::max());
+    CHECK(read_json("18446744073709551616")->is_number_float());  // past uint64: a double, as nlohmann reads it
+    // Values where a multiply-by-a-power-of-ten conversion is off in the last place.
+    for (const char* text : {"0.1", "2.2250738585072014e-308", "1.7976931348623157e308", "9007199254740993",
+                             "0.30000000000000004", "123456789012345678901234567890e-10", "4.9e-324"}) {
+        CAPTURE(text);
+        CHECK(*read_json(text) == Value::parse(text));
+    }
+    CHECK(read_json("0.1")->get<double>() == 0.1);
+}
+
+TEST_CASE("reading JSON: the last of repeated keys wins, as with nlohmann") {
+    Value v = *read_json(R"({"a": 1, "b": 2, "a": {"x": 3}})");
+    CHECK(v.size() == 2);
+    CHECK(v["a"]["x"] == 3);
+}
+
+TEST_CASE("reading JSON: anything but one strict JSON value is refused, with a reason") {
+    for (const char* text : {"", "   ", "{", "{\"a\": }", "[1, 2,]", "{\"a\": 1,}", "{a: 1}", "'x'", "01", "1.", ".5",
+                             "+1", "NaN", "Infinity", "[1] [2]", "{} x", "\"unterminated", "\"tab\there\"",
+                             "\"\\q\"", "\"\\ud800\"", "// comment\n1", "tru", "nul"}) {
+        CAPTURE(text);
+        CHECK_FALSE(refusal(text).empty());
+        CHECK_THROWS(Value::parse(text));  // nlohmann refuses the same text
+    }
+    CHECK(refusal("[1, 2] 3").find("at byte") != std::string::npos);
+}
+
+TEST_CASE("reading JSON: text that is not UTF-8 is refused") {
+    for (const char* text : {"\"\xff\"", "\"\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "{\"\xe2\x82\": 1}"}) {
+        CAPTURE(text);
+        CHECK_FALSE(read_json(text).has_value());
+    }
+    CHECK(*read_json("\"caf\xc3\xa9\"") == "caf\xc3\xa9");
+}
+
+TEST_CASE("reading JSON: numbers too large for a double are refused, as nlohmann does") {
+    CHECK(refusal("1e400") == "a number too large");
+    CHECK(refusal("[-1e999]") == "a number too large");
+    CHECK_THROWS(Value::parse("1e400"));
+}
+
+TEST_CASE("reading JSON: nesting is bounded, so that nothing after it recurses without limit") {
+    CHECK(read_json(nested(flow::engine::max_json_depth)).has_value());
+    CHECK(refusal(nested(flow::engine::max_json_depth + 1)).find("nested more than 512") != std::string::npos);
+    CHECK(refusal(std::string(100000, '[')).find("nested more than 512") != std::string::npos);
+}
