@@ -135,7 +135,7 @@ TEST_CASE("events are found by their declared and their external name; keys come
         auto e = f.event(type, {{"ref", {{"order", "o-7"}}}});
         auto routes = f.engine->route(e);
         REQUIRE(routes.size() == 1);
-        CHECK(routes[0].key == "o-7");
+        CHECK(*routes[0].key == "o-7");
     }
 }
 

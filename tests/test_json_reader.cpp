@@ -94,3 +94,34 @@ TEST_CASE("reading JSON: nesting is bounded, so that nothing after it recurses w
     CHECK(refusal(nested(flow::engine::max_json_depth + 1)).find("nested more than 512") != std::string::npos);
     CHECK(refusal(std::string(100000, '[')).find("nested more than 512") != std::string::npos);
 }
+
+TEST_CASE("reading an object's members: in order, nested values whole, the last repeated key found") {
+    flow::engine::JsonMembers members;
+    using flow::engine::ObjectRead;
+    REQUIRE(flow::engine::read_json_object(R"({"type": "Go", "data": {"a": [1, {"b": [2, 3]}], "c": {}}, "type": "Stop", "n": -1})",
+                                           members) == ObjectRead::Ok);
+    REQUIRE(members.size() == 4);
+    CHECK(members[0].first == "type");
+    CHECK(members[1].second == Value::parse(R"({"a": [1, {"b": [2, 3]}], "c": {}})"));
+    CHECK(*flow::engine::member(members, "type") == "Stop");
+    CHECK(flow::engine::member(members, "n")->is_number_integer());
+    CHECK(flow::engine::member(members, "missing") == nullptr);
+
+    // Many members: the vector grows while values are added, and nested ones stay intact.
+    std::string wide = "{";
+    for (int i = 0; i < 100; ++i) wide += (i ? ", \"k" : "\"k") + std::to_string(i) + "\": {\"list\": [" + std::to_string(i) + "]}";
+    wide += "}";
+    members.clear();
+    REQUIRE(flow::engine::read_json_object(wide, members) == ObjectRead::Ok);
+    REQUIRE(members.size() == 100);
+    CHECK((*flow::engine::member(members, "k73"))["list"][0] == 73);
+
+    std::string error;
+    members.clear();
+    CHECK(flow::engine::read_json_object("[1, 2]", members, &error) == ObjectRead::NotAnObject);
+    CHECK(error == "not an object");
+    CHECK(flow::engine::read_json_object("\"text\"", members) == ObjectRead::NotAnObject);
+    CHECK(flow::engine::read_json_object("{\"a\": 1", members, &error) == ObjectRead::NotJson);
+    CHECK_FALSE(error.empty());
+    CHECK(flow::engine::read_json_object("{} {}", members) == ObjectRead::NotJson);
+}

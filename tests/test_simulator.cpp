@@ -141,6 +141,13 @@ TEST_CASE("invalid input stops the run and names the line; the output so far sta
           "line 1: not a JSON object");
     CHECK(simulate_text(workflow_text, "{\"id\": \"1\", \"type\": \"Go\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"id\": \"\xff\"}}").error ==
           "line 1: not a JSON object");
+    CHECK(simulate_text(workflow_text, "[1, 2]").error == "line 1: expected a JSON object");
+    CHECK(simulate_text(workflow_text, "\"Go\"").error == "line 1: expected a JSON object");
+    // A repeated member counts once, the last one, as a JSON object holds it.
+    Run repeated = simulate_text(workflow_text, R"({"id": "1", "type": "Nope", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "x"}, "data": {"id": "a"}})");
+    CHECK(repeated.error.empty());
+    REQUIRE(!repeated.lines.empty());
+    CHECK(repeated.lines[0]["key"] == "a");
 }
 
 TEST_CASE("cancel from outside runs on cancel; a finished instance frees its key") {

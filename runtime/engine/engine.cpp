@@ -50,8 +50,9 @@ std::variant<Event, DecodeError> Engine::decode(std::string_view type, Value&& d
     return event;
 }
 
-std::vector<Route> Engine::route(const Event& event) const {
-    std::vector<Route> routes;
+Routes Engine::route(const Event& event) const {
+    static const Value no_key;
+    Routes routes;
     for (std::size_t w = 0; w < program_->workflows.size(); ++w) {
         const ir::Workflow& workflow = program_->workflows[w];
         auto path = workflow.key_paths.find(event.record);
@@ -65,7 +66,7 @@ std::vector<Route> Engine::route(const Event& event) const {
             }
             at = &*found;
         }
-        routes.push_back({static_cast<int>(w), at ? *at : Value()});
+        routes.push_back({static_cast<int>(w), at ? at : &no_key});
     }
     return routes;
 }
@@ -91,16 +92,16 @@ Step failed(Instance before, const ir::Workflow& workflow, const PositionedError
 
 }  // namespace
 
-Step Engine::start(const Route& route, const Event& event, const std::string& instance_id, Clock clock) const {
+Step Engine::start(const Route& route, const Event& event, std::string instance_id, Clock clock) const {
     const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(route.workflow)];
     Step step;
     auto starts = workflow.starts_by_event.find(event.record);
     if (starts == workflow.starts_by_event.end()) return step;
     Instance working;
-    working.id = instance_id;
+    working.id = std::move(instance_id);
     working.workflow = route.workflow;
     working.version = workflow.version;
-    working.key = route.key;
+    working.key = *route.key;
     std::vector<Value> initial_vars;  // what a failed start keeps: the initial values only
     bool initialized = false;
     Execution execution(*program_, codec_, workflow, working, clock);
@@ -120,10 +121,10 @@ Step Engine::start(const Route& route, const Event& event, const std::string& in
         }
     } catch (const PositionedError& error) {
         Instance fresh;
-        fresh.id = instance_id;
+        fresh.id = std::move(working.id);
         fresh.workflow = route.workflow;
         fresh.version = workflow.version;
-        fresh.key = route.key;
+        fresh.key = *route.key;
         fresh.vars = initialized ? std::move(initial_vars) : std::move(working.vars);  // an initializer failed: those before it
         fresh.vars.resize(workflow.vars.size());
         return failed(std::move(fresh), workflow, error, Outcome::Started);

@@ -8,6 +8,8 @@
 #include "runtime/engine/instance.hpp"
 #include "runtime/engine/wire.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,8 +27,11 @@ struct Event {
 // A workflow that handles an event, and the key the event carries for it.
 struct Route {
     int workflow = -1;
-    Value key;
+    // Points into the event's data (at a null value when the event lacks the key's field), so
+    // it is valid as long as the event.
+    const Value* key = nullptr;
 };
+using Routes = boost::container::small_vector<Route, 2>;
 
 enum class Outcome { Started, Handled, Ignored, Unmatched };
 const char* outcome_name(Outcome outcome);
@@ -58,11 +63,11 @@ public:
 
     // Every workflow that handles the event (in a start, a state or the workflow body), in
     // program order, with the key derived from the event.
-    std::vector<Route> route(const Event& event) const;
+    Routes route(const Event& event) const;
 
     // Runs the first start handler for the event whose guard holds, creating an instance
     // with id `instance_id`; Unmatched when none holds.
-    Step start(const Route& route, const Event& event, const std::string& instance_id, Clock clock) const;
+    Step start(const Route& route, const Event& event, std::string instance_id, Clock clock) const;
 
     // Delivers an event to a running instance: Handled, or Ignored when no handler is chosen.
     Step deliver(const Instance& instance, const Event& event, Clock clock) const;

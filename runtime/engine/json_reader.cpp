@@ -16,9 +16,13 @@ using boost::json::string_view;
 
 // Builds the Value as the parser reports what it reads. Open arrays and objects are kept on a
 // stack of pointers; a container only grows after the ones inside it have closed, so the
-// pointers stay valid.
+// pointers stay valid. Given members, the top-level object's members go there instead (its
+// place on the stack is a null pointer).
 class ValueBuilder {
 public:
+    ValueBuilder() = default;
+    explicit ValueBuilder(JsonMembers* members) : members_(members) {}
+
     static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
     static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
     static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
@@ -37,7 +41,7 @@ public:
         return true;
     }
     bool on_object_begin(error_code&) {
-        open_.push_back(&put(Value::object()));
+        open_.push_back(open_.empty() && members_ ? nullptr : &put(Value::object()));
         return true;
     }
     bool on_object_end(std::size_t, error_code&) {
@@ -104,12 +108,19 @@ public:
     bool on_comment(string_view, error_code&) { return true; }
 
     bool number_too_large() const { return number_too_large_; }
+    bool root_is_not_an_object() const { return root_is_not_an_object_; }
 
 private:
     Value& put(Value v) {
         if (open_.empty()) {
+            root_is_not_an_object_ = members_ != nullptr;
             root_ = std::move(v);
             return root_;
+        }
+        if (!open_.back()) {
+            members_->emplace_back(std::move(key_), std::move(v));
+            key_.clear();
+            return members_->back().second;
         }
         Value& container = *open_.back();
         if (container.is_array()) {
@@ -124,6 +135,8 @@ private:
     }
 
     Value root_;
+    JsonMembers* members_ = nullptr;
+    bool root_is_not_an_object_ = false;
     std::vector<Value*> open_;
     std::string key_;
     std::string text_;
@@ -136,22 +149,42 @@ boost::json::parse_options strict_options() {
     return options;
 }
 
+// Runs the parser over the whole text; false, with the reason, when it is not one JSON value.
+bool parse(boost::json::basic_parser<ValueBuilder>& parser, std::string_view text, std::string* error) {
+    error_code ec;
+    std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+    if (!ec && used != text.size()) ec = boost::json::error::extra_data;
+    if (!ec) return true;
+    if (error) {
+        if (parser.handler().number_too_large()) *error = "a number too large";
+        else if (ec == boost::json::error::too_deep) *error = "nested more than " + std::to_string(max_json_depth) + " deep";
+        else *error = ec.message() + " at byte " + std::to_string(used + 1);
+    }
+    return false;
+}
+
 }  // namespace
 
 std::optional<Value> read_json(std::string_view text, std::string* error) {
     boost::json::basic_parser<ValueBuilder> parser(strict_options());
-    error_code ec;
-    std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
-    if (!ec && used != text.size()) ec = boost::json::error::extra_data;
-    if (ec) {
-        if (error) {
-            if (parser.handler().number_too_large()) *error = "a number too large";
-            else if (ec == boost::json::error::too_deep) *error = "nested more than " + std::to_string(max_json_depth) + " deep";
-            else *error = ec.message() + " at byte " + std::to_string(used + 1);
-        }
-        return std::nullopt;
-    }
+    if (!parse(parser, text, error)) return std::nullopt;
     return std::move(parser.handler().result());
+}
+
+ObjectRead read_json_object(std::string_view text, JsonMembers& members, std::string* error) {
+    boost::json::basic_parser<ValueBuilder> parser(strict_options(), &members);
+    if (!parse(parser, text, error)) return ObjectRead::NotJson;
+    if (parser.handler().root_is_not_an_object()) {
+        if (error) *error = "not an object";
+        return ObjectRead::NotAnObject;
+    }
+    return ObjectRead::Ok;
+}
+
+Value* member(JsonMembers& members, std::string_view key) {
+    for (auto it = members.rbegin(); it != members.rend(); ++it)
+        if (it->first == key) return &it->second;
+    return nullptr;
 }
 
 }  // namespace flow::engine

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace flow::engine {
 
@@ -20,5 +22,14 @@ inline constexpr std::size_t max_json_depth = 512;
 // The value of `text`, which must hold exactly one JSON value (whitespace around it allowed),
 // or nullopt with the reason in `error` when given.
 std::optional<Value> read_json(std::string_view text, std::string* error = nullptr);
+
+// The members of a JSON object in their order, for a reader that takes the top level apart
+// (a scenario line): no object is built for it. Repeated keys all stay; `member` finds the last
+// one, which is the one nlohmann's parser would keep.
+using JsonMembers = std::vector<std::pair<std::string, Value>>;
+enum class ObjectRead { Ok, NotJson, NotAnObject };
+// Appends the members of the object `text` holds to `members`.
+ObjectRead read_json_object(std::string_view text, JsonMembers& members, std::string* error = nullptr);
+Value* member(JsonMembers& members, std::string_view key);
 
 }  // namespace flow::engine

@@ -1,6 +1,7 @@
 #include "runtime/engine/json_writer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -20,7 +21,12 @@ bool needs_care(std::uint64_t word) {
     return (below_space | has_zero(word ^ (ones * '"')) | has_zero(word ^ (ones * '\\')) | (word & highs)) != 0;
 }
 
-bool needs_care(unsigned char c) { return c < 0x20 || c >= 0x80 || c == '"' || c == '\\'; }
+constexpr auto care_table = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0; c < 256; ++c) table[static_cast<std::size_t>(c)] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    return table;
+}();
+bool needs_care(unsigned char c) { return care_table[c]; }
 
 // How many leading bytes of `text` can be copied as they are: whole words first, then the
 // last few bytes one by one.

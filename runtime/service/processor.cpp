@@ -158,8 +158,8 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
     result.id = incoming.id;
     for (const engine::Route& route : current.route(event)) {
         const std::string& name = current.program().workflows[static_cast<std::size_t>(route.workflow)].name;
-        Delivery delivery{name, route.key, "", "unmatched", Value()};
-        auto running = tx.running_instance(name, dump(route.key));
+        Delivery delivery{name, *route.key, "", "unmatched", Value()};
+        auto running = tx.running_instance(name, dump(*route.key));
         if (!running.ok()) return fail<EventResult>(*running.error);
         engine::Step step;
         const engine::Engine* engine = &current;

@@ -53,17 +53,18 @@ std::optional<std::string> Simulator::feed(std::string_view text, int line_numbe
     std::size_t first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return std::nullopt;  // blank lines are skipped
     fired_this_line_ = 0;
-    std::optional<Value> parsed = engine::read_json(text);
-    if (!parsed) return error_at(line_number, "not a JSON object");
-    Value& line = *parsed;
-    if (!line.is_object()) return error_at(line_number, "expected a JSON object");
-    if (line.contains("advance")) return advance(line, line_number);
-    if (line.contains("cancel")) return cancel(line, line_number);
-    return event(line, line_number);
+    members_.clear();
+    switch (engine::read_json_object(text, members_)) {
+    case engine::ObjectRead::NotJson: return error_at(line_number, "not a JSON object");
+    case engine::ObjectRead::NotAnObject: return error_at(line_number, "expected a JSON object");
+    case engine::ObjectRead::Ok: break;
+    }
+    if (const Value* by = engine::member(members_, "advance")) return advance(*by, line_number);
+    if (const Value* what = engine::member(members_, "cancel")) return cancel(*what, line_number);
+    return event(line_number);
 }
 
-std::optional<std::string> Simulator::advance(const Value& line, int line_number) {
-    const Value& by = line["advance"];
+std::optional<std::string> Simulator::advance(const Value& by, int line_number) {
     std::optional<std::int64_t> ms = by.is_string() ? chrono::parse_duration(by.get<std::string>()) : std::nullopt;
     if (!ms || *ms < 0) return error_at(line_number, "\"advance\" takes a duration such as \"2h\"");
     if (!clock_) return error_at(line_number, "the clock starts at the first event's time: move it after an event");
@@ -74,8 +75,7 @@ std::optional<std::string> Simulator::advance(const Value& line, int line_number
     return std::nullopt;
 }
 
-std::optional<std::string> Simulator::cancel(const Value& line, int line_number) {
-    const Value& what = line["cancel"];
+std::optional<std::string> Simulator::cancel(const Value& what, int line_number) {
     if (!what.is_object() || !what.contains("workflow") || !what["workflow"].is_string() || !what.contains("key"))
         return error_at(line_number, "\"cancel\" takes {\"workflow\": W, \"key\": K}");
     int workflow = engine_.program().workflow_index(what["workflow"].get<std::string>());
@@ -92,28 +92,28 @@ std::optional<std::string> Simulator::cancel(const Value& line, int line_number)
     return std::nullopt;
 }
 
-std::optional<std::string> Simulator::event(Value& line, int line_number) {
-    auto type_field = line.find("type");
-    if (type_field == line.end() || !type_field->is_string()) return error_at(line_number, "an event needs a \"type\" string");
+std::optional<std::string> Simulator::event(int line_number) {
+    Value* type_field = engine::member(members_, "type");
+    if (!type_field || !type_field->is_string()) return error_at(line_number, "an event needs a \"type\" string");
     const std::string& type = type_field->get_ref<const std::string&>();
-    auto id_field = line.find("id");
-    std::string id = id_field == line.end() ? std::to_string(line_number) : std::string();
-    if (id_field != line.end()) {
-        if (!id_field->is_string()) return error_at(line_number, "an event's \"id\" must be a string");
-        id = std::move(id_field->get_ref<std::string&>());
-    }
+    Value* id_field = engine::member(members_, "id");
+    std::string id;
+    if (!id_field) id = std::to_string(line_number);
+    else if (!id_field->is_string()) return error_at(line_number, "an event's \"id\" must be a string");
+    else id = std::move(id_field->get_ref<std::string&>());
     std::int64_t at = 0;
-    if (line.contains("time")) {
+    if (const Value* time = engine::member(members_, "time")) {
         std::optional<std::int64_t> t =
-            line["time"].is_string() ? chrono::parse_rfc3339(line["time"].get<std::string>()) : std::nullopt;
+            time->is_string() ? chrono::parse_rfc3339(time->get_ref<const std::string&>()) : std::nullopt;
         if (!t) return error_at(line_number, "\"time\" must be an RFC 3339 time");
         at = clock_ ? std::max(*t, *clock_) : *t;
     } else {
         if (!clock_) return error_at(line_number, "the first event must carry a \"time\"");
         at = *clock_ + 1000;
     }
-    Value data = Value::object();
-    if (auto data_field = line.find("data"); data_field != line.end()) data = std::move(*data_field);
+    Value data;
+    if (Value* data_field = engine::member(members_, "data")) data = std::move(*data_field);
+    else data = Value::object();
     auto decoded = engine_.decode(type, std::move(data));
     if (auto* error = std::get_if<engine::DecodeError>(&decoded)) {
         if (error->field == "type") return error_at(line_number, error->message);
@@ -132,26 +132,28 @@ std::optional<std::string> Simulator::event(Value& line, int line_number) {
         delivery_line(&id, nullptr, workflow, recorded.key, "duplicate", nullptr);
         return std::nullopt;
     }
-    std::vector<engine::Route> routes = engine_.route(event);
+    engine::Routes routes = engine_.route(event);
     Recorded first;
     if (routes.empty()) delivery_line(&id, nullptr, nullptr, Value(), "unmatched", nullptr);
     for (std::size_t r = 0; r < routes.size(); ++r) {
         const engine::Route& route = routes[r];
         const ir::Workflow& workflow = engine_.program().workflows[static_cast<std::size_t>(route.workflow)];
-        if (r == 0) first = {route.workflow, route.key};
+        if (r == 0) first = {route.workflow, *route.key};
         std::uint64_t before = timer_sequence_;
         engine::Clock clock{at, &timer_sequence_};
-        auto found = running_.find(running_key(route.workflow, route.key));
+        auto found = running_.find(running_key(route.workflow, *route.key));
         if (found != running_.end()) {
             apply(engine_.deliver(instances_[found->second], event, clock), found->second, &id, nullptr, before);
             continue;
         }
         std::size_t n = ++created_per_workflow_[static_cast<std::size_t>(route.workflow)];
-        std::string instance_id = workflow.name + "-" + std::to_string(n);
-        engine::Step step = engine_.start(route, event, instance_id, clock);
+        std::string instance_id;
+        instance_id.reserve(workflow.name.size() + 21);
+        instance_id.append(workflow.name).append(1, '-').append(std::to_string(n));
+        engine::Step step = engine_.start(route, event, std::move(instance_id), clock);
         if (step.outcome == engine::Outcome::Unmatched) {
             --created_per_workflow_[static_cast<std::size_t>(route.workflow)];
-            delivery_line(&id, nullptr, &workflow.name, route.key, "unmatched", nullptr);
+            delivery_line(&id, nullptr, &workflow.name, *route.key, "unmatched", nullptr);
             continue;
         }
         apply(std::move(step), std::nullopt, &id, nullptr, before);

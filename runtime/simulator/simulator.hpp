@@ -3,6 +3,7 @@
 #pragma once
 
 #include "runtime/engine/engine.hpp"
+#include "runtime/engine/json_reader.hpp"
 
 #include <map>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -42,9 +43,10 @@ private:
         Value key;
     };
 
-    std::optional<std::string> event(Value& line, int line_number);
-    std::optional<std::string> advance(const Value& line, int line_number);
-    std::optional<std::string> cancel(const Value& line, int line_number);
+    // The line's members are in members_.
+    std::optional<std::string> event(int line_number);
+    std::optional<std::string> advance(const Value& by, int line_number);
+    std::optional<std::string> cancel(const Value& what, int line_number);
     // Fires, in due order, every timer due at or before `until`. False when more than
     // max_timer_firings fire for one input line: a timer that keeps re-arming itself.
     bool fire_due(std::int64_t until);
@@ -67,6 +69,7 @@ private:
     std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
     std::vector<std::size_t> created_per_workflow_;
     std::size_t fired_this_line_ = 0;
+    engine::JsonMembers members_;  // the input line's members, reused
     std::string line_;  // the output line being written, reused
     std::size_t max_timer_firings_;
 
