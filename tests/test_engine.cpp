@@ -250,6 +250,43 @@ TEST_CASE("a runtime error commits nothing of the handler and fails the instance
     CHECK(f.state(step.instance) == "S");
 }
 
+TEST_CASE("a failing delivery, timer or cancellation leaves the instance as it was, copied or moved in") {
+    Fixture f(messages + "workflow W { key id: string var total: int = 10 var tag: string = \"\"\n"
+                         " start on Go { compensate with Log { text: \"undo\" } goto S }\n"
+                         " state S { on Poke as p when uuid() != \"\" and p.n > 100 { complete }\n"
+                         "   on Poke { tag = uuid() total = 0 goto T }\n"
+                         "   after 1m { total = 1 tag = uuid() let x = 1 / (total - 1) emit Log { text: str(x) } } }\n"
+                         " state T { entry { total = 10 / total } on Stop { complete } }\n"
+                         " on cancel { total = 5 tag = uuid() let y = 1 / (total - 5) emit Log { text: str(y) } } }");
+    engine::Instance before = f.start("Go", {{"id", "a"}, {"n", 0}}).instance;
+    REQUIRE(before.status == Status::Running);
+    REQUIRE(before.compensations.size() == 1);
+    REQUIRE(before.timers.size() == 1);
+    auto check_unchanged = [&](const engine::Step& step) {
+        CHECK(step.instance.status == Status::Failed);
+        CHECK(step.instance.error.find("division by zero") == 0);
+        CHECK(f.state(step.instance) == "S");
+        CHECK(step.instance.vars == before.vars);
+        CHECK(step.instance.uuid_counter == before.uuid_counter);
+        CHECK(step.instance.id == before.id);
+        CHECK(step.instance.key == before.key);
+        CHECK(step.instance.compensations.empty());
+        CHECK(step.instance.timers.empty());
+        CHECK(step.commands.empty());
+    };
+    for (bool moved : {false, true}) {
+        CAPTURE(moved);
+        engine::Instance copy = before;
+        engine::Event poke = f.event("Poke", {{"id", "a"}, {"n", 0}});
+        check_unchanged(moved ? f.engine->deliver(std::move(copy), poke, f.at(2000)) : f.engine->deliver(copy, poke, f.at(2000)));
+        copy = before;
+        check_unchanged(moved ? f.engine->fire(std::move(copy), before.timers[0], f.at(61000))
+                              : f.engine->fire(copy, before.timers[0], f.at(61000)));
+        copy = before;
+        check_unchanged(moved ? f.engine->cancel(std::move(copy), f.at(3000)) : f.engine->cancel(copy, f.at(3000)));
+    }
+}
+
 TEST_CASE("runtime errors in guards and initializers, and integer overflow") {
     Fixture guard(messages + "workflow W { key id: string start on Go as g when 1 / g.n > 0 { complete } }");
     engine::Step failed = guard.start("Go", {{"id", "a"}, {"n", 0}});

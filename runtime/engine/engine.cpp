@@ -77,6 +77,31 @@ std::string where(const ir::Workflow& workflow, const ir::Position& position) {
     return workflow.file + ":" + std::to_string(position.line) + ":" + std::to_string(position.column);
 }
 
+// What a handler may change in an instance, kept so that a handler that fails changes nothing
+// (its id, key and version never change; its timers and compensations are dropped on failure).
+class Rollback {
+public:
+    explicit Rollback(const Instance& instance)
+        : state_(instance.state), status_(instance.status), vars_(instance.vars), error_(instance.error),
+          uuid_counter_(instance.uuid_counter) {}
+    // The instance as it was, apart from its timers and compensations.
+    Instance&& undo(Instance& instance) {
+        instance.state = state_;
+        instance.status = status_;
+        instance.vars = std::move(vars_);
+        instance.error = std::move(error_);
+        instance.uuid_counter = uuid_counter_;
+        return std::move(instance);
+    }
+
+private:
+    int state_;
+    Status status_;
+    std::vector<Value> vars_;
+    std::string error_;
+    std::uint64_t uuid_counter_;
+};
+
 // A runtime error commits nothing of the handler: the instance is the one before it, ended
 // failed with the error and its place.
 Step failed(Instance before, const ir::Workflow& workflow, const PositionedError& error, Outcome outcome) {
@@ -132,9 +157,9 @@ Step Engine::start(const Route& route, const Event& event, std::string instance_
     return step;  // Unmatched: no start handler's guard holds
 }
 
-Step Engine::deliver(const Instance& instance, const Event& event, Clock clock) const {
-    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
-    Instance working = instance;
+Step Engine::deliver(Instance working, const Event& event, Clock clock) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(working.workflow)];
+    Rollback rollback(working);
     Execution execution(*program_, codec_, workflow, working, clock);
     Step step;
     try {
@@ -150,19 +175,19 @@ Step Engine::deliver(const Instance& instance, const Event& event, Clock clock) 
             return nullptr;
         };
         const ir::Handler* chosen = nullptr;
-        if (instance.state >= 0) {
-            const ir::State& state = workflow.states[static_cast<std::size_t>(instance.state)];
+        if (working.state >= 0) {
+            const ir::State& state = workflow.states[static_cast<std::size_t>(working.state)];
             chosen = first_chosen(state.handlers_by_event, state.handlers);
         }
         if (!chosen) chosen = first_chosen(workflow.handlers_by_event, workflow.handlers);
         if (!chosen) {
             step.outcome = Outcome::Ignored;
-            step.instance = instance;
+            step.instance = rollback.undo(working);  // a guard may have drawn a uuid()
             return step;
         }
         execution.run(*chosen, &event.data);
     } catch (const PositionedError& error) {
-        return failed(instance, workflow, error, Outcome::Handled);
+        return failed(rollback.undo(working), workflow, error, Outcome::Handled);
     }
     step.outcome = Outcome::Handled;
     step.entered = execution.entered();
@@ -171,9 +196,9 @@ Step Engine::deliver(const Instance& instance, const Event& event, Clock clock) 
     return step;
 }
 
-Step Engine::fire(const Instance& instance, const PendingTimer& timer, Clock clock) const {
-    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
-    Instance working = instance;
+Step Engine::fire(Instance working, const PendingTimer& timer, Clock clock) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(working.workflow)];
+    Rollback rollback(working);
     auto pending = std::find_if(working.timers.begin(), working.timers.end(), [&](const PendingTimer& t) {
         return t.state == timer.state && t.timer == timer.timer && t.sequence == timer.sequence;
     });
@@ -184,7 +209,7 @@ Step Engine::fire(const Instance& instance, const PendingTimer& timer, Clock clo
     try {
         execution.run(definition.handler, nullptr);
     } catch (const PositionedError& error) {
-        return failed(instance, workflow, error, Outcome::Handled);
+        return failed(rollback.undo(working), workflow, error, Outcome::Handled);
     }
     Step step;
     step.outcome = Outcome::Handled;
@@ -194,14 +219,14 @@ Step Engine::fire(const Instance& instance, const PendingTimer& timer, Clock clo
     return step;
 }
 
-Step Engine::cancel(const Instance& instance, Clock clock) const {
-    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
-    Instance working = instance;
+Step Engine::cancel(Instance working, Clock clock) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(working.workflow)];
+    Rollback rollback(working);
     Execution execution(*program_, codec_, workflow, working, clock);
     try {
         if (workflow.on_cancel) execution.run(*workflow.on_cancel, nullptr);
     } catch (const PositionedError& error) {
-        return failed(instance, workflow, error, Outcome::Handled);
+        return failed(rollback.undo(working), workflow, error, Outcome::Handled);
     }
     working.status = Status::Cancelled;
     working.error.clear();

@@ -69,14 +69,17 @@ public:
     // with id `instance_id`; Unmatched when none holds.
     Step start(const Route& route, const Event& event, std::string instance_id, Clock clock) const;
 
+    // The next three take the instance by value and return it in the step: move it in when
+    // the caller keeps no use for it (a copy is made otherwise).
+
     // Delivers an event to a running instance: Handled, or Ignored when no handler is chosen.
-    Step deliver(const Instance& instance, const Event& event, Clock clock) const;
+    Step deliver(Instance instance, const Event& event, Clock clock) const;
 
     // Fires a pending timer of a running instance (clock.now_ms is its due time).
-    Step fire(const Instance& instance, const PendingTimer& timer, Clock clock) const;
+    Step fire(Instance instance, const PendingTimer& timer, Clock clock) const;
 
     // Runs `on cancel` and ends the instance cancelled.
-    Step cancel(const Instance& instance, Clock clock) const;
+    Step cancel(Instance instance, Clock clock) const;
 
     // The instance's variables on the wire: {"name": value, …}.
     Value vars_to_wire(const Instance& instance) const;

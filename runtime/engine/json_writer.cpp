@@ -183,15 +183,19 @@ JsonWriter& JsonWriter::value(const Value& v) {
     }
 }
 
+JsonWriter& JsonWriter::record(const Value& v, const ir::Record& record, const ir::Program& program) {
+    if (!v.is_object()) return value(v);
+    open();
+    for (const ir::FieldDecl& field : record.fields)
+        if (auto found = v.find(field.name); found != v.end()) name(field.name).value(*found, field.type, program);
+    return close();
+}
+
 JsonWriter& JsonWriter::value(const Value& v, const Type& type, const ir::Program& program) {
     if (type.is_optional()) return value(v, type.element(), program);
     if (type.is(Type::Kind::Record) && v.is_object()) {
-        const ir::Record* record = program.record(type.record_name());
-        if (!record) return value(v);
-        open();
-        for (const ir::FieldDecl& field : record->fields)
-            if (auto found = v.find(field.name); found != v.end()) name(field.name).value(*found, field.type, program);
-        return close();
+        const ir::Record* declared = program.record(type.record_name());
+        return declared ? record(v, *declared, program) : value(v);
     }
     if (type.is(Type::Kind::List) && v.is_array()) {
         out_ += '[';

@@ -51,6 +51,8 @@ public:
     JsonWriter& end_list() { out_ += ']'; first_ = false; return *this; }
     // Any value; records of `type` keep their declared field order.
     JsonWriter& value(const Value& v, const Type& type, const ir::Program& program);
+    // A record's fields in their declared order.
+    JsonWriter& record(const Value& v, const ir::Record& record, const ir::Program& program);
     JsonWriter& value(const Value& v);
 
 private:

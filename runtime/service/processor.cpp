@@ -173,12 +173,12 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
                 return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
                                                                                std::to_string(stored.instance.version)});
             if (engine == &current) {
-                step = engine->deliver(stored.instance, event, {now_ms, &timer_sequence});
+                step = engine->deliver(std::move(stored.instance), event, {now_ms, &timer_sequence});
             } else {
                 // An instance of an older version reads the event with that version's declarations.
                 auto old = engine->decode(incoming.type, incoming.data);
-                if (auto* e = std::get_if<engine::Event>(&old)) step = engine->deliver(stored.instance, *e, {now_ms, &timer_sequence});
-                else step = {engine::Outcome::Ignored, stored.instance, {}};
+                if (auto* e = std::get_if<engine::Event>(&old)) step = engine->deliver(std::move(stored.instance), *e, {now_ms, &timer_sequence});
+                else step = {engine::Outcome::Ignored, std::move(stored.instance), {}};
             }
         } else {
             step = current.start(route, event, new_id_(), {now_ms, &timer_sequence});
@@ -220,11 +220,12 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
     if (!pending) return drop();
     const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
     const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
-    engine::Step step = engine->fire(stored.instance, due.timer, {due.timer.due_ms, &timer_sequence});
+    Before before{stored.state, stored.instance.status, stored.instance.timers};
+    engine::Step step = engine->fire(std::move(stored.instance), due.timer, {due.timer.due_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(due.timer.due_ms), "timer", {}};
     JsonWriter(cause.detail, compact).open().key("timer").string(timer.kind == ir::Timer::Kind::After ? "after" : "at")
         .key("due").string(cause.at).key("state").string_or_null(engine->state_name(step.instance)).close();
-    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, {stored.state, stored.instance.status, stored.instance.timers}))
+    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, before))
         return fail<bool>(*e);
     return store::Result<bool>::success(true);
 }
@@ -239,10 +240,11 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
     if (!engine || !resolve(*engine, stored))
         return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
-    engine::Step step = engine->cancel(stored.instance, {now_ms, &timer_sequence});
+    Before before{stored.state, stored.instance.status, stored.instance.timers};
+    engine::Step step = engine->cancel(std::move(stored.instance), {now_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(now_ms), "cancel", {}};
     JsonWriter(cause.detail, compact).open().key("status").string(engine::status_name(step.instance.status)).close();
-    if (auto e = save_step(tx, *engine, step, false, now_ms, cause, {stored.state, stored.instance.status, stored.instance.timers}))
+    if (auto e = save_step(tx, *engine, step, false, now_ms, cause, before))
         return fail<CancelOutcome>(*e);
     return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
 }

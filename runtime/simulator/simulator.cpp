@@ -87,7 +87,7 @@ std::optional<std::string> Simulator::cancel(const Value& what, int line_number)
         return std::nullopt;
     }
     std::uint64_t before = timer_sequence_;
-    engine::Step step = engine_.cancel(instances_[found->second], {clock_.value_or(0), &timer_sequence_});
+    engine::Step step = engine_.cancel(std::move(instances_[found->second]), {clock_.value_or(0), &timer_sequence_});
     apply(std::move(step), found->second, nullptr, nullptr, before);
     return std::nullopt;
 }
@@ -143,7 +143,7 @@ std::optional<std::string> Simulator::event(int line_number) {
         engine::Clock clock{at, &timer_sequence_};
         auto found = running_.find(running_key(route.workflow, *route.key));
         if (found != running_.end()) {
-            apply(engine_.deliver(instances_[found->second], event, clock), found->second, &id, nullptr, before);
+            apply(engine_.deliver(std::move(instances_[found->second]), event, clock), found->second, &id, nullptr, before);
             continue;
         }
         std::size_t n = ++created_per_workflow_[static_cast<std::size_t>(route.workflow)];
@@ -180,7 +180,7 @@ bool Simulator::fire_due(std::int64_t until) {
                                      .timers[static_cast<std::size_t>(entry.timer.timer)];
         std::uint64_t before = timer_sequence_;
         clock_ = std::max(clock_.value_or(entry.due_ms), entry.due_ms);
-        engine::Step step = engine_.fire(instance, entry.timer, {entry.due_ms, &timer_sequence_});
+        engine::Step step = engine_.fire(std::move(instance), entry.timer, {entry.due_ms, &timer_sequence_});
         apply(std::move(step), entry.instance, nullptr, timer.kind == ir::Timer::Kind::After ? "after" : "at", before);
     }
     return true;
@@ -215,7 +215,7 @@ std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index
         w.key("key").value(instance.key);
         w.key("type").string(command.type);
         w.key("target").string(command.target);
-        w.key("data").value(command.data, Type::record(command.type), engine_.program());
+        w.key("data").record(command.data, engine_.program().records[static_cast<std::size_t>(command.record)], engine_.program());
         w.close();
         line_ += '\n';
         out_ << line_;
