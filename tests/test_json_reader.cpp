@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <limits>
 
 using flow::Value;
@@ -83,10 +84,33 @@ TEST_CASE("reading JSON: text that is not UTF-8 is refused") {
     CHECK(*read_json("\"caf\xc3\xa9\"") == "caf\xc3\xa9");
 }
 
-TEST_CASE("reading JSON: numbers too large for a double are refused, as nlohmann does") {
+TEST_CASE("reading JSON: numbers too large for a double are refused, too small ones are zero, as with nlohmann") {
     CHECK(refusal("1e400") == "a number too large");
     CHECK(refusal("[-1e999]") == "a number too large");
     CHECK_THROWS(Value::parse("1e400"));
+    for (const char* text : {"1e-400", "-1e-400", "[0.1e-330, -2.5e-9999]"}) {
+        CAPTURE(text);
+        std::optional<Value> read = read_json(text);
+        REQUIRE(read.has_value());
+        CHECK(*read == Value::parse(text));
+        CHECK(read->dump() == Value::parse(text).dump());  // the sign of a negative zero included
+    }
+    CHECK(std::signbit(read_json("-1e-400")->get<double>()));
+    // Stricter than nlohmann, by decision: an exponent of ten digits or more does not fit the
+    // parser, and a NUL byte outside strings is not the end of the text.
+    CHECK(refusal("1e-99999999999").rfind("exponent overflow", 0) == 0);
+    CHECK(Value::parse("1e-99999999999") == 0.0);
+    CHECK_FALSE(read_json(std::string_view("1\0 x", 4)).has_value());
+    CHECK(Value::parse(std::string_view("1\0 x", 4)) == 1);
+}
+
+TEST_CASE("reading JSON: a byte order mark before the value is skipped, as nlohmann skips it") {
+    CHECK(*read_json("\xEF\xBB\xBF{\"a\": 1}") == Value::parse("\xEF\xBB\xBF{\"a\": 1}"));
+    flow::engine::JsonMembers members;
+    CHECK(flow::engine::read_json_object("\xEF\xBB\xBF {\"a\": 1}", members) == flow::engine::ObjectRead::Ok);
+    CHECK_FALSE(read_json("\xEF\xBB").has_value());                // a broken mark is no mark
+    CHECK_FALSE(read_json("1 \xEF\xBB\xBF").has_value());          // nor is one after the value
+    CHECK_THROWS(Value::parse("1 \xEF\xBB\xBF"));
 }
 
 TEST_CASE("reading JSON: nesting is bounded, so that nothing after it recurses without limit") {

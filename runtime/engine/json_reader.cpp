@@ -82,13 +82,17 @@ public:
         return true;
     }
     // The parser's own conversion may be off by a unit in the last place; the text is read
-    // again, exactly. Numbers too large for a double are refused, as nlohmann does.
-    bool on_double(double, string_view s, error_code& ec) {
+    // again, exactly. As with nlohmann (strtod), a number too large for a double is refused and
+    // one too small becomes zero, keeping its sign.
+    bool on_double(double approximate, string_view s, error_code& ec) {
         text_.append(s.data(), s.size());
         double d = 0;
         auto [end, status] = std::from_chars(text_.data(), text_.data() + text_.size(), d);
+        bool negative = !text_.empty() && text_.front() == '-';
         text_.clear();
-        if (status != std::errc() || !std::isfinite(d)) {
+        if (status == std::errc::result_out_of_range && std::isfinite(approximate) && std::fabs(approximate) < 1)
+            d = negative ? -0.0 : 0.0;
+        else if (status != std::errc() || !std::isfinite(d)) {
             number_too_large_ = true;
             ec = boost::json::error::exponent_overflow;
             return false;
@@ -150,7 +154,10 @@ boost::json::parse_options strict_options() {
 }
 
 // Runs the parser over the whole text; false, with the reason, when it is not one JSON value.
+// A UTF-8 byte order mark before the value is skipped, as nlohmann's parser skips it.
 bool parse(boost::json::basic_parser<ValueBuilder>& parser, std::string_view text, std::string* error) {
+    constexpr std::string_view bom = "\xEF\xBB\xBF";
+    if (text.substr(0, bom.size()) == bom) text.remove_prefix(bom.size());
     error_code ec;
     std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
     if (!ec && used != text.size()) ec = boost::json::error::extra_data;

@@ -2,7 +2,9 @@
 // UTF-8 checked), which is several times faster than building the document through
 // nlohmann's own parser; the values land directly in the engine's representation, with the
 // same conventions as nlohmann's: a non-negative integer is unsigned, a negative one signed,
-// the last of repeated keys wins, and doubles are read exactly (std::from_chars).
+// the last of repeated keys wins, doubles are read exactly (std::from_chars), a number past a
+// double's range is refused and one below it is zero, and a leading byte order mark is skipped.
+// A fuzz target (tests/fuzz/fuzz_json_reader) holds it to accepting exactly what nlohmann accepts.
 #pragma once
 
 #include "stdlib/value.hpp"
