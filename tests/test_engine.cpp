@@ -121,6 +121,12 @@ TEST_CASE("decoding: taking the values out of the wire gives what copying gives,
         CHECK(std::get<engine::DecodeError>(t).field == std::get<engine::DecodeError>(c).field);
         CHECK(std::get<engine::DecodeError>(t).message == std::get<engine::DecodeError>(c).message);
     }
+    auto bad_time = f.engine->decode("E", nlohmann::json(bad[2]));
+    CHECK(std::get<engine::DecodeError>(bad_time).field == "data.at");
+    CHECK(std::get<engine::DecodeError>(bad_time).message == "is not an RFC 3339 time: \"not a time\"");
+    auto absent = f.engine->decode("E", nlohmann::json(bad[0]));
+    CHECK(std::get<engine::DecodeError>(absent).field == "data.at");
+    CHECK(std::get<engine::DecodeError>(absent).message == "is missing");
     auto qty = f.engine->decode("E", nlohmann::json(bad[4]));
     CHECK(std::get<engine::DecodeError>(qty).field == "data.lines[0].qty");
     auto sku = f.engine->decode("E", nlohmann::json(bad[5]));

@@ -19,6 +19,19 @@ std::string refusal(std::string_view text) {
     return error;
 }
 
+// Equal values of the same kinds all the way down (== and dump() do not tell a signed from an
+// unsigned integer).
+bool same_kinds(const Value& a, const Value& b) {
+    if (a.type() != b.type() || a.size() != b.size()) return false;
+    if (a.is_array())
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (!same_kinds(a[i], b[i])) return false;
+    if (a.is_object())
+        for (auto it = a.begin(); it != a.end(); ++it)
+            if (!b.contains(it.key()) || !same_kinds(it.value(), b[it.key()])) return false;
+    return a == b;
+}
+
 std::string nested(std::size_t depth) {
     return std::string(depth, '[') + std::string(depth, ']');
 }
@@ -28,7 +41,7 @@ std::string nested(std::size_t depth) {
 TEST_CASE("reading JSON: the same values as nlohmann's parser, types included") {
     const char* documents[] = {
         R"({"id": "a1", "type": "Paid", "data": {"n": 3, "price": 9.99, "ok": true, "none": null}})",
-        R"([1, -1, 0, 18446744073709551615, -9223372036854775808, 1.5e3, -0.25, 1e-7])",
+        R"([1, -1, 0, -0, -0.0, 18446744073709551615, -9223372036854775808, -9223372036854775809, 1.5e3, -0.25, 1e-7])",
         R"({"nested": {"list": [[], {}, [{"a": [1, {"b": "c"}]}]]}, "empty": ""})",
         R"("caf\u00e9 \ud83d\ude00 \"quoted\" \\ \/ \b\f\n\r\t")",
         "  \t\r\n {\"spaced\" : [ 1 , 2 ] }  \n",
@@ -40,6 +53,7 @@ TEST_CASE("reading JSON: the same values as nlohmann's parser, types included") 
         REQUIRE(read.has_value());
         Value expected = Value::parse(text);
         CHECK(*read == expected);
+        CHECK(same_kinds(*read, expected));
         CHECK(read->dump() == expected.dump());
     }
 }
@@ -48,10 +62,12 @@ TEST_CASE("reading JSON: integers keep nlohmann's kinds, doubles are read exactl
     CHECK(read_json("5")->is_number_unsigned());
     CHECK(read_json("-5")->is_number_integer());
     CHECK(read_json("-5")->get<std::int64_t>() == -5);
+    CHECK(read_json("0")->is_number_unsigned());
+    CHECK(read_json("-0")->is_number_integer());  // as nlohmann reads it
     CHECK(read_json("18446744073709551615")->get<std::uint64_t>() == std::numeric_limits<std::uint64_t>::max());
     CHECK(read_json("18446744073709551616")->is_number_float());  // past uint64: a double, as nlohmann reads it
     // Values where a multiply-by-a-power-of-ten conversion is off in the last place.
-    for (const char* text : {"0.1", "2.2250738585072014e-308", "1.7976931348623157e308", "9007199254740993",
+    for (const char* text : {"0.1", "2.2250738585072014e-308", "1.7976931348623157e308", "9007199254740993.0",
                              "0.30000000000000004", "123456789012345678901234567890e-10", "4.9e-324"}) {
         CAPTURE(text);
         CHECK(*read_json(text) == Value::parse(text));
@@ -74,6 +90,8 @@ TEST_CASE("reading JSON: anything but one strict JSON value is refused, with a r
         CHECK_THROWS(Value::parse(text));  // nlohmann refuses the same text
     }
     CHECK(refusal("[1, 2] 3").find("at byte") != std::string::npos);
+    CHECK(refusal("[1]x").ends_with(" at byte 4"));
+    CHECK(refusal("\xEF\xBB\xBF[1]x").ends_with(" at byte 7"));  // counted from the text's start, mark included
 }
 
 TEST_CASE("reading JSON: text that is not UTF-8 is refused") {

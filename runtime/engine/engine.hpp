@@ -70,7 +70,9 @@ public:
     Step start(const Route& route, const Event& event, std::string instance_id, Clock clock) const;
 
     // The next three take the instance by value and return it in the step: move it in when
-    // the caller keeps no use for it (a copy is made otherwise).
+    // the caller keeps no use for it (a copy is made otherwise). A runtime error in a handler
+    // gives a step with the instance as it was, failed; any other exception (out of memory)
+    // leaves a moved-in instance unspecified.
 
     // Delivers an event to a running instance: Handled, or Ignored when no handler is chosen.
     Step deliver(Instance instance, const Event& event, Clock clock) const;

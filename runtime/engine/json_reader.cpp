@@ -70,10 +70,12 @@ public:
         text_.append(s.data(), s.size());
         return true;
     }
-    bool on_int64(std::int64_t i, string_view, error_code&) {
+    // Written without a minus sign, an integer is unsigned; with one, signed (`-0` too).
+    bool on_int64(std::int64_t i, string_view s, error_code&) {
+        bool minus = (text_.empty() ? s : string_view(text_)).starts_with('-');
         text_.clear();
-        if (i >= 0) put(Value(static_cast<std::uint64_t>(i)));
-        else put(Value(i));
+        if (minus) put(Value(i));
+        else put(Value(static_cast<std::uint64_t>(i)));
         return true;
     }
     bool on_uint64(std::uint64_t u, string_view, error_code&) {
@@ -157,7 +159,8 @@ boost::json::parse_options strict_options() {
 // A UTF-8 byte order mark before the value is skipped, as nlohmann's parser skips it.
 bool parse(boost::json::basic_parser<ValueBuilder>& parser, std::string_view text, std::string* error) {
     constexpr std::string_view bom = "\xEF\xBB\xBF";
-    if (text.substr(0, bom.size()) == bom) text.remove_prefix(bom.size());
+    std::size_t skipped = text.substr(0, bom.size()) == bom ? bom.size() : 0;
+    text.remove_prefix(skipped);
     error_code ec;
     std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
     if (!ec && used != text.size()) ec = boost::json::error::extra_data;
@@ -165,7 +168,7 @@ bool parse(boost::json::basic_parser<ValueBuilder>& parser, std::string_view tex
     if (error) {
         if (parser.handler().number_too_large()) *error = "a number too large";
         else if (ec == boost::json::error::too_deep) *error = "nested more than " + std::to_string(max_json_depth) + " deep";
-        else *error = ec.message() + " at byte " + std::to_string(used + 1);
+        else *error = ec.message() + " at byte " + std::to_string(skipped + used + 1);
     }
     return false;
 }

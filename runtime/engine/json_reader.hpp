@@ -1,7 +1,8 @@
 // Reads JSON text into a Value. The lexing is Boost.JSON's `basic_parser` (strict RFC 8259,
 // UTF-8 checked), which is several times faster than building the document through
 // nlohmann's own parser; the values land directly in the engine's representation, with the
-// same conventions as nlohmann's: a non-negative integer is unsigned, a negative one signed,
+// same conventions as nlohmann's: an integer written without a minus sign is unsigned, one with
+// it signed (`-0` included),
 // the last of repeated keys wins, doubles are read exactly (std::from_chars), a number past a
 // double's range is refused and one below it is zero, and a leading byte order mark is skipped.
 // A fuzz target (tests/fuzz/fuzz_json_reader) holds it to accepting exactly what nlohmann accepts.
@@ -30,7 +31,8 @@ std::optional<Value> read_json(std::string_view text, std::string* error = nullp
 // one, which is the one nlohmann's parser would keep.
 using JsonMembers = std::vector<std::pair<std::string, Value>>;
 enum class ObjectRead { Ok, NotJson, NotAnObject };
-// Appends the members of the object `text` holds to `members`.
+// Appends the members of the object `text` holds to `members`; when the text is refused,
+// `members` may hold those read before the error.
 ObjectRead read_json_object(std::string_view text, JsonMembers& members, std::string* error = nullptr);
 Value* member(JsonMembers& members, std::string_view key);
 
