@@ -1,6 +1,7 @@
 // Reading JSON text into values: what the simulator reads each scenario line with. It must
 // accept and refuse exactly what RFC 8259 does, and give the values nlohmann's parser would.
 #include "runtime/engine/json_reader.hpp"
+#include "tests/same_kinds.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -19,18 +20,6 @@ std::string refusal(std::string_view text) {
     return error;
 }
 
-// Equal values of the same kinds all the way down (== and dump() do not tell a signed from an
-// unsigned integer).
-bool same_kinds(const Value& a, const Value& b) {
-    if (a.type() != b.type() || a.size() != b.size()) return false;
-    if (a.is_array())
-        for (std::size_t i = 0; i < a.size(); ++i)
-            if (!same_kinds(a[i], b[i])) return false;
-    if (a.is_object())
-        for (auto it = a.begin(); it != a.end(); ++it)
-            if (!b.contains(it.key()) || !same_kinds(it.value(), b[it.key()])) return false;
-    return a == b;
-}
 
 std::string nested(std::size_t depth) {
     return std::string(depth, '[') + std::string(depth, ']');
@@ -53,7 +42,7 @@ TEST_CASE("reading JSON: the same values as nlohmann's parser, types included") 
         REQUIRE(read.has_value());
         Value expected = Value::parse(text);
         CHECK(*read == expected);
-        CHECK(same_kinds(*read, expected));
+        CHECK(flow::test::same_kinds(*read, expected));
         CHECK(read->dump() == expected.dump());
     }
 }

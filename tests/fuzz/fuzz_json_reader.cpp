@@ -5,6 +5,7 @@
 // as if the text ended (so it accepts `1<NUL>garbage`; RFC 8259 does not); and an exponent too
 // long for Boost.JSON's parser (more than about nine digits: nlohmann reads 1e-99999999999 as 0).
 #include "runtime/engine/json_reader.hpp"
+#include "tests/same_kinds.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,18 +14,6 @@
 
 namespace {
 
-// Equal values of the same kinds all the way down (== and dump() do not tell a signed from an
-// unsigned integer).
-bool same_kinds(const flow::Value& a, const flow::Value& b) {
-    if (a.type() != b.type() || a.size() != b.size()) return false;
-    if (a.is_array())
-        for (std::size_t i = 0; i < a.size(); ++i)
-            if (!same_kinds(a[i], b[i])) return false;
-    if (a.is_object())
-        for (auto it = a.begin(); it != a.end(); ++it)
-            if (!b.contains(it.key()) || !same_kinds(it.value(), b[it.key()])) return false;
-    return a == b;
-}
 
 // Nesting depth of arrays and objects outside strings (enough to tell the limit apart).
 std::size_t depth_of(std::string_view text) {
@@ -59,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             return 0;
         __builtin_trap();  // refused what nlohmann accepts
     }
-    if (!same_kinds(*ours, theirs) || ours->dump() != theirs.dump()) __builtin_trap();
+    if (!flow::test::same_kinds(*ours, theirs) || ours->dump() != theirs.dump()) __builtin_trap();
 
     flow::engine::JsonMembers members;
     flow::engine::ObjectRead read = flow::engine::read_json_object(text, members);
