@@ -33,12 +33,7 @@ const std::string data_path = "data";
 Engine::Engine(std::shared_ptr<const ir::Program> program) : program_(std::move(program)), codec_(*program_) {}
 
 std::variant<Event, DecodeError> Engine::decode(std::string_view type, const Value& data) const {
-    const ir::Record* record = program_->event_for_type(type);
-    if (!record) return DecodeError{"type", "unknown event type '" + std::string(type) + "'"};
-    Event event;
-    event.record = static_cast<int>(record - program_->records.data());
-    if (auto error = codec_.decode(data, Type::record(record->name), data_path, event.data)) return *error;
-    return event;
+    return decode(type, Value(data));
 }
 
 std::variant<Event, DecodeError> Engine::decode(std::string_view type, Value&& data) const {
@@ -46,7 +41,7 @@ std::variant<Event, DecodeError> Engine::decode(std::string_view type, Value&& d
     if (!record) return DecodeError{"type", "unknown event type '" + std::string(type) + "'"};
     Event event;
     event.record = static_cast<int>(record - program_->records.data());
-    if (auto error = codec_.decode_taking(data, *record, data_path, event.data)) return *error;
+    if (auto error = codec_.decode(data, *record, data_path, event.data)) return *error;
     return event;
 }
 

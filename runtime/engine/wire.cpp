@@ -45,24 +45,17 @@ struct WireCodec::Path {
     }
 };
 
-std::optional<DecodeError> WireCodec::decode(const Value& wire, const Type& type, const std::string& path, Value& out) const {
-    return decode_value<false>(wire, type, Path{nullptr, &path, {}, Path::no_index}, out);
+std::optional<DecodeError> WireCodec::decode(Value& wire, const ir::Record& record, const std::string& path,
+                                             Value& out) const {
+    return decode_record(wire, record, Path{nullptr, &path, {}, Path::no_index}, out);
 }
 
-std::optional<DecodeError> WireCodec::decode_taking(Value& wire, const ir::Record& record, const std::string& path,
-                                                    Value& out) const {
-    return decode_record<true>(wire, record, Path{nullptr, &path, {}, Path::no_index}, out);
-}
-
-template <bool Taking>
-std::optional<DecodeError> WireCodec::decode_value(std::conditional_t<Taking, Value&, const Value&> wire,
-                                                   const Type& type, const Path& path, Value& out) const {
+std::optional<DecodeError> WireCodec::decode_value(Value& wire, const Type& type, const Path& path, Value& out) const {
     auto expected = [&](const std::string& what) {
         return DecodeError{path.text(), "expected " + what + ", got " + wire_kind(wire)};
     };
     auto keep = [&] {
-        if constexpr (Taking) out = std::move(wire);
-        else out = wire;
+        out = std::move(wire);
         return std::nullopt;
     };
     using K = Type::Kind;
@@ -72,15 +65,15 @@ std::optional<DecodeError> WireCodec::decode_value(std::conditional_t<Taking, Va
             out = nullptr;
             return std::nullopt;
         }
-        return decode_value<Taking>(wire, type.element(), path, out);
+        return decode_value(wire, type.element(), path, out);
     case K::String:
         if (!wire.is_string()) return expected("string");
         return keep();
     case K::Int:
         if (wire.is_number_unsigned()) {
-            if (wire.template get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+            if (wire.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
                 return DecodeError{path.text(), "int out of range"};
-            out = static_cast<std::int64_t>(wire.template get<std::uint64_t>());
+            out = static_cast<std::int64_t>(wire.get<std::uint64_t>());
             return std::nullopt;
         }
         if (!wire.is_number_integer()) return expected("int");
@@ -93,7 +86,7 @@ std::optional<DecodeError> WireCodec::decode_value(std::conditional_t<Taking, Va
         return keep();
     case K::Time: {
         if (!wire.is_string()) return expected("an RFC 3339 time string");
-        const std::string& text = wire.template get_ref<const std::string&>();
+        const std::string& text = wire.get_ref<const std::string&>();
         auto ms = chrono::parse_rfc3339(text);
         if (!ms) return DecodeError{path.text(), "is not an RFC 3339 time: \"" + text + "\""};
         out = *ms;
@@ -101,7 +94,7 @@ std::optional<DecodeError> WireCodec::decode_value(std::conditional_t<Taking, Va
     }
     case K::Duration: {
         if (!wire.is_string()) return expected("a duration string such as \"1h30m\"");
-        const std::string& text = wire.template get_ref<const std::string&>();
+        const std::string& text = wire.get_ref<const std::string&>();
         auto ms = chrono::parse_duration(text);
         if (!ms) return DecodeError{path.text(), "is not a duration: \"" + text + "\""};
         out = *ms;
@@ -115,7 +108,7 @@ std::optional<DecodeError> WireCodec::decode_value(std::conditional_t<Taking, Va
         list.reserve(wire.size());
         for (std::size_t i = 0; i < wire.size(); ++i) {
             Value element;
-            if (auto error = decode_value<Taking>(wire[i], type.element(), Path{&path, nullptr, {}, i}, element))
+            if (auto error = decode_value(wire[i], type.element(), Path{&path, nullptr, {}, i}, element))
                 return error;
             list.push_back(std::move(element));
         }
@@ -123,93 +116,46 @@ std::optional<DecodeError> WireCodec::decode_value(std::conditional_t<Taking, Va
     }
     case K::Record:
         if (const ir::Record* record = program_.record(type.record_name()))
-            return decode_record<Taking>(wire, *record, path, out);
+            return decode_record(wire, *record, path, out);
         [[fallthrough]];
     default: return DecodeError{path.text(), "has a type that cannot come from the wire"};
     }
 }
 
-template <bool Taking>
-std::optional<DecodeError> WireCodec::decode_record(std::conditional_t<Taking, Value&, const Value&> wire,
-                                                    const ir::Record& record, const Path& path, Value& out) const {
+// Decoded in place: declared fields are converted where they are, the rest dropped.
+std::optional<DecodeError> WireCodec::decode_record(Value& wire, const ir::Record& record, const Path& path,
+                                                    Value& out) const {
     if (!wire.is_object()) return DecodeError{path.text(), std::string("expected object, got ") + wire_kind(wire)};
-    if constexpr (Taking) {
-        // Decoded in place: declared fields are converted where they are, the rest dropped.
-        auto& object = wire.template get_ref<Value::object_t&>();
-        std::size_t kept = 0;
-        for (const ir::FieldDecl& field : record.fields) {
-            auto found = object.find(field.name);
-            if (found == object.end() || found->second.is_null()) {
-                if (field.optional) {
-                    if (found != object.end()) object.erase(found);
-                    continue;
-                }
-                return DecodeError{Path{&path, nullptr, field.name, Path::no_index}.text(),
-                                   found == object.end() ? "is missing" : "is null, but the field is required"};
-            }
-            Value decoded;
-            if (auto error = decode_value<true>(found->second, field.type, Path{&path, nullptr, field.name, Path::no_index}, decoded))
-                return error;
-            if (decoded.is_null()) {
-                object.erase(found);
+    auto& object = wire.get_ref<Value::object_t&>();
+    std::size_t kept = 0;
+    for (const ir::FieldDecl& field : record.fields) {
+        Path field_path{&path, nullptr, field.name, Path::no_index};
+        auto found = object.find(field.name);
+        if (found == object.end() || found->second.is_null()) {
+            if (field.optional) {
+                if (found != object.end()) object.erase(found);
                 continue;
             }
-            found->second = std::move(decoded);
-            ++kept;
+            return DecodeError{field_path.text(), found == object.end() ? "is missing" : "is null, but the field is required"};
         }
-        if (kept != object.size()) {
-            for (auto it = object.begin(); it != object.end();)
-                it = record.field(it->first) ? std::next(it) : object.erase(it);
+        Value decoded;
+        if (auto error = decode_value(found->second, field.type, field_path, decoded)) return error;
+        if (decoded.is_null()) {
+            object.erase(found);
+            continue;
         }
-        out = std::move(wire);
-        return std::nullopt;
-    } else {
-        out = Value::object();
-        for (const ir::FieldDecl& field : record.fields) {
-            auto found = wire.find(field.name);
-            if (found == wire.end() || found->is_null()) {
-                if (field.optional) continue;
-                return DecodeError{Path{&path, nullptr, field.name, Path::no_index}.text(),
-                                   found == wire.end() ? "is missing" : "is null, but the field is required"};
-            }
-            Value decoded;
-            if (auto error = decode_value<false>(*found, field.type, Path{&path, nullptr, field.name, Path::no_index}, decoded))
-                return error;
-            if (!decoded.is_null()) out.emplace(field.name, std::move(decoded));
-        }
-        return std::nullopt;
+        found->second = std::move(decoded);
+        ++kept;
     }
+    if (kept != object.size()) {
+        for (auto it = object.begin(); it != object.end();)
+            it = record.field(it->first) ? std::next(it) : object.erase(it);
+    }
+    out = std::move(wire);
+    return std::nullopt;
 }
 
-Value WireCodec::encode(const Value& value, const Type& type) const {
-    using K = Type::Kind;
-    if (value.is_null()) return nullptr;
-    switch (type.kind()) {
-    case K::Optional: return encode(value, type.element());
-    case K::Time: return chrono::format_rfc3339(value.get<std::int64_t>());
-    case K::Duration: return chrono::format_duration(value.get<std::int64_t>());
-    case K::List: {
-        const Type& element = type.element();
-        if (needs_encoding(element)) {
-            Value out = Value::array();
-            for (const Value& v : value) out.push_back(encode(v, element));
-            return out;
-        }
-        return value;
-    }
-    case K::Record: {
-        const ir::Record* record = program_.record(type.record_name());
-        Value out = Value::object();
-        for (const ir::FieldDecl& field : record->fields) {
-            auto found = value.find(field.name);
-            if (found == value.end() || found->is_null()) continue;
-            out.emplace(field.name, encode(*found, field.type));
-        }
-        return out;
-    }
-    default: return value;
-    }
-}
+Value WireCodec::encode(const Value& value, const Type& type) const { return encode(Value(value), type); }
 
 Value WireCodec::encode(Value&& value, const Type& type) const {
     using K = Type::Kind;

@@ -18,13 +18,10 @@ class WireCodec {
 public:
     explicit WireCodec(const ir::Program& program) : program_(program) {}
 
-    // Decodes `wire` as a value of `type`. Undeclared record fields are ignored; an absent or
-    // null optional field stays absent. `path` names the value in errors.
-    std::optional<DecodeError> decode(const Value& wire, const Type& type, const std::string& path, Value& out) const;
-    // The same for a record, taking what it can from `wire` instead of copying it (strings,
-    // lists, nested JSON): `wire` is left valid but unspecified.
-    std::optional<DecodeError> decode_taking(Value& wire, const ir::Record& record, const std::string& path,
-                                             Value& out) const;
+    // Decodes `wire` as a value of `record`, taking what it can from it instead of copying
+    // (strings, lists, nested JSON): `wire` is left valid but unspecified. Undeclared fields are
+    // dropped; an absent or null optional field stays absent. `path` names the value in errors.
+    std::optional<DecodeError> decode(Value& wire, const ir::Record& record, const std::string& path, Value& out) const;
 
     // Encodes a value of `type`: times and durations as strings, absent optional fields left out.
     Value encode(const Value& value, const Type& type) const;
@@ -34,12 +31,8 @@ public:
 
 private:
     struct Path;
-    template <bool Taking>
-    std::optional<DecodeError> decode_value(std::conditional_t<Taking, Value&, const Value&> wire, const Type& type,
-                                            const Path& path, Value& out) const;
-    template <bool Taking>
-    std::optional<DecodeError> decode_record(std::conditional_t<Taking, Value&, const Value&> wire,
-                                             const ir::Record& record, const Path& path, Value& out) const;
+    std::optional<DecodeError> decode_value(Value& wire, const Type& type, const Path& path, Value& out) const;
+    std::optional<DecodeError> decode_record(Value& wire, const ir::Record& record, const Path& path, Value& out) const;
 
     const ir::Program& program_;
 };
