@@ -52,6 +52,51 @@ const char* const migrations[] = {
         kind TEXT NOT NULL, detail TEXT NOT NULL);
     CREATE INDEX history_by_instance ON history (instance, row);
     )sql",
+    // Version 2: a leaner write per event. Each step wrote up to eleven index entries; now:
+    // - no AUTOINCREMENT (a row id is the largest so far plus one without a read and write of
+    //   sqlite_sequence per insert; instances and history are never deleted, and outbox rows
+    //   only once delivered, so ids still only grow while any newer row is kept);
+    // - no index on instances by workflow (a filter on it reads instances in order);
+    // - the outbox indexes hold only the pending and the dead commands: delivering a command
+    //   removes its entries instead of moving them, and delivered ones cost no index space.
+    // The three tables are rebuilt (copied), as SQLite cannot change a column's definition.
+    R"sql(
+    CREATE TABLE instances_v2 (
+        row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+        workflow TEXT NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, state TEXT,
+        status TEXT NOT NULL, vars TEXT NOT NULL, compensations TEXT NOT NULL, error TEXT,
+        uuid_counter INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        FOREIGN KEY (workflow, version) REFERENCES workflows (name, version));
+    INSERT INTO instances_v2 SELECT row, id, workflow, version, key, state, status, vars, compensations, error,
+        uuid_counter, created_at, updated_at FROM instances;
+    DROP TABLE instances;
+    ALTER TABLE instances_v2 RENAME TO instances;
+    CREATE UNIQUE INDEX instances_running ON instances (workflow, key) WHERE status = 'running';
+    CREATE INDEX instances_by_status ON instances (status, row);
+    CREATE INDEX instances_by_key ON instances (key, row);
+
+    CREATE TABLE outbox_v2 (
+        row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+        instance TEXT NOT NULL REFERENCES instances (id), workflow TEXT NOT NULL, key TEXT NOT NULL,
+        type TEXT NOT NULL, target TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL, last_error TEXT,
+        created_at TEXT NOT NULL, delivered_at TEXT);
+    INSERT INTO outbox_v2 SELECT row, id, instance, workflow, key, type, target, payload, status, attempts,
+        next_attempt_ms, last_error, created_at, delivered_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v2 RENAME TO outbox;
+    CREATE INDEX outbox_pending ON outbox (next_attempt_ms, row) WHERE status = 'pending';
+    CREATE INDEX outbox_pending_by_instance ON outbox (instance, row) WHERE status = 'pending';
+    CREATE INDEX outbox_dead ON outbox (row) WHERE status = 'dead';
+
+    CREATE TABLE history_v2 (
+        row INTEGER PRIMARY KEY, instance TEXT NOT NULL, at TEXT NOT NULL,
+        kind TEXT NOT NULL, detail TEXT NOT NULL);
+    INSERT INTO history_v2 SELECT row, instance, at, kind, detail FROM history;
+    DROP TABLE history;
+    ALTER TABLE history_v2 RENAME TO history;
+    CREATE INDEX history_by_instance ON history (instance, row);
+    )sql",
 };
 
 constexpr auto replace = json::error_handler_t::replace;
@@ -431,12 +476,16 @@ public:
 
     Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit) override {
         std::lock_guard lock(read_mutex_);
+        // The status is written into the statement when it is one of the three, so that
+        // SQLite sees that a partial index (pending or dead commands only) answers it.
         std::string sql = std::string("SELECT ") + command_columns + " FROM outbox";
-        if (!status.empty()) sql += " WHERE status = ?";
+        const bool known = status == "pending" || status == "delivered" || status == "dead";
+        if (known) sql += " WHERE status = '" + status + "'";
+        else if (!status.empty()) sql += " WHERE status = ?";
         sql += " ORDER BY row LIMIT ?";
         Use s(reader_->prepare(sql));
         int index = 1;
-        if (!status.empty()) s->bind(index++, status);
+        if (!known && !status.empty()) s->bind(index++, status);
         s->bind(index, limit);
         return read_commands(*s);
     }
@@ -445,12 +494,25 @@ public:
         std::lock_guard lock(read_mutex_);
         Use s(reader_->prepare(
             "SELECT 'instances_' || status, count(*) FROM instances GROUP BY status "
-            "UNION ALL SELECT 'outbox_' || status, count(*) FROM outbox GROUP BY status "
+            "UNION ALL SELECT 'outbox_pending', count(*) FROM outbox WHERE status = 'pending' "
+            "UNION ALL SELECT 'outbox_dead', count(*) FROM outbox WHERE status = 'dead' "
+            "UNION ALL SELECT 'outbox', count(*) FROM outbox "
             "UNION ALL SELECT 'timers_pending', count(*) FROM timers"));
         std::vector<std::pair<std::string, std::int64_t>> out;
         int code;
-        while ((code = s->step()) == SQLITE_ROW) out.emplace_back(s->text(0), s->integer(1));
+        // The pending and the dead are counted from their own indexes; the delivered are the rest.
+        std::int64_t outbox_others = 0, outbox_all = 0;
+        while ((code = s->step()) == SQLITE_ROW) {
+            std::string name = s->text(0);
+            if (name == "outbox") {
+                outbox_all = s->integer(1);
+                continue;
+            }
+            if (name == "outbox_pending" || name == "outbox_dead") outbox_others += s->integer(1);
+            out.emplace_back(std::move(name), s->integer(1));
+        }
         if (code != SQLITE_DONE) return fail<std::vector<std::pair<std::string, std::int64_t>>>(s->error(code));
+        out.emplace_back("outbox_delivered", outbox_all - outbox_others);
         return Result<std::vector<std::pair<std::string, std::int64_t>>>::success(std::move(out));
     }
 
@@ -532,20 +594,38 @@ public:
         if (version > latest)
             return StoreError{StoreError::Kind::Corrupt, "the database has schema version " + std::to_string(version) +
                                                              ", newer than this flowd (" + std::to_string(latest) + ")"};
-        for (std::int64_t v = version; v < latest; ++v) {
-            if (auto e = writer_->exec("BEGIN IMMEDIATE")) return e;
-            Status e = writer_->exec(migrations[v]);
-            if (!e) e = writer_->exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
-            if (!e) e = writer_->exec("COMMIT");
-            if (e) {
-                (void)writer_->exec("ROLLBACK");
-                return e;
-            }
-        }
-        return std::nullopt;
+        if (version == latest) return std::nullopt;
+        // A migration may rebuild a table that others refer to: SQLite's way is to turn foreign
+        // keys off (outside any transaction), rebuild, and check them all before the commit.
+        if (auto e = writer_->exec("PRAGMA foreign_keys = OFF")) return e;
+        Status failed;
+        for (std::int64_t v = version; v < latest && !failed; ++v) failed = apply_migration(v);
+        if (auto e = writer_->exec("PRAGMA foreign_keys = ON"); e && !failed) failed = e;
+        return failed;
     }
 
 private:
+    // Takes the schema from version `v` to `v + 1` in one transaction: all of it or none.
+    Status apply_migration(std::int64_t v) {
+        if (auto e = writer_->exec("BEGIN IMMEDIATE")) return e;
+        Status e = writer_->exec(migrations[v]);
+        if (!e) e = foreign_keys_hold();
+        if (!e) e = writer_->exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
+        if (!e) e = writer_->exec("COMMIT");
+        if (e) (void)writer_->exec("ROLLBACK");
+        return e;
+    }
+
+    Status foreign_keys_hold() {
+        Use check(writer_->prepare("PRAGMA foreign_key_check"));
+        int code = check->step();
+        if (code == SQLITE_ROW)
+            return StoreError{StoreError::Kind::Corrupt, "a row of table '" + check->text(0) + "' refers to a missing row of '" +
+                                                             check->text(2) + "'"};
+        if (code != SQLITE_DONE) return check->error(code);
+        return std::nullopt;
+    }
+
     Result<std::optional<std::int64_t>> next_due(const std::string& sql) {
         std::lock_guard lock(read_mutex_);
         Use s(reader_->prepare(sql));

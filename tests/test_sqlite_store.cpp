@@ -1,0 +1,223 @@
+// The SQLite store below the routes: schema migrations, and the indexes its hot queries use.
+#include "runtime/store/sqlite_store.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace flow;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    fs::path path = fs::temp_directory_path() / ("flow-store-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
+    TempDir() { fs::create_directories(path); }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+// A raw connection, to set a database up as an older flowd left it and to look inside.
+struct Raw {
+    sqlite3* db = nullptr;
+    explicit Raw(const fs::path& file) { REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK); }
+    ~Raw() { sqlite3_close(db); }
+    void exec(const std::string& sql) {
+        char* error = nullptr;
+        int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+        INFO(sql);
+        INFO((error ? error : ""));
+        sqlite3_free(error);
+        REQUIRE(code == SQLITE_OK);
+    }
+    // Every row of a query, its columns joined by '|', rows joined by '\n'.
+    std::string rows(const std::string& sql) {
+        sqlite3_stmt* s = nullptr;
+        REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK);
+        std::string out;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            if (!out.empty()) out += "\n";
+            for (int c = 0; c < sqlite3_column_count(s); ++c) {
+                if (c) out += "|";
+                const unsigned char* text = sqlite3_column_text(s, c);
+                out += text ? reinterpret_cast<const char*>(text) : "NULL";
+            }
+        }
+        sqlite3_finalize(s);
+        return out;
+    }
+};
+
+std::string fixture(const std::string& name) {
+    std::ifstream file(test::source_dir() + "/tests/fixtures/" + name);
+    REQUIRE(file);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+std::map<std::string, std::int64_t> counts_of(store::Store& s) {
+    auto counts = s.counts();
+    REQUIRE(counts.ok());
+    return {counts.value->begin(), counts.value->end()};
+}
+
+}  // namespace
+
+TEST_CASE("a version 1 database is migrated: every row kept with its row id, the new indexes in place") {
+    TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    {
+        Raw raw(file);
+        raw.exec(fixture("schema_v1.sql"));
+    }
+    auto opened = store::open_sqlite_store({file.string(), "FULL"});
+    REQUIRE(opened.ok());
+    store::Store& s = **opened.value;
+
+    auto all = s.instances({});
+    REQUIRE(all.ok());
+    REQUIRE(all.value->size() == 3);
+    CHECK((*all.value)[0].row == 7);
+    CHECK((*all.value)[1].row == 9);
+    CHECK((*all.value)[2].row == 12);
+    auto running = s.instance("i-running");
+    REQUIRE(running.ok());
+    REQUIRE(running.value->has_value());
+    const store::StoredInstance& r = **running.value;
+    CHECK(r.state == "S");
+    CHECK(r.instance.status == engine::Status::Running);
+    CHECK(r.instance.vars.at(0) == "hello");
+    CHECK(r.instance.uuid_counter == 3);
+    REQUIRE(r.instance.timers.size() == 1);
+    CHECK(r.instance.timers[0].due_ms == 1767225700000);
+    auto failed = s.instance("i-failed");
+    REQUIRE(failed.value->has_value());
+    CHECK((**failed.value).instance.error == "division by zero");
+
+    // History rows, packed ones included, in their order.
+    auto history = s.history("i-running");
+    REQUIRE(history.ok());
+    REQUIRE(history.value->size() == 3);
+    CHECK((*history.value)[0].kind == "delivery");
+    CHECK((*history.value)[1].kind == "transition");
+    CHECK((*history.value)[2].kind == "command");
+
+    // The outbox by status, its counts, and the relay's query.
+    CHECK(s.outbox("pending", 10).value->front().id == "c-pending");
+    CHECK(s.outbox("pending", 10).value->front().last_error == "HTTP 503");
+    CHECK(s.outbox("delivered", 10).value->front().id == "c-delivered");
+    CHECK(s.outbox("dead", 10).value->front().id == "c-dead");
+    CHECK(s.outbox("", 10).value->size() == 3);
+    auto counts = counts_of(s);
+    CHECK(counts["outbox_pending"] == 1);
+    CHECK(counts["outbox_delivered"] == 1);
+    CHECK(counts["outbox_dead"] == 1);
+    CHECK(counts["instances_running"] == 1);
+    CHECK(counts["instances_completed"] == 1);
+    CHECK(counts["instances_failed"] == 1);
+    CHECK(counts["timers_pending"] == 1);
+    auto due = s.deliverable(1767225600000, 10);
+    REQUIRE(due.ok());
+    REQUIRE(due.value->size() == 1);
+    CHECK(due.value->front().id == "c-pending");
+    CHECK(s.recorded_event("e1").value->value_or("") == R"({"deliveries":[]})");
+
+    // The migrated database takes new rows after the old ones, and keeps its rules: one running
+    // instance per workflow and key, and instances that refer to a deployed workflow.
+    {
+        auto tx = s.begin();
+        REQUIRE(tx.ok());
+        store::StoredInstance fresh;
+        fresh.instance.id = "i-new";
+        fresh.instance.key = "k3";
+        fresh.workflow = "W";
+        fresh.created_at = fresh.updated_at = "2026-01-01T00:00:07.000Z";
+        CHECK_FALSE((*tx.value)->save_instance(fresh, {true, true, true}));
+        store::StoredInstance twin = fresh;
+        twin.instance.id = "i-twin";
+        twin.instance.key = "k1";
+        CHECK((*tx.value)->save_instance(twin, {true, true, true}));  // k1 is running already
+        store::StoredInstance orphan = fresh;
+        orphan.instance.id = "i-orphan";
+        orphan.instance.key = "k4";
+        orphan.workflow = "Undeployed";
+        CHECK((*tx.value)->save_instance(orphan, {true, true, true}));
+        CHECK_FALSE((*tx.value)->commit());
+    }
+    auto after = s.instances({"", "", "", "", 12, 10});
+    REQUIRE(after.value->size() == 1);
+    CHECK(after.value->front().instance.id == "i-new");
+    CHECK(after.value->front().row == 13);
+    opened.value->reset();
+
+    Raw raw(file);
+    CHECK(raw.rows("SELECT max(version) FROM schema_version") == std::to_string(store::sqlite_schema_version()));
+    CHECK(raw.rows("PRAGMA foreign_key_check").empty());
+    CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
+    CHECK(raw.rows("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND "
+                   "tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name)") ==
+          "outbox_dead outbox_pending outbox_pending_by_instance");
+}
+
+TEST_CASE("a migration that finds a broken reference changes nothing and says where") {
+    TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    {
+        Raw raw(file);
+        raw.exec(fixture("schema_v1.sql"));
+        // Written while foreign keys were off: a command of an instance that is not there.
+        raw.exec("INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at) "
+                 "VALUES ('c-orphan', 'i-gone', 'W', '1', 'Log', 'log', '{}', 'pending', 0, '2026-01-01T00:00:00.000Z')");
+    }
+    auto opened = store::open_sqlite_store({file.string(), "FULL"});
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.error->kind == store::StoreError::Kind::Corrupt);
+    CHECK(opened.error->message == "a row of table 'outbox' refers to a missing row of 'instances'");
+    Raw raw(file);
+    CHECK(raw.rows("SELECT max(version) FROM schema_version") == "1");
+    CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%_v2'") == "0");
+    CHECK(raw.rows("SELECT count(*) FROM outbox") == "4");
+    CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE name = 'instances_by_workflow'") == "1");
+}
+
+TEST_CASE("a database of a newer schema is refused, untouched") {
+    TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    {
+        Raw raw(file);
+        raw.exec("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (99)");
+    }
+    auto opened = store::open_sqlite_store({file.string(), "FULL"});
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.error->message == "the database has schema version 99, newer than this flowd (" +
+                                       std::to_string(store::sqlite_schema_version()) + ")");
+    Raw raw(file);
+    CHECK(raw.rows("SELECT group_concat(name) FROM sqlite_schema") == "schema_version");
+}
+
+TEST_CASE("the hot queries read their indexes, not whole tables") {
+    TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());
+    Raw raw(file);
+    auto plan = [&](const std::string& sql) { return raw.rows("EXPLAIN QUERY PLAN " + sql); };
+    // The relay's query: pending commands due, and none earlier of the same instance pending.
+    std::string relay = plan("SELECT id FROM outbox o WHERE status = 'pending' AND next_attempt_ms <= 5 AND NOT EXISTS "
+                             "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.status = 'pending' AND p.row < o.row) "
+                             "ORDER BY next_attempt_ms, row LIMIT 10");
+    CHECK(relay.find("USING INDEX outbox_pending ") != std::string::npos);
+    CHECK(relay.find("outbox_pending_by_instance") != std::string::npos);
+    CHECK(relay.find("SCAN") == std::string::npos);
+    CHECK(plan("SELECT count(*) FROM outbox WHERE status = 'dead'").find("outbox_dead") != std::string::npos);
+    CHECK(plan("SELECT row FROM outbox WHERE status = 'dead' ORDER BY row LIMIT 10").find("outbox_dead") != std::string::npos);
+    // Correlation: the running instance of a workflow and key.
+    CHECK(plan("SELECT row FROM instances WHERE workflow = 'W' AND key = '1' AND status = 'running'")
+              .find("instances_running") != std::string::npos);
+    CHECK(plan("SELECT row FROM instances WHERE row > 0 AND key = '1' ORDER BY row LIMIT 10").find("instances_by_key") !=
+          std::string::npos);
+}
