@@ -27,14 +27,19 @@ struct Services {
     service::Metrics& metrics;
     std::function<std::int64_t()> now_ms;
     std::uint64_t& timer_sequence;
+    // Where the answer to committed events is built and sent from: flowd posts it to its I/O
+    // threads, so that the writer's thread spends its time on the database alone. Empty: at once,
+    // on the writer's thread.
+    std::function<void(std::function<void()>)> answer_elsewhere = {};
 };
 
 // Called exactly once with the answer, from any thread.
 using Reply = std::function<void(Response)>;
 
-// Answers a request. `POST /v1/events` replies from the writer's thread once its batch has
-// committed (nothing waits meanwhile); every other route replies before returning, and may
-// block on the database, so callers run those off the I/O threads.
+// Answers a request. `POST /v1/events` replies once its batch has committed (nothing waits
+// meanwhile), from the writer's thread or through `answer_elsewhere`; every other route
+// replies before returning, and may block on the database, so callers run those off the I/O
+// threads.
 void handle_async(const Request& request, Services& services, Reply reply);
 // The same, waiting for the answer.
 Response handle(const Request& request, Services& services);

@@ -388,7 +388,8 @@ int main(int argc, char** argv) {
     });
     relay.start();
     timers.start();
-    flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence};
+    flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence,
+                                  [&io](std::function<void()> answer) { asio::post(io, std::move(answer)); }};
     ready = &services;
     log("info", "flowd is ready", {{"db", args->db}});
 
