@@ -27,6 +27,13 @@ public:
         sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
         return *this;
     }
+    // Binds without a copy (SQLITE_STATIC): `text` must stay alive and unchanged until the
+    // statement is reset, at the end of its `Use`. Temporaries are refused at compile time.
+    Statement& bind_kept(int index, const std::string& text) {
+        sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+        return *this;
+    }
+    Statement& bind_kept(int index, std::string&& text) = delete;
     Statement& bind(int index, std::int64_t n) {
         sqlite3_bind_int64(stmt_, index, n);
         return *this;

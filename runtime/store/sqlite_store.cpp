@@ -257,7 +257,7 @@ public:
     Status record_event(const std::string& event_id, const std::string& type, const std::string& response,
                         const std::string& at) override {
         Use s(db_.prepare("INSERT INTO inbox (event_id, type, response, received_at) VALUES (?, ?, ?, ?)"));
-        s->bind(1, event_id).bind(2, type).bind(3, response).bind(4, at);
+        s->bind_kept(1, event_id).bind_kept(2, type).bind_kept(3, response).bind_kept(4, at);
         return s->run();
     }
 
@@ -280,11 +280,11 @@ public:
         if (changes.is_new) {
             Use s(db_.prepare("INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, error, "
                               "uuid_counter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-            s->bind(1, i.id).bind(2, stored.workflow).bind(3, i.version).bind(4, dump(i.key));
-            if (stored.state.empty()) s->bind_null(5); else s->bind(5, stored.state);
-            s->bind(6, engine::status_name(i.status)).bind(7, vars).bind(8, compensations);
-            if (i.error.empty()) s->bind_null(9); else s->bind(9, i.error);
-            s->bind(10, static_cast<std::int64_t>(i.uuid_counter)).bind(11, stored.updated_at).bind(12, stored.updated_at);
+            s->bind_kept(1, i.id).bind_kept(2, stored.workflow).bind(3, i.version).bind(4, dump(i.key));
+            if (stored.state.empty()) s->bind_null(5); else s->bind_kept(5, stored.state);
+            s->bind(6, engine::status_name(i.status)).bind_kept(7, vars).bind_kept(8, compensations);
+            if (i.error.empty()) s->bind_null(9); else s->bind_kept(9, i.error);
+            s->bind(10, static_cast<std::int64_t>(i.uuid_counter)).bind_kept(11, stored.updated_at).bind_kept(12, stored.updated_at);
             if (auto e = s->run()) return e;
         } else {
             // Two statements: one that leaves the status (and its two indexes) untouched, for
@@ -294,12 +294,12 @@ public:
                                     "updated_at = ?, status = ? WHERE id = ?"
                                   : "UPDATE instances SET state = ?, vars = ?, compensations = ?, error = ?, uuid_counter = ?, "
                                     "updated_at = ? WHERE id = ?"));
-            if (stored.state.empty()) s->bind_null(1); else s->bind(1, stored.state);
-            s->bind(2, vars).bind(3, compensations);
-            if (i.error.empty()) s->bind_null(4); else s->bind(4, i.error);
-            s->bind(5, static_cast<std::int64_t>(i.uuid_counter)).bind(6, stored.updated_at);
-            if (changes.status_changed) s->bind(7, engine::status_name(i.status)).bind(8, i.id);
-            else s->bind(7, i.id);
+            if (stored.state.empty()) s->bind_null(1); else s->bind_kept(1, stored.state);
+            s->bind_kept(2, vars).bind_kept(3, compensations);
+            if (i.error.empty()) s->bind_null(4); else s->bind_kept(4, i.error);
+            s->bind(5, static_cast<std::int64_t>(i.uuid_counter)).bind_kept(6, stored.updated_at);
+            if (changes.status_changed) s->bind(7, engine::status_name(i.status)).bind_kept(8, i.id);
+            else s->bind_kept(7, i.id);
             if (auto e = s->run()) return e;
             if (!changes.timers_changed) return std::nullopt;
             Use clear(db_.prepare("DELETE FROM timers WHERE instance = ?"));
@@ -317,8 +317,8 @@ public:
     Status add_command(const OutboxCommand& c) override {
         Use s(db_.prepare("INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, attempts, "
                           "next_attempt_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"));
-        s->bind(1, c.id).bind(2, c.instance).bind(3, c.workflow).bind(4, c.key).bind(5, c.type).bind(6, c.target);
-        s->bind(7, c.payload).bind(8, c.next_attempt_ms).bind(9, c.created_at);
+        s->bind_kept(1, c.id).bind_kept(2, c.instance).bind_kept(3, c.workflow).bind_kept(4, c.key).bind_kept(5, c.type);
+        s->bind_kept(6, c.target).bind_kept(7, c.payload).bind(8, c.next_attempt_ms).bind_kept(9, c.created_at);
         return s->run();
     }
 
@@ -350,13 +350,14 @@ public:
 
     Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) override {
         if (entries.empty()) return std::nullopt;
+        std::string packed;  // declared first: it outlives the statement's use, as bind_kept needs
         Use s(db_.prepare("INSERT INTO history (instance, at, kind, detail) VALUES (?, ?, ?, ?)"));
-        s->bind(1, instance).bind(2, entries.front().at);
+        s->bind_kept(1, instance).bind_kept(2, entries.front().at);
         if (entries.size() == 1) {
-            s->bind(3, entries.front().kind).bind(4, entries.front().detail);
+            s->bind_kept(3, entries.front().kind).bind_kept(4, entries.front().detail);
         } else {
-            std::string packed = pack_history(entries);
-            s->bind(3, packed_history_kind).bind(4, packed);
+            packed = pack_history(entries);
+            s->bind(3, packed_history_kind).bind_kept(4, packed);
         }
         return s->run();
     }
