@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Flowd:
-    def __init__(self, binary, flows, db, config=None, extra=()):
+    def __init__(self, binary, flows, db, config=None, extra=(), env=None):
         self.binary, self.flows, self.db, self.config, self.extra = binary, flows, db, config, list(extra)
+        self.env = env
         self.process = None
         self.port = None
         self.log = []
@@ -26,7 +27,7 @@ class Flowd:
         args = [self.binary, "--flows", *self.flows, "--db", self.db, "--listen", "127.0.0.1:0", *self.extra]
         if self.config:
             args += ["--config", self.config]
-        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.process = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             line = self.process.stderr.readline()

@@ -454,6 +454,22 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(flowd.stop(signal.SIGTERM), 0)
         self.assertIn('"msg":"stopped"', "".join(flowd.log))
 
+    def test_flowd_runs_with_larger_malloc_caches_unless_the_operator_set_glibc_tunables(self):
+        def environment_of(env):
+            flowd = Flowd(FLOWD, [self.flows], os.path.join(self.dir, "flow.db"), extra=["--target", "sink=http://127.0.0.1:9/"],
+                          env=env).start()
+            try:
+                with open(f"/proc/{flowd.process.pid}/environ", "rb") as f:
+                    variables = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+                self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
+                return variables.get(b"GLIBC_TUNABLES")
+            finally:
+                self.assertEqual(flowd.stop(signal.SIGTERM), 0)
+        plain = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+        self.assertEqual(environment_of(plain), b"glibc.malloc.tcache_count=1000")
+        self.assertEqual(environment_of({**plain, "GLIBC_TUNABLES": "glibc.malloc.tcache_count=20"}),
+                         b"glibc.malloc.tcache_count=20")
+
     # ---- deployment ----------------------------------------------------------------------
 
     def test_cancel_and_versions(self):
