@@ -3,6 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -85,18 +87,33 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
             transport.expires_after(limits.write_timeout);
             co_await beast_http::async_write(stream, cont, tuple_awaitable);
         }
-        transport.expires_after(limits.body_timeout);
+        // The body's deadline is a timer of its own that cancels the read, rather than the
+        // stream's expiry: that one closes the socket, and the 408 could not be sent. Most
+        // bodies come with their header and are read without waiting: those need no timer.
+        transport.expires_never();
+        asio::steady_timer body_deadline(transport.get_executor());
+        bool body_late = false;
+        const bool body_in_buffer = parser.content_length() && buffer.size() >= *parser.content_length();
+        if (!body_in_buffer) {
+            body_deadline.expires_after(limits.body_timeout);
+            body_deadline.async_wait([&body_late, &transport](beast::error_code e) {
+                if (e) return;  // cancelled: the body arrived (the timer may outlive this frame: touch nothing)
+                body_late = true;
+                beast::error_code ignored;
+                transport.socket().cancel(ignored);
+            });
+        }
         auto [body_error, body_bytes] = co_await beast_http::async_read(stream, buffer, parser, tuple_awaitable);
+        if (!body_in_buffer) body_deadline.cancel();
         if (body_error == beast_http::error::body_limit) {
             co_await refuse_and_close(
                 stream, error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
                 limits.write_timeout);
             break;
         }
-        if (body_error == beast::error::timeout) {
-            Response res = error_response(408, "the body did not arrive in time");
-            res.keep_alive(false);
-            co_await send(stream, std::move(res), limits.write_timeout);
+        if (body_error && body_late) {
+            co_await refuse_and_close(stream, error_response(408, "the body did not arrive in time", header.version()),
+                                      limits.write_timeout);
             break;
         }
         if (body_error) break;
@@ -142,10 +159,12 @@ asio::awaitable<void> session(tcp::socket socket, ServerLimits limits, Server::H
     co_await stream.async_shutdown(tuple_awaitable);
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, ServerLimits limits,
+asio::awaitable<void> accept_loop(asio::io_context& io, std::shared_ptr<tcp::acceptor> acceptor, ServerLimits limits,
                                   Server::Handler& handler, std::shared_ptr<Server::State> state, asio::ssl::context* tls) {
     for (;;) {
-        auto [error, socket] = co_await acceptor->async_accept(tuple_awaitable);
+        // Each connection on a strand of its own: its reads, writes, deadlines and the answers
+        // posted back from the writer's thread never run at the same time.
+        auto [error, socket] = co_await acceptor->async_accept(asio::make_strand(io), tuple_awaitable);
         if (error) {
             if (error == asio::error::operation_aborted || !acceptor->is_open()) co_return;
             continue;  // a connection that failed before it was accepted
@@ -165,7 +184,8 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor, Serve
             continue;
         }
         ++state->active;
-        asio::co_spawn(acceptor->get_executor(), session(std::move(socket), limits, handler, state, tls), asio::detached);
+        auto executor = socket.get_executor();
+        asio::co_spawn(executor, session(std::move(socket), limits, handler, state, tls), asio::detached);
     }
 }
 
@@ -182,7 +202,7 @@ std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     if (!ec) acceptor_->bind(endpoint, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message();
-    asio::co_spawn(io_, accept_loop(acceptor_, limits_, handler_, state_, tls_), asio::detached);
+    asio::co_spawn(io_, accept_loop(io_, acceptor_, limits_, handler_, state_, tls_), asio::detached);
     return std::nullopt;
 }
 

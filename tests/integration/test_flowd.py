@@ -295,6 +295,30 @@ class FlowdTest(unittest.TestCase):
         self.assertLess(time.time() - started, 5)
         slow.close()
 
+    def test_a_body_that_does_not_arrive_in_time_gets_408_and_changes_nothing(self):
+        import socket
+        flowd = self.start(body_timeout_ms=500)
+        slow = socket.create_connection(("127.0.0.1", flowd.port))
+        body = json.dumps({"id": "late", "type": "Start", "data": {"id": "late", "n": 1}}).encode()
+        slow.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:5])  # and never the rest
+        started = time.time()
+        slow.settimeout(10)
+        answer = b""
+        while True:
+            chunk = slow.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        self.assertLess(time.time() - started, 5)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 408 "), answer)
+        self.assertIn(b"the body did not arrive in time", answer)
+        self.assertIn(b"Connection: close", answer)
+        slow.close()
+        # Nothing was accepted, and flowd goes on serving.
+        self.assertEqual(flowd.request("GET", "/v1/instances")[1]["instances"], [])
+        self.assertEqual(flowd.post_event({"id": "late", "type": "Start", "data": {"id": "late", "n": 1}})[0], 202)
+
     def test_connections_over_the_cap_get_503(self):
         import socket
         flowd = self.start(max_connections=4)
