@@ -357,6 +357,32 @@ TEST_CASE("Standard Webhooks signatures: valid, forged, stale, missing, rotated"
     CHECK(http::verify_webhook({secret}, "msg_1", "17e8", signature, body, 1700000000) == http::SignatureCheck::Invalid);
 }
 
+TEST_CASE("event input: an event's own time is an RFC 3339 timestamp, with any offset, or absent") {
+    auto with_time = [](const std::string& time) {
+        return http::read_events("application/json", {}, R"({"id": "1", "type": "T", "data": {}, "time": )" + time + "}");
+    };
+    for (const char* good : {R"("2026-01-05T10:00:00Z")", R"("2026-01-05T11:00:00.250+01:00")", R"("2026-01-05t10:00:00z")"}) {
+        auto read = with_time(good);
+        REQUIRE(std::holds_alternative<http::EventsInput>(read));
+        CHECK(json(std::get<http::EventsInput>(read).events[0].time).dump() == good);  // kept as sent
+    }
+    auto absent = with_time("null");
+    REQUIRE(std::holds_alternative<http::EventsInput>(absent));
+    CHECK(std::get<http::EventsInput>(absent).events[0].time.empty());
+    for (const char* bad : {R"("yesterday")", R"("2026-02-30T10:00:00Z")", R"("2026-01-05 10:00:00")", "5", "{}"}) {
+        INFO(bad);
+        auto read = with_time(bad);
+        REQUIRE(std::holds_alternative<http::InputError>(read));
+        CHECK(std::get<http::InputError>(read).status == 400);
+        CHECK(std::get<http::InputError>(read).message ==
+              "the body has a 'time' that is not an RFC 3339 timestamp, such as 2026-01-05T10:00:00Z");
+    }
+    auto binary = http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-id", "2"}, {"ce-type", "T"},
+                                                         {"ce-time", "soon"}}, "{}");
+    REQUIRE(std::holds_alternative<http::InputError>(binary));
+    CHECK(std::get<http::InputError>(binary).status == 400);
+}
+
 TEST_CASE("event input: plain, structured, binary and batch CloudEvents") {
     auto plain = http::read_events("application/json", {}, R"({"id": "1", "type": "T", "data": {"x": 1}})");
     REQUIRE(std::holds_alternative<http::EventsInput>(plain));

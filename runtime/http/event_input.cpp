@@ -1,5 +1,7 @@
 #include "runtime/http/event_input.hpp"
 
+#include "stdlib/chrono.hpp"
+
 #include <cctype>
 
 namespace flow::http {
@@ -41,7 +43,13 @@ std::variant<service::IncomingEvent, InputError> event_from_object(const json& j
     event.id = j["id"].get<std::string>();
     event.type = j["type"].get<std::string>();
     event.data = j.contains("data") ? j["data"] : json::object();
-    if (auto t = j.find("time"); t != j.end() && t->is_string()) event.time = t->get<std::string>();
+    // The event's own time is only kept (in the history), but kept as what it claims to be: an
+    // RFC 3339 timestamp, with any offset, as CloudEvents has it. A null reads as absent.
+    if (auto t = j.find("time"); t != j.end() && !t->is_null()) {
+        if (!t->is_string() || !chrono::parse_rfc3339(t->get_ref<const std::string&>()))
+            return InputError{400, where + "has a 'time' that is not an RFC 3339 timestamp, such as 2026-01-05T10:00:00Z"};
+        event.time = t->get<std::string>();
+    }
     return event;
 }
 
