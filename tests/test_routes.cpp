@@ -324,6 +324,43 @@ TEST_CASE("instances: filters, limit capped at 1000 and stable cursors") {
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?limit=5000"))["instances"].size() == 5);
 }
 
+TEST_CASE("lists: limit defaults to 100 and is capped at 1000, for instances and for the outbox") {
+    Server s;
+    json batch = json::array();
+    for (int i = 0; i < 1001; ++i)
+        batch.push_back({{"specversion", "1.0"}, {"id", "e" + std::to_string(i)}, {"type", "Go"}, {"source", "test"},
+                         {"data", {{"id", "k" + std::to_string(i)}, {"n", i}}}});
+    auto posted = s.call(beast_http::verb::post, "/v1/events", batch.dump(), {{"Content-Type", "application/cloudevents-batch+json"}});
+    REQUIRE(posted.result_int() == 202);
+    auto first = s.body_of(s.call(beast_http::verb::get, "/v1/instances"));
+    CHECK(first["instances"].size() == 100);
+    CHECK(first["next"].is_string());
+    auto most = s.body_of(s.call(beast_http::verb::get, "/v1/instances?limit=5000"));
+    CHECK(most["instances"].size() == 1000);
+    REQUIRE(most["next"].is_string());
+    auto rest = s.body_of(s.call(beast_http::verb::get, "/v1/instances?limit=1000&after=" + most["next"].get<std::string>()));
+    REQUIRE(rest["instances"].size() == 1);
+    CHECK(rest["instances"][0]["key"] == "k1000");
+    CHECK(rest["next"].is_null());
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/outbox"))["commands"].size() == 100);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending&limit=5000"))["commands"].size() == 1000);
+}
+
+TEST_CASE("the admin token guards the routes that change things, and a refused call changes nothing") {
+    Server s;
+    std::string id = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})"))
+                         ["deliveries"][0]["instance"];
+    s.config.admin_token = "t0ken";
+    CHECK(s.call(beast_http::verb::post, "/v1/instances/" + id + "/cancel").result_int() == 401);
+    CHECK(s.call(beast_http::verb::post, "/v1/instances/" + id + "/cancel", "", {{"Authorization", "Bearer wrong"}}).result_int() ==
+          401);
+    CHECK(s.call(beast_http::verb::post, "/v1/outbox/any/retry").result_int() == 401);
+    auto still = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id, "", {{"Authorization", "Bearer t0ken"}}));
+    CHECK(still["status"] == "running");
+    CHECK(s.call(beast_http::verb::post, "/v1/instances/" + id + "/cancel", "", {{"Authorization", "Bearer t0ken"}}).result_int() ==
+          200);
+}
+
 TEST_CASE("metrics are in the Prometheus text format") {
     Server s;
     s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})");
