@@ -95,6 +95,8 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual([c["type"] for c in commands], ["First", "Second"])
         first = self.receiver.received[0]
         self.assertEqual(first["headers"]["Idempotency-Key"], first["command"]["id"])
+        self.assertEqual(first["headers"]["Content-Type"], "application/json")
+        self.assertEqual(sorted(first["command"]), ["data", "id", "instance", "key", "type", "workflow"])
         self.assertEqual(first["command"]["data"], {"id": "k1", "n": 7})
         self.assertEqual(first["command"]["instance"], delivery["instance"])
         again = flowd.post_event({"id": "e1", "type": "Start", "data": {"id": "k1", "n": 7}})
@@ -227,6 +229,11 @@ class FlowdTest(unittest.TestCase):
                     "webhook-signature": signature or sign(secret, msg_id, ts, body)}
 
         self.assertEqual(flowd.post_event(body, {"Content-Type": "application/json"})[0], 401)
+        # The signature is checked first: an unsigned body is refused as unsigned, whatever it holds;
+        # a signed one is then read as an event.
+        self.assertEqual(flowd.post_event("{not json", {"Content-Type": "application/json"})[0], 401)
+        signed_garbage = {**headers(SECRET, now, msg_id="msg-g"), "webhook-signature": sign(SECRET, "msg-g", now, "{not json")}
+        self.assertEqual(flowd.post_event("{not json", signed_garbage)[0], 400)
         self.assertEqual(flowd.post_event(body, headers(SECRET, now, signature="v1,Zm9yZ2Vk"))[0], 401)
         self.assertEqual(flowd.post_event(body, headers(SECRET, now - 3600))[0], 401)
         self.assertEqual(flowd.post_event(body, headers(SECRET, now + 3600))[0], 401)
@@ -294,6 +301,24 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(slow.recv(100), b"")  # closed by the header deadline
         self.assertLess(time.time() - started, 5)
         slow.close()
+
+    def test_a_body_over_the_limit_is_refused_from_its_length_before_it_is_sent(self):
+        import socket
+        flowd = self.start(max_body_bytes=1000)
+        client = socket.create_connection(("127.0.0.1", flowd.port))
+        client.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 1001\r\n\r\n")  # the header alone: no byte of the body
+        client.settimeout(10)
+        answer = b""
+        while True:
+            chunk = client.recv(4096)
+            if not chunk:
+                break  # and then the connection is closed
+            answer += chunk
+        client.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 413 "), answer)
+        self.assertIn(b"Connection: close", answer)
+        self.assertIn(b"the body is larger than 1000 bytes", answer)
 
     def test_a_body_that_does_not_arrive_in_time_gets_408_and_changes_nothing(self):
         import socket
