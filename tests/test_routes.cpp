@@ -113,30 +113,31 @@ TEST_CASE("POST /v1/events: accepted, duplicate, and refusals that change nothin
     CHECK(outbox["commands"][0]["type"] == "Log");
 }
 
-TEST_CASE("the answer to committed events is built and sent where answer_elsewhere says, not on the writer's thread") {
+TEST_CASE("the answer to committed events is built where the reply runs its work, not on the writer's thread") {
     Server s;
     std::mutex mutex;
     std::vector<std::function<void()>> handed;
-    s.services->answer_elsewhere = [&](std::function<void()> answer) {
-        std::lock_guard lock(mutex);
-        handed.push_back(std::move(answer));
-    };
     std::promise<std::pair<http::Response, std::thread::id>> replied;
     http::Request req{beast_http::verb::post, "/v1/events", 11};
     req.body() = R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})";
     req.prepare_payload();
-    http::handle_async(req, *s.services, [&](http::Response r) { replied.set_value({std::move(r), std::this_thread::get_id()}); });
+    http::handle_async(req, *s.services,
+                       http::Reply([&](http::Response r) { replied.set_value({std::move(r), std::this_thread::get_id()}); },
+                                   [&](std::function<void()> work) {
+                                       std::lock_guard lock(mutex);
+                                       handed.push_back(std::move(work));
+                                   }));
     // The event is committed (the writer is free for the next job), yet nothing has answered.
     CHECK_FALSE(s.writer->run([](store::Transaction&) { return store::Status{}; }));
     auto answer = replied.get_future();
     CHECK(answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
-    std::vector<std::function<void()>> answers;
+    std::vector<std::function<void()>> work;
     {
         std::lock_guard lock(mutex);
-        answers.swap(handed);
+        work.swap(handed);
     }
-    REQUIRE(answers.size() == 1);
-    answers.front()();
+    REQUIRE(work.size() == 1);
+    work.front()();
     auto [response, thread] = answer.get();
     CHECK(thread == std::this_thread::get_id());
     CHECK(response.result_int() == 202);

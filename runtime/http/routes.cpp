@@ -140,11 +140,11 @@ void post_events(const Request& req, Services& s, Reply reply) {
             s.metrics.event(conflict ? "rejected_422" : "unavailable");
             return reply(error_response(conflict ? 422 : 503, status->message, ingest->version));
         }
-        // Built elsewhere, the answer also takes the last hold on the events, so that they
-        // are freed there too.
-        auto answer = [ingest, reply, &s] { reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s)); };
-        if (s.answer_elsewhere) s.answer_elsewhere(std::move(answer));
-        else answer();
+        // Built on the connection's thread, the answer also takes the last hold on the events,
+        // so that they are freed there too.
+        reply.run_there([ingest, reply, &s] {
+            reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s));
+        });
     };
     if (!s.writer.submit(std::move(work), std::move(done))) {
         s.metrics.event("unavailable");

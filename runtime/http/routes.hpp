@@ -10,6 +10,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include <concepts>
 #include <functional>
 
 namespace flow::http {
@@ -27,19 +28,36 @@ struct Services {
     service::Metrics& metrics;
     std::function<std::int64_t()> now_ms;
     std::uint64_t& timer_sequence;
-    // Where the answer to committed events is built and sent from: flowd posts it to its I/O
-    // threads, so that the writer's thread spends its time on the database alone. Empty: at once,
-    // on the writer's thread.
-    std::function<void(std::function<void()>)> answer_elsewhere = {};
 };
 
-// Called exactly once with the answer, from any thread.
-using Reply = std::function<void(Response)>;
+// Takes the answer to a request: called exactly once with it, from any thread.
+class Reply {
+public:
+    // From any callable taking the Response: the answer is sent from the calling thread.
+    template <class Send>
+        requires(!std::same_as<std::remove_cvref_t<Send>, Reply> && std::invocable<Send&, Response>)
+    Reply(Send send) : send_(std::move(send)) {}
+    // `run_there` runs work on the thread that will send the answer (a connection's).
+    Reply(std::function<void(Response)> send, std::function<void(std::function<void()>)> run_there)
+        : send_(std::move(send)), run_there_(std::move(run_there)) {}
+
+    void operator()(Response answer) const { send_(std::move(answer)); }
+    // Runs `work` where the answer is sent from, or at once when the sender has no thread of its
+    // own: the writer hands the building of the 202 to the connection's thread this way, so that
+    // it spends its own time on the database.
+    void run_there(std::function<void()> work) const {
+        if (run_there_) run_there_(std::move(work));
+        else work();
+    }
+
+private:
+    std::function<void(Response)> send_;
+    std::function<void(std::function<void()>)> run_there_;
+};
 
 // Answers a request. `POST /v1/events` replies once its batch has committed (nothing waits
-// meanwhile), from the writer's thread or through `answer_elsewhere`; every other route
-// replies before returning, and may block on the database, so callers run those off the I/O
-// threads.
+// meanwhile), building the answer through `Reply::run_there`; every other route replies before
+// returning, and may block on the database, so callers run those off the I/O threads.
 void handle_async(const Request& request, Services& services, Reply reply);
 // The same, waiting for the answer.
 Response handle(const Request& request, Services& services);

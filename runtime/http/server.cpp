@@ -11,6 +11,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <array>
+#include <unistd.h>
 
 namespace flow::http {
 
@@ -124,9 +125,13 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
             [&handler, &request](auto completion) {
                 auto executor = asio::get_associated_executor(completion);
                 auto waiting = std::make_shared<decltype(completion)>(std::move(completion));
-                handler(request, [waiting, executor](Response answer) {
-                    asio::post(executor, [waiting, answer = std::move(answer)]() mutable { (*waiting)(std::move(answer)); });
-                });
+                handler(request, Reply(
+                                     [waiting, executor](Response answer) {
+                                         asio::post(executor, [waiting, answer = std::move(answer)]() mutable {
+                                             (*waiting)(std::move(answer));
+                                         });
+                                     },
+                                     [executor](std::function<void()> work) { asio::post(executor, std::move(work)); }));
             },
             asio::use_awaitable);
         bool keep_alive = request.keep_alive() && !state->stopping;
@@ -159,12 +164,39 @@ asio::awaitable<void> session(tcp::socket socket, ServerLimits limits, Server::H
     co_await stream.async_shutdown(tuple_awaitable);
 }
 
-asio::awaitable<void> accept_loop(asio::io_context& io, std::shared_ptr<tcp::acceptor> acceptor, ServerLimits limits,
-                                  Server::Handler& handler, std::shared_ptr<Server::State> state, asio::ssl::context* tls) {
+// A connection's reads, writes, deadlines and the answers posted back from the writer's thread
+// must never run at the same time (Beast's timeouts rely on it). So a connection runs on an I/O
+// context of `spread`, which one thread each runs, taken in turn; or, without `spread`, on a
+// strand of its own over `io`. A socket moves to its context by its descriptor, so that nothing
+// of one context is ever held by another's pending operations.
+tcp::socket to_its_context(tcp::socket accepted, const std::vector<asio::io_context*>& spread, std::size_t& turn) {
+    if (spread.empty()) return accepted;
+    beast::error_code ec;
+    const auto protocol = accepted.local_endpoint(ec).protocol();
+    if (ec) return accepted;
+    const auto descriptor = accepted.release(ec);
+    if (ec) return accepted;
+    tcp::socket moved(*spread[turn++ % spread.size()]);
+    moved.assign(protocol, descriptor, ec);
+    if (ec) ::close(descriptor);
+    return moved;
+}
+
+// The next connection: on a strand of its own over `io`, or on `io` until it is moved.
+asio::awaitable<std::tuple<beast::error_code, tcp::socket>> accept_next(tcp::acceptor& acceptor, asio::io_context& io, bool on_strand) {
+    if (on_strand) {
+        auto [error, socket] = co_await acceptor.async_accept(asio::make_strand(io), tuple_awaitable);
+        co_return std::tuple<beast::error_code, tcp::socket>{error, tcp::socket(std::move(socket))};
+    }
+    co_return co_await acceptor.async_accept(tuple_awaitable);
+}
+
+asio::awaitable<void> accept_loop(asio::io_context& io, std::vector<asio::io_context*> spread, std::shared_ptr<tcp::acceptor> acceptor,
+                                  ServerLimits limits, Server::Handler& handler, std::shared_ptr<Server::State> state,
+                                  asio::ssl::context* tls) {
+    std::size_t turn = 0;
     for (;;) {
-        // Each connection on a strand of its own: its reads, writes, deadlines and the answers
-        // posted back from the writer's thread never run at the same time.
-        auto [error, socket] = co_await acceptor->async_accept(asio::make_strand(io), tuple_awaitable);
+        auto [error, socket] = co_await accept_next(*acceptor, io, spread.empty());
         if (error) {
             if (error == asio::error::operation_aborted || !acceptor->is_open()) co_return;
             continue;  // a connection that failed before it was accepted
@@ -183,16 +215,19 @@ asio::awaitable<void> accept_loop(asio::io_context& io, std::shared_ptr<tcp::acc
             co_await send(stream, std::move(res), std::chrono::milliseconds(1000));
             continue;
         }
+        tcp::socket placed = to_its_context(std::move(socket), spread, turn);
+        if (!placed.is_open()) continue;
         ++state->active;
-        auto executor = socket.get_executor();
-        asio::co_spawn(executor, session(std::move(socket), limits, handler, state, tls), asio::detached);
+        auto executor = placed.get_executor();
+        asio::co_spawn(executor, session(std::move(placed), limits, handler, state, tls), asio::detached);
     }
 }
 
 }  // namespace
 
-Server::Server(asio::io_context& io, ServerLimits limits, Handler handler, asio::ssl::context* tls)
-    : io_(io), tls_(tls), limits_(limits), handler_(std::move(handler)), state_(std::make_shared<State>()) {}
+Server::Server(asio::io_context& io, ServerLimits limits, Handler handler, asio::ssl::context* tls,
+               std::vector<asio::io_context*> spread)
+    : io_(io), tls_(tls), spread_(std::move(spread)), limits_(limits), handler_(std::move(handler)), state_(std::make_shared<State>()) {}
 
 std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     acceptor_ = std::make_shared<tcp::acceptor>(io_);
@@ -202,7 +237,7 @@ std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     if (!ec) acceptor_->bind(endpoint, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message();
-    asio::co_spawn(io_, accept_loop(io_, acceptor_, limits_, handler_, state_, tls_), asio::detached);
+    asio::co_spawn(io_, accept_loop(io_, spread_, acceptor_, limits_, handler_, state_, tls_), asio::detached);
     return std::nullopt;
 }
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace flow::http {
 
@@ -33,7 +34,10 @@ public:
     using Handler = std::function<void(const Request& request, Reply reply)>;
 
     // With `tls`, every connection starts with a TLS handshake (within the header deadline).
-    Server(boost::asio::io_context& io, ServerLimits limits, Handler handler, boost::asio::ssl::context* tls = nullptr);
+    // Accepts on `io`. Connections run each on a strand of its own over `io`; or, when `spread`
+    // names I/O contexts each run by exactly one thread, on those in turn, without strands.
+    Server(boost::asio::io_context& io, ServerLimits limits, Handler handler, boost::asio::ssl::context* tls = nullptr,
+           std::vector<boost::asio::io_context*> spread = {});
     // Binds and starts accepting; the message says why it could not.
     std::optional<std::string> listen(const boost::asio::ip::tcp::endpoint& endpoint);
     boost::asio::ip::tcp::endpoint local_endpoint() const;
@@ -49,6 +53,7 @@ public:
 private:
     boost::asio::io_context& io_;
     boost::asio::ssl::context* tls_;
+    std::vector<boost::asio::io_context*> spread_;
     ServerLimits limits_;
     Handler handler_;
     std::shared_ptr<State> state_;

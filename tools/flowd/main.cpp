@@ -11,6 +11,7 @@
 #include "runtime/store/sqlite_store.hpp"
 #include "runtime/timers/timer_loop.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -243,7 +244,17 @@ int main(int argc, char** argv) {
     // Listen at once. Until the database is open and writable, every request is answered 503
     // with the reason (a read-only or full file system, a lock held elsewhere), and opening is
     // tried again every second: the trouble passing is enough, no restart is needed.
-    asio::io_context io;
+    // Two I/O threads, each running an I/O context of its own (the hint 1 says so): a connection
+    // stays on one of them, so it needs no strand. `io` also runs the acceptors, the signals and
+    // the shutdown.
+    asio::io_context io{1};
+    asio::io_context io_second{1};
+    auto keep_second_running = asio::make_work_guard(io_second);
+    std::vector<asio::io_context*> connection_contexts{&io, &io_second};
+    auto stop_io = [&] {
+        io.stop();
+        io_second.stop();
+    };
     asio::thread_pool workers(8);  // routes that wait on the database; event ingestion waits on none
     std::atomic<flow::http::Services*> ready{nullptr};
     std::mutex waiting_mutex;
@@ -280,7 +291,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    flow::http::Server server(io, limits, serve, tls.get());
+    flow::http::Server server(io, limits, serve, tls.get(), connection_contexts);
     if (auto e = server.listen(*endpoint)) {
         std::cerr << "flowd: " << *e << "\n";
         return 1;
@@ -296,7 +307,7 @@ int main(int argc, char** argv) {
             if (r.target() != "/metrics" && r.target() != "/healthz")
                 return reply(flow::http::error_response(404, "only /metrics and /healthz here"));
             serve(r, std::move(reply));
-        });
+        }, nullptr, connection_contexts);
         if (auto e = metrics_server->listen(*metrics_endpoint)) {
             std::cerr << "flowd: " << *e << "\n";
             return 1;
@@ -309,7 +320,7 @@ int main(int argc, char** argv) {
     asio::steady_timer grace(io);
     std::function<void(int)> drain = [&](int left) {
         if (server.active_connections() == 0 || left <= 0) {
-            io.stop();
+            stop_io();
             return;
         }
         grace.expires_after(std::chrono::milliseconds(50));
@@ -323,10 +334,10 @@ int main(int argc, char** argv) {
         drain(200);  // at most 10 s for the requests in flight
     });
     std::thread io_threads[2];
-    for (std::thread& t : io_threads)
-        t = std::thread([&] {
+    for (std::size_t i = 0; i < 2; ++i)
+        io_threads[i] = std::thread([context = connection_contexts[i]] {
             pthread_setname_np(pthread_self(), "flowd-io");
-            io.run();
+            context->run();
         });
     auto bound = server.local_endpoint();
     log("info", "flowd is listening", {{"listen", bound.address().to_string() + ":" + std::to_string(bound.port())},
@@ -337,7 +348,7 @@ int main(int argc, char** argv) {
     auto finish = [&](int code, bool stop_now) {
         if (stop_now) {
             stopping = true;
-            io.stop();
+            stop_io();
         }
         for (std::thread& t : io_threads) t.join();
         workers.join();
@@ -408,8 +419,7 @@ int main(int argc, char** argv) {
     });
     relay.start();
     timers.start();
-    flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence,
-                                  [&io](std::function<void()> answer) { asio::post(io, std::move(answer)); }};
+    flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence};
     ready = &services;
     log("info", "flowd is ready", {{"db", args->db}});
 
