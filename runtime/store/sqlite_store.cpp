@@ -52,7 +52,7 @@ const char* const migrations[] = {
         kind TEXT NOT NULL, detail TEXT NOT NULL);
     CREATE INDEX history_by_instance ON history (instance, row);
     )sql",
-    // Version 2: a leaner write per event. Each step wrote up to eleven index entries; now:
+    // Version 2: a leaner write per event, with fewer index entries to write:
     // - no AUTOINCREMENT (a row id is the largest so far plus one without a read and write of
     //   sqlite_sequence per insert; instances and history are never deleted, and outbox rows
     //   only once delivered, so ids still only grow while any newer row is kept);

@@ -241,9 +241,6 @@ int main(int argc, char** argv) {
             }
     if (unbound) return 1;
 
-    // Listen at once. Until the database is open and writable, every request is answered 503
-    // with the reason (a read-only or full file system, a lock held elsewhere), and opening is
-    // tried again every second: the trouble passing is enough, no restart is needed.
     // Two I/O threads, each running an I/O context of its own (the hint 1 says so): a connection
     // stays on one of them, so it needs no strand. `io` also runs the acceptors, the signals and
     // the shutdown.
@@ -255,6 +252,9 @@ int main(int argc, char** argv) {
         io.stop();
         io_second.stop();
     };
+    // Listen at once. Until the database is open and writable, every request is answered 503
+    // with the reason (a read-only or full file system, a lock held elsewhere), and opening is
+    // tried again every second: the trouble passing is enough, no restart is needed.
     asio::thread_pool workers(8);  // routes that wait on the database; event ingestion waits on none
     std::atomic<flow::http::Services*> ready{nullptr};
     std::mutex waiting_mutex;
