@@ -84,7 +84,7 @@ std::string format_text(const Diagnostic& d) {
     return out;
 }
 
-std::string format_json(const Diagnostics& diagnostics) {
+std::string format_json(const Diagnostics& diagnostics, bool warnings_are_errors) {
     nlohmann::json list = nlohmann::json::array();
     for (const Diagnostic& d : diagnostics.all()) {
         list.push_back({{"severity", severity_word(d.severity)},
@@ -95,7 +95,7 @@ std::string format_json(const Diagnostics& diagnostics) {
                         {"end_column", d.end_column},
                         {"message", d.message}});
     }
-    nlohmann::json doc = {{"valid", !diagnostics.has_errors()},
+    nlohmann::json doc = {{"valid", !diagnostics.has_errors() && !(warnings_are_errors && diagnostics.warning_count() > 0)},
                           {"error_count", diagnostics.error_count()},
                           {"warning_count", diagnostics.warning_count()},
                           {"diagnostics", std::move(list)}};

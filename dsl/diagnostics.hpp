@@ -45,6 +45,7 @@ private:
 std::string format_text(const Diagnostic& diagnostic);
 
 // `{"valid", "error_count", "warning_count", "diagnostics": [...]}` as INTERFACES.md gives it.
-std::string format_json(const Diagnostics& diagnostics);
+// `valid` is false when there is an error, or a warning and `warnings_are_errors` (--werror).
+std::string format_json(const Diagnostics& diagnostics, bool warnings_are_errors = false);
 
 }  // namespace flow

@@ -2,6 +2,7 @@
 
 #include "stdlib/chrono.hpp"
 
+#include <cctype>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -83,6 +84,30 @@ std::string escape_dot(const std::string& text) {
     return out;
 }
 
+// A name Mermaid takes as a state's id: letters, digits and underscores.
+std::string mermaid_id(const std::string& name) {
+    std::string id;
+    for (unsigned char c : name) id += std::isalnum(c) ? static_cast<char>(c) : '_';
+    return id;
+}
+
+// One line per transition; the states' ids get `prefix` (empty for a lone workflow).
+std::string mermaid_transitions(const ir::Program& program, const ir::Workflow& w, const std::string& indent,
+                                const std::string& prefix) {
+    std::string out;
+    for (const Edge& e : edges_of(program, w)) {
+        auto id = [&](int node) {
+            if (node < 0) return std::string("[*]");
+            return prefix.empty() ? node_name(w, node, GraphFormat::Mermaid) : prefix + mermaid_id(node_name(w, node, GraphFormat::Mermaid));
+        };
+        std::string label = e.label;
+        if (e.to == failed_node) label += " / fail";
+        if (e.to == cancelled_node) label += " / cancel";
+        out += indent + id(e.from) + " --> " + id(e.to) + " : " + label + "\n";
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string draw(const ir::Program& program, const ir::Workflow& w, GraphFormat format) {
@@ -104,13 +129,24 @@ std::string draw(const ir::Program& program, const ir::Workflow& w, GraphFormat 
         out += "}\n";
         return out;
     }
-    out += "stateDiagram-v2\n";
-    for (const Edge& e : edges) {
-        std::string to = e.to < start_node ? "[*]" : node_name(w, e.to, format);
-        std::string label = e.label;
-        if (e.to == failed_node) label += " / fail";
-        if (e.to == cancelled_node) label += " / cancel";
-        out += "    " + node_name(w, e.from, format) + " --> " + to + " : " + label + "\n";
+    return "stateDiagram-v2\n" + mermaid_transitions(program, w, "    ", "");
+}
+
+std::string draw(const ir::Program& program, const std::vector<const ir::Workflow*>& workflows, GraphFormat format) {
+    if (workflows.size() == 1 || format == GraphFormat::Dot) {
+        std::string out;  // Graphviz reads several graphs from one file
+        for (const ir::Workflow* w : workflows) out += draw(program, *w, format);
+        return out;
+    }
+    // Mermaid draws one diagram per block: each workflow becomes a composite state of it, its
+    // states named after it so that two workflows' states of the same name stay apart.
+    std::string out = "stateDiagram-v2\n";
+    for (const ir::Workflow* w : workflows) {
+        std::string prefix = mermaid_id(w->name) + "__";
+        out += "    state \"" + w->name + "\" as " + mermaid_id(w->name) + " {\n";
+        for (const ir::State& s : w->states) out += "        state \"" + s.name + "\" as " + prefix + mermaid_id(s.name) + "\n";
+        out += mermaid_transitions(program, *w, "        ", prefix);
+        out += "    }\n";
     }
     return out;
 }

@@ -63,6 +63,12 @@ if(NOT valid STREQUAL "ON" OR warnings LESS 1 OR NOT errors EQUAL 0 OR NOT sever
   message(FATAL_ERROR "json warning: ${out}")
 endif()
 run(1 check --werror --format json ${invalid}/unreachable_state.flow)
+string(JSON valid GET "${out}" valid)
+if(NOT valid STREQUAL "OFF")
+  message(FATAL_ERROR "--werror with a warning must say valid: false: ${out}")
+endif()
+run(1 check --format=json --werror ${invalid}/unreachable_state.flow)  # the --flag=value form
+run(2 check --werror=yes ${invalid}/unreachable_state.flow)
 run(0 check --format json ${examples}/campaign_publishing.flow)
 string(JSON valid GET "${out}" valid)
 if(NOT valid STREQUAL "ON")
@@ -77,6 +83,17 @@ if(NOT format STREQUAL "flow-ir/1" OR NOT name STREQUAL "CampaignPublishing")
   message(FATAL_ERROR "compile output: ${out}")
 endif()
 run(1 compile ${invalid}/type_mismatch.flow)
+# --werror applies to compile and graph as to check: a warning fails, and nothing is written.
+file(REMOVE ${CMAKE_CURRENT_BINARY_DIR}/warned.json)
+run(1 compile --werror ${invalid}/unreachable_state.flow -o ${CMAKE_CURRENT_BINARY_DIR}/warned.json)
+if(EXISTS ${CMAKE_CURRENT_BINARY_DIR}/warned.json)
+  message(FATAL_ERROR "compile --werror wrote its output despite a warning")
+endif()
+run(0 compile ${invalid}/unreachable_state.flow -o ${CMAKE_CURRENT_BINARY_DIR}/warned.json)
+run(1 graph --werror ${invalid}/unreachable_state.flow)
+if(NOT out STREQUAL "")
+  message(FATAL_ERROR "graph --werror drew despite a warning: ${out}")
+endif()
 file(REMOVE ${CMAKE_CURRENT_BINARY_DIR}/compiled.json)
 run(0 compile ${examples}/campaign_publishing.flow -o ${CMAKE_CURRENT_BINARY_DIR}/compiled.json)
 if(NOT out STREQUAL "")
@@ -95,7 +112,29 @@ expect_match("${out}" "\"AwaitingAgent\" -> \"AwaitingCustomer\" \\[label=\"Agen
 run(0 graph ${examples}/ticket_lifecycle.flow --format mermaid --workflow TicketLifecycle)
 expect_match("${out}" "stateDiagram-v2" "mermaid")
 expect_match("${out}" "AwaitingCustomer --> \\[\\*\\] : after 7d" "mermaid end edge")
-run(1 graph ${examples}/ticket_lifecycle.flow --workflow Nope)
+run(2 graph ${examples}/ticket_lifecycle.flow --workflow Nope)  # a name not in the file: a usage error
+expect_match("${err}" "no workflow 'Nope'" "unknown workflow")
+# Several workflows: Graphviz takes one graph after the other; Mermaid needs one diagram, so each
+# workflow is a composite state, and two states of the same name stay apart.
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/two.flow
+  "event A { id: string }\nevent B { id: string }\n"
+  "workflow First {\n  key id: string\n  start on A { goto Done }\n  state Done { on B { complete } }\n}\n"
+  "workflow Second {\n  key id: string\n  start on B { goto Done }\n  state Done { on A { fail \"no\" } }\n}\n")
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/two.flow --format=mermaid)
+string(REGEX MATCHALL "stateDiagram-v2" headers "${out}")
+list(LENGTH headers header_count)
+if(NOT header_count EQUAL 1)
+  message(FATAL_ERROR "two workflows make ${header_count} Mermaid diagrams:\n${out}")
+endif()
+expect_match("${out}" "state \"First\" as First {\n        state \"Done\" as First__Done\n" "composite state")
+expect_match("${out}" "        \\[\\*\\] --> Second__Done : B\n" "second workflow's start")
+expect_match("${out}" "        Second__Done --> \\[\\*\\] : A / fail\n" "second workflow's end")
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/two.flow --format dot)
+string(REGEX MATCHALL "digraph" graphs "${out}")
+list(LENGTH graphs graph_count)
+if(NOT graph_count EQUAL 2)
+  message(FATAL_ERROR "two workflows make ${graph_count} dot graphs:\n${out}")
+endif()
 run(2 graph ${examples}/ticket_lifecycle.flow --format png)
 
 # simulate: JSON lines on stdout; an invalid line names its number, the output so far stands.

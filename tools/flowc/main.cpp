@@ -18,8 +18,8 @@ constexpr int exit_ok = 0, exit_errors = 1, exit_usage = 2;
 
 const char* const usage_text =
     "usage: flowc check [--format text|json] [--werror] FILE...\n"
-    "       flowc compile FILE... [-o OUT.json]\n"
-    "       flowc graph FILE [--workflow NAME] [--format dot|mermaid]\n"
+    "       flowc compile [--werror] FILE... [-o OUT.json]\n"
+    "       flowc graph [--werror] FILE [--workflow NAME] [--format dot|mermaid]\n"
     "       flowc simulate FILE... --events EVENTS.jsonl\n";
 
 int usage(const std::string& problem) {
@@ -36,7 +36,8 @@ struct Options {
     bool werror = false;
 };
 
-// Reads the options a command accepts; anything else is a usage error.
+// Reads the options a command accepts, as `--flag value` or `--flag=value`; anything else is a
+// usage error.
 std::optional<Options> parse_options(int argc, char** argv, const std::vector<std::string>& allowed, std::string& problem) {
     Options options;
     auto takes = [&](const std::string& flag) {
@@ -45,7 +46,20 @@ std::optional<Options> parse_options(int argc, char** argv, const std::vector<st
     };
     for (int i = 2; i < argc; ++i) {
         std::string arg = argv[i];
+        std::optional<std::string> inline_value;
+        if (auto equals = arg.find('='); arg.rfind("--", 0) == 0 && equals != std::string::npos) {
+            inline_value = arg.substr(equals + 1);
+            arg.resize(equals);
+            if (arg == "--werror" && takes(arg)) {
+                problem = "--werror takes no value";
+                return std::nullopt;
+            }
+        }
         auto value = [&](std::string& into) {
+            if (inline_value) {
+                into = *inline_value;
+                return true;
+            }
             if (i + 1 >= argc) {
                 problem = arg + " needs a value";
                 return false;
@@ -79,6 +93,7 @@ int compile_and_report(const Options& options, flow::Compilation& result) {
     print_text(result.diagnostics);
     if (result.unreadable) return exit_usage;
     if (result.diagnostics.has_errors()) return exit_errors;
+    if (options.werror && result.diagnostics.warning_count() > 0) return exit_errors;
     return exit_ok;
 }
 
@@ -90,7 +105,7 @@ int check(int argc, char** argv) {
         return usage("--format takes text or json");
     flow::DiskReader reader;
     flow::Compilation result = flow::compile(options->files, reader);
-    if (options->format == "json") std::cout << flow::format_json(result.diagnostics);
+    if (options->format == "json") std::cout << flow::format_json(result.diagnostics, options->werror);
     else print_text(result.diagnostics);
     if (result.unreadable) return exit_usage;
     if (result.diagnostics.has_errors()) return exit_errors;
@@ -100,7 +115,7 @@ int check(int argc, char** argv) {
 
 int compile(int argc, char** argv) {
     std::string problem;
-    auto options = parse_options(argc, argv, {"-o"}, problem);
+    auto options = parse_options(argc, argv, {"-o", "--werror"}, problem);
     if (!options) return usage(problem);
     flow::Compilation result;
     if (int status = compile_and_report(*options, result); status != exit_ok) return status;
@@ -120,7 +135,7 @@ int compile(int argc, char** argv) {
 
 int graph(int argc, char** argv) {
     std::string problem;
-    auto options = parse_options(argc, argv, {"--workflow", "--format"}, problem);
+    auto options = parse_options(argc, argv, {"--workflow", "--format", "--werror"}, problem);
     if (!options) return usage(problem);
     if (options->files.size() != 1) return usage("graph takes one .flow file");
     if (!options->format.empty() && options->format != "dot" && options->format != "mermaid")
@@ -128,19 +143,19 @@ int graph(int argc, char** argv) {
     auto format = options->format == "mermaid" ? flow::GraphFormat::Mermaid : flow::GraphFormat::Dot;
     flow::Compilation result;
     if (int status = compile_and_report(*options, result); status != exit_ok) return status;
-    bool drawn = false;
+    std::vector<const flow::ir::Workflow*> drawn;
     for (const flow::ir::Workflow& w : result.program->workflows) {
         if (!options->workflow.empty() && w.name != options->workflow) continue;
         if (w.file != result.loaded.files.front().source->name()) continue;
-        std::cout << flow::draw(*result.program, w, format);
-        drawn = true;
+        drawn.push_back(&w);
     }
-    if (!drawn) {
-        std::cerr << "flowc: " << (options->workflow.empty() ? "no workflow in " + options->files.front()
-                                                             : "no workflow '" + options->workflow + "' in " + options->files.front())
-                  << "\n";
+    if (drawn.empty() && !options->workflow.empty())
+        return usage("no workflow '" + options->workflow + "' in " + options->files.front());
+    if (drawn.empty()) {
+        std::cerr << "flowc: no workflow in " << options->files.front() << "\n";
         return exit_errors;
     }
+    std::cout << flow::draw(*result.program, drawn, format);
     return exit_ok;
 }
 
