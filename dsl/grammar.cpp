@@ -72,6 +72,28 @@ struct record_mode_gen {
 const record_mode_gen with_records{true};
 const record_mode_gen without_records{false};
 
+}  // namespace grammar
+}  // namespace flow
+
+// What a parser in `with_records[…]` is expected to be is what its subject is: an expectation
+// that fails there names the subject ("an expression"), not the directive's C++ type.
+namespace boost::spirit::x3 {
+template <typename Subject>
+struct get_info<flow::grammar::record_mode_directive<Subject>> {
+    using result_type = std::string;
+    std::string operator()(flow::grammar::record_mode_directive<Subject> const& p) const { return what(p.subject); }
+};
+// The same for a lookahead (`> &field_name`): it expects what its subject is.
+template <typename Subject>
+struct get_info<and_predicate<Subject>> {
+    using result_type = std::string;
+    std::string operator()(and_predicate<Subject> const& p) const { return what(p.subject); }
+};
+}  // namespace boost::spirit::x3
+
+namespace flow {
+namespace grammar {
+
 const auto records_allowed_here = x3::eps[([](auto& ctx) {
     x3::_pass(ctx) = x3::get<parse_state_tag>(ctx).get().records_allowed;
 })];
@@ -196,6 +218,14 @@ FLOW_PUNCT(close_angle, ">")
 FLOW_PUNCT(open_angle, "<")
 #undef FLOW_PUNCT
 
+// Keywords that are expected at a point, named as users see them.
+#define FLOW_KEYWORD(id, text)                                 \
+    const auto id = x3::rule<struct id##_class>{"'" text "'"} = kw(text);
+FLOW_KEYWORD(to_keyword, "to")
+FLOW_KEYWORD(by_keyword, "by")
+FLOW_KEYWORD(on_keyword, "on")
+#undef FLOW_KEYWORD
+
 // ---- definitions --------------------------------------------------------------------
 
 const auto plain_name = x3::lexeme[!keyword >> x3::raw[identifier]];
@@ -211,14 +241,14 @@ const auto binding_name_def = plain_name;
 const auto variable_name_def = plain_name;
 const auto workflow_name_def = plain_name;
 
-const auto type_arguments_def = open_angle > (type_ref % ',') > close_angle;
+const auto type_arguments_def = open_angle > &type_ref > (type_ref % ',') > close_angle;
 const auto type_ref_def = x3::lexeme[x3::raw[identifier]] >> -type_arguments >> x3::matches['?'];
 const auto field_def = field_name > x3::matches['?'] > colon > type_ref;
 const auto field_list_def = open_brace > -(field % ',') > -x3::lit(',') > close_brace;
 
 // Literals.
 const auto escape_body = x3::rule<struct escape_body_class>{"an escape (\\\" \\\\ \\n \\t or \\u{hex})"} =
-    x3::char_("\"\\nt") | (x3::char_('u') > x3::char_('{') > +x3::xdigit > x3::char_('}'));
+    x3::char_("\"\\nt") | (x3::char_('u') >> x3::char_('{') >> +x3::xdigit >> x3::char_('}'));
 const auto escape = x3::char_('\\') > escape_body;
 const auto string_end = x3::rule<struct string_end_class>{"'\"' to close the string"} = x3::lit('"');
 const auto string_literal_def =
@@ -280,10 +310,10 @@ const auto version_number = x3::rule<struct version_number_class, std::string>{"
     x3::lexeme[x3::raw[+x3::digit] >> !word_char];
 const auto version_def = kw("version") > version_number;
 const auto key_def = kw("key") > variable_name > colon > type_ref;
-const auto correlate_def = kw("correlate") > event_name > kw("by") > (field_name % '.');
+const auto correlate_def = kw("correlate") > event_name > by_keyword > &field_name > (field_name % '.');
 const auto var_def = kw("var") > variable_name > colon > type_ref > equals > expression;
 const auto handler_def = kw("on") > event_name > -(kw("as") > binding_name) > -(kw("when") > condition) > block;
-const auto start_handler_def = kw("start") > &kw("on") > handler;
+const auto start_handler_def = kw("start") > &on_keyword > handler;
 const auto cancel_handler_def = kw("on") >> kw("cancel") > block;
 const auto entry_def = kw("entry") > block;
 const auto after_def = kw("after") > condition > block;
@@ -297,7 +327,7 @@ const auto workflow_def = kw("workflow") > workflow_name > open_brace > *workflo
 const auto import_def = kw("import") > string_literal;
 const auto type_decl_def = kw("type") > type_name > field_list;
 const auto event_decl_def = kw("event") > event_name > -string_literal > field_list;
-const auto command_decl_def = kw("command") > command_name > kw("to") > target_name > field_list;
+const auto command_decl_def = kw("command") > command_name > to_keyword > target_name > field_list;
 const auto declaration_def = import | type_decl | event_decl | command_decl | workflow;
 
 BOOST_SPIRIT_DEFINE(name, key_reference, field_name, type_name, event_name, command_name, state_name, target_name,
@@ -410,8 +440,13 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
         expected.compare(expected.size() - name_suffix.size(), name_suffix.size(), name_suffix) == 0) {
         std::string what = expected.substr(expected.find(' ') + 1);
         what = what.substr(0, what.size() - name_suffix.size());
-        return "'" + word + "' is a keyword and cannot name " + (what == "binding" ? "an event binding" : "a " + what);
+        bool vowel = !what.empty() && std::string("aeiou").find(what[0]) != std::string::npos;
+        return "'" + word + "' is a keyword and cannot name " + (what == "binding" ? "an event binding" : (vowel ? "an " : "a ") + what);
     }
+    // Every parser at an expectation point is named; should one be missed, its C++ type name
+    // must not reach the user.
+    if (expected.find("spirit") != std::string::npos || expected.find("flow7grammar") != std::string::npos)
+        return "unexpected " + found_at(text, where);
     std::string message = "expected " + expected;
     if (expected == "'}'") {
         std::string block = describe_open_block(text, where);
@@ -426,10 +461,45 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
     return message + ", found " + found_at(text, where);
 }
 
+// The most brackets and braces open at once: real workflows nest a dozen; the parser recurses
+// once per level, so a hostile file must not take it deeper than the stack allows.
+constexpr std::size_t max_nesting = 100;
+
+// Where the text first opens more than max_nesting brackets and braces at once (outside strings
+// and comments), or npos.
+std::size_t too_deep_at(const std::string& text) {
+    std::size_t depth = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '"') {
+            for (++i; i < text.size() && text[i] != '"' && text[i] != '\n'; ++i)
+                if (text[i] == '\\') ++i;
+        } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+            i = text.find('\n', i);
+            if (i == std::string::npos) return std::string::npos;
+        } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+            i = text.find("*/", i + 2);
+            if (i == std::string::npos) return std::string::npos;
+            ++i;
+        } else if (c == '(' || c == '[' || c == '{') {
+            if (++depth > max_nesting) return i;
+        } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return std::string::npos;
+}
+
 }  // namespace
 
 ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
     const std::string& text = source.text();
+    if (std::size_t deep = too_deep_at(text); deep != std::string::npos) {
+        diagnostics.error(Span{&source, static_cast<int>(deep), static_cast<int>(deep + 1)},
+                          "more than " + std::to_string(max_nesting) +
+                              " brackets and braces are open here at once; nothing of this file was read");
+        return {};
+    }
     grammar::ParseState state{text.begin(), true};
     auto parser = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::declaration];
 

@@ -91,3 +91,25 @@ TEST_CASE("garbage at the top level is an error naming what a file may hold") {
     CHECK(syntax_errors("42") ==
           "1:1: expected a declaration ('import', 'type', 'event', 'command' or 'workflow'), found '42'\n");
 }
+
+TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
+    const std::string event = "event A { id: string }\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"command C payments { id: string }", "1:11: expected 'to', found 'payments'"},
+        {event + "workflow W { key id: string correlate A id }", "2:41: expected 'by', found 'id'"},
+        {event + "workflow W { key id: string start A { complete } }", "2:35: expected 'on', found 'A'"},
+        {event + "workflow W { key id: string correlate A by 1 }", "2:44: expected a field name, found '1'"},
+        {"type T { a: list<> }", "1:18: expected a type, found '>'"},
+        {event + "workflow W { key id: string start on A { fail () } }", "2:48: expected an expression, found ')'"},
+        {event + "workflow W { key id: string start on A { fail \"x\" + key[] } }", "2:57: expected an expression, found ']'"},
+        {event + "workflow W { key id: string start on A { fail \"\\u{}\" } }", "2:48: invalid escape '\\u'"},
+        {event + "workflow W { key id: string start on A { fail \"\\u{zz}\" } }", "2:48: invalid escape '\\u'"},
+        {"event event { id: string }", "1:7: 'event' is a keyword and cannot name an event"},
+    };
+    for (const auto& [text, expected] : cases) {
+        std::string errors = syntax_errors(text);
+        CHECK_MESSAGE(errors.find(expected) != std::string::npos, text, "\n", errors);
+        CHECK_MESSAGE(errors.find("spirit") == std::string::npos, errors);
+        CHECK_MESSAGE(errors.find("boost") == std::string::npos, errors);
+    }
+}
