@@ -55,6 +55,9 @@ private:
         int visible_vars = 0;  // initializers see only the vars declared before them
     };
     ir::Expr expression(const ast::Expression& e, Scope& scope);
+    // Operations along the current path of nested expressions: bounded, so that neither the
+    // checker nor the engine recurses without limit on a hostile file.
+    int expression_depth_ = 0;
     ir::Expr condition(const ast::Expression& e, Scope& scope, const char* what);
     ir::Expr unary(const ast::Unary& u, std::size_t prefix, Scope& scope);
     ir::Expr postfix(const ast::Postfix& p, Scope& scope);

@@ -88,8 +88,28 @@ private:
     std::function<ir::Expr(ir::Expr, const ast::Unary&)> minus_;
 };
 
+// The most operations (operators, prefix operators, field accesses, indexes, calls) along one
+// path through nested expressions: far beyond any real condition, well within the stack.
+constexpr int max_expression_depth = 1000;
+
 ir::Expr Checker::expression(const ast::Expression& e, Scope& scope) {
     int file = scope.file;
+    std::size_t operations = e.rest.size();
+    auto count_unary = [&](const ast::Unary& u) { operations += u.operators.size() + u.operand.suffixes.size(); };
+    count_unary(e.first);
+    for (const ast::Operation& o : e.rest) count_unary(o.operand);
+    if (static_cast<std::size_t>(expression_depth_) + operations + 1 > static_cast<std::size_t>(max_expression_depth)) {
+        diagnostics_.error(Span{&source(file), e.id_first, e.id_first + 1},
+                           "this expression is too deep: more than " + std::to_string(max_expression_depth) +
+                               " operations along one path; split it with 'let'");
+        return typed_error(position(e, file));
+    }
+    struct Deeper {
+        int& depth;
+        int by;
+        ~Deeper() { depth -= by; }
+    } deeper{expression_depth_, static_cast<int>(operations + 1)};
+    expression_depth_ += deeper.by;
     ExpressionFolder folder(
         e, [&](const ast::Unary& u, std::size_t) { return postfix(u.operand, scope); },
         [&](const std::string& op, ir::Expr lhs, ir::Expr rhs, const ast::Operation& at) {

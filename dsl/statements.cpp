@@ -67,9 +67,9 @@ void Checker::transition_allowed(const char* keyword, const Span& where, Scope& 
     if (scope.context == Scope::Context::Entry)
         diagnostics_.error(where, std::string("an 'entry' block cannot contain '") + keyword +
                                       "': it runs while the state is entered and cannot leave it");
-    else if (scope.context == Scope::Context::Cancel)
-        diagnostics_.error(where, std::string("'on cancel' cannot contain '") + keyword +
-                                      "': the instance ends cancelled whatever the handler does");
+    else if (scope.context == Scope::Context::Cancel)  // allowed (LANGUAGE.md), but it changes nothing
+        diagnostics_.warning(where, std::string("'") + keyword +
+                                        "' has no effect in 'on cancel' but to end it: the instance ends cancelled whatever the handler does");
 }
 
 bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {

@@ -112,11 +112,18 @@ TEST_CASE("every path through a start handler ends with a transition") {
     CHECK_FALSE(has(check(wrap("if a.n > 1 { goto S } else { complete }")), "error"));
 }
 
-TEST_CASE("entry blocks and on cancel cannot leave") {
+TEST_CASE("entry blocks cannot leave; in on cancel a transition only ends the handler, with a warning") {
     std::string entry = prelude + "workflow W { key id: string start on A { goto S } state S { entry { goto S } on B { complete } } }";
     CHECK(has(check(entry), "an 'entry' block cannot contain 'goto'"));
     std::string cancel = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } on cancel { goto S } }";
-    CHECK(has(check(cancel), "'on cancel' cannot contain 'goto'"));
+    CHECK_FALSE(has(check(cancel), "error"));
+    CHECK(has(check(cancel), "warning: 'goto' has no effect in 'on cancel' but to end it"));
+    for (const char* word : {"complete", "fail \"x\"", "cancel"}) {
+        std::string text = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } on cancel { " +
+                           word + " } }";
+        CHECK_FALSE(has(check(text), "error"));
+        CHECK(has(check(text), "has no effect in 'on cancel'"));
+    }
 }
 
 TEST_CASE("shadowed handlers can never be chosen") {
@@ -230,4 +237,32 @@ TEST_CASE("a misspelled state gets a suggestion only when it is close") {
     CHECK(has(with("Shiped"), "unknown state 'Shiped'; did you mean 'Shipped'?"));
     CHECK(has(with("Zz"), "unknown state 'Zz'\n"));
     CHECK_FALSE(has(with("Zz"), "did you mean"));
+}
+
+TEST_CASE("hostile nesting is refused with an error, never a crash") {
+    auto handler = [](const std::string& body) {
+        return prelude + "workflow W { key id: string start on A {\n" + body + "\n complete } }";
+    };
+    auto repeat = [](const std::string& piece, int times) {
+        std::string out;
+        for (int i = 0; i < times; ++i) out += piece;
+        return out;
+    };
+    // Brackets and braces: 100 open at once is the most a file may hold.
+    std::string at_limit = handler("let x = " + repeat("(", 95) + "1" + repeat(")", 95));
+    CHECK_FALSE(has(check(at_limit), "error"));
+    std::string parens = handler("let x = " + repeat("(", 3000) + "1" + repeat(")", 3000));
+    CHECK(has(check(parens), "error: more than 100 brackets and braces are open here at once"));
+    std::string ifs = handler(repeat("if true { ", 10000) + repeat("}", 10000));
+    CHECK(has(check(ifs), "error: more than 100 brackets and braces are open here at once"));
+    // Brackets inside strings and comments do not count.
+    std::string quoted = handler("let s = \"" + repeat("(", 500) + "\" // " + repeat("{", 500) + "\n /* " + repeat("[", 500) + " */");
+    CHECK_FALSE(has(check(quoted), "error"));
+    // Long chains of operators, prefix operators and suffixes: at most 1,000 along one path.
+    CHECK_FALSE(has(check(handler("let x = 1" + repeat(" + 1", 900))), "error"));
+    CHECK(has(check(handler("let x = 1" + repeat(" + 1", 20000))), ":9: error: this expression is too deep"));
+    CHECK(has(check(handler("let b = " + repeat("not ", 10000) + "true")), "error: this expression is too deep"));
+    CHECK(has(check(handler("let s = a" + repeat(".note", 5000))), "error: this expression is too deep"));
+    std::string nested = handler("let x = (1" + repeat(" + 1", 400) + " + (1" + repeat(" + 1", 400) + " + (1" + repeat(" + 1", 400) + ")))");
+    CHECK(has(check(nested), "error: this expression is too deep"));
 }

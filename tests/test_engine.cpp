@@ -327,6 +327,37 @@ TEST_CASE("on cancel runs, may emit and compensate, and ends the instance cancel
     CHECK(cancelled.instance.timers.empty());
 }
 
+TEST_CASE("a transition in on cancel only ends the handler: no state entered, no entry run, no error kept") {
+    Fixture f(messages + "workflow W { key id: string start on Go { goto S }\n"
+                         " state S { on Stop { goto T } }\n state T { entry { emit Log { text: \"entered\" } } after 1h { complete } }\n"
+                         " on cancel { emit Log { text: \"before\" } if key == \"a\" { goto T } else { fail \"no\" } } }");
+    engine::Instance a = f.start("Go", {{"id", "a"}, {"n", 0}}).instance;
+    engine::Step cancelled = f.engine->cancel(a, f.at(5000));
+    CHECK(command_types(cancelled) == std::vector<std::string>{"Log"});
+    CHECK(cancelled.commands[0].data["text"] == "before");
+    CHECK(cancelled.instance.status == Status::Cancelled);
+    CHECK(cancelled.instance.state == a.state);  // still S: T was not entered
+    CHECK(cancelled.instance.timers.empty());
+    engine::Instance b = f.start("Go", {{"id", "b"}, {"n", 0}}).instance;
+    engine::Step failed_in_cancel = f.engine->cancel(b, f.at(5000));
+    CHECK(failed_in_cancel.instance.status == Status::Cancelled);
+    CHECK(failed_in_cancel.instance.error.empty());
+}
+
+TEST_CASE("str of a record writes its fields by their declared types, at any depth") {
+    Fixture f("type Inner { at: time, x: number }\n"
+              "type R { t: time, d: duration, x: number, n: int, note?: string, inner: Inner, list: list<Inner> }\n" +
+              messages +
+              "workflow W { key id: string start on Go {\n"
+              " let i = Inner { at: now() + 1s, x: 0.5 }\n"
+              " let r = R { t: now(), d: 90m, x: 2.0, n: 3, inner: i, list: [i] }\n"
+              " emit Log { text: str(r) + \" \" + str([r.inner]) } complete } }");
+    std::string text = f.start("Go", {{"id", "a"}, {"n", 0}}, 1767225600000).commands.at(0).data["text"].get<std::string>();
+    const std::string inner = R"({"at":"2026-01-01T00:00:01Z","x":0.5})";
+    CHECK(text == R"({"d":"1h30m","inner":)" + inner + R"(,"list":[)" + inner + R"(],"n":3,"t":"2026-01-01T00:00:00Z","x":2} [)" +
+                      inner + "]");
+}
+
 TEST_CASE("now() and uuid() are reproducible") {
     Fixture f(messages + "workflow W { key id: string start on Go { emit Log { text: str(now()) + \" \" + uuid() + \" \" + uuid() } complete } }");
     auto first = f.start("Go", {{"id", "a"}, {"n", 0}}, 1767225600000).commands.at(0).data["text"].get<std::string>();

@@ -219,7 +219,7 @@ Step Engine::cancel(Instance working, Clock clock) const {
     Rollback rollback(working);
     Execution execution(*program_, codec_, workflow, working, clock);
     try {
-        if (workflow.on_cancel) execution.run(*workflow.on_cancel, nullptr);
+        if (workflow.on_cancel) execution.run_cancel_handler(*workflow.on_cancel);
     } catch (const PositionedError& error) {
         return failed(rollback.undo(working), workflow, error, Outcome::Handled);
     }

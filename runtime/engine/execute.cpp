@@ -25,6 +25,13 @@ void Execution::run(const ir::Handler& handler, const Value* event) {
     if (block(handler.body, locals) == Flow::Goto) enter(goto_state_);
 }
 
+void Execution::run_cancel_handler(const ir::Handler& handler) {
+    Locals locals = locals_for(handler, nullptr);
+    goto_state_ = -1;
+    (void)block(handler.body, locals);
+    goto_state_ = -1;
+}
+
 Execution::Flow Execution::block(const ir::Block& statements, Locals& locals) {
     for (const ir::Stmt& s : statements) {
         Flow flow = statement(s, locals);

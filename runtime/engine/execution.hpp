@@ -30,6 +30,9 @@ public:
     // Runs a handler with the event (or null for timers and cancellation) bound to its
     // binding; a goto enters the new state. Throws PositionedError.
     void run(const ir::Handler& handler, const Value* event);
+    // Runs `on cancel`: a transition in it only ends it (the instance ends cancelled all the same),
+    // so a `goto` enters no state. Throws PositionedError.
+    void run_cancel_handler(const ir::Handler& handler);
     // Whether the handler's guard holds for the event (true without a guard).
     bool guard_holds(const ir::Handler& handler, const Value* event);
     // Evaluates the variables' initializers into the instance.
