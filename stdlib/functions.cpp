@@ -369,7 +369,7 @@ bool values_equal(const Value& a, const Value& b) {
 
 // The value as it reads in text, by its static type: times and durations as strings,
 // whole numbers without ".0".
-Value displayable(const Value& value, const Type& type) {
+Value displayable(const Value& value, const Type& type, const RecordFields* records) {
     if (value.is_null()) return value;
     switch (type.required().kind()) {
         case Type::Kind::Time: return chrono::format_rfc3339(int_value(value));
@@ -385,14 +385,23 @@ Value displayable(const Value& value, const Type& type) {
         case Type::Kind::List: {
             Value list = Value::array();
             for (const Value& element : list_value(value))
-                list.push_back(displayable(element, type.required().element()));
+                list.push_back(displayable(element, type.required().element(), records));
             return list;
+        }
+        case Type::Kind::Record: {
+            if (!records || !value.is_object()) return value;
+            Value record = Value::object();
+            for (const auto& [name, field] : value.items()) {
+                const Type* field_type = records->field_type(type.required().record_name(), name);
+                record[name] = field_type ? displayable(field, *field_type, records) : field;
+            }
+            return record;
         }
         default: return value;
     }
 }
 
-std::string to_text(const Value& value, const Type& type) {
+std::string to_text(const Value& value, const Type& type, const RecordFields* records) {
     if (value.is_null()) return "null";
     switch (type.required().kind()) {
         case Type::Kind::String: return string_value(value);
@@ -402,7 +411,7 @@ std::string to_text(const Value& value, const Type& type) {
         case Type::Kind::Time: return chrono::format_rfc3339(int_value(value));
         case Type::Kind::Duration: return chrono::format_duration(int_value(value));
         default:
-            return displayable(value, type).dump(-1, ' ', false, Value::error_handler_t::replace);
+            return displayable(value, type, records).dump(-1, ' ', false, Value::error_handler_t::replace);
     }
 }
 
@@ -461,8 +470,8 @@ Value len_list(Args args, Types, CallContext&) {
     return static_cast<std::int64_t>(list_value(args[0]).size());
 }
 
-Value str(Args args, Types types, CallContext&) {
-    return to_text(args[0], types.empty() ? Type::json() : types[0]);
+Value str(Args args, Types types, CallContext& context) {
+    return to_text(args[0], types.empty() ? Type::json() : types[0], context.records);
 }
 
 Value int_from_string(Args args, Types, CallContext&) {

@@ -13,11 +13,21 @@
 
 namespace flow::stdlib {
 
+// The declared type of a record's field, for str() of a record: the program knows its records,
+// the library does not.
+class RecordFields {
+public:
+    virtual ~RecordFields() = default;
+    // Null when the record or the field is unknown.
+    virtual const Type* field_type(const std::string& record, const std::string& field) const = 0;
+};
+
 // What a call may read of the world: only what makes a run reproducible.
 struct CallContext {
     std::int64_t now_ms = 0;          // now(): the time of the event or timer being handled
     std::string_view instance_id;     // uuid(): derived from the instance ...
     std::uint64_t* uuid_counter = nullptr;  // ... and this counter, which uuid() increments
+    const RecordFields* records = nullptr;  // str(): a record's fields written by their types
 };
 
 // One overload, chosen by the checker; stored in the IR by `id`.

@@ -86,7 +86,7 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         std::vector<Value> args;
         args.reserve(e.args.size());
         for (const ir::Expr& a : e.args) args.push_back(eval(a, locals));
-        stdlib::CallContext context{clock_.now_ms, instance_.id, &instance_.uuid_counter};
+        stdlib::CallContext context{clock_.now_ms, instance_.id, &instance_.uuid_counter, &codec_};
         try {
             return stdlib::call(e.slot, args, e.arg_types, context);
         } catch (const RuntimeError& error) {

@@ -155,6 +155,12 @@ std::optional<DecodeError> WireCodec::decode_record(Value& wire, const ir::Recor
     return std::nullopt;
 }
 
+const Type* WireCodec::field_type(const std::string& record, const std::string& field) const {
+    const ir::Record* declared = program_.record(record);
+    const ir::FieldDecl* decl = declared ? declared->field(field) : nullptr;
+    return decl ? &decl->type : nullptr;
+}
+
 Value WireCodec::encode(const Value& value, const Type& type) const { return encode(Value(value), type); }
 
 Value WireCodec::encode(Value&& value, const Type& type) const {

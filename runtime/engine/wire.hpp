@@ -3,6 +3,7 @@
 #pragma once
 
 #include "dsl/ir.hpp"
+#include "stdlib/functions.hpp"
 
 #include <optional>
 #include <string>
@@ -14,9 +15,12 @@ struct DecodeError {
     std::string message;  // "is missing", "expected int, got string"
 };
 
-class WireCodec {
+// Also tells the standard library's str() the types of a record's fields.
+class WireCodec : public stdlib::RecordFields {
 public:
     explicit WireCodec(const ir::Program& program) : program_(program) {}
+
+    const Type* field_type(const std::string& record, const std::string& field) const override;
 
     // Decodes `wire` as a value of `record`, taking what it can from it instead of copying
     // (strings, lists, nested JSON): `wire` is left valid but unspecified. Undeclared fields are
