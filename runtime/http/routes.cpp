@@ -50,11 +50,27 @@ std::map<std::string, std::string> lower_case_headers(const Request& req) {
     return out;
 }
 
+// `Authorization: Bearer <token>`: the scheme in any case (RFC 9110 section 11.1), the token
+// compared in constant time.
 bool admin_allowed(const Request& req, const service::Config& config) {
     if (config.admin_token.empty()) return true;
-    std::string expected = "Bearer " + config.admin_token;
-    std::string given(req[beast_http::field::authorization]);
+    std::string_view given = req[beast_http::field::authorization];
+    constexpr std::string_view scheme = "bearer";
+    if (given.size() <= scheme.size() || !boost::beast::iequals(given.substr(0, scheme.size()), scheme) ||
+        given[scheme.size()] != ' ')
+        return false;
+    given.remove_prefix(scheme.size());
+    while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
+    while (!given.empty() && given.back() == ' ') given.remove_suffix(1);
+    const std::string& expected = config.admin_token;
     return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+}
+
+// 405 with the methods the route takes, as RFC 9110 requires.
+Response method_not_allowed(const char* allowed, unsigned version) {
+    Response res = error_response(405, std::string("use ") + allowed, version);
+    res.set(beast_http::field::allow, allowed);
+    return res;
 }
 
 // The 202 for events handled (or found handled before): one result, or a list for a batch.
@@ -167,13 +183,18 @@ Response list_instances(const Request& req, const boost::urls::url_view& url, Se
     store::InstanceFilter filter;
     for (auto param : url.params()) {
         std::string value(param.value);
+        if (value.empty()) continue;  // `?status=` is no filter, as if it were absent
         if (param.key == "workflow") filter.workflow = value;
-        else if (param.key == "status") filter.status = value;
+        else if (param.key == "status") {
+            if (value != "running" && value != "completed" && value != "failed" && value != "cancelled")
+                return error_response(400, "status is running, completed, failed or cancelled", req.version());
+            filter.status = value;
+        }
         else if (param.key == "key") filter.key = value;
         else if (param.key == "limit" || param.key == "after") {
             char* end = nullptr;
             long long n = std::strtoll(value.c_str(), &end, 10);
-            if (value.empty() || *end != '\0' || n < 0)
+            if (*end != '\0' || n < 0)
                 return error_response(400, std::string(param.key) + " must be a non-negative integer", req.version());
             if (param.key == "limit") filter.limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
             else filter.after_row = n;
@@ -264,6 +285,7 @@ Response list_outbox(const Request& req, const boost::urls::url_view& url, Servi
     int limit = 100;
     for (auto param : url.params()) {
         std::string value(param.value);
+        if (value.empty()) continue;  // `?status=` is no filter, as if it were absent
         if (param.key == "status") {
             if (value != "pending" && value != "delivered" && value != "dead")
                 return error_response(400, "status is pending, delivered or dead", req.version());
@@ -271,7 +293,7 @@ Response list_outbox(const Request& req, const boost::urls::url_view& url, Servi
         } else if (param.key == "limit") {
             char* end = nullptr;
             long long n = std::strtoll(value.c_str(), &end, 10);
-            if (value.empty() || *end != '\0' || n < 0) return error_response(400, "limit must be a non-negative integer", req.version());
+            if (*end != '\0' || n < 0) return error_response(400, "limit must be a non-negative integer", req.version());
             limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
         }
     }
@@ -306,6 +328,7 @@ Response metrics(const Request& req, Services& s) {
     for (const auto& [status, n] : instances) gauges.emplace_back("flow_instances{status=\"" + status + "\"}", n);
     for (const auto& [status, n] : outbox) gauges.emplace_back("flow_outbox_commands{status=\"" + status + "\"}", n);
     gauges.emplace_back("flow_timers_pending", timers);
+    gauges.emplace_back("flow_database_available", counts.ok() ? 1 : 0);
     gauges.emplace_back("flow_writer_queue", static_cast<double>(s.writer.queued()));
     Response res{beast_http::status::ok, req.version()};
     res.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -320,9 +343,28 @@ Response error_response(unsigned status, const std::string& message, unsigned ve
     return json_response(status, {{"error", message}}, version);
 }
 
+Response database_waiting_metrics(const Request& req) {
+    Response res{beast_http::status::ok, req.version()};
+    res.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = "# HELP flow_database_available Whether the database answers (0 while flowd waits for it).\n"
+                 "# TYPE flow_database_available gauge\nflow_database_available 0\n";
+    res.prepare_payload();
+    return res;
+}
+
+boost::system::result<boost::urls::url_view> parse_target(std::string_view target) {
+    // The origin form (`/v1/events?x=1`) is what clients send; the absolute form
+    // (`http://host/v1/events`) must be accepted too (RFC 9112 section 3.2.2).
+    if (!target.empty() && target.front() == '/') return boost::urls::parse_origin_form(target);
+    auto absolute = boost::urls::parse_absolute_uri(target);
+    if (absolute && (absolute->scheme_id() == boost::urls::scheme::http || absolute->scheme_id() == boost::urls::scheme::https))
+        return absolute;
+    return boost::system::error_code(boost::urls::error::illegal_reserved_char);  // neither form
+}
+
 bool is_event_post(const Request& req) {
     if (req.method() != beast_http::verb::post) return false;
-    auto parsed = boost::urls::parse_origin_form(req.target());
+    auto parsed = parse_target(req.target());
     return parsed && parsed->encoded_path() == "/v1/events";
 }
 
@@ -331,34 +373,32 @@ void handle_async(const Request& req, Services& s, Reply reply) {
     reply(handle(req, s));
 }
 
-Response handle(const Request& req, Services& s) {
-    if (is_event_post(req)) {
-        std::promise<Response> answer;
-        post_events(req, s, [&answer](Response r) { answer.set_value(std::move(r)); });
-        return answer.get_future().get();
-    }
-    auto parsed = boost::urls::parse_origin_form(req.target());
+namespace {
+
+// Every route but the event POST, which handle() and handle_async() take apart.
+Response route(const Request& req, Services& s) {
+    auto parsed = parse_target(req.target());
     if (!parsed) return error_response(400, "the request target is not a valid path", req.version());
     boost::urls::url_view url = *parsed;
     std::string path(url.encoded_path());
+    if (path.empty()) path = "/";
     std::vector<std::string> segments;
     for (auto segment : url.segments()) segments.emplace_back(segment);
     const auto method = req.method();
-    auto only = [&](beast_http::verb allowed) { return method == allowed; };
+    const bool reads = method == beast_http::verb::get || method == beast_http::verb::head;
+    const bool writes = method == beast_http::verb::post;
 
     if (path == "/healthz") {
-        if (!only(beast_http::verb::get)) return error_response(405, "use GET", req.version());
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
         if (!s.store.healthy()) return error_response(503, "the database does not answer", req.version());
         return json_response(200, {{"status", "ok"}}, req.version());
     }
     if (path == "/metrics") {
-        if (!only(beast_http::verb::get)) return error_response(405, "use GET", req.version());
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
         return metrics(req, s);
     }
     if (segments.size() < 2 || segments[0] != "v1") return error_response(404, "no such route: " + path, req.version());
-    if (path == "/v1/events") {
-        return error_response(405, "use POST", req.version());  // a POST went to post_events
-    }
+    if (path == "/v1/events") return method_not_allowed("POST", req.version());  // a POST went to post_events
     bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
                  (segments.size() == 3 && segments[1] == "instances") ||
                  (segments.size() == 4 && segments[1] == "instances" && segments[3] == "cancel") ||
@@ -366,18 +406,36 @@ Response handle(const Request& req, Services& s) {
     if (!known) return error_response(404, "no such route: " + path, req.version());
     if (!admin_allowed(req, s.config)) return error_response(401, "this route needs Authorization: Bearer <admin token>", req.version());
     if (segments.size() == 2) {
-        if (!only(beast_http::verb::get)) return error_response(405, "use GET", req.version());
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
         if (segments[1] == "instances") return list_instances(req, url, s);
         if (segments[1] == "workflows") return list_workflows(req, s);
         return list_outbox(req, url, s);
     }
     if (segments.size() == 3) {
-        if (!only(beast_http::verb::get)) return error_response(405, "use GET", req.version());
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
         return get_instance(req, segments[2], s);
     }
-    if (!only(beast_http::verb::post)) return error_response(405, "use POST", req.version());
+    if (!writes) return method_not_allowed("POST", req.version());
     if (segments[1] == "instances") return cancel_instance(req, segments[2], s);
     return retry_command(req, segments[2], s);
+}
+
+}  // namespace
+
+Response handle(const Request& req, Services& s) {
+    if (is_event_post(req)) {
+        std::promise<Response> answer;
+        post_events(req, s, [&answer](Response r) { answer.set_value(std::move(r)); });
+        return answer.get_future().get();
+    }
+    Response res = route(req, s);
+    if (req.method() == beast_http::verb::head) {
+        // The answer a GET would have, without its body: Content-Length still tells its size.
+        const std::size_t size = res.body().size();
+        res.body().clear();
+        res.content_length(size);
+    }
+    return res;
 }
 
 }  // namespace flow::http

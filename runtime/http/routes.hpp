@@ -66,5 +66,7 @@ bool is_event_post(const Request& request);
 
 // A JSON error response: {"error": message}.
 Response error_response(unsigned status, const std::string& message, unsigned version = 11);
+// GET /metrics while flowd waits for its database: flow_database_available 0.
+Response database_waiting_metrics(const Request& request);
 
 }  // namespace flow::http

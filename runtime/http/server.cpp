@@ -26,7 +26,8 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 template <class Stream>
 asio::awaitable<void> send(Stream& stream, Response res, std::chrono::milliseconds timeout) {
-    res.prepare_payload();
+    // A HEAD's answer keeps the Content-Length of the body it leaves out.
+    if (!res.has_content_length() && !res.chunked()) res.prepare_payload();
     beast::get_lowest_layer(stream).expires_after(timeout);
     co_await beast_http::async_write(stream, res, tuple_awaitable);
 }
@@ -47,6 +48,16 @@ asio::awaitable<void> refuse_and_close(Stream& stream, Response res, std::chrono
         if (error) break;
         drained += n;
     }
+}
+
+// Whether a read failed on what the client sent (a bad request line, header or chunk), rather
+// than on the connection (closed, reset, timed out), which leaves no one to answer.
+bool is_malformed(const beast::error_code& error) {
+    if (!error || error.category() != beast_http::make_error_code(beast_http::error::bad_method).category()) return false;
+    return error != beast_http::error::end_of_stream && error != beast_http::error::partial_message &&
+           error != beast_http::error::need_more && error != beast_http::error::need_buffer &&
+           error != beast_http::error::body_limit && error != beast_http::error::header_limit &&
+           error != beast_http::error::buffer_overflow && error != beast_http::error::short_read;
 }
 
 // Reads requests and answers them, one after the other, until the connection closes or the
@@ -73,7 +84,12 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
                 limits.write_timeout);
             break;
         }
-        if (read_error) break;  // closed, timed out or garbage: nothing was accepted
+        if (is_malformed(read_error)) {
+            co_await refuse_and_close(stream, error_response(400, "the request is not valid HTTP/1.1: " + read_error.message()),
+                                      limits.write_timeout);
+            break;
+        }
+        if (read_error) break;  // closed or timed out: nothing was accepted
         auto& header = parser.get();
         // The body limit is enforced from Content-Length alone, before any of the body is read.
         if (parser.content_length() && *parser.content_length() > limits.max_body_bytes) {
@@ -114,6 +130,12 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         }
         if (body_error && body_late) {
             co_await refuse_and_close(stream, error_response(408, "the body did not arrive in time", header.version()),
+                                      limits.write_timeout);
+            break;
+        }
+        if (is_malformed(body_error)) {
+            co_await refuse_and_close(stream, error_response(400, "the request body is not valid HTTP/1.1: " + body_error.message(),
+                                                             header.version()),
                                       limits.write_timeout);
             break;
         }

@@ -202,7 +202,8 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
     return store::Result<EventResult>::success(std::move(result));
 }
 
-store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTimer& due, std::uint64_t& timer_sequence) {
+store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms,
+                                    std::uint64_t& timer_sequence) {
     auto found = tx.instance(due.instance);
     if (!found.ok()) return fail<bool>(*found.error);
     // A timer that cannot fire (its instance gone, ended, or of a version that no longer
@@ -222,10 +223,11 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
     const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
     Before before{stored.state, stored.instance.status, stored.instance.timers};
     engine::Step step = engine->fire(std::move(stored.instance), due.timer, {due.timer.due_ms, &timer_sequence});
-    store::HistoryEntry cause{timestamp(due.timer.due_ms), "timer", {}};
+    const std::int64_t fired_at = std::max(now_ms, due.timer.due_ms);
+    store::HistoryEntry cause{timestamp(fired_at), "timer", {}};
     JsonWriter(cause.detail, compact).open().key("timer").string(timer.kind == ir::Timer::Kind::After ? "after" : "at")
-        .key("due").string(cause.at).key("state").string_or_null(engine->state_name(step.instance)).close();
-    if (auto e = save_step(tx, *engine, step, false, due.timer.due_ms, cause, before))
+        .key("due").string(timestamp(due.timer.due_ms)).key("state").string_or_null(engine->state_name(step.instance)).close();
+    if (auto e = save_step(tx, *engine, step, false, fired_at, cause, before))
         return fail<bool>(*e);
     return store::Result<bool>::success(true);
 }

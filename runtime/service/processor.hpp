@@ -62,8 +62,11 @@ public:
     // Handles one event within `tx`: a duplicate id answers what was recorded the first time.
     store::Result<EventResult> handle(store::Transaction& tx, const IncomingEvent& event, std::int64_t now_ms,
                                       std::uint64_t& timer_sequence);
-    // Fires a due timer, if the instance still has it pending. False when it had gone.
-    store::Result<bool> fire(store::Transaction& tx, const store::DueTimer& due, std::uint64_t& timer_sequence);
+    // Fires a due timer, if the instance still has it pending. False when it had gone. The handler's
+    // now() is the timer's due time; what is written down (updated_at, the history, the commands'
+    // created_at) is stamped `now_ms`, when it actually fired: a deadline already past, or one
+    // that fell due while flowd was stopped, does not date the records back.
+    store::Result<bool> fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence);
     store::Result<CancelOutcome> cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
                                         std::uint64_t& timer_sequence);
 

@@ -167,12 +167,16 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(status, 503, body)
         self.assertIn("not available", body["error"])
         self.assertEqual(flowd.request("GET", "/healthz")[0], 503)
+        status, text = flowd.request("GET", "/metrics")  # monitoring still sees why
+        self.assertEqual(status, 200, text)
+        self.assertIn("\nflow_database_available 0\n", text)
         self.remount("rw")
         flowd.wait_for(lambda: flowd.request("GET", "/healthz")[0] == 200, timeout=10, what="the database to open")
         status, body = flowd.post_event(start_event(2))
         self.assertEqual(status, 202, body)
         self.assertFalse(body["duplicate"])
         self.assertEqual(sorted(i["key"] for i in flowd.instances(workflow="Pair")), ["k-1", "k-2"])
+        self.assertIn("\nflow_database_available 1\n", flowd.request("GET", "/metrics")[1])
 
     # ---- targets misbehaving ----------------------------------------------------------------
 

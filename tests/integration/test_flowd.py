@@ -5,12 +5,15 @@ Each test starts flowd on an ephemeral port with its own database and a real HTT
 import base64
 import hashlib
 import hmac
+import http.client
 import importlib.util
 import json
 import os
 import random
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -251,6 +254,70 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
         self.assertEqual(flowd.request("GET", "/metrics")[0], 200)
 
+    def raw_exchange(self, flowd, raw):
+        """Sends bytes as they are and reads until the server closes the connection."""
+        with socket.create_connection(("127.0.0.1", flowd.port), timeout=5) as s:
+            s.sendall(raw)
+            answer = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return answer.decode(errors="replace")
+                answer += chunk
+
+    def test_http_conventions_head_allow_bearer_case_and_request_forms(self):
+        flowd = self.start(admin_token="s3cret")
+        # HEAD: the GET's status and Content-Length, no body.
+        connection = http.client.HTTPConnection("127.0.0.1", flowd.port, timeout=10)
+        connection.request("HEAD", "/healthz")
+        response = connection.getresponse()
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.getheader("Content-Length"), str(len(json.dumps({"status": "ok"}, separators=(",", ":")))))
+        self.assertEqual(response.read(), b"")
+        connection.request("GET", "/healthz")  # the same connection still works after it
+        self.assertEqual(json.loads(connection.getresponse().read()), {"status": "ok"})
+        connection.close()
+        # 405 names the methods the route takes.
+        for method, path, allowed in [("DELETE", "/healthz", "GET, HEAD"), ("GET", "/v1/events", "POST"),
+                                      ("PUT", "/v1/instances", "GET, HEAD"), ("GET", "/v1/outbox/x/retry", "POST")]:
+            connection = http.client.HTTPConnection("127.0.0.1", flowd.port, timeout=10)
+            connection.request(method, path, headers={"Authorization": "Bearer s3cret"})
+            response = connection.getresponse()
+            response.read()
+            self.assertEqual((response.status, response.getheader("Allow")), (405, allowed), (method, path))
+            connection.close()
+        # The auth scheme is case-insensitive; the token is not.
+        for given, status in [("bearer s3cret", 200), ("BEARER  s3cret", 200), ("Bearer S3CRET", 401), ("Bearers3cret", 401),
+                              ("Basic s3cret", 401)]:
+            self.assertEqual(flowd.request("GET", "/v1/workflows", headers={"Authorization": given})[0], status, given)
+        # Empty query values filter nothing; an unknown status is refused.
+        auth = {"Authorization": "Bearer s3cret"}
+        self.assertEqual(flowd.post_event({"id": "q1", "type": "Start", "data": {"id": "q1", "n": 1}})[0], 202)
+        status, body = flowd.request("GET", "/v1/instances?workflow=&status=&key=&limit=&after=", headers=auth)
+        self.assertEqual((status, len(body["instances"])), (200, 1), body)
+        self.assertEqual(flowd.request("GET", "/v1/outbox?status=&limit=", headers=auth)[0], 200)
+        status, body = flowd.request("GET", "/v1/instances?status=bogus", headers=auth)
+        self.assertEqual(status, 400, body)
+        self.assertIn("running, completed, failed or cancelled", body["error"])
+        # A request target in absolute form is served like its path.
+        answer = self.raw_exchange(flowd, b"GET http://flowd.example/healthz HTTP/1.1\r\nHost: flowd.example\r\n"
+                                          b"Connection: close\r\n\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 200"), answer)
+        # What is not HTTP gets 400 and the connection closes; nothing is stored.
+        answer = self.raw_exchange(flowd, b"GARBAGE\r\n\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
+        self.assertIn("Connection: close", answer)
+        answer = self.raw_exchange(flowd, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                          b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
+        self.assertEqual(len(flowd.request("GET", "/v1/instances", headers=auth)[1]["instances"]), 1)
+
+    def test_flowd_help(self):
+        result = subprocess.run([FLOWD, "--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("--flows PATH", result.stdout)
+        self.assertIn("--target NAME=URL", result.stdout)
+
     def test_tls_when_a_certificate_is_configured(self):
         import http.client
         import socket
@@ -439,8 +506,17 @@ class FlowdTest(unittest.TestCase):
         self.start()
         late = self.flowd.wait_for(lambda: self.state_of(instance)["state"] == "Late", timeout=5, what="the timer")
         self.assertTrue(late)
-        history = self.state_of(instance)["history"]
+        details = self.state_of(instance)
+        history = details["history"]
         self.assertEqual([h["kind"] for h in history].count("timer"), 1)
+        # The handler ran as of the due time, but the records say when it actually fired.
+        def when(text):
+            import datetime
+            return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        timer = next(h for h in history if h["kind"] == "timer")
+        self.assertGreaterEqual((when(timer["at"]) - when(timer["due"])).total_seconds(), 0.4, timer)
+        self.assertGreaterEqual(when(details["updated_at"]), when(timer["at"]))
+        self.assertGreaterEqual(when(details["updated_at"]), when(details["created_at"]))
 
     def test_sigkill_under_load_loses_nothing_acknowledged(self):
         flowd = self.start()

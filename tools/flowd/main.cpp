@@ -39,6 +39,15 @@ using nlohmann::json;
 
 const char* const usage_text =
     "usage: flowd --flows PATH... [--db FILE] [--listen HOST:PORT] [--config FILE] [--target NAME=URL]...\n";
+const char* const help_text =
+    "\n"
+    "  --flows PATH...     .flow files, or folders searched for them; all must compile\n"
+    "  --db FILE           the SQLite database (default flow.db), created when missing\n"
+    "  --listen HOST:PORT  where the HTTP API listens (default 127.0.0.1:8080)\n"
+    "  --config FILE       JSON: targets, secrets, limits (see docs/runtime.md)\n"
+    "  --target NAME=URL   binds a command target to an endpoint (repeatable)\n"
+    "\n"
+    "SIGTERM or SIGINT stops it cleanly. Documentation: docs/runtime.md and docs/http-api.md.\n";
 
 void log(const std::string& level, const std::string& message, json fields = json::object()) {
     fields["ts"] = flow::service::timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -107,17 +116,29 @@ struct Arguments {
     std::string listen = "127.0.0.1:8080";
     std::string config;
     std::vector<std::string> targets;
+    bool help = false;
 };
 
 std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& problem) {
     Arguments a;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
+        std::optional<std::string> inline_value;  // --db=FILE
+        if (auto equals = arg.find('='); arg.rfind("--", 0) == 0 && equals != std::string::npos) {
+            inline_value = arg.substr(equals + 1);
+            arg.resize(equals);
+        }
         auto value = [&]() -> std::optional<std::string> {
+            if (inline_value) return inline_value;
             if (i + 1 >= argc) return std::nullopt;
             return std::string(argv[++i]);
         };
+        if (arg == "--help" || arg == "-h") {
+            a.help = true;
+            return a;
+        }
         if (arg == "--flows") {
+            if (inline_value) a.flows.push_back(*inline_value);
             while (i + 1 < argc && argv[i + 1][0] != '-') a.flows.push_back(argv[++i]);
         } else if (arg == "--db" || arg == "--listen" || arg == "--config" || arg == "--target") {
             auto v = value();
@@ -200,6 +221,10 @@ int main(int argc, char** argv) {
         std::cerr << "flowd: " << problem << "\n" << usage_text;
         return 2;
     }
+    if (args->help) {
+        std::cout << usage_text << help_text;
+        return 0;
+    }
     flow::service::Config config;
     if (!args->config.empty())
         if (auto e = flow::service::load_config(args->config, config)) {
@@ -262,6 +287,8 @@ int main(int argc, char** argv) {
     auto serve = [&](const flow::http::Request& r, flow::http::Reply reply) {
         flow::http::Services* services = ready.load();
         if (!services) {
+            if (r.method() == boost::beast::http::verb::get && r.target() == "/metrics")
+                return reply(flow::http::database_waiting_metrics(r));
             std::lock_guard lock(waiting_mutex);
             return reply(flow::http::error_response(503, "the database is not available yet: " + waiting_for, r.version()));
         }
