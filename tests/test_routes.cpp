@@ -395,6 +395,18 @@ TEST_CASE("Standard Webhooks signatures: valid, forged, stale, missing, rotated"
     CHECK(http::verify_webhook({secret}, "msg_1", "17e8", signature, body, 1700000000) == http::SignatureCheck::Invalid);
 }
 
+TEST_CASE("a webhook secret is base64 with or without whsec_, as the Standard Webhooks libraries read it") {
+    // The example of the Standard Webhooks specification.
+    const std::string body = R"({"test": 2432232314})";
+    const std::string expected = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    CHECK(http::sign_webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == expected);
+    CHECK(http::sign_webhook("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == expected);
+    CHECK(http::verify_webhook({"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", expected, body,
+                               1614265330) == http::SignatureCheck::Valid);
+    // Not base64: the key is the text itself (HMAC-SHA256 computed independently).
+    CHECK(http::sign_webhook("s3cret", "msg_1", 1700000000, R"({"a":1})") == "v1,JTnXZsicQmbYBUKbG0PXd2OqV6VmCFiMTEvW8yxopSo=");
+}
+
 TEST_CASE("event input: an event's own time is an RFC 3339 timestamp, with any offset, or absent") {
     auto with_time = [](const std::string& time) {
         return http::read_events("application/json", {}, R"({"id": "1", "type": "T", "data": {}, "time": )" + time + "}");

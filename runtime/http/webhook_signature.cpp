@@ -28,12 +28,13 @@ std::string unbase64(std::string_view text) {
     return out;
 }
 
+// The HMAC key of a secret, as the Standard Webhooks libraries read it: base64 after an optional
+// `whsec_` prefix. A secret that is not base64 (say `s3cret`) is the key's bytes as written.
 std::string key_of(std::string_view secret) {
     constexpr std::string_view prefix = "whsec_";
-    if (secret.substr(0, prefix.size()) == prefix) {
-        std::string key = unbase64(secret.substr(prefix.size()));
-        if (!key.empty()) return key;
-    }
+    std::string_view encoded = secret.substr(0, prefix.size()) == prefix ? secret.substr(prefix.size()) : secret;
+    std::string key = unbase64(encoded);
+    if (!key.empty()) return key;
     return std::string(secret);
 }
 
