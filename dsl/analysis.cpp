@@ -103,6 +103,23 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
 }
 
 void Checker::report_unused() {
+    // What the workflows use, then what the fields of used records name, transitively.
+    std::vector<std::string> reached;
+    for (const auto& [name, declared] : declared_)
+        if (declared.used) reached.push_back(name);
+    while (!reached.empty()) {
+        std::string name = std::move(reached.back());
+        reached.pop_back();
+        auto named = field_records_.find(name);
+        if (named == field_records_.end()) continue;
+        for (const std::string& inner : named->second) {
+            auto it = declared_.find(inner);
+            if (it != declared_.end() && !it->second.used) {
+                it->second.used = true;
+                reached.push_back(inner);
+            }
+        }
+    }
     std::vector<bool> has_workflow(loaded_.files.size(), false);
     for (const auto& [syntax, file] : workflow_syntax_) has_workflow[static_cast<std::size_t>(file)] = true;
     for (const auto& [name, declared] : declared_) {

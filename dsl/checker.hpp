@@ -111,6 +111,10 @@ private:
     Diagnostics& diagnostics_;
     ir::Program program_;
     std::map<std::string, Declared> declared_;
+    // Which records each record's fields name: a record is used when a workflow uses it, or a
+    // record that is used names it in a field (report_unused() follows these).
+    std::map<std::string, std::vector<std::string>> field_records_;
+    bool resolving_fields_ = false;  // resolve_type() marks what it names used only outside fields
     std::vector<std::vector<bool>> visible_;  // [file][other file]
     std::vector<std::pair<const ast::Workflow*, int>> workflow_syntax_;
     // Per workflow being checked: which vars are read, which states a goto names.

@@ -42,8 +42,14 @@ void Checker::compute_visibility() {
 
 void Checker::collect_declarations() {
     auto declare = [&](const ast::Name& name, Declared entry, const char* what) {
+        const std::string article = std::string("aeiou").find(what[0]) != std::string::npos ? "an " : "a ";
         if (is_keyword(name.text)) {
-            diagnostics_.error(entry.span, "'" + name.text + "' is a keyword and cannot name a " + what);
+            diagnostics_.error(entry.span, "'" + name.text + "' is a keyword and cannot name " + article + what);
+            return false;
+        }
+        if (entry.kind == Declared::Kind::Record && (primitive_types().count(name.text) || name.text == "list")) {
+            // It could never be referred to: `string` always means the built-in type.
+            diagnostics_.error(entry.span, "'" + name.text + "' is a built-in type and cannot name " + article + what);
             return false;
         }
         auto [it, inserted] = declared_.emplace(name.text, entry);
@@ -150,7 +156,7 @@ Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
         base = primitive->second;
     } else if (Declared* declared = lookup(ref.name, file);
                declared && declared->kind == Declared::Kind::Record) {
-        declared->used = true;
+        if (!resolving_fields_) declared->used = true;
         base = Type::record(ref.name);
     } else {
         std::string message = "unknown type '" + ref.name + "'";
@@ -182,7 +188,13 @@ void Checker::resolve_record_fields() {
                                                                    record.name + "'");
                     continue;
                 }
+                resolving_fields_ = true;
                 Type type = resolve_type(field.type, file);
+                resolving_fields_ = false;
+                for (const Type* t = &type;; t = &t->element()) {
+                    if (t->is(Type::Kind::Record)) field_records_[record.name].push_back(t->record_name());
+                    if (!t->is(Type::Kind::List) && !t->is(Type::Kind::Optional)) break;
+                }
                 if (type.is(Type::Kind::Record) && type.record_name() == record.name)
                     diagnostics_.error(span(field.type, file), "'" + record.name + "' cannot contain itself");
                 if (type.is(Type::Kind::Record)) {

@@ -490,6 +490,24 @@ std::size_t too_deep_at(const std::string& text) {
     return std::string::npos;
 }
 
+// The first word of the line after the one holding `from`, at or after it, that starts a member of
+// a workflow or of a state; npos when none does before `end`.
+std::size_t next_member_line(const std::string& text, std::size_t from, std::size_t end) {
+    static const std::array<std::string_view, 10> starters = {"state", "start", "on",    "var",   "key",
+                                                               "correlate", "version", "entry", "after", "at"};
+    for (std::size_t nl = text.find('\n', from); nl != std::string::npos && nl < end; nl = text.find('\n', nl + 1)) {
+        std::size_t word = nl + 1;
+        while (word < end && (text[word] == ' ' || text[word] == '\t')) ++word;
+        for (std::string_view starter : starters) {
+            std::size_t after = word + starter.size();
+            if (after < end && text.compare(word, starter.size(), starter) == 0 &&
+                !(std::isalnum(static_cast<unsigned char>(text[after])) || text[after] == '_'))
+                return word;
+        }
+    }
+    return std::string::npos;
+}
+
 }  // namespace
 
 ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
@@ -504,9 +522,56 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
     auto parser = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::declaration];
 
     ast::File file;
-    std::size_t at = skip_blank(text, 0);
+    std::size_t at = skip_blank(text, text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0);  // a UTF-8 byte order mark is no text
     auto report = [&](std::size_t where, std::string message) {
         diagnostics.error(Span{&source, static_cast<int>(where), static_cast<int>(where + 1)}, std::move(message));
+    };
+    // Reports a failed expectation; returns where it failed.
+    auto report_failure = [&](const x3::expectation_failure<grammar::Iterator>& failure) {
+        std::size_t failed_at = static_cast<std::size_t>(failure.where() - text.begin());
+        if (failure.which() == grammar::string_end.name) {
+            // Reported at the opening quote: that is where the string that never ends starts.
+            std::size_t line_start = text.rfind('\n', failed_at == 0 ? 0 : failed_at - 1);
+            line_start = line_start == std::string::npos ? 0 : line_start + 1;
+            std::size_t quote = text.find('"', line_start);
+            while (quote != std::string::npos && quote < failed_at) {
+                std::size_t close = quote + 1;
+                while (close < failed_at && text[close] != '"') close += text[close] == '\\' ? 2 : 1;
+                if (close >= failed_at) break;
+                quote = text.find('"', close + 1);
+            }
+            report(quote < failed_at ? quote : failed_at, "unterminated string: expected '\"' before the end of the line");
+        } else {
+            if (failure.which() != grammar::escape_body.name) failed_at = skip_blank(text, failed_at);
+            else if (failed_at > 0) --failed_at;  // at the backslash
+            report(failed_at, failure.which() == grammar::escape_body.name
+                                  ? "invalid escape '\\" + text.substr(failed_at + 1, 1) + "': write \\\" \\\\ \\n \\t or \\u{hex}"
+                                  : expectation_message(text, failed_at, failure.which()));
+        }
+        return failed_at;
+    };
+    // After an error inside a workflow, the rest of it is read member by member from each line
+    // that starts one (a state, a handler, a timer...), so that its other errors are reported
+    // too. What is read this way is only checked for syntax: the workflow is dropped all the same.
+    auto report_more_in_workflow = [&](std::size_t failed_at, std::size_t end) {
+        auto workflow_member = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::workflow_member];
+        auto state_member = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::state_member];
+        for (std::size_t member = next_member_line(text, failed_at, end); member != std::string::npos;
+             member = next_member_line(text, member, end)) {
+            grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(member);
+            grammar::Iterator last = text.begin() + static_cast<std::ptrdiff_t>(end);
+            const bool in_state = text.compare(member, 5, "entry") == 0 || text.compare(member, 5, "after") == 0 ||
+                                  text.compare(member, 2, "at") == 0;
+            try {
+                state.records_allowed = true;
+                bool read = in_state ? x3::phrase_parse(first, last, state_member, grammar::skipper)
+                                     : x3::phrase_parse(first, last, workflow_member, grammar::skipper);
+                if (read) member = static_cast<std::size_t>(first - text.begin());
+            } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
+                member = report_failure(failure);
+            }
+            if (member >= end) break;
+        }
     };
     while (at < text.size()) {
         grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(at);
@@ -525,26 +590,9 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
             else
                 report(failed_at, std::string("expected ") + grammar::declaration.name + ", found " + found_at(text, failed_at));
         } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
-            failed_at = static_cast<std::size_t>(failure.where() - text.begin());
-            if (failure.which() == grammar::string_end.name) {
-                // Reported at the opening quote: that is where the string that never ends starts.
-                std::size_t line_start = text.rfind('\n', failed_at == 0 ? 0 : failed_at - 1);
-                line_start = line_start == std::string::npos ? 0 : line_start + 1;
-                std::size_t quote = text.find('"', line_start);
-                while (quote != std::string::npos && quote < failed_at) {
-                    std::size_t close = quote + 1;
-                    while (close < failed_at && text[close] != '"') close += text[close] == '\\' ? 2 : 1;
-                    if (close >= failed_at) break;
-                    quote = text.find('"', close + 1);
-                }
-                report(quote < failed_at ? quote : failed_at, "unterminated string: expected '\"' before the end of the line");
-            } else {
-                if (failure.which() != grammar::escape_body.name) failed_at = skip_blank(text, failed_at);
-                else if (failed_at > 0) --failed_at;  // at the backslash
-                report(failed_at, failure.which() == grammar::escape_body.name
-                                      ? "invalid escape '\\" + text.substr(failed_at + 1, 1) + "': write \\\" \\\\ \\n \\t or \\u{hex}"
-                                      : expectation_message(text, failed_at, failure.which()));
-            }
+            failed_at = report_failure(failure);
+            if (text.compare(at, 8, "workflow") == 0 && failed_at > at && failed_at < text.size())
+                report_more_in_workflow(failed_at, next_declaration(text, failed_at));
         }
         at = skip_blank(text, resume_point(text, at, failed_at));
     }

@@ -266,3 +266,29 @@ TEST_CASE("hostile nesting is refused with an error, never a crash") {
     std::string nested = handler("let x = (1" + repeat(" + 1", 400) + " + (1" + repeat(" + 1", 400) + " + (1" + repeat(" + 1", 400) + ")))");
     CHECK(has(check(nested), "error: this expression is too deep"));
 }
+
+TEST_CASE("a type is used only when a workflow uses it, directly or through the fields of what it uses") {
+    std::string text = "type T { a: int }\n"
+                       "type U { t: T }\n"
+                       "type X { a: int }\n"
+                       "type Y { xs: list<X?> }\n"
+                       "event Unused { x: X }\n"
+                       "event A { id: string, y: Y }\n"
+                       "workflow W { key id: string start on A { complete } }";
+    std::string summary = check(text);
+    CHECK(has(summary, "1:6: warning: type 'T' is declared but never used"));  // only an unused type names it
+    CHECK(has(summary, "2:6: warning: type 'U' is declared but never used"));
+    CHECK(has(summary, "5:7: warning: event 'Unused' is declared but never used"));
+    CHECK_FALSE(has(summary, "'X' is declared"));  // A's field y names Y, whose field names X
+    CHECK_FALSE(has(summary, "'Y' is declared"));
+}
+
+TEST_CASE("a built-in type's name cannot be declared again; a byte order mark is no text") {
+    for (const char* name : {"string", "int", "number", "bool", "time", "duration", "json", "list"}) {
+        std::string text = std::string("type ") + name + " { a: int }\nevent A { id: string }\n"
+                                                         "workflow W { key id: string start on A { complete } }";
+        CHECK(has(check(text), std::string("1:6: error: '") + name + "' is a built-in type and cannot name a type"));
+    }
+    std::string with_bom = "\xEF\xBB\xBF" "event A { id: string }\nworkflow W { key id: string start on A { complete } }";
+    CHECK(check(with_bom).empty());
+}

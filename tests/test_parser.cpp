@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace flow;
 
 namespace {
@@ -112,4 +114,25 @@ TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
         CHECK_MESSAGE(errors.find("spirit") == std::string::npos, errors);
         CHECK_MESSAGE(errors.find("boost") == std::string::npos, errors);
     }
+}
+
+TEST_CASE("recovery within a workflow: each broken member is reported, the sound ones are not") {
+    const std::string text = "event A { id: string }\n"
+                             "workflow W {\n"
+                             "  key id: string\n"
+                             "  start on A { goto S ) }\n"
+                             "  state S {\n"
+                             "    on A { complete }\n"
+                             "    after 1h { fail \"late\" + }\n"
+                             "  }\n"
+                             "  state T { on A { goto } }\n"
+                             "  state U { on A { complete } }\n"
+                             "}\n"
+                             "event B { id: string";
+    std::string errors = syntax_errors(text);
+    CHECK(errors.find("4:23: expected '}' to close the start handler for 'A', found ')'") != std::string::npos);
+    CHECK(errors.find("7:30: expected an expression, found '}'") != std::string::npos);
+    CHECK(errors.find("9:25: expected a state name, found '}'") != std::string::npos);
+    CHECK(errors.find("12:") != std::string::npos);  // and the next declaration is read again
+    CHECK(std::count(errors.begin(), errors.end(), '\n') == 4);
 }
