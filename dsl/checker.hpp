@@ -3,6 +3,8 @@
 // analysis.cpp (reachability and use).
 #pragma once
 
+#include <cctype>
+
 #include "dsl/ast.hpp"
 #include "dsl/diagnostics.hpp"
 #include "dsl/ir.hpp"
@@ -101,8 +103,14 @@ private:
     void report_unused();
 
     // ---- shared helpers ----
+    // The node's text, without the white space the parser may have skipped after it (an optional
+    // `?` looked for past the end of a type, say).
     Span span(const boost::spirit::x3::position_tagged& node, int file) const {
-        return Span{loaded_.files[file].source.get(), node.id_first, node.id_last};
+        const Source* source = loaded_.files[file].source.get();
+        int end = node.id_last;
+        while (end > node.id_first + 1 && std::isspace(static_cast<unsigned char>(source->text()[static_cast<std::size_t>(end - 1)])))
+            --end;
+        return Span{source, node.id_first, end};
     }
     ir::Position position(const boost::spirit::x3::position_tagged& node, int file) const;
     const Source& source(int file) const { return *loaded_.files[file].source; }

@@ -292,3 +292,18 @@ TEST_CASE("a built-in type's name cannot be declared again; a byte order mark is
     std::string with_bom = "\xEF\xBB\xBF" "event A { id: string }\nworkflow W { key id: string start on A { complete } }";
     CHECK(check(with_bom).empty());
 }
+
+TEST_CASE("a diagnostic's end leaves out the white space after its construct") {
+    Compilation c = test::compile_text("event A { id: string }\ntype S { g: A   }\n"
+                                       "workflow W { key id: bool   \n start on A { complete } }");
+    nlohmann::json doc = nlohmann::json::parse(format_json(c.diagnostics));
+    std::vector<nlohmann::json> errors;
+    for (const nlohmann::json& d : doc["diagnostics"])
+        if (d["severity"] == "error") errors.push_back(d);
+    REQUIRE(errors.size() == 2);
+    for (const nlohmann::json& d : errors) CHECK(d["end_line"] == d["line"]);
+    CHECK(errors[0]["column"] == 13);
+    CHECK(errors[0]["end_column"] == 14);  // `A`, not `A   `
+    CHECK(errors[1]["column"] == 22);
+    CHECK(errors[1]["end_column"] == 26);  // `bool`, not up to the next line
+}
