@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [OUT_DIR] [SECTIONS...]
 #
-# SECTIONS (default: all): writer peers http sweep relay timers million.
+# SECTIONS (default: all): limits writer peers http sweep relay timers million.
 # Builds Release with the bench programs, installs the peers with npm when missing, and writes
 # one JSON line per measurement to OUT_DIR/results.jsonl (default build-release/bench-results),
 # plus OUT_DIR/load.svg (throughput and p99 latency against offered load) from the sweep.
@@ -12,14 +12,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/build-release/bench-results}
 shift || true
-sections=${*:-writer peers http sweep relay timers million}
+sections=${*:-limits writer peers http sweep relay timers million}
 build=$root/build-release
 mkdir -p "$out"
 results=$out/results.jsonl
 : > "$results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLOW_TESTS=OFF -DFLOW_BENCH=ON > /dev/null
-cmake --build "$build" --target flowd store_bench load_generator command_sink > /dev/null
+cmake --build "$build" --target flowd store_bench sqlite_limit load_generator command_sink > /dev/null
 if [[ " $sections " == *" peers "* && ! -d "$root/bench/peers/node_modules" ]]; then
   (cd "$root/bench/peers" && npm install --no-audit --no-fund --loglevel=error)
 fi
@@ -91,6 +91,15 @@ wait_until_zero() {
 
 for section in $sections; do
   case $section in
+  limits)
+    # The disk's yardsticks from the performance goals: three bare SQLite writes per event
+    # (inbox, instance update, outbox row), one transaction per event, 100 per transaction, and
+    # 100 per transaction with synchronous=OFF (a ceiling without durability, not a target).
+    for args in "--batch 1 --events 10000" "--batch 100" "--batch 100 --synchronous OFF"; do
+      line=$("$build/bench/sqlite_limit" $args --db "$(fresh_db limit.db)")
+      record "{\"bench\":\"limits\",\"result\":\"$line\"}"
+    done
+    ;;
   writer)
     # The writer alone: the processor and SQLite, no HTTP (the ceiling of the HTTP figures).
     for args in "--scenario starts --batch 100" "--scenario pairs --batch 100" "--scenario starts --batch 1"; do
