@@ -2,8 +2,12 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
+
+#include <openssl/ssl.h>
 
 #include <charconv>
 #include <ctime>
@@ -22,6 +26,21 @@ void wait(asio::io_context& io) {
     io.run();
 }
 
+// Writes the request and reads the answer on an open stream, plain or TLS.
+template <class Stream>
+beast::error_code exchange(asio::io_context& io, Stream& stream, beast_http::request<beast_http::string_body>& req,
+                           beast_http::response_parser<beast_http::string_body>& parser, std::chrono::milliseconds timeout) {
+    beast::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    beast_http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+    wait(io);
+    if (ec) return ec;
+    beast::flat_buffer buffer;
+    beast_http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+    wait(io);
+    return ec;
+}
+
 }  // namespace
 
 std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t now_ms) {
@@ -36,55 +55,100 @@ std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int
     return std::nullopt;
 }
 
+asio::ssl::context* HttpClient::tls_for(const std::string& ca_file, std::string& problem) {
+    auto& tls = tls_[ca_file];
+    if (tls) return tls.get();
+    auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                         asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    context->set_verify_mode(asio::ssl::verify_peer);
+    beast::error_code ec;
+    if (ca_file.empty()) context->set_default_verify_paths(ec);
+    else context->load_verify_file(ca_file, ec);
+    if (ec) {
+        tls_.erase(ca_file);
+        problem = "cannot load the trusted certificates" + (ca_file.empty() ? std::string() : " of " + ca_file) + ": " + ec.message();
+        return nullptr;
+    }
+    tls = std::move(context);
+    return tls.get();
+}
+
 HttpResult HttpClient::post(const std::string& url, const std::string& body,
-                            const std::vector<std::pair<std::string, std::string>>& headers, std::chrono::milliseconds timeout) {
+                            const std::vector<std::pair<std::string, std::string>>& headers, std::chrono::milliseconds timeout,
+                            const std::string& ca_file) {
     auto parsed = boost::urls::parse_uri(url);
-    if (!parsed) return {0, "invalid URL " + url, std::nullopt};
-    std::string host(parsed->host());
-    std::string port = parsed->has_port() ? std::string(parsed->port()) : "80";
+    if (!parsed || (parsed->scheme_id() != boost::urls::scheme::http && parsed->scheme_id() != boost::urls::scheme::https))
+        return {0, "invalid URL " + url, std::nullopt};
+    const bool secure = parsed->scheme_id() == boost::urls::scheme::https;
+    std::string host(parsed->host_name().empty() ? std::string(parsed->host()) : std::string(parsed->host_name()));
+    if (parsed->host_type() == boost::urls::host_type::ipv6) host = std::string(parsed->host_ipv6_address().to_string());
+    std::string port = parsed->has_port() ? std::string(parsed->port()) : secure ? "443" : "80";
     std::string target(parsed->encoded_target());
     if (target.empty()) target = "/";
     std::string endpoint = host + ":" + port;
+    std::string key = std::string(parsed->scheme()) + "://" + endpoint + (secure ? " " + ca_file : "");
 
     for (int attempt = 0; attempt < 2; ++attempt) {
-        auto& stream = connections_[endpoint];
-        bool reused = stream != nullptr;
+        Connection& connection = connections_[key];
+        bool reused = connection.plain || connection.secure;
         beast::error_code ec;
-        if (!stream) {
-            stream = std::make_unique<beast::tcp_stream>(io_);
+        if (!reused) {
+            asio::ssl::context* tls = nullptr;
+            if (secure) {
+                std::string problem;
+                tls = tls_for(ca_file, problem);
+                if (!tls) {
+                    connections_.erase(key);
+                    return {0, problem, std::nullopt};
+                }
+            }
             asio::ip::tcp::resolver resolver(io_);
             auto results = resolver.resolve(host, port, ec);
             if (ec) {
-                connections_.erase(endpoint);
+                connections_.erase(key);
                 return {0, "cannot resolve " + host + ": " + ec.message(), std::nullopt};
             }
-            stream->expires_after(timeout);
-            stream->async_connect(results, [&](beast::error_code e, auto) { ec = e; });
+            auto transport = std::make_unique<beast::tcp_stream>(io_);
+            transport->expires_after(timeout);
+            transport->async_connect(results, [&](beast::error_code e, auto) { ec = e; });
             wait(io_);
             if (ec) {
-                connections_.erase(endpoint);
+                connections_.erase(key);
                 return {0, "cannot connect to " + endpoint + ": " + ec.message(), std::nullopt};
+            }
+            if (!secure) {
+                connection.plain = std::move(transport);
+            } else {
+                auto stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*transport), *tls);
+                // The name the certificate must carry, and the one the server picks it by (SNI,
+                // which is for names, not addresses).
+                stream->set_verify_callback(asio::ssl::host_name_verification(host));
+                if (parsed->host_type() == boost::urls::host_type::name)
+                    SSL_set_tlsext_host_name(stream->native_handle(), host.c_str());
+                beast::get_lowest_layer(*stream).expires_after(timeout);
+                stream->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+                wait(io_);
+                if (ec) {
+                    connections_.erase(key);
+                    return {0, "TLS with " + endpoint + " failed: " + ec.message(), std::nullopt};
+                }
+                connection.secure = std::move(stream);
             }
         }
         beast_http::request<beast_http::string_body> req{beast_http::verb::post, target, 11};
-        req.set(beast_http::field::host, parsed->has_port() ? endpoint : host);
+        req.set(beast_http::field::host, parsed->has_port() ? std::string(parsed->encoded_host_and_port()) : std::string(parsed->encoded_host()));
         req.set(beast_http::field::user_agent, "flowd");
         for (const auto& [name, value] : headers) req.set(name, value);
         req.body() = body;
         req.keep_alive(true);
         req.prepare_payload();
-        stream->expires_after(timeout);
-        beast_http::async_write(*stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
-        wait(io_);
-        beast::flat_buffer buffer;
         beast_http::response_parser<beast_http::string_body> parser;
         parser.body_limit(1 << 20);
-        if (!ec) {
-            beast_http::async_read(*stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
-            wait(io_);
-        }
+        ec = connection.secure ? exchange(io_, *connection.secure, req, parser, timeout)
+                               : exchange(io_, *connection.plain, req, parser, timeout);
         if (ec) {
-            connections_.erase(endpoint);
+            connections_.erase(key);
             // A kept-alive connection the target closed meanwhile: try once on a new one.
             if (reused && ec != beast::error::timeout) continue;
             return {0, ec == beast::error::timeout ? "timed out after " + std::to_string(timeout.count()) + " ms" : ec.message(),
@@ -100,7 +164,7 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
                                                       std::chrono::duration_cast<std::chrono::milliseconds>(
                                                           std::chrono::system_clock::now().time_since_epoch())
                                                           .count());
-        if (!res.keep_alive()) connections_.erase(endpoint);
+        if (!res.keep_alive()) connections_.erase(key);
         return result;
     }
     return {0, "connection closed", std::nullopt};

@@ -1,9 +1,13 @@
 // A small blocking HTTP/1.1 client for the relay, on Beast: one keep-alive connection per
-// host and port, a deadline on every request, and no exception for a target that fails.
+// scheme, host and port, a deadline on every request, and no exception for a target that fails.
+// `https://` URLs go over TLS 1.2 or later, with the server's certificate verified against the
+// system's trusted authorities (or a PEM file of the target's own) and its host name.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
 #include <map>
@@ -22,12 +26,24 @@ struct HttpResult {
 
 class HttpClient {
 public:
+    // `ca_file`: for an https URL, the PEM file of the authorities to trust instead of the
+    // system's (empty: the system's).
     HttpResult post(const std::string& url, const std::string& body,
-                    const std::vector<std::pair<std::string, std::string>>& headers, std::chrono::milliseconds timeout);
+                    const std::vector<std::pair<std::string, std::string>>& headers, std::chrono::milliseconds timeout,
+                    const std::string& ca_file = "");
 
 private:
+    struct Connection {
+        std::unique_ptr<boost::beast::tcp_stream> plain;
+        std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> secure;
+    };
+    // The TLS settings for a CA file (empty: the system's), made once; null with the reason when
+    // the file cannot be used.
+    boost::asio::ssl::context* tls_for(const std::string& ca_file, std::string& problem);
+
     boost::asio::io_context io_;
-    std::map<std::string, std::unique_ptr<boost::beast::tcp_stream>> connections_;  // "host:port" -> open stream
+    std::map<std::string, Connection> connections_;  // "scheme://host:port ca_file" -> open stream
+    std::map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
 };
 
 // Reads a Retry-After value: seconds, or an HTTP date relative to now.

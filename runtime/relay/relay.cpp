@@ -139,7 +139,7 @@ Relay::Delivery Relay::deliver(const store::OutboxCommand& command, Lane& lane) 
         headers.emplace_back("webhook-signature", http::sign_webhook(target.secret, command.id, now_s, text));
     }
     auto started = std::chrono::steady_clock::now();
-    HttpResult result = lane.client.post(target.url, text, headers, std::chrono::milliseconds(target.timeout_ms));
+    HttpResult result = lane.client.post(target.url, text, headers, std::chrono::milliseconds(target.timeout_ms), target.ca_file);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (result.status >= 200 && result.status < 300) {
         metrics_.delivery(command.target, "delivered", seconds);

@@ -15,7 +15,13 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
     if (!j.is_object()) return "targets." + name + " must be an object";
     if (!j.contains("url") || !j["url"].is_string()) return "targets." + name + ".url is required (a string)";
     t.url = j["url"].get<std::string>();
-    if (t.url.rfind("http://", 0) != 0) return "targets." + name + ".url must start with http://";
+    if (t.url.rfind("http://", 0) != 0 && t.url.rfind("https://", 0) != 0)
+        return "targets." + name + ".url must start with http:// or https://";
+    if (j.contains("ca_file")) {
+        if (!j["ca_file"].is_string() || j["ca_file"].get<std::string>().empty())
+            return "targets." + name + ".ca_file must be a file name";
+        t.ca_file = j["ca_file"].get<std::string>();
+    }
     if (j.contains("secret")) {
         if (!j["secret"].is_string()) return "targets." + name + ".secret must be a string";
         t.secret = j["secret"].get<std::string>();
@@ -103,7 +109,8 @@ std::optional<std::string> add_target_flag(const std::string& flag, Config& conf
     if (eq == std::string::npos || eq == 0) return "--target takes NAME=URL";
     Target t;
     t.url = flag.substr(eq + 1);
-    if (t.url.rfind("http://", 0) != 0) return "--target " + flag + ": the URL must start with http://";
+    if (t.url.rfind("http://", 0) != 0 && t.url.rfind("https://", 0) != 0)
+        return "--target " + flag + ": the URL must start with http:// or https://";
     auto existing = config.targets.find(flag.substr(0, eq));
     if (existing != config.targets.end()) {
         existing->second.url = t.url;

@@ -17,7 +17,8 @@ struct RetryPolicy {
 };
 
 struct Target {
-    std::string url;     // http://host:port/path
+    std::string url;     // http://host:port/path or https://…
+    std::string ca_file; // https: the PEM file of the authorities to trust (empty: the system's)
     std::string secret;  // signs commands (Standard Webhooks) when set
     std::int64_t timeout_ms = 10000;
     RetryPolicy retry;

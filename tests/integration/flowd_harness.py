@@ -116,7 +116,8 @@ class Receiver:
     sleeps; the status "reset" closes the connection with a TCP reset instead of answering.
     Every request is recorded. `port` reopens a receiver where an earlier one listened."""
 
-    def __init__(self, behaviour=None, port=0):
+    def __init__(self, behaviour=None, port=0, tls=None):
+        """`tls`: (certificate, key) PEM files to answer over HTTPS."""
         self.received = []
         self.attempts = {}  # command id -> requests received with it
         self.connections = set()  # open connections, cut when the receiver closes
@@ -168,11 +169,18 @@ class Receiver:
 
         self.server = Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls:
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def url(self, path=""):
-        return f"http://127.0.0.1:{self.port}/{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{path}"
 
     def commands(self):
         with self.lock:

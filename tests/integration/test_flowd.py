@@ -434,6 +434,39 @@ class FlowdTest(unittest.TestCase):
 
     # ---- the relay ---------------------------------------------------------------------
 
+    def test_commands_over_https_are_verified_and_delivered(self):
+        cert, key = os.path.join(self.dir, "target-cert.pem"), os.path.join(self.dir, "target-key.pem")
+        made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                               "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                              capture_output=True, text=True)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        self.receiver = Receiver(tls=(cert, key))
+        self.assertTrue(self.receiver.url("sink").startswith("https://"))
+        retry = {"max_attempts": 50, "initial_backoff_ms": 50, "max_backoff_ms": 100}
+        # The certificate is self-signed: trusted by no system authority, so it is refused...
+        flowd = self.start(retry=retry)
+        self.assertEqual(flowd.post_event({"id": "s1", "type": "Start", "data": {"id": "s1", "n": 1}})[0], 202)
+        def refused():
+            pending = flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"]
+            return pending and pending[0]["last_error"] and "certificate" in pending[0]["last_error"] and pending
+        pending = flowd.wait_for(refused, what="the certificate to be refused")
+        self.assertEqual(self.receiver.commands(), [])
+        self.assertEqual(flowd.stop(), 0)
+        # ... and once the target's authority is configured, the waiting commands are delivered.
+        target = {"url": self.receiver.url("sink"), "ca_file": cert, "timeout_ms": 1000, "retry": retry}
+        flowd = self.start(targets={"sink": target})
+        commands = flowd.wait_for(lambda: len(self.receiver.commands()) >= 2 and self.receiver.commands(), what="delivery")
+        self.assertEqual([c["type"] for c in commands], ["First", "Second"])
+        self.assertEqual({c["id"] for c in commands} >= {p["id"] for p in pending}, True)
+        # A CA file that cannot be read is refused at start, with its name.
+        self.assertEqual(flowd.stop(), 0)
+        config = write_config(os.path.join(self.dir, "bad.json"),
+                              targets={"sink": {"url": self.receiver.url("sink"), "ca_file": ""}})
+        result = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "bad.db"), "--config", config],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("targets.sink.ca_file must be a file name", result.stderr)
+
     def test_commands_to_a_target_with_a_secret_are_signed(self):
         self.receiver = Receiver()
         target = {"url": self.receiver.url("sink"), "secret": SECRET}
