@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -344,7 +346,19 @@ TEST_CASE("lists: limit defaults to 100 and is capped at 1000, for instances and
     CHECK(rest["instances"][0]["key"] == "k1000");
     CHECK(rest["next"].is_null());
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/outbox"))["commands"].size() == 100);
-    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending&limit=5000"))["commands"].size() == 1000);
+    auto commands = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending&limit=5000"));
+    CHECK(commands["commands"].size() == 1000);
+    // The outbox pages like the instances: `next` is the cursor for `after`.
+    REQUIRE(commands["next"].is_string());
+    auto last = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending&limit=1000&after=" + commands["next"].get<std::string>()));
+    REQUIRE(last["commands"].size() == 1);
+    CHECK(last["commands"][0]["id"] != commands["commands"][999]["id"]);
+    CHECK(last["next"].is_null());
+    std::set<std::string> ids;
+    for (const auto& c : commands["commands"]) ids.insert(c["id"].get<std::string>());
+    ids.insert(last["commands"][0]["id"].get<std::string>());
+    CHECK(ids.size() == 1001);  // every command once, across the two pages
+    CHECK(s.call(beast_http::verb::get, "/v1/outbox?after=x").result_int() == 400);
 }
 
 TEST_CASE("the admin token guards the routes that change things, and a refused call changes nothing") {

@@ -214,7 +214,7 @@ TEST_CASE("the hot queries read their indexes, not whole tables") {
     CHECK(relay.find("outbox_pending_by_instance") != std::string::npos);
     CHECK(relay.find("SCAN") == std::string::npos);
     CHECK(plan("SELECT count(*) FROM outbox WHERE status = 'dead'").find("outbox_dead") != std::string::npos);
-    CHECK(plan("SELECT row FROM outbox WHERE status = 'dead' ORDER BY row LIMIT 10").find("outbox_dead") != std::string::npos);
+    CHECK(plan("SELECT row FROM outbox WHERE row > 0 AND status = 'dead' ORDER BY row LIMIT 10").find("outbox_dead") != std::string::npos);
     // Correlation: the running instance of a workflow and key.
     CHECK(plan("SELECT row FROM instances WHERE workflow = 'W' AND key = '1' AND status = 'running'")
               .find("instances_running") != std::string::npos);

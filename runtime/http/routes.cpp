@@ -283,6 +283,7 @@ Response list_workflows(const Request& req, Services& s) {
 Response list_outbox(const Request& req, const boost::urls::url_view& url, Services& s) {
     std::string status;
     int limit = 100;
+    std::int64_t after = 0;
     for (auto param : url.params()) {
         std::string value(param.value);
         if (value.empty()) continue;  // `?status=` is no filter, as if it were absent
@@ -290,21 +291,26 @@ Response list_outbox(const Request& req, const boost::urls::url_view& url, Servi
             if (value != "pending" && value != "delivered" && value != "dead")
                 return error_response(400, "status is pending, delivered or dead", req.version());
             status = value;
-        } else if (param.key == "limit") {
+        } else if (param.key == "limit" || param.key == "after") {
             char* end = nullptr;
             long long n = std::strtoll(value.c_str(), &end, 10);
-            if (*end != '\0' || n < 0) return error_response(400, "limit must be a non-negative integer", req.version());
-            limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
+            if (*end != '\0' || n < 0)
+                return error_response(400, std::string(param.key) + " must be a non-negative integer", req.version());
+            if (param.key == "limit") limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
+            else after = n;
         }
     }
-    auto rows = s.store.outbox(status, limit);
+    auto rows = s.store.outbox(status, limit + 1, after);
     if (!rows.ok()) return error_response(503, rows.error->message, req.version());
+    bool more = rows.value->size() > static_cast<std::size_t>(limit);
+    if (more) rows.value->resize(static_cast<std::size_t>(limit));
     json list = json::array();
     for (const auto& c : *rows.value)
         list.push_back({{"id", c.id}, {"type", c.type}, {"target", c.target}, {"workflow", c.workflow},
                         {"instance", c.instance}, {"status", c.status}, {"attempts", c.attempts},
                         {"last_error", c.last_error.empty() ? json() : json(c.last_error)}, {"created_at", c.created_at}});
-    return json_response(200, {{"commands", std::move(list)}}, req.version());
+    json next = more ? json(std::to_string(rows.value->back().row)) : json();
+    return json_response(200, {{"commands", std::move(list)}, {"next", next}}, req.version());
 }
 
 Response retry_command(const Request& req, const std::string& id, Services& s) {

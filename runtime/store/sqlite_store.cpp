@@ -475,17 +475,19 @@ public:
         return Result<std::vector<HistoryEntry>>::success(std::move(out));
     }
 
-    Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit) override {
+    Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row) override {
         std::lock_guard lock(read_mutex_);
         // The status is written into the statement when it is one of the three, so that
         // SQLite sees that a partial index (pending or dead commands only) answers it.
         std::string sql = std::string("SELECT ") + command_columns + " FROM outbox";
         const bool known = status == "pending" || status == "delivered" || status == "dead";
-        if (known) sql += " WHERE status = '" + status + "'";
-        else if (!status.empty()) sql += " WHERE status = ?";
+        sql += " WHERE row > ?";
+        if (known) sql += " AND status = '" + status + "'";
+        else if (!status.empty()) sql += " AND status = ?";
         sql += " ORDER BY row LIMIT ?";
         Use s(reader_->prepare(sql));
         int index = 1;
+        s->bind(index++, after_row);
         if (!known && !status.empty()) s->bind(index++, status);
         s->bind(index, limit);
         return read_commands(*s);

@@ -153,7 +153,8 @@ public:
     // duplicates in a batch the database failed to commit).
     virtual Result<std::optional<std::string>> recorded_event(const std::string& event_id) = 0;
     virtual Result<std::vector<HistoryEntry>> history(const std::string& instance) = 0;
-    virtual Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit) = 0;
+    // Commands in insertion order, of one status (empty: any), after a row (0: from the first).
+    virtual Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row = 0) = 0;
     // Counts for /metrics: instances by status, outbox rows by status, pending timers.
     virtual Result<std::vector<std::pair<std::string, std::int64_t>>> counts() = 0;
 
