@@ -44,6 +44,7 @@ private:
         std::string name;
         int slot;
         Type type;
+        bool refused = false;  // a `let` refused for hiding a name: read as written, never assigned
     };
     // What an expression or statement may see.
     struct Scope {

@@ -83,7 +83,7 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         ir::Expr value = expression(assign->value, scope);
         const std::string& target = assign->target.text;
         for (const Local& local : scope.locals) {
-            if (local.name == target) {
+            if (local.name == target && !local.refused) {
                 diagnostics_.error(span(assign->target, file),
                                    local.type.is(Type::Kind::Record) && program_.record(local.type.record_name()) &&
                                            program_.record(local.type.record_name())->kind == ir::Record::Kind::Event &&
@@ -123,7 +123,9 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
             diagnostics_.error(span(let->value, file), "a 'let' needs a value of a known type, not null");
         st.slot = scope.next_slot++;
         scope.max_slots = std::max(scope.max_slots, scope.next_slot);
-        scope.locals.push_back({name, st.slot, st.value.type});
+        // A refused `let` still names its value for the reads after it (what its author meant),
+        // but an assignment to the name goes to the variable it tried to hide: no second error.
+        scope.locals.push_back({name, st.slot, st.value.type, !clash.empty()});
         out.push_back(std::move(st));
         return false;
     }

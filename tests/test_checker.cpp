@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace flow;
 
 namespace {
@@ -306,4 +308,20 @@ TEST_CASE("a diagnostic's end leaves out the white space after its construct") {
     CHECK(errors[0]["end_column"] == 14);  // `A`, not `A   `
     CHECK(errors[1]["column"] == 22);
     CHECK(errors[1]["end_column"] == 26);  // `bool`, not up to the next line
+}
+
+int errors_in(const std::string& summary) {
+    int count = 0;
+    for (std::size_t at = summary.find("error:"); at != std::string::npos; at = summary.find("error:", at + 1)) ++count;
+    return count;
+}
+
+TEST_CASE("a refused let brings no second error: reads see its value, an assignment goes to the variable") {
+    std::string over_var = check(wrap("let v = 3\n v = a.n\n goto S", "  var v: int = 0\n"));
+    CHECK(has(over_var, "error: a 'let' cannot hide the variable 'v' of the workflow"));
+    CHECK_FALSE(has(over_var, "cannot be assigned"));
+    CHECK(errors_in(over_var) == 1);
+    std::string over_binding = check(wrap("let a = 4\n let m = a + 1\n goto S"));
+    CHECK(has(over_binding, "error: a 'let' cannot hide 'a', defined earlier in this handler"));
+    CHECK(errors_in(over_binding) == 1);
 }
