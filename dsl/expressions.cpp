@@ -189,7 +189,10 @@ ir::Expr Checker::binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, cons
         Type left = a.required();
         if (a.is(K::Null)) return make(ir::Op::Coalesce, b);
         Type shared;
-        if (!unify(left, b, shared)) return refuse("");
+        if (!unify(left, b, shared))
+            // `??` binds loosest of all: `x ?? 1 == 1` reads as `x ?? (1 == 1)`.
+            return refuse(": the default must be " + std::string(left.is(K::Int) || left.is(K::Error) ? "an " : "a ") +
+                          left.to_string() + (b.is(K::Bool) ? "; '??' binds last, so write (x ?? default) == y" : ""));
         return make(ir::Op::Coalesce, shared);
     }
     if (op == "and" || op == "or") {
@@ -217,7 +220,9 @@ ir::Expr Checker::binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, cons
         if (a.is(K::Duration) && b.is(K::Time)) return make(ir::Op::AddTimeDuration, Type::time(), true);
         if (both(K::Duration)) return make(ir::Op::AddDuration, Type::duration());
         if (a.is(K::String) || b.is(K::String))
-            return refuse(a.is_optional() || b.is_optional() ? "" : ": convert the other side with str()");
+            return refuse(a.is_optional() || b.is_optional()
+                              ? ""
+                              : ": convert the " + (a.is(K::String) ? b : a).to_string() + " to a string with str()");
         return refuse("");
     }
     if (op == "-") {

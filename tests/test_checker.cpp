@@ -325,3 +325,10 @@ TEST_CASE("a refused let brings no second error: reads see its value, an assignm
     CHECK(has(over_binding, "error: a 'let' cannot hide 'a', defined earlier in this handler"));
     CHECK(errors_in(over_binding) == 1);
 }
+
+TEST_CASE("type error hints name the side to fix") {
+    CHECK(has(check(wrap("let s = a.n + \"x\"\n goto S")), "cannot combine int and string: convert the int to a string with str()"));
+    CHECK(has(check(wrap("let s = \"x\" + 1.5\n goto S")), "cannot combine string and number: convert the number to a string with str()"));
+    std::string coalesce = check(wrap("if a.note ?? \"\" == \"\" { goto S } else { goto S }"));
+    CHECK(has(coalesce, "operator '??' cannot combine string? and bool: the default must be a string; '??' binds last, so write (x ?? default) == y"));
+}
