@@ -1,9 +1,12 @@
 // Expressions: precedence, name resolution, static typing and the choice of operator.
 #include "dsl/checker.hpp"
+
 #include "dsl/loader.hpp"
 #include "stdlib/chrono.hpp"
 #include "stdlib/functions.hpp"
 
+#include <array>
+#include <cctype>
 #include <charconv>
 #include <functional>
 
@@ -30,6 +33,29 @@ std::string with_article(const Type& type) {
     std::string name = type.to_string();
     bool vowel = !name.empty() && std::string("aeiouAEIOU").find(name[0]) != std::string::npos;
     return (vowel ? "an " : "a ") + name;
+}
+
+// Whether a duration literal's units come largest first, each once (`1d2h`, not `2h1d`): when
+// they do and the literal is still refused, its value is too large.
+bool units_in_order(const std::string& text) {
+    static const std::array<std::string_view, 5> units = {"d", "h", "m", "s", "ms"};
+    std::size_t at = 0, next_unit = 0;
+    while (at < text.size()) {
+        std::size_t digits = at;
+        while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+        if (digits == at) return false;
+        std::size_t unit = next_unit;
+        // "ms" before "m", or "5ms" would read as 5 minutes and an "s".
+        if (text.compare(digits, 2, "ms") == 0) unit = 4;
+        else if (digits < text.size()) {
+            for (unit = 0; unit < 4 && text.compare(digits, 1, units[unit]) != 0; ++unit) {}
+            if (unit == 4) return false;
+        }
+        if (unit < next_unit) return false;
+        next_unit = unit + 1;
+        at = digits + units[unit].size();
+    }
+    return true;
 }
 
 ir::Expr typed_error(ir::Position at) {
@@ -431,8 +457,9 @@ ir::Expr Checker::primary(const ast::Primary& p, Scope& scope) {
         out.position = position(*du, file);
         std::optional<std::int64_t> ms = chrono::parse_duration(du->text);
         if (!ms) {
-            diagnostics_.error(span(*du, file), "invalid duration '" + du->text +
-                                                    "': units (d h m s ms) go from largest to smallest, each once");
+            diagnostics_.error(span(*du, file), "invalid duration '" + du->text + "': " +
+                                                    (units_in_order(du->text) ? "too large for 64-bit milliseconds"
+                                                                              : "units (d h m s ms) go from largest to smallest, each once"));
             return typed_error(out.position);
         }
         out.type = Type::duration();

@@ -332,3 +332,10 @@ TEST_CASE("type error hints name the side to fix") {
     std::string coalesce = check(wrap("if a.note ?? \"\" == \"\" { goto S } else { goto S }"));
     CHECK(has(coalesce, "operator '??' cannot combine string? and bool: the default must be a string; '??' binds last, so write (x ?? default) == y"));
 }
+
+TEST_CASE("a duration literal too large says so, not that its units are out of order") {
+    CHECK(has(check(wrap("let d = 10000000000000000d\n goto S")), "invalid duration '10000000000000000d': too large for 64-bit milliseconds"));
+    CHECK(has(check(wrap("let d = 2h1d\n goto S")), "invalid duration '2h1d': units (d h m s ms) go from largest to smallest, each once"));
+    CHECK_FALSE(has(check(wrap("let d = 1m1ms\n goto S")), "invalid duration"));  // minutes, then milliseconds
+    CHECK_FALSE(has(check(wrap("let d = 1d2h3m4s5ms\n goto S")), "invalid duration"));
+}
