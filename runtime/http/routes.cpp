@@ -179,6 +179,18 @@ json instance_summary(const store::StoredInstance& i) {
             {"updated_at", i.updated_at}};
 }
 
+// `limit` (1 to 1000, more taken as 1000, 0 as 1) and `after` (a cursor) of a list; other
+// parameters are left alone. The reason when the value is not a non-negative integer.
+std::optional<std::string> read_page_parameter(std::string_view key, const std::string& value, int& limit, std::int64_t& after) {
+    if (key != "limit" && key != "after") return std::nullopt;
+    char* end = nullptr;
+    long long n = std::strtoll(value.c_str(), &end, 10);
+    if (*end != '\0' || n < 0) return std::string(key) + " must be a non-negative integer";
+    if (key == "limit") limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
+    else after = n;
+    return std::nullopt;
+}
+
 Response list_instances(const Request& req, const boost::urls::url_view& url, Services& s) {
     store::InstanceFilter filter;
     for (auto param : url.params()) {
@@ -191,14 +203,8 @@ Response list_instances(const Request& req, const boost::urls::url_view& url, Se
             filter.status = value;
         }
         else if (param.key == "key") filter.key = value;
-        else if (param.key == "limit" || param.key == "after") {
-            char* end = nullptr;
-            long long n = std::strtoll(value.c_str(), &end, 10);
-            if (*end != '\0' || n < 0)
-                return error_response(400, std::string(param.key) + " must be a non-negative integer", req.version());
-            if (param.key == "limit") filter.limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
-            else filter.after_row = n;
-        }
+        else if (auto problem = read_page_parameter(param.key, value, filter.limit, filter.after_row))
+            return error_response(400, *problem, req.version());
     }
     if (!filter.key.empty()) {
         // Keys are stored as JSON: the text matches a string key, and an int key when it is one.
@@ -291,13 +297,8 @@ Response list_outbox(const Request& req, const boost::urls::url_view& url, Servi
             if (value != "pending" && value != "delivered" && value != "dead")
                 return error_response(400, "status is pending, delivered or dead", req.version());
             status = value;
-        } else if (param.key == "limit" || param.key == "after") {
-            char* end = nullptr;
-            long long n = std::strtoll(value.c_str(), &end, 10);
-            if (*end != '\0' || n < 0)
-                return error_response(400, std::string(param.key) + " must be a non-negative integer", req.version());
-            if (param.key == "limit") limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
-            else after = n;
+        } else if (auto problem = read_page_parameter(param.key, value, limit, after)) {
+            return error_response(400, *problem, req.version());
         }
     }
     auto rows = s.store.outbox(status, limit + 1, after);

@@ -212,7 +212,6 @@ class FlowdTest(unittest.TestCase):
 
     def test_chunked_request_bodies(self):
         flowd = self.start()
-        import http.client
         connection = http.client.HTTPConnection("127.0.0.1", flowd.port, timeout=10)
         body = json.dumps({"id": "chunky", "type": "Start", "data": {"id": "ch", "n": 1}}).encode()
         connection.request("POST", "/v1/events", body=iter([body[:10], body[10:]]),
@@ -318,16 +317,18 @@ class FlowdTest(unittest.TestCase):
         self.assertIn("--flows PATH", result.stdout)
         self.assertIn("--target NAME=URL", result.stdout)
 
-    def test_tls_when_a_certificate_is_configured(self):
-        import http.client
-        import socket
-        import ssl
-        import subprocess
-        cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")
+    def self_signed_certificate(self, name):
+        """A certificate for 127.0.0.1 and its key, as PEM files: (certificate, key)."""
+        cert, key = os.path.join(self.dir, name + "-cert.pem"), os.path.join(self.dir, name + "-key.pem")
         made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                                "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                               capture_output=True, text=True)
         self.assertEqual(made.returncode, 0, made.stderr)
+        return cert, key
+
+    def test_tls_when_a_certificate_is_configured(self):
+        import ssl
+        cert, key = self.self_signed_certificate("flowd")
         flowd = self.start(tls={"certificate": cert, "private_key": key}, header_timeout_ms=1000)
         self.assertIn('"tls":true', "".join(flowd.log))
         context = ssl.create_default_context(cafile=cert)  # verifies the certificate and the address
@@ -359,7 +360,6 @@ class FlowdTest(unittest.TestCase):
         self.assertIn("cannot use the TLS certificate", done.stderr)
 
     def test_a_slow_client_is_cut_off_at_the_header_deadline(self):
-        import socket
         flowd = self.start(header_timeout_ms=500)
         slow = socket.create_connection(("127.0.0.1", flowd.port))
         slow.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")  # and never the rest
@@ -370,7 +370,6 @@ class FlowdTest(unittest.TestCase):
         slow.close()
 
     def test_a_body_over_the_limit_is_refused_from_its_length_before_it_is_sent(self):
-        import socket
         flowd = self.start(max_body_bytes=1000)
         client = socket.create_connection(("127.0.0.1", flowd.port))
         client.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -388,7 +387,6 @@ class FlowdTest(unittest.TestCase):
         self.assertIn(b"the body is larger than 1000 bytes", answer)
 
     def test_a_body_that_does_not_arrive_in_time_gets_408_and_changes_nothing(self):
-        import socket
         flowd = self.start(body_timeout_ms=500)
         slow = socket.create_connection(("127.0.0.1", flowd.port))
         body = json.dumps({"id": "late", "type": "Start", "data": {"id": "late", "n": 1}}).encode()
@@ -412,7 +410,6 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(flowd.post_event({"id": "late", "type": "Start", "data": {"id": "late", "n": 1}})[0], 202)
 
     def test_connections_over_the_cap_get_503(self):
-        import socket
         flowd = self.start(max_connections=4)
         idle = [socket.create_connection(("127.0.0.1", flowd.port)) for _ in range(4)]
         refused = False
@@ -435,11 +432,7 @@ class FlowdTest(unittest.TestCase):
     # ---- the relay ---------------------------------------------------------------------
 
     def test_commands_over_https_are_verified_and_delivered(self):
-        cert, key = os.path.join(self.dir, "target-cert.pem"), os.path.join(self.dir, "target-key.pem")
-        made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                               "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                              capture_output=True, text=True)
-        self.assertEqual(made.returncode, 0, made.stderr)
+        cert, key = self.self_signed_certificate("target")
         self.receiver = Receiver(tls=(cert, key))
         self.assertTrue(self.receiver.url("sink").startswith("https://"))
         retry = {"max_attempts": 50, "initial_backoff_ms": 50, "max_backoff_ms": 100}
