@@ -169,3 +169,21 @@ TEST_CASE("a timer that re-arms itself at the same instant stops the run instead
                             R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
     CHECK(run.error.find("line 1: more than 100000 timers fired for this line") == 0);
 }
+
+TEST_CASE("a deadline already passed fires right after the handler that entered its state, before the next workflow's delivery") {
+    Run run = simulate_text("event Go { id: string }\ncommand Log to log { text: string }\n"
+                            "workflow A { key id: string start on Go { goto S }\n"
+                            " state S { at now() - 1h { emit Log { text: \"late \" + str(now()) } complete } } }\n"
+                            "workflow B { key id: string start on Go { emit Log { text: \"b\" } complete } }",
+                            R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
+    CHECK(run.error == "");
+    REQUIRE(run.lines.size() >= 5);
+    CHECK(run.lines[0]["workflow"] == "A");
+    CHECK(run.lines[0]["outcome"] == "started");
+    CHECK(run.lines[1]["timer"] == "at");
+    CHECK(run.lines[1]["workflow"] == "A");
+    CHECK(run.lines[2]["data"]["text"] == "late 2025-12-31T23:00:00Z");
+    CHECK(run.lines[3]["workflow"] == "B");
+    CHECK(run.lines[3]["event"] == "1");
+    CHECK(run.lines[4]["data"]["text"] == "b");
+}

@@ -144,6 +144,9 @@ std::optional<std::string> Simulator::event(int line_number) {
         auto found = running_.find(running_key(route.workflow, *route.key));
         if (found != running_.end()) {
             apply(engine_.deliver(std::move(instances_[found->second]), event, clock), found->second, &id, nullptr, before);
+            // A deadline already passed when its state was entered fires right after the handler,
+            // before the next workflow's delivery.
+            if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
             continue;
         }
         std::size_t n = ++created_per_workflow_[static_cast<std::size_t>(route.workflow)];
@@ -157,10 +160,9 @@ std::optional<std::string> Simulator::event(int line_number) {
             continue;
         }
         apply(std::move(step), std::nullopt, &id, nullptr, before);
+        if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
     }
     seen_events_.emplace(std::move(id), std::move(first));
-    // A deadline already passed when its state was entered fires right after the handler.
-    if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
     return std::nullopt;
 }
 
