@@ -71,13 +71,20 @@ std::string format_text(const Diagnostic& d) {
     std::string_view line = d.source->line(d.line);
     out.append(line);
     out += '\n';
-    // Keep tabs so that the caret lines up under the source as the terminal shows it.
+    // One blank per code point before the column, keeping tabs, so that the caret lines up under
+    // the source as the terminal shows it.
     std::size_t caret_at = static_cast<std::size_t>(d.column - 1);
-    for (std::size_t i = 0; i < caret_at && i < line.size(); ++i) out += line[i] == '\t' ? '\t' : ' ';
+    std::size_t characters = 0;
+    for (char c : line) {
+        if ((static_cast<unsigned char>(c) & 0xC0) == 0x80) continue;  // inside a code point
+        if (characters++ == caret_at) break;
+        out += c == '\t' ? '\t' : ' ';
+    }
     out += '^';
+    std::size_t line_length = count_code_points(line);
     if (d.end_line == d.line && d.end_column > d.column + 1) {
         std::size_t tildes = static_cast<std::size_t>(d.end_column - d.column - 1);
-        tildes = std::min(tildes, line.size() > caret_at + 1 ? line.size() - caret_at - 1 : 0);
+        tildes = std::min(tildes, line_length > caret_at + 1 ? line_length - caret_at - 1 : 0);
         out.append(tildes, '~');
     }
     out += '\n';

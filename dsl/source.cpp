@@ -4,6 +4,14 @@
 
 namespace flow {
 
+bool has_byte_order_mark(std::string_view text) { return text.substr(0, 3) == "\xEF\xBB\xBF"; }
+
+std::size_t count_code_points(std::string_view utf8) {
+    std::size_t n = 0;
+    for (char c : utf8) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // every byte but a continuation starts one
+    return n;
+}
+
 Source::Source(std::string name, std::string text) : name_(std::move(name)), text_(std::move(text)) {
     line_starts_.push_back(0);
     for (std::size_t i = 0; i < text_.size(); ++i)
@@ -14,7 +22,9 @@ LineColumn Source::locate(std::size_t offset) const {
     offset = std::min(offset, text_.size());
     auto after = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
     auto line_index = static_cast<std::size_t>(after - line_starts_.begin()) - 1;
-    return {static_cast<int>(line_index) + 1, static_cast<int>(offset - line_starts_[line_index]) + 1};
+    std::size_t begin = line_starts_[line_index];
+    if (line_index == 0 && has_byte_order_mark(text_)) begin = std::min<std::size_t>(3, offset);
+    return {static_cast<int>(line_index) + 1, static_cast<int>(count_code_points(std::string_view(text_).substr(begin, offset - begin))) + 1};
 }
 
 std::string_view Source::line(int number) const {
@@ -23,6 +33,7 @@ std::string_view Source::line(int number) const {
     std::size_t end = text_.find('\n', begin);
     if (end == std::string::npos) end = text_.size();
     if (end > begin && text_[end - 1] == '\r') --end;
+    if (number == 1 && has_byte_order_mark(text_)) begin = std::min<std::size_t>(3, end);
     return std::string_view(text_).substr(begin, end - begin);
 }
 

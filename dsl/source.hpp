@@ -10,8 +10,13 @@ namespace flow {
 
 struct LineColumn {
     int line = 0;    // 1-based
-    int column = 0;  // 1-based, in bytes
+    int column = 0;  // 1-based, in Unicode code points (a tab counts one)
 };
+
+// Whether a text starts with a UTF-8 byte order mark (which is no text: columns skip it).
+bool has_byte_order_mark(std::string_view text);
+// The number of code points in UTF-8 text (each byte that is not a continuation byte starts one).
+std::size_t count_code_points(std::string_view utf8);
 
 class Source {
 public:
@@ -21,7 +26,7 @@ public:
     const std::string& text() const { return text_; }
 
     LineColumn locate(std::size_t offset) const;
-    // The text of a 1-based line, without its line break.
+    // The text of a 1-based line, without its line break (nor a byte order mark).
     std::string_view line(int number) const;
 
 private:

@@ -208,6 +208,25 @@ TEST_CASE("the caret and tildes sit under the construct") {
           "                              ^~~~~~~\n");
 }
 
+TEST_CASE("columns count characters, not bytes: the caret sits under the construct after non-ASCII text") {
+    Compilation c = test::compile_text(wrap("emit C { id: \"Café ☕\", n: 1 } goto Nowhere"));
+    REQUIRE(!c.diagnostics.all().empty());
+    const Diagnostic& d = c.diagnostics.all()[0];
+    CHECK(d.column == 36);  // 39 in bytes
+    CHECK(d.end_column == 43);
+    CHECK(format_text(d) ==
+          "test.flow:7:36: error: unknown state 'Nowhere'\n"
+          "emit C { id: \"Café ☕\", n: 1 } goto Nowhere\n"
+          "                                   ^~~~~~~\n");
+    // A byte order mark takes no column, and the source line is shown without it.
+    Compilation marked = test::compile_text("\xEF\xBB\xBF" "event A { id: strin }\nworkflow W { key id: string start on A { complete } }");
+    REQUIRE(!marked.diagnostics.all().empty());
+    CHECK(format_text(marked.diagnostics.all()[0]) ==
+          "test.flow:1:15: error: unknown type 'strin'\n"
+          "event A { id: strin }\n"
+          "              ^~~~~\n");
+}
+
 TEST_CASE("an external name may not be another event's name") {
     CHECK(has(check("event A \"B\" { id: string }\nevent B { id: string }\n"),
               "1:7: error: event 'A' takes the external name 'B', which is the name of event 'B'"));
