@@ -33,6 +33,9 @@ private:
     };
     void collect_declarations();
     void resolve_record_fields();
+    // A record that holds itself through required record fields (directly or through others)
+    // has no finite value: each such cycle is reported once.
+    void report_record_cycles();
     void compute_visibility();
     // A declared name as seen from `file`: null when unknown or not visible there.
     Declared* lookup(const std::string& name, int file);
@@ -124,6 +127,14 @@ private:
     // record that is used names it in a field (report_unused() follows these).
     std::map<std::string, std::vector<std::string>> field_records_;
     bool resolving_fields_ = false;  // resolve_type() marks what it names used only outside fields
+    // Each record's required fields of a record type (not optional, not a list): the field's
+    // name, the record it names and where its type is written.
+    struct RequiredRecordField {
+        std::string field;
+        std::string record;
+        Span type_span;
+    };
+    std::map<std::string, std::vector<RequiredRecordField>> required_record_fields_;
     std::vector<std::vector<bool>> visible_;  // [file][other file]
     std::vector<std::pair<const ast::Workflow*, int>> workflow_syntax_;
     // Per workflow being checked: which vars are read, which states a goto names.

@@ -9,6 +9,7 @@ ir::Program Checker::run() {
     compute_visibility();
     collect_declarations();
     resolve_record_fields();
+    report_record_cycles();
     for (const auto& [syntax, file] : workflow_syntax_) workflow(*syntax, file);
     report_unused();
     if (!diagnostics_.has_errors())

@@ -195,8 +195,8 @@ void Checker::resolve_record_fields() {
                     if (t->is(Type::Kind::Record)) field_records_[record.name].push_back(t->record_name());
                     if (!t->is(Type::Kind::List) && !t->is(Type::Kind::Optional)) break;
                 }
-                if (type.is(Type::Kind::Record) && type.record_name() == record.name)
-                    diagnostics_.error(span(field.type, file), "'" + record.name + "' cannot contain itself");
+                if (type.is(Type::Kind::Record) && !field.optional)
+                    required_record_fields_[record.name].push_back({field.name.text, type.record_name(), span(field.type, file)});
                 if (type.is(Type::Kind::Record)) {
                     const ir::Record* inner = program_.record(type.record_name());
                     if (inner && inner->kind != ir::Record::Kind::Type)
@@ -207,6 +207,45 @@ void Checker::resolve_record_fields() {
                 bool optional = field.optional || type.is_optional();
                 record.fields.push_back({field.name.text, optional ? Type::optional(type) : type, optional});
             }
+        }
+    }
+}
+
+void Checker::report_record_cycles() {
+    // Depth-first from each record in program order; a cycle is reported at the field that
+    // closes it, from the first of its records in program order (so each cycle once).
+    std::set<std::string> in_a_reported_cycle;
+    for (const ir::Record& start : program_.records) {
+        if (in_a_reported_cycle.count(start.name)) continue;
+        std::vector<std::pair<std::string, std::size_t>> path{{start.name, 0}};  // record, next field to follow
+        std::vector<const RequiredRecordField*> via;
+        std::set<std::string> on_path{start.name}, finished;
+        while (!path.empty()) {
+            auto& [name, next] = path.back();
+            const auto found = required_record_fields_.find(name);
+            if (found == required_record_fields_.end() || next >= found->second.size()) {
+                finished.insert(name);
+                on_path.erase(name);
+                path.pop_back();
+                if (!via.empty()) via.pop_back();
+                continue;
+            }
+            const RequiredRecordField& field = found->second[next++];
+            if (field.record == start.name) {
+                std::string route = start.name;
+                for (const RequiredRecordField* step : via) route += "." + step->field + " → " + step->record;
+                route += "." + field.field + " → " + start.name;
+                std::string message = "'" + start.name + "' cannot contain itself";
+                if (!via.empty()) message += " (" + route + ")";
+                diagnostics_.error(field.type_span, message + ": a value of it would never end; make a field on the way "
+                                                              "optional ('?') or a list");
+                for (const auto& [on, unused] : path) in_a_reported_cycle.insert(on);
+                continue;
+            }
+            if (on_path.count(field.record) || finished.count(field.record)) continue;  // a cycle not through `start`
+            via.push_back(&field);
+            on_path.insert(field.record);
+            path.push_back({field.record, 0});
         }
     }
 }

@@ -22,4 +22,11 @@ inline std::string summary(const Compilation& c) {
     return out;
 }
 
+// How many times `needle` occurs in `text`.
+inline int count(const std::string& text, const std::string& needle) {
+    int n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+    return n;
+}
+
 }  // namespace flow::test

@@ -227,6 +227,21 @@ TEST_CASE("columns count characters, not bytes: the caret sits under the constru
           "              ^~~~~\n");
 }
 
+TEST_CASE("a record may not hold itself through required fields; optional fields and lists may recurse") {
+    const std::string use = "event E { id: string, a: A }\nworkflow W { key id: string start on E { complete } }\n";
+    CHECK(has(check("type A { a: A }\n" + use), "1:13: error: 'A' cannot contain itself: a value of it would never end"));
+    // Through other records: reported once, at the field that closes the cycle, with its route.
+    std::string mutual = check("type A { n: int, b: B }\ntype B { c: C }\ntype C { a: A, d?: A }\n" + use);
+    CHECK(has(mutual, "3:13: error: 'A' cannot contain itself (A.b → B.c → C.a → A)"));
+    CHECK(test::count(mutual, "cannot contain itself") == 1);
+    // Two cycles through one record are two errors.
+    CHECK(test::count(check("type A { b: B, c: C }\ntype B { a: A }\ntype C { a: A }\n" + use), "cannot contain itself") == 2);
+    // A cycle that does not pass through the record that names it is reported from its own records.
+    CHECK(has(check("type A { b: B }\ntype B { c: C }\ntype C { b: B }\n" + use), "'B' cannot contain itself (B.c → C.b → B)"));
+    // Finite values exist when a field on the way is optional or a list.
+    CHECK(check("type A { next?: A, children: list<A>, b: B }\ntype B { back?: A, all: list<B> }\n" + use) == "");
+}
+
 TEST_CASE("an external name may not be another event's name") {
     CHECK(has(check("event A \"B\" { id: string }\nevent B { id: string }\n"),
               "1:7: error: event 'A' takes the external name 'B', which is the name of event 'B'"));

@@ -187,3 +187,19 @@ TEST_CASE("a deadline already passed fires right after the handler that entered 
     CHECK(run.lines[3]["event"] == "1");
     CHECK(run.lines[4]["data"]["text"] == "b");
 }
+
+TEST_CASE("a recursive record (through an optional field and a list) decodes, builds and travels in a command") {
+    Run run = simulate_text("type Node { name: string, next?: Node, children: list<Node> }\n"
+                            "event Built { id: string, tree: Node }\ncommand Echo to log { tree: Node, text: string }\n"
+                            "workflow W { key id: string start on Built as b {\n"
+                            "  let top = Node { name: \"top\", next: b.tree, children: [] }\n"
+                            "  emit Echo { tree: top, text: (b.tree.next ?? top).name + \" \" + str(len(b.tree.children[0].children)) }\n"
+                            "  complete } }",
+                            R"({"id": "1", "type": "Built", "time": "2026-01-01T00:00:00Z", "data": {"id": "a", "tree": )"
+                            R"({"name": "r", "next": {"name": "n", "children": []}, "children": [{"name": "c", "children": [{"name": "d", "children": []}]}]}}})");
+    CHECK(run.error == "");
+    REQUIRE(run.lines.size() >= 2);
+    CHECK(run.lines[1]["data"]["text"] == "n 1");
+    CHECK(run.lines[1]["data"]["tree"]["next"]["children"][0]["children"][0]["name"] == "d");
+    CHECK(run.lines[1]["data"]["tree"]["next"]["next"]["name"] == "n");
+}
