@@ -1,4 +1,5 @@
 #include "stdlib/functions.hpp"
+#include "stdlib/number_text.hpp"
 
 #include "stdlib/chrono.hpp"
 
@@ -218,11 +219,7 @@ std::string_view trim_ascii(std::string_view text) {
 
 // ---- Numbers ----
 
-std::string format_double(double number) {
-    std::array<char, 64> buffer{};
-    const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), number);
-    return std::string(buffer.data(), result.ptr);
-}
+std::string format_double(double number) { return number_text(number); }
 
 // A `number` value as text: integers exactly, doubles in their shortest round-trip form.
 std::string format_number(const Value& value) {

@@ -94,3 +94,12 @@ TEST_CASE("keys: literals, identifiers and arbitrary keys give the same text") {
     JsonWriter(written).open().name(long_name).boolean(true).key(long_name + "2").boolean(false).close();
     CHECK(json::parse(written) == json{{long_name, true}, {long_name + "2", false}});
 }
+
+TEST_CASE("numbers on the wire are written as str() writes them, and read back as the same double") {
+    json v = json::array({100000.0, 0.0001, 1e-7, 1e21, 0.1 + 0.2, -0.0});
+    std::string out;
+    JsonWriter(out, JsonWriter::Layout::Compact).value(v);
+    CHECK(out == "[100000,0.0001,1e-7,1e+21,0.30000000000000004,0]");
+    json back = json::parse(out);
+    for (std::size_t n = 0; n + 1 < v.size(); ++n) CHECK(back[n].get<double>() == v[n].get<double>());
+}

@@ -246,9 +246,23 @@ TEST_CASE("str of numbers: shortest round-trip form, no trailing .0") {
     CHECK(run_str(number(-2.25)) == "-2.25");
     CHECK(run_str(number(0.1)) == "0.1");
     CHECK(run_str(number(0.1 + 0.2)) == "0.30000000000000004");
-    CHECK(run_str(number(1e20)) == "1e+20");
-    CHECK(run_str(number(1e-7)) == "1e-07");
     CHECK(run_str(number(123456789.0)) == "123456789");
+    // Laid out as ECMAScript's Number.prototype.toString: plain digits from 1e-6 up to 1e21.
+    CHECK(run_str(number(10000.0)) == "10000");
+    CHECK(run_str(number(100000.0)) == "100000");
+    CHECK(run_str(number(2.0 * 250000)) == "500000");
+    CHECK(run_str(number(0.0001)) == "0.0001");
+    CHECK(run_str(number(0.000001)) == "0.000001");
+    CHECK(run_str(number(-0.0000015)) == "-0.0000015");
+    CHECK(run_str(number(1e20)) == "100000000000000000000");
+    CHECK(run_str(number(123.456e5)) == "12345600");
+    CHECK(run_str(number(1e21)) == "1e+21");
+    CHECK(run_str(number(1.5e300)) == "1.5e+300");
+    CHECK(run_str(number(1e-7)) == "1e-7");
+    CHECK(run_str(number(-2.5e-8)) == "-2.5e-8");
+    CHECK(run_str(number(-0.0)) == "0");
+    CHECK(run_str(number(5e-324)) == "5e-324");
+    CHECK(run_str(number(1.7976931348623157e308)) == "1.7976931348623157e+308");
     CHECK(run_str({Value(7), Type::number()}) == "7");  // an int held in a number
     CHECK(run_str({Value(int_max), Type::number()}) == "9223372036854775807");
 }
@@ -324,7 +338,7 @@ TEST_CASE("int of numbers truncates toward zero") {
     CHECK(run("int", {number(-3.99)}) == -3);
     CHECK(run("int", {number(-0.5)}) == 0);
     CHECK(run("int", {number(9007199254740993.0)}) == 9007199254740992);
-    CHECK(runtime_error("int", {number(1e19)}) == "out of the int range: int(1e+19)");
+    CHECK(runtime_error("int", {number(1e19)}) == "out of the int range: int(10000000000000000000)");
     CHECK(runtime_error("int", {number(-1e19)}).starts_with("out of the int range"));
     CHECK(runtime_error("int", {number(std::numeric_limits<double>::quiet_NaN())}).starts_with("out of the int range"));
     CHECK(runtime_error("int", {number(std::numeric_limits<double>::infinity())}).starts_with("out of the int range"));
@@ -515,9 +529,9 @@ TEST_CASE("round halves away from zero; floor and ceil") {
 }
 
 TEST_CASE("round, floor and ceil outside the int range are runtime errors") {
-    CHECK(runtime_error("round", {number(1e19)}) == "out of the int range: round(1e+19)");
+    CHECK(runtime_error("round", {number(1e19)}) == "out of the int range: round(10000000000000000000)");
     CHECK(runtime_error("ceil", {number(9223372036854775807.0)}) ==
-          "out of the int range: ceil(9223372036854775808)");
+          "out of the int range: ceil(9223372036854776000)");
     CHECK(runtime_error("floor", {number(-1e300)}).starts_with("out of the int range"));
     CHECK(runtime_error("round", {number(std::numeric_limits<double>::quiet_NaN())}).starts_with("out of the int range"));
 }

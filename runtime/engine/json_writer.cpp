@@ -1,5 +1,7 @@
 #include "runtime/engine/json_writer.hpp"
 
+#include "stdlib/number_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -158,9 +160,7 @@ JsonWriter& JsonWriter::value(const Value& v) {
     case Value::value_t::number_float: {
         double d = v.get<double>();
         if (!std::isfinite(d)) return null();
-        char buffer[32];
-        auto end = std::to_chars(buffer, buffer + sizeof buffer, d).ptr;
-        out_.append(buffer, end);
+        stdlib::append_number_text(out_, d);
         return *this;
     }
     case Value::value_t::array: {
