@@ -32,6 +32,12 @@ private:
         bool used = false;
     };
     void collect_declarations();
+    // For each declared name, the declaration kept (file, offset of the name) when it is declared
+    // more than once: the first in dependency order.
+    std::map<std::string, std::pair<int, int>> first_declarations() const;
+    // Whether `file` declared `name` itself but the declaration was refused as a duplicate
+    // (uses of the name there are then not reported again).
+    bool refused_here(const std::string& name, int file) const;
     void resolve_record_fields();
     // A record that holds itself through required record fields (directly or through others)
     // has no finite value: each such cycle is reported once.
@@ -135,6 +141,7 @@ private:
         Span type_span;
     };
     std::map<std::string, std::vector<RequiredRecordField>> required_record_fields_;
+    std::set<std::pair<int, std::string>> refused_declarations_;  // (file, name) refused as duplicates
     std::vector<std::vector<bool>> visible_;  // [file][other file]
     std::vector<std::pair<const ast::Workflow*, int>> workflow_syntax_;
     // Per workflow being checked: which vars are read, which states a goto names.

@@ -40,7 +40,44 @@ void Checker::compute_visibility() {
     }
 }
 
+// Of two declarations of one name, the one kept is the first in dependency order (a file's
+// imports before the file, then the files in the order given), so that the duplicate is
+// reported in the file that imports the other, or in the later of two unrelated files.
+std::map<std::string, std::pair<int, int>> Checker::first_declarations() const {
+    std::vector<int> rank(loaded_.files.size(), -1);
+    int next_rank = 0;
+    std::vector<bool> entered(loaded_.files.size(), false);
+    auto visit = [&](auto& self, int file) -> void {
+        if (entered[static_cast<std::size_t>(file)]) return;
+        entered[static_cast<std::size_t>(file)] = true;
+        for (int imported : loaded_.files[static_cast<std::size_t>(file)].imports) self(self, imported);
+        rank[static_cast<std::size_t>(file)] = next_rank++;
+    };
+    for (std::size_t f = 0; f < loaded_.files.size(); ++f) visit(visit, static_cast<int>(f));
+
+    std::map<std::string, std::pair<int, int>> first;  // name -> (file, offset of its name)
+    auto consider = [&](const ast::Name& name, int file) {
+        auto [it, inserted] = first.emplace(name.text, std::pair{file, name.id_first});
+        const auto [kept_file, kept_offset] = it->second;
+        if (!inserted && std::pair{rank[static_cast<std::size_t>(file)], name.id_first} <
+                             std::pair{rank[static_cast<std::size_t>(kept_file)], kept_offset})
+            it->second = {file, name.id_first};
+    };
+    for (std::size_t f = 0; f < loaded_.files.size(); ++f) {
+        for (const ast::Declaration& declaration : loaded_.files[f].syntax.declarations) {
+            if (const auto* t = boost::get<ast::TypeDecl>(&declaration)) consider(t->name, static_cast<int>(f));
+            else if (const auto* e = boost::get<ast::EventDecl>(&declaration)) consider(e->name, static_cast<int>(f));
+            else if (const auto* c = boost::get<ast::CommandDecl>(&declaration)) consider(c->name, static_cast<int>(f));
+            else if (const auto* w = boost::get<ast::Workflow>(&declaration)) consider(w->name, static_cast<int>(f));
+        }
+    }
+    return first;
+}
+
+bool Checker::refused_here(const std::string& name, int file) const { return refused_declarations_.count({file, name}) > 0; }
+
 void Checker::collect_declarations() {
+    const std::map<std::string, std::pair<int, int>> first_of = first_declarations();
     auto declare = [&](const ast::Name& name, Declared entry, const char* what) {
         const std::string article = std::string("aeiou").find(what[0]) != std::string::npos ? "an " : "a ";
         if (is_keyword(name.text)) {
@@ -52,14 +89,16 @@ void Checker::collect_declarations() {
             diagnostics_.error(entry.span, "'" + name.text + "' is a built-in type and cannot name " + article + what);
             return false;
         }
-        auto [it, inserted] = declared_.emplace(name.text, entry);
-        if (!inserted) {
-            const Declared& first = it->second;
-            LineColumn at = first.span.source->locate(static_cast<std::size_t>(first.span.begin));
-            diagnostics_.error(entry.span, "'" + name.text + "' is already declared at " + first.span.source->name() +
-                                               ":" + std::to_string(at.line) + ":" + std::to_string(at.column));
+        const auto [first_file, first_offset] = first_of.at(name.text);
+        if (first_file != entry.file || first_offset != name.id_first) {
+            const Source& first_source = source(first_file);
+            LineColumn at = first_source.locate(static_cast<std::size_t>(first_offset));
+            diagnostics_.error(entry.span, "'" + name.text + "' is already declared at " + first_source.name() + ":" +
+                                               std::to_string(at.line) + ":" + std::to_string(at.column));
+            refused_declarations_.insert({entry.file, name.text});
             return false;
         }
+        declared_.emplace(name.text, entry);
         return true;
     };
     for (std::size_t f = 0; f < loaded_.files.size(); ++f) {
@@ -150,7 +189,9 @@ Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
         Type element = resolve_type(ref.arguments.front(), file);
         base = element.is_error() ? Type::error() : Type::list(element);
     } else if (!ref.arguments.empty()) {
-        diagnostics_.error(span(ref, file), "'" + ref.name + "' takes no type arguments");
+        const bool known = primitive_types().count(ref.name) || declared_.count(ref.name) || refused_here(ref.name, file);
+        diagnostics_.error(span(ref, file), known ? "'" + ref.name + "' takes no type arguments"
+                                                  : "unknown type '" + ref.name + "'");
         return Type::error();
     } else if (auto primitive = primitive_types().find(ref.name); primitive != primitive_types().end()) {
         base = primitive->second;
@@ -158,6 +199,8 @@ Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
                declared && declared->kind == Declared::Kind::Record) {
         if (!resolving_fields_) declared->used = true;
         base = Type::record(ref.name);
+    } else if (refused_here(ref.name, file)) {
+        return Type::error();  // this file's own declaration was refused as a duplicate: reported there
     } else {
         std::string message = "unknown type '" + ref.name + "'";
         if (declared_.count(ref.name) && declared_.at(ref.name).kind == Declared::Kind::Record)
@@ -252,6 +295,7 @@ void Checker::report_record_cycles() {
 
 const ir::Record* Checker::find_record(const ast::Name& name, int file, ir::Record::Kind kind, const char* what) {
     Declared* declared = lookup(name.text, file);
+    if (!declared && refused_here(name.text, file)) return nullptr;  // reported at the refused declaration
     if (!declared || declared->kind != Declared::Kind::Record) {
         std::string message = "unknown " + std::string(what) + " '" + name.text + "'";
         auto it = declared_.find(name.text);

@@ -118,11 +118,17 @@ private:
         std::string id = reader_.identity(path);
         auto known = index_.find(id);
         if (known != index_.end()) {
-            for (int open : on_stack_) {
-                if (open == known->second) {
-                    diagnostics_.error(where, "import cycle: '" + *relative + "' imports, directly or not, the file that imports it");
-                    return -1;
-                }
+            auto open = std::find(on_stack_.begin(), on_stack_.end(), known->second);
+            if (open != on_stack_.end()) {
+                // Reported once, at the cycle's first import in the file loaded first (the file
+                // checked, when it is in the cycle), naming every file on the way.
+                const auto first = static_cast<std::size_t>(open - on_stack_.begin());
+                std::string route;
+                for (std::size_t n = first; n < on_stack_.size(); ++n)
+                    route += "'" + program_.files[static_cast<std::size_t>(on_stack_[n])].source->name() + "' imports ";
+                route += "'" + program_.files[static_cast<std::size_t>(known->second)].source->name() + "'";
+                diagnostics_.error(first < leads_.size() ? leads_[first] : where, "import cycle: " + route);
+                return -1;
             }
             return known->second;
         }
@@ -131,7 +137,10 @@ private:
             diagnostics_.error(where, "cannot read imported file '" + *relative + "' (looked for " + path + ")");
             return -1;
         }
-        return visit(path, id, std::move(*text));
+        leads_.push_back(where);
+        int index = visit(path, id, std::move(*text));
+        leads_.pop_back();
+        return index;
     }
 
     SourceReader& reader_;
@@ -139,6 +148,7 @@ private:
     LoadedProgram program_;
     std::map<std::string, int> index_;
     std::vector<int> on_stack_;
+    std::vector<Span> leads_;  // leads_[n]: the import by which on_stack_[n] loads on_stack_[n + 1]
 };
 
 }  // namespace

@@ -165,10 +165,43 @@ TEST_CASE("imports: relative, loaded once, missing and cyclic ones reported at t
     CHECK(test::summary(ok) == "");
     Compilation missing = test::compile_text("import \"gone.flow\"\nevent A { id: string }\n");
     CHECK(has(test::summary(missing), "1:8: error: cannot read imported file 'gone.flow'"));
-    MemoryReader reader({{"a.flow", "import \"b.flow\"\n"}, {"b.flow", "import \"a.flow\"\n"}});
-    Compilation cycle = compile({"a.flow"}, reader);
-    CHECK(has(test::summary(cycle), "2:0") == false);
-    CHECK(has(test::summary(cycle), "import cycle"));
+    // A cycle is reported once, in the file checked, at its import that enters the cycle.
+    MemoryReader reader({{"a.flow", "import \"b.flow\"\n"}, {"b.flow", "// b\nimport \"c.flow\"\n"}, {"c.flow", "import \"a.flow\"\n"}});
+    for (const auto& [roots, expected] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"a.flow"}, "a.flow:1:8: error: import cycle: 'a.flow' imports 'b.flow' imports 'c.flow' imports 'a.flow'"},
+             {{"b.flow"}, "b.flow:2:8: error: import cycle: 'b.flow' imports 'c.flow' imports 'a.flow' imports 'b.flow'"},
+             {{"c.flow", "a.flow", "b.flow"}, "c.flow:1:8: error: import cycle: 'c.flow' imports 'a.flow' imports 'b.flow' imports 'c.flow'"}}) {
+        Compilation cycle = compile(roots, reader);
+        REQUIRE(cycle.diagnostics.all().size() == 1);
+        const Diagnostic& d = cycle.diagnostics.all()[0];
+        CHECK(d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": error: " + d.message == expected);
+    }
+    MemoryReader itself(std::map<std::string, std::string>{{"s.flow", "import \"s.flow\"\n"}});
+    CHECK(has(test::summary(compile({"s.flow"}, itself)), "1:8: error: import cycle: 's.flow' imports 's.flow'"));
+}
+
+TEST_CASE("a name declared in two files is reported once, in the importing file or the later one given") {
+    const std::string x1 = "type T { x: int }\nevent E1 { id: string, t: T }\nworkflow W1 { key id: string start on E1 { complete } }\n";
+    const std::string x2 = "type T { z: int }\nevent E2 { id: string, t: T }\nworkflow W2 { key id: string start on E2 { complete } }\n";
+    MemoryReader reader({{"x1.flow", x1}, {"x2.flow", x2}, {"x3.flow", "import \"x1.flow\"\n" + x2}});
+    auto only_error = [&](const std::vector<std::string>& roots) {
+        Compilation c = compile(roots, reader);
+        REQUIRE(c.diagnostics.all().size() == 1);
+        const Diagnostic& d = c.diagnostics.all()[0];
+        return d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message;
+    };
+    // x3.flow imports x1.flow and declares T again: the error is x3's, and x3's own uses of T
+    // (which now mean x1's T) bring no second error.
+    CHECK(only_error({"x3.flow"}) == "x3.flow:2:6: 'T' is already declared at x1.flow:1:6");
+    // Two unrelated files: the later one given is at fault; its uses of T are not "unknown".
+    CHECK(only_error({"x1.flow", "x2.flow"}) == "x2.flow:1:6: 'T' is already declared at x1.flow:1:6");
+    CHECK(only_error({"x2.flow", "x1.flow"}) == "x1.flow:1:6: 'T' is already declared at x2.flow:1:6");
+}
+
+TEST_CASE("a misspelled generic type is unknown, not a type that takes no arguments") {
+    CHECK(has(check("event A { id: string }\nworkflow W { key id: string var q: lst<int> = [] start on A { q = [] complete } }"),
+              "2:36: error: unknown type 'lst'"));
+    CHECK(has(check("event A { id: string, n: int<string> }\n"), "1:26: error: 'int' takes no type arguments"));
 }
 
 TEST_CASE("a declaration is visible only where it is declared or imported") {
