@@ -36,7 +36,7 @@ void collect_exits(const ir::Block& block, Exits& exits) {
 
 }  // namespace
 
-void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file, bool had_errors) {
+void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
     std::map<std::string, const ast::State*> state_syntax;
     for (const ast::WorkflowMember& member : syntax.members)
         if (const auto* s = boost::get<ast::State>(&member)) state_syntax.emplace(s->name.text, s);
@@ -92,12 +92,13 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
             }
         }
     }
-    for (std::size_t i = 0; i < n && !had_errors; ++i) {
+    const bool graph_is_known = !goto_to_unknown_state_ && !w.starts.empty();
+    for (std::size_t i = 0; i < n && graph_is_known; ++i) {
         const ir::State& s = w.states[i];
         Span where = span(state_syntax.at(s.name)->name, file);
         if (!reached[i])
             diagnostics_.warning(where, "state '" + s.name + "' is never entered: no goto from a start handler or a reachable state leads to it");
-        else if (!can_end[i] && !dead_end[i])
+        if (!can_end[i] && !dead_end[i])
             diagnostics_.warning(where, "no path from state '" + s.name + "' reaches complete, fail or cancel");
     }
 }

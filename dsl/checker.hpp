@@ -107,9 +107,10 @@ private:
     void check_shadowing(const std::vector<HandlerAt>& handlers, int file, const char* where);
 
     // ---- analysis.cpp ----
-    // `had_errors`: the workflow already has errors, whose consequences (a state no longer
-    // reached because of a misspelled goto) are not worth warnings of their own.
-    void analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file, bool had_errors);
+    // Errors for states nothing can leave; warnings for states never entered and states from
+    // which no path ends the instance (left out when a goto names no state or no start handler
+    // exists: they would be consequences of that error).
+    void analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file);
     void report_unused();
 
     // ---- shared helpers ----
@@ -146,6 +147,9 @@ private:
     std::vector<std::pair<const ast::Workflow*, int>> workflow_syntax_;
     // Per workflow being checked: which vars are read, which states a goto names.
     std::vector<bool> var_read_;
+    // Whether a goto in the workflow being checked names no state: its edge is missing from the
+    // state graph, so the graph's warnings would follow from that error and are left out.
+    bool goto_to_unknown_state_ = false;
     std::map<std::string, std::vector<std::string>> correlate_paths_;
     std::map<std::string, Span> correlate_spans_;
     bool last_handler_ends_ = false;  // whether every path through the last handler() ended it

@@ -157,6 +157,7 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         transition_allowed("goto", span(*go, file), scope);
         st.slot = w.state_index(go->state.text);
         if (st.slot < 0) {
+            goto_to_unknown_state_ = true;
             std::string message = "unknown state '" + go->state.text + "'";
             // Suggest a state whose name differs by a little: the usual typo.
             // Within a third of the name's length (at least one edit): "Shiped" finds "Shipped",

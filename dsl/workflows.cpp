@@ -184,7 +184,7 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
 }
 
 void Checker::workflow(const ast::Workflow& syntax, int file) {
-    int errors_before = diagnostics_.error_count();
+    goto_to_unknown_state_ = false;
     ir::Workflow w;
     w.name = syntax.name.text;
     w.file = source(file).name();
@@ -321,7 +321,7 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
         for (const ir::Timer& t : s.timers) collect_targets(collect_targets, t.handler.body);
     }
     w.targets.assign(targets.begin(), targets.end());
-    analyse_states(syntax, w, file, diagnostics_.error_count() > errors_before);
+    analyse_states(syntax, w, file);
     program_.workflows.push_back(std::move(w));
 }
 

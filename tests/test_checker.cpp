@@ -141,6 +141,23 @@ TEST_CASE("workflow structure") {
     CHECK(has(check(prelude + "workflow W { key id: string start on A { goto S } state S { } }"), "nothing can leave state 'S'"));
 }
 
+TEST_CASE("the state warnings stand beside other errors, unless a misspelled goto or a missing start caused them") {
+    // A type error elsewhere does not hide that T is never entered.
+    std::string typed = check(prelude + "workflow W {\n key id: string\n start on A { goto S }\n state S { on B { fail 1 } }\n"
+                                        " state T { on B { complete } }\n}");
+    CHECK(has(typed, "7:24: error:"));
+    CHECK(has(typed, "8:8: warning: state 'T' is never entered"));
+    // A state never entered that could not end either gets both warnings.
+    std::string both = check(prelude + "workflow W {\n key id: string\n start on A { goto S }\n state S { on B { complete } }\n"
+                                       " state T { on B { goto T } }\n}");
+    CHECK(has(both, "8:8: warning: state 'T' is never entered"));
+    CHECK(has(both, "8:8: warning: no path from state 'T' reaches complete, fail or cancel"));
+    // A misspelled goto leaves its state unreached: only the error is reported.
+    std::string misspelled = check(prelude + "workflow W { key id: string start on A { goto Sx } state S { on B { complete } } }");
+    CHECK(has(misspelled, "unknown state 'Sx'"));
+    CHECK_FALSE(has(misspelled, "state 'S'"));
+}
+
 TEST_CASE("warnings: unreachable states, states that cannot end, unused declarations and vars") {
     std::string unreachable = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                         "state T { on B { complete } } }";
