@@ -261,19 +261,17 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
             ir::Handler lowered = handler(start->handler, Scope::Context::Start, w, file);
             lowered.position = position(*start, file);
             if (!last_handler_ends_) {
-                // An `if` without `else` at the end is the usual cause: point at it.
-                const ast::If* open_if = nullptr;
+                // The handler is at fault; an `if` without `else` at its end, the usual cause, is named.
+                std::string message = "not every path through this start handler for '" + start->handler.event.text +
+                                      "' ends with goto, complete, fail or cancel";
                 if (!start->handler.body.empty())
                     if (const auto* last = boost::get<x3::forward_ast<ast::If>>(&start->handler.body.back()))
-                        if (!last->get().else_block) open_if = &last->get();
-                if (open_if)
-                    diagnostics_.error(Span{&source(file), open_if->id_first, open_if->id_first + 2},
-                                       "this 'if' has no 'else', so the start handler for '" + start->handler.event.text +
-                                           "' can end without goto, complete, fail or cancel");
-                else
-                    diagnostics_.error(Span{&source(file), start->id_first, start->id_first + 5},
-                                       "not every path through this start handler for '" + start->handler.event.text +
-                                           "' ends with goto, complete, fail or cancel");
+                        if (!last->get().else_block) {
+                            LineColumn at = source(file).locate(static_cast<std::size_t>(last->get().id_first));
+                            message += ": the 'if' at " + std::to_string(at.line) + ":" + std::to_string(at.column) +
+                                       " has no 'else'";
+                        }
+                diagnostics_.error(Span{&source(file), start->id_first, start->id_first + 5}, message);
             }
             if (lowered.event >= 0) w.starts_by_event[lowered.event].push_back(static_cast<int>(w.starts.size()));
             w.starts.push_back(std::move(lowered));

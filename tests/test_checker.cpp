@@ -109,7 +109,9 @@ TEST_CASE("transitions end the handler; what follows is an error") {
 }
 
 TEST_CASE("every path through a start handler ends with a transition") {
-    CHECK(has(check(wrap("if a.n > 1 { goto S }")), "7:1: error: this 'if' has no 'else', so the start handler for 'A'"));
+    // The handler is at fault (its `start`), and the `if` without `else` is named.
+    CHECK(has(check(wrap("if a.n > 1 { goto S }")), "6:3: error: not every path through this start handler for 'A' ends "
+                                                    "with goto, complete, fail or cancel: the 'if' at 7:1 has no 'else'"));
     CHECK(has(check(wrap("emit C { id: key, n: 1 }")), "6:3: error: not every path through this start handler for 'A'"));
     CHECK_FALSE(has(check(wrap("if a.n > 1 { goto S } else { complete }")), "error"));
 }
