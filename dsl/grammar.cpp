@@ -544,9 +544,12 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
         } else {
             if (failure.which() != grammar::escape_body.name) failed_at = skip_blank(text, failed_at);
             else if (failed_at > 0) --failed_at;  // at the backslash
-            report(failed_at, failure.which() == grammar::escape_body.name
-                                  ? "invalid escape '\\" + text.substr(failed_at + 1, 1) + "': write \\\" \\\\ \\n \\t or \\u{hex}"
-                                  : expectation_message(text, failed_at, failure.which()));
+            if (failure.which() == grammar::escape_body.name)
+                report(failed_at, "invalid escape '\\" + text.substr(failed_at + 1, 1) + "': write \\\" \\\\ \\n \\t or \\u{hex}");
+            else if (text.compare(failed_at, 2, "/*") == 0)
+                report(failed_at, "this comment is never closed: expected '*/'");
+            else
+                report(failed_at, expectation_message(text, failed_at, failure.which()));
         }
         return failed_at;
     };
@@ -591,7 +594,8 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
                 report(failed_at, std::string("expected ") + grammar::declaration.name + ", found " + found_at(text, failed_at));
         } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
             failed_at = report_failure(failure);
-            if (text.compare(at, 8, "workflow") == 0 && failed_at > at && failed_at < text.size())
+            if (text.compare(at, 8, "workflow") == 0 && failed_at > at && failed_at < text.size() &&
+                text.compare(failed_at, 2, "/*") != 0)  // an unclosed comment runs to the end: nothing more to read
                 report_more_in_workflow(failed_at, next_declaration(text, failed_at));
         }
         at = skip_blank(text, resume_point(text, at, failed_at));

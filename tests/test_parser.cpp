@@ -76,6 +76,9 @@ TEST_CASE("strings: escapes and unterminated strings") {
 
 TEST_CASE("an unterminated block comment is reported") {
     CHECK(syntax_errors("type T { a: int }\n/* never closed") == "2:1: this comment is never closed: expected '*/'\n");
+    // Inside a workflow too, and what the comment holds is not read as members.
+    CHECK(syntax_errors("workflow W { key id: string\n start on A { complete } /* never\n state S { on B { x } }") ==
+          "2:26: this comment is never closed: expected '*/'\n");
 }
 
 TEST_CASE("durations, numbers and integers are told apart") {
