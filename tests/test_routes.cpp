@@ -30,7 +30,7 @@ const char* flow_text = "event Go { id: string, n: int }\nevent Note { id: strin
 
 struct Server {
     fs::path dir = fs::temp_directory_path() / ("flow-routes-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
-    Compilation compiled = test::compile_text(flow_text);
+    Compilation compiled;
     service::Config config;
     std::unique_ptr<store::Store> store;
     std::unique_ptr<service::Deployment> deployment;
@@ -41,7 +41,7 @@ struct Server {
     int ids = 0;
     std::unique_ptr<http::Services> services;
 
-    explicit Server(std::size_t writer_queue = 100) {
+    explicit Server(std::size_t writer_queue = 100, const std::string& text = flow_text) : compiled(test::compile_text(text)) {
         fs::create_directories(dir);
         REQUIRE(compiled.program);
         auto opened = store::open_sqlite_store({(dir / "flow.db").string(), "FULL"});
@@ -291,6 +291,35 @@ TEST_CASE("a step that keeps the instance running updates it in place; one that 
     auto again = s.body_of(post("e5", "Go", R"({"id": "k", "n": 3})"));
     CHECK(again["deliveries"][0]["outcome"] == "started");
     CHECK(again["deliveries"][0]["instance"] != first);
+}
+
+TEST_CASE("a deadline already passed fires right after the handler that entered its state, in the same transaction") {
+    Server s(100, "event Go { id: string }\nevent Note { id: string }\ncommand Log to log { text: string }\n"
+                  "workflow W { key id: string start on Go { goto Waiting }\n"
+                  " state Waiting { at now() - 1h { emit Log { text: \"late \" + str(now()) } goto Late } on Note { complete } }\n"
+                  " state Late { after 0s { fail \"deadline passed\" } on Note { complete } } }");
+    // In one batch, the Note after the Go finds the instance already failed: the deadline, and the
+    // zero timer of the state it entered, fired before it.
+    auto answer = s.call(beast_http::verb::post, "/v1/events",
+                         R"([{"specversion": "1.0", "id": "g", "source": "/t", "type": "Go", "data": {"id": "k"}},)"
+                         R"( {"specversion": "1.0", "id": "n", "source": "/t", "type": "Note", "data": {"id": "k"}}])",
+                         {{"Content-Type", "application/cloudevents-batch+json"}});
+    REQUIRE(answer.result_int() == 202);
+    json results = s.body_of(answer);
+    CHECK(results[0]["deliveries"][0]["outcome"] == "started");
+    CHECK(results[0]["deliveries"][0]["state"] == "Waiting");  // the state the handler left it in
+    CHECK(results[1]["deliveries"][0]["outcome"] == "unmatched");
+    std::string id = results[0]["deliveries"][0]["instance"];
+    json detail = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id));
+    CHECK(detail["status"] == "failed");
+    CHECK(detail["error"] == "deadline passed");
+    std::vector<std::string> kinds;
+    for (const json& h : detail["history"]) kinds.push_back(h["kind"]);
+    CHECK(kinds == std::vector<std::string>{"delivery", "transition", "timer", "transition", "command", "timer", "transition", "error"});
+    CHECK(detail["history"][4]["data"]["text"] == "late 2025-12-31T23:00:00Z");
+    json outbox = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending"))["commands"];
+    CHECK(outbox.size() == 1);
+    CHECK(s.call(beast_http::verb::get, "/metrics").body().find("flow_timers_fired_total 2\n") != std::string::npos);
 }
 
 TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {

@@ -76,7 +76,10 @@ Response method_not_allowed(const char* allowed, unsigned version) {
 // The 202 for events handled (or found handled before): one result, or a list for a batch.
 Response accepted(const std::vector<service::EventResult>& results, bool batch, std::chrono::steady_clock::time_point started,
                   unsigned version, Services& s) {
-    for (const auto& r : results) s.metrics.event(r.duplicate ? "duplicate" : "accepted");
+    for (const auto& r : results) {
+        s.metrics.event(r.duplicate ? "duplicate" : "accepted");
+        for (int n = 0; n < r.timers_fired; ++n) s.metrics.timer_fired();
+    }
     s.metrics.ingest_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!batch) return text_response(202, results.front().to_text(), version);
     std::string list = "[";

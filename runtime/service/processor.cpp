@@ -163,6 +163,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         if (!running.ok()) return fail<EventResult>(*running.error);
         engine::Step step;
         const engine::Engine* engine = &current;
+        const std::uint64_t sequence_before = timer_sequence;
         bool is_new = false;
         Before before;
         if (*running.value) {
@@ -194,6 +195,10 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
                 .key("state").value(delivery.state).key("event_time");
             string_or_null(w, incoming.time).close();
             if (auto e = save_step(tx, *engine, step, is_new, now_ms, cause, before)) return fail<EventResult>(*e);
+            if (step.instance.status == engine::Status::Running)
+                if (auto e = fire_overdue(tx, step.instance.id, std::move(step.instance.timers), sequence_before, now_ms,
+                                          timer_sequence, result.timers_fired))
+                    return fail<EventResult>(*e);
         }
         result.deliveries.push_back(std::move(delivery));
     }
@@ -230,6 +235,27 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
     if (auto e = save_step(tx, *engine, step, false, fired_at, cause, before))
         return fail<bool>(*e);
     return store::Result<bool>::success(true);
+}
+
+store::Status Processor::fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
+                                      std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence,
+                                      int& fired) {
+    for (int round = 0; round < max_overdue_firings; ++round) {
+        const engine::PendingTimer* next = nullptr;  // the earliest due, then the first started
+        for (const engine::PendingTimer& t : timers)
+            if (t.sequence >= sequence_before && t.due_ms <= now_ms &&
+                (!next || t.due_ms < next->due_ms || (t.due_ms == next->due_ms && t.sequence < next->sequence)))
+                next = &t;
+        if (!next) return std::nullopt;
+        auto done = fire(tx, {instance_id, *next}, now_ms, timer_sequence);
+        if (!done.ok()) return *done.error;
+        fired += *done.value ? 1 : 0;
+        auto found = tx.instance(instance_id);
+        if (!found.ok()) return *found.error;
+        if (!*found.value || (*found.value)->instance.status != engine::Status::Running) return std::nullopt;
+        timers = std::move((*found.value)->instance.timers);
+    }
+    return std::nullopt;
 }
 
 store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,

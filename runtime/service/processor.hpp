@@ -40,6 +40,7 @@ struct EventResult {
     std::string id;
     bool duplicate = false;
     std::vector<Delivery> deliveries;
+    int timers_fired = 0;  // deadlines already passed, fired right after their handler (for /metrics)
     // The response body, and what the inbox keeps for duplicates: compact JSON.
     std::string to_text() const;
     static EventResult from_json(const Value& recorded, bool duplicate);
@@ -80,6 +81,14 @@ private:
         engine::Status status = engine::Status::Running;
         std::vector<engine::PendingTimer> timers;
     };
+    // Fires, in the same transaction, the instance's timers started since `sequence_before` that
+    // are already due at `now_ms`: a deadline that had passed when its state was entered fires
+    // right after the handler that entered it, and so does what that timer enters in turn (at
+    // most `max_overdue_firings`; any left are the timer loop's).
+    // Adds the timers fired to `fired`.
+    store::Status fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
+                               std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
+    static constexpr int max_overdue_firings = 100;
     // Writes the step's instance, its commands and history (one history row per step).
     store::Status save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
                             bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause, const Before& before);
