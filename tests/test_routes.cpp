@@ -322,6 +322,34 @@ TEST_CASE("a deadline already passed fires right after the handler that entered 
     CHECK(s.call(beast_http::verb::get, "/metrics").body().find("flow_timers_fired_total 2\n") != std::string::npos);
 }
 
+TEST_CASE("a timer that enters a state whose deadline has passed: the deadline fires in the same call, counted") {
+    Server s(100, "event Go { id: string }\nevent Note { id: string }\n"
+                  "workflow W { key id: string start on Go { goto Waiting }\n"
+                  " state Waiting { after 1h { goto Late } on Note { complete } }\n"
+                  " state Late { at now() - 1m { fail \"too late\" } on Note { complete } } }");
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "g", "type": "Go", "data": {"id": "k"}})").result_int() == 202);
+    const std::int64_t later = 1767225600000 + 2 * 3600 * 1000;
+    auto due = s.store->due_timers(later, 10);
+    REQUIRE(due.ok());
+    REQUIRE(due.value->size() == 1);
+    int overdue = 0;
+    bool fired = false;
+    REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) -> store::Status {
+        auto r = s.processor->fire(tx, due.value->front(), later, s.sequence, &overdue);
+        if (!r.ok()) return r.error;
+        fired = *r.value;
+        return std::nullopt;
+    }));
+    CHECK(fired);
+    CHECK(overdue == 1);
+    json list = s.body_of(s.call(beast_http::verb::get, "/v1/instances?key=k"))["instances"];
+    REQUIRE(list.size() == 1);
+    json detail = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + list[0]["id"].get<std::string>()));
+    CHECK(detail["status"] == "failed");
+    CHECK(detail["error"] == "too late");
+    CHECK(s.store->due_timers(later, 10).value->empty());
+}
+
 TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {
     Server s;
     CHECK(s.call(beast_http::verb::get, "/v2/anything").result_int() == 404);

@@ -208,7 +208,24 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
 }
 
 store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms,
-                                    std::uint64_t& timer_sequence) {
+                                    std::uint64_t& timer_sequence, int* overdue_fired) {
+    const std::uint64_t sequence_before = timer_sequence;
+    auto done = fire_one(tx, due, now_ms, timer_sequence);
+    if (!done.ok() || !*done.value) return done;
+    // What the timer entered may hold a deadline already passed: it fires now, as after an event.
+    auto found = tx.instance(due.instance);
+    if (!found.ok()) return fail<bool>(*found.error);
+    int fired = 0;
+    if (*found.value && (*found.value)->instance.status == engine::Status::Running)
+        if (auto e = fire_overdue(tx, due.instance, std::move((*found.value)->instance.timers), sequence_before, now_ms,
+                                  timer_sequence, fired))
+            return fail<bool>(*e);
+    if (overdue_fired) *overdue_fired += fired;
+    return done;
+}
+
+store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms,
+                                        std::uint64_t& timer_sequence) {
     auto found = tx.instance(due.instance);
     if (!found.ok()) return fail<bool>(*found.error);
     // A timer that cannot fire (its instance gone, ended, or of a version that no longer
@@ -247,7 +264,7 @@ store::Status Processor::fire_overdue(store::Transaction& tx, const std::string&
                 (!next || t.due_ms < next->due_ms || (t.due_ms == next->due_ms && t.sequence < next->sequence)))
                 next = &t;
         if (!next) return std::nullopt;
-        auto done = fire(tx, {instance_id, *next}, now_ms, timer_sequence);
+        auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence);
         if (!done.ok()) return *done.error;
         fired += *done.value ? 1 : 0;
         auto found = tx.instance(instance_id);

@@ -66,8 +66,10 @@ public:
     // Fires a due timer, if the instance still has it pending. False when it had gone. The handler's
     // now() is the timer's due time; what is written down (updated_at, the history, the commands'
     // created_at) is stamped `now_ms`, when it actually fired: a deadline already past, or one
-    // that fell due while flowd was stopped, does not date the records back.
-    store::Result<bool> fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence);
+    // that fell due while flowd was stopped, does not date the records back. Timers already due
+    // that it starts fire right after it, in `tx`; `overdue_fired`, when given, counts them.
+    store::Result<bool> fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence,
+                             int* overdue_fired = nullptr);
     store::Result<CancelOutcome> cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
                                         std::uint64_t& timer_sequence);
 
@@ -85,6 +87,8 @@ private:
     // are already due at `now_ms`: a deadline that had passed when its state was entered fires
     // right after the handler that entered it, and so does what that timer enters in turn (at
     // most `max_overdue_firings`; any left are the timer loop's).
+    // One timer, without what it starts.
+    store::Result<bool> fire_one(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence);
     // Adds the timers fired to `fired`.
     store::Status fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);

@@ -14,18 +14,18 @@ std::chrono::milliseconds TimerLoop::round() {
     const std::int64_t now = now_ms_();
     auto due = store_.due_timers(now, 1024);
     if (due.ok() && !due.value->empty()) {
-        std::size_t fired = 0;
+        int fired = 0;
         store::Status status = writer_.run([&](store::Transaction& tx) -> store::Status {
             fired = 0;
             for (const store::DueTimer& timer : *due.value) {
-                auto r = processor_.fire(tx, timer, now, timer_sequence_);
+                auto r = processor_.fire(tx, timer, now, timer_sequence_, &fired);  // counts those it starts already due
                 if (!r.ok()) return r.error;
                 fired += *r.value ? 1 : 0;
             }
             return std::nullopt;
         }, service::Writer::Admission::Always);
         if (!status) {
-            for (std::size_t i = 0; i < fired; ++i) metrics_.timer_fired();
+            for (int i = 0; i < fired; ++i) metrics_.timer_fired();
             return std::chrono::milliseconds(0);  // more may be due
         }
         return std::chrono::milliseconds(200);  // the database is in trouble: try again soon
