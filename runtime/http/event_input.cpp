@@ -44,11 +44,12 @@ std::variant<service::IncomingEvent, InputError> event_from_object(const json& j
     event.type = j["type"].get<std::string>();
     event.data = j.contains("data") ? j["data"] : json::object();
     // The event's own time is only kept (in the history), but kept as what it claims to be: an
-    // RFC 3339 timestamp, with any offset, as CloudEvents has it. A null reads as absent.
+    // RFC 3339 timestamp, with any offset, as CloudEvents has it; it is written back as every time
+    // on the wire is, in UTC with `Z` (milliseconds only when not zero). A null reads as absent.
     if (auto t = j.find("time"); t != j.end() && !t->is_null()) {
-        if (!t->is_string() || !chrono::parse_rfc3339(t->get_ref<const std::string&>()))
-            return InputError{400, where + "has a 'time' that is not an RFC 3339 timestamp, such as 2026-01-05T10:00:00Z"};
-        event.time = t->get<std::string>();
+        std::optional<std::int64_t> at = t->is_string() ? chrono::parse_rfc3339(t->get_ref<const std::string&>()) : std::nullopt;
+        if (!at) return InputError{400, where + "has a 'time' that is not an RFC 3339 timestamp, such as 2026-01-05T10:00:00Z"};
+        event.time = chrono::format_rfc3339(*at);
     }
     return event;
 }
@@ -89,7 +90,12 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
         input.batch = true;
         for (std::size_t i = 0; i < document.size(); ++i) {
             auto event = event_from_object(document[i], "event " + std::to_string(i) + " of the batch ");
-            if (auto* e = std::get_if<InputError>(&event)) return *e;
+            if (auto* e = std::get_if<InputError>(&event)) {
+                // One invalid event refuses the whole batch with 422, naming its index.
+                e->status = 422;
+                e->index = static_cast<int>(i);
+                return *e;
+            }
             input.events.push_back(std::get<service::IncomingEvent>(event));
         }
         return input;

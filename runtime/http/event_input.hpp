@@ -12,8 +12,9 @@
 namespace flow::http {
 
 struct InputError {
-    int status;  // 400: not JSON or not an event
+    int status;  // 400: not JSON or not an event; 422: an element of a batch is not an event
     std::string message;
+    int index = -1;  // the element of a batch at fault
 };
 
 struct EventsInput {

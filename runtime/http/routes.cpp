@@ -110,12 +110,18 @@ void post_events(const Request& req, Services& s, Reply reply) {
     }
     auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body());
     if (auto* e = std::get_if<InputError>(&input)) {
-        s.metrics.event("rejected_400");
-        return reply(error_response(static_cast<unsigned>(e->status), e->message, req.version()));
+        s.metrics.event(e->status == 422 ? "rejected_422" : "rejected_400");
+        json body = {{"error", e->message}};
+        if (e->index >= 0) body["index"] = e->index;
+        return reply(json_response(static_cast<unsigned>(e->status), body, req.version()));
     }
     const EventsInput& events = std::get<EventsInput>(input);
     for (std::size_t i = 0; i < events.events.size(); ++i) {
         if (auto rejection = s.processor.validate(events.events[i])) {
+            // An id accepted before is a duplicate, whatever it carries now (a client's retry
+            // after the declarations changed): it is answered as the first time, not refused.
+            auto seen = s.processor.recorded(s.store, events.events[i].id);
+            if (seen.ok() && *seen.value) continue;
             s.metrics.event("rejected_422");
             std::string where = events.batch ? "event " + std::to_string(i) + " of the batch: " : "";
             std::string message = rejection->field == "type" ? rejection->message : rejection->field + " " + rejection->message;
@@ -283,8 +289,9 @@ Response list_workflows(const Request& req, Services& s) {
     for (const auto& d : *definitions.value) {
         const engine::Engine* engine = s.deployment.engine_for(d.workflow, d.version);
         bool current = engine == &s.deployment.current();
-        list.push_back({{"name", d.workflow}, {"version", d.version}, {"hash", d.hash}, {"deployed_at", d.deployed_at},
-                        {"current", current}});
+        // `workflow` as in every other answer; `name` too, as this list first had it.
+        list.push_back({{"workflow", d.workflow}, {"name", d.workflow}, {"version", d.version}, {"hash", d.hash},
+                        {"deployed_at", d.deployed_at}, {"current", current}});
     }
     return json_response(200, {{"workflows", std::move(list)}}, req.version());
 }

@@ -640,8 +640,9 @@ class FlowdTest(unittest.TestCase):
             f.write(TEST_FLOW.replace("pokes >= 2", "pokes >= 3").replace("key id: string", "version 2\n  key id: string"))
         flowd = self.start()
         status, body = flowd.request("GET", "/v1/workflows")
-        self.assertEqual(sorted((w["name"], w["version"], w["current"]) for w in body["workflows"]),
+        self.assertEqual(sorted((w["workflow"], w["version"], w["current"]) for w in body["workflows"]),
                          [("Test", 1, False), ("Test", 2, True)])
+        self.assertTrue(all(w["name"] == w["workflow"] for w in body["workflows"]), body)
 
     def test_unbound_target_stops_the_start(self):
         with self.assertRaises(RuntimeError) as refused:
