@@ -92,6 +92,15 @@ TEST_CASE("decoding: taking the values out of the wire gives what copying gives,
     CHECK(data == std::get<engine::Event>(copied).data);
     CHECK(data["at"] == 1767225601000);
     CHECK(data["lines"][0] == nlohmann::json{{"sku", "a"}, {"qty", 1}});
+    // A whole number written as a float is an int (JSON Schema's "integer"); it is stored as one.
+    nlohmann::json floats = good;
+    floats["lines"][0]["qty"] = 3.0;
+    floats["big"] = -1e3;
+    auto whole = f.engine->decode("E", floats);
+    REQUIRE(std::holds_alternative<engine::Event>(whole));
+    CHECK(std::get<engine::Event>(whole).data["lines"][0]["qty"].is_number_integer());
+    CHECK(std::get<engine::Event>(whole).data["lines"][0]["qty"] == 3);
+    CHECK(std::get<engine::Event>(whole).data["big"] == -1000);
     CHECK_FALSE(data["lines"][1].contains("note"));
     CHECK(data["meta"]["any"][1] == "two");
     CHECK_FALSE(data.contains("label"));
@@ -111,6 +120,10 @@ TEST_CASE("decoding: taking the values out of the wire gives what copying gives,
     with("lines", {{{"sku", "a"}, {"qty", 1}}, {{"qty", 2}}});
     with("lines", "not a list");
     with("id", 7);
+    with("lines", {{{"sku", "a"}, {"qty", 2.5}}});
+    const std::size_t fraction_at = bad.size() - 1;
+    with("big", 1e19);
+    const std::size_t huge_at = bad.size() - 1;
     for (const nlohmann::json& b : bad) {
         CAPTURE(b.dump());
         nlohmann::json moved = b;
@@ -132,6 +145,11 @@ TEST_CASE("decoding: taking the values out of the wire gives what copying gives,
     auto sku = f.engine->decode("E", nlohmann::json(bad[5]));
     CHECK(std::get<engine::DecodeError>(sku).field == "data.lines[1].sku");
     CHECK(std::get<engine::DecodeError>(sku).message == "is missing");
+    auto fraction = f.engine->decode("E", nlohmann::json(bad[fraction_at]));
+    CHECK(std::get<engine::DecodeError>(fraction).field == "data.lines[0].qty");
+    CHECK(std::get<engine::DecodeError>(fraction).message == "expected int, got number");
+    auto huge = f.engine->decode("E", nlohmann::json(bad[huge_at]));
+    CHECK(std::get<engine::DecodeError>(huge).message == "int out of range");
 }
 
 TEST_CASE("events are found by their declared and their external name; keys come from correlation") {

@@ -2,6 +2,8 @@
 
 #include "stdlib/chrono.hpp"
 
+#include <cmath>
+
 namespace flow::engine {
 
 namespace {
@@ -74,6 +76,15 @@ std::optional<DecodeError> WireCodec::decode_value(Value& wire, const Type& type
             if (wire.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
                 return DecodeError{path.text(), "int out of range"};
             out = static_cast<std::int64_t>(wire.get<std::uint64_t>());
+            return std::nullopt;
+        }
+        if (wire.is_number_float()) {
+            // A whole number written with a fraction or an exponent (`5.0`, `1e3`) is an int, as
+            // JSON Schema's "integer" has it: JSON itself does not tell the two apart.
+            const double d = wire.get<double>();
+            if (!std::isfinite(d) || d != std::trunc(d)) return expected("int");
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return DecodeError{path.text(), "int out of range"};
+            out = static_cast<std::int64_t>(d);
             return std::nullopt;
         }
         if (!wire.is_number_integer()) return expected("int");
