@@ -210,22 +210,20 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
 store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms,
                                     std::uint64_t& timer_sequence, int* overdue_fired) {
     const std::uint64_t sequence_before = timer_sequence;
-    auto done = fire_one(tx, due, now_ms, timer_sequence);
+    std::vector<engine::PendingTimer> pending;
+    auto done = fire_one(tx, due, now_ms, timer_sequence, pending);
     if (!done.ok() || !*done.value) return done;
     // What the timer entered may hold a deadline already passed: it fires now, as after an event.
-    auto found = tx.instance(due.instance);
-    if (!found.ok()) return fail<bool>(*found.error);
     int fired = 0;
-    if (*found.value && (*found.value)->instance.status == engine::Status::Running)
-        if (auto e = fire_overdue(tx, due.instance, std::move((*found.value)->instance.timers), sequence_before, now_ms,
-                                  timer_sequence, fired))
-            return fail<bool>(*e);
+    if (auto e = fire_overdue(tx, due.instance, std::move(pending), sequence_before, now_ms, timer_sequence, fired))
+        return fail<bool>(*e);
     if (overdue_fired) *overdue_fired += fired;
     return done;
 }
 
 store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms,
-                                        std::uint64_t& timer_sequence) {
+                                        std::uint64_t& timer_sequence, std::vector<engine::PendingTimer>& pending_after) {
+    pending_after.clear();
     auto found = tx.instance(due.instance);
     if (!found.ok()) return fail<bool>(*found.error);
     // A timer that cannot fire (its instance gone, ended, or of a version that no longer
@@ -251,6 +249,7 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
         .key("due").string(timestamp(due.timer.due_ms)).key("state").string_or_null(engine->state_name(step.instance)).close();
     if (auto e = save_step(tx, *engine, step, false, fired_at, cause, before))
         return fail<bool>(*e);
+    if (step.instance.status == engine::Status::Running) pending_after = std::move(step.instance.timers);
     return store::Result<bool>::success(true);
 }
 
@@ -264,13 +263,11 @@ store::Status Processor::fire_overdue(store::Transaction& tx, const std::string&
                 (!next || t.due_ms < next->due_ms || (t.due_ms == next->due_ms && t.sequence < next->sequence)))
                 next = &t;
         if (!next) return std::nullopt;
-        auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence);
+        std::vector<engine::PendingTimer> pending_after;
+        auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);
         if (!done.ok()) return *done.error;
         fired += *done.value ? 1 : 0;
-        auto found = tx.instance(instance_id);
-        if (!found.ok()) return *found.error;
-        if (!*found.value || (*found.value)->instance.status != engine::Status::Running) return std::nullopt;
-        timers = std::move((*found.value)->instance.timers);
+        timers = std::move(pending_after);  // none once the instance has ended
     }
     return std::nullopt;
 }

@@ -87,8 +87,10 @@ private:
     // are already due at `now_ms`: a deadline that had passed when its state was entered fires
     // right after the handler that entered it, and so does what that timer enters in turn (at
     // most `max_overdue_firings`; any left are the timer loop's).
-    // One timer, without what it starts.
-    store::Result<bool> fire_one(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence);
+    // One timer, without what it starts. `pending_after`: the instance's pending timers after
+    // it, when it fired and the instance still runs (else empty).
+    store::Result<bool> fire_one(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence,
+                                 std::vector<engine::PendingTimer>& pending_after);
     // Adds the timers fired to `fired`.
     store::Status fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
