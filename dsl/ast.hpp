@@ -38,7 +38,7 @@ struct Field : x3::position_tagged {
 struct NullLiteral : x3::position_tagged {};
 struct BoolLiteral : x3::position_tagged { bool value = false; };
 struct IntLiteral : x3::position_tagged { std::string digits; };
-struct NumberLiteral : x3::position_tagged { double value = 0; };
+struct NumberLiteral : x3::position_tagged { std::string text; };  // read exactly by the checker
 struct StringLiteral : x3::position_tagged { std::string value; };
 struct DurationLiteral : x3::position_tagged { std::string text; };
 

@@ -8,7 +8,9 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <functional>
+#include <limits>
 
 namespace flow {
 
@@ -67,15 +69,25 @@ ir::Expr typed_error(ir::Position at) {
 
 }  // namespace
 
+// `-9223372036854775808`, the least int, is written as '-' before a literal that alone does not
+// fit in 64 bits; this tells whether a '-' stands before that literal, with nothing after it.
+namespace {
+bool is_minimum_int_magnitude(const ast::Postfix& p) {
+    const auto* literal = boost::get<ast::IntLiteral>(&p.primary);
+    return literal && p.suffixes.empty() && literal->digits == "9223372036854775808";
+}
+}  // namespace
+
 // Folds the flat operator chain of an ast::Expression by precedence (precedence climbing).
 class ExpressionFolder {
 public:
     ExpressionFolder(const ast::Expression& e, std::function<ir::Expr(const ast::Unary&, std::size_t)> operand_at_prefix,
                      std::function<ir::Expr(const std::string&, ir::Expr, ir::Expr, const ast::Operation&)> combine,
                      std::function<ir::Expr(ir::Expr, const ast::Unary&)> apply_not,
-                     std::function<ir::Expr(ir::Expr, const ast::Unary&)> apply_minus)
+                     std::function<ir::Expr(ir::Expr, const ast::Unary&)> apply_minus,
+                     std::function<ir::Expr(const ast::Unary&)> minimum_int)
         : e_(e), operand_(std::move(operand_at_prefix)), combine_(std::move(combine)),
-          not_(std::move(apply_not)), minus_(std::move(apply_minus)) {}
+          not_(std::move(apply_not)), minus_(std::move(apply_minus)), minimum_int_(std::move(minimum_int)) {}
 
     ir::Expr fold() {
         std::size_t i = 0;
@@ -89,6 +101,7 @@ private:
         const ast::Unary& u = unary_at(i);
         if (prefix < u.operators.size()) {
             if (u.operators[prefix] == "not") return not_(climb(i, prefix + 1, not_precedence + 1), u);
+            if (prefix + 1 == u.operators.size() && is_minimum_int_magnitude(u.operand)) return minimum_int_(u);
             return minus_(operand(i, prefix + 1), u);
         }
         return operand_(u, prefix);
@@ -112,6 +125,7 @@ private:
     std::function<ir::Expr(const std::string&, ir::Expr, ir::Expr, const ast::Operation&)> combine_;
     std::function<ir::Expr(ir::Expr, const ast::Unary&)> not_;
     std::function<ir::Expr(ir::Expr, const ast::Unary&)> minus_;
+    std::function<ir::Expr(const ast::Unary&)> minimum_int_;
 };
 
 // The most operations (operators, prefix operators, field accesses, indexes, calls) along one
@@ -174,6 +188,14 @@ ir::Expr Checker::expression(const ast::Expression& e, Scope& scope) {
             }
             out.args.push_back(std::move(operand));
             return out;
+        },
+        [&](const ast::Unary& u) {
+            ir::Expr out;
+            out.op = ir::Op::Literal;
+            out.type = Type::integer();
+            out.literal = std::numeric_limits<std::int64_t>::min();
+            out.position = position(u, file);
+            return out;
         });
     return folder.fold();
 }
@@ -218,7 +240,7 @@ ir::Expr Checker::binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, cons
         if (!unify(left, b, shared))
             // `??` binds loosest of all: `x ?? 1 == 1` reads as `x ?? (1 == 1)`.
             return refuse(": the default must be " + std::string(left.is(K::Int) || left.is(K::Error) ? "an " : "a ") +
-                          left.to_string() + (b.is(K::Bool) ? "; '??' binds last, so write (x ?? default) == y" : ""));
+                          left.to_string() + (b.is(K::Bool) ? "; '?\?' binds last, so write (x ?? default) == y" : ""));
         return make(ir::Op::Coalesce, shared);
     }
     if (op == "and" || op == "or") {
@@ -429,9 +451,17 @@ ir::Expr Checker::primary(const ast::Primary& p, Scope& scope) {
         out.type = Type::integer();
         out.literal = value;
     } else if (const auto* d = boost::get<ast::NumberLiteral>(&p)) {
-        out.type = Type::number();
-        out.literal = d->value;
+        double value = 0;
+        // The nearest double, as number() reads a string; beyond the range either way (1.0e999,
+        // or 1.0e-400, which would underflow to 0) is refused, as number() refuses it.
+        auto [end, error] = std::from_chars(d->text.data(), d->text.data() + d->text.size(), value);
         out.position = position(*d, file);
+        if (error != std::errc() || !std::isfinite(value)) {
+            diagnostics_.error(span(*d, file), "number " + d->text + " is out of the number range (a 64-bit float)");
+            return typed_error(out.position);
+        }
+        out.type = Type::number();
+        out.literal = value;
     } else if (const auto* s = boost::get<ast::StringLiteral>(&p)) {
         out.position = position(*s, file);
         std::optional<std::string> text = unescape(s->value);

@@ -256,15 +256,20 @@ const auto string_literal_def =
 const auto duration_unit = x3::lit("ms") | x3::lit('d') | x3::lit('h') | x3::lit('m') | x3::lit('s');
 const auto duration_literal_def = x3::lexeme[x3::raw[+(+x3::digit >> duration_unit)] >> !word_char];
 const auto int_literal_def = x3::lexeme[x3::raw[+x3::digit] >> !word_char >> !x3::lit('.')];
-const auto number_literal_def = x3::lexeme[&(+x3::digit >> '.' >> x3::digit) >> x3::double_ >> !word_char];
+// Digits, '.', digits, an optional exponent. The text is kept: the checker reads it with
+// std::from_chars, which rounds correctly where x3::double_ can miss by one unit in the last place.
+const auto number_literal_def = x3::lexeme[x3::raw[+x3::digit >> '.' >> +x3::digit >>
+                                                   -(x3::char_("eE") >> -x3::char_("+-") >> +x3::digit)] >>
+                                           !word_char];
 const auto bool_literal_def = (kw("true") >> x3::attr(true)) | (kw("false") >> x3::attr(false));
 const auto null_literal_def = kw("null");
 
-// Expressions. Binary operators are read flat; the checker applies precedence.
+// Expressions. Binary operators are read flat; the checker applies precedence. A '/' before '*'
+// is a comment that never closes (a closed one was skipped), not a division.
 const auto binary_operator = x3::rule<struct binary_operator_class, std::string>{"an operator"} =
     x3::string("??") | x3::string("==") | x3::string("!=") | x3::string("<=") | x3::string(">=") |
     x3::string("<") | x3::string(">") | x3::string("+") | x3::string("-") | x3::string("*") |
-    x3::string("/") | x3::string("%") | x3::lexeme[x3::string("and") >> !word_char] |
+    x3::lexeme[x3::string("/") >> !x3::lit('*')] | x3::string("%") | x3::lexeme[x3::string("and") >> !word_char] |
     x3::lexeme[x3::string("or") >> !word_char];
 const auto prefix_operator = x3::rule<struct prefix_operator_class, std::string>{"an operator"} =
     x3::string("-") | x3::lexeme[x3::string("not") >> !word_char];

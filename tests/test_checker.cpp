@@ -232,6 +232,13 @@ TEST_CASE("a declaration is visible only where it is declared or imported") {
 TEST_CASE("literals out of range are errors") {
     CHECK(has(check(wrap("let x = 99999999999999999999 goto S")), "does not fit in 64 bits"));
     CHECK(has(check(wrap("let x = 1m1h goto S")), "invalid duration '1m1h'"));
+    CHECK(has(check(wrap("let x = 1.0e999 goto S")), "7:9: error: number 1.0e999 is out of the number range"));
+    CHECK(has(check(wrap("let x = 1.0e-400 goto S")), "7:9: error: number 1.0e-400 is out of the number range"));
+    CHECK_FALSE(has(check(wrap("let x = 2.5e-320 goto S")), "error"));
+    // Only a '-' written right before it makes 9223372036854775808 the least int.
+    CHECK_FALSE(has(check(wrap("let x = -9223372036854775808 let y = - -9223372036854775808 goto S")), "error"));
+    CHECK(has(check(wrap("let x = -(9223372036854775808) goto S")), "does not fit in 64 bits"));
+    CHECK(has(check(wrap("let x = -9223372036854775809 goto S")), "does not fit in 64 bits"));
 }
 
 TEST_CASE("--format json carries the same diagnostics as the text") {
@@ -416,7 +423,7 @@ TEST_CASE("type error hints name the side to fix") {
     CHECK(has(check(wrap("let s = a.n + \"x\"\n goto S")), "cannot combine int and string: convert the int to a string with str()"));
     CHECK(has(check(wrap("let s = \"x\" + 1.5\n goto S")), "cannot combine string and number: convert the number to a string with str()"));
     std::string coalesce = check(wrap("if a.note ?? \"\" == \"\" { goto S } else { goto S }"));
-    CHECK(has(coalesce, "operator '??' cannot combine string? and bool: the default must be a string; '??' binds last, so write (x ?? default) == y"));
+    CHECK(has(coalesce, "operator '?\?' cannot combine string? and bool: the default must be a string; '?\?' binds last, so write (x ?? default) == y"));
 }
 
 TEST_CASE("a duration literal too large says so, not that its units are out of order") {

@@ -79,6 +79,10 @@ TEST_CASE("an unterminated block comment is reported") {
     // Inside a workflow too, and what the comment holds is not read as members.
     CHECK(syntax_errors("workflow W { key id: string\n start on A { complete } /* never\n state S { on B { x } }") ==
           "2:26: this comment is never closed: expected '*/'\n");
+    // Right after an operand, where '/' could be a division.
+    CHECK(syntax_errors("workflow W { start on A { let x = 1 /* never closed\n complete } }") ==
+          "1:37: this comment is never closed: expected '*/'\n");
+    CHECK(syntax_errors("workflow W { start on A { let x = 1 /* closed */ / 2 /* closed */ complete } }") == "");
 }
 
 TEST_CASE("durations, numbers and integers are told apart") {

@@ -91,6 +91,12 @@ std::optional<DecodeError> WireCodec::decode_value(Value& wire, const Type& type
         return keep();
     case K::Number:
         if (!wire.is_number()) return expected("number");
+        // A number is a double: an integer beyond 2^53 is rounded now, as JavaScript reads it,
+        // not kept exact until some arithmetic rounds it.
+        if (wire.is_number_integer()) {
+            out = wire.get<double>();
+            return std::nullopt;
+        }
         return keep();
     case K::Bool:
         if (!wire.is_boolean()) return expected("bool");
