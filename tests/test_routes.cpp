@@ -8,7 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <set>
+#include <sstream>
 
 #include <filesystem>
 #include <future>
@@ -120,6 +122,18 @@ TEST_CASE("POST /v1/events: accepted, duplicate, and refusals that change nothin
     auto outbox = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending"));
     REQUIRE(outbox["commands"].size() == 1);
     CHECK(outbox["commands"][0]["type"] == "Log");
+}
+
+TEST_CASE("an event id may hold 256 characters, whatever their bytes, and no more") {
+    Server s;
+    std::string accented;
+    for (int i = 0; i < 256; ++i) accented += "\u00e9";  // 512 bytes
+    auto taken = s.call(beast_http::verb::post, "/v1/events", json{{"id", accented}, {"type", "Go"}, {"data", {{"id", "a"}, {"n", 1}}}}.dump());
+    CHECK(taken.result_int() == 202);
+    auto refused = s.call(beast_http::verb::post, "/v1/events",
+                          json{{"id", std::string(257, 'x')}, {"type", "Go"}, {"data", {{"id", "b"}, {"n", 1}}}}.dump());
+    CHECK(refused.result_int() == 400);
+    CHECK(s.body_of(refused)["error"] == "the body has an 'id' longer than 256 characters");
 }
 
 TEST_CASE("a batch with an element that is not an event is refused whole with 422, naming its index") {
@@ -465,6 +479,29 @@ TEST_CASE("metrics are in the Prometheus text format") {
     CHECK(text.find("flow_outbox_commands{status=\"pending\"} 1\n") != std::string::npos);
     CHECK(text.find("# TYPE flow_ingest_seconds histogram\n") != std::string::npos);
     CHECK(text.find("flow_commit_batch_size_count") != std::string::npos);
+    // Every family has its HELP and TYPE lines, once, before its first sample.
+    std::set<std::string> helped, typed, sampled;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        CAPTURE(line);
+        if (line.rfind("# HELP ", 0) == 0) {
+            CHECK(helped.insert(line.substr(7, line.find(' ', 7) - 7)).second);
+        } else if (line.rfind("# TYPE ", 0) == 0) {
+            std::string family = line.substr(7, line.find(' ', 7) - 7);
+            CHECK(helped.count(family) == 1);
+            CHECK(typed.insert(family).second);
+        } else {
+            std::string family = line.substr(0, line.find_first_of("{ "));
+            for (const char* suffix : {"_bucket", "_sum", "_count"})
+                if (!typed.count(family) && family.size() > std::strlen(suffix) &&
+                    family.compare(family.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+                    family.resize(family.size() - std::strlen(suffix));
+            CHECK(typed.count(family) == 1);
+            sampled.insert(family);
+        }
+    }
+    CHECK(sampled.count("flow_instances") == 1);
+    CHECK(sampled.count("flow_writer_queue") == 1);
 }
 
 TEST_CASE("the database file is readable by its owner only") {
@@ -526,29 +563,64 @@ TEST_CASE("event input: an event's own time is an RFC 3339 timestamp, with any o
         CHECK(std::get<http::InputError>(read).message ==
               "the body has a 'time' that is not an RFC 3339 timestamp, such as 2026-01-05T10:00:00Z");
     }
-    auto binary = http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-id", "2"}, {"ce-type", "T"},
+    auto binary = http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-source", "/t"}, {"ce-id", "2"}, {"ce-type", "T"},
                                                          {"ce-time", "soon"}}, "{}");
     REQUIRE(std::holds_alternative<http::InputError>(binary));
     CHECK(std::get<http::InputError>(binary).status == 400);
+}
+
+TEST_CASE("a CloudEvent needs specversion 1.0 and a source, in every mode; a plain event needs neither") {
+    auto refusal = [](const std::variant<http::EventsInput, http::InputError>& read) {
+        REQUIRE(std::holds_alternative<http::InputError>(read));
+        const auto& error = std::get<http::InputError>(read);
+        return std::to_string(error.status) + " " + error.message + (error.index >= 0 ? " @" + std::to_string(error.index) : "");
+    };
+    const std::string no_source = R"({"specversion": "1.0", "id": "1", "type": "T"})";
+    const std::string old_version = R"({"specversion": "0.3", "source": "/t", "id": "1", "type": "T"})";
+    const std::string no_version = R"({"source": "/t", "id": "1", "type": "T"})";
+    CHECK(refusal(http::read_events("application/cloudevents+json", {}, no_source)) ==
+          "400 the CloudEvent is not a CloudEvent: 'source' must be a non-empty string");
+    CHECK(refusal(http::read_events("application/cloudevents+json", {}, old_version)) ==
+          "400 the CloudEvent is not a CloudEvent 1.0: 'specversion' must be \"1.0\"");
+    CHECK(refusal(http::read_events("application/cloudevents+json", {}, no_version)) ==
+          "400 the CloudEvent is not a CloudEvent 1.0: 'specversion' must be \"1.0\"");
+    // What is not an event at all says so first.
+    CHECK(refusal(http::read_events("application/cloudevents+json", {}, R"({"specversion": "1.0", "source": "/t", "type": "T"})")) ==
+          "400 the CloudEvent is not an event: 'id' must be a non-empty string");
+    CHECK(refusal(http::read_events("application/cloudevents-batch+json", {},
+                                    R"([{"specversion": "1.0", "source": "/t", "id": "1", "type": "T"}, )" + no_source + "]")) ==
+          "422 event 1 of the batch is not a CloudEvent: 'source' must be a non-empty string @1");
+    CHECK(refusal(http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-id", "2"}, {"ce-type", "T"}}, "{}")) ==
+          "400 the CloudEvent is not a CloudEvent: 'source' must be a non-empty string");
+    CHECK(refusal(http::read_events("application/json", {{"ce-specversion", "0.3"}, {"ce-source", "/t"}, {"ce-id", "2"}, {"ce-type", "T"}},
+                                    "{}")) == "400 the CloudEvent is not a CloudEvent 1.0: 'specversion' must be \"1.0\"");
+    // A plain event (any other Content-Type) carries neither and needs neither.
+    CHECK(std::holds_alternative<http::EventsInput>(http::read_events("application/json", {}, no_source)));
+    CHECK(std::holds_alternative<http::EventsInput>(http::read_events("application/json", {}, R"({"id": "1", "type": "T"})")));
 }
 
 TEST_CASE("event input: plain, structured, binary and batch CloudEvents") {
     auto plain = http::read_events("application/json", {}, R"({"id": "1", "type": "T", "data": {"x": 1}})");
     REQUIRE(std::holds_alternative<http::EventsInput>(plain));
     CHECK(std::get<http::EventsInput>(plain).events[0].data == json{{"x", 1}});
-    auto binary = http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-id", "2"}, {"ce-type", "T"},
+    auto binary = http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-source", "/t"}, {"ce-id", "2"}, {"ce-type", "T"},
                                                          {"ce-time", "2026-01-01T00:00:00Z"}}, R"({"x": 2})");
     REQUIRE(std::holds_alternative<http::EventsInput>(binary));
     CHECK(std::get<http::EventsInput>(binary).events[0].id == "2");
     CHECK(std::get<http::EventsInput>(binary).events[0].time == "2026-01-01T00:00:00Z");
     auto batch = http::read_events("application/cloudevents-batch+json; charset=utf-8", {},
-                                   R"([{"specversion": "1.0", "id": "3", "type": "T", "data": {}}, {"id": "4", "type": "T"}])");
+                                   R"([{"specversion": "1.0", "source": "/t", "id": "3", "type": "T", "data": {}},)"
+                                   R"( {"specversion": "1.0", "source": "/t", "id": "4", "type": "T"}])");
     REQUIRE(std::holds_alternative<http::EventsInput>(batch));
     CHECK(std::get<http::EventsInput>(batch).events.size() == 2);
     CHECK(std::get<http::EventsInput>(batch).batch);
     auto bad = http::read_events("application/cloudevents-batch+json", {}, R"([{"id": "3"}])");
     REQUIRE(std::holds_alternative<http::InputError>(bad));
     CHECK(std::get<http::InputError>(bad).message.find("event 0 of the batch") == 0);
+    auto structured = http::read_events("application/cloudevents+json", {},
+                                        R"({"specversion": "1.0", "source": "/t", "id": "5", "type": "T"})");
+    REQUIRE(std::holds_alternative<http::EventsInput>(structured));
+    CHECK(std::get<http::EventsInput>(structured).events[0].id == "5");
     auto deep = http::read_events("application/json", {}, std::string(100, '[') + std::string(100, ']'));
     REQUIRE(std::holds_alternative<http::InputError>(deep));
     CHECK(std::get<http::InputError>(deep).status == 400);

@@ -30,6 +30,14 @@ bool nested_deeper_than(const std::string& text, int limit) {
     return false;
 }
 
+// Characters, not bytes: the limit on ids is 256 characters in any script. The JSON parser has
+// already refused text that is not UTF-8.
+std::size_t code_points(const std::string& text) {
+    std::size_t n = 0;
+    for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
 std::variant<service::IncomingEvent, InputError> event_from_object(const json& j, const std::string& where) {
     if (!j.is_object()) return InputError{400, where + "is not an event: expected a JSON object"};
     for (const char* field : {"id", "type"}) {
@@ -37,7 +45,7 @@ std::variant<service::IncomingEvent, InputError> event_from_object(const json& j
         if (found == j.end() || !found->is_string() || found->get_ref<const std::string&>().empty())
             return InputError{400, where + "is not an event: '" + field + "' must be a non-empty string"};
     }
-    if (j["id"].get_ref<const std::string&>().size() > 256) return InputError{400, where + "has an 'id' longer than 256 characters"};
+    if (code_points(j["id"].get_ref<const std::string&>()) > 256) return InputError{400, where + "has an 'id' longer than 256 characters"};
     if (j.contains("data_base64")) return InputError{400, where + "carries data_base64: only JSON data is accepted"};
     service::IncomingEvent event;
     event.id = j["id"].get<std::string>();
@@ -59,6 +67,30 @@ std::string header(const std::map<std::string, std::string>& headers, const std:
     return found == headers.end() ? std::string() : found->second;
 }
 
+// CloudEvents 1.0 requires `specversion` ("1.0") and a non-empty `source` besides `id` and `type`;
+// a plain event needs neither. Null when the attributes are there.
+std::optional<InputError> cloudevent_attributes_missing(const json& specversion, const json& source, const std::string& where) {
+    if (!specversion.is_string() || specversion.get_ref<const std::string&>() != "1.0")
+        return InputError{400, where + "is not a CloudEvent 1.0: 'specversion' must be \"1.0\""};
+    if (!source.is_string() || source.get_ref<const std::string&>().empty())
+        return InputError{400, where + "is not a CloudEvent: 'source' must be a non-empty string"};
+    return std::nullopt;
+}
+
+// A structured CloudEvent: the attributes checked, then read as a plain event.
+std::variant<service::IncomingEvent, InputError> cloudevent_from_object(const json& j, const std::string& where) {
+    if (j.is_object()) {
+        auto attribute = [&](const char* name) { return j.contains(name) ? j[name] : json(); };
+        if (auto e = cloudevent_attributes_missing(attribute("specversion"), attribute("source"), where)) {
+            // What is not an event at all is reported as such first.
+            auto as_event = event_from_object(j, where);
+            if (std::holds_alternative<InputError>(as_event)) return as_event;
+            return *e;
+        }
+    }
+    return event_from_object(j, where);
+}
+
 }  // namespace
 
 std::variant<EventsInput, InputError> read_events(const std::string& content_type,
@@ -75,9 +107,10 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
         // Binary mode: the attributes are headers, the body is the data.
         json data = body.empty() ? json::object() : json::parse(body, nullptr, false);
         if (data.is_discarded()) return InputError{400, "the body is not JSON"};
-        json attributes = {{"id", header(headers, "ce-id")}, {"type", header(headers, "ce-type")}, {"data", data}};
+        json attributes = {{"specversion", header(headers, "ce-specversion")}, {"source", header(headers, "ce-source")},
+                           {"id", header(headers, "ce-id")}, {"type", header(headers, "ce-type")}, {"data", data}};
         if (!header(headers, "ce-time").empty()) attributes["time"] = header(headers, "ce-time");
-        auto event = event_from_object(attributes, "the CloudEvent ");
+        auto event = cloudevent_from_object(attributes, "the CloudEvent ");
         if (auto* e = std::get_if<InputError>(&event)) return *e;
         input.events.push_back(std::get<service::IncomingEvent>(event));
         return input;
@@ -89,7 +122,7 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
         if (document.empty()) return InputError{400, "the batch is empty"};
         input.batch = true;
         for (std::size_t i = 0; i < document.size(); ++i) {
-            auto event = event_from_object(document[i], "event " + std::to_string(i) + " of the batch ");
+            auto event = cloudevent_from_object(document[i], "event " + std::to_string(i) + " of the batch ");
             if (auto* e = std::get_if<InputError>(&event)) {
                 // One invalid event refuses the whole batch with 422, naming its index.
                 e->status = 422;
@@ -100,7 +133,8 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
         }
         return input;
     }
-    auto event = event_from_object(document, "the body ");
+    auto event = media == "application/cloudevents+json" ? cloudevent_from_object(document, "the CloudEvent ")
+                                                         : event_from_object(document, "the body ");
     if (auto* e = std::get_if<InputError>(&event)) return *e;
     input.events.push_back(std::get<service::IncomingEvent>(event));
     return input;

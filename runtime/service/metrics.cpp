@@ -25,6 +25,16 @@ std::string escape_label(const std::string& value) {
     return out;
 }
 
+// The HELP line of each gauge the routes read from the store and the writer.
+std::string gauge_help(const std::string& family) {
+    if (family == "flow_instances") return "Instances, by status.";
+    if (family == "flow_outbox_commands") return "Commands in the outbox, by status.";
+    if (family == "flow_timers_pending") return "Timers waiting to fire.";
+    if (family == "flow_database_available") return "Whether the database answers (0 while flowd waits for it).";
+    if (family == "flow_writer_queue") return "Jobs waiting for the writer thread.";
+    return family + ".";
+}
+
 }  // namespace
 
 void Histogram::observe(double value) {
@@ -101,7 +111,7 @@ std::string Metrics::render(const std::vector<std::pair<std::string, double>>& g
     std::string last_family;
     for (const auto& [name, value] : gauges) {
         std::string family = name.substr(0, name.find('{'));
-        if (family != last_family) out += "# TYPE " + family + " gauge\n";
+        if (family != last_family) out += "# HELP " + family + " " + gauge_help(family) + "\n# TYPE " + family + " gauge\n";
         last_family = family;
         out += name + " " + number(value) + "\n";
     }

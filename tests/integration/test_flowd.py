@@ -644,6 +644,52 @@ class FlowdTest(unittest.TestCase):
                          [("Test", 1, False), ("Test", 2, True)])
         self.assertTrue(all(w["name"] == w["workflow"] for w in body["workflows"]), body)
 
+    def test_the_port_opens_only_when_flowd_serves_and_listen_takes_host_names(self):
+        # A client that waits only for the port must find flowd serving: the first requests after
+        # the first connection succeed, on a fresh database each time (the slowest start).
+        for round, host in enumerate(["localhost", "", "127.0.0.1"]):
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            probe.close()
+            db = os.path.join(self.dir, f"fresh{round}.db")
+            process = subprocess.Popen([FLOWD, "--flows", self.flows, "--db", db, "--listen", f"{host}:{port}",
+                                        "--target", "sink=http://127.0.0.1:9/"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                deadline = time.time() + 30
+                while True:
+                    self.assertIsNone(process.poll(), process.stderr.read() if process.poll() is not None else "")
+                    try:
+                        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                        connection.connect()
+                        break
+                    except OSError:
+                        self.assertLess(time.time(), deadline)
+                        time.sleep(0.001)
+                connection.request("POST", "/v1/events", json.dumps({"id": f"r{round}", "type": "Start", "data": {"id": "k", "n": 1}}),
+                                   {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                self.assertEqual(response.status, 202, response.read())
+                response.read()
+                connection.request("GET", "/healthz")
+                self.assertEqual(connection.getresponse().status, 200)
+                connection.close()
+            finally:
+                process.send_signal(signal.SIGTERM)
+                self.assertEqual(process.wait(timeout=30), 0)
+                process.stderr.close()
+
+    def test_a_database_in_a_missing_folder_stops_the_start(self):
+        done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "missing", "flow.db"), "--listen",
+                               "127.0.0.1:0", "--target", "sink=http://127.0.0.1:9/"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("the folder " + os.path.join(self.dir, "missing") + " does not exist", done.stderr)
+        done = subprocess.run([FLOWD, "--flows", self.flows, "--listen", "8080"],
+                              capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("--listen takes HOST:PORT", done.stderr)
+
     def test_unbound_target_stops_the_start(self):
         with self.assertRaises(RuntimeError) as refused:
             self.start(targets={})

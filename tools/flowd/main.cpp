@@ -12,6 +12,8 @@
 #include "runtime/timers/timer_loop.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -25,6 +27,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <future>
 #include <mutex>
 #include <pthread.h>
 #include <thread>
@@ -162,19 +165,28 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& pro
     return a;
 }
 
+// HOST:PORT, where HOST is an address (`127.0.0.1`, `[::1]`), a host name (`localhost`, resolved
+// now, an IPv4 address preferred), or nothing (`:8080`, every interface).
 std::optional<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
     std::size_t colon = text.rfind(':');
     if (colon == std::string::npos) return std::nullopt;
-    boost::system::error_code ec;
-    std::string host = text.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    auto address = asio::ip::make_address(host, ec);
-    if (ec) return std::nullopt;
     int port = -1;
     const char* digits = text.c_str() + colon + 1;
     auto [end, error] = std::from_chars(digits, text.c_str() + text.size(), port);
     if (error != std::errc() || end != text.c_str() + text.size() || port < 0 || port > 65535) return std::nullopt;
-    return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+    std::string host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty()) host = "0.0.0.0";
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (!ec) return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+    asio::io_context resolving;
+    asio::ip::tcp::resolver resolver(resolving);
+    auto found = resolver.resolve(host, std::to_string(port), asio::ip::tcp::resolver::passive, ec);
+    if (ec || found.empty()) return std::nullopt;
+    for (const auto& entry : found)
+        if (entry.endpoint().address().is_v4()) return entry.endpoint();
+    return found.begin()->endpoint();
 }
 
 // Opens (creating or migrating) the database and records each workflow version in it. A store
@@ -238,7 +250,7 @@ int main(int argc, char** argv) {
         }
     auto endpoint = parse_endpoint(args->listen);
     if (!endpoint) {
-        std::cerr << "flowd: --listen takes HOST:PORT, such as 127.0.0.1:8080\n";
+        std::cerr << "flowd: --listen takes HOST:PORT, such as 127.0.0.1:8080 or localhost:8080 (a host name that resolves)\n";
         return 2;
     }
 
@@ -265,6 +277,16 @@ int main(int argc, char** argv) {
                 unbound = true;
             }
     if (unbound) return 1;
+    // SQLite creates the file, not the folders above it: a missing folder is a mistake in the
+    // command line, not a passing trouble worth waiting for.
+    if (fs::path folder = fs::path(args->db).parent_path(); !folder.empty()) {
+        std::error_code ec;
+        if (!fs::is_directory(folder, ec)) {
+            std::cerr << "flowd: cannot create the database " << args->db << ": the folder " << folder.string()
+                      << " does not exist\n";
+            return 1;
+        }
+    }
 
     // Two I/O threads, each running an I/O context of its own (the hint 1 says so): a connection
     // stays on one of them, so it needs no strand. `io` also runs the acceptors, the signals and
@@ -277,9 +299,11 @@ int main(int argc, char** argv) {
         io.stop();
         io_second.stop();
     };
-    // Listen at once. Until the database is open and writable, every request is answered 503
-    // with the reason (a read-only or full file system, a lock held elsewhere), and opening is
-    // tried again every second: the trouble passing is enough, no restart is needed.
+    // flowd listens once it is ready, so that a client that waits for the port finds it serving.
+    // When the database cannot be opened at the first try, it listens at once instead: until the
+    // database is open and writable every request is answered 503 with the reason (a read-only
+    // or full file system, a lock held elsewhere), and opening is tried again every second: the
+    // trouble passing is enough, no restart is needed.
     asio::thread_pool workers(8);  // routes that wait on the database; event ingestion waits on none
     std::atomic<flow::http::Services*> ready{nullptr};
     std::mutex waiting_mutex;
@@ -319,13 +343,10 @@ int main(int argc, char** argv) {
         }
     }
     flow::http::Server server(io, limits, serve, tls.get(), connection_contexts);
-    if (auto e = server.listen(*endpoint)) {
-        std::cerr << "flowd: " << *e << "\n";
-        return 1;
-    }
     std::unique_ptr<flow::http::Server> metrics_server;
+    std::optional<asio::ip::tcp::endpoint> metrics_endpoint;
     if (!config.metrics_listen.empty()) {
-        auto metrics_endpoint = parse_endpoint(config.metrics_listen);
+        metrics_endpoint = parse_endpoint(config.metrics_listen);
         if (!metrics_endpoint) {
             std::cerr << "flowd: metrics_listen takes HOST:PORT\n";
             return 2;
@@ -335,10 +356,6 @@ int main(int argc, char** argv) {
                 return reply(flow::http::error_response(404, "only /metrics and /healthz here"));
             serve(r, std::move(reply));
         }, nullptr, connection_contexts);
-        if (auto e = metrics_server->listen(*metrics_endpoint)) {
-            std::cerr << "flowd: " << *e << "\n";
-            return 1;
-        }
     }
 
     // SIGTERM and SIGINT: stop accepting, let the requests in flight finish, then stop.
@@ -366,10 +383,28 @@ int main(int argc, char** argv) {
             pthread_setname_np(pthread_self(), "flowd-io");
             context->run();
         });
-    auto bound = server.local_endpoint();
-    log("info", "flowd is listening", {{"listen", bound.address().to_string() + ":" + std::to_string(bound.port())},
-                                       {"tls", tls != nullptr},
-                                       {"db", args->db}, {"workflows", compiled.program->workflows.size()}});
+    // Opens the ports on the I/O context that runs the acceptors and the signals, so that a
+    // signal's stop_accepting never races it; after a signal it opens none.
+    bool listening = false;
+    auto start_listening = [&]() -> std::optional<std::string> {
+        std::promise<std::optional<std::string>> opened_ports;
+        bool stopped_before = false;
+        asio::post(io, [&] {
+            stopped_before = stopping;
+            if (stopped_before) return opened_ports.set_value(std::nullopt);
+            auto error = server.listen(*endpoint);
+            if (!error && metrics_server) error = metrics_server->listen(*metrics_endpoint);
+            opened_ports.set_value(error);
+        });
+        auto error = opened_ports.get_future().get();
+        if (error || stopped_before) return error;
+        listening = true;
+        auto bound = server.local_endpoint();
+        log("info", "flowd is listening", {{"listen", bound.address().to_string() + ":" + std::to_string(bound.port())},
+                                           {"tls", tls != nullptr},
+                                           {"db", args->db}, {"workflows", compiled.program->workflows.size()}});
+        return std::nullopt;
+    };
     // Ends the I/O threads: at once (`stop_now`, when the start failed), or once a signal has
     // stopped the server and its requests in flight have finished.
     auto finish = [&](int code, bool stop_now) {
@@ -398,6 +433,11 @@ int main(int argc, char** argv) {
             std::cerr << "flowd: " << error.message << "\n";
             return finish(1, true);
         }
+        if (!listening)
+            if (auto e = start_listening()) {
+                std::cerr << "flowd: " << *e << "\n";
+                return finish(1, true);
+            }
         if (error.message != last_reason) {
             log("error", "the database cannot be opened for writing; answering 503 and trying again every second",
                 {{"db", args->db}, {"error", error.message}});
@@ -448,9 +488,16 @@ int main(int argc, char** argv) {
     timers.start();
     flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence};
     ready = &services;
-    log("info", "flowd is ready", {{"db", args->db}});
-
-    int code = finish(0, false);
+    std::optional<std::string> cannot_listen;
+    if (!listening) cannot_listen = start_listening();
+    int code = 0;
+    if (cannot_listen) {
+        std::cerr << "flowd: " << *cannot_listen << "\n";
+        code = finish(1, true);
+    } else {
+        log("info", "flowd is ready", {{"db", args->db}});
+        code = finish(0, false);
+    }
     ready = nullptr;
     timers.stop();
     relay.stop();  // before the writer, which records its last round
