@@ -9,6 +9,7 @@
 
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <charconv>
 #include <ctime>
 
@@ -20,28 +21,45 @@ namespace beast_http = boost::beast::http;
 
 namespace {
 
-// Runs the io_context until the operation started before it completes.
-void wait(asio::io_context& io) {
+// Runs the io_context until the operation started before it completes; false when the client
+// was aborted meanwhile (the operation is then left pending, and the context never runs again).
+bool wait(asio::io_context& io, const std::atomic<bool>& aborted) {
     io.restart();
+    if (aborted) return false;  // checked after restart(), which would undo an abort's stop()
     io.run();
+    return !aborted;
 }
 
 // Writes the request and reads the answer on an open stream, plain or TLS.
 template <class Stream>
-beast::error_code exchange(asio::io_context& io, Stream& stream, beast_http::request<beast_http::string_body>& req,
+beast::error_code exchange(asio::io_context& io, const std::atomic<bool>& aborted, Stream& stream,
+                           beast_http::request<beast_http::string_body>& req,
                            beast_http::response_parser<beast_http::string_body>& parser, std::chrono::milliseconds timeout) {
     beast::error_code ec;
     beast::get_lowest_layer(stream).expires_after(timeout);
     beast_http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
-    wait(io);
+    if (!wait(io, aborted)) return asio::error::operation_aborted;
     if (ec) return ec;
     beast::flat_buffer buffer;
     beast_http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
-    wait(io);
+    if (!wait(io, aborted)) return asio::error::operation_aborted;
     return ec;
 }
 
 }  // namespace
+
+void HttpClient::abort() {
+    aborted_ = true;
+    io_.stop();
+}
+
+HttpResult HttpClient::cut_off(const std::string& key) {
+    // A stream with an operation left pending is kept until the client goes: the operation
+    // refers to it, and the context that holds the operation is never run again.
+    abandoned_.push_back(std::move(connections_[key]));
+    connections_.erase(key);
+    return {0, "cut off: flowd was stopping", std::nullopt};
+}
 
 std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t now_ms) {
     std::int64_t seconds = 0;
@@ -90,6 +108,7 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
     std::string key = std::string(parsed->scheme()) + "://" + endpoint + (secure ? " " + ca_file : "");
 
     for (int attempt = 0; attempt < 2; ++attempt) {
+        if (aborted_) return cut_off(key);
         Connection& connection = connections_[key];
         bool reused = connection.plain || connection.secure;
         beast::error_code ec;
@@ -112,7 +131,10 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
             auto transport = std::make_unique<beast::tcp_stream>(io_);
             transport->expires_after(timeout);
             transport->async_connect(results, [&](beast::error_code e, auto) { ec = e; });
-            wait(io_);
+            if (!wait(io_, aborted_)) {
+                connection.plain = std::move(transport);
+                return cut_off(key);
+            }
             if (ec) {
                 connections_.erase(key);
                 return {0, "cannot connect to " + endpoint + ": " + ec.message(), std::nullopt};
@@ -128,7 +150,10 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
                     SSL_set_tlsext_host_name(stream->native_handle(), host.c_str());
                 beast::get_lowest_layer(*stream).expires_after(timeout);
                 stream->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
-                wait(io_);
+                if (!wait(io_, aborted_)) {
+                    connection.secure = std::move(stream);
+                    return cut_off(key);
+                }
                 if (ec) {
                     connections_.erase(key);
                     return {0, "TLS with " + endpoint + " failed: " + ec.message(), std::nullopt};
@@ -145,8 +170,9 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
         req.prepare_payload();
         beast_http::response_parser<beast_http::string_body> parser;
         parser.body_limit(1 << 20);
-        ec = connection.secure ? exchange(io_, *connection.secure, req, parser, timeout)
-                               : exchange(io_, *connection.plain, req, parser, timeout);
+        ec = connection.secure ? exchange(io_, aborted_, *connection.secure, req, parser, timeout)
+                               : exchange(io_, aborted_, *connection.plain, req, parser, timeout);
+        if (aborted_) return cut_off(key);
         if (ec) {
             connections_.erase(key);
             // A kept-alive connection the target closed meanwhile: try once on a new one.

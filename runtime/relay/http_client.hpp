@@ -9,6 +9,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -31,6 +32,10 @@ public:
     HttpResult post(const std::string& url, const std::string& body,
                     const std::vector<std::pair<std::string, std::string>>& headers, std::chrono::milliseconds timeout,
                     const std::string& ca_file = "");
+    // Cuts off the request in progress, from any thread: post() then answers "cut off: flowd
+    // was stopping" (no status), now and for every later call. For a stop that must not wait
+    // on a target that hangs.
+    void abort();
 
 private:
     struct Connection {
@@ -40,10 +45,13 @@ private:
     // The TLS settings for a CA file (empty: the system's), made once; null with the reason when
     // the file cannot be used.
     boost::asio::ssl::context* tls_for(const std::string& ca_file, std::string& problem);
+    HttpResult cut_off(const std::string& key);
 
     boost::asio::io_context io_;
     std::map<std::string, Connection> connections_;  // "scheme://host:port ca_file" -> open stream
     std::map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
+    std::vector<Connection> abandoned_;  // cut off by abort(), with an operation pending
+    std::atomic<bool> aborted_{false};
 };
 
 // Reads a Retry-After value: seconds, or an HTTP date relative to now.

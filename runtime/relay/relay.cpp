@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -23,6 +24,27 @@ Relay::Relay(store::Store& store, const service::Config& config, service::Metric
       lanes_(lane_count) {}
 
 Relay::~Relay() { stop(); }
+
+void Relay::stop(std::chrono::milliseconds grace) {
+    // A target that hangs would hold the stop for its whole timeout: past the grace, the
+    // attempts in progress are cut off. At least once still holds: a target that got the
+    // command before the cut gets it again, with the same Idempotency-Key.
+    std::mutex mutex;
+    std::condition_variable stopped;
+    bool done = false;
+    std::thread cutter([&] {
+        std::unique_lock lock(mutex);
+        if (!stopped.wait_for(lock, grace, [&] { return done; }))
+            for (Lane& lane : lanes_) lane.client.abort();
+    });
+    loop_.stop();
+    {
+        std::lock_guard lock(mutex);
+        done = true;
+    }
+    stopped.notify_one();
+    cutter.join();
+}
 
 namespace {
 

@@ -11,6 +11,7 @@
 
 #include "runtime/service/background_loop.hpp"
 
+#include <chrono>
 #include <functional>
 #include <random>
 #include <vector>
@@ -28,7 +29,9 @@ public:
     ~Relay();
     void start() { loop_.start("flowd-relay", [this] { return round(); }); }
     void wake() { loop_.wake(); }
-    void stop() { loop_.stop(); }
+    // Stops after the round in progress; delivery attempts still waiting on their targets after
+    // `grace` are cut off (recorded as failed attempts, to be retried after the next start).
+    void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
 
     // The delay before attempt `attempts + 1`: exponential from the initial backoff, with
     // jitter (between half and all of it), at most the maximum; Retry-After wins, cut to it.

@@ -289,6 +289,34 @@ class FaultTest(unittest.TestCase):
         finally:
             silent.close()
 
+    def test_a_stop_does_not_wait_out_a_target_that_hangs(self):
+        # The target holds each request for 30 s, its timeout is 20 s: the stop cuts the attempt
+        # off after its 2 s grace, records it as failed, and the command is sent after a restart.
+        hanging = threading.Event()
+        def behaviour(path, command, attempt):
+            if not hanging.is_set():  # the first request only
+                hanging.set()
+                time.sleep(30)
+            return 200, {}
+        self.receiver = Receiver(behaviour)
+        retry = {"max_attempts": 10, "initial_backoff_ms": 50, "max_backoff_ms": 100}
+        targets = {"sink": {"url": self.receiver.url("sink"), "timeout_ms": 20000, "retry": retry}}
+        path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
+        flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+        self.assertEqual(flowd.post_event(start_event(1))[0], 202)
+        self.assertTrue(hanging.wait(10))
+        stopping = time.monotonic()
+        self.assertEqual(flowd.stop(signal.SIGTERM, timeout=30), 0)
+        self.assertLess(time.monotonic() - stopping, 8)
+        flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+        flowd.wait_for(lambda: flowd.request("GET", "/v1/outbox?status=delivered")[1]["commands"], timeout=15,
+                       what="the cut-off command delivered after the restart")
+        delivered = flowd.request("GET", "/v1/outbox?status=delivered")[1]["commands"]
+        self.assertEqual(delivered[0]["type"], "First")
+        self.assertEqual(delivered[0]["attempts"], 2)
+        flowd.wait_for(lambda: len(flowd.request("GET", "/v1/outbox?status=delivered")[1]["commands"]) == 2, timeout=15,
+                       what="both commands delivered")
+
 
 if __name__ == "__main__":
     FLOWD = sys.argv.pop(1)
