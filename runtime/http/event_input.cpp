@@ -1,5 +1,6 @@
 #include "runtime/http/event_input.hpp"
 
+#include "dsl/source.hpp"
 #include "stdlib/chrono.hpp"
 
 #include <cctype>
@@ -30,14 +31,6 @@ bool nested_deeper_than(const std::string& text, int limit) {
     return false;
 }
 
-// Characters, not bytes: the limit on ids is 256 characters in any script. The JSON parser has
-// already refused text that is not UTF-8.
-std::size_t code_points(const std::string& text) {
-    std::size_t n = 0;
-    for (unsigned char c : text) n += (c & 0xC0) != 0x80;
-    return n;
-}
-
 std::variant<service::IncomingEvent, InputError> event_from_object(const json& j, const std::string& where) {
     if (!j.is_object()) return InputError{400, where + "is not an event: expected a JSON object"};
     for (const char* field : {"id", "type"}) {
@@ -45,7 +38,8 @@ std::variant<service::IncomingEvent, InputError> event_from_object(const json& j
         if (found == j.end() || !found->is_string() || found->get_ref<const std::string&>().empty())
             return InputError{400, where + "is not an event: '" + field + "' must be a non-empty string"};
     }
-    if (code_points(j["id"].get_ref<const std::string&>()) > 256) return InputError{400, where + "has an 'id' longer than 256 characters"};
+    // Characters, not bytes (the JSON parser has already refused text that is not UTF-8).
+    if (count_code_points(j["id"].get_ref<const std::string&>()) > 256) return InputError{400, where + "has an 'id' longer than 256 characters"};
     if (j.contains("data_base64")) return InputError{400, where + "carries data_base64: only JSON data is accepted"};
     service::IncomingEvent event;
     event.id = j["id"].get<std::string>();
