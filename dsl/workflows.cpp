@@ -57,6 +57,7 @@ void Checker::correlation(const ir::Record& event, const ast::Name& at, ir::Work
         if (path.empty()) return;  // already reported at the `correlate` line
     } else {
         const ir::FieldDecl* field = event.field(w.key_name);
+        if (field && field->type.mentions_error()) return;  // its unknown type is reported already
         if (!field || field->type.is_optional() || !(field->type == w.key_type)) {
             std::string why = !field ? "it has no field '" + w.key_name + "' to give the key"
                                      : "its field '" + w.key_name + "' has type " + field->type.to_string() +
@@ -242,6 +243,10 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
             }
             path.push_back(field->name);
             type = field->type;
+            if (type.mentions_error()) {  // an unknown type, reported at its field already
+                ok = false;
+                break;
+            }
             record = type.is(Type::Kind::Record) ? program_.record(type.record_name()) : nullptr;
         }
         if (ok && !w.key_type.is_error() && !(type == w.key_type)) {

@@ -46,6 +46,9 @@ public:
     bool is_error() const { return kind_ == Kind::Error; }
     bool is_numeric() const { return kind_ == Kind::Int || kind_ == Kind::Number; }
     bool is_optional() const { return kind_ == Kind::Optional; }
+    // Whether an Error type stands anywhere in it (`<error>?`, `list<<error>>`): a type that
+    // stems from a mistake reported already, which later checks stay silent about.
+    bool mentions_error() const { return is_error() || (element_ && element_->mentions_error()); }
     // List element or optional's inner type; Error for other kinds.
     const Type& element() const;
     const std::string& record_name() const { return record_; }

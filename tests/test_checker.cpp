@@ -102,6 +102,18 @@ TEST_CASE("every handled event must be correlated to the key") {
     CHECK(has(check(wrong_type), "'ref' has type int, but the key 'id' has type string"));
 }
 
+TEST_CASE("a key field of an unknown type gives one error, at the type, not one more per handler") {
+    std::string text = "event E { id: Strin }\n"
+                       "workflow W { key id: string start on E { goto S } state S { on E { complete } } }";
+    CHECK(check(text) == "1:15: error: unknown type 'Strin'\n");
+    std::string listed = "event E { id: list<Strin> }\n"
+                         "workflow W { key id: string start on E { goto S } state S { on E { complete } } }";
+    CHECK(check(listed) == "1:20: error: unknown type 'Strin'\n");
+    std::string through = "type R { id: Strin }\nevent E { r: R }\n"
+                          "workflow W { key id: string correlate E by r.id start on E { goto S } state S { on E { complete } } }";
+    CHECK(check(through) == "1:14: error: unknown type 'Strin'\n");
+}
+
 TEST_CASE("transitions end the handler; what follows is an error") {
     CHECK(has(check(wrap("goto S\n    emit C { id: key, n: 1 }")), "8:5: error: unreachable statement: 'goto' above ends the handler"));
     CHECK(has(check(wrap("if a.n > 1 { fail \"x\" let y = 1 } goto S")), "error: unreachable statement: 'fail'"));
