@@ -405,6 +405,32 @@ TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {
     CHECK(s.call(beast_http::verb::get, "/metrics").result_int() == 200);
 }
 
+TEST_CASE("a runtime error in on cancel ends the instance cancelled, with the error and none of the handler's commands") {
+    Server s(100, "event Go { id: string, n: int }\ncommand Log to log { text: string }\n"
+                  "workflow W { key id: string var n: int = 0 start on Go as g { n = g.n goto S }\n"
+                  " state S { on Go { complete } }\n on cancel { emit Log { text: \"bye\" } n = 10 / (n - 1) } }");
+    auto started = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})"));
+    std::string id = started["deliveries"][0]["instance"];
+    auto answer = s.call(beast_http::verb::post, "/v1/instances/" + id + "/cancel");
+    CHECK(answer.result_int() == 200);
+    json cancelled = s.body_of(answer);
+    CHECK(cancelled["status"] == "cancelled");
+    CHECK(cancelled["state"] == "S");
+    CHECK(cancelled["error"] == "division by zero at test.flow:5:46");
+    CHECK(cancelled["vars"]["n"] == 1);
+    CHECK(cancelled["timers"].empty());
+    json history = cancelled["history"];
+    REQUIRE(history.size() >= 3);
+    json last = history[history.size() - 3];
+    CHECK(last["kind"] == "cancel");
+    CHECK(last["status"] == "cancelled");
+    CHECK(history[history.size() - 2]["kind"] == "transition");
+    CHECK(history.back()["kind"] == "error");
+    CHECK(history.back()["error"] == "division by zero at test.flow:5:46");
+    CHECK(s.store->outbox("", 10, 0).value->empty());
+    CHECK(s.call(beast_http::verb::post, "/v1/instances/" + id + "/cancel").result_int() == 409);
+}
+
 TEST_CASE("instances: filters, limit capped at 1000 and stable cursors") {
     Server s;
     for (int i = 0; i < 5; ++i)

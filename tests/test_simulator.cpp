@@ -163,6 +163,22 @@ TEST_CASE("cancel from outside runs on cancel; a finished instance frees its key
     CHECK(run.lines[5]["status"] == "running");
 }
 
+TEST_CASE("a runtime error in on cancel ends the instance cancelled with the error; its commands are not sent") {
+    Run run = simulate_text("event Go { id: string }\ncommand Log to log { text: string }\n"
+                            "workflow W { key id: string var n: int = 0 start on Go { goto S } state S { on Go { complete } }\n"
+                            " on cancel { emit Log { text: \"bye\" } n = 1 / n } }",
+                            R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
+{"cancel": {"workflow": "W", "key": "a"}})");
+    REQUIRE(run.error.empty());
+    REQUIRE(run.lines.size() == 3);
+    CHECK(run.lines[1]["outcome"] == "handled");
+    CHECK(run.lines[1]["state"] == "S");
+    CHECK(run.lines[2]["kind"] == "instance");
+    CHECK(run.lines[2]["status"] == "cancelled");
+    CHECK(run.lines[2]["error"] == "division by zero at test.flow:4:45");
+    CHECK(run.lines[2]["vars"]["n"] == 0);
+}
+
 TEST_CASE("a timer that re-arms itself at the same instant stops the run instead of hanging") {
     Run run = simulate_text("event Go { id: string }\nworkflow W { key id: string start on Go { goto S }\n"
                             " state S { after 0s { goto S } on Go { complete } } }",

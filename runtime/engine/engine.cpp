@@ -98,11 +98,13 @@ private:
 };
 
 // A runtime error commits nothing of the handler: the instance is the one before it, ended
-// failed with the error and its place.
-Step failed(Instance before, const ir::Workflow& workflow, const PositionedError& error, Outcome outcome) {
+// with the error and its place: `failed`, or `cancelled` for an error in `on cancel`, since the
+// instance ends cancelled whatever that handler does.
+Step failed(Instance before, const ir::Workflow& workflow, const PositionedError& error, Outcome outcome,
+            Status ends = Status::Failed) {
     Step step;
     step.outcome = outcome;
-    before.status = Status::Failed;
+    before.status = ends;
     before.error = error.message + " at " + where(workflow, error.position);
     before.timers.clear();
     before.compensations.clear();
@@ -221,7 +223,7 @@ Step Engine::cancel(Instance working, Clock clock) const {
     try {
         if (workflow.on_cancel) execution.run_cancel_handler(*workflow.on_cancel);
     } catch (const PositionedError& error) {
-        return failed(rollback.undo(working), workflow, error, Outcome::Handled);
+        return failed(rollback.undo(working), workflow, error, Outcome::Handled, Status::Cancelled);
     }
     working.status = Status::Cancelled;
     working.error.clear();

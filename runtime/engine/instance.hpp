@@ -41,7 +41,7 @@ struct Instance {
     std::vector<Value> vars;      // by the workflow's var index, in the engine's representation
     std::vector<Command> compensations;  // registered, oldest first
     std::vector<PendingTimer> timers;
-    std::string error;            // why it failed
+    std::string error;            // why it failed, or the runtime error its `on cancel` hit
     std::uint64_t uuid_counter = 0;
 };
 

@@ -115,7 +115,8 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
         string_or_null(w, stored.state).key("status").string(engine::status_name(i.status)).close();
         history.push_back({cause.at, "transition", std::move(transition)});
     }
-    if (i.status == engine::Status::Failed && !i.error.empty()) {
+    // A runtime error: it failed the instance, or hit its `on cancel` (ended cancelled all the same).
+    if (i.status != engine::Status::Running && !i.error.empty()) {
         std::string error;
         JsonWriter(error, compact).open().key("error").string(i.error).close();
         history.push_back({cause.at, "error", std::move(error)});

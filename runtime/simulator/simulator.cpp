@@ -238,7 +238,7 @@ void Simulator::finish() {
         w.key("state").string_or_null(engine_.state_name(instance));
         w.key("status").string(engine::status_name(instance.status));
         w.key("error");
-        if (instance.status == engine::Status::Failed) w.string(instance.error); else w.null();
+        if (instance.error.empty()) w.null(); else w.string(instance.error);
         w.key("vars").open();
         for (std::size_t v = 0; v < workflow.vars.size() && v < instance.vars.size(); ++v) {
             const ir::Var& var = workflow.vars[v];
