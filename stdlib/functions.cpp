@@ -152,52 +152,27 @@ std::string quote_text(std::string_view text) {
 
 // ---- Case mapping and white space ----
 
-// Latin Extended-A runs where each upper-case letter, at an even offset from `first`,
-// is followed by its lower-case letter.
-struct CasePairRun {
-    char32_t first, last;
+struct CaseMapping {
+    char32_t from, to;
 };
-constexpr std::array<CasePairRun, 5> latin_case_pairs = {{
-    {0x100, 0x12F}, {0x132, 0x137}, {0x139, 0x148}, {0x14A, 0x177}, {0x179, 0x17E},
-}};
+#include "stdlib/case_mappings.inc"
 
-// Whether `c` lies in a case-pair run, and whether it is the upper-case member there.
-bool in_case_pair_run(char32_t c, bool& is_upper) {
-    for (const CasePairRun& run : latin_case_pairs) {
-        if (c >= run.first && c <= run.last) {
-            is_upper = (c - run.first) % 2 == 0;
-            return true;
-        }
-    }
-    return false;
+// Unicode's simple (one-to-one) case mapping of `c` in `table`, or `c` when it has none.
+template <std::size_t N>
+char32_t mapped(const CaseMapping (&table)[N], char32_t c) {
+    auto found = std::lower_bound(std::begin(table), std::end(table), c,
+                                  [](const CaseMapping& m, char32_t code) { return m.from < code; });
+    return found != std::end(table) && found->from == c ? found->to : c;
 }
 
-// Simple one-to-one case mappings: ASCII, Latin-1, Latin Extended-A, basic Greek and Cyrillic.
 char32_t to_upper(char32_t c) {
-    if (c >= 'a' && c <= 'z') return c - 0x20;
-    if (c < 0x80) return c;
-    if ((c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3CB && c != 0x3C2) ||
-        (c >= 0x430 && c <= 0x44F))
-        return c - 0x20;
-    if (c >= 0x450 && c <= 0x45F) return c - 0x50;
-    if (c == 0xFF) return 0x178;   // ÿ
-    if (c == 0x3C2) return 0x3A3;  // final sigma
-    bool is_upper = false;
-    if (in_case_pair_run(c, is_upper) && !is_upper) return c - 1;
-    return c;
+    if (c < 0x80) return c >= 'a' && c <= 'z' ? c - 0x20 : c;
+    return mapped(upper_case_mappings, c);
 }
 
 char32_t to_lower(char32_t c) {
-    if (c >= 'A' && c <= 'Z') return c + 0x20;
-    if (c < 0x80) return c;
-    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
-        (c >= 0x410 && c <= 0x42F))
-        return c + 0x20;
-    if (c >= 0x400 && c <= 0x40F) return c + 0x50;
-    if (c == 0x178) return 0xFF;  // Ÿ
-    bool is_upper = false;
-    if (in_case_pair_run(c, is_upper) && is_upper) return c + 1;
-    return c;
+    if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + 0x20 : c;
+    return mapped(lower_case_mappings, c);
 }
 
 // Unicode White_Space.

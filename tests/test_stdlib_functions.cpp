@@ -385,6 +385,16 @@ TEST_CASE("upper and lower") {
           "\u043f\u0440\u0438\u0432\u0435\u0442 \u0451");
     CHECK(run("upper", {text("\u65e5\U0001F600")}) == "\u65e5\U0001F600");
     CHECK(run("upper", {text("a\xff" "b")}) == "A\xff" "B");  // invalid bytes kept
+    // Beyond the common alphabets: Unicode's simple mappings throughout.
+    CHECK(run("upper", {text("\u0395\u03bb\u03bb\u03ac\u03b4\u03b1")}) == "\u0395\u039b\u039b\u0386\u0394\u0391");  // Ελλάδα
+    CHECK(run("lower", {text("\u0386\u0398\u0397\u039d\u0391")}) == "\u03ac\u03b8\u03b7\u03bd\u03b1");  // ΆΘΗΝΑ
+    CHECK(run("upper", {text("\u0131\u017f")}) == "IS");  // dotless ı, long ſ
+    CHECK(run("upper", {text("\u0491")}) == "\u0490");     // Ukrainian ґ
+    CHECK(run("upper", {text("\u01c6\u0180")}) == "\u01c4\u0243");  // Latin Extended-B
+    CHECK(run("lower", {text("\u0130")}) == "i");          // İ: its one-letter lower case
+    CHECK(run("upper", {text("\u10d0")}) == "\u1c90");     // Georgian
+    CHECK(run("lower", {text("\U00010400")}) == "\U00010428");  // Deseret, beyond the BMP
+    CHECK(run("upper", {text("\u1f80")}) == "\u1f88");     // ᾀ: one letter, not ἈΙ
 }
 
 TEST_CASE("trim removes white space at both ends") {
