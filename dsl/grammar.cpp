@@ -137,6 +137,7 @@ FLOW_RULE(state_name, ast::Name, "a state name")
 FLOW_RULE(target_name, ast::Name, "a target name")
 FLOW_RULE(binding_name, ast::Name, "a binding name")
 FLOW_RULE(variable_name, ast::Name, "a variable name")
+FLOW_RULE(key_name, ast::Name, "the key's name (the field events carry it in)")
 FLOW_RULE(workflow_name, ast::Name, "a workflow name")
 FLOW_RULE(type_ref, ast::TypeRef, "a type")
 FLOW_RULE(type_arguments, std::list<ast::TypeRef>, "type arguments")
@@ -239,6 +240,9 @@ const auto state_name_def = plain_name;
 const auto target_name_def = plain_name;
 const auto binding_name_def = plain_name;
 const auto variable_name_def = plain_name;
+// The key's name is the name of the events' field that carries it, so, like any field name, it
+// may be a keyword (`key type: string`); expressions read the key as `key` whatever its name.
+const auto key_name_def = x3::lexeme[x3::raw[identifier]];
 const auto workflow_name_def = plain_name;
 
 const auto type_arguments_def = open_angle > &type_ref > (type_ref % ',') > close_angle;
@@ -314,7 +318,7 @@ const auto statement_def = let | emit | compensate_with | compensate_all | goto_
 const auto version_number = x3::rule<struct version_number_class, std::string>{"a version number"} =
     x3::lexeme[x3::raw[+x3::digit] >> !word_char];
 const auto version_def = kw("version") > version_number;
-const auto key_def = kw("key") > variable_name > colon > type_ref;
+const auto key_def = kw("key") > key_name > colon > type_ref;
 const auto correlate_def = kw("correlate") > event_name > by_keyword > &field_name > (field_name % '.');
 const auto var_def = kw("var") > variable_name > colon > type_ref > equals > expression;
 const auto handler_def = kw("on") > event_name > -(kw("as") > binding_name) > -(kw("when") > condition) > block;
@@ -335,7 +339,7 @@ const auto event_decl_def = kw("event") > event_name > -string_literal > field_l
 const auto command_decl_def = kw("command") > command_name > to_keyword > target_name > field_list;
 const auto declaration_def = import | type_decl | event_decl | command_decl | workflow;
 
-BOOST_SPIRIT_DEFINE(name, key_reference, field_name, type_name, event_name, command_name, state_name, target_name,
+BOOST_SPIRIT_DEFINE(name, key_reference, field_name, key_name, type_name, event_name, command_name, state_name, target_name,
                     binding_name, variable_name, workflow_name, type_ref, type_arguments, field, field_list)
 BOOST_SPIRIT_DEFINE(string_literal, int_literal, number_literal, duration_literal, bool_literal,
                     null_literal, record_literal, list_literal, parenthesized, primary, field_access,
@@ -528,8 +532,10 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
 
     ast::File file;
     std::size_t at = skip_blank(text, text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0);  // a UTF-8 byte order mark is no text
+    // The span is the word found there (`found 'state'` underlines all of `state`), else one character.
     auto report = [&](std::size_t where, std::string message) {
-        diagnostics.error(Span{&source, static_cast<int>(where), static_cast<int>(where + 1)}, std::move(message));
+        std::size_t end = where + std::max<std::size_t>(word_at(text, where).size(), 1);
+        diagnostics.error(Span{&source, static_cast<int>(where), static_cast<int>(end)}, std::move(message));
     };
     // Reports a failed expectation; returns where it failed.
     auto report_failure = [&](const x3::expectation_failure<grammar::Iterator>& failure) {

@@ -27,6 +27,10 @@ run(2 check ${SOURCE}/does/not/exist.flow)
 expect_match("${err}" "exist.flow:1:1: error: cannot read this file" "unreadable file")
 run(0 --help)
 expect_match("${out}" "flowc simulate" "help")
+run(0 check --help)
+expect_match("${out}" "flowc check" "help after a command")
+run(0 simulate -h)
+expect_match("${out}" "flowc simulate" "-h after a command")
 
 # check: diagnostics on stderr as text; --format json on stdout, agreeing with the text.
 run(0 check ${examples}/trip_booking.flow)

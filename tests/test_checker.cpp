@@ -102,6 +102,14 @@ TEST_CASE("every handled event must be correlated to the key") {
     CHECK(has(check(wrong_type), "'ref' has type int, but the key 'id' has type string"));
 }
 
+TEST_CASE("a key named like a keyword correlates by the event's field of that name") {
+    Compilation c = test::compile_text("event E { type: string }\n"
+                                       "workflow W { key type: string start on E { goto S } state S { on E { complete } } }");
+    CHECK(test::summary(c) == "");
+    REQUIRE(c.program);
+    CHECK(c.program->workflows[0].key_paths.begin()->second == std::vector<std::string>{"type"});
+}
+
 TEST_CASE("a key field of an unknown type gives one error, at the type, not one more per handler") {
     std::string text = "event E { id: Strin }\n"
                        "workflow W { key id: string start on E { goto S } state S { on E { complete } } }";

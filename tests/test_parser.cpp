@@ -68,6 +68,13 @@ TEST_CASE("keywords cannot name things, but fields may be keywords") {
     CHECK(syntax_errors("type T { state: int, on: string, key: bool }") == "");
 }
 
+TEST_CASE("the key's name is a field name, so it may be a keyword; a var may not") {
+    CHECK(syntax_errors("workflow W { key type: string }") == "");
+    CHECK(syntax_errors("workflow W { key if: int }") == "");
+    CHECK(syntax_errors("workflow W { key id: string var type: int = 1 }") ==
+          "1:33: 'type' is a keyword and cannot name a variable\n");
+}
+
 TEST_CASE("strings: escapes and unterminated strings") {
     CHECK(syntax_errors(R"(event E "a\"b\\c\n\t\u{1F600}" { id: string })") == "");
     CHECK(syntax_errors("event E \"abc\n{ id: string }") == "1:9: unterminated string: expected '\"' before the end of the line\n");
@@ -99,6 +106,23 @@ TEST_CASE("after if, a record literal needs parentheses so that '{' opens the bl
 TEST_CASE("garbage at the top level is an error naming what a file may hold") {
     CHECK(syntax_errors("42") ==
           "1:1: expected a declaration ('import', 'type', 'event', 'command' or 'workflow'), found '42'\n");
+}
+
+TEST_CASE("a syntax error spans the word it found, or one character") {
+    auto spans = [](const std::string& text) {
+        Source source("s.flow", text);
+        Diagnostics diagnostics;
+        parse_source(source, diagnostics);
+        std::string out;
+        for (const Diagnostic& d : diagnostics.all())
+            out += std::to_string(d.line) + ":" + std::to_string(d.column) + "-" + std::to_string(d.end_line) + ":" +
+                   std::to_string(d.end_column) + "\n";
+        return out;
+    };
+    CHECK(spans("event A { id: string }\nworkflow W {\n  key id: string\n  start on A {\n    goto S\n  \n  state S { on A { complete } }\n}\n") ==
+          "7:3-7:8\n");  // found 'state'
+    CHECK(spans("type T { a: int ; }") == "1:17-1:18\n");  // found ';'
+    CHECK(spans("type T { a: int") == "1:16-1:16\n");     // the end of the file
 }
 
 TEST_CASE("a syntax error names what was expected in words, never a C++ type") {

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -202,6 +203,12 @@ int main(int argc, char** argv) {
         std::cout << "flowc 0.1.0 (Flow language 1)\n";
         return exit_ok;
     }
+    // `flowc check --help` and the like: the help, whatever else the line holds.
+    for (int i = 2; i < argc; ++i)
+        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+            std::cout << usage_text;
+            return exit_ok;
+        }
     if (command == "check") return check(argc, argv);
     if (command == "compile") return compile(argc, argv);
     if (command == "graph") return graph(argc, argv);
