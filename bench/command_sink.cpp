@@ -8,8 +8,10 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <charconv>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -53,12 +55,16 @@ asio::awaitable<void> accept(tcp::acceptor acceptor) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::cerr << "usage: command_sink PORT\n";
-        return 2;
+    const char* usage = "usage: command_sink PORT   (answers every POST on 127.0.0.1:PORT with 200; GET /count)\n";
+    unsigned port = 0;
+    std::string_view text = argc == 2 ? argv[1] : "";
+    auto [end, problem] = std::from_chars(text.data(), text.data() + text.size(), port);
+    if (argc != 2 || problem != std::errc() || end != text.data() + text.size() || port == 0 || port > 65535) {
+        std::cerr << usage;
+        return text == "--help" || text == "-h" ? 0 : 2;
     }
     asio::io_context io(1);
-    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::stoi(argv[1]))});
+    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
     asio::co_spawn(io, accept(std::move(acceptor)), asio::detached);
     io.run();
 }

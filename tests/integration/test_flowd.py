@@ -690,6 +690,15 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(done.returncode, 2)
         self.assertIn("--listen takes HOST:PORT", done.stderr)
 
+    def test_a_flows_path_that_does_not_exist_is_a_usage_error(self):
+        missing = os.path.join(self.dir, "nowhere.flow")
+        done = subprocess.run([FLOWD, "--flows", self.flows, missing, "--db", os.path.join(self.dir, "unused.db"),
+                               "--listen", "127.0.0.1:0", "--target", "sink=http://127.0.0.1:9/"],
+                              capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertIn("--flows " + missing + ": no such file or folder", done.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "unused.db")))
+
     def test_unbound_target_stops_the_start(self):
         with self.assertRaises(RuntimeError) as refused:
             self.start(targets={})

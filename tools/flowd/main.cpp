@@ -254,7 +254,15 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    // Compile every flow; any error stops the start, with the diagnostics.
+    // Compile every flow; any error stops the start, with the diagnostics. A path that does not
+    // exist is a mistake in the command line, as for `flowc check`.
+    for (const std::string& path : args->flows) {
+        std::error_code ec;
+        if (!fs::exists(path, ec)) {
+            std::cerr << "flowd: --flows " << path << ": no such file or folder\n";
+            return 2;
+        }
+    }
     std::vector<std::string> files = flow_files(args->flows);
     if (files.empty()) {
         std::cerr << "flowd: no .flow file under the given paths\n";
