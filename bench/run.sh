@@ -44,6 +44,17 @@ now_ms() { date +%s%3N; }
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
 sink_count() { curl -s "http://127.0.0.1:$sink_port/count"; }
 rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$flowd_pid/status"; }
+# cpu_s STAT_FILE: the CPU seconds (user + system) a process or thread has used so far.
+ticks=$(getconf CLK_TCK)
+cpu_s() { awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "$1" 2> /dev/null || echo 0; }
+# The CPU seconds of flowd's writer thread, found by its name.
+writer_cpu_s() {
+  local task
+  for task in /proc/"$flowd_pid"/task/*; do
+    [[ $(cat "$task/comm" 2> /dev/null) == flowd-writer ]] && { cpu_s "$task/stat"; return; }
+  done
+  echo 0
+}
 
 start_sink() {
   "$build/bench/command_sink" "$sink_port" &
@@ -123,11 +134,18 @@ for section in $sections; do
       read -r scenario connections <<< "$spec"
       start_flowd "$campaign" "$(fresh_db http.db)"
       before=$(sink_count)
-      line=$(load "$scenario" "$connections" 20)
+      # The CPU each process spends on the run: the two cores' budget, shared (docs: run 11).
+      flowd_cpu=$(cpu_s "/proc/$flowd_pid/stat"); writer_cpu=$(writer_cpu_s); sink_cpu=$(cpu_s "/proc/$sink_pid/stat")
+      TIMEFORMAT='%U %S'
+      { time line=$(load "$scenario" "$connections" 20); } 2> "$out/load_time.txt"
+      read -r load_user load_sys < "$out/load_time.txt"
+      cpu=$(awk -v f0="$flowd_cpu" -v f1="$(cpu_s "/proc/$flowd_pid/stat")" -v w0="$writer_cpu" -v w1="$(writer_cpu_s)" \
+                -v s0="$sink_cpu" -v s1="$(cpu_s "/proc/$sink_pid/stat")" -v lu="$load_user" -v ls="$load_sys" \
+                'BEGIN { printf "{\"flowd\":%.2f,\"writer\":%.2f,\"load_generator\":%.2f,\"sink\":%.2f}", f1 - f0, w1 - w0, lu + ls, s1 - s0 }')
       delivered=$(( $(sink_count) - before ))
       batches=$(metric flow_commit_batch_size_count)
       events=$(metric flow_commit_batch_size_sum)
-      record "{\"bench\":\"http\",\"load\":$line,\"commands_delivered_during_run\":$delivered,\"commit_batches\":$batches,\"batched_jobs\":$events,\"rss_mb\":$(rss_mb)}"
+      record "{\"bench\":\"http\",\"load\":$line,\"cpu_seconds\":$cpu,\"commands_delivered_during_run\":$delivered,\"commit_batches\":$batches,\"batched_jobs\":$events,\"rss_mb\":$(rss_mb)}"
       stop_flowd
     done
     kill "$sink_pid"; sink_pid=""
