@@ -163,6 +163,21 @@ TEST_CASE("cancel from outside runs on cancel; a finished instance frees its key
     CHECK(run.lines[5]["status"] == "running");
 }
 
+TEST_CASE("a cancel line's key must have the workflow key's type") {
+    const std::string events = R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
+)";
+    Run wrong = simulate_text(workflow_text, events + R"({"cancel": {"workflow": "W", "key": 5}})");
+    CHECK(wrong.error == "line 2: \"cancel\": the key of workflow 'W' is a string, got 5");
+    const std::string int_keyed = "event Go { id: int }\nworkflow N { key id: int start on Go { goto S } state S { on Go { complete } } }";
+    const std::string started = R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": 7}}
+)";
+    CHECK(simulate_text(int_keyed, started + R"({"cancel": {"workflow": "N", "key": "7"}})").error ==
+          "line 2: \"cancel\": the key of workflow 'N' is an int, got \"7\"");
+    Run whole = simulate_text(int_keyed, started + R"({"cancel": {"workflow": "N", "key": 7.0}})");
+    REQUIRE(whole.error.empty());
+    CHECK(whole.lines.back()["status"] == "cancelled");
+}
+
 TEST_CASE("a runtime error in on cancel ends the instance cancelled with the error; its commands are not sent") {
     Run run = simulate_text("event Go { id: string }\ncommand Log to log { text: string }\n"
                             "workflow W { key id: string var n: int = 0 start on Go { goto S } state S { on Go { complete } }\n"

@@ -690,6 +690,37 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(done.returncode, 2)
         self.assertIn("--listen takes HOST:PORT", done.stderr)
 
+    def test_a_start_that_cannot_listen_fires_no_timer_and_sends_nothing(self):
+        flowd = self.start()
+        status, body = flowd.request("POST", "/v1/events", {"id": "e1", "type": "Start", "data": {"id": "k", "n": 1}})
+        self.assertEqual(status, 202, body)
+        instance = body["deliveries"][0]["instance"]
+        flowd.stop(signal.SIGTERM)
+        self.flowd = None
+        time.sleep(2.5)  # the instance's 2 s timer is now due
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        try:
+            done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "flow.db"),
+                                   "--config", os.path.join(self.dir, "config.json"),
+                                   "--listen", "127.0.0.1:%d" % taken.getsockname()[1]],
+                                  capture_output=True, text=True, timeout=20)
+        finally:
+            taken.close()
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("cannot listen on 127.0.0.1:", done.stderr)
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.dir, "flow.db")) as db:
+            self.assertEqual(db.execute("SELECT state FROM instances WHERE id = ?", (instance,)).fetchone()[0], "Waiting")
+            self.assertEqual(db.execute("SELECT count(*) FROM timers").fetchone()[0], 1)
+        # A start that can listen fires it.
+        self.start()
+        deadline = time.time() + 10
+        while time.time() < deadline and self.state_of(instance)["state"] != "Late":
+            time.sleep(0.05)
+        self.assertEqual(self.state_of(instance)["state"], "Late")
+
     def test_a_flows_path_that_does_not_exist_is_a_usage_error(self):
         missing = os.path.join(self.dir, "nowhere.flow")
         done = subprocess.run([FLOWD, "--flows", self.flows, missing, "--db", os.path.join(self.dir, "unused.db"),

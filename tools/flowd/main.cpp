@@ -492,17 +492,18 @@ int main(int argc, char** argv) {
         relay.wake();
         if (processor.take_timers_started()) timers.wake();  // a deadline may have passed already
     });
-    relay.start();
-    timers.start();
     flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence};
     ready = &services;
     std::optional<std::string> cannot_listen;
     if (!listening) cannot_listen = start_listening();
     int code = 0;
     if (cannot_listen) {
+        // Before the relay and the timer loop start: a start that fails sends and fires nothing.
         std::cerr << "flowd: " << *cannot_listen << "\n";
         code = finish(1, true);
     } else {
+        relay.start();
+        timers.start();
         log("info", "flowd is ready", {{"db", args->db}});
         code = finish(0, false);
     }
