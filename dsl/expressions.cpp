@@ -140,8 +140,8 @@ ir::Expr Checker::expression(const ast::Expression& e, Scope& scope) {
     for (const ast::Operation& o : e.rest) count_unary(o.operand);
     if (static_cast<std::size_t>(expression_depth_) + operations + 1 > static_cast<std::size_t>(max_expression_depth)) {
         diagnostics_.error(Span{&source(file), e.id_first, e.id_first + 1},
-                           "this expression is too deep: more than " + std::to_string(max_expression_depth) +
-                               " operations along one path; split it with 'let'");
+                           "this expression is too deep: " + std::to_string(max_expression_depth) +
+                               " or more operations along one path; split it with 'let'");
         return typed_error(position(e, file));
     }
     struct Deeper {

@@ -131,7 +131,10 @@ std::chrono::milliseconds Relay::round() {
             if (sent[i]) attempts.push_back(std::move(outcomes[i]));
         // A crash before this commit only means these commands are sent again: at least once.
         if (auto e = record_attempts_(std::move(attempts)))
-            std::cerr << json({{"level", "error"}, {"msg", "cannot record deliveries"}, {"error", e->message}}).dump() << std::endl;
+            std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
+                               {"error", e->message}})
+                             .dump(-1, ' ', false, json::error_handler_t::replace)
+                      << std::endl;
     }
     if (config_.retention_hours > 0 && now - last_prune_ms_ > 60000) {
         last_prune_ms_ = now;

@@ -93,7 +93,7 @@ std::string Metrics::render(const std::vector<std::pair<std::string, double>>& g
     out += "# HELP flow_events_total Events received, by outcome.\n# TYPE flow_events_total counter\n";
     for (const auto& [outcome, n] : events_)
         out += "flow_events_total{outcome=\"" + escape_label(outcome) + "\"} " + std::to_string(n) + "\n";
-    out += "# HELP flow_ingest_seconds Time from a request's arrival to its durable acknowledgement.\n"
+    out += "# HELP flow_ingest_seconds Time from an accepted request's body being read to its durable acknowledgement.\n"
            "# TYPE flow_ingest_seconds histogram\n";
     ingest_.render(out, "flow_ingest_seconds", "");
     out += "# HELP flow_commit_batch_size Jobs committed per transaction (group commit).\n"
