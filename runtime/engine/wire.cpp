@@ -52,6 +52,10 @@ std::optional<DecodeError> WireCodec::decode(Value& wire, const ir::Record& reco
     return decode_record(wire, record, Path{nullptr, &path, {}, Path::no_index}, out);
 }
 
+std::optional<DecodeError> WireCodec::decode(Value& wire, const Type& type, const std::string& path, Value& out) const {
+    return decode_value(wire, type, Path{nullptr, &path, {}, Path::no_index}, out);
+}
+
 std::optional<DecodeError> WireCodec::decode_value(Value& wire, const Type& type, const Path& path, Value& out) const {
     auto expected = [&](const std::string& what) {
         return DecodeError{path.text(), "expected " + what + ", got " + wire_kind(wire)};

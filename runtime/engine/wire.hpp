@@ -26,6 +26,8 @@ public:
     // (strings, lists, nested JSON): `wire` is left valid but unspecified. Undeclared fields are
     // dropped; an absent or null optional field stays absent. `path` names the value in errors.
     std::optional<DecodeError> decode(Value& wire, const ir::Record& record, const std::string& path, Value& out) const;
+    // The same for a value of `type` (a key given on its own, say).
+    std::optional<DecodeError> decode(Value& wire, const Type& type, const std::string& path, Value& out) const;
 
     // Encodes a value of `type`: times and durations as strings, absent optional fields left out.
     Value encode(const Value& value, const Type& type) const;

@@ -4,8 +4,6 @@
 #include "runtime/engine/json_writer.hpp"
 #include "stdlib/chrono.hpp"
 
-#include <cmath>
-
 namespace flow::sim {
 
 
@@ -82,16 +80,15 @@ std::optional<std::string> Simulator::cancel(const Value& what, int line_number)
         return error_at(line_number, "\"cancel\" takes {\"workflow\": W, \"key\": K}");
     int workflow = engine_.program().workflow_index(what["workflow"].get<std::string>());
     if (workflow < 0) return error_at(line_number, "unknown workflow '" + what["workflow"].get<std::string>() + "'");
-    // The key as events carry it: a string, or an int (`5.0` reads as 5, as in event data).
-    Value key = what["key"];
-    const bool int_key = engine_.program().workflows[static_cast<std::size_t>(workflow)].key_type.is(Type::Kind::Int);
-    if (int_key && key.is_number_float() && std::trunc(key.get<double>()) == key.get<double>() &&
-        std::abs(key.get<double>()) < 9.2e18)
-        key = static_cast<std::int64_t>(key.get<double>());
-    if (int_key ? !key.is_number_integer() : !key.is_string())
+    // The key is read as events carry it: a string, or an int (`5.0` reads as 5).
+    const Type& key_type = engine_.program().workflows[static_cast<std::size_t>(workflow)].key_type;
+    Value given = what["key"], key;
+    if (engine_.codec().decode(given, key_type, "", key)) {
+        const bool int_key = key_type.is(Type::Kind::Int);
         return error_at(line_number, "\"cancel\": the key of workflow '" + what["workflow"].get<std::string>() + "' is " +
                                          (int_key ? "an int" : "a string") + ", got " +
-                                         key.dump(-1, ' ', false, Value::error_handler_t::replace));
+                                         what["key"].dump(-1, ' ', false, Value::error_handler_t::replace));
+    }
     auto found = running_.find(running_key(workflow, key));
     if (found == running_.end()) {
         delivery_line(nullptr, nullptr, &what["workflow"].get_ref<const std::string&>(), key, "unmatched", nullptr);
