@@ -25,6 +25,14 @@ Relay::Relay(store::Store& store, const service::Config& config, service::Metric
 
 Relay::~Relay() { stop(); }
 
+void Relay::start() {
+    for (Lane& lane : lanes_) lane.thread = std::thread([this, &lane] {
+        pthread_setname_np(pthread_self(), "flowd-lane");
+        run_lane(lane);
+    });
+    loop_.start("flowd-relay", [this] { return round(); });
+}
+
 void Relay::stop(std::chrono::milliseconds grace) {
     // A target that hangs would hold the stop for its whole timeout: past the grace, the
     // attempts in progress are cut off. At least once still holds: a target that got the
@@ -37,13 +45,26 @@ void Relay::stop(std::chrono::milliseconds grace) {
         if (!stopped.wait_for(lock, grace, [&] { return done; }))
             for (Lane& lane : lanes_) lane.client.abort();
     });
-    loop_.stop();
+    loop_.stop();  // no more commands handed out, nor attempts recorded by the dispatcher
+    {
+        std::lock_guard lock(mutex_);
+        lanes_stopping_ = true;
+    }
+    to_send_.notify_all();
+    for (Lane& lane : lanes_)
+        if (lane.thread.joinable()) lane.thread.join();
     {
         std::lock_guard lock(mutex);
         done = true;
     }
     stopped.notify_one();
     cutter.join();
+    std::vector<store::DeliveryAttempt> last;
+    {
+        std::lock_guard lock(mutex_);
+        last.swap(finished_);
+    }
+    if (!last.empty()) record(std::move(last));
 }
 
 namespace {
@@ -77,75 +98,107 @@ std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts,
     return jitter(random);
 }
 
+void Relay::record(std::vector<store::DeliveryAttempt> attempts) {
+    // A crash (or a failed commit) before this only means these commands are sent again: at
+    // least once, with the same id.
+    if (auto e = record_attempts_(attempts))
+        std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
+                           {"error", e->message}})
+                         .dump(-1, ' ', false, json::error_handler_t::replace)
+                  << std::endl;
+    std::lock_guard lock(mutex_);
+    for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
+}
+
 std::chrono::milliseconds Relay::round() {
-    std::int64_t now = now_ms_();
-    auto batch = store_.deliverable(now, 256);
-    if (batch.ok() && !batch.value->empty()) {
-        // A round holds at most one command per instance (the first one pending), so its
-        // commands may go out in parallel without breaking the order within an instance: a few
-        // lanes, each with its own connections, so that one slow target does not hold the rest.
-        const std::vector<store::OutboxCommand>& commands = *batch.value;
-        std::vector<store::DeliveryAttempt> outcomes(commands.size());
-        std::vector<char> sent(commands.size(), 0);  // not vector<bool>: lanes write neighbours at once
-        std::atomic<std::size_t> next{0};
-        // Targets that gave no answer in this round (a timeout, a refused or reset connection):
-        // their other commands are not tried again in it, or a hanging target would hold the
-        // round for one timeout per command. They wait for the same backoff instead.
-        std::mutex silent_mutex;
-        std::map<std::string, std::pair<std::string, std::int64_t>> silent;  // target -> (error, retry at)
-        auto silence = [&](const std::string& target) -> std::optional<std::pair<std::string, std::int64_t>> {
-            std::lock_guard lock(silent_mutex);
-            auto found = silent.find(target);
-            if (found == silent.end()) return std::nullopt;
-            return found->second;
-        };
-        auto work = [&](Lane& lane) {
-            for (std::size_t i = next++; i < commands.size() && !loop_.stopping(); i = next++) {
-                const store::OutboxCommand& command = commands[i];
-                if (auto reason = silence(command.target)) {
-                    outcomes[i] = {store::DeliveryAttempt::Result::Retry, command.id, command.attempts, reason->second,
-                                   "not sent: target '" + command.target + "' gave no answer to another command (" +
-                                       reason->first + ")",
-                                   ""};
-                } else {
-                    Delivery delivery = deliver(command, lane);
-                    outcomes[i] = std::move(delivery.attempt);
-                    if (delivery.no_answer) {
-                        std::lock_guard lock(silent_mutex);
-                        std::int64_t retry_at = outcomes[i].result == store::DeliveryAttempt::Result::Retry
-                                                    ? outcomes[i].next_attempt_ms
-                                                    : now_ms_() + config_.targets.at(command.target).retry.initial_backoff_ms;
-                        silent.try_emplace(command.target, outcomes[i].error, retry_at);
-                    }
-                }
-                sent[i] = 1;
-            }
-        };
-        std::size_t helpers = std::min(lanes_.size(), commands.size()) - 1;
-        std::vector<std::thread> threads;
-        for (std::size_t l = 1; l <= helpers; ++l) threads.emplace_back(work, std::ref(lanes_[l]));
-        work(lanes_[0]);
-        for (std::thread& t : threads) t.join();
-        std::vector<store::DeliveryAttempt> attempts;  // those made: stopping may have cut the round short
-        for (std::size_t i = 0; i < commands.size(); ++i)
-            if (sent[i]) attempts.push_back(std::move(outcomes[i]));
-        // A crash before this commit only means these commands are sent again: at least once.
-        if (auto e = record_attempts_(std::move(attempts)))
-            std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
-                               {"error", e->message}})
-                             .dump(-1, ' ', false, json::error_handler_t::replace)
-                      << std::endl;
+    std::vector<store::DeliveryAttempt> finished;
+    std::vector<std::string> full;  // targets with as many commands handed out as they may have
+    std::size_t unrecorded = 0;
+    {
+        std::lock_guard lock(mutex_);
+        finished.swap(finished_);
+        for (const auto& [target, load] : load_)
+            if (load.handed_out >= handed_out_per_target) full.push_back(target);
+        unrecorded = unrecorded_.size();
     }
+    std::int64_t now = now_ms_();
+    // The commands handed out and not yet recorded are still pending, so they come back here:
+    // the limit makes room for them. Full targets are left out, or a backlog of one could fill
+    // the batch and keep the others' commands waiting.
+    auto batch = store_.deliverable(now, static_cast<int>(256 + unrecorded), full);
+    std::size_t handed = 0;
+    if (batch.ok()) {
+        std::lock_guard lock(mutex_);
+        for (store::OutboxCommand& command : *batch.value) {
+            TargetLoad& load = load_[command.target];
+            if (load.handed_out >= handed_out_per_target || !unrecorded_.insert(command.id).second) continue;
+            ++load.handed_out;
+            queue_.push_back(std::move(command));
+            ++handed;
+        }
+    }
+    if (handed > 0) to_send_.notify_all();
+    // Recorded after the hand-out, so that none of these comes back as due before its record.
+    const bool recorded = !finished.empty();
+    if (recorded) record(std::move(finished));
     if (config_.retention_hours > 0 && now - last_prune_ms_ > 60000) {
         last_prune_ms_ = now;
         (void)store_.prune_delivered(service::timestamp(now - config_.retention_hours * 3600000));
     }
-    if (batch.ok() && !batch.value->empty()) return std::chrono::milliseconds(0);
-    // Nothing to send now: sleep until woken, the next retry is due, or a poll second passes.
+    if (handed > 0 || recorded) return std::chrono::milliseconds(0);
+    // Nothing new: sleep until woken (a commit, an attempt finished), the next retry is due, or
+    // a poll second passes. Commands due but handed out, or of full targets, wake it when done.
     std::int64_t sleep_ms = 1000;
     auto next = store_.next_command_due();
-    if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 1, 1000);
+    if (next.ok() && *next.value && **next.value > now) sleep_ms = std::clamp<std::int64_t>(**next.value - now, 1, 1000);
     return std::chrono::milliseconds(sleep_ms);
+}
+
+std::deque<store::OutboxCommand>::iterator Relay::next_to_send() {
+    return std::find_if(queue_.begin(), queue_.end(),
+                        [&](const store::OutboxCommand& c) { return load_[c.target].sending < lanes_per_target; });
+}
+
+void Relay::run_lane(Lane& lane) {
+    for (;;) {
+        store::OutboxCommand command;
+        std::optional<Silence> silence;
+        {
+            std::unique_lock lock(mutex_);
+            to_send_.wait(lock, [&] { return lanes_stopping_ || next_to_send() != queue_.end(); });
+            if (lanes_stopping_) return;
+            auto taken = next_to_send();
+            command = std::move(*taken);
+            queue_.erase(taken);
+            auto quiet = silent_.find(command.target);
+            if (quiet != silent_.end() && quiet->second.until_ms > now_ms_()) silence = quiet->second;
+            ++load_[command.target].sending;
+        }
+        Delivery delivery;
+        if (silence) {
+            // Not sent: it waits for the same retry as the command its target did not answer.
+            delivery.attempt = {store::DeliveryAttempt::Result::Retry, command.id, command.attempts, silence->until_ms,
+                                "not sent: target '" + command.target + "' gave no answer to another command (" + silence->error + ")",
+                                ""};
+        } else {
+            delivery = deliver(command, lane);
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (delivery.no_answer) {
+                std::int64_t until = delivery.attempt.result == store::DeliveryAttempt::Result::Retry
+                                         ? delivery.attempt.next_attempt_ms
+                                         : now_ms_() + config_.targets.at(command.target).retry.initial_backoff_ms;
+                silent_[command.target] = {delivery.attempt.error, until};
+            }
+            TargetLoad& load = load_[command.target];
+            --load.sending;
+            --load.handed_out;
+            finished_.push_back(std::move(delivery.attempt));
+        }
+        to_send_.notify_all();  // a lane may now take a command of this target
+        loop_.wake();
+    }
 }
 
 Relay::Delivery Relay::deliver(const store::OutboxCommand& command, Lane& lane) {

@@ -159,8 +159,10 @@ public:
     virtual Result<std::vector<std::pair<std::string, std::int64_t>>> counts() = 0;
 
     // The relay: the first pending command of each instance whose turn has come (earlier
-    // commands of the instance delivered or dead), due at or before now, at most `limit`.
-    virtual Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit) = 0;
+    // commands of the instance delivered or dead), due at or before now, at most `limit`, the
+    // earliest due first, none for the targets in `skip_targets`.
+    virtual Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit,
+                                                           const std::vector<std::string>& skip_targets) = 0;
     // Gives a dead command a new round of attempts; NotFound, or Conflict when it is not dead.
     virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
     virtual Result<std::optional<std::int64_t>> next_command_due() = 0;

@@ -252,7 +252,7 @@ class FaultTest(unittest.TestCase):
 
     def test_a_silent_target_holds_up_neither_its_round_nor_the_other_targets(self):
         # 40 commands to a target that answers nothing within its 500 ms timeout, then 5 to a
-        # healthy one. Once the silent one gives no answer, its other commands in the round wait
+        # healthy one. Once the silent one gives no answer, its other commands handed out wait
         # for the same backoff instead of one timeout each (40 x 0.5 s over 4 lanes = 5 s).
         with open(os.path.join(self.flows, "pair.flow"), "w") as f:
             f.write(TWO_TARGETS_FLOW)
@@ -280,11 +280,42 @@ class FaultTest(unittest.TestCase):
             def deferred():
                 return [c for c in silent_waiting() if "gave no answer to another command" in (c["last_error"] or "")]
 
-            # Recorded when the round ends (its tries of the silent target time out first).
+            # Recorded once the lanes that tried the silent target have timed out.
             flowd.wait_for(deferred, timeout=10, what="commands deferred with a reason")
             self.assertEqual(len(silent_waiting()), 40)
             # Those not sent keep their attempt count.
             self.assertTrue(all(c["attempts"] == 0 for c in deferred()), deferred())
+            self.assertEqual(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], [])
+        finally:
+            silent.close()
+
+    def test_a_hanging_target_does_not_hold_up_the_other_targets(self):
+        # The silent target holds every request for 10 s, past its 4 s timeout, and its commands
+        # come due again every 100 ms while new ones keep coming. Each command to the healthy
+        # target, posted meanwhile, still arrives within a second: no lane waits out the silent
+        # target's timeout before sending it, and the silent target never takes every lane.
+        with open(os.path.join(self.flows, "pair.flow"), "w") as f:
+            f.write(TWO_TARGETS_FLOW)
+        silent = Receiver(lambda path, command, attempt: (time.sleep(10), (200, {}))[1])
+        try:
+            self.receiver = Receiver()
+            retry = {"max_attempts": 1000, "initial_backoff_ms": 100, "max_backoff_ms": 100}
+            targets = {"silent": {"url": silent.url("silent"), "timeout_ms": 4000, "retry": retry},
+                       "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
+            path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
+            flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+            waits = []
+            for n in range(40):
+                for k in range(3):
+                    status, body = flowd.post_event({"id": f"s-{n}-{k}", "type": "Stuck", "data": {"id": f"s-{n}-{k}"}})
+                    self.assertEqual(status, 202, body)
+                posted = time.monotonic()
+                status, body = flowd.post_event({"id": f"f-{n}", "type": "Fine", "data": {"id": f"f-{n}"}})
+                self.assertEqual(status, 202, body)
+                flowd.wait_for(lambda: len(self.receiver.commands()) == n + 1, timeout=30, what=f"the healthy target's command {n}")
+                waits.append(time.monotonic() - posted)
+                time.sleep(0.05)
+            self.assertLess(max(waits), 1.0, [round(w, 2) for w in waits])
             self.assertEqual(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], [])
         finally:
             silent.close()
