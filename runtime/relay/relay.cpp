@@ -110,32 +110,65 @@ void Relay::record(std::vector<store::DeliveryAttempt> attempts) {
     for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
 }
 
+bool Relay::record_due(std::chrono::steady_clock::time_point now) const {
+    return !finished_.empty() && (finished_.size() >= record_batch || sending_ == 0 || now - first_finished_ >= record_delay);
+}
+
 std::chrono::milliseconds Relay::round() {
     std::vector<store::DeliveryAttempt> finished;
-    std::vector<std::string> full;  // targets with as many commands handed out as they may have
-    std::size_t unrecorded = 0;
+    std::vector<std::int64_t> in_hand;  // the rows handed out and not yet recorded: still pending
+    int limit = handed_out_per_target;  // the most a target can take now
+    bool room_to_fill = true;           // whether the targets in hand could take a good many more
+    std::int64_t record_in_ms = 1000;   // when the finished attempts left for later may be due
     {
         std::lock_guard lock(mutex_);
-        finished.swap(finished_);
-        for (const auto& [target, load] : load_)
-            if (load.handed_out >= handed_out_per_target) full.push_back(target);
-        unrecorded = unrecorded_.size();
+        auto steady_now = std::chrono::steady_clock::now();
+        if (record_due(steady_now)) {
+            finished.swap(finished_);
+        } else if (!finished_.empty()) {
+            record_in_ms = std::chrono::ceil<std::chrono::milliseconds>(first_finished_ + record_delay - steady_now).count();
+        } else if (sending_ > 0) {
+            record_in_ms = record_delay.count();  // an attempt may finish meanwhile, without a wake
+        }
+        in_hand.reserve(unrecorded_.size());
+        for (const auto& [id, row] : unrecorded_) in_hand.push_back(row);
+        // Read no more rows than the targets in hand can take (each one read past it is left
+        // for later), and a few for targets with nothing in hand, which take as many as come.
+        int room = 0;
+        bool any_in_hand = false;
+        for (const auto& [target, queue] : targets_) {
+            if (queue.handed_out == 0) continue;
+            any_in_hand = true;
+            room = std::max(room, handed_out_per_target - queue.handed_out);
+        }
+        limit = any_in_hand ? std::max(room, 16) : handed_out_per_target;
+        room_to_fill = !any_in_hand || room >= static_cast<int>(record_batch);
     }
     std::int64_t now = now_ms_();
-    // The commands handed out and not yet recorded are still pending, so they come back here:
-    // the limit makes room for them. Full targets are left out, or a backlog of one could fill
-    // the batch and keep the others' commands waiting.
-    auto batch = store_.deliverable(now, static_cast<int>(256 + unrecorded), full);
+    // The outbox is read when it may hold something new to hand out: after a commit (new
+    // commands, or the next ones of instances whose attempts were recorded), when the lanes have
+    // room for a good many more, or when a retry falls due (at the latest each second).
+    const bool committed = commits_since_read_.exchange(false);
     std::size_t handed = 0;
-    if (batch.ok()) {
-        std::lock_guard lock(mutex_);
-        for (store::OutboxCommand& command : *batch.value) {
-            TargetLoad& load = load_[command.target];
-            if (load.handed_out >= handed_out_per_target || !unrecorded_.insert(command.id).second) continue;
-            ++load.handed_out;
-            queue_.push_back(std::move(command));
-            ++handed;
+    bool read_full = false;
+    if (committed || room_to_fill || now >= read_at_ms_) {
+        // The commands of a full target are read and left for later: a target that hangs is
+        // full only until its silence sends its commands to their retry, out of the ones due.
+        auto batch = store_.deliverable(now, limit, in_hand);
+        read_at_ms_ = now + 1000;
+        if (batch.ok()) {
+            read_full = static_cast<int>(batch.value->size()) == limit;
+            std::lock_guard lock(mutex_);
+            for (store::OutboxCommand& command : *batch.value) {
+                TargetQueue& queue = targets_[command.target];
+                if (queue.handed_out >= handed_out_per_target || !unrecorded_.emplace(command.id, command.row).second) continue;
+                ++queue.handed_out;
+                queue.waiting.push_back(std::move(command));
+                ++handed;
+            }
         }
+        auto next = store_.next_command_due();
+        if (next.ok() && *next.value && **next.value > now) read_at_ms_ = std::min(read_at_ms_, **next.value);
     }
     if (handed > 0) to_send_.notify_all();
     // Recorded after the hand-out, so that none of these comes back as due before its record.
@@ -145,18 +178,21 @@ std::chrono::milliseconds Relay::round() {
         last_prune_ms_ = now;
         (void)store_.prune_delivered(service::timestamp(now - config_.retention_hours * 3600000));
     }
-    if (handed > 0 || recorded) return std::chrono::milliseconds(0);
-    // Nothing new: sleep until woken (a commit, an attempt finished), the next retry is due, or
-    // a poll second passes. Commands due but handed out, or of full targets, wake it when done.
-    std::int64_t sleep_ms = 1000;
-    auto next = store_.next_command_due();
-    if (next.ok() && *next.value && **next.value > now) sleep_ms = std::clamp<std::int64_t>(**next.value - now, 1, 1000);
+    if (handed > 0 && read_full) return std::chrono::milliseconds(0);  // more may be waiting
+    // Sleep until woken (a commit, attempts to record), the attempts left for later may be
+    // due, the next retry is, or a poll second passes.
+    std::int64_t sleep_ms = std::clamp<std::int64_t>(std::min(record_in_ms, read_at_ms_ - now_ms_()), 1, 1000);
     return std::chrono::milliseconds(sleep_ms);
 }
 
-std::deque<store::OutboxCommand>::iterator Relay::next_to_send() {
-    return std::find_if(queue_.begin(), queue_.end(),
-                        [&](const store::OutboxCommand& c) { return load_[c.target].sending < lanes_per_target; });
+std::map<std::string, Relay::TargetQueue>::iterator Relay::next_to_send() {
+    auto ready = [](const TargetQueue& q) { return !q.waiting.empty() && q.sending < lanes_per_target; };
+    auto first = targets_.upper_bound(last_served_);
+    for (auto it = first; it != targets_.end(); ++it)
+        if (ready(it->second)) return it;
+    for (auto it = targets_.begin(); it != first; ++it)
+        if (ready(it->second)) return it;
+    return targets_.end();
 }
 
 void Relay::run_lane(Lane& lane) {
@@ -165,14 +201,16 @@ void Relay::run_lane(Lane& lane) {
         std::optional<Silence> silence;
         {
             std::unique_lock lock(mutex_);
-            to_send_.wait(lock, [&] { return lanes_stopping_ || next_to_send() != queue_.end(); });
+            auto target = targets_.end();
+            to_send_.wait(lock, [&] { return lanes_stopping_ || (target = next_to_send()) != targets_.end(); });
             if (lanes_stopping_) return;
-            auto taken = next_to_send();
-            command = std::move(*taken);
-            queue_.erase(taken);
+            last_served_ = target->first;
+            command = std::move(target->second.waiting.front());
+            target->second.waiting.pop_front();
+            ++target->second.sending;
+            ++sending_;
             auto quiet = silent_.find(command.target);
             if (quiet != silent_.end() && quiet->second.until_ms > now_ms_()) silence = quiet->second;
-            ++load_[command.target].sending;
         }
         Delivery delivery;
         if (silence) {
@@ -183,6 +221,7 @@ void Relay::run_lane(Lane& lane) {
         } else {
             delivery = deliver(command, lane);
         }
+        bool wake_dispatcher = false;
         {
             std::lock_guard lock(mutex_);
             if (delivery.no_answer) {
@@ -191,13 +230,18 @@ void Relay::run_lane(Lane& lane) {
                                          : now_ms_() + config_.targets.at(command.target).retry.initial_backoff_ms;
                 silent_[command.target] = {delivery.attempt.error, until};
             }
-            TargetLoad& load = load_[command.target];
-            --load.sending;
-            --load.handed_out;
+            TargetQueue& queue = targets_[command.target];
+            --queue.sending;
+            --queue.handed_out;
+            --sending_;
+            auto steady_now = std::chrono::steady_clock::now();
+            if (finished_.empty()) first_finished_ = steady_now;
             finished_.push_back(std::move(delivery.attempt));
+            // Otherwise the dispatcher looks again within record_delay, while lanes are busy.
+            wake_dispatcher = record_due(steady_now);
         }
-        to_send_.notify_all();  // a lane may now take a command of this target
-        loop_.wake();
+        to_send_.notify_one();  // one lane may now take a command of this target
+        if (wake_dispatcher) loop_.wake();
     }
 }
 

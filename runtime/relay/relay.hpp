@@ -16,6 +16,7 @@
 
 #include "runtime/service/background_loop.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -24,7 +25,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 namespace flow::relay {
@@ -39,7 +40,11 @@ public:
           RecordAttempts record_attempts);
     ~Relay();
     void start();
-    void wake() { loop_.wake(); }
+    // After a commit: the outbox may hold new commands.
+    void wake() {
+        commits_since_read_ = true;
+        loop_.wake();
+    }
     // Stops handing out commands, lets the attempts in progress finish and records them; those
     // still waiting on their targets after `grace` are cut off (recorded as failed attempts, to
     // be retried after the next start). Commands handed out but not yet sent stay pending.
@@ -54,7 +59,11 @@ public:
 
     static constexpr std::size_t lane_count = 8;
     static constexpr int lanes_per_target = lane_count / 2;  // a target that hangs leaves half the lanes
-    static constexpr int handed_out_per_target = 64;         // more of a target wait in the database
+    static constexpr int handed_out_per_target = 256;        // more of a target wait in the database
+    // Finished attempts are recorded together, in one job of the writer: once this many have
+    // finished, once no lane is sending, or once the oldest has waited `record_delay`.
+    static constexpr std::size_t record_batch = 128;
+    static constexpr std::chrono::milliseconds record_delay{10};
 
 private:
     // The dispatcher's round: records the attempts finished, hands out the commands due;
@@ -73,8 +82,6 @@ private:
         bool no_answer = false;
     };
     Delivery deliver(const store::OutboxCommand& command, Lane& lane);
-    // The first command handed out whose target has a lane to spare; queue_.end() if none.
-    std::deque<store::OutboxCommand>::iterator next_to_send();
     void record(std::vector<store::DeliveryAttempt> attempts);
 
     store::Store& store_;
@@ -83,23 +90,34 @@ private:
     std::function<std::int64_t()> now_ms_;
     RecordAttempts record_attempts_;
     std::int64_t last_prune_ms_ = 0;
+    std::atomic<bool> commits_since_read_{true};  // a commit since the dispatcher last read the outbox
+    std::int64_t read_at_ms_ = 0;                 // when to read it at the latest (a retry due, or the poll)
 
     // Shared by the dispatcher and the lanes, under mutex_.
-    struct TargetLoad {
-        int handed_out = 0;  // queued or being sent
+    struct TargetQueue {
+        std::deque<store::OutboxCommand> waiting;  // handed out, not yet taken by a lane
+        int handed_out = 0;                        // waiting or being sent
         int sending = 0;
     };
     struct Silence {
         std::string error;
         std::int64_t until_ms = 0;
     };
+    // The target whose next command a lane should send (taken in turn among those with a command
+    // waiting and a lane to spare), or targets_.end().
+    std::map<std::string, TargetQueue>::iterator next_to_send();
+    // Whether the finished attempts should be recorded now.
+    bool record_due(std::chrono::steady_clock::time_point now) const;
+
     std::mutex mutex_;
     std::condition_variable to_send_;
-    std::deque<store::OutboxCommand> queue_;            // handed out, not yet taken by a lane
-    std::unordered_set<std::string> unrecorded_;        // ids handed out whose attempt is not yet recorded
-    std::map<std::string, TargetLoad> load_;            // by target
-    std::map<std::string, Silence> silent_;             // targets that gave no answer, until their retry
-    std::vector<store::DeliveryAttempt> finished_;      // attempts made, to record
+    std::map<std::string, TargetQueue> targets_;
+    std::string last_served_;                       // where next_to_send() looks first: after it
+    int sending_ = 0;                               // over all targets
+    std::unordered_map<std::string, std::int64_t> unrecorded_;  // id -> row, handed out, attempt not yet recorded
+    std::map<std::string, Silence> silent_;         // targets that gave no answer, until their retry
+    std::vector<store::DeliveryAttempt> finished_;  // attempts made, to record
+    std::chrono::steady_clock::time_point first_finished_;  // when the oldest of finished_ finished
     bool lanes_stopping_ = false;
 
     std::vector<Lane> lanes_;

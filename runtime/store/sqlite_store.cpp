@@ -519,17 +519,18 @@ public:
         return Result<std::vector<std::pair<std::string, std::int64_t>>>::success(std::move(out));
     }
 
-    Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit, const std::vector<std::string>& skip_targets) override {
+    Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit, const std::vector<std::int64_t>& skip_rows) override {
         std::lock_guard lock(read_mutex_);
         // The oldest pending command of each instance, when no earlier command of the same
-        // instance is still pending (delivered or dead ones do not hold it back). The targets
-        // to skip come as one JSON array, so that one prepared statement serves any number.
+        // instance is still pending (delivered or dead ones do not hold it back). The rows to
+        // skip come as one JSON array, so that one prepared statement serves any number; they
+        // are checked against the index, before any row of the table is read.
         Use s(reader_->prepare(std::string("SELECT ") + command_columns +
                                " FROM outbox o WHERE status = 'pending' AND next_attempt_ms <= ? "
-                               "AND target NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
+                               "AND row NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
                                "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.status = 'pending' AND p.row < o.row) "
                                "ORDER BY next_attempt_ms, row LIMIT ?"));
-        s->bind(1, now_ms).bind(2, dump(json(skip_targets))).bind(3, limit);
+        s->bind(1, now_ms).bind(2, dump(json(skip_rows))).bind(3, limit);
         return read_commands(*s);
     }
 

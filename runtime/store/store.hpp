@@ -160,9 +160,9 @@ public:
 
     // The relay: the first pending command of each instance whose turn has come (earlier
     // commands of the instance delivered or dead), due at or before now, at most `limit`, the
-    // earliest due first, none for the targets in `skip_targets`.
+    // earliest due first, leaving out the rows in `skip_rows` (those the relay has in hand).
     virtual Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit,
-                                                           const std::vector<std::string>& skip_targets) = 0;
+                                                           const std::vector<std::int64_t>& skip_rows) = 0;
     // Gives a dead command a new round of attempts; NotFound, or Conflict when it is not dead.
     virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
     virtual Result<std::optional<std::int64_t>> next_command_due() = 0;
