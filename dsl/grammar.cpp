@@ -3,11 +3,13 @@
 // name"), because an expectation failure reports the name of the rule that was expected.
 #include "dsl/ast_adapted.hpp"
 #include "dsl/parser.hpp"
+#include "stdlib/utf8.hpp"
 
 #include <boost/spirit/home/x3.hpp>
 
 #include <array>
 #include <cctype>
+#include <cstdio>
 
 namespace flow {
 namespace grammar {
@@ -300,7 +302,8 @@ const auto field_values_def = open_brace > with_records[field_value_list] > clos
 const auto block_def = open_brace > *statement > close_brace;
 // `key` is accepted as a target so that the checker can say it cannot be assigned.
 const auto assign_target_def = x3::lexeme[x3::raw[x3::lit("key") >> !word_char]] | plain_name;
-const auto assign_def = assign_target >> '=' >> !x3::lit('=') > expression;
+// `x == 1` is a comparison, not an assignment; `x = = 1` is an assignment missing its value.
+const auto assign_def = assign_target >> '=' >> !x3::no_skip[x3::lit('=')] > expression;
 const auto let_def = kw("let") > variable_name > equals > expression;
 const auto emit_def = kw("emit") > command_name > field_values;
 const auto compensate_with_def = kw("compensate") >> kw("with") > command_name > field_values;
@@ -370,7 +373,14 @@ std::string found_at(const std::string& text, std::size_t offset) {
     }
     if (c == '"') return "a string";
     if (c == '\n' || c == '\r') return "the end of the line";
-    if (c < 0x20 || c >= 0x7f) return "an unexpected character";
+    if (c < 0x20 || c >= 0x7f) {
+        // Named by its code point: it may not show (a no-break space, a control character).
+        char code[16];
+        std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(utf8::decode(text, offset).value));
+        std::string what = "the character " + std::string(code);
+        if (c >= 0x80) what += " (names and keywords are ASCII letters, digits and '_')";
+        return what;
+    }
     return "'" + std::string(1, static_cast<char>(c)) + "'";
 }
 
@@ -499,20 +509,26 @@ std::size_t too_deep_at(const std::string& text) {
     return std::string::npos;
 }
 
+// Whether the word at `at` starts a member of a workflow or of a state.
+bool starts_member(const std::string& text, std::size_t at, std::size_t end) {
+    static const std::array<std::string_view, 10> starters = {"state", "start", "on",    "var",   "key",
+                                                               "correlate", "version", "entry", "after", "at"};
+    for (std::string_view starter : starters) {
+        std::size_t after = at + starter.size();
+        if (after < end && text.compare(at, starter.size(), starter) == 0 &&
+            !(std::isalnum(static_cast<unsigned char>(text[after])) || text[after] == '_'))
+            return true;
+    }
+    return false;
+}
+
 // The first word of the line after the one holding `from`, at or after it, that starts a member of
 // a workflow or of a state; npos when none does before `end`.
 std::size_t next_member_line(const std::string& text, std::size_t from, std::size_t end) {
-    static const std::array<std::string_view, 10> starters = {"state", "start", "on",    "var",   "key",
-                                                               "correlate", "version", "entry", "after", "at"};
     for (std::size_t nl = text.find('\n', from); nl != std::string::npos && nl < end; nl = text.find('\n', nl + 1)) {
         std::size_t word = nl + 1;
         while (word < end && (text[word] == ' ' || text[word] == '\t')) ++word;
-        for (std::string_view starter : starters) {
-            std::size_t after = word + starter.size();
-            if (after < end && text.compare(word, starter.size(), starter) == 0 &&
-                !(std::isalnum(static_cast<unsigned char>(text[after])) || text[after] == '_'))
-                return word;
-        }
+        if (starts_member(text, word, end)) return word;
     }
     return std::string::npos;
 }
@@ -521,6 +537,14 @@ std::size_t next_member_line(const std::string& text, std::size_t from, std::siz
 
 ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
     const std::string& text = source.text();
+    if (std::size_t invalid = utf8::first_invalid(text); invalid != std::string::npos) {
+        char byte[8];
+        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text[invalid])));
+        diagnostics.error(Span{&source, static_cast<int>(invalid), static_cast<int>(invalid + 1)},
+                          "the byte " + std::string(byte) + " starts no UTF-8 character: a source file must be UTF-8 text; "
+                          "nothing of this file was read");
+        return {};
+    }
     if (std::size_t deep = too_deep_at(text); deep != std::string::npos) {
         diagnostics.error(Span{&source, static_cast<int>(deep), static_cast<int>(deep + 1)},
                           "more than " + std::to_string(max_nesting) +
@@ -570,8 +594,8 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
     auto report_more_in_workflow = [&](std::size_t failed_at, std::size_t end) {
         auto workflow_member = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::workflow_member];
         auto state_member = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::state_member];
-        for (std::size_t member = next_member_line(text, failed_at, end); member != std::string::npos;
-             member = next_member_line(text, member, end)) {
+        std::size_t member = next_member_line(text, failed_at, end);
+        while (member < end) {
             grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(member);
             grammar::Iterator last = text.begin() + static_cast<std::ptrdiff_t>(end);
             const bool in_state = text.compare(member, 5, "entry") == 0 || text.compare(member, 5, "after") == 0 ||
@@ -580,11 +604,13 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
                 state.records_allowed = true;
                 bool read = in_state ? x3::phrase_parse(first, last, state_member, grammar::skipper)
                                      : x3::phrase_parse(first, last, workflow_member, grammar::skipper);
-                if (read) member = static_cast<std::size_t>(first - text.begin());
+                // A sound member ends where the next one may start (on its line or the next).
+                std::size_t ended = static_cast<std::size_t>(first - text.begin());
+                member = read && ended > member && starts_member(text, ended, end) ? ended
+                                                                                   : next_member_line(text, read ? ended : member, end);
             } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
-                member = report_failure(failure);
+                member = next_member_line(text, report_failure(failure), end);
             }
-            if (member >= end) break;
         }
     };
     while (at < text.size()) {

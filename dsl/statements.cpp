@@ -37,6 +37,13 @@ const char* transition_word(const ast::Statement& s) {
     return nullptr;
 }
 
+// Whether an empty list's element type stands in it (`list<…>` of `[]`, at any depth): the
+// type of `[]` where no context gives it one.
+bool holds_empty_list(const Type& type) {
+    if (type.is(Type::Kind::Never)) return true;
+    return (type.is(Type::Kind::List) || type.is_optional()) && holds_empty_list(type.element());
+}
+
 }  // namespace
 
 bool Checker::block(const std::vector<ast::Statement>& statements, ir::Block& out, Scope& scope) {
@@ -121,6 +128,9 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         if (!clash.empty()) diagnostics_.error(span(let->name, file), "a 'let' cannot hide " + clash + ": choose another name");
         if (st.value.type.is(Type::Kind::Null))
             diagnostics_.error(span(let->value, file), "a 'let' needs a value of a known type, not null");
+        else if (holds_empty_list(st.value.type))
+            diagnostics_.error(span(let->value, file),
+                               "a 'let' needs a value of a known type, and an empty list [] has none here: declare a var with its type");
         st.slot = scope.next_slot++;
         scope.max_slots = std::max(scope.max_slots, scope.next_slot);
         // A refused `let` still names its value for the reads after it (what its author meant),

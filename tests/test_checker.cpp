@@ -75,6 +75,16 @@ TEST_CASE("typing rules that hold") {
                      "  var total: number = 0\n  var xs: list<int> = [1]\n  var maybe: string? = \"x\"\n")) == "");
 }
 
+TEST_CASE("a let needs a value of a known type: not null, not an empty list where nothing gives it a type") {
+    CHECK(has(check(wrap("let x = null goto S")), "a 'let' needs a value of a known type, not null"));
+    const std::string empty = check(wrap("let xs = [] goto S"));
+    CHECK(has(empty, "7:10: error: a 'let' needs a value of a known type, and an empty list [] has none here"));
+    CHECK(has(check(wrap("let xss = [[]] goto S")), "an empty list [] has none here"));
+    // Where the context gives [] its type, it has one.
+    CHECK(check(wrap("let xs = append([], 1) let ys = [[1], []] let n = len([]) "
+                     "emit C { id: str(len(xs) + len(ys) + n), n: 1 } goto S")) == "");
+}
+
 TEST_CASE("assignments need matching types; optional values need ??") {
     CHECK(has(check(wrap("note = a.note goto S", "  var note: string = \"\"\n")),
               "8:8: error: expected string for variable 'note', got string?"));

@@ -167,3 +167,56 @@ TEST_CASE("recovery within a workflow: each broken member is reported, the sound
     CHECK(errors.find("12:") != std::string::npos);  // and the next declaration is read again
     CHECK(std::count(errors.begin(), errors.end(), '\n') == 4);
 }
+
+TEST_CASE("recovery within a workflow reads the member that starts the line after a sound one") {
+    // A sound member read during recovery ends where the next one may begin, on the next line or
+    // on its own: that one is read too.
+    const std::string text = "event A { id: string }\n"
+                             "workflow W { key id: string\n"
+                             "  start on A { goto S }\n"
+                             "  state S { on A { let = 1 } }\n"
+                             "  state Q { on A { complete } }\n"
+                             "  state R { on A { let = 2 } }\n"
+                             "  state T { on A { complete } } state U { on A { let = 3 } }\n"
+                             "  state V { on A { let = 4 } }\n"
+                             "}\n";
+    std::string errors = syntax_errors(text);
+    CHECK(errors.find("4:24: expected a variable name, found '='") != std::string::npos);
+    CHECK(errors.find("6:24: expected a variable name, found '='") != std::string::npos);
+    CHECK(errors.find("7:54: expected a variable name, found '='") != std::string::npos);  // after a sound member
+    CHECK(errors.find("8:24: expected a variable name, found '='") != std::string::npos);
+    CHECK(std::count(errors.begin(), errors.end(), '\n') == 4);
+}
+
+TEST_CASE("an assignment with a second '=' for its value is reported at that '='") {
+    const std::string text = "event A { id: string }\n"
+                             "workflow W { key id: string\n"
+                             "  var x: int = 0\n"
+                             "  start on A { goto S }\n"
+                             "  state S { on A { x = = 2 } }\n"
+                             "}\n";
+    CHECK(syntax_errors(text) == "5:24: expected an expression, found '='\n");
+    // A comparison standing as a statement is still no assignment.
+    std::string comparison = syntax_errors("event A { id: string }\nworkflow W { key id: string\n  var x: int = 0\n"
+                                           "  start on A { x == 2 }\n}\n");
+    CHECK(comparison.find("4:16:") == 0);
+}
+
+TEST_CASE("a source that is not UTF-8 is refused at its first stray byte, and nothing of it is read") {
+    // "café" in Latin-1: the é is one byte 0xE9, which starts no UTF-8 character.
+    const std::string text = "event A { id: string }\nevent B { note: string } // caf\xE9\nevent C { ";
+    CHECK(syntax_errors(text) ==
+          "2:32: the byte 0xE9 starts no UTF-8 character: a source file must be UTF-8 text; nothing of this file was read\n");
+    CHECK(declaration_count(text) == 0);
+    // Valid UTF-8 (and a real U+FFFD) is text like any other.
+    CHECK(syntax_errors("event A { note: string } // caf\xC3\xA9 \xEF\xBF\xBD\n").empty());
+    CHECK(syntax_errors("event A { id: string } // \xED\xA0\x80\n").find("1:27: the byte 0xED") == 0);  // a surrogate
+}
+
+TEST_CASE("a character with no place in the grammar is named by its code point") {
+    CHECK(syntax_errors("event A { caf\xC3\xA9: string }\n") ==
+          "1:14: expected ':', found the character U+00E9 (names and keywords are ASCII letters, digits and '_')\n");
+    CHECK(syntax_errors("event A {\xC2\xA0id: string }\n").find("found the character U+00A0") != std::string::npos);
+    CHECK(syntax_errors(std::string("event A { id: string }\n\x01\n")).find("found the character U+0001\n") !=
+          std::string::npos);
+}

@@ -123,7 +123,7 @@ TEST_CASE("duplicates, unmatched events and events no workflow handles") {
 
 TEST_CASE("invalid input stops the run and names the line; the output so far stands") {
     Run bad_json = simulate_text(workflow_text, "{\"id\": \"1\", \"type\": \"Go\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"id\": \"a\"}}\nnot json");
-    CHECK(bad_json.error == "line 2: not a JSON object");
+    CHECK(bad_json.error == "line 2: not a JSON object: syntax error at byte 1");
     CHECK(bad_json.lines.size() == 1);
     Run unknown = simulate_text(workflow_text, R"({"id": "1", "type": "Nope", "time": "2026-01-01T00:00:00Z", "data": {}})");
     CHECK(unknown.error == "line 1: unknown event type 'Nope'");
@@ -134,13 +134,13 @@ TEST_CASE("invalid input stops the run and names the line; the output so far sta
     // Lines are strict JSON, nested at most 512 deep, with numbers a double can hold.
     std::string deep = "{\"id\": \"1\", \"type\": \"Go\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"id\": \"a\", \"x\": " +
                        std::string(600, '[') + std::string(600, ']') + "}}";
-    CHECK(simulate_text(workflow_text, deep).error == "line 1: not a JSON object");
+    CHECK(simulate_text(workflow_text, deep).error == "line 1: not a JSON object: nested more than 512 deep");
     CHECK(simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a", "x": 1e400}})").error ==
-          "line 1: not a JSON object");
+          "line 1: not a JSON object: a number too large");
     CHECK(simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"},})").error ==
-          "line 1: not a JSON object");
+          "line 1: not a JSON object: syntax error at byte 79");
     CHECK(simulate_text(workflow_text, "{\"id\": \"1\", \"type\": \"Go\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"id\": \"\xff\"}}").error ==
-          "line 1: not a JSON object");
+          "line 1: not a JSON object: invalid UTF-8 at byte 75");
     CHECK(simulate_text(workflow_text, "[1, 2]").error == "line 1: expected a JSON object");
     CHECK(simulate_text(workflow_text, "\"Go\"").error == "line 1: expected a JSON object");
     // A repeated member counts once, the last one, as a JSON object holds it.

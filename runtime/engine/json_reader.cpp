@@ -1,4 +1,5 @@
 #include "runtime/engine/json_reader.hpp"
+#include "stdlib/utf8.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
@@ -168,6 +169,8 @@ bool parse(boost::json::basic_parser<ValueBuilder>& parser, std::string_view tex
     if (error) {
         if (parser.handler().number_too_large()) *error = "a number too large";
         else if (ec == boost::json::error::too_deep) *error = "nested more than " + std::to_string(max_json_depth) + " deep";
+        else if (std::size_t bad = utf8::first_invalid(text); bad != std::string_view::npos && bad <= used)
+            *error = "invalid UTF-8 at byte " + std::to_string(skipped + bad + 1);
         else *error = ec.message() + " at byte " + std::to_string(skipped + used + 1);
     }
     return false;

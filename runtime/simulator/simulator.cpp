@@ -54,8 +54,9 @@ std::optional<std::string> Simulator::feed(std::string_view text, int line_numbe
     if (first == std::string_view::npos) return std::nullopt;  // blank lines are skipped
     fired_this_line_ = 0;
     members_.clear();
-    switch (engine::read_json_object(text, members_)) {
-    case engine::ObjectRead::NotJson: return error_at(line_number, "not a JSON object");
+    std::string why;
+    switch (engine::read_json_object(text, members_, &why)) {
+    case engine::ObjectRead::NotJson: return error_at(line_number, "not a JSON object: " + why);
     case engine::ObjectRead::NotAnObject: return error_at(line_number, "expected a JSON object");
     case engine::ObjectRead::Ok: break;
     }
