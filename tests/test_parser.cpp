@@ -220,3 +220,13 @@ TEST_CASE("a character with no place in the grammar is named by its code point")
     CHECK(syntax_errors(std::string("event A { id: string }\n\x01\n")).find("found the character U+0001\n") !=
           std::string::npos);
 }
+
+TEST_CASE("'on cancel' inside a state is told where it belongs") {
+    const std::string in_state = "event A { id: string }\nworkflow W { key id: string\n  start on A { goto S }\n"
+                                 "  state S { on A { complete } on cancel { complete } }\n}\n";
+    CHECK(syntax_errors(in_state) ==
+          "4:34: 'on cancel' is a handler of the workflow, not of a state: move it out of the state\n");
+    // `start on cancel` names no event: the keyword message stands.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on cancel { complete }\n}\n") ==
+          "3:12: 'cancel' is a keyword and cannot name an event\n");
+}
