@@ -77,6 +77,22 @@ std::string describe_opening(const std::vector<std::string>& t, std::size_t open
 
 }  // namespace
 
+std::string keyword_before_open_block(const std::string& text, std::size_t offset) {
+    std::vector<std::string> tokens = tokens_before(text, std::min(offset, text.size()));
+    std::vector<std::size_t> open;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        if (tokens[i] == "{") open.push_back(i);
+        else if (tokens[i] == "}" && !open.empty()) open.pop_back();
+    }
+    if (open.empty()) return "";
+    for (std::size_t i = open.back(); i-- > 0;) {
+        const std::string& word = tokens[i];
+        if (word == "{" || word == "}") break;
+        if (word == "if" || word == "when" || word == "after" || word == "at") return word;
+    }
+    return "";
+}
+
 std::string describe_open_block(const std::string& text, std::size_t offset) {
     std::vector<std::string> tokens = tokens_before(text, std::min(offset, text.size()));
     std::vector<std::string> open;

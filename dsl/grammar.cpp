@@ -390,6 +390,9 @@ std::size_t skip_blank(const std::string& text, std::size_t at);
 
 // Describes the innermost block still open at `offset`, for "expected '}' to close …".
 std::string describe_open_block(const std::string& text, std::size_t offset);
+// The keyword (`if`, `when`, `after`, `at`) whose expression ends at the '{' of the innermost
+// block still open at `offset`, or empty.
+std::string keyword_before_open_block(const std::string& text, std::size_t offset);
 
 namespace {
 
@@ -487,9 +490,12 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
         std::size_t after = where + word.size();
         while (after < text.size() && (text[after] == ' ' || text[after] == '\t')) ++after;
         bool looks_like_field = !word.empty() && after < text.size() && text[after] == ':';
-        if (looks_like_field && block.find("'if'") != std::string::npos)
-            return message + ", found " + found_at(text, where) +
-                   " (a record literal right after 'if' must stand in parentheses: if (T { … }) == x { … })";
+        std::string keyword = looks_like_field ? keyword_before_open_block(text, where) : std::string();
+        if (!keyword.empty()) {
+            std::string example = keyword == "if" || keyword == "when" ? ": " + keyword + " (T { … }) == x { … }" : "";
+            return message + ", found " + found_at(text, where) + " (a record literal right after '" + keyword +
+                   "' must stand in parentheses" + example + ")";
+        }
     }
     return message + ", found " + found_at(text, where);
 }

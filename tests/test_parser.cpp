@@ -230,3 +230,13 @@ TEST_CASE("'on cancel' inside a state is told where it belongs") {
     CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on cancel { complete }\n}\n") ==
           "3:12: 'cancel' is a keyword and cannot name an event\n");
 }
+
+TEST_CASE("a record literal right after 'when' gets the same hint as after 'if'") {
+    const std::string when = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
+                             "  start on A as a when a.t == T { x: 1 } { complete }\n}\n";
+    CHECK(syntax_errors(when) == "4:35: expected '}' to close the start handler for 'A', found 'x' (a record literal right "
+                                 "after 'when' must stand in parentheses: when (T { … }) == x { … })\n");
+    // A handler's own block that starts with a name and ':' after no guard gets no hint.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on A { x: 1 }\n}\n").find("(a record") ==
+          std::string::npos);
+}
