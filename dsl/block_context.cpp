@@ -1,6 +1,7 @@
 // Names the block a missing '}' should close, for messages such as
 // "expected '}' to close state 'Waiting'". A light scan of the text before the error:
 // it needs no syntax tree, so it works on exactly the input that failed to parse.
+#include <algorithm>
 #include <cctype>
 #include <string>
 #include <string_view>
@@ -75,17 +76,23 @@ std::string describe_opening(const std::vector<std::string>& t, std::size_t open
     return "";
 }
 
-}  // namespace
-
-std::string keyword_before_open_block(const std::string& text, std::size_t offset) {
-    std::vector<std::string> tokens = tokens_before(text, std::min(offset, text.size()));
+// The index of the innermost '{' still open at the end of the tokens, or npos.
+std::size_t innermost_open_brace(const std::vector<std::string>& tokens) {
     std::vector<std::size_t> open;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         if (tokens[i] == "{") open.push_back(i);
         else if (tokens[i] == "}" && !open.empty()) open.pop_back();
     }
-    if (open.empty()) return "";
-    for (std::size_t i = open.back(); i-- > 0;) {
+    return open.empty() ? std::string::npos : open.back();
+}
+
+}  // namespace
+
+std::string keyword_before_open_block(const std::string& text, std::size_t offset) {
+    std::vector<std::string> tokens = tokens_before(text, std::min(offset, text.size()));
+    std::size_t open = innermost_open_brace(tokens);
+    if (open == std::string::npos) return "";
+    for (std::size_t i = open; i-- > 0;) {
         const std::string& word = tokens[i];
         if (word == "{" || word == "}") break;
         if (word == "if" || word == "when" || word == "after" || word == "at") return word;
@@ -95,12 +102,8 @@ std::string keyword_before_open_block(const std::string& text, std::size_t offse
 
 std::string describe_open_block(const std::string& text, std::size_t offset) {
     std::vector<std::string> tokens = tokens_before(text, std::min(offset, text.size()));
-    std::vector<std::string> open;
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
-        if (tokens[i] == "{") open.push_back(describe_opening(tokens, i));
-        else if (tokens[i] == "}" && !open.empty()) open.pop_back();
-    }
-    return open.empty() ? std::string() : open.back();
+    std::size_t open = innermost_open_brace(tokens);
+    return open == std::string::npos ? std::string() : describe_opening(tokens, open);
 }
 
 }  // namespace flow

@@ -455,13 +455,14 @@ std::string word_at(const std::string& text, std::size_t offset) {
     return text.substr(offset, end - offset);
 }
 
-// The word that ends before `offset`, past white space (not comments); empty when none does.
-std::string previous_word(const std::string& text, std::size_t offset) {
+// Where the word that ends before `offset` begins, past white space (not comments); the word
+// itself is word_at() there, empty when none ends there.
+std::size_t previous_word_at(const std::string& text, std::size_t offset) {
     std::size_t end = offset;
     while (end > 0 && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
     std::size_t begin = end;
     while (begin > 0 && (std::isalnum(static_cast<unsigned char>(text[begin - 1])) || text[begin - 1] == '_')) --begin;
-    return text.substr(begin, end - begin);
+    return begin == end ? offset : begin;
 }
 
 std::string expectation_message(const std::string& text, std::size_t where, const std::string& expected) {
@@ -471,11 +472,10 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
         expected.compare(expected.size() - name_suffix.size(), name_suffix.size(), name_suffix) == 0) {
         std::string what = expected.substr(expected.find(' ') + 1);
         what = what.substr(0, what.size() - name_suffix.size());
-        if (word == "cancel" && what == "event" && previous_word(text, where) == "on") {
-            std::size_t on = text.rfind("on", where);
-            if (previous_word(text, on) != "start")
-                return "'on cancel' is a handler of the workflow, not of a state: move it out of the state";
-        }
+        std::size_t on = previous_word_at(text, where);
+        if (word == "cancel" && what == "event" && on != where && word_at(text, on) == "on" &&
+            word_at(text, previous_word_at(text, on)) != "start")
+            return "'on cancel' is a handler of the workflow, not of a state: move it out of the state";
         bool vowel = !what.empty() && std::string("aeiou").find(what[0]) != std::string::npos;
         return "'" + word + "' is a keyword and cannot name " + (what == "binding" ? "an event binding" : (vowel ? "an " : "a ") + what);
     }
