@@ -260,4 +260,14 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
     CHECK(due(10, 1, {1}) == "c2 ");
     CHECK(due(10, 10, {1, 2, 4}).empty());
     CHECK(due(10, 10, {99}) == "c1 c2 c4 ");
+    // The relay's next wake-up: the earliest attempt after now, however many are due already
+    // (c3 and c5 are due but wait behind c1 and c2; they must not hide c4's time).
+    auto next_after = [&](std::int64_t now) {
+        auto next = s.next_command_due(now);
+        REQUIRE(next.ok());
+        return *next.value;
+    };
+    CHECK(next_after(0) == std::optional<std::int64_t>(5));
+    CHECK(next_after(4) == std::optional<std::int64_t>(5));
+    CHECK(next_after(5) == std::nullopt);
 }

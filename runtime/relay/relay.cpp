@@ -166,8 +166,8 @@ std::chrono::milliseconds Relay::round() {
                 ++handed;
             }
         }
-        auto next = store_.next_command_due();
-        if (next.ok() && *next.value && **next.value > now) read_at_ms_ = std::min(read_at_ms_, **next.value);
+        auto next = store_.next_command_due(now);
+        if (next.ok() && *next.value) read_at_ms_ = std::min(read_at_ms_, **next.value);
     }
     if (handed > 0) to_send_.notify_all();
     // Recorded after the hand-out, so that none of these comes back as due before its record.

@@ -548,8 +548,8 @@ public:
         return s->run();
     }
 
-    Result<std::optional<std::int64_t>> next_command_due() override {
-        return next_due("SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending'");
+    Result<std::optional<std::int64_t>> next_command_due(std::int64_t after_ms) override {
+        return next_due("SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending' AND next_attempt_ms > ?", after_ms);
     }
 
     Result<std::int64_t> prune_delivered(const std::string& before) override {
@@ -632,9 +632,10 @@ private:
         return std::nullopt;
     }
 
-    Result<std::optional<std::int64_t>> next_due(const std::string& sql) {
+    Result<std::optional<std::int64_t>> next_due(const std::string& sql, std::optional<std::int64_t> parameter = std::nullopt) {
         std::lock_guard lock(read_mutex_);
         Use s(reader_->prepare(sql));
+        if (parameter) s->bind(1, *parameter);
         int code = s->step();
         if (code != SQLITE_ROW) return fail<std::optional<std::int64_t>>(s->error(code));
         if (s->is_null(0)) return Result<std::optional<std::int64_t>>::success(std::nullopt);

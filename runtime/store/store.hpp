@@ -165,7 +165,10 @@ public:
                                                            const std::vector<std::int64_t>& skip_rows) = 0;
     // Gives a dead command a new round of attempts; NotFound, or Conflict when it is not dead.
     virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
-    virtual Result<std::optional<std::int64_t>> next_command_due() = 0;
+    // The earliest next attempt of a pending command after `after_ms`. Commands already due are
+    // left out: one of them may be waiting behind its instance's earlier command, and must not
+    // hide the retry of that earlier one, which is what will free it.
+    virtual Result<std::optional<std::int64_t>> next_command_due(std::int64_t after_ms) = 0;
     // Deletes delivered commands older than the cutoff.
     virtual Result<std::int64_t> prune_delivered(const std::string& before) = 0;
 

@@ -520,6 +520,28 @@ class FlowdTest(unittest.TestCase):
         self.assertGreaterEqual(attempts.count("Second"), 2)
         self.assertGreaterEqual(time.time() - started, 1.0)  # Retry-After was honoured
 
+    def test_a_retry_is_not_held_back_by_the_commands_waiting_behind_it(self):
+        # First is refused five times with a Retry-After of an hour, which is cut to the target's
+        # max_backoff_ms (100 ms). Second, emitted with it, is due all along but waits behind it:
+        # that must not hide First's retry time from the relay (it did: every retry came at the
+        # relay's one-second poll instead).
+        first_attempts = []
+
+        def behaviour(path, command, attempt):
+            if command["type"] == "First":
+                first_attempts.append(time.monotonic())
+                if attempt <= 5:
+                    return 503, {"Retry-After": "3600"}
+            return 200, {}
+
+        flowd = self.start(behaviour, retry={"max_attempts": 8, "initial_backoff_ms": 50, "max_backoff_ms": 100})
+        flowd.post_event({"id": "h1", "type": "Start", "data": {"id": "h1", "n": 1}})
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"], timeout=20, what="delivery")
+        self.assertEqual(len(first_attempts), 6)
+        gaps = [round(b - a, 3) for a, b in zip(first_attempts, first_attempts[1:])]
+        self.assertLess(max(gaps), 0.6, f"seconds between First's attempts: {gaps}")
+        self.assertEqual([c["type"] for c in self.receiver.commands()][-1], "Second")
+
     # ---- durability ----------------------------------------------------------------------
 
     def test_a_timer_fires_across_a_restart(self):
