@@ -40,12 +40,19 @@ unsigned status_for(const store::StoreError& e) {
     }
 }
 
-std::map<std::string, std::string> lower_case_headers(const Request& req) {
+// The headers an event's ingest reads (a binary-mode CloudEvent's `ce-` attributes and the
+// `webhook-` signature), by lower-case name; the others are not copied.
+std::map<std::string, std::string> event_headers(const Request& req) {
     std::map<std::string, std::string> out;
     for (const auto& field : req) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out[name] = std::string(field.value());
+        const std::string_view name = field.name_string();
+        const auto starts = [name](std::string_view prefix) {
+            return name.size() >= prefix.size() && boost::beast::iequals(name.substr(0, prefix.size()), prefix);
+        };
+        if (!starts("ce-") && !starts("webhook-")) continue;
+        std::string lower(name);
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out[lower] = std::string(field.value());
     }
     return out;
 }
@@ -96,7 +103,7 @@ Response accepted(const std::vector<service::EventResult>& results, bool batch, 
 // writer's thread once that batch committed, so no thread waits for the commit.
 void post_events(const Request& req, Services& s, Reply reply) {
     auto started = std::chrono::steady_clock::now();
-    auto headers = lower_case_headers(req);
+    auto headers = event_headers(req);
     if (!s.config.webhook_secrets.empty()) {
         auto check = verify_webhook(s.config.webhook_secrets, headers["webhook-id"], headers["webhook-timestamp"],
                                     headers["webhook-signature"], req.body(), s.now_ms() / 1000);
