@@ -27,7 +27,7 @@ TEST_CASE("a command's wire body splices the stored key and data and escapes the
     CHECK(json::parse(flow::relay::Relay::wire_body(c))["key"] == 42);
 }
 
-TEST_CASE("backoff doubles from the initial delay with jitter, is capped, and Retry-After wins up to the cap") {
+TEST_CASE("backoff doubles from the initial delay with jitter, is capped, and Retry-After wins up to the cap unless it is zero") {
     flow::service::RetryPolicy policy{12, 1000, 8000};
     std::mt19937_64 random(7);
     for (int i = 0; i < 200; ++i) {
@@ -43,4 +43,10 @@ TEST_CASE("backoff doubles from the initial delay with jitter, is capped, and Re
     }
     CHECK(flow::relay::Relay::backoff_ms(policy, 1, 3000, random) == 3000);
     CHECK(flow::relay::Relay::backoff_ms(policy, 1, 60000, random) == 8000);
+    // A Retry-After of 0 (or a date already past) names no wait: the backoff stands.
+    for (int i = 0; i < 50; ++i) {
+        std::int64_t now = flow::relay::Relay::backoff_ms(policy, 3, 0, random);
+        CHECK(now >= 2000);
+        CHECK(now <= 4000);
+    }
 }

@@ -89,7 +89,9 @@ std::string Relay::wire_body(const store::OutboxCommand& command) {
 
 std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts, std::optional<std::int64_t> retry_after_ms,
                                std::mt19937_64& random) {
-    if (retry_after_ms) return std::min(*retry_after_ms, policy.max_backoff_ms);
+    // A Retry-After of zero (or a date past) names no wait: the backoff stands, or a target
+    // that keeps answering so would use up every attempt within milliseconds.
+    if (retry_after_ms && *retry_after_ms > 0) return std::min(*retry_after_ms, policy.max_backoff_ms);
     std::int64_t delay = policy.initial_backoff_ms;
     for (int i = 1; i < attempts && delay < policy.max_backoff_ms; ++i) delay *= 2;
     delay = std::min(delay, policy.max_backoff_ms);

@@ -51,7 +51,8 @@ public:
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
 
     // The delay before attempt `attempts + 1`: exponential from the initial backoff, with
-    // jitter (between half and all of it), at most the maximum; Retry-After wins, cut to it.
+    // jitter (between half and all of it), at most the maximum; Retry-After wins, cut to it, unless
+    // it names no wait (zero, or a date past).
     static std::int64_t backoff_ms(const service::RetryPolicy& policy, int attempts, std::optional<std::int64_t> retry_after_ms,
                                    std::mt19937_64& random);
     // The JSON body a command is POSTed with (INTERFACES.md, "Commands on the wire").
