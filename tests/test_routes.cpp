@@ -3,6 +3,7 @@
 #include "runtime/http/event_input.hpp"
 #include "runtime/http/routes.hpp"
 #include "runtime/http/webhook_signature.hpp"
+#include "runtime/http/wire_text.hpp"
 #include "runtime/store/sqlite_store.hpp"
 #include "support.hpp"
 
@@ -650,4 +651,28 @@ TEST_CASE("event input: plain, structured, binary and batch CloudEvents") {
     auto deep = http::read_events("application/json", {}, std::string(100, '[') + std::string(100, ']'));
     REQUIRE(std::holds_alternative<http::InputError>(deep));
     CHECK(std::get<http::InputError>(deep).status == 400);
+}
+
+TEST_CASE("a message's wire text is its start line, its fields in order and its body") {
+    namespace beast_http = boost::beast::http;
+    beast_http::request<beast_http::empty_body> request{beast_http::verb::post, "/commands?x=1", 11};
+    request.set(beast_http::field::host, "127.0.0.1:9001");
+    request.set("Idempotency-Key", "c-1");
+    request.content_length(7);
+    CHECK(http::wire_text(request.base(), "{\"a\":1}") ==
+          "POST /commands?x=1 HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nIdempotency-Key: c-1\r\nContent-Length: 7\r\n\r\n{\"a\":1}");
+
+    beast_http::response<beast_http::string_body> accepted{beast_http::status::accepted, 11};
+    accepted.set(beast_http::field::content_type, "application/json");
+    accepted.body() = "{}";
+    accepted.prepare_payload();
+    CHECK(http::wire_text(accepted.base(), accepted.body()) ==
+          "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+
+    // HTTP/1.0, a reason of our own, and a HEAD's answer: its length kept, its body left out.
+    beast_http::response<beast_http::string_body> head{beast_http::status::not_found, 10};
+    head.reason("Gone Fishing");
+    head.content_length(32);
+    head.keep_alive(false);
+    CHECK(http::wire_text(head.base(), head.body()) == "HTTP/1.0 404 Gone Fishing\r\nContent-Length: 32\r\n\r\n");
 }

@@ -1,5 +1,7 @@
 #include "runtime/http/server.hpp"
 
+#include "runtime/http/wire_text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,29 +27,6 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-// The answer as it goes on the wire, in one piece: its status line, its fields as they are
-// and its body. (Beast's serializer walks a view of many small buffers; one write of one
-// buffer costs the I/O thread less, and every answer here has a Content-Length.)
-std::string wire_text(const Response& res) {
-    const std::string_view reason = res.reason();
-    std::string out;
-    out.reserve(128 + res.body().size());
-    out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    out += std::to_string(res.result_int());
-    out += ' ';
-    out += reason.empty() ? std::string_view(beast_http::obsolete_reason(res.result())) : reason;
-    out += "\r\n";
-    for (const auto& field : res) {
-        out += field.name_string();
-        out += ": ";
-        out += field.value();
-        out += "\r\n";
-    }
-    out += "\r\n";
-    out += res.body();
-    return out;
-}
-
 template <class Stream>
 asio::awaitable<void> send(Stream& stream, Response res, std::chrono::milliseconds timeout) {
     beast::get_lowest_layer(stream).expires_after(timeout);
@@ -57,7 +36,7 @@ asio::awaitable<void> send(Stream& stream, Response res, std::chrono::millisecon
     }
     // A HEAD's answer keeps the Content-Length of the body it leaves out.
     if (!res.has_content_length()) res.prepare_payload();
-    const std::string wire = wire_text(res);
+    const std::string wire = wire_text(res.base(), res.body());
     co_await asio::async_write(stream, asio::buffer(wire), tuple_awaitable);
 }
 

@@ -1,5 +1,7 @@
 #include "runtime/relay/http_client.hpp"
 
+#include "runtime/http/wire_text.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -29,26 +31,6 @@ bool wait(asio::io_context& io, const std::atomic<bool>& aborted) {
     if (aborted) return false;  // checked after restart(), which would undo an abort's stop()
     io.run();
     return !aborted;
-}
-
-// The request as it goes on the wire, in one piece: its request line, its fields as they are
-// and its body (one buffer written at once costs less than Beast's serializer and its views).
-std::string wire_text(const beast_http::request<beast_http::empty_body>& req, const std::string& body) {
-    std::string out;
-    out.reserve(256 + body.size());
-    out += req.method_string();
-    out += ' ';
-    out += req.target();
-    out += " HTTP/1.1\r\n";
-    for (const auto& field : req) {
-        out += field.name_string();
-        out += ": ";
-        out += field.value();
-        out += "\r\n";
-    }
-    out += "\r\n";
-    out += body;
-    return out;
 }
 
 // Writes the request and reads the answer on an open stream, plain or TLS, within one run of
@@ -188,7 +170,7 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
         for (const auto& [name, value] : headers) req.set(name, value);
         req.keep_alive(true);
         req.content_length(body.size());
-        const std::string request = wire_text(req, body);
+        const std::string request = http::wire_text(req.base(), body);
         beast_http::response_parser<beast_http::string_body> parser;
         parser.body_limit(1 << 20);
         ec = connection.secure ? exchange(io_, aborted_, *connection.secure, request, parser, timeout)
