@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <sys/stat.h>
@@ -272,6 +273,78 @@ TEST_CASE("a job the database refuses is undone alone: the others in its batch c
     http::Response accepted = answer.get_future().get();
     CHECK(accepted.result_int() == 202);
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?key=b1"))["instances"].size() == 1);
+}
+
+// Jobs of one batch that each write an inbox row (or not) and may then fail; counts their runs.
+struct CountedJobs {
+    explicit CountedJobs(Server& s) : server(s) {}
+    Server& server;
+    std::map<std::string, int> runs;
+    std::map<std::string, std::promise<store::Status>> outcome;
+    enum class Fails { No, AfterWriting, BeforeWriting };
+
+    void submit(const std::string& id, Fails fails) {
+        outcome[id];  // made here: the writer's thread only looks it up
+        REQUIRE(server.writer->submit(
+            [this, id, fails](store::Transaction& tx) -> store::Status {
+                ++runs[id];
+                if (fails != Fails::BeforeWriting) {
+                    if (auto e = tx.record_event(id, "Go", "{}", "2026-01-01T00:00:00.000Z")) return e;
+                }
+                if (fails == Fails::No) return std::nullopt;
+                return store::StoreError{store::StoreError::Kind::Unavailable, "database or disk is full"};
+            },
+            [this, id](const store::Status& status) { outcome.at(id).set_value(status); }));
+    }
+    store::Status outcome_of(const std::string& id) { return outcome[id].get_future().get(); }
+    bool recorded(const std::string& id) {
+        bool found = false;
+        REQUIRE_FALSE(server.writer->run([&](store::Transaction& tx) -> store::Status {
+            found = tx.recorded_event(id).value->has_value();
+            return std::nullopt;
+        }));
+        return found;
+    }
+};
+
+TEST_CASE("a job that fails after writing is undone alone: its batch runs again with a savepoint per job") {
+    Server s;
+    CountedJobs jobs(s);
+    using Fails = CountedJobs::Fails;
+    std::promise<void> release = s.hold_writer();
+    jobs.submit("w1", Fails::No);
+    jobs.submit("w2", Fails::AfterWriting);  // as when the disk fills in the middle of a job
+    jobs.submit("w3", Fails::No);
+    release.set_value();
+    CHECK_FALSE(jobs.outcome_of("w1"));
+    store::Status failed = jobs.outcome_of("w2");
+    REQUIRE(failed);
+    CHECK(failed->message == "database or disk is full");
+    CHECK_FALSE(jobs.outcome_of("w3"));
+    // The first run stopped at the failed job; the second ran every job with a savepoint.
+    CHECK(jobs.runs["w1"] == 2);
+    CHECK(jobs.runs["w2"] == 2);
+    CHECK(jobs.runs["w3"] == 1);
+    CHECK(jobs.recorded("w1"));
+    CHECK_FALSE(jobs.recorded("w2"));
+    CHECK(jobs.recorded("w3"));
+}
+
+TEST_CASE("a job that fails before writing anything leaves its batch to commit in one run") {
+    Server s;
+    CountedJobs jobs(s);
+    using Fails = CountedJobs::Fails;
+    std::promise<void> release = s.hold_writer();
+    jobs.submit("v1", Fails::No);
+    jobs.submit("v2", Fails::BeforeWriting);  // as an event whose data does not fit its type
+    jobs.submit("v3", Fails::No);
+    release.set_value();
+    CHECK_FALSE(jobs.outcome_of("v1"));
+    CHECK(jobs.outcome_of("v2"));
+    CHECK_FALSE(jobs.outcome_of("v3"));
+    CHECK(jobs.runs == std::map<std::string, int>{{"v1", 1}, {"v2", 1}, {"v3", 1}});
+    CHECK(jobs.recorded("v1"));
+    CHECK(jobs.recorded("v3"));
 }
 
 TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, retry, dead") {

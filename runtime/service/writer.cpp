@@ -57,37 +57,48 @@ void Writer::loop() {
             }
         }
         std::vector<store::Status> outcomes(batch.size());
-        store::Status failure;
-        auto tx = store_.begin();
-        if (!tx.ok()) {
-            failure = *tx.error;
-        } else {
-            store::Transaction& t = **tx.value;
-            for (std::size_t i = 0; i < batch.size() && !failure; ++i) {
-                if (auto e = t.savepoint()) {
-                    failure = e;
-                    break;
-                }
-                store::Status status = batch[i].work(t);
-                if (status && status->kind == store::StoreError::Kind::Unavailable && !t.intact()) {
-                    failure = status;  // the transaction is lost: nothing of the batch can commit
-                } else if (status) {
-                    // This job alone is undone: a write the database refused (a full disk) does
-                    // not keep the others from committing (a duplicate needs no space).
-                    outcomes[i] = status;
-                    if (auto e = t.rollback_to_savepoint()) failure = e;
-                } else if (auto e = t.release_savepoint()) {
-                    failure = e;
-                }
-            }
-            if (!failure) failure = t.commit();
-        }
-        for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(failure ? failure : outcomes[i]);
-        if (!failure) {
+        Pass pass = run_batch(batch, outcomes, Savepoints::None);
+        if (pass.redo) pass = run_batch(batch, outcomes, Savepoints::EachJob);
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(pass.failure ? pass.failure : outcomes[i]);
+        if (!pass.failure) {
             if (observe_batch) observe_batch(batch.size());
             if (on_commit_) on_commit_();
         }
     }
+}
+
+Writer::Pass Writer::run_batch(std::vector<Job>& batch, std::vector<store::Status>& outcomes, Savepoints savepoints) {
+    std::fill(outcomes.begin(), outcomes.end(), store::Status());
+    auto tx = store_.begin();
+    if (!tx.ok()) return {*tx.error, false};
+    store::Transaction& t = **tx.value;
+    const bool each_job = savepoints == Savepoints::EachJob;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (each_job) {
+            if (auto e = t.savepoint()) return {e, false};
+        }
+        const std::int64_t written_before = t.rows_written();
+        store::Status status = batch[i].work(t);
+        if (!t.intact()) {
+            // The database rolled the transaction back (after an I/O error): nothing of the
+            // batch can commit, and nothing more may be written outside a transaction.
+            if (!status) status = store::StoreError{store::StoreError::Kind::Unavailable, "the database rolled the transaction back"};
+            return {status, false};
+        }
+        if (status) {
+            // This job alone is undone: a write the database refused (a full disk) does not
+            // keep the others from committing (a duplicate needs no space).
+            outcomes[i] = status;
+            if (each_job) {
+                if (auto e = t.rollback_to_savepoint()) return {e, false};
+            } else if (t.rows_written() != written_before) {
+                return {std::nullopt, true};  // only a savepoint can undo its writes: the transaction is rolled back
+            }
+        } else if (each_job) {
+            if (auto e = t.release_savepoint()) return {e, false};
+        }
+    }
+    return {t.commit(), false};
 }
 
 }  // namespace flow::service

@@ -91,6 +91,8 @@ public:
     Statement& prepare(std::string_view sql);
     Status exec(const std::string& sql);
     std::int64_t changes() const { return sqlite3_changes64(db_); }
+    // Rows inserted, updated or deleted on this connection since it opened.
+    std::int64_t total_changes() const { return sqlite3_total_changes64(db_); }
     // Whether a transaction is open (SQLite may roll one back by itself after an I/O error).
     bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

@@ -247,6 +247,7 @@ public:
     Status begin() {
         if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
         open_ = true;
+        changes_at_begin_ = db_.total_changes();
         return std::nullopt;
     }
 
@@ -363,6 +364,7 @@ public:
     }
 
     bool intact() const override { return open_ && db_.in_transaction(); }
+    std::int64_t rows_written() const override { return db_.total_changes() - changes_at_begin_; }
 
     // Prepared once, like every other statement: parsing them per event showed in profiles.
     Status savepoint() override { return Use(db_.prepare("SAVEPOINT event"))->run(); }
@@ -383,6 +385,7 @@ private:
     Connection& db_;
     std::unique_lock<std::mutex> lock_;
     bool open_ = false;
+    std::int64_t changes_at_begin_ = 0;
 };
 
 class SqliteStore : public Store {

@@ -127,6 +127,9 @@ public:
     // Whether the transaction is still open: after some errors (I/O, a full disk) the database
     // may have rolled it back by itself, and then nothing more may be written in it.
     virtual bool intact() const = 0;
+    // Rows written so far in this transaction: a job that failed without writing any needs
+    // nothing undone.
+    virtual std::int64_t rows_written() const = 0;
     // A savepoint around one event, so that one event's failure undoes only its own writes.
     virtual Status savepoint() = 0;
     virtual Status release_savepoint() = 0;
