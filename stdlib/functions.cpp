@@ -2,6 +2,7 @@
 #include "stdlib/number_text.hpp"
 
 #include "stdlib/chrono.hpp"
+#include "stdlib/compare.hpp"
 #include "stdlib/utf8.hpp"
 
 #include <algorithm>
@@ -200,23 +201,50 @@ double parse_number_text(std::string_view original) {
     return number;
 }
 
+// The integer part of a decimal text (as is_decimal accepts it), read from its digits, not
+// through a double: "2.9999999999999999" is 2 and "-0.99999999999999999" is 0. Nullopt when it
+// is outside the int range.
+std::optional<std::int64_t> truncated_decimal(std::string_view text) {
+    const bool negative = !text.empty() && text.front() == '-';
+    if (!text.empty() && (text.front() == '-' || text.front() == '+')) text.remove_prefix(1);
+    const std::size_t exponent_at = text.find_first_of("eE");
+    std::string_view mantissa = text.substr(0, exponent_at);
+    std::int64_t exponent = 0;
+    if (exponent_at != std::string_view::npos) {
+        std::string_view e = without_plus(text.substr(exponent_at + 1));
+        const bool e_negative = !e.empty() && e.front() == '-';
+        if (e_negative) e.remove_prefix(1);
+        const auto read = std::from_chars(e.data(), e.data() + e.size(), exponent);
+        if (read.ec != std::errc()) exponent = std::numeric_limits<std::int64_t>::max() / 2;  // beyond any digits
+        if (e_negative) exponent = -exponent;
+    }
+    const std::size_t point = mantissa.find('.');
+    std::string digits(mantissa.substr(0, point));
+    if (point != std::string_view::npos) digits += mantissa.substr(point + 1);
+    const std::int64_t before_point = static_cast<std::int64_t>(std::min(point, mantissa.size()));
+    // Digits before the point once the exponent has moved it, zeros appended past the last.
+    const std::size_t first_nonzero = std::min(digits.find_first_not_of('0'), digits.size());
+    const std::int64_t integer_digits = before_point + exponent - static_cast<std::int64_t>(first_nonzero);
+    if (first_nonzero == digits.size() || integer_digits <= 0) return 0;
+    if (integer_digits > 19) return std::nullopt;  // at least 10^19
+    std::string integer = digits.substr(first_nonzero, static_cast<std::size_t>(integer_digits));
+    integer.resize(static_cast<std::size_t>(integer_digits), '0');
+    std::uint64_t magnitude = 0;
+    (void)std::from_chars(integer.data(), integer.data() + integer.size(), magnitude);  // 19 digits fit
+    constexpr std::uint64_t int_max_magnitude = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (magnitude > int_max_magnitude + (negative ? 1 : 0)) return std::nullopt;
+    if (negative) return magnitude == int_max_magnitude + 1 ? std::numeric_limits<std::int64_t>::min()
+                                                            : -static_cast<std::int64_t>(magnitude);
+    return static_cast<std::int64_t>(magnitude);
+}
+
 // Parses a decimal text as an int, truncating a fraction toward zero.
 std::int64_t parse_int_text(std::string_view original) {
     const std::string_view text = trim_ascii(original);
     bool is_integer = false;
     if (!is_decimal(text, is_integer)) throw RuntimeError("not a number: " + quote_text(original));
-    const std::string out_of_range = "out of the int range: int(" + quote_text(original) + ")";
-    const std::string_view digits = without_plus(text);
-    if (is_integer) {
-        std::int64_t number = 0;
-        const auto result = std::from_chars(digits.data(), digits.data() + digits.size(), number);
-        if (result.ec != std::errc()) throw RuntimeError(out_of_range);
-        return number;
-    }
-    double number = 0;
-    const auto result = std::from_chars(digits.data(), digits.data() + digits.size(), number);
-    const auto truncated = result.ec == std::errc() ? integral_to_int(std::trunc(number)) : std::nullopt;
-    if (!truncated) throw RuntimeError(out_of_range);
+    const auto truncated = truncated_decimal(text);
+    if (!truncated) throw RuntimeError("out of the int range: int(" + quote_text(original) + ")");
     return *truncated;
 }
 
@@ -228,58 +256,6 @@ Value rounded_to_int(const Value& value, double (*rounding)(double), std::string
     if (!result)
         throw RuntimeError("out of the int range: " + std::string(function) + "(" + format_double(number) + ")");
     return *result;
-}
-
-// ---- Equality (for `contains`): numbers by value, records with absent meaning null ----
-
-bool values_equal(const Value& a, const Value& b);
-
-// Whether the JSON integer `integer` is exactly `number`.
-bool integer_equals_double(const Value& integer, double number) {
-    if (!std::isfinite(number) || std::trunc(number) != number) return false;
-    if (integer.is_number_unsigned()) {
-        constexpr double two_to_64 = 18446744073709551616.0;
-        return number >= 0 && number < two_to_64 &&
-               static_cast<std::uint64_t>(number) == integer.get<std::uint64_t>();
-    }
-    const auto as_int = integral_to_int(number);
-    return as_int && *as_int == integer.get<std::int64_t>();
-}
-
-bool numbers_equal(const Value& a, const Value& b) {
-    if (a.is_number_float() && b.is_number_float()) return a.get<double>() == b.get<double>();
-    if (a.is_number_float()) return integer_equals_double(b, a.get<double>());
-    if (b.is_number_float()) return integer_equals_double(a, b.get<double>());
-    if (a.is_number_unsigned() && b.is_number_unsigned()) return a.get<std::uint64_t>() == b.get<std::uint64_t>();
-    const auto fits_int = [](const Value& v) {
-        return !v.is_number_unsigned() || v.get<std::uint64_t>() <= static_cast<std::uint64_t>(int_max);
-    };
-    return fits_int(a) && fits_int(b) && a.get<std::int64_t>() == b.get<std::int64_t>();
-}
-
-bool lists_equal(const Value& a, const Value& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!values_equal(a[i], b[i])) return false;
-    return true;
-}
-
-bool records_equal(const Value& a, const Value& b) {
-    static const Value absent;
-    for (const auto& [name, field] : a.items()) {
-        const auto other = b.find(name);
-        if (!values_equal(field, other == b.end() ? absent : *other)) return false;
-    }
-    for (const auto& [name, field] : b.items())
-        if (!a.contains(name) && !field.is_null()) return false;
-    return true;
-}
-
-bool values_equal(const Value& a, const Value& b) {
-    if (a.is_number() && b.is_number()) return numbers_equal(a, b);
-    if (a.is_array() && b.is_array()) return lists_equal(a, b);
-    if (a.is_object() && b.is_object()) return records_equal(a, b);
-    return a == b;
 }
 
 // ---- str ----

@@ -336,6 +336,24 @@ TEST_CASE("int division truncates toward zero and % takes the dividend's sign") 
     CHECK(f.start("Go", {{"id", "a"}, {"n", 0}}).commands.at(0).data["text"] == "-3 -1 1 3.5");
 }
 
+TEST_CASE("int and number compare by exact value: neither is rounded to the other's type") {
+    Fixture f(messages + "workflow W { key id: string start on Go as g {\n"
+                         " emit Log { text: str([9007199254740993 == 9007199254740992.0, 9007199254740992.0 < 9007199254740993,\n"
+                         "   [9007199254740993] == [9007199254740992.0], 9223372036854775807 == 9223372036854775808.0,\n"
+                         "   9223372036854775807 < 9223372036854775808.0, 2 == 2.0, g.n < 2.5, g.n >= 2.0, -1 > -1.5]) } complete } }");
+    CHECK(f.start("Go", {{"id", "a"}, {"n", 2}}).commands.at(0).data["text"] ==
+          "[false,true,false,false,true,true,true,true,true]");
+}
+
+TEST_CASE("a literal's fields are evaluated in the order their command declares them, not as written") {
+    Fixture f(messages + "command Pair to log { first: int, second: int }\n"
+                         "workflow W { key id: string start on Go as g {\n"
+                         " emit Pair { second: 1 / g.n, first: int(\"x\") } complete } }");
+    engine::Step step = f.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(step.instance.status == Status::Failed);
+    CHECK(step.instance.error.starts_with("not a number: \"x\""));
+}
+
 TEST_CASE("on cancel runs, may emit and compensate, and ends the instance cancelled") {
     Fixture f(messages + "workflow W { key id: string start on Go { compensate with Log { text: \"undo\" } goto S }\n"
                          " state S { on Stop { complete } }\n on cancel { compensate emit Log { text: \"bye\" } } }");

@@ -316,6 +316,26 @@ TEST_CASE("int of strings") {
     CHECK(run("int", {text("-9223372036854775808")}) == int_min);
 }
 
+TEST_CASE("int of a string with a fraction truncates its decimal digits, not a double near them") {
+    CHECK(run("int", {text("2.9999999999999999")}) == 2);
+    CHECK(run("int", {text("-0.99999999999999999")}) == 0);
+    CHECK(run("int", {text("1000000000000000001.5")}) == 1000000000000000001);
+    CHECK(run("int", {text("9223372036854775807.9")}) == int_max);
+    CHECK(run("int", {text("-9223372036854775808.9")}) == int_min);
+    CHECK(run("int", {text("922337203685477580.79e1")}) == int_max);
+    CHECK(run("int", {text("0.0000123e5")}) == 1);
+    CHECK(run("int", {text("12345e-2")}) == 123);
+    CHECK(run("int", {text("-12345e-2")}) == -123);
+    CHECK(run("int", {text("5e-400")}) == 0);
+    CHECK(run("int", {text("0e999999999999999999999")}) == 0);
+    CHECK(run("int", {text("000.000")}) == 0);
+    CHECK(run("int", {text("1.e2")}) == 100);
+    CHECK(run("int", {text("1e+2")}) == 100);
+    CHECK(runtime_error("int", {text("9223372036854775808.0")}).starts_with("out of the int range"));
+    CHECK(runtime_error("int", {text("-9223372036854775809.5")}).starts_with("out of the int range"));
+    CHECK(runtime_error("int", {text("1e999999999999999999999")}).starts_with("out of the int range"));
+}
+
 TEST_CASE("int of a string that is no int is a runtime error") {
     CHECK(runtime_error("int", {text("abc")}) == R"(not a number: "abc")");
     CHECK(runtime_error("int", {text("")}) == R"(not a number: "")");
@@ -429,6 +449,8 @@ TEST_CASE("contains on lists compares values") {
     CHECK(run("contains", {list({1, 2, 3}, Type::integer()), number(2.5)}) == false);
     CHECK(run("contains", {list({1.5, 2.0}, Type::number()), integer(2)}) == true);
     CHECK(run("contains", {list({int_max}, Type::integer()), number(9223372036854775807.0)}) == false);
+    CHECK(run("contains", {list({9007199254740993}, Type::integer()), number(9007199254740992.0)}) == false);
+    CHECK(run("contains", {list({9007199254740992}, Type::integer()), number(9007199254740992.0)}) == true);
     CHECK(run("contains", {list({"a", "b"}, Type::string()), text("b")}) == true);
     CHECK(run("contains", {list(Value::array(), Type::never()), text("b")}) == false);
     CHECK(run("contains", {list({Value(), 1}, opt(Type::integer())), {Value(), Type::null()}}) == true);

@@ -2,6 +2,7 @@
 // each case here knows the representation of its operands (see stdlib/value.hpp).
 #include "runtime/engine/execution.hpp"
 
+#include "stdlib/compare.hpp"
 #include "stdlib/functions.hpp"
 
 #include <cmath>
@@ -123,18 +124,11 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
 
 bool Execution::compare(const ir::Expr& e, const Value& a, const Value& b) {
     using O = ir::Op;
-    if (e.op == O::Equal) return a == b;
-    if (e.op == O::NotEqual) return a != b;
-    int order = 0;
-    if (a.is_string()) {
-        order = a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>());
-    } else if (a.is_number_float() || b.is_number_float()) {
-        double x = as_number(a), y = as_number(b);
-        order = x < y ? -1 : x > y ? 1 : 0;
-    } else {
-        std::int64_t x = as_int(a), y = as_int(b);
-        order = x < y ? -1 : x > y ? 1 : 0;
-    }
+    if (e.op == O::Equal) return stdlib::values_equal(a, b);
+    if (e.op == O::NotEqual) return !stdlib::values_equal(a, b);
+    // Strings, or numbers, times and durations (held as numbers): the checker allows no other.
+    const int order = a.is_string() ? a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>())
+                                    : stdlib::compare_numbers(a, b);
     switch (e.op) {
     case O::Less: return order < 0;
     case O::LessEqual: return order <= 0;
