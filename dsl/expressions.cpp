@@ -561,6 +561,19 @@ ir::Expr Checker::field_values(const ir::Record& record, const ast::Name& type_n
             failed = true;
             continue;
         }
+        if (!field->optional && field->type.is(Type::Kind::Json) &&
+            (value.type.is(Type::Kind::Null) || value.type.is_optional())) {
+            // null leaves a field out: a required one would be missing from the value.
+            diagnostics_.error(span(fv.value, file),
+                               "field '" + fv.name.text + "' of '" + record.name + "' is required, and " +
+                                   (value.type.is(Type::Kind::Null)
+                                        ? std::string("null would leave it out: declare it '") + fv.name.text + "?: json'"
+                                        : "this " + value.type.to_string() +
+                                              " may be absent: give a default with ?? (x ?? default)"));
+            failed = true;
+            given.emplace(fv.name.text, typed_error(value.position));
+            continue;
+        }
         value = coerce(std::move(value), field->type, span(fv.value, file), "field '" + fv.name.text + "' of '" + record.name + "'");
         failed = failed || value.type.is_error();
         given.emplace(fv.name.text, std::move(value));

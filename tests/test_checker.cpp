@@ -100,6 +100,17 @@ TEST_CASE("emit checks every field") {
     CHECK(has(check(wrap("emit A { id: key, n: 1, at: now() } goto S")), "7:6: error: 'A' is an event, not a command"));
 }
 
+TEST_CASE("a required json field takes no null and no value that may be absent; an optional one takes both") {
+    const std::string commands = "command J to t { v: json, w?: json }\n";
+    std::string null_given = check(commands + wrap("emit J { v: null } goto S"));
+    CHECK(has(null_given, "error: field 'v' of 'J' is required, and null would leave it out: declare it 'v?: json'"));
+    CHECK_FALSE(has(null_given, "needs the field"));  // one error, not two
+    CHECK(has(check(commands + wrap("emit J { v: a.note } goto S")),
+              "8:13: error: field 'v' of 'J' is required, and this string? may be absent: give a default with ?? (x ?? default)"));
+    CHECK_FALSE(has(check(commands + wrap("emit J { v: a.note ?? \"\", w: a.note } goto S")), "error"));
+    CHECK_FALSE(has(check(commands + wrap("emit J { v: a, w: null } goto S")), "error"));
+}
+
 TEST_CASE("every handled event must be correlated to the key") {
     std::string text = prelude + "event P { ref: string }\n"
                                  "workflow W { key id: string start on A { goto S } state S { on P { complete } } }";

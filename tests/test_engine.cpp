@@ -354,6 +354,16 @@ TEST_CASE("a literal's fields are evaluated in the order their command declares 
     CHECK(step.instance.error.starts_with("not a number: \"x\""));
 }
 
+TEST_CASE("a required json field whose value is null at run time is a runtime error, not a missing field") {
+    Fixture f(messages + "command J to log { v: json }\n"
+                         "workflow W { key id: string var snapshot: json = null start on Go as g {\n"
+                         " emit Log { text: \"before\" } emit J { v: snapshot.x } complete } }");
+    engine::Step step = f.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(step.instance.status == Status::Failed);
+    CHECK(step.instance.error == "field 'v' of 'J' is required, and its json value is null at test.flow:7:51");
+    CHECK(step.commands.empty());
+}
+
 TEST_CASE("on cancel runs, may emit and compensate, and ends the instance cancelled") {
     Fixture f(messages + "workflow W { key id: string start on Go { compensate with Log { text: \"undo\" } goto S }\n"
                          " state S { on Stop { complete } }\n on cancel { compensate emit Log { text: \"bye\" } } }");

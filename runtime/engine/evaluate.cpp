@@ -98,7 +98,16 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         Value out = Value::object();
         for (std::size_t i = 0; i < e.args.size(); ++i) {
             Value v = eval(e.args[i], locals);
-            if (!v.is_null()) out.emplace(e.names[i], std::move(v));
+            if (!v.is_null()) {
+                out.emplace(e.names[i], std::move(v));
+                continue;
+            }
+            // null leaves a field out; only a `json` value can be null where the field is
+            // required (the checker refuses a null or optional type there).
+            const ir::Record* record = program_.record(e.name);
+            const ir::FieldDecl* field = record ? record->field(e.names[i]) : nullptr;
+            if (field && !field->optional)
+                fail_at(e.args[i], "field '" + e.names[i] + "' of '" + e.name + "' is required, and its json value is null");
         }
         return out;
     }
