@@ -285,6 +285,8 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
     return days_from_civil(date) * ms_per_day + ms_of_day - offset_ms;
 }
 
+bool in_rfc3339_range(std::int64_t epoch_ms) { return epoch_ms >= earliest_ms && epoch_ms <= latest_ms; }
+
 std::string format_rfc3339(std::int64_t epoch_ms) {
     const CivilTime civil = to_civil(epoch_ms);
     std::string out;

@@ -15,6 +15,9 @@ namespace flow::chrono {
 // date (month 13, February 30, hour 24).
 std::optional<std::int64_t> parse_rfc3339(std::string_view text);
 
+// The instants RFC 3339 can write: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.
+bool in_rfc3339_range(std::int64_t epoch_ms);
+
 // Formats as RFC 3339 in UTC with `Z`: "2026-06-01T08:00:00Z", with ".250" only when the
 // milliseconds are not zero. Years outside 0000..9999 are clamped to that range.
 std::string format_rfc3339(std::int64_t epoch_ms);

@@ -364,6 +364,20 @@ TEST_CASE("a required json field whose value is null at run time is a runtime er
     CHECK(step.commands.empty());
 }
 
+TEST_CASE("a time past the years RFC 3339 writes is a runtime error, not a value clamped on the wire") {
+    Fixture f(messages + "workflow W { key id: string start on Go as g {\n"
+                         " emit Log { text: str(now() + days(g.n)) } complete } }");
+    CHECK(f.start("Go", {{"id", "a"}, {"n", 2932896}}, 0).commands.at(0).data["text"] == "9999-12-31T00:00:00Z");
+    engine::Step past = f.start("Go", {{"id", "b"}, {"n", 2932897}}, 0);
+    CHECK(past.instance.status == Status::Failed);
+    CHECK(past.instance.error ==
+          "time out of range: times run from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z at test.flow:6:29");
+    Fixture before(messages + "workflow W { key id: string start on Go as g {\n"
+                              " emit Log { text: str(now() - days(g.n)) } complete } }");
+    CHECK(before.start("Go", {{"id", "c"}, {"n", 719529}}, 0).instance.status == Status::Failed);
+    CHECK(before.start("Go", {{"id", "d"}, {"n", 719528}}, 0).commands.at(0).data["text"] == "0000-01-01T00:00:00Z");
+}
+
 TEST_CASE("on cancel runs, may emit and compensate, and ends the instance cancelled") {
     Fixture f(messages + "workflow W { key id: string start on Go { compensate with Log { text: \"undo\" } goto S }\n"
                          " state S { on Stop { complete } }\n on cancel { compensate emit Log { text: \"bye\" } } }");

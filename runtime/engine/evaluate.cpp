@@ -2,6 +2,7 @@
 // each case here knows the representation of its operands (see stdlib/value.hpp).
 #include "runtime/engine/execution.hpp"
 
+#include "stdlib/chrono.hpp"
 #include "stdlib/compare.hpp"
 #include "stdlib/functions.hpp"
 
@@ -26,6 +27,13 @@ std::int64_t checked(const ir::Expr& e, std::int64_t a, std::int64_t b, Operatio
 constexpr auto add = [](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_add_overflow(a, b, r); };
 constexpr auto subtract = [](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_sub_overflow(a, b, r); };
 constexpr auto multiply = [](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_mul_overflow(a, b, r); };
+
+// A time that RFC 3339 can write, or a runtime error (never a value clamped on the wire).
+std::int64_t writable_time(const ir::Expr& e, std::int64_t epoch_ms) {
+    if (!chrono::in_rfc3339_range(epoch_ms))
+        fail_at(e, "time out of range: times run from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z");
+    return epoch_ms;
+}
 
 double finite(const ir::Expr& e, double result) {
     if (!std::isfinite(result)) fail_at(e, "number overflow");
@@ -157,11 +165,11 @@ Value Execution::binary(const ir::Expr& e, Locals& locals) {
     case O::LessEqual:
     case O::Greater:
     case O::GreaterEqual: return compare(e, a, b);
+    case O::AddTimeDuration: return writable_time(e, checked(e, as_int(a), as_int(b), add));
+    case O::SubTimeDuration: return writable_time(e, checked(e, as_int(a), as_int(b), subtract));
     case O::AddInt:
-    case O::AddTimeDuration:
     case O::AddDuration: return checked(e, as_int(a), as_int(b), add);
     case O::SubInt:
-    case O::SubTimeDuration:
     case O::SubTimes:
     case O::SubDuration: return checked(e, as_int(a), as_int(b), subtract);
     case O::MulInt:
