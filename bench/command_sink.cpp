@@ -64,7 +64,17 @@ int main(int argc, char** argv) {
         return text == "--help" || text == "-h" ? 0 : 2;
     }
     asio::io_context io(1);
-    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    boost::system::error_code error;
+    tcp::acceptor acceptor(io);
+    const tcp::endpoint endpoint{asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)};
+    acceptor.open(endpoint.protocol(), error);
+    if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) acceptor.bind(endpoint, error);
+    if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+    if (error) {
+        std::cerr << "command_sink: cannot listen on 127.0.0.1:" << port << ": " << error.message() << "\n";
+        return 1;
+    }
     asio::co_spawn(io, accept(std::move(acceptor)), asio::detached);
     io.run();
 }
