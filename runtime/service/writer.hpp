@@ -3,7 +3,7 @@
 // reported done before its batch commits.
 //
 // A job that fails is undone alone. The batch first runs without savepoints (they cost the
-// writer about a seventh of its time): a job that fails having written nothing needs nothing
+// writer about 7 % of its time): a job that fails having written nothing needs nothing
 // undone. Only when a job fails after writing is the transaction rolled back and the batch run
 // again with a savepoint around each job, so jobs must be safe to run twice (each starts from
 // what the database holds, and resets what it reports).
