@@ -250,7 +250,8 @@ const auto workflow_name_def = plain_name;
 const auto type_arguments_def = open_angle > &type_ref > (type_ref % ',') > close_angle;
 const auto type_ref_def = x3::lexeme[x3::raw[identifier]] >> -type_arguments >> x3::matches['?'];
 const auto field_def = field_name > x3::matches['?'] > colon > type_ref;
-const auto field_list_def = open_brace > -(field % ',') > -x3::lit(',') > close_brace;
+// A trailing comma follows an element: a lone ',' is no empty list.
+const auto field_list_def = open_brace > -((field % ',') >> -x3::lit(',')) > close_brace;
 
 // Literals.
 const auto escape_body = x3::rule<struct escape_body_class>{"an escape (\\\" \\\\ \\n \\t or \\u{hex})"} =
@@ -281,7 +282,7 @@ const auto prefix_operator = x3::rule<struct prefix_operator_class, std::string>
     x3::string("-") | x3::lexeme[x3::string("not") >> !word_char];
 
 const auto record_literal_def = type_name >> &x3::lit('{') >> records_allowed_here >> field_values;
-const auto expression_list_def = -(expression % ',') >> -x3::lit(',');
+const auto expression_list_def = -((expression % ',') >> -x3::lit(','));
 const auto list_literal_def = '[' >> with_records[expression_list] > close_bracket;
 const auto parenthesized_def = '(' > with_records[expression] > close_paren;
 const auto primary_def = null_literal | bool_literal | duration_literal | number_literal | int_literal |
@@ -295,7 +296,7 @@ const auto operation_def = binary_operator > unary;
 const auto expression_def = unary >> *operation;
 const auto condition_def = without_records[expression];
 const auto field_value_def = field_name > colon > expression;
-const auto field_value_list_def = -(field_value % ',') >> -x3::lit(',');
+const auto field_value_list_def = -((field_value % ',') >> -x3::lit(','));
 const auto field_values_def = open_brace > with_records[field_value_list] > close_brace;
 
 // Statements.

@@ -103,6 +103,17 @@ TEST_CASE("after if, a record literal needs parentheses so that '{' opens the bl
     CHECK(syntax_errors("workflow W { start on E { let t = T { a: 1 } complete } }") == "");
 }
 
+TEST_CASE("a trailing comma follows an element: a lone comma is no empty list") {
+    CHECK(syntax_errors("type T { a: int, } command C to t { a: int, }") == "");
+    CHECK(syntax_errors("workflow W { var xs: list<int> = [1, 2,] start on E { emit C { a: max(1, 2,), } complete } }") == "");
+    CHECK(syntax_errors("type T { , }") == "1:10: expected '}' to close type 'T', found ','\n");
+    CHECK(syntax_errors("command C to t { , }") == "1:18: expected '}' to close command 'C', found ','\n");
+    CHECK(syntax_errors("workflow W { var xs: list<int> = [,] }") == "1:35: expected ']', found ','\n");
+    CHECK(syntax_errors("workflow W { start on E { emit C { , } complete } }") ==
+          "1:36: expected '}' to close the fields of 'C', found ','\n");
+    CHECK(syntax_errors("workflow W { start on E { fail str(now(,)) } }") == "1:40: expected ')', found ','\n");
+}
+
 TEST_CASE("garbage at the top level is an error naming what a file may hold") {
     CHECK(syntax_errors("42") ==
           "1:1: expected a declaration ('import', 'type', 'event', 'command' or 'workflow'), found '42'\n");
