@@ -726,6 +726,68 @@ TEST_CASE("event input: plain, structured, binary and batch CloudEvents") {
     CHECK(std::get<http::InputError>(deep).status == 400);
 }
 
+TEST_CASE("binary mode: header values are unquoted, then percent-decoded as the CloudEvents HTTP binding says") {
+    auto binary = [](std::map<std::string, std::string> extra) {
+        std::map<std::string, std::string> headers = {{"ce-specversion", "1.0"}, {"ce-source", "/t"}, {"ce-id", "2"}, {"ce-type", "T"}};
+        for (auto& [name, value] : extra) headers[name] = value;
+        return http::read_events("application/json", headers, R"({"x": 2})");
+    };
+    auto event_of = [](const std::variant<http::EventsInput, http::InputError>& read) {
+        REQUIRE(std::holds_alternative<http::EventsInput>(read));
+        return std::get<http::EventsInput>(read).events.at(0);
+    };
+    CHECK(event_of(binary({{"ce-id", "caf%C3%A9"}})).id == "caf\u00e9");
+    CHECK(event_of(binary({{"ce-id", "caf%c3%a9%20au%20lait"}})).id == "caf\u00e9 au lait");  // lower-case hex too
+    CHECK(event_of(binary({{"ce-id", "%41bc"}})).id == "Abc");  // needlessly encoded: accepted
+    CHECK(event_of(binary({{"ce-type", "\"T\""}})).type == "T");
+    CHECK(event_of(binary({{"ce-id", R"("a \"quoted\" id")"}})).id == "a \"quoted\" id");
+    CHECK(event_of(binary({{"ce-time", "2026-05-04T09%3A00%3A00Z"}})).time == "2026-05-04T09:00:00Z");
+    for (const char* bad : {"50%off", "%zz", "%C0%A0", "%FF", "\"unclosed", "\"a\" b"}) {
+        CAPTURE(bad);
+        auto refused = binary({{"ce-id", bad}});
+        REQUIRE(std::holds_alternative<http::InputError>(refused));
+        CHECK(std::get<http::InputError>(refused).status == 400);
+        CHECK(std::get<http::InputError>(refused).message.starts_with("the header ce-id is not a CloudEvents header value"));
+    }
+}
+
+TEST_CASE("a CloudEvents media type decides the mode: a structured event may repeat its attributes as ce- headers") {
+    auto read = http::read_events("application/cloudevents+json; charset=utf-8",
+                                  {{"ce-specversion", "1.0"}, {"ce-source", "/t"}, {"ce-id", "9"}, {"ce-type", "T"}},
+                                  R"({"specversion": "1.0", "source": "/t", "id": "9", "type": "T", "data": {"x": 1}})");
+    REQUIRE(std::holds_alternative<http::EventsInput>(read));
+    CHECK(std::get<http::EventsInput>(read).events.at(0).data == json{{"x", 1}});
+    auto mislabelled = http::read_events("application/cloudevents+json",
+                                         {{"ce-specversion", "1.0"}, {"ce-source", "/t"}, {"ce-id", "8"}, {"ce-type", "T"}}, R"({"x": 1})");
+    REQUIRE(std::holds_alternative<http::EventsInput>(mislabelled));
+    CHECK(std::get<http::EventsInput>(mislabelled).events.at(0).id == "8");
+    CHECK(std::get<http::EventsInput>(mislabelled).events.at(0).data == json{{"x", 1}});
+    auto batch = http::read_events("application/cloudevents-batch+json", {{"ce-specversion", "1.0"}}, "[]");
+    REQUIRE(std::holds_alternative<http::EventsInput>(batch));
+    CHECK(std::get<http::EventsInput>(batch).batch);
+    CHECK(std::get<http::EventsInput>(batch).events.empty());
+}
+
+TEST_CASE("an empty batch is answered 202 with an empty list; a batch repeating an id takes the first") {
+    Server s;
+    const std::map<std::string, std::string> batch_type = {{"Content-Type", "application/cloudevents-batch+json"}};
+    auto empty = s.call(beast_http::verb::post, "/v1/events", "[]", batch_type);
+    CHECK(empty.result_int() == 202);
+    CHECK(s.body_of(empty) == json::array());
+    // The second element repeats the first's id with a type that does not exist: it is a
+    // duplicate of the first, as it would be in a later request, not a reason to refuse the batch.
+    auto repeated = s.call(beast_http::verb::post, "/v1/events",
+                           R"([{"specversion": "1.0", "source": "/t", "id": "r1", "type": "Go", "data": {"id": "r1", "n": 1}},)"
+                           R"( {"specversion": "1.0", "source": "/t", "id": "r1", "type": "Nope"}])",
+                           batch_type);
+    REQUIRE(repeated.result_int() == 202);
+    json answers = s.body_of(repeated);
+    REQUIRE(answers.size() == 2);
+    CHECK(answers[0]["duplicate"] == false);
+    CHECK(answers[1]["duplicate"] == true);
+    CHECK(answers[1]["deliveries"] == answers[0]["deliveries"]);
+}
+
 TEST_CASE("a message's wire text is its start line, its fields in order and its body") {
     namespace beast_http = boost::beast::http;
     beast_http::request<beast_http::empty_body> request{beast_http::verb::post, "/commands?x=1", 11};

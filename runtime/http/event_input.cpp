@@ -2,6 +2,9 @@
 
 #include "dsl/source.hpp"
 #include "stdlib/chrono.hpp"
+#include "stdlib/utf8.hpp"
+
+#include <boost/url/pct_string_view.hpp>
 
 #include <cctype>
 
@@ -63,6 +66,42 @@ std::string header(const std::map<std::string, std::string>& headers, const std:
     return found == headers.end() ? std::string() : found->second;
 }
 
+// A binary-mode attribute's value, as the CloudEvents HTTP binding (3.1.3.2) reads a header: a
+// double-quoted string unescaped first (RFC 7230 3.2.6), then one round of percent-decoding,
+// whose bytes must be UTF-8. Nullopt when the value is none of that.
+std::optional<std::string> attribute_from_header(std::string_view value) {
+    std::string unquoted;
+    if (!value.empty() && value.front() == '"') {
+        std::size_t i = 1;
+        for (; i < value.size() && value[i] != '"'; ++i) {
+            if (value[i] == '\\' && ++i == value.size()) return std::nullopt;
+            unquoted += value[i];
+        }
+        if (i + 1 != value.size()) return std::nullopt;  // no closing quote, or text after it
+        value = unquoted;
+    }
+    auto encoded = boost::urls::make_pct_string_view(value);
+    if (!encoded) return std::nullopt;  // a '%' not followed by two hex digits
+    std::string decoded = encoded->decode();
+    if (utf8::first_invalid(decoded) != std::string_view::npos) return std::nullopt;
+    return decoded;
+}
+
+// The attributes of a binary-mode CloudEvent, read from its `ce-` headers.
+std::variant<json, InputError> binary_attributes(const std::map<std::string, std::string>& headers) {
+    json attributes = json::object();
+    for (const char* name : {"specversion", "source", "id", "type", "time"}) {
+        auto found = headers.find(std::string("ce-") + name);
+        if (found == headers.end()) continue;
+        auto value = attribute_from_header(found->second);
+        if (!value)
+            return InputError{400, std::string("the header ce-") + name +
+                                       " is not a CloudEvents header value: percent-encoded UTF-8, optionally in double quotes"};
+        if (!value->empty() || std::string_view(name) != "time") attributes[name] = std::move(*value);
+    }
+    return attributes;
+}
+
 // CloudEvents 1.0 requires `specversion` ("1.0") and a non-empty `source` besides `id` and `type`;
 // a plain event needs neither. Null when the attributes are there.
 std::optional<InputError> cloudevent_attributes_missing(const json& specversion, const json& source, const std::string& where) {
@@ -99,13 +138,27 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 
     EventsInput input;
-    if (!header(headers, "ce-specversion").empty()) {
+    // The mode, as the CloudEvents HTTP binding (3) has a receiver tell it: a CloudEvents media
+    // type means structured or batch mode (which may repeat the attributes as `ce-` headers);
+    // otherwise a `ce-specversion` header means binary mode; otherwise a plain event. A body
+    // labelled structured that has no `specversion` of its own, under `ce-` headers, is taken
+    // as binary mode's data all the same.
+    const bool batched = media == "application/cloudevents-batch+json";
+    bool structured = media == "application/cloudevents+json";
+    bool binary = !batched && !header(headers, "ce-specversion").empty();
+    if (binary && structured) {
+        const json probe = json::parse(body, nullptr, false);
+        structured = probe.is_object() && probe.contains("specversion");
+        binary = !structured;
+    }
+    if (binary) {
         // Binary mode: the attributes are headers, the body is the data.
+        auto read = binary_attributes(headers);
+        if (auto* e = std::get_if<InputError>(&read)) return *e;
+        json attributes = std::move(std::get<json>(read));
         json data = body.empty() ? json::object() : json::parse(body, nullptr, false);
         if (data.is_discarded()) return InputError{400, "the body is not JSON"};
-        json attributes = {{"specversion", header(headers, "ce-specversion")}, {"source", header(headers, "ce-source")},
-                           {"id", header(headers, "ce-id")}, {"type", header(headers, "ce-type")}, {"data", data}};
-        if (!header(headers, "ce-time").empty()) attributes["time"] = header(headers, "ce-time");
+        attributes["data"] = std::move(data);
         auto event = cloudevent_from_object(attributes, "the CloudEvent ");
         if (auto* e = std::get_if<InputError>(&event)) return *e;
         input.events.push_back(std::move(std::get<service::IncomingEvent>(event)));
@@ -113,10 +166,9 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     }
     json document = json::parse(body, nullptr, false);
     if (document.is_discarded()) return InputError{400, "the body is not JSON"};
-    if (media == "application/cloudevents-batch+json") {
+    if (batched) {
         if (!document.is_array()) return InputError{400, "a batch is a JSON array of CloudEvents"};
-        if (document.empty()) return InputError{400, "the batch is empty"};
-        input.batch = true;
+        input.batch = true;  // it may be empty (3.3.2): then nothing is written and `[]` answers
         for (std::size_t i = 0; i < document.size(); ++i) {
             auto event = cloudevent_from_object(document[i], "event " + std::to_string(i) + " of the batch ");
             if (auto* e = std::get_if<InputError>(&event)) {
@@ -129,8 +181,7 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
         }
         return input;
     }
-    auto event = media == "application/cloudevents+json" ? cloudevent_from_object(document, "the CloudEvent ")
-                                                         : event_from_object(document, "the body ");
+    auto event = structured ? cloudevent_from_object(document, "the CloudEvent ") : event_from_object(document, "the body ");
     if (auto* e = std::get_if<InputError>(&event)) return *e;
     input.events.push_back(std::move(std::get<service::IncomingEvent>(event)));
     return input;

@@ -5,6 +5,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 #include <boost/url/parse.hpp>
 
 #include <chrono>
@@ -123,11 +125,17 @@ void post_events(const Request& req, Services& s, Reply reply) {
         return reply(json_response(static_cast<unsigned>(e->status), body, req.version()));
     }
     const EventsInput& events = std::get<EventsInput>(input);
+    if (events.events.empty()) return reply(accepted({}, events.batch, started, req.version(), s));  // an empty batch
     for (std::size_t i = 0; i < events.events.size(); ++i) {
         if (auto rejection = s.processor.validate(events.events[i])) {
             // An id accepted before is a duplicate, whatever it carries now (a client's retry
             // after the declarations changed): it is answered as the first time, not refused.
-            auto seen = s.processor.recorded(s.store, events.events[i].id);
+            // So is an id an earlier event of the same batch carries: that one is taken first.
+            const auto& id = events.events[i].id;
+            const auto earlier = std::find_if(events.events.begin(), events.events.begin() + static_cast<std::ptrdiff_t>(i),
+                                              [&](const service::IncomingEvent& e) { return e.id == id; });
+            if (earlier != events.events.begin() + static_cast<std::ptrdiff_t>(i)) continue;
+            auto seen = s.processor.recorded(s.store, id);
             if (seen.ok() && *seen.value) continue;
             s.metrics.event("rejected_422");
             std::string where = events.batch ? "event " + std::to_string(i) + " of the batch: " : "";
