@@ -1,5 +1,6 @@
 #include "runtime/service/config.hpp"
 
+#include <boost/url/parse.hpp>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -11,12 +12,21 @@ namespace {
 
 using nlohmann::json;
 
+// What is wrong with a target's URL, if anything: it must be an absolute http:// or https:// URL
+// with a host, so that a typo stops flowd at start rather than killing every command later.
+std::optional<std::string> url_problem(const std::string& url) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) return "must start with http:// or https://";
+    auto parsed = boost::urls::parse_uri(url);
+    if (!parsed) return "is not a valid URL (" + parsed.error().message() + "): percent-encode spaces and other special characters";
+    if (parsed->host().empty()) return "names no host";
+    return std::nullopt;
+}
+
 std::optional<std::string> read_target(const std::string& name, const json& j, Target& t) {
     if (!j.is_object()) return "targets." + name + " must be an object";
     if (!j.contains("url") || !j["url"].is_string()) return "targets." + name + ".url is required (a string)";
     t.url = j["url"].get<std::string>();
-    if (t.url.rfind("http://", 0) != 0 && t.url.rfind("https://", 0) != 0)
-        return "targets." + name + ".url must start with http:// or https://";
+    if (auto problem = url_problem(t.url)) return "targets." + name + ".url " + *problem;
     if (j.contains("ca_file")) {
         if (!j["ca_file"].is_string() || j["ca_file"].get<std::string>().empty())
             return "targets." + name + ".ca_file must be a file name";
@@ -109,8 +119,7 @@ std::optional<std::string> add_target_flag(const std::string& flag, Config& conf
     if (eq == std::string::npos || eq == 0) return "--target takes NAME=URL";
     Target t;
     t.url = flag.substr(eq + 1);
-    if (t.url.rfind("http://", 0) != 0 && t.url.rfind("https://", 0) != 0)
-        return "--target " + flag + ": the URL must start with http:// or https://";
+    if (auto problem = url_problem(t.url)) return "--target " + flag + ": the URL " + *problem;
     auto existing = config.targets.find(flag.substr(0, eq));
     if (existing != config.targets.end()) {
         existing->second.url = t.url;

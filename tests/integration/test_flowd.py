@@ -752,6 +752,23 @@ class FlowdTest(unittest.TestCase):
         self.assertIn("--flows " + missing + ": no such file or folder", done.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "unused.db")))
 
+    def test_a_target_url_that_is_no_url_stops_the_start(self):
+        for url, problem in (("http://exa mple/hook", "is not a valid URL"), ("http:///hook", "names no host"),
+                             ("ftp://example/hook", "must start with http:// or https://")):
+            done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "unused.db"),
+                                   "--listen", "127.0.0.1:0", "--target", "sink=" + url],
+                                  capture_output=True, text=True, timeout=20)
+            self.assertEqual(done.returncode, 2, done.stderr)
+            self.assertIn("--target sink=" + url + ": the URL " + problem, done.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "unused.db")))
+        config = os.path.join(self.dir, "bad-url.json")
+        with open(config, "w") as f:
+            json.dump({"targets": {"sink": {"url": "https://example.com/a b"}}}, f)
+        done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "unused.db"),
+                               "--listen", "127.0.0.1:0", "--config", config], capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertIn("targets.sink.url is not a valid URL", done.stderr)
+
     def test_unbound_target_stops_the_start(self):
         with self.assertRaises(RuntimeError) as refused:
             self.start(targets={})
