@@ -164,6 +164,8 @@ FLOW_RULE(unary, ast::Unary, "an expression")
 FLOW_RULE(operation, ast::Operation, "an operator")
 FLOW_RULE(expression, ast::Expression, "an expression")
 FLOW_RULE(condition, ast::Expression, "a condition")
+FLOW_RULE(timer_duration, ast::Expression, "a duration, such as 15m")
+FLOW_RULE(timer_time, ast::Expression, "a time, such as now() + 1d")
 FLOW_RULE(field_value, ast::FieldValue, "a field and its value")
 FLOW_RULE(field_values, std::vector<ast::FieldValue>, "field values in braces")
 FLOW_RULE(field_value_list, std::vector<ast::FieldValue>, "field values")
@@ -295,6 +297,8 @@ const auto unary_def = *prefix_operator >> postfix;
 const auto operation_def = binary_operator > unary;
 const auto expression_def = unary >> *operation;
 const auto condition_def = without_records[expression];
+const auto timer_duration_def = without_records[expression];
+const auto timer_time_def = without_records[expression];
 const auto field_value_def = field_name > colon > expression;
 const auto field_value_list_def = -((field_value % ',') >> -x3::lit(','));
 const auto field_values_def = open_brace > with_records[field_value_list] > close_brace;
@@ -329,8 +333,8 @@ const auto handler_def = kw("on") > event_name > -(kw("as") > binding_name) > -(
 const auto start_handler_def = kw("start") > &on_keyword > handler;
 const auto cancel_handler_def = kw("on") >> kw("cancel") > block;
 const auto entry_def = kw("entry") > block;
-const auto after_def = kw("after") > condition > block;
-const auto at_def = kw("at") > condition > block;
+const auto after_def = kw("after") > timer_duration > block;
+const auto at_def = kw("at") > timer_time > block;
 const auto state_member_def = entry | handler | after | at;
 const auto state_def = kw("state") > state_name > open_brace > *state_member > close_brace;
 const auto workflow_member_def = version | key | correlate | var | start_handler | cancel_handler | handler | state;
@@ -348,7 +352,7 @@ BOOST_SPIRIT_DEFINE(name, key_reference, field_name, key_name, type_name, event_
 BOOST_SPIRIT_DEFINE(string_literal, int_literal, number_literal, duration_literal, bool_literal,
                     null_literal, record_literal, list_literal, parenthesized, primary, field_access,
                     index_access, call_arguments, postfix, unary, operation, expression, condition,
-                    field_value, field_values, field_value_list, expression_list)
+                    timer_duration, timer_time, field_value, field_values, field_value_list, expression_list)
 BOOST_SPIRIT_DEFINE(statement, block, assign, assign_target, let, emit, compensate_with, compensate_all, goto_,
                     complete, fail, cancel_statement, if_, else_if)
 BOOST_SPIRIT_DEFINE(version, key, correlate, var, handler, start_handler, cancel_handler, entry, after,

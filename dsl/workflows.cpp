@@ -132,6 +132,7 @@ void Checker::check_shadowing(const std::vector<HandlerAt>& handlers, int file, 
 void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflow& w) {
     bool has_version = false;
     const ast::Key* key = nullptr;
+    std::vector<const ast::Var*> var_syntax;  // the declarations kept in w.vars, in order
     for (const ast::WorkflowMember& member : syntax.members) {
         if (const auto* version = boost::get<ast::Version>(&member)) {
             int number = 0;
@@ -172,15 +173,19 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
                 continue;
             }
             w.vars.push_back({name, resolve_type(var->type, file), {}});
+            var_syntax.push_back(var);
         }
     }
     if (!key) {
         diagnostics_.error(span(syntax.name, file), "workflow '" + w.name + "' has no 'key': add one, such as 'key orderId: string'");
         w.key_type = Type::error();
     } else {
-        for (const ir::Var& v : w.vars)
-            if (v.name == w.key_name)
-                diagnostics_.error(span(key->name, file), "'" + w.key_name + "' names both the key and a variable");
+        // Reported at the later of the two, as every other name declared twice is.
+        for (const ast::Var* var : var_syntax) {
+            if (var->name.text != w.key_name) continue;
+            const Span at_key = span(key->name, file), at_var = span(var->name, file);
+            diagnostics_.error(at_var.begin > at_key.begin ? at_var : at_key, "'" + w.key_name + "' names both the key and a variable");
+        }
     }
 }
 

@@ -111,6 +111,15 @@ TEST_CASE("a required json field takes no null and no value that may be absent; 
     CHECK_FALSE(has(check(commands + wrap("emit J { v: a, w: null } goto S")), "error"));
 }
 
+TEST_CASE("a variable named like the key is reported at whichever of the two comes second") {
+    const std::string events = "event A { id: string }\nevent B { id: string }\n";
+    const std::string body = "  start on A { goto S }\n  state S { on B when id > 0 { complete } }\n}\n";
+    CHECK(has(check(events + "workflow W {\n  key id: string\n  var id: int = 0\n" + body),
+              "5:7: error: 'id' names both the key and a variable"));
+    CHECK(has(check(events + "workflow W {\n  var id: int = 0\n  key id: string\n" + body),
+              "5:7: error: 'id' names both the key and a variable"));
+}
+
 TEST_CASE("every handled event must be correlated to the key") {
     std::string text = prelude + "event P { ref: string }\n"
                                  "workflow W { key id: string start on A { goto S } state S { on P { complete } } }";

@@ -149,6 +149,8 @@ TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
         {event + "workflow W { key id: string start on A { fail \"\\u{}\" } }", "2:48: invalid escape '\\u'"},
         {event + "workflow W { key id: string start on A { fail \"\\u{zz}\" } }", "2:48: invalid escape '\\u'"},
         {"event event { id: string }", "1:7: 'event' is a keyword and cannot name an event"},
+        {event + "workflow W { state S { after { complete } } }", "2:30: expected a duration, such as 15m, found '{'"},
+        {event + "workflow W { state S { at { complete } } }", "2:27: expected a time, such as now() + 1d, found '{'"},
     };
     for (const auto& [text, expected] : cases) {
         std::string errors = syntax_errors(text);
