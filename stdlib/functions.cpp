@@ -215,7 +215,10 @@ std::optional<std::int64_t> truncated_decimal(std::string_view text) {
         const bool e_negative = !e.empty() && e.front() == '-';
         if (e_negative) e.remove_prefix(1);
         const auto read = std::from_chars(e.data(), e.data() + e.size(), exponent);
-        if (read.ec != std::errc()) exponent = std::numeric_limits<std::int64_t>::max() / 2;  // beyond any digits
+        // Beyond any number of digits a text can hold either way; clamped so that the sums below
+        // cannot overflow.
+        constexpr std::int64_t beyond_any_digits = 1'000'000'000'000;
+        if (read.ec != std::errc() || exponent > beyond_any_digits) exponent = beyond_any_digits;
         if (e_negative) exponent = -exponent;
     }
     const std::size_t point = mantissa.find('.');

@@ -334,6 +334,11 @@ TEST_CASE("int of a string with a fraction truncates its decimal digits, not a d
     CHECK(runtime_error("int", {text("9223372036854775808.0")}).starts_with("out of the int range"));
     CHECK(runtime_error("int", {text("-9223372036854775809.5")}).starts_with("out of the int range"));
     CHECK(runtime_error("int", {text("1e999999999999999999999")}).starts_with("out of the int range"));
+    // Exponents near the int64 limits: no overflow in the digit arithmetic.
+    CHECK(runtime_error("int", {text("1e9223372036854775807")}).starts_with("out of the int range"));
+    CHECK(runtime_error("int", {text("123e9223372036854775805")}).starts_with("out of the int range"));
+    CHECK(run("int", {text("0.001e-9223372036854775807")}) == 0);
+    CHECK(run("int", {text("-5e-9223372036854775808")}) == 0);
 }
 
 TEST_CASE("int of a string that is no int is a runtime error") {

@@ -6,6 +6,8 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include <boost/url/parse.hpp>
 
@@ -126,15 +128,15 @@ void post_events(const Request& req, Services& s, Reply reply) {
     }
     const EventsInput& events = std::get<EventsInput>(input);
     if (events.events.empty()) return reply(accepted({}, events.batch, started, req.version(), s));  // an empty batch
+    std::unordered_set<std::string_view> earlier_ids;  // of a batch's events before the current one
     for (std::size_t i = 0; i < events.events.size(); ++i) {
+        const std::string& id = events.events[i].id;
+        const bool repeats_earlier = events.batch && !earlier_ids.insert(id).second;
         if (auto rejection = s.processor.validate(events.events[i])) {
             // An id accepted before is a duplicate, whatever it carries now (a client's retry
             // after the declarations changed): it is answered as the first time, not refused.
             // So is an id an earlier event of the same batch carries: that one is taken first.
-            const auto& id = events.events[i].id;
-            const auto earlier = std::find_if(events.events.begin(), events.events.begin() + static_cast<std::ptrdiff_t>(i),
-                                              [&](const service::IncomingEvent& e) { return e.id == id; });
-            if (earlier != events.events.begin() + static_cast<std::ptrdiff_t>(i)) continue;
+            if (repeats_earlier) continue;
             auto seen = s.processor.recorded(s.store, id);
             if (seen.ok() && *seen.value) continue;
             s.metrics.event("rejected_422");
