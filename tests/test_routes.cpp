@@ -461,6 +461,51 @@ TEST_CASE("a timer that enters a state whose deadline has passed: the deadline f
     CHECK(s.store->due_timers(later, 10).value->empty());
 }
 
+TEST_CASE("a due timer of a version this binary cannot run waits, and fires once a binary can run it") {
+    const std::string text = "event Go { id: string }\nevent Note { id: string }\n"
+                             "workflow W { version 2 key id: string start on Go { goto Waiting }\n"
+                             " state Waiting { after 1h { goto Late } on Note { complete } }\n"
+                             " state Late { on Note { complete } } }";
+    Server s(100, text);
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "g", "type": "Go", "data": {"id": "k"}})").result_int() == 202);
+    const std::int64_t due_ms = 1767225600000 + 3600 * 1000;
+    const std::int64_t later = due_ms + 3600 * 1000;
+    // A binary whose programs hold version 1 only, as when version 2 no longer compiles.
+    Compilation older = test::compile_text(std::string(text).replace(text.find("version 2"), 9, "version 1"));
+    REQUIRE(older.program);
+    service::Deployment without_version_2(older.program);
+    service::Processor processor(without_version_2, [] { return std::string("unused"); });
+    auto fire = [&](service::Processor& p, const store::DueTimer& timer) {
+        bool fired = false;
+        REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) -> store::Status {
+            auto r = p.fire(tx, timer, later, s.sequence, nullptr);
+            if (!r.ok()) return r.error;
+            fired = *r.value;
+            return std::nullopt;
+        }));
+        return fired;
+    };
+    auto due = s.store->due_timers(later, 10);
+    REQUIRE(due.value->size() == 1);
+    CHECK_FALSE(fire(processor, due.value->front()));
+    // Kept, and looked at again a minute later; the instance is as it was.
+    CHECK(s.store->due_timers(later, 10).value->empty());
+    due = s.store->due_timers(later + 60'000, 10);
+    REQUIRE(due.value->size() == 1);
+    json list = s.body_of(s.call(beast_http::verb::get, "/v1/instances?key=k"))["instances"];
+    REQUIRE(list.size() == 1);
+    const std::string path = "/v1/instances/" + list[0]["id"].get<std::string>();
+    CHECK(s.body_of(s.call(beast_http::verb::get, path))["state"] == "Waiting");
+    // A binary that runs version 2 fires it, with the due time it was put off to.
+    CHECK(fire(*s.processor, due.value->front()));
+    json detail = s.body_of(s.call(beast_http::verb::get, path));
+    CHECK(detail["state"] == "Late");
+    json timer_entry;
+    for (const json& entry : detail["history"])
+        if (entry["kind"] == "timer") timer_entry = entry;
+    CHECK(timer_entry["due"] == "2026-01-01T02:01:00.000Z");
+}
+
 TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {
     Server s;
     CHECK(s.call(beast_http::verb::get, "/v2/anything").result_int() == 404);

@@ -95,6 +95,8 @@ private:
     store::Status fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
     static constexpr int max_overdue_firings = 100;
+    // How long a due timer of a version this binary cannot compile waits before it is looked at again.
+    static constexpr std::int64_t uncompiled_version_retry_ms = 60'000;
     // Writes the step's instance, its commands and history (one history row per step).
     store::Status save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
                             bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause, const Before& before);

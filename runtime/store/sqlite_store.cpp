@@ -329,6 +329,12 @@ public:
         return s->run();
     }
 
+    Status postpone_timer(const std::string& instance, std::uint64_t sequence, std::int64_t due_ms) override {
+        Use s(db_.prepare("UPDATE timers SET due_ms = ? WHERE instance = ? AND sequence = ?"));
+        s->bind(1, due_ms).bind(2, instance).bind(3, static_cast<std::int64_t>(sequence));
+        return s->run();
+    }
+
     Status record_attempts(const std::vector<DeliveryAttempt>& attempts) override {
         for (const DeliveryAttempt& a : attempts) {
             if (a.result == DeliveryAttempt::Result::Delivered) {

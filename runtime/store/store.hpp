@@ -120,6 +120,8 @@ public:
     virtual Status save_instance(const StoredInstance& instance, InstanceChanges changes) = 0;
     virtual Status add_command(const OutboxCommand& command) = 0;
     virtual Status drop_timer(const std::string& instance, std::uint64_t sequence) = 0;
+    // Looks at a due timer again at `due_ms` (the instance keeps the time it fell due).
+    virtual Status postpone_timer(const std::string& instance, std::uint64_t sequence, std::int64_t due_ms) = 0;
     // Records what became of delivery attempts (the relay's, taken into the writer's batches).
     virtual Status record_attempts(const std::vector<DeliveryAttempt>& attempts) = 0;
     // Appends the entries one step wrote, in order (stored together: one row per step).
