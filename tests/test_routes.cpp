@@ -748,6 +748,11 @@ TEST_CASE("event input: plain, structured, binary and batch CloudEvents") {
     auto plain = http::read_events("application/json", {}, R"({"id": "1", "type": "T", "data": {"x": 1}})");
     REQUIRE(std::holds_alternative<http::EventsInput>(plain));
     CHECK(std::get<http::EventsInput>(plain).events[0].data == json{{"x", 1}});
+    for (const char* no_data : {R"({"id": "1", "type": "T"})", R"({"id": "1", "type": "T", "data": null})"}) {
+        auto read = http::read_events("application/json", {}, no_data);
+        REQUIRE(std::holds_alternative<http::EventsInput>(read));
+        CHECK(std::get<http::EventsInput>(read).events[0].data == json::object());
+    }
     auto binary = http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-source", "/t"}, {"ce-id", "2"}, {"ce-type", "T"},
                                                          {"ce-time", "2026-01-01T00:00:00Z"}}, R"({"x": 2})");
     REQUIRE(std::holds_alternative<http::EventsInput>(binary));

@@ -129,6 +129,9 @@ TEST_CASE("invalid input stops the run and names the line; the output so far sta
     CHECK(unknown.error == "line 1: unknown event type 'Nope'");
     Run mismatch = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": 5}})");
     CHECK(mismatch.error == "line 1: event 'Go': data.id expected string, got int");
+    // A null `data` reads as absent, as flowd reads it.
+    Run null_data = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": null})");
+    CHECK(null_data.error == "line 1: event 'Go': data.id is missing");
     Run no_time = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "data": {"id": "a"}})");
     CHECK(no_time.error == "line 1: the first event must carry a \"time\"");
     // Lines are strict JSON, nested at most 512 deep, with numbers a double can hold.

@@ -48,7 +48,8 @@ std::variant<service::IncomingEvent, InputError> event_from_object(json& j, cons
     service::IncomingEvent event;
     event.id = j["id"].get<std::string>();
     event.type = j["type"].get<std::string>();
-    if (auto data = j.find("data"); data != j.end()) event.data = std::move(*data);
+    // A null `data` reads as absent, as a null `time` does: the event carries no data.
+    if (auto data = j.find("data"); data != j.end() && !data->is_null()) event.data = std::move(*data);
     else event.data = json::object();
     // The event's own time is only kept (in the history), but kept as what it claims to be: an
     // RFC 3339 timestamp, with any offset, as CloudEvents has it; it is written back as every time

@@ -121,8 +121,8 @@ std::optional<std::string> Simulator::event(int line_number) {
         at = *clock_ + 1000;
     }
     Value data;
-    if (Value* data_field = engine::member(members_, "data")) data = std::move(*data_field);
-    else data = Value::object();
+    if (Value* data_field = engine::member(members_, "data"); data_field && !data_field->is_null()) data = std::move(*data_field);
+    else data = Value::object();  // absent or null, as flowd reads it
     auto decoded = engine_.decode(type, std::move(data));
     if (auto* error = std::get_if<engine::DecodeError>(&decoded)) {
         if (error->field == "type") return error_at(line_number, error->message);
