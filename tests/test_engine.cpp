@@ -376,6 +376,13 @@ TEST_CASE("a time past the years RFC 3339 writes is a runtime error, not a value
                               " emit Log { text: str(now() - days(g.n)) } complete } }");
     CHECK(before.start("Go", {{"id", "c"}, {"n", 719529}}, 0).instance.status == Status::Failed);
     CHECK(before.start("Go", {{"id", "d"}, {"n", 719528}}, 0).commands.at(0).data["text"] == "0000-01-01T00:00:00Z");
+    // So is a timer whose due time would pass that year: its now() could not be written.
+    Fixture timer(messages + "workflow W { key id: string var n: int = 0 start on Go as g { n = g.n goto S }\n"
+                             " state S { after days(n) { complete } on Stop { complete } on Poke { emit Log { text: \"\" } } } }");
+    CHECK(timer.start("Go", {{"id", "e"}, {"n", 2932896}}, 0).instance.timers.at(0).due_ms == 253402214400000);
+    engine::Step too_far = timer.start("Go", {{"id", "f"}, {"n", 2932897}}, 0);
+    CHECK(too_far.instance.status == Status::Failed);
+    CHECK(too_far.instance.error == "timer overflow at test.flow:6:18");
 }
 
 TEST_CASE("on cancel runs, may emit and compensate, and ends the instance cancelled") {

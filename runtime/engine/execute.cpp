@@ -1,5 +1,6 @@
 // Statements and transitions: what a handler does to its working copy of the instance.
 #include "runtime/engine/execution.hpp"
+#include "stdlib/chrono.hpp"
 
 namespace flow::engine {
 
@@ -94,7 +95,9 @@ void Execution::enter(int state) {
         Locals locals(static_cast<std::size_t>(s.timers[t].handler.locals));
         std::int64_t when = eval(s.timers[t].when, locals).get<std::int64_t>();
         std::int64_t due = when;
-        if (s.timers[t].kind == ir::Timer::Kind::After && __builtin_add_overflow(clock_.now_ms, when, &due))
+        // A due time RFC 3339 cannot write (past year 9999) would reach the timer's now() clamped.
+        if (s.timers[t].kind == ir::Timer::Kind::After &&
+            (__builtin_add_overflow(clock_.now_ms, when, &due) || !chrono::in_rfc3339_range(due)))
             throw PositionedError{"timer overflow", s.timers[t].when.position};
         std::uint64_t sequence = clock_.timer_sequence ? (*clock_.timer_sequence)++ : 0;
         instance_.timers.push_back({state, static_cast<int>(t), due, sequence});
