@@ -237,9 +237,9 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
     };
     if (!*found.value) return drop();
     store::StoredInstance& stored = **found.value;
-    const auto pending = std::find_if(stored.instance.timers.begin(), stored.instance.timers.end(),
-                                      [&](const engine::PendingTimer& t) { return t.sequence == due.timer.sequence; });
-    if (stored.instance.status != engine::Status::Running || pending == stored.instance.timers.end()) return drop();
+    const bool pending = std::any_of(stored.instance.timers.begin(), stored.instance.timers.end(),
+                                     [&](const engine::PendingTimer& t) { return t.sequence == due.timer.sequence; });
+    if (stored.instance.status != engine::Status::Running || !pending) return drop();
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
     if (!engine) {
         // Its version does not compile with this binary: the timer waits, looked at again every
@@ -250,15 +250,14 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
         return store::Result<bool>::success(false);
     }
     if (!resolve(*engine, stored)) return drop();
-    const engine::PendingTimer& timer_due = due.timer;
     const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
-    const ir::Timer& timer = workflow.states[static_cast<std::size_t>(timer_due.state)].timers[static_cast<std::size_t>(timer_due.timer)];
+    const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
     Before before{stored.state, stored.instance.status, stored.instance.timers};
-    engine::Step step = engine->fire(std::move(stored.instance), timer_due, {timer_due.due_ms, &timer_sequence});
-    const std::int64_t fired_at = std::max(now_ms, timer_due.due_ms);
+    engine::Step step = engine->fire(std::move(stored.instance), due.timer, {due.timer.due_ms, &timer_sequence});
+    const std::int64_t fired_at = std::max(now_ms, due.timer.due_ms);
     store::HistoryEntry cause{timestamp(fired_at), "timer", {}};
     JsonWriter(cause.detail, compact).open().key("timer").string(timer.kind == ir::Timer::Kind::After ? "after" : "at")
-        .key("due").string(timestamp(timer_due.due_ms)).key("state").string_or_null(engine->state_name(step.instance)).close();
+        .key("due").string(timestamp(due.timer.due_ms)).key("state").string_or_null(engine->state_name(step.instance)).close();
     if (auto e = save_step(tx, *engine, step, false, fired_at, cause, before))
         return fail<bool>(*e);
     if (step.instance.status == engine::Status::Running) pending_after = std::move(step.instance.timers);
