@@ -3,7 +3,7 @@
 // writer thread alone can go, so that the HTTP figures can be read against it. Run by hand:
 //
 //   store_bench --flow FILE [--events N] [--batch B] [--scenario starts|pairs|updates|deadlines]
-//               [--preload M] [--db PATH] [--profile 1] [--schema-sql SQL]
+//               [--preload M] [--db PATH] [--profile 1] [--schema-sql SQL] [--instance-cache C]
 //
 // FILE is examples/campaign_publishing.flow, bench/flows/progress.flow for `updates`, or
 // bench/flows/deadline.flow for `deadlines`.
@@ -17,6 +17,8 @@
 // `--schema-sql SQL` runs SQL on the fresh database before the events, on a connection of its
 // own: a what-if measurement of a schema change, e.g. "DROP INDEX history_by_instance" tells
 // what that index costs the write path (flowd itself needs every index it creates).
+// `--instance-cache C` keeps up to C running instances parsed between events (flowd's default:
+// 10,000; 0 turns the cache off, to measure what it saves).
 // The database it leaves can be served by flowd with the same flow file (same hash).
 #include "dsl/compiler.hpp"
 #include "dsl/ir_json.hpp"
@@ -47,6 +49,7 @@ struct Options {
     std::string db = "store_bench.db";
     bool profile = false;
     std::string schema_sql;
+    std::size_t instance_cache = 10000;
 };
 
 std::int64_t now_ms() {
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
         else if (flag == "--flow") o.flow = value;
         else if (flag == "--profile") o.profile = value == "1";
         else if (flag == "--schema-sql") o.schema_sql = value;
+        else if (flag == "--instance-cache") o.instance_cache = std::stoul(value);
         else {
             std::cerr << "unknown option " << flag << "\n";
             return 2;
@@ -122,7 +126,7 @@ int main(int argc, char** argv) {
         std::cerr << o.flow << " does not compile\n";
         return 1;
     }
-    auto opened = flow::store::open_sqlite_store({o.db, "FULL", 0, o.profile});
+    auto opened = flow::store::open_sqlite_store({o.db, "FULL", 0, o.profile, o.instance_cache});
     if (!opened.ok()) {
         std::cerr << opened.error->message << "\n";
         return 1;

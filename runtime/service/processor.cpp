@@ -102,19 +102,22 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
                                    bool is_new, std::int64_t now_ms, const store::HistoryEntry& cause, const Before& before) {
     const engine::Instance& i = step.instance;
     const ir::Workflow& workflow = engine.program().workflows[static_cast<std::size_t>(i.workflow)];
-    store::StoredInstance stored{i, workflow.name, state_of(engine, i), 0, timestamp(now_ms), timestamp(now_ms)};
+    const std::string state = state_of(engine, i);
+    std::string updated_at = timestamp(now_ms);
+    std::string created_at = is_new ? updated_at : before.created_at;
     store::Transaction::InstanceChanges changes{is_new, is_new || i.status != before.status,
                                                 is_new || !same_timers(before.timers, i.timers)};
-    if (auto e = tx.save_instance(stored, changes)) return e;
+    if (auto e = tx.save_instance({i, workflow.name, state, before.row, std::move(created_at), std::move(updated_at)}, changes))
+        return e;
     if (step.entered && !i.timers.empty()) timers_started_ = true;
     std::vector<store::HistoryEntry> history{cause};
     // A transition: the instance was created, entered a state (re-entry included) or ended.
-    if (is_new || step.entered || i.status != engine::Status::Running || stored.state != before.state) {
+    if (is_new || step.entered || i.status != engine::Status::Running || state != before.state) {
         std::string transition;
         JsonWriter w(transition, compact);
         w.open().key("from");
         string_or_null(w, before.state).key("to");
-        string_or_null(w, stored.state).key("status").string(engine::status_name(i.status)).close();
+        string_or_null(w, state).key("status").string(engine::status_name(i.status)).close();
         history.push_back({cause.at, "transition", std::move(transition)});
     }
     // A runtime error: it failed the instance, or hit its `on cancel` (ended cancelled all the same).
@@ -171,7 +174,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         Before before;
         if (*running.value) {
             store::StoredInstance& stored = **running.value;
-            before = {stored.state, stored.instance.status, stored.instance.timers};
+            before = {stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at};
             engine = deployment_.engine_for(name, stored.instance.version);
             if (!engine || !resolve(*engine, stored))
                 return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
@@ -252,7 +255,7 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
     if (!resolve(*engine, stored)) return drop();
     const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
     const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
-    Before before{stored.state, stored.instance.status, stored.instance.timers};
+    Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at};
     engine::Step step = engine->fire(std::move(stored.instance), due.timer, {due.timer.due_ms, &timer_sequence});
     const std::int64_t fired_at = std::max(now_ms, due.timer.due_ms);
     store::HistoryEntry cause{timestamp(fired_at), "timer", {}};
@@ -293,7 +296,7 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
     if (!engine || !resolve(*engine, stored))
         return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
-    Before before{stored.state, stored.instance.status, stored.instance.timers};
+    Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at};
     engine::Step step = engine->cancel(std::move(stored.instance), {now_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(now_ms), "cancel", {}};
     JsonWriter(cause.detail, compact).open().key("status").string(engine::status_name(step.instance.status)).close();

@@ -82,6 +82,8 @@ private:
         std::string state;
         engine::Status status = engine::Status::Running;
         std::vector<engine::PendingTimer> timers;
+        std::int64_t row = 0;     // the stored instance's bookkeeping, kept as it was
+        std::string created_at;   // (none for a new instance)
     };
     // Fires, in the same transaction, the instance's timers started since `sequence_before` that
     // are already due at `now_ms`: a deadline that had passed when its state was entered fires

@@ -92,6 +92,11 @@ Status Connection::exec(const std::string& sql) {
     return error_from(code, text);
 }
 
+std::int64_t Connection::data_version() {
+    Use s(prepare("PRAGMA data_version"));
+    return s->step() == SQLITE_ROW ? s->integer(0) : -2;  // an error: a value no look before saw
+}
+
 }  // namespace flow::store::sqlite
 
 namespace flow::store::sqlite {

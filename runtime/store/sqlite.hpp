@@ -93,6 +93,10 @@ public:
     std::int64_t changes() const { return sqlite3_changes64(db_); }
     // Rows inserted, updated or deleted on this connection since it opened.
     std::int64_t total_changes() const { return sqlite3_total_changes64(db_); }
+    // The row id the last insert on this connection gave.
+    std::int64_t last_insert_row() const { return sqlite3_last_insert_rowid(db_); }
+    // A number that changes when another connection commits (PRAGMA data_version).
+    std::int64_t data_version();
     // Whether a transaction is open (SQLite may roll one back by itself after an I/O error).
     bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

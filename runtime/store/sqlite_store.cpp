@@ -1,12 +1,14 @@
 #include "runtime/store/sqlite_store.hpp"
 
 #include "runtime/engine/json_writer.hpp"
+#include "runtime/store/instance_cache.hpp"
 #include "runtime/store/sqlite.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 namespace flow::store {
 
@@ -237,9 +239,25 @@ OutboxCommand read_command(sqlite::Statement& s) {
 const char* command_columns =
     "row, id, instance, workflow, key, type, target, payload, status, attempts, next_attempt_ms, last_error, created_at";
 
+// The running instances the writer read or wrote last, and what tells whether another
+// connection wrote since (SQLite's data version moves only with other connections' commits).
+struct CachedInstances {
+    explicit CachedInstances(std::size_t capacity) : cache(capacity) {}
+    InstanceCache cache;
+    std::int64_t data_version = -1;
+};
+
+// A write transaction. It keeps the instance cache right by these rules:
+// - an instance it writes leaves the cache at once, and its new state is staged;
+// - its look-ups take from what it staged first, then from the cache, then read the database;
+// - a commit puts what it staged into the cache; a rollback, of the whole or to a savepoint,
+//   drops what it staged (the database then answers for those instances);
+// - a timer dropped or postponed (their instance may be anywhere) clears the cache and the stage.
+// So whatever the cache holds for an instance is what the database holds for it.
 class SqliteTransaction : public Transaction {
 public:
-    SqliteTransaction(Connection& db, std::unique_lock<std::mutex> lock) : db_(db), lock_(std::move(lock)) {}
+    SqliteTransaction(Connection& db, std::unique_lock<std::mutex> lock, CachedInstances& cached)
+        : db_(db), lock_(std::move(lock)), cached_(cached) {}
     ~SqliteTransaction() override {
         if (open_) (void)db_.exec("ROLLBACK");
     }
@@ -248,6 +266,11 @@ public:
         if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
         open_ = true;
         changes_at_begin_ = db_.total_changes();
+        // Another connection (a second process, a repair by hand) wrote since the last look:
+        // nothing cached can be trusted.
+        const std::int64_t version = db_.data_version();
+        if (version != cached_.data_version) cached_.cache.clear();
+        cached_.data_version = version;
         return std::nullopt;
     }
 
@@ -263,6 +286,13 @@ public:
     }
 
     Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) override {
+        const std::string cache_key = InstanceCache::key_of(workflow, key_json);
+        if (auto found = staged_.find(cache_key); found != staged_.end()) {
+            std::optional<StoredInstance> out = std::move(found->second);  // empty: the instance ended in this transaction
+            staged_.erase(found);
+            return Result<std::optional<StoredInstance>>::success(std::move(out));
+        }
+        if (auto cached = cached_.cache.take(cache_key)) return Result<std::optional<StoredInstance>>::success(std::move(cached));
         static const std::string sql =
             std::string("SELECT ") + instance_columns + " FROM instances WHERE workflow = ? AND key = ? AND status = 'running'";
         Use s(db_.prepare(sql));
@@ -275,42 +305,22 @@ public:
 
     Result<std::optional<StoredInstance>> instance(const std::string& id) override { return instance_by_id(db_, id); }
 
-    Status save_instance(const StoredInstance& stored, InstanceChanges changes) override {
+    Status save_instance(StoredInstance stored, InstanceChanges changes) override {
         const engine::Instance& i = stored.instance;
-        std::string vars = vars_text(i.vars), compensations = compensations_text(i.compensations);
+        const std::string key = dump(i.key);
+        const std::string cache_key = InstanceCache::key_of(stored.workflow, key);
+        cached_.cache.erase(cache_key);
+        staged_.erase(cache_key);
+        if (auto e = write_instance(stored, key, changes)) return e;
         if (changes.is_new) {
-            Use s(db_.prepare("INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, error, "
-                              "uuid_counter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-            s->bind_kept(1, i.id).bind_kept(2, stored.workflow).bind(3, i.version).bind(4, dump(i.key));
-            if (stored.state.empty()) s->bind_null(5); else s->bind_kept(5, stored.state);
-            s->bind(6, engine::status_name(i.status)).bind_kept(7, vars).bind_kept(8, compensations);
-            if (i.error.empty()) s->bind_null(9); else s->bind_kept(9, i.error);
-            s->bind(10, static_cast<std::int64_t>(i.uuid_counter)).bind_kept(11, stored.updated_at).bind_kept(12, stored.updated_at);
-            if (auto e = s->run()) return e;
-        } else {
-            // Two statements: one that leaves the status (and its two indexes) untouched, for
-            // the steps that stay running.
-            Use s(db_.prepare(changes.status_changed
-                                  ? "UPDATE instances SET state = ?, vars = ?, compensations = ?, error = ?, uuid_counter = ?, "
-                                    "updated_at = ?, status = ? WHERE id = ?"
-                                  : "UPDATE instances SET state = ?, vars = ?, compensations = ?, error = ?, uuid_counter = ?, "
-                                    "updated_at = ? WHERE id = ?"));
-            if (stored.state.empty()) s->bind_null(1); else s->bind_kept(1, stored.state);
-            s->bind_kept(2, vars).bind_kept(3, compensations);
-            if (i.error.empty()) s->bind_null(4); else s->bind_kept(4, i.error);
-            s->bind(5, static_cast<std::int64_t>(i.uuid_counter)).bind_kept(6, stored.updated_at);
-            if (changes.status_changed) s->bind(7, engine::status_name(i.status)).bind_kept(8, i.id);
-            else s->bind_kept(7, i.id);
-            if (auto e = s->run()) return e;
-            if (!changes.timers_changed) return std::nullopt;
-            Use clear(db_.prepare("DELETE FROM timers WHERE instance = ?"));
-            clear->bind(1, i.id);
-            if (auto e = clear->run()) return e;
+            stored.row = db_.last_insert_row();
+            stored.created_at = stored.updated_at;
         }
-        for (const engine::PendingTimer& t : i.timers) {
-            Use s(db_.prepare("INSERT INTO timers (instance, state, timer, due_ms, sequence) VALUES (?, ?, ?, ?, ?)"));
-            s->bind(1, i.id).bind(2, t.state).bind(3, t.timer).bind(4, t.due_ms).bind(5, static_cast<std::int64_t>(t.sequence));
-            if (auto e = s->run()) return e;
+        if (i.status == engine::Status::Running) {
+            stored.instance.workflow = -1;  // as a read from the database gives it: the caller resolves
+            staged_.emplace(cache_key, std::move(stored));
+        } else {
+            staged_.emplace(cache_key, std::nullopt);
         }
         return std::nullopt;
     }
@@ -324,12 +334,14 @@ public:
     }
 
     Status drop_timer(const std::string& instance, std::uint64_t sequence) override {
+        forget_instances();
         Use s(db_.prepare("DELETE FROM timers WHERE instance = ? AND sequence = ?"));
         s->bind(1, instance).bind(2, static_cast<std::int64_t>(sequence));
         return s->run();
     }
 
     Status postpone_timer(const std::string& instance, std::uint64_t sequence, std::int64_t due_ms) override {
+        forget_instances();
         Use s(db_.prepare("UPDATE timers SET due_ms = ? WHERE instance = ? AND sequence = ?"));
         s->bind(1, due_ms).bind(2, instance).bind(3, static_cast<std::int64_t>(sequence));
         return s->run();
@@ -376,6 +388,7 @@ public:
     Status savepoint() override { return Use(db_.prepare("SAVEPOINT event"))->run(); }
     Status release_savepoint() override { return Use(db_.prepare("RELEASE event"))->run(); }
     Status rollback_to_savepoint() override {
+        staged_.clear();  // some of it is undone; the database answers for all of it
         if (auto e = Use(db_.prepare("ROLLBACK TO event"))->run()) return e;
         return Use(db_.prepare("RELEASE event"))->run();
     }
@@ -384,20 +397,76 @@ public:
         Status e = db_.exec("COMMIT");
         if (e) (void)db_.exec("ROLLBACK");
         open_ = false;
+        if (!e)
+            for (auto& [cache_key, stored] : staged_)
+                if (stored) cached_.cache.put(cache_key, std::move(*stored));
+        staged_.clear();
         return e;
     }
 
 private:
+    // A write whose instance is not at hand: nothing cached or staged is kept.
+    void forget_instances() {
+        cached_.cache.clear();
+        staged_.clear();
+    }
+
+    // The instance's row and, when they changed, its pending timers.
+    Status write_instance(const StoredInstance& stored, const std::string& key, InstanceChanges changes) {
+        const engine::Instance& i = stored.instance;
+        std::string vars = vars_text(i.vars), compensations = compensations_text(i.compensations);
+        if (changes.is_new) {
+            Use s(db_.prepare("INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, error, "
+                              "uuid_counter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+            s->bind_kept(1, i.id).bind_kept(2, stored.workflow).bind(3, i.version).bind_kept(4, key);
+            if (stored.state.empty()) s->bind_null(5); else s->bind_kept(5, stored.state);
+            s->bind(6, engine::status_name(i.status)).bind_kept(7, vars).bind_kept(8, compensations);
+            if (i.error.empty()) s->bind_null(9); else s->bind_kept(9, i.error);
+            s->bind(10, static_cast<std::int64_t>(i.uuid_counter)).bind_kept(11, stored.updated_at).bind_kept(12, stored.updated_at);
+            if (auto e = s->run()) return e;
+        } else {
+            // Two statements: one that leaves the status (and its two indexes) untouched, for
+            // the steps that stay running.
+            Use s(db_.prepare(changes.status_changed
+                                  ? "UPDATE instances SET state = ?, vars = ?, compensations = ?, error = ?, uuid_counter = ?, "
+                                    "updated_at = ?, status = ? WHERE id = ?"
+                                  : "UPDATE instances SET state = ?, vars = ?, compensations = ?, error = ?, uuid_counter = ?, "
+                                    "updated_at = ? WHERE id = ?"));
+            if (stored.state.empty()) s->bind_null(1); else s->bind_kept(1, stored.state);
+            s->bind_kept(2, vars).bind_kept(3, compensations);
+            if (i.error.empty()) s->bind_null(4); else s->bind_kept(4, i.error);
+            s->bind(5, static_cast<std::int64_t>(i.uuid_counter)).bind_kept(6, stored.updated_at);
+            if (changes.status_changed) s->bind(7, engine::status_name(i.status)).bind_kept(8, i.id);
+            else s->bind_kept(7, i.id);
+            if (auto e = s->run()) return e;
+            if (!changes.timers_changed) return std::nullopt;
+            Use clear(db_.prepare("DELETE FROM timers WHERE instance = ?"));
+            clear->bind(1, i.id);
+            if (auto e = clear->run()) return e;
+        }
+        for (const engine::PendingTimer& t : i.timers) {
+            Use s(db_.prepare("INSERT INTO timers (instance, state, timer, due_ms, sequence) VALUES (?, ?, ?, ?, ?)"));
+            s->bind(1, i.id).bind(2, t.state).bind(3, t.timer).bind(4, t.due_ms).bind(5, static_cast<std::int64_t>(t.sequence));
+            if (auto e = s->run()) return e;
+        }
+        return std::nullopt;
+    }
+
+
     Connection& db_;
     std::unique_lock<std::mutex> lock_;
+    CachedInstances& cached_;
+    // What this transaction wrote of running instances, by cache key; empty where one ended.
+    std::unordered_map<std::string, std::optional<StoredInstance>> staged_;
     bool open_ = false;
     std::int64_t changes_at_begin_ = 0;
 };
 
 class SqliteStore : public Store {
 public:
-    SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader, bool profile)
-        : writer_(std::move(writer)), reader_(std::move(reader)), profile_(profile) {
+    SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader, bool profile,
+                std::size_t instance_cache)
+        : writer_(std::move(writer)), reader_(std::move(reader)), profile_(profile), cached_(instance_cache) {
         if (profile_) writer_->profile_statements();
     }
     ~SqliteStore() override {
@@ -434,7 +503,7 @@ public:
     }
 
     Result<std::unique_ptr<Transaction>> begin() override {
-        auto tx = std::make_unique<SqliteTransaction>(*writer_, std::unique_lock(write_mutex_));
+        auto tx = std::make_unique<SqliteTransaction>(*writer_, std::unique_lock(write_mutex_), cached_);
         if (auto e = tx->begin()) return fail<std::unique_ptr<Transaction>>(*e);
         return Result<std::unique_ptr<Transaction>>::success(std::move(tx));
     }
@@ -667,6 +736,7 @@ private:
     std::unique_ptr<Connection> reader_;
     std::mutex read_mutex_;
     bool profile_ = false;
+    CachedInstances cached_;  // the writer connection's, guarded by `write_mutex_` like it
 };
 
 }  // namespace
@@ -688,7 +758,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
         if (auto e = (*writer.value)->exec("PRAGMA max_page_count = " + std::to_string(pages)))
             return Result<std::unique_ptr<Store>>::failure(*e);
     }
-    auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), options.profile_statements);
+    auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), options.profile_statements,
+                                               options.instance_cache);
     if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
     return Result<std::unique_ptr<Store>>::success(std::move(store));
 }

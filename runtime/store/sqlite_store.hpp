@@ -4,6 +4,7 @@
 
 #include "runtime/store/store.hpp"
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,7 @@ struct SqliteOptions {
     std::string synchronous = "FULL";  // FULL, NORMAL (or EXTRA); never OFF by default
     std::int64_t max_megabytes = 0;    // the database's size limit (PRAGMA max_page_count); 0: none
     bool profile_statements = false;   // benchmarks: print the time per statement to stderr at close
+    std::size_t instance_cache = 10000;  // running instances the writer keeps parsed (instance_cache.hpp); 0: none
 };
 
 // Opens the database, creating and migrating it as needed.

@@ -117,7 +117,7 @@ public:
         bool status_changed = true;   // the status column (and the indexes over it)
         bool timers_changed = true;   // replace the pending timers with instance.timers
     };
-    virtual Status save_instance(const StoredInstance& instance, InstanceChanges changes) = 0;
+    virtual Status save_instance(StoredInstance instance, InstanceChanges changes) = 0;
     virtual Status add_command(const OutboxCommand& command) = 0;
     virtual Status drop_timer(const std::string& instance, std::uint64_t sequence) = 0;
     // Looks at a due timer again at `due_ms` (the instance keeps the time it fell due).

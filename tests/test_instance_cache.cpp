@@ -1,0 +1,215 @@
+// The writer's cache of running instances: its bounds, and that a transaction reading through it
+// always sees what the database holds, whatever commits, rolls back or writes beside it.
+#include "runtime/store/instance_cache.hpp"
+#include "runtime/store/sqlite_store.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
+
+using namespace flow;
+namespace fs = std::filesystem;
+
+namespace {
+
+store::StoredInstance instance(const std::string& id, const std::string& key, const std::string& var) {
+    store::StoredInstance s;
+    s.instance.id = id;
+    s.instance.key = key;
+    s.instance.vars = {var};
+    s.workflow = "W";
+    s.state = "Waiting";
+    s.created_at = s.updated_at = "2026-01-01T00:00:00.000Z";
+    return s;
+}
+
+struct Database {
+    fs::path dir = fs::temp_directory_path() / ("flow-cache-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
+    fs::path file = dir / "flow.db";
+    std::unique_ptr<store::Store> store;
+
+    explicit Database(std::size_t cache = 100) {
+        fs::create_directories(dir);
+        auto opened = store::open_sqlite_store({file.string(), "FULL", 0, false, cache});
+        REQUIRE(opened.ok());
+        store = std::move(*opened.value);
+        REQUIRE_FALSE(store->deploy({"W", 1, "h", "{}", "{}", "2026-01-01T00:00:00.000Z"}));
+    }
+    ~Database() {
+        store.reset();
+        fs::remove_all(dir);
+    }
+
+    std::unique_ptr<store::Transaction> begin() {
+        auto tx = store->begin();
+        REQUIRE(tx.ok());
+        return std::move(*tx.value);
+    }
+    // The first variable of the running instance with key `key`, as a transaction reads it;
+    // "none" when there is none.
+    std::string var_of(store::Transaction& tx, const std::string& key) {
+        auto found = tx.running_instance("W", "\"" + key + "\"");
+        REQUIRE(found.ok());
+        if (!*found.value) return "none";
+        return (**found.value).instance.vars.at(0).get<std::string>();
+    }
+    std::string committed_var(const std::string& key) {
+        auto tx = begin();
+        return var_of(*tx, key);  // rolled back as the transaction goes: a read changes nothing
+    }
+    void save(store::Transaction& tx, store::StoredInstance s, bool is_new) {
+        REQUIRE_FALSE(tx.save_instance(std::move(s), {is_new, is_new, is_new}));
+    }
+    void create(const std::string& key, const std::string& var) {
+        auto tx = begin();
+        save(*tx, instance("i-" + key, key, var), true);
+        REQUIRE_FALSE(tx->commit());
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the instance cache: taking removes, and past its capacity the least recently put goes") {
+    store::InstanceCache cache(2);
+    cache.put("a", instance("1", "a", "x"));
+    cache.put("b", instance("2", "b", "y"));
+    cache.put("c", instance("3", "c", "z"));
+    CHECK(cache.size() == 2);
+    CHECK_FALSE(cache.take("a"));  // the oldest went
+    auto b = cache.take("b");
+    REQUIRE(b);
+    CHECK(b->instance.id == "2");
+    CHECK_FALSE(cache.take("b"));  // taken out
+    cache.put("c", instance("4", "c", "w"));  // replaces
+    CHECK(cache.size() == 1);
+    CHECK(cache.take("c")->instance.id == "4");
+    CHECK(cache.hits() == 2);
+    CHECK(cache.misses() == 2);
+
+    store::InstanceCache none(0);
+    none.put("a", instance("1", "a", "x"));
+    CHECK(none.size() == 0);
+    CHECK(store::InstanceCache::key_of("W", "\"k\"") != store::InstanceCache::key_of("W\"", "k\""));
+}
+
+TEST_CASE("a transaction reads through the cache what the database holds") {
+    Database db;
+    db.create("k1", "v1");
+
+    SUBCASE("a committed step is read back, bookkeeping included") {
+        {
+            auto tx = db.begin();
+            auto found = tx->running_instance("W", "\"k1\"");
+            REQUIRE(found.ok());
+            REQUIRE(*found.value);
+            store::StoredInstance s = std::move(**found.value);
+            CHECK(s.row == 1);
+            CHECK(s.created_at == "2026-01-01T00:00:00.000Z");
+            s.instance.vars = {"v2"};
+            s.updated_at = "2026-01-01T00:00:01.000Z";
+            db.save(*tx, std::move(s), false);
+            REQUIRE_FALSE(tx->commit());
+        }
+        auto tx = db.begin();
+        auto found = tx->running_instance("W", "\"k1\"");
+        REQUIRE(*found.value);
+        CHECK((**found.value).instance.vars.at(0) == "v2");
+        CHECK((**found.value).row == 1);
+        CHECK((**found.value).created_at == "2026-01-01T00:00:00.000Z");
+        CHECK((**found.value).updated_at == "2026-01-01T00:00:01.000Z");
+    }
+
+    SUBCASE("a step rolled back leaves the committed state") {
+        {
+            auto tx = db.begin();
+            CHECK(db.var_of(*tx, "k1") == "v1");
+            db.save(*tx, instance("i-k1", "k1", "rolled back"), false);
+            CHECK(db.var_of(*tx, "k1") == "rolled back");  // its own write, within the transaction
+        }  // no commit: rolled back
+        CHECK(db.committed_var("k1") == "v1");
+    }
+
+    SUBCASE("a rollback to a savepoint undoes that step, and keeps the earlier ones") {
+        db.create("k2", "w1");
+        {
+            auto tx = db.begin();
+            db.save(*tx, instance("i-k2", "k2", "w2"), false);  // an earlier event of the batch
+            REQUIRE_FALSE(tx->savepoint());
+            db.save(*tx, instance("i-k1", "k1", "undone"), false);
+            db.save(*tx, instance("i-k2", "k2", "undone"), false);
+            REQUIRE_FALSE(tx->rollback_to_savepoint());
+            CHECK(db.var_of(*tx, "k1") == "v1");
+            CHECK(db.var_of(*tx, "k2") == "w2");
+            REQUIRE_FALSE(tx->commit());
+        }
+        CHECK(db.committed_var("k1") == "v1");
+        CHECK(db.committed_var("k2") == "w2");
+    }
+
+    SUBCASE("an instance that ends is no longer the running one, in the transaction and after") {
+        {
+            auto tx = db.begin();
+            store::StoredInstance ended = instance("i-k1", "k1", "done");
+            ended.instance.status = engine::Status::Completed;
+            REQUIRE_FALSE(tx->save_instance(ended, {false, true, true}));
+            CHECK(db.var_of(*tx, "k1") == "none");
+            REQUIRE_FALSE(tx->commit());
+        }
+        CHECK(db.committed_var("k1") == "none");
+        {
+            auto tx = db.begin();
+            db.save(*tx, instance("i-k1-again", "k1", "again"), true);  // a new instance with the key
+            REQUIRE_FALSE(tx->commit());
+        }
+        CHECK(db.committed_var("k1") == "again");
+    }
+
+    SUBCASE("another connection's write is seen, not the cached state") {
+        CHECK(db.committed_var("k1") == "v1");  // cached now
+        {
+            auto tx = db.begin();
+            db.save(*tx, instance("i-k1", "k1", "cached"), false);
+            REQUIRE_FALSE(tx->commit());
+        }
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open(db.file.c_str(), &raw) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(raw, "UPDATE instances SET vars = '[\"by hand\"]' WHERE id = 'i-k1'", nullptr, nullptr, nullptr) ==
+                SQLITE_OK);
+        sqlite3_close(raw);
+        CHECK(db.committed_var("k1") == "by hand");
+    }
+
+    SUBCASE("a timer dropped or postponed leaves nothing cached behind") {
+        store::StoredInstance with_timer = instance("i-k1", "k1", "timed");
+        with_timer.instance.timers = {{0, 0, 1000, 7}};
+        {
+            auto tx = db.begin();
+            REQUIRE_FALSE(tx->save_instance(with_timer, {false, false, true}));
+            REQUIRE_FALSE(tx->commit());
+        }
+        {
+            auto tx = db.begin();
+            REQUIRE_FALSE(tx->postpone_timer("i-k1", 7, 61000));
+            REQUIRE_FALSE(tx->commit());
+        }
+        auto tx = db.begin();
+        auto found = tx->running_instance("W", "\"k1\"");
+        REQUIRE(*found.value);
+        REQUIRE((**found.value).instance.timers.size() == 1);
+        CHECK((**found.value).instance.timers[0].due_ms == 61000);
+    }
+}
+
+TEST_CASE("without a cache, the same reads") {
+    Database db(0);
+    db.create("k1", "v1");
+    {
+        auto tx = db.begin();
+        db.save(*tx, instance("i-k1", "k1", "v2"), false);
+        REQUIRE_FALSE(tx->commit());
+    }
+    CHECK(db.committed_var("k1") == "v2");
+}
