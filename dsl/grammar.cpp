@@ -23,6 +23,7 @@ using Iterator = std::string::const_iterator;
 struct ParseState {
     Iterator begin;
     bool records_allowed = true;
+    int type_arguments_open = 0;  // `list<` not closed yet, around the type being read
 };
 struct parse_state_tag;
 
@@ -74,12 +75,51 @@ struct record_mode_gen {
 const record_mode_gen with_records{true};
 const record_mode_gen without_records{false};
 
+// The most type arguments open at once (`list<list<…>>`): real types nest two or three; the
+// parser recurses once per level, so a hostile file must not take it deeper than the stack
+// allows. Past it, the parse fails with this name as what was expected (parse_source reports it).
+constexpr int max_type_nesting = 100;
+inline const std::string type_nesting_limit = "type arguments nested at most 100 deep";
+
+template <typename Subject>
+struct type_nesting_directive : x3::unary_parser<Subject, type_nesting_directive<Subject>> {
+    using base_type = x3::unary_parser<Subject, type_nesting_directive<Subject>>;
+    static bool const is_pass_through_unary = true;
+    static bool const handles_container = Subject::handles_container;
+    explicit type_nesting_directive(Subject const& subject) : base_type(subject) {}
+
+    template <typename It, typename Context, typename RContext, typename Attribute>
+    bool parse(It& first, It const& last, Context const& context, RContext& rcontext, Attribute& attr) const {
+        int& open = x3::get<parse_state_tag>(context).get().type_arguments_open;
+        // Reported at the `<` just read, like an excess bracket.
+        if (open >= max_type_nesting) boost::throw_exception(x3::expectation_failure<It>(std::prev(first), type_nesting_limit));
+        ++open;
+        struct Close {
+            int& open;
+            ~Close() { --open; }
+        } close{open};
+        return this->subject.parse(first, last, context, rcontext, attr);
+    }
+};
+struct type_nesting_gen {
+    template <typename Subject>
+    auto operator[](Subject const& subject) const {
+        return type_nesting_directive<typename x3::extension::as_parser<Subject>::value_type>{x3::as_parser(subject)};
+    }
+};
+const type_nesting_gen counting_type_nesting{};
+
 }  // namespace grammar
 }  // namespace flow
 
 // What a parser in `with_records[…]` is expected to be is what its subject is: an expectation
 // that fails there names the subject ("an expression"), not the directive's C++ type.
 namespace boost::spirit::x3 {
+template <typename Subject>
+struct get_info<flow::grammar::type_nesting_directive<Subject>> {
+    using result_type = std::string;
+    std::string operator()(flow::grammar::type_nesting_directive<Subject> const& p) const { return what(p.subject); }
+};
 template <typename Subject>
 struct get_info<flow::grammar::record_mode_directive<Subject>> {
     using result_type = std::string;
@@ -143,6 +183,7 @@ FLOW_RULE(key_name, ast::Name, "the key's name (the field events carry it in)")
 FLOW_RULE(workflow_name, ast::Name, "a workflow name")
 FLOW_RULE(type_ref, ast::TypeRef, "a type")
 FLOW_RULE(type_arguments, std::list<ast::TypeRef>, "type arguments")
+FLOW_RULE(type_argument_list, std::list<ast::TypeRef>, "a type")
 FLOW_RULE(field, ast::Field, "a field")
 FLOW_RULE(field_list, std::vector<ast::Field>, "a list of fields in braces")
 
@@ -249,7 +290,10 @@ const auto variable_name_def = plain_name;
 const auto key_name_def = x3::lexeme[x3::raw[identifier]];
 const auto workflow_name_def = plain_name;
 
-const auto type_arguments_def = open_angle > &type_ref > (type_ref % ',') > close_angle;
+// Each argument is read once: a lookahead that read it first made nested types take twice as
+// long per level.
+const auto type_arguments_def = open_angle > counting_type_nesting[type_argument_list] > close_angle;
+const auto type_argument_list_def = type_ref >> *(',' >> type_ref);
 const auto type_ref_def = x3::lexeme[x3::raw[identifier]] >> -type_arguments >> x3::matches['?'];
 const auto field_def = field_name > x3::matches['?'] > colon > type_ref;
 // A trailing comma follows an element: a lone ',' is no empty list.
@@ -348,7 +392,8 @@ const auto command_decl_def = kw("command") > command_name > to_keyword > target
 const auto declaration_def = import | type_decl | event_decl | command_decl | workflow;
 
 BOOST_SPIRIT_DEFINE(name, key_reference, field_name, key_name, type_name, event_name, command_name, state_name, target_name,
-                    binding_name, variable_name, workflow_name, type_ref, type_arguments, field, field_list)
+                    binding_name, variable_name, workflow_name, type_ref, type_arguments, type_argument_list, field,
+                    field_list)
 BOOST_SPIRIT_DEFINE(string_literal, int_literal, number_literal, duration_literal, bool_literal,
                     null_literal, record_literal, list_literal, parenthesized, primary, field_access,
                     index_access, call_arguments, postfix, unary, operation, expression, condition,
@@ -606,6 +651,9 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
             else if (failed_at > 0) --failed_at;  // at the backslash
             if (failure.which() == grammar::escape_body.name)
                 report(failed_at, "invalid escape '\\" + text.substr(failed_at + 1, 1) + "': write \\\" \\\\ \\n \\t or \\u{hex}");
+            else if (failure.which() == grammar::type_nesting_limit)
+                report(failed_at, "more than " + std::to_string(grammar::max_type_nesting) +
+                                      " type arguments are open here at once");
             else if (text.compare(failed_at, 2, "/*") == 0)
                 report(failed_at, "this comment is never closed: expected '*/'");
             else

@@ -253,3 +253,21 @@ TEST_CASE("a record literal right after 'when' gets the same hint as after 'if'"
     CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on A { x: 1 }\n}\n").find("(a record") ==
           std::string::npos);
 }
+
+TEST_CASE("nested type arguments: read once per level, and refused past 100 open at once") {
+    auto nested = [](int depth) {
+        std::string type;
+        for (int i = 0; i < depth; ++i) type += "list<";
+        type += "int";
+        for (int i = 0; i < depth; ++i) type += ">";
+        return "event A { id: string, l: " + type + " }\n";
+    };
+    // Each level was read twice before (a lookahead, then the list): 60 levels took 2^60 reads.
+    CHECK(syntax_errors(nested(60)).empty());
+    CHECK(syntax_errors(nested(100)).empty());
+    CHECK(syntax_errors(nested(101)) == "1:530: more than 100 type arguments are open here at once\n");
+    // Far deeper than the stack would allow: the same error, no crash.
+    CHECK(syntax_errors(nested(30000)) == "1:530: more than 100 type arguments are open here at once\n");
+    CHECK(syntax_errors("event A { id: string, l: list<> }") == "1:31: expected a type, found '>'\n");
+    CHECK(syntax_errors("event A { id: string, l: list<int,> }") == "1:34: expected '>', found ','\n");
+}
