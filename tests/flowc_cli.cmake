@@ -152,3 +152,24 @@ expect_match("${err}" "broken.events.jsonl: line 2: event 'CampaignActivated': d
 expect_match("${out}" "\"event\": \"e1\"" "output so far")
 run(2 simulate ${examples}/campaign_publishing.flow --events ${SOURCE}/no/such.jsonl)
 run(2 simulate ${examples}/campaign_publishing.flow)
+
+# An option given an empty value is a usage error, not the option left out.
+run(2 check --format= ${examples}/trip_booking.flow)
+expect_match("${err}" "--format needs a value" "empty --format")
+run(2 graph --workflow= ${examples}/ticket_lifecycle.flow)
+run(2 compile ${examples}/trip_booking.flow -o "")
+# An events "file" that is a directory cannot be read.
+run(2 simulate ${examples}/campaign_publishing.flow --events ${examples})
+expect_match("${err}" "cannot read" "events directory")
+# Output that cannot be written (a full disk) fails the command, as for `-o FILE`.
+if(EXISTS /dev/full)
+  foreach(command "compile;${examples}/trip_booking.flow" "compile;${examples}/trip_booking.flow;-o;-"
+                  "check;--format;json;${examples}/trip_booking.flow" "graph;${examples}/ticket_lifecycle.flow"
+                  "simulate;${examples}/campaign_publishing.flow;--events;${examples}/campaign_publishing.events.jsonl")
+    execute_process(COMMAND ${FLOWC} ${command} RESULT_VARIABLE status OUTPUT_FILE /dev/full ERROR_VARIABLE err)
+    if(NOT status EQUAL 2)
+      message(FATAL_ERROR "flowc ${command} > /dev/full: exit ${status}, expected 2\n${err}")
+    endif()
+    expect_match("${err}" "cannot write the standard output" "a failed write to stdout")
+  endforeach()
+endif()

@@ -6,6 +6,7 @@
 #include "runtime/simulator/simulator.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -25,6 +26,15 @@ const char* const usage_text =
 
 int usage(const std::string& problem) {
     std::cerr << "flowc: " << problem << "\n" << usage_text;
+    return exit_usage;
+}
+
+// The status to exit with once the standard output is flushed: a write that failed (a full disk,
+// a closed pipe) is an output that cannot be written, as for `-o FILE`.
+int flushed(int status) {
+    std::cout.flush();
+    if (std::cout) return status;
+    std::cerr << "flowc: cannot write the standard output\n";
     return exit_usage;
 }
 
@@ -57,15 +67,12 @@ std::optional<Options> parse_options(int argc, char** argv, const std::vector<st
             }
         }
         auto value = [&](std::string& into) {
-            if (inline_value) {
-                into = *inline_value;
-                return true;
-            }
-            if (i + 1 >= argc) {
+            if (!inline_value && i + 1 < argc) inline_value = argv[++i];
+            if (!inline_value || inline_value->empty()) {
                 problem = arg + " needs a value";
                 return false;
             }
-            into = argv[++i];
+            into = *inline_value;
             return true;
         };
         if (arg == "--werror" && takes(arg)) options.werror = true;
@@ -108,10 +115,10 @@ int check(int argc, char** argv) {
     flow::Compilation result = flow::compile(options->files, reader);
     if (options->format == "json") std::cout << flow::format_json(result.diagnostics, options->werror);
     else print_text(result.diagnostics);
-    if (result.unreadable) return exit_usage;
-    if (result.diagnostics.has_errors()) return exit_errors;
-    if (options->werror && result.diagnostics.warning_count() > 0) return exit_errors;
-    return exit_ok;
+    if (result.unreadable) return flushed(exit_usage);
+    if (result.diagnostics.has_errors()) return flushed(exit_errors);
+    if (options->werror && result.diagnostics.warning_count() > 0) return flushed(exit_errors);
+    return flushed(exit_ok);
 }
 
 int compile(int argc, char** argv) {
@@ -123,7 +130,7 @@ int compile(int argc, char** argv) {
     std::string text = flow::to_json(*result.program).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (options->output.empty() || options->output == "-") {
         std::cout << text;
-        return exit_ok;
+        return flushed(exit_ok);
     }
     std::ofstream out(options->output, std::ios::binary);
     out << text;
@@ -157,7 +164,7 @@ int graph(int argc, char** argv) {
         return exit_errors;
     }
     std::cout << flow::draw(*result.program, drawn, format);
-    return exit_ok;
+    return flushed(exit_ok);
 }
 
 int simulate(int argc, char** argv) {
@@ -166,7 +173,8 @@ int simulate(int argc, char** argv) {
     if (!options) return usage(problem);
     if (options->events.empty()) return usage("simulate needs --events EVENTS.jsonl");
     std::ifstream events(options->events, std::ios::binary);
-    if (!events) {
+    std::error_code ignored;
+    if (!events || std::filesystem::is_directory(options->events, ignored)) {
         std::cerr << "flowc: cannot read " << options->events << "\n";
         return exit_usage;
     }
@@ -181,13 +189,17 @@ int simulate(int argc, char** argv) {
         if (auto error = simulator.feed(line, number)) {
             std::cout.flush();
             std::cerr << "flowc: " << options->events << ": " << *error << "\n";
-            return exit_errors;
+            return flushed(exit_errors);
         }
     }
+    if (events.bad()) {
+        std::cout.flush();
+        std::cerr << "flowc: cannot read " << options->events << " past line " << number << "\n";
+        return flushed(exit_usage);
+    }
     simulator.finish();
-    std::cout.flush();
     // Freeing every instance one by one would only delay the exit (an eighth of a large run).
-    std::_Exit(exit_ok);
+    std::_Exit(flushed(exit_ok));
 }
 
 }  // namespace
