@@ -65,14 +65,37 @@ std::set<Edge> edges_of(const ir::Program& program, const ir::Workflow& w) {
     return edges;
 }
 
-std::string node_name(const ir::Workflow& w, int node, GraphFormat format) {
+bool is_state_name(const ir::Workflow& w, const std::string& name) {
+    for (const ir::State& s : w.states)
+        if (s.name == name) return true;
+    return false;
+}
+
+// `name`, or with underscores added until no state of the workflow has it.
+std::string unused_name(const ir::Workflow& w, std::string name) {
+    while (is_state_name(w, name)) name += '_';
+    return name;
+}
+
+// A Graphviz node's name: a state's, or one of the start and the ends that no state has.
+std::string dot_node(const ir::Workflow& w, int node) {
     switch (node) {
-    case start_node: return format == GraphFormat::Dot ? "__start" : "[*]";
-    case completed_node: return format == GraphFormat::Dot ? "__completed" : "Completed";
-    case failed_node: return format == GraphFormat::Dot ? "__failed" : "Failed";
-    case cancelled_node: return format == GraphFormat::Dot ? "__cancelled" : "Cancelled";
+    case start_node: return unused_name(w, "__start");
+    case completed_node: return unused_name(w, "__completed");
+    case failed_node: return unused_name(w, "__failed");
+    case cancelled_node: return unused_name(w, "__cancelled");
     default: return w.states[static_cast<std::size_t>(node)].name;
     }
+}
+
+// Words Mermaid's state diagrams read as keywords wherever a state's id stands, whatever their
+// case (checked against Mermaid 11's parser): a state named so needs an alias.
+bool is_mermaid_keyword(const std::string& name) {
+    static const std::set<std::string> keywords = {"accdescr", "acctitle", "class", "classdef", "click", "default",
+                                                   "href", "note", "scale", "state", "statediagram", "style"};
+    std::string lower;
+    for (unsigned char c : name) lower += static_cast<char>(std::tolower(c));
+    return keywords.count(lower) > 0;
 }
 
 std::string escape_dot(const std::string& text) {
@@ -91,6 +114,12 @@ std::string mermaid_id(const std::string& name) {
     return id;
 }
 
+// The id of a state of a lone workflow's diagram: its name, unless Mermaid reads that as a
+// keyword; then a name no state has, declared with `state "Name" as id`.
+std::string mermaid_state_id(const ir::Workflow& w, const std::string& name) {
+    return is_mermaid_keyword(name) ? unused_name(w, name + '_') : name;
+}
+
 // One line per transition; the states' ids get `prefix` (empty for a lone workflow).
 std::string mermaid_transitions(const ir::Program& program, const ir::Workflow& w, const std::string& indent,
                                 const std::string& prefix) {
@@ -98,7 +127,8 @@ std::string mermaid_transitions(const ir::Program& program, const ir::Workflow& 
     for (const Edge& e : edges_of(program, w)) {
         auto id = [&](int node) {
             if (node < 0) return std::string("[*]");
-            return prefix.empty() ? node_name(w, node, GraphFormat::Mermaid) : prefix + mermaid_id(node_name(w, node, GraphFormat::Mermaid));
+            const std::string& name = w.states[static_cast<std::size_t>(node)].name;
+            return prefix.empty() ? mermaid_state_id(w, name) : prefix + mermaid_id(name);
         };
         std::string label = e.label;
         if (e.to == failed_node) label += " / fail";
@@ -115,21 +145,24 @@ std::string draw(const ir::Program& program, const ir::Workflow& w, GraphFormat 
     std::string out;
     if (format == GraphFormat::Dot) {
         out += "digraph \"" + escape_dot(w.name) + "\" {\n  rankdir=LR;\n";
-        out += "  __start [shape=point];\n";
+        out += "  " + dot_node(w, start_node) + " [shape=point];\n";
         for (const ir::State& s : w.states) out += "  \"" + escape_dot(s.name) + "\" [shape=box, style=rounded];\n";
         std::set<int> ends;
         for (const Edge& e : edges) if (e.to < start_node) ends.insert(e.to);
         for (int end : ends) {
             std::string label = end == completed_node ? "completed" : end == failed_node ? "failed" : "cancelled";
-            out += "  " + node_name(w, end, format) + " [shape=doublecircle, label=\"" + label + "\"];\n";
+            out += "  " + dot_node(w, end) + " [shape=doublecircle, label=\"" + label + "\"];\n";  // an identifier
         }
         for (const Edge& e : edges)
-            out += "  \"" + escape_dot(node_name(w, e.from, format)) + "\" -> \"" + escape_dot(node_name(w, e.to, format)) +
+            out += "  \"" + escape_dot(dot_node(w, e.from)) + "\" -> \"" + escape_dot(dot_node(w, e.to)) +
                    "\" [label=\"" + escape_dot(e.label) + "\"];\n";
         out += "}\n";
         return out;
     }
-    return "stateDiagram-v2\n" + mermaid_transitions(program, w, "    ", "");
+    out = "stateDiagram-v2\n";
+    for (const ir::State& s : w.states)
+        if (std::string id = mermaid_state_id(w, s.name); id != s.name) out += "    state \"" + s.name + "\" as " + id + "\n";
+    return out + mermaid_transitions(program, w, "    ", "");
 }
 
 std::string draw(const ir::Program& program, const std::vector<const ir::Workflow*>& workflows, GraphFormat format) {
@@ -142,8 +175,10 @@ std::string draw(const ir::Program& program, const std::vector<const ir::Workflo
     // states named after it so that two workflows' states of the same name stay apart.
     std::string out = "stateDiagram-v2\n";
     for (const ir::Workflow* w : workflows) {
-        std::string prefix = mermaid_id(w->name) + "__";
-        out += "    state \"" + w->name + "\" as " + mermaid_id(w->name) + " {\n";
+        std::string prefix = mermaid_id(w->name) + "__";  // no keyword once prefixed
+        std::string id = mermaid_id(w->name);
+        if (is_mermaid_keyword(id)) id += '_';
+        out += "    state \"" + w->name + "\" as " + id + " {\n";
         for (const ir::State& s : w->states) out += "        state \"" + s.name + "\" as " + prefix + mermaid_id(s.name) + "\n";
         out += mermaid_transitions(program, *w, "        ", prefix);
         out += "    }\n";

@@ -140,6 +140,18 @@ if(NOT graph_count EQUAL 2)
   message(FATAL_ERROR "two workflows make ${graph_count} dot graphs:\n${out}")
 endif()
 run(2 graph ${examples}/ticket_lifecycle.flow --format png)
+# A state named like a Mermaid keyword gets an alias (Mermaid refuses `Note --> …`), and one named
+# like Graphviz's start or end nodes does not merge with them.
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/keywords.flow
+  "event A { id: string }\nevent B { id: string }\n"
+  "workflow W {\n  key id: string\n  start on A { goto Note }\n  state Note { on B { goto __completed } }\n"
+  "  state __completed { on A { complete } }\n}\n")
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/keywords.flow --format mermaid)
+expect_match("${out}" "stateDiagram-v2\n    state \"Note\" as Note_\n    \\[\\*\\] --> Note_ : A\n" "a keyword's alias")
+expect_match("${out}" "    Note_ --> __completed : B\n" "an alias in a transition")
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/keywords.flow --format dot)
+expect_match("${out}" "  __completed_ \\[shape=doublecircle" "an end node apart from the state")
+expect_match("${out}" "\"__completed\" -> \"__completed_\" \\[label=\"A\"\\]" "a state's edge to the end")
 
 # simulate: JSON lines on stdout; an invalid line names its number, the output so far stands.
 run(0 simulate ${examples}/campaign_publishing.flow --events ${examples}/campaign_publishing.events.jsonl)
