@@ -9,20 +9,15 @@ namespace flow::sim {
 
 namespace {
 
-std::string timer_loop_message(std::size_t limit) {
-    return "more than " + std::to_string(limit) +
-           " timers fired for this line: a timer that keeps re-arming itself, or a clock move too far ahead";
-}
-
 std::string error_at(int line_number, const std::string& message) {
     return "line " + std::to_string(line_number) + ": " + message;
 }
 
 }  // namespace
 
-Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out, std::size_t max_timer_firings)
+Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out, std::size_t max_firings_at_one_instant)
     : engine_(std::move(program)), out_(out), created_per_workflow_(engine_.program().workflows.size(), 0),
-      max_timer_firings_(max_timer_firings) {}
+      max_firings_at_one_instant_(max_firings_at_one_instant) {}
 
 std::string Simulator::running_key(int workflow, const Value& key) const {
     std::string id = std::to_string(workflow);
@@ -52,7 +47,6 @@ void Simulator::delivery_line(const std::string* event_id, const char* timer, co
 std::optional<std::string> Simulator::feed(std::string_view text, int line_number) {
     std::size_t first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return std::nullopt;  // blank lines are skipped
-    fired_this_line_ = 0;
     members_.clear();
     std::string why;
     switch (engine::read_json_object(text, members_, &why)) {
@@ -70,8 +64,9 @@ std::optional<std::string> Simulator::advance(const Value& by, int line_number) 
     if (!ms || *ms < 0) return error_at(line_number, "\"advance\" takes a duration such as \"2h\"");
     if (!clock_) return error_at(line_number, "the clock starts at the first event's time: move it after an event");
     std::int64_t target = 0;
-    if (__builtin_add_overflow(*clock_, *ms, &target)) return error_at(line_number, "the clock would overflow");
-    if (!fire_due(target)) return error_at(line_number, timer_loop_message(max_timer_firings_));
+    if (__builtin_add_overflow(*clock_, *ms, &target) || !chrono::in_rfc3339_range(target))
+        return error_at(line_number, "the clock would pass the end of year 9999");
+    if (!fire_due(target)) return error_at(line_number, timer_loop_);
     clock_ = target;
     return std::nullopt;
 }
@@ -119,6 +114,8 @@ std::optional<std::string> Simulator::event(int line_number) {
     } else {
         if (!clock_) return error_at(line_number, "the first event must carry a \"time\"");
         at = *clock_ + 1000;
+        if (!chrono::in_rfc3339_range(at))
+            return error_at(line_number, "this event's time, the clock plus one second, would pass the end of year 9999");
     }
     Value data;
     if (Value* data_field = engine::member(members_, "data"); data_field && !data_field->is_null()) data = std::move(*data_field);
@@ -130,7 +127,7 @@ std::optional<std::string> Simulator::event(int line_number) {
     }
     const engine::Event& event = std::get<engine::Event>(decoded);
 
-    if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
+    if (!fire_due(at)) return error_at(line_number, timer_loop_);
     clock_ = at;
 
     auto seen = seen_events_.find(id);
@@ -155,7 +152,7 @@ std::optional<std::string> Simulator::event(int line_number) {
             apply(engine_.deliver(std::move(instances_[found->second]), event, clock), found->second, &id, nullptr, before);
             // A deadline already passed when its state was entered fires right after the handler,
             // before the next workflow's delivery.
-            if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
+            if (!fire_due(at)) return error_at(line_number, timer_loop_);
             continue;
         }
         std::size_t n = ++created_per_workflow_[static_cast<std::size_t>(route.workflow)];
@@ -169,7 +166,7 @@ std::optional<std::string> Simulator::event(int line_number) {
             continue;
         }
         apply(std::move(step), std::nullopt, &id, nullptr, before);
-        if (!fire_due(at)) return error_at(line_number, timer_loop_message(max_timer_firings_));
+        if (!fire_due(at)) return error_at(line_number, timer_loop_);
     }
     seen_events_.emplace(std::move(id), std::move(first));
     return std::nullopt;
@@ -177,7 +174,6 @@ std::optional<std::string> Simulator::event(int line_number) {
 
 bool Simulator::fire_due(std::int64_t until) {
     while (!timers_.empty() && timers_.top().due_ms <= until) {
-        if (++fired_this_line_ > max_timer_firings_) return false;
         TimerEntry entry = timers_.top();
         timers_.pop();
         engine::Instance& instance = instances_[entry.instance];
@@ -185,6 +181,18 @@ bool Simulator::fire_due(std::int64_t until) {
         bool pending = false;
         for (const engine::PendingTimer& t : instance.timers) pending = pending || t.sequence == entry.sequence;
         if (!pending) continue;  // cancelled when the instance left the state
+        if (firings_at_instant_.size() <= entry.instance) firings_at_instant_.resize(instances_.size(), {0, 0});
+        auto& [instant, fired] = firings_at_instant_[entry.instance];
+        fired = instant == entry.due_ms ? fired + 1 : 1;
+        instant = entry.due_ms;
+        if (fired > max_firings_at_one_instant_) {
+            timer_loop_ = "the instance of " + engine_.program().workflows[static_cast<std::size_t>(instance.workflow)].name +
+                          " with key " + instance.key.dump(-1, ' ', false, Value::error_handler_t::replace) + " fired more than " +
+                          std::to_string(max_firings_at_one_instant_) +
+                          " timers at " + chrono::format_rfc3339(entry.due_ms) +
+                          ": a timer that keeps re-arming itself at the same instant (such as after 0s { goto Same })";
+            return false;
+        }
         const ir::Timer& timer = engine_.program()
                                      .workflows[static_cast<std::size_t>(instance.workflow)]
                                      .states[static_cast<std::size_t>(entry.timer.state)]

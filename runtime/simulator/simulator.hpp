@@ -19,7 +19,7 @@ namespace flow::sim {
 class Simulator {
 public:
     Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out,
-              std::size_t max_timer_firings = default_max_timer_firings);
+              std::size_t max_firings_at_one_instant = default_max_firings_at_one_instant);
 
     // Handles one scenario line (1-based number). Returns an error message naming the line
     // when the line is invalid; the run stops there, and what was printed stands.
@@ -47,8 +47,9 @@ private:
     std::optional<std::string> event(int line_number);
     std::optional<std::string> advance(const Value& by, int line_number);
     std::optional<std::string> cancel(const Value& what, int line_number);
-    // Fires, in due order, every timer due at or before `until`. False when more than
-    // max_timer_firings fire for one input line: a timer that keeps re-arming itself.
+    // Fires, in due order, every timer due at or before `until`. False when one instance fires
+    // more than max_firings_at_one_instant timers at one instant: a timer that keeps re-arming
+    // itself (`after 0s { goto Same }`), which would never let the clock move on.
     bool fire_due(std::int64_t until);
     // Applies a step to instance `index` (or creates it) and prints the delivery and commands.
     std::size_t apply(engine::Step step, std::optional<std::size_t> index, const std::string* event_id, const char* timer_kind,
@@ -68,15 +69,18 @@ private:
     boost::unordered_flat_map<std::string, Recorded> seen_events_;  // event id -> its first delivery
     std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
     std::vector<std::size_t> created_per_workflow_;
-    std::size_t fired_this_line_ = 0;
+    // By instance index: the instant of its last timer firing, and how many it fired then.
+    std::vector<std::pair<std::int64_t, std::size_t>> firings_at_instant_;
+    std::string timer_loop_;  // what fire_due found when it returned false
     engine::JsonMembers members_;  // the input line's members, reused
     std::string line_;  // the output line being written, reused
-    std::size_t max_timer_firings_;
+    std::size_t max_firings_at_one_instant_;
 
 public:
-    // A bound on the timers one input line may fire, so that a scenario that jumps years
-    // ahead over a timer that re-arms itself (or an `after 0s` loop) stops with an error.
-    static constexpr std::size_t default_max_timer_firings = 100000;
+    // A bound on the timers one instance may fire at one instant: far more than a workflow's
+    // states hold, so that only a timer re-arming itself at the same instant reaches it. Timers
+    // due at different instants are all fired, however many a clock move passes.
+    static constexpr std::size_t default_max_firings_at_one_instant = 10000;
 };
 
 
