@@ -82,11 +82,12 @@ std::string format_text(const Diagnostic& d) {
     }
     out += '^';
     std::size_t line_length = count_code_points(line);
-    if (d.end_line == d.line && d.end_column > d.column + 1) {
-        std::size_t tildes = static_cast<std::size_t>(d.end_column - d.column - 1);
-        tildes = std::min(tildes, line_length > caret_at + 1 ? line_length - caret_at - 1 : 0);
-        out.append(tildes, '~');
-    }
+    // `~` under the rest of the range on this line: to its end, or to the end of the line when
+    // the range goes on to the next ones.
+    std::size_t rest_of_line = line_length > caret_at + 1 ? line_length - caret_at - 1 : 0;
+    if (d.end_line > d.line) out.append(rest_of_line, '~');
+    else if (d.end_line == d.line && d.end_column > d.column + 1)
+        out.append(std::min(static_cast<std::size_t>(d.end_column - d.column - 1), rest_of_line), '~');
     out += '\n';
     return out;
 }

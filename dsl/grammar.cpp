@@ -628,7 +628,8 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
     std::size_t at = skip_blank(text, text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0);  // a UTF-8 byte order mark is no text
     // The span is the word found there (`found 'state'` underlines all of `state`), else one character.
     auto report = [&](std::size_t where, std::string message) {
-        std::size_t end = where + std::max<std::size_t>(word_at(text, where).size(), 1);
+        const bool comment = text.compare(where, 2, "/*") == 0;  // the `/*` that is never closed
+        std::size_t end = where + (comment ? 2 : std::max<std::size_t>(word_at(text, where).size(), 1));
         diagnostics.error(Span{&source, static_cast<int>(where), static_cast<int>(end)}, std::move(message));
     };
     // Reports a failed expectation; returns where it failed.

@@ -271,3 +271,20 @@ TEST_CASE("nested type arguments: read once per level, and refused past 100 open
     CHECK(syntax_errors("event A { id: string, l: list<> }") == "1:31: expected a type, found '>'\n");
     CHECK(syntax_errors("event A { id: string, l: list<int,> }") == "1:34: expected '>', found ','\n");
 }
+
+TEST_CASE("a comment never closed spans its '/*'; a range over several lines is underlined to the end of its first") {
+    Source source("s.flow", "type T { a: int }\n/* never closed");
+    Diagnostics diagnostics;
+    parse_source(source, diagnostics);
+    REQUIRE(diagnostics.all().size() == 1);
+    const Diagnostic& comment = diagnostics.all().front();
+    CHECK(comment.end_line == 2);
+    CHECK(comment.end_column == 3);
+    CHECK(format_text(comment) == "s.flow:2:1: error: this comment is never closed: expected '*/'\n/* never closed\n^~\n");
+
+    Source multi("m.flow", "  emit Log {\n    text: \"x\"\n  }\n");
+    Diagnostics warnings;
+    warnings.warning(Span{&multi, 2, 30}, "this statement is never reached");
+    CHECK(format_text(warnings.all().front()) ==
+          "m.flow:1:3: warning: this statement is never reached\n  emit Log {\n  ^~~~~~~~~~\n");
+}
