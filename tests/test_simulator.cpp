@@ -294,3 +294,13 @@ TEST_CASE("the least int's negation still overflows at run time") {
     CHECK(run.lines[1]["status"] == "failed");
     CHECK(run.lines[1]["error"].get<std::string>().find("integer overflow") == 0);
 }
+
+TEST_CASE("an event's id: absent or null is the line number; empty is refused, as flowd refuses it") {
+    const char* flow = "event Go { id: string }\nworkflow W { key id: string start on Go { complete } }";
+    Run null_id = simulate_text(flow, R"({"id": null, "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
+    CHECK(null_id.error == "");
+    REQUIRE(!null_id.lines.empty());
+    CHECK(null_id.lines[0]["event"] == "1");
+    Run empty_id = simulate_text(flow, R"({"id": "", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
+    CHECK(empty_id.error == "line 1: an event's \"id\" must be a non-empty string");
+}

@@ -102,8 +102,9 @@ std::optional<std::string> Simulator::event(int line_number) {
     const std::string& type = type_field->get_ref<const std::string&>();
     Value* id_field = engine::member(members_, "id");
     std::string id;
-    if (!id_field) id = std::to_string(line_number);
-    else if (!id_field->is_string()) return error_at(line_number, "an event's \"id\" must be a string");
+    if (!id_field || id_field->is_null()) id = std::to_string(line_number);  // absent or null, as for "time"
+    else if (!id_field->is_string() || id_field->get_ref<const std::string&>().empty())
+        return error_at(line_number, "an event's \"id\" must be a non-empty string");  // as flowd requires
     else id = std::move(id_field->get_ref<std::string&>());
     std::int64_t at = 0;
     if (const Value* time = engine::member(members_, "time")) {
