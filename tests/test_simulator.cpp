@@ -198,12 +198,54 @@ TEST_CASE("a runtime error in on cancel ends the instance cancelled with the err
     CHECK(run.lines[2]["vars"]["n"] == 0);
 }
 
-TEST_CASE("a timer that re-arms itself at the same instant stops the run instead of hanging") {
-    Run run = simulate_text("event Go { id: string }\nworkflow W { key id: string start on Go { goto S }\n"
-                            " state S { after 0s { goto S } on Go { complete } } }",
+TEST_CASE("a timer that re-arms itself without time moving on fails its instance instead of hanging") {
+    // `after 0s` re-arms at the same instant; an `at` before now() re-arms ever earlier.
+    for (const char* timer : {"after 0s", "at now() - 1h"}) {
+        CAPTURE(timer);
+        Run run = simulate_text(std::string("event Go { id: string }\nworkflow W { key id: string var n: int = 0 start on Go { goto S }\n"
+                                            " state S { ") + timer + " { n = n + 1 goto S } on Go { complete } } }",
+                                R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})"
+                                "\n"
+                                R"({"id": "2", "type": "Go", "data": {"id": "b"}})");
+        CHECK(run.error == "");  // the run goes on
+        REQUIRE(run.lines.size() == 2 * 10002 + 2);
+        const json& stopped = run.lines[10001];
+        CHECK(stopped["timer"] == (timer[0] == 'a' && timer[1] == 'f' ? "after" : "at"));
+        CHECK(stopped["outcome"] == "handled");
+        CHECK(stopped["state"] == "S");  // a failed instance keeps its last state
+        const json& a = run.lines[run.lines.size() - 2];
+        CHECK(a["key"] == "a");
+        CHECK(a["status"] == "failed");
+        CHECK(a["vars"]["n"] == 10000);
+        CHECK(a["error"] == "timer loop: 10000 timers fired one after another without time moving on, each already due "
+                           "when started at test.flow:3:12");
+    }
+}
+
+TEST_CASE("two deadlines in the past that enter each other's state are a timer loop too") {
+    Run run = simulate_text("event Go { id: string }\nworkflow W { key id: string var n: int = 0 start on Go { goto X }\n"
+                            " state X { at parse_time(\"2020-01-01T00:00:00Z\") { n = n + 1 goto Y } }\n"
+                            " state Y { at parse_time(\"2020-01-01T00:00:00.001Z\") { n = n + 1 goto X } } }",
                             R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
-    CHECK(run.error == "line 1: the instance of W with key \"a\" fired more than 10000 timers at 2026-01-01T00:00:00Z: a timer "
-                       "that keeps re-arming itself at the same instant (such as after 0s { goto Same })");
+    CHECK(run.error == "");
+    REQUIRE(!run.lines.empty());
+    CHECK(run.lines.back()["status"] == "failed");
+    CHECK(run.lines.back()["vars"]["n"] == 10000);
+}
+
+TEST_CASE("timers each fired by another line are no loop, at the same instant as they may be") {
+    // Every event re-enters the state, whose `after 0s` fires once: 10,001 firings at one
+    // instant, none started by a timer.
+    std::string events;
+    for (int i = 0; i < 10001; ++i)
+        events += R"({"id": "e)" + std::to_string(i) + R"(", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})" "\n";
+    Run run = simulate_text("event Go { id: string }\nworkflow W { key id: string var n: int = 0 start on Go { goto S }\n"
+                            " state S { on Go { goto S } after 0s { n = n + 1 goto T } }\n state T { on Go { goto S } } }",
+                            events);
+    CHECK(run.error == "");
+    REQUIRE(!run.lines.empty());
+    CHECK(run.lines.back()["status"] == "running");
+    CHECK(run.lines.back()["vars"]["n"] == 10001);
 }
 
 TEST_CASE("a clock move fires every timer it passes, however many") {

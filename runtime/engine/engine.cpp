@@ -216,6 +216,16 @@ Step Engine::fire(Instance working, const PendingTimer& timer, Clock clock) cons
     return step;
 }
 
+Step Engine::stop_timer_loop(Instance instance, const PendingTimer& timer) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
+    const ir::Timer& definition =
+        workflow.states[static_cast<std::size_t>(timer.state)].timers[static_cast<std::size_t>(timer.timer)];
+    PositionedError loop{"timer loop: " + std::to_string(max_timer_chain) +
+                             " timers fired one after another without time moving on, each already due when started",
+                         definition.handler.position};
+    return failed(std::move(instance), workflow, loop, Outcome::Handled);
+}
+
 Step Engine::cancel(Instance working, Clock clock) const {
     const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(working.workflow)];
     Rollback rollback(working);

@@ -83,6 +83,14 @@ public:
     // Runs `on cancel` and ends the instance cancelled.
     Step cancel(Instance instance, Clock clock) const;
 
+    // The most timers of one instance that may fire one after another without time moving on:
+    // each already due when the handler before it started it (`after 0s { goto Same }`, or an
+    // `at` before now() that re-enters its state), which would fire for ever.
+    static constexpr std::size_t max_timer_chain = 10000;
+    // Instead of firing `timer`, the next of such a chain past max_timer_chain: ends the
+    // instance failed, as a runtime error of that timer's handler would.
+    Step stop_timer_loop(Instance instance, const PendingTimer& timer) const;
+
     // The instance's variables on the wire: {"name": value, …}.
     Value vars_to_wire(const Instance& instance) const;
     // The name of the instance's state, or null before it entered one.

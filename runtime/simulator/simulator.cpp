@@ -15,9 +15,8 @@ std::string error_at(int line_number, const std::string& message) {
 
 }  // namespace
 
-Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out, std::size_t max_firings_at_one_instant)
-    : engine_(std::move(program)), out_(out), created_per_workflow_(engine_.program().workflows.size(), 0),
-      max_firings_at_one_instant_(max_firings_at_one_instant) {}
+Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out)
+    : engine_(std::move(program)), out_(out), created_per_workflow_(engine_.program().workflows.size(), 0) {}
 
 std::string Simulator::running_key(int workflow, const Value& key) const {
     std::string id = std::to_string(workflow);
@@ -47,6 +46,7 @@ void Simulator::delivery_line(const std::string* event_id, const char* timer, co
 std::optional<std::string> Simulator::feed(std::string_view text, int line_number) {
     std::size_t first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return std::nullopt;  // blank lines are skipped
+    line_number_ = line_number;
     members_.clear();
     std::string why;
     switch (engine::read_json_object(text, members_, &why)) {
@@ -66,7 +66,7 @@ std::optional<std::string> Simulator::advance(const Value& by, int line_number) 
     std::int64_t target = 0;
     if (__builtin_add_overflow(*clock_, *ms, &target) || !chrono::in_rfc3339_range(target))
         return error_at(line_number, "the clock would pass the end of year 9999");
-    if (!fire_due(target)) return error_at(line_number, timer_loop_);
+    fire_due(target);
     clock_ = target;
     return std::nullopt;
 }
@@ -128,7 +128,7 @@ std::optional<std::string> Simulator::event(int line_number) {
     }
     const engine::Event& event = std::get<engine::Event>(decoded);
 
-    if (!fire_due(at)) return error_at(line_number, timer_loop_);
+    fire_due(at);
     clock_ = at;
 
     auto seen = seen_events_.find(id);
@@ -153,7 +153,7 @@ std::optional<std::string> Simulator::event(int line_number) {
             apply(engine_.deliver(std::move(instances_[found->second]), event, clock), found->second, &id, nullptr, before);
             // A deadline already passed when its state was entered fires right after the handler,
             // before the next workflow's delivery.
-            if (!fire_due(at)) return error_at(line_number, timer_loop_);
+            fire_due(at);
             continue;
         }
         std::size_t n = ++created_per_workflow_[static_cast<std::size_t>(route.workflow)];
@@ -167,13 +167,13 @@ std::optional<std::string> Simulator::event(int line_number) {
             continue;
         }
         apply(std::move(step), std::nullopt, &id, nullptr, before);
-        if (!fire_due(at)) return error_at(line_number, timer_loop_);
+        fire_due(at);
     }
     seen_events_.emplace(std::move(id), std::move(first));
     return std::nullopt;
 }
 
-bool Simulator::fire_due(std::int64_t until) {
+void Simulator::fire_due(std::int64_t until) {
     while (!timers_.empty() && timers_.top().due_ms <= until) {
         TimerEntry entry = timers_.top();
         timers_.pop();
@@ -182,28 +182,24 @@ bool Simulator::fire_due(std::int64_t until) {
         bool pending = false;
         for (const engine::PendingTimer& t : instance.timers) pending = pending || t.sequence == entry.sequence;
         if (!pending) continue;  // cancelled when the instance left the state
-        if (firings_at_instant_.size() <= entry.instance) firings_at_instant_.resize(instances_.size(), {0, 0});
-        auto& [instant, fired] = firings_at_instant_[entry.instance];
-        fired = instant == entry.due_ms ? fired + 1 : 1;
-        instant = entry.due_ms;
-        if (fired > max_firings_at_one_instant_) {
-            timer_loop_ = "the instance of " + engine_.program().workflows[static_cast<std::size_t>(instance.workflow)].name +
-                          " with key " + instance.key.dump(-1, ' ', false, Value::error_handler_t::replace) + " fired more than " +
-                          std::to_string(max_firings_at_one_instant_) +
-                          " timers at " + chrono::format_rfc3339(entry.due_ms) +
-                          ": a timer that keeps re-arming itself at the same instant (such as after 0s { goto Same })";
-            return false;
-        }
+        // A chain of timers that fire without the clock moving on ends in a failed instance.
+        const std::int64_t fired_at = std::max(clock_.value_or(entry.due_ms), entry.due_ms);
+        if (timer_chains_.size() <= entry.instance) timer_chains_.resize(instances_.size());
+        TimerChain& chain = timer_chains_[entry.instance];
+        chain.fired = chain.line == line_number_ && chain.clock == fired_at ? chain.fired + 1 : 1;
+        chain.line = line_number_;
+        chain.clock = fired_at;
         const ir::Timer& timer = engine_.program()
                                      .workflows[static_cast<std::size_t>(instance.workflow)]
                                      .states[static_cast<std::size_t>(entry.timer.state)]
                                      .timers[static_cast<std::size_t>(entry.timer.timer)];
         std::uint64_t before = timer_sequence_;
-        clock_ = std::max(clock_.value_or(entry.due_ms), entry.due_ms);
-        engine::Step step = engine_.fire(std::move(instance), entry.timer, {entry.due_ms, &timer_sequence_});
+        clock_ = fired_at;
+        engine::Step step = chain.fired > engine::Engine::max_timer_chain
+                                ? engine_.stop_timer_loop(std::move(instance), entry.timer)
+                                : engine_.fire(std::move(instance), entry.timer, {entry.due_ms, &timer_sequence_});
         apply(std::move(step), entry.instance, nullptr, timer.kind == ir::Timer::Kind::After ? "after" : "at", before);
     }
-    return true;
 }
 
 std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index, const std::string* event_id,

@@ -18,8 +18,7 @@ namespace flow::sim {
 
 class Simulator {
 public:
-    Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out,
-              std::size_t max_firings_at_one_instant = default_max_firings_at_one_instant);
+    Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out);
 
     // Handles one scenario line (1-based number). Returns an error message naming the line
     // when the line is invalid; the run stops there, and what was printed stands.
@@ -47,10 +46,10 @@ private:
     std::optional<std::string> event(int line_number);
     std::optional<std::string> advance(const Value& by, int line_number);
     std::optional<std::string> cancel(const Value& what, int line_number);
-    // Fires, in due order, every timer due at or before `until`. False when one instance fires
-    // more than max_firings_at_one_instant timers at one instant: a timer that keeps re-arming
-    // itself (`after 0s { goto Same }`), which would never let the clock move on.
-    bool fire_due(std::int64_t until);
+    // Fires, in due order, every timer due at or before `until`. An instance whose timers fire
+    // more than Engine::max_timer_chain times in a row without the clock moving on (a timer
+    // that keeps re-arming itself already due) ends failed instead.
+    void fire_due(std::int64_t until);
     // Applies a step to instance `index` (or creates it) and prints the delivery and commands.
     std::size_t apply(engine::Step step, std::optional<std::size_t> index, const std::string* event_id, const char* timer_kind,
                       std::uint64_t sequence_before);
@@ -69,18 +68,18 @@ private:
     boost::unordered_flat_map<std::string, Recorded> seen_events_;  // event id -> its first delivery
     std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
     std::vector<std::size_t> created_per_workflow_;
-    // By instance index: the instant of its last timer firing, and how many it fired then.
-    std::vector<std::pair<std::int64_t, std::size_t>> firings_at_instant_;
-    std::string timer_loop_;  // what fire_due found when it returned false
+    // By instance index: the input line and the clock of its last timer firing, and how many
+    // timers it fired in a row then. A chain never spans two lines: each line's firings run to
+    // their end before the next line is read.
+    struct TimerChain {
+        int line = 0;
+        std::int64_t clock = 0;
+        std::size_t fired = 0;
+    };
+    std::vector<TimerChain> timer_chains_;
+    int line_number_ = 0;  // the line being handled
     engine::JsonMembers members_;  // the input line's members, reused
     std::string line_;  // the output line being written, reused
-    std::size_t max_firings_at_one_instant_;
-
-public:
-    // A bound on the timers one instance may fire at one instant: far more than a workflow's
-    // states hold, so that only a timer re-arming itself at the same instant reaches it. Timers
-    // due at different instants are all fired, however many a clock move passes.
-    static constexpr std::size_t default_max_firings_at_one_instant = 10000;
 };
 
 

@@ -566,6 +566,24 @@ class FlowdTest(unittest.TestCase):
         self.assertGreaterEqual(when(details["updated_at"]), when(timer["at"]))
         self.assertGreaterEqual(when(details["updated_at"]), when(details["created_at"]))
 
+    def test_a_timer_that_re_arms_itself_without_time_moving_on_fails_its_instance(self):
+        # `after 0s` re-armed by its own handler would fire for ever and fill the disk with history.
+        loop = os.path.join(self.dir, "loop")
+        os.mkdir(loop)
+        with open(os.path.join(loop, "loop.flow"), "w") as f:
+            f.write("event Go { id: string }\nworkflow Loop {\n  key id: string\n  var n: int = 0\n"
+                    "  start on Go { goto S }\n  state S { after 0s { n = n + 1 goto S } }\n}\n")
+        flowd = self.start(flows=[loop])
+        status, body = flowd.post_event({"id": "go", "type": "Go", "data": {"id": "a"}})
+        self.assertEqual(status, 202, body)
+        instance = body["deliveries"][0]["instance"]
+        flowd.wait_for(lambda: self.state_of(instance)["status"] == "failed", timeout=60, what="the loop stopped")
+        details = self.state_of(instance)
+        self.assertEqual(details["vars"], {"n": 10000})  # as flowc simulate counts it
+        self.assertEqual(details["error"], "timer loop: 10000 timers fired one after another without time moving on, "
+                                           f"each already due when started at {loop}/loop.flow:6:13")
+        self.assertEqual(details["timers"], [])
+
     def test_sigkill_under_load_loses_nothing_acknowledged(self):
         flowd = self.start()
         acknowledged, lock, stop = [], threading.Lock(), threading.Event()
