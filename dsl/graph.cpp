@@ -174,10 +174,15 @@ std::string draw(const ir::Program& program, const std::vector<const ir::Workflo
     // Mermaid draws one diagram per block: each workflow becomes a composite state of it, its
     // states named after it so that two workflows' states of the same name stay apart.
     std::string out = "stateDiagram-v2\n";
+    std::set<std::string> ids;  // of the composite states: a keyword's alias may be another's name
+    for (const ir::Workflow* w : workflows) ids.insert(mermaid_id(w->name));
     for (const ir::Workflow* w : workflows) {
         std::string prefix = mermaid_id(w->name) + "__";  // no keyword once prefixed
         std::string id = mermaid_id(w->name);
-        if (is_mermaid_keyword(id)) id += '_';
+        if (is_mermaid_keyword(id)) {
+            do id += '_'; while (ids.count(id));
+            ids.insert(id);
+        }
         out += "    state \"" + w->name + "\" as " + id + " {\n";
         for (const ir::State& s : w->states) out += "        state \"" + s.name + "\" as " + prefix + mermaid_id(s.name) + "\n";
         out += mermaid_transitions(program, *w, "        ", prefix);

@@ -185,3 +185,19 @@ if(EXISTS /dev/full)
     expect_match("${err}" "cannot write the standard output" "a failed write to stdout")
   endforeach()
 endif()
+
+# Two workflows whose Mermaid ids an alias could make equal stay apart.
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/aliases.flow
+  "event A { id: string }\n"
+  "workflow Note {\n  key id: string\n  start on A { goto S }\n  state S { on A { complete } }\n}\n"
+  "workflow Note_ {\n  key id: string\n  start on A { goto S }\n  state S { on A { complete } }\n}\n")
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/aliases.flow --format mermaid)
+expect_match("${out}" "state \"Note\" as Note__ {" "a keyword's alias apart from another workflow")
+expect_match("${out}" "state \"Note_\" as Note_ {" "the other workflow")
+# The help, written where it cannot be, fails as any other output.
+if(EXISTS /dev/full)
+  execute_process(COMMAND ${FLOWC} --help RESULT_VARIABLE status OUTPUT_FILE /dev/full ERROR_VARIABLE err)
+  if(NOT status EQUAL 2)
+    message(FATAL_ERROR "flowc --help > /dev/full: exit ${status}, expected 2")
+  endif()
+endif()

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -182,7 +183,26 @@ TEST_CASE("a transaction reads through the cache what the database holds") {
         CHECK(db.committed_var("k1") == "by hand");
     }
 
-    SUBCASE("a timer dropped or postponed leaves nothing cached behind") {
+    SUBCASE("a timer dropped leaves nothing cached behind") {
+        store::StoredInstance with_timer = instance("i-k1", "k1", "timed");
+        with_timer.instance.timers = {{0, 0, 1000, 7}};
+        {
+            auto tx = db.begin();
+            REQUIRE_FALSE(tx->save_instance(with_timer, {false, false, true}));
+            REQUIRE_FALSE(tx->commit());
+        }
+        {
+            auto tx = db.begin();
+            REQUIRE_FALSE(tx->drop_timer("i-k1", 7));
+            REQUIRE_FALSE(tx->commit());
+        }
+        auto tx = db.begin();
+        auto found = tx->running_instance("W", "\"k1\"");
+        REQUIRE(*found.value);
+        CHECK((**found.value).instance.timers.empty());
+    }
+
+    SUBCASE("a timer postponed leaves nothing cached behind") {
         store::StoredInstance with_timer = instance("i-k1", "k1", "timed");
         with_timer.instance.timers = {{0, 0, 1000, 7}};
         {
@@ -201,6 +221,52 @@ TEST_CASE("a transaction reads through the cache what the database holds") {
         REQUIRE((**found.value).instance.timers.size() == 1);
         CHECK((**found.value).instance.timers[0].due_ms == 61000);
     }
+}
+
+TEST_CASE("what the cache gives is what a read of the database gives: values, timers and bookkeeping") {
+    Database db;
+    store::StoredInstance fresh = instance("i-k1", "k1", "v1");
+    fresh.instance.vars = {Value::object({{"x", 2.0}}), -0.0, 2.5, 7, "s"};
+    fresh.instance.timers = {{0, 0, 1000, 7}, {0, 1, 2000, 8}};
+    {
+        auto tx = db.begin();
+        db.save(*tx, fresh, true);  // a new instance, whose timers are inserted after it
+        REQUIRE_FALSE(tx->commit());
+    }
+    auto read = [&](bool from_cache) {
+        if (!from_cache) {
+            // Another connection's commit makes the next transaction drop what is cached.
+            sqlite3* raw = nullptr;
+            REQUIRE(sqlite3_open(db.file.c_str(), &raw) == SQLITE_OK);
+            REQUIRE(sqlite3_exec(raw, "CREATE TABLE touched (x)", nullptr, nullptr, nullptr) == SQLITE_OK);
+            sqlite3_close(raw);
+        }
+        auto tx = db.begin();
+        auto found = tx->running_instance("W", "\"k1\"");
+        REQUIRE(found.ok());
+        REQUIRE(*found.value);
+        store::StoredInstance s = std::move(**found.value);
+        db.save(*tx, s, false);  // put back, so that the next read may hit the cache again
+        REQUIRE_FALSE(tx->commit());
+        return s;
+    };
+    const store::StoredInstance cached = read(true), stored = read(false);
+    for (const store::StoredInstance* s : {&cached, &stored}) {
+        CAPTURE((s == &cached ? "cached" : "stored"));
+        const std::vector<Value>& vars = s->instance.vars;
+        REQUIRE(vars.size() == 5);
+        CHECK(vars[0]["x"].is_number_float());  // 2.0 stays a number; it read back as the int 2 before
+        CHECK(vars[1].is_number_float());
+        CHECK(std::signbit(vars[1].get<double>()));
+        CHECK(vars[2] == 2.5);
+        CHECK(vars[3].is_number_integer());
+        CHECK(vars[4] == "s");
+        CHECK(s->row == 1);  // the instance's row, not its last timer's
+        CHECK(s->created_at == "2026-01-01T00:00:00.000Z");
+        REQUIRE(s->instance.timers.size() == 2);
+        CHECK(s->instance.timers[1].sequence == 8);
+    }
+    CHECK(cached.instance.vars[0].dump() == stored.instance.vars[0].dump());
 }
 
 TEST_CASE("without a cache, the same reads") {

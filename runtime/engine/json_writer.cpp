@@ -160,7 +160,10 @@ JsonWriter& JsonWriter::value(const Value& v) {
     case Value::value_t::number_float: {
         double d = v.get<double>();
         if (!std::isfinite(d)) return null();
+        const std::size_t start = out_.size();
+        if (mark_whole_numbers_ && d == 0 && std::signbit(d)) out_ += '-';  // the shortest form drops it
         stdlib::append_number_text(out_, d);
+        if (mark_whole_numbers_ && out_.find_first_of(".eE", start) == std::string::npos) out_ += ".0";
         return *this;
     }
     case Value::value_t::array: {

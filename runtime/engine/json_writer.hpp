@@ -54,6 +54,10 @@ public:
     // A record's fields in their declared order.
     JsonWriter& record(const Value& v, const ir::Record& record, const ir::Program& program);
     JsonWriter& value(const Value& v);
+    // From now on, a whole `number` is written with `.0` (`2.0`, `-0.0`), so that it reads back
+    // as a number and not as an int: for documents that must read back as they were (the
+    // store's), not for the wire, where `2` is the shortest form.
+    JsonWriter& marking_whole_numbers() { mark_whole_numbers_ = true; return *this; }
 
 private:
     void append_utf8(std::string_view text, std::size_t& i);
@@ -79,6 +83,7 @@ private:
     std::string_view comma_;
     std::string_view colon_;
     bool first_ = true;
+    bool mark_whole_numbers_ = false;
 };
 
 }  // namespace flow::engine

@@ -92,9 +92,10 @@ Status Connection::exec(const std::string& sql) {
     return error_from(code, text);
 }
 
-std::int64_t Connection::data_version() {
+std::optional<std::int64_t> Connection::data_version() {
     Use s(prepare("PRAGMA data_version"));
-    return s->step() == SQLITE_ROW ? s->integer(0) : -2;  // an error: a value no look before saw
+    if (s->step() != SQLITE_ROW) return std::nullopt;
+    return s->integer(0);
 }
 
 }  // namespace flow::store::sqlite

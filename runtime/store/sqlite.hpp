@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -95,8 +96,9 @@ public:
     std::int64_t total_changes() const { return sqlite3_total_changes64(db_); }
     // The row id the last insert on this connection gave.
     std::int64_t last_insert_row() const { return sqlite3_last_insert_rowid(db_); }
-    // A number that changes when another connection commits (PRAGMA data_version).
-    std::int64_t data_version();
+    // A number that changes when another connection commits (PRAGMA data_version); nothing
+    // when it cannot be read.
+    std::optional<std::int64_t> data_version();
     // Whether a transaction is open (SQLite may roll one back by itself after an I/O error).
     bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

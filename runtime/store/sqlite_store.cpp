@@ -111,10 +111,12 @@ Result<T> fail(StoreError e) {
 
 constexpr auto compact = engine::JsonWriter::Layout::Compact;
 
+// Variables and compensations are written so that they read back as they were: a whole `number`
+// as `2.0`, not `2`, which would read back as an int (the instance cache holds them as written).
 std::string compensations_text(const std::vector<engine::Command>& commands) {
     std::string out;
     engine::JsonWriter w(out, compact);
-    w.begin_list();
+    w.marking_whole_numbers().begin_list();
     for (const engine::Command& c : commands)
         w.item().open().key("type").string(c.type).key("target").string(c.target).key("data").value(c.data).close();
     w.end_list();
@@ -124,7 +126,7 @@ std::string compensations_text(const std::vector<engine::Command>& commands) {
 std::string vars_text(const std::vector<Value>& vars) {
     std::string out;
     engine::JsonWriter w(out, compact);
-    w.begin_list();
+    w.marking_whole_numbers().begin_list();
     for (const Value& v : vars) w.item().value(v);
     w.end_list();
     return out;
@@ -174,7 +176,7 @@ engine::Status status_from(const std::string& s) {
 const char* instance_columns =
     "row, id, workflow, version, key, state, status, vars, compensations, error, uuid_counter, created_at, updated_at";
 
-StoredInstance read_instance(sqlite::Statement& s, Connection& db) {
+Result<StoredInstance> read_instance(sqlite::Statement& s, Connection& db) {
     StoredInstance out;
     out.row = s.integer(0);
     engine::Instance& i = out.instance;
@@ -193,10 +195,12 @@ StoredInstance read_instance(sqlite::Statement& s, Connection& db) {
     out.updated_at = s.text(12);
     Use timers(db.prepare("SELECT state, timer, due_ms, sequence FROM timers WHERE instance = ? ORDER BY sequence"));
     timers->bind(1, i.id);
-    while (timers->step() == SQLITE_ROW)
+    int code;
+    while ((code = timers->step()) == SQLITE_ROW)
         i.timers.push_back({static_cast<int>(timers->integer(0)), static_cast<int>(timers->integer(1)), timers->integer(2),
                             static_cast<std::uint64_t>(timers->integer(3))});
-    return out;
+    if (code != SQLITE_DONE) return fail<StoredInstance>(timers->error(code));  // not an instance with fewer timers
+    return Result<StoredInstance>::success(std::move(out));
 }
 
 Result<std::optional<StoredInstance>> instance_by_id(Connection& db, const std::string& id) {
@@ -206,7 +210,9 @@ Result<std::optional<StoredInstance>> instance_by_id(Connection& db, const std::
     int code = s->step();
     if (code == SQLITE_DONE) return Result<std::optional<StoredInstance>>::success(std::nullopt);
     if (code != SQLITE_ROW) return fail<std::optional<StoredInstance>>(s->error(code));
-    return Result<std::optional<StoredInstance>>::success(read_instance(*s, db));
+    auto read = read_instance(*s, db);
+    if (!read.ok()) return fail<std::optional<StoredInstance>>(*read.error);
+    return Result<std::optional<StoredInstance>>::success(std::move(*read.value));
 }
 
 Result<std::optional<std::string>> recorded_response(Connection& db, const std::string& event_id) {
@@ -268,9 +274,10 @@ public:
         changes_at_begin_ = db_.total_changes();
         // Another connection (a second process, a repair by hand) wrote since the last look:
         // nothing cached can be trusted.
-        const std::int64_t version = db_.data_version();
-        if (version != cached_.data_version) cached_.cache.clear();
-        cached_.data_version = version;
+        // (One that cannot be read trusts nothing either, now or at the next look.)
+        const std::optional<std::int64_t> version = db_.data_version();
+        if (!version || *version != cached_.data_version) cached_.cache.clear();
+        cached_.data_version = version.value_or(-1);
         return std::nullopt;
     }
 
@@ -300,7 +307,9 @@ public:
         int code = s->step();
         if (code == SQLITE_DONE) return Result<std::optional<StoredInstance>>::success(std::nullopt);
         if (code != SQLITE_ROW) return fail<std::optional<StoredInstance>>(s->error(code));
-        return Result<std::optional<StoredInstance>>::success(read_instance(*s, db_));
+        auto read = read_instance(*s, db_);
+        if (!read.ok()) return fail<std::optional<StoredInstance>>(*read.error);
+        return Result<std::optional<StoredInstance>>::success(std::move(*read.value));
     }
 
     Result<std::optional<StoredInstance>> instance(const std::string& id) override { return instance_by_id(db_, id); }
@@ -311,11 +320,8 @@ public:
         const std::string cache_key = InstanceCache::key_of(stored.workflow, key);
         cached_.cache.erase(cache_key);
         staged_.erase(cache_key);
-        if (auto e = write_instance(stored, key, changes)) return e;
-        if (changes.is_new) {
-            stored.row = db_.last_insert_row();
-            stored.created_at = stored.updated_at;
-        }
+        if (auto e = write_instance(stored, key, changes)) return e;  // gives a new one its row
+        if (changes.is_new) stored.created_at = stored.updated_at;
         if (i.status == engine::Status::Running) {
             stored.instance.workflow = -1;  // as a read from the database gives it: the caller resolves
             staged_.emplace(cache_key, std::move(stored));
@@ -411,8 +417,8 @@ private:
         staged_.clear();
     }
 
-    // The instance's row and, when they changed, its pending timers.
-    Status write_instance(const StoredInstance& stored, const std::string& key, InstanceChanges changes) {
+    // The instance's row and, when they changed, its pending timers. A new instance gets its row id.
+    Status write_instance(StoredInstance& stored, const std::string& key, InstanceChanges changes) {
         const engine::Instance& i = stored.instance;
         std::string vars = vars_text(i.vars), compensations = compensations_text(i.compensations);
         if (changes.is_new) {
@@ -424,6 +430,7 @@ private:
             if (i.error.empty()) s->bind_null(9); else s->bind_kept(9, i.error);
             s->bind(10, static_cast<std::int64_t>(i.uuid_counter)).bind_kept(11, stored.updated_at).bind_kept(12, stored.updated_at);
             if (auto e = s->run()) return e;
+            stored.row = db_.last_insert_row();  // before the timers' inserts give theirs
         } else {
             // Two statements: one that leaves the status (and its two indexes) untouched, for
             // the steps that stay running.
@@ -527,7 +534,11 @@ public:
         s->bind(index, f.limit);
         std::vector<StoredInstance> out;
         int code;
-        while ((code = s->step()) == SQLITE_ROW) out.push_back(read_instance(*s, *reader_));
+        while ((code = s->step()) == SQLITE_ROW) {
+            auto read = read_instance(*s, *reader_);
+            if (!read.ok()) return fail<std::vector<StoredInstance>>(*read.error);
+            out.push_back(std::move(*read.value));
+        }
         if (code != SQLITE_DONE) return fail<std::vector<StoredInstance>>(s->error(code));
         return Result<std::vector<StoredInstance>>::success(std::move(out));
     }

@@ -29,8 +29,8 @@ int usage(const std::string& problem) {
     return exit_usage;
 }
 
-// The status to exit with once the standard output is flushed: a write that failed (a full disk,
-// a closed pipe) is an output that cannot be written, as for `-o FILE`.
+// The status to exit with once the standard output is flushed: a write that failed (a full disk)
+// is an output that cannot be written, as for `-o FILE`. (A closed pipe ends flowc by SIGPIPE.)
 int flushed(int status) {
     std::cout.flush();
     if (std::cout) return status;
@@ -134,6 +134,7 @@ int compile(int argc, char** argv) {
     }
     std::ofstream out(options->output, std::ios::binary);
     out << text;
+    out.close();  // a write that fails may only show when the buffer goes out
     if (!out) {
         std::cerr << "flowc: cannot write " << options->output << "\n";
         return exit_usage;
@@ -209,17 +210,17 @@ int main(int argc, char** argv) {
     std::string command = argv[1];
     if (command == "--help" || command == "-h" || command == "help") {
         std::cout << usage_text;
-        return exit_ok;
+        return flushed(exit_ok);
     }
     if (command == "--version") {
         std::cout << "flowc 0.1.0 (Flow language 1)\n";
-        return exit_ok;
+        return flushed(exit_ok);
     }
     // `flowc check --help` and the like: the help, whatever else the line holds.
     for (int i = 2; i < argc; ++i)
         if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
             std::cout << usage_text;
-            return exit_ok;
+            return flushed(exit_ok);
         }
     if (command == "check") return check(argc, argv);
     if (command == "compile") return compile(argc, argv);
