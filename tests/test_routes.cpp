@@ -861,3 +861,75 @@ TEST_CASE("a message's wire text is its start line, its fields in order and its 
     head.keep_alive(false);
     CHECK(http::wire_text(head.base(), head.body()) == "HTTP/1.0 404 Gone Fishing\r\nContent-Length: 32\r\n\r\n");
 }
+
+TEST_CASE("an instance's variables read as the wire writes them: a whole number as 2, not 2.0") {
+    Server s(100, "event Go { id: string, x: number }\nworkflow W { key id: string var x: number = 0.5 var z: number = 1.5\n"
+                  " start on Go as g { x = g.x * 2 z = -0.0 * 1 goto S } state S { on Go { complete } } }");
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "k", "x": 1}})").result_int() ==
+            202);
+    auto list = s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"];
+    REQUIRE(list.size() == 1);
+    auto response = s.call(beast_http::verb::get, "/v1/instances/" + list[0]["id"].get<std::string>());
+    CHECK(response.body().find(R"("vars":{"x":2,"z":0})") != std::string::npos);
+}
+
+namespace {
+
+// What the timer loop does, at `now`: fires every due timer, each with the overdue ones it starts.
+int fire_due_timers(Server& s, std::int64_t now) {
+    auto due = s.store->due_timers(now, 1024);
+    REQUIRE(due.ok());
+    for (const store::DueTimer& timer : *due.value)
+        REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) -> store::Status {
+            auto r = s.processor->fire(tx, timer, now, s.sequence);
+            return r.ok() ? std::nullopt : r.error;
+        }));
+    return static_cast<int>(due.value->size());
+}
+
+json only_instance(Server& s) {
+    json list = s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"];
+    REQUIRE(list.size() == 1);
+    return s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + list[0]["id"].get<std::string>()));
+}
+
+}  // namespace
+
+TEST_CASE("a timer loop fails its instance at the firing flowc simulate stops it, events in between or not") {
+    Server s(100, "event Go { id: string }\nevent Ping { id: string }\n"
+                  "workflow W { key id: string var n: int = 0 var p: int = 0 start on Go { goto S }\n"
+                  " state S { after 0s { n = n + 1 goto S } on Ping { p = p + 1 } } }");
+    auto post = [&](const std::string& id, const std::string& type) {
+        return s.call(beast_http::verb::post, "/v1/events", R"({"id": ")" + id + R"(", "type": ")" + type + R"(", "data": {"id": "k"}})");
+    };
+    REQUIRE(post("go", "Go").result_int() == 202);  // fires the first hundred in its own transaction
+    const std::int64_t now = 1767225600000;
+    auto running = [&] { return s.body_of(s.call(beast_http::verb::get, "/v1/instances?status=running"))["instances"].size() == 1; };
+    for (int pass = 0; pass < 200 && running(); ++pass) {
+        REQUIRE(post("ping-" + std::to_string(pass), "Ping").result_int() == 202);  // an event between the passes
+        fire_due_timers(s, now);
+    }
+    json detail = only_instance(s);
+    CHECK(detail["status"] == "failed");
+    CHECK(detail["vars"]["n"] == 10000);
+    CHECK(detail["vars"]["p"] > 0);
+    CHECK(detail["error"] == "timer loop: 10000 timers fired one after another without time moving on, each already due when "
+                             "started at test.flow:4:12");
+    CHECK(s.store->due_timers(now, 10).value->empty());
+}
+
+TEST_CASE("a periodic timer that catches up after downtime is no loop: each firing moves its time on") {
+    Server s(100, "event Go { id: string }\nworkflow W { key id: string var n: int = 0 start on Go { goto S }\n"
+                  " state S { after 1ms { n = n + 1 goto S } } }");
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "go", "type": "Go", "data": {"id": "k"}})").result_int() == 202);
+    const std::int64_t later = 1767225600000 + 10500;  // 10,500 periods missed: all overdue
+    REQUIRE(fire_due_timers(s, later) == 1);  // one pass: the due timer and the hundred it makes overdue
+    json detail = only_instance(s);
+    CHECK(detail["status"] == "running");
+    CHECK(detail["vars"]["n"] == 101);
+    auto stored = s.store->instance(detail["id"].get<std::string>());
+    REQUIRE(stored.ok());
+    REQUIRE(*stored.value);
+    REQUIRE((**stored.value).instance.timers.size() == 1);
+    CHECK((**stored.value).instance.timers[0].chain == 0);  // not 101: no loop however long the downtime
+}

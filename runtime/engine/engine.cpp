@@ -195,14 +195,23 @@ Step Engine::deliver(Instance working, const Event& event, Clock clock) const {
 
 Step Engine::fire(Instance working, const PendingTimer& timer, Clock clock) const {
     const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(working.workflow)];
-    Rollback rollback(working);
+    const ir::Timer& definition =
+        workflow.states[static_cast<std::size_t>(timer.state)].timers[static_cast<std::size_t>(timer.timer)];
     auto pending = std::find_if(working.timers.begin(), working.timers.end(), [&](const PendingTimer& t) {
         return t.state == timer.state && t.timer == timer.timer && t.sequence == timer.sequence;
     });
+    PendingTimer fired = pending != working.timers.end() ? *pending : timer;  // the instance's own holds its chain
+    if (fired.chain >= max_timer_chain) {
+        // A timer loop: this timer does not run, and the instance ends as by a runtime error of it.
+        PositionedError loop{"timer loop: " + std::to_string(max_timer_chain) +
+                                 " timers fired one after another without time moving on, each already due when started",
+                             definition.handler.position};
+        return failed(std::move(working), workflow, loop, Outcome::Handled);
+    }
+    Rollback rollback(working);
     if (pending != working.timers.end()) working.timers.erase(pending);
     Execution execution(*program_, codec_, workflow, working, clock);
-    const ir::Timer& definition =
-        workflow.states[static_cast<std::size_t>(timer.state)].timers[static_cast<std::size_t>(timer.timer)];
+    execution.fired_by(fired);
     try {
         execution.run(definition.handler, nullptr);
     } catch (const PositionedError& error) {
@@ -214,16 +223,6 @@ Step Engine::fire(Instance working, const PendingTimer& timer, Clock clock) cons
     step.commands = std::move(execution.commands());
     step.instance = std::move(working);
     return step;
-}
-
-Step Engine::stop_timer_loop(Instance instance, const PendingTimer& timer) const {
-    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
-    const ir::Timer& definition =
-        workflow.states[static_cast<std::size_t>(timer.state)].timers[static_cast<std::size_t>(timer.timer)];
-    PositionedError loop{"timer loop: " + std::to_string(max_timer_chain) +
-                             " timers fired one after another without time moving on, each already due when started",
-                         definition.handler.position};
-    return failed(std::move(instance), workflow, loop, Outcome::Handled);
 }
 
 Step Engine::cancel(Instance working, Clock clock) const {

@@ -77,19 +77,18 @@ public:
     // Delivers an event to a running instance: Handled, or Ignored when no handler is chosen.
     Step deliver(Instance instance, const Event& event, Clock clock) const;
 
-    // Fires a pending timer of a running instance (clock.now_ms is its due time).
+    // Fires a pending timer of a running instance (clock.now_ms is its due time), unless it
+    // would go past max_timer_chain.
     Step fire(Instance instance, const PendingTimer& timer, Clock clock) const;
 
     // Runs `on cancel` and ends the instance cancelled.
     Step cancel(Instance instance, Clock clock) const;
 
-    // The most timers of one instance that may fire one after another without time moving on:
-    // each already due when the handler before it started it (`after 0s { goto Same }`, or an
-    // `at` before now() that re-enters its state), which would fire for ever.
-    static constexpr std::size_t max_timer_chain = 10000;
-    // Instead of firing `timer`, the next of such a chain past max_timer_chain: ends the
-    // instance failed, as a runtime error of that timer's handler would.
-    Step stop_timer_loop(Instance instance, const PendingTimer& timer) const;
+    // The most timers of one instance that may fire one after another without time moving on
+    // (PendingTimer::chain): `after 0s { goto Same }`, or an `at` before now() that re-enters its
+    // state, would fire for ever. `fire` does not run the next one: the instance ends failed, as
+    // by a runtime error of that timer ("timer loop: …").
+    static constexpr std::uint32_t max_timer_chain = 10000;
 
     // The instance's variables on the wire: {"name": value, …}.
     Value vars_to_wire(const Instance& instance) const;

@@ -100,7 +100,17 @@ void Execution::enter(int state) {
             (__builtin_add_overflow(clock_.now_ms, when, &due) || !chrono::in_rfc3339_range(due)))
             throw PositionedError{"timer overflow", s.timers[t].when.position};
         std::uint64_t sequence = clock_.timer_sequence ? (*clock_.timer_sequence)++ : 0;
-        instance_.timers.push_back({state, static_cast<int>(t), due, sequence});
+        PendingTimer started{state, static_cast<int>(t), due, sequence};
+        if (fired_by_) {
+            // Started by a timer: a link of its chain unless due later than all of that chain.
+            const std::int64_t latest =
+                fired_by_->chain > 0 ? std::max(fired_by_->chain_latest_ms, fired_by_->due_ms) : fired_by_->due_ms;
+            if (due <= latest) {
+                started.chain = fired_by_->chain + 1;
+                started.chain_latest_ms = latest;
+            }
+        }
+        instance_.timers.push_back(started);
     }
 }
 

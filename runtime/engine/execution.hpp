@@ -40,6 +40,8 @@ public:
 
     std::vector<Command>& commands() { return commands_; }
     bool entered() const { return entered_; }
+    // The timer whose handler runs: the timers it starts carry on its chain (PendingTimer::chain).
+    void fired_by(const PendingTimer& timer) { fired_by_ = &timer; }
 
 private:
     // A handler's local slots. The event binding is read-only (the checker refuses to assign
@@ -72,6 +74,7 @@ private:
     std::vector<Command> commands_;
     int goto_state_ = -1;
     bool entered_ = false;
+    const PendingTimer* fired_by_ = nullptr;
 };
 
 }  // namespace flow::engine

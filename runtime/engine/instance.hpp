@@ -21,6 +21,12 @@ struct PendingTimer {
     int timer = -1;               // index into the state's timers
     std::int64_t due_ms = 0;
     std::uint64_t sequence = 0;   // start order: timers due at the same instant fire in this order
+    // A timer loop's measure: how many timers fired one after another before this one without
+    // the instance's time moving on, each started by the one before it and due no later than
+    // the latest due time among them (`after 0s { goto Same }`). 0 for a timer an event started,
+    // or one due later than every timer of its chain.
+    std::uint32_t chain = 0;
+    std::int64_t chain_latest_ms = 0;  // that latest due time, when chain > 0
 };
 
 // A command as it leaves: its record, and its data already encoded for the wire.

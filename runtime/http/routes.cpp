@@ -1,5 +1,6 @@
 #include "runtime/http/routes.hpp"
 
+#include "runtime/engine/json_writer.hpp"
 #include "runtime/http/event_input.hpp"
 #include "runtime/http/webhook_signature.hpp"
 
@@ -262,7 +263,11 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
     int w = engine ? engine->program().workflow_index(i.workflow) : -1;
     if (w >= 0) {
         i.instance.workflow = w;
-        body["vars"] = engine->vars_to_wire(i.instance);
+        // Written as the wire writes values (a whole number as `2`, as in commands and in
+        // `flowc simulate`), not as a double prints (`2.0`, which is how the store keeps it).
+        std::string vars;
+        engine::JsonWriter(vars, engine::JsonWriter::Layout::Compact).value(engine->vars_to_wire(i.instance));
+        body["vars"] = json::parse(vars);
     } else {
         body["vars"] = json::object();
     }

@@ -203,7 +203,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
             if (auto e = save_step(tx, *engine, step, is_new, now_ms, cause, before)) return fail<EventResult>(*e);
             if (step.instance.status == engine::Status::Running)
                 if (auto e = fire_overdue(tx, step.instance.id, std::move(step.instance.timers), sequence_before, now_ms,
-                                          timer_sequence, result.timers_fired, take_timer_chain(step.instance.id)))
+                                          timer_sequence, result.timers_fired))
                     return fail<EventResult>(*e);
         }
         result.deliveries.push_back(std::move(delivery));
@@ -217,20 +217,18 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
                                     std::uint64_t& timer_sequence, int* overdue_fired) {
     const std::uint64_t sequence_before = timer_sequence;
     std::vector<engine::PendingTimer> pending;
-    const std::size_t chained = take_timer_chain(due.instance) + 1;  // 1: this firing starts a chain
-    auto done = fire_one(tx, due, now_ms, timer_sequence, pending, chained > engine::Engine::max_timer_chain);
+    auto done = fire_one(tx, due, now_ms, timer_sequence, pending);
     if (!done.ok() || !*done.value) return done;
     // What the timer entered may hold a deadline already passed: it fires now, as after an event.
     int fired = 0;
-    if (auto e = fire_overdue(tx, due.instance, std::move(pending), sequence_before, now_ms, timer_sequence, fired, chained))
+    if (auto e = fire_overdue(tx, due.instance, std::move(pending), sequence_before, now_ms, timer_sequence, fired))
         return fail<bool>(*e);
     if (overdue_fired) *overdue_fired += fired;
     return done;
 }
 
 store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms,
-                                        std::uint64_t& timer_sequence, std::vector<engine::PendingTimer>& pending_after,
-                                        bool stop_loop) {
+                                        std::uint64_t& timer_sequence, std::vector<engine::PendingTimer>& pending_after) {
     pending_after.clear();
     auto found = tx.instance(due.instance);
     if (!found.ok()) return fail<bool>(*found.error);
@@ -258,8 +256,7 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
     const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
     const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
     Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at};
-    engine::Step step = stop_loop ? engine->stop_timer_loop(std::move(stored.instance), due.timer)
-                                  : engine->fire(std::move(stored.instance), due.timer, {due.timer.due_ms, &timer_sequence});
+    engine::Step step = engine->fire(std::move(stored.instance), due.timer, {due.timer.due_ms, &timer_sequence});
     const std::int64_t fired_at = std::max(now_ms, due.timer.due_ms);
     store::HistoryEntry cause{timestamp(fired_at), "timer", {}};
     JsonWriter(cause.detail, compact).open().key("timer").string(timer.kind == ir::Timer::Kind::After ? "after" : "at")
@@ -270,41 +267,27 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
     return store::Result<bool>::success(true);
 }
 
-std::size_t Processor::take_timer_chain(const std::string& instance_id) {
-    auto found = timer_chains_.find(instance_id);
-    if (found == timer_chains_.end()) return 0;
-    std::size_t chained = found->second;
-    timer_chains_.erase(found);
-    return chained;
-}
-
 store::Status Processor::fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                       std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence,
-                                      int& fired, std::size_t chained) {
-    for (int round = 0;; ++round) {
+                                      int& fired) {
+    for (int round = 0; round < max_overdue_firings; ++round) {
         const engine::PendingTimer* next = nullptr;  // the earliest due, then the first started
         for (const engine::PendingTimer& t : timers)
             if (t.sequence >= sequence_before && t.due_ms <= now_ms &&
                 (!next || t.due_ms < next->due_ms || (t.due_ms == next->due_ms && t.sequence < next->sequence)))
                 next = &t;
         if (!next) return std::nullopt;
-        if (round == max_overdue_firings) {
-            timer_chains_[instance_id] = chained;  // the rest is the timer loop's, the chain goes on
-            return std::nullopt;
-        }
-        ++chained;
         std::vector<engine::PendingTimer> pending_after;
-        auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after,
-                             chained > engine::Engine::max_timer_chain);
+        auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);
         if (!done.ok()) return *done.error;
         fired += *done.value ? 1 : 0;
         timers = std::move(pending_after);  // none once the instance has ended
     }
+    return std::nullopt;
 }
 
 store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
                                                std::uint64_t& timer_sequence) {
-    take_timer_chain(instance_id);  // a chain of its timers ends with it
     auto found = tx.instance(instance_id);
     if (!found.ok()) return fail<CancelOutcome>(*found.error);
     if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);

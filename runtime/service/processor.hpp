@@ -10,7 +10,6 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace flow::service {
@@ -87,23 +86,17 @@ private:
         std::string created_at;   // (none for a new instance)
     };
     // One timer, without what it starts. `pending_after`: the instance's pending timers after
-    // it, when it fired and the instance still runs (else empty). With `stop_loop`, the timer
-    // does not run: the instance ends failed, its timers having looped (Engine::stop_timer_loop).
+    // it, when it fired and the instance still runs (else empty).
     store::Result<bool> fire_one(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence,
-                                 std::vector<engine::PendingTimer>& pending_after, bool stop_loop = false);
+                                 std::vector<engine::PendingTimer>& pending_after);
     // Fires, in the same transaction, the instance's timers started since `sequence_before` that
     // are already due at `now_ms`: a deadline that had passed when its state was entered fires
     // right after the handler that entered it, and so does what that timer enters in turn (at
     // most `max_overdue_firings`; any left are the timer loop's). Adds the timers fired to
-    // `fired`. `chained`: the firings of the chain so far, each already due when started.
+    // `fired`. (A timer loop ends in the engine: Engine::max_timer_chain.)
     store::Status fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
-                               std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired,
-                               std::size_t chained);
+                               std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
     static constexpr int max_overdue_firings = 100;
-    // The firings so far of an instance's chain of timers that the round limit above cut (and
-    // forgets it): the timer loop's next firing of that instance, or its next event, goes on
-    // with it. Past Engine::max_timer_chain the chain is a loop, and the instance fails.
-    std::size_t take_timer_chain(const std::string& instance_id);
     // How long a due timer of a version this binary cannot compile waits before it is looked at again.
     static constexpr std::int64_t uncompiled_version_retry_ms = 60'000;
     // Writes the step's instance, its commands and history (one history row per step).
@@ -113,10 +106,6 @@ private:
     const Deployment& deployment_;
     IdGenerator new_id_;
     std::atomic<bool> timers_started_{false};
-    // Instance id -> its timers' firings in a row, each already due when started, while such a
-    // chain goes on past one transaction (only the writer thread touches it). A batch run
-    // twice may count a chain's firings twice: the loop then fails a little earlier.
-    std::unordered_map<std::string, std::size_t> timer_chains_;
 };
 
 // RFC 3339 with milliseconds, UTC: the store's timestamps.

@@ -46,7 +46,6 @@ void Simulator::delivery_line(const std::string* event_id, const char* timer, co
 std::optional<std::string> Simulator::feed(std::string_view text, int line_number) {
     std::size_t first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return std::nullopt;  // blank lines are skipped
-    line_number_ = line_number;
     members_.clear();
     std::string why;
     switch (engine::read_json_object(text, members_, &why)) {
@@ -182,22 +181,14 @@ void Simulator::fire_due(std::int64_t until) {
         bool pending = false;
         for (const engine::PendingTimer& t : instance.timers) pending = pending || t.sequence == entry.sequence;
         if (!pending) continue;  // cancelled when the instance left the state
-        // A chain of timers that fire without the clock moving on ends in a failed instance.
-        const std::int64_t fired_at = std::max(clock_.value_or(entry.due_ms), entry.due_ms);
-        if (timer_chains_.size() <= entry.instance) timer_chains_.resize(instances_.size());
-        TimerChain& chain = timer_chains_[entry.instance];
-        chain.fired = chain.line == line_number_ && chain.clock == fired_at ? chain.fired + 1 : 1;
-        chain.line = line_number_;
-        chain.clock = fired_at;
         const ir::Timer& timer = engine_.program()
                                      .workflows[static_cast<std::size_t>(instance.workflow)]
                                      .states[static_cast<std::size_t>(entry.timer.state)]
                                      .timers[static_cast<std::size_t>(entry.timer.timer)];
         std::uint64_t before = timer_sequence_;
-        clock_ = fired_at;
-        engine::Step step = chain.fired > engine::Engine::max_timer_chain
-                                ? engine_.stop_timer_loop(std::move(instance), entry.timer)
-                                : engine_.fire(std::move(instance), entry.timer, {entry.due_ms, &timer_sequence_});
+        clock_ = std::max(clock_.value_or(entry.due_ms), entry.due_ms);
+        // (A timer loop past Engine::max_timer_chain ends its instance failed instead of firing.)
+        engine::Step step = engine_.fire(std::move(instance), entry.timer, {entry.due_ms, &timer_sequence_});
         apply(std::move(step), entry.instance, nullptr, timer.kind == ir::Timer::Kind::After ? "after" : "at", before);
     }
 }

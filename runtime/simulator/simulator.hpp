@@ -46,9 +46,8 @@ private:
     std::optional<std::string> event(int line_number);
     std::optional<std::string> advance(const Value& by, int line_number);
     std::optional<std::string> cancel(const Value& what, int line_number);
-    // Fires, in due order, every timer due at or before `until`. An instance whose timers fire
-    // more than Engine::max_timer_chain times in a row without the clock moving on (a timer
-    // that keeps re-arming itself already due) ends failed instead.
+    // Fires, in due order, every timer due at or before `until` (a timer loop fails its
+    // instance: Engine::max_timer_chain).
     void fire_due(std::int64_t until);
     // Applies a step to instance `index` (or creates it) and prints the delivery and commands.
     std::size_t apply(engine::Step step, std::optional<std::size_t> index, const std::string* event_id, const char* timer_kind,
@@ -68,16 +67,6 @@ private:
     boost::unordered_flat_map<std::string, Recorded> seen_events_;  // event id -> its first delivery
     std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
     std::vector<std::size_t> created_per_workflow_;
-    // By instance index: the input line and the clock of its last timer firing, and how many
-    // timers it fired in a row then. A chain never spans two lines: each line's firings run to
-    // their end before the next line is read.
-    struct TimerChain {
-        int line = 0;
-        std::int64_t clock = 0;
-        std::size_t fired = 0;
-    };
-    std::vector<TimerChain> timer_chains_;
-    int line_number_ = 0;  // the line being handled
     engine::JsonMembers members_;  // the input line's members, reused
     std::string line_;  // the output line being written, reused
 };

@@ -99,6 +99,13 @@ const char* const migrations[] = {
     ALTER TABLE history_v2 RENAME TO history;
     CREATE INDEX history_by_instance ON history (instance, row);
     )sql",
+    // Version 3: a pending timer keeps its place in a chain of timers that fire one after
+    // another without time moving on (engine::PendingTimer::chain), so that a timer loop is
+    // stopped across transactions and restarts. Timers written before start no chain.
+    R"sql(
+    ALTER TABLE timers ADD COLUMN chain INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE timers ADD COLUMN chain_latest_ms INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 constexpr auto replace = json::error_handler_t::replace;
@@ -193,12 +200,14 @@ Result<StoredInstance> read_instance(sqlite::Statement& s, Connection& db) {
     i.uuid_counter = static_cast<std::uint64_t>(s.integer(10));
     out.created_at = s.text(11);
     out.updated_at = s.text(12);
-    Use timers(db.prepare("SELECT state, timer, due_ms, sequence FROM timers WHERE instance = ? ORDER BY sequence"));
+    Use timers(db.prepare("SELECT state, timer, due_ms, sequence, chain, chain_latest_ms FROM timers WHERE instance = ? "
+                          "ORDER BY sequence"));
     timers->bind(1, i.id);
     int code;
     while ((code = timers->step()) == SQLITE_ROW)
         i.timers.push_back({static_cast<int>(timers->integer(0)), static_cast<int>(timers->integer(1)), timers->integer(2),
-                            static_cast<std::uint64_t>(timers->integer(3))});
+                            static_cast<std::uint64_t>(timers->integer(3)), static_cast<std::uint32_t>(timers->integer(4)),
+                            timers->integer(5)});
     if (code != SQLITE_DONE) return fail<StoredInstance>(timers->error(code));  // not an instance with fewer timers
     return Result<StoredInstance>::success(std::move(out));
 }
@@ -452,8 +461,10 @@ private:
             if (auto e = clear->run()) return e;
         }
         for (const engine::PendingTimer& t : i.timers) {
-            Use s(db_.prepare("INSERT INTO timers (instance, state, timer, due_ms, sequence) VALUES (?, ?, ?, ?, ?)"));
+            Use s(db_.prepare("INSERT INTO timers (instance, state, timer, due_ms, sequence, chain, chain_latest_ms) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?)"));
             s->bind(1, i.id).bind(2, t.state).bind(3, t.timer).bind(4, t.due_ms).bind(5, static_cast<std::int64_t>(t.sequence));
+            s->bind(6, static_cast<std::int64_t>(t.chain)).bind(7, t.chain_latest_ms);
             if (auto e = s->run()) return e;
         }
         return std::nullopt;
