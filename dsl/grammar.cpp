@@ -421,7 +421,14 @@ std::string found_at(const std::string& text, std::size_t offset) {
         while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;
         return "'" + text.substr(offset, end - offset) + "'";
     }
-    if (c == '"') return "a string";
+    if (c == '"') {
+        // A string ends on its line: one that does not is what the author should hear about.
+        for (std::size_t i = offset + 1; i < text.size() && text[i] != '\n'; ++i) {
+            if (text[i] == '\\') ++i;
+            else if (text[i] == '"') return "a string";
+        }
+        return "a string that is never closed (a string ends on its line)";
+    }
     if (c == '\n' || c == '\r') return "the end of the line";
     if (c < 0x20 || c >= 0x7f) {
         // Named by its code point: it may not show (a no-break space, a control character).

@@ -288,3 +288,9 @@ TEST_CASE("a comment never closed spans its '/*'; a range over several lines is 
     CHECK(format_text(warnings.all().front()) ==
           "m.flow:1:3: warning: this statement is never reached\n  emit Log {\n  ^~~~~~~~~~\n");
 }
+
+TEST_CASE("a string that is never closed, where no string may stand, is named as such") {
+    CHECK(syntax_errors("event A { id: \"abc }\n") ==
+          "1:15: expected a type, found a string that is never closed (a string ends on its line)\n");
+    CHECK(syntax_errors("event A { id: \"abc\" }\n") == "1:15: expected a type, found a string\n");
+}
