@@ -4,6 +4,7 @@
 #include "runtime/http/routes.hpp"
 #include "runtime/http/webhook_signature.hpp"
 #include "runtime/http/wire_text.hpp"
+#include "runtime/simulator/simulator.hpp"
 #include "runtime/store/sqlite_store.hpp"
 #include "support.hpp"
 
@@ -912,7 +913,7 @@ TEST_CASE("a timer loop fails its instance at the firing flowc simulate stops it
     json detail = only_instance(s);
     CHECK(detail["status"] == "failed");
     CHECK(detail["vars"]["n"] == 10000);
-    CHECK(detail["vars"]["p"] > 0);
+    CHECK(detail["vars"]["p"] == 0);  // the first Ping waited for the chain to end: in the loop's failure
     CHECK(detail["error"] == "timer loop: 10000 timers fired one after another without time moving on, each already due when "
                              "started at test.flow:4:12");
     CHECK(s.store->due_timers(now, 10).value->empty());
@@ -932,4 +933,46 @@ TEST_CASE("a periodic timer that catches up after downtime is no loop: each firi
     REQUIRE(*stored.value);
     REQUIRE((**stored.value).instance.timers.size() == 1);
     CHECK((**stored.value).instance.timers[0].chain == 0);  // not 101: no loop however long the downtime
+}
+
+TEST_CASE("an event that reaches an instance in the middle of a chain of timers waits for the chain to end, as in flowc simulate") {
+    // Each Kick queues 300 steps, worked off one `after 0s` at a time; an event's transaction
+    // fires a hundred, the timer loop the rest, unless the next event comes first.
+    const std::string flow = "event Kick { id: string }\n"
+                             "workflow W { key id: string var work: int = 0 var done: int = 0\n"
+                             " start on Kick { work = 300 goto Loop }\n"
+                             " state Idle { on Kick { work = work + 300 goto Loop } }\n"
+                             " state Loop { on Kick { work = work + 300 }\n"
+                             "   after 0s { if work > 0 { work = work - 1 done = done + 1 goto Loop } else { goto Idle } } } }";
+    Server s(100, flow);
+    auto kick = [&](const std::string& id) {
+        return s.call(beast_http::verb::post, "/v1/events", R"({"id": ")" + id + R"(", "type": "Kick", "data": {"id": "k"}})");
+    };
+    REQUIRE(kick("k1").result_int() == 202);
+    CHECK(only_instance(s)["vars"]["done"] == 100);  // the first hundred, in the event's transaction
+    json second = s.body_of(kick("k2"));
+    // The rest of the first chain (200) ran first and left the instance Idle, where the Kick
+    // started a new chain of 300 steps, its first hundred fired at once.
+    CHECK(second["deliveries"][0]["outcome"] == "handled");
+    json detail = only_instance(s);
+    CHECK(detail["vars"]["done"] == 400);
+    CHECK(detail["vars"]["work"] == 200);
+    CHECK(detail["state"] == "Loop");
+
+    // flowc simulate, given the same two events, ends with every step done.
+    Compilation compiled = test::compile_text(flow);
+    REQUIRE(compiled.program);
+    std::ostringstream out;
+    sim::Simulator simulator(compiled.program, out);
+    REQUIRE(simulator.feed(R"({"id": "k1", "type": "Kick", "time": "2026-01-01T00:00:00Z", "data": {"id": "k"}})", 1) == std::nullopt);
+    REQUIRE(simulator.feed(R"({"id": "k2", "type": "Kick", "data": {"id": "k"}})", 2) == std::nullopt);
+    simulator.finish();
+    std::string text = out.str();
+    json last = json::parse(text.substr(text.rfind('\n', text.size() - 2) + 1));
+    CHECK(last["vars"]["done"] == 600);
+    // flowd gets there once the timer loop fires the rest.
+    for (int pass = 0; pass < 10 && fire_due_timers(s, 1767225600000) > 0; ++pass) {
+    }
+    CHECK(only_instance(s)["vars"]["done"] == 600);
+    CHECK(only_instance(s)["state"] == "Idle");
 }

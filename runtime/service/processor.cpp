@@ -165,8 +165,19 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
     for (const engine::Route& route : current.route(event)) {
         const std::string& name = current.program().workflows[static_cast<std::size_t>(route.workflow)].name;
         Delivery delivery{name, *route.key, "", "unmatched", Value()};
-        auto running = tx.running_instance(name, dump(*route.key));
+        const std::string key = dump(*route.key);
+        auto running = tx.running_instance(name, key);
         if (!running.ok()) return fail<EventResult>(*running.error);
+        if (*running.value && in_timer_chain((**running.value).instance.timers, now_ms)) {
+            // Its chain of timers goes on past what one transaction fires: it ends first, as
+            // `flowc simulate` fires every due timer before the next event.
+            const std::string id = (**running.value).instance.id;
+            if (auto e = finish_timer_chain(tx, id, std::move((**running.value).instance.timers), now_ms, timer_sequence,
+                                            result.timers_fired))
+                return fail<EventResult>(*e);
+            running = tx.running_instance(name, key);  // as the chain left it, if it still runs
+            if (!running.ok()) return fail<EventResult>(*running.error);
+        }
         engine::Step step;
         const engine::Engine* engine = &current;
         const std::uint64_t sequence_before = timer_sequence;
@@ -265,6 +276,29 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
         return fail<bool>(*e);
     if (step.instance.status == engine::Status::Running) pending_after = std::move(step.instance.timers);
     return store::Result<bool>::success(true);
+}
+
+bool Processor::in_timer_chain(const std::vector<engine::PendingTimer>& timers, std::int64_t now_ms) {
+    return std::any_of(timers.begin(), timers.end(),
+                       [&](const engine::PendingTimer& t) { return t.chain > 0 && t.due_ms <= now_ms; });
+}
+
+store::Status Processor::finish_timer_chain(store::Transaction& tx, const std::string& instance_id,
+                                            std::vector<engine::PendingTimer> timers, std::int64_t now_ms,
+                                            std::uint64_t& timer_sequence, int& fired) {
+    // At most the chain's length: the engine fails the instance past it.
+    for (std::uint32_t round = 0; round <= engine::Engine::max_timer_chain && in_timer_chain(timers, now_ms); ++round) {
+        const engine::PendingTimer* next = nullptr;  // the earliest due, then the first started
+        for (const engine::PendingTimer& t : timers)
+            if (t.due_ms <= now_ms && (!next || t.due_ms < next->due_ms || (t.due_ms == next->due_ms && t.sequence < next->sequence)))
+                next = &t;
+        std::vector<engine::PendingTimer> pending_after;
+        auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);
+        if (!done.ok()) return *done.error;
+        fired += *done.value ? 1 : 0;
+        timers = std::move(pending_after);  // none once the instance has ended
+    }
+    return std::nullopt;
 }
 
 store::Status Processor::fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,

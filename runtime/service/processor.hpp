@@ -97,6 +97,13 @@ private:
     store::Status fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
     static constexpr int max_overdue_firings = 100;
+    // Whether one of the timers is due at `now_ms` and continues a chain (PendingTimer::chain):
+    // the instance is in the middle of a chain that max_overdue_firings cut.
+    static bool in_timer_chain(const std::vector<engine::PendingTimer>& timers, std::int64_t now_ms);
+    // Fires the instance's due timers, in due order, while one continues a chain: the rest of a
+    // chain cut by max_overdue_firings, before an event reaches the instance. Adds to `fired`.
+    store::Status finish_timer_chain(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
+                                     std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
     // How long a due timer of a version this binary cannot compile waits before it is looked at again.
     static constexpr std::int64_t uncompiled_version_retry_ms = 60'000;
     // Writes the step's instance, its commands and history (one history row per step).
