@@ -48,6 +48,18 @@ bool same_timers(const std::vector<engine::PendingTimer>& a, const std::vector<e
     return true;
 }
 
+// Of the timers started since `sequence_from` and due at `now_ms`, the earliest due, then the
+// first started; null when none is due.
+const engine::PendingTimer* earliest_due(const std::vector<engine::PendingTimer>& timers, std::int64_t now_ms,
+                                         std::uint64_t sequence_from) {
+    const engine::PendingTimer* next = nullptr;
+    for (const engine::PendingTimer& t : timers)
+        if (t.sequence >= sequence_from && t.due_ms <= now_ms &&
+            (!next || t.due_ms < next->due_ms || (t.due_ms == next->due_ms && t.sequence < next->sequence)))
+            next = &t;
+    return next;
+}
+
 std::string state_of(const engine::Engine& engine, const engine::Instance& i) {
     const std::string* name = engine.state_name(i);
     return name ? *name : std::string();
@@ -288,10 +300,7 @@ store::Status Processor::finish_timer_chain(store::Transaction& tx, const std::s
                                             std::uint64_t& timer_sequence, int& fired) {
     // At most the chain's length: the engine fails the instance past it.
     for (std::uint32_t round = 0; round <= engine::Engine::max_timer_chain && in_timer_chain(timers, now_ms); ++round) {
-        const engine::PendingTimer* next = nullptr;  // the earliest due, then the first started
-        for (const engine::PendingTimer& t : timers)
-            if (t.due_ms <= now_ms && (!next || t.due_ms < next->due_ms || (t.due_ms == next->due_ms && t.sequence < next->sequence)))
-                next = &t;
+        const engine::PendingTimer* next = earliest_due(timers, now_ms, 0);
         std::vector<engine::PendingTimer> pending_after;
         auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);
         if (!done.ok()) return *done.error;
@@ -305,11 +314,7 @@ store::Status Processor::fire_overdue(store::Transaction& tx, const std::string&
                                       std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence,
                                       int& fired) {
     for (int round = 0; round < max_overdue_firings; ++round) {
-        const engine::PendingTimer* next = nullptr;  // the earliest due, then the first started
-        for (const engine::PendingTimer& t : timers)
-            if (t.sequence >= sequence_before && t.due_ms <= now_ms &&
-                (!next || t.due_ms < next->due_ms || (t.due_ms == next->due_ms && t.sequence < next->sequence)))
-                next = &t;
+        const engine::PendingTimer* next = earliest_due(timers, now_ms, sequence_before);
         if (!next) return std::nullopt;
         std::vector<engine::PendingTimer> pending_after;
         auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);
