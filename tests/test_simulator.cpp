@@ -359,3 +359,15 @@ TEST_CASE("an event's id: absent or null is the line number; empty is refused, a
     Run empty_id = simulate_text(flow, R"({"id": "", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
     CHECK(empty_id.error == "line 1: an event's \"id\" must be a non-empty string");
 }
+
+TEST_CASE("a bound on the timers one line may fire, for fuzzing, refuses the line past it") {
+    Compilation c = test::compile_text("event Go { id: string }\nworkflow W { key id: string start on Go { goto S }\n"
+                                       " state S { after 1s { goto S } } }");
+    REQUIRE(c.program);
+    std::ostringstream out;
+    sim::Simulator simulator(c.program, out, 50);
+    CHECK(simulator.feed(R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})", 1) == std::nullopt);
+    CHECK(simulator.feed(R"({"advance": "40s"})", 2) == std::nullopt);
+    CHECK(simulator.feed(R"({"advance": "60s"})", 3) ==
+          std::optional<std::string>("line 3: more than 50 timers fired for this line (the bound this run was given)"));
+}

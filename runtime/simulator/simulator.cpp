@@ -15,8 +15,13 @@ std::string error_at(int line_number, const std::string& message) {
 
 }  // namespace
 
-Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out)
-    : engine_(std::move(program)), out_(out), created_per_workflow_(engine_.program().workflows.size(), 0) {}
+Simulator::Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out, std::size_t max_firings_per_line)
+    : engine_(std::move(program)), out_(out), created_per_workflow_(engine_.program().workflows.size(), 0),
+      max_firings_per_line_(max_firings_per_line) {}
+
+std::string Simulator::too_many_firings() const {
+    return "more than " + std::to_string(max_firings_per_line_) + " timers fired for this line (the bound this run was given)";
+}
 
 std::string Simulator::running_key(int workflow, const Value& key) const {
     std::string id = std::to_string(workflow);
@@ -46,6 +51,7 @@ void Simulator::delivery_line(const std::string* event_id, const char* timer, co
 std::optional<std::string> Simulator::feed(std::string_view text, int line_number) {
     std::size_t first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return std::nullopt;  // blank lines are skipped
+    fired_this_line_ = 0;
     members_.clear();
     std::string why;
     switch (engine::read_json_object(text, members_, &why)) {
@@ -65,7 +71,7 @@ std::optional<std::string> Simulator::advance(const Value& by, int line_number) 
     std::int64_t target = 0;
     if (__builtin_add_overflow(*clock_, *ms, &target) || !chrono::in_rfc3339_range(target))
         return error_at(line_number, "the clock would pass the end of year 9999");
-    fire_due(target);
+    if (!fire_due(target)) return error_at(line_number, too_many_firings());
     clock_ = target;
     return std::nullopt;
 }
@@ -127,7 +133,7 @@ std::optional<std::string> Simulator::event(int line_number) {
     }
     const engine::Event& event = std::get<engine::Event>(decoded);
 
-    fire_due(at);
+    if (!fire_due(at)) return error_at(line_number, too_many_firings());
     clock_ = at;
 
     auto seen = seen_events_.find(id);
@@ -152,7 +158,7 @@ std::optional<std::string> Simulator::event(int line_number) {
             apply(engine_.deliver(std::move(instances_[found->second]), event, clock), found->second, &id, nullptr, before);
             // A deadline already passed when its state was entered fires right after the handler,
             // before the next workflow's delivery.
-            fire_due(at);
+            if (!fire_due(at)) return error_at(line_number, too_many_firings());
             continue;
         }
         std::size_t n = ++created_per_workflow_[static_cast<std::size_t>(route.workflow)];
@@ -166,14 +172,15 @@ std::optional<std::string> Simulator::event(int line_number) {
             continue;
         }
         apply(std::move(step), std::nullopt, &id, nullptr, before);
-        fire_due(at);
+        if (!fire_due(at)) return error_at(line_number, too_many_firings());
     }
     seen_events_.emplace(std::move(id), std::move(first));
     return std::nullopt;
 }
 
-void Simulator::fire_due(std::int64_t until) {
+bool Simulator::fire_due(std::int64_t until) {
     while (!timers_.empty() && timers_.top().due_ms <= until) {
+        if (max_firings_per_line_ && ++fired_this_line_ > max_firings_per_line_) return false;
         TimerEntry entry = timers_.top();
         timers_.pop();
         engine::Instance& instance = instances_[entry.instance];
@@ -191,6 +198,7 @@ void Simulator::fire_due(std::int64_t until) {
         engine::Step step = engine_.fire(std::move(instance), entry.timer, {entry.due_ms, &timer_sequence_});
         apply(std::move(step), entry.instance, nullptr, timer.kind == ir::Timer::Kind::After ? "after" : "at", before);
     }
+    return true;
 }
 
 std::size_t Simulator::apply(engine::Step step, std::optional<std::size_t> index, const std::string* event_id,

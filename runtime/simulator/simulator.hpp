@@ -18,7 +18,9 @@ namespace flow::sim {
 
 class Simulator {
 public:
-    Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out);
+    // `max_firings_per_line`, when not 0, refuses a line that makes more timers fire (a bound
+    // for fuzzing, where a clock move years past a short periodic timer would take too long).
+    Simulator(std::shared_ptr<const ir::Program> program, std::ostream& out, std::size_t max_firings_per_line = 0);
 
     // Handles one scenario line (1-based number). Returns an error message naming the line
     // when the line is invalid; the run stops there, and what was printed stands.
@@ -47,8 +49,9 @@ private:
     std::optional<std::string> advance(const Value& by, int line_number);
     std::optional<std::string> cancel(const Value& what, int line_number);
     // Fires, in due order, every timer due at or before `until` (a timer loop fails its
-    // instance: Engine::max_timer_chain).
-    void fire_due(std::int64_t until);
+    // instance: Engine::max_timer_chain). False past max_firings_per_line_.
+    bool fire_due(std::int64_t until);
+    std::string too_many_firings() const;
     // Applies a step to instance `index` (or creates it) and prints the delivery and commands.
     std::size_t apply(engine::Step step, std::optional<std::size_t> index, const std::string* event_id, const char* timer_kind,
                       std::uint64_t sequence_before);
@@ -69,6 +72,8 @@ private:
     std::vector<std::size_t> created_per_workflow_;
     engine::JsonMembers members_;  // the input line's members, reused
     std::string line_;  // the output line being written, reused
+    std::size_t max_firings_per_line_;
+    std::size_t fired_this_line_ = 0;
 };
 
 
