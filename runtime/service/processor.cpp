@@ -299,23 +299,25 @@ store::Status Processor::finish_timer_chain(store::Transaction& tx, const std::s
                                             std::vector<engine::PendingTimer> timers, std::int64_t now_ms,
                                             std::uint64_t& timer_sequence, int& fired) {
     // At most the chain's length: the engine fails the instance past it.
-    for (std::uint32_t round = 0; round <= engine::Engine::max_timer_chain && in_timer_chain(timers, now_ms); ++round) {
-        const engine::PendingTimer* next = earliest_due(timers, now_ms, 0);
-        std::vector<engine::PendingTimer> pending_after;
-        auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);
-        if (!done.ok()) return *done.error;
-        fired += *done.value ? 1 : 0;
-        timers = std::move(pending_after);  // none once the instance has ended
-    }
-    return std::nullopt;
+    return fire_due_timers(tx, instance_id, std::move(timers), 0, now_ms, timer_sequence, fired,
+                           engine::Engine::max_timer_chain + 1, true);
 }
 
 store::Status Processor::fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                       std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence,
                                       int& fired) {
-    for (int round = 0; round < max_overdue_firings; ++round) {
-        const engine::PendingTimer* next = earliest_due(timers, now_ms, sequence_before);
-        if (!next) return std::nullopt;
+    return fire_due_timers(tx, instance_id, std::move(timers), sequence_before, now_ms, timer_sequence, fired,
+                           max_overdue_firings, false);
+}
+
+store::Status Processor::fire_due_timers(store::Transaction& tx, const std::string& instance_id,
+                                         std::vector<engine::PendingTimer> timers, std::uint64_t sequence_from,
+                                         std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired, std::size_t rounds,
+                                         bool while_chained) {
+    for (std::size_t round = 0; round < rounds; ++round) {
+        if (while_chained && !in_timer_chain(timers, now_ms)) break;
+        const engine::PendingTimer* next = earliest_due(timers, now_ms, sequence_from);
+        if (!next) break;
         std::vector<engine::PendingTimer> pending_after;
         auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);
         if (!done.ok()) return *done.error;

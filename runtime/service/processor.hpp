@@ -104,6 +104,12 @@ private:
     // chain cut by max_overdue_firings, before an event reaches the instance. Adds to `fired`.
     store::Status finish_timer_chain(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                      std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
+    // What the two above share: fires the instance's timers started since `sequence_from` and
+    // due at `now_ms`, earliest first, at most `rounds` of them (with `while_chained`, only while
+    // one continues a chain).
+    store::Status fire_due_timers(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
+                                  std::uint64_t sequence_from, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired,
+                                  std::size_t rounds, bool while_chained);
     // How long a due timer of a version this binary cannot compile waits before it is looked at again.
     static constexpr std::int64_t uncompiled_version_retry_ms = 60'000;
     // Writes the step's instance, its commands and history (one history row per step).
