@@ -8,6 +8,8 @@
 2. Engine throughput through `flowc simulate` on the campaign example with 100,000
    instances (each started, then confirmed or rejected; every 10th event a duplicate):
    median events/s, where the time includes reading the scenario and printing every line.
+3. `flowc check` on one workflow grown to N vars, N states and a start handler of N
+   assignments and N lets, for each N of --sizes: the time should grow in step with N.
 Inputs are generated in a temporary folder; nothing is written to the repository.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
@@ -62,6 +64,21 @@ def generate_flow(path, target_lines=10000):
     return len(lines)
 
 
+def generate_one_big_workflow(path, n):
+    """One workflow of n vars, n states and a start handler of n assignments and n lets."""
+    lines = ["event E { id: string, n: int }", "workflow Big {", "  key id: string"]
+    lines += [f"  var v{i}: int = {i}" for i in range(n)]
+    lines.append("  start on E as e {")
+    lines += [f"    v{i} = v{i} + e.n" for i in range(n)]
+    lines += [f"    let l{i} = " + ("e.n" if i == 0 else f"l{i - 1} + 1") for i in range(n)]
+    lines += [f"    v0 = l{n - 1}", "    goto S0", "  }"]
+    lines += [f"  state S{i} {{ on E {{ goto S{i + 1} }} }}" for i in range(n - 1)]
+    lines += [f"  state S{n - 1} {{ on E {{ complete }} }}", "}", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return len(lines)
+
+
 def generate_campaign(path, instances=100000):
     events = 0
     with open(path, "w") as f:
@@ -100,6 +117,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--flowc", default=os.path.join(ROOT, "build-release", "tools", "flowc"))
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--sizes", default="5000,10000,20000,40000",
+                        help="the sizes N of the one-workflow scaling rows; empty for none")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         big = os.path.join(tmp, "big.flow")
@@ -112,6 +131,12 @@ def main():
         med, lo, hi = timed([args.flowc, "simulate", flow, "--events", scenario], max(3, args.runs // 2))
         print(f"| flowc simulate, campaign, 100,000 instances, {n_events} events | median {n_events / med:,.0f} events/s "
               f"({med:.2f} s; min {lo:.2f}, max {hi:.2f}) |")
+        for n in [int(size) for size in args.sizes.split(",") if size]:
+            one = os.path.join(tmp, f"one{n}.flow")
+            n_lines = generate_one_big_workflow(one, n)
+            med, lo, hi = timed([args.flowc, "check", one], max(3, args.runs // 2))
+            print(f"| flowc check, one workflow of {n:,} vars, states and lets ({n_lines:,} lines) | "
+                  f"median {med * 1000:.0f} ms (min {lo * 1000:.0f}, max {hi * 1000:.0f}); {med * 1e6 / n:.1f} µs per N |")
 
 
 if __name__ == "__main__":

@@ -77,19 +77,22 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
             }
         }
     }
-    // Can end: the state itself ends, or a successor can (a fixed point over the gotos).
+    // Can end: the state itself ends, or a successor can. Walked backwards from the states that
+    // end, so that a long chain of states costs its length, not its length squared.
+    std::vector<std::vector<int>> entered_from(n);
+    for (std::size_t i = 0; i < n; ++i)
+        for (int next : exits[i].gotos) entered_from[static_cast<std::size_t>(next)].push_back(static_cast<int>(i));
     std::vector<bool> can_end(n, false);
-    for (std::size_t i = 0; i < n; ++i) can_end[i] = exits[i].ends;
-    for (bool changed = true; changed;) {
-        changed = false;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (can_end[i]) continue;
-            for (int next : exits[i].gotos) {
-                if (can_end[static_cast<std::size_t>(next)]) {
-                    can_end[i] = changed = true;
-                    break;
-                }
-            }
+    std::vector<int> ending;
+    for (std::size_t i = 0; i < n; ++i)
+        if (exits[i].ends) can_end[i] = true, ending.push_back(static_cast<int>(i));
+    while (!ending.empty()) {
+        int s = ending.back();
+        ending.pop_back();
+        for (int before : entered_from[static_cast<std::size_t>(s)]) {
+            if (can_end[static_cast<std::size_t>(before)]) continue;
+            can_end[static_cast<std::size_t>(before)] = true;
+            ending.push_back(before);
         }
     }
     const bool graph_is_known = !goto_to_unknown_state_ && !w.starts.empty();

@@ -1,5 +1,5 @@
 // The semantic checks and the lowering to IR. Internal to dsl/: the Checker's parts live in
-// declarations.cpp (names and types), expressions.cpp, statements.cpp, workflows.cpp and
+// declarations.cpp (names and types), expressions.cpp, statements.cpp, locals.cpp, workflows.cpp and
 // analysis.cpp (reachability and use).
 #pragma once
 
@@ -13,6 +13,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace flow {
@@ -55,13 +57,30 @@ private:
         Type type;
         bool refused = false;  // a `let` refused for hiding a name: read as written, never assigned
     };
+    // The locals in scope, in the order they were bound, found by name in constant time (a
+    // handler with thousands of `let`s is checked in linear time). A block ends by truncating
+    // back to the size it started with.
+    class Locals {
+    public:
+        void push(Local local);
+        std::size_t size() const { return in_order_.size(); }
+        void truncate(std::size_t size);
+        // The newest local of that name: the one a read sees.
+        const Local* newest(std::string_view name) const;
+        // The oldest local of that name that was not refused: the one an assignment hits.
+        const Local* first_accepted(std::string_view name) const;
+
+    private:
+        std::vector<Local> in_order_;
+        std::unordered_map<std::string, std::vector<std::size_t>, ir::NameHash, std::equal_to<>> by_name_;
+    };
     // What an expression or statement may see.
     struct Scope {
         enum class Context { Initializer, Start, Handler, Entry, Timer, Cancel };
         Context context = Context::Handler;
         ir::Workflow* workflow = nullptr;
         int file = -1;
-        std::vector<Local> locals;
+        Locals locals;
         int next_slot = 0;
         int max_slots = 0;
         int visible_vars = 0;  // initializers see only the vars declared before them

@@ -399,13 +399,11 @@ ir::Expr Checker::call(const ast::Name& function, const ast::CallArguments& argu
 ir::Expr Checker::name_reference(const ast::Name& n, Scope& scope) {
     ir::Expr out;
     out.position = position(n, scope.file);
-    for (auto local = scope.locals.rbegin(); local != scope.locals.rend(); ++local) {
-        if (local->name == n.text) {
-            out.op = ir::Op::Local;
-            out.slot = local->slot;
-            out.type = local->type;
-            return out;
-        }
+    if (const Local* local = scope.locals.newest(n.text)) {
+        out.op = ir::Op::Local;
+        out.slot = local->slot;
+        out.type = local->type;
+        return out;
     }
     ir::Workflow& w = *scope.workflow;
     if (n.text == "key") {
@@ -413,11 +411,11 @@ ir::Expr Checker::name_reference(const ast::Name& n, Scope& scope) {
         out.type = w.key_type;
         return out;
     }
-    for (std::size_t v = 0; v < w.vars.size(); ++v) {
-        if (w.vars[v].name != n.text) continue;
-        if (scope.context == Scope::Context::Initializer && static_cast<int>(v) >= scope.visible_vars) break;
+    int var = w.var_index(n.text);
+    if (var >= 0 && (scope.context != Scope::Context::Initializer || var < scope.visible_vars)) {
+        auto v = static_cast<std::size_t>(var);
         out.op = ir::Op::Var;
-        out.slot = static_cast<int>(v);
+        out.slot = var;
         out.type = w.vars[v].type;
         if (v < var_read_.size()) var_read_[v] = true;
         return out;

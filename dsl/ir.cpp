@@ -9,9 +9,13 @@ const FieldDecl* Record::field(std::string_view field_name) const {
 }
 
 int Workflow::state_index(std::string_view state_name) const {
-    for (std::size_t i = 0; i < states.size(); ++i)
-        if (states[i].name == state_name) return static_cast<int>(i);
-    return -1;
+    auto it = state_by_name.find(state_name);
+    return it == state_by_name.end() ? -1 : it->second;
+}
+
+int Workflow::var_index(std::string_view var_name) const {
+    auto it = var_by_name.find(var_name);
+    return it == var_by_name.end() ? -1 : it->second;
 }
 
 const Record* Program::record(std::string_view name) const {

@@ -120,6 +120,13 @@ struct State {
     std::unordered_map<int, std::vector<int>> handlers_by_event;
 };
 
+// Hashes strings and string views alike, so that a lookup by view makes no copy.
+struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+using NameIndex = std::unordered_map<std::string, int, NameHash, std::equal_to<>>;
+
 struct Var {
     std::string name;
     Type type;
@@ -145,16 +152,13 @@ struct Workflow {
     std::unordered_map<int, std::vector<int>> handlers_by_event;
     std::vector<std::string> targets;  // the command targets it emits to
     std::string hash;                  // of the compiled form: changes when behaviour may change
+    // Indexes into `states` and `vars` by name, kept by whoever appends to them.
+    NameIndex state_by_name;
+    NameIndex var_by_name;
 
     int state_index(std::string_view state_name) const;
+    int var_index(std::string_view var_name) const;
 };
-
-// Hashes strings and string views alike, so that a lookup by view makes no copy.
-struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
-};
-using NameIndex = std::unordered_map<std::string, int, NameHash, std::equal_to<>>;
 
 struct Program {
     std::vector<Record> records;

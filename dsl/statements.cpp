@@ -66,7 +66,7 @@ bool Checker::block(const std::vector<ast::Statement>& statements, ir::Block& ou
         if (this_ends && !ends) ended_by = transition_word(s);
         ends = ends || this_ends;
     }
-    scope.locals.resize(locals_before);
+    scope.locals.truncate(locals_before);
     return ends;
 }
 
@@ -89,20 +89,16 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         st.position = position(*assign, file);
         ir::Expr value = expression(assign->value, scope);
         const std::string& target = assign->target.text;
-        for (const Local& local : scope.locals) {
-            if (local.name == target && !local.refused) {
-                diagnostics_.error(span(assign->target, file),
-                                   local.type.is(Type::Kind::Record) && program_.record(local.type.record_name()) &&
-                                           program_.record(local.type.record_name())->kind == ir::Record::Kind::Event &&
-                                           local.slot == 0
-                                       ? "'" + target + "' names the event being handled: it cannot be assigned"
-                                       : "'" + target + "' is a 'let': it cannot be assigned");
-                return false;
-            }
+        if (const Local* local = scope.locals.first_accepted(target)) {
+            diagnostics_.error(span(assign->target, file),
+                               local->type.is(Type::Kind::Record) && program_.record(local->type.record_name()) &&
+                                       program_.record(local->type.record_name())->kind == ir::Record::Kind::Event &&
+                                       local->slot == 0
+                                   ? "'" + target + "' names the event being handled: it cannot be assigned"
+                                   : "'" + target + "' is a 'let': it cannot be assigned");
+            return false;
         }
-        int slot = -1;
-        for (std::size_t v = 0; v < w.vars.size(); ++v)
-            if (w.vars[v].name == target) slot = static_cast<int>(v);
+        int slot = w.var_index(target);
         if (slot < 0) {
             diagnostics_.error(span(assign->target, file),
                                target == "key" ? "the key cannot be assigned" : "unknown variable '" + target + "'");
@@ -121,10 +117,8 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         const std::string& name = let->name.text;
         std::string clash;
         if (name == "key") clash = "the key";
-        for (const ir::Var& var : w.vars)
-            if (var.name == name) clash = "the variable '" + name + "' of the workflow";
-        for (const Local& local : scope.locals)
-            if (local.name == name) clash = "'" + name + "', defined earlier in this handler";
+        if (w.var_index(name) >= 0) clash = "the variable '" + name + "' of the workflow";
+        if (scope.locals.newest(name)) clash = "'" + name + "', defined earlier in this handler";
         if (!clash.empty()) diagnostics_.error(span(let->name, file), "a 'let' cannot hide " + clash + ": choose another name");
         if (st.value.type.is(Type::Kind::Null))
             diagnostics_.error(span(let->value, file), "a 'let' needs a value of a known type, not null");
@@ -135,7 +129,7 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         scope.max_slots = std::max(scope.max_slots, scope.next_slot);
         // A refused `let` still names its value for the reads after it (what its author meant),
         // but an assignment to the name goes to the variable it tried to hide: no second error.
-        scope.locals.push_back({name, st.slot, st.value.type, !clash.empty()});
+        scope.locals.push({name, st.slot, st.value.type, !clash.empty()});
         out.push_back(std::move(st));
         return false;
     }

@@ -21,11 +21,11 @@ ir::Handler Checker::handler(const ast::Handler& h, Scope::Context context, ir::
         correlation(*event, h.event, w, file);
     }
     if (h.alias) {
-        if (h.alias->text == "key" || std::any_of(w.vars.begin(), w.vars.end(), [&](const ir::Var& v) { return v.name == h.alias->text; }))
+        if (h.alias->text == "key" || w.var_index(h.alias->text) >= 0)
             diagnostics_.error(span(*h.alias, file), "'" + h.alias->text + "' is already a variable of the workflow");
         out.binding = scope.next_slot++;
         scope.max_slots = scope.next_slot;
-        scope.locals.push_back({h.alias->text, out.binding, event ? Type::record(event->name) : Type::error()});
+        scope.locals.push({h.alias->text, out.binding, event ? Type::record(event->name) : Type::error()});
     }
     if (h.guard) out.guard = condition(*h.guard, scope, "a 'when' guard");
     last_handler_ends_ = block(h.body, out.body, scope);
@@ -164,14 +164,15 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
             ir::State s;
             s.name = state->name.text;
             s.position = position(state->name, file);
+            w.state_by_name.emplace(s.name, static_cast<int>(w.states.size()));
             w.states.push_back(std::move(s));
         } else if (const auto* var = boost::get<ast::Var>(&member)) {
             const std::string& name = var->name.text;
-            bool clash = std::any_of(w.vars.begin(), w.vars.end(), [&](const ir::Var& v) { return v.name == name; });
-            if (clash) {
+            if (w.var_index(name) >= 0) {
                 diagnostics_.error(span(var->name, file), "variable '" + name + "' is declared twice");
                 continue;
             }
+            w.var_by_name.emplace(name, static_cast<int>(w.vars.size()));
             w.vars.push_back({name, resolve_type(var->type, file), {}});
             var_syntax.push_back(var);
         }
@@ -209,12 +210,12 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
         const auto* var = boost::get<ast::Var>(&member);
         if (!var || var_syntax.count(var->name.text)) continue;
         var_syntax[var->name.text] = var;
-        for (std::size_t v = 0; v < w.vars.size(); ++v) {
-            if (w.vars[v].name != var->name.text) continue;
-            init.visible_vars = static_cast<int>(v);
-            w.vars[v].initializer = coerce(expression(var->initializer, init), w.vars[v].type,
-                                           span(var->initializer, file), "variable '" + var->name.text + "'");
-        }
+        int v = w.var_index(var->name.text);
+        if (v < 0) continue;
+        init.visible_vars = v;
+        ir::Var& declared = w.vars[static_cast<std::size_t>(v)];
+        declared.initializer = coerce(expression(var->initializer, init), declared.type,
+                                      span(var->initializer, file), "variable '" + var->name.text + "'");
     }
     w.initializer_locals = init.max_slots;
 

@@ -210,6 +210,19 @@ TEST_CASE("the state warnings stand beside other errors, unless a misspelled got
     CHECK_FALSE(has(misspelled, "state 'S'"));
 }
 
+TEST_CASE("a state can end when any path of gotos leads to one that ends, however long") {
+    // A chain declared backwards (each state leads to the one declared before it) to its end,
+    // beside a loop that never ends: only the loop's states are warned about.
+    std::string chain = prelude + "workflow W { key id: string start on A { if a.n > 0 { goto S50 } else { goto L1 } }\n";
+    for (int i = 50; i > 0; --i) chain += " state S" + std::to_string(i) + " { on B { goto S" + std::to_string(i - 1) + " } }\n";
+    chain += " state S0 { on B { complete } }\n state L1 { on B { goto L2 } }\n state L2 { on B { goto L1 } }\n}";
+    std::string summary = check(chain);
+    CHECK_FALSE(has(summary, "no path from state 'S"));
+    CHECK(has(summary, "warning: no path from state 'L1' reaches complete, fail or cancel"));
+    CHECK(has(summary, "warning: no path from state 'L2' reaches complete, fail or cancel"));
+    CHECK_FALSE(has(summary, "never entered"));
+}
+
 TEST_CASE("warnings: unreachable states, states that cannot end, unused declarations and vars") {
     std::string unreachable = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                         "state T { on B { complete } } }";
@@ -469,6 +482,33 @@ TEST_CASE("a refused let brings no second error: reads see its value, an assignm
     std::string over_binding = check(wrap("let a = 4\n let m = a + 1\n goto S"));
     CHECK(has(over_binding, "error: a 'let' cannot hide 'a', defined earlier in this handler"));
     CHECK(errors_in(over_binding) == 1);
+}
+
+TEST_CASE("a let is seen from its line to the end of its block, and its name is free again after") {
+    // Sibling blocks may reuse a name; the outer block may too once the inner one has ended.
+    std::string siblings = check(wrap("if a.n > 1 { let x = 1\n emit C { id: key, n: x } } else { let x = 2\n emit C { id: key, n: x } }\n"
+                                      " let x = 3\n emit C { id: key, n: x }\n goto S"));
+    CHECK(siblings == "");
+    CHECK(has(check(wrap("if a.n > 1 { let y = 1\n emit C { id: key, n: y } }\n emit C { id: key, n: y }\n goto S")),
+              "error: unknown name 'y'"));
+    // An assignment meets the let that was accepted, not a later one refused for hiding it.
+    std::string refused_inside = check(wrap("let x = 1\n if a.n > 1 { let x = 2\n x = 5 }\n emit C { id: key, n: x }\n goto S"));
+    CHECK(has(refused_inside, "error: a 'let' cannot hide 'x', defined earlier in this handler"));
+    CHECK(has(refused_inside, "error: 'x' is a 'let': it cannot be assigned"));
+}
+
+TEST_CASE("a handler with thousands of lets gets one slot per let, in order") {
+    std::string body;
+    for (int i = 0; i < 3000; ++i) body += "let v" + std::to_string(i) + " = " + (i == 0 ? "a.n" : "v" + std::to_string(i - 1) + " + 1") + "\n";
+    body += "emit C { id: key, n: v2999 }\n goto S";
+    Compilation c = test::compile_text(wrap(body));
+    CHECK(test::summary(c) == "");
+    REQUIRE(c.program);
+    const ir::Handler& start = c.program->workflows[0].starts[0];
+    CHECK(start.locals == 3001);  // the event's alias, then each let
+    REQUIRE(start.body.size() == 3002);
+    CHECK(start.body[2999].slot == 3000);
+    CHECK(start.body[2999].value.args[0].slot == 2999);  // v2999 reads v2998's slot
 }
 
 TEST_CASE("type error hints name the side to fix") {
