@@ -669,7 +669,28 @@ TEST_CASE("Standard Webhooks signatures: valid, forged, stale, missing, rotated"
     CHECK(http::verify_webhook({secret}, "msg_2", "1700000000", signature, body, 1700000000) == http::SignatureCheck::Invalid);
     CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body, 1700000301) == http::SignatureCheck::Stale);
     CHECK(http::verify_webhook({secret}, "msg_1", "", signature, body, 1700000000) == http::SignatureCheck::Missing);
-    CHECK(http::verify_webhook({secret}, "msg_1", "17e8", signature, body, 1700000000) == http::SignatureCheck::Invalid);
+    CHECK(http::verify_webhook({secret}, "msg_1", "17e8", signature, body, 1700000000) == http::SignatureCheck::BadTimestamp);
+}
+
+TEST_CASE("the digest of what a signature leaves out: the Content-Type and the ce- headers, nothing else") {
+    const std::map<std::string, std::string> binary = {{"ce-id", "e1"}, {"ce-type", "Ping"}, {"ce-source", "/s"},
+                                                       {"ce-specversion", "1.0"}, {"webhook-id", "msg_1"}};
+    const std::string digest = http::unsigned_headers_digest("application/json", binary);
+    CHECK(digest.size() == 64);
+    CHECK(http::unsigned_headers_digest("application/json", binary) == digest);
+    auto with = [&](const std::string& name, const std::string& value) {
+        auto changed = binary;
+        changed[name] = value;
+        return http::unsigned_headers_digest("application/json", changed);
+    };
+    CHECK(with("ce-id", "e2") != digest);
+    CHECK(with("ce-type", "Pong") != digest);
+    CHECK(with("ce-subject", "x") != digest);  // an added attribute
+    CHECK(with("webhook-id", "msg_2") == digest);  // signed: not part of it
+    CHECK(with("webhook-timestamp", "1") == digest);
+    CHECK(http::unsigned_headers_digest("application/cloudevents+json", binary) != digest);
+    // Lengths keep the parts apart: a value cannot pass for a name and a value.
+    CHECK(http::unsigned_headers_digest("", {{"ce-a", "bce-c"}}) != http::unsigned_headers_digest("", {{"ce-ab", "ce-c"}}));
 }
 
 TEST_CASE("a webhook secret is base64 with or without whsec_, as the Standard Webhooks libraries read it") {

@@ -271,3 +271,36 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
     CHECK(next_after(4) == std::optional<std::int64_t>(5));
     CHECK(next_after(5) == std::nullopt);
 }
+
+TEST_CASE("a signed message's id is bound to its first digest until it is too old to be replayed") {
+    TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    auto opened = store::open_sqlite_store({file.string(), "FULL"});
+    REQUIRE(opened.ok());
+    store::Store& s = **opened.value;
+    auto bind = [&](const std::string& id, const std::string& digest, std::int64_t now, std::int64_t forget_before) {
+        auto tx = s.begin();
+        REQUIRE(tx.ok());
+        auto bound = (*tx.value)->bind_webhook_message(id, digest, now, forget_before);
+        REQUIRE(bound.ok());
+        REQUIRE_FALSE((*tx.value)->commit());
+        return *bound.value;
+    };
+    CHECK(bind("msg_1", "d1", 1000, 0));
+    CHECK(bind("msg_1", "d1", 2000, 0));         // the sender's retry: the same headers
+    CHECK_FALSE(bind("msg_1", "d2", 3000, 0));   // a replay with others
+    CHECK(bind("msg_2", "d2", 3000, 0));         // another message may carry them
+    CHECK_FALSE(bind("msg_1", "d2", 4000, 1000));  // bound at 1000: not before 1000, so kept
+    CHECK(bind("msg_3", "d3", 5000, 1001));        // forgets msg_1 ...
+    CHECK(bind("msg_1", "d2", 5000, 1001));        // ... which binds anew
+    Raw raw(file);
+    CHECK(raw.rows("SELECT webhook_id, unsigned_digest, bound_ms FROM webhook_messages ORDER BY webhook_id") ==
+          "msg_1|d2|5000\nmsg_2|d2|3000\nmsg_3|d3|5000");
+    // A transaction rolled back binds nothing.
+    {
+        auto tx = s.begin();
+        REQUIRE(tx.ok());
+        REQUIRE((*tx.value)->bind_webhook_message("msg_4", "d4", 6000, 0).ok());
+    }
+    CHECK(raw.rows("SELECT count(*) FROM webhook_messages WHERE webhook_id = 'msg_4'") == "0");
+}

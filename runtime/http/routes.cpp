@@ -114,9 +114,10 @@ void post_events(const Request& req, Services& s, Reply reply) {
                                     headers["webhook-signature"], req.body(), s.now_ms() / 1000);
         if (check != SignatureCheck::Valid) {
             s.metrics.event("rejected_401");
-            const char* why = check == SignatureCheck::Missing ? "the webhook signature headers are missing"
-                              : check == SignatureCheck::Stale ? "the webhook timestamp is more than 5 minutes away"
-                                                                : "the webhook signature does not match";
+            const char* why = check == SignatureCheck::Missing        ? "the webhook signature headers are missing"
+                              : check == SignatureCheck::BadTimestamp ? "the webhook-timestamp is not a whole number of seconds"
+                              : check == SignatureCheck::Stale        ? "the webhook timestamp is more than 5 minutes away"
+                                                                      : "the webhook signature does not match";
             return reply(error_response(401, why, req.version()));
         }
     }
@@ -153,11 +154,29 @@ void post_events(const Request& req, Services& s, Reply reply) {
         std::vector<service::EventResult> results;
         std::chrono::steady_clock::time_point started;
         unsigned version;
+        // A signed message: its id, bound to what its signature leaves out (the headers a
+        // binary-mode event is read from), so that a replay cannot change them.
+        std::string webhook_id;
+        std::string unsigned_digest;
+        bool replayed_altered = false;
     };
-    auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version()});
+    auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version(), {}, {}, false});
+    if (!s.config.webhook_secrets.empty()) {
+        ingest->webhook_id = headers["webhook-id"];
+        ingest->unsigned_digest = unsigned_headers_digest(req[beast_http::field::content_type], headers);
+    }
     std::int64_t now = s.now_ms();
     auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
         ingest->results.clear();
+        if (!ingest->webhook_id.empty()) {
+            // Kept past the 5 minutes either way a timestamp may stray, with a margin.
+            constexpr std::int64_t replay_window_ms = 15 * 60 * 1000;
+            auto bound = tx.bind_webhook_message(ingest->webhook_id, ingest->unsigned_digest, now, now - replay_window_ms);
+            if (!bound.ok()) return bound.error;
+            ingest->replayed_altered = !*bound.value;
+            if (ingest->replayed_altered)
+                return store::StoreError{store::StoreError::Kind::Conflict, "the webhook message was replayed with other headers"};
+        }
         for (const service::IncomingEvent& event : ingest->events.events) {
             auto r = s.processor.handle(tx, event, now, s.timer_sequence);
             if (!r.ok()) return r.error;
@@ -166,6 +185,14 @@ void post_events(const Request& req, Services& s, Reply reply) {
         return std::nullopt;
     };
     auto done = [ingest, reply, &s](const store::Status& status) {
+        if (status && ingest->replayed_altered) {
+            s.metrics.event("rejected_401");
+            return reply(error_response(401,
+                                        "the webhook-id " + ingest->webhook_id +
+                                            " was received before with other Content-Type or ce- headers, which its signature does not cover: "
+                                            "a message is sent again as it was, and a new event gets a new webhook-id",
+                                        ingest->version));
+        }
         if (status && status_for(*status) == 503) {
             // The batch was lost (the database refused to commit it). Events all accepted
             // before need no write: they are answered from the inbox all the same.

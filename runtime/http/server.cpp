@@ -1,5 +1,6 @@
 #include "runtime/http/server.hpp"
 
+#include "runtime/http/request_framing.hpp"
 #include "runtime/http/wire_text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -99,6 +100,11 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         }
         if (read_error) break;  // closed or timed out: nothing was accepted
         auto& header = parser.get();
+        if (auto refusal = refuse_framing(header)) {
+            co_await refuse_and_close(stream, error_response(refusal->status, refusal->error, header.version()),
+                                      limits.write_timeout);
+            break;
+        }
         // The body limit is enforced from Content-Length alone, before any of the body is read.
         if (parser.content_length() && *parser.content_length() > limits.max_body_bytes) {
             co_await refuse_and_close(stream,

@@ -59,7 +59,7 @@ SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::stri
     if (id.empty() || timestamp.empty() || signatures.empty()) return SignatureCheck::Missing;
     std::int64_t sent = 0;
     auto [end, error] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), sent);
-    if (error != std::errc() || end != timestamp.data() + timestamp.size()) return SignatureCheck::Invalid;
+    if (error != std::errc() || end != timestamp.data() + timestamp.size()) return SignatureCheck::BadTimestamp;
     if (sent < now_s - tolerance_s || sent > now_s + tolerance_s) return SignatureCheck::Stale;
     std::string message = std::string(id) + "." + std::string(timestamp) + "." + std::string(body);
     bool valid = false;
@@ -77,6 +77,34 @@ SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::stri
         }
     }
     return valid ? SignatureCheck::Valid : SignatureCheck::Invalid;
+}
+
+std::string unsigned_headers_digest(std::string_view content_type, const std::map<std::string, std::string>& headers) {
+    // Each part is preceded by its length, so that no two different sets of headers join into
+    // the same text.
+    std::string text;
+    auto add = [&text](std::string_view part) {
+        text += std::to_string(part.size());
+        text += ':';
+        text += part;
+    };
+    add(content_type);
+    for (const auto& [name, value] : headers) {
+        if (name.size() < 3 || name.compare(0, 3, "ce-") != 0) continue;
+        add(name);
+        add(value);
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * size);
+    for (unsigned int i = 0; i < size; ++i) {
+        out += hex[digest[i] >> 4];
+        out += hex[digest[i] & 0xf];
+    }
+    return out;
 }
 
 }  // namespace flow::http

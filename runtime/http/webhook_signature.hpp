@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -12,12 +13,18 @@ namespace flow::http {
 // The signature `v1,<base64>` of a message with a secret (`whsec_<base64 key>`, or raw bytes).
 std::string sign_webhook(std::string_view secret, std::string_view id, std::int64_t timestamp, std::string_view body);
 
-enum class SignatureCheck { Valid, Missing, Stale, Invalid };
+enum class SignatureCheck { Valid, Missing, BadTimestamp, Stale, Invalid };
 
 // Verifies the three headers against any of the secrets, comparing in constant time; the
 // timestamp must be within `tolerance_s` of `now_s` either way.
 SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::string_view id, std::string_view timestamp,
                               std::string_view signatures, std::string_view body, std::int64_t now_s,
                               std::int64_t tolerance_s = 300);
+
+// A digest (SHA-256, hex) of what the signature leaves out but the events are read from: the
+// Content-Type and the `ce-` headers of a binary-mode CloudEvent. `headers` are by lower-case
+// name; those that are not `ce-` are passed over. The same message sent again yields the same
+// digest; one replayed with other headers (another event id or type) does not.
+std::string unsigned_headers_digest(std::string_view content_type, const std::map<std::string, std::string>& headers);
 
 }  // namespace flow::http

@@ -13,6 +13,8 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <charconv>
 #include <ctime>
 
@@ -33,17 +35,36 @@ bool wait(asio::io_context& io, const std::atomic<bool>& aborted) {
     return !aborted;
 }
 
-// Writes the request and reads the answer on an open stream, plain or TLS, within one run of
-// the context: the read starts as the write completes. `timeout` bounds the two together.
+using ResponseParser = beast_http::response_parser<beast_http::string_body>;
+constexpr std::uint64_t max_answer_body_bytes = 1 << 20;
+
+// Whether an answer is an interim one (`100 Continue`, `103 Early Hints`, …) that the final
+// answer follows on the same connection (RFC 9110 §15.2). `101` switches protocols: final.
+bool is_interim(const ResponseParser& parser) {
+    unsigned status = parser.get().result_int();
+    return status >= 100 && status < 200 && status != 101;
+}
+
+// Writes the request and reads the final answer on an open stream, plain or TLS, within one run
+// of the context: the read starts as the write completes, and interim answers before the final
+// one are read and passed over. `timeout` bounds it all.
 template <class Stream>
 beast::error_code exchange(asio::io_context& io, const std::atomic<bool>& aborted, Stream& stream, const std::string& request,
-                           beast_http::response_parser<beast_http::string_body>& parser, std::chrono::milliseconds timeout) {
+                           std::optional<ResponseParser>& parser, std::chrono::milliseconds timeout) {
     beast::error_code ec;
     beast::flat_buffer buffer;
     beast::get_lowest_layer(stream).expires_after(timeout);
+    std::function<void()> read_answer = [&] {
+        parser.emplace();
+        parser->body_limit(max_answer_body_bytes);
+        beast_http::async_read(stream, buffer, *parser, [&](beast::error_code read_error, std::size_t) {
+            ec = read_error;
+            if (!read_error && is_interim(*parser)) read_answer();
+        });
+    };
     asio::async_write(stream, asio::buffer(request), [&](beast::error_code e, std::size_t) {
         ec = e;
-        if (!e) beast_http::async_read(stream, buffer, parser, [&](beast::error_code read_error, std::size_t) { ec = read_error; });
+        if (!e) read_answer();
     });
     if (!wait(io, aborted)) return asio::error::operation_aborted;
     return ec;
@@ -171,8 +192,7 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
         req.keep_alive(true);
         req.content_length(body.size());
         const std::string request = http::wire_text(req.base(), body);
-        beast_http::response_parser<beast_http::string_body> parser;
-        parser.body_limit(1 << 20);
+        std::optional<ResponseParser> parser;
         ec = connection.secure ? exchange(io_, aborted_, *connection.secure, request, parser, timeout)
                                : exchange(io_, aborted_, *connection.plain, request, parser, timeout);
         if (aborted_) return cut_off(key);
@@ -183,7 +203,7 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
             return {0, ec == beast::error::timeout ? "timed out after " + std::to_string(timeout.count()) + " ms" : ec.message(),
                     std::nullopt};
         }
-        auto& res = parser.get();
+        auto& res = parser->get();
         HttpResult result;
         result.status = static_cast<int>(res.result_int());
         result.error = res.body().substr(0, 200);

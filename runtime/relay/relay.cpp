@@ -269,7 +269,7 @@ Relay::Delivery Relay::deliver(const store::OutboxCommand& command, Lane& lane) 
         return {{Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())}, false};
     }
     bool no_answer = result.status == 0;
-    bool retryable = result.status == 0 || result.status == 408 || result.status == 429 || result.status >= 500;
+    bool retryable = result.status == 0 || result.status == 408 || result.status == 429 || (result.status >= 500 && result.status <= 599);
     std::string error = result.status ? "HTTP " + std::to_string(result.status) + (result.error.empty() ? "" : ": " + result.error)
                                       : result.error;
     if (!retryable || attempts >= target.retry.max_attempts) {

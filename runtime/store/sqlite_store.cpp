@@ -106,6 +106,14 @@ const char* const migrations[] = {
     ALTER TABLE timers ADD COLUMN chain INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE timers ADD COLUMN chain_latest_ms INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // Version 4: the ids of signed event messages, each bound to a digest of the headers its
+    // signature does not cover, kept while a replay could still pass the timestamp check.
+    R"sql(
+    CREATE TABLE webhook_messages (
+      webhook_id TEXT PRIMARY KEY, unsigned_digest TEXT NOT NULL, bound_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX webhook_messages_by_age ON webhook_messages (bound_ms);
+    )sql",
 };
 
 constexpr auto replace = json::error_handler_t::replace;
@@ -299,6 +307,24 @@ public:
         Use s(db_.prepare("INSERT INTO inbox (event_id, type, response, received_at) VALUES (?, ?, ?, ?)"));
         s->bind_kept(1, event_id).bind_kept(2, type).bind_kept(3, response).bind_kept(4, at);
         return s->run();
+    }
+
+    Result<bool> bind_webhook_message(const std::string& webhook_id, const std::string& unsigned_digest,
+                                      std::int64_t now_ms, std::int64_t forget_before_ms) override {
+        // Each message is deleted once, by a later bind: a short seek on the index by age.
+        Use forget(db_.prepare("DELETE FROM webhook_messages WHERE bound_ms < ?"));
+        forget->bind(1, forget_before_ms);
+        if (auto e = forget->run()) return fail<bool>(*e);
+        Use bind(db_.prepare("INSERT INTO webhook_messages (webhook_id, unsigned_digest, bound_ms) VALUES (?, ?, ?) "
+                             "ON CONFLICT (webhook_id) DO NOTHING"));
+        bind->bind_kept(1, webhook_id).bind_kept(2, unsigned_digest).bind(3, now_ms);
+        if (auto e = bind->run()) return fail<bool>(*e);
+        if (db_.changes() > 0) return Result<bool>::success(true);
+        Use bound(db_.prepare("SELECT unsigned_digest FROM webhook_messages WHERE webhook_id = ?"));
+        bound->bind_kept(1, webhook_id);
+        int code = bound->step();
+        if (code != SQLITE_ROW) return fail<bool>(bound->error(code));
+        return Result<bool>::success(bound->text(0) == unsigned_digest);
     }
 
     Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) override {

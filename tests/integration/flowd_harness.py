@@ -113,7 +113,8 @@ def post_until(flowd, stop, make_event, acknowledged, lock):
 
 class Receiver:
     """A command target. `behaviour(path, command, attempt)` returns (status, headers) or
-    sleeps; the status "reset" closes the connection with a TCP reset instead of answering.
+    sleeps; the status "reset" closes the connection with a TCP reset instead of answering, and
+    "interim" answers 100 Continue and 103 Early Hints before a 200.
     Every request is recorded. `port` reopens a receiver where an earlier one listened."""
 
     def __init__(self, behaviour=None, port=0, tls=None):
@@ -154,6 +155,11 @@ class Receiver:
                     self.connection.close()
                     self.close_connection = True
                     return
+                if status == "interim":
+                    for interim in (100, 103):
+                        self.send_response_only(interim)
+                        self.end_headers()
+                    status = 200
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)

@@ -244,6 +244,43 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(len(flowd.instances()), 1)
         self.assertFalse(any(SECRET in line or OTHER_SECRET in line for line in flowd.log))
 
+    def test_a_signed_message_replayed_with_other_headers_is_refused_even_after_a_restart(self):
+        flowd = self.start(webhook_secrets=[SECRET])
+        data = json.dumps({"id": "b1", "n": 1})
+
+        def binary(ce_id, ce_type="Start", msg_id="msg-b", content_type="application/json"):
+            now = int(time.time())
+            return {"Content-Type": content_type, "ce-specversion": "1.0", "ce-id": ce_id, "ce-type": ce_type,
+                    "ce-source": "/test", "webhook-id": msg_id, "webhook-timestamp": str(now),
+                    "webhook-signature": sign(SECRET, msg_id, now, data)}
+
+        status, body = flowd.post_event(data, binary("e-1"))
+        self.assertEqual((status, body["duplicate"]), (202, False), body)
+        # The body and its signature replayed under another event id, or another type: the
+        # headers are not signed, so the message's id tells the replay apart.
+        for altered in [binary("e-1-again"), binary("e-1", ce_type="Poke"), binary("e-1", content_type="text/plain")]:
+            status, body = flowd.post_event(data, altered)
+            self.assertEqual(status, 401, body)
+            self.assertIn("msg-b was received before with other Content-Type or ce- headers", body["error"])
+        self.assertEqual(len(flowd.instances()), 1)
+        # The sender's retry (the same message, signed again at a later time) is a duplicate.
+        status, body = flowd.post_event(data, binary("e-1"))
+        self.assertEqual((status, body["duplicate"]), (202, True), body)
+        # A new message with its own id is a new event.
+        now = int(time.time())
+        other = json.dumps({"id": "b2", "n": 1})
+        status, body = flowd.post_event(other, {**binary("e-2", msg_id="msg-c"), "webhook-timestamp": str(now),
+                                                "webhook-signature": sign(SECRET, "msg-c", now, other)})
+        self.assertEqual((status, body["duplicate"]), (202, False), body)
+        # The binding is kept in the database: a restart does not open a window for the replay.
+        self.assertEqual(flowd.stop(), 0)
+        flowd = self.start(webhook_secrets=[SECRET])
+        self.assertEqual(flowd.post_event(data, binary("e-1-again"))[0], 401)
+        self.assertEqual(flowd.post_event(data, binary("e-1"))[0], 202)
+        self.assertEqual(len(flowd.instances()), 2)
+        status, metrics = flowd.request("GET", "/metrics")
+        self.assertIn('flow_events_total{outcome="rejected_401"} 1', metrics)
+
     def test_admin_token_guards_every_other_route(self):
         flowd = self.start(admin_token="s3cret")
         for path in ["/v1/instances", "/v1/workflows", "/v1/outbox", "/v1/instances/x"]:
@@ -310,6 +347,41 @@ class FlowdTest(unittest.TestCase):
                                           b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
         self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
         self.assertEqual(len(flowd.request("GET", "/v1/instances", headers=auth)[1]["instances"]), 1)
+
+    def test_a_request_whose_framing_or_host_is_wrong_is_refused_and_its_connection_closed(self):
+        flowd = self.start()
+        self.assertEqual(flowd.post_event({"id": "f1", "type": "Start", "data": {"id": "f1", "n": 1}})[0], 202)
+        instance = flowd.instances()[0]["id"]
+        cancel = f"POST /v1/instances/{instance}/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
+        # A body whose end is unknown (the last coding is not chunked) must not be read as the
+        # next request: here it would cancel the instance.
+        for coding in [b"gzip", b"xchunked", b"chunked, gzip", b"identity"]:
+            answer = self.raw_exchange(flowd, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding +
+                                              b"\r\n\r\n" + cancel)
+            self.assertTrue(answer.startswith("HTTP/1.1 400"), (coding, answer))
+            self.assertIn("Connection: close", answer)
+            self.assertNotIn("HTTP/1.1 200", answer, coding)
+        # Chunked after another coding is framed, but the other coding is not implemented.
+        answer = self.raw_exchange(flowd, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                                          b"0\r\n\r\n" + cancel)
+        self.assertTrue(answer.startswith("HTTP/1.1 501"), answer)
+        self.assertNotIn("HTTP/1.1 200", answer)
+        self.assertEqual(self.state_of(instance)["status"], "running")
+        # HTTP/1.1 needs exactly one Host, and it is host[:port].
+        for host_lines in [b"", b"Host: a\r\nHost: a\r\n", b"Host: a b/c\r\n", b"Host: user@a\r\n"]:
+            answer = self.raw_exchange(flowd, b"GET /healthz HTTP/1.1\r\n" + host_lines + b"Connection: close\r\n\r\n")
+            self.assertTrue(answer.startswith("HTTP/1.1 400"), (host_lines, answer))
+        for host_lines in [b"Host: flowd.example:8080\r\n", b"Host: [::1]:80\r\n", b"Host:\r\n"]:
+            answer = self.raw_exchange(flowd, b"GET /healthz HTTP/1.1\r\n" + host_lines + b"Connection: close\r\n\r\n")
+            self.assertTrue(answer.startswith("HTTP/1.1 200"), (host_lines, answer))
+        self.assertTrue(self.raw_exchange(flowd, b"GET /healthz HTTP/1.0\r\n\r\n").startswith("HTTP/1.0 200"))
+        # A chunked body is still read.
+        body = json.dumps({"id": "f2", "type": "Start", "data": {"id": "f2", "n": 1}}).encode()
+        answer = self.raw_exchange(flowd, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                          b"Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n" +
+                                          f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 202"), answer)
+        self.assertEqual(len(flowd.instances()), 2)
 
     def test_flowd_help(self):
         result = subprocess.run([FLOWD, "--help"], capture_output=True, text=True, timeout=30)
@@ -502,6 +574,22 @@ class FlowdTest(unittest.TestCase):
         mode["first"] = "ok"
         flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"] and
                        not flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="the retried command")
+
+    def test_interim_answers_before_the_final_one_are_passed_over(self):
+        flowd = self.start(lambda path, command, attempt: ("interim", {}))
+        flowd.post_event({"id": "i1", "type": "Start", "data": {"id": "i1", "n": 1}})
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"], what="delivery")
+        self.assertEqual(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], [])
+        delivered = flowd.request("GET", "/v1/outbox?status=delivered")[1]["commands"]
+        self.assertGreaterEqual(len(delivered), 2)
+        self.assertTrue(all(c["attempts"] == 1 for c in delivered), delivered)
+
+    def test_a_status_past_599_is_not_a_server_error_and_kills_the_command(self):
+        flowd = self.start(lambda path, command, attempt: (600, {}) if command["type"] == "First" else (200, {}))
+        flowd.post_event({"id": "x1", "type": "Start", "data": {"id": "x1", "n": 1}})
+        dead = flowd.wait_for(lambda: flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="a dead letter")
+        self.assertEqual((dead[0]["type"], dead[0]["attempts"]), ("First", 1), dead)
+        self.assertIn("HTTP 600", dead[0]["last_error"])
 
     def test_retry_after_and_timeouts_are_retried(self):
         def behaviour(path, command, attempt):
