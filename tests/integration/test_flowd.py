@@ -190,6 +190,22 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(status, 202)
         self.assertFalse(answer["duplicate"])
 
+    def test_ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made(self):
+        flowd = self.start()
+        batch = [{"specversion": "1.0", "id": f"o{i}", "source": "/test", "type": "Start", "data": {"id": f"o{i}", "n": 1}}
+                 for i in range(200)]
+        status, body = flowd.request("POST", "/v1/events", json.dumps(batch), {"Content-Type": "application/cloudevents-batch+json"})
+        self.assertEqual(status, 202, body)
+        made = [b["deliveries"][0]["instance"] for b in body]
+        self.assertEqual(made, sorted(made))
+        self.assertEqual(len(set(made)), 200)
+        listed = [i["id"] for i in flowd.instances()]  # in the order they were stored
+        self.assertEqual(listed, made)
+        commands = flowd.wait_for(lambda: (c := flowd.request("GET", "/v1/outbox?limit=1000")[1]["commands"]) and len(c) >= 200 and c,
+                                  what="the commands")
+        ids = [c["id"] for c in commands]
+        self.assertEqual(ids, sorted(ids))
+
     def test_cloudevents_structured_binary_and_batch(self):
         flowd = self.start()
         structured = {"specversion": "1.0", "id": "ce1", "source": "/test", "type": "Start", "time": "2026-01-01T00:00:00Z",

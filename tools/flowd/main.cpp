@@ -65,10 +65,20 @@ std::int64_t wall_clock_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// A UUID version 7: the time in milliseconds, then random bits. Ids made later sort later, so
-// the indexes on instance and command ids grow at their end instead of at random pages, which
-// keeps the pages a commit writes few.
+// A UUID version 7: the time in milliseconds, a 12-bit sequence, then random bits. Ids made later
+// sort later, so the indexes on instance and command ids grow at their end instead of at random
+// pages, which keeps the pages a commit writes few. Within one millisecond the sequence orders
+// them (RFC 9562, 6.2, method 1); past 4,096 in one millisecond, the time runs a little ahead of
+// the clock rather than out of order.
 std::string time_ordered_id() {
+    static std::atomic<std::uint64_t> last_stamp{0};  // milliseconds << 12 | sequence
+    const std::uint64_t now_stamp = static_cast<std::uint64_t>(wall_clock_ms()) << 12;
+    std::uint64_t stamp = last_stamp.load(std::memory_order_relaxed);
+    std::uint64_t next;
+    do {
+        next = std::max(stamp + 1, now_stamp);
+    } while (!last_stamp.compare_exchange_weak(stamp, next, std::memory_order_relaxed));
+
     // Random bytes are drawn from OpenSSL a few kilobytes at a time: one call per id showed as
     // 3 % of the writer thread's time in profiles (its locks and fork checks).
     thread_local unsigned char pool[4096];
@@ -80,9 +90,10 @@ std::string time_ordered_id() {
     unsigned char bytes[16];
     std::memcpy(bytes, pool + used, sizeof bytes);
     used += sizeof bytes;
-    std::uint64_t ms = static_cast<std::uint64_t>(wall_clock_ms());
+    const std::uint64_t ms = next >> 12;
     for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
-    bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x70);
+    bytes[6] = static_cast<unsigned char>(0x70 | ((next >> 8) & 0x0f));
+    bytes[7] = static_cast<unsigned char>(next & 0xff);
     bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);
     static const char* hex = "0123456789abcdef";
     std::string out;
