@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <set>
+#include <vector>
 
 namespace flow {
 
@@ -222,17 +223,23 @@ void strip_positions(json& value) {
 }
 
 // Adds to `names` the records named in a string of the compiled form ("Money", "list<Line>",
-// "PaymentRef?"), and, through their fields, the records those name.
-void add_named_records(const ir::Program& program, const std::string& text, std::set<std::string>& names) {
-    std::size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && !(std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) ++i;
-        std::size_t start = i;
-        while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) ++i;
-        if (i == start) continue;
-        const ir::Record* r = program.record(std::string_view(text).substr(start, i - start));
-        if (!r || !names.insert(r->name).second) continue;
-        for (const ir::FieldDecl& f : r->fields) add_named_records(program, f.type.to_string(), names);
+// "PaymentRef?"), and, through their fields, the records those name. A work list rather than
+// recursion: a chain of records, each holding the next, may be tens of thousands long.
+void add_named_records(const ir::Program& program, const std::string& type_text, std::set<std::string>& names) {
+    std::vector<std::string> to_read{type_text};
+    while (!to_read.empty()) {
+        const std::string text = std::move(to_read.back());
+        to_read.pop_back();
+        std::size_t i = 0;
+        while (i < text.size()) {
+            while (i < text.size() && !(std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) ++i;
+            std::size_t start = i;
+            while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_')) ++i;
+            if (i == start) continue;
+            const ir::Record* r = program.record(std::string_view(text).substr(start, i - start));
+            if (!r || !names.insert(r->name).second) continue;
+            for (const ir::FieldDecl& f : r->fields) to_read.push_back(f.type.to_string());
+        }
     }
 }
 

@@ -138,7 +138,7 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
             int number = 0;
             auto [end, error] = std::from_chars(version->number.data(), version->number.data() + version->number.size(), number);
             if (error != std::errc() || number < 1)
-                diagnostics_.error(span(*version, file), "a version is a whole number from 1");
+                diagnostics_.error(span(*version, file), "a version is a whole number from 1 to 2147483647");
             else if (has_version)
                 diagnostics_.error(span(*version, file), "workflow '" + w.name + "' has a second 'version'");
             else

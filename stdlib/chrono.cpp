@@ -282,7 +282,11 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
     if (!parse_date(scan, date) || !scan.accept('T', 't') || !parse_clock(scan, ms_of_day) ||
         !parse_offset(scan, offset_ms) || !scan.at_end())
         return std::nullopt;
-    return days_from_civil(date) * ms_per_day + ms_of_day - offset_ms;
+    // The offset may carry an instant past the years RFC 3339 can write in UTC
+    // ("9999-12-31T23:59:59-01:00"): no time holds it.
+    const std::int64_t instant = days_from_civil(date) * ms_per_day + ms_of_day - offset_ms;
+    if (!in_rfc3339_range(instant)) return std::nullopt;
+    return instant;
 }
 
 bool in_rfc3339_range(std::int64_t epoch_ms) { return epoch_ms >= earliest_ms && epoch_ms <= latest_ms; }

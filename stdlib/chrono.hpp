@@ -11,8 +11,9 @@ namespace flow::chrono {
 
 // Parses an RFC 3339 date-time ("2026-06-01T08:00:00Z", "2026-06-01T10:00:00.250+02:00";
 // 't' and 'z' accepted, fractions beyond milliseconds truncated). Returns milliseconds
-// since the Unix epoch in UTC, or nothing when the text is not RFC 3339 or names no real
-// date (month 13, February 30, hour 24).
+// since the Unix epoch in UTC, or nothing when the text is not RFC 3339, names no real
+// date (month 13, February 30, hour 24), or names an instant whose year in UTC is outside
+// 0000..9999 ("0000-01-01T00:00:00+01:00").
 std::optional<std::int64_t> parse_rfc3339(std::string_view text);
 
 // The instants RFC 3339 can write: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.

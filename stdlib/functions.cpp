@@ -263,6 +263,31 @@ Value rounded_to_int(const Value& value, double (*rounding)(double), std::string
 
 // ---- str ----
 
+// A whole double below 2^53 as the integer it is, which prints without ".0"; any other value
+// as it is.
+Value whole_number_plain(const Value& value) {
+    if (!value.is_number_float()) return value;
+    const double number = value.get<double>();
+    constexpr double two_to_53 = 9007199254740992.0;
+    if (std::trunc(number) == number && std::fabs(number) < two_to_53) return static_cast<std::int64_t>(number);
+    return value;
+}
+
+// A JSON value with every whole number in it written without ".0", as on the wire.
+Value json_plain(const Value& value) {
+    if (value.is_array()) {
+        Value list = Value::array();
+        for (const Value& element : value) list.push_back(json_plain(element));
+        return list;
+    }
+    if (value.is_object()) {
+        Value object = Value::object();
+        for (const auto& [name, member] : value.items()) object[name] = json_plain(member);
+        return object;
+    }
+    return whole_number_plain(value);
+}
+
 // The value as it reads in text, by its static type: times and durations as strings,
 // whole numbers without ".0".
 Value displayable(const Value& value, const Type& type, const RecordFields* records) {
@@ -270,14 +295,8 @@ Value displayable(const Value& value, const Type& type, const RecordFields* reco
     switch (type.required().kind()) {
         case Type::Kind::Time: return chrono::format_rfc3339(int_value(value));
         case Type::Kind::Duration: return chrono::format_duration(int_value(value));
-        case Type::Kind::Number: {
-            if (!value.is_number_float()) return value;
-            const double number = value.get<double>();
-            constexpr double two_to_53 = 9007199254740992.0;
-            if (std::trunc(number) == number && std::fabs(number) < two_to_53)
-                return static_cast<std::int64_t>(number);
-            return value;
-        }
+        case Type::Kind::Number: return whole_number_plain(value);
+        case Type::Kind::Json: return json_plain(value);
         case Type::Kind::List: {
             Value list = Value::array();
             for (const Value& element : list_value(value))

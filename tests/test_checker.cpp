@@ -511,6 +511,25 @@ TEST_CASE("a handler with thousands of lets gets one slot per let, in order") {
     CHECK(start.body[2999].value.args[0].slot == 2999);  // v2999 reads v2998's slot
 }
 
+TEST_CASE("a version is a whole number from 1 to 2^31 - 1, and the message says both ends") {
+    auto versioned = [](const std::string& version) {
+        return check(prelude + "workflow W { key id: string version " + version + " start on A { complete } }");
+    };
+    CHECK_FALSE(has(versioned("2147483647"), "error:"));
+    CHECK(has(versioned("2147483648"), "error: a version is a whole number from 1 to 2147483647"));
+    CHECK(has(versioned("0"), "error: a version is a whole number from 1 to 2147483647"));
+}
+
+TEST_CASE("a chain of 40,000 record types, each holding the next, is checked without exhausting the stack") {
+    std::string text = "event A { id: string }\n";
+    for (int i = 0; i < 40000; ++i) text += "type T" + std::to_string(i) + " { a?: T" + std::to_string(i + 1) + " }\n";
+    text += "type T40000 { s: string }\nworkflow W { key id: string var x: T0? = null start on A { x = T0 {} complete } }\n";
+    Compilation c = test::compile_text(text);
+    CHECK_FALSE(has(test::summary(c), "error:"));
+    REQUIRE(c.program);
+    CHECK(c.program->workflows.at(0).hash.size() == 16);
+}
+
 TEST_CASE("type error hints name the side to fix") {
     CHECK(has(check(wrap("let s = a.n + \"x\"\n goto S")), "cannot combine int and string: convert the int to a string with str()"));
     CHECK(has(check(wrap("let s = \"x\" + 1.5\n goto S")), "cannot combine string and number: convert the number to a string with str()"));

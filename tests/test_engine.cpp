@@ -385,6 +385,59 @@ TEST_CASE("a time past the years RFC 3339 writes is a runtime error, not a value
     CHECK(too_far.instance.error == "timer overflow at test.flow:6:18");
 }
 
+TEST_CASE("an int stored where a number is declared becomes the double it widens to") {
+    Fixture f(messages + "command N to log { text: string, x: number }\n"
+                         "workflow W { key id: string var n: number = 9007199254740993 var m: number = 0\n"
+                         " start on Go as g { m = 9007199254740993 + g.n\n"
+                         "  emit N { text: str(n) + \" \" + str(n == 9007199254740993) + \" \" + str(m) + \" \" + str(n % 2),"
+                         " x: 9007199254740993 } complete } }");
+    engine::Step step = f.start("Go", {{"id", "a"}, {"n", 0}});
+    REQUIRE(step.commands.size() == 1);
+    CHECK(step.commands[0].data["text"] == "9007199254740992 false 9007199254740992 0");
+    CHECK(step.commands[0].data["x"].is_number_float());
+    CHECK(step.commands[0].data["x"].get<double>() == 9007199254740992.0);
+}
+
+TEST_CASE("json: a member of null is null by either spelling, and str writes whole numbers without .0") {
+    Fixture f(messages + "workflow W { key id: string var j: json = 2.0 var k: json = null\n"
+                         " start on Go as g { emit Log { text: str(j) + \" \" + str(k.a) + \" \" + str(k[\"a\"]) + \" \" +"
+                         " str(k[\"a\"][\"b\"]) + \" \" + str([2.0, 2.5]) } complete } }");
+    CHECK(f.start("Go", {{"id", "a"}, {"n", 0}}).commands.at(0).data["text"] == "2 null null null [2,2.5]");
+    Fixture index(messages + "workflow W { key id: string var k: json = null\n"
+                             " start on Go as g { emit Log { text: str(k[0]) } complete } }");
+    engine::Step step = index.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(step.instance.status == Status::Failed);
+    CHECK(step.instance.error.starts_with("cannot index a JSON null with an int"));
+}
+
+TEST_CASE("a value that holds itself again and again is refused past 512 levels, not copied until the stack ends") {
+    // Each Poke wraps the list in 50 more levels; the eleventh passes 512.
+    std::string wrap;
+    for (int i = 0; i < 50; ++i) wrap += "[";
+    wrap += "l";
+    for (int i = 0; i < 50; ++i) wrap += "]";
+    Fixture f(messages + "workflow W { key id: string var l: json = null start on Go { goto S }\n"
+                         " state S { on Poke { l = " + wrap + " } on Stop { complete } } }");
+    engine::Step step = f.start("Go", {{"id", "a"}, {"n", 0}});
+    for (int poke = 1; poke <= 10; ++poke) {
+        step = f.deliver(step.instance, "Poke", {{"id", "a"}, {"n", poke}});
+        REQUIRE(step.instance.status == Status::Running);
+    }
+    step = f.deliver(step.instance, "Poke", {{"id", "a"}, {"n", 11}});
+    CHECK(step.instance.status == Status::Failed);
+    CHECK(step.instance.error.starts_with("a value nested more than 512 deep"));
+    // So is a record type that refers to itself.
+    Fixture chain(messages + "type Node { next?: Node }\n"
+                             "workflow W { key id: string var n: Node = Node {} start on Go { goto S }\n"
+                             " state S { on Poke { n = Node { next: n } } on Stop { complete } } }");
+    engine::Step linked = chain.start("Go", {{"id", "b"}, {"n", 0}});
+    int pokes = 0;
+    while (linked.instance.status == Status::Running && pokes < 1000)
+        linked = chain.deliver(linked.instance, "Poke", {{"id", "b"}, {"n", ++pokes}});
+    CHECK(pokes == 512);  // Node {} is one level; the 512th Poke makes 513
+    CHECK(linked.instance.error.starts_with("a value nested more than 512 deep"));
+}
+
 TEST_CASE("on cancel runs, may emit and compensate, and ends the instance cancelled") {
     Fixture f(messages + "workflow W { key id: string start on Go { compensate with Log { text: \"undo\" } goto S }\n"
                          " state S { on Stop { complete } }\n on cancel { compensate emit Log { text: \"bye\" } } }");

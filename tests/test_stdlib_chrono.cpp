@@ -39,6 +39,11 @@ TEST_CASE("parse_rfc3339 applies offsets and lower-case letters") {
     CHECK(parse_rfc3339("2026-06-01T08:00:00-00:00") == june_1_2026_0800);
     CHECK(parse_rfc3339("2026-06-01t08:00:00z") == june_1_2026_0800);
     CHECK(parse_rfc3339("1970-01-01T00:30:00+01:00") == -30 * minute);
+    // An offset may not carry the instant past the years a time holds in UTC.
+    CHECK(parse_rfc3339("9999-12-31T22:59:59.999-01:00") == year_9999_end);
+    CHECK_FALSE(parse_rfc3339("9999-12-31T23:59:59-01:00"));
+    CHECK(parse_rfc3339("0000-01-01T01:00:00+01:00") == year_0000_start);
+    CHECK_FALSE(parse_rfc3339("0000-01-01T00:00:00+01:00"));
 }
 
 TEST_CASE("parse_rfc3339 reads fractions as milliseconds, truncating") {

@@ -1,6 +1,7 @@
 // Expression evaluation. Operators were chosen by the checker from the static types, so
 // each case here knows the representation of its operands (see stdlib/value.hpp).
 #include "runtime/engine/execution.hpp"
+#include "runtime/engine/json_reader.hpp"
 
 #include "stdlib/chrono.hpp"
 #include "stdlib/compare.hpp"
@@ -16,6 +17,26 @@ std::int64_t as_int(const Value& v) { return v.get<std::int64_t>(); }
 double as_number(const Value& v) { return v.get<double>(); }
 
 [[noreturn]] void fail_at(const ir::Expr& e, std::string message) { throw PositionedError{std::move(message), e.position}; }
+
+// Whether a value nests arrays and objects more than `levels` deep (itself counted).
+bool nests_deeper_than(const Value& value, std::size_t levels) {
+    if (!value.is_structured()) return false;
+    if (levels == 0) return true;
+    for (const Value& inner : value)
+        if (nests_deeper_than(inner, levels - 1)) return true;
+    return false;
+}
+
+// A value a handler builds (a record or list literal, a `json` wrapping, a function's result)
+// may hold an earlier value of itself: a record type that refers to itself, or `json`. Repeated,
+// that nests without end, and every later copy, write or read of the value recurses as deep.
+// Such a value is held to the depth an event's JSON may have (max_json_depth).
+Value within_depth(const ir::Expr& e, Value value) {
+    if (nests_deeper_than(value, max_json_depth))
+        fail_at(e, "a value nested more than " + std::to_string(max_json_depth) +
+                       " deep: a record or list that holds an earlier value of itself, again and again");
+    return value;
+}
 
 // The operation's result, or a runtime error when it overflowed.
 template <typename Operation>
@@ -41,6 +62,13 @@ double finite(const ir::Expr& e, double result) {
 }
 
 }  // namespace
+
+Value widened(Value value, const Type& to) {
+    if (value.is_number_integer() && to.required().is(Type::Kind::Number))
+        return value.is_number_unsigned() ? Value(static_cast<double>(value.get<std::uint64_t>()))
+                                          : Value(static_cast<double>(value.get<std::int64_t>()));
+    return value;
+}
 
 const Value* Execution::place(const ir::Expr& e, Locals& locals) {
     switch (e.op) {
@@ -81,6 +109,7 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         Value container = eval(e.args[0], locals);
         Value index = eval(e.args[1], locals);
         if (index.is_string()) {
+            if (container.is_null()) return nullptr;  // as `j.field` of null: a member of nothing
             if (!container.is_object()) fail_at(e, "cannot index a JSON " + std::string(container.type_name()) + " with a string");
             auto found = container.find(index.get<std::string>());
             return found == container.end() ? Value() : std::move(*found);
@@ -97,7 +126,8 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         for (const ir::Expr& a : e.args) args.push_back(eval(a, locals));
         stdlib::CallContext context{clock_.now_ms, instance_.id, &instance_.uuid_counter, &codec_};
         try {
-            return stdlib::call(e.slot, args, e.arg_types, context);
+            Value result = stdlib::call(e.slot, args, e.arg_types, context);
+            return result.is_structured() ? within_depth(e, std::move(result)) : result;
         } catch (const RuntimeError& error) {
             fail_at(e, error.what());
         }
@@ -107,6 +137,12 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         for (std::size_t i = 0; i < e.args.size(); ++i) {
             Value v = eval(e.args[i], locals);
             if (!v.is_null()) {
+                if (v.is_number_integer() && e.args[i].type.required().is(Type::Kind::Int)) {
+                    // An int given for a number field widens to the double it becomes.
+                    const ir::Record* record = program_.record(e.name);
+                    const ir::FieldDecl* field = record ? record->field(e.names[i]) : nullptr;
+                    if (field) v = widened(std::move(v), field->type);
+                }
                 out.emplace(e.names[i], std::move(v));
                 continue;
             }
@@ -117,14 +153,17 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
             if (field && !field->optional)
                 fail_at(e.args[i], "field '" + e.names[i] + "' of '" + e.name + "' is required, and its json value is null");
         }
-        return out;
+        return within_depth(e, std::move(out));
     }
     case O::MakeList: {
         Value out = Value::array();
         for (const ir::Expr& a : e.args) out.push_back(eval(a, locals));
-        return out;
+        return within_depth(e, std::move(out));
     }
-    case O::ToWire: return codec_.encode(eval(e.args[0], locals), e.operand_type);
+    case O::ToWire: {
+        Value wire = codec_.encode(eval(e.args[0], locals), e.operand_type);
+        return wire.is_structured() ? within_depth(e, std::move(wire)) : wire;
+    }
     case O::Not: return !eval(e.args[0], locals).get<bool>();
     case O::And: return eval(e.args[0], locals).get<bool>() && eval(e.args[1], locals).get<bool>();
     case O::Or: return eval(e.args[0], locals).get<bool>() || eval(e.args[1], locals).get<bool>();

@@ -17,7 +17,8 @@ bool Execution::guard_holds(const ir::Handler& handler, const Value* event) {
 void Execution::initialize_vars() {
     Locals locals(static_cast<std::size_t>(workflow_.initializer_locals));
     instance_.vars.assign(workflow_.vars.size(), Value());
-    for (std::size_t v = 0; v < workflow_.vars.size(); ++v) instance_.vars[v] = eval(workflow_.vars[v].initializer, locals);
+    for (std::size_t v = 0; v < workflow_.vars.size(); ++v)
+        instance_.vars[v] = widened(eval(workflow_.vars[v].initializer, locals), workflow_.vars[v].type);
 }
 
 void Execution::run(const ir::Handler& handler, const Value* event) {
@@ -49,7 +50,11 @@ Command Execution::make_command(int record, Value data) {
 Execution::Flow Execution::statement(const ir::Stmt& s, Locals& locals) {
     using K = ir::Stmt::Kind;
     switch (s.kind) {
-    case K::Assign: instance_.vars[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;
+    case K::Assign: {
+        const auto slot = static_cast<std::size_t>(s.slot);
+        instance_.vars[slot] = widened(eval(s.value, locals), workflow_.vars[slot].type);
+        return Flow::Continue;
+    }
     case K::Let: locals.slots[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;
     case K::Emit: commands_.push_back(make_command(s.slot, eval(s.value, locals))); return Flow::Continue;
     case K::CompensateWith: instance_.compensations.push_back(make_command(s.slot, eval(s.value, locals))); return Flow::Continue;

@@ -12,6 +12,11 @@
 
 namespace flow::engine {
 
+// An `int` stored where the static type is `number` (a variable, a record field) becomes the
+// double it widens to: a number holds no integer a double cannot (9007199254740993 is stored
+// as 9007199254740992, as an event's number field is read).
+Value widened(Value value, const Type& to);
+
 // A runtime error with the place it happened; caught at the handler's boundary.
 struct PositionedError {
     std::string message;
