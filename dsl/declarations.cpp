@@ -2,6 +2,10 @@
 #include "dsl/checker.hpp"
 #include "dsl/parser.hpp"
 
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
 namespace flow {
 
 namespace {
@@ -254,12 +258,95 @@ void Checker::resolve_record_fields() {
     }
 }
 
+namespace {
+
+// The strongly connected components of a graph given as each node's successors (Tarjan's
+// algorithm, with an explicit stack: the graph may be a chain of thousands of records).
+// Returns each node's component id and each component's size.
+template <class Successors>
+std::pair<std::unordered_map<std::string, int>, std::vector<int>> strong_components(const std::vector<std::string>& nodes,
+                                                                                     Successors successors) {
+    std::unordered_map<std::string, int> component;
+    std::vector<int> size;
+    std::unordered_map<std::string, int> index, low;
+    std::vector<std::string> stack;
+    std::unordered_set<std::string> on_stack;
+    int counter = 0;
+    struct Frame {
+        std::string node;
+        std::size_t next = 0;
+    };
+    for (const std::string& root : nodes) {
+        if (index.count(root)) continue;
+        std::vector<Frame> frames;
+        auto enter = [&](const std::string& node) {
+            index[node] = low[node] = counter++;
+            stack.push_back(node);
+            on_stack.insert(node);
+            frames.push_back({node, 0});
+        };
+        enter(root);
+        while (!frames.empty()) {
+            const std::vector<std::string>& next_nodes = successors(frames.back().node);
+            if (frames.back().next < next_nodes.size()) {
+                const std::string& to = next_nodes[frames.back().next++];
+                if (!index.count(to)) enter(to);
+                else if (on_stack.count(to)) low[frames.back().node] = std::min(low[frames.back().node], index[to]);
+                continue;
+            }
+            const std::string node = std::move(frames.back().node);
+            frames.pop_back();
+            if (!frames.empty()) low[frames.back().node] = std::min(low[frames.back().node], low[node]);
+            if (low[node] != index[node]) continue;
+            const int id = static_cast<int>(size.size());
+            size.push_back(0);
+            for (bool last = false; !last;) {
+                last = stack.back() == node;
+                component[stack.back()] = id;
+                on_stack.erase(stack.back());
+                stack.pop_back();
+                ++size.back();
+            }
+        }
+    }
+    return {std::move(component), std::move(size)};
+}
+
+}  // namespace
+
 void Checker::report_record_cycles() {
+    // A record can contain itself only through the records of its own strongly connected
+    // component: the search below starts only from records of a component with a cycle, and
+    // stays within it, so that a long chain of records that do not loop costs its length once.
+    std::vector<std::string> names;
+    std::unordered_map<std::string, std::vector<std::string>> successors;
+    for (const auto& [name, fields] : required_record_fields_) {
+        names.push_back(name);
+        for (const RequiredRecordField& field : fields) successors[name].push_back(field.record);
+    }
+    static const std::vector<std::string> none;
+    auto [component, component_size] = strong_components(names, [&](const std::string& name) -> const std::vector<std::string>& {
+        auto found = successors.find(name);
+        return found == successors.end() ? none : found->second;
+    });
+    auto component_of = [&component = component](const std::string& name) {
+        auto found = component.find(name);
+        return found == component.end() ? -1 : found->second;
+    };
+    auto can_loop = [&](const std::string& name) {
+        const int id = component_of(name);
+        if (id < 0) return false;
+        if (component_size[static_cast<std::size_t>(id)] > 1) return true;
+        const std::vector<std::string>& next = successors[name];
+        return std::find(next.begin(), next.end(), name) != next.end();
+    };
+
     // Depth-first from each record in program order; a cycle is reported at the field that
     // closes it, from the first of its records in program order (so each cycle once).
     std::set<std::string> in_a_reported_cycle;
     for (const ir::Record& start : program_.records) {
-        if (in_a_reported_cycle.count(start.name)) continue;
+        if (in_a_reported_cycle.count(start.name) || !can_loop(start.name)) continue;
+        const int start_component = component_of(start.name);
         std::vector<std::pair<std::string, std::size_t>> path{{start.name, 0}};  // record, next field to follow
         std::vector<const RequiredRecordField*> via;
         std::set<std::string> on_path{start.name}, finished;
@@ -285,6 +372,7 @@ void Checker::report_record_cycles() {
                 for (const auto& [on, unused] : path) in_a_reported_cycle.insert(on);
                 continue;
             }
+            if (component_of(field.record) != start_component) continue;  // cannot lead back to `start`
             if (on_path.count(field.record) || finished.count(field.record)) continue;  // a cycle not through `start`
             via.push_back(&field);
             on_path.insert(field.record);

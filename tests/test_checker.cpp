@@ -362,6 +362,15 @@ TEST_CASE("a record may not hold itself through required fields; optional fields
     CHECK(has(check("type A { b: B }\ntype B { c: C }\ntype C { b: B }\n" + use), "'B' cannot contain itself (B.c → C.b → B)"));
     // Finite values exist when a field on the way is optional or a list.
     CHECK(check("type A { next?: A, children: list<A>, b: B }\ntype B { back?: A, all: list<B> }\n" + use) == "");
+    // A long chain of required fields leading into two cycles: reported from the first record of
+    // the cycles, whose records then report nothing more; the chain is searched once rather
+    // than once per record.
+    std::string chain = "type A { t: T0 }\n";
+    for (int i = 0; i < 3000; ++i) chain += "type T" + std::to_string(i) + " { n: T" + std::to_string(i + 1) + " }\n";
+    chain += "type T3000 { x: X }\ntype X { y: Y }\ntype Y { x: X, last: T3000 }\n";
+    std::string looped = check(chain + use);
+    CHECK(test::count(looped, "cannot contain itself") == 1);
+    CHECK(has(looped, "'T3000' cannot contain itself (T3000.x → X.y → Y.last → T3000)"));
 }
 
 TEST_CASE("an external name may not be another event's name") {
