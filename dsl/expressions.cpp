@@ -255,7 +255,14 @@ ir::Expr Checker::binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, cons
     }
     if (op == "<" || op == "<=" || op == ">" || op == ">=") {
         bool ordered = numeric || both(K::String) || both(K::Time) || both(K::Duration);
-        if (!ordered) return refuse(a.is_optional() || b.is_optional() ? "" : ": only numbers, strings, times and durations are ordered");
+        if (!ordered) {
+            const auto orderable = [](const Type& t) {
+                return t.is(K::Int) || t.is(K::Number) || t.is(K::String) || t.is(K::Time) || t.is(K::Duration);
+            };
+            if (a.is_optional() || b.is_optional()) return refuse("");
+            if (orderable(a) && orderable(b)) return refuse(": only values of one kind are ordered (numbers with numbers, times with times, …)");
+            return refuse(": only numbers, strings, times and durations are ordered");
+        }
         out.operand_type = numeric ? (both(K::Int) ? Type::integer() : Type::number()) : a;
         ir::Op o = op == "<" ? ir::Op::Less : op == "<=" ? ir::Op::LessEqual : op == ">" ? ir::Op::Greater : ir::Op::GreaterEqual;
         return make(o, Type::boolean());

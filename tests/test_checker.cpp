@@ -539,6 +539,12 @@ TEST_CASE("a chain of 40,000 record types, each holding the next, is checked wit
     CHECK(c.program->workflows.at(0).hash.size() == 16);
 }
 
+TEST_CASE("ordering two kinds that are each ordered says that the kinds differ") {
+    CHECK(has(check(wrap("if a.at < 1h { goto S } else { goto S }")),
+              "only values of one kind are ordered (numbers with numbers, times with times, …)"));
+    CHECK(has(check(wrap("if a.n < true { goto S } else { goto S }")), "only numbers, strings, times and durations are ordered"));
+}
+
 TEST_CASE("type error hints name the side to fix") {
     CHECK(has(check(wrap("let s = a.n + \"x\"\n goto S")), "cannot combine int and string: convert the int to a string with str()"));
     CHECK(has(check(wrap("let s = \"x\" + 1.5\n goto S")), "cannot combine string and number: convert the number to a string with str()"));

@@ -376,6 +376,12 @@ TEST_CASE("a time past the years RFC 3339 writes is a runtime error, not a value
                               " emit Log { text: str(now() - days(g.n)) } complete } }");
     CHECK(before.start("Go", {{"id", "c"}, {"n", 719529}}, 0).instance.status == Status::Failed);
     CHECK(before.start("Go", {{"id", "d"}, {"n", 719528}}, 0).commands.at(0).data["text"] == "0000-01-01T00:00:00Z");
+    // Even when the milliseconds would pass 64 bits on the way.
+    Fixture far(messages + "workflow W { key id: string start on Go as g {\n"
+                           " emit Log { text: str(now() + 9223372036854775807ms) + str(now() - 9223372036854775807ms) } complete } }");
+    engine::Step beyond = far.start("Go", {{"id", "g"}, {"n", 0}}, 1000);
+    CHECK(beyond.instance.status == Status::Failed);
+    CHECK(beyond.instance.error.starts_with("time out of range: "));
     // So is a timer whose due time would pass that year: its now() could not be written.
     Fixture timer(messages + "workflow W { key id: string var n: int = 0 start on Go as g { n = g.n goto S }\n"
                              " state S { after days(n) { complete } on Stop { complete } on Poke { emit Log { text: \"\" } } } }");

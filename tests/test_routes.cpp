@@ -564,6 +564,14 @@ TEST_CASE("instances: filters, limit capped at 1000 and stable cursors") {
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?key=k4"))["instances"].size() == 1);
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?status=completed"))["instances"].size() == 0);
     CHECK(s.call(beast_http::verb::get, "/v1/instances?limit=abc").result_int() == 400);
+    // Digits only: no sign, no white space, nothing past 64 bits.
+    for (const char* bad : {"+5", "%2B5", "%205", "5%20", "-1", "99999999999999999999", "0x5"}) {
+        INFO(bad);
+        auto refused = s.call(beast_http::verb::get, std::string("/v1/instances?limit=") + bad);
+        CHECK(refused.result_int() == 400);
+        CHECK(s.body_of(refused)["error"] == "limit must be a non-negative integer");
+        CHECK(s.call(beast_http::verb::get, std::string("/v1/outbox?after=") + bad).result_int() == 400);
+    }
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?limit=5000"))["instances"].size() == 5);
 }
 

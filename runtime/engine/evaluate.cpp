@@ -49,11 +49,22 @@ constexpr auto add = [](std::int64_t a, std::int64_t b, std::int64_t* r) { retur
 constexpr auto subtract = [](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_sub_overflow(a, b, r); };
 constexpr auto multiply = [](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_mul_overflow(a, b, r); };
 
+[[noreturn]] void time_out_of_range(const ir::Expr& e) {
+    fail_at(e, "time out of range: times run from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z");
+}
+
 // A time that RFC 3339 can write, or a runtime error (never a value clamped on the wire).
 std::int64_t writable_time(const ir::Expr& e, std::int64_t epoch_ms) {
-    if (!chrono::in_rfc3339_range(epoch_ms))
-        fail_at(e, "time out of range: times run from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z");
+    if (!chrono::in_rfc3339_range(epoch_ms)) time_out_of_range(e);
     return epoch_ms;
+}
+
+// `time ± duration`: a time past the range, even one past 64 bits of milliseconds, is out of it.
+template <class Operation>
+std::int64_t moved_time(const ir::Expr& e, std::int64_t time, std::int64_t duration, Operation operation) {
+    std::int64_t result = 0;
+    if (operation(time, duration, &result)) time_out_of_range(e);
+    return writable_time(e, result);
 }
 
 double finite(const ir::Expr& e, double result) {
@@ -204,8 +215,8 @@ Value Execution::binary(const ir::Expr& e, Locals& locals) {
     case O::LessEqual:
     case O::Greater:
     case O::GreaterEqual: return compare(e, a, b);
-    case O::AddTimeDuration: return writable_time(e, checked(e, as_int(a), as_int(b), add));
-    case O::SubTimeDuration: return writable_time(e, checked(e, as_int(a), as_int(b), subtract));
+    case O::AddTimeDuration: return moved_time(e, as_int(a), as_int(b), add);
+    case O::SubTimeDuration: return moved_time(e, as_int(a), as_int(b), subtract);
     case O::AddInt:
     case O::AddDuration: return checked(e, as_int(a), as_int(b), add);
     case O::SubInt:

@@ -7,6 +7,8 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <string_view>
 #include <unordered_set>
 
@@ -46,8 +48,9 @@ unsigned status_for(const store::StoreError& e) {
 }
 
 // The headers an event's ingest reads (a binary-mode CloudEvent's `ce-` attributes and the
-// `webhook-` signature), by lower-case name; the others are not copied.
-std::map<std::string, std::string> event_headers(const Request& req) {
+// `webhook-` signature), by lower-case name; the others are not copied. `repeated` gets the
+// first `ce-` header given more than once: an attribute has one value.
+std::map<std::string, std::string> event_headers(const Request& req, std::string& repeated) {
     std::map<std::string, std::string> out;
     for (const auto& field : req) {
         const std::string_view name = field.name_string();
@@ -57,6 +60,7 @@ std::map<std::string, std::string> event_headers(const Request& req) {
         if (!starts("ce-") && !starts("webhook-")) continue;
         std::string lower(name);
         for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (out.count(lower) && starts("ce-") && repeated.empty()) repeated = lower;
         out[lower] = std::string(field.value());
     }
     return out;
@@ -108,7 +112,8 @@ Response accepted(const std::vector<service::EventResult>& results, bool batch, 
 // writer's thread once that batch committed, so no thread waits for the commit.
 void post_events(const Request& req, Services& s, Reply reply) {
     auto started = std::chrono::steady_clock::now();
-    auto headers = event_headers(req);
+    std::string repeated_header;
+    auto headers = event_headers(req, repeated_header);
     if (!s.config.webhook_secrets.empty()) {
         auto check = verify_webhook(s.config.webhook_secrets, headers["webhook-id"], headers["webhook-timestamp"],
                                     headers["webhook-signature"], req.body(), s.now_ms() / 1000);
@@ -120,6 +125,11 @@ void post_events(const Request& req, Services& s, Reply reply) {
                                                                       : "the webhook signature does not match";
             return reply(error_response(401, why, req.version()));
         }
+    }
+    if (!repeated_header.empty()) {
+        s.metrics.event("rejected_400");
+        return reply(error_response(400, "the header " + repeated_header + " is given more than once: a CloudEvents attribute has one value",
+                                    req.version()));
     }
     auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body());
     if (auto* e = std::get_if<InputError>(&input)) {
@@ -237,9 +247,12 @@ json instance_summary(const store::StoredInstance& i) {
 // parameters are left alone. The reason when the value is not a non-negative integer.
 std::optional<std::string> read_page_parameter(std::string_view key, const std::string& value, int& limit, std::int64_t& after) {
     if (key != "limit" && key != "after") return std::nullopt;
-    char* end = nullptr;
-    long long n = std::strtoll(value.c_str(), &end, 10);
-    if (*end != '\0' || n < 0) return std::string(key) + " must be a non-negative integer";
+    // Digits only: no sign, no white space, nothing past 64 bits.
+    long long n = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || !std::isdigit(static_cast<unsigned char>(value.front())) || error != std::errc() ||
+        end != value.data() + value.size())
+        return std::string(key) + " must be a non-negative integer";
     if (key == "limit") limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
     else after = n;
     return std::nullopt;

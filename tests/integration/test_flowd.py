@@ -215,6 +215,15 @@ class FlowdTest(unittest.TestCase):
                                      {"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "ce2",
                                       "ce-type": "Start", "ce-source": "/test"})
         self.assertEqual(status, 202, body)
+        # An attribute given twice has no one value: refused, nothing stored.
+        twice = json.dumps({"id": "t", "n": 1}).encode()
+        answer = self.raw_exchange(flowd, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                          b"ce-specversion: 1.0\r\nce-id: ce9\r\nce-type: Start\r\nce-source: /test\r\n"
+                                          b"CE-ID: ce10\r\nConnection: close\r\nContent-Length: " + str(len(twice)).encode() +
+                                          b"\r\n\r\n" + twice)
+        self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
+        self.assertIn("the header ce-id is given more than once", answer)
+        self.assertEqual(len(flowd.instances()), 2)
         batch = [dict(structured, id="ce3", data={"id": "c", "n": 3}), dict(structured, id="ce4", data={"id": "d"})]
         status, body = flowd.request("POST", "/v1/events", json.dumps(batch), {"Content-Type": "application/cloudevents-batch+json"})
         self.assertEqual(status, 422, body)
