@@ -63,7 +63,7 @@ void Relay::stop(std::chrono::milliseconds grace) {
         std::lock_guard lock(mutex_);
         last.swap(finished_);
     }
-    if (!last.empty()) record(std::move(last));
+    if (!last.empty()) record(std::move(last), true);
 }
 
 namespace {
@@ -99,20 +99,38 @@ std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts,
     return jitter(random);
 }
 
-void Relay::record(std::vector<store::DeliveryAttempt> attempts) {
-    // A crash (or a failed commit) before this only means these commands are sent again: at
-    // least once, with the same id.
-    if (auto e = record_attempts_(attempts))
+void Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chance) {
+    // A crash before this only means these commands are sent again: at least once, with the
+    // same id.
+    auto e = record_attempts_(attempts);
+    std::lock_guard lock(mutex_);
+    if (e && !last_chance) {
+        // Sending the commands again could not be recorded either: they stay in hand, and their
+        // attempts are recorded again after a pause.
+        using std::chrono::milliseconds;
+        record_pause_ = std::clamp(record_pause_ * 2, milliseconds(100), milliseconds(10000));
+        record_again_at_ = std::chrono::steady_clock::now() + record_pause_;
         std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
-                           {"error", e->message}})
+                           {"error", e->message}, {"attempts", attempts.size()}, {"again_in_ms", record_pause_.count()}})
                          .dump(-1, ' ', false, json::error_handler_t::replace)
                   << std::endl;
-    std::lock_guard lock(mutex_);
+        if (finished_.empty()) first_finished_ = std::chrono::steady_clock::now();
+        finished_.insert(finished_.begin(), std::make_move_iterator(attempts.begin()), std::make_move_iterator(attempts.end()));
+        return;
+    }
+    if (e)
+        std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
+                           {"error", e->message}, {"attempts", attempts.size()}})
+                         .dump(-1, ' ', false, json::error_handler_t::replace)
+                  << std::endl;
+    else
+        record_pause_ = std::chrono::milliseconds(0);
     for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
 }
 
 bool Relay::record_due(std::chrono::steady_clock::time_point now) const {
-    return !finished_.empty() && (finished_.size() >= record_batch || sending_ == 0 || now - first_finished_ >= record_delay);
+    if (finished_.empty() || now < record_again_at_) return false;
+    return finished_.size() >= record_batch || sending_ == 0 || now - first_finished_ >= record_delay;
 }
 
 std::chrono::milliseconds Relay::round() {
@@ -127,7 +145,8 @@ std::chrono::milliseconds Relay::round() {
         if (record_due(steady_now)) {
             finished.swap(finished_);
         } else if (!finished_.empty()) {
-            record_in_ms = std::chrono::ceil<std::chrono::milliseconds>(first_finished_ + record_delay - steady_now).count();
+            const auto at = std::max(first_finished_ + record_delay, record_again_at_);
+            record_in_ms = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(at - steady_now).count());
         } else if (sending_ > 0) {
             record_in_ms = record_delay.count();  // an attempt may finish meanwhile, without a wake
         }

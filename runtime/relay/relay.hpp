@@ -83,7 +83,9 @@ private:
         bool no_answer = false;
     };
     Delivery deliver(const store::OutboxCommand& command, Lane& lane);
-    void record(std::vector<store::DeliveryAttempt> attempts);
+    // Records attempts; when that fails they are kept to be recorded later, unless this is the
+    // last chance (flowd is stopping): then their commands are sent again after the restart.
+    void record(std::vector<store::DeliveryAttempt> attempts, bool last_chance = false);
 
     store::Store& store_;
     const service::Config& config_;
@@ -119,6 +121,11 @@ private:
     std::map<std::string, Silence> silent_;         // targets that gave no answer, until their retry
     std::vector<store::DeliveryAttempt> finished_;  // attempts made, to record
     std::chrono::steady_clock::time_point first_finished_;  // when the oldest of finished_ finished
+    // After a record failed (a full or read-only database): the attempts stay in hand, so that
+    // their commands are not sent again, and are recorded again no sooner than this, with a
+    // pause that doubles from 100 ms to 10 s while the failures last.
+    std::chrono::steady_clock::time_point record_again_at_{};
+    std::chrono::milliseconds record_pause_{0};
     bool lanes_stopping_ = false;
 
     std::vector<Lane> lanes_;

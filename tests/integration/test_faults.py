@@ -124,11 +124,24 @@ class FaultTest(unittest.TestCase):
     # ---- the database in trouble -----------------------------------------------------------
 
     def test_a_database_at_its_size_limit_answers_503_and_loses_nothing(self):
-        flowd = self.start(max_database_mb=1)
+        target = {"up": False}
+        flowd = self.start(max_database_mb=1, behaviour=lambda path, command, attempt: (200 if target["up"] else 503, {}),
+                           retry={"max_attempts": 1000, "initial_backoff_ms": 1000, "max_backoff_ms": 1000})
         acknowledged, refused, body = self.post_until_refused(flowd, note="n" * 200)
         self.assertGreater(len(acknowledged), 10)
         self.assertIn("full", body["error"])
         self.assertEqual(flowd.request("GET", "/healthz")[0], 200)  # reads still answer
+        # The target comes back while the database is full: the commands it takes cannot be
+        # recorded as delivered. They are kept in hand, not sent again and again meanwhile.
+        with self.receiver.lock:
+            self.receiver.attempts.clear()
+            target["up"] = True
+        time.sleep(5)
+        with self.receiver.lock:
+            sent_more_than_once = {command: n for command, n in self.receiver.attempts.items() if n > 1}
+            sent = len(self.receiver.attempts)
+        self.assertGreater(sent, 0)
+        self.assertEqual(sent_more_than_once, {})
         self.assert_all_recorded_once(flowd, acknowledged)  # duplicates need no space
         # A larger limit: the refused event was never recorded, so it is new now.
         self.flowd.stop()
