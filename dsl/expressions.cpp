@@ -482,8 +482,12 @@ ir::Expr Checker::primary(const ast::Primary& p, Scope& scope) {
             }
             std::size_t close = s->value.find('}', at);
             int begin = s->id_first + 1 + static_cast<int>(at);
+            const std::string escape = s->value.substr(at, close - at + 1);
+            const std::size_t digits = close - at - 3;  // between `\u{` and `}`
             diagnostics_.error(Span{&source(file), begin, begin + static_cast<int>(close - at + 1)},
-                               "'" + s->value.substr(at, close - at + 1) + "' names no Unicode character");
+                               digits > 6 ? "'" + escape + "' has " + std::to_string(digits) +
+                                                " hex digits: a \\u{…} escape takes 1 to 6"
+                                          : "'" + escape + "' names no Unicode character");
             return typed_error(out.position);
         }
         out.type = Type::string();

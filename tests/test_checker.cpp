@@ -545,6 +545,12 @@ TEST_CASE("ordering two kinds that are each ordered says that the kinds differ")
     CHECK(has(check(wrap("if a.n < true { goto S } else { goto S }")), "only numbers, strings, times and durations are ordered"));
 }
 
+TEST_CASE("a \\u{…} escape of more than six hex digits says so") {
+    CHECK(has(check(wrap("let s = \"\\u{0001F600}\"\n emit C { id: s, n: 1 } goto S")),
+              "error: '\\u{0001F600}' has 8 hex digits: a \\u{…} escape takes 1 to 6"));
+    CHECK(has(check(wrap("let s = \"\\u{110000}\"\n emit C { id: s, n: 1 } goto S")), "error: '\\u{110000}' names no Unicode character"));
+}
+
 TEST_CASE("type error hints name the side to fix") {
     CHECK(has(check(wrap("let s = a.n + \"x\"\n goto S")), "cannot combine int and string: convert the int to a string with str()"));
     CHECK(has(check(wrap("let s = \"x\" + 1.5\n goto S")), "cannot combine string and number: convert the number to a string with str()"));
