@@ -402,6 +402,18 @@ TEST_CASE("an int stored where a number is declared becomes the double it widens
     CHECK(step.commands[0].data["text"] == "9007199254740992 false 9007199254740992 0");
     CHECK(step.commands[0].data["x"].is_number_float());
     CHECK(step.commands[0].data["x"].get<double>() == 9007199254740992.0);
+    // In a list<number> too, whichever way the int gets there, and as the default of `??`.
+    Fixture lists(messages + "command L to log { text: string, xs: list<number> }\n"
+                             "workflow W { key id: string var n: number = 9007199254740993 var xs: list<number> = [9007199254740993]\n"
+                             " var m: number? = null\n"
+                             " start on Go as g { let more = append(xs, 9007199254740993) let mixed = [9007199254740993, 0.5]\n"
+                             "  emit L { text: str(xs[0] == n) + \" \" + str(more[1] == n) + \" \" + str(mixed[0] == n) + \" \" +"
+                             " str((m ?? 9007199254740993) == n), xs: [9007199254740993, 1] } complete } }");
+    engine::Step listed = lists.start("Go", {{"id", "b"}, {"n", 0}});
+    REQUIRE(listed.commands.size() == 1);
+    CHECK(listed.commands[0].data["text"] == "true true true true");
+    CHECK(listed.commands[0].data["xs"][0].is_number_float());
+    CHECK(listed.commands[0].data["xs"][1].is_number_float());
 }
 
 TEST_CASE("json: a member of null is null by either spelling, and str writes whole numbers without .0") {

@@ -287,12 +287,12 @@ TEST_CASE("a signed message's id is bound to its first digest until it is too ol
         return *bound.value;
     };
     CHECK(bind("msg_1", "d1", 1000, 0));
-    CHECK(bind("msg_1", "d1", 2000, 0));         // the sender's retry: the same headers
-    CHECK_FALSE(bind("msg_1", "d2", 3000, 0));   // a replay with others
+    CHECK(bind("msg_1", "d1", 2000, 0));         // the sender's retry: the same headers, kept from 2000 on
+    CHECK_FALSE(bind("msg_1", "d2", 3000, 0));   // a replay with others (which does not keep it)
     CHECK(bind("msg_2", "d2", 3000, 0));         // another message may carry them
-    CHECK_FALSE(bind("msg_1", "d2", 4000, 1000));  // bound at 1000: not before 1000, so kept
-    CHECK(bind("msg_3", "d3", 5000, 1001));        // forgets msg_1 ...
-    CHECK(bind("msg_1", "d2", 5000, 1001));        // ... which binds anew
+    CHECK_FALSE(bind("msg_1", "d2", 4000, 2000));  // last bound at 2000: not before 2000, so kept
+    CHECK(bind("msg_3", "d3", 5000, 2001));        // forgets msg_1 ...
+    CHECK(bind("msg_1", "d2", 5000, 2001));        // ... which binds anew
     Raw raw(file);
     CHECK(raw.rows("SELECT webhook_id, unsigned_digest, bound_ms FROM webhook_messages ORDER BY webhook_id") ==
           "msg_1|d2|5000\nmsg_2|d2|3000\nmsg_3|d3|5000");

@@ -75,10 +75,23 @@ double finite(const ir::Expr& e, double result) {
 }  // namespace
 
 Value widened(Value value, const Type& to) {
-    if (value.is_number_integer() && to.required().is(Type::Kind::Number))
-        return value.is_number_unsigned() ? Value(static_cast<double>(value.get<std::uint64_t>()))
-                                          : Value(static_cast<double>(value.get<std::int64_t>()));
+    const Type slot = to.required();
+    if (slot.is(Type::Kind::Number)) {
+        if (value.is_number_integer())
+            return value.is_number_unsigned() ? Value(static_cast<double>(value.get<std::uint64_t>()))
+                                              : Value(static_cast<double>(value.get<std::int64_t>()));
+    } else if (slot.is(Type::Kind::List) && value.is_array()) {
+        for (Value& element : value) element = widened(std::move(element), slot.element());
+    }
     return value;
+}
+
+bool may_widen(const Type& from, const Type& to) {
+    if (from == to) return false;
+    const Type slot = to.required();
+    if (slot.is(Type::Kind::Number)) return true;
+    return slot.is(Type::Kind::List) && may_widen(from.required().is(Type::Kind::List) ? from.required().element() : from,
+                                                  slot.element());
 }
 
 const Value* Execution::place(const ir::Expr& e, Locals& locals) {
@@ -138,7 +151,10 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         stdlib::CallContext context{clock_.now_ms, instance_.id, &instance_.uuid_counter, &codec_};
         try {
             Value result = stdlib::call(e.slot, args, e.arg_types, context);
-            return result.is_structured() ? within_depth(e, std::move(result)) : result;
+            if (!result.is_structured()) return result;
+            // append(list<number>, int) and the like: the int becomes the list's double.
+            if (e.type.required().is(Type::Kind::List)) result = widened(std::move(result), e.type);
+            return within_depth(e, std::move(result));
         } catch (const RuntimeError& error) {
             fail_at(e, error.what());
         }
@@ -148,11 +164,11 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         for (std::size_t i = 0; i < e.args.size(); ++i) {
             Value v = eval(e.args[i], locals);
             if (!v.is_null()) {
-                if (v.is_number_integer() && e.args[i].type.required().is(Type::Kind::Int)) {
-                    // An int given for a number field widens to the double it becomes.
+                if (v.is_number() || v.is_array()) {
+                    // An int given for a number field (or in a list<number>) widens to the double it becomes.
                     const ir::Record* record = program_.record(e.name);
                     const ir::FieldDecl* field = record ? record->field(e.names[i]) : nullptr;
-                    if (field) v = widened(std::move(v), field->type);
+                    if (field && may_widen(e.args[i].type, field->type)) v = widened(std::move(v), field->type);
                 }
                 out.emplace(e.names[i], std::move(v));
                 continue;
@@ -168,19 +184,26 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
     }
     case O::MakeList: {
         Value out = Value::array();
-        for (const ir::Expr& a : e.args) out.push_back(eval(a, locals));
+        const Type& element = e.type.required().element();
+        for (const ir::Expr& a : e.args) {
+            Value v = eval(a, locals);
+            out.push_back(may_widen(a.type, element) ? widened(std::move(v), element) : std::move(v));
+        }
         return within_depth(e, std::move(out));
     }
     case O::ToWire: {
         Value wire = codec_.encode(eval(e.args[0], locals), e.operand_type);
-        return wire.is_structured() ? within_depth(e, std::move(wire)) : wire;
+        if (!wire.is_structured()) return wire;
+        return within_depth(e, std::move(wire));
     }
     case O::Not: return !eval(e.args[0], locals).get<bool>();
     case O::And: return eval(e.args[0], locals).get<bool>() && eval(e.args[1], locals).get<bool>();
     case O::Or: return eval(e.args[0], locals).get<bool>() || eval(e.args[1], locals).get<bool>();
     case O::Coalesce: {
         Value first = eval(e.args[0], locals);
-        return first.is_null() ? eval(e.args[1], locals) : first;
+        if (!first.is_null()) return first;
+        Value fallback = eval(e.args[1], locals);  // `n ?? 0` with n a number?: 0 is a number then
+        return may_widen(e.args[1].type, e.type) ? widened(std::move(fallback), e.type) : fallback;
     }
     case O::NegateInt:
     case O::NegateDuration: return checked(e, 0, as_int(eval(e.args[0], locals)), subtract);

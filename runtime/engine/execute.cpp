@@ -18,7 +18,9 @@ void Execution::initialize_vars() {
     Locals locals(static_cast<std::size_t>(workflow_.initializer_locals));
     instance_.vars.assign(workflow_.vars.size(), Value());
     for (std::size_t v = 0; v < workflow_.vars.size(); ++v)
-        instance_.vars[v] = widened(eval(workflow_.vars[v].initializer, locals), workflow_.vars[v].type);
+        instance_.vars[v] = may_widen(workflow_.vars[v].initializer.type, workflow_.vars[v].type)
+                                ? widened(eval(workflow_.vars[v].initializer, locals), workflow_.vars[v].type)
+                                : eval(workflow_.vars[v].initializer, locals);
 }
 
 void Execution::run(const ir::Handler& handler, const Value* event) {
@@ -52,7 +54,8 @@ Execution::Flow Execution::statement(const ir::Stmt& s, Locals& locals) {
     switch (s.kind) {
     case K::Assign: {
         const auto slot = static_cast<std::size_t>(s.slot);
-        instance_.vars[slot] = widened(eval(s.value, locals), workflow_.vars[slot].type);
+        const Type& declared = workflow_.vars[slot].type;
+        instance_.vars[slot] = may_widen(s.value.type, declared) ? widened(eval(s.value, locals), declared) : eval(s.value, locals);
         return Flow::Continue;
     }
     case K::Let: locals.slots[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;

@@ -15,7 +15,10 @@ namespace flow::engine {
 // An `int` stored where the static type is `number` (a variable, a record field) becomes the
 // double it widens to: a number holds no integer a double cannot (9007199254740993 is stored
 // as 9007199254740992, as an event's number field is read).
+// Lists of numbers are widened element by element.
 Value widened(Value value, const Type& to);
+// Whether a value of static type `from` stored as `to` may need widening.
+bool may_widen(const Type& from, const Type& to);
 
 // A runtime error with the place it happened; caught at the handler's boundary.
 struct PositionedError {

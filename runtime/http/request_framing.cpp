@@ -52,6 +52,9 @@ std::optional<FramingRefusal> refuse_framing(const beast_http::request_header<>&
         std::vector<std::string_view> codings = transfer_codings(header);
         if (codings.empty() || !is_chunked(codings.back()))
             return FramingRefusal{400, "the request's Transfer-Encoding does not end with chunked, so where its body ends is unknown"};
+        for (std::size_t i = 0; i + 1 < codings.size(); ++i)
+            if (is_chunked(codings[i]))  // chunked twice: RFC 9112 6.1 forbids it
+                return FramingRefusal{400, "the request's Transfer-Encoding applies chunked more than once"};
         if (codings.size() > 1)
             return FramingRefusal{501, "the transfer coding '" + std::string(codings.front()) +
                                            "' is not implemented: send the body as it is, or chunked only"};

@@ -315,16 +315,14 @@ public:
         Use forget(db_.prepare("DELETE FROM webhook_messages WHERE bound_ms < ?"));
         forget->bind(1, forget_before_ms);
         if (auto e = forget->run()) return fail<bool>(*e);
+        // A new id is bound; the same id with the same digest (a retry, valid for 5 minutes
+        // from its own timestamp) is kept from now on; with another digest nothing changes.
         Use bind(db_.prepare("INSERT INTO webhook_messages (webhook_id, unsigned_digest, bound_ms) VALUES (?, ?, ?) "
-                             "ON CONFLICT (webhook_id) DO NOTHING"));
+                             "ON CONFLICT (webhook_id) DO UPDATE SET bound_ms = excluded.bound_ms "
+                             "WHERE webhook_messages.unsigned_digest = excluded.unsigned_digest"));
         bind->bind_kept(1, webhook_id).bind_kept(2, unsigned_digest).bind(3, now_ms);
         if (auto e = bind->run()) return fail<bool>(*e);
-        if (db_.changes() > 0) return Result<bool>::success(true);
-        Use bound(db_.prepare("SELECT unsigned_digest FROM webhook_messages WHERE webhook_id = ?"));
-        bound->bind_kept(1, webhook_id);
-        int code = bound->step();
-        if (code != SQLITE_ROW) return fail<bool>(bound->error(code));
-        return Result<bool>::success(bound->text(0) == unsigned_digest);
+        return Result<bool>::success(db_.changes() > 0);
     }
 
     Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) override {

@@ -112,8 +112,9 @@ public:
     virtual Result<std::optional<StoredInstance>> instance(const std::string& id) = 0;
     // Binds a signed message's id to a digest of what its signature does not cover, the first
     // time the id is seen: true then, and when the id comes again with the same digest (a
-    // sender's retry); false when it comes with another one (a replay with altered headers).
-    // Forgets first the messages bound before `forget_before_ms`, too old to be replayed.
+    // sender's retry, which keeps the binding from `now_ms` on); false when it comes with
+    // another one (a replay with altered headers). Forgets first the messages bound (or last
+    // retried) before `forget_before_ms`, too old to be replayed.
     virtual Result<bool> bind_webhook_message(const std::string& webhook_id, const std::string& unsigned_digest,
                                               std::int64_t now_ms, std::int64_t forget_before_ms) = 0;
     // What a step changed in an instance, so that an update rewrites only what it must: an

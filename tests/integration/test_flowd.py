@@ -380,7 +380,7 @@ class FlowdTest(unittest.TestCase):
         cancel = f"POST /v1/instances/{instance}/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
         # A body whose end is unknown (the last coding is not chunked) must not be read as the
         # next request: here it would cancel the instance.
-        for coding in [b"gzip", b"xchunked", b"chunked, gzip", b"identity"]:
+        for coding in [b"gzip", b"xchunked", b"chunked, gzip", b"identity", b"chunked, chunked"]:
             answer = self.raw_exchange(flowd, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding +
                                               b"\r\n\r\n" + cancel)
             self.assertTrue(answer.startswith("HTTP/1.1 400"), (coding, answer))
