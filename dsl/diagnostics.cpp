@@ -38,6 +38,10 @@ void Diagnostics::file_error(const std::string& file, std::string message) {
     list_.push_back(std::move(d));
 }
 
+void Diagnostics::name_file(const std::string& file) {
+    if (std::find(file_order_.begin(), file_order_.end(), file) == file_order_.end()) file_order_.push_back(file);
+}
+
 int Diagnostics::error_count() const {
     return static_cast<int>(std::count_if(list_.begin(), list_.end(),
                                           [](const Diagnostic& d) { return d.severity == Severity::Error; }));

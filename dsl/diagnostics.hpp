@@ -31,7 +31,10 @@ public:
     int warning_count() const;
     bool has_errors() const { return error_count() > 0; }
 
-    // Orders by file (in the order sources were first named) and position.
+    // Names a file, so that its diagnostics are ordered after those of the files named before
+    // it; a file not named is ordered by its first diagnostic.
+    void name_file(const std::string& file);
+    // Orders by file (in the order they were named) and position.
     void sort();
 
 private:

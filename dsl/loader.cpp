@@ -58,6 +58,10 @@ void append_utf8(std::string& out, std::uint32_t cp) {
     }
 }
 
+// Imports nested deeper than this are refused at the import that goes past it: loading
+// recurses once per level.
+constexpr std::size_t max_import_depth = 1000;
+
 class Loader {
 public:
     Loader(SourceReader& reader, Diagnostics& diagnostics) : reader_(reader), diagnostics_(diagnostics) {}
@@ -66,6 +70,7 @@ public:
         for (const std::string& path : paths) {
             std::string id = reader_.identity(path);
             if (index_.count(id)) continue;
+            diagnostics_.name_file(path);
             std::optional<std::string> text = reader_.read(path);
             if (!text) {
                 diagnostics_.file_error(path, "cannot read this file");
@@ -81,6 +86,7 @@ private:
     // Loads a file and its imports depth first; `on_stack` holds the files being loaded, so
     // that an import of one of them closes a cycle.
     int visit(const std::string& path, const std::string& id, std::string text) {
+        diagnostics_.name_file(path);
         int index = static_cast<int>(program_.files.size());
         index_[id] = index;
         program_.files.push_back(LoadedFile{std::make_unique<Source>(path, std::move(text)), {}, {}});
@@ -114,8 +120,19 @@ private:
             diagnostics_.error(where, "an import needs the path of a .flow file");
             return -1;
         }
-        std::string path = (fs::path(from.name()).parent_path() / *relative).lexically_normal().string();
+        if (relative->find('\0') != std::string::npos) {
+            diagnostics_.error(where, "an import path cannot hold a NUL character");
+            return -1;
+        }
+        // Shown cleaned (`sub/../x.flow` as `x.flow`), unless a symbolic link on the way makes
+        // `..` lead elsewhere than the cleaned text says: then as written, for the system to follow.
+        const fs::path joined = fs::path(from.name()).parent_path() / *relative;
+        std::string path = joined.lexically_normal().string();
         std::string id = reader_.identity(path);
+        if (const std::string as_written = reader_.identity(joined.string()); as_written != id) {
+            path = joined.string();
+            id = as_written;
+        }
         auto known = index_.find(id);
         if (known != index_.end()) {
             auto open = std::find(on_stack_.begin(), on_stack_.end(), known->second);
@@ -131,6 +148,11 @@ private:
                 return -1;
             }
             return known->second;
+        }
+        if (on_stack_.size() >= max_import_depth) {
+            diagnostics_.error(where, "imports nest more than " + std::to_string(max_import_depth) +
+                                          " files deep here: import the files from fewer levels");
+            return -1;
         }
         std::optional<std::string> text = reader_.read(path);
         if (!text) {

@@ -4,6 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 
 using namespace flow;
 
@@ -260,6 +263,53 @@ TEST_CASE("imports: relative, loaded once, missing and cyclic ones reported at t
     }
     MemoryReader itself(std::map<std::string, std::string>{{"s.flow", "import \"s.flow\"\n"}});
     CHECK(has(test::summary(compile({"s.flow"}, itself)), "1:8: error: import cycle: 's.flow' imports 's.flow'"));
+}
+
+TEST_CASE("diagnostics come file by file, in the order the files were named, then by position") {
+    // Errors of a workflow (found late) in one file, of a declaration (found early) in another.
+    MemoryReader reader({{"w1.flow", "event E { id: string }\nworkflow W {\n  key id: string\n  start on E { goto Nope }\n}\n"},
+                         {"w2.flow", "type F { a: Nope }\n"},
+                         {"main.flow", "import \"lib.flow\"\nevent M { id: string }\nworkflow W { key id: string start on M { goto Nope } }\n"},
+                         {"lib.flow", "event L { id: string, x: Nope }\n"}});
+    auto files_in_order = [](const Compilation& c) {
+        std::vector<std::string> files;
+        for (const Diagnostic& d : c.diagnostics.all())
+            if (files.empty() || files.back() != d.file) files.push_back(d.file);
+        return files;
+    };
+    CHECK(files_in_order(compile({"w1.flow", "w2.flow"}, reader)) == std::vector<std::string>{"w1.flow", "w2.flow"});
+    CHECK(files_in_order(compile({"w2.flow", "w1.flow"}, reader)) == std::vector<std::string>{"w2.flow", "w1.flow"});
+    // An imported file is named by its import, after the file that imports it.
+    CHECK(files_in_order(compile({"main.flow"}, reader)) == std::vector<std::string>{"main.flow", "lib.flow"});
+}
+
+TEST_CASE("an import path with a NUL, and imports nested past 1,000 files, are refused at the import") {
+    Compilation nul = compile_sources({{"d.flow", "import \"a\\u{0}b.flow\"\n"}, {"a", "event Sneaky { id: string }\n"}});
+    CHECK(has(test::summary(nul), "1:8: error: an import path cannot hold a NUL character"));
+    std::map<std::string, std::string> chain;
+    for (int i = 0; i < 1100; ++i) chain["c" + std::to_string(i) + ".flow"] = "import \"c" + std::to_string(i + 1) + ".flow\"\n";
+    chain["c1100.flow"] = "event A { id: string }\n";
+    MemoryReader reader(chain);
+    Compilation deep = compile({"c0.flow"}, reader);
+    REQUIRE(deep.diagnostics.all().size() == 1);
+    CHECK(deep.diagnostics.all()[0].file == "c999.flow");
+    CHECK(has(test::summary(deep), "1:8: error: imports nest more than 1000 files deep here"));
+}
+
+TEST_CASE("an import through a symbolic link to a folder follows the link before '..'") {
+    namespace fs = std::filesystem;
+    const fs::path root = fs::temp_directory_path() / ("flow-import-link-" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root / "main");
+    fs::create_directories(root / "other" / "deep");
+    fs::create_directory_symlink("../other/deep", root / "main" / "lnk");
+    std::ofstream(root / "other" / "base.flow") << "event Other { id: string }\n";
+    std::ofstream(root / "main" / "base.flow") << "event Decoy { id: string }\n";
+    std::ofstream(root / "main" / "top.flow") << "import \"lnk/../base.flow\"\nworkflow T { key id: string start on Other { complete } }\n";
+    DiskReader reader;
+    Compilation c = compile({(root / "main" / "top.flow").string()}, reader);
+    CHECK(test::summary(c) == "");
+    fs::remove_all(root);
 }
 
 TEST_CASE("a name declared in two files is reported once, in the importing file or the later one given") {

@@ -79,7 +79,14 @@ std::optional<Options> parse_options(int argc, char** argv, const std::vector<st
         else if (arg == "--format" && takes(arg)) { if (!value(options.format)) return std::nullopt; }
         else if (arg == "-o" && takes(arg)) { if (!value(options.output)) return std::nullopt; }
         else if (arg == "--workflow" && takes(arg)) { if (!value(options.workflow)) return std::nullopt; }
-        else if (arg == "--events" && takes(arg)) { if (!value(options.events)) return std::nullopt; }
+        else if (arg == "--events" && takes(arg)) {
+            if (!value(options.events)) return std::nullopt;
+            if (options.events == "-") {
+                problem = "--events takes a file: standard input is not read";
+                return std::nullopt;
+            }
+        }
+        else if (arg == "-") { problem = "- is not a file: flowc reads .flow files, not standard input"; return std::nullopt; }
         else if (arg.size() > 1 && arg[0] == '-') { problem = "unknown option " + arg; return std::nullopt; }
         else options.files.push_back(arg);
     }
