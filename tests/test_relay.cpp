@@ -2,6 +2,8 @@
 #include "runtime/relay/relay.hpp"
 
 #include <doctest/doctest.h>
+
+#include <limits>
 #include <nlohmann/json.hpp>
 
 using nlohmann::json;
@@ -49,4 +51,21 @@ TEST_CASE("backoff doubles from the initial delay with jitter, is capped, and Re
         CHECK(now >= 2000);
         CHECK(now <= 4000);
     }
+}
+
+TEST_CASE("Retry-After in seconds is read whatever its size, and never overflows") {
+    using flow::relay::parse_retry_after;
+    constexpr std::int64_t longest = std::numeric_limits<std::int64_t>::max();
+    CHECK(parse_retry_after("120", 0) == 120000);
+    CHECK(parse_retry_after("0", 0) == 0);
+    CHECK(parse_retry_after("10000000000000000", 0) == longest);  // * 1000 would overflow
+    CHECK(parse_retry_after("99999999999999999999999", 0) == longest);  // past 64 bits
+    CHECK(parse_retry_after("-5", 0) == 0);
+    CHECK_FALSE(parse_retry_after("", 0));
+    CHECK_FALSE(parse_retry_after("soon", 0));
+    CHECK(parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT", 4000) == 6000);
+    // Cut to the policy's longest wait by the relay.
+    flow::service::RetryPolicy policy{12, 1000, 8000};
+    std::mt19937_64 random(7);
+    CHECK(flow::relay::Relay::backoff_ms(policy, 1, parse_retry_after("10000000000000000", 0), random) == 8000);
 }

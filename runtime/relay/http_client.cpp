@@ -17,6 +17,7 @@
 #include <optional>
 #include <charconv>
 #include <ctime>
+#include <limits>
 
 namespace flow::relay {
 
@@ -86,9 +87,15 @@ HttpResult HttpClient::cut_off(const std::string& key) {
 }
 
 std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t now_ms) {
+    // Seconds: any number of digits, held to what 64 bits of milliseconds can say (the relay
+    // cuts it to max_backoff_ms in any case).
+    constexpr std::int64_t longest_ms = std::numeric_limits<std::int64_t>::max();
     std::int64_t seconds = 0;
     auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (error == std::errc() && end == value.data() + value.size()) return seconds < 0 ? 0 : seconds * 1000;
+    if (end == value.data() + value.size() && end != value.data()) {
+        if (error == std::errc::result_out_of_range) return value.front() == '-' ? 0 : longest_ms;
+        if (error == std::errc()) return seconds < 0 ? 0 : seconds > longest_ms / 1000 ? longest_ms : seconds * 1000;
+    }
     std::tm tm{};
     if (strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
         std::int64_t at = static_cast<std::int64_t>(timegm(&tm)) * 1000;

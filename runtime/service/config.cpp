@@ -3,6 +3,7 @@
 #include <boost/url/parse.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -19,6 +20,36 @@ std::optional<std::string> url_problem(const std::string& url) {
     auto parsed = boost::urls::parse_uri(url);
     if (!parsed) return "is not a valid URL (" + parsed.error().message() + "): percent-encode spaces and other special characters";
     if (parsed->host().empty()) return "names no host";
+    if (parsed->has_port()) {
+        // Boost.URL takes any digits, or none, as a port: a port is a number from 1 to 65535.
+        const std::string_view port = parsed->port();
+        const bool digits = !port.empty() && port.size() <= 5 &&
+                            std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!digits || parsed->port_number() == 0 || std::stoul(std::string(port)) > 65535)
+            return "has a port that is not a number from 1 to 65535";
+    }
+    return std::nullopt;
+}
+
+// The longest a deadline may be set to (a day), and the most hours a delivered command may be
+// kept (about a hundred years): beyond them, milliseconds and hours overflow when converted.
+constexpr std::int64_t longest_timeout_ms = 86'400'000;
+constexpr std::int64_t longest_retention_hours = 876'000;
+// A request's body is held in memory whole, and room for it is taken as its Content-Length
+// arrives, on every connection: 64 MiB at most. The database file cannot pass 16 TiB with
+// SQLite's pages of 4 KiB.
+constexpr std::int64_t largest_body_bytes = 67'108'864;
+constexpr std::int64_t largest_database_mb = 16'777'216;
+constexpr std::int64_t most_connections = 1'000'000;
+
+// Reads an integer from `least` to `most` into `into`; the reason when it is not one.
+template <class Into>
+std::optional<std::string> integer_in_range(const json& j, const std::string& name, std::int64_t least, std::int64_t most,
+                                            Into& into) {
+    const bool fits = j.is_number_integer() && !(j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(most));
+    if (!fits || j.get<std::int64_t>() < least || j.get<std::int64_t>() > most)
+        return name + " must be an integer from " + std::to_string(least) + " to " + std::to_string(most);
+    into = static_cast<Into>(j.get<std::int64_t>());
     return std::nullopt;
 }
 
@@ -36,11 +67,9 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
         if (!j["secret"].is_string()) return "targets." + name + ".secret must be a string";
         t.secret = j["secret"].get<std::string>();
     }
-    if (j.contains("timeout_ms")) {
-        if (!j["timeout_ms"].is_number_integer() || j["timeout_ms"].get<std::int64_t>() <= 0)
-            return "targets." + name + ".timeout_ms must be a positive integer";
-        t.timeout_ms = j["timeout_ms"].get<std::int64_t>();
-    }
+    if (j.contains("timeout_ms"))
+        if (auto e = integer_in_range(j["timeout_ms"], "targets." + name + ".timeout_ms", 1, longest_timeout_ms, t.timeout_ms))
+            return e;
     if (j.contains("retry")) {
         const json& r = j["retry"];
         if (!r.is_object()) return "targets." + name + ".retry must be an object";
@@ -84,11 +113,9 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
         into = j[name].get<std::string>();
         return std::nullopt;
     };
-    auto positive = [&](const char* name, auto& into) -> std::optional<std::string> {
+    auto in_range = [&](const char* name, std::int64_t least, std::int64_t most, auto& into) -> std::optional<std::string> {
         if (!j.contains(name)) return std::nullopt;
-        if (!j[name].is_number_integer() || j[name].get<std::int64_t>() < 0) return std::string(name) + " must be a non-negative integer";
-        into = static_cast<std::decay_t<decltype(into)>>(j[name].get<std::int64_t>());
-        return std::nullopt;
+        return integer_in_range(j[name], name, least, most, into);
     };
     if (auto e = text_field("admin_token", config.admin_token)) return e;
     if (auto e = text_field("synchronous", config.synchronous)) return e;
@@ -101,14 +128,12 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
         config.tls_certificate = tls["certificate"].get<std::string>();
         config.tls_private_key = tls["private_key"].get<std::string>();
     }
-    if (auto e = positive("max_body_bytes", config.max_body_bytes)) return e;
-    if (auto e = positive("max_connections", config.max_connections)) return e;
-    if (auto e = positive("header_timeout_ms", config.header_timeout_ms)) return e;
-    if (auto e = positive("body_timeout_ms", config.body_timeout_ms)) return e;
-    if (auto e = positive("retention_hours", config.retention_hours)) return e;
-    if (auto e = positive("max_database_mb", config.max_database_mb)) return e;
-    if (config.max_connections == 0 || config.max_body_bytes == 0 || config.header_timeout_ms == 0 || config.body_timeout_ms == 0)
-        return "max_connections, max_body_bytes, header_timeout_ms and body_timeout_ms must be above 0";
+    if (auto e = in_range("max_body_bytes", 1, largest_body_bytes, config.max_body_bytes)) return e;
+    if (auto e = in_range("max_connections", 1, most_connections, config.max_connections)) return e;
+    if (auto e = in_range("header_timeout_ms", 1, longest_timeout_ms, config.header_timeout_ms)) return e;
+    if (auto e = in_range("body_timeout_ms", 1, longest_timeout_ms, config.body_timeout_ms)) return e;
+    if (auto e = in_range("retention_hours", 0, longest_retention_hours, config.retention_hours)) return e;
+    if (auto e = in_range("max_database_mb", 0, largest_database_mb, config.max_database_mb)) return e;
     if (config.synchronous != "FULL" && config.synchronous != "NORMAL" && config.synchronous != "EXTRA")
         return "synchronous must be FULL, EXTRA or NORMAL";
     return std::nullopt;

@@ -885,7 +885,10 @@ class FlowdTest(unittest.TestCase):
 
     def test_a_target_url_that_is_no_url_stops_the_start(self):
         for url, problem in (("http://exa mple/hook", "is not a valid URL"), ("http:///hook", "names no host"),
-                             ("ftp://example/hook", "must start with http:// or https://")):
+                             ("ftp://example/hook", "must start with http:// or https://"),
+                             ("http://127.0.0.1:abc/x", "has a port that is not a number from 1 to 65535"),
+                             ("http://127.0.0.1:99999/x", "has a port that is not"), ("http://127.0.0.1:0/x", "has a port that is not"),
+                             ("http://127.0.0.1:/x", "has a port that is not")):
             done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "unused.db"),
                                    "--listen", "127.0.0.1:0", "--target", "sink=" + url],
                                   capture_output=True, text=True, timeout=20)
@@ -899,6 +902,26 @@ class FlowdTest(unittest.TestCase):
                                "--listen", "127.0.0.1:0", "--config", config], capture_output=True, text=True, timeout=20)
         self.assertEqual(done.returncode, 2, done.stderr)
         self.assertIn("targets.sink.url is not a valid URL", done.stderr)
+
+    def test_a_config_value_out_of_its_range_stops_the_start(self):
+        sink = {"url": "http://127.0.0.1:9/x"}
+        for config, problem in (
+                ({"targets": {"sink": dict(sink, timeout_ms=10000000000000)}}, "targets.sink.timeout_ms must be an integer from 1 to 86400000"),
+                ({"targets": {"sink": sink}, "header_timeout_ms": 10000000000000}, "header_timeout_ms must be an integer from 1 to 86400000"),
+                ({"targets": {"sink": sink}, "body_timeout_ms": 0}, "body_timeout_ms must be an integer from 1 to 86400000"),
+                ({"targets": {"sink": sink}, "retention_hours": 10000000000000}, "retention_hours must be an integer from 0 to 876000"),
+                ({"targets": {"sink": sink}, "max_database_mb": 100000000000000}, "max_database_mb must be an integer from 0 to 16777216"),
+                ({"targets": {"sink": sink}, "max_body_bytes": 9223372036854775807}, "max_body_bytes must be an integer from 1 to 67108864"),
+                ({"targets": {"sink": sink}, "max_connections": 18446744073709551615}, "max_connections must be an integer from 1 to 1000000"),
+                ({"targets": {"sink": sink}, "max_connections": 2.5}, "max_connections must be an integer from 1 to 1000000")):
+            path = os.path.join(self.dir, "range.json")
+            with open(path, "w") as f:
+                json.dump(config, f)
+            done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "unused.db"),
+                                   "--listen", "127.0.0.1:0", "--config", path], capture_output=True, text=True, timeout=20)
+            self.assertEqual(done.returncode, 2, (config, done.stderr))
+            self.assertIn(problem, done.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "unused.db")))
 
     def test_unbound_target_stops_the_start(self):
         with self.assertRaises(RuntimeError) as refused:
