@@ -99,6 +99,13 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
             break;
         }
         if (read_error) break;  // closed or timed out: nothing was accepted
+        struct InProgress {
+            Server::State& state;
+            explicit InProgress(Server::State& s) : state(s) { ++state.in_progress; }
+            ~InProgress() { --state.in_progress; }
+            InProgress(const InProgress&) = delete;
+            InProgress& operator=(const InProgress&) = delete;
+        } in_progress(*state);  // until the answer is sent, or the connection given up
         auto& header = parser.get();
         if (auto refusal = refuse_framing(header)) {
             co_await refuse_and_close(stream, error_response(refusal->status, refusal->error, header.version()),

@@ -44,9 +44,13 @@ public:
     // Stops accepting; connections finish the request they are in and close.
     void stop_accepting();
     std::size_t active_connections() const { return state_->active; }
+    // Requests whose header has arrived and whose answer is not yet sent: what a stop waits
+    // for. A connection waiting for its next request has none, and is closed by the stop.
+    std::size_t requests_in_progress() const { return state_->in_progress; }
 
     struct State {
         std::atomic<std::size_t> active{0};
+        std::atomic<std::size_t> in_progress{0};
         std::atomic<bool> stopping{false};
     };
 

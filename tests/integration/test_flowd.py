@@ -408,6 +408,16 @@ class FlowdTest(unittest.TestCase):
         self.assertTrue(answer.startswith("HTTP/1.1 202"), answer)
         self.assertEqual(len(flowd.instances()), 2)
 
+    def test_a_stop_does_not_wait_for_idle_kept_alive_connections(self):
+        flowd = self.start(header_timeout_ms=60000)
+        idle = socket.create_connection(("127.0.0.1", flowd.port), timeout=10)
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(idle.recv(4096).startswith(b"HTTP/1.1 200"))  # and the connection stays open
+        started = time.time()
+        self.assertEqual(flowd.stop(), 0)
+        self.assertLess(time.time() - started, 5)  # not the 10 s a request in progress may take
+        idle.close()
+
     def test_flowd_help(self):
         result = subprocess.run([FLOWD, "--help"], capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 0, result.stderr)

@@ -377,12 +377,14 @@ int main(int argc, char** argv) {
         }, nullptr, connection_contexts);
     }
 
-    // SIGTERM and SIGINT: stop accepting, let the requests in flight finish, then stop.
+    // SIGTERM and SIGINT: stop accepting, let the requests in flight finish, then stop. A
+    // connection kept alive between requests holds nothing up: it is closed with the rest.
     std::atomic<bool> stopping{false};
     asio::signal_set signals(io, SIGINT, SIGTERM);
     asio::steady_timer grace(io);
     std::function<void(int)> drain = [&](int left) {
-        if (server.active_connections() == 0 || left <= 0) {
+        const bool in_flight = server.requests_in_progress() > 0 || (metrics_server && metrics_server->requests_in_progress() > 0);
+        if (!in_flight || left <= 0) {
             stop_io();
             return;
         }
