@@ -92,6 +92,19 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     text << in.rdbuf();
     json j = json::parse(text.str(), nullptr, false);
     if (j.is_discarded() || !j.is_object()) return path + " is not a JSON object";
+    // Every key is optional, and a key set to null is taken as left out (as a generated config
+    // writes one it has no value for), at any level.
+    auto drop_nulls = [](auto&& self, json& object) -> void {
+        for (auto member = object.begin(); member != object.end();) {
+            if (member->is_null()) {
+                member = object.erase(member);
+                continue;
+            }
+            if (member->is_object()) self(self, *member);
+            ++member;
+        }
+    };
+    drop_nulls(drop_nulls, j);
     if (j.contains("targets")) {
         if (!j["targets"].is_object()) return "targets must be an object";
         for (const auto& [name, t] : j["targets"].items()) {

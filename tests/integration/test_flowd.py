@@ -913,6 +913,12 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(done.returncode, 2, done.stderr)
         self.assertIn("targets.sink.url is not a valid URL", done.stderr)
 
+    def test_a_config_key_set_to_null_counts_as_left_out(self):
+        flowd = self.start(admin_token=None, webhook_secrets=None, max_body_bytes=None,
+                           targets={"sink": {"url": "http://127.0.0.1:9/x", "secret": None, "retry": None}})
+        self.assertEqual(flowd.request("GET", "/v1/instances")[0], 200)  # no admin token
+        self.assertEqual(flowd.post_event({"id": "n1", "type": "Start", "data": {"id": "n1", "n": 1}})[0], 202)  # no signature
+
     def test_a_config_value_out_of_its_range_stops_the_start(self):
         sink = {"url": "http://127.0.0.1:9/x"}
         for config, problem in (
