@@ -120,16 +120,12 @@ std::string mermaid_state_id(const ir::Workflow& w, const std::string& name) {
     return is_mermaid_keyword(name) ? unused_name(w, name + '_') : name;
 }
 
-// One line per transition; the states' ids get `prefix` (empty for a lone workflow).
+// One line per transition, each state drawn by its id in `state_ids` (by state index).
 std::string mermaid_transitions(const ir::Program& program, const ir::Workflow& w, const std::string& indent,
-                                const std::string& prefix) {
+                                const std::vector<std::string>& state_ids) {
     std::string out;
     for (const Edge& e : edges_of(program, w)) {
-        auto id = [&](int node) {
-            if (node < 0) return std::string("[*]");
-            const std::string& name = w.states[static_cast<std::size_t>(node)].name;
-            return prefix.empty() ? mermaid_state_id(w, name) : prefix + mermaid_id(name);
-        };
+        auto id = [&](int node) { return node < 0 ? std::string("[*]") : state_ids[static_cast<std::size_t>(node)]; };
         std::string label = e.label;
         if (e.to == failed_node) label += " / fail";
         if (e.to == cancelled_node) label += " / cancel";
@@ -160,9 +156,12 @@ std::string draw(const ir::Program& program, const ir::Workflow& w, GraphFormat 
         return out;
     }
     out = "stateDiagram-v2\n";
-    for (const ir::State& s : w.states)
-        if (std::string id = mermaid_state_id(w, s.name); id != s.name) out += "    state \"" + s.name + "\" as " + id + "\n";
-    return out + mermaid_transitions(program, w, "    ", "");
+    std::vector<std::string> state_ids;
+    for (const ir::State& s : w.states) {
+        state_ids.push_back(mermaid_state_id(w, s.name));
+        if (state_ids.back() != s.name) out += "    state \"" + s.name + "\" as " + state_ids.back() + "\n";
+    }
+    return out + mermaid_transitions(program, w, "    ", state_ids);
 }
 
 std::string draw(const ir::Program& program, const std::vector<const ir::Workflow*>& workflows, GraphFormat format) {
@@ -174,8 +173,17 @@ std::string draw(const ir::Program& program, const std::vector<const ir::Workflo
     // Mermaid draws one diagram per block: each workflow becomes a composite state of it, its
     // states named after it so that two workflows' states of the same name stay apart.
     std::string out = "stateDiagram-v2\n";
-    std::set<std::string> ids;  // of the composite states: a keyword's alias may be another's name
+    std::set<std::string> ids;  // every id given: a keyword's alias may be another's name, and
+                                // `A` with a state `B__C` meets `A__B` with a state `C`
     for (const ir::Workflow* w : workflows) ids.insert(mermaid_id(w->name));
+    auto unique = [&ids](std::string id) {
+        if (ids.count(id)) {
+            const std::string base = id;
+            for (int n = 2; ids.count(id); ++n) id = base + "_" + std::to_string(n);
+        }
+        ids.insert(id);
+        return id;
+    };
     for (const ir::Workflow* w : workflows) {
         std::string prefix = mermaid_id(w->name) + "__";  // no keyword once prefixed
         std::string id = mermaid_id(w->name);
@@ -184,8 +192,12 @@ std::string draw(const ir::Program& program, const std::vector<const ir::Workflo
             ids.insert(id);
         }
         out += "    state \"" + w->name + "\" as " + id + " {\n";
-        for (const ir::State& s : w->states) out += "        state \"" + s.name + "\" as " + prefix + mermaid_id(s.name) + "\n";
-        out += mermaid_transitions(program, *w, "        ", prefix);
+        std::vector<std::string> state_ids;
+        for (const ir::State& s : w->states) {
+            state_ids.push_back(unique(prefix + mermaid_id(s.name)));
+            out += "        state \"" + s.name + "\" as " + state_ids.back() + "\n";
+        }
+        out += mermaid_transitions(program, *w, "        ", state_ids);
         out += "    }\n";
     }
     return out;

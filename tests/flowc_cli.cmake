@@ -200,6 +200,15 @@ file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/aliases.flow
 run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/aliases.flow --format mermaid)
 expect_match("${out}" "state \"Note\" as Note__ {" "a keyword's alias apart from another workflow")
 expect_match("${out}" "state \"Note_\" as Note_ {" "the other workflow")
+# Names with `__` cannot make two states one: A's state B__C and A__B's state C.
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/underscores.flow
+  "event E { id: string }\n"
+  "workflow A {\n  key id: string\n  start on E { goto B__C }\n  state B__C { on E { complete } }\n}\n"
+  "workflow A__B {\n  key id: string\n  start on E { goto C }\n  state C { on E { complete } }\n}\n")
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/underscores.flow --format mermaid)
+expect_match("${out}" "state \"B__C\" as A__B__C\n" "the first state keeps its id")
+expect_match("${out}" "state \"C\" as A__B__C_2\n" "the second gets its own")
+expect_match("${out}" "\\[\\*\\] --> A__B__C_2 : E\n" "and is drawn by it")
 # The help, written where it cannot be, fails as any other output.
 if(EXISTS /dev/full)
   execute_process(COMMAND ${FLOWC} --help RESULT_VARIABLE status OUTPUT_FILE /dev/full ERROR_VARIABLE err)
