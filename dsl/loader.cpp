@@ -25,9 +25,13 @@ std::optional<std::string> DiskReader::read(const std::string& path) {
 }
 
 std::string DiskReader::identity(const std::string& path) {
+    // Absolute first: weakly_canonical keeps a path relative when its first part does not exist,
+    // and two spellings of one file must meet.
     std::error_code ec;
-    fs::path canonical = fs::weakly_canonical(path, ec);
-    return ec ? fs::path(path).lexically_normal().string() : canonical.string();
+    const fs::path absolute = fs::absolute(path, ec);
+    if (ec) return fs::path(path).lexically_normal().string();
+    fs::path canonical = fs::weakly_canonical(absolute, ec);
+    return ec ? absolute.lexically_normal().string() : canonical.string();
 }
 
 std::optional<std::string> MemoryReader::read(const std::string& path) {

@@ -309,6 +309,18 @@ TEST_CASE("an import through a symbolic link to a folder follows the link before
     DiskReader reader;
     Compilation c = compile({(root / "main" / "top.flow").string()}, reader);
     CHECK(test::summary(c) == "");
+    // A folder on the way that does not exist is cleaned away, however the file is named.
+    std::ofstream(root / "main" / "plain.flow") << "import \"nosuch/../base.flow\"\nworkflow P { key id: string start on Decoy { complete } }\n";
+    CHECK(test::summary(compile({(root / "main" / "plain.flow").string()}, reader)) == "");
+    const fs::path before = fs::current_path();
+    fs::current_path(root / "main");
+    CHECK(test::summary(compile({"plain.flow"}, reader)) == "");
+    CHECK(test::summary(compile({"./plain.flow"}, reader)) == "");
+    // A NUL cuts no path short on the disk either: `a` exists, `a\0b.flow` is not read as it.
+    std::ofstream(root / "main" / "a") << "event Sneaky { id: string }\n";
+    std::ofstream(root / "main" / "nul.flow") << "import \"a\\u{0}b.flow\"\nworkflow N { key id: string start on Sneaky { complete } }\n";
+    CHECK(has(test::summary(compile({"nul.flow"}, reader)), "1:8: error: an import path cannot hold a NUL character"));
+    fs::current_path(before);
     fs::remove_all(root);
 }
 

@@ -41,6 +41,9 @@ constexpr std::int64_t longest_retention_hours = 876'000;
 constexpr std::int64_t largest_body_bytes = 67'108'864;
 constexpr std::int64_t largest_database_mb = 16'777'216;
 constexpr std::int64_t most_connections = 1'000'000;
+// A command may be tried a million times, and wait up to 30 days between two attempts.
+constexpr std::int64_t most_attempts = 1'000'000;
+constexpr std::int64_t longest_backoff_ms = 2'592'000'000;
 
 // Reads an integer from `least` to `most` into `into`; the reason when it is not one.
 template <class Into>
@@ -73,12 +76,13 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
     if (j.contains("retry")) {
         const json& r = j["retry"];
         if (!r.is_object()) return "targets." + name + ".retry must be an object";
-        for (const char* field : {"max_attempts", "initial_backoff_ms", "max_backoff_ms"})
-            if (r.contains(field) && (!r[field].is_number_integer() || r[field].get<std::int64_t>() <= 0))
-                return "targets." + name + ".retry." + field + " must be a positive integer";
-        t.retry.max_attempts = r.value("max_attempts", t.retry.max_attempts);
-        t.retry.initial_backoff_ms = r.value("initial_backoff_ms", t.retry.initial_backoff_ms);
-        t.retry.max_backoff_ms = r.value("max_backoff_ms", t.retry.max_backoff_ms);
+        const std::string at = "targets." + name + ".retry.";
+        if (r.contains("max_attempts"))
+            if (auto e = integer_in_range(r["max_attempts"], at + "max_attempts", 1, most_attempts, t.retry.max_attempts)) return e;
+        for (auto [field, into] : {std::pair{"initial_backoff_ms", &t.retry.initial_backoff_ms},
+                                   std::pair{"max_backoff_ms", &t.retry.max_backoff_ms}})
+            if (r.contains(field))
+                if (auto e = integer_in_range(r[field], at + field, 1, longest_backoff_ms, *into)) return e;
     }
     return std::nullopt;
 }

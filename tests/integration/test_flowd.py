@@ -929,7 +929,13 @@ class FlowdTest(unittest.TestCase):
                 ({"targets": {"sink": sink}, "max_database_mb": 100000000000000}, "max_database_mb must be an integer from 0 to 16777216"),
                 ({"targets": {"sink": sink}, "max_body_bytes": 9223372036854775807}, "max_body_bytes must be an integer from 1 to 67108864"),
                 ({"targets": {"sink": sink}, "max_connections": 18446744073709551615}, "max_connections must be an integer from 1 to 1000000"),
-                ({"targets": {"sink": sink}, "max_connections": 2.5}, "max_connections must be an integer from 1 to 1000000")):
+                ({"targets": {"sink": sink}, "max_connections": 2.5}, "max_connections must be an integer from 1 to 1000000"),
+                ({"targets": {"sink": dict(sink, retry={"max_backoff_ms": 9223372036854775807})}},
+                 "targets.sink.retry.max_backoff_ms must be an integer from 1 to 2592000000"),
+                ({"targets": {"sink": dict(sink, retry={"max_attempts": 4294967296})}},
+                 "targets.sink.retry.max_attempts must be an integer from 1 to 1000000"),
+                ({"targets": {"sink": dict(sink, retry={"initial_backoff_ms": 0})}},
+                 "targets.sink.retry.initial_backoff_ms must be an integer from 1 to 2592000000")):
             path = os.path.join(self.dir, "range.json")
             with open(path, "w") as f:
                 json.dump(config, f)
