@@ -325,11 +325,13 @@ void Checker::report_record_cycles() {
         for (const RequiredRecordField& field : fields) successors[name].push_back(field.record);
     }
     static const std::vector<std::string> none;
-    auto [component, component_size] = strong_components(names, [&](const std::string& name) -> const std::vector<std::string>& {
+    const auto components = strong_components(names, [&](const std::string& name) -> const std::vector<std::string>& {
         auto found = successors.find(name);
         return found == successors.end() ? none : found->second;
     });
-    auto component_of = [&component = component](const std::string& name) {
+    const std::unordered_map<std::string, int>& component = components.first;
+    const std::vector<int>& component_size = components.second;
+    auto component_of = [&component](const std::string& name) {
         auto found = component.find(name);
         return found == component.end() ? -1 : found->second;
     };
