@@ -82,6 +82,15 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         parser.body_limit(limits.max_body_bytes);
         transport.expires_after(limits.header_timeout);
         auto [read_error, header_bytes] = co_await beast_http::async_read_header(stream, buffer, parser, tuple_awaitable);
+        // A request is in progress from its header (or a refusal of it) until its answer is
+        // sent, or the connection given up: what a stop waits for.
+        struct InProgress {
+            Server::State& state;
+            explicit InProgress(Server::State& s) : state(s) { ++state.in_progress; }
+            ~InProgress() { --state.in_progress; }
+            InProgress(const InProgress&) = delete;
+            InProgress& operator=(const InProgress&) = delete;
+        } in_progress(*state);
         if (read_error == beast_http::error::header_limit) {
             co_await send(stream, error_response(431, "the request header is too large"), limits.write_timeout);
             break;
@@ -99,13 +108,6 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
             break;
         }
         if (read_error) break;  // closed or timed out: nothing was accepted
-        struct InProgress {
-            Server::State& state;
-            explicit InProgress(Server::State& s) : state(s) { ++state.in_progress; }
-            ~InProgress() { --state.in_progress; }
-            InProgress(const InProgress&) = delete;
-            InProgress& operator=(const InProgress&) = delete;
-        } in_progress(*state);  // until the answer is sent, or the connection given up
         auto& header = parser.get();
         if (auto refusal = refuse_framing(header)) {
             co_await refuse_and_close(stream, error_response(refusal->status, refusal->error, header.version()),
