@@ -332,6 +332,16 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     auto found = tx.instance(instance_id);
     if (!found.ok()) return fail<CancelOutcome>(*found.error);
     if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
+    if ((**found.value).instance.status == engine::Status::Running && in_timer_chain((**found.value).instance.timers, now_ms)) {
+        // A cancellation waits for the instance's chain of timers to end, as an event does (and
+        // as `flowc simulate` fires every due timer before its next line).
+        int fired = 0;
+        if (auto e = finish_timer_chain(tx, instance_id, std::move((**found.value).instance.timers), now_ms, timer_sequence, fired))
+            return fail<CancelOutcome>(*e);
+        found = tx.instance(instance_id);
+        if (!found.ok()) return fail<CancelOutcome>(*found.error);
+        if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
+    }
     store::StoredInstance& stored = **found.value;
     if (stored.instance.status != engine::Status::Running) return store::Result<CancelOutcome>::success(CancelOutcome::NotRunning);
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
