@@ -1006,6 +1006,29 @@ TEST_CASE("an event that reaches an instance in the middle of a chain of timers 
     CHECK(only_instance(s)["state"] == "Idle");
 }
 
+TEST_CASE("an event accepted when a timer is due, before the timer loop fired it, comes after the timer, as in flowc simulate") {
+    Server s(100, "event Go { id: string }\nevent Poke { id: string }\n"
+                  "workflow W { key id: string var seen: string = \"\" start on Go { goto A }\n"
+                  " state A { after 1s { goto B } on Poke { seen = \"A\" } }\n"
+                  " state B { on Poke { seen = \"B\" } } }");
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "go", "type": "Go", "data": {"id": "k"}})").result_int() == 202);
+    const std::int64_t due = 1767225600000 + 1000;
+    auto poke = [&](const std::string& id, std::int64_t now) {
+        REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) -> store::Status {
+            service::IncomingEvent event{id, "Poke", Value{{"id", "k"}}, ""};
+            auto r = s.processor->handle(tx, event, now, s.sequence);
+            return r.ok() ? std::nullopt : r.error;
+        }));
+    };
+    poke("early", due - 1);  // not yet due: the event is handled in A
+    CHECK(only_instance(s)["vars"]["seen"] == "A");
+    poke("on-time", due);  // due exactly now: the timer first, then the event, in B
+    json detail = only_instance(s);
+    CHECK(detail["state"] == "B");
+    CHECK(detail["vars"]["seen"] == "B");
+    CHECK(s.store->due_timers(due, 10).value->empty());
+}
+
 TEST_CASE("a cancellation that reaches an instance in the middle of a chain of timers waits for the chain to end too") {
     Server s(100, "event Go { id: string, limit: int }\n"
                   "workflow W { key id: string var n: int = 0 var limit: int = 0 var at_cancel: int = -1\n"

@@ -190,6 +190,17 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
             running = tx.running_instance(name, key);  // as the chain left it, if it still runs
             if (!running.ok()) return fail<EventResult>(*running.error);
         }
+        if (*running.value && earliest_due((**running.value).instance.timers, now_ms, 0)) {
+            // A timer due by now that the timer loop has not fired yet (it wakes a moment after
+            // the due time) fires before the event, as in `flowc simulate`, where a timer due at
+            // the event's time fires first; so do the overdue ones it starts, up to the bound.
+            const std::string id = (**running.value).instance.id;
+            if (auto e = fire_due_timers(tx, id, std::move((**running.value).instance.timers), 0, now_ms, timer_sequence,
+                                         result.timers_fired, max_overdue_firings, false))
+                return fail<EventResult>(*e);
+            running = tx.running_instance(name, key);
+            if (!running.ok()) return fail<EventResult>(*running.error);
+        }
         engine::Step step;
         const engine::Engine* engine = &current;
         const std::uint64_t sequence_before = timer_sequence;
