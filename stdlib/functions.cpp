@@ -316,6 +316,37 @@ Value displayable(const Value& value, const Type& type, const RecordFields* reco
     }
 }
 
+// Compact JSON, its numbers written as `str` writes a number (JavaScript's layout: `1e+23`,
+// `2e-7`), as they are on the wire, rather than as the JSON library writes doubles.
+void append_compact_json(const Value& value, std::string& out) {
+    if (value.is_array()) {
+        out += '[';
+        bool first = true;
+        for (const Value& element : value) {
+            if (!first) out += ',';
+            first = false;
+            append_compact_json(element, out);
+        }
+        out += ']';
+    } else if (value.is_object()) {
+        out += '{';
+        bool first = true;
+        for (const auto& [name, member] : value.items()) {
+            if (!first) out += ',';
+            first = false;
+            out += Value(name).dump(-1, ' ', false, Value::error_handler_t::replace);
+            out += ':';
+            append_compact_json(member, out);
+        }
+        out += '}';
+    } else if (value.is_number_float()) {
+        const double number = value.get<double>();
+        out += std::isfinite(number) ? format_double(number) : "null";
+    } else {
+        out += value.dump(-1, ' ', false, Value::error_handler_t::replace);
+    }
+}
+
 std::string to_text(const Value& value, const Type& type, const RecordFields* records) {
     if (value.is_null()) return "null";
     switch (type.required().kind()) {
@@ -325,8 +356,11 @@ std::string to_text(const Value& value, const Type& type, const RecordFields* re
         case Type::Kind::Bool: return value.dump();
         case Type::Kind::Time: return chrono::format_rfc3339(int_value(value));
         case Type::Kind::Duration: return chrono::format_duration(int_value(value));
-        default:
-            return displayable(value, type, records).dump(-1, ' ', false, Value::error_handler_t::replace);
+        default: {
+            std::string out;
+            append_compact_json(displayable(value, type, records), out);
+            return out;
+        }
     }
 }
 

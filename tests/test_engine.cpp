@@ -421,6 +421,13 @@ TEST_CASE("json: a member of null is null by either spelling, and str writes who
                          " start on Go as g { emit Log { text: str(j) + \" \" + str(k.a) + \" \" + str(k[\"a\"]) + \" \" +"
                          " str(k[\"a\"][\"b\"]) + \" \" + str([2.0, 2.5]) } complete } }");
     CHECK(f.start("Go", {{"id", "a"}, {"n", 0}}).commands.at(0).data["text"] == "2 null null null [2,2.5]");
+    // Every number in a list, record or json is written as str writes a number alone.
+    Fixture layout(messages + "type R { x: number }\n"
+                              "workflow W { key id: string var j: json = [1.0e23, 2.0e-7] start on Go as g {\n"
+                              " emit Log { text: str(1.0e23) + \" \" + str(j) + \" \" + str([1.0e23, 2.0e-7]) + \" \" + str(R { x: 2.0e-7 }) }"
+                              " complete } }");
+    CHECK(layout.start("Go", {{"id", "b"}, {"n", 0}}).commands.at(0).data["text"] ==
+          "1e+23 [1e+23,2e-7] [1e+23,2e-7] {\"x\":2e-7}");
     Fixture index(messages + "workflow W { key id: string var k: json = null\n"
                              " start on Go as g { emit Log { text: str(k[0]) } complete } }");
     engine::Step step = index.start("Go", {{"id", "a"}, {"n", 0}});
