@@ -104,28 +104,27 @@ void Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chanc
     // same id.
     auto e = record_attempts_(attempts);
     std::lock_guard lock(mutex_);
-    if (e && !last_chance) {
-        // Sending the commands again could not be recorded either: they stay in hand, and their
-        // attempts are recorded again after a pause.
-        using std::chrono::milliseconds;
-        record_pause_ = std::clamp(record_pause_ * 2, milliseconds(100), milliseconds(10000));
-        record_again_at_ = std::chrono::steady_clock::now() + record_pause_;
-        std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
-                           {"error", e->message}, {"attempts", attempts.size()}, {"again_in_ms", record_pause_.count()}})
-                         .dump(-1, ' ', false, json::error_handler_t::replace)
-                  << std::endl;
-        if (finished_.empty()) first_finished_ = std::chrono::steady_clock::now();
-        finished_.insert(finished_.begin(), std::make_move_iterator(attempts.begin()), std::make_move_iterator(attempts.end()));
+    if (!e) {
+        record_pause_ = std::chrono::milliseconds(0);
+        for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
         return;
     }
-    if (e)
-        std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
-                           {"error", e->message}, {"attempts", attempts.size()}})
-                         .dump(-1, ' ', false, json::error_handler_t::replace)
-                  << std::endl;
-    else
-        record_pause_ = std::chrono::milliseconds(0);
-    for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
+    json line = {{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
+                 {"error", e->message}, {"attempts", attempts.size()}};
+    if (last_chance) {  // flowd is stopping: the commands are sent again after the restart
+        std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+        for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
+        return;
+    }
+    // Sending the commands again could not be recorded either: they stay in hand, and their
+    // attempts are recorded again after a pause.
+    using std::chrono::milliseconds;
+    record_pause_ = std::clamp(record_pause_ * 2, milliseconds(100), milliseconds(10000));
+    record_again_at_ = std::chrono::steady_clock::now() + record_pause_;
+    line["again_in_ms"] = record_pause_.count();
+    std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+    if (finished_.empty()) first_finished_ = std::chrono::steady_clock::now();
+    finished_.insert(finished_.begin(), std::make_move_iterator(attempts.begin()), std::make_move_iterator(attempts.end()));
 }
 
 bool Relay::record_due(std::chrono::steady_clock::time_point now) const {
