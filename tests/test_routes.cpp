@@ -1047,3 +1047,62 @@ TEST_CASE("a cancellation that reaches an instance in the middle of a chain of t
     CHECK(after["vars"]["n"] == 500);
     CHECK(after["vars"]["at_cancel"] == 500);
 }
+
+TEST_CASE("a cancellation accepted when a timer is due, before the timer loop fired it, comes after the timer, as in flowc simulate") {
+    const std::string flow = "event Go { id: string }\n"
+                             "workflow W { key id: string var cancelled_in: string = \"\" start on Go { goto A }\n"
+                             " state A { after 1s { goto B } }\n"
+                             " state B { after 1s { complete } }\n"
+                             " on cancel { cancelled_in = \"somewhere\" } }";
+    Server s(100, flow);
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "go", "type": "Go", "data": {"id": "k"}})").result_int() == 202);
+    const std::string id = only_instance(s)["id"];
+    const std::int64_t start = 1767225600000;
+    auto cancel = [&](std::int64_t now) {
+        service::CancelOutcome outcome{};
+        REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) -> store::Status {
+            auto r = s.processor->cancel(tx, id, now, s.sequence);
+            if (!r.ok()) return r.error;
+            outcome = *r.value;
+            return std::nullopt;
+        }));
+        return outcome;
+    };
+    SUBCASE("the first timer is due: it fires, then the instance is cancelled in B") {
+        CHECK(cancel(start + 1000) == service::CancelOutcome::Cancelled);
+        json detail = only_instance(s);
+        CHECK(detail["status"] == "cancelled");
+        CHECK(detail["state"] == "B");
+    }
+    SUBCASE("both are due: the instance completes, and the cancellation finds it ended") {
+        CHECK(cancel(start + 2000) == service::CancelOutcome::NotRunning);
+        json detail = only_instance(s);
+        CHECK(detail["status"] == "completed");
+        CHECK(detail["vars"]["cancelled_in"] == "");
+    }
+    CHECK(s.store->due_timers(start + 5000, 10).value->empty());
+
+}
+
+TEST_CASE("flowc simulate fires the timers due by a cancel line's time before it, as flowd does") {
+    const std::string flow = "event Go { id: string }\n"
+                             "workflow W { key id: string start on Go { goto A }\n"
+                             " state A { after 1s { goto B } }\n"
+                             " state B { after 1s { complete } } }";
+    Compilation compiled = test::compile_text(flow);
+    REQUIRE(compiled.program);
+    auto last_line = [&](const std::string& advance) {
+        std::ostringstream out;
+        sim::Simulator simulator(compiled.program, out);
+        REQUIRE(simulator.feed(R"({"id": "go", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "k"}})", 1) == std::nullopt);
+        REQUIRE(simulator.feed(R"({"advance": ")" + advance + R"("})", 2) == std::nullopt);
+        REQUIRE(simulator.feed(R"({"cancel": {"workflow": "W", "key": "k"}})", 3) == std::nullopt);
+        simulator.finish();
+        std::string text = out.str();
+        return json::parse(text.substr(text.rfind('\n', text.size() - 2) + 1));
+    };
+    json at_first_due = last_line("1s");
+    CHECK(at_first_due["status"] == "cancelled");
+    CHECK(at_first_due["state"] == "B");
+    CHECK(last_line("2s")["status"] == "completed");
+}

@@ -180,26 +180,15 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         const std::string key = dump(*route.key);
         auto running = tx.running_instance(name, key);
         if (!running.ok()) return fail<EventResult>(*running.error);
-        if (*running.value && in_timer_chain((**running.value).instance.timers, now_ms)) {
-            // Its chain of timers goes on past what one transaction fires: it ends first, as
-            // `flowc simulate` fires every due timer before the next event.
+        if (*running.value) {
             const std::string id = (**running.value).instance.id;
-            if (auto e = finish_timer_chain(tx, id, std::move((**running.value).instance.timers), now_ms, timer_sequence,
-                                            result.timers_fired))
-                return fail<EventResult>(*e);
-            running = tx.running_instance(name, key);  // as the chain left it, if it still runs
-            if (!running.ok()) return fail<EventResult>(*running.error);
-        }
-        if (*running.value && earliest_due((**running.value).instance.timers, now_ms, 0)) {
-            // A timer due by now that the timer loop has not fired yet (it wakes a moment after
-            // the due time) fires before the event, as in `flowc simulate`, where a timer due at
-            // the event's time fires first; so do the overdue ones it starts, up to the bound.
-            const std::string id = (**running.value).instance.id;
-            if (auto e = fire_due_timers(tx, id, std::move((**running.value).instance.timers), 0, now_ms, timer_sequence,
-                                         result.timers_fired, max_overdue_firings, false))
-                return fail<EventResult>(*e);
-            running = tx.running_instance(name, key);
-            if (!running.ok()) return fail<EventResult>(*running.error);
+            auto caught_up = catch_up_timers(tx, id, (**running.value).instance.timers, now_ms, timer_sequence,
+                                             result.timers_fired);
+            if (!caught_up.ok()) return fail<EventResult>(*caught_up.error);
+            if (*caught_up.value) {
+                running = tx.running_instance(name, key);  // as the timers left it, if it still runs
+                if (!running.ok()) return fail<EventResult>(*running.error);
+            }
         }
         engine::Step step;
         const engine::Engine* engine = &current;
@@ -314,6 +303,31 @@ store::Status Processor::finish_timer_chain(store::Transaction& tx, const std::s
                            engine::Engine::max_timer_chain + 1, true);
 }
 
+store::Result<bool> Processor::catch_up_timers(store::Transaction& tx, const std::string& instance_id,
+                                                const std::vector<engine::PendingTimer>& timers, std::int64_t now_ms,
+                                                std::uint64_t& timer_sequence, int& fired) {
+    std::vector<engine::PendingTimer> after_chain;
+    const std::vector<engine::PendingTimer>* pending = &timers;
+    if (in_timer_chain(timers, now_ms)) {
+        // Its chain of timers goes on past what one transaction fires: it ends first.
+        if (auto e = finish_timer_chain(tx, instance_id, timers, now_ms, timer_sequence, fired)) return fail<bool>(*e);
+        auto found = tx.instance(instance_id);  // as the chain left it
+        if (!found.ok()) return fail<bool>(*found.error);
+        if (!*found.value || (**found.value).instance.status != engine::Status::Running)
+            return store::Result<bool>::success(true);
+        after_chain = std::move((**found.value).instance.timers);
+        pending = &after_chain;
+    }
+    if (earliest_due(*pending, now_ms, 0)) {
+        // A timer due by now that the timer loop has not fired yet (it wakes a moment after the
+        // due time), and the overdue ones it starts, up to the bound.
+        if (auto e = fire_due_timers(tx, instance_id, *pending, 0, now_ms, timer_sequence, fired, max_overdue_firings, false))
+            return fail<bool>(*e);
+        return store::Result<bool>::success(true);
+    }
+    return store::Result<bool>::success(pending != &timers);
+}
+
 store::Status Processor::fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                       std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence,
                                       int& fired) {
@@ -343,15 +357,16 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     auto found = tx.instance(instance_id);
     if (!found.ok()) return fail<CancelOutcome>(*found.error);
     if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
-    if ((**found.value).instance.status == engine::Status::Running && in_timer_chain((**found.value).instance.timers, now_ms)) {
-        // A cancellation waits for the instance's chain of timers to end, as an event does (and
-        // as `flowc simulate` fires every due timer before its next line).
+    if ((**found.value).instance.status == engine::Status::Running) {
+        // A cancellation comes after the timers due by its time, as an event does.
         int fired = 0;
-        if (auto e = finish_timer_chain(tx, instance_id, std::move((**found.value).instance.timers), now_ms, timer_sequence, fired))
-            return fail<CancelOutcome>(*e);
-        found = tx.instance(instance_id);
-        if (!found.ok()) return fail<CancelOutcome>(*found.error);
-        if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
+        auto caught_up = catch_up_timers(tx, instance_id, (**found.value).instance.timers, now_ms, timer_sequence, fired);
+        if (!caught_up.ok()) return fail<CancelOutcome>(*caught_up.error);
+        if (*caught_up.value) {
+            found = tx.instance(instance_id);
+            if (!found.ok()) return fail<CancelOutcome>(*found.error);
+            if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
+        }
     }
     store::StoredInstance& stored = **found.value;
     if (stored.instance.status != engine::Status::Running) return store::Result<CancelOutcome>::success(CancelOutcome::NotRunning);

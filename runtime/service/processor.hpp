@@ -104,7 +104,15 @@ private:
     // chain cut by max_overdue_firings, before an event reaches the instance. Adds to `fired`.
     store::Status finish_timer_chain(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
                                      std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
-    // What the two above share: fires the instance's timers started since `sequence_from` and
+    // Before an event or a cancellation reaches a running instance, at `now_ms`: ends the chain
+    // of timers it is in the middle of, then fires a timer due by now that the timer loop has not
+    // fired yet (with the overdue ones it starts, up to max_overdue_firings), as `flowc simulate`
+    // fires every timer due by a line's time before the line. Adds to `fired`; whether any timer
+    // was looked at, in which case the caller reads the instance again.
+    store::Result<bool> catch_up_timers(store::Transaction& tx, const std::string& instance_id,
+                                        const std::vector<engine::PendingTimer>& timers, std::int64_t now_ms,
+                                        std::uint64_t& timer_sequence, int& fired);
+    // What the three above share: fires the instance's timers started since `sequence_from` and
     // due at `now_ms`, earliest first, at most `rounds` of them (with `while_chained`, only while
     // one continues a chain).
     store::Status fire_due_timers(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
