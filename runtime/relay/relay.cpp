@@ -138,8 +138,10 @@ std::chrono::milliseconds Relay::round() {
     int limit = handed_out_per_target;  // the most a target can take now
     bool room_to_fill = true;           // whether the targets in hand could take a good many more
     std::int64_t record_in_ms = 1000;   // when the finished attempts left for later may be due
+    bool records_failing = false;       // whether the last record failed (a full or read-only database)
     {
         std::lock_guard lock(mutex_);
+        records_failing = record_pause_.count() > 0;
         auto steady_now = std::chrono::steady_clock::now();
         if (record_due(steady_now)) {
             finished.swap(finished_);
@@ -170,7 +172,9 @@ std::chrono::milliseconds Relay::round() {
     const bool committed = commits_since_read_.exchange(false);
     std::size_t handed = 0;
     bool read_full = false;
-    if (committed || room_to_fill || now >= read_at_ms_) {
+    // Nothing more is handed out while attempts cannot be recorded: each would stay in memory
+    // until they can, and be sent again after a restart.
+    if (!records_failing && (committed || room_to_fill || now >= read_at_ms_)) {
         // The commands of a full target are read and left for later: a target that hangs is
         // full only until its silence sends its commands to their retry, out of the ones due.
         auto batch = store_.deliverable(now, limit, in_hand);

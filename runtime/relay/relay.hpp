@@ -123,7 +123,8 @@ private:
     std::chrono::steady_clock::time_point first_finished_;  // when the oldest of finished_ finished
     // After a record failed (a full or read-only database): the attempts stay in hand, so that
     // their commands are not sent again, and are recorded again no sooner than this, with a
-    // pause that doubles from 100 ms to 10 s while the failures last.
+    // pause that doubles from 100 ms to 10 s while the failures last; meanwhile no command
+    // more is handed out, so that those in hand stay at most handed_out_per_target a target.
     std::chrono::steady_clock::time_point record_again_at_{};
     std::chrono::milliseconds record_pause_{0};
     bool lanes_stopping_ = false;

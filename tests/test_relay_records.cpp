@@ -1,0 +1,135 @@
+// The relay running against a real store and a real HTTP target, when its attempts cannot be
+// recorded (a full or read-only database).
+#include "runtime/relay/relay.hpp"
+#include "runtime/service/deployment.hpp"
+#include "runtime/service/processor.hpp"
+#include "runtime/store/sqlite_store.hpp"
+#include "tests/support.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+using namespace flow;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace fs = std::filesystem;
+using asio::ip::tcp;
+
+namespace {
+
+// Answers every POST with 200 on keep-alive connections and notes the command ids it got.
+class CountingTarget {
+public:
+    CountingTarget() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+        accept();
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    ~CountingTarget() {
+        asio::post(io_, [this] { io_.stop(); });
+        thread_.join();
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/commands"; }
+    std::size_t distinct_commands() {
+        std::lock_guard lock(mutex_);
+        return ids_.size();
+    }
+
+private:
+    struct Session {
+        tcp::socket socket;
+        beast::flat_buffer buffer;
+        beast::http::request<beast::http::string_body> request;
+        beast::http::response<beast::http::string_body> response;
+    };
+    void accept() {
+        acceptor_.async_accept([this](beast::error_code error, tcp::socket socket) {
+            if (error) return;
+            read(std::make_shared<Session>(Session{std::move(socket), {}, {}, {}}));
+            accept();
+        });
+    }
+    void read(std::shared_ptr<Session> session) {
+        session->request = {};
+        beast::http::async_read(session->socket, session->buffer, session->request, [this, session](beast::error_code error, std::size_t) {
+            if (error) return;
+            {
+                std::lock_guard lock(mutex_);
+                ids_.insert(nlohmann::json::parse(session->request.body()).at("id").get<std::string>());
+            }
+            session->response = {beast::http::status::ok, 11};
+            session->response.keep_alive(true);
+            session->response.prepare_payload();
+            beast::http::async_write(session->socket, session->response, [this, session](beast::error_code error, std::size_t) {
+                if (!error) read(session);
+            });
+        });
+    }
+
+    asio::io_context io_;
+    tcp::acceptor acceptor_;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::set<std::string> ids_;
+};
+
+}  // namespace
+
+TEST_CASE("while the attempts cannot be recorded, the relay hands out no more commands than a target's share") {
+    const fs::path dir = fs::temp_directory_path() / ("flow-relay-records-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    {
+        Compilation compiled = test::compile_text("event Go { id: string }\ncommand Ping to sink { id: string }\n"
+                                                  "workflow W { key id: string start on Go { emit Ping { id: key } complete } }");
+        REQUIRE(compiled.program);
+        auto opened = store::open_sqlite_store({(dir / "flow.db").string(), "FULL"});
+        REQUIRE(opened.ok());
+        std::unique_ptr<store::Store> store = std::move(*opened.value);
+        const auto& workflow = compiled.program->workflows[0];
+        REQUIRE_FALSE(store->deploy({workflow.name, workflow.version, workflow.hash, "{}", "{}", "2026-01-01T00:00:00.000Z"}));
+        service::Deployment deployment(compiled.program);
+        int ids = 0;
+        service::Processor processor(deployment, [&] { return "id-" + std::to_string(++ids); });
+        const std::int64_t now = 1767225600000;
+        std::uint64_t sequence = 1;
+        constexpr int events = 1000;  // four times what one target may have in hand
+        {
+            auto tx = store->begin();  // holds the store until it is destroyed
+            REQUIRE(tx.ok());
+            for (int n = 0; n < events; ++n) {
+                service::IncomingEvent event{"e" + std::to_string(n), "Go", Value{{"id", "k" + std::to_string(n)}}, ""};
+                REQUIRE(processor.handle(**tx.value, event, now, sequence).ok());
+            }
+            REQUIRE_FALSE((**tx.value).commit());
+        }
+
+        CountingTarget target;
+        service::Config config;
+        config.targets["sink"].url = target.url();
+        service::Metrics metrics;
+        std::atomic<int> records_tried{0};
+        relay::Relay relay(*store, config, metrics, [] { return std::int64_t{1767225600000}; },
+                           [&](std::vector<store::DeliveryAttempt>) -> store::Status {
+                               ++records_tried;
+                               return store::StoreError{store::StoreError::Kind::Unavailable, "database or disk is full"};
+                           });
+        relay.start();
+        relay.wake();
+        for (int waited = 0; waited < 100 && records_tried < 3; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        const std::size_t sent = target.distinct_commands();
+        relay.stop();
+        CHECK(records_tried >= 3);  // the records failed and were tried again
+        CHECK(sent > 0);
+        CHECK(sent <= static_cast<std::size_t>(relay::Relay::handed_out_per_target));  // not all 1,000
+    }
+    fs::remove_all(dir);
+}
