@@ -360,6 +360,19 @@ TEST_CASE("an event's id: absent or null is the line number; empty is refused, a
     CHECK(empty_id.error == "line 1: an event's \"id\" must be a non-empty string");
 }
 
+TEST_CASE("an event's time: null is absent, the clock plus one second; the first event still needs one") {
+    const char* flow = "event Go { id: string }\nworkflow W { key id: string var seen: time? = null start on Go { seen = now() goto S }\n"
+                       " state S { on Go { seen = now() } } }";
+    Run run = simulate_text(flow, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})"
+                                  "\n"
+                                  R"({"id": "2", "type": "Go", "time": null, "data": {"id": "a"}})");
+    CHECK(run.error == "");
+    REQUIRE(!run.lines.empty());
+    CHECK(run.lines.back()["vars"]["seen"] == "2026-01-01T00:00:01Z");
+    Run first = simulate_text(flow, R"({"id": "1", "type": "Go", "time": null, "data": {"id": "a"}})");
+    CHECK(first.error == "line 1: the first event must carry a \"time\"");
+}
+
 TEST_CASE("a bound on the timers one line may fire, for fuzzing, refuses the line past it") {
     Compilation c = test::compile_text("event Go { id: string }\nworkflow W { key id: string start on Go { goto S }\n"
                                        " state S { after 1s { goto S } } }");

@@ -112,7 +112,7 @@ std::optional<std::string> Simulator::event(int line_number) {
         return error_at(line_number, "an event's \"id\" must be a non-empty string");  // as flowd requires
     else id = std::move(id_field->get_ref<std::string&>());
     std::int64_t at = 0;
-    if (const Value* time = engine::member(members_, "time")) {
+    if (const Value* time = engine::member(members_, "time"); time && !time->is_null()) {  // null: absent, as for "id"
         std::optional<std::int64_t> t =
             time->is_string() ? chrono::parse_rfc3339(time->get_ref<const std::string&>()) : std::nullopt;
         if (!t) return error_at(line_number, "\"time\" must be an RFC 3339 time");
