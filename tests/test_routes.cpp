@@ -564,8 +564,8 @@ TEST_CASE("instances: filters, limit capped at 1000 and stable cursors") {
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?key=k4"))["instances"].size() == 1);
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?status=completed"))["instances"].size() == 0);
     CHECK(s.call(beast_http::verb::get, "/v1/instances?limit=abc").result_int() == 400);
-    // Digits only: no sign, no white space, nothing past 64 bits.
-    for (const char* bad : {"+5", "%2B5", "%205", "5%20", "-1", "99999999999999999999", "0x5"}) {
+    // Digits only: no sign, no white space.
+    for (const char* bad : {"+5", "%2B5", "%205", "5%20", "-1", "0x5", "99999999999999999999x"}) {
         INFO(bad);
         auto refused = s.call(beast_http::verb::get, std::string("/v1/instances?limit=") + bad);
         CHECK(refused.result_int() == 400);
@@ -573,6 +573,14 @@ TEST_CASE("instances: filters, limit capped at 1000 and stable cursors") {
         CHECK(s.call(beast_http::verb::get, std::string("/v1/outbox?after=") + bad).result_int() == 400);
     }
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?limit=5000"))["instances"].size() == 5);
+    // Past 64 bits a number is still one: a limit above 1000, a cursor past every row.
+    auto huge = s.call(beast_http::verb::get, "/v1/instances?limit=99999999999999999999");
+    REQUIRE(huge.result_int() == 200);
+    CHECK(s.body_of(huge)["instances"].size() == 5);
+    auto past = s.call(beast_http::verb::get, "/v1/instances?after=99999999999999999999");
+    REQUIRE(past.result_int() == 200);
+    CHECK(s.body_of(past)["instances"].empty());
+    CHECK(s.call(beast_http::verb::get, "/v1/outbox?after=99999999999999999999&limit=99999999999999999999").result_int() == 200);
 }
 
 TEST_CASE("lists: limit defaults to 100 and is capped at 1000, for instances and for the outbox") {
@@ -699,6 +707,17 @@ TEST_CASE("the digest of what a signature leaves out: the Content-Type and the c
     CHECK(http::unsigned_headers_digest("application/cloudevents+json", binary) != digest);
     // Lengths keep the parts apart: a value cannot pass for a name and a value.
     CHECK(http::unsigned_headers_digest("", {{"ce-a", "bce-c"}}) != http::unsigned_headers_digest("", {{"ce-ab", "ce-c"}}));
+}
+
+TEST_CASE("the digest of what a signature covers: the message's id, timestamp and body") {
+    const std::string digest = http::signed_message_digest("msg_1", "1700000000", R"({"a":1})");
+    CHECK(digest.size() == 64);
+    CHECK(http::signed_message_digest("msg_1", "1700000000", R"({"a":1})") == digest);
+    CHECK(http::signed_message_digest("msg_2", "1700000000", R"({"a":1})") != digest);
+    CHECK(http::signed_message_digest("msg_1", "1700000001", R"({"a":1})") != digest);
+    CHECK(http::signed_message_digest("msg_1", "1700000000", R"({"a":2})") != digest);
+    // Lengths keep the parts apart, as in the signed text "id.timestamp.body".
+    CHECK(http::signed_message_digest("a.1", "2", "x") != http::signed_message_digest("a", "1.2", "x"));
 }
 
 TEST_CASE("a webhook secret is base64 with or without whsec_, as the Standard Webhooks libraries read it") {

@@ -272,7 +272,7 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
     CHECK(next_after(5) == std::nullopt);
 }
 
-TEST_CASE("a signed message's id is bound to its first digest until it is too old to be replayed") {
+TEST_CASE("a signed message is bound to its first headers' digest until it is too old to be replayed") {
     TempDir dir;
     const fs::path file = dir.path / "flow.db";
     auto opened = store::open_sqlite_store({file.string(), "FULL"});
@@ -294,7 +294,7 @@ TEST_CASE("a signed message's id is bound to its first digest until it is too ol
     CHECK(bind("msg_3", "d3", 5000, 2001));        // forgets msg_1 ...
     CHECK(bind("msg_1", "d2", 5000, 2001));        // ... which binds anew
     Raw raw(file);
-    CHECK(raw.rows("SELECT webhook_id, unsigned_digest, bound_ms FROM webhook_messages ORDER BY webhook_id") ==
+    CHECK(raw.rows("SELECT message_digest, unsigned_digest, bound_ms FROM webhook_messages ORDER BY message_digest") ==
           "msg_1|d2|5000\nmsg_2|d2|3000\nmsg_3|d3|5000");
     // A transaction rolled back binds nothing.
     {
@@ -302,5 +302,5 @@ TEST_CASE("a signed message's id is bound to its first digest until it is too ol
         REQUIRE(tx.ok());
         REQUIRE((*tx.value)->bind_webhook_message("msg_4", "d4", 6000, 0).ok());
     }
-    CHECK(raw.rows("SELECT count(*) FROM webhook_messages WHERE webhook_id = 'msg_4'") == "0");
+    CHECK(raw.rows("SELECT count(*) FROM webhook_messages WHERE message_digest = 'msg_4'") == "0");
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
 #include <string_view>
 #include <unordered_set>
 
@@ -164,24 +165,26 @@ void post_events(const Request& req, Services& s, Reply reply) {
         std::vector<service::EventResult> results;
         std::chrono::steady_clock::time_point started;
         unsigned version;
-        // A signed message: its id, bound to what its signature leaves out (the headers a
-        // binary-mode event is read from), so that a replay cannot change them.
+        // A signed message: what its signature covers, bound to what it leaves out (the headers
+        // a binary-mode event is read from), so that a replay cannot change them.
         std::string webhook_id;
+        std::string message_digest;
         std::string unsigned_digest;
         bool replayed_altered = false;
     };
-    auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version(), {}, {}, false});
+    auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version(), {}, {}, {}, false});
     if (!s.config.webhook_secrets.empty()) {
         ingest->webhook_id = headers["webhook-id"];
+        ingest->message_digest = signed_message_digest(headers["webhook-id"], headers["webhook-timestamp"], req.body());
         ingest->unsigned_digest = unsigned_headers_digest(req[beast_http::field::content_type], headers);
     }
     std::int64_t now = s.now_ms();
     auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
         ingest->results.clear();
-        if (!ingest->webhook_id.empty()) {
+        if (!ingest->message_digest.empty()) {
             // Kept past the 5 minutes either way a timestamp may stray, with a margin.
             constexpr std::int64_t replay_window_ms = 15 * 60 * 1000;
-            auto bound = tx.bind_webhook_message(ingest->webhook_id, ingest->unsigned_digest, now, now - replay_window_ms);
+            auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->unsigned_digest, now, now - replay_window_ms);
             if (!bound.ok()) return bound.error;
             ingest->replayed_altered = !*bound.value;
             if (ingest->replayed_altered)
@@ -198,9 +201,10 @@ void post_events(const Request& req, Services& s, Reply reply) {
         if (status && ingest->replayed_altered) {
             s.metrics.event("rejected_401");
             return reply(error_response(401,
-                                        "the webhook-id " + ingest->webhook_id +
-                                            " was received before with other Content-Type or ce- headers, which its signature does not cover: "
-                                            "a message is sent again as it was, and a new event gets a new webhook-id",
+                                        "this signed message (webhook-id " + ingest->webhook_id +
+                                            ", with the same timestamp and body) was received before with other Content-Type or ce- "
+                                            "headers, which its signature does not cover: a message is sent again as it was, and a new "
+                                            "event is signed anew",
                                         ingest->version));
         }
         if (status && status_for(*status) == 503) {
@@ -247,12 +251,14 @@ json instance_summary(const store::StoredInstance& i) {
 // parameters are left alone. The reason when the value is not a non-negative integer.
 std::optional<std::string> read_page_parameter(std::string_view key, const std::string& value, int& limit, std::int64_t& after) {
     if (key != "limit" && key != "after") return std::nullopt;
-    // Digits only: no sign, no white space, nothing past 64 bits.
+    // Digits only: no sign, no white space. A number past 64 bits is still one: it saturates (a
+    // limit above 1000 is 1000, a cursor past every row gives an empty page).
     long long n = 0;
     auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (value.empty() || !std::isdigit(static_cast<unsigned char>(value.front())) || error != std::errc() ||
-        end != value.data() + value.size())
+    if (value.empty() || !std::isdigit(static_cast<unsigned char>(value.front())) ||
+        (error != std::errc() && error != std::errc::result_out_of_range) || end != value.data() + value.size())
         return std::string(key) + " must be a non-negative integer";
+    if (error == std::errc::result_out_of_range) n = std::numeric_limits<long long>::max();
     if (key == "limit") limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
     else after = n;
     return std::nullopt;

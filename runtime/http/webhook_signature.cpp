@@ -17,6 +17,28 @@ std::string base64(const unsigned char* data, std::size_t size) {
     return out;
 }
 
+// Each part is preceded by its length, so that no two different lists of parts join into the
+// same text.
+void add_length_prefixed(std::string& text, std::string_view part) {
+    text += std::to_string(part.size());
+    text += ':';
+    text += part;
+}
+
+std::string sha256_hex(std::string_view text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * size);
+    for (unsigned int i = 0; i < size; ++i) {
+        out += hex[digest[i] >> 4];
+        out += hex[digest[i] & 0xf];
+    }
+    return out;
+}
+
 std::string unbase64(std::string_view text) {
     if (text.empty() || text.size() % 4 != 0) return {};
     std::string out(3 * text.size() / 4, '\0');
@@ -79,32 +101,23 @@ SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::stri
     return valid ? SignatureCheck::Valid : SignatureCheck::Invalid;
 }
 
-std::string unsigned_headers_digest(std::string_view content_type, const std::map<std::string, std::string>& headers) {
-    // Each part is preceded by its length, so that no two different sets of headers join into
-    // the same text.
+std::string signed_message_digest(std::string_view id, std::string_view timestamp, std::string_view body) {
     std::string text;
-    auto add = [&text](std::string_view part) {
-        text += std::to_string(part.size());
-        text += ':';
-        text += part;
-    };
-    add(content_type);
+    add_length_prefixed(text, id);
+    add_length_prefixed(text, timestamp);
+    add_length_prefixed(text, body);
+    return sha256_hex(text);
+}
+
+std::string unsigned_headers_digest(std::string_view content_type, const std::map<std::string, std::string>& headers) {
+    std::string text;
+    add_length_prefixed(text, content_type);
     for (const auto& [name, value] : headers) {
         if (name.size() < 3 || name.compare(0, 3, "ce-") != 0) continue;
-        add(name);
-        add(value);
+        add_length_prefixed(text, name);
+        add_length_prefixed(text, value);
     }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * size);
-    for (unsigned int i = 0; i < size; ++i) {
-        out += hex[digest[i] >> 4];
-        out += hex[digest[i] & 0xf];
-    }
-    return out;
+    return sha256_hex(text);
 }
 
 }  // namespace flow::http

@@ -114,6 +114,17 @@ const char* const migrations[] = {
     ) WITHOUT ROWID;
     CREATE INDEX webhook_messages_by_age ON webhook_messages (bound_ms);
     )sql",
+    // Version 5: a signed message is known by a digest of what its signature covers (its id,
+    // timestamp and body), not by its id alone: a sender that reuses an id for another body is
+    // not refused, and only the very message signed is bound to its headers. The bindings of
+    // version 4 cannot be carried over (their bodies are not kept); they lasted 15 minutes.
+    R"sql(
+    DROP TABLE webhook_messages;
+    CREATE TABLE webhook_messages (
+      message_digest TEXT PRIMARY KEY, unsigned_digest TEXT NOT NULL, bound_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX webhook_messages_by_age ON webhook_messages (bound_ms);
+    )sql",
 };
 
 constexpr auto replace = json::error_handler_t::replace;
@@ -309,18 +320,18 @@ public:
         return s->run();
     }
 
-    Result<bool> bind_webhook_message(const std::string& webhook_id, const std::string& unsigned_digest,
+    Result<bool> bind_webhook_message(const std::string& message_digest, const std::string& unsigned_digest,
                                       std::int64_t now_ms, std::int64_t forget_before_ms) override {
         // Each message is deleted once, by a later bind: a short seek on the index by age.
         Use forget(db_.prepare("DELETE FROM webhook_messages WHERE bound_ms < ?"));
         forget->bind(1, forget_before_ms);
         if (auto e = forget->run()) return fail<bool>(*e);
-        // A new id is bound; the same id with the same digest (a retry, valid for 5 minutes
-        // from its own timestamp) is kept from now on; with another digest nothing changes.
-        Use bind(db_.prepare("INSERT INTO webhook_messages (webhook_id, unsigned_digest, bound_ms) VALUES (?, ?, ?) "
-                             "ON CONFLICT (webhook_id) DO UPDATE SET bound_ms = excluded.bound_ms "
+        // A new message is bound; the same one with the same headers (valid for 5 minutes from
+        // its timestamp) is kept from now on; with other headers nothing changes.
+        Use bind(db_.prepare("INSERT INTO webhook_messages (message_digest, unsigned_digest, bound_ms) VALUES (?, ?, ?) "
+                             "ON CONFLICT (message_digest) DO UPDATE SET bound_ms = excluded.bound_ms "
                              "WHERE webhook_messages.unsigned_digest = excluded.unsigned_digest"));
-        bind->bind_kept(1, webhook_id).bind_kept(2, unsigned_digest).bind(3, now_ms);
+        bind->bind_kept(1, message_digest).bind_kept(2, unsigned_digest).bind(3, now_ms);
         if (auto e = bind->run()) return fail<bool>(*e);
         return Result<bool>::success(db_.changes() > 0);
     }

@@ -110,12 +110,12 @@ public:
                                 const std::string& at) = 0;
     virtual Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) = 0;
     virtual Result<std::optional<StoredInstance>> instance(const std::string& id) = 0;
-    // Binds a signed message's id to a digest of what its signature does not cover, the first
-    // time the id is seen: true then, and when the id comes again with the same digest (a
-    // sender's retry, which keeps the binding from `now_ms` on); false when it comes with
-    // another one (a replay with altered headers). Forgets first the messages bound (or last
-    // retried) before `forget_before_ms`, too old to be replayed.
-    virtual Result<bool> bind_webhook_message(const std::string& webhook_id, const std::string& unsigned_digest,
+    // Binds a signed message (a digest of what its signature covers) to a digest of what the
+    // signature does not cover, the first time the message is seen: true then, and when it comes
+    // again with the same headers (sent again as it was, which keeps the binding from `now_ms`
+    // on); false when it comes with other ones (a replay with altered headers). Forgets first
+    // the messages bound (or last sent again) before `forget_before_ms`, too old to be replayed.
+    virtual Result<bool> bind_webhook_message(const std::string& message_digest, const std::string& unsigned_digest,
                                               std::int64_t now_ms, std::int64_t forget_before_ms) = 0;
     // What a step changed in an instance, so that an update rewrites only what it must: an
     // indexed column assigned, even to the value it had, rewrites its index entries.
