@@ -294,3 +294,20 @@ TEST_CASE("a string that is never closed, where no string may stand, is named as
           "1:15: expected a type, found a string that is never closed (a string ends on its line)\n");
     CHECK(syntax_errors("event A { id: \"abc\" }\n") == "1:15: expected a type, found a string\n");
 }
+
+TEST_CASE("a line ends at LF, CR LF or a lone CR: positions and the quoted line agree for all three") {
+    for (const char* eol : {"\n", "\r\n", "\r"}) {
+        const std::string name = eol[0] == '\r' ? (eol[1] ? "CR LF" : "CR") : "LF";
+        INFO(name);
+        const std::string e = eol;
+        Source source("s.flow", "event A { id: string } // a comment" + e + "workflow W {" + e + "  key id: string" + e +
+                                    "  start on A { goto Sx }" + e + "}" + e);
+        const LineColumn at = source.locate(source.text().find("Sx"));
+        CHECK(at.line == 4);
+        CHECK(at.column == 21);
+        CHECK(source.line(4) == "  start on A { goto Sx }");
+        CHECK(source.line(1) == "event A { id: string } // a comment");
+        Compilation c = test::compile_text(std::string(source.text()));
+        CHECK(test::summary(c).find("4:21: error") != std::string::npos);
+    }
+}
