@@ -23,7 +23,7 @@ std::vector<std::string> tokens_before(const std::string& text, std::size_t end)
         if (std::isspace(static_cast<unsigned char>(c))) {
             ++i;
         } else if (text.compare(i, 2, "//") == 0) {
-            std::size_t eol = text.find_first_of("\r\n", i);  // where x3::eol ends the comment
+            std::size_t eol = text.find('\n', i);
             i = eol == std::string::npos ? end : eol;
         } else if (text.compare(i, 2, "/*") == 0) {
             std::size_t close = text.find("*/", i + 2);

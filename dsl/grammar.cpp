@@ -493,7 +493,7 @@ std::size_t skip_blank(const std::string& text, std::size_t at) {
         if (std::isspace(static_cast<unsigned char>(text[at]))) {
             ++at;
         } else if (text.compare(at, 2, "//") == 0) {
-            at = text.find_first_of("\r\n", at);  // where the skipper's x3::eol ends the comment
+            at = text.find('\n', at);
             if (at == std::string::npos) return text.size();
         } else if (text.compare(at, 2, "/*") == 0) {
             std::size_t end = text.find("*/", at + 2);
@@ -571,7 +571,7 @@ std::size_t too_deep_at(const std::string& text) {
             for (++i; i < text.size() && text[i] != '"' && text[i] != '\n'; ++i)
                 if (text[i] == '\\') ++i;
         } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
-            i = text.find_first_of("\r\n", i);
+            i = text.find('\n', i);
             if (i == std::string::npos) return std::string::npos;
         } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
             i = text.find("*/", i + 2);

@@ -13,10 +13,14 @@ std::size_t count_code_points(std::string_view utf8) {
 }
 
 Source::Source(std::string name, std::string text) : name_(std::move(name)), text_(std::move(text)) {
-    // A line ends at LF, CR LF or a lone CR, as a `//` comment does.
+    // A lone CR (old Mac files) ends a line as LF does. It becomes one, byte for byte, so that
+    // the grammar, the scanners of error recovery and the positions all see the same lines,
+    // and every offset stays that of the file.
+    for (std::size_t i = 0; i < text_.size(); ++i)
+        if (text_[i] == '\r' && (i + 1 == text_.size() || text_[i + 1] != '\n')) text_[i] = '\n';
     line_starts_.push_back(0);
     for (std::size_t i = 0; i < text_.size(); ++i)
-        if (text_[i] == '\n' || (text_[i] == '\r' && (i + 1 == text_.size() || text_[i + 1] != '\n'))) line_starts_.push_back(i + 1);
+        if (text_[i] == '\n') line_starts_.push_back(i + 1);
 }
 
 LineColumn Source::locate(std::size_t offset) const {
@@ -31,8 +35,9 @@ LineColumn Source::locate(std::size_t offset) const {
 std::string_view Source::line(int number) const {
     if (number < 1 || static_cast<std::size_t>(number) > line_starts_.size()) return {};
     std::size_t begin = line_starts_[number - 1];
-    std::size_t end = text_.find_first_of("\r\n", begin);
+    std::size_t end = text_.find('\n', begin);
     if (end == std::string::npos) end = text_.size();
+    if (end > begin && text_[end - 1] == '\r') --end;
     if (number == 1 && has_byte_order_mark(text_)) begin = std::min<std::size_t>(3, end);
     return std::string_view(text_).substr(begin, end - begin);
 }

@@ -75,25 +75,48 @@ struct Database {
 
 TEST_CASE("the instance cache: taking removes, and past its capacity the least recently put goes") {
     store::InstanceCache cache(2);
-    cache.put("a", instance("1", "a", "x"));
-    cache.put("b", instance("2", "b", "y"));
-    cache.put("c", instance("3", "c", "z"));
+    cache.put("a", instance("1", "a", "x"), 10);
+    cache.put("b", instance("2", "b", "y"), 10);
+    cache.put("c", instance("3", "c", "z"), 10);
     CHECK(cache.size() == 2);
     CHECK_FALSE(cache.take("a"));  // the oldest went
     auto b = cache.take("b");
     REQUIRE(b);
     CHECK(b->instance.id == "2");
     CHECK_FALSE(cache.take("b"));  // taken out
-    cache.put("c", instance("4", "c", "w"));  // replaces
+    cache.put("c", instance("4", "c", "w"), 10);  // replaces
     CHECK(cache.size() == 1);
+    CHECK(cache.bytes() == 10);
     CHECK(cache.take("c")->instance.id == "4");
+    CHECK(cache.bytes() == 0);
     CHECK(cache.hits() == 2);
     CHECK(cache.misses() == 2);
 
     store::InstanceCache none(0);
-    none.put("a", instance("1", "a", "x"));
+    none.put("a", instance("1", "a", "x"), 10);
     CHECK(none.size() == 0);
     CHECK(store::InstanceCache::key_of("W", "\"k\"") != store::InstanceCache::key_of("W\"", "k\""));
+}
+
+TEST_CASE("the instance cache holds at most its bytes of stored text: the least recently put go first") {
+    store::InstanceCache cache(100, 1000);
+    cache.put("a", instance("1", "a", "x"), 400);
+    cache.put("b", instance("2", "b", "y"), 400);
+    CHECK(cache.size() == 2);
+    cache.put("c", instance("3", "c", "z"), 300);  // 1,100 bytes: the oldest goes
+    CHECK(cache.size() == 2);
+    CHECK(cache.bytes() == 700);
+    CHECK_FALSE(cache.take("a"));
+    cache.put("b", instance("4", "b", "w"), 100);  // replacing gives its bytes back
+    CHECK(cache.bytes() == 400);
+    cache.put("huge", instance("5", "huge", "v"), 1001);  // larger than all: not kept, and evicts nothing
+    CHECK(cache.size() == 2);
+    CHECK_FALSE(cache.take("huge"));
+    cache.put("big", instance("6", "big", "u"), 1000);  // all of it: the others go
+    CHECK(cache.size() == 1);
+    CHECK(cache.bytes() == 1000);
+    cache.clear();
+    CHECK(cache.bytes() == 0);
 }
 
 TEST_CASE("a transaction reads through the cache what the database holds") {

@@ -310,4 +310,16 @@ TEST_CASE("a line ends at LF, CR LF or a lone CR: positions and the quoted line 
         Compilation c = test::compile_text(std::string(source.text()));
         CHECK(test::summary(c).find("4:21: error") != std::string::npos);
     }
+    // Recovery and the scanners behind the messages read the same lines: each broken
+    // declaration is reported, and a string never closed is named so, where it opens.
+    const std::string broken = "// a \" in a comment\nevent A { id: }\nevent B { id: }\nevent C { id: \"abc }\n"
+                               "workflow W { key id: string start on A { complete } }\n";
+    const std::string lf = test::summary(test::compile_text(broken));
+    CHECK(test::count(lf, "error") == 3);
+    CHECK(lf.find("4:15: error: expected a type, found a string that is never closed") != std::string::npos);
+    for (const char* eol : {"\r\n", "\r"}) {
+        std::string text;
+        for (char c : broken) text += c == '\n' ? std::string(eol) : std::string(1, c);
+        CHECK(test::summary(test::compile_text(text)) == lf);
+    }
 }

@@ -709,15 +709,14 @@ TEST_CASE("the digest of what a signature leaves out: the Content-Type and the c
     CHECK(http::unsigned_headers_digest("", {{"ce-a", "bce-c"}}) != http::unsigned_headers_digest("", {{"ce-ab", "ce-c"}}));
 }
 
-TEST_CASE("the digest of what a signature covers: the message's id, timestamp and body") {
-    const std::string digest = http::signed_message_digest("msg_1", "1700000000", R"({"a":1})");
+TEST_CASE("the digest of a signed message: its id and body, not the timestamp a retry signs anew") {
+    const std::string digest = http::signed_message_digest("msg_1", R"({"a":1})");
     CHECK(digest.size() == 64);
-    CHECK(http::signed_message_digest("msg_1", "1700000000", R"({"a":1})") == digest);
-    CHECK(http::signed_message_digest("msg_2", "1700000000", R"({"a":1})") != digest);
-    CHECK(http::signed_message_digest("msg_1", "1700000001", R"({"a":1})") != digest);
-    CHECK(http::signed_message_digest("msg_1", "1700000000", R"({"a":2})") != digest);
-    // Lengths keep the parts apart, as in the signed text "id.timestamp.body".
-    CHECK(http::signed_message_digest("a.1", "2", "x") != http::signed_message_digest("a", "1.2", "x"));
+    CHECK(http::signed_message_digest("msg_1", R"({"a":1})") == digest);
+    CHECK(http::signed_message_digest("msg_2", R"({"a":1})") != digest);
+    CHECK(http::signed_message_digest("msg_1", R"({"a":2})") != digest);
+    // Lengths keep the parts apart.
+    CHECK(http::signed_message_digest("a.1", "x") != http::signed_message_digest("a", "1.x"));
 }
 
 TEST_CASE("a webhook secret is base64 with or without whsec_, as the Standard Webhooks libraries read it") {
@@ -1065,6 +1064,9 @@ TEST_CASE("a cancellation that reaches an instance in the middle of a chain of t
     CHECK(after["state"] == "Done");  // as flowc simulate leaves it: the chain ran to its end first
     CHECK(after["vars"]["n"] == 500);
     CHECK(after["vars"]["at_cancel"] == 500);
+    // Every timer of the chain is counted, those the cancellation fired too (499 re-entries and
+    // the one that left for Done).
+    CHECK(s.metrics.render({}).find("\nflow_timers_fired_total 500\n") != std::string::npos);
 }
 
 TEST_CASE("a cancellation accepted when a timer is due, before the timer loop fired it, comes after the timer, as in flowc simulate") {
@@ -1079,22 +1081,23 @@ TEST_CASE("a cancellation accepted when a timer is due, before the timer loop fi
     const std::int64_t start = 1767225600000;
     auto cancel = [&](std::int64_t now) {
         service::CancelOutcome outcome{};
+        int timers_fired = 0;
         REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) -> store::Status {
-            auto r = s.processor->cancel(tx, id, now, s.sequence);
+            auto r = s.processor->cancel(tx, id, now, s.sequence, timers_fired);
             if (!r.ok()) return r.error;
             outcome = *r.value;
             return std::nullopt;
         }));
-        return outcome;
+        return std::make_pair(outcome, timers_fired);
     };
     SUBCASE("the first timer is due: it fires, then the instance is cancelled in B") {
-        CHECK(cancel(start + 1000) == service::CancelOutcome::Cancelled);
+        CHECK(cancel(start + 1000) == std::make_pair(service::CancelOutcome::Cancelled, 1));
         json detail = only_instance(s);
         CHECK(detail["status"] == "cancelled");
         CHECK(detail["state"] == "B");
     }
     SUBCASE("both are due: the instance completes, and the cancellation finds it ended") {
-        CHECK(cancel(start + 2000) == service::CancelOutcome::NotRunning);
+        CHECK(cancel(start + 2000) == std::make_pair(service::CancelOutcome::NotRunning, 2));
         json detail = only_instance(s);
         CHECK(detail["status"] == "completed");
         CHECK(detail["vars"]["cancelled_in"] == "");

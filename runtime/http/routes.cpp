@@ -175,7 +175,7 @@ void post_events(const Request& req, Services& s, Reply reply) {
     auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version(), {}, {}, {}, false});
     if (!s.config.webhook_secrets.empty()) {
         ingest->webhook_id = headers["webhook-id"];
-        ingest->message_digest = signed_message_digest(headers["webhook-id"], headers["webhook-timestamp"], req.body());
+        ingest->message_digest = signed_message_digest(headers["webhook-id"], req.body());
         ingest->unsigned_digest = unsigned_headers_digest(req[beast_http::field::content_type], headers);
     }
     std::int64_t now = s.now_ms();
@@ -202,9 +202,8 @@ void post_events(const Request& req, Services& s, Reply reply) {
             s.metrics.event("rejected_401");
             return reply(error_response(401,
                                         "this signed message (webhook-id " + ingest->webhook_id +
-                                            ", with the same timestamp and body) was received before with other Content-Type or ce- "
-                                            "headers, which its signature does not cover: a message is sent again as it was, and a new "
-                                            "event is signed anew",
+                                            ", with the same body) was received before with other Content-Type or ce- headers, which its "
+                                            "signature does not cover: a message is sent again as it was",
                                         ingest->version));
         }
         if (status && status_for(*status) == 503) {
@@ -337,14 +336,17 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
 
 Response cancel_instance(const Request& req, const std::string& id, Services& s) {
     service::CancelOutcome outcome = service::CancelOutcome::NotFound;
+    int timers_fired = 0;
     std::int64_t now = s.now_ms();
     store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
-        auto r = s.processor.cancel(tx, id, now, s.timer_sequence);
+        timers_fired = 0;  // of this try: the writer may run a job again
+        auto r = s.processor.cancel(tx, id, now, s.timer_sequence, timers_fired);
         if (!r.ok()) return r.error;
         outcome = *r.value;
         return std::nullopt;
     });
     if (status) return error_response(503, status->message, req.version());
+    for (int n = 0; n < timers_fired; ++n) s.metrics.timer_fired();
     if (outcome == service::CancelOutcome::NotFound) return error_response(404, "no instance '" + id + "'", req.version());
     if (outcome == service::CancelOutcome::NotRunning) return error_response(409, "instance '" + id + "' is not running", req.version());
     return get_instance(req, id, s);

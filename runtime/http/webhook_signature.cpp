@@ -101,10 +101,9 @@ SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::stri
     return valid ? SignatureCheck::Valid : SignatureCheck::Invalid;
 }
 
-std::string signed_message_digest(std::string_view id, std::string_view timestamp, std::string_view body) {
+std::string signed_message_digest(std::string_view id, std::string_view body) {
     std::string text;
     add_length_prefixed(text, id);
-    add_length_prefixed(text, timestamp);
     add_length_prefixed(text, body);
     return sha256_hex(text);
 }

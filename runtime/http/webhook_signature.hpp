@@ -21,9 +21,10 @@ SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::stri
                               std::string_view signatures, std::string_view body, std::int64_t now_s,
                               std::int64_t tolerance_s = 300);
 
-// A digest (SHA-256, hex) of what the signature covers: the message's id, timestamp and body.
-// Only the holder of a secret can make a new one; a replay carries the same.
-std::string signed_message_digest(std::string_view id, std::string_view timestamp, std::string_view body);
+// A digest (SHA-256, hex) of a signed message: its id and body, the parts of what the signature
+// covers that stay the same when the sender signs it again later (a retry). Only the holder of
+// a secret can make a new one; a replay, or any signed copy of the message, carries the same.
+std::string signed_message_digest(std::string_view id, std::string_view body);
 
 // A digest (SHA-256, hex) of what the signature leaves out but the events are read from: the
 // Content-Type and the `ce-` headers of a binary-mode CloudEvent. `headers` are by lower-case

@@ -203,8 +203,9 @@ std::chrono::milliseconds Relay::round() {
     }
     if (handed > 0 && read_full) return std::chrono::milliseconds(0);  // more may be waiting
     // Sleep until woken (a commit, attempts to record), the attempts left for later may be
-    // due, the next retry is, or a poll second passes.
-    std::int64_t sleep_ms = std::clamp<std::int64_t>(std::min(record_in_ms, read_at_ms_ - now_ms_()), 1, 1000);
+    // due, the next retry is (unless nothing is read while records fail), or a poll second passes.
+    const std::int64_t read_in_ms = records_failing ? 1000 : read_at_ms_ - now_ms_();
+    std::int64_t sleep_ms = std::clamp<std::int64_t>(std::min(record_in_ms, read_in_ms), 1, 1000);
     return std::chrono::milliseconds(sleep_ms);
 }
 

@@ -353,14 +353,13 @@ store::Status Processor::fire_due_timers(store::Transaction& tx, const std::stri
 }
 
 store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
-                                               std::uint64_t& timer_sequence) {
+                                               std::uint64_t& timer_sequence, int& timers_fired) {
     auto found = tx.instance(instance_id);
     if (!found.ok()) return fail<CancelOutcome>(*found.error);
     if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
     if ((**found.value).instance.status == engine::Status::Running) {
         // A cancellation comes after the timers due by its time, as an event does.
-        int fired = 0;
-        auto caught_up = catch_up_timers(tx, instance_id, (**found.value).instance.timers, now_ms, timer_sequence, fired);
+        auto caught_up = catch_up_timers(tx, instance_id, (**found.value).instance.timers, now_ms, timer_sequence, timers_fired);
         if (!caught_up.ok()) return fail<CancelOutcome>(*caught_up.error);
         if (*caught_up.value) {
             found = tx.instance(instance_id);

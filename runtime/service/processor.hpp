@@ -70,8 +70,9 @@ public:
     // that it starts fire right after it, in `tx`; `overdue_fired`, when given, counts them.
     store::Result<bool> fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence,
                              int* overdue_fired = nullptr);
+    // Cancels a running instance, after the timers due by `now_ms` (counted in `timers_fired`).
     store::Result<CancelOutcome> cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
-                                        std::uint64_t& timer_sequence);
+                                        std::uint64_t& timer_sequence, int& timers_fired);
 
     // Whether a step since the last call started a timer (for waking the timer loop only then).
     bool take_timers_started() { return timers_started_.exchange(false); }

@@ -1,5 +1,7 @@
 #include "runtime/store/instance_cache.hpp"
 
+#include <iterator>
+
 namespace flow::store {
 
 std::string InstanceCache::key_of(std::string_view workflow, std::string_view key_json) {
@@ -17,33 +19,35 @@ std::optional<StoredInstance> InstanceCache::take(const std::string& key) {
         return std::nullopt;
     }
     ++hits_;
-    std::optional<StoredInstance> out(std::move(found->second->second));
-    recent_.erase(found->second);
-    index_.erase(found);
+    std::optional<StoredInstance> out(std::move(found->second->instance));
+    drop(found->second);
     return out;
 }
 
-void InstanceCache::put(const std::string& key, StoredInstance instance) {
-    if (capacity_ == 0) return;
+void InstanceCache::put(const std::string& key, StoredInstance instance, std::size_t bytes) {
     erase(key);
-    recent_.emplace_front(key, std::move(instance));
+    if (capacity_ == 0 || bytes > max_bytes_) return;
+    recent_.push_front(Entry{key, std::move(instance), bytes});
     index_.emplace(key, recent_.begin());
-    if (index_.size() > capacity_) {
-        index_.erase(recent_.back().first);
-        recent_.pop_back();
-    }
+    bytes_ += bytes;
+    while (index_.size() > capacity_ || bytes_ > max_bytes_) drop(std::prev(recent_.end()));
 }
 
 void InstanceCache::erase(const std::string& key) {
     auto found = index_.find(key);
-    if (found == index_.end()) return;
-    recent_.erase(found->second);
-    index_.erase(found);
+    if (found != index_.end()) drop(found->second);
+}
+
+void InstanceCache::drop(std::list<Entry>::iterator entry) {
+    bytes_ -= entry->bytes;
+    index_.erase(entry->key);
+    recent_.erase(entry);
 }
 
 void InstanceCache::clear() {
     recent_.clear();
     index_.clear();
+    bytes_ = 0;
 }
 
 }  // namespace flow::store

@@ -22,26 +22,41 @@ namespace flow::store {
 
 class InstanceCache {
 public:
-    explicit InstanceCache(std::size_t capacity) : capacity_(capacity) {}
+    // At most `capacity` instances, whose stored text (key, variables, compensations) comes to
+    // at most `max_bytes` together: a parsed instance holds a few times its text, so a few
+    // workflows with large variables cannot make the cache hold gigabytes.
+    static constexpr std::size_t default_max_bytes = 32u << 20;
+    explicit InstanceCache(std::size_t capacity, std::size_t max_bytes = default_max_bytes)
+        : capacity_(capacity), max_bytes_(max_bytes) {}
 
     // The key of a running instance: its workflow's name and its key as stored (JSON text).
     static std::string key_of(std::string_view workflow, std::string_view key_json);
 
     // Removes and returns the entry, when there is one.
     std::optional<StoredInstance> take(const std::string& key);
-    // Adds or replaces the entry; past the capacity the least recently put one goes.
-    void put(const std::string& key, StoredInstance instance);
+    // Adds or replaces the entry, `bytes` the size of its stored text; past the capacity or the
+    // bytes, the least recently put ones go. One larger than all the bytes is not kept.
+    void put(const std::string& key, StoredInstance instance, std::size_t bytes);
     void erase(const std::string& key);
     void clear();
 
     std::size_t size() const { return index_.size(); }
     std::size_t capacity() const { return capacity_; }
+    std::size_t bytes() const { return bytes_; }
     std::uint64_t hits() const { return hits_; }
     std::uint64_t misses() const { return misses_; }
 
 private:
-    using Entry = std::pair<std::string, StoredInstance>;
+    struct Entry {
+        std::string key;
+        StoredInstance instance;
+        std::size_t bytes;
+    };
+    void drop(std::list<Entry>::iterator entry);
+
     std::size_t capacity_;
+    std::size_t max_bytes_;
+    std::size_t bytes_ = 0;  // of the entries held
     std::list<Entry> recent_;  // the most recently put first
     std::unordered_map<std::string, std::list<Entry>::iterator> index_;
     std::uint64_t hits_ = 0;

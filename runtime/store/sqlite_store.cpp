@@ -114,10 +114,10 @@ const char* const migrations[] = {
     ) WITHOUT ROWID;
     CREATE INDEX webhook_messages_by_age ON webhook_messages (bound_ms);
     )sql",
-    // Version 5: a signed message is known by a digest of what its signature covers (its id,
-    // timestamp and body), not by its id alone: a sender that reuses an id for another body is
-    // not refused, and only the very message signed is bound to its headers. The bindings of
-    // version 4 cannot be carried over (their bodies are not kept); they lasted 15 minutes.
+    // Version 5: a signed message is known by a digest of its id and body, not by its id alone:
+    // a sender that reuses an id for another body is not refused, while every signed copy of a
+    // message (a retry signed later included) shares one binding. The bindings of version 4
+    // cannot be carried over (their bodies are not kept); they lasted 15 minutes.
     R"sql(
     DROP TABLE webhook_messages;
     CREATE TABLE webhook_messages (
@@ -339,7 +339,7 @@ public:
     Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) override {
         const std::string cache_key = InstanceCache::key_of(workflow, key_json);
         if (auto found = staged_.find(cache_key); found != staged_.end()) {
-            std::optional<StoredInstance> out = std::move(found->second);  // empty: the instance ended in this transaction
+            std::optional<StoredInstance> out = std::move(found->second.instance);  // empty: the instance ended in this transaction
             staged_.erase(found);
             return Result<std::optional<StoredInstance>>::success(std::move(out));
         }
@@ -364,13 +364,14 @@ public:
         const std::string cache_key = InstanceCache::key_of(stored.workflow, key);
         cached_.cache.erase(cache_key);
         staged_.erase(cache_key);
-        if (auto e = write_instance(stored, key, changes)) return e;  // gives a new one its row
+        std::size_t bytes = 0;
+        if (auto e = write_instance(stored, key, changes, bytes)) return e;  // gives a new one its row
         if (changes.is_new) stored.created_at = stored.updated_at;
         if (i.status == engine::Status::Running) {
             stored.instance.workflow = -1;  // as a read from the database gives it: the caller resolves
-            staged_.emplace(cache_key, std::move(stored));
+            staged_.emplace(cache_key, Staged{std::move(stored), bytes});
         } else {
-            staged_.emplace(cache_key, std::nullopt);
+            staged_.emplace(cache_key, Staged{std::nullopt, 0});
         }
         return std::nullopt;
     }
@@ -448,8 +449,8 @@ public:
         if (e) (void)db_.exec("ROLLBACK");
         open_ = false;
         if (!e)
-            for (auto& [cache_key, stored] : staged_)
-                if (stored) cached_.cache.put(cache_key, std::move(*stored));
+            for (auto& [cache_key, staged] : staged_)
+                if (staged.instance) cached_.cache.put(cache_key, std::move(*staged.instance), staged.bytes);
         staged_.clear();
         return e;
     }
@@ -461,10 +462,12 @@ private:
         staged_.clear();
     }
 
-    // The instance's row and, when they changed, its pending timers. A new instance gets its row id.
-    Status write_instance(StoredInstance& stored, const std::string& key, InstanceChanges changes) {
+    // The instance's row and, when they changed, its pending timers. A new instance gets its row
+    // id; `bytes` is the size of the text written for its key, variables and compensations.
+    Status write_instance(StoredInstance& stored, const std::string& key, InstanceChanges changes, std::size_t& bytes) {
         const engine::Instance& i = stored.instance;
         std::string vars = vars_text(i.vars), compensations = compensations_text(i.compensations);
+        bytes = key.size() + vars.size() + compensations.size();
         if (changes.is_new) {
             Use s(db_.prepare("INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, error, "
                               "uuid_counter, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -510,7 +513,11 @@ private:
     std::unique_lock<std::mutex> lock_;
     CachedInstances& cached_;
     // What this transaction wrote of running instances, by cache key; empty where one ended.
-    std::unordered_map<std::string, std::optional<StoredInstance>> staged_;
+    struct Staged {
+        std::optional<StoredInstance> instance;
+        std::size_t bytes = 0;  // of its stored text (InstanceCache::put)
+    };
+    std::unordered_map<std::string, Staged> staged_;
     bool open_ = false;
     std::int64_t changes_at_begin_ = 0;
 };

@@ -273,23 +273,26 @@ class FlowdTest(unittest.TestCase):
         flowd = self.start(webhook_secrets=[SECRET])
         data = json.dumps({"id": "b1", "n": 1})
 
-        def binary(ce_id, ce_type="Start", msg_id="msg-b", content_type="application/json", body=data):
-            now = int(time.time())
+        def binary(ce_id, ce_type="Start", msg_id="msg-b", content_type="application/json", body=data, age=0):
+            now = int(time.time()) - age
             return {"Content-Type": content_type, "ce-specversion": "1.0", "ce-id": ce_id, "ce-type": ce_type,
                     "ce-source": "/test", "webhook-id": msg_id, "webhook-timestamp": str(now),
                     "webhook-signature": sign(SECRET, msg_id, now, body)}
 
+        earlier_copy = binary("e-1", age=10)  # signed before the copy that arrives: never accepted itself
         first = binary("e-1")
         status, body = flowd.post_event(data, first)
         self.assertEqual((status, body["duplicate"]), (202, False), body)
         # The body and its signature replayed as they were, under another event id, another
         # type or another Content-Type: the headers are not signed, so the signed message
         # itself, bound to the headers it first came with, tells the replay apart.
-        for altered in [{"ce-id": "e-1-again"}, {"ce-type": "Poke"}, {"Content-Type": "text/plain"}]:
-            status, body = flowd.post_event(data, {**first, **altered})
-            self.assertEqual(status, 401, body)
-            self.assertIn("this signed message (webhook-id msg-b, with the same timestamp and body) was received before "
-                          "with other Content-Type or ce- headers", body["error"])
+        # Every signed copy of the message shares the binding, one signed at another time too.
+        for copy in [first, earlier_copy]:
+            for altered in [{"ce-id": "e-1-again"}, {"ce-type": "Poke"}, {"Content-Type": "text/plain"}]:
+                status, body = flowd.post_event(data, {**copy, **altered})
+                self.assertEqual(status, 401, body)
+                self.assertIn("this signed message (webhook-id msg-b, with the same body) was received before "
+                              "with other Content-Type or ce- headers", body["error"])
         self.assertEqual(len(flowd.instances()), 1)
         # The message sent again as it was, and the sender's retry signed anew, are duplicates.
         for again in [first, binary("e-1")]:
