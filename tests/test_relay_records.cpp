@@ -116,23 +116,36 @@ TEST_CASE("while the attempts cannot be recorded, the relay hands out no more co
         config.targets["sink"].url = target.url();
         service::Metrics metrics;
         std::atomic<int> records_tried{0};
+        std::atomic<bool> database_full{true};
         std::atomic<int> clock_reads{0};  // a round of the dispatcher reads the clock
         auto clock = [&] {
             ++clock_reads;
             return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
         };
         relay::Relay relay(*store, config, metrics, clock,
-                           [&](std::vector<store::DeliveryAttempt>) -> store::Status {
+                           [&](std::vector<store::DeliveryAttempt> attempts) -> store::Status {
                                ++records_tried;
-                               return store::StoreError{store::StoreError::Kind::Unavailable, "database or disk is full"};
+                               if (database_full) return store::StoreError{store::StoreError::Kind::Unavailable, "database or disk is full"};
+                               auto tx = store->begin();
+                               if (!tx.ok()) return tx.error;
+                               if (auto e = (**tx.value).record_attempts(attempts)) return e;
+                               return (**tx.value).commit();
                            });
         relay.start();
+        const auto began = std::chrono::steady_clock::now();
         relay.wake();
-        for (int waited = 0; waited < 100 && records_tried < 3; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        for (int waited = 0; waited < 100 && records_tried < 3; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        // The tries come after pauses of 100 and 200 ms (not at the one-second poll).
+        CHECK(std::chrono::steady_clock::now() - began < std::chrono::milliseconds(1500));
         const int clock_reads_before = clock_reads;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         const int clock_reads_while_failing = clock_reads - clock_reads_before;
         const std::size_t sent = target.distinct_commands();
+        // Once the database takes the records again, the relay goes on with the rest.
+        database_full = false;
+        for (int waited = 0; waited < 200 && target.distinct_commands() < events; ++waited)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        CHECK(target.distinct_commands() == events);
         relay.stop();
         CHECK(records_tried >= 3);  // the records failed and were tried again
         CHECK(sent > 0);

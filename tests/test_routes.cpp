@@ -688,25 +688,56 @@ TEST_CASE("Standard Webhooks signatures: valid, forged, stale, missing, rotated"
     CHECK(http::verify_webhook({secret}, "msg_1", "17e8", signature, body, 1700000000) == http::SignatureCheck::BadTimestamp);
 }
 
-TEST_CASE("the digest of what a signature leaves out: the Content-Type and the ce- headers, nothing else") {
-    const std::map<std::string, std::string> binary = {{"ce-id", "e1"}, {"ce-type", "Ping"}, {"ce-source", "/s"},
-                                                       {"ce-specversion", "1.0"}, {"webhook-id", "msg_1"}};
-    const std::string digest = http::unsigned_headers_digest("application/json", binary);
-    CHECK(digest.size() == 64);
-    CHECK(http::unsigned_headers_digest("application/json", binary) == digest);
-    auto with = [&](const std::string& name, const std::string& value) {
-        auto changed = binary;
-        changed[name] = value;
-        return http::unsigned_headers_digest("application/json", changed);
+TEST_CASE("a signed message is bound to what it was read as: headers that change nothing may change, a refused one is bound too") {
+    Server s;
+    const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    s.config.webhook_secrets = {secret};
+    auto signed_headers = [&](const std::string& msg_id, const std::string& body, std::map<std::string, std::string> more) {
+        more["webhook-id"] = msg_id;
+        more["webhook-timestamp"] = "1767225600";  // the test server's clock
+        more["webhook-signature"] = http::sign_webhook(secret, msg_id, 1767225600, body);
+        return more;
     };
-    CHECK(with("ce-id", "e2") != digest);
-    CHECK(with("ce-type", "Pong") != digest);
-    CHECK(with("ce-subject", "x") != digest);  // an added attribute
-    CHECK(with("webhook-id", "msg_2") == digest);  // signed: not part of it
-    CHECK(with("webhook-timestamp", "1") == digest);
-    CHECK(http::unsigned_headers_digest("application/cloudevents+json", binary) != digest);
-    // Lengths keep the parts apart: a value cannot pass for a name and a value.
-    CHECK(http::unsigned_headers_digest("", {{"ce-a", "bce-c"}}) != http::unsigned_headers_digest("", {{"ce-ab", "ce-c"}}));
+    auto post = [&](const std::string& body, const std::map<std::string, std::string>& headers) {
+        auto r = s.call(beast_http::verb::post, "/v1/events", body, headers);
+        return std::make_pair(static_cast<int>(r.result_int()), r.body());
+    };
+
+    // Sent again with a charset, or a ce- header nothing reads: read the same, a duplicate.
+    const std::string structured = R"({"specversion": "1.0", "source": "/s", "id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})";
+    CHECK(post(structured, signed_headers("m1", structured, {{"Content-Type", "application/cloudevents+json"}})).first == 202);
+    auto again = post(structured, signed_headers("m1", structured, {{"Content-Type", "application/cloudevents+json; charset=utf-8"},
+                                                                    {"ce-traceparent", "00-abc-def-01"}}));
+    CHECK(again.first == 202);
+    CHECK(json::parse(again.second)["duplicate"] == true);
+
+    // Refused (a type nobody declared), then replayed as a type that is: 401, nothing started.
+    const std::string data = R"({"id": "b", "n": 1})";
+    auto binary = [&](const std::string& ce_id, const std::string& ce_type) {
+        return signed_headers("m2", data, {{"Content-Type", "application/json"}, {"ce-specversion", "1.0"}, {"ce-source", "/s"},
+                                           {"ce-id", ce_id}, {"ce-type", ce_type}});
+    };
+    CHECK(post(data, binary("e2", "Nope")).first == 422);
+    auto replay = post(data, binary("forged", "Go"));
+    CHECK(replay.first == 401);
+    CHECK(replay.second.find("was received before with other Content-Type or ce- headers") != std::string::npos);
+    CHECK(post(data, binary("e2", "Nope")).first == 422);  // the message sent again as it was: refused as before
+
+    // Refused unread (a ce- header given twice), then replayed readable: 401.
+    const std::string other = R"({"id": "c", "n": 1})";
+    auto twice = signed_headers("m3", other, {{"Content-Type", "application/json"}, {"ce-specversion", "1.0"}, {"ce-source", "/s"},
+                                             {"ce-id", "e3"}, {"ce-type", "Go"}});
+    http::Request req{beast_http::verb::post, "/v1/events", 11};
+    for (const auto& [k, v] : twice) req.set(k, v);
+    req.insert("ce-id", "e3-again");
+    req.body() = other;
+    req.prepare_payload();
+    CHECK(http::handle(req, *s.services).result_int() == 400);
+    CHECK(post(other, twice).first == 401);
+
+    json instances = s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"];
+    REQUIRE(instances.size() == 1);
+    CHECK(instances[0]["key"] == "a");
 }
 
 TEST_CASE("the digest of a signed message: its id and body, not the timestamp a retry signs anew") {

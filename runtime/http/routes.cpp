@@ -108,13 +108,46 @@ Response accepted(const std::vector<service::EventResult>& results, bool batch, 
     return text_response(202, std::move(list), version);
 }
 
+// What a signed message was read as, beyond its signed body: the headers a binary-mode event
+// takes its attributes from and the Content-Type that decides how the body is read can be
+// changed by whoever replays it, so a signed message is bound to what it was first read as
+// (webhook_messages). The same message read the same way (a retry, whatever headers it carries
+// that change nothing) matches; read otherwise, it does not.
+std::string read_digest(const EventsInput& events) {
+    std::vector<std::string> texts;
+    texts.reserve(1 + 4 * events.events.size());
+    texts.push_back(events.batch ? "batch" : "single");
+    for (const service::IncomingEvent& event : events.events) {
+        texts.push_back(event.id);
+        texts.push_back(event.type);
+        texts.push_back(event.time);
+        texts.push_back(event.data.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    return digest_of_parts(std::vector<std::string_view>(texts.begin(), texts.end()));
+}
+// What a signed message that could not be read at all is bound to.
+const std::string unreadable_digest = "unreadable";
+
+// Kept past the 5 minutes either way a webhook timestamp may stray, with a margin.
+constexpr std::int64_t replay_window_ms = 15 * 60 * 1000;
+
+Response replayed_altered(const std::string& webhook_id, unsigned version) {
+    return error_response(401,
+                          "this signed message (webhook-id " + webhook_id +
+                              ", with the same body) was received before with other Content-Type or ce- headers, which its "
+                              "signature does not cover: a message is sent again as it was",
+                          version);
+}
+
 // Ingests events. Everything before the write (signature, decoding, validation) runs on the
 // calling thread; the write joins the writer's next batch, and `reply` is called from the
-// writer's thread once that batch committed, so no thread waits for the commit.
+// writer's thread once that batch committed, so no thread waits for the commit. A signed
+// message refused is answered the same way, once its binding is written.
 void post_events(const Request& req, Services& s, Reply reply) {
     auto started = std::chrono::steady_clock::now();
     std::string repeated_header;
     auto headers = event_headers(req, repeated_header);
+    std::string message_digest;  // of a signed message
     if (!s.config.webhook_secrets.empty()) {
         auto check = verify_webhook(s.config.webhook_secrets, headers["webhook-id"], headers["webhook-timestamp"],
                                     headers["webhook-signature"], req.body(), s.now_ms() / 1000);
@@ -126,18 +159,46 @@ void post_events(const Request& req, Services& s, Reply reply) {
                                                                       : "the webhook signature does not match";
             return reply(error_response(401, why, req.version()));
         }
+        message_digest = signed_message_digest(headers["webhook-id"], req.body());
     }
-    if (!repeated_header.empty()) {
-        s.metrics.event("rejected_400");
-        return reply(error_response(400, "the header " + repeated_header + " is given more than once: a CloudEvents attribute has one value",
-                                    req.version()));
-    }
+    // A signed message refused is bound all the same to what it was read as, so that no copy of
+    // it can be replayed later with headers that make it read otherwise, and accepted.
+    auto refuse = [&](const std::string& metric, Response refusal, const std::string& read_as) {
+        if (message_digest.empty()) {
+            s.metrics.event(metric);
+            return reply(std::move(refusal));
+        }
+        auto answer = std::make_shared<Response>(std::move(refusal));
+        auto altered = std::make_shared<bool>(false);
+        const std::int64_t now = s.now_ms();
+        auto bind = [message_digest, read_as, now, altered](store::Transaction& tx) -> store::Status {
+            auto bound = tx.bind_webhook_message(message_digest, read_as, now, now - replay_window_ms);
+            if (!bound.ok()) return bound.error;
+            *altered = !*bound.value;
+            return std::nullopt;
+        };
+        auto done = [answer, altered, metric, reply, &s, webhook_id = headers["webhook-id"], version = req.version()](const store::Status&) {
+            // Whether or not the binding could be written, the refusal stands.
+            if (*altered) {
+                s.metrics.event("rejected_401");
+                return reply(replayed_altered(webhook_id, version));
+            }
+            s.metrics.event(metric);
+            reply(std::move(*answer));
+        };
+        if (!s.writer.submit(std::move(bind), done)) done(std::nullopt);
+    };
+    if (!repeated_header.empty())
+        return refuse("rejected_400",
+                      error_response(400, "the header " + repeated_header + " is given more than once: a CloudEvents attribute has one value",
+                                     req.version()),
+                      unreadable_digest);
     auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body());
     if (auto* e = std::get_if<InputError>(&input)) {
-        s.metrics.event(e->status == 422 ? "rejected_422" : "rejected_400");
         json body = {{"error", e->message}};
         if (e->index >= 0) body["index"] = e->index;
-        return reply(json_response(static_cast<unsigned>(e->status), body, req.version()));
+        return refuse(e->status == 422 ? "rejected_422" : "rejected_400", json_response(static_cast<unsigned>(e->status), body, req.version()),
+                      unreadable_digest);
     }
     const EventsInput& events = std::get<EventsInput>(input);
     if (events.events.empty()) return reply(accepted({}, events.batch, started, req.version(), s));  // an empty batch
@@ -152,12 +213,12 @@ void post_events(const Request& req, Services& s, Reply reply) {
             if (repeats_earlier) continue;
             auto seen = s.processor.recorded(s.store, id);
             if (seen.ok() && *seen.value) continue;
-            s.metrics.event("rejected_422");
             std::string where = events.batch ? "event " + std::to_string(i) + " of the batch: " : "";
             std::string message = rejection->field == "type" ? rejection->message : rejection->field + " " + rejection->message;
             json body = {{"error", where + message}, {"field", rejection->field}};
             if (events.batch) body["index"] = i;
-            return reply(json_response(422, body, req.version()));
+            return refuse("rejected_422", json_response(422, body, req.version()),
+                          message_digest.empty() ? std::string() : read_digest(events));
         }
     }
     struct Ingest {
@@ -165,26 +226,23 @@ void post_events(const Request& req, Services& s, Reply reply) {
         std::vector<service::EventResult> results;
         std::chrono::steady_clock::time_point started;
         unsigned version;
-        // A signed message: what its signature covers, bound to what it leaves out (the headers
-        // a binary-mode event is read from), so that a replay cannot change them.
+        // A signed message: what its signature covers, bound to what it was read as.
         std::string webhook_id;
         std::string message_digest;
-        std::string unsigned_digest;
+        std::string read_digest;
         bool replayed_altered = false;
     };
     auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version(), {}, {}, {}, false});
-    if (!s.config.webhook_secrets.empty()) {
+    if (!message_digest.empty()) {
         ingest->webhook_id = headers["webhook-id"];
-        ingest->message_digest = signed_message_digest(headers["webhook-id"], req.body());
-        ingest->unsigned_digest = unsigned_headers_digest(req[beast_http::field::content_type], headers);
+        ingest->message_digest = std::move(message_digest);
+        ingest->read_digest = read_digest(ingest->events);
     }
     std::int64_t now = s.now_ms();
     auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
         ingest->results.clear();
         if (!ingest->message_digest.empty()) {
-            // Kept past the 5 minutes either way a timestamp may stray, with a margin.
-            constexpr std::int64_t replay_window_ms = 15 * 60 * 1000;
-            auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->unsigned_digest, now, now - replay_window_ms);
+            auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->read_digest, now, now - replay_window_ms);
             if (!bound.ok()) return bound.error;
             ingest->replayed_altered = !*bound.value;
             if (ingest->replayed_altered)
@@ -200,11 +258,7 @@ void post_events(const Request& req, Services& s, Reply reply) {
     auto done = [ingest, reply, &s](const store::Status& status) {
         if (status && ingest->replayed_altered) {
             s.metrics.event("rejected_401");
-            return reply(error_response(401,
-                                        "this signed message (webhook-id " + ingest->webhook_id +
-                                            ", with the same body) was received before with other Content-Type or ce- headers, which its "
-                                            "signature does not cover: a message is sent again as it was",
-                                        ingest->version));
+            return reply(replayed_altered(ingest->webhook_id, ingest->version));
         }
         if (status && status_for(*status) == 503) {
             // The batch was lost (the database refused to commit it). Events all accepted

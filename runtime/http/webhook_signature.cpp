@@ -101,22 +101,12 @@ SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::stri
     return valid ? SignatureCheck::Valid : SignatureCheck::Invalid;
 }
 
-std::string signed_message_digest(std::string_view id, std::string_view body) {
+std::string digest_of_parts(const std::vector<std::string_view>& parts) {
     std::string text;
-    add_length_prefixed(text, id);
-    add_length_prefixed(text, body);
+    for (std::string_view part : parts) add_length_prefixed(text, part);
     return sha256_hex(text);
 }
 
-std::string unsigned_headers_digest(std::string_view content_type, const std::map<std::string, std::string>& headers) {
-    std::string text;
-    add_length_prefixed(text, content_type);
-    for (const auto& [name, value] : headers) {
-        if (name.size() < 3 || name.compare(0, 3, "ce-") != 0) continue;
-        add_length_prefixed(text, name);
-        add_length_prefixed(text, value);
-    }
-    return sha256_hex(text);
-}
+std::string signed_message_digest(std::string_view id, std::string_view body) { return digest_of_parts({id, body}); }
 
 }  // namespace flow::http

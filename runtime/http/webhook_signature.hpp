@@ -21,15 +21,13 @@ SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::stri
                               std::string_view signatures, std::string_view body, std::int64_t now_s,
                               std::int64_t tolerance_s = 300);
 
-// A digest (SHA-256, hex) of a signed message: its id and body, the parts of what the signature
-// covers that stay the same when the sender signs it again later (a retry). Only the holder of
-// a secret can make a new one; a replay, or any signed copy of the message, carries the same.
-std::string signed_message_digest(std::string_view id, std::string_view body);
+// A digest (SHA-256, hex) of a list of parts, each preceded by its length, so that no two
+// different lists join into the same text.
+std::string digest_of_parts(const std::vector<std::string_view>& parts);
 
-// A digest (SHA-256, hex) of what the signature leaves out but the events are read from: the
-// Content-Type and the `ce-` headers of a binary-mode CloudEvent. `headers` are by lower-case
-// name; those that are not `ce-` are passed over. The same message sent again yields the same
-// digest; one replayed with other headers (another event id or type) does not.
-std::string unsigned_headers_digest(std::string_view content_type, const std::map<std::string, std::string>& headers);
+// A digest of a signed message: its id and body, the parts of what the signature covers that
+// stay the same when the sender signs it again later (a retry). Only the holder of a secret
+// can make a new one; a replay, or any signed copy of the message, carries the same.
+std::string signed_message_digest(std::string_view id, std::string_view body);
 
 }  // namespace flow::http

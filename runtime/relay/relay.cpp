@@ -99,7 +99,7 @@ std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts,
     return jitter(random);
 }
 
-void Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chance) {
+bool Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chance) {
     // A crash before this only means these commands are sent again: at least once, with the
     // same id.
     auto e = record_attempts_(attempts);
@@ -107,14 +107,14 @@ void Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chanc
     if (!e) {
         record_pause_ = std::chrono::milliseconds(0);
         for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
-        return;
+        return true;
     }
     json line = {{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
                  {"error", e->message}, {"attempts", attempts.size()}};
     if (last_chance) {  // flowd is stopping: the commands are sent again after the restart
         std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
         for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
-        return;
+        return false;
     }
     // Sending the commands again could not be recorded either: they stay in hand, and their
     // attempts are recorded again after a pause.
@@ -125,6 +125,7 @@ void Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chanc
     std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
     if (finished_.empty()) first_finished_ = std::chrono::steady_clock::now();
     finished_.insert(finished_.begin(), std::make_move_iterator(attempts.begin()), std::make_move_iterator(attempts.end()));
+    return false;
 }
 
 bool Relay::record_due(std::chrono::steady_clock::time_point now) const {
@@ -196,7 +197,16 @@ std::chrono::milliseconds Relay::round() {
     if (handed > 0) to_send_.notify_all();
     // Recorded after the hand-out, so that none of these comes back as due before its record.
     const bool recorded = !finished.empty();
-    if (recorded) record(std::move(finished));
+    if (recorded) {
+        if (record(std::move(finished))) {
+            if (records_failing) return std::chrono::milliseconds(0);  // recovered: hand out at once
+        } else {
+            records_failing = true;
+            std::lock_guard lock(mutex_);  // the next try, after the pause record() set
+            record_in_ms = std::max<std::int64_t>(
+                1, std::chrono::ceil<std::chrono::milliseconds>(record_again_at_ - std::chrono::steady_clock::now()).count());
+        }
+    }
     if (config_.retention_hours > 0 && now - last_prune_ms_ > 60000) {
         last_prune_ms_ = now;
         (void)store_.prune_delivered(service::timestamp(now - config_.retention_hours * 3600000));

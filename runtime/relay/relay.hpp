@@ -85,7 +85,8 @@ private:
     Delivery deliver(const store::OutboxCommand& command, Lane& lane);
     // Records attempts; when that fails they are kept to be recorded later, unless this is the
     // last chance (flowd is stopping): then their commands are sent again after the restart.
-    void record(std::vector<store::DeliveryAttempt> attempts, bool last_chance = false);
+    // Whether they were recorded.
+    bool record(std::vector<store::DeliveryAttempt> attempts, bool last_chance = false);
 
     store::Store& store_;
     const service::Config& config_;
@@ -124,7 +125,8 @@ private:
     // After a record failed (a full or read-only database): the attempts stay in hand, so that
     // their commands are not sent again, and are recorded again no sooner than this, with a
     // pause that doubles from 100 ms to 10 s while the failures last; meanwhile no command
-    // more is handed out, so that those in hand stay at most handed_out_per_target a target.
+    // more is handed out, so that those in hand stay at most about twice handed_out_per_target
+    // a target (handed out, and finished but not recorded).
     std::chrono::steady_clock::time_point record_again_at_{};
     std::chrono::milliseconds record_pause_{0};
     bool lanes_stopping_ = false;
