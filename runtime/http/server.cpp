@@ -274,6 +274,12 @@ Server::Server(asio::io_context& io, ServerLimits limits, Handler handler, asio:
                std::vector<asio::io_context*> spread)
     : io_(io), tls_(tls), spread_(std::move(spread)), limits_(limits), handler_(std::move(handler)), state_(std::make_shared<State>()) {}
 
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+    const std::string address = endpoint.address().to_string();
+    const std::string port = std::to_string(endpoint.port());
+    return endpoint.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
+}
+
 std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     acceptor_ = std::make_shared<tcp::acceptor>(io_);
     beast::error_code ec;
@@ -281,7 +287,7 @@ std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
     if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_->bind(endpoint, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message();
+    if (ec) return "cannot listen on " + endpoint_text(endpoint) + ": " + ec.message();
     asio::co_spawn(io_, accept_loop(io_, spread_, acceptor_, limits_, handler_, state_, tls_), asio::detached);
     return std::nullopt;
 }

@@ -28,6 +28,9 @@ struct ServerLimits {
     std::chrono::milliseconds write_timeout{30000};
 };
 
+// HOST:PORT as `--listen` takes it back: an IPv6 address in brackets (`[::1]:8080`).
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint);
+
 class Server {
 public:
     // Answers `request` by calling `reply` once; the request lives until then.

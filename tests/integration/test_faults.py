@@ -191,6 +191,16 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(sorted(i["key"] for i in flowd.instances(workflow="Pair")), ["k-1", "k-2"])
         self.assertIn("\nflow_database_available 1\n", flowd.request("GET", "/metrics")[1])
 
+    def test_a_stop_while_the_database_cannot_be_opened_is_clean(self):
+        disk = self.mount_tmpfs("64m")
+        self.db = os.path.join(disk, "flow.db")
+        self.remount("ro")
+        flowd = self.start(ready=False)  # answers 503, trying the database every second
+        self.assertEqual(flowd.post_event(start_event(1))[0], 503)
+        self.assertEqual(flowd.stop(), 0)
+        time.sleep(0.2)
+        self.assertTrue(any('"msg":"stopped"' in line for line in flowd.log), flowd.log[-3:])
+
     # ---- targets misbehaving ----------------------------------------------------------------
 
     def ingest_latencies(self, flowd, first, count):

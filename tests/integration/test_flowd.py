@@ -900,6 +900,54 @@ class FlowdTest(unittest.TestCase):
         self.assertIn("--flows " + missing + ": no such file or folder", done.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "unused.db")))
 
+    def test_sighup_stops_flowd_cleanly_as_sigterm_does(self):
+        flowd = self.start()
+        self.assertEqual(flowd.post_event({"id": "e1", "type": "Start", "data": {"id": "k1", "n": 1}})[0], 202)
+        self.assertEqual(flowd.stop(signal.SIGHUP), 0)
+        time.sleep(0.2)  # the log's last lines
+        self.assertTrue(any('"msg":"stopped"' in line for line in flowd.log), flowd.log[-3:])
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "flow.db-wal")))  # closed, checkpointed
+
+    def test_an_option_value_that_is_another_option_is_a_usage_error(self):
+        done = subprocess.run([FLOWD, "--flows", self.flows, "--db", "--config", os.path.join(self.dir, "config.json")],
+                              capture_output=True, text=True, timeout=20, cwd=self.dir)
+        self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertIn("--db needs a value", done.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "--config")))
+
+    def test_a_dangling_flow_link_in_a_flows_folder_stops_the_start(self):
+        os.symlink(os.path.join(self.dir, "gone.flow"), os.path.join(self.flows, "gone.flow"))
+        done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "unused.db"),
+                               "--listen", "127.0.0.1:0", "--target", "sink=http://127.0.0.1:9/"],
+                              capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("gone.flow", done.stderr)
+        self.assertIn("cannot read", done.stderr)
+
+    def test_an_ipv6_listen_address_is_logged_in_brackets(self):
+        probe = socket.socket(socket.AF_INET6)
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        finally:
+            probe.close()
+        process = subprocess.Popen([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "flow.db"),
+                                    "--listen", "[::1]:0", "--config", write_config(os.path.join(self.dir, "c.json"),
+                                                                                  targets={"sink": {"url": "http://127.0.0.1:9/"}})],
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            listening = None
+            for line in process.stderr:
+                if "flowd is listening" in line:
+                    listening = json.loads(line)["listen"]
+                    break
+            self.assertRegex(listening or "", r"^\[::1\]:\d+$")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            self.assertEqual(process.wait(timeout=30), 0)
+            process.stderr.close()
+
     def test_a_target_url_that_is_no_url_stops_the_start(self):
         for url, problem in (("http://exa mple/hook", "is not a valid URL"), ("http:///hook", "names no host"),
                              ("ftp://example/hook", "must start with http:// or https://"),

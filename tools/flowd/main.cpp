@@ -1,7 +1,7 @@
 // flowd: runs compiled workflows as a durable server. A thin main over runtime/: it reads
 // the command line and the config, compiles the flows, deploys them into the store, starts
 // the writer, the relay, the timer loop and the HTTP server, and stops them cleanly on
-// SIGTERM or SIGINT.
+// SIGTERM, SIGINT or SIGHUP.
 #include "dsl/compiler.hpp"
 #include "dsl/ir_json.hpp"
 #include "runtime/http/routes.hpp"
@@ -50,7 +50,7 @@ const char* const help_text =
     "  --config FILE       JSON: targets, secrets, limits (see docs/runtime.md)\n"
     "  --target NAME=URL   binds a command target to an endpoint (repeatable)\n"
     "\n"
-    "SIGTERM or SIGINT stops it cleanly. Documentation: docs/runtime.md and docs/http-api.md.\n";
+    "SIGTERM, SIGINT or SIGHUP stops it cleanly. Documentation: docs/runtime.md and docs/http-api.md.\n";
 
 void log(const std::string& level, const std::string& message, json fields = json::object()) {
     fields["ts"] = flow::service::timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -106,15 +106,25 @@ std::string time_ordered_id() {
     return out;
 }
 
-// Every .flow file under the paths (a file is taken as it is), in a stable order.
-std::vector<std::string> flow_files(const std::vector<std::string>& paths) {
+// Every .flow file under the paths (a file is taken as it is), in a stable order. A `.flow`
+// entry that is not a regular file (a dangling link) is taken too, so that reading it fails
+// loudly rather than a workflow going missing; so does a folder that cannot be read.
+std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::string& problem) {
     std::vector<std::string> files;
     for (const std::string& path : paths) {
         std::error_code ec;
         if (fs::is_directory(path, ec)) {
             std::vector<std::string> found;
-            for (const auto& entry : fs::recursive_directory_iterator(path, ec))
-                if (entry.is_regular_file() && entry.path().extension() == ".flow") found.push_back(entry.path().string());
+            fs::recursive_directory_iterator entry(path, ec), end;
+            for (; !ec && entry != end; entry.increment(ec)) {
+                std::error_code is_folder_error;
+                if (entry->path().extension() == ".flow" && !entry->is_directory(is_folder_error))
+                    found.push_back(entry->path().string());
+            }
+            if (ec) {
+                problem = "--flows " + path + ": cannot read the folder: " + ec.message();
+                return {};
+            }
             std::sort(found.begin(), found.end());
             files.insert(files.end(), found.begin(), found.end());
         } else {
@@ -142,9 +152,11 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& pro
             inline_value = arg.substr(equals + 1);
             arg.resize(equals);
         }
+        // The next argument, unless it is an option itself (`--db --config x` forgot the file;
+        // a value that starts with `--` is given as `--db=--x`).
         auto value = [&]() -> std::optional<std::string> {
             if (inline_value) return inline_value;
-            if (i + 1 >= argc) return std::nullopt;
+            if (i + 1 >= argc || std::string_view(argv[i + 1]).substr(0, 2) == "--") return std::nullopt;
             return std::string(argv[++i]);
         };
         if (arg == "--help" || arg == "-h") {
@@ -274,7 +286,11 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    std::vector<std::string> files = flow_files(args->flows);
+    std::vector<std::string> files = flow_files(args->flows, problem);
+    if (!problem.empty()) {
+        std::cerr << "flowd: " << problem << "\n";
+        return 2;
+    }
     if (files.empty()) {
         std::cerr << "flowd: no .flow file under the given paths\n";
         return 2;
@@ -377,10 +393,12 @@ int main(int argc, char** argv) {
         }, nullptr, connection_contexts);
     }
 
-    // SIGTERM and SIGINT: stop accepting, let the requests in flight finish, then stop. A
+    // SIGTERM, SIGINT and SIGHUP: stop accepting, let the requests in flight finish, then stop. A
     // connection kept alive between requests holds nothing up: it is closed with the rest.
     std::atomic<bool> stopping{false};
-    asio::signal_set signals(io, SIGINT, SIGTERM);
+    // SIGHUP too: a closed terminal or a supervisor's hang-up stops flowd cleanly, as there is
+    // nothing to reload (a restart deploys).
+    asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     asio::steady_timer grace(io);
     std::function<void(int)> drain = [&](int left) {
         const bool in_flight = server.requests_in_progress() > 0 || (metrics_server && metrics_server->requests_in_progress() > 0);
@@ -421,7 +439,7 @@ int main(int argc, char** argv) {
         if (error || stopped_before) return error;
         listening = true;
         auto bound = server.local_endpoint();
-        log("info", "flowd is listening", {{"listen", bound.address().to_string() + ":" + std::to_string(bound.port())},
+        log("info", "flowd is listening", {{"listen", flow::http::endpoint_text(bound)},
                                            {"tls", tls != nullptr},
                                            {"db", args->db}, {"workflows", compiled.program->workflows.size()}});
         return std::nullopt;
@@ -467,7 +485,11 @@ int main(int argc, char** argv) {
             waiting_for = error.message;
         }
         for (int i = 0; i < 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        if (stopping) return finish(0, false);
+        if (stopping) {
+            const int code = finish(0, false);
+            log("info", "stopped");
+            return code;
+        }
     }
     flow::store::Store& store = *opened;
 
