@@ -10,6 +10,9 @@
    median events/s, where the time includes reading the scenario and printing every line.
 3. `flowc check` on one workflow grown to N vars, N states and a start handler of N
    assignments and N lets, for each N of --sizes: the time should grow in step with N.
+4. A timer chain that grows a list, for each length N of --chains: `after 0s` re-enters its
+   state N times, each firing appending to a list var (`items = append(items, n)`); the time
+   should grow in step with N. With --baseline OTHER_FLOWC, both binaries run alternately.
 Inputs are generated in a temporary folder; nothing is written to the repository.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
@@ -79,6 +82,19 @@ def generate_one_big_workflow(path, n):
     return len(lines)
 
 
+def generate_growing_chain(flow_path, events_path, n):
+    """One instance whose `after 0s` fires n times, appending to a list at each firing."""
+    with open(flow_path, "w") as f:
+        f.write("event Go { id: string }\n"
+                "workflow Grow {\n  key id: string\n  var n: int = 0\n  var items: list<int> = []\n"
+                "  start on Go { goto Growing }\n"
+                "  state Growing {\n"
+                f"    after 0s {{ n = n + 1 items = append(items, n) if n < {n} {{ goto Growing }} else {{ goto Grown }} }}\n"
+                "  }\n  state Grown { on Go { complete } }\n}\n")
+    with open(events_path, "w") as f:
+        f.write(json.dumps({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}) + "\n")
+
+
 def generate_campaign(path, instances=100000):
     events = 0
     with open(path, "w") as f:
@@ -119,6 +135,9 @@ def main():
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--sizes", default="5000,10000,20000,40000",
                         help="the sizes N of the one-workflow scaling rows; empty for none")
+    parser.add_argument("--chains", default="1000,2000,4000,8000",
+                        help="the lengths N of the growing timer chain rows; empty for none")
+    parser.add_argument("--baseline", help="another flowc to time alternately in the timer chain rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         big = os.path.join(tmp, "big.flow")
@@ -137,6 +156,18 @@ def main():
             med, lo, hi = timed([args.flowc, "check", one], max(3, args.runs // 2))
             print(f"| flowc check, one workflow of {n:,} vars, states and lets ({n_lines:,} lines) | "
                   f"median {med * 1000:.0f} ms (min {lo * 1000:.0f}, max {hi * 1000:.0f}); {med * 1e6 / n:.1f} µs per N |")
+        binaries = [args.flowc] + ([args.baseline] if args.baseline else [])
+        for n in [int(size) for size in args.chains.split(",") if size]:
+            flow, events = os.path.join(tmp, f"chain{n}.flow"), os.path.join(tmp, f"chain{n}.jsonl")
+            generate_growing_chain(flow, events, n)
+            times = {binary: [] for binary in binaries}
+            for _ in range(max(3, args.runs // 2)):
+                for binary in binaries:  # alternately, so that the host's noise falls on both
+                    times[binary].append(timed([binary, "simulate", flow, "--events", events], 1)[0])
+            cells = [f"{statistics.median(times[b]) * 1000:.1f} ms ({statistics.median(times[b]) * 1e6 / n:.2f} µs per firing)"
+                     for b in binaries]
+            ratio = f" | {statistics.median(times[binaries[1]]) / statistics.median(times[binaries[0]]):.1f}×" if args.baseline else ""
+            print(f"| flowc simulate, a timer chain appending to a list, {n:,} firings | " + " | ".join(cells) + ratio + " |")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 #include "stdlib/chrono.hpp"
+#include "stdlib/value.hpp"
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 #include <limits>
@@ -237,6 +239,10 @@ int accept_unit(Scanner& scan) {
 
 constexpr std::string_view strftime_conversions = "aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyYzZ%";
 constexpr std::string_view strftime_flags = "_-0^#";
+// The conversions the `E` and `O` modifiers apply to (POSIX, glibc): strftime writes any other
+// pair back as it stands, text that depends on nothing.
+constexpr std::string_view strftime_e_conversions = "cCxXyY";
+constexpr std::string_view strftime_o_conversions = "deHImMSuUVwWy";
 
 // Whether every conversion in `layout` is one strftime defines (glibc flags and a width
 // of at most two digits allowed), so that the result depends on nothing but the instant.
@@ -247,9 +253,10 @@ bool is_valid_layout(std::string_view layout) {
         while (i < layout.size() && strftime_flags.find(layout[i]) != std::string_view::npos) ++i;
         for (int width = 0; width < 2 && i < layout.size() && layout[i] >= '0' && layout[i] <= '9'; ++width)
             ++i;
-        if (i < layout.size() && (layout[i] == 'E' || layout[i] == 'O')) ++i;
-        if (i >= layout.size() || strftime_conversions.find(layout[i]) == std::string_view::npos)
-            return false;
+        std::string_view allowed = strftime_conversions;
+        if (i < layout.size() && (layout[i] == 'E' || layout[i] == 'O'))
+            allowed = layout[i++] == 'E' ? strftime_e_conversions : strftime_o_conversions;
+        if (i >= layout.size() || allowed.find(layout[i]) == std::string_view::npos) return false;
     }
     return true;
 }
@@ -351,20 +358,43 @@ std::string format_duration(std::int64_t ms) {
     return out;
 }
 
-std::string format_time(std::int64_t epoch_ms, std::string_view layout) {
-    if (layout.empty() || !is_valid_layout(layout)) return "";
-    const std::tm tm = to_tm(epoch_ms);
-    const std::string format(layout);
-    // Each conversion writes at most a few dozen characters (widths are capped at 99).
-    const std::size_t max_size = layout.size() * 128 + 64;
+namespace {
+
+// One piece of a layout, holding no NUL (strftime reads a C string).
+std::string format_piece(const std::tm& tm, const std::string& piece) {
+    if (piece.empty()) return "";
+    // Each conversion writes at most a few dozen characters (widths are capped at 99), and
+    // nothing is written past the longest string a value may hold.
+    const std::size_t max_size = std::min(piece.size() * 128 + 64, max_string_bytes + 1);
     for (std::size_t size = 256;; size *= 2) {
         if (size > max_size) size = max_size;
         std::string out(size, '\0');
-        const std::size_t written = std::strftime(out.data(), out.size(), format.c_str(), &tm);
+        const std::size_t written = std::strftime(out.data(), out.size(), piece.c_str(), &tm);
         if (written > 0 || size == max_size) {
+            // Nothing written into the most room: more than a string may hold (a layout writes
+            // its plain characters, so its result is never empty).
+            if (written == 0 && max_size == max_string_bytes + 1) check_string_size(max_size);
             out.resize(written);
             return out;
         }
+    }
+}
+
+}  // namespace
+
+std::string format_time(std::int64_t epoch_ms, std::string_view layout) {
+    if (layout.empty() || !is_valid_layout(layout)) return "";
+    const std::tm tm = to_tm(epoch_ms);
+    // A NUL (`\u{0}`) in the layout is text like any other character: the pieces between are
+    // formatted one by one.
+    std::string out;
+    for (std::size_t from = 0;;) {
+        const std::size_t nul = layout.find('\0', from);
+        out += format_piece(tm, std::string(layout.substr(from, nul == std::string_view::npos ? std::string_view::npos : nul - from)));
+        check_string_size(out.size());
+        if (nul == std::string_view::npos) return out;
+        out += '\0';
+        from = nul + 1;
     }
 }
 

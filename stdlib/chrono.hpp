@@ -31,7 +31,8 @@ std::optional<std::int64_t> parse_duration(std::string_view text);
 // Formats as a literal that parse_duration reads back: "1h30m", "250ms", "0s", "-2h".
 std::string format_duration(std::int64_t ms);
 
-// Formats an instant with a strftime layout (UTC); an unknown or empty layout gives "".
+// Formats an instant with a strftime layout (UTC); an unknown or empty layout gives "". A
+// result longer than max_string_bytes (stdlib/value.hpp) throws RuntimeError.
 std::string format_time(std::int64_t epoch_ms, std::string_view layout);
 
 }  // namespace flow::chrono

@@ -420,7 +420,9 @@ Value len_list(Args args, Types, CallContext&) {
 }
 
 Value str(Args args, Types types, CallContext& context) {
-    return to_text(args[0], types.empty() ? Type::json() : types[0], context.records);
+    std::string text = to_text(args[0], types.empty() ? Type::json() : types[0], context.records);
+    check_string_size(text.size());
+    return text;
 }
 
 Value int_from_string(Args args, Types, CallContext&) {
@@ -444,11 +446,15 @@ Value number_from_number(Args args, Types, CallContext&) {
 }
 
 Value upper(Args args, Types, CallContext&) {
-    return map_code_points(string_value(args[0]), to_upper);
+    std::string text = map_code_points(string_value(args[0]), to_upper);
+    check_string_size(text.size());
+    return text;
 }
 
 Value lower(Args args, Types, CallContext&) {
-    return map_code_points(string_value(args[0]), to_lower);
+    std::string text = map_code_points(string_value(args[0]), to_lower);
+    check_string_size(text.size());
+    return text;
 }
 
 Value trim(Args args, Types, CallContext&) {
@@ -498,6 +504,10 @@ Value replace(Args args, Types, CallContext&) {
     const std::string& from = string_value(args[1]);
     const std::string& to = string_value(args[2]);
     if (from.empty()) return text;
+    std::size_t occurrences = 0;
+    for (std::size_t found = text.find(from); found != std::string::npos; found = text.find(from, found + from.size()))
+        ++occurrences;
+    check_string_size(text.size() - occurrences * from.size() + occurrences * to.size());  // before it is built
     std::string out;
     std::size_t pos = 0;
     for (std::size_t found; (found = text.find(from, pos)) != std::string::npos; pos = found + from.size()) {
@@ -515,21 +525,29 @@ Value split(Args args, Types, CallContext&) {
     if (separator.empty()) {
         for (std::size_t pos = 0, size = 0; pos < text.size(); pos += size) {
             size = decode(text, pos).size;
+            check_list_size(parts.size() + 1);
             parts.push_back(std::string(text.substr(pos, size)));
         }
         return parts;
     }
     std::size_t pos = 0;
     for (std::size_t found; (found = text.find(separator, pos)) != std::string_view::npos;
-         pos = found + separator.size())
+         pos = found + separator.size()) {
+        check_list_size(parts.size() + 2);  // this part and the last
         parts.push_back(std::string(text.substr(pos, found - pos)));
+    }
     parts.push_back(std::string(text.substr(pos)));
     return parts;
 }
 
 Value join(Args args, Types, CallContext&) {
     const std::string& separator = string_value(args[1]);
+    const Value::array_t& parts = list_value(args[0]);
+    std::size_t bytes = parts.empty() ? 0 : (parts.size() - 1) * separator.size();
+    for (const Value& part : parts) bytes += string_value(part).size();
+    check_string_size(bytes);  // before it is built
     std::string out;
+    out.reserve(bytes);
     bool first = true;
     for (const Value& part : list_value(args[0])) {
         if (!first) out += separator;
@@ -540,6 +558,7 @@ Value join(Args args, Types, CallContext&) {
 }
 
 Value append(Args args, Types, CallContext&) {
+    check_list_size(list_value(args[0]).size() + 1);
     Value list = list_value(args[0]);
     list.push_back(args[1]);
     return list;

@@ -27,4 +27,27 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The largest values an expression may build. Without bounds, one small event could make a
+// handler build gigabytes (replace() of a short text full of placeholders by a long name, a
+// string doubled by `+` at each firing of a timer) and take the whole process down; past
+// them, the handler fails with a runtime error instead.
+inline constexpr std::size_t max_string_bytes = 16 * 1024 * 1024;  // `+`, replace, join, str, upper, lower, format_time
+inline constexpr std::size_t max_list_elements = 1024 * 1024;      // split, append
+
+// The runtime errors past them.
+inline std::string string_too_long(std::size_t bytes) {
+    return "string too long: " + std::to_string(bytes) + " bytes, past the " + std::to_string(max_string_bytes) +
+           " a string may hold";
+}
+inline std::string list_too_long(std::size_t elements) {
+    return "list too long: " + std::to_string(elements) + " elements, past the " + std::to_string(max_list_elements) +
+           " a list may hold";
+}
+inline void check_string_size(std::size_t bytes) {
+    if (bytes > max_string_bytes) throw RuntimeError(string_too_long(bytes));
+}
+inline void check_list_size(std::size_t elements) {
+    if (elements > max_list_elements) throw RuntimeError(list_too_long(elements));
+}
+
 }  // namespace flow

@@ -416,6 +416,46 @@ TEST_CASE("an int stored where a number is declared becomes the double it widens
     CHECK(listed.commands[0].data["xs"][1].is_number_float());
 }
 
+TEST_CASE("?? widens an int on its left to the number it stands for, as it widens its default") {
+    Fixture f("event E { id: string, big?: int }\ncommand C to log { v: number, text: string }\n"
+              "workflow W { key id: string var x: number = 0\n"
+              " start on E as e { let v = e.big ?? 0.5 x = v\n"
+              "  emit C { v: e.big ?? 1.5, text: str(v) + \" \" + str([v] == append([], v)) + \" \" + str(round(v) == 9007199254740992) }"
+              " complete } }");
+    engine::Step step = f.start("E", {{"id", "a"}, {"big", 9007199254740993}});
+    REQUIRE(step.commands.size() == 1);
+    CHECK(step.instance.vars[0].is_number_float());
+    CHECK(step.instance.vars[0].get<double>() == 9007199254740992.0);
+    CHECK(step.commands[0].data["v"].is_number_float());
+    CHECK(step.commands[0].data["text"] == "9007199254740992 true true");
+}
+
+TEST_CASE("a handler that would build a string or a list past its bound fails, with the place") {
+    // replace() of a short text full of placeholders by a long name: 32 GB, from an event of 880 KB.
+    Fixture f("event Mail { id: string, template: string, name: string }\ncommand Send to mail { body: string }\n"
+              "workflow Mailer { key id: string start on Mail as m {\n"
+              "  emit Send { body: replace(m.template, \"{name}\", m.name) } complete } }");
+    std::string placeholders;
+    for (int i = 0; i < 80000; ++i) placeholders += "{name}";
+    engine::Step step = f.start("Mail", {{"id", "a"}, {"template", placeholders}, {"name", std::string(400000, 'x')}});
+    CHECK(step.instance.status == Status::Failed);
+    CHECK(step.instance.error == "string too long: 32000000000 bytes, past the 16777216 a string may hold at test.flow:4:21");
+    CHECK(step.commands.empty());
+    // A list grown in place stops at its bound too.
+    Fixture lists("event Go { id: string, text: string }\n"
+                  "workflow W { key id: string var xs: list<string> = [] start on Go as g { xs = split(g.text, \"\") goto S }\n"
+                  " state S { on Go { xs = append(xs, \"y\") } } }");
+    engine::Step started = lists.start("Go", {{"id", "a"}, {"text", std::string(flow::max_list_elements - 1, 'x')}});
+    REQUIRE(started.instance.status == Status::Running);
+    engine::Step full = lists.deliver(started.instance, "Go", {{"id", "a"}, {"text", ""}});
+    REQUIRE(full.instance.status == Status::Running);
+    CHECK(full.instance.vars[0].size() == flow::max_list_elements);
+    engine::Step past = lists.deliver(full.instance, "Go", {{"id", "a"}, {"text", ""}});
+    CHECK(past.instance.status == Status::Failed);
+    CHECK(past.instance.error == "list too long: 1048577 elements, past the 1048576 a list may hold at test.flow:3:25");
+    CHECK(past.instance.vars[0].size() == flow::max_list_elements);
+}
+
 TEST_CASE("json: a member of null is null by either spelling, and str writes whole numbers without .0") {
     Fixture f(messages + "workflow W { key id: string var j: json = 2.0 var k: json = null\n"
                          " start on Go as g { emit Log { text: str(j) + \" \" + str(k.a) + \" \" + str(k[\"a\"]) + \" \" +"
@@ -530,6 +570,73 @@ TEST_CASE("a start handler's runtime error keeps only the initial values of the 
     CHECK(step.instance.status == Status::Failed);
     CHECK(step.instance.vars[0] == 1);
     CHECK(step.commands.empty());
+}
+
+TEST_CASE("x = append(x, v) grows the list in place, and a failing handler still changes none of it") {
+    // p.n selects what the handler does after its appends: 0 divides by zero at once, 1 replaces
+    // xs and appends again before dividing, 2 enters T, whose entry appends and divides, 3 succeeds.
+    Fixture f(messages + "workflow W { key id: string var xs: list<int> = [1] var ys: list<number> = [] var zs: list<int> = []\n"
+                         " start on Go { goto S }\n"
+                         " state S { on Poke as p { xs = append(xs, p.n) ys = append(ys, p.n) zs = append(xs, 9)\n"
+                         "   if p.n == 0 { xs = append(xs, 10 / p.n) }\n"
+                         "   if p.n == 1 { xs = [7] xs = append(xs, 8) ys = [] let z = 1 / (p.n - 1) }\n"
+                         "   if p.n == 2 { goto T } }\n"
+                         "  on Stop { complete } }\n"
+                         " state T { entry { xs = append(xs, 5) ys = append(ys, 0.5) xs = [0] xs = append(xs, 1 / (len(xs) - 1)) }\n"
+                         "  on Stop { complete } } }");
+    engine::Step started = f.start("Go", {{"id", "a"}, {"n", 0}});
+    REQUIRE(started.instance.status == Status::Running);
+    engine::Step grown = f.deliver(started.instance, "Poke", {{"id", "a"}, {"n", 3}});
+    REQUIRE(grown.instance.status == Status::Running);
+    CHECK(grown.instance.vars[0] == nlohmann::json::array({1, 3}));
+    CHECK(grown.instance.vars[1].at(0).is_number_float());  // the int widened as the list's element
+    CHECK(grown.instance.vars[2] == nlohmann::json::array({1, 3, 9}));  // appended to a copy: xs unchanged by it
+    grown = f.deliver(grown.instance, "Poke", {{"id", "a"}, {"n", 4}});
+    CHECK(grown.instance.vars[0] == nlohmann::json::array({1, 3, 4}));
+    CHECK(grown.instance.vars[1] == nlohmann::json::array({3.0, 4.0}));
+    for (int n : {0, 1, 2}) {
+        CAPTURE(n);
+        for (bool moved : {false, true}) {
+            CAPTURE(moved);
+            engine::Instance copy = grown.instance;
+            engine::Event poke = f.event("Poke", {{"id", "a"}, {"n", n}});
+            engine::Step failed = moved ? f.engine->deliver(std::move(copy), poke, f.at(3000)) : f.engine->deliver(copy, poke, f.at(3000));
+            CHECK(failed.instance.status == Status::Failed);
+            CHECK(failed.instance.error.find("division by zero") == 0);
+            CHECK(failed.instance.vars == grown.instance.vars);
+            CHECK(f.state(failed.instance) == "S");
+        }
+    }
+    // A start that fails after appending keeps the initial values.
+    Fixture starting(messages + "workflow W { key id: string var xs: list<int> = [1]\n"
+                                " start on Go as g { xs = append(xs, 2) xs = append(xs, 10 / g.n) complete } }");
+    engine::Step failed_start = starting.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(failed_start.instance.status == Status::Failed);
+    CHECK(failed_start.instance.vars[0] == nlohmann::json::array({1}));
+}
+
+TEST_CASE("x = append(x, v) refuses a list nested past 512 levels exactly where a copy's append does") {
+    // The same append into its own variable (grown in place) and into another (a new list).
+    Fixture f(messages + "event Deep { id: string, v: json }\n"
+                         "workflow W { key id: string var same: list<json> = [] var other: list<json> = [] start on Go { goto S }\n"
+                         " state S { on Deep as d when d.id == \"same\" { same = append(same, d.v) }\n"
+                         "  on Deep as d { other = append(same, d.v) } on Stop { complete } } }");
+    engine::Step started = f.start("Go", {{"id", "k"}, {"n", 0}});
+    REQUIRE(started.instance.status == Status::Running);
+    for (int levels : {510, 511, 512}) {
+        CAPTURE(levels);
+        nlohmann::json deep = 1;
+        for (int i = 0; i < levels; ++i) deep = nlohmann::json::array({deep});
+        std::vector<engine::Step> steps;
+        for (const char* id : {"same", "other"}) steps.push_back(f.deliver(started.instance, "Deep", {{"id", id}, {"v", deep}}));
+        CHECK(steps[0].instance.status == steps[1].instance.status);
+        CHECK(steps[0].instance.status == (levels < 512 ? Status::Running : Status::Failed));
+        if (levels == 512) {
+            for (const engine::Step& step : steps) CHECK(step.instance.error.starts_with("a value nested more than 512 deep"));
+            CHECK(steps[0].instance.error.ends_with(" at test.flow:7:54"));  // the call's place, as for a copy
+            CHECK(steps[0].instance.vars == started.instance.vars);
+        }
+    }
 }
 
 TEST_CASE("a step says whether a goto entered a state") {

@@ -222,6 +222,19 @@ TEST_CASE("a timer that re-arms itself without time moving on fails its instance
     }
 }
 
+TEST_CASE("a string doubled at each firing fails its instance at the bound instead of exhausting memory") {
+    Run run = simulate_text("event Go { id: string }\nworkflow W { key id: string var s: string = \"x\" var n: int = 0\n"
+                            " start on Go { goto S }\n state S { after 0s { n = n + 1 s = s + s goto S } on Go { complete } } }",
+                            R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
+    CHECK(run.error == "");
+    REQUIRE(!run.lines.empty());
+    const json& instance = run.lines.back();
+    CHECK(instance["status"] == "failed");
+    CHECK(instance["vars"]["n"] == 24);  // 2^24 bytes is the bound itself; the 25th doubling is past it
+    CHECK(instance["vars"]["s"].get<std::string>().size() == std::size_t{1} << 24);
+    CHECK(instance["error"] == "string too long: 33554432 bytes, past the 16777216 a string may hold at test.flow:4:39");
+}
+
 TEST_CASE("two deadlines in the past that enter each other's state are a timer loop too") {
     Run run = simulate_text("event Go { id: string }\nworkflow W { key id: string var n: int = 0 start on Go { goto X }\n"
                             " state X { at parse_time(\"2020-01-01T00:00:00Z\") { n = n + 1 goto Y } }\n"

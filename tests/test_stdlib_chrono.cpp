@@ -1,4 +1,5 @@
 #include "stdlib/chrono.hpp"
+#include "stdlib/value.hpp"
 
 #include <doctest/doctest.h>
 
@@ -227,6 +228,28 @@ TEST_CASE("format_time gives an empty string for an empty or unknown layout") {
     CHECK(format_time(0, "%s") == "");        // depends on the local time zone
     CHECK(format_time(0, "%100Y") == "");     // widths are at most two digits
     CHECK(format_time(0, "%Y %k") == "");
+}
+
+TEST_CASE("format_time: E and O modify only the conversions they apply to, and a NUL is text") {
+    // POSIX and glibc define %Ec %EC %Ex %EX %Ey %EY and %Od %Oe %OH %OI %Om %OM %OS %Ou %OU %OV
+    // %Ow %OW %Oy; strftime writes any other pair back as it stands.
+    CHECK(format_time(june_1_2026_0800, "%EY-%Om-%Od %OH:%OM") == "2026-06-01 08:00");
+    CHECK(format_time(june_1_2026_0800, "%Ey %Oy %EC %Ou %Ow") == "26 26 20 1 1");
+    for (const char* layout : {"%OY", "%Ea", "%EA", "%Eb", "%Ed", "%EH", "%Em", "%ES", "%Oa", "%OA", "%Oc", "%OF", "%Ox", "%OX", "%EZ"}) {
+        CAPTURE(layout);
+        CHECK(format_time(june_1_2026_0800, layout) == "");
+    }
+    CHECK(format_time(june_1_2026_0800, std::string("%Y\0%m", 5)) == std::string("2026\0" "06", 7));
+    CHECK(format_time(june_1_2026_0800, std::string("\0", 1)) == std::string("\0", 1));
+    CHECK(format_time(june_1_2026_0800, std::string("%\0", 2)) == "");  // a % before the NUL converts nothing
+}
+
+TEST_CASE("format_time refuses a result longer than a string may hold") {
+    std::string layout;
+    while (layout.size() * 99 / 4 <= flow::max_string_bytes) layout += "%99Y";
+    CHECK_THROWS_WITH_AS(format_time(0, layout), doctest::Contains("string too long"), flow::RuntimeError);
+    layout.resize(layout.size() / 8 * 4);  // about half of the bound, whole conversions
+    CHECK(format_time(0, layout).size() == layout.size() / 4 * 99);
 }
 
 TEST_CASE("format_time handles long layouts") {

@@ -525,6 +525,38 @@ TEST_CASE("append returns a new list") {
           Value::array({Value::array({1}), Value::array({2})}));
 }
 
+TEST_CASE("strings and lists past their bounds are runtime errors, refused before they are built") {
+    const std::size_t max = flow::max_string_bytes;
+    const std::string half(max / 2, 'x');
+    // replace: a short text full of placeholders and a long name would make gigabytes.
+    std::string placeholders;
+    for (int i = 0; i < 80000; ++i) placeholders += "{name}";
+    CHECK(runtime_error("replace", {text(placeholders), text("{name}"), text(std::string(400000, 'x'))}) ==
+          "string too long: 32000000000 bytes, past the 16777216 a string may hold");
+    CHECK(run("replace", {text(half), text("x"), text("yy")}).get<std::string>().size() == max);  // exactly at the bound
+    CHECK(runtime_error("replace", {text(half + "x"), text("x"), text("yy")}).starts_with("string too long: 16777218 bytes"));
+    // join, upper, lower, str.
+    CHECK(run("join", {list({half, half}, Type::string()), text("")}).get<std::string>().size() == max);
+    CHECK(runtime_error("join", {list({half, half}, Type::string()), text("-")}).starts_with("string too long: 16777217 bytes"));
+    // ɐ (2 bytes) upper-cases to Ɐ (3 bytes), Ⱥ (2 bytes) lower-cases to ⱥ (3 bytes).
+    CHECK(run("upper", {text(std::string(max - 3, 'a') + "\u0250")}).get<std::string>().size() == max);
+    CHECK(runtime_error("upper", {text(std::string(max - 2, 'a') + "\u0250")}).starts_with("string too long: 16777217 bytes"));
+    CHECK(runtime_error("lower", {text(std::string(max - 2, 'A') + "\u023A")}).starts_with("string too long: 16777217 bytes"));
+    CHECK(runtime_error("str", {list({half, half}, Type::string())}).starts_with("string too long"));
+    CHECK(runtime_error("str", {list({std::string(max / 2 - 4, 'x'), std::string(max / 2 - 4, 'x')}, Type::string())}) == "");
+    // split and append: at most max_list_elements.
+    CHECK(run("split", {text(std::string(flow::max_list_elements, 'a')), text("")}).size() == flow::max_list_elements);
+    CHECK(runtime_error("split", {text(std::string(flow::max_list_elements + 1, 'a')), text("")}) ==
+          "list too long: 1048577 elements, past the 1048576 a list may hold");
+    CHECK(runtime_error("split", {text(std::string(flow::max_list_elements, ',')), text(",")}).starts_with("list too long"));
+    CHECK(run("split", {text(std::string(flow::max_list_elements - 1, ',')), text(",")}).size() == flow::max_list_elements);
+    Value full = Value::array();
+    for (std::size_t i = 0; i + 1 < flow::max_list_elements; ++i) full.push_back(0);
+    CHECK(run("append", {list(full, Type::integer()), integer(1)}).size() == flow::max_list_elements);
+    full.push_back(1);
+    CHECK(runtime_error("append", {list(full, Type::integer()), integer(2)}).starts_with("list too long: 1048577 elements"));
+}
+
 // ---- Numbers ----
 
 TEST_CASE("abs") {

@@ -72,18 +72,18 @@ std::string where(const ir::Workflow& workflow, const ir::Position& position) {
     return workflow.file + ":" + std::to_string(position.line) + ":" + std::to_string(position.column);
 }
 
-// What a handler may change in an instance, kept so that a handler that fails changes nothing
-// (its id, key and version never change; its timers and compensations are dropped on failure).
+// What a handler may change in an instance apart from its variables (the execution undoes
+// those), kept so that a handler that fails changes nothing (its id, key and version never
+// change; its timers and compensations are dropped on failure).
 class Rollback {
 public:
     explicit Rollback(const Instance& instance)
-        : state_(instance.state), status_(instance.status), vars_(instance.vars), error_(instance.error),
-          uuid_counter_(instance.uuid_counter) {}
+        : state_(instance.state), status_(instance.status), error_(instance.error), uuid_counter_(instance.uuid_counter) {}
     // The instance as it was, apart from its timers and compensations.
-    Instance&& undo(Instance& instance) {
+    Instance&& undo(Instance& instance, Execution& execution) {
+        execution.undo_vars();
         instance.state = state_;
         instance.status = status_;
-        instance.vars = std::move(vars_);
         instance.error = std::move(error_);
         instance.uuid_counter = uuid_counter_;
         return std::move(instance);
@@ -92,7 +92,6 @@ public:
 private:
     int state_;
     Status status_;
-    std::vector<Value> vars_;
     std::string error_;
     std::uint64_t uuid_counter_;
 };
@@ -124,13 +123,11 @@ Step Engine::start(const Route& route, const Event& event, std::string instance_
     working.workflow = route.workflow;
     working.version = workflow.version;
     working.key = *route.key;
-    std::vector<Value> initial_vars;  // what a failed start keeps: the initial values only
     bool initialized = false;
     Execution execution(*program_, codec_, workflow, working, clock);
     try {
         execution.initialize_vars();
         initialized = true;
-        if (!workflow.vars.empty()) initial_vars = working.vars;
         for (int index : starts->second) {
             const ir::Handler& handler = workflow.starts[static_cast<std::size_t>(index)];
             if (!execution.guard_holds(handler, &event.data)) continue;
@@ -147,7 +144,8 @@ Step Engine::start(const Route& route, const Event& event, std::string instance_
         fresh.workflow = route.workflow;
         fresh.version = workflow.version;
         fresh.key = *route.key;
-        fresh.vars = initialized ? std::move(initial_vars) : std::move(working.vars);  // an initializer failed: those before it
+        if (initialized) execution.undo_vars();  // what a failed start keeps: the initial values only
+        fresh.vars = std::move(working.vars);    // or, when an initializer failed, those before it
         fresh.vars.resize(workflow.vars.size());
         return failed(std::move(fresh), workflow, error, Outcome::Started);
     }
@@ -179,12 +177,12 @@ Step Engine::deliver(Instance working, const Event& event, Clock clock) const {
         if (!chosen) chosen = first_chosen(workflow.handlers_by_event, workflow.handlers);
         if (!chosen) {
             step.outcome = Outcome::Ignored;
-            step.instance = rollback.undo(working);  // a guard may have drawn a uuid()
+            step.instance = rollback.undo(working, execution);  // a guard may have drawn a uuid()
             return step;
         }
         execution.run(*chosen, &event.data);
     } catch (const PositionedError& error) {
-        return failed(rollback.undo(working), workflow, error, Outcome::Handled);
+        return failed(rollback.undo(working, execution), workflow, error, Outcome::Handled);
     }
     step.outcome = Outcome::Handled;
     step.entered = execution.entered();
@@ -215,7 +213,7 @@ Step Engine::fire(Instance working, const PendingTimer& timer, Clock clock) cons
     try {
         execution.run(definition.handler, nullptr);
     } catch (const PositionedError& error) {
-        return failed(rollback.undo(working), workflow, error, Outcome::Handled);
+        return failed(rollback.undo(working, execution), workflow, error, Outcome::Handled);
     }
     Step step;
     step.outcome = Outcome::Handled;
@@ -232,7 +230,7 @@ Step Engine::cancel(Instance working, Clock clock) const {
     try {
         if (workflow.on_cancel) execution.run_cancel_handler(*workflow.on_cancel);
     } catch (const PositionedError& error) {
-        return failed(rollback.undo(working), workflow, error, Outcome::Handled, Status::Cancelled);
+        return failed(rollback.undo(working, execution), workflow, error, Outcome::Handled, Status::Cancelled);
     }
     working.status = Status::Cancelled;
     working.error.clear();

@@ -7,6 +7,7 @@
 #include "stdlib/compare.hpp"
 #include "stdlib/functions.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace flow::engine {
@@ -31,10 +32,13 @@ bool nests_deeper_than(const Value& value, std::size_t levels) {
 // may hold an earlier value of itself: a record type that refers to itself, or `json`. Repeated,
 // that nests without end, and every later copy, write or read of the value recurses as deep.
 // Such a value is held to the depth an event's JSON may have (max_json_depth).
+[[noreturn]] void nested_too_deep(const ir::Expr& e) {
+    fail_at(e, "a value nested more than " + std::to_string(max_json_depth) +
+                   " deep: a record or list that holds an earlier value of itself, again and again");
+}
+
 Value within_depth(const ir::Expr& e, Value value) {
-    if (nests_deeper_than(value, max_json_depth))
-        fail_at(e, "a value nested more than " + std::to_string(max_json_depth) +
-                       " deep: a record or list that holds an earlier value of itself, again and again");
+    if (nests_deeper_than(value, max_json_depth)) nested_too_deep(e);
     return value;
 }
 
@@ -112,6 +116,24 @@ const Value* Execution::place(const ir::Expr& e, Locals& locals) {
     }
     default: return nullptr;
     }
+}
+
+bool Execution::appended_in_place(const ir::Stmt& assignment, Locals& locals) {
+    static const int append = stdlib::overload_by_name("append");
+    const ir::Expr& call = assignment.value;
+    if (call.op != ir::Op::Call || call.slot != append || call.args[0].op != ir::Op::Var || call.args[0].slot != assignment.slot)
+        return false;
+    const auto slot = static_cast<std::size_t>(assignment.slot);
+    if (!instance_.vars[slot].is_array()) return false;
+    // As append() on a copy, then the assignment: the element takes the list's element type,
+    // and the list may nest no deeper than a value may (the list itself is within that already).
+    Value element = widened(eval(call.args[1], locals), workflow_.vars[slot].type.required().element());
+    if (nests_deeper_than(element, max_json_depth - 1)) nested_too_deep(call);
+    if (instance_.vars[slot].size() + 1 > max_list_elements) fail_at(call, list_too_long(instance_.vars[slot].size() + 1));
+    auto saved = std::find_if(saved_vars_.begin(), saved_vars_.end(), [&](const SavedVar& v) { return v.slot == slot; });
+    if (saved == saved_vars_.end()) saved_vars_.push_back({slot, Value(), instance_.vars[slot].size()});
+    instance_.vars[slot].push_back(std::move(element));
+    return true;
 }
 
 Value Execution::eval(const ir::Expr& e, Locals& locals) {
@@ -201,7 +223,8 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
     case O::Or: return eval(e.args[0], locals).get<bool>() || eval(e.args[1], locals).get<bool>();
     case O::Coalesce: {
         Value first = eval(e.args[0], locals);
-        if (!first.is_null()) return first;
+        // `i ?? 0.5` with i an int?: the int becomes the number it widens to, as the default would.
+        if (!first.is_null()) return may_widen(e.args[0].type, e.type) ? widened(std::move(first), e.type) : first;
         Value fallback = eval(e.args[1], locals);  // `n ?? 0` with n a number?: 0 is a number then
         return may_widen(e.args[1].type, e.type) ? widened(std::move(fallback), e.type) : fallback;
     }
@@ -250,7 +273,12 @@ Value Execution::binary(const ir::Expr& e, Locals& locals) {
     case O::AddNumber: return finite(e, as_number(a) + as_number(b));
     case O::SubNumber: return finite(e, as_number(a) - as_number(b));
     case O::MulNumber: return finite(e, as_number(a) * as_number(b));
-    case O::Concat: return a.get_ref<const std::string&>() + b.get_ref<const std::string&>();
+    case O::Concat: {
+        const std::string& left = a.get_ref<const std::string&>();
+        const std::string& right = b.get_ref<const std::string&>();
+        if (left.size() + right.size() > max_string_bytes) fail_at(e, string_too_long(left.size() + right.size()));
+        return left + right;
+    }
     case O::DivInt:
     case O::DivDurationInt:
     case O::ModInt: {

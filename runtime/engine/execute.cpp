@@ -2,6 +2,8 @@
 #include "runtime/engine/execution.hpp"
 #include "stdlib/chrono.hpp"
 
+#include <algorithm>
+
 namespace flow::engine {
 
 Execution::Locals Execution::locals_for(const ir::Handler& handler, const Value* event) {
@@ -21,6 +23,32 @@ void Execution::initialize_vars() {
         instance_.vars[v] = may_widen(workflow_.vars[v].initializer.type, workflow_.vars[v].type)
                                 ? widened(eval(workflow_.vars[v].initializer, locals), workflow_.vars[v].type)
                                 : eval(workflow_.vars[v].initializer, locals);
+}
+
+void Execution::assign(std::size_t slot, Value value) {
+    Value& var = instance_.vars[slot];
+    auto saved = std::find_if(saved_vars_.begin(), saved_vars_.end(), [&](const SavedVar& v) { return v.slot == slot; });
+    if (saved == saved_vars_.end()) {
+        saved_vars_.push_back({slot, std::move(var), replaced});
+    } else if (saved->length != replaced) {
+        // Appended to in place before: what it held is its first `length` elements.
+        Value& list = var;
+        list.get_ref<Value::array_t&>().resize(saved->length);
+        saved->before = std::move(list);
+        saved->length = replaced;
+    }
+    var = std::move(value);
+}
+
+void Execution::undo_vars() {
+    for (SavedVar& saved : saved_vars_) {
+        Value& var = instance_.vars[saved.slot];
+        if (saved.length == replaced)
+            var = std::move(saved.before);
+        else
+            var.get_ref<Value::array_t&>().resize(saved.length);
+    }
+    saved_vars_.clear();
 }
 
 void Execution::run(const ir::Handler& handler, const Value* event) {
@@ -53,9 +81,10 @@ Execution::Flow Execution::statement(const ir::Stmt& s, Locals& locals) {
     using K = ir::Stmt::Kind;
     switch (s.kind) {
     case K::Assign: {
+        if (appended_in_place(s, locals)) return Flow::Continue;
         const auto slot = static_cast<std::size_t>(s.slot);
         const Type& declared = workflow_.vars[slot].type;
-        instance_.vars[slot] = may_widen(s.value.type, declared) ? widened(eval(s.value, locals), declared) : eval(s.value, locals);
+        assign(slot, may_widen(s.value.type, declared) ? widened(eval(s.value, locals), declared) : eval(s.value, locals));
         return Flow::Continue;
     }
     case K::Let: locals.slots[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;

@@ -45,6 +45,9 @@ public:
     bool guard_holds(const ir::Handler& handler, const Value* event);
     // Evaluates the variables' initializers into the instance.
     void initialize_vars();
+    // Puts back the variables as they were before the handlers run so far (after the
+    // initializers, in a start): a handler that fails changes none of them.
+    void undo_vars();
 
     std::vector<Command>& commands() { return commands_; }
     bool entered() const { return entered_; }
@@ -67,6 +70,13 @@ private:
     Value binary(const ir::Expr& e, Locals& locals);
     bool compare(const ir::Expr& e, const Value& a, const Value& b);
 
+    // Assigns a variable, keeping what it held for undo_vars.
+    void assign(std::size_t slot, Value value);
+    // `x = append(x, v)` done in place: v is pushed onto x, not onto a copy of it, so that a
+    // list grown one element at a time costs its length, not the square of it. False when the
+    // statement is no such assignment.
+    bool appended_in_place(const ir::Stmt& assignment, Locals& locals);
+
     Flow block(const ir::Block& block, Locals& locals);
     Flow statement(const ir::Stmt& s, Locals& locals);
     void enter(int state);
@@ -83,6 +93,15 @@ private:
     int goto_state_ = -1;
     bool entered_ = false;
     const PendingTimer* fired_by_ = nullptr;
+    // The first change of each variable, to undo: the value it replaced, or, for a list appended
+    // to in place, the length it had (`length` is `replaced` otherwise). Moved out, not copied.
+    struct SavedVar {
+        std::size_t slot;
+        Value before;
+        std::size_t length;
+    };
+    static constexpr std::size_t replaced = static_cast<std::size_t>(-1);
+    std::vector<SavedVar> saved_vars_;
 };
 
 }  // namespace flow::engine
