@@ -14,7 +14,8 @@ namespace {
 bool is_word_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
-// Words, strings (as "\"") and single punctuation characters, without comments.
+// Words, strings (as "\"") and single punctuation characters, without comments; a word after
+// '.' starts with it.
 std::vector<std::string> tokens_before(const std::string& text, std::size_t end) {
     std::vector<std::string> tokens;
     std::size_t i = 0;
@@ -36,7 +37,9 @@ std::vector<std::string> tokens_before(const std::string& text, std::size_t end)
         } else if (is_word_char(c)) {
             std::size_t start = i;
             while (i < end && is_word_char(text[i])) ++i;
-            tokens.push_back(text.substr(start, i - start));
+            // A field name after '.' (`b.on`, `o.at`) is kept as ".on": no keyword of a block.
+            const bool field = !tokens.empty() && tokens.back() == ".";
+            tokens.push_back((field ? "." : "") + text.substr(start, i - start));
         } else {
             tokens.emplace_back(1, c);
             ++i;

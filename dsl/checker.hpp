@@ -49,6 +49,10 @@ private:
     Declared* lookup(const std::string& name, int file);
     Type resolve_type(const ast::TypeRef& ref, int file);
     const ir::Record* find_record(const ast::Name& name, int file, ir::Record::Kind kind, const char* what);
+    // "; did you mean 'Ship'?" for a misspelled record of that kind visible from `file`, or
+    // empty. The one suggested counts as used: the author meant it, and a "never used" warning
+    // on it would only lead them astray.
+    std::string suggest_record(const std::string& wanted, int file, ir::Record::Kind kind);
 
     // ---- expressions.cpp ----
     struct Local {

@@ -1,5 +1,6 @@
 // Names and types: the declarations of all files, their visibility and their fields.
 #include "dsl/checker.hpp"
+#include "dsl/suggestion.hpp"
 #include "dsl/parser.hpp"
 
 #include <algorithm>
@@ -183,6 +184,17 @@ Checker::Declared* Checker::lookup(const std::string& name, int file) {
     return &it->second;
 }
 
+std::string Checker::suggest_record(const std::string& wanted, int file, ir::Record::Kind kind) {
+    std::vector<std::string_view> candidates;
+    for (const auto& [name, declared] : declared_)
+        if (declared.kind == Declared::Kind::Record && program_.records[static_cast<std::size_t>(declared.index)].kind == kind &&
+            visible_[static_cast<std::size_t>(file)][static_cast<std::size_t>(declared.file)])
+            candidates.push_back(name);
+    std::string best = closest_name(wanted, candidates);
+    if (!best.empty()) declared_.at(best).used = true;
+    return did_you_mean(best);
+}
+
 Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
     Type base;
     if (ref.name == "list") {
@@ -209,6 +221,8 @@ Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
         std::string message = "unknown type '" + ref.name + "'";
         if (declared_.count(ref.name) && declared_.at(ref.name).kind == Declared::Kind::Record)
             message += ": it is declared in " + declared_.at(ref.name).span.source->name() + ", which this file does not import";
+        else
+            message += suggest_record(ref.name, file, ir::Record::Kind::Type);
         diagnostics_.error(Span{&source(file), ref.id_first, ref.id_first + static_cast<int>(ref.name.size())}, message);
         return Type::error();
     }
@@ -391,10 +405,18 @@ const ir::Record* Checker::find_record(const ast::Name& name, int file, ir::Reco
         auto it = declared_.find(name.text);
         if (it != declared_.end() && it->second.kind == Declared::Kind::Record)
             message += ": it is declared in " + it->second.span.source->name() + ", which this file does not import";
+        else if (it == declared_.end())
+            message += suggest_record(name.text, file, kind);
         diagnostics_.error(span(name, file), message);
         return nullptr;
     }
     const ir::Record& record = program_.records[static_cast<std::size_t>(declared->index)];
+    if (record.kind != kind && refused_here(name.text, file)) {
+        // `type A` kept, `event A` refused as its duplicate: the use means the kept declaration
+        // and brings no error of its own (the duplicate is reported).
+        declared->used = true;
+        return nullptr;
+    }
     if (record.kind != kind) {
         auto article = [](ir::Record::Kind k) { return k == ir::Record::Kind::Event ? "an " : "a "; };
         diagnostics_.error(span(name, file), "'" + name.text + "' is " + article(record.kind) + kind_word(record.kind) +

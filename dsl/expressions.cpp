@@ -1,5 +1,6 @@
 // Expressions: precedence, name resolution, static typing and the choice of operator.
 #include "dsl/checker.hpp"
+#include "dsl/suggestion.hpp"
 
 #include "dsl/loader.hpp"
 #include "stdlib/chrono.hpp"
@@ -387,7 +388,13 @@ ir::Expr Checker::call(const ast::Name& function, const ast::CallArguments& argu
         failed = failed || out.arg_types.back().is_error();
     }
     if (!stdlib::is_function(function.text)) {
-        diagnostics_.error(span(function, scope.file), "unknown function '" + function.text + "'");
+        std::vector<std::string_view> functions;
+        for (int id = 0; !stdlib::overload_name(id).empty(); ++id) {
+            const std::string_view name = stdlib::overload_name(id);
+            functions.push_back(name.substr(0, name.find(':')));
+        }
+        diagnostics_.error(span(function, scope.file),
+                           "unknown function '" + function.text + "'" + did_you_mean(closest_name(function.text, functions)));
         return typed_error(out.position);
     }
     if (failed) return typed_error(out.position);
@@ -428,7 +435,14 @@ ir::Expr Checker::name_reference(const ast::Name& n, Scope& scope) {
         return out;
     }
     std::string message = "unknown name '" + n.text + "'";
-    if (stdlib::is_function(n.text)) message = "'" + n.text + "' is a function: call it as " + n.text + "(…)";
+    if (var >= 0) {
+        // An initializer that reads a variable declared after it: named as such, and the
+        // variable counts as read (no "never read" warning on top of this error).
+        message = var == scope.visible_vars
+                      ? "variable '" + n.text + "' cannot read itself in its own initializer"
+                      : "variable '" + n.text + "' is declared after this one: an initializer reads only the variables declared before it";
+        if (static_cast<std::size_t>(var) < var_read_.size()) var_read_[static_cast<std::size_t>(var)] = true;
+    } else if (stdlib::is_function(n.text)) message = "'" + n.text + "' is a function: call it as " + n.text + "(…)";
     else if (declared_.count(n.text)) message = "'" + n.text + "' is a declaration, not a value";
     diagnostics_.error(span(n, scope.file), message);
     return typed_error(out.position);

@@ -3,6 +3,7 @@
 // name"), because an expectation failure reports the name of the rule that was expected.
 #include "dsl/ast_adapted.hpp"
 #include "dsl/parser.hpp"
+#include "dsl/resume_points.hpp"
 #include "stdlib/utf8.hpp"
 
 #include <boost/spirit/home/x3.hpp>
@@ -453,41 +454,6 @@ std::string keyword_before_open_block(const std::string& text, std::size_t offse
 
 namespace {
 
-bool starts_declaration(const std::string& text, std::size_t at);
-
-// Where parsing resumes after an error: the next line that starts with a declaration keyword.
-std::size_t next_declaration(const std::string& text, std::size_t from) {
-    for (std::size_t at = text.find('\n', from); at != std::string::npos; at = text.find('\n', at + 1)) {
-        std::size_t word = at + 1;
-        while (word < text.size() && (text[word] == ' ' || text[word] == '\t')) ++word;
-        if (word < text.size() && starts_declaration(text, word)) return word;
-    }
-    return text.size();
-}
-
-// Whether a declaration keyword starts a line at `at`.
-bool starts_declaration(const std::string& text, std::size_t at) {
-    static const std::array<std::string_view, 5> starters = {"import", "type", "event", "command", "workflow"};
-    std::size_t line = text.rfind('\n', at == 0 ? 0 : at - 1);
-    line = (line == std::string::npos || at == 0) ? 0 : line + 1;
-    for (std::size_t i = line; i < at; ++i)
-        if (text[i] != ' ' && text[i] != '\t') return false;
-    for (std::string_view starter : starters) {
-        if (text.compare(at, starter.size(), starter) != 0) continue;
-        std::size_t after = at + starter.size();
-        if (after >= text.size() || !(std::isalnum(static_cast<unsigned char>(text[after])) || text[after] == '_'))
-            return true;
-    }
-    return false;
-}
-
-// Resumes where the failure stands when a declaration starts there (a workflow that was
-// never closed, followed by the next declaration), else at the next declaration's line.
-std::size_t resume_point(const std::string& text, std::size_t started, std::size_t failed_at) {
-    if (failed_at > started && failed_at < text.size() && starts_declaration(text, failed_at)) return failed_at;
-    return next_declaration(text, std::max(failed_at, started));
-}
-
 std::size_t skip_blank(const std::string& text, std::size_t at) {
     while (at < text.size()) {
         if (std::isspace(static_cast<unsigned char>(text[at]))) {
@@ -586,30 +552,6 @@ std::size_t too_deep_at(const std::string& text) {
     return std::string::npos;
 }
 
-// Whether the word at `at` starts a member of a workflow or of a state.
-bool starts_member(const std::string& text, std::size_t at, std::size_t end) {
-    static const std::array<std::string_view, 10> starters = {"state", "start", "on",    "var",   "key",
-                                                               "correlate", "version", "entry", "after", "at"};
-    for (std::string_view starter : starters) {
-        std::size_t after = at + starter.size();
-        if (after < end && text.compare(at, starter.size(), starter) == 0 &&
-            !(std::isalnum(static_cast<unsigned char>(text[after])) || text[after] == '_'))
-            return true;
-    }
-    return false;
-}
-
-// The first word of the line after the one holding `from`, at or after it, that starts a member of
-// a workflow or of a state; npos when none does before `end`.
-std::size_t next_member_line(const std::string& text, std::size_t from, std::size_t end) {
-    for (std::size_t nl = text.find('\n', from); nl != std::string::npos && nl < end; nl = text.find('\n', nl + 1)) {
-        std::size_t word = nl + 1;
-        while (word < end && (text[word] == ' ' || text[word] == '\t')) ++word;
-        if (starts_member(text, word, end)) return word;
-    }
-    return std::string::npos;
-}
-
 }  // namespace
 
 ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
@@ -628,6 +570,7 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
                               " brackets and braces are open here at once; nothing of this file was read");
         return {};
     }
+    const ResumePoints resume(text);
     grammar::ParseState state{text.begin(), true};
     auto parser = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::declaration];
 
@@ -672,10 +615,31 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
     // After an error inside a workflow, the rest of it is read member by member from each line
     // that starts one (a state, a handler, a timer...), so that its other errors are reported
     // too. What is read this way is only checked for syntax: the workflow is dropped all the same.
+    // After an error inside a member, the statements on the lines up to the next member (`until`)
+    // are read one by one from each line that starts one, so that a handler's other broken
+    // statements are reported too.
+    auto report_more_statements = [&](std::size_t failed_at, std::size_t until) {
+        auto statement = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::statement];
+        std::size_t at = resume.after_statement(failed_at, until);
+        while (at < until) {
+            grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(at);
+            grammar::Iterator last = text.begin() + static_cast<std::ptrdiff_t>(until);
+            try {
+                state.records_allowed = true;
+                const bool read = x3::phrase_parse(first, last, statement, grammar::skipper);
+                const std::size_t ended = static_cast<std::size_t>(first - text.begin());
+                at = read && ended > at && resume.starts_statement(ended, until) ? ended
+                                                                                 : resume.after_statement(std::max(ended, at + 1), until);
+            } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
+                at = resume.after_statement(std::max(report_failure(failure), at + 1), until);
+            }
+        }
+    };
     auto report_more_in_workflow = [&](std::size_t failed_at, std::size_t end) {
         auto workflow_member = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::workflow_member];
         auto state_member = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::state_member];
-        std::size_t member = next_member_line(text, failed_at, end);
+        std::size_t member = resume.after_member(failed_at, end);
+        report_more_statements(failed_at, std::min(member, end));
         while (member < end) {
             grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(member);
             grammar::Iterator last = text.begin() + static_cast<std::ptrdiff_t>(end);
@@ -687,10 +651,12 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
                                      : x3::phrase_parse(first, last, workflow_member, grammar::skipper);
                 // A sound member ends where the next one may start (on its line or the next).
                 std::size_t ended = static_cast<std::size_t>(first - text.begin());
-                member = read && ended > member && starts_member(text, ended, end) ? ended
-                                                                                   : next_member_line(text, read ? ended : member, end);
+                member = read && ended > member && resume.starts_member(ended, end) ? ended
+                                                                                    : resume.next_member(read ? ended : member, end);
             } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
-                member = next_member_line(text, report_failure(failure), end);
+                const std::size_t failed = report_failure(failure);
+                member = resume.after_member(failed, end);
+                report_more_statements(failed, std::min(member, end));
             }
         }
     };
@@ -714,9 +680,9 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
             failed_at = report_failure(failure);
             if (text.compare(at, 8, "workflow") == 0 && failed_at > at && failed_at < text.size() &&
                 text.compare(failed_at, 2, "/*") != 0)  // an unclosed comment runs to the end: nothing more to read
-                report_more_in_workflow(failed_at, next_declaration(text, failed_at));
+                report_more_in_workflow(failed_at, resume.next_declaration(failed_at));
         }
-        at = skip_blank(text, resume_point(text, at, failed_at));
+        at = skip_blank(text, resume.after_declaration(at, failed_at));
     }
     return file;
 }

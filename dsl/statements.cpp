@@ -1,6 +1,7 @@
 // Statements: assignments, lets, commands, branches and transitions, and the control-flow
 // rules (a transition ends the handler; nothing may follow it in the same block).
 #include "dsl/checker.hpp"
+#include "dsl/suggestion.hpp"
 
 namespace flow {
 
@@ -51,8 +52,10 @@ bool Checker::block(const std::vector<ast::Statement>& statements, ir::Block& ou
     bool ends = false;
     bool reported = false;
     const char* ended_by = nullptr;
+    // In an `entry`, a transition is itself an error: what follows it is not reported again.
+    const bool report_unreachable = scope.context != Scope::Context::Entry;
     for (const ast::Statement& s : statements) {
-        if (ends && !reported) {
+        if (ends && !reported && report_unreachable) {
             StatementStart at = where_statement_starts(s);
             Span where{&source(scope.file), at.begin, at.end};
             if (ended_by)
@@ -164,27 +167,9 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
             goto_to_unknown_state_ = true;
             std::string message = "unknown state '" + go->state.text + "'";
             // Suggest a state whose name differs by a little: the usual typo.
-            // Within a third of the name's length (at least one edit): "Shiped" finds "Shipped",
-            // but "Q" does not suggest "A".
-            std::string best;
-            std::size_t best_distance = std::max<std::size_t>(2, go->state.text.size() / 3 + 1);
-            for (const ir::State& candidate : w.states) {
-                const std::string& a = go->state.text;
-                const std::string& b = candidate.name;
-                std::vector<std::size_t> row(b.size() + 1);
-                for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-                for (std::size_t i = 1; i <= a.size(); ++i) {
-                    std::size_t diagonal = row[0];
-                    row[0] = i;
-                    for (std::size_t j = 1; j <= b.size(); ++j) {
-                        std::size_t above = row[j];
-                        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-                        diagonal = above;
-                    }
-                }
-                if (row[b.size()] < best_distance) best_distance = row[b.size()], best = b;
-            }
-            if (!best.empty()) message += "; did you mean '" + best + "'?";
+            std::vector<std::string_view> states;
+            for (const ir::State& candidate : w.states) states.push_back(candidate.name);
+            message += did_you_mean(closest_name(go->state.text, states));
             diagnostics_.error(span(go->state, file), message);
         }
         out.push_back(std::move(st));

@@ -47,11 +47,43 @@ TEST_CASE("unknown names") {
     CHECK(has(check(wrap("emit C { id: key, n: 1, extra: 2 } goto S")), "7:25: error: command 'C' has no field 'extra'"));
 }
 
+TEST_CASE("a misspelled name suggests the declaration meant, which then gets no 'never used' warning") {
+    CHECK(check("event Go { id: string }\ncommand Ship to t { id: string }\n"
+                "workflow W { key id: string start on Go { emit Shp { id: key } complete } }\n") ==
+          "3:48: error: unknown command 'Shp'; did you mean 'Ship'?\n");
+    CHECK(check("event Placed { id: string }\nevent Go { id: string }\n"
+                "workflow W { key id: string start on Go { goto S } state S { on Placd { complete } } }\n") ==
+          "3:65: error: unknown event 'Placd'; did you mean 'Placed'?\n");
+    CHECK(check("type Money { amount: int }\nevent Go { id: string, m: Mony }\nworkflow W { key id: string start on Go { complete } }\n") ==
+          "2:27: error: unknown type 'Mony'; did you mean 'Money'?\n");
+    CHECK(has(check(wrap("let x = uper(\"a\") goto S")), "7:9: error: unknown function 'uper'; did you mean 'upper'?"));
+    CHECK(has(check("event Go { id: string }\nevent A { id: string }\nworkflow W { key id: string start on Go { goto S }"
+                    " state S { on Z { complete } } }\n"), "error: unknown event 'Z'\n"));  // no name kept: no suggestion
+    // Nothing close: no suggestion, and the unrelated declaration is still unused.
+    std::string far = check("event Go { id: string }\ncommand Ship to t { id: string }\n"
+                            "workflow W { key id: string start on Go { emit Q { id: key } complete } }\n");
+    CHECK(has(far, "3:48: error: unknown command 'Q'\n"));
+    CHECK(has(far, "warning: command 'Ship' is declared but never used"));
+}
+
+TEST_CASE("an initializer that reads a later variable, or itself, is told so, and that variable counts as read") {
+    std::string later = check(wrap("goto S", "  var v: int = w\n  var w: int = 0\n"));
+    CHECK(has(later, "6:16: error: variable 'w' is declared after this one: an initializer reads only the variables declared before it\n"));
+    CHECK_FALSE(has(later, "variable 'w' is never read"));
+    CHECK(has(check(wrap("goto S", "  var v: int = v + 1\n")), "6:16: error: variable 'v' cannot read itself in its own initializer"));
+}
+
 TEST_CASE("duplicate names") {
     CHECK(has(check(prelude + "event B { id: string }\n"), "4:7: error: 'B' is already declared at test.flow:2:7"));
     CHECK(has(check(prelude + "type C { a: int }\n"), "'C' is already declared"));
     CHECK(has(check(wrap("goto S", "  var x: int = 1\n  var x: int = 2\n")), "variable 'x' is declared twice"));
     CHECK(has(check(prelude + "type T { a: int, a: string }\n"), "field 'a' is declared twice in 'T'"));
+    // One name for two kinds: only the duplicate is reported; the uses mean the kept declaration.
+    CHECK(check("type A { id: string }\nevent A { id: string }\nworkflow W {\n  key id: string\n  start on A { complete }\n}\n") ==
+          "2:7: error: 'A' is already declared at test.flow:1:6\n");
+    CHECK(check("event A { id: string }\ncommand A to t { id: string }\n"
+                "workflow W { key id: string start on A { emit A { id: key } complete } }\n") ==
+          "2:9: error: 'A' is already declared at test.flow:1:7\n");
     std::string two_states = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                        "state S { on B { complete } } }";
     CHECK(has(check(two_states), "state 'S' is declared twice"));
@@ -172,6 +204,10 @@ TEST_CASE("every path through a start handler ends with a transition") {
 TEST_CASE("entry blocks cannot leave; in on cancel a transition only ends the handler, with a warning") {
     std::string entry = prelude + "workflow W { key id: string start on A { goto S } state S { entry { goto S } on B { complete } } }";
     CHECK(has(check(entry), "an 'entry' block cannot contain 'goto'"));
+    // What follows the refused transition is not reported again as unreachable.
+    std::string more = prelude + "workflow W { key id: string start on A { goto S }\n"
+                                 " state S { entry { fail \"x\" emit C { id: key, n: 1 } } on B { complete } } }";
+    CHECK(check(more) == "5:20: error: an 'entry' block cannot contain 'fail': it runs while the state is entered and cannot leave it\n");
     std::string cancel = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } on cancel { goto S } }";
     CHECK_FALSE(has(check(cancel), "error"));
     CHECK(has(check(cancel), "warning: 'goto' has no effect in 'on cancel' but to end it"));

@@ -201,6 +201,71 @@ TEST_CASE("recovery within a workflow reads the member that starts the line afte
     CHECK(std::count(errors.begin(), errors.end(), '\n') == 4);
 }
 
+TEST_CASE("recovery within a workflow reads the member that starts the line the error was found on") {
+    // `key id` misses its ':': the error is found at the `var` of the next line, whose own
+    // error is reported too.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W {\n  key id\n  var n int = 0\n  start on A { complete }\n}\n") ==
+          "4:3: expected ':', found 'var'\n4:9: expected ':', found 'int'\n");
+    // A state never closed, then the next state, itself broken.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string start on A { goto S }\n"
+                        "  state S { on A { complete }\n  state T { on A { goto } }\n}\n") ==
+          "4:3: expected '}' to close state 'S', found 'state'\n4:25: expected a state name, found '}'\n");
+    // A broken member whose error is found at the next member's line, itself broken.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string start on A { complete }\n"
+                        "  var n: int\n  var m: int =\n  var k: int = 1\n}\n") ==
+          "4:3: expected '=', found 'var'\n5:3: expected an expression, found 'var'\n");
+}
+
+TEST_CASE("recovery within a handler reads the statements on the lines after a broken one") {
+    const std::string text = "event A { id: string }\ncommand C to c { id: string, n: int }\n"
+                             "workflow W { key id: string\n"
+                             "  var x: int = 0\n"
+                             "  start on A {\n"
+                             "    x = = 1\n"
+                             "    x = * 2\n"
+                             "    let ok = x + 1\n"
+                             "    if ok > 1 {\n"
+                             "      emit C { id: key, n: }\n"
+                             "    }\n"
+                             "    letter = 3 goto\n"
+                             "    complete\n"
+                             "  }\n"
+                             "  state S { on A { fail } }\n"
+                             "}\n";
+    CHECK(syntax_errors(text) == "6:9: expected an expression, found '='\n"
+                                 "7:9: expected an expression, found '*'\n"
+                                 "10:28: expected an expression, found '}'\n"
+                                 "13:5: 'complete' is a keyword and cannot name a state\n"
+                                 "15:25: expected an expression, found '}'\n");
+    // A field named like a statement's keyword starts no statement; comments are skipped.
+    CHECK(syntax_errors("event A { id: string }\ncommand C to c { complete: int, fail: int }\n"
+                        "workflow W { key id: string start on A {\n"
+                        "    emit C { complete: = 1,\n      fail: 2 }\n    /* if this\n       goto there */\n"
+                        "    complete } }\n") == "4:24: expected an expression, found '='\n");
+}
+
+TEST_CASE("recovery resumes at no line inside a block comment, nor at a field named like a keyword") {
+    CHECK(syntax_errors("type T { a int }\n/*\n   event handling notes:\n   workflow overview goes here\n*/\nevent E { id: string }\n") ==
+          "1:12: expected ':', found 'int'\n");
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string start on A { goto S ) }\n"
+                        "  /* state machine notes:\n     on retry we wait\n     state of the art */\n"
+                        "  state S { on A { complete } }\n}\n") ==
+          "2:49: expected '}' to close the start handler for 'A', found ')'\n");
+    CHECK(syntax_errors("type T {\n  a: int b: int,\n  state: string,\n  event: string\n}\n") == "2:10: expected '}' to close type 'T', found 'b'\n");
+    CHECK(syntax_errors("event A { id: string }\ncommand C to c { at: int, on?: int }\n"
+                        "workflow W { key id: string start on A { emit C { x: = 1,\n   at: 1,\n   on: 2 } complete } }\n") ==
+          "3:54: expected an expression, found '='\n");
+}
+
+TEST_CASE("a field named like a keyword does not name the block a missing brace should close") {
+    CHECK(syntax_errors("event B { id: string, on: bool, at: bool }\nworkflow W { key id: string\n"
+                        "  start on B as b when b.on { complete ) }\n}\n") ==
+          "3:40: expected '}' to close the start handler for 'B', found ')'\n");
+    CHECK(syntax_errors("event B { id: string, on: bool, at: bool }\nworkflow W { key id: string\n"
+                        "  start on B as b { if b.at { complete ) } complete }\n}\n") ==
+          "3:40: expected '}' to close the 'if' block, found ')'\n");
+}
+
 TEST_CASE("an assignment with a second '=' for its value is reported at that '='") {
     const std::string text = "event A { id: string }\n"
                              "workflow W { key id: string\n"

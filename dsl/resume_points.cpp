@@ -1,0 +1,123 @@
+#include "dsl/resume_points.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string_view>
+
+namespace flow {
+
+namespace {
+
+bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+constexpr std::array<std::string_view, 5> declaration_keywords = {"import", "type", "event", "command", "workflow"};
+constexpr std::array<std::string_view, 8> statement_keywords = {"let", "emit", "compensate", "goto",
+                                                                  "complete", "fail", "cancel", "if"};
+constexpr std::array<std::string_view, 10> member_keywords = {"state", "start", "on",      "var",   "key",
+                                                               "correlate", "version", "entry", "after", "at"};
+
+}  // namespace
+
+ResumePoints::ResumePoints(const std::string& text) : text_(text) {
+    // The block comments, skipping strings (which end on their line) and line comments.
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '"') {
+            for (++i; i < text.size() && text[i] != '"' && text[i] != '\n'; ++i)
+                if (text[i] == '\\') ++i;
+        } else if (text.compare(i, 2, "//") == 0) {
+            i = text.find('\n', i);
+            if (i == std::string::npos) break;
+        } else if (text.compare(i, 2, "/*") == 0) {
+            const std::size_t close = text.find("*/", i + 2);
+            const std::size_t end = close == std::string::npos ? text.size() : close + 2;
+            comments_.emplace_back(i, end);
+            i = end - 1;
+        }
+    }
+}
+
+bool ResumePoints::in_block_comment(std::size_t at) const {
+    auto after = std::upper_bound(comments_.begin(), comments_.end(), at,
+                                  [](std::size_t offset, const auto& comment) { return offset < comment.first; });
+    return after != comments_.begin() && at < std::prev(after)->second;
+}
+
+bool ResumePoints::first_on_line(std::size_t at) const {
+    for (std::size_t i = at; i > 0 && text_[i - 1] != '\n'; --i)
+        if (text_[i - 1] != ' ' && text_[i - 1] != '\t') return false;
+    return !in_block_comment(at);
+}
+
+bool ResumePoints::keyword_at(std::size_t at, std::size_t length, std::size_t end) const {
+    std::size_t after = at + length;
+    if (after > end || (after < end && is_word_char(text_[after]))) return false;
+    while (after < end && (text_[after] == ' ' || text_[after] == '\t')) ++after;
+    return after >= end || (text_[after] != ':' && text_[after] != '?');
+}
+
+std::size_t ResumePoints::next_declaration(std::size_t from) const {
+    for (std::size_t nl = text_.find('\n', from); nl != std::string::npos; nl = text_.find('\n', nl + 1)) {
+        std::size_t word = nl + 1;
+        while (word < text_.size() && (text_[word] == ' ' || text_[word] == '\t')) ++word;
+        if (word >= text_.size() || in_block_comment(word)) continue;
+        for (std::string_view keyword : declaration_keywords)
+            if (text_.compare(word, keyword.size(), keyword) == 0 && keyword_at(word, keyword.size(), text_.size()))
+                return word;
+    }
+    return text_.size();
+}
+
+std::size_t ResumePoints::after_declaration(std::size_t started, std::size_t failed_at) const {
+    if (failed_at > started && failed_at < text_.size() && first_on_line(failed_at)) {
+        for (std::string_view keyword : declaration_keywords)
+            if (text_.compare(failed_at, keyword.size(), keyword) == 0 && keyword_at(failed_at, keyword.size(), text_.size()))
+                return failed_at;
+    }
+    return next_declaration(std::max(failed_at, started));
+}
+
+bool ResumePoints::starts_member(std::size_t at, std::size_t end) const {
+    if (at >= end) return false;
+    for (std::string_view keyword : member_keywords)
+        if (at + keyword.size() < end && text_.compare(at, keyword.size(), keyword) == 0 && keyword_at(at, keyword.size(), end))
+            return true;
+    return false;
+}
+
+std::size_t ResumePoints::next_member(std::size_t from, std::size_t end) const {
+    for (std::size_t nl = text_.find('\n', from); nl != std::string::npos && nl < end; nl = text_.find('\n', nl + 1)) {
+        std::size_t word = nl + 1;
+        while (word < end && (text_[word] == ' ' || text_[word] == '\t')) ++word;
+        if (!in_block_comment(word) && starts_member(word, end)) return word;
+    }
+    return std::string::npos;
+}
+
+std::size_t ResumePoints::after_member(std::size_t failed_at, std::size_t end) const {
+    if (failed_at < end && first_on_line(failed_at) && starts_member(failed_at, end)) return failed_at;
+    return next_member(failed_at, end);
+}
+
+bool ResumePoints::starts_statement(std::size_t at, std::size_t end) const {
+    if (at >= end || !(std::isalpha(static_cast<unsigned char>(text_[at])) || text_[at] == '_')) return false;
+    for (std::string_view keyword : statement_keywords)
+        if (text_.compare(at, keyword.size(), keyword) == 0 && keyword_at(at, keyword.size(), end)) return true;
+    // An assignment: a name, then '=' that is no '=='.
+    std::size_t after = at;
+    while (after < end && is_word_char(text_[after])) ++after;
+    while (after < end && (text_[after] == ' ' || text_[after] == '\t')) ++after;
+    return after < end && text_[after] == '=' && (after + 1 >= end || text_[after + 1] != '=');
+}
+
+std::size_t ResumePoints::after_statement(std::size_t failed_at, std::size_t end) const {
+    if (failed_at < end && first_on_line(failed_at) && starts_statement(failed_at, end)) return failed_at;
+    for (std::size_t nl = text_.find('\n', failed_at); nl != std::string::npos && nl < end; nl = text_.find('\n', nl + 1)) {
+        std::size_t word = nl + 1;
+        while (word < end && (text_[word] == ' ' || text_[word] == '\t')) ++word;
+        if (!in_block_comment(word) && starts_statement(word, end)) return word;
+    }
+    return std::string::npos;
+}
+
+}  // namespace flow
