@@ -135,7 +135,7 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     if (nested_deeper_than(body, max_depth))
         return InputError{400, "the body nests JSON deeper than " + std::to_string(max_depth) + " levels"};
     std::string media = content_type.substr(0, content_type.find(';'));
-    while (!media.empty() && media.back() == ' ') media.pop_back();
+    while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();  // OWS: space or tab
     for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 
     EventsInput input;

@@ -49,6 +49,9 @@ std::vector<std::string_view> transfer_codings(const beast_http::request_header<
 
 std::optional<FramingRefusal> refuse_framing(const beast_http::request_header<>& header) {
     if (header.count(beast_http::field::transfer_encoding) > 0) {
+        // HTTP/1.0 has no transfer codings: its framing is faulty (RFC 9112 6.1).
+        if (header.version() < 11)
+            return FramingRefusal{400, "an HTTP/1.0 request cannot carry Transfer-Encoding, so where its body ends is unknown"};
         std::vector<std::string_view> codings = transfer_codings(header);
         if (codings.empty() || !is_chunked(codings.back()))
             return FramingRefusal{400, "the request's Transfer-Encoding does not end with chunked, so where its body ends is unknown"};

@@ -59,6 +59,18 @@ asio::awaitable<void> refuse_and_close(Stream& stream, Response res, std::chrono
     }
 }
 
+// What a chunk's size line (with its extensions) or a trailer section may take beyond a header.
+constexpr std::size_t max_chunk_line_bytes = 16384;
+
+// Drops the empty lines at the start of the buffer; whether there were any.
+bool skip_empty_lines(beast::flat_buffer& buffer) {
+    std::size_t empty = 0;
+    const auto* data = static_cast<const char*>(buffer.data().data());
+    while (empty < buffer.size() && (data[empty] == '\r' || data[empty] == '\n')) ++empty;
+    buffer.consume(empty);
+    return empty > 0;
+}
+
 // Whether a read failed on what the client sent (a bad request line, header or chunk), rather
 // than on the connection (closed, reset, timed out), which leaves no one to answer.
 bool is_malformed(const beast::error_code& error) {
@@ -74,9 +86,16 @@ bool is_malformed(const beast::error_code& error) {
 template <class Stream>
 asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server::Handler& handler,
                                      std::shared_ptr<Server::State> state) {
-    beast::flat_buffer buffer;
+    // Bounded: what the parser must hold at once (a header, a chunk's size line, the trailer
+    // section) fits in it, or the request is refused. Without a bound, a chunk line that never
+    // ends is buffered for as long as the body may take, and a trailer field past 64 KiB makes
+    // Beast throw.
+    beast::flat_buffer buffer(limits.max_header_bytes + max_chunk_line_bytes);
     auto& transport = beast::get_lowest_layer(stream);
     for (;;) {
+        // Empty lines before a request line are ignored (RFC 9112 2.2): some clients end a
+        // body with an extra CRLF.
+        skip_empty_lines(buffer);
         beast_http::request_parser<beast_http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
         parser.body_limit(limits.max_body_bytes);
@@ -102,6 +121,7 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
                 limits.write_timeout);
             break;
         }
+        if (read_error == beast_http::error::bad_method && skip_empty_lines(buffer)) continue;  // they came late
         if (is_malformed(read_error)) {
             co_await refuse_and_close(stream, error_response(400, "the request is not valid HTTP/1.1: " + read_error.message()),
                                       limits.write_timeout);
@@ -109,20 +129,28 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         }
         if (read_error) break;  // closed or timed out: nothing was accepted
         auto& header = parser.get();
-        if (auto refusal = refuse_framing(header)) {
-            co_await refuse_and_close(stream, error_response(refusal->status, refusal->error, header.version()),
-                                      limits.write_timeout);
+        // A refusal of a HEAD request keeps its body's length but not its body (RFC 9110 9.3.2).
+        const bool head = header.method() == beast_http::verb::head;
+        auto refusal = [&](unsigned status, std::string message) {
+            Response res = error_response(status, std::move(message), header.version());
+            if (head) {
+                res.content_length(res.body().size());
+                res.body().clear();
+            }
+            return res;
+        };
+        if (auto framing = refuse_framing(header)) {
+            co_await refuse_and_close(stream, refusal(framing->status, framing->error), limits.write_timeout);
             break;
         }
         // The body limit is enforced from Content-Length alone, before any of the body is read.
         if (parser.content_length() && *parser.content_length() > limits.max_body_bytes) {
-            co_await refuse_and_close(stream,
-                                      error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) +
-                                                              " bytes", header.version()),
+            co_await refuse_and_close(stream, refusal(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
                                       limits.write_timeout);
             break;
         }
-        if (beast::iequals(header[beast_http::field::expect], "100-continue")) {
+        // HTTP/1.0 knows no 100 Continue: its expectation is ignored (RFC 9110 10.1.1).
+        if (header.version() >= 11 && beast::iequals(header[beast_http::field::expect], "100-continue")) {
             beast_http::response<beast_http::empty_body> cont{beast_http::status::continue_, header.version()};
             transport.expires_after(limits.write_timeout);
             co_await beast_http::async_write(stream, cont, tuple_awaitable);
@@ -131,6 +159,10 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         // stream's expiry: that one closes the socket, and the 408 could not be sent. Most
         // bodies come with their header and are read without waiting: those need no timer.
         transport.expires_never();
+        // Trailer fields are not merged into the header (RFC 9110 6.5.1): a chunked request is
+        // answered from the header it came with.
+        std::optional<beast_http::request_header<>> sent_header;
+        if (parser.chunked()) sent_header = header.base();
         asio::steady_timer body_deadline(transport.get_executor());
         bool body_late = false;
         const bool body_in_buffer = parser.content_length() && buffer.size() >= *parser.content_length();
@@ -146,24 +178,29 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         auto [body_error, body_bytes] = co_await beast_http::async_read(stream, buffer, parser, tuple_awaitable);
         if (!body_in_buffer) body_deadline.cancel();
         if (body_error == beast_http::error::body_limit) {
-            co_await refuse_and_close(
-                stream, error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
-                limits.write_timeout);
+            co_await refuse_and_close(stream, refusal(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
+                                      limits.write_timeout);
             break;
         }
         if (body_error && body_late) {
-            co_await refuse_and_close(stream, error_response(408, "the body did not arrive in time", header.version()),
+            co_await refuse_and_close(stream, refusal(408, "the body did not arrive in time"), limits.write_timeout);
+            break;
+        }
+        if (body_error == beast_http::error::buffer_overflow) {
+            co_await refuse_and_close(stream,
+                                      refusal(400, "the request body is not valid HTTP/1.1: a chunk line or the trailer section is "
+                                                   "longer than " + std::to_string(buffer.max_size()) + " bytes"),
                                       limits.write_timeout);
             break;
         }
         if (is_malformed(body_error)) {
-            co_await refuse_and_close(stream, error_response(400, "the request body is not valid HTTP/1.1: " + body_error.message(),
-                                                             header.version()),
+            co_await refuse_and_close(stream, refusal(400, "the request body is not valid HTTP/1.1: " + body_error.message()),
                                       limits.write_timeout);
             break;
         }
         if (body_error) break;
         Request request = parser.release();
+        if (sent_header) static_cast<beast_http::request_header<>&>(request) = std::move(*sent_header);
         // The handler may answer later and from another thread (after the group commit): the
         // answer is posted back to this connection's executor.
         Response response = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Response)>(
@@ -244,7 +281,15 @@ asio::awaitable<void> accept_loop(asio::io_context& io, std::vector<asio::io_con
         auto [error, socket] = co_await accept_next(*acceptor, io, spread.empty());
         if (error) {
             if (error == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-            continue;  // a connection that failed before it was accepted
+            if (error == asio::error::no_descriptors || error == boost::system::errc::too_many_files_open_in_system ||
+                error == asio::error::no_buffer_space || error == asio::error::no_memory) {
+                // Out of file descriptors or memory: accepting again at once would fail again at
+                // once, for ever. The connections waiting are taken when some have closed.
+                asio::steady_timer pause(co_await asio::this_coro::executor);
+                pause.expires_after(std::chrono::milliseconds(100));
+                co_await pause.async_wait(tuple_awaitable);
+            }
+            continue;  // else a connection that failed before it was accepted
         }
         if (state->active >= limits.max_connections) {
             // Over the cap: answer at once and close, so that clients back off. (Under TLS no
@@ -254,17 +299,23 @@ asio::awaitable<void> accept_loop(asio::io_context& io, std::vector<asio::io_con
                 socket.close(ignored);
                 continue;
             }
-            beast::tcp_stream stream(std::move(socket));
-            Response res = error_response(503, "too many connections");
-            res.keep_alive(false);
-            co_await send(stream, std::move(res), std::chrono::milliseconds(1000));
+            // Answered on a coroutine of its own, which reads what the client sends meanwhile so
+            // that the answer is not lost to a reset, while this loop goes on accepting.
+            auto refuse = [](tcp::socket refused) -> asio::awaitable<void> {
+                beast::tcp_stream stream(std::move(refused));
+                co_await refuse_and_close(stream, error_response(503, "too many connections"), std::chrono::milliseconds(1000));
+            };
+            auto executor = socket.get_executor();
+            asio::co_spawn(executor, refuse(std::move(socket)), [](std::exception_ptr) {});
             continue;
         }
         tcp::socket placed = to_its_context(std::move(socket), spread, turn);
         if (!placed.is_open()) continue;
         ++state->active;
         auto executor = placed.get_executor();
-        asio::co_spawn(executor, session(std::move(placed), limits, handler, state, tls), asio::detached);
+        // A connection that ends with an exception (one Beast or OpenSSL throws) is dropped:
+        // the server and its other connections go on.
+        asio::co_spawn(executor, session(std::move(placed), limits, handler, state, tls), [](std::exception_ptr) {});
     }
 }
 

@@ -30,6 +30,7 @@
 #include <future>
 #include <mutex>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 #include <variant>
@@ -354,6 +355,20 @@ int main(int argc, char** argv) {
         if (flow::http::is_event_post(r)) return flow::http::handle_async(r, *services, std::move(reply));
         asio::post(workers, [services, &r, reply = std::move(reply)] { reply(flow::http::handle(r, *services)); });
     };
+    // Each connection holds a file descriptor: the soft limit is raised to the hard one, and an
+    // operator whose limit is still below the connections allowed hears of it (connections past
+    // it wait in the listen queue until others close).
+    if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0) {
+        if (files.rlim_cur < files.rlim_max) {
+            files.rlim_cur = files.rlim_max;
+            (void)setrlimit(RLIMIT_NOFILE, &files);
+            (void)getrlimit(RLIMIT_NOFILE, &files);
+        }
+        constexpr rlim_t own_descriptors = 64;  // the database, its WAL, the relay's connections, ...
+        if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < config.max_connections + own_descriptors)
+            log("warn", "the open file limit is below max_connections plus what flowd needs; connections past it wait",
+                {{"open_file_limit", static_cast<std::uint64_t>(files.rlim_cur)}, {"max_connections", config.max_connections}});
+    }
     flow::http::ServerLimits limits;
     limits.max_connections = config.max_connections;
     limits.max_body_bytes = config.max_body_bytes;
