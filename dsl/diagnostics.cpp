@@ -1,4 +1,5 @@
 #include "dsl/diagnostics.hpp"
+#include "stdlib/utf8.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -66,6 +67,47 @@ void Diagnostics::sort() {
                 list_.end());
 }
 
+namespace {
+
+// How many columns a terminal gives a code point, as GCC's diagnostics count them: 0 for
+// combining marks and zero-width characters, 2 for East Asian wide and fullwidth characters
+// and emoji, 1 otherwise.
+int display_width(char32_t c) {
+    struct Range {
+        char32_t first, last;
+    };
+    static constexpr Range zero[] = {{0x0300, 0x036F}, {0x0483, 0x0489}, {0x0591, 0x05BD}, {0x0610, 0x061A}, {0x064B, 0x065F},
+                                     {0x0E31, 0x0E31}, {0x0E34, 0x0E3A}, {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF}, {0x200B, 0x200F},
+                                     {0x20D0, 0x20FF}, {0xFE00, 0xFE0F}, {0xFE20, 0xFE2F}, {0xFEFF, 0xFEFF}, {0xE0100, 0xE01EF}};
+    static constexpr Range wide[] = {
+        {0x1100, 0x115F},   {0x231A, 0x231B},   {0x2329, 0x232A},   {0x23E9, 0x23EC},   {0x23F0, 0x23F0},
+        {0x23F3, 0x23F3},   {0x25FD, 0x25FE},   {0x2614, 0x2615},   {0x2648, 0x2653},   {0x267F, 0x267F},
+        {0x2693, 0x2693},   {0x26A1, 0x26A1},   {0x26AA, 0x26AB},   {0x26BD, 0x26BE},   {0x26C4, 0x26C5},
+        {0x26CE, 0x26CE},   {0x26D4, 0x26D4},   {0x26EA, 0x26EA},   {0x26F2, 0x26F3},   {0x26F5, 0x26F5},
+        {0x26FA, 0x26FA},   {0x26FD, 0x26FD},   {0x2705, 0x2705},   {0x270A, 0x270B},   {0x2728, 0x2728},
+        {0x274C, 0x274C},   {0x274E, 0x274E},   {0x2753, 0x2755},   {0x2757, 0x2757},   {0x2795, 0x2797},
+        {0x27B0, 0x27B0},   {0x27BF, 0x27BF},   {0x2B1B, 0x2B1C},   {0x2B50, 0x2B50},   {0x2B55, 0x2B55},
+        {0x2E80, 0x303E},   {0x3041, 0x33FF},   {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},
+        {0xA960, 0xA97F},   {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},   {0xFE10, 0xFE19},   {0xFE30, 0xFE6F},
+        {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},   {0x16FE0, 0x16FE4}, {0x17000, 0x18CFF}, {0x1B000, 0x1B2FF},
+        {0x1F004, 0x1F004}, {0x1F0CF, 0x1F0CF}, {0x1F18E, 0x1F18E}, {0x1F191, 0x1F19A}, {0x1F200, 0x1F202},
+        {0x1F210, 0x1F23B}, {0x1F240, 0x1F248}, {0x1F250, 0x1F251}, {0x1F260, 0x1F265}, {0x1F300, 0x1F320},
+        {0x1F32D, 0x1F335}, {0x1F337, 0x1F37C}, {0x1F37E, 0x1F393}, {0x1F3A0, 0x1F3CA}, {0x1F3CF, 0x1F3D3},
+        {0x1F3E0, 0x1F3F0}, {0x1F3F4, 0x1F3F4}, {0x1F3F8, 0x1F43E}, {0x1F440, 0x1F440}, {0x1F442, 0x1F4FC},
+        {0x1F4FF, 0x1F53D}, {0x1F54B, 0x1F54E}, {0x1F550, 0x1F567}, {0x1F57A, 0x1F57A}, {0x1F595, 0x1F596},
+        {0x1F5A4, 0x1F5A4}, {0x1F5FB, 0x1F64F}, {0x1F680, 0x1F6C5}, {0x1F6CC, 0x1F6CC}, {0x1F6D0, 0x1F6D2},
+        {0x1F6D5, 0x1F6D7}, {0x1F6EB, 0x1F6EC}, {0x1F6F4, 0x1F6FC}, {0x1F7E0, 0x1F7EB}, {0x1F90C, 0x1F93A},
+        {0x1F93C, 0x1F945}, {0x1F947, 0x1F9FF}, {0x1FA70, 0x1FAFF}, {0x20000, 0x2FFFD}, {0x30000, 0x3FFFD}};
+    auto in = [c](const auto& ranges) {
+        return std::any_of(std::begin(ranges), std::end(ranges), [c](const Range& r) { return c >= r.first && c <= r.last; });
+    };
+    if (c < 0x300) return 1;
+    if (in(zero)) return 0;
+    return in(wide) ? 2 : 1;
+}
+
+}  // namespace
+
 static const char* severity_word(Severity s) { return s == Severity::Error ? "error" : "warning"; }
 
 std::string format_text(const Diagnostic& d) {
@@ -75,23 +117,31 @@ std::string format_text(const Diagnostic& d) {
     std::string_view line = d.source->line(d.line);
     out.append(line);
     out += '\n';
-    // One blank per code point before the column, keeping tabs, so that the caret lines up under
-    // the source as the terminal shows it.
-    std::size_t caret_at = static_cast<std::size_t>(d.column - 1);
-    std::size_t characters = 0;
-    for (char c : line) {
-        if ((static_cast<unsigned char>(c) & 0xC0) == 0x80) continue;  // inside a code point
-        if (characters++ == caret_at) break;
-        out += c == '\t' ? '\t' : ' ';
+    // The caret line, as the terminal shows the source: a blank for each column a character
+    // takes before the caret (two for a wide one, none for a combining mark; tabs kept as tabs),
+    // then `^` and `~` under the range's characters on this line (to the end of the line when the
+    // range goes on to the next ones).
+    const std::size_t caret_at = static_cast<std::size_t>(d.column - 1);  // in code points
+    const std::size_t range_end = d.end_line > d.line    ? std::string_view::npos
+                                  : d.end_line == d.line ? std::max(static_cast<std::size_t>(d.end_column - 1), caret_at + 1)
+                                                         : caret_at + 1;
+    std::size_t index = 0;
+    bool marked = false;
+    for (std::size_t pos = 0; pos < line.size() && index < range_end; ++index) {
+        const utf8::CodePoint cp = utf8::decode(line, pos);
+        pos += cp.size;
+        const int width = cp.value == '\t' ? 1 : display_width(cp.value);
+        if (index < caret_at) {
+            if (cp.value == '\t') out += '\t';
+            else out.append(static_cast<std::size_t>(width), ' ');
+            continue;
+        }
+        for (int column = 0; column < width; ++column) {
+            out += marked ? '~' : '^';
+            marked = true;
+        }
     }
-    out += '^';
-    std::size_t line_length = count_code_points(line);
-    // `~` under the rest of the range on this line: to its end, or to the end of the line when
-    // the range goes on to the next ones.
-    std::size_t rest_of_line = line_length > caret_at + 1 ? line_length - caret_at - 1 : 0;
-    if (d.end_line > d.line) out.append(rest_of_line, '~');
-    else if (d.end_line == d.line && d.end_column > d.column + 1)
-        out.append(std::min(static_cast<std::size_t>(d.end_column - d.column - 1), rest_of_line), '~');
+    if (!marked) out += '^';  // at the end of the line
     out += '\n';
     return out;
 }

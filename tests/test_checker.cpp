@@ -428,16 +428,28 @@ TEST_CASE("the caret and tildes sit under the construct") {
           "                              ^~~~~~~\n");
 }
 
-TEST_CASE("columns count characters, not bytes: the caret sits under the construct after non-ASCII text") {
+TEST_CASE("columns count characters, not bytes; the caret sits under the construct as a terminal shows the line") {
     Compilation c = test::compile_text(wrap("emit C { id: \"Café ☕\", n: 1 } goto Nowhere"));
     REQUIRE(!c.diagnostics.all().empty());
     const Diagnostic& d = c.diagnostics.all()[0];
     CHECK(d.column == 36);  // 39 in bytes
     CHECK(d.end_column == 43);
+    // ☕ takes two columns of a terminal, as GCC counts it: two blanks under it.
     CHECK(format_text(d) ==
           "test.flow:7:36: error: unknown state 'Nowhere'\n"
           "emit C { id: \"Café ☕\", n: 1 } goto Nowhere\n"
-          "                                   ^~~~~~~\n");
+          "                                    ^~~~~~~\n");
+    // A combining mark takes none, a CJK character two; one inside the range is underlined as wide.
+    auto first_error = [](const Compilation& compiled) {
+        for (const Diagnostic& diagnostic : compiled.diagnostics.all())
+            if (diagnostic.severity == Severity::Error) return format_text(diagnostic);
+        return std::string();
+    };
+    CHECK(first_error(test::compile_text(wrap("let s = \"e\u0301中\" + 1 goto S"))) ==
+          "test.flow:7:15: error: operator '+' cannot combine string and int: convert the int to a string with str()\n"
+          "let s = \"e\u0301中\" + 1 goto S\n"
+          "              ^\n");
+    CHECK(first_error(test::compile_text(wrap("if \"中文\" { goto S } goto S"))).ends_with("if \"中文\" { goto S } goto S\n   ^~~~~~\n"));
     // A byte order mark takes no column, and the source line is shown without it.
     Compilation marked = test::compile_text("\xEF\xBB\xBF" "event A { id: strin }\nworkflow W { key id: string start on A { complete } }");
     REQUIRE(!marked.diagnostics.all().empty());
