@@ -45,6 +45,13 @@ bool holds_empty_list(const Type& type) {
     return (type.is(Type::Kind::List) || type.is_optional()) && holds_empty_list(type.element());
 }
 
+// Whether a list of nothing but null stands in it (`[null]`, `[[null]]`): its elements' type is
+// unknown, as an empty list's is.
+bool holds_null_list(const Type& type) {
+    if (!type.is(Type::Kind::List)) return false;
+    return type.element().is(Type::Kind::Null) || holds_null_list(type.element());
+}
+
 }  // namespace
 
 bool Checker::block(const std::vector<ast::Statement>& statements, ir::Block& out, Scope& scope) {
@@ -128,6 +135,9 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         else if (holds_empty_list(st.value.type))
             diagnostics_.error(span(let->value, file),
                                "a 'let' needs a value of a known type, and an empty list [] has none here: declare a var with its type");
+        else if (holds_null_list(st.value.type))
+            diagnostics_.error(span(let->value, file),
+                               "a 'let' needs a value of a known type, and a list of nothing but null has none: declare a var with its type");
         st.slot = scope.next_slot++;
         scope.max_slots = std::max(scope.max_slots, scope.next_slot);
         // A refused `let` still names its value for the reads after it (what its author meant),

@@ -112,6 +112,9 @@ TEST_CASE("typing rules that hold") {
 
 TEST_CASE("a let needs a value of a known type: not null, not an empty list where nothing gives it a type") {
     CHECK(has(check(wrap("let x = null goto S")), "a 'let' needs a value of a known type, not null"));
+    CHECK(has(check(wrap("let xs = [null] goto S")), "7:10: error: a 'let' needs a value of a known type, and a list of nothing but null"));
+    CHECK(has(check(wrap("let xs = [[null], [null]] goto S")), "a list of nothing but null has none"));
+    CHECK_FALSE(has(check(wrap("let xs = [null, 1] goto S")), "error"));  // a list<int?>
     const std::string empty = check(wrap("let xs = [] goto S"));
     CHECK(has(empty, "7:10: error: a 'let' needs a value of a known type, and an empty list [] has none here"));
     CHECK(has(check(wrap("let xss = [[]] goto S")), "an empty list [] has none here"));
