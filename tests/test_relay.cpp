@@ -64,6 +64,10 @@ TEST_CASE("Retry-After in seconds is read whatever its size, and never overflows
     CHECK_FALSE(parse_retry_after("", 0));
     CHECK_FALSE(parse_retry_after("soon", 0));
     CHECK(parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT", 4000) == 6000);
+    // The obsolete forms of an HTTP date, which a recipient must read too (RFC 9110 5.6.7).
+    CHECK(parse_retry_after("Thursday, 01-Jan-70 00:00:10 GMT", 4000) == 6000);
+    CHECK(parse_retry_after("Thu Jan  1 00:00:10 1970", 4000) == 6000);
+    CHECK_FALSE(parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT and more", 4000));
     // Cut to the policy's longest wait by the relay.
     flow::service::RetryPolicy policy{12, 1000, 8000};
     std::mt19937_64 random(7);

@@ -38,6 +38,7 @@ bool wait(asio::io_context& io, const std::atomic<bool>& aborted) {
 
 using ResponseParser = beast_http::response_parser<beast_http::string_body>;
 constexpr std::uint64_t max_answer_body_bytes = 1 << 20;
+constexpr std::uint32_t max_answer_header_bytes = 64 * 1024;
 
 // Whether an answer is an interim one (`100 Continue`, `103 Early Hints`, …) that the final
 // answer follows on the same connection (RFC 9110 §15.2). `101` switches protocols: final.
@@ -48,19 +49,25 @@ bool is_interim(const ResponseParser& parser) {
 
 // Writes the request and reads the final answer on an open stream, plain or TLS, within one run
 // of the context: the read starts as the write completes, and interim answers before the final
-// one are read and passed over. `timeout` bounds it all.
+// one are read and passed over. `timeout` bounds it all, however many interim answers come.
 template <class Stream>
 beast::error_code exchange(asio::io_context& io, const std::atomic<bool>& aborted, Stream& stream, const std::string& request,
                            std::optional<ResponseParser>& parser, std::chrono::milliseconds timeout) {
     beast::error_code ec;
     beast::flat_buffer buffer;
     beast::get_lowest_layer(stream).expires_after(timeout);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::function<void()> read_answer = [&] {
         parser.emplace();
+        parser->header_limit(max_answer_header_bytes);
         parser->body_limit(max_answer_body_bytes);
         beast_http::async_read(stream, buffer, *parser, [&](beast::error_code read_error, std::size_t) {
             ec = read_error;
-            if (!read_error && is_interim(*parser)) read_answer();
+            if (read_error || !is_interim(*parser)) return;
+            // A target that sends interim answers without end never lets the stream's own
+            // deadline fire, which each completed read pushes back.
+            if (std::chrono::steady_clock::now() >= deadline) ec = beast::error::timeout;
+            else read_answer();
         });
     };
     asio::async_write(stream, asio::buffer(request), [&](beast::error_code e, std::size_t) {
@@ -73,6 +80,13 @@ beast::error_code exchange(asio::io_context& io, const std::atomic<bool>& aborte
 
 }  // namespace
 
+bool HttpClient::has_unread_data(Connection& connection) {
+    if (!connection.plain && !connection.secure) return false;
+    auto& socket = connection.secure ? beast::get_lowest_layer(*connection.secure).socket() : connection.plain->socket();
+    beast::error_code ec;
+    return socket.available(ec) > 0 || ec;
+}
+
 void HttpClient::abort() {
     aborted_ = true;
     io_.stop();
@@ -83,7 +97,9 @@ HttpResult HttpClient::cut_off(const std::string& key) {
     // refers to it, and the context that holds the operation is never run again.
     abandoned_.push_back(std::move(connections_[key]));
     connections_.erase(key);
-    return {0, "cut off: flowd was stopping", std::nullopt};
+    HttpResult result{0, "cut off: flowd was stopping", std::nullopt};
+    result.cut_off = true;
+    return result;
 }
 
 std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t now_ms) {
@@ -96,8 +112,12 @@ std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int
         if (error == std::errc::result_out_of_range) return value.front() == '-' ? 0 : longest_ms;
         if (error == std::errc()) return seconds < 0 ? 0 : seconds > longest_ms / 1000 ? longest_ms : seconds * 1000;
     }
-    std::tm tm{};
-    if (strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+    // An HTTP date in any of its three forms (RFC 9110 5.6.7): IMF-fixdate, and the obsolete
+    // RFC 850 and asctime forms, which a recipient must accept too.
+    for (const char* layout : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
+        std::tm tm{};
+        const char* end = strptime(value.c_str(), layout, &tm);
+        if (!end || *end != '\0') continue;
         std::int64_t at = static_cast<std::int64_t>(timegm(&tm)) * 1000;
         return at > now_ms ? at - now_ms : 0;
     }
@@ -140,6 +160,11 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
 
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (aborted_) return cut_off(key);
+        // An idle kept-alive connection with something to read has been answered already (a
+        // `408` the target sent before closing it): that is no answer to the next request, which
+        // starts on a new connection.
+        if (auto kept = connections_.find(key); kept != connections_.end() && has_unread_data(kept->second))
+            connections_.erase(kept);
         Connection& connection = connections_[key];
         bool reused = connection.plain || connection.secure;
         beast::error_code ec;
@@ -203,7 +228,10 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
         ec = connection.secure ? exchange(io_, aborted_, *connection.secure, request, parser, timeout)
                                : exchange(io_, aborted_, *connection.plain, request, parser, timeout);
         if (aborted_) return cut_off(key);
-        if (ec) {
+        // An answer whose body is too long (or never ends) is still an answer: its status,
+        // which came first, decides (a 2xx delivers). The connection is not kept.
+        const bool status_known = parser && parser->is_header_done() && ec == beast_http::error::body_limit;
+        if (ec && !status_known) {
             connections_.erase(key);
             // A kept-alive connection the target closed meanwhile: try once on a new one.
             if (reused && ec != beast::error::timeout) continue;
@@ -212,6 +240,7 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
         }
         auto& res = parser->get();
         HttpResult result;
+        result.answered = true;
         result.status = static_cast<int>(res.result_int());
         result.error = res.body().substr(0, 200);
         auto retry_after = res.find(beast_http::field::retry_after);
@@ -220,7 +249,7 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
                                                       std::chrono::duration_cast<std::chrono::milliseconds>(
                                                           std::chrono::system_clock::now().time_since_epoch())
                                                           .count());
-        if (!res.keep_alive()) connections_.erase(key);
+        if (status_known || !res.keep_alive()) connections_.erase(key);
         return result;
     }
     return {0, "connection closed", std::nullopt};

@@ -20,9 +20,11 @@
 namespace flow::relay {
 
 struct HttpResult {
-    int status = 0;            // 0 when no answer came (refused, reset, timed out)
+    int status = 0;            // the answer's status (0 when no answer came: refused, reset, timed out)
     std::string error;         // why there was no answer, or the start of the answer's body
     std::optional<std::int64_t> retry_after_ms;
+    bool answered = false;     // an answer came, whatever its status (a `000` included)
+    bool cut_off = false;      // not sent or not answered because flowd was stopping (abort())
 };
 
 class HttpClient {
@@ -46,6 +48,8 @@ private:
     // the file cannot be used.
     boost::asio::ssl::context* tls_for(const std::string& ca_file, std::string& problem);
     HttpResult cut_off(const std::string& key);
+    // Whether a kept-alive connection holds data no request asked for (or has failed).
+    static bool has_unread_data(Connection& connection);
 
     boost::asio::io_context io_;
     std::map<std::string, Connection> connections_;  // "scheme://host:port ca_file" -> open stream

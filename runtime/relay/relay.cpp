@@ -301,10 +301,16 @@ Relay::Delivery Relay::deliver(const store::OutboxCommand& command, Lane& lane) 
         metrics_.delivery(command.target, "delivered", seconds);
         return {{Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())}, false};
     }
-    bool no_answer = result.status == 0;
-    bool retryable = result.status == 0 || result.status == 408 || result.status == 429 || (result.status >= 500 && result.status <= 599);
-    std::string error = result.status ? "HTTP " + std::to_string(result.status) + (result.error.empty() ? "" : ": " + result.error)
-                                      : result.error;
+    if (result.cut_off) {
+        // Cut off by a stop: counted (the target may have had it), but it never makes the
+        // command dead, even as its last attempt: it is sent again after the next start, at once.
+        metrics_.delivery(command.target, "retry", seconds);
+        return {{Attempt::Result::Retry, command.id, attempts, now_ms_(), result.error, ""}, false};
+    }
+    bool no_answer = !result.answered;
+    bool retryable = no_answer || result.status == 408 || result.status == 429 || (result.status >= 500 && result.status <= 599);
+    std::string error = result.answered ? "HTTP " + std::to_string(result.status) + (result.error.empty() ? "" : ": " + result.error)
+                                        : result.error;
     if (!retryable || attempts >= target.retry.max_attempts) {
         metrics_.delivery(command.target, "dead", seconds);
         std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "warn"}, {"msg", "command dead"},

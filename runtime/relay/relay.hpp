@@ -46,8 +46,9 @@ public:
         loop_.wake();
     }
     // Stops handing out commands, lets the attempts in progress finish and records them; those
-    // still waiting on their targets after `grace` are cut off (recorded as failed attempts, to
-    // be retried after the next start). Commands handed out but not yet sent stay pending.
+    // still waiting on their targets after `grace` are cut off (recorded as attempts that never
+    // make a command dead, to be sent again after the next start). Commands handed out but not
+    // yet sent stay pending.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
 
     // The delay before attempt `attempts + 1`: exponential from the initial backoff, with

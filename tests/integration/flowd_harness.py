@@ -209,3 +209,63 @@ def write_config(path, **config):
     with open(path, "w") as f:
         json.dump(config, f)
     return path
+
+
+class RawTarget:
+    """A command target that speaks raw bytes: `serve(connection, requests_read)` runs on its own
+    thread for each connection and answers as it likes (endless interim answers, huge headers,
+    a 408 on an idle connection...). `read_request(connection)` reads one request and returns its
+    body, or None when the connection closed."""
+
+    def __init__(self, serve):
+        self.serve = serve
+        self.bodies = []
+        self.lock = threading.Lock()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path=""):
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
+
+    def _run(self, connection):
+        try:
+            self.serve(self, connection)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def read_request(self, connection):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+        while len(body) < length:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return None
+            body += chunk
+        command = json.loads(body[:length])
+        with self.lock:
+            self.bodies.append(command)
+        return command
+
+    def close(self):
+        self.closed = True
+        self.listener.close()

@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flowd_harness import Flowd, Receiver, post_until, write_config  # noqa: E402
+from flowd_harness import Flowd, RawTarget, Receiver, post_until, write_config  # noqa: E402
 
 FLOWD = SOURCE = None
 
@@ -722,6 +722,97 @@ class FlowdTest(unittest.TestCase):
         delivered = flowd.request("GET", "/v1/outbox?status=delivered")[1]["commands"]
         self.assertGreaterEqual(len(delivered), 2)
         self.assertTrue(all(c["attempts"] == 1 for c in delivered), delivered)
+
+    def start_with_raw_target(self, serve, timeout_ms=1000, max_attempts=3):
+        target = RawTarget(serve)
+        self.addCleanup(target.close)
+        flowd = self.start(targets={"sink": {"url": target.url("sink"), "timeout_ms": timeout_ms,
+                                             "retry": {"max_attempts": max_attempts, "initial_backoff_ms": 50, "max_backoff_ms": 200}}})
+        return flowd, target
+
+    def outbox(self, flowd, status):
+        return flowd.request("GET", f"/v1/outbox?status={status}")[1]["commands"]
+
+    def test_interim_answers_without_end_are_a_timeout(self):
+        def serve(target, connection):
+            if target.read_request(connection) is None:
+                return
+            while not target.closed:  # 100 Continue, again and again without a pause, never a final answer
+                connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" * 64)
+        flowd, _ = self.start_with_raw_target(serve, timeout_ms=500, max_attempts=1)
+        flowd.post_event({"id": "c1", "type": "Start", "data": {"id": "c1", "n": 1}})
+        dead = flowd.wait_for(lambda: self.outbox(flowd, "dead"), what="the first command given up")
+        self.assertEqual(dead[0]["last_error"], "timed out after 500 ms")
+
+    def test_an_answer_counts_by_its_status_whatever_its_header_or_body_size(self):
+        answers = {
+            # A 2xx delivers with a large header, a body past 1 MiB, or a body that never ends.
+            "big-header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 9000 + b"\r\nContent-Length: 0\r\n\r\n",
+            "big-body": b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 2000000,
+            "endless": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"10000\r\n" + b"y" * 65536 + b"\r\n",
+            # A 400 with a large body is a 400: dead at once; so is a status of 000.
+            "refused": b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2000000\r\n\r\n" + b"z" * 2000000,
+            "zero": b"HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok",
+        }
+
+        def serve(target, connection):
+            while (command := target.read_request(connection)) is not None:
+                answer = answers[command["key"]]
+                connection.sendall(answer)
+                if command["key"] == "endless":
+                    while not target.closed:
+                        connection.sendall(b"10000\r\n" + b"y" * 65536 + b"\r\n")
+        flowd, _ = self.start_with_raw_target(serve, max_attempts=3)
+        for key in answers:
+            flowd.post_event({"id": key, "type": "Start", "data": {"id": key, "n": 1}})
+        flowd.wait_for(lambda: not self.outbox(flowd, "pending"), timeout=30, what="every command settled")
+        settled = {}
+        for status in ("delivered", "dead"):
+            for command in self.outbox(flowd, status):
+                key = flowd.request("GET", f"/v1/instances/{command['instance']}")[1]["key"]
+                settled.setdefault(key, set()).add((status, command["attempts"]))
+        for key in ("big-header", "big-body", "endless"):
+            self.assertEqual(settled[key], {("delivered", 1)}, key)
+        for key in ("refused", "zero"):
+            self.assertEqual(settled[key], {("dead", 1)}, key)
+
+    def test_a_408_left_on_an_idle_kept_alive_connection_is_not_the_next_commands_answer(self):
+        def serve(target, connection):
+            connection.settimeout(0.3)
+            while True:
+                try:
+                    if target.read_request(connection) is None:
+                        return
+                except socket.timeout:
+                    # Idle: as some servers do, a 408 nobody asked for, then close.
+                    connection.sendall(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                    time.sleep(0.3)
+                    return
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        flowd, target = self.start_with_raw_target(serve, max_attempts=1)
+        for i in range(4):
+            flowd.post_event({"id": f"k{i}", "type": "Start", "data": {"id": f"k{i}", "n": 1}})
+            time.sleep(0.45)  # the connection idles past the target's 0.3 s, and its 408 is waiting
+        flowd.wait_for(lambda: not self.outbox(flowd, "pending"), what="every command settled")
+        self.assertEqual(self.outbox(flowd, "dead"), [])
+        self.assertEqual(len(self.outbox(flowd, "delivered")), 8)
+
+    def test_a_stop_that_cuts_off_a_last_attempt_sends_it_again_after_the_restart(self):
+        def serve(target, connection):
+            if target.read_request(connection) is not None:
+                time.sleep(30)  # answers nothing
+        flowd, target = self.start_with_raw_target(serve, timeout_ms=20000, max_attempts=1)
+        flowd.post_event({"id": "s1", "type": "Start", "data": {"id": "s1", "n": 1}})
+        flowd.wait_for(lambda: target.bodies, what="the command sent")
+        self.assertEqual(flowd.stop(), 0)
+        receiver = Receiver()
+        self.addCleanup(receiver.close)
+        path = write_config(os.path.join(self.dir, "config.json"),
+                            targets={"sink": {"url": receiver.url("sink"), "retry": {"max_attempts": 1}}})
+        self.flowd = flowd = Flowd(FLOWD, [self.flows], os.path.join(self.dir, "flow.db"), path).start()
+        flowd.wait_for(lambda: len(receiver.commands()) == 2, what="both commands after the restart")
+        self.assertEqual(receiver.commands()[0]["id"], target.bodies[0]["id"])  # the same command, the same id
+        self.assertEqual(self.outbox(flowd, "dead"), [])
 
     def test_a_status_past_599_is_not_a_server_error_and_kills_the_command(self):
         flowd = self.start(lambda path, command, attempt: (600, {}) if command["type"] == "First" else (200, {}))
