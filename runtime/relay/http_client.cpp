@@ -3,6 +3,7 @@
 #include "runtime/http/wire_text.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -178,11 +179,28 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
                     return {0, problem, std::nullopt};
                 }
             }
+            // Resolved within the request's deadline, and cut off by a stop like the rest: a name
+            // server that does not answer must not hold a lane past `timeout`.
             asio::ip::tcp::resolver resolver(io_);
-            auto results = resolver.resolve(host, port, ec);
+            asio::ip::tcp::resolver::results_type results;
+            asio::steady_timer resolve_deadline(io_);
+            bool resolve_late = false;
+            resolve_deadline.expires_after(timeout);
+            resolve_deadline.async_wait([&](beast::error_code e) {
+                if (e) return;
+                resolve_late = true;
+                resolver.cancel();
+            });
+            resolver.async_resolve(host, port, [&](beast::error_code e, asio::ip::tcp::resolver::results_type found) {
+                ec = e;
+                results = std::move(found);
+                resolve_deadline.cancel();
+            });
+            if (!wait(io_, aborted_)) return cut_off(key);
             if (ec) {
                 connections_.erase(key);
-                return {0, "cannot resolve " + host + ": " + ec.message(), std::nullopt};
+                return {0, "cannot resolve " + host + ": " + (resolve_late ? "timed out after " + std::to_string(timeout.count()) + " ms" : ec.message()),
+                        std::nullopt};
             }
             auto transport = std::make_unique<beast::tcp_stream>(io_);
             transport->expires_after(timeout);

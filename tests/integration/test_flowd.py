@@ -814,6 +814,15 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(receiver.commands()[0]["id"], target.bodies[0]["id"])  # the same command, the same id
         self.assertEqual(self.outbox(flowd, "dead"), [])
 
+    def test_a_target_whose_name_does_not_resolve_is_retried_and_named_in_the_error(self):
+        self.start(targets={"sink": {"url": "http://no-such-host.invalid:9/sink", "timeout_ms": 1000,
+                                     "retry": {"max_attempts": 2, "initial_backoff_ms": 50, "max_backoff_ms": 100}}})
+        flowd = self.flowd
+        flowd.post_event({"id": "n1", "type": "Start", "data": {"id": "n1", "n": 1}})
+        dead = flowd.wait_for(lambda: self.outbox(flowd, "dead"), what="the first command given up")
+        self.assertEqual(dead[0]["attempts"], 2)
+        self.assertTrue(dead[0]["last_error"].startswith("cannot resolve no-such-host.invalid: "), dead[0])
+
     def test_a_status_past_599_is_not_a_server_error_and_kills_the_command(self):
         flowd = self.start(lambda path, command, attempt: (600, {}) if command["type"] == "First" else (200, {}))
         flowd.post_event({"id": "x1", "type": "Start", "data": {"id": "x1", "n": 1}})
