@@ -24,7 +24,7 @@ ResumePoints::ResumePoints(const std::string& text) : text_(text) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] == '"') {
             for (++i; i < text.size() && text[i] != '"' && text[i] != '\n'; ++i)
-                if (text[i] == '\\') ++i;
+                if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;  // a string ends on its line
         } else if (text.compare(i, 2, "//") == 0) {
             i = text.find('\n', i);
             if (i == std::string::npos) break;
@@ -79,9 +79,19 @@ std::size_t ResumePoints::after_declaration(std::size_t started, std::size_t fai
 
 bool ResumePoints::starts_member(std::size_t at, std::size_t end) const {
     if (at >= end) return false;
-    for (std::string_view keyword : member_keywords)
-        if (at + keyword.size() < end && text_.compare(at, keyword.size(), keyword) == 0 && keyword_at(at, keyword.size(), end))
-            return true;
+    for (std::string_view keyword : member_keywords) {
+        if (!(at + keyword.size() < end && text_.compare(at, keyword.size(), keyword) == 0 && keyword_at(at, keyword.size(), end)))
+            continue;
+        if (keyword != "key") return true;
+        // `key` is also the instance's key in expressions (`key }`, `key == x`): a member only
+        // as `key name:`.
+        std::size_t after = at + keyword.size();
+        while (after < end && (text_[after] == ' ' || text_[after] == '\t')) ++after;
+        const std::size_t name = after;
+        while (after < end && is_word_char(text_[after])) ++after;
+        while (after < end && (text_[after] == ' ' || text_[after] == '\t')) ++after;
+        return after > name && after < end && text_[after] == ':';
+    }
     return false;
 }
 

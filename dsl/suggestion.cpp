@@ -24,12 +24,16 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string closest_name(std::string_view wanted, const std::vector<std::string_view>& candidates) {
+    // Typos are looked for in names of a usual length: the distance costs the product of the
+    // two lengths, and a file of long names must not make a check slow.
+    constexpr std::size_t longest_name = 64;
+    if (wanted.size() > longest_name) return "";
     std::string best;
     std::size_t best_distance = std::max<std::size_t>(2, wanted.size() / 3 + 1);
     for (std::string_view candidate : candidates) {
         // Lengths alone may rule a candidate out before its distance is computed.
         const std::size_t gap = candidate.size() > wanted.size() ? candidate.size() - wanted.size() : wanted.size() - candidate.size();
-        if (gap >= best_distance || candidate == wanted) continue;
+        if (gap >= best_distance || candidate == wanted || candidate.size() > longest_name) continue;
         const std::size_t distance = edit_distance(wanted, candidate);
         if (distance >= wanted.size()) continue;  // nothing of the name kept: "Q" is no typo of "A"
         if (distance < best_distance) best_distance = distance, best = std::string(candidate);

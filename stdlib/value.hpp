@@ -33,6 +33,9 @@ public:
 // them, the handler fails with a runtime error instead.
 inline constexpr std::size_t max_string_bytes = 16 * 1024 * 1024;  // `+`, replace, join, str, upper, lower, format_time
 inline constexpr std::size_t max_list_elements = 1024 * 1024;      // split, append
+// A list or record a handler builds (a literal, a function's result, an element appended), about:
+// each value and member name counted, strings by their length.
+inline constexpr std::size_t max_value_bytes = 64 * 1024 * 1024;
 
 // The runtime errors past them.
 inline std::string string_too_long(std::size_t bytes) {

@@ -59,6 +59,10 @@ TEST_CASE("a misspelled name suggests the declaration meant, which then gets no 
     CHECK(has(check(wrap("let x = uper(\"a\") goto S")), "7:9: error: unknown function 'uper'; did you mean 'upper'?"));
     CHECK(has(check("event Go { id: string }\nevent A { id: string }\nworkflow W { key id: string start on Go { goto S }"
                     " state S { on Z { complete } } }\n"), "error: unknown event 'Z'\n"));  // no name kept: no suggestion
+    // Names past 64 characters are not compared (each comparison costs the product of the lengths).
+    const std::string long_name(70, 'E');
+    CHECK(has(check("event " + long_name + " { id: string }\nevent Go { id: string }\nworkflow W { key id: string start on Go { goto S }"
+                    " state S { on " + long_name + "X { complete } } }\n"), "error: unknown event '" + long_name + "X'\n"));
     // Nothing close: no suggestion, and the unrelated declaration is still unused.
     std::string far = check("event Go { id: string }\ncommand Ship to t { id: string }\n"
                             "workflow W { key id: string start on Go { emit Q { id: key } complete } }\n");

@@ -441,6 +441,26 @@ TEST_CASE("a handler that would build a string or a list past its bound fails, w
     CHECK(step.instance.status == Status::Failed);
     CHECK(step.instance.error == "string too long: 32000000000 bytes, past the 16777216 a string may hold at test.flow:4:21");
     CHECK(step.commands.empty());
+    // A value built from copies of itself doubles at each step: held to 64 MiB, whether built by
+    // a literal or appended to itself in place.
+    std::string doubling = "event Go { id: string, text: string }\nworkflow W { key id: string var xs: list<json> = []\n"
+                           " start on Go as g {\n  let a0 = [g.text]\n";
+    for (int i = 1; i <= 10; ++i) doubling += "  let a" + std::to_string(i) + " = [a" + std::to_string(i - 1) + ", a" + std::to_string(i - 1) + "]\n";
+    doubling += "  complete } }";
+    Fixture literal(doubling);
+    engine::Step doubled = literal.start("Go", {{"id", "a"}, {"text", std::string(1 << 20, 'x')}});
+    CHECK(doubled.instance.status == Status::Failed);
+    CHECK(doubled.instance.error == "a value larger than 67108864 bytes: a list or record built from copies of itself, again and again "
+                                    "at test.flow:10:12");  // a6: 64 copies of 1 MiB, with what holds them
+    std::string appending = "event Go { id: string, text: string }\nworkflow W { key id: string var xs: list<json> = []\n"
+                            " start on Go as g {\n  xs = [g.text]\n";
+    for (int i = 1; i <= 10; ++i) appending += "  xs = append(xs, xs)\n";
+    appending += "  complete } }";
+    Fixture self_appended(appending);
+    engine::Step appended = self_appended.start("Go", {{"id", "a"}, {"text", std::string(1 << 20, 'x')}});
+    CHECK(appended.instance.status == Status::Failed);
+    CHECK(appended.instance.error.starts_with("a value larger than 67108864 bytes"));
+    CHECK(appended.instance.error.ends_with("at test.flow:11:8"));  // the 7th append: 64 copies appended
     // A list grown in place stops at its bound too.
     Fixture lists("event Go { id: string, text: string }\n"
                   "workflow W { key id: string var xs: list<string> = [] start on Go as g { xs = split(g.text, \"\") goto S }\n"

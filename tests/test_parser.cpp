@@ -257,6 +257,17 @@ TEST_CASE("recovery resumes at no line inside a block comment, nor at a field na
           "3:54: expected an expression, found '='\n");
 }
 
+TEST_CASE("recovery takes `key` at the start of a line for a member only as `key name:`, and a string ends on its line") {
+    // `key` as the instance's key, at the start of a line inside a broken handler, is no member.
+    CHECK(syntax_errors("event A { id: string }\ncommand C to c { k: string }\nworkflow W { key id: string start on A {\n"
+                        "    let n = 1 +\n    emit C { k:\n      key }\n    complete } }\n") ==
+          "5:5: expected an expression, found 'emit'\n");
+    // A backslash at the end of a string that is never closed does not carry it to the next line.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string start on A {\n"
+                        "    let s = \"abc\\\n    /* a comment\n    n = = 2\n    */\n    complete } }\n") ==
+          "3:17: invalid escape '\\\n': write \\\" \\\\ \\n \\t or \\u{hex}\n");  // and nothing inside the comment
+}
+
 TEST_CASE("a field named like a keyword does not name the block a missing brace should close") {
     CHECK(syntax_errors("event B { id: string, on: bool, at: bool }\nworkflow W { key id: string\n"
                         "  start on B as b when b.on { complete ) }\n}\n") ==

@@ -19,26 +19,54 @@ double as_number(const Value& v) { return v.get<double>(); }
 
 [[noreturn]] void fail_at(const ir::Expr& e, std::string message) { throw PositionedError{std::move(message), e.position}; }
 
-// Whether a value nests arrays and objects more than `levels` deep (itself counted).
-bool nests_deeper_than(const Value& value, std::size_t levels) {
-    if (!value.is_structured()) return false;
-    if (levels == 0) return true;
-    for (const Value& inner : value)
-        if (nests_deeper_than(inner, levels - 1)) return true;
-    return false;
+// What a built value takes: how deep it nests arrays and objects, and about how many bytes it
+// holds (each value and member name counted, strings by their length). The walk stops as soon as
+// either is past its bound.
+struct Measure {
+    bool too_deep = false;
+    std::size_t bytes = 0;
+};
+
+void measure(const Value& value, std::size_t levels, Measure& m) {
+    m.bytes += sizeof(Value);
+    if (value.is_string()) m.bytes += value.get_ref<const std::string&>().size();
+    if (!value.is_structured() || m.too_deep || m.bytes > max_value_bytes) return;
+    if (levels == 0) {
+        m.too_deep = true;
+        return;
+    }
+    if (value.is_object())
+        for (const auto& [name, inner] : value.items()) {
+            m.bytes += name.size();
+            measure(inner, levels - 1, m);
+            if (m.too_deep || m.bytes > max_value_bytes) return;
+        }
+    else
+        for (const Value& inner : value) {
+            measure(inner, levels - 1, m);
+            if (m.too_deep || m.bytes > max_value_bytes) return;
+        }
 }
 
 // A value a handler builds (a record or list literal, a `json` wrapping, a function's result)
 // may hold an earlier value of itself: a record type that refers to itself, or `json`. Repeated,
 // that nests without end, and every later copy, write or read of the value recurses as deep.
-// Such a value is held to the depth an event's JSON may have (max_json_depth).
-[[noreturn]] void nested_too_deep(const ir::Expr& e) {
-    fail_at(e, "a value nested more than " + std::to_string(max_json_depth) +
-                   " deep: a record or list that holds an earlier value of itself, again and again");
+// Such a value is held to the depth an event's JSON may have (max_json_depth). Built from copies
+// of itself (`[a, a]`, `append(xs, xs)`), it doubles at each step: it is held to
+// max_value_bytes too.
+void check_built(const ir::Expr& e, const Value& value, std::size_t levels = max_json_depth) {
+    Measure m;
+    measure(value, levels, m);
+    if (m.too_deep)
+        fail_at(e, "a value nested more than " + std::to_string(max_json_depth) +
+                       " deep: a record or list that holds an earlier value of itself, again and again");
+    if (m.bytes > max_value_bytes)
+        fail_at(e, "a value larger than " + std::to_string(max_value_bytes) +
+                       " bytes: a list or record built from copies of itself, again and again");
 }
 
 Value within_depth(const ir::Expr& e, Value value) {
-    if (nests_deeper_than(value, max_json_depth)) nested_too_deep(e);
+    if (value.is_structured()) check_built(e, value);
     return value;
 }
 
@@ -128,7 +156,7 @@ bool Execution::appended_in_place(const ir::Stmt& assignment, Locals& locals) {
     // As append() on a copy, then the assignment: the element takes the list's element type,
     // and the list may nest no deeper than a value may (the list itself is within that already).
     Value element = widened(eval(call.args[1], locals), workflow_.vars[slot].type.required().element());
-    if (nests_deeper_than(element, max_json_depth - 1)) nested_too_deep(call);
+    if (element.is_structured()) check_built(call, element, max_json_depth - 1);
     if (instance_.vars[slot].size() + 1 > max_list_elements) fail_at(call, list_too_long(instance_.vars[slot].size() + 1));
     auto saved = std::find_if(saved_vars_.begin(), saved_vars_.end(), [&](const SavedVar& v) { return v.slot == slot; });
     if (saved == saved_vars_.end()) saved_vars_.push_back({slot, Value(), instance_.vars[slot].size()});

@@ -15,6 +15,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <array>
+#include <optional>
 #include <unistd.h>
 
 namespace flow::http {
@@ -92,6 +93,8 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
     // Beast throw.
     beast::flat_buffer buffer(limits.max_header_bytes + max_chunk_line_bytes);
     auto& transport = beast::get_lowest_layer(stream);
+    // The header's deadline: empty lines sent before it do not put it off.
+    std::optional<std::chrono::steady_clock::time_point> header_deadline;
     for (;;) {
         // Empty lines before a request line are ignored (RFC 9112 2.2): some clients end a
         // body with an extra CRLF.
@@ -99,7 +102,8 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         beast_http::request_parser<beast_http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
         parser.body_limit(limits.max_body_bytes);
-        transport.expires_after(limits.header_timeout);
+        if (!header_deadline) header_deadline = std::chrono::steady_clock::now() + limits.header_timeout;
+        transport.expires_at(*header_deadline);
         auto [read_error, header_bytes] = co_await beast_http::async_read_header(stream, buffer, parser, tuple_awaitable);
         // A request is in progress from its header (or a refusal of it) until its answer is
         // sent, or the connection given up: what a stop waits for.
@@ -114,20 +118,6 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
             co_await send(stream, error_response(431, "the request header is too large"), limits.write_timeout);
             break;
         }
-        if (read_error == beast_http::error::body_limit) {
-            // Beast compares Content-Length with the limit as soon as the header is complete.
-            co_await refuse_and_close(
-                stream, error_response(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
-                limits.write_timeout);
-            break;
-        }
-        if (read_error == beast_http::error::bad_method && skip_empty_lines(buffer)) continue;  // they came late
-        if (is_malformed(read_error)) {
-            co_await refuse_and_close(stream, error_response(400, "the request is not valid HTTP/1.1: " + read_error.message()),
-                                      limits.write_timeout);
-            break;
-        }
-        if (read_error) break;  // closed or timed out: nothing was accepted
         auto& header = parser.get();
         // A refusal of a HEAD request keeps its body's length but not its body (RFC 9110 9.3.2).
         const bool head = header.method() == beast_http::verb::head;
@@ -139,6 +129,20 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
             }
             return res;
         };
+        if (read_error == beast_http::error::body_limit) {
+            // Beast compares Content-Length with the limit as soon as the header is complete.
+            co_await refuse_and_close(stream, refusal(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
+                                      limits.write_timeout);
+            break;
+        }
+        if (read_error == beast_http::error::bad_method && skip_empty_lines(buffer)) continue;  // they came late
+        header_deadline.reset();
+        if (is_malformed(read_error)) {
+            co_await refuse_and_close(stream, error_response(400, "the request is not valid HTTP/1.1: " + read_error.message()),
+                                      limits.write_timeout);
+            break;
+        }
+        if (read_error) break;  // closed or timed out: nothing was accepted
         if (auto framing = refuse_framing(header)) {
             co_await refuse_and_close(stream, refusal(framing->status, framing->error), limits.write_timeout);
             break;
@@ -300,13 +304,25 @@ asio::awaitable<void> accept_loop(asio::io_context& io, std::vector<asio::io_con
                 continue;
             }
             // Answered on a coroutine of its own, which reads what the client sends meanwhile so
-            // that the answer is not lost to a reset, while this loop goes on accepting.
-            auto refuse = [](tcp::socket refused) -> asio::awaitable<void> {
+            // that the answer is not lost to a reset, while this loop goes on accepting. A burst
+            // of them must not take the descriptors the server needs: past 64 at once, closed.
+            constexpr std::size_t max_refusing = 64;
+            if (state->refusing >= max_refusing) {
+                beast::error_code ignored;
+                socket.close(ignored);
+                continue;
+            }
+            ++state->refusing;
+            auto refuse = [](tcp::socket refused, std::shared_ptr<Server::State> state) -> asio::awaitable<void> {
+                struct Done {
+                    Server::State& state;
+                    ~Done() { --state.refusing; }
+                } done{*state};
                 beast::tcp_stream stream(std::move(refused));
                 co_await refuse_and_close(stream, error_response(503, "too many connections"), std::chrono::milliseconds(1000));
             };
             auto executor = socket.get_executor();
-            asio::co_spawn(executor, refuse(std::move(socket)), [](std::exception_ptr) {});
+            asio::co_spawn(executor, refuse(std::move(socket), state), [](std::exception_ptr) {});
             continue;
         }
         tcp::socket placed = to_its_context(std::move(socket), spread, turn);

@@ -54,6 +54,7 @@ public:
     struct State {
         std::atomic<std::size_t> active{0};
         std::atomic<std::size_t> in_progress{0};
+        std::atomic<std::size_t> refusing{0};  // connections over the cap being answered 503
         std::atomic<bool> stopping{false};
     };
 

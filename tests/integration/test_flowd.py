@@ -466,6 +466,10 @@ class FlowdTest(unittest.TestCase):
                                           b"Content-Length: " + str(len(plain)).encode() + b"\r\n\r\n" + plain)
         self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
         self.assertIn("specversion", answer)
+        # A HEAD refused from its Content-Length alone has no body either.
+        answer = self.raw_exchange(flowd, b"HEAD /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
+        self.assertEqual(answer.partition("\r\n\r\n")[2], "")
         # A refusal of a HEAD request has no body, only its length.
         answer = self.raw_exchange(flowd, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n")
         self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
@@ -507,6 +511,23 @@ class FlowdTest(unittest.TestCase):
         self.assertTrue(waiting.recv(4096).startswith(b"HTTP/1.1 200"))
         for s in held[40:]:
             s.close()
+
+    def test_empty_lines_do_not_put_off_the_header_deadline(self):
+        flowd = self.start(header_timeout_ms=1000)
+        with socket.create_connection(("127.0.0.1", flowd.port), timeout=10) as s:
+            started = time.monotonic()
+            try:
+                for _ in range(8):  # two empty lines every 0.4 s, for 3.2 s
+                    s.sendall(b"\r\n\r\n")
+                    time.sleep(0.4)
+                closed_at = None
+            except (BrokenPipeError, ConnectionResetError):
+                closed_at = time.monotonic() - started
+            if closed_at is None:
+                s.settimeout(0.2)
+                self.assertEqual(s.recv(100), b"")  # closed by the server meanwhile (else: a timeout)
+            else:
+                self.assertLess(closed_at, 3)
 
     def test_a_stop_does_not_wait_for_idle_kept_alive_connections(self):
         flowd = self.start(header_timeout_ms=60000)
@@ -636,6 +657,13 @@ class FlowdTest(unittest.TestCase):
             except (socket.timeout, ConnectionResetError, BrokenPipeError):
                 pass
         self.assertGreaterEqual(refused, 15)
+        # A burst of connections over the cap is refused without taking a descriptor each for
+        # the time their answers take: at most 64 answers are under way at once.
+        burst = [socket.create_connection(("127.0.0.1", flowd.port)) for _ in range(300)]
+        time.sleep(0.3)
+        self.assertLess(len(os.listdir(f"/proc/{flowd.process.pid}/fd")), 150)
+        for s in burst:
+            s.close()
         for s in idle + extras:
             s.close()
         flowd.wait_for(lambda: flowd.request("GET", "/healthz")[0] == 200, what="a free connection")
