@@ -53,6 +53,9 @@ private:
     // empty. The one suggested counts as used: the author meant it, and a "never used" warning
     // on it would only lead them astray.
     std::string suggest_record(const std::string& wanted, int file, ir::Record::Kind kind);
+    // The same for a type: a built-in one, `list`, or any record visible from `file` (an event or
+    // a command may type a variable).
+    std::string suggest_type(const std::string& wanted, int file);
 
     // ---- expressions.cpp ----
     struct Local {

@@ -195,6 +195,17 @@ std::string Checker::suggest_record(const std::string& wanted, int file, ir::Rec
     return did_you_mean(best);
 }
 
+std::string Checker::suggest_type(const std::string& wanted, int file) {
+    std::vector<std::string_view> candidates = {"list"};
+    for (const auto& [name, type] : primitive_types()) candidates.push_back(name);
+    for (const auto& [name, declared] : declared_)
+        if (declared.kind == Declared::Kind::Record && visible_[static_cast<std::size_t>(file)][static_cast<std::size_t>(declared.file)])
+            candidates.push_back(name);
+    std::string best = closest_name(wanted, candidates);
+    if (auto it = declared_.find(best); it != declared_.end()) it->second.used = true;
+    return did_you_mean(best);
+}
+
 Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
     Type base;
     if (ref.name == "list") {
@@ -207,7 +218,7 @@ Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
     } else if (!ref.arguments.empty()) {
         const bool known = primitive_types().count(ref.name) || declared_.count(ref.name) || refused_here(ref.name, file);
         diagnostics_.error(span(ref, file), known ? "'" + ref.name + "' takes no type arguments"
-                                                  : "unknown type '" + ref.name + "'");
+                                                  : "unknown type '" + ref.name + "'" + suggest_type(ref.name, file));
         return Type::error();
     } else if (auto primitive = primitive_types().find(ref.name); primitive != primitive_types().end()) {
         base = primitive->second;
@@ -222,7 +233,7 @@ Type Checker::resolve_type(const ast::TypeRef& ref, int file) {
         if (declared_.count(ref.name) && declared_.at(ref.name).kind == Declared::Kind::Record)
             message += ": it is declared in " + declared_.at(ref.name).span.source->name() + ", which this file does not import";
         else
-            message += suggest_record(ref.name, file, ir::Record::Kind::Type);
+            message += suggest_type(ref.name, file);
         diagnostics_.error(Span{&source(file), ref.id_first, ref.id_first + static_cast<int>(ref.name.size())}, message);
         return Type::error();
     }

@@ -57,6 +57,12 @@ TEST_CASE("a misspelled name suggests the declaration meant, which then gets no 
     CHECK(check("type Money { amount: int }\nevent Go { id: string, m: Mony }\nworkflow W { key id: string start on Go { complete } }\n") ==
           "2:27: error: unknown type 'Mony'; did you mean 'Money'?\n");
     CHECK(has(check(wrap("let x = uper(\"a\") goto S")), "7:9: error: unknown function 'uper'; did you mean 'upper'?"));
+    // A type: a built-in one, list, or any record (an event may type a variable).
+    CHECK(has(check(wrap("goto S", "  var s: strng = \"\"\n")), "error: unknown type 'strng'; did you mean 'string'?"));
+    CHECK(has(check(wrap("goto S", "  var l: lst<int> = []\n")), "error: unknown type 'lst'; did you mean 'list'?"));
+    CHECK(has(check("event Placed { id: string }\nevent Go { id: string }\nworkflow W { key id: string var p: Placd? = null\n"
+                    " start on Go { goto S } state S { on Go { if p != null { complete } } } }\n"),
+              "error: unknown type 'Placd'; did you mean 'Placed'?"));
     CHECK(has(check("event Go { id: string }\nevent A { id: string }\nworkflow W { key id: string start on Go { goto S }"
                     " state S { on Z { complete } } }\n"), "error: unknown event 'Z'\n"));  // no name kept: no suggestion
     // Names past 64 characters are not compared (each comparison costs the product of the lengths).
@@ -461,7 +467,7 @@ TEST_CASE("columns count characters, not bytes; the caret sits under the constru
     Compilation marked = test::compile_text("\xEF\xBB\xBF" "event A { id: strin }\nworkflow W { key id: string start on A { complete } }");
     REQUIRE(!marked.diagnostics.all().empty());
     CHECK(format_text(marked.diagnostics.all()[0]) ==
-          "test.flow:1:15: error: unknown type 'strin'\n"
+          "test.flow:1:15: error: unknown type 'strin'; did you mean 'string'?\n"
           "event A { id: strin }\n"
           "              ^~~~~\n");
 }
