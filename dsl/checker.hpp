@@ -10,6 +10,7 @@
 #include "dsl/ir.hpp"
 #include "dsl/loader.hpp"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -56,6 +57,9 @@ private:
     // The same for a type: a built-in one, `list`, or any record visible from `file` (an event or
     // a command may type a variable).
     std::string suggest_type(const std::string& wanted, int file);
+    // Both: the closest among `candidates` and the records visible from `file` that fit.
+    std::string suggest(const std::string& wanted, int file, std::vector<std::string_view> candidates,
+                        const std::function<bool(const ir::Record&)>& fits);
 
     // ---- expressions.cpp ----
     struct Local {

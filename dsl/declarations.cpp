@@ -4,6 +4,7 @@
 #include "dsl/parser.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -184,26 +185,25 @@ Checker::Declared* Checker::lookup(const std::string& name, int file) {
     return &it->second;
 }
 
-std::string Checker::suggest_record(const std::string& wanted, int file, ir::Record::Kind kind) {
-    std::vector<std::string_view> candidates;
+std::string Checker::suggest(const std::string& wanted, int file, std::vector<std::string_view> candidates,
+                             const std::function<bool(const ir::Record&)>& fits) {
     for (const auto& [name, declared] : declared_)
-        if (declared.kind == Declared::Kind::Record && program_.records[static_cast<std::size_t>(declared.index)].kind == kind &&
+        if (declared.kind == Declared::Kind::Record && fits(program_.records[static_cast<std::size_t>(declared.index)]) &&
             visible_[static_cast<std::size_t>(file)][static_cast<std::size_t>(declared.file)])
-            candidates.push_back(name);
-    std::string best = closest_name(wanted, candidates);
-    if (!best.empty()) declared_.at(best).used = true;
-    return did_you_mean(best);
-}
-
-std::string Checker::suggest_type(const std::string& wanted, int file) {
-    std::vector<std::string_view> candidates = {"list"};
-    for (const auto& [name, type] : primitive_types()) candidates.push_back(name);
-    for (const auto& [name, declared] : declared_)
-        if (declared.kind == Declared::Kind::Record && visible_[static_cast<std::size_t>(file)][static_cast<std::size_t>(declared.file)])
             candidates.push_back(name);
     std::string best = closest_name(wanted, candidates);
     if (auto it = declared_.find(best); it != declared_.end()) it->second.used = true;
     return did_you_mean(best);
+}
+
+std::string Checker::suggest_record(const std::string& wanted, int file, ir::Record::Kind kind) {
+    return suggest(wanted, file, {}, [kind](const ir::Record& record) { return record.kind == kind; });
+}
+
+std::string Checker::suggest_type(const std::string& wanted, int file) {
+    std::vector<std::string_view> built_in = {"list"};
+    for (const auto& [name, type] : primitive_types()) built_in.push_back(name);
+    return suggest(wanted, file, std::move(built_in), [](const ir::Record&) { return true; });
 }
 
 Type Checker::resolve_type(const ast::TypeRef& ref, int file) {

@@ -49,31 +49,41 @@ bool ResumePoints::first_on_line(std::size_t at) const {
     return !in_block_comment(at);
 }
 
+std::size_t ResumePoints::skip_spaces(std::size_t at, std::size_t end) const {
+    while (at < end && (text_[at] == ' ' || text_[at] == '\t')) ++at;
+    return at;
+}
+
 bool ResumePoints::keyword_at(std::size_t at, std::size_t length, std::size_t end) const {
     std::size_t after = at + length;
     if (after > end || (after < end && is_word_char(text_[after]))) return false;
-    while (after < end && (text_[after] == ' ' || text_[after] == '\t')) ++after;
+    after = skip_spaces(after, end);
     return after >= end || (text_[after] != ':' && text_[after] != '?');
 }
 
-std::size_t ResumePoints::next_declaration(std::size_t from) const {
-    for (std::size_t nl = text_.find('\n', from); nl != std::string::npos; nl = text_.find('\n', nl + 1)) {
-        std::size_t word = nl + 1;
-        while (word < text_.size() && (text_[word] == ' ' || text_[word] == '\t')) ++word;
-        if (word >= text_.size() || in_block_comment(word)) continue;
-        for (std::string_view keyword : declaration_keywords)
-            if (text_.compare(word, keyword.size(), keyword) == 0 && keyword_at(word, keyword.size(), text_.size()))
-                return word;
+template <class Starts>
+std::size_t ResumePoints::next_line_starting(std::size_t from, std::size_t end, Starts starts) const {
+    for (std::size_t nl = text_.find('\n', from); nl != std::string::npos && nl < end; nl = text_.find('\n', nl + 1)) {
+        const std::size_t word = skip_spaces(nl + 1, end);
+        if (word < end && !in_block_comment(word) && starts(word)) return word;
     }
-    return text_.size();
+    return std::string::npos;
+}
+
+bool ResumePoints::starts_declaration(std::size_t at) const {
+    return std::any_of(declaration_keywords.begin(), declaration_keywords.end(), [&](std::string_view keyword) {
+        return text_.compare(at, keyword.size(), keyword) == 0 && keyword_at(at, keyword.size(), text_.size());
+    });
+}
+
+std::size_t ResumePoints::next_declaration(std::size_t from) const {
+    const std::size_t found = next_line_starting(from, text_.size(), [&](std::size_t word) { return starts_declaration(word); });
+    return found == std::string::npos ? text_.size() : found;
 }
 
 std::size_t ResumePoints::after_declaration(std::size_t started, std::size_t failed_at) const {
-    if (failed_at > started && failed_at < text_.size() && first_on_line(failed_at)) {
-        for (std::string_view keyword : declaration_keywords)
-            if (text_.compare(failed_at, keyword.size(), keyword) == 0 && keyword_at(failed_at, keyword.size(), text_.size()))
-                return failed_at;
-    }
+    if (failed_at > started && failed_at < text_.size() && first_on_line(failed_at) && starts_declaration(failed_at))
+        return failed_at;
     return next_declaration(std::max(failed_at, started));
 }
 
@@ -85,23 +95,17 @@ bool ResumePoints::starts_member(std::size_t at, std::size_t end) const {
         if (keyword != "key") return true;
         // `key` is also the instance's key in expressions (`key }`, `key == x`): a member only
         // as `key name:`.
-        std::size_t after = at + keyword.size();
-        while (after < end && (text_[after] == ' ' || text_[after] == '\t')) ++after;
-        const std::size_t name = after;
+        const std::size_t name = skip_spaces(at + keyword.size(), end);
+        std::size_t after = name;
         while (after < end && is_word_char(text_[after])) ++after;
-        while (after < end && (text_[after] == ' ' || text_[after] == '\t')) ++after;
+        after = skip_spaces(after, end);
         return after > name && after < end && text_[after] == ':';
     }
     return false;
 }
 
 std::size_t ResumePoints::next_member(std::size_t from, std::size_t end) const {
-    for (std::size_t nl = text_.find('\n', from); nl != std::string::npos && nl < end; nl = text_.find('\n', nl + 1)) {
-        std::size_t word = nl + 1;
-        while (word < end && (text_[word] == ' ' || text_[word] == '\t')) ++word;
-        if (!in_block_comment(word) && starts_member(word, end)) return word;
-    }
-    return std::string::npos;
+    return next_line_starting(from, end, [&](std::size_t word) { return starts_member(word, end); });
 }
 
 std::size_t ResumePoints::after_member(std::size_t failed_at, std::size_t end) const {
@@ -116,18 +120,13 @@ bool ResumePoints::starts_statement(std::size_t at, std::size_t end) const {
     // An assignment: a name, then '=' that is no '=='.
     std::size_t after = at;
     while (after < end && is_word_char(text_[after])) ++after;
-    while (after < end && (text_[after] == ' ' || text_[after] == '\t')) ++after;
+    after = skip_spaces(after, end);
     return after < end && text_[after] == '=' && (after + 1 >= end || text_[after + 1] != '=');
 }
 
 std::size_t ResumePoints::after_statement(std::size_t failed_at, std::size_t end) const {
     if (failed_at < end && first_on_line(failed_at) && starts_statement(failed_at, end)) return failed_at;
-    for (std::size_t nl = text_.find('\n', failed_at); nl != std::string::npos && nl < end; nl = text_.find('\n', nl + 1)) {
-        std::size_t word = nl + 1;
-        while (word < end && (text_[word] == ' ' || text_[word] == '\t')) ++word;
-        if (!in_block_comment(word) && starts_statement(word, end)) return word;
-    }
-    return std::string::npos;
+    return next_line_starting(failed_at, end, [&](std::size_t word) { return starts_statement(word, end); });
 }
 
 }  // namespace flow

@@ -48,6 +48,12 @@ private:
     // Whether the keyword of `length` characters at `at` stands as a word, and not as a field's
     // name (followed by ':' or '?:').
     bool keyword_at(std::size_t at, std::size_t length, std::size_t end) const;
+    std::size_t skip_spaces(std::size_t at, std::size_t end) const;
+    bool starts_declaration(std::size_t at) const;
+    // The first word of the next line after the one holding `from`, outside block comments, for
+    // which `starts(word)` holds; npos when none does before `end`.
+    template <class Starts>
+    std::size_t next_line_starting(std::size_t from, std::size_t end, Starts starts) const;
 
     const std::string& text_;
     std::vector<std::pair<std::size_t, std::size_t>> comments_;  // [begin, end) of each `/* … */`

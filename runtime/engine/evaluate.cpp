@@ -7,7 +7,6 @@
 #include "stdlib/compare.hpp"
 #include "stdlib/functions.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 namespace flow::engine {
@@ -65,7 +64,7 @@ void check_built(const ir::Expr& e, const Value& value, std::size_t levels = max
                        " bytes: a list or record built from copies of itself, again and again");
 }
 
-Value within_depth(const ir::Expr& e, Value value) {
+Value within_bounds(const ir::Expr& e, Value value) {
     if (value.is_structured()) check_built(e, value);
     return value;
 }
@@ -158,9 +157,7 @@ bool Execution::appended_in_place(const ir::Stmt& assignment, Locals& locals) {
     Value element = widened(eval(call.args[1], locals), workflow_.vars[slot].type.required().element());
     if (element.is_structured()) check_built(call, element, max_json_depth - 1);
     if (instance_.vars[slot].size() + 1 > max_list_elements) fail_at(call, list_too_long(instance_.vars[slot].size() + 1));
-    auto saved = std::find_if(saved_vars_.begin(), saved_vars_.end(), [&](const SavedVar& v) { return v.slot == slot; });
-    if (saved == saved_vars_.end()) saved_vars_.push_back({slot, Value(), instance_.vars[slot].size()});
-    instance_.vars[slot].push_back(std::move(element));
+    append_to(slot, std::move(element));
     return true;
 }
 
@@ -204,7 +201,7 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
             if (!result.is_structured()) return result;
             // append(list<number>, int) and the like: the int becomes the list's double.
             if (e.type.required().is(Type::Kind::List)) result = widened(std::move(result), e.type);
-            return within_depth(e, std::move(result));
+            return within_bounds(e, std::move(result));
         } catch (const RuntimeError& error) {
             fail_at(e, error.what());
         }
@@ -230,7 +227,7 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
             if (field && !field->optional)
                 fail_at(e.args[i], "field '" + e.names[i] + "' of '" + e.name + "' is required, and its json value is null");
         }
-        return within_depth(e, std::move(out));
+        return within_bounds(e, std::move(out));
     }
     case O::MakeList: {
         Value out = Value::array();
@@ -239,12 +236,12 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
             Value v = eval(a, locals);
             out.push_back(may_widen(a.type, element) ? widened(std::move(v), element) : std::move(v));
         }
-        return within_depth(e, std::move(out));
+        return within_bounds(e, std::move(out));
     }
     case O::ToWire: {
         Value wire = codec_.encode(eval(e.args[0], locals), e.operand_type);
         if (!wire.is_structured()) return wire;
-        return within_depth(e, std::move(wire));
+        return within_bounds(e, std::move(wire));
     }
     case O::Not: return !eval(e.args[0], locals).get<bool>();
     case O::And: return eval(e.args[0], locals).get<bool>() && eval(e.args[1], locals).get<bool>();

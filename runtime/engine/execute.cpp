@@ -25,10 +25,21 @@ void Execution::initialize_vars() {
                                 : eval(workflow_.vars[v].initializer, locals);
 }
 
+Execution::SavedVar* Execution::saved_for(std::size_t slot) {
+    auto saved = std::find_if(saved_vars_.begin(), saved_vars_.end(), [&](const SavedVar& v) { return v.slot == slot; });
+    return saved == saved_vars_.end() ? nullptr : &*saved;
+}
+
+void Execution::append_to(std::size_t slot, Value element) {
+    Value& list = instance_.vars[slot];
+    if (!saved_for(slot)) saved_vars_.push_back({slot, Value(), list.size()});
+    list.push_back(std::move(element));
+}
+
 void Execution::assign(std::size_t slot, Value value) {
     Value& var = instance_.vars[slot];
-    auto saved = std::find_if(saved_vars_.begin(), saved_vars_.end(), [&](const SavedVar& v) { return v.slot == slot; });
-    if (saved == saved_vars_.end()) {
+    SavedVar* saved = saved_for(slot);
+    if (!saved) {
         saved_vars_.push_back({slot, std::move(var), replaced});
     } else if (saved->length != replaced) {
         // Appended to in place before: what it held is its first `length` elements.

@@ -72,6 +72,8 @@ private:
 
     // Assigns a variable, keeping what it held for undo_vars.
     void assign(std::size_t slot, Value value);
+    // Pushes onto a list variable, keeping its length for undo_vars.
+    void append_to(std::size_t slot, Value element);
     // `x = append(x, v)` done in place: v is pushed onto x, not onto a copy of it, so that a
     // list grown one element at a time costs its length, not the square of it. False when the
     // statement is no such assignment.
@@ -102,6 +104,7 @@ private:
     };
     static constexpr std::size_t replaced = static_cast<std::size_t>(-1);
     std::vector<SavedVar> saved_vars_;
+    SavedVar* saved_for(std::size_t slot);  // null before the variable's first change
 };
 
 }  // namespace flow::engine
