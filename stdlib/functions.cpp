@@ -762,7 +762,7 @@ Type result_type(Result result, const Type& element) {
 bool fits_element(Type& element, const Type& arg) {
     Type shared;
     if (!unify(element, arg, shared)) return false;
-    if (shared.is_optional() && !element.is_optional() && !element.is(Type::Kind::Never)) return false;
+    if (shared.is_optional() && !element.is_optional() && !element.is(Type::Kind::Never) && !element.is(Type::Kind::Null)) return false;
     element = shared;
     return true;
 }

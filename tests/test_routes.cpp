@@ -525,6 +525,28 @@ TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {
     CHECK(s.call(beast_http::verb::get, "/metrics").result_int() == 200);
 }
 
+TEST_CASE("a route's path is compared segment by segment once percent-decoded, whatever its query") {
+    Server s;
+    // `%65` is `e` and `%68` is `h`, as `%77orkflows` was already `workflows`.
+    auto accepted = s.call(beast_http::verb::post, "/v1/%65vents", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})");
+    CHECK(accepted.result_int() == 202);
+    CHECK(s.body_of(accepted)["deliveries"][0]["outcome"] == "started");
+    CHECK(s.call(beast_http::verb::get, "/v1/%65vents").result_int() == 405);
+    CHECK(s.call(beast_http::verb::get, "/%68ealthz").result_int() == 200);
+    CHECK(s.call(beast_http::verb::get, "/metrics?name=flow").result_int() == 200);
+    CHECK(s.call(beast_http::verb::get, "/v1/%77orkflows").result_int() == 200);
+    // An encoded slash stays inside its segment: `/v1%2Fevents` is one segment, no route.
+    CHECK(s.call(beast_http::verb::post, "/v1%2Fevents", R"({"id": "e2", "type": "Go", "data": {"id": "b", "n": 1}})").result_int() == 404);
+    CHECK(s.call(beast_http::verb::post, "/v1/events/", R"({"id": "e3", "type": "Go", "data": {"id": "c", "n": 1}})").result_int() == 404);
+    http::Request waiting{beast_http::verb::get, "/%6detrics?x=1", 11};
+    CHECK(http::targets_path(waiting, {"metrics"}));
+    CHECK(!http::targets_path(waiting, {"healthz"}));
+    waiting.target("http://localhost:8080");
+    CHECK(http::targets_path(waiting, {}));
+    waiting.target("/");
+    CHECK(http::targets_path(waiting, {}));
+}
+
 TEST_CASE("a runtime error in on cancel ends the instance cancelled, with the error and none of the handler's commands") {
     Server s(100, "event Go { id: string, n: int }\ncommand Log to log { text: string }\n"
                   "workflow W { key id: string var n: int = 0 start on Go as g { n = g.n goto S }\n"

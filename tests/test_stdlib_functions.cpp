@@ -157,6 +157,8 @@ TEST_CASE("resolve: list parameters take their element type from the argument") 
     CHECK(resolved("append", {list_of(Type::number()), Type::integer()}).result == list_of(Type::number()));
     CHECK(resolved("append", {list_of(Type::never()), Type::string()}).result == list_of(Type::string()));
     CHECK(resolved("append", {list_of(opt(Type::integer())), Type::null()}).result == list_of(opt(Type::integer())));
+    // A list of nulls takes any value, as the literal `[null, 1]` does: the element becomes optional.
+    CHECK(resolved("append", {list_of(Type::null()), Type::integer()}).result == list_of(opt(Type::integer())));
     CHECK(resolved("append", {list_of(Type::record("Line")), Type::record("Line")}).result ==
           list_of(Type::record("Line")));
     CHECK(resolved("contains", {list_of(Type::integer()), Type::number()}).result == Type::boolean());

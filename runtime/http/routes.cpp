@@ -503,11 +503,24 @@ boost::system::result<boost::urls::url_view> parse_target(std::string_view targe
     return boost::system::error_code(boost::urls::error::illegal_reserved_char);  // neither form
 }
 
-bool is_event_post(const Request& req) {
-    if (req.method() != beast_http::verb::post) return false;
-    auto parsed = parse_target(req.target());
-    return parsed && parsed->encoded_path() == "/v1/events";
+namespace {
+
+bool has_segments(boost::urls::url_view url, std::initializer_list<std::string_view> wanted) {
+    auto segments = url.segments();
+    // `/` and the empty path of an absolute form have no segment.
+    if (wanted.size() == 0) return url.encoded_path().empty() || url.encoded_path() == "/";
+    if (!url.is_path_absolute() || segments.size() != wanted.size()) return false;
+    return std::equal(segments.begin(), segments.end(), wanted.begin());
 }
+
+}  // namespace
+
+bool targets_path(const Request& req, std::initializer_list<std::string_view> segments) {
+    auto parsed = parse_target(req.target());
+    return parsed && has_segments(*parsed, segments);
+}
+
+bool is_event_post(const Request& req) { return req.method() == beast_http::verb::post && targets_path(req, {"v1", "events"}); }
 
 void handle_async(const Request& req, Services& s, Reply reply) {
     if (is_event_post(req)) return post_events(req, s, std::move(reply));
@@ -529,17 +542,17 @@ Response route(const Request& req, Services& s) {
     const bool reads = method == beast_http::verb::get || method == beast_http::verb::head;
     const bool writes = method == beast_http::verb::post;
 
-    if (path == "/healthz") {
+    if (has_segments(url, {"healthz"})) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
         if (!s.store.healthy()) return error_response(503, "the database does not answer", req.version());
         return json_response(200, {{"status", "ok"}}, req.version());
     }
-    if (path == "/metrics") {
+    if (has_segments(url, {"metrics"})) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
         return metrics(req, s);
     }
     if (segments.size() < 2 || segments[0] != "v1") return error_response(404, "no such route: " + path, req.version());
-    if (path == "/v1/events") return method_not_allowed("POST", req.version());  // a POST went to post_events
+    if (has_segments(url, {"v1", "events"})) return method_not_allowed("POST", req.version());  // a POST went to post_events
     bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
                  (segments.size() == 3 && segments[1] == "instances") ||
                  (segments.size() == 4 && segments[1] == "instances" && segments[3] == "cancel") ||

@@ -63,6 +63,10 @@ void handle_async(const Request& request, Services& services, Reply reply);
 Response handle(const Request& request, Services& services);
 // Whether handle_async answers this request without blocking the calling thread.
 bool is_event_post(const Request& request);
+// Whether the request's target names this path: its segments compared once percent-decoded
+// (`/v1/%65vents` is `/v1/events`, `/v1%2Fevents` is one segment), whatever its query, in the
+// origin or the absolute form. `{}` is `/`.
+bool targets_path(const Request& request, std::initializer_list<std::string_view> segments);
 
 // A JSON error response: {"error": message}.
 Response error_response(unsigned status, const std::string& message, unsigned version = 11);

@@ -1018,6 +1018,31 @@ class FlowdTest(unittest.TestCase):
 
     # ---- deployment ----------------------------------------------------------------------
 
+    def test_metrics_address_serves_metrics_and_health_by_path_whatever_the_query(self):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        flowd = self.start(metrics_listen=f"127.0.0.1:{port}")
+
+        def get(path):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read().decode()
+            connection.close()
+            return response.status, body
+
+        for path in ["/metrics", "/metrics?name=flow_events_total", "/%6detrics"]:
+            status, body = get(path)
+            self.assertEqual(status, 200, path)
+            self.assertIn("flow_events_total", body, path)
+        self.assertEqual(get("/healthz?probe=1")[0], 200)
+        self.assertEqual(get("/v1/instances")[0], 404)
+        self.assertEqual(get("/v1/%65vents")[0], 404)
+        self.assertEqual(flowd.request("GET", "/metrics?name=x")[0], 200)
+
+
     def test_cancel_and_versions(self):
         flowd = self.start()
         _, body = flowd.post_event({"id": "c1", "type": "Start", "data": {"id": "c1", "n": 1}})

@@ -347,7 +347,7 @@ int main(int argc, char** argv) {
     auto serve = [&](const flow::http::Request& r, flow::http::Reply reply) {
         flow::http::Services* services = ready.load();
         if (!services) {
-            if (r.method() == boost::beast::http::verb::get && r.target() == "/metrics")
+            if (r.method() == boost::beast::http::verb::get && flow::http::targets_path(r, {"metrics"}))
                 return reply(flow::http::database_waiting_metrics(r));
             std::lock_guard lock(waiting_mutex);
             return reply(flow::http::error_response(503, "the database is not available yet: " + waiting_for, r.version()));
@@ -402,7 +402,7 @@ int main(int argc, char** argv) {
             return 2;
         }
         metrics_server = std::make_unique<flow::http::Server>(io, limits, [&](const flow::http::Request& r, flow::http::Reply reply) {
-            if (r.target() != "/metrics" && r.target() != "/healthz")
+            if (!flow::http::targets_path(r, {"metrics"}) && !flow::http::targets_path(r, {"healthz"}))
                 return reply(flow::http::error_response(404, "only /metrics and /healthz here"));
             serve(r, std::move(reply));
         }, nullptr, connection_contexts);
