@@ -2,20 +2,18 @@
 
 #include "runtime/http/wire_text.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
 #include <openssl/ssl.h>
 
-#include <atomic>
-#include <functional>
-#include <optional>
 #include <charconv>
 #include <ctime>
 #include <limits>
@@ -28,14 +26,7 @@ namespace beast_http = boost::beast::http;
 
 namespace {
 
-// Runs the io_context until the operation started before it completes; false when the client
-// was aborted meanwhile (the operation is then left pending, and the context never runs again).
-bool wait(asio::io_context& io, const std::atomic<bool>& aborted) {
-    io.restart();
-    if (aborted) return false;  // checked after restart(), which would undo an abort's stop()
-    io.run();
-    return !aborted;
-}
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 using ResponseParser = beast_http::response_parser<beast_http::string_body>;
 constexpr std::uint64_t max_answer_body_bytes = 1 << 20;
@@ -48,36 +39,40 @@ bool is_interim(const ResponseParser& parser) {
     return status >= 100 && status < 200 && status != 101;
 }
 
-// Writes the request and reads the final answer on an open stream, plain or TLS, within one run
-// of the context: the read starts as the write completes, and interim answers before the final
-// one are read and passed over. `timeout` bounds it all, however many interim answers come.
+// Writes the request and reads the final answer on an open stream, plain or TLS: interim
+// answers before the final one are read and passed over. `timeout` bounds it all, however many
+// interim answers come.
 template <class Stream>
-beast::error_code exchange(asio::io_context& io, const std::atomic<bool>& aborted, Stream& stream, const std::string& request,
-                           std::optional<ResponseParser>& parser, std::chrono::milliseconds timeout) {
-    beast::error_code ec;
+asio::awaitable<beast::error_code> exchange(Stream& stream, const std::string& request, std::optional<ResponseParser>& parser,
+                                            std::chrono::milliseconds timeout) {
     beast::flat_buffer buffer;
     beast::get_lowest_layer(stream).expires_after(timeout);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::function<void()> read_answer = [&] {
+    auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(request), tuple_awaitable);
+    if (write_error) co_return write_error;
+    for (;;) {
         parser.emplace();
         parser->header_limit(max_answer_header_bytes);
         parser->body_limit(max_answer_body_bytes);
-        beast_http::async_read(stream, buffer, *parser, [&](beast::error_code read_error, std::size_t) {
-            ec = read_error;
-            if (read_error || !is_interim(*parser)) return;
-            // A target that sends interim answers without end never lets the stream's own
-            // deadline fire, which each completed read pushes back.
-            if (std::chrono::steady_clock::now() >= deadline) ec = beast::error::timeout;
-            else read_answer();
-        });
-    };
-    asio::async_write(stream, asio::buffer(request), [&](beast::error_code e, std::size_t) {
-        ec = e;
-        if (!e) read_answer();
-    });
-    if (!wait(io, aborted)) return asio::error::operation_aborted;
-    return ec;
+        auto [read_error, read] = co_await beast_http::async_read(stream, buffer, *parser, tuple_awaitable);
+        if (read_error || !is_interim(*parser)) co_return read_error;
+        // A target that sends interim answers without end must not hold the lane past its
+        // deadline.
+        if (std::chrono::steady_clock::now() >= deadline) co_return beast::error::timeout;
+    }
 }
+
+// A name's resolution, which runs on Asio's own thread: its outcome is shared with the
+// handler, so that a request that stops waiting for it (past its deadline, or cut off) leaves
+// nothing behind that the handler could touch.
+struct Lookup {
+    explicit Lookup(asio::io_context& io) : resolver(io), wake(io) {}
+    asio::ip::tcp::resolver resolver;
+    asio::steady_timer wake;  // cancelled when the lookup ends; expires at the deadline
+    asio::ip::tcp::resolver::results_type results;
+    beast::error_code error;
+    bool done = false;
+};
 
 }  // namespace
 
@@ -88,15 +83,18 @@ bool HttpClient::has_unread_data(Connection& connection) {
     return socket.available(ec) > 0 || ec;
 }
 
+void HttpClient::close(Connection& connection) {
+    if (connection.plain) connection.plain->close();
+    if (connection.secure) beast::get_lowest_layer(*connection.secure).close();
+}
+
 void HttpClient::abort() {
     aborted_ = true;
-    io_.stop();
+    if (cancel_in_progress_) cancel_in_progress_();
+    for (auto& [key, connection] : connections_) close(connection);
 }
 
 HttpResult HttpClient::cut_off(const std::string& key) {
-    // A stream with an operation left pending is kept until the client goes: the operation
-    // refers to it, and the context that holds the operation is never run again.
-    abandoned_.push_back(std::move(connections_[key]));
     connections_.erase(key);
     HttpResult result{0, "cut off: flowd was stopping", std::nullopt};
     result.cut_off = true;
@@ -144,12 +142,12 @@ asio::ssl::context* HttpClient::tls_for(const std::string& ca_file, std::string&
     return tls.get();
 }
 
-HttpResult HttpClient::post(const std::string& url, const std::string& body,
-                            const std::vector<std::pair<std::string, std::string>>& headers, std::chrono::milliseconds timeout,
-                            const std::string& ca_file) {
+asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
+                                             std::vector<std::pair<std::string, std::string>> headers,
+                                             std::chrono::milliseconds timeout, std::string ca_file) {
     auto parsed = boost::urls::parse_uri(url);
     if (!parsed || (parsed->scheme_id() != boost::urls::scheme::http && parsed->scheme_id() != boost::urls::scheme::https))
-        return {0, "invalid URL " + url, std::nullopt};
+        co_return HttpResult{0, "invalid URL " + url, std::nullopt};
     const bool secure = parsed->scheme_id() == boost::urls::scheme::https;
     std::string host(parsed->host_name().empty() ? std::string(parsed->host()) : std::string(parsed->host_name()));
     if (parsed->host_type() == boost::urls::host_type::ipv6) host = std::string(parsed->host_ipv6_address().to_string());
@@ -160,59 +158,49 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
     std::string key = std::string(parsed->scheme()) + "://" + endpoint + (secure ? " " + ca_file : "");
 
     for (int attempt = 0; attempt < 2; ++attempt) {
-        if (aborted_) return cut_off(key);
+        if (aborted_) co_return cut_off(key);
         // An idle kept-alive connection with something to read has been answered already (a
         // `408` the target sent before closing it): that is no answer to the next request, which
         // starts on a new connection.
         if (auto kept = connections_.find(key); kept != connections_.end() && has_unread_data(kept->second))
             connections_.erase(kept);
-        Connection& connection = connections_[key];
-        bool reused = connection.plain || connection.secure;
-        beast::error_code ec;
+        const bool reused = connections_.count(key) > 0;
         if (!reused) {
             asio::ssl::context* tls = nullptr;
             if (secure) {
                 std::string problem;
                 tls = tls_for(ca_file, problem);
-                if (!tls) {
-                    connections_.erase(key);
-                    return {0, problem, std::nullopt};
-                }
+                if (!tls) co_return HttpResult{0, problem, std::nullopt};
             }
             // Resolved within the request's deadline, and cut off by a stop like the rest: a name
             // server that does not answer must not hold a lane past `timeout`.
-            asio::ip::tcp::resolver resolver(io_);
-            asio::ip::tcp::resolver::results_type results;
-            asio::steady_timer resolve_deadline(io_);
-            bool resolve_late = false;
-            resolve_deadline.expires_after(timeout);
-            resolve_deadline.async_wait([&](beast::error_code e) {
-                if (e) return;
-                resolve_late = true;
-                resolver.cancel();
+            auto lookup = std::make_shared<Lookup>(io_);
+            lookup->wake.expires_after(timeout);
+            lookup->resolver.async_resolve(host, port, [lookup](beast::error_code e, asio::ip::tcp::resolver::results_type found) {
+                lookup->error = e;
+                lookup->results = std::move(found);
+                lookup->done = true;
+                lookup->wake.cancel();
             });
-            resolver.async_resolve(host, port, [&](beast::error_code e, asio::ip::tcp::resolver::results_type found) {
-                ec = e;
-                results = std::move(found);
-                resolve_deadline.cancel();
-            });
-            if (!wait(io_, aborted_)) return cut_off(key);
-            if (ec) {
-                connections_.erase(key);
-                return {0, "cannot resolve " + host + ": " + (resolve_late ? "timed out after " + std::to_string(timeout.count()) + " ms" : ec.message()),
-                        std::nullopt};
-            }
+            cancel_in_progress_ = [lookup] { lookup->wake.cancel(); };
+            co_await lookup->wake.async_wait(tuple_awaitable);
+            cancel_in_progress_ = nullptr;
+            if (!lookup->done) lookup->resolver.cancel();
+            if (aborted_) co_return cut_off(key);
+            if (!lookup->done || lookup->error)
+                co_return HttpResult{0, "cannot resolve " + host + ": " +
+                                            (lookup->done ? lookup->error.message()
+                                                          : "timed out after " + std::to_string(timeout.count()) + " ms"),
+                                     std::nullopt};
             auto transport = std::make_unique<beast::tcp_stream>(io_);
             transport->expires_after(timeout);
-            transport->async_connect(results, [&](beast::error_code e, auto) { ec = e; });
-            if (!wait(io_, aborted_)) {
-                connection.plain = std::move(transport);
-                return cut_off(key);
-            }
-            if (ec) {
-                connections_.erase(key);
-                return {0, "cannot connect to " + endpoint + ": " + ec.message(), std::nullopt};
-            }
+            cancel_in_progress_ = [&transport] { transport->close(); };
+            auto [connect_error, connected] = co_await transport->async_connect(lookup->results, tuple_awaitable);
+            cancel_in_progress_ = nullptr;
+            if (aborted_) co_return cut_off(key);
+            if (connect_error)
+                co_return HttpResult{0, "cannot connect to " + endpoint + ": " + connect_error.message(), std::nullopt};
+            Connection connection;
             if (!secure) {
                 connection.plain = std::move(transport);
             } else {
@@ -223,18 +211,17 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
                 if (parsed->host_type() == boost::urls::host_type::name)
                     SSL_set_tlsext_host_name(stream->native_handle(), host.c_str());
                 beast::get_lowest_layer(*stream).expires_after(timeout);
-                stream->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
-                if (!wait(io_, aborted_)) {
-                    connection.secure = std::move(stream);
-                    return cut_off(key);
-                }
-                if (ec) {
-                    connections_.erase(key);
-                    return {0, "TLS with " + endpoint + " failed: " + ec.message(), std::nullopt};
-                }
+                cancel_in_progress_ = [&stream] { beast::get_lowest_layer(*stream).close(); };
+                auto [handshake_error] = co_await stream->async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
+                cancel_in_progress_ = nullptr;
+                if (aborted_) co_return cut_off(key);
+                if (handshake_error)
+                    co_return HttpResult{0, "TLS with " + endpoint + " failed: " + handshake_error.message(), std::nullopt};
                 connection.secure = std::move(stream);
             }
+            connections_[key] = std::move(connection);
         }
+        Connection& connection = connections_[key];
         beast_http::request<beast_http::empty_body> req{beast_http::verb::post, target, 11};
         req.set(beast_http::field::host, parsed->has_port() ? std::string(parsed->encoded_host_and_port()) : std::string(parsed->encoded_host()));
         req.set(beast_http::field::user_agent, "flowd");
@@ -243,9 +230,10 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
         req.content_length(body.size());
         const std::string request = http::wire_text(req.base(), body);
         std::optional<ResponseParser> parser;
-        ec = connection.secure ? exchange(io_, aborted_, *connection.secure, request, parser, timeout)
-                               : exchange(io_, aborted_, *connection.plain, request, parser, timeout);
-        if (aborted_) return cut_off(key);
+        // The connection stays in connections_ meanwhile, where abort() closes it.
+        beast::error_code ec = connection.secure ? co_await exchange(*connection.secure, request, parser, timeout)
+                                                 : co_await exchange(*connection.plain, request, parser, timeout);
+        if (aborted_) co_return cut_off(key);
         // An answer whose body is too long (or never ends) is still an answer: its status,
         // which came first, decides (a 2xx delivers). The connection is not kept.
         const bool status_known = parser && parser->is_header_done() && ec == beast_http::error::body_limit;
@@ -253,8 +241,8 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
             connections_.erase(key);
             // A kept-alive connection the target closed meanwhile: try once on a new one.
             if (reused && ec != beast::error::timeout) continue;
-            return {0, ec == beast::error::timeout ? "timed out after " + std::to_string(timeout.count()) + " ms" : ec.message(),
-                    std::nullopt};
+            co_return HttpResult{0, ec == beast::error::timeout ? "timed out after " + std::to_string(timeout.count()) + " ms" : ec.message(),
+                                 std::nullopt};
         }
         auto& res = parser->get();
         HttpResult result;
@@ -268,9 +256,9 @@ HttpResult HttpClient::post(const std::string& url, const std::string& body,
                                                           std::chrono::system_clock::now().time_since_epoch())
                                                           .count());
         if (status_known || !res.keep_alive()) connections_.erase(key);
-        return result;
+        co_return result;
     }
-    return {0, "connection closed", std::nullopt};
+    co_return HttpResult{0, "connection closed", std::nullopt};
 }
 
 }  // namespace flow::relay

@@ -1,16 +1,18 @@
-// A small blocking HTTP/1.1 client for the relay, on Beast: one keep-alive connection per
-// scheme, host and port, a deadline on every request, and no exception for a target that fails.
-// `https://` URLs go over TLS 1.2 or later, with the server's certificate verified against the
-// system's trusted authorities (or a PEM file of the target's own) and its host name.
+// A small HTTP/1.1 client for the relay, on Beast: one request at a time as a coroutine on the
+// relay's I/O context, one keep-alive connection per scheme, host and port, a deadline on every
+// step, and no exception for a target that fails. `https://` URLs go over TLS 1.2 or later, with
+// the server's certificate verified against the system's trusted authorities (or a PEM file of
+// the target's own) and its host name.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
-#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,16 +29,19 @@ struct HttpResult {
     bool cut_off = false;      // not sent or not answered because flowd was stopping (abort())
 };
 
+// Every member runs on the thread of the context it was made with.
 class HttpClient {
 public:
+    explicit HttpClient(boost::asio::io_context& io) : io_(io) {}
+
     // `ca_file`: for an https URL, the PEM file of the authorities to trust instead of the
-    // system's (empty: the system's).
-    HttpResult post(const std::string& url, const std::string& body,
-                    const std::vector<std::pair<std::string, std::string>>& headers, std::chrono::milliseconds timeout,
-                    const std::string& ca_file = "");
-    // Cuts off the request in progress, from any thread: post() then answers "cut off: flowd
-    // was stopping" (no status), now and for every later call. For a stop that must not wait
-    // on a target that hangs.
+    // system's (empty: the system's). `timeout` bounds each step: the name's resolution, the
+    // connection, the TLS handshake, and the request with its answer.
+    boost::asio::awaitable<HttpResult> post(std::string url, std::string body,
+                                            std::vector<std::pair<std::string, std::string>> headers,
+                                            std::chrono::milliseconds timeout, std::string ca_file = "");
+    // Cuts off the request in progress: post() then answers "cut off: flowd was stopping" (no
+    // status), now and for every later call. For a stop that must not wait on a target that hangs.
     void abort();
 
 private:
@@ -50,12 +55,13 @@ private:
     HttpResult cut_off(const std::string& key);
     // Whether a kept-alive connection holds data no request asked for (or has failed).
     static bool has_unread_data(Connection& connection);
+    static void close(Connection& connection);
 
-    boost::asio::io_context io_;
+    boost::asio::io_context& io_;
     std::map<std::string, Connection> connections_;  // "scheme://host:port ca_file" -> open stream
     std::map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
-    std::vector<Connection> abandoned_;  // cut off by abort(), with an operation pending
-    std::atomic<bool> aborted_{false};
+    std::function<void()> cancel_in_progress_;  // what abort() cancels besides the open connections
+    bool aborted_ = false;
 };
 
 // Reads a Retry-After value: seconds, or an HTTP date relative to now.

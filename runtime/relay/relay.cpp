@@ -3,6 +3,11 @@
 #include "runtime/http/webhook_signature.hpp"
 #include "runtime/service/processor.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -19,17 +24,40 @@ using nlohmann::json;
 
 Relay::Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms,
              RecordAttempts record_attempts)
-    : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)), record_attempts_(std::move(record_attempts)),
-      lanes_(lane_count) {}
+    : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)), record_attempts_(std::move(record_attempts)) {
+    for (std::size_t i = 0; i < lane_count; ++i) lanes_.push_back(std::make_unique<Lane>(io_));
+}
 
 Relay::~Relay() { stop(); }
 
 void Relay::start() {
-    for (Lane& lane : lanes_) lane.thread = std::thread([this, &lane] {
-        pthread_setname_np(pthread_self(), "flowd-lane");
-        run_lane(lane);
+    lanes_running_ = static_cast<int>(lanes_.size());
+    for (auto& lane : lanes_)
+        boost::asio::co_spawn(io_, run_lane(*lane), [this](std::exception_ptr failure) {
+            if (failure) std::rethrow_exception(failure);  // as a thread's would: out of run(), and terminate
+            // A lookup left to finish on Asio's thread would keep run() going: the lanes are done.
+            if (--lanes_running_ == 0) io_.stop();
+        });
+    io_thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "flowd-lanes");
+        io_.run();
     });
     loop_.start("flowd-relay", [this] { return round(); });
+}
+
+void Relay::wake_lanes() {
+    boost::asio::post(io_, [this] {
+        for (auto& lane : lanes_)
+            if (lane->waiting) lane->idle.cancel();
+    });
+}
+
+void Relay::wake_one_lane() {
+    for (auto& lane : lanes_)
+        if (lane->waiting) {
+            lane->idle.cancel();
+            return;
+        }
 }
 
 void Relay::stop(std::chrono::milliseconds grace) {
@@ -42,16 +70,17 @@ void Relay::stop(std::chrono::milliseconds grace) {
     std::thread cutter([&] {
         std::unique_lock lock(mutex);
         if (!stopped.wait_for(lock, grace, [&] { return done; }))
-            for (Lane& lane : lanes_) lane.client.abort();
+            boost::asio::post(io_, [this] {
+                for (auto& lane : lanes_) lane->client.abort();
+            });
     });
     loop_.stop();  // no more commands handed out, nor attempts recorded by the dispatcher
     {
         std::lock_guard lock(mutex_);
         lanes_stopping_ = true;
     }
-    to_send_.notify_all();
-    for (Lane& lane : lanes_)
-        if (lane.thread.joinable()) lane.thread.join();
+    wake_lanes();
+    if (io_thread_.joinable()) io_thread_.join();
     {
         std::lock_guard lock(mutex);
         done = true;
@@ -194,7 +223,7 @@ std::chrono::milliseconds Relay::round() {
         auto next = store_.next_command_due(now);
         if (next.ok() && *next.value) read_at_ms_ = std::min(read_at_ms_, **next.value);
     }
-    if (handed > 0) to_send_.notify_all();
+    if (handed > 0) wake_lanes();
     // Recorded after the hand-out, so that none of these comes back as due before its record.
     const bool recorded = !finished.empty();
     if (recorded) {
@@ -229,15 +258,25 @@ std::map<std::string, Relay::TargetQueue>::iterator Relay::next_to_send() {
     return targets_.end();
 }
 
-void Relay::run_lane(Lane& lane) {
+boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
     for (;;) {
         store::OutboxCommand command;
         std::optional<Silence> silence;
         {
             std::unique_lock lock(mutex_);
-            auto target = targets_.end();
-            to_send_.wait(lock, [&] { return lanes_stopping_ || (target = next_to_send()) != targets_.end(); });
-            if (lanes_stopping_) return;
+            if (lanes_stopping_) co_return;
+            auto target = next_to_send();
+            if (target == targets_.end()) {
+                lock.unlock();
+                // Nothing to send: wait until woken. A wake cannot be lost: it is posted to this
+                // thread after the hand-out it announces, so it runs after this wait has begun
+                // or before this look, which then saw the command.
+                lane.idle.expires_at(std::chrono::steady_clock::time_point::max());
+                lane.waiting = true;
+                co_await lane.idle.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                lane.waiting = false;
+                continue;
+            }
             last_served_ = target->first;
             command = std::move(target->second.waiting.front());
             target->second.waiting.pop_front();
@@ -253,7 +292,7 @@ void Relay::run_lane(Lane& lane) {
                                 "not sent: target '" + command.target + "' gave no answer to another command (" + silence->error + ")",
                                 ""};
         } else {
-            delivery = deliver(command, lane);
+            delivery = co_await deliver(command, lane);
         }
         bool wake_dispatcher = false;
         {
@@ -274,17 +313,17 @@ void Relay::run_lane(Lane& lane) {
             // Otherwise the dispatcher looks again within record_delay, while lanes are busy.
             wake_dispatcher = record_due(steady_now);
         }
-        to_send_.notify_one();  // one lane may now take a command of this target
+        wake_one_lane();  // one lane may now take a command of this target
         if (wake_dispatcher) loop_.wake();
     }
 }
 
-Relay::Delivery Relay::deliver(const store::OutboxCommand& command, Lane& lane) {
+boost::asio::awaitable<Relay::Delivery> Relay::deliver(const store::OutboxCommand& command, Lane& lane) {
     using Attempt = store::DeliveryAttempt;
     auto found = config_.targets.find(command.target);
     int attempts = command.attempts + 1;
     if (found == config_.targets.end())
-        return {{Attempt::Result::Dead, command.id, attempts, 0, "target '" + command.target + "' has no binding", ""}, false};
+        co_return Delivery{{Attempt::Result::Dead, command.id, attempts, 0, "target '" + command.target + "' has no binding", ""}, false};
     const service::Target& target = found->second;
     std::string text = wire_body(command);
     std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}, {"Idempotency-Key", command.id}};
@@ -295,17 +334,18 @@ Relay::Delivery Relay::deliver(const store::OutboxCommand& command, Lane& lane) 
         headers.emplace_back("webhook-signature", http::sign_webhook(target.secret, command.id, now_s, text));
     }
     auto started = std::chrono::steady_clock::now();
-    HttpResult result = lane.client.post(target.url, text, headers, std::chrono::milliseconds(target.timeout_ms), target.ca_file);
+    HttpResult result =
+        co_await lane.client.post(target.url, std::move(text), std::move(headers), std::chrono::milliseconds(target.timeout_ms), target.ca_file);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (result.status >= 200 && result.status < 300) {
         metrics_.delivery(command.target, "delivered", seconds);
-        return {{Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())}, false};
+        co_return Delivery{{Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())}, false};
     }
     if (result.cut_off) {
         // Cut off by a stop: counted (the target may have had it), but it never makes the
         // command dead, even as its last attempt: it is sent again after the next start, at once.
         metrics_.delivery(command.target, "retry", seconds);
-        return {{Attempt::Result::Retry, command.id, attempts, now_ms_(), result.error, ""}, false};
+        co_return Delivery{{Attempt::Result::Retry, command.id, attempts, now_ms_(), result.error, ""}, false};
     }
     bool no_answer = !result.answered;
     bool retryable = no_answer || result.status == 408 || result.status == 429 || (result.status >= 500 && result.status <= 599);
@@ -317,11 +357,11 @@ Relay::Delivery Relay::deliver(const store::OutboxCommand& command, Lane& lane) 
                            {"command", command.id}, {"target", command.target}, {"attempts", attempts}, {"error", error}})
                          .dump(-1, ' ', false, json::error_handler_t::replace)
                   << std::endl;
-        return {{Attempt::Result::Dead, command.id, attempts, 0, error, ""}, no_answer};
+        co_return Delivery{{Attempt::Result::Dead, command.id, attempts, 0, error, ""}, no_answer};
     }
     metrics_.delivery(command.target, "retry", seconds);
     std::int64_t delay = backoff_ms(target.retry, attempts, result.retry_after_ms, lane.random);
-    return {{Attempt::Result::Retry, command.id, attempts, now_ms_() + delay, error, ""}, no_answer};
+    co_return Delivery{{Attempt::Result::Retry, command.id, attempts, now_ms_() + delay, error, ""}, no_answer};
 }
 
 }  // namespace flow::relay

@@ -2,8 +2,8 @@
 // order per instance. A dispatcher thread hands the due commands out (never two of one
 // instance: only an instance's first pending command is due, and it stays handed out until its
 // attempt is recorded) and records the attempts the lanes finish, in the writer's batches. Eight
-// lanes, each a thread with its own keep-alive connections, send them; a target never holds
-// more than half of the lanes, so one that hangs leaves the others theirs. The dispatcher is
+// lanes, coroutines on one I/O thread, each with its own keep-alive connections, send them; a
+// target never holds more than half of the lanes, so one that hangs leaves the others theirs. The dispatcher is
 // woken after every commit and every finished attempt (push), and polls as a safety net (pull),
 // so a crash between commit and delivery only delays a command. A target that gives no answer
 // is not tried again until its retry is due: its other commands wait for the same backoff.
@@ -16,12 +16,16 @@
 
 #include "runtime/service/background_loop.hpp"
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -71,19 +75,26 @@ private:
     // The dispatcher's round: records the attempts finished, hands out the commands due;
     // returns how long to sleep.
     std::chrono::milliseconds round();
-    // What one delivery thread owns: its keep-alive connections and its jitter.
+    // What one lane owns: its keep-alive connections, its jitter, and the timer it waits on for
+    // a command (cancelled to wake it). Used on the I/O thread only.
     struct Lane {
+        explicit Lane(boost::asio::io_context& io) : client(io), idle(io) {}
         HttpClient client;
         std::mt19937_64 random{std::random_device{}()};
-        std::thread thread;
+        boost::asio::steady_timer idle;
+        bool waiting = false;  // waits on `idle`
     };
-    void run_lane(Lane& lane);
+    boost::asio::awaitable<void> run_lane(Lane& lane);
+    // Wakes the lanes waiting for a command: from any thread (all), or from a lane (one).
+    void wake_lanes();
+    void wake_one_lane();
     // What became of one command sent, and whether its target gave no answer at all.
     struct Delivery {
         store::DeliveryAttempt attempt;
         bool no_answer = false;
     };
-    Delivery deliver(const store::OutboxCommand& command, Lane& lane);
+    // `command` lives in the calling lane's frame for the whole call.
+    boost::asio::awaitable<Delivery> deliver(const store::OutboxCommand& command, Lane& lane);
     // Records attempts; when that fails they are kept to be recorded later, unless this is the
     // last chance (flowd is stopping): then their commands are sent again after the restart.
     // Whether they were recorded.
@@ -115,7 +126,6 @@ private:
     bool record_due(std::chrono::steady_clock::time_point now) const;
 
     std::mutex mutex_;
-    std::condition_variable to_send_;
     std::map<std::string, TargetQueue> targets_;
     std::string last_served_;                       // where next_to_send() looks first: after it
     int sending_ = 0;                               // over all targets
@@ -132,7 +142,10 @@ private:
     std::chrono::milliseconds record_pause_{0};
     bool lanes_stopping_ = false;
 
-    std::vector<Lane> lanes_;
+    boost::asio::io_context io_{1};                 // the lanes' context, run by io_thread_
+    std::vector<std::unique_ptr<Lane>> lanes_;      // after io_, which they use
+    int lanes_running_ = 0;                          // on the I/O thread: the lanes not yet ended
+    std::thread io_thread_;
     service::BackgroundLoop loop_;  // last: stopped first, while the members it uses still exist
 };
 
