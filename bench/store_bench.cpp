@@ -4,6 +4,7 @@
 //
 //   store_bench --flow FILE [--events N] [--batch B] [--scenario starts|pairs|updates|deadlines]
 //               [--preload M] [--db PATH] [--profile 1] [--schema-sql SQL] [--instance-cache C]
+//               [--due-in-ms D]
 //
 // FILE is examples/campaign_publishing.flow, bench/flows/progress.flow for `updates`, or
 // bench/flows/deadline.flow for `deadlines`.
@@ -11,7 +12,10 @@
 // `pairs`: half the events start instances, the other half complete them (PublishingConfirmed).
 // `updates`: 1,000 instances started, then steps that keep them running (a count and a command).
 // `deadlines`: every event starts a Deadline instance whose timer is due at the same instant,
-// one second after the run began: the database then holds N timers falling due at once.
+// D ms after the run began (`--due-in-ms`, 15,000 by default): the database then holds N timers
+// falling due at once. It prints `due_at_ms=` (serve it with flowd after that time) and fails
+// when the run outlasted D: a deadline already passed fires with its start, so fewer timers
+// would be left than asked for.
 // `--preload M` first fills the database with M waiting campaign instances.
 // `--profile 1` prints the time spent in each SQL statement at the end.
 // `--schema-sql SQL` runs SQL on the fresh database before the events, on a connection of its
@@ -50,6 +54,7 @@ struct Options {
     bool profile = false;
     std::string schema_sql;
     std::size_t instance_cache = 10000;
+    std::int64_t due_in_ms = 15000;
 };
 
 std::int64_t now_ms() {
@@ -107,6 +112,7 @@ int main(int argc, char** argv) {
         else if (flag == "--profile") o.profile = value == "1";
         else if (flag == "--schema-sql") o.schema_sql = value;
         else if (flag == "--instance-cache") o.instance_cache = std::stoul(value);
+        else if (flag == "--due-in-ms") o.due_in_ms = std::stoll(value);
         else {
             std::cerr << "unknown option " << flag << "\n";
             return 2;
@@ -160,8 +166,9 @@ int main(int argc, char** argv) {
     }
 
     std::vector<flow::service::IncomingEvent> events;
+    const std::int64_t due_at_ms = now_ms() + o.due_in_ms;
     if (o.scenario == "deadlines") {
-        std::string due = flow::service::timestamp(now_ms() + 1000);
+        std::string due = flow::service::timestamp(due_at_ms);
         for (long i = 0; i < o.events; ++i)
             events.push_back({"d-" + std::to_string(i), "DeadlineSet", {{"caseId", "case-" + std::to_string(i)}, {"dueAt", due}}, ""});
     } else if (o.scenario == "updates") {
@@ -178,7 +185,21 @@ int main(int argc, char** argv) {
         for (long i = 0; i < o.events; ++i) events.push_back(activated("k" + std::to_string(i)));
     }
     double seconds = run(store, processor, events, o.batch, sequence);
-    std::printf("scenario=%s events=%zu batch=%ld seconds=%.3f events_per_second=%.0f\n", o.scenario.c_str(), events.size(),
+    std::printf("scenario=%s events=%zu batch=%ld seconds=%.3f events_per_second=%.0f", o.scenario.c_str(), events.size(),
                 o.batch, seconds, static_cast<double>(events.size()) / seconds);
+    if (o.scenario != "deadlines") {
+        std::printf("\n");
+        return 0;
+    }
+    std::int64_t timers = 0;
+    if (auto counts = store.counts(); counts.ok())
+        for (const auto& [name, n] : *counts.value)
+            if (name == "timers_pending") timers = n;
+    std::printf(" timers=%lld due_at_ms=%lld\n", static_cast<long long>(timers), static_cast<long long>(due_at_ms));
+    if (timers != static_cast<std::int64_t>(events.size())) {
+        std::cerr << "store_bench: the run outlasted --due-in-ms " << o.due_in_ms << ": " << events.size() - timers
+                  << " deadlines fired with their start; give a longer one\n";
+        return 1;
+    }
     return 0;
 }
