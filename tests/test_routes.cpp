@@ -5,6 +5,7 @@
 #include "runtime/http/webhook_signature.hpp"
 #include "runtime/http/wire_text.hpp"
 #include "runtime/simulator/simulator.hpp"
+#include "runtime/store/sqlite.hpp"
 #include "runtime/store/sqlite_store.hpp"
 #include "support.hpp"
 
@@ -686,6 +687,27 @@ TEST_CASE("metrics are in the Prometheus text format") {
     }
     CHECK(sampled.count("flow_instances") == 1);
     CHECK(sampled.count("flow_writer_queue") == 1);
+}
+
+TEST_CASE("counts the database cannot give are left out of the metrics, not reported as zeros") {
+    Server s;
+    s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})");
+    std::string before = s.call(beast_http::verb::get, "/metrics").body();
+    CHECK(before.find("\nflow_outbox_commands{status=\"pending\"} 1\n") != std::string::npos);
+    CHECK(before.find("\nflow_database_available 1\n") != std::string::npos);
+    {
+        // Another connection takes a table the counts read away: the counts fail.
+        auto other = store::sqlite::Connection::open((s.dir / "flow.db").string(), "FULL", false);
+        REQUIRE(other.ok());
+        REQUIRE_FALSE((*other.value)->exec("ALTER TABLE timers RENAME TO timers_away"));
+    }
+    auto failing = s.call(beast_http::verb::get, "/metrics");
+    CHECK(failing.result_int() == 200);
+    CHECK(failing.body().find("\nflow_database_available 0\n") != std::string::npos);
+    CHECK(failing.body().find("flow_outbox_commands") == std::string::npos);
+    CHECK(failing.body().find("flow_instances") == std::string::npos);
+    CHECK(failing.body().find("flow_timers_pending") == std::string::npos);
+    CHECK(failing.body().find("flow_writer_queue") != std::string::npos);
 }
 
 TEST_CASE("the database file is readable by its owner only") {

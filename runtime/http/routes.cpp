@@ -466,9 +466,13 @@ Response metrics(const Request& req, Services& s) {
             else if (name == "timers_pending") timers = static_cast<double>(n);
         }
     }
-    for (const auto& [status, n] : instances) gauges.emplace_back("flow_instances{status=\"" + status + "\"}", n);
-    for (const auto& [status, n] : outbox) gauges.emplace_back("flow_outbox_commands{status=\"" + status + "\"}", n);
-    gauges.emplace_back("flow_timers_pending", timers);
+    // Counts the database did not give are left out rather than reported as zeros: an outbox
+    // that reads 0 pending while it cannot be read would tell a scraper all was delivered.
+    if (counts.ok()) {
+        for (const auto& [status, n] : instances) gauges.emplace_back("flow_instances{status=\"" + status + "\"}", n);
+        for (const auto& [status, n] : outbox) gauges.emplace_back("flow_outbox_commands{status=\"" + status + "\"}", n);
+        gauges.emplace_back("flow_timers_pending", timers);
+    }
     gauges.emplace_back("flow_database_available", counts.ok() ? 1 : 0);
     gauges.emplace_back("flow_writer_queue", static_cast<double>(s.writer.queued()));
     Response res{beast_http::status::ok, req.version()};
