@@ -3,6 +3,8 @@
 #include "runtime/http/wire_text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +19,9 @@
 #include <charconv>
 #include <ctime>
 #include <limits>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 namespace flow::relay {
 
@@ -62,17 +67,45 @@ asio::awaitable<beast::error_code> exchange(Stream& stream, const std::string& r
     }
 }
 
-// A name's resolution, which runs on Asio's own thread: its outcome is shared with the
-// handler, so that a request that stops waiting for it (past its deadline, or cut off) leaves
-// nothing behind that the handler could touch.
+// A name's resolution, on a thread of its own: `getaddrinfo` blocks, and a name server that
+// never answers must hold up neither the other lanes (Asio's resolver runs every lookup of a
+// context on one thread, so one stuck lookup would queue all the others behind it) nor a stop
+// (a context's destructor joins that thread). The thread is detached: once the lane stops
+// waiting (past its deadline, or cut off) it clears `io`, and the thread, which finds out under
+// the mutex, touches nothing of the relay's any more.
 struct Lookup {
-    explicit Lookup(asio::io_context& io) : resolver(io), wake(io) {}
-    asio::ip::tcp::resolver resolver;
-    asio::steady_timer wake;  // cancelled when the lookup ends; expires at the deadline
-    asio::ip::tcp::resolver::results_type results;
-    beast::error_code error;
+    std::mutex mutex;
+    asio::io_context* io = nullptr;        // where the end is announced; null once nobody waits
     bool done = false;
+    std::vector<asio::ip::tcp::endpoint> endpoints;
+    beast::error_code error;
+    asio::steady_timer* waiter = nullptr;  // the lane's timer; touched on the lane's thread only
 };
+
+// Starts the lookup; false when no thread could be started for it.
+bool start_lookup(const std::shared_ptr<Lookup>& lookup, const std::string& host, const std::string& port) {
+    try {
+        std::thread([lookup, host, port] {
+            asio::io_context own;  // a synchronous resolve runs getaddrinfo on this thread
+            asio::ip::tcp::resolver resolver(own);
+            beast::error_code error;
+            auto found = resolver.resolve(host, port, error);
+            std::vector<asio::ip::tcp::endpoint> endpoints;
+            for (const auto& entry : found) endpoints.push_back(entry.endpoint());
+            std::lock_guard lock(lookup->mutex);
+            lookup->error = error;
+            lookup->endpoints = std::move(endpoints);
+            lookup->done = true;
+            if (lookup->io)
+                asio::post(*lookup->io, [lookup] {
+                    if (lookup->waiter) lookup->waiter->cancel();
+                });
+        }).detach();
+        return true;
+    } catch (const std::system_error&) {
+        return false;
+    }
+}
 
 }  // namespace
 
@@ -172,30 +205,48 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
                 tls = tls_for(ca_file, problem);
                 if (!tls) co_return HttpResult{0, problem, std::nullopt};
             }
-            // Resolved within the request's deadline, and cut off by a stop like the rest: a name
-            // server that does not answer must not hold a lane past `timeout`.
-            auto lookup = std::make_shared<Lookup>(io_);
-            lookup->wake.expires_after(timeout);
-            lookup->resolver.async_resolve(host, port, [lookup](beast::error_code e, asio::ip::tcp::resolver::results_type found) {
-                lookup->error = e;
-                lookup->results = std::move(found);
-                lookup->done = true;
-                lookup->wake.cancel();
-            });
-            cancel_in_progress_ = [lookup] { lookup->wake.cancel(); };
-            co_await lookup->wake.async_wait(tuple_awaitable);
-            cancel_in_progress_ = nullptr;
-            if (!lookup->done) lookup->resolver.cancel();
-            if (aborted_) co_return cut_off(key);
-            if (!lookup->done || lookup->error)
-                co_return HttpResult{0, "cannot resolve " + host + ": " +
-                                            (lookup->done ? lookup->error.message()
-                                                          : "timed out after " + std::to_string(timeout.count()) + " ms"),
-                                     std::nullopt};
+            // An address needs no lookup. A name is resolved within the request's deadline, and
+            // cut off by a stop like the rest.
+            std::vector<asio::ip::tcp::endpoint> endpoints;
+            beast::error_code not_an_address;
+            const auto address = asio::ip::make_address(host, not_an_address);
+            if (!not_an_address) {
+                endpoints.emplace_back(address, parsed->has_port() ? parsed->port_number() : secure ? 443 : 80);
+            } else {
+                auto lookup = std::make_shared<Lookup>();
+                lookup->io = &io_;
+                if (!start_lookup(lookup, host, port)) co_return HttpResult{0, "cannot resolve " + host + ": no thread to resolve it on", std::nullopt};
+                asio::steady_timer deadline(io_, timeout);
+                lookup->waiter = &deadline;
+                cancel_in_progress_ = [&deadline] { deadline.cancel(); };
+                bool done = false;
+                {
+                    std::lock_guard lock(lookup->mutex);
+                    done = lookup->done;
+                }
+                // The end of a lookup that finishes from here on is posted to this thread, so it
+                // comes after this wait has begun.
+                if (!done) co_await deadline.async_wait(tuple_awaitable);
+                cancel_in_progress_ = nullptr;
+                lookup->waiter = nullptr;
+                beast::error_code error;
+                {
+                    std::lock_guard lock(lookup->mutex);
+                    lookup->io = nullptr;
+                    done = lookup->done;
+                    error = lookup->error;
+                    endpoints = std::move(lookup->endpoints);
+                }
+                if (aborted_) co_return cut_off(key);
+                if (!done || error)
+                    co_return HttpResult{0, "cannot resolve " + host + ": " +
+                                                (done ? error.message() : "timed out after " + std::to_string(timeout.count()) + " ms"),
+                                         std::nullopt};
+            }
             auto transport = std::make_unique<beast::tcp_stream>(io_);
             transport->expires_after(timeout);
             cancel_in_progress_ = [&transport] { transport->close(); };
-            auto [connect_error, connected] = co_await transport->async_connect(lookup->results, tuple_awaitable);
+            auto [connect_error, connected] = co_await transport->async_connect(endpoints, tuple_awaitable);
             cancel_in_progress_ = nullptr;
             if (aborted_) co_return cut_off(key);
             if (connect_error)

@@ -897,6 +897,15 @@ class FlowdTest(unittest.TestCase):
         self.assertLess(max(gaps), 0.6, f"seconds between First's attempts: {gaps}")
         self.assertEqual([c["type"] for c in self.receiver.commands()][-1], "Second")
 
+    def test_a_name_server_that_never_answers_holds_up_neither_another_target_nor_a_stop(self):
+        # In namespaces of its own, where 127.0.0.1:53 is a name server that never answers.
+        probe = subprocess.run(["unshare", "-rmn", "true"], capture_output=True)
+        if probe.returncode != 0 or not shutil.which("ip") or not shutil.which("mount"):
+            self.skipTest("needs unshare -rmn, ip and mount")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hanging_name_server.py")
+        run = subprocess.run(["unshare", "-rmn", sys.executable, script, FLOWD], capture_output=True, text=True, timeout=90)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+
     # ---- durability ----------------------------------------------------------------------
 
     def test_a_timer_fires_across_a_restart(self):
