@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <condition_variable>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -61,32 +60,25 @@ void Relay::wake_one_lane() {
 }
 
 void Relay::stop(std::chrono::milliseconds grace) {
-    // A target that hangs would hold the stop for its whole timeout: past the grace, the
-    // attempts in progress are cut off. At least once still holds: a target that got the
-    // command before the cut gets it again, with the same Idempotency-Key.
-    std::mutex mutex;
-    std::condition_variable stopped;
-    bool done = false;
-    std::thread cutter([&] {
-        std::unique_lock lock(mutex);
-        if (!stopped.wait_for(lock, grace, [&] { return done; }))
-            boost::asio::post(io_, [this] {
-                for (auto& lane : lanes_) lane->client.abort();
-            });
-    });
     loop_.stop();  // no more commands handed out, nor attempts recorded by the dispatcher
     {
         std::lock_guard lock(mutex_);
         lanes_stopping_ = true;
     }
-    wake_lanes();
+    // The lanes waiting for a command end at once. A target that hangs would hold the stop for
+    // its whole timeout: past the grace, the attempts in progress are cut off. At least once
+    // still holds: a target that got the command before the cut gets it again, with the same
+    // Idempotency-Key. The I/O thread ends with the last lane, whatever the timer.
+    boost::asio::post(io_, [this, grace] {
+        for (auto& lane : lanes_)
+            if (lane->waiting) lane->idle.cancel();
+        cut_off_.expires_after(grace);
+        cut_off_.async_wait([this](boost::system::error_code cancelled) {
+            if (!cancelled)
+                for (auto& lane : lanes_) lane->client.abort();
+        });
+    });
     if (io_thread_.joinable()) io_thread_.join();
-    {
-        std::lock_guard lock(mutex);
-        done = true;
-    }
-    stopped.notify_one();
-    cutter.join();
     std::vector<store::DeliveryAttempt> last;
     {
         std::lock_guard lock(mutex_);

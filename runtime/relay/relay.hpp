@@ -143,6 +143,7 @@ private:
     bool lanes_stopping_ = false;
 
     boost::asio::io_context io_{1};                 // the lanes' context, run by io_thread_
+    boost::asio::steady_timer cut_off_{io_};        // a stop's grace, after which the lanes are cut off
     std::vector<std::unique_ptr<Lane>> lanes_;      // after io_, which they use
     int lanes_running_ = 0;                          // on the I/O thread: the lanes not yet ended
     std::thread io_thread_;
