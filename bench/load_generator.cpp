@@ -2,7 +2,7 @@
 // the rate reached and the acknowledgement latency. Run by hand:
 //
 //   load_generator --port 9300 [--connections 64] [--seconds 20] [--rate R] [--scenario starts|pairs]
-//                  [--batch N]
+//                  [--batch N] [--warmup SECONDS] [--latencies FILE]
 //
 // Closed loop (no --rate, or --rate 0): every connection sends its next request as soon as the
 // last one is answered; this finds the maximum rate. Open loop (--rate R): request i is due at
@@ -18,6 +18,14 @@
 // (`application/cloudevents-batch+json`), committed in one transaction and answered together: a
 // measure of what the HTTP path costs per event, since the writer's work per event is unchanged.
 // The rate, the counts and events_per_second are then in events; the latencies are per request.
+//
+// Every connection is opened before the first request is due (a client's keep-alive pool).
+// --warmup S sends requests for S seconds first, at the same rate, and leaves them out of every
+// figure (answered, the rate, the latencies): a cold start (flowd's first pages read, its caches
+// filling) is not the steady state the figures describe. Errors are counted throughout.
+//
+// --latencies FILE writes every answered request's due time (ms from the start) and latency (ms)
+// as CSV, in order of due time, the warm-up's included: where in the run the slow answers fell.
 //
 // Prints one JSON line: sent, answered, errors, seconds, events_per_second, p50/p90/p99/p999 (ms).
 #include <boost/asio.hpp>
@@ -47,17 +55,21 @@ struct Options {
     double rate = 0;  // events/s; 0: closed loop
     std::string scenario = "starts";
     int batch = 1;  // events per request
+    double warmup = 0;  // seconds of requests sent first and left out of the figures
 };
 
 struct Run {
     Options options;
     std::string prefix;  // makes ids unique across runs
-    Clock::time_point start;
+    Clock::time_point start;     // the first request is due
+    Clock::time_point measured;  // start + warm-up: requests due from here on are counted
     Clock::time_point end;
     std::uint64_t next = 0;  // the next request's number
     std::uint64_t answered = 0;
     std::uint64_t errors = 0;
     std::vector<double> latencies_ms;
+    std::vector<std::pair<double, double>> timeline;  // (due, latency) in ms, when --latencies names a file
+    std::string latencies_file;
 };
 
 // The event numbered n: a plain event, or a structured CloudEvent for a batch.
@@ -89,12 +101,10 @@ std::string body_of(const Run& run, std::uint64_t r) {
     return body;
 }
 
-asio::awaitable<void> connection(Run& run, tcp::endpoint endpoint) {
+asio::awaitable<void> connection(Run& run, tcp::endpoint endpoint, beast::tcp_stream& stream, bool connected) {
     auto executor = co_await asio::this_coro::executor;
-    beast::tcp_stream stream(executor);
     beast::flat_buffer buffer;
     asio::steady_timer wait(executor);
-    bool connected = false;
     for (;;) {
         std::uint64_t n = run.next++;
         Clock::time_point due = Clock::now();
@@ -138,8 +148,12 @@ asio::awaitable<void> connection(Run& run, tcp::endpoint endpoint) {
             ++run.errors;
             continue;
         }
+        double latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - due).count();
+        if (!run.latencies_file.empty())  // the warm-up's too
+            run.timeline.emplace_back(std::chrono::duration<double, std::milli>(due - run.start).count(), latency_ms);
+        if (due < run.measured) continue;  // warm-up
         run.answered += static_cast<std::uint64_t>(run.options.batch);
-        run.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
+        run.latencies_ms.push_back(latency_ms);
     }
 }
 
@@ -163,6 +177,8 @@ int main(int argc, char** argv) {
         else if (flag == "--rate") o.rate = std::stod(value);
         else if (flag == "--scenario") o.scenario = value;
         else if (flag == "--batch") o.batch = std::max(1, std::stoi(value));
+        else if (flag == "--latencies") run.latencies_file = value;
+        else if (flag == "--warmup") o.warmup = std::max(0.0, std::stod(value));
         else {
             std::cerr << "unknown option " << flag << "\n";
             return 2;
@@ -171,17 +187,42 @@ int main(int argc, char** argv) {
     run.prefix = "lg" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "-";
     asio::io_context io(1);
     tcp::endpoint endpoint(asio::ip::make_address(o.host), o.port);
-    run.start = Clock::now() + std::chrono::milliseconds(100);
-    run.end = run.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
     run.latencies_ms.reserve(static_cast<std::size_t>(std::max(o.rate, 50000.0) * o.seconds));
-    for (int c = 0; c < o.connections; ++c) asio::co_spawn(io, connection(run, endpoint), asio::detached);
+    // Every connection is open before the first request is due, as a client's keep-alive pool
+    // is: connecting is not part of an event's acknowledgement. One that cannot connect tries
+    // again when its first request is due, and counts an error each time it fails.
+    std::vector<std::unique_ptr<beast::tcp_stream>> streams;
+    std::vector<bool> connected(static_cast<std::size_t>(o.connections), false);
+    for (int c = 0; c < o.connections; ++c) {
+        streams.push_back(std::make_unique<beast::tcp_stream>(io));
+        streams.back()->async_connect(endpoint, [&connected, c](beast::error_code e) { connected[static_cast<std::size_t>(c)] = !e; });
+    }
     io.run();
-    double elapsed = std::chrono::duration<double>(std::max(Clock::now(), run.end) - run.start).count();
+    io.restart();
+    run.start = Clock::now() + std::chrono::milliseconds(100);
+    run.measured = run.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
+    run.end = run.measured + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+    for (int c = 0; c < o.connections; ++c)
+        asio::co_spawn(io, connection(run, endpoint, *streams[static_cast<std::size_t>(c)], connected[static_cast<std::size_t>(c)]),
+                       asio::detached);
+    io.run();
+    double elapsed = std::chrono::duration<double>(std::max(Clock::now(), run.end) - run.measured).count();
     std::sort(run.latencies_ms.begin(), run.latencies_ms.end());
+    if (!run.latencies_file.empty()) {
+        std::FILE* out = std::fopen(run.latencies_file.c_str(), "w");
+        if (!out) {
+            std::cerr << "cannot write " << run.latencies_file << "\n";
+            return 1;
+        }
+        std::sort(run.timeline.begin(), run.timeline.end());
+        std::fprintf(out, "due_ms,latency_ms\n");
+        for (auto [due, latency] : run.timeline) std::fprintf(out, "%.3f,%.3f\n", due, latency);
+        std::fclose(out);
+    }
     std::printf(
-        "{\"scenario\":\"%s\",\"batch\":%d,\"mode\":\"%s\",\"offered\":%.0f,\"connections\":%d,\"answered\":%llu,\"errors\":%llu,"
+        "{\"scenario\":\"%s\",\"batch\":%d,\"mode\":\"%s\",\"offered\":%.0f,\"connections\":%d,\"warmup_seconds\":%.1f,\"answered\":%llu,\"errors\":%llu,"
         "\"seconds\":%.2f,\"events_per_second\":%.0f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f}\n",
-        o.scenario.c_str(), o.batch, o.rate > 0 ? "open" : "closed", o.rate, o.connections, static_cast<unsigned long long>(run.answered),
+        o.scenario.c_str(), o.batch, o.rate > 0 ? "open" : "closed", o.rate, o.connections, o.warmup, static_cast<unsigned long long>(run.answered),
         static_cast<unsigned long long>(run.errors), elapsed, static_cast<double>(run.answered) / elapsed,
         percentile(run.latencies_ms, 0.50), percentile(run.latencies_ms, 0.90), percentile(run.latencies_ms, 0.99),
         percentile(run.latencies_ms, 0.999));
