@@ -87,11 +87,12 @@ stop_flowd() {
 fresh_db() { rm -f "$work/$1"*; echo "$work/$1"; }
 
 # load SCENARIO CONNECTIONS SECONDS [RATE]: one load generator run against flowd, measured for
-# SECONDS after a warm-up of WARMUP seconds (1 unless set in the environment); BATCH=N in the
-# environment sends N events per request (a CloudEvents batch).
+# SECONDS after a warm-up of WARMUP seconds (1 unless set in the environment); at a RATE, the
+# requests due within one TICK_US (1000 unless set; 0: each at its own time) leave together.
+# BATCH=N in the environment sends N events per request (a CloudEvents batch).
 load() {
   "$build/bench/load_generator" --port "$port" --scenario "$1" --connections "$2" --seconds "$3" --rate "${4:-0}" \
-    --batch "${BATCH:-1}" --warmup "${WARMUP:-1}"
+    --batch "${BATCH:-1}" --warmup "${WARMUP:-1}" --tick-us "${TICK_US:-1000}"
 }
 
 # wait_until_zero METRIC: polls /metrics every 200 ms until METRIC is 0; prints the milliseconds
