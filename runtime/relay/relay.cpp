@@ -24,7 +24,9 @@ using nlohmann::json;
 Relay::Relay(store::Store& store, const service::Config& config, service::Metrics& metrics, std::function<std::int64_t()> now_ms,
              RecordAttempts record_attempts)
     : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)), record_attempts_(std::move(record_attempts)) {
-    for (std::size_t i = 0; i < lane_count; ++i) lanes_.push_back(std::make_unique<Lane>(io_));
+    for (const auto& [target, binding] : config_.targets)
+        for (int i = 0; i < lanes_per_target; ++i) lanes_.push_back(std::make_unique<Lane>(io_, target));
+    for (int i = 0; i < lanes_per_target; ++i) lanes_.push_back(std::make_unique<Lane>(io_, std::string()));
 }
 
 Relay::~Relay() { stop(); }
@@ -46,17 +48,10 @@ void Relay::start() {
 
 void Relay::wake_lanes() {
     boost::asio::post(io_, [this] {
+        std::lock_guard lock(mutex_);
         for (auto& lane : lanes_)
-            if (lane->waiting) lane->idle.cancel();
+            if (lane->waiting && next_to_send(*lane) != targets_.end()) lane->idle.cancel();
     });
-}
-
-void Relay::wake_one_lane() {
-    for (auto& lane : lanes_)
-        if (lane->waiting) {
-            lane->idle.cancel();
-            return;
-        }
 }
 
 void Relay::stop(std::chrono::milliseconds grace) {
@@ -240,13 +235,17 @@ std::chrono::milliseconds Relay::round() {
     return std::chrono::milliseconds(sleep_ms);
 }
 
-std::map<std::string, Relay::TargetQueue>::iterator Relay::next_to_send() {
-    auto ready = [](const TargetQueue& q) { return !q.waiting.empty() && q.sending < lanes_per_target; };
+std::map<std::string, Relay::TargetQueue>::iterator Relay::next_to_send(const Lane& lane) {
+    if (!lane.target.empty()) {
+        auto own = targets_.find(lane.target);
+        return own != targets_.end() && !own->second.waiting.empty() ? own : targets_.end();
+    }
+    auto ready = [this](const auto& entry) { return !entry.second.waiting.empty() && !bound(entry.first); };
     auto first = targets_.upper_bound(last_served_);
     for (auto it = first; it != targets_.end(); ++it)
-        if (ready(it->second)) return it;
+        if (ready(*it)) return it;
     for (auto it = targets_.begin(); it != first; ++it)
-        if (ready(it->second)) return it;
+        if (ready(*it)) return it;
     return targets_.end();
 }
 
@@ -257,7 +256,7 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
         {
             std::unique_lock lock(mutex_);
             if (lanes_stopping_) co_return;
-            auto target = next_to_send();
+            auto target = next_to_send(lane);
             if (target == targets_.end()) {
                 lock.unlock();
                 // Nothing to send: wait until woken. A wake cannot be lost: it is posted to this
@@ -269,10 +268,9 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
                 lane.waiting = false;
                 continue;
             }
-            last_served_ = target->first;
+            if (lane.target.empty()) last_served_ = target->first;
             command = std::move(target->second.waiting.front());
             target->second.waiting.pop_front();
-            ++target->second.sending;
             ++sending_;
             auto quiet = silent_.find(command.target);
             if (quiet != silent_.end() && quiet->second.until_ms > now_ms_()) silence = quiet->second;
@@ -296,7 +294,6 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
                 silent_[command.target] = {delivery.attempt.error, until};
             }
             TargetQueue& queue = targets_[command.target];
-            --queue.sending;
             --queue.handed_out;
             --sending_;
             auto steady_now = std::chrono::steady_clock::now();
@@ -305,7 +302,6 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
             // Otherwise the dispatcher looks again within record_delay, while lanes are busy.
             wake_dispatcher = record_due(steady_now);
         }
-        wake_one_lane();  // one lane may now take a command of this target
         if (wake_dispatcher) loop_.wake();
     }
 }

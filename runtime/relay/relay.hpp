@@ -1,9 +1,10 @@
 // The outbox relay: delivers committed commands to their targets, at least once, in emit
 // order per instance. A dispatcher thread hands the due commands out (never two of one
 // instance: only an instance's first pending command is due, and it stays handed out until its
-// attempt is recorded) and records the attempts the lanes finish, in the writer's batches. Eight
-// lanes, coroutines on one I/O thread, each with its own keep-alive connections, send them; a
-// target never holds more than half of the lanes, so one that hangs leaves the others theirs. The dispatcher is
+// attempt is recorded) and records the attempts the lanes finish, in the writer's batches. Lanes,
+// coroutines on one I/O thread, each with its own keep-alive connections, send them: each bound
+// target has four lanes of its own, and the commands of targets without a binding share four
+// more, so targets that hang, however many, leave the others their lanes. The dispatcher is
 // woken after every commit and every finished attempt (push), and polls as a safety net (pull),
 // so a crash between commit and delivery only delays a command. A target that gives no answer
 // is not tried again until its retry is due: its other commands wait for the same backoff.
@@ -63,8 +64,7 @@ public:
     // The JSON body a command is POSTed with (INTERFACES.md, "Commands on the wire").
     static std::string wire_body(const store::OutboxCommand& command);
 
-    static constexpr std::size_t lane_count = 8;
-    static constexpr int lanes_per_target = lane_count / 2;  // a target that hangs leaves half the lanes
+    static constexpr int lanes_per_target = 4;  // each bound target's own, and those the unbound ones share
     static constexpr int handed_out_per_target = 256;        // more of a target wait in the database
     // Finished attempts are recorded together, in one job of the writer: once this many have
     // finished, once no lane is sending, or once the oldest has waited `record_delay`.
@@ -78,16 +78,16 @@ private:
     // What one lane owns: its keep-alive connections, its jitter, and the timer it waits on for
     // a command (cancelled to wake it). Used on the I/O thread only.
     struct Lane {
-        explicit Lane(boost::asio::io_context& io) : client(io), idle(io) {}
+        Lane(boost::asio::io_context& io, std::string target) : target(std::move(target)), client(io), idle(io) {}
+        const std::string target;  // the bound target it serves; empty: the targets without a binding
         HttpClient client;
         std::mt19937_64 random{std::random_device{}()};
         boost::asio::steady_timer idle;
         bool waiting = false;  // waits on `idle`
     };
     boost::asio::awaitable<void> run_lane(Lane& lane);
-    // Wakes the lanes waiting for a command: from any thread (all), or from a lane (one).
+    // Wakes the lanes waiting for a command whose target has one waiting: from any thread.
     void wake_lanes();
-    void wake_one_lane();
     // What became of one command sent, and whether its target gave no answer at all.
     struct Delivery {
         store::DeliveryAttempt attempt;
@@ -113,21 +113,21 @@ private:
     struct TargetQueue {
         std::deque<store::OutboxCommand> waiting;  // handed out, not yet taken by a lane
         int handed_out = 0;                        // waiting or being sent
-        int sending = 0;
     };
     struct Silence {
         std::string error;
         std::int64_t until_ms = 0;
     };
-    // The target whose next command a lane should send (taken in turn among those with a command
-    // waiting and a lane to spare), or targets_.end().
-    std::map<std::string, TargetQueue>::iterator next_to_send();
+    // The target whose next command `lane` should send, or targets_.end(): its own target when a
+    // command of it waits; for the shared lanes, the targets without a binding in turn.
+    std::map<std::string, TargetQueue>::iterator next_to_send(const Lane& lane);
+    bool bound(const std::string& target) const { return config_.targets.count(target) > 0; }
     // Whether the finished attempts should be recorded now.
     bool record_due(std::chrono::steady_clock::time_point now) const;
 
     std::mutex mutex_;
     std::map<std::string, TargetQueue> targets_;
-    std::string last_served_;                       // where next_to_send() looks first: after it
+    std::string last_served_;                       // where a shared lane looks first: after it
     int sending_ = 0;                               // over all targets
     std::unordered_map<std::string, std::int64_t> unrecorded_;  // id -> row, handed out, attempt not yet recorded
     std::map<std::string, Silence> silent_;         // targets that gave no answer, until their retry

@@ -51,6 +51,30 @@ workflow Quick {
 }
 """
 
+THREE_TARGETS_FLOW = """
+event North { id: string }
+event South { id: string }
+event Fine { id: string }
+command ToNorth to north { id: string }
+command ToSouth to south { id: string }
+command ToSink to sink { id: string }
+workflow Northern {
+  key id: string
+  start on North { emit ToNorth { id: key } goto Waiting }
+  state Waiting { on North { complete } }
+}
+workflow Southern {
+  key id: string
+  start on South { emit ToSouth { id: key } goto Waiting }
+  state Waiting { on South { complete } }
+}
+workflow Quick {
+  key id: string
+  start on Fine { emit ToSink { id: key } goto Waiting }
+  state Waiting { on Fine { complete } }
+}
+"""
+
 
 def start_event(n, note="x"):
     return {"id": f"e-{n}", "type": "Start", "data": {"id": f"k-{n}", "note": note}}
@@ -342,6 +366,38 @@ class FaultTest(unittest.TestCase):
             self.assertEqual(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], [])
         finally:
             silent.close()
+
+    def test_two_hanging_targets_do_not_hold_up_a_third(self):
+        # Two targets hold every request for 10 s, past their 4 s timeout; 8 commands go to each
+        # (enough to fill four lanes apiece), then 3 to a healthy target. Each target has lanes of
+        # its own, so the healthy commands arrive at once instead of after a timeout.
+        with open(os.path.join(self.flows, "three.flow"), "w") as f:
+            f.write(THREE_TARGETS_FLOW)
+        slow = [Receiver(lambda path, command, attempt: (time.sleep(10), (200, {}))[1]) for _ in range(2)]
+        try:
+            self.receiver = Receiver()
+            retry = {"max_attempts": 100, "initial_backoff_ms": 5000, "max_backoff_ms": 5000}
+            targets = {"north": {"url": slow[0].url("north"), "timeout_ms": 4000, "retry": retry},
+                       "south": {"url": slow[1].url("south"), "timeout_ms": 4000, "retry": retry},
+                       "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
+            path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
+            flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+            for n in range(8):
+                for kind in ("North", "South"):
+                    status, body = flowd.post_event({"id": f"{kind}-{n}", "type": kind, "data": {"id": f"{kind}-{n}"}})
+                    self.assertEqual(status, 202, body)
+            # Both hanging targets hold their four lanes by now.
+            flowd.wait_for(lambda: len(slow[0].commands()) >= 4 and len(slow[1].commands()) >= 4, timeout=10,
+                           what="four requests waiting at each hanging target")
+            posted = time.monotonic()
+            for n in range(3):
+                status, body = flowd.post_event({"id": f"f-{n}", "type": "Fine", "data": {"id": f"f-{n}"}})
+                self.assertEqual(status, 202, body)
+            flowd.wait_for(lambda: len(self.receiver.commands()) == 3, timeout=30, what="the healthy target's commands")
+            self.assertLess(time.monotonic() - posted, 2.0)
+        finally:
+            for r in slow:
+                r.close()
 
     def test_a_stop_does_not_wait_out_a_target_that_hangs(self):
         # The target holds each request for 30 s, its timeout is 20 s: the stop cuts the attempt
