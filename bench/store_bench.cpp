@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
         // with the run that measures ingest beside a million instances.
         long delivered = 0;
         for (;;) {
-            auto due = store.deliverable(now_ms() + 1, 10000, {});
+            auto due = store.deliverable(now_ms() + 1, [](const std::string&) { return 10000; }, {});
             if (!due.ok()) throw std::runtime_error(due.error->message);
             if (due.value->empty()) break;
             std::vector<flow::store::DeliveryAttempt> attempts;

@@ -121,7 +121,7 @@ TEST_CASE("a version 1 database is migrated: every row kept with its row id, the
     CHECK(counts["instances_completed"] == 1);
     CHECK(counts["instances_failed"] == 1);
     CHECK(counts["timers_pending"] == 1);
-    auto due = s.deliverable(1767225600000, 10, {});
+    auto due = s.deliverable(1767225600000, [](const std::string&) { return 10; }, {});
     REQUIRE(due.ok());
     REQUIRE(due.value->size() == 1);
     CHECK(due.value->front().id == "c-pending");
@@ -161,7 +161,7 @@ TEST_CASE("a version 1 database is migrated: every row kept with its row id, the
     CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
     CHECK(raw.rows("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND "
                    "tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name)") ==
-          "outbox_dead outbox_pending outbox_pending_by_instance");
+          "outbox_dead outbox_pending_by_instance outbox_pending_by_target");
 }
 
 TEST_CASE("a migration that finds a broken reference changes nothing and says where") {
@@ -206,15 +206,22 @@ TEST_CASE("the hot queries read their indexes, not whole tables") {
     REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());
     Raw raw(file);
     auto plan = [&](const std::string& sql) { return raw.rows("EXPLAIN QUERY PLAN " + sql); };
-    // The relay's query: pending commands due, and none earlier of the same instance pending.
-    std::string relay = plan("SELECT id FROM outbox o WHERE status = 'pending' AND next_attempt_ms <= 5 "
+    // The relay's query: a target's pending commands due, and none earlier of the same
+    // instance pending; and the targets with pending commands, one look-up each.
+    std::string relay = plan("SELECT id FROM outbox o WHERE status = 'pending' AND target = 't' AND next_attempt_ms <= 5 "
                              "AND row NOT IN (SELECT value FROM json_each('[1,2]')) AND NOT EXISTS "
                              "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.status = 'pending' AND p.row < o.row) "
                              "ORDER BY next_attempt_ms, row LIMIT 10");
-    CHECK(relay.find("USING INDEX outbox_pending ") != std::string::npos);
+    CHECK(relay.find("USING INDEX outbox_pending_by_target (target=? AND next_attempt_ms<?)") != std::string::npos);
     CHECK(relay.find("outbox_pending_by_instance") != std::string::npos);
     CHECK(relay.find("SCAN o") == std::string::npos);
     CHECK(relay.find("SCAN outbox") == std::string::npos);
+    CHECK(relay.find("TEMP B-TREE") == std::string::npos);
+    std::string targets = plan("SELECT (SELECT min(target) FROM outbox WHERE status = 'pending' AND target > 'a')");
+    CHECK(targets.find("SEARCH outbox USING INDEX outbox_pending_by_target (target>?)") != std::string::npos);
+    CHECK(targets.find("SCAN outbox") == std::string::npos);
+    std::string next = plan("SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending' AND target = 't' AND next_attempt_ms > 5");
+    CHECK(next.find("INDEX outbox_pending_by_target (target=? AND next_attempt_ms>?)") != std::string::npos);
     CHECK(plan("SELECT count(*) FROM outbox WHERE status = 'dead'").find("outbox_dead") != std::string::npos);
     CHECK(plan("SELECT row FROM outbox WHERE row > 0 AND status = 'dead' ORDER BY row LIMIT 10").find("outbox_dead") != std::string::npos);
     // Correlation: the running instance of a workflow and key.
@@ -245,21 +252,22 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
                  "(5, 'c5', 'i2', 'W', '\"b\"', 'T', 'fast', '{}', 'pending', 0, 't')");
     }
     auto due = [&](std::int64_t now, int limit, const std::vector<std::int64_t>& in_hand) {
-        auto commands = s.deliverable(now, limit, in_hand);
+        auto commands = s.deliverable(now, [limit](const std::string&) { return limit; }, in_hand);
         REQUIRE(commands.ok());
         std::string ids;
         for (const store::OutboxCommand& c : *commands.value) ids += c.id + " ";
         return ids;
     };
-    CHECK(due(10, 10, {}) == "c1 c2 c4 ");  // c3 and c5 wait for c1 and c2; c4 is due last
-    CHECK(due(4, 10, {}) == "c1 c2 ");
-    CHECK(due(10, 2, {}) == "c1 c2 ");
+    // Target by target (fast, other, slow); c3 and c5 wait for c1 and c2, whatever their targets.
+    CHECK(due(10, 10, {}) == "c2 c4 c1 ");
+    CHECK(due(4, 10, {}) == "c2 c1 ");
+    CHECK(due(10, 1, {}) == "c2 c4 c1 ");  // at most one of each target
     // A row in hand is left out, and does not let a later command of its instance go first.
     CHECK(due(10, 10, {1}) == "c2 c4 ");
     CHECK(due(10, 10, {1, 4}) == "c2 ");
-    CHECK(due(10, 1, {1}) == "c2 ");
+    CHECK(due(10, 1, {1}) == "c2 c4 ");
     CHECK(due(10, 10, {1, 2, 4}).empty());
-    CHECK(due(10, 10, {99}) == "c1 c2 c4 ");
+    CHECK(due(10, 10, {99}) == "c2 c4 c1 ");
     // The relay's next wake-up: the earliest attempt after now, however many are due already
     // (c3 and c5 are due but wait behind c1 and c2; they must not hide c4's time).
     auto next_after = [&](std::int64_t now) {
@@ -270,6 +278,61 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
     CHECK(next_after(0) == std::optional<std::int64_t>(5));
     CHECK(next_after(4) == std::optional<std::int64_t>(5));
     CHECK(next_after(5) == std::nullopt);
+}
+
+TEST_CASE("the relay's query reads each target on its own: a backlog due first hides no other target's commands") {
+    TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    auto opened = store::open_sqlite_store({file.string(), "FULL"});
+    REQUIRE(opened.ok());
+    store::Store& s = **opened.value;
+    {
+        Raw raw(file);
+        raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't')");
+        // 300 commands to "slow", all due at 0, each of its own instance; then one to "fast",
+        // due at 50, and one more to "slow" due at 20 with a lower row than the fast one.
+        std::string sql;
+        for (int i = 1; i <= 302; ++i) {
+            sql += "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, "
+                   "updated_at) VALUES (" + std::to_string(i) + ", 'i" + std::to_string(i) + "', 'W', 1, '\"" + std::to_string(i) +
+                   "\"', 'S', 'running', '[]', '[]', 't', 't');";
+            const bool fast = i == 302;
+            const int due_ms = fast ? 50 : i == 301 ? 20 : 0;
+            sql += "INSERT INTO outbox (row, id, instance, workflow, key, type, target, payload, status, next_attempt_ms, "
+                   "created_at) VALUES (" + std::to_string(i) + ", 'c" + std::to_string(i) + "', 'i" + std::to_string(i) +
+                   "', 'W', '\"" + std::to_string(i) + "\"', 'T', '" + (fast ? "fast" : "slow") + "', '{}', 'pending', " +
+                   std::to_string(due_ms) + ", 't');";
+        }
+        raw.exec(sql);
+    }
+    auto due = [&](std::int64_t now, int slow_limit, int fast_limit) {
+        auto commands = s.deliverable(now, [&](const std::string& target) { return target == "slow" ? slow_limit : fast_limit; }, {});
+        REQUIRE(commands.ok());
+        return *commands.value;
+    };
+    // "slow" is full: its 301 commands due are not even read, and the fast one comes.
+    auto only_fast = due(100, 0, 256);
+    REQUIRE(only_fast.size() == 1);
+    CHECK(only_fast[0].id == "c302");
+    // With room for three of "slow": the three due first (earliest, then by row), then "fast".
+    auto some = due(100, 3, 256);
+    REQUIRE(some.size() == 4);
+    CHECK(some[0].id == "c302");
+    CHECK(some[1].id == "c1");
+    CHECK(some[2].id == "c2");
+    CHECK(some[3].id == "c3");
+    CHECK(due(100, 1000, 256).size() == 302);
+    // Before the fast one is due, only "slow"'s; and the one due at 20 comes last of them.
+    auto early = due(30, 1000, 256);
+    REQUIRE(early.size() == 301);
+    CHECK(early.back().id == "c301");
+    CHECK(due(10, 1000, 256).size() == 300);
+    auto next = s.next_command_due(20);
+    REQUIRE(next.ok());
+    CHECK(*next.value == std::optional<std::int64_t>(50));
+    next = s.next_command_due(0);
+    REQUIRE(next.ok());
+    CHECK(*next.value == std::optional<std::int64_t>(20));
 }
 
 TEST_CASE("a signed message is bound to its first headers' digest until it is too old to be replayed") {

@@ -152,7 +152,7 @@ bool Relay::record_due(std::chrono::steady_clock::time_point now) const {
 std::chrono::milliseconds Relay::round() {
     std::vector<store::DeliveryAttempt> finished;
     std::vector<std::int64_t> in_hand;  // the rows handed out and not yet recorded: still pending
-    int limit = handed_out_per_target;  // the most a target can take now
+    std::map<std::string, int> room;    // what each target with commands in hand can take now
     bool room_to_fill = true;           // whether the targets in hand could take a good many more
     std::int64_t record_in_ms = 1000;   // when the finished attempts left for later may be due
     bool records_failing = false;       // whether the last record failed (a full or read-only database)
@@ -170,17 +170,15 @@ std::chrono::milliseconds Relay::round() {
         }
         in_hand.reserve(unrecorded_.size());
         for (const auto& [id, row] : unrecorded_) in_hand.push_back(row);
-        // Read no more rows than the targets in hand can take (each one read past it is left
-        // for later), and a few for targets with nothing in hand, which take as many as come.
-        int room = 0;
-        bool any_in_hand = false;
+        // Each target's commands are read up to what it can take: a full target's are not read
+        // at all, so its backlog never stands in front of another target's commands.
+        int most_room = 0;
         for (const auto& [target, queue] : targets_) {
             if (queue.handed_out == 0) continue;
-            any_in_hand = true;
-            room = std::max(room, handed_out_per_target - queue.handed_out);
+            room[target] = handed_out_per_target - queue.handed_out;
+            most_room = std::max(most_room, room[target]);
         }
-        limit = any_in_hand ? std::max(room, 16) : handed_out_per_target;
-        room_to_fill = !any_in_hand || room >= static_cast<int>(record_batch);
+        room_to_fill = room.empty() || most_room >= static_cast<int>(record_batch);
     }
     std::int64_t now = now_ms_();
     // The outbox is read when it may hold something new to hand out: after a commit (new
@@ -188,16 +186,18 @@ std::chrono::milliseconds Relay::round() {
     // room for a good many more, or when a retry falls due (at the latest each second).
     const bool committed = commits_since_read_.exchange(false);
     std::size_t handed = 0;
-    bool read_full = false;
     // Nothing more is handed out while attempts cannot be recorded: each would stay in memory
     // until they can, and be sent again after a restart.
     if (!records_failing && (committed || room_to_fill || now >= read_at_ms_)) {
-        // The commands of a full target are read and left for later: a target that hangs is
-        // full only until its silence sends its commands to their retry, out of the ones due.
+        // A target that hangs is full only until its silence sends its commands to their
+        // retry, out of the ones due.
+        auto limit = [&room](const std::string& target) {
+            auto found = room.find(target);
+            return found == room.end() ? handed_out_per_target : found->second;
+        };
         auto batch = store_.deliverable(now, limit, in_hand);
         read_at_ms_ = now + 1000;
         if (batch.ok()) {
-            read_full = static_cast<int>(batch.value->size()) == limit;
             std::lock_guard lock(mutex_);
             for (store::OutboxCommand& command : *batch.value) {
                 TargetQueue& queue = targets_[command.target];
@@ -227,7 +227,6 @@ std::chrono::milliseconds Relay::round() {
         last_prune_ms_ = now;
         (void)store_.prune_delivered(service::timestamp(now - config_.retention_hours * 3600000));
     }
-    if (handed > 0 && read_full) return std::chrono::milliseconds(0);  // more may be waiting
     // Sleep until woken (a commit, attempts to record), the attempts left for later may be
     // due, the next retry is (unless nothing is read while records fail), or a poll second passes.
     const std::int64_t read_in_ms = records_failing ? 1000 : read_at_ms_ - now_ms_();

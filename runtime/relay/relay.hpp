@@ -1,5 +1,6 @@
 // The outbox relay: delivers committed commands to their targets, at least once, in emit
-// order per instance. A dispatcher thread hands the due commands out (never two of one
+// order per instance. A dispatcher thread reads each target's due commands on their own, no more
+// than the target can take (so no target's backlog stands before another's), and hands them out (never two of one
 // instance: only an instance's first pending command is due, and it stays handed out until its
 // attempt is recorded) and records the attempts the lanes finish, in the writer's batches. Lanes,
 // coroutines on one I/O thread, each with its own keep-alive connections, send them: each bound

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -125,7 +127,21 @@ const char* const migrations[] = {
     ) WITHOUT ROWID;
     CREATE INDEX webhook_messages_by_age ON webhook_messages (bound_ms);
     )sql",
+    // Version 6: the pending commands indexed by target first, so that the relay reads each
+    // target's due commands on their own, and a target's backlog never stands in front of
+    // another target's commands.
+    R"sql(
+    DROP INDEX outbox_pending;
+    CREATE INDEX outbox_pending_by_target ON outbox (target, next_attempt_ms, row) WHERE status = 'pending';
+    )sql",
 };
+
+// The targets with a pending command, each found through the index (a loose index scan): as
+// many look-ups as targets, however many commands wait.
+constexpr const char* pending_targets_sql =
+    "WITH RECURSIVE t(target) AS (SELECT (SELECT min(target) FROM outbox WHERE status = 'pending') UNION ALL "
+    "SELECT (SELECT min(target) FROM outbox WHERE status = 'pending' AND target > t.target) FROM t WHERE t.target IS NOT NULL) "
+    "SELECT target FROM t WHERE target IS NOT NULL";
 
 constexpr auto replace = json::error_handler_t::replace;
 std::string dump(const json& j) { return j.dump(-1, ' ', false, replace); }
@@ -661,19 +677,38 @@ public:
         return Result<std::vector<std::pair<std::string, std::int64_t>>>::success(std::move(out));
     }
 
-    Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, int limit, const std::vector<std::int64_t>& skip_rows) override {
+    Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, const std::function<int(const std::string&)>& limit,
+                                                   const std::vector<std::int64_t>& skip_rows) override {
         std::lock_guard lock(read_mutex_);
+        std::vector<std::string> targets;
+        {
+            Use list(reader_->prepare(pending_targets_sql));
+            int code;
+            while ((code = list->step()) == SQLITE_ROW) targets.push_back(list->text(0));
+            if (code != SQLITE_DONE) return fail<std::vector<OutboxCommand>>(list->error(code));
+        }
         // The oldest pending command of each instance, when no earlier command of the same
-        // instance is still pending (delivered or dead ones do not hold it back). The rows to
-        // skip come as one JSON array, so that one prepared statement serves any number; they
-        // are checked against the index, before any row of the table is read.
+        // instance is still pending (delivered or dead ones do not hold it back), whatever its
+        // target. The rows to skip come as one JSON array, so that one prepared statement
+        // serves any number; they are checked against the index, before any row of the table
+        // is read.
         Use s(reader_->prepare(std::string("SELECT ") + command_columns +
-                               " FROM outbox o WHERE status = 'pending' AND next_attempt_ms <= ? "
+                               " FROM outbox o WHERE status = 'pending' AND target = ? AND next_attempt_ms <= ? "
                                "AND row NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
                                "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.status = 'pending' AND p.row < o.row) "
                                "ORDER BY next_attempt_ms, row LIMIT ?"));
-        s->bind(1, now_ms).bind(2, dump(json(skip_rows))).bind(3, limit);
-        return read_commands(*s);
+        const std::string skip = dump(json(skip_rows));
+        std::vector<OutboxCommand> out;
+        for (const std::string& target : targets) {
+            const int most = limit(target);
+            if (most <= 0) continue;
+            s->bind(1, target).bind(2, now_ms).bind_kept(3, skip).bind(4, most);
+            auto commands = read_commands(*s);
+            s->reset();
+            if (!commands.ok()) return commands;
+            std::move(commands.value->begin(), commands.value->end(), std::back_inserter(out));
+        }
+        return Result<std::vector<OutboxCommand>>::success(std::move(out));
     }
 
     Status retry_dead(const std::string& id, std::int64_t now_ms) override {
@@ -691,7 +726,11 @@ public:
     }
 
     Result<std::optional<std::int64_t>> next_command_due(std::int64_t after_ms) override {
-        return next_due("SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending' AND next_attempt_ms > ?", after_ms);
+        // Target by target through the index, as the relay reads them.
+        return next_due(std::string("WITH pending AS (") + pending_targets_sql +
+                            ") SELECT min((SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending' "
+                            "AND target = pending.target AND next_attempt_ms > ?1)) FROM pending",
+                        after_ms);
     }
 
     Result<std::int64_t> prune_delivered(const std::string& before) override {

@@ -399,6 +399,36 @@ class FaultTest(unittest.TestCase):
             for r in slow:
                 r.close()
 
+    def test_a_slow_targets_backlog_does_not_hold_up_another_target(self):
+        # A target answering each command in 0.5 s gets 400: more than the 256 the relay hands out
+        # to one target, so the rest wait in the database, due before anything posted later. The
+        # three commands then posted to a healthy target arrive at once: the relay reads each
+        # target's due commands on its own (before: behind the slow target's backlog, for seconds).
+        with open(os.path.join(self.flows, "pair.flow"), "w") as f:
+            f.write(TWO_TARGETS_FLOW)
+        slow = Receiver(lambda path, command, attempt: (time.sleep(0.5), (200, {}))[1])
+        try:
+            self.receiver = Receiver()
+            retry = {"max_attempts": 100, "initial_backoff_ms": 1000, "max_backoff_ms": 1000}
+            targets = {"silent": {"url": slow.url("silent"), "timeout_ms": 3000, "retry": retry},
+                       "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
+            path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
+            flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+            for n in range(400):
+                status, body = flowd.post_event({"id": f"s-{n}", "type": "Stuck", "data": {"id": f"s-{n}"}})
+                self.assertEqual(status, 202, body)
+            posted = time.monotonic()
+            for n in range(3):
+                status, body = flowd.post_event({"id": f"f-{n}", "type": "Fine", "data": {"id": f"f-{n}"}})
+                self.assertEqual(status, 202, body)
+            flowd.wait_for(lambda: len(self.receiver.commands()) == 3, timeout=60, what="the healthy target's commands")
+            waited = time.monotonic() - posted
+            # The slow target's backlog is still there: the healthy commands did not wait for it.
+            self.assertLess(len(slow.commands()), 250)
+            self.assertLess(waited, 2.0)
+        finally:
+            slow.close()
+
     def test_a_stop_does_not_wait_out_a_target_that_hangs(self):
         # The target holds each request for 30 s, its timeout is 20 s: the stop cuts the attempt
         # off after its 2 s grace, records it as failed, and the command is sent after a restart.
