@@ -251,7 +251,7 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
                  "(4, 'c4', 'i3', 'W', '\"c\"', 'T', 'other', '{}', 'pending', 5, 't'), "
                  "(5, 'c5', 'i2', 'W', '\"b\"', 'T', 'fast', '{}', 'pending', 0, 't')");
     }
-    auto due = [&](std::int64_t now, int limit, const std::vector<std::int64_t>& in_hand) {
+    auto due = [&](std::int64_t now, int limit, const store::Store::RowsByTarget& in_hand) {
         auto commands = s.deliverable(now, [limit](const std::string&) { return limit; }, in_hand);
         REQUIRE(commands.ok());
         std::string ids;
@@ -263,11 +263,12 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
     CHECK(due(4, 10, {}) == "c2 c1 ");
     CHECK(due(10, 1, {}) == "c2 c4 c1 ");  // at most one of each target
     // A row in hand is left out, and does not let a later command of its instance go first.
-    CHECK(due(10, 10, {1}) == "c2 c4 ");
-    CHECK(due(10, 10, {1, 4}) == "c2 ");
-    CHECK(due(10, 1, {1}) == "c2 c4 ");
-    CHECK(due(10, 10, {1, 2, 4}).empty());
-    CHECK(due(10, 10, {99}) == "c2 c4 c1 ");
+    CHECK(due(10, 10, {{"slow", {1}}}) == "c2 c4 ");
+    CHECK(due(10, 10, {{"slow", {1}}, {"other", {4}}}) == "c2 ");
+    CHECK(due(10, 1, {{"slow", {1}}}) == "c2 c4 ");
+    CHECK(due(10, 10, {{"slow", {1}}, {"fast", {2}}, {"other", {4}}}).empty());
+    CHECK(due(10, 10, {{"slow", {99}}}) == "c2 c4 c1 ");
+    CHECK(due(10, 10, {{"fast", {1}}}) == "c2 c4 c1 ");  // rows in hand are a target's own
     // The relay's next wake-up: the earliest attempt after now, however many are due already
     // (c3 and c5 are due but wait behind c1 and c2; they must not hide c4's time).
     auto next_after = [&](std::int64_t now) {

@@ -151,7 +151,7 @@ bool Relay::record_due(std::chrono::steady_clock::time_point now) const {
 
 std::chrono::milliseconds Relay::round() {
     std::vector<store::DeliveryAttempt> finished;
-    std::vector<std::int64_t> in_hand;  // the rows handed out and not yet recorded: still pending
+    store::Store::RowsByTarget in_hand;  // the rows handed out and not yet recorded: still pending
     std::map<std::string, int> room;    // what each target with commands in hand can take now
     bool room_to_fill = true;           // whether the targets in hand could take a good many more
     std::int64_t record_in_ms = 1000;   // when the finished attempts left for later may be due
@@ -168,8 +168,7 @@ std::chrono::milliseconds Relay::round() {
         } else if (sending_ > 0) {
             record_in_ms = record_delay.count();  // an attempt may finish meanwhile, without a wake
         }
-        in_hand.reserve(unrecorded_.size());
-        for (const auto& [id, row] : unrecorded_) in_hand.push_back(row);
+        for (const auto& [id, held] : unrecorded_) in_hand[held.target].push_back(held.row);
         // Each target's commands are read up to what it can take: a full target's are not read
         // at all, so its backlog never stands in front of another target's commands.
         int most_room = 0;
@@ -201,7 +200,7 @@ std::chrono::milliseconds Relay::round() {
             std::lock_guard lock(mutex_);
             for (store::OutboxCommand& command : *batch.value) {
                 TargetQueue& queue = targets_[command.target];
-                if (queue.handed_out >= handed_out_per_target || !unrecorded_.emplace(command.id, command.row).second) continue;
+                if (queue.handed_out >= handed_out_per_target || !unrecorded_.emplace(command.id, InHand{command.row, command.target}).second) continue;
                 ++queue.handed_out;
                 queue.waiting.push_back(std::move(command));
                 ++handed;

@@ -130,7 +130,11 @@ private:
     std::map<std::string, TargetQueue> targets_;
     std::string last_served_;                       // where a shared lane looks first: after it
     int sending_ = 0;                               // over all targets
-    std::unordered_map<std::string, std::int64_t> unrecorded_;  // id -> row, handed out, attempt not yet recorded
+    struct InHand {
+        std::int64_t row;
+        std::string target;
+    };
+    std::unordered_map<std::string, InHand> unrecorded_;  // by command id: handed out, attempt not yet recorded
     std::map<std::string, Silence> silent_;         // targets that gave no answer, until their retry
     std::vector<store::DeliveryAttempt> finished_;  // attempts made, to record
     std::chrono::steady_clock::time_point first_finished_;  // when the oldest of finished_ finished

@@ -112,6 +112,7 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     if (j.contains("targets")) {
         if (!j["targets"].is_object()) return "targets must be an object";
         for (const auto& [name, t] : j["targets"].items()) {
+            if (name.empty()) return "targets: a target's name must not be empty";
             Target target;
             if (auto e = read_target(name, t, target)) return e;
             config.targets[name] = target;

@@ -678,7 +678,7 @@ public:
     }
 
     Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, const std::function<int(const std::string&)>& limit,
-                                                   const std::vector<std::int64_t>& skip_rows) override {
+                                                   const RowsByTarget& skip) override {
         std::lock_guard lock(read_mutex_);
         std::vector<std::string> targets;
         {
@@ -689,20 +689,22 @@ public:
         }
         // The oldest pending command of each instance, when no earlier command of the same
         // instance is still pending (delivered or dead ones do not hold it back), whatever its
-        // target. The rows to skip come as one JSON array, so that one prepared statement
-        // serves any number; they are checked against the index, before any row of the table
-        // is read.
+        // target. A target's rows to skip come as one JSON array, so that one prepared
+        // statement serves any number; they are checked against the index, before any row of
+        // the table is read.
+        std::string skipped;  // declared first: it outlives the statement's use, as bind_kept needs
         Use s(reader_->prepare(std::string("SELECT ") + command_columns +
                                " FROM outbox o WHERE status = 'pending' AND target = ? AND next_attempt_ms <= ? "
                                "AND row NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
                                "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.status = 'pending' AND p.row < o.row) "
                                "ORDER BY next_attempt_ms, row LIMIT ?"));
-        const std::string skip = dump(json(skip_rows));
         std::vector<OutboxCommand> out;
         for (const std::string& target : targets) {
             const int most = limit(target);
             if (most <= 0) continue;
-            s->bind(1, target).bind(2, now_ms).bind_kept(3, skip).bind(4, most);
+            auto rows = skip.find(target);
+            skipped = rows == skip.end() ? std::string("[]") : dump(json(rows->second));
+            s->bind(1, target).bind(2, now_ms).bind_kept(3, skipped).bind(4, most);
             auto commands = read_commands(*s);
             s->reset();
             if (!commands.ok()) return commands;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -171,13 +172,15 @@ public:
     // Counts for /metrics: instances by status, outbox rows by status, pending timers.
     virtual Result<std::vector<std::pair<std::string, std::int64_t>>> counts() = 0;
 
+    // The rows of pending commands to leave out of a read, by target (those the relay has in hand).
+    using RowsByTarget = std::map<std::string, std::vector<std::int64_t>>;
     // The relay: the first pending command of each instance whose turn has come (earlier
     // commands of the instance delivered or dead), due at or before now, leaving out the rows in
-    // `skip_rows` (those the relay has in hand). Target by target, in the order of their names:
-    // at most `limit(target)` of each (none when 0), the earliest due first. So a target whose
-    // backlog is due first never hides another target's commands.
+    // `skip`. Target by target, in the order of their names: at most `limit(target)` of each
+    // (none when 0), the earliest due first. So a target whose backlog is due first never hides
+    // another target's commands.
     virtual Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, const std::function<int(const std::string&)>& limit,
-                                                           const std::vector<std::int64_t>& skip_rows) = 0;
+                                                           const RowsByTarget& skip) = 0;
     // Gives a dead command a new round of attempts; NotFound, or Conflict when it is not dead.
     virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
     // The earliest next attempt of a pending command after `after_ms`. Commands already due are

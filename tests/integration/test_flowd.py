@@ -1249,7 +1249,9 @@ class FlowdTest(unittest.TestCase):
                 ({"targets": {"sink": dict(sink, retry={"max_attempts": 4294967296})}},
                  "targets.sink.retry.max_attempts must be an integer from 1 to 1000000"),
                 ({"targets": {"sink": dict(sink, retry={"initial_backoff_ms": 0})}},
-                 "targets.sink.retry.initial_backoff_ms must be an integer from 1 to 2592000000")):
+                 "targets.sink.retry.initial_backoff_ms must be an integer from 1 to 2592000000"),
+                # Not a range, but refused the same way: a command can never name such a target.
+                ({"targets": {"sink": sink, "": sink}}, "targets: a target's name must not be empty")):
             path = os.path.join(self.dir, "range.json")
             with open(path, "w") as f:
                 json.dump(config, f)
