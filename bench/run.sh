@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [OUT_DIR] [SECTIONS...]
 #
-# SECTIONS (default: all): limits writer peers http sweep relay timers million.
+# SECTIONS (default: all): limits writer peers http sustained sweep relay timers million.
 # Builds Release with the bench programs, installs the peers with npm when missing, and writes
 # one JSON line per measurement to OUT_DIR/results.jsonl (default build-release/bench-results),
 # plus OUT_DIR/load.svg (throughput and p99 latency against offered load) from the sweep.
@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/build-release/bench-results}
 shift || true
-sections=${*:-limits writer peers http sweep relay timers million}
+sections=${*:-limits writer peers http sustained sweep relay timers million}
 build=$root/build-release
 mkdir -p "$out"
 results=$out/results.jsonl
@@ -148,6 +148,25 @@ for section in $sections; do
       batches=$(metric flow_commit_batch_size_count)
       events=$(metric flow_commit_batch_size_sum)
       record "{\"bench\":\"http\",\"load\":$line,\"cpu_seconds\":$cpu,\"commands_delivered_during_run\":$delivered,\"commit_batches\":$batches,\"batched_jobs\":$events,\"rss_mb\":$(rss_mb)}"
+      stop_flowd
+    done
+    kill "$sink_pid"; sink_pid=""
+    ;;
+  sustained)
+    # Open loop `pairs` at rising offered rates: the highest one flowd sustains, answering at
+    # 99 % of the offered rate or more with the relay less than a second of commands behind at
+    # the end (the closed loop's maximum may leave the outbox growing). Each run is 10 s after
+    # the warm-up.
+    start_sink
+    for rate in 10000 12000 14000 16000 18000 20000; do
+      start_flowd "$campaign" "$(fresh_db sustained.db)"
+      line=$(load pairs 512 10 "$rate")
+      pending=$(metric 'flow_outbox_commands{status="pending"}')
+      # The generator waits for every answer: a rate flowd cannot keep up with shows as a run
+      # that took longer, so the rate answered is what counts, not the count.
+      answered_rate=$(echo "$line" | python3 -c 'import json, sys; print(round(json.load(sys.stdin)["events_per_second"]))')
+      sustained=$(( answered_rate * 100 >= rate * 99 && pending <= rate ? 1 : 0 ))
+      record "{\"bench\":\"sustained\",\"load\":$line,\"pending_at_end\":$pending,\"sustained\":$([[ $sustained == 1 ]] && echo true || echo false)}"
       stop_flowd
     done
     kill "$sink_pid"; sink_pid=""
