@@ -101,6 +101,16 @@ class FaultTest(unittest.TestCase):
             subprocess.run(["umount", "-l", self.mounted], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def start_with_targets(self, flow, targets):
+        """flowd on `flow` alone, in place of the default one, with these targets bound."""
+        for name in os.listdir(self.flows):
+            os.remove(os.path.join(self.flows, name))
+        with open(os.path.join(self.flows, "targets.flow"), "w") as f:
+            f.write(flow)
+        path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
+        self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+        return self.flowd
+
     def start(self, retry=None, behaviour=None, ready=True, **config):
         if self.receiver is None:
             self.receiver = Receiver(behaviour)
@@ -301,16 +311,13 @@ class FaultTest(unittest.TestCase):
         # 40 commands to a target that answers nothing within its 500 ms timeout, then 5 to a
         # healthy one. Once the silent one gives no answer, its other commands handed out wait
         # for the same backoff instead of one timeout each (40 x 0.5 s over 4 lanes = 5 s).
-        with open(os.path.join(self.flows, "pair.flow"), "w") as f:
-            f.write(TWO_TARGETS_FLOW)
         silent = Receiver(lambda path, command, attempt: (time.sleep(3), (200, {}))[1])
         try:
             self.receiver = Receiver()
             retry = {"max_attempts": 100, "initial_backoff_ms": 2000, "max_backoff_ms": 2000}
             targets = {"silent": {"url": silent.url("silent"), "timeout_ms": 500, "retry": retry},
                        "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
-            path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
-            flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+            flowd = self.start_with_targets(TWO_TARGETS_FLOW, targets)
             for n in range(40):
                 status, body = flowd.post_event({"id": f"s-{n}", "type": "Stuck", "data": {"id": f"s-{n}"}})
                 self.assertEqual(status, 202, body)
@@ -341,16 +348,13 @@ class FaultTest(unittest.TestCase):
         # come due again every 100 ms while new ones keep coming. Each command to the healthy
         # target, posted meanwhile, still arrives within a second: no lane waits out the silent
         # target's timeout before sending it, and the silent target never takes every lane.
-        with open(os.path.join(self.flows, "pair.flow"), "w") as f:
-            f.write(TWO_TARGETS_FLOW)
         silent = Receiver(lambda path, command, attempt: (time.sleep(10), (200, {}))[1])
         try:
             self.receiver = Receiver()
             retry = {"max_attempts": 1000, "initial_backoff_ms": 100, "max_backoff_ms": 100}
             targets = {"silent": {"url": silent.url("silent"), "timeout_ms": 4000, "retry": retry},
                        "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
-            path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
-            flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+            flowd = self.start_with_targets(TWO_TARGETS_FLOW, targets)
             waits = []
             for n in range(40):
                 for k in range(3):
@@ -371,8 +375,6 @@ class FaultTest(unittest.TestCase):
         # Two targets hold every request for 10 s, past their 4 s timeout; 8 commands go to each
         # (enough to fill four lanes apiece), then 3 to a healthy target. Each target has lanes of
         # its own, so the healthy commands arrive at once instead of after a timeout.
-        with open(os.path.join(self.flows, "three.flow"), "w") as f:
-            f.write(THREE_TARGETS_FLOW)
         slow = [Receiver(lambda path, command, attempt: (time.sleep(10), (200, {}))[1]) for _ in range(2)]
         try:
             self.receiver = Receiver()
@@ -380,8 +382,7 @@ class FaultTest(unittest.TestCase):
             targets = {"north": {"url": slow[0].url("north"), "timeout_ms": 4000, "retry": retry},
                        "south": {"url": slow[1].url("south"), "timeout_ms": 4000, "retry": retry},
                        "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
-            path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
-            flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+            flowd = self.start_with_targets(THREE_TARGETS_FLOW, targets)
             for n in range(8):
                 for kind in ("North", "South"):
                     status, body = flowd.post_event({"id": f"{kind}-{n}", "type": kind, "data": {"id": f"{kind}-{n}"}})
@@ -404,16 +405,13 @@ class FaultTest(unittest.TestCase):
         # to one target, so the rest wait in the database, due before anything posted later. The
         # three commands then posted to a healthy target arrive at once: the relay reads each
         # target's due commands on its own (before: behind the slow target's backlog, for seconds).
-        with open(os.path.join(self.flows, "pair.flow"), "w") as f:
-            f.write(TWO_TARGETS_FLOW)
         slow = Receiver(lambda path, command, attempt: (time.sleep(0.5), (200, {}))[1])
         try:
             self.receiver = Receiver()
             retry = {"max_attempts": 100, "initial_backoff_ms": 1000, "max_backoff_ms": 1000}
             targets = {"silent": {"url": slow.url("silent"), "timeout_ms": 3000, "retry": retry},
                        "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
-            path = write_config(os.path.join(self.dir, "config.json"), targets=targets)
-            flowd = self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
+            flowd = self.start_with_targets(TWO_TARGETS_FLOW, targets)
             for n in range(400):
                 status, body = flowd.post_event({"id": f"s-{n}", "type": "Stuck", "data": {"id": f"s-{n}"}})
                 self.assertEqual(status, 202, body)
