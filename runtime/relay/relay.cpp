@@ -200,7 +200,8 @@ std::chrono::milliseconds Relay::round() {
             std::lock_guard lock(mutex_);
             for (store::OutboxCommand& command : *batch.value) {
                 TargetQueue& queue = targets_[command.target];
-                if (queue.handed_out >= handed_out_per_target || !unrecorded_.emplace(command.id, InHand{command.row, command.target}).second) continue;
+                if (queue.handed_out >= handed_out_per_target) continue;
+                if (!unrecorded_.emplace(command.id, InHand{command.row, command.target}).second) continue;
                 ++queue.handed_out;
                 queue.waiting.push_back(std::move(command));
                 ++handed;

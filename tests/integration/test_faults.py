@@ -111,6 +111,11 @@ class FaultTest(unittest.TestCase):
         self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
         return self.flowd
 
+    def post_keyed(self, flowd, kind, key):
+        """Posts an event of type `kind` whose id and `data.id` are both `key`; it must be accepted."""
+        status, body = flowd.post_event({"id": key, "type": kind, "data": {"id": key}})
+        self.assertEqual(status, 202, body)
+
     def start(self, retry=None, behaviour=None, ready=True, **config):
         if self.receiver is None:
             self.receiver = Receiver(behaviour)
@@ -319,12 +324,10 @@ class FaultTest(unittest.TestCase):
                        "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
             flowd = self.start_with_targets(TWO_TARGETS_FLOW, targets)
             for n in range(40):
-                status, body = flowd.post_event({"id": f"s-{n}", "type": "Stuck", "data": {"id": f"s-{n}"}})
-                self.assertEqual(status, 202, body)
+                self.post_keyed(flowd, "Stuck", f"s-{n}")
             posted = time.monotonic()
             for n in range(5):
-                status, body = flowd.post_event({"id": f"f-{n}", "type": "Fine", "data": {"id": f"f-{n}"}})
-                self.assertEqual(status, 202, body)
+                self.post_keyed(flowd, "Fine", f"f-{n}")
             flowd.wait_for(lambda: len(self.receiver.commands()) == 5, timeout=30, what="the healthy target's commands")
             self.assertLess(time.monotonic() - posted, 3.0)
             def silent_waiting():
@@ -358,11 +361,9 @@ class FaultTest(unittest.TestCase):
             waits = []
             for n in range(40):
                 for k in range(3):
-                    status, body = flowd.post_event({"id": f"s-{n}-{k}", "type": "Stuck", "data": {"id": f"s-{n}-{k}"}})
-                    self.assertEqual(status, 202, body)
+                    self.post_keyed(flowd, "Stuck", f"s-{n}-{k}")
                 posted = time.monotonic()
-                status, body = flowd.post_event({"id": f"f-{n}", "type": "Fine", "data": {"id": f"f-{n}"}})
-                self.assertEqual(status, 202, body)
+                self.post_keyed(flowd, "Fine", f"f-{n}")
                 flowd.wait_for(lambda: len(self.receiver.commands()) == n + 1, timeout=30, what=f"the healthy target's command {n}")
                 waits.append(time.monotonic() - posted)
                 time.sleep(0.05)
@@ -385,15 +386,13 @@ class FaultTest(unittest.TestCase):
             flowd = self.start_with_targets(THREE_TARGETS_FLOW, targets)
             for n in range(8):
                 for kind in ("North", "South"):
-                    status, body = flowd.post_event({"id": f"{kind}-{n}", "type": kind, "data": {"id": f"{kind}-{n}"}})
-                    self.assertEqual(status, 202, body)
+                    self.post_keyed(flowd, kind, f"{kind}-{n}")
             # Both hanging targets hold their four lanes by now.
             flowd.wait_for(lambda: len(slow[0].commands()) >= 4 and len(slow[1].commands()) >= 4, timeout=10,
                            what="four requests waiting at each hanging target")
             posted = time.monotonic()
             for n in range(3):
-                status, body = flowd.post_event({"id": f"f-{n}", "type": "Fine", "data": {"id": f"f-{n}"}})
-                self.assertEqual(status, 202, body)
+                self.post_keyed(flowd, "Fine", f"f-{n}")
             flowd.wait_for(lambda: len(self.receiver.commands()) == 3, timeout=30, what="the healthy target's commands")
             self.assertLess(time.monotonic() - posted, 2.0)
         finally:
@@ -413,12 +412,10 @@ class FaultTest(unittest.TestCase):
                        "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
             flowd = self.start_with_targets(TWO_TARGETS_FLOW, targets)
             for n in range(400):
-                status, body = flowd.post_event({"id": f"s-{n}", "type": "Stuck", "data": {"id": f"s-{n}"}})
-                self.assertEqual(status, 202, body)
+                self.post_keyed(flowd, "Stuck", f"s-{n}")
             posted = time.monotonic()
             for n in range(3):
-                status, body = flowd.post_event({"id": f"f-{n}", "type": "Fine", "data": {"id": f"f-{n}"}})
-                self.assertEqual(status, 202, body)
+                self.post_keyed(flowd, "Fine", f"f-{n}")
             flowd.wait_for(lambda: len(self.receiver.commands()) == 3, timeout=60, what="the healthy target's commands")
             waited = time.monotonic() - posted
             # The slow target's backlog is still there: the healthy commands did not wait for it.
