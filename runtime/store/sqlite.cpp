@@ -1,5 +1,7 @@
 #include "runtime/store/sqlite.hpp"
 
+#include "runtime/store/wal_write_buffer.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
@@ -42,8 +44,12 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, co
     sqlite3* db = nullptr;
     int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX;  // each connection is used under its owner's mutex
+    // Where every commit syncs the WAL, its frames are written to it in one call per commit
+    // (runtime/store/wal_write_buffer.hpp); with NORMAL a commit is published unsynced.
+    const bool syncs_every_commit = synchronous == "FULL" || synchronous == "EXTRA";
+    const char* vfs = syncs_every_commit ? wal_write_buffer_vfs() : nullptr;
     mode_t previous = umask(077);  // a new database file (and its WAL) is readable by its owner only
-    int code = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    int code = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
     umask(previous);
     if (code != SQLITE_OK) {
         std::string message = db ? sqlite3_errmsg(db) : "cannot open";

@@ -1,0 +1,163 @@
+// The WAL write buffer below the store's connections: a commit's frames reach the file in a few
+// writes, every other connection reads them, and nothing kept in memory outlives the lock that
+// made it safe to keep.
+#include "runtime/store/sqlite.hpp"
+#include "runtime/store/wal_write_buffer.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+using namespace flow::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    fs::path path = fs::temp_directory_path() / ("flow-wal-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
+    TempDir() { fs::create_directories(path); }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+std::unique_ptr<sqlite::Connection> open(const fs::path& file, const std::string& synchronous) {
+    auto opened = sqlite::Connection::open(file.string(), synchronous, false);
+    REQUIRE(opened.ok());
+    return std::move(*opened.value);
+}
+
+void exec(sqlite::Connection& c, const std::string& sql) {
+    auto error = c.exec(sql);
+    INFO(sql);
+    INFO((error ? error->message : std::string()));
+    REQUIRE_FALSE(error);
+}
+
+// A new database with one table `t (i, body)`, on a connection of the store's kind.
+struct TableOnDisk {
+    TempDir dir;
+    fs::path file = dir.path / "flow.db";
+    std::unique_ptr<sqlite::Connection> c;
+    explicit TableOnDisk(const std::string& synchronous) : c(open(file, synchronous)) {
+        exec(*c, "CREATE TABLE t (i INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+    }
+};
+
+// One column of one row, through a connection of the default VFS (no buffer of its own).
+std::string read_through_default_vfs(const fs::path& file, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK);
+    std::string out;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        const unsigned char* text = sqlite3_column_text(s, 0);
+        out = text ? reinterpret_cast<const char*>(text) : "NULL";
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+}
+
+void exec_through_default_vfs(const fs::path& file, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* error = nullptr;
+    int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    INFO(sql);
+    INFO((error ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(code == SQLITE_OK);
+}
+
+// Rows of about 1 KiB, four to a page: `count` of them fill count / 4 pages of the table.
+std::string insert_rows(int first, int count) {
+    return "WITH RECURSIVE n(i) AS (SELECT " + std::to_string(first) + " UNION ALL SELECT i + 1 FROM n WHERE i < " +
+           std::to_string(first + count - 1) + ") INSERT INTO t (i, body) SELECT i, hex(zeroblob(500)) || i FROM n";
+}
+
+sqlite::WalWriteCounts since(const sqlite::WalWriteCounts& before) {
+    auto now = sqlite::wal_write_counts();
+    return {now.writes_from_sqlite - before.writes_from_sqlite, now.writes_to_file - before.writes_to_file};
+}
+
+}  // namespace
+
+TEST_CASE("with synchronous FULL a commit's WAL frames reach the file in a few writes, and other connections read them") {
+    TableOnDisk db("FULL");
+    const fs::path& file = db.file;
+    auto& c = db.c;
+
+    SUBCASE("a commit of about 25 pages: SQLite writes each frame's header and page apart, the file gets one write") {
+        const auto before = sqlite::wal_write_counts();
+        exec(*c, insert_rows(1, 100));
+        const auto made = since(before);
+        CHECK(made.writes_from_sqlite >= 50);  // two per frame
+        CHECK(made.writes_to_file == 1);
+    }
+    SUBCASE("a commit larger than one write's limit is written in pieces of at most 120 KiB, in order") {
+        const auto before = sqlite::wal_write_counts();
+        exec(*c, insert_rows(1, 1000));  // some 250 pages: 1 MiB of frames
+        const auto made = since(before);
+        CHECK(made.writes_from_sqlite >= 500);
+        CHECK(made.writes_to_file >= 9);
+        CHECK(made.writes_to_file <= 12);
+        CHECK(read_through_default_vfs(file, "SELECT count(*) || ',' || sum(i) || ',' || min(length(body)) FROM t") ==
+              "1000,500500,1001");
+    }
+    // Another connection, in this process or another, reads the committed frames from the file:
+    // each commit is out of the buffer before it becomes visible.
+    for (int round = 0; round < 5; ++round) exec(*c, insert_rows(10000 + round * 50, 50));
+    CHECK(read_through_default_vfs(file, "SELECT count(*) FROM t WHERE i >= 10000") == "250");
+    CHECK(read_through_default_vfs(file, "PRAGMA integrity_check") == "ok");
+}
+
+TEST_CASE("with synchronous NORMAL no write is kept back: a commit is visible before any sync") {
+    TableOnDisk db("NORMAL");
+    const fs::path& file = db.file;
+    auto& c = db.c;
+    const auto before = sqlite::wal_write_counts();
+    exec(*c, insert_rows(1, 100));
+    const auto made = since(before);
+    CHECK(made.writes_from_sqlite == 0);  // the default VFS's own files
+    CHECK(made.writes_to_file == 0);
+    CHECK(read_through_default_vfs(file, "SELECT count(*) FROM t") == "100");
+}
+
+TEST_CASE("a transaction rolled back after its pages spilled to the WAL leaves nothing for the next writer to meet") {
+    TableOnDisk db("FULL");
+    const fs::path& file = db.file;
+    auto& c = db.c;
+    exec(*c, insert_rows(1, 40));
+    // A cache of 20 pages: a transaction of 200 pages writes most of them to the WAL before it
+    // ends (uncommitted frames), here kept in the buffer.
+    exec(*c, "PRAGMA cache_size = 20");
+    exec(*c, "BEGIN");
+    const auto before = sqlite::wal_write_counts();
+    exec(*c, insert_rows(1000, 800));
+    CHECK(since(before).writes_from_sqlite > 0);  // spilled
+    exec(*c, "ROLLBACK");
+
+    // Another connection now writes its commit where the rolled-back frames were: had the buffer
+    // kept them past the rollback, this connection's next read would write them over it. (SQLite
+    // 3.40's rollback reads from the WAL, which writes the buffer out already; the release of the
+    // WAL's write lock does so too, whatever a rollback reads.)
+    exec_through_default_vfs(file, insert_rows(5000, 200));
+    {
+        sqlite::Use count(c->prepare("SELECT count(*) FROM t WHERE i >= 5000"));
+        REQUIRE(count->step() == SQLITE_ROW);
+        CHECK(count->integer(0) == 200);
+    }
+    exec(*c, insert_rows(7000, 10));
+    CHECK(read_through_default_vfs(file, "SELECT count(*) FROM t") == "250");
+    CHECK(read_through_default_vfs(file, "PRAGMA integrity_check") == "ok");
+    c.reset();
+    CHECK(read_through_default_vfs(file, "SELECT count(*) || ',' || sum(i) FROM t") ==
+          "250," + std::to_string(40 * 41 / 2 + (5000 + 5199) * 200 / 2 + (7000 + 7009) * 10 / 2));
+}
