@@ -3,6 +3,10 @@
 
 #include "dsl/compiler.hpp"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 namespace flow::test {
@@ -21,6 +25,19 @@ inline std::string summary(const Compilation& c) {
                (d.severity == Severity::Error ? "error: " : "warning: ") + d.message + "\n";
     return out;
 }
+
+// A fresh directory under the system's temporary one, removed with everything in it at the end
+// of the scope.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(const std::string& prefix = "flow-test")
+        : path(std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()))) {
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+};
 
 // How many times `needle` occurs in `text`.
 inline int count(const std::string& text, const std::string& needle) {

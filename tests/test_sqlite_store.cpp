@@ -15,12 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path = fs::temp_directory_path() / ("flow-store-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
-    TempDir() { fs::create_directories(path); }
-    ~TempDir() { fs::remove_all(path); }
-};
-
 // A raw connection, to set a database up as an older flowd left it and to look inside.
 struct Raw {
     sqlite3* db = nullptr;
@@ -69,7 +63,7 @@ std::map<std::string, std::int64_t> counts_of(store::Store& s) {
 }  // namespace
 
 TEST_CASE("a version 1 database is migrated: every row kept with its row id, the new indexes in place") {
-    TempDir dir;
+    test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
     {
         Raw raw(file);
@@ -165,7 +159,7 @@ TEST_CASE("a version 1 database is migrated: every row kept with its row id, the
 }
 
 TEST_CASE("a migration that finds a broken reference changes nothing and says where") {
-    TempDir dir;
+    test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
     {
         Raw raw(file);
@@ -186,7 +180,7 @@ TEST_CASE("a migration that finds a broken reference changes nothing and says wh
 }
 
 TEST_CASE("a database of a newer schema is refused, untouched") {
-    TempDir dir;
+    test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
     {
         Raw raw(file);
@@ -201,7 +195,7 @@ TEST_CASE("a database of a newer schema is refused, untouched") {
 }
 
 TEST_CASE("the hot queries read their indexes, not whole tables") {
-    TempDir dir;
+    test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
     REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());
     Raw raw(file);
@@ -232,7 +226,7 @@ TEST_CASE("the hot queries read their indexes, not whole tables") {
 }
 
 TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each instance's order") {
-    TempDir dir;
+    test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
     auto opened = store::open_sqlite_store({file.string(), "FULL"});
     REQUIRE(opened.ok());
@@ -282,7 +276,7 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
 }
 
 TEST_CASE("the relay's query reads each target on its own: a backlog due first hides no other target's commands") {
-    TempDir dir;
+    test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
     auto opened = store::open_sqlite_store({file.string(), "FULL"});
     REQUIRE(opened.ok());
@@ -337,7 +331,7 @@ TEST_CASE("the relay's query reads each target on its own: a backlog due first h
 }
 
 TEST_CASE("a signed message is bound to its first headers' digest until it is too old to be replayed") {
-    TempDir dir;
+    test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
     auto opened = store::open_sqlite_store({file.string(), "FULL"});
     REQUIRE(opened.ok());

@@ -4,6 +4,8 @@
 #include "runtime/store/sqlite.hpp"
 #include "runtime/store/wal_write_buffer.hpp"
 
+#include "support.hpp"
+
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
@@ -17,12 +19,6 @@ using namespace flow::store;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path = fs::temp_directory_path() / ("flow-wal-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
-    TempDir() { fs::create_directories(path); }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 std::unique_ptr<sqlite::Connection> open(const fs::path& file, const std::string& synchronous) {
     auto opened = sqlite::Connection::open(file.string(), synchronous, false);
@@ -39,7 +35,7 @@ void exec(sqlite::Connection& c, const std::string& sql) {
 
 // A new database with one table `t (i, body)`, on a connection of the store's kind.
 struct TableOnDisk {
-    TempDir dir;
+    flow::test::TempDir dir;
     fs::path file = dir.path / "flow.db";
     std::unique_ptr<sqlite::Connection> c;
     explicit TableOnDisk(const std::string& synchronous) : c(open(file, synchronous)) {

@@ -1,5 +1,6 @@
 #include "runtime/store/sqlite.hpp"
 
+#include "runtime/store/page_cache.hpp"
 #include "runtime/store/wal_write_buffer.hpp"
 
 #include <algorithm>
@@ -28,16 +29,14 @@ Status Statement::run() {
     return std::nullopt;
 }
 
-namespace {
-
-// Settings of the library as a whole, made once before its first use: no memory statistics,
-// which take a global mutex on every allocation (flowd never reads them).
 void configure_library() {
     static std::once_flag once;
-    std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });  // MISUSE if already started: harmless
+    std::call_once(once, [] {
+        // Each fails harmlessly (SQLITE_MISUSE) once the library has started.
+        (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        (void)install_page_cache();
+    });
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, const std::string& synchronous, bool read_only) {
     configure_library();

@@ -17,6 +17,12 @@ namespace flow::store::sqlite {
 
 StoreError error_from(int code, const std::string& message);
 
+// Settings of the library as a whole, made once, before its first connection in the process
+// (`Connection::open` makes them; a program that uses SQLite otherwise first calls this): no
+// memory statistics, which take a global mutex on every allocation, and the page cache of
+// runtime/store/page_cache.hpp.
+void configure_library();
+
 class Statement {
 public:
     Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
