@@ -9,7 +9,10 @@
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <memory>
@@ -156,4 +159,51 @@ TEST_CASE("a transaction rolled back after its pages spilled to the WAL leaves n
     c.reset();
     CHECK(read_through_default_vfs(file, "SELECT count(*) || ',' || sum(i) FROM t") ==
           "250," + std::to_string(40 * 41 / 2 + (5000 + 5199) * 200 / 2 + (7000 + 7009) * 10 / 2));
+}
+
+// Past a limit on the size of the files this process writes (RLIMIT_FSIZE), the write of the kept
+// frames fails as a full disk's would, at the commit's sync or, when the transaction spilled, in
+// the middle of it.
+TEST_CASE("a write of the kept frames that fails fails its whole transaction, and the next one commits") {
+    TableOnDisk db("FULL");
+    auto& c = db.c;
+    exec(*c, insert_rows(1, 40));
+    exec(*c, "PRAGMA wal_checkpoint(TRUNCATE)");  // the WAL starts again from nothing
+
+    struct sigaction ignore {}, previous {};
+    ignore.sa_handler = SIG_IGN;
+    REQUIRE(sigaction(SIGXFSZ, &ignore, &previous) == 0);  // a write past the limit then fails with EFBIG
+    rlimit unlimited{};
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &unlimited) == 0);
+    auto limit_files_to = [&](rlim_t bytes) {
+        rlimit limited = unlimited;
+        limited.rlim_cur = bytes;
+        REQUIRE(setrlimit(RLIMIT_FSIZE, &limited) == 0);
+    };
+
+    SUBCASE("at the commit") {
+        limit_files_to(64 * 1024);
+        auto failed = c->exec(insert_rows(1000, 400));  // some 100 pages: 400 KiB of frames
+        REQUIRE(setrlimit(RLIMIT_FSIZE, &unlimited) == 0);
+        REQUIRE(failed);
+        CHECK(failed->kind == StoreError::Kind::Unavailable);
+    }
+    SUBCASE("in a transaction whose pages spilled to the WAL") {
+        exec(*c, "PRAGMA cache_size = 20");
+        limit_files_to(64 * 1024);
+        bool any_failed = c->exec("BEGIN").has_value();
+        for (int round = 0; round < 10 && !any_failed; ++round) any_failed = c->exec(insert_rows(1000 + round * 100, 100)).has_value();
+        auto committed = c->exec("COMMIT");
+        REQUIRE(setrlimit(RLIMIT_FSIZE, &unlimited) == 0);
+        CHECK(any_failed);
+        CHECK(committed);  // no transaction left to commit, or its commit refused: never a part of it
+        (void)c->exec("ROLLBACK");
+    }
+    REQUIRE(sigaction(SIGXFSZ, &previous, nullptr) == 0);
+
+    CHECK(read_through_default_vfs(db.file, "SELECT count(*) FROM t WHERE i >= 1000") == "0");
+    exec(*c, insert_rows(5000, 100));
+    CHECK(read_through_default_vfs(db.file, "SELECT count(*) || ',' || sum(i) FROM t") ==
+          "140," + std::to_string(40 * 41 / 2 + (5000 + 5099) * 100 / 2));
+    CHECK(read_through_default_vfs(db.file, "PRAGMA integrity_check") == "ok");
 }

@@ -32,11 +32,18 @@ struct Cache {
         auto at = std::lower_bound(beyond.begin(), beyond.end(), key);
         if (at != beyond.end() && *at == key) return;
         if (beyond.size() >= most_kept) {
-            overflowed = true;
-            beyond.clear();
+            overflow();
             return;
         }
-        beyond.insert(at, key);
+        try {
+            beyond.insert(at, key);
+        } catch (const std::bad_alloc&) {  // no exception may leave a callback of SQLite's
+            overflow();
+        }
+    }
+    void overflow() {
+        overflowed = true;
+        beyond.clear();
     }
     void forget(unsigned key) {
         auto at = std::lower_bound(beyond.begin(), beyond.end(), key);

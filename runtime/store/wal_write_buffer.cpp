@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <stdexcept>
 
 namespace flow::store::sqlite {
 namespace {
@@ -38,18 +37,27 @@ struct WalFile {
     char* data;              // the writes kept, from offset `start`, `used` bytes
     int used;
     sqlite3_int64 start;
+    // A write of the kept bytes failed: every call fails until the write transaction ends, so
+    // that SQLite rolls it back whole and no commit can lean on frames that are not in the file.
+    bool failed;
 };
 
 constexpr int header_size = static_cast<int>((std::max(sizeof(DatabaseFile), sizeof(WalFile)) + 15) / 16 * 16);
 
 sqlite3_file* real_of(sqlite3_file* file) { return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + header_size); }
 
+// Writes the kept bytes out. A failure is reported as an I/O error, never as SQLITE_FULL (which
+// SQLite may answer by rolling back one statement and going on), and stays until the write
+// transaction ends.
 int flush(WalFile& wal) {
+    if (wal.failed) return SQLITE_IOERR_WRITE;
     if (wal.used == 0) return SQLITE_OK;
     writes_to_file.fetch_add(1, std::memory_order_relaxed);
     int code = wal.real->pMethods->xWrite(wal.real, wal.data, wal.used, wal.start);
     wal.used = 0;
-    return code;
+    if (code == SQLITE_OK) return SQLITE_OK;
+    wal.failed = true;
+    return SQLITE_IOERR_WRITE;
 }
 
 // --- The WAL file -------------------------------------------------------------------------
@@ -75,6 +83,7 @@ int wal_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
 int wal_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offset) {
     WalFile& wal = wal_of(file);
     writes_from_sqlite.fetch_add(1, std::memory_order_relaxed);
+    if (wal.failed) return SQLITE_IOERR_WRITE;
     const bool follows = wal.used > 0 && offset == wal.start + wal.used;
     if (follows && wal.used + amount <= buffer_capacity) {
         std::memcpy(wal.data + wal.used, in, static_cast<std::size_t>(amount));
@@ -84,13 +93,10 @@ int wal_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offs
     // Anything else (a gap, a write over bytes kept, a full buffer) first writes out what is
     // kept, so that the file receives every write in the order SQLite made them.
     if (int code = flush(wal); code != SQLITE_OK) return code;
-    if (amount >= buffer_capacity) {
+    if (!wal.data) wal.data = static_cast<char*>(std::malloc(buffer_capacity));
+    if (amount >= buffer_capacity || !wal.data) {  // too large to keep, or no memory to keep it in
         writes_to_file.fetch_add(1, std::memory_order_relaxed);
         return wal.real->pMethods->xWrite(wal.real, in, amount, offset);
-    }
-    if (!wal.data) {
-        wal.data = static_cast<char*>(std::malloc(buffer_capacity));
-        if (!wal.data) return SQLITE_IOERR_NOMEM;
     }
     std::memcpy(wal.data, in, static_cast<std::size_t>(amount));
     wal.used = amount;
@@ -114,6 +120,13 @@ int wal_file_size(sqlite3_file* file, sqlite3_int64* size) {
     WalFile& wal = wal_of(file);
     if (int code = flush(wal); code != SQLITE_OK) return code;
     return wal.real->pMethods->xFileSize(wal.real, size);
+}
+
+// The write transaction has ended: a failure of this connection's writes is over with it.
+void end_write_transaction(WalFile& wal) {
+    (void)flush(wal);
+    wal.used = 0;
+    wal.failed = false;
 }
 
 int wal_lock(sqlite3_file* file, int level) { return wal_of(file).real->pMethods->xLock(wal_of(file).real, level); }
@@ -165,6 +178,9 @@ int database_file_size(sqlite3_file* file, sqlite3_int64* size) {
 }
 int database_lock(sqlite3_file* file, int level) { return real_database(file)->pMethods->xLock(real_database(file), level); }
 int database_unlock(sqlite3_file* file, int level) {
+    // In exclusive locking mode the WAL index takes no locks: the database file's own lock is
+    // the one that lets other connections in.
+    if (WalFile* wal = database_of(file).wal) end_write_transaction(*wal);
     return real_database(file)->pMethods->xUnlock(real_database(file), level);
 }
 int database_check_reserved_lock(sqlite3_file* file, int* out) {
@@ -180,19 +196,31 @@ int database_device_characteristics(sqlite3_file* file) {
 int database_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
     return real_database(file)->pMethods->xShmMap(real_database(file), region, size, extend, out);
 }
+// The lock of the WAL index that a writer holds for its whole transaction (SQLite's
+// WAL_WRITE_LOCK, the first of its locks).
+constexpr int wal_write_lock = 0;
+
 int database_shm_lock(sqlite3_file* file, int offset, int count, int flags) {
     DatabaseFile& database = database_of(file);
     if ((flags & SQLITE_SHM_UNLOCK) && database.wal) {
-        // Released, the WAL's write lock lets another connection write at the offsets this one
-        // still holds writes for (those of a transaction rolled back: a commit has synced).
-        if (int code = flush(*database.wal); code != SQLITE_OK) {
+        // Released, a lock lets another connection write at the offsets this one still holds
+        // writes for (those of a transaction rolled back).
+        if (offset == wal_write_lock) end_write_transaction(*database.wal);
+        else if (int code = flush(*database.wal); code != SQLITE_OK) {
             (void)database.real->pMethods->xShmLock(database.real, offset, count, flags);
             return code;
         }
     }
     return database.real->pMethods->xShmLock(database.real, offset, count, flags);
 }
-void database_shm_barrier(sqlite3_file* file) { real_database(file)->pMethods->xShmBarrier(real_database(file)); }
+// SQLite publishes a commit to other connections by writing the WAL index's header in two
+// copies with a barrier between them: every write of the commit is in the file before the second
+// copy makes it visible, whether or not it was synced (a commit padded to a sector boundary
+// writes the last frame's tail after its sync).
+void database_shm_barrier(sqlite3_file* file) {
+    if (WalFile* wal = database_of(file).wal) (void)flush(*wal);
+    real_database(file)->pMethods->xShmBarrier(real_database(file));
+}
 int database_shm_unmap(sqlite3_file* file, int delete_too) {
     return real_database(file)->pMethods->xShmUnmap(real_database(file), delete_too);
 }
@@ -239,6 +267,7 @@ int open_file(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags
     log->data = nullptr;
     log->used = 0;
     log->start = 0;
+    log->failed = false;
     log->database = nullptr;
     sqlite3_file* owner = sqlite3_database_file_object(name);
     if (owner && owner->pMethods == &database_methods) {
@@ -273,14 +302,15 @@ sqlite3_vfs buffering_vfs = {
 
 const char* wal_write_buffer_vfs() {
     static std::once_flag once;
+    static bool registered = false;
     std::call_once(once, [] {
         base_vfs = sqlite3_vfs_find(nullptr);
-        if (!base_vfs || base_vfs->iVersion < 2) throw std::runtime_error("SQLite has no default VFS of version 2");
+        if (!base_vfs || base_vfs->iVersion < 2) return;
         buffering_vfs.szOsFile = header_size + base_vfs->szOsFile;
         buffering_vfs.mxPathname = base_vfs->mxPathname;
-        if (sqlite3_vfs_register(&buffering_vfs, 0) != SQLITE_OK) throw std::runtime_error("cannot register a SQLite VFS");
+        registered = sqlite3_vfs_register(&buffering_vfs, 0) == SQLITE_OK;
     });
-    return buffering_vfs.zName;
+    return registered ? buffering_vfs.zName : nullptr;
 }
 
 WalWriteCounts wal_write_counts() {

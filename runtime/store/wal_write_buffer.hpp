@@ -4,21 +4,23 @@
 // SQLite writes each WAL frame as two writes, its 24-byte header and then its page, so a commit
 // of 34 pages costs 68 `pwrite` calls before its `fdatasync`. Here they are kept in memory while
 // they follow one another in the file and written together before anything reads the file,
-// asks its size, truncates or syncs it, and before the connection releases any lock of the
-// WAL index (so no other connection can write where this one still holds writes). Only the
-// main database and its WAL are wrapped; every other file is the default VFS's own.
+// asks its size, truncates or syncs it, before SQLite publishes a commit (the barrier between
+// the two copies of the WAL index's header), and before the connection releases any lock (so no
+// other connection can write where this one still holds writes). A failed write of them fails
+// every call until the write transaction ends, as an I/O error: SQLite then rolls the whole
+// transaction back. Only the main database and its WAL are wrapped; every other file is the
+// default VFS's own.
 //
-// It is correct only where every commit syncs the WAL before the commit is published to other
-// connections, which is `synchronous = FULL` or `EXTRA`: with `NORMAL` a commit is published
-// without a sync, and a reader would find frames not yet in the file. `Connection::open` uses
-// it for those levels only.
+// `Connection::open` uses it where every commit also syncs the WAL, `synchronous = FULL` or
+// `EXTRA`; with `NORMAL` the default VFS is used unchanged.
 #pragma once
 
 #include <cstdint>
 
 namespace flow::store::sqlite {
 
-// The VFS's name for `sqlite3_open_v2`, registered on first use (not as the default).
+// The VFS's name for `sqlite3_open_v2`, registered on first use (not as the default); null when
+// it cannot be registered, and SQLite's default VFS is then used.
 const char* wal_write_buffer_vfs();
 
 // Counts, since the process started, of the writes SQLite made to WAL files through this VFS
