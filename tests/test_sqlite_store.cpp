@@ -1,5 +1,6 @@
 // The SQLite store below the routes: schema migrations, and the indexes its hot queries use.
 #include "runtime/store/sqlite_store.hpp"
+#include "raw_sqlite.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -20,14 +21,7 @@ struct Raw {
     sqlite3* db = nullptr;
     explicit Raw(const fs::path& file) { REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK); }
     ~Raw() { sqlite3_close(db); }
-    void exec(const std::string& sql) {
-        char* error = nullptr;
-        int code = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-        INFO(sql);
-        INFO((error ? error : ""));
-        sqlite3_free(error);
-        REQUIRE(code == SQLITE_OK);
-    }
+    void exec(const std::string& sql) { test::exec_raw(db, sql); }
     // Every row of a query, its columns joined by '|', rows joined by '\n'.
     std::string rows(const std::string& sql) {
         sqlite3_stmt* s = nullptr;
