@@ -48,6 +48,18 @@ std::string fixture(const std::string& name) {
     return text.str();
 }
 
+// A new, empty database opened as flowd opens it.
+struct StoreOnDisk {
+    test::TempDir dir;
+    fs::path file = dir.path / "flow.db";
+    std::unique_ptr<store::Store> store;
+    StoreOnDisk() {
+        auto opened = store::open_sqlite_store({file.string(), "FULL"});
+        REQUIRE(opened.ok());
+        store = std::move(*opened.value);
+    }
+};
+
 std::map<std::string, std::int64_t> counts_of(store::Store& s) {
     auto counts = s.counts();
     REQUIRE(counts.ok());
@@ -220,11 +232,9 @@ TEST_CASE("the hot queries read their indexes, not whole tables") {
 }
 
 TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each instance's order") {
-    test::TempDir dir;
-    const fs::path file = dir.path / "flow.db";
-    auto opened = store::open_sqlite_store({file.string(), "FULL"});
-    REQUIRE(opened.ok());
-    store::Store& s = **opened.value;
+    StoreOnDisk db;
+    const fs::path& file = db.file;
+    store::Store& s = *db.store;
     {
         Raw raw(file);
         raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
@@ -270,11 +280,9 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
 }
 
 TEST_CASE("the relay's query reads each target on its own: a backlog due first hides no other target's commands") {
-    test::TempDir dir;
-    const fs::path file = dir.path / "flow.db";
-    auto opened = store::open_sqlite_store({file.string(), "FULL"});
-    REQUIRE(opened.ok());
-    store::Store& s = **opened.value;
+    StoreOnDisk db;
+    const fs::path& file = db.file;
+    store::Store& s = *db.store;
     {
         Raw raw(file);
         raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't')");
@@ -325,11 +333,9 @@ TEST_CASE("the relay's query reads each target on its own: a backlog due first h
 }
 
 TEST_CASE("a signed message is bound to its first headers' digest until it is too old to be replayed") {
-    test::TempDir dir;
-    const fs::path file = dir.path / "flow.db";
-    auto opened = store::open_sqlite_store({file.string(), "FULL"});
-    REQUIRE(opened.ok());
-    store::Store& s = **opened.value;
+    StoreOnDisk db;
+    const fs::path& file = db.file;
+    store::Store& s = *db.store;
     auto bind = [&](const std::string& id, const std::string& digest, std::int64_t now, std::int64_t forget_before) {
         auto tx = s.begin();
         REQUIRE(tx.ok());

@@ -124,8 +124,7 @@ int wal_file_size(sqlite3_file* file, sqlite3_int64* size) {
 
 // The write transaction has ended: a failure of this connection's writes is over with it.
 void end_write_transaction(WalFile& wal) {
-    (void)flush(wal);
-    wal.used = 0;
+    (void)flush(wal);  // nothing is kept after it, written or not
     wal.failed = false;
 }
 

@@ -111,6 +111,21 @@ class FaultTest(unittest.TestCase):
         self.flowd = Flowd(FLOWD, [self.flows], self.db, path).start(ready=True)
         return self.flowd
 
+    @staticmethod
+    def bound(url, timeout_ms, backoff_ms, max_attempts=100):
+        """A target's config: its URL, its timeout, and the same backoff before every retry."""
+        return {"url": url, "timeout_ms": timeout_ms,
+                "retry": {"max_attempts": max_attempts, "initial_backoff_ms": backoff_ms, "max_backoff_ms": backoff_ms}}
+
+    def post_fine_and_wait(self, flowd, count, timeout=30):
+        """Posts `count` events whose commands go to the healthy `sink`; the seconds from the first
+        post until all of them arrived."""
+        posted = time.monotonic()
+        for n in range(count):
+            self.post_keyed(flowd, "Fine", f"f-{n}")
+        flowd.wait_for(lambda: len(self.receiver.commands()) == count, timeout=timeout, what="the healthy target's commands")
+        return time.monotonic() - posted
+
     def post_keyed(self, flowd, kind, key):
         """Posts an event of type `kind` whose id and `data.id` are both `key`; it must be accepted."""
         status, body = flowd.post_event({"id": key, "type": kind, "data": {"id": key}})
@@ -319,17 +334,12 @@ class FaultTest(unittest.TestCase):
         silent = Receiver(lambda path, command, attempt: (time.sleep(3), (200, {}))[1])
         try:
             self.receiver = Receiver()
-            retry = {"max_attempts": 100, "initial_backoff_ms": 2000, "max_backoff_ms": 2000}
-            targets = {"silent": {"url": silent.url("silent"), "timeout_ms": 500, "retry": retry},
-                       "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
+            targets = {"silent": self.bound(silent.url("silent"), 500, 2000),
+                       "sink": self.bound(self.receiver.url("sink"), 1000, 2000)}
             flowd = self.start_with_targets(TWO_TARGETS_FLOW, targets)
             for n in range(40):
                 self.post_keyed(flowd, "Stuck", f"s-{n}")
-            posted = time.monotonic()
-            for n in range(5):
-                self.post_keyed(flowd, "Fine", f"f-{n}")
-            flowd.wait_for(lambda: len(self.receiver.commands()) == 5, timeout=30, what="the healthy target's commands")
-            self.assertLess(time.monotonic() - posted, 3.0)
+            self.assertLess(self.post_fine_and_wait(flowd, 5), 3.0)
             def silent_waiting():
                 _, outbox = flowd.request("GET", "/v1/outbox?status=pending&limit=1000")
                 return [c for c in outbox["commands"] if c["target"] == "silent"]
@@ -354,9 +364,8 @@ class FaultTest(unittest.TestCase):
         silent = Receiver(lambda path, command, attempt: (time.sleep(10), (200, {}))[1])
         try:
             self.receiver = Receiver()
-            retry = {"max_attempts": 1000, "initial_backoff_ms": 100, "max_backoff_ms": 100}
-            targets = {"silent": {"url": silent.url("silent"), "timeout_ms": 4000, "retry": retry},
-                       "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
+            targets = {"silent": self.bound(silent.url("silent"), 4000, 100, max_attempts=1000),
+                       "sink": self.bound(self.receiver.url("sink"), 1000, 100, max_attempts=1000)}
             flowd = self.start_with_targets(TWO_TARGETS_FLOW, targets)
             waits = []
             for n in range(40):
@@ -379,10 +388,9 @@ class FaultTest(unittest.TestCase):
         slow = [Receiver(lambda path, command, attempt: (time.sleep(10), (200, {}))[1]) for _ in range(2)]
         try:
             self.receiver = Receiver()
-            retry = {"max_attempts": 100, "initial_backoff_ms": 5000, "max_backoff_ms": 5000}
-            targets = {"north": {"url": slow[0].url("north"), "timeout_ms": 4000, "retry": retry},
-                       "south": {"url": slow[1].url("south"), "timeout_ms": 4000, "retry": retry},
-                       "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
+            targets = {"north": self.bound(slow[0].url("north"), 4000, 5000),
+                       "south": self.bound(slow[1].url("south"), 4000, 5000),
+                       "sink": self.bound(self.receiver.url("sink"), 1000, 5000)}
             flowd = self.start_with_targets(THREE_TARGETS_FLOW, targets)
             for n in range(8):
                 for kind in ("North", "South"):
@@ -390,11 +398,7 @@ class FaultTest(unittest.TestCase):
             # Both hanging targets hold their four lanes by now.
             flowd.wait_for(lambda: len(slow[0].commands()) >= 4 and len(slow[1].commands()) >= 4, timeout=10,
                            what="four requests waiting at each hanging target")
-            posted = time.monotonic()
-            for n in range(3):
-                self.post_keyed(flowd, "Fine", f"f-{n}")
-            flowd.wait_for(lambda: len(self.receiver.commands()) == 3, timeout=30, what="the healthy target's commands")
-            self.assertLess(time.monotonic() - posted, 2.0)
+            self.assertLess(self.post_fine_and_wait(flowd, 3), 2.0)
         finally:
             for r in slow:
                 r.close()
@@ -407,17 +411,12 @@ class FaultTest(unittest.TestCase):
         slow = Receiver(lambda path, command, attempt: (time.sleep(0.5), (200, {}))[1])
         try:
             self.receiver = Receiver()
-            retry = {"max_attempts": 100, "initial_backoff_ms": 1000, "max_backoff_ms": 1000}
-            targets = {"silent": {"url": slow.url("silent"), "timeout_ms": 3000, "retry": retry},
-                       "sink": {"url": self.receiver.url("sink"), "timeout_ms": 1000, "retry": retry}}
+            targets = {"silent": self.bound(slow.url("silent"), 3000, 1000),
+                       "sink": self.bound(self.receiver.url("sink"), 1000, 1000)}
             flowd = self.start_with_targets(TWO_TARGETS_FLOW, targets)
             for n in range(400):
                 self.post_keyed(flowd, "Stuck", f"s-{n}")
-            posted = time.monotonic()
-            for n in range(3):
-                self.post_keyed(flowd, "Fine", f"f-{n}")
-            flowd.wait_for(lambda: len(self.receiver.commands()) == 3, timeout=60, what="the healthy target's commands")
-            waited = time.monotonic() - posted
+            waited = self.post_fine_and_wait(flowd, 3, timeout=60)
             # The slow target's backlog is still there: the healthy commands did not wait for it.
             self.assertLess(len(slow.commands()), 250)
             self.assertLess(waited, 2.0)
