@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -379,6 +380,35 @@ TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, re
     // Recorded again (a round cut short and redone), a finished command stays as it is.
     CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts({attempts[2]}); }));
     CHECK(s.store->outbox("dead", 10).value->size() == 1);
+}
+
+TEST_CASE("retrying a dead command commits through the writer, whose commit wakes the relay; 404 and 409 change nothing") {
+    Server s;
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})").result_int() == 202);
+    auto pending = s.store->outbox("pending", 10);
+    REQUIRE(pending.value->size() == 1);
+    const std::string id = pending.value->front().id;
+    using Attempt = store::DeliveryAttempt;
+    REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) {
+        return tx.record_attempts({{Attempt::Result::Dead, id, 3, 0, "HTTP 400", ""}});
+    }));
+    std::atomic<int> commits = 0;
+    s.writer->on_commit([&] { ++commits; });
+
+    CHECK(s.call(beast_http::verb::post, "/v1/outbox/nope/retry").result_int() == 404);
+    commits = 0;
+    CHECK(s.call(beast_http::verb::post, "/v1/outbox/" + id + "/retry").result_int() == 200);
+    // The writer reports the commit to the caller first, then to on_commit.
+    for (int waited_ms = 0; commits == 0 && waited_ms < 5000; ++waited_ms) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    CHECK(commits == 1);
+    auto retried = s.store->outbox("pending", 10);
+    REQUIRE(retried.value->size() == 1);
+    CHECK(retried.value->front().attempts == 0);
+    CHECK(retried.value->front().next_attempt_ms == 1767225600000);  // due now
+    auto again = s.call(beast_http::verb::post, "/v1/outbox/" + id + "/retry");
+    CHECK(again.result_int() == 409);
+    CHECK(s.body_of(again)["error"] == "command '" + id + "' is pending, not dead");
+    CHECK(s.store->outbox("dead", 10).value->empty());
 }
 
 TEST_CASE("a step that keeps the instance running updates it in place; one that ends it frees its key") {

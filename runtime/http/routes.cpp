@@ -449,7 +449,10 @@ Response list_outbox(const Request& req, const boost::urls::url_view& url, Servi
 }
 
 Response retry_command(const Request& req, const std::string& id, Services& s) {
-    if (auto e = s.store.retry_dead(id, s.now_ms())) return error_response(status_for(*e), e->message, req.version());
+    // Through the writer: its commit wakes the relay, which sends the command at once.
+    const std::int64_t now = s.now_ms();
+    store::Status status = s.writer.run([&](store::Transaction& tx) { return tx.retry_dead(id, now); });
+    if (status) return error_response(status_for(*status), status->message, req.version());
     return json_response(200, {{"id", id}, {"status", "pending"}}, req.version());
 }
 

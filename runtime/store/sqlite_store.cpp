@@ -414,6 +414,19 @@ public:
         return s->run();
     }
 
+    Status retry_dead(const std::string& id, std::int64_t now_ms) override {
+        Use find(db_.prepare("SELECT status FROM outbox WHERE id = ?"));
+        find->bind(1, id);
+        int code = find->step();
+        if (code == SQLITE_DONE) return StoreError{StoreError::Kind::NotFound, "no command '" + id + "'"};
+        if (code != SQLITE_ROW) return find->error(code);
+        if (find->text(0) != "dead")
+            return StoreError{StoreError::Kind::Conflict, "command '" + id + "' is " + find->text(0) + ", not dead"};
+        Use s(db_.prepare("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = ? WHERE id = ?"));
+        s->bind(1, now_ms).bind(2, id);
+        return s->run();
+    }
+
     Status record_attempts(const std::vector<DeliveryAttempt>& attempts) override {
         for (const DeliveryAttempt& a : attempts) {
             if (a.result == DeliveryAttempt::Result::Delivered) {
@@ -711,20 +724,6 @@ public:
             std::move(commands.value->begin(), commands.value->end(), std::back_inserter(out));
         }
         return Result<std::vector<OutboxCommand>>::success(std::move(out));
-    }
-
-    Status retry_dead(const std::string& id, std::int64_t now_ms) override {
-        std::lock_guard lock(write_mutex_);
-        Use find(writer_->prepare("SELECT status FROM outbox WHERE id = ?"));
-        find->bind(1, id);
-        int code = find->step();
-        if (code == SQLITE_DONE) return StoreError{StoreError::Kind::NotFound, "no command '" + id + "'"};
-        if (code != SQLITE_ROW) return find->error(code);
-        if (find->text(0) != "dead")
-            return StoreError{StoreError::Kind::Conflict, "command '" + id + "' is " + find->text(0) + ", not dead"};
-        Use s(writer_->prepare("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = ? WHERE id = ?"));
-        s->bind(1, now_ms).bind(2, id);
-        return s->run();
     }
 
     Result<std::optional<std::int64_t>> next_command_due(std::int64_t after_ms) override {

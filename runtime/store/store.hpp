@@ -133,6 +133,9 @@ public:
     virtual Status postpone_timer(const std::string& instance, std::uint64_t sequence, std::int64_t due_ms) = 0;
     // Records what became of delivery attempts (the relay's, taken into the writer's batches).
     virtual Status record_attempts(const std::vector<DeliveryAttempt>& attempts) = 0;
+    // Gives a dead command a new round of attempts, due at `now_ms`; NotFound, or Conflict when
+    // it is not dead. (In a transaction, so that its commit wakes the relay like any other.)
+    virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
     // Appends the entries one step wrote, in order (stored together: one row per step).
     virtual Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) = 0;
     // Whether the transaction is still open: after some errors (I/O, a full disk) the database
@@ -181,8 +184,6 @@ public:
     // another target's commands.
     virtual Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, const std::function<int(const std::string&)>& limit,
                                                            const RowsByTarget& skip) = 0;
-    // Gives a dead command a new round of attempts; NotFound, or Conflict when it is not dead.
-    virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
     // The earliest next attempt of a pending command after `after_ms`. Commands already due are
     // left out: one of them may be waiting behind its instance's earlier command, and must not
     // hide the retry of that earlier one, which is what will free it.
