@@ -2,6 +2,7 @@
 #include "dsl/checker.hpp"
 #include "dsl/suggestion.hpp"
 #include "dsl/parser.hpp"
+#include "dsl/string_escapes.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -131,9 +132,10 @@ void Checker::collect_declarations() {
                 if (ir::Record* record = add_record(event->name, ir::Record::Kind::Event, event->fields, *event)) {
                     if (event->external_name) {
                         std::optional<std::string> external = unescape(event->external_name->value);
-                        if (!external || external->empty())
+                        // None when an escape names no character: the parser reported it.
+                        if (external && external->empty())
                             diagnostics_.error(span(*event->external_name, file), "an event's external name cannot be empty");
-                        else
+                        else if (external)
                             record->external_name = *external;
                     }
                 }

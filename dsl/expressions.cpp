@@ -2,7 +2,7 @@
 #include "dsl/checker.hpp"
 #include "dsl/suggestion.hpp"
 
-#include "dsl/loader.hpp"
+#include "dsl/string_escapes.hpp"
 #include "stdlib/chrono.hpp"
 #include "stdlib/functions.hpp"
 
@@ -360,6 +360,10 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
                 out.type = t.element();
             } else if (t.is(Type::Kind::Json) && (at.type.is(Type::Kind::Int) || at.type.is(Type::Kind::String))) {
                 out.type = Type::json();
+            } else if (t.is_optional() && (t.required().is(Type::Kind::List) || t.required().is(Type::Kind::Json))) {
+                diagnostics_.error(span(index->get(), file), "cannot index " + with_article(t) +
+                                                                 " that may be absent: give a default with ?? first");
+                return typed_error(out.position);
             } else {
                 diagnostics_.error(span(index->get(), file), "cannot index " + with_article(t) + " with " + with_article(at.type) +
                                                                  ": lists take an int index");
@@ -484,26 +488,7 @@ ir::Expr Checker::primary(const ast::Primary& p, Scope& scope) {
     } else if (const auto* s = boost::get<ast::StringLiteral>(&p)) {
         out.position = position(*s, file);
         std::optional<std::string> text = unescape(s->value);
-        if (!text) {
-            // Point at the escape that names no character: the grammar let only \u{hex} through.
-            std::size_t at = 0;
-            for (std::size_t u = s->value.find("\\u{"); u != std::string::npos; u = s->value.find("\\u{", u + 1)) {
-                std::size_t close = s->value.find('}', u);
-                if (!unescape(s->value.substr(u, close - u + 1))) {
-                    at = u;
-                    break;
-                }
-            }
-            std::size_t close = s->value.find('}', at);
-            int begin = s->id_first + 1 + static_cast<int>(at);
-            const std::string escape = s->value.substr(at, close - at + 1);
-            const std::size_t digits = close - at - 3;  // between `\u{` and `}`
-            diagnostics_.error(Span{&source(file), begin, begin + static_cast<int>(close - at + 1)},
-                               digits > 6 ? "'" + escape + "' has " + std::to_string(digits) +
-                                                " hex digits: a \\u{…} escape takes 1 to 6"
-                                          : "'" + escape + "' names no Unicode character");
-            return typed_error(out.position);
-        }
+        if (!text) return typed_error(out.position);  // the parser reported the escape
         out.type = Type::string();
         out.literal = *text;
     } else if (const auto* du = boost::get<ast::DurationLiteral>(&p)) {

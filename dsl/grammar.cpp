@@ -4,6 +4,7 @@
 #include "dsl/ast_adapted.hpp"
 #include "dsl/parser.hpp"
 #include "dsl/resume_points.hpp"
+#include "dsl/string_escapes.hpp"
 #include "stdlib/utf8.hpp"
 
 #include <boost/spirit/home/x3.hpp>
@@ -11,6 +12,7 @@
 #include <array>
 #include <cctype>
 #include <cstdio>
+#include <map>
 
 namespace flow {
 namespace grammar {
@@ -25,6 +27,9 @@ struct ParseState {
     Iterator begin;
     bool records_allowed = true;
     int type_arguments_open = 0;  // `list<` not closed yet, around the type being read
+    // Each `\u{…}` that names no character, by its offset: its end and the message. (A string
+    // may be read more than once as the parser backtracks: it is reported once.)
+    std::map<int, std::pair<int, std::string>> bad_escapes;
 };
 struct parse_state_tag;
 
@@ -188,7 +193,19 @@ FLOW_RULE(type_argument_list, std::list<ast::TypeRef>, "a type")
 FLOW_RULE(field, ast::Field, "a field")
 FLOW_RULE(field_list, std::vector<ast::Field>, "a list of fields in braces")
 
-FLOW_RULE(string_literal, ast::StringLiteral, "a string")
+// A string also notes its escapes that name no character, to be reported as syntax errors.
+struct string_literal_class : annotate_position {
+    template <typename It, typename Context>
+    void on_success(It const& first, It const& last, ast::StringLiteral& node, Context const& context) {
+        annotate_position::on_success(first, last, node, context);
+        auto& state = x3::get<parse_state_tag>(context).get();
+        for (BadEscape& bad : bad_escapes(node.value)) {
+            const int at = node.id_first + 1 + static_cast<int>(bad.offset);  // past the opening quote
+            state.bad_escapes.try_emplace(at, at + static_cast<int>(bad.length), std::move(bad.message));
+        }
+    }
+};
+const x3::rule<string_literal_class, ast::StringLiteral, true> string_literal = "a string";
 FLOW_RULE(int_literal, ast::IntLiteral, "an integer")
 FLOW_RULE(number_literal, ast::NumberLiteral, "a number")
 FLOW_RULE(duration_literal, ast::DurationLiteral, "a duration")
@@ -417,6 +434,34 @@ namespace x3 = boost::spirit::x3;
 std::string found_at(const std::string& text, std::size_t offset) {
     if (offset >= text.size()) return "the end of the file";
     unsigned char c = static_cast<unsigned char>(text[offset]);
+    if (std::isdigit(c)) {
+        // A number with whatever sticks to it: `1.5s`, `2.5e`, `12abc`, said whole.
+        std::size_t end = offset;
+        bool fraction = false;
+        while (end < text.size()) {
+            const unsigned char d = static_cast<unsigned char>(text[end]);
+            if (std::isalnum(d) || d == '_') {
+                ++end;
+            } else if (d == '.' && end + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[end + 1]))) {
+                fraction = true;
+                end += 2;
+            } else if ((d == '+' || d == '-') && (text[end - 1] == 'e' || text[end - 1] == 'E') && fraction) {
+                ++end;
+            } else {
+                break;
+            }
+        }
+        std::string token = text.substr(offset, end - offset);
+        std::string quoted = "'" + token + "'";
+        const std::size_t letters = token.find_first_not_of("0123456789.");
+        if (!fraction || letters == std::string::npos) return quoted;
+        const std::string suffix = token.substr(letters);
+        if (suffix.find_first_not_of("dhms") == std::string::npos)
+            return quoted + " (a duration counts whole units: write 1m30s, not 1.5m)";
+        if (suffix == "e" || suffix == "E" || suffix == "e+" || suffix == "e-" || suffix == "E+" || suffix == "E-")
+            return quoted + " (a number's exponent needs digits: 2.5e3, 2.5e-3)";
+        return quoted;
+    }
     if (std::isalnum(c) || c == '_') {
         std::size_t end = offset;
         while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;
@@ -571,7 +616,7 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
         return {};
     }
     const ResumePoints resume(text);
-    grammar::ParseState state{text.begin(), true};
+    grammar::ParseState state{text.begin(), true, 0, {}};
     auto parser = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::declaration];
 
     ast::File file;
@@ -684,6 +729,7 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
         }
         at = skip_blank(text, resume.after_declaration(at, failed_at));
     }
+    for (const auto& [begin, bad] : state.bad_escapes) diagnostics.error(Span{&source, begin, bad.first}, bad.second);
     return file;
 }
 

@@ -1,9 +1,9 @@
 #include "dsl/loader.hpp"
 
 #include "dsl/parser.hpp"
+#include "dsl/string_escapes.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -43,24 +43,6 @@ std::optional<std::string> MemoryReader::read(const std::string& path) {
 std::string MemoryReader::identity(const std::string& path) { return fs::path(path).lexically_normal().string(); }
 
 namespace {
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
 
 // Imports nested deeper than this are refused at the import that goes past it: loading
 // recurses once per level.
@@ -120,7 +102,8 @@ private:
     int resolve_import(const Source& from, const ast::Import& import) {
         Span where{&from, import.path.id_first, import.path.id_last};
         std::optional<std::string> relative = unescape(import.path.value);
-        if (!relative || relative->empty()) {
+        if (!relative) return -1;  // the parser reported the escape
+        if (relative->empty()) {
             diagnostics_.error(where, "an import needs the path of a .flow file");
             return -1;
         }
@@ -181,37 +164,6 @@ private:
 
 LoadedProgram load_program(const std::vector<std::string>& paths, SourceReader& reader, Diagnostics& diagnostics) {
     return Loader(reader, diagnostics).run(paths);
-}
-
-std::optional<std::string> unescape(std::string_view body) {
-    std::string out;
-    out.reserve(body.size());
-    for (std::size_t i = 0; i < body.size(); ++i) {
-        char c = body[i];
-        if (c != '\\' || i + 1 >= body.size()) {
-            out += c;
-            continue;
-        }
-        char e = body[++i];
-        if (e == 'n') out += '\n';
-        else if (e == 't') out += '\t';
-        else if (e == '"' || e == '\\') out += e;
-        else if (e == 'u') {
-            std::size_t close = body.find('}', i);
-            if (i + 1 >= body.size() || body[i + 1] != '{' || close == std::string_view::npos) return std::nullopt;
-            std::string_view hex = body.substr(i + 2, close - i - 2);
-            if (hex.empty() || hex.size() > 6) return std::nullopt;
-            std::uint32_t cp = 0;
-            auto [end, error] = std::from_chars(hex.data(), hex.data() + hex.size(), cp, 16);
-            if (error != std::errc() || end != hex.data() + hex.size()) return std::nullopt;
-            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-            append_utf8(out, cp);
-            i = close;
-        } else {
-            return std::nullopt;
-        }
-    }
-    return out;
 }
 
 }  // namespace flow

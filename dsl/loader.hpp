@@ -55,8 +55,4 @@ struct LoadedProgram {
 // A missing import or an import cycle is an error at the `import`.
 LoadedProgram load_program(const std::vector<std::string>& paths, SourceReader& reader, Diagnostics& diagnostics);
 
-// Decodes the escapes of a string literal's body (`\" \\ \n \t \u{…}`); nothing when a
-// `\u{…}` names no Unicode scalar value.
-std::optional<std::string> unescape(std::string_view body);
-
 }  // namespace flow

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <unistd.h>
 
 using namespace flow;
@@ -672,6 +673,34 @@ TEST_CASE("a \\u{…} escape of more than six hex digits says so") {
     CHECK(has(check(wrap("let s = \"\\u{0001F600}\"\n emit C { id: s, n: 1 } goto S")),
               "error: '\\u{0001F600}' has 8 hex digits: a \\u{…} escape takes 1 to 6"));
     CHECK(has(check(wrap("let s = \"\\u{110000}\"\n emit C { id: s, n: 1 } goto S")), "error: '\\u{110000}' names no Unicode character"));
+}
+
+TEST_CASE("an escape that names no character is reported as such wherever the string stands, with other files' syntax errors") {
+    auto only = [](const Compilation& c) {
+        std::string errors = test::summary(c);
+        CHECK_MESSAGE(errors.find("names no Unicode character") != std::string::npos, errors);
+        return std::count(errors.begin(), errors.end(), '\n');
+    };
+    // An event's external name and an import path: no second error about what the string holds.
+    CHECK(only(compile_sources({{"e.flow", "event A \"\\u{110000}\" { id: string }\n"}})) == 1);
+    CHECK(only(compile_sources({{"i.flow", "import \"\\u{110000}.flow\"\n"}})) == 1);
+    // A syntax error in one file hides the checks of every file, not another file's bad escape.
+    Compilation both = compile_sources({{"a.flow", "command C payments { id: string }\n"},
+                                        {"b.flow", "event B { id: string }\nworkflow W { key id: string start on B { fail \"\\u{D800}\" } }\n"}});
+    std::string errors = test::summary(both);
+    REQUIRE(both.diagnostics.all().size() == 2);
+    CHECK(both.diagnostics.all()[0].file == "a.flow");
+    CHECK(has(errors, "1:11: error: expected 'to', found 'payments'"));
+    CHECK(has(errors, "2:48: error: '\\u{D800}' is a UTF-16 surrogate, which names no Unicode character"));
+}
+
+TEST_CASE("indexing a list that may be absent asks for a default, as reading a field of one does") {
+    const std::string text = "event L { id: string, l?: list<int> }\ncommand C to t { n: int }\n"
+                             "workflow W { key id: string start on L as e { emit C { n: X } complete } }\n";
+    auto with = [&](const std::string& x) { return check(std::regex_replace(text, std::regex("X"), x)); };
+    CHECK(has(with("e.l[0]"), "3:62: error: cannot index a list<int>? that may be absent: give a default with ?? first"));
+    CHECK(with("(e.l ?? [7])[0]") == "");
+    CHECK(has(with("e.id[0]"), "cannot index a string with an int: lists take an int index"));
 }
 
 TEST_CASE("type error hints name the side to fix") {

@@ -336,6 +336,13 @@ TEST_CASE("int division truncates toward zero and % takes the dividend's sign") 
     CHECK(f.start("Go", {{"id", "a"}, {"n", 0}}).commands.at(0).data["text"] == "-3 -1 1 3.5");
 }
 
+TEST_CASE("precedence: not sits below ==, and a prefix operator may open a right operand") {
+    Fixture f(messages + "workflow W { key id: string var len: int = 3 start on Go as g {\n"
+                         " emit Log { text: str([not g.n == 2, true == not true or true, not false and false, -g.n * 2 == -4]) + \" \" +\n"
+                         "   str([2 * -g.n, len + len(\"ab\"), g.n - -1]) } complete } }");
+    CHECK(f.start("Go", {{"id", "a"}, {"n", 2}}).commands.at(0).data["text"] == "[false,true,false,true] [-4,5,3]");
+}
+
 TEST_CASE("int and number compare by exact value: neither is rounded to the other's type") {
     Fixture f(messages + "workflow W { key id: string start on Go as g {\n"
                          " emit Log { text: str([9007199254740993 == 9007199254740992.0, 9007199254740992.0 < 9007199254740993,\n"

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <sstream>
 
 using namespace flow;
 
@@ -17,6 +18,20 @@ std::string syntax_errors(const std::string& text) {
     std::string out;
     for (const Diagnostic& d : diagnostics.all())
         out += std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message + "\n";
+    return out;
+}
+
+// The lines of `text` in order (diagnostics by position, as flowc prints them sorted).
+std::string sorted_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line + "\n");
+    std::sort(lines.begin(), lines.end(), [](const std::string& a, const std::string& b) {
+        auto key = [](const std::string& l) { return std::pair(std::stoi(l), std::stoi(l.substr(l.find(':') + 1))); };
+        return key(a) < key(b);
+    });
+    std::string out;
+    for (const auto& line : lines) out += line;
     return out;
 }
 
@@ -79,6 +94,24 @@ TEST_CASE("strings: escapes and unterminated strings") {
     CHECK(syntax_errors(R"(event E "a\"b\\c\n\t\u{1F600}" { id: string })") == "");
     CHECK(syntax_errors("event E \"abc\n{ id: string }") == "1:9: unterminated string: expected '\"' before the end of the line\n");
     CHECK(syntax_errors(R"(event E "\q" { id: string })") != "");
+}
+
+TEST_CASE("a \\u{…} escape that names no character is a syntax error, reported with the file's others") {
+    CHECK(syntax_errors(R"(event E "ok \u{110000}" { id: string })") == "1:13: '\\u{110000}' names no Unicode character\n");
+    CHECK(syntax_errors(R"(event E "\u{D800}" { id: string })") ==
+          "1:10: '\\u{D800}' is a UTF-16 surrogate, which names no Unicode character\n");
+    CHECK(syntax_errors(R"(event E "\u{0001F600}" { id: string })") ==
+          "1:10: '\\u{0001F600}' has 8 hex digits: a \\u{…} escape takes 1 to 6\n");
+    CHECK(syntax_errors(R"(event E "\u{10FFFF}\u{0}\u{d7ff}\u{E000}" { id: string })") == "");
+    // Each bad one of a string, and those of a declaration that fails on a later syntax error.
+    CHECK(sorted_lines(syntax_errors("event E \"\\u{DFFF}\\u{41}\\u{1100000}\" { id: string }\n"
+                                     "workflow W { key id: string start on E { let a = \"\\u{110000}\" fail } }\n"
+                                     "command C payments { id: string }")) ==
+          "1:10: '\\u{DFFF}' is a UTF-16 surrogate, which names no Unicode character\n"
+          "1:24: '\\u{1100000}' has 7 hex digits: a \\u{…} escape takes 1 to 6\n"
+          "2:51: '\\u{110000}' names no Unicode character\n"
+          "2:68: expected an expression, found '}'\n"
+          "3:11: expected 'to', found 'payments'\n");
 }
 
 TEST_CASE("an unterminated block comment is reported") {
@@ -150,6 +183,11 @@ TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
         {event + "workflow W { key id: string start on A { fail \"\\u{zz}\" } }", "2:48: invalid escape '\\u'"},
         {"event event { id: string }", "1:7: 'event' is a keyword and cannot name an event"},
         {event + "workflow W { state S { after { complete } } }", "2:30: expected a duration, such as 15m, found '{'"},
+        {event + "workflow W { key id: string start on A { let d = 1.5s } }", "2:50: expected an expression, found '1.5s' (a duration counts whole units: write 1m30s, not 1.5m)"},
+        {event + "workflow W { state S { after 2.5m { complete } } }", "2:30: expected a duration, such as 15m, found '2.5m' (a duration counts whole units"},
+        {event + "workflow W { key id: string start on A { let n = 2.5e } }", "2:50: expected an expression, found '2.5e' (a number's exponent needs digits: 2.5e3, 2.5e-3)"},
+        {event + "workflow W { key id: string start on A { let n = 2.5e+ } }", "found '2.5e+' (a number's exponent needs digits"},
+        {event + "workflow W { key id: string start on A { let n = 12abc } }", "2:50: expected an expression, found '12abc'\n"},
         {event + "workflow W { state S { at { complete } } }", "2:27: expected a time, such as now() + 1d, found '{'"},
     };
     for (const auto& [text, expected] : cases) {

@@ -1,0 +1,26 @@
+// The escapes of a string literal's body: `\" \\ \n \t`, and `\u{…}` with 1 to 6 hex digits that
+// name a Unicode scalar value. The grammar lets through only these shapes; what a `\u{…}` names
+// is read here, so that the parser reports one that names nothing with the other syntax errors.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flow {
+
+struct BadEscape {
+    std::size_t offset = 0;  // of its backslash, in the body
+    std::size_t length = 0;  // of the whole escape
+    std::string message;
+};
+
+// Every `\u{…}` of the body that names no Unicode scalar value, in order.
+std::vector<BadEscape> bad_escapes(std::string_view body);
+
+// The body with its escapes decoded; nothing when one is bad.
+std::optional<std::string> unescape(std::string_view body);
+
+}  // namespace flow
