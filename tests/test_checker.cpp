@@ -703,6 +703,51 @@ TEST_CASE("indexing a list that may be absent asks for a default, as reading a f
     CHECK(has(with("e.id[0]"), "cannot index a string with an int: lists take an int index"));
 }
 
+TEST_CASE("each named error at its place: correlation, duplicate members, bindings, misused names, operands, field types, comments") {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"workflow W { key id: string correlate B by id correlate B by id start on A { goto S } state S { on B { complete } } }",
+         "4:57: error: event 'B' is correlated twice"},
+        {"workflow W { key id: string correlate A by note start on B { goto S } state S { on A { complete } } }",
+         "4:44: error: field 'note' is optional, so it cannot always give the key"},
+        {"workflow W { version 1 version 2 key id: string start on A { goto S } state S { on B { complete } } }",
+         "4:24: error: workflow 'W' has a second 'version'"},
+        {"workflow W { key id: string start on A { goto S } state S { entry { } entry { } on B { complete } } }",
+         "4:71: error: state 'S' has a second 'entry' block"},
+        {"workflow W { key id: string start on A { goto S } on cancel { } on cancel { } state S { on B { complete } } }",
+         "4:65: error: workflow 'W' has a second 'on cancel'"},
+        {"workflow W { key id: string var x: int = 0 start on A as x { goto S } state S { on B { complete } } }",
+         "4:58: error: 'x' is already a variable of the workflow"},
+        {"event E \"\" { id: string }\nworkflow W { key id: string start on A { goto S } state S { on B { complete } on E { complete } } }",
+         "4:9: error: an event's external name cannot be empty"},
+        {"workflow W { key id: string start on A as a { a = a goto S } state S { on B { complete } } }",
+         "4:47: error: 'a' names the event being handled: it cannot be assigned"},
+        {"workflow W { key id: string start on A as a { let x = len goto S } state S { on B { complete } } }",
+         "4:55: error: 'len' is a function: call it as len(…)"},
+        {"type Money { amount: int }\nworkflow W { key id: string start on A as a { let x = Money goto S } state S { on B { complete } } }",
+         "5:55: error: 'Money' is a declaration, not a value"},
+        {"workflow W { key id: string start on A as a { let x = a.n(1) goto S } state S { on B { complete } } }",
+         "4:58: error: only functions can be called; this is an int"},
+        {"workflow W { key id: string start on A as a { let x = B { id: \"x\" } goto S } state S { on B { complete } } }",
+         "4:55: error: 'B' is an event, not a type"},
+        {"workflow W { key id: string start on A as a { let x = a.n.x goto S } state S { on B { complete } } }",
+         "4:59: error: an int has no fields ('.x')"},
+        {"workflow W { key id: string start on A as a { let x = not a.n goto S } state S { on B { complete } } }",
+         "4:55: error: 'not' needs a bool, got int"},
+        {"workflow W { key id: string start on A as a { let x = -a.id goto S } state S { on B { complete } } }",
+         "4:55: error: unary '-' needs an int, number or duration, got string"},
+        {"type T { e: B }\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
+         "4:13: error: a field's type must be a 'type', not the event 'B'"},
+        {"type T { e: list<int, int> }\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
+         "4:13: error: 'list' takes one element type: list<T>"},
+        {"/* a /* b */ c */\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
+         "4:14: error: expected a declaration ('import', 'type', 'event', 'command' or 'workflow'), found 'c'"},
+    };
+    for (const auto& [text, expected] : cases) {
+        const std::string summary = check(prelude + text);
+        CHECK_MESSAGE(has(summary, expected), text, "\n", summary);
+    }
+}
+
 TEST_CASE("type error hints name the side to fix") {
     CHECK(has(check(wrap("let s = a.n + \"x\"\n goto S")), "cannot combine int and string: convert the int to a string with str()"));
     CHECK(has(check(wrap("let s = \"x\" + 1.5\n goto S")), "cannot combine string and number: convert the number to a string with str()"));

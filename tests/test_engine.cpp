@@ -330,6 +330,29 @@ TEST_CASE("runtime errors in guards and initializers, and integer overflow") {
     CHECK(index.start("Go", {{"id", "a"}, {"n", 3}}).instance.error.rfind("index 3 out of range for a list of 1", 0) == 0);
 }
 
+TEST_CASE("dividing by zero fails for number and duration too; the one int quotient past the range overflows") {
+    // g.n is 0 at run time, so that no division is folded away before it runs.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"1.5 / (g.n * 1.0)", "division by zero at test.flow:6:27"},
+        {"1.5 % (g.n * 1.0)", "division by zero at test.flow:6:27"},
+        {"1.5 / g.n", "division by zero at test.flow:6:27"},
+        {"1h / g.n", "division by zero at test.flow:6:26"},
+        {"(-9223372036854775807 - 1 + g.n) / -1", "integer overflow at test.flow:6:56"},
+        {"1.0e308 * (10.0 + g.n)", "number overflow at test.flow:6:31"},
+    };
+    for (const auto& [expression, error] : cases) {
+        Fixture f(messages + "workflow W { key id: string start on Go as g {\n emit Log { text: str(" + expression + ") } complete } }");
+        engine::Step step = f.start("Go", {{"id", "a"}, {"n", 0}});
+        CHECK_MESSAGE(step.instance.status == Status::Failed, expression);
+        CHECK_MESSAGE(step.instance.error.starts_with(error), expression, ": ", step.instance.error);
+        CHECK(step.commands.empty());
+    }
+    // The remainder of that quotient is 0, as it is for every division by -1.
+    Fixture remainder(messages + "workflow W { key id: string start on Go as g {\n"
+                                 " emit Log { text: str((-9223372036854775807 - 1 + g.n) % -1) } complete } }");
+    CHECK(remainder.start("Go", {{"id", "a"}, {"n", 0}}).commands.at(0).data["text"] == "0");
+}
+
 TEST_CASE("int division truncates toward zero and % takes the dividend's sign") {
     Fixture f(messages + "workflow W { key id: string start on Go as g {\n"
                          " emit Log { text: str(-7 / 2) + \" \" + str(-7 % 2) + \" \" + str(7 % -2) + \" \" + str(7.0 / 2) } complete } }");

@@ -320,6 +320,37 @@ TEST_CASE("a deadline already passed fires right after the handler that entered 
     CHECK(run.lines[4]["data"]["text"] == "b");
 }
 
+TEST_CASE("timers due at the same instant fire in the order they were started, not the order of their instances") {
+    Run run = simulate_text("event Go { id: string, m: int }\nevent Poke { id: string, m: int }\ncommand Log to log { text: string }\n"
+                            "workflow W { key id: string var m: int = 0\n"
+                            " start on Go as g when g.m == 0 { goto Idle }\n"
+                            " start on Go as g { m = g.m goto S }\n"
+                            " state Idle { on Poke as p { m = p.m goto S } }\n"
+                            " state S { after m * 1m { emit Log { text: key + \" \" + str(now()) } complete } } }",
+                            R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a", "m": 0}}
+{"id": "2", "type": "Go", "time": "2026-01-01T00:10:00Z", "data": {"id": "b", "m": 110}}
+{"id": "3", "type": "Poke", "time": "2026-01-01T00:20:00Z", "data": {"id": "a", "m": 100}}
+{"advance": "3h"})");
+    CHECK(run.error == "");
+    std::vector<std::string> texts;
+    for (const json& l : run.lines)
+        if (l["kind"] == "command") texts.push_back(l["data"]["text"].get<std::string>());
+    CHECK(texts == std::vector<std::string>{"b 2026-01-01T02:00:00Z", "a 2026-01-01T02:00:00Z"});
+}
+
+TEST_CASE("a negative 'after' is due at once: it fires right after the handler that entered its state") {
+    Run run = simulate_text("event Go { id: string }\ncommand Log to log { text: string }\n"
+                            "workflow A { key id: string start on Go { goto S }\n"
+                            " state S { after -1s { emit Log { text: \"at \" + str(now()) } complete } } }\n"
+                            "workflow B { key id: string start on Go { emit Log { text: \"b\" } complete } }",
+                            R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
+    CHECK(run.error == "");
+    REQUIRE(run.lines.size() >= 5);
+    CHECK(run.lines[1]["timer"] == "after");
+    CHECK(run.lines[2]["data"]["text"] == "at 2025-12-31T23:59:59Z");
+    CHECK(run.lines[3]["workflow"] == "B");
+}
+
 TEST_CASE("a recursive record (through an optional field and a list) decodes, builds and travels in a command") {
     Run run = simulate_text("type Node { name: string, next?: Node, children: list<Node> }\n"
                             "event Built { id: string, tree: Node }\ncommand Echo to log { tree: Node, text: string }\n"
