@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace fs = std::filesystem;
 using namespace flow;
@@ -302,22 +303,27 @@ TEST_CASE("the simulated clock does not pass the end of year 9999") {
     CHECK(defaulted.error == "line 2: this event's time, the clock plus one second, would pass the end of year 9999");
 }
 
-TEST_CASE("a deadline already passed fires right after the handler that entered its state, before the next workflow's delivery") {
-    Run run = simulate_text("event Go { id: string }\ncommand Log to log { text: string }\n"
-                            "workflow A { key id: string start on Go { goto S }\n"
-                            " state S { at now() - 1h { emit Log { text: \"late \" + str(now()) } complete } } }\n"
-                            "workflow B { key id: string start on Go { emit Log { text: \"b\" } complete } }",
-                            R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
-    CHECK(run.error == "");
-    REQUIRE(run.lines.size() >= 5);
-    CHECK(run.lines[0]["workflow"] == "A");
-    CHECK(run.lines[0]["outcome"] == "started");
-    CHECK(run.lines[1]["timer"] == "at");
-    CHECK(run.lines[1]["workflow"] == "A");
-    CHECK(run.lines[2]["data"]["text"] == "late 2025-12-31T23:00:00Z");
-    CHECK(run.lines[3]["workflow"] == "B");
-    CHECK(run.lines[3]["event"] == "1");
-    CHECK(run.lines[4]["data"]["text"] == "b");
+TEST_CASE("a deadline already passed, or a negative 'after', fires right after the handler that entered its state, "
+          "before the next workflow's delivery") {
+    for (const auto& [timer, kind, fired] : {std::tuple{"at now() - 1h", "at", "late 2025-12-31T23:00:00Z"},
+                                             std::tuple{"after -1s", "after", "late 2025-12-31T23:59:59Z"}}) {
+        Run run = simulate_text("event Go { id: string }\ncommand Log to log { text: string }\n"
+                                "workflow A { key id: string start on Go { goto S }\n"
+                                " state S { " + std::string(timer) + " { emit Log { text: \"late \" + str(now()) } complete } } }\n"
+                                "workflow B { key id: string start on Go { emit Log { text: \"b\" } complete } }",
+                                R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
+        CAPTURE(timer);
+        CHECK(run.error == "");
+        REQUIRE(run.lines.size() >= 5);
+        CHECK(run.lines[0]["workflow"] == "A");
+        CHECK(run.lines[0]["outcome"] == "started");
+        CHECK(run.lines[1]["timer"] == kind);
+        CHECK(run.lines[1]["workflow"] == "A");
+        CHECK(run.lines[2]["data"]["text"] == fired);
+        CHECK(run.lines[3]["workflow"] == "B");
+        CHECK(run.lines[3]["event"] == "1");
+        CHECK(run.lines[4]["data"]["text"] == "b");
+    }
 }
 
 TEST_CASE("timers due at the same instant fire in the order they were started, not the order of their instances") {
@@ -336,19 +342,6 @@ TEST_CASE("timers due at the same instant fire in the order they were started, n
     for (const json& l : run.lines)
         if (l["kind"] == "command") texts.push_back(l["data"]["text"].get<std::string>());
     CHECK(texts == std::vector<std::string>{"b 2026-01-01T02:00:00Z", "a 2026-01-01T02:00:00Z"});
-}
-
-TEST_CASE("a negative 'after' is due at once: it fires right after the handler that entered its state") {
-    Run run = simulate_text("event Go { id: string }\ncommand Log to log { text: string }\n"
-                            "workflow A { key id: string start on Go { goto S }\n"
-                            " state S { after -1s { emit Log { text: \"at \" + str(now()) } complete } } }\n"
-                            "workflow B { key id: string start on Go { emit Log { text: \"b\" } complete } }",
-                            R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
-    CHECK(run.error == "");
-    REQUIRE(run.lines.size() >= 5);
-    CHECK(run.lines[1]["timer"] == "after");
-    CHECK(run.lines[2]["data"]["text"] == "at 2025-12-31T23:59:59Z");
-    CHECK(run.lines[3]["workflow"] == "B");
 }
 
 TEST_CASE("a recursive record (through an optional field and a list) decodes, builds and travels in a command") {
