@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace flow {
 
@@ -110,12 +111,49 @@ int display_width(char32_t c) {
 
 static const char* severity_word(Severity s) { return s == Severity::Error ? "error" : "warning"; }
 
+namespace {
+
+// A message on one line of text, whatever it quotes (an import path with a `\n` in it): each
+// control character written as the escape that would give it in a Flow string.
+std::string one_line(std::string_view message) {
+    std::string out;
+    out.reserve(message.size());
+    for (char c : message) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '\n') out += "\\n";
+        else if (c == '\t') out += "\\t";
+        else if (byte < 0x20 || byte == 0x7F) {
+            char escape[16];
+            std::snprintf(escape, sizeof escape, "\\u{%X}", static_cast<unsigned>(byte));
+            out += escape;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// The source line as UTF-8 text: a byte that starts no character (in a file refused for it) is
+// shown as U+FFFD, one for each, as the caret line counts it.
+std::string shown_line(std::string_view line) {
+    if (utf8::first_invalid(line) == std::string_view::npos) return std::string(line);
+    std::string out;
+    for (std::size_t pos = 0; pos < line.size();) {
+        const utf8::CodePoint cp = utf8::decode(line, pos);
+        utf8::encode(cp.value, out);
+        pos += cp.size;
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string format_text(const Diagnostic& d) {
     std::string out = d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
-                      severity_word(d.severity) + ": " + d.message + "\n";
+                      severity_word(d.severity) + ": " + one_line(d.message) + "\n";
     if (!d.source) return out;
     std::string_view line = d.source->line(d.line);
-    out.append(line);
+    out += shown_line(line);
     out += '\n';
     // The caret line, as the terminal shows the source: a blank for each column a character
     // takes before the caret (two for a wide one, none for a combining mark; tabs kept as tabs),

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace flow {
 
@@ -31,7 +32,12 @@ std::string DiskReader::identity(const std::string& path) {
     const fs::path absolute = fs::absolute(path, ec);
     if (ec) return fs::path(path).lexically_normal().string();
     fs::path canonical = fs::weakly_canonical(absolute, ec);
-    return ec ? absolute.lexically_normal().string() : canonical.string();
+    const std::string name = ec ? absolute.lexically_normal().string() : canonical.string();
+    // A file under two names of its own (a hard link) is still one file.
+    struct stat info {};
+    if (::stat(name.c_str(), &info) == 0 && S_ISREG(info.st_mode))
+        return "file " + std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino);
+    return name;
 }
 
 std::optional<std::string> MemoryReader::read(const std::string& path) {

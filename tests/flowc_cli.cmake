@@ -115,6 +115,34 @@ if(NOT format STREQUAL "flow-ir/1")
   message(FATAL_ERROR "compile -o wrote: ${written}")
 endif()
 
+# A write to -o that fails part way (the file-size limit standing in for a full disk) leaves
+# the file as it was, and no partial file beside it; so does one to a folder.
+set(kept ${CMAKE_CURRENT_BINARY_DIR}/kept.json)
+file(WRITE ${kept} "old")
+execute_process(COMMAND sh -c "trap '' XFSZ; ulimit -f 4; exec \"$0\" compile \"$1\" -o \"$2\""
+                        ${FLOWC} ${examples}/trip_booking.flow ${kept}
+                RESULT_VARIABLE status ERROR_VARIABLE err)
+file(READ ${kept} still)
+file(GLOB partials ${kept}.partial-*)
+if(NOT status EQUAL 2 OR NOT still STREQUAL "old" OR partials)
+  message(FATAL_ERROR "a failed -o write: exit ${status}, file now '${still}', left ${partials}\n${err}")
+endif()
+expect_match("${err}" "flowc: cannot write .*kept.json" "a failed -o write")
+run(2 compile ${examples}/trip_booking.flow -o ${CMAKE_CURRENT_BINARY_DIR})
+expect_match("${err}" "flowc: cannot write" "-o a folder")
+file(GLOB partials ${CMAKE_CURRENT_BINARY_DIR}.partial-*)
+if(partials)
+  message(FATAL_ERROR "-o a folder left ${partials}")
+endif()
+
+# A file under two names (a hard link) is read once, as a file named twice is.
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/linked.flow "event A { id: string }\nworkflow L { key id: string start on A { complete } }\n")
+file(REMOVE ${CMAKE_CURRENT_BINARY_DIR}/hard.flow)
+file(CREATE_LINK ${CMAKE_CURRENT_BINARY_DIR}/linked.flow ${CMAKE_CURRENT_BINARY_DIR}/hard.flow RESULT linked)
+if(linked STREQUAL "0")
+  run(0 check ${CMAKE_CURRENT_BINARY_DIR}/linked.flow ${CMAKE_CURRENT_BINARY_DIR}/hard.flow ${CMAKE_CURRENT_BINARY_DIR}/linked.flow)
+endif()
+
 # graph: dot by default, mermaid on request, one workflow by name.
 run(0 graph ${examples}/ticket_lifecycle.flow)
 expect_match("${out}" "digraph \"TicketLifecycle\"" "dot")

@@ -473,6 +473,23 @@ TEST_CASE("columns count characters, not bytes; the caret sits under the constru
           "              ^~~~~\n");
 }
 
+TEST_CASE("a diagnostic in text is one line, whatever its message quotes, and its source line is UTF-8") {
+    // An import path with a line break, a tab, a quote and control characters in it.
+    Compilation c = compile_sources({{"esc.flow", "import \"x\\n\\t\\\"\\u{1}\\u{7f}é.flow\"\n"}});
+    REQUIRE(c.diagnostics.all().size() == 1);
+    CHECK(c.diagnostics.all()[0].message.find('\n') != std::string::npos);  // the JSON output escapes it itself
+    const std::string text = format_text(c.diagnostics.all()[0]);
+    CHECK(text.starts_with("esc.flow:1:8: error: cannot read imported file 'x\\n\\t\"\\u{1}\\u{7F}é.flow' (looked for x\\n"));
+    CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+    // A file refused for a byte that is not UTF-8 shows that byte as U+FFFD, under its caret.
+    Compilation latin1 = compile_sources({{"l.flow", "// caf\xE9 au lait\nevent A { id: string }\n"}});
+    REQUIRE(latin1.diagnostics.all().size() == 1);
+    CHECK(format_text(latin1.diagnostics.all()[0]) ==
+          "l.flow:1:7: error: the byte 0xE9 starts no UTF-8 character: a source file must be UTF-8 text; nothing of this file was read\n"
+          "// caf\uFFFD au lait\n"
+          "      ^\n");
+}
+
 TEST_CASE("a record may not hold itself through required fields; optional fields and lists may recurse") {
     const std::string use = "event E { id: string, a: A }\nworkflow W { key id: string start on E { complete } }\n";
     CHECK(has(check("type A { a: A }\n" + use), "1:13: error: 'A' cannot contain itself: a value of it would never end"));

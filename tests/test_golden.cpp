@@ -1,7 +1,8 @@
-// Golden tests for diagnostics: every `tests/invalid/X.flow` is checked, and the whole text
+// Golden tests. For diagnostics: every `tests/invalid/X.flow` is checked, and the whole text
 // output must equal `X.expect`; its first line, `// expect: error|warning at L:C mentioning "…"`,
-// must also hold. Run scripts/update-golden.sh to rewrite the .expect files after a
-// deliberate change of wording, and read the diff.
+// must also hold. Run scripts/update-golden.sh to rewrite the .expect files after a deliberate
+// change of wording, and read the diff. For the IR: the example of docs/ir.md, compiled.
+#include "dsl/ir_json.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -86,4 +87,24 @@ TEST_CASE("every example checks clean, together and alone") {
         Compilation alone = compile({file}, reader);
         CHECK_FALSE(alone.diagnostics.has_errors());
     }
+}
+
+TEST_CASE("the example of ir.md is what flowc compile writes for it, its hash included") {
+    const std::string doc = read_file(test::source_dir() + "/docs/ir.md");
+    auto block = [&](const std::string& fence, std::size_t from) {
+        const std::size_t open = doc.find(fence, from);
+        REQUIRE(open != std::string::npos);
+        const std::size_t body = doc.find('\n', open) + 1;
+        const std::size_t close = doc.find("\n```", body);
+        REQUIRE(close != std::string::npos);
+        return std::pair(doc.substr(body, close - body + 1), close);
+    };
+    const auto [source, source_end] = block("```flow", 0);
+    const auto [documented, json_end] = block("```json", doc.find("`flowc compile tiny.flow` writes", source_end));
+    Compilation c = compile_sources({{"tiny.flow", source}});
+    INFO(test::summary(c));
+    REQUIRE(c.program);
+    const nlohmann::json written = to_json(*c.program);
+    CHECK(written == nlohmann::json::parse(documented));
+    CHECK(written["workflows"][0]["hash"] == "a433c2b12dc0c462");
 }

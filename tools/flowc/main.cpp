@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -139,10 +140,17 @@ int compile(int argc, char** argv) {
         std::cout << text;
         return flushed(exit_ok);
     }
-    std::ofstream out(options->output, std::ios::binary);
+    // Written beside it, then renamed over it: a write that fails (a full disk) leaves the file
+    // as it was, never cut short.
+    const std::string partial = options->output + ".partial-" + std::to_string(::getpid());
+    std::ofstream out(partial, std::ios::binary);
     out << text;
     out.close();  // a write that fails may only show when the buffer goes out
-    if (!out) {
+    std::error_code renamed;
+    if (out) std::filesystem::rename(partial, options->output, renamed);
+    if (!out || renamed) {
+        std::error_code ignored;
+        std::filesystem::remove(partial, ignored);
         std::cerr << "flowc: cannot write " << options->output << "\n";
         return exit_usage;
     }
