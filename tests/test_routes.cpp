@@ -129,6 +129,23 @@ TEST_CASE("POST /v1/events: accepted, duplicate, and refusals that change nothin
     CHECK(outbox["commands"][0]["type"] == "Log");
 }
 
+TEST_CASE("a number no double holds is named in the 400, in any field and in binary mode; nothing is recorded") {
+    Server s;
+    auto refused = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1, "extra": 1e400}})");
+    CHECK(refused.result_int() == 400);
+    CHECK(s.body_of(refused)["error"] == "the body holds a number too large for a 64-bit float: 1e400");
+    auto binary = s.call(beast_http::verb::post, "/v1/events", R"({"id": "a", "n": -2E+999})",
+                         {{"Content-Type", "application/json"}, {"ce-specversion", "1.0"}, {"ce-id", "e2"}, {"ce-type", "Go"}, {"ce-source", "/s"}});
+    CHECK(binary.result_int() == 400);
+    CHECK(s.body_of(binary)["error"] == "the body holds a number too large for a 64-bit float: -2E+999");
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e3", "type": "Go", "data": {"id": "a", "n": 1},})"))["error"] ==
+          "the body is not JSON");
+    // A tiny one reads as zero, as strtod reads it.
+    CHECK(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e4", "type": "Go", "data": {"id": "a", "n": 1, "extra": 1e-400}})")
+              .result_int() == 202);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].size() == 1);
+}
+
 TEST_CASE("an event id may hold 256 characters, whatever their bytes, and no more") {
     Server s;
     std::string accented;
@@ -809,9 +826,25 @@ TEST_CASE("a signed message is bound to what it was read as: headers that change
     CHECK(http::handle(req, *s.services).result_int() == 400);
     CHECK(post(other, twice).first == 401);
 
+    // Accepted, then replayed read otherwise: under its own id still, a duplicate that changes
+    // nothing, as any repeated id is; under another id, 401.
+    const std::string fourth = R"({"id": "d", "n": 1})";
+    auto signed_binary = [&](const std::string& ce_id, const std::string& ce_type) {
+        return signed_headers("m4", fourth, {{"Content-Type", "application/json"}, {"ce-specversion", "1.0"}, {"ce-source", "/s"},
+                                             {"ce-id", ce_id}, {"ce-type", ce_type}});
+    };
+    auto accepted = post(fourth, signed_binary("e4", "Go"));
+    REQUIRE(accepted.first == 202);
+    auto same_id = post(fourth, signed_binary("e4", "Note"));
+    CHECK(same_id.first == 202);
+    CHECK(json::parse(same_id.second)["duplicate"] == true);
+    CHECK(json::parse(same_id.second)["deliveries"] == json::parse(accepted.second)["deliveries"]);
+    CHECK(post(fourth, signed_binary("e4-forged", "Go")).first == 401);
+
     json instances = s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"];
-    REQUIRE(instances.size() == 1);
+    REQUIRE(instances.size() == 2);
     CHECK(instances[0]["key"] == "a");
+    CHECK(instances[1]["key"] == "d");
 }
 
 TEST_CASE("the digest of a signed message: its id and body, not the timestamp a retry signs anew") {

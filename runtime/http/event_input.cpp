@@ -14,6 +14,23 @@ namespace {
 
 using nlohmann::json;
 
+// The body as JSON, or why it is not. A number past a double's range (`1e400`) is JSON by its
+// grammar, but no double holds it: that is said, rather than "not JSON".
+std::variant<json, InputError> parse_body(const std::string& body) {
+    try {
+        return json::parse(body);
+    } catch (const json::out_of_range& e) {
+        // nlohmann's text: "… number overflow parsing '1e400'"
+        const std::string what = e.what();
+        const std::size_t open = what.find('\''), close = what.rfind('\'');
+        std::string number = open != std::string::npos && close > open ? what.substr(open + 1, close - open - 1) : "";
+        if (number.size() > 40) number = number.substr(0, 40) + "…";
+        return InputError{400, "the body holds a number too large for a 64-bit float" + (number.empty() ? "" : ": " + number)};
+    } catch (const json::exception&) {
+        return InputError{400, "the body is not JSON"};
+    }
+}
+
 // The nesting depth of a JSON text, counted outside strings; stops counting past the limit.
 bool nested_deeper_than(const std::string& text, int limit) {
     int depth = 0;
@@ -157,16 +174,21 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
         auto read = binary_attributes(headers);
         if (auto* e = std::get_if<InputError>(&read)) return *e;
         json attributes = std::move(std::get<json>(read));
-        json data = body.empty() ? json::object() : json::parse(body, nullptr, false);
-        if (data.is_discarded()) return InputError{400, "the body is not JSON"};
+        json data = json::object();
+        if (!body.empty()) {
+            auto parsed = parse_body(body);
+            if (auto* e = std::get_if<InputError>(&parsed)) return *e;
+            data = std::move(std::get<json>(parsed));
+        }
         attributes["data"] = std::move(data);
         auto event = cloudevent_from_object(attributes, "the CloudEvent ");
         if (auto* e = std::get_if<InputError>(&event)) return *e;
         input.events.push_back(std::move(std::get<service::IncomingEvent>(event)));
         return input;
     }
-    json document = json::parse(body, nullptr, false);
-    if (document.is_discarded()) return InputError{400, "the body is not JSON"};
+    auto parsed = parse_body(body);
+    if (auto* e = std::get_if<InputError>(&parsed)) return *e;
+    json document = std::move(std::get<json>(parsed));
     if (batched) {
         if (!document.is_array()) return InputError{400, "a batch is a JSON array of CloudEvents"};
         input.batch = true;  // it may be empty (3.3.2): then nothing is written and `[]` answers

@@ -256,22 +256,27 @@ void post_events(const Request& req, Services& s, Reply reply) {
         return std::nullopt;
     };
     auto done = [ingest, reply, &s](const store::Status& status) {
-        if (status && ingest->replayed_altered) {
-            s.metrics.event("rejected_401");
-            return reply(replayed_altered(ingest->webhook_id, ingest->version));
-        }
-        if (status && status_for(*status) == 503) {
-            // The batch was lost (the database refused to commit it). Events all accepted
-            // before need no write: they are answered from the inbox all the same.
+        // Events all accepted before need no write, and change nothing: they are answered from
+        // the inbox as duplicates, whatever kept this batch from committing.
+        auto answer_from_inbox = [&]() {
             std::vector<service::EventResult> known;
             for (const service::IncomingEvent& event : ingest->events.events) {
                 auto recorded = s.processor.recorded(s.store, event.id);
-                if (!recorded.ok() || !*recorded.value) break;
+                if (!recorded.ok() || !*recorded.value) return false;
                 known.push_back(std::move(**recorded.value));
             }
-            if (known.size() == ingest->events.events.size())
-                return reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
+            reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
+            return true;
+        };
+        if (status && ingest->replayed_altered) {
+            // A copy of a signed message read otherwise: refused, unless all it carries are
+            // ids accepted before (a repeated id answers `duplicate`, as any other does).
+            if (answer_from_inbox()) return;
+            s.metrics.event("rejected_401");
+            return reply(replayed_altered(ingest->webhook_id, ingest->version));
         }
+        // The batch was lost (the database refused to commit it).
+        if (status && status_for(*status) == 503 && answer_from_inbox()) return;
         if (status) {
             bool conflict = status_for(*status) == 409;
             s.metrics.event(conflict ? "rejected_422" : "unavailable");

@@ -288,11 +288,14 @@ class FlowdTest(unittest.TestCase):
         # first read as, tells the replay apart. Every signed copy of the message shares the
         # binding, one signed at another time too.
         for copy in [first, earlier_copy]:
-            for altered in [{"ce-id": "e-1-again"}, {"ce-type": "Poke"}]:
+            for altered in [{"ce-id": "e-1-again"}, {"ce-id": "e-1-again", "ce-type": "Poke"}]:
                 status, body = flowd.post_event(data, {**copy, **altered})
                 self.assertEqual(status, 401, body)
                 self.assertIn("this signed message (webhook-id msg-b, with the same body) was received before "
                               "with other Content-Type or ce- headers", body["error"])
+            # Under its own event id still, it is that id repeated: a duplicate, which changes nothing.
+            status, body = flowd.post_event(data, {**copy, "ce-type": "Poke"})
+            self.assertEqual((status, body["duplicate"]), (202, True), body)
         self.assertEqual(len(flowd.instances()), 1)
         # The message sent again as it was, the sender's retry signed anew, and a copy whose
         # headers change nothing of what is read (a charset), are duplicates.
