@@ -930,6 +930,26 @@ TEST_CASE("a CloudEvent needs specversion 1.0 and a source, in every mode; a pla
     CHECK(std::holds_alternative<http::EventsInput>(http::read_events("application/json", {}, R"({"id": "1", "type": "T"})")));
 }
 
+TEST_CASE("a CloudEvent's string attributes hold no control character, in every mode; a plain event's id may") {
+    auto refusal = [](const std::variant<http::EventsInput, http::InputError>& read) {
+        REQUIRE(std::holds_alternative<http::InputError>(read));
+        const auto& error = std::get<http::InputError>(read);
+        return std::to_string(error.status) + " " + error.message + (error.index >= 0 ? " @" + std::to_string(error.index) : "");
+    };
+    CHECK(refusal(http::read_events("application/cloudevents+json", {},
+                                    R"({"specversion": "1.0", "source": "/t", "id": "c\u0001", "type": "T", "data": {"x": "\u0001 in data is data"}})")) ==
+          "400 the CloudEvent attribute 'id' holds the control character U+0001, which a CloudEvents string may not hold");
+    CHECK(refusal(http::read_events("application/cloudevents-batch+json", {},
+                                    R"([{"specversion": "1.0", "source": "/t", "id": "1", "type": "T", "myext": "a\u0085b"}])")) ==
+          "422 event 0 of the batch attribute 'myext' holds the control character U+0085, which a CloudEvents string may not hold @0");
+    CHECK(refusal(http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-source", "/t"}, {"ce-id", "nul%00x"}, {"ce-type", "T"}},
+                                    "{}")) == "400 the CloudEvent attribute 'id' holds the control character U+0000, which a CloudEvents string may not hold");
+    // U+00A0 and what follows are characters; so are the other types' values.
+    CHECK(std::holds_alternative<http::EventsInput>(http::read_events(
+        "application/cloudevents+json", {}, R"({"specversion": "1.0", "source": "/t", "id": "\u00a0\u00e9", "type": "T", "count": 1})")));
+    CHECK(std::holds_alternative<http::EventsInput>(http::read_events("application/json", {}, R"({"id": "c\u0001", "type": "T"})")));
+}
+
 TEST_CASE("event input: plain, structured, binary and batch CloudEvents") {
     auto plain = http::read_events("application/json", {}, R"({"id": "1", "type": "T", "data": {"x": 1}})");
     REQUIRE(std::holds_alternative<http::EventsInput>(plain));

@@ -7,6 +7,7 @@
 #include <boost/url/pct_string_view.hpp>
 
 #include <cctype>
+#include <cstdio>
 
 namespace flow::http {
 
@@ -130,11 +131,32 @@ std::optional<InputError> cloudevent_attributes_missing(const json& specversion,
     return std::nullopt;
 }
 
+// CloudEvents (1.0, "Type System": String) forbids the control characters U+0000 to U+001F and
+// U+007F to U+009F in a string attribute: the first such attribute, as an error.
+std::optional<InputError> attribute_with_control_character(const json& event, const std::string& where) {
+    for (const auto& [name, value] : event.items()) {
+        if (name == "data" || !value.is_string()) continue;
+        const std::string& text = value.get_ref<const std::string&>();
+        for (std::size_t pos = 0; pos < text.size();) {
+            const utf8::CodePoint cp = utf8::decode(text, pos);
+            pos += cp.size;
+            if (cp.value > 0x1F && (cp.value < 0x7F || cp.value > 0x9F)) continue;
+            char code[16];
+            std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(cp.value));
+            return InputError{400, where + "attribute '" + name + "' holds the control character " + code +
+                                       ", which a CloudEvents string may not hold"};
+        }
+    }
+    return std::nullopt;
+}
+
 // A structured CloudEvent: the attributes checked, then read as a plain event.
 std::variant<service::IncomingEvent, InputError> cloudevent_from_object(json& j, const std::string& where) {
     if (j.is_object()) {
         auto attribute = [&](const char* name) { return j.contains(name) ? j[name] : json(); };
-        if (auto e = cloudevent_attributes_missing(attribute("specversion"), attribute("source"), where)) {
+        auto e = cloudevent_attributes_missing(attribute("specversion"), attribute("source"), where);
+        if (!e) e = attribute_with_control_character(j, where);
+        if (e) {
             // What is not an event at all is reported as such first.
             auto as_event = event_from_object(j, where);
             if (std::holds_alternative<InputError>(as_event)) return as_event;
