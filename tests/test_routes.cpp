@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -144,6 +145,47 @@ TEST_CASE("a number no double holds is named in the 400, in any field and in bin
     CHECK(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e4", "type": "Go", "data": {"id": "a", "n": 1, "extra": 1e-400}})")
               .result_int() == 202);
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].size() == 1);
+}
+
+TEST_CASE("deliveries over HTTP: one per workflow in declaration order, a null one when none takes the event, "
+          "a start for a running key ignored, and a duplicate answered as the first time after the instance moved on") {
+    const std::string text = "event Go { id: string, n: int }\nevent Lone { id: string }\nevent Stop { id: string }\n"
+                             "workflow W1 { key id: string var seen: time? = null start on Go { seen = now() goto S }\n"
+                             "  state S { on Stop { complete } } }\n"
+                             "workflow W2 { key id: string start on Go { goto S } state S { on Stop { complete } } }\n"
+                             "workflow W3 { key id: string start on Go { complete } }";
+    Server s(100, text);
+    auto post = [&](const std::string& body) { return s.body_of(s.call(beast_http::verb::post, "/v1/events", body)); };
+    // The event's own time is kept as event_time; now() is the time flowd accepted it.
+    json first = post(R"({"id": "g1", "type": "Go", "time": "2020-02-02T10:00:00+01:00", "data": {"id": "a", "n": 1}})");
+    REQUIRE(first["deliveries"].size() == 3);
+    CHECK(first["deliveries"][0]["workflow"] == "W1");
+    CHECK(first["deliveries"][1]["workflow"] == "W2");
+    CHECK(first["deliveries"][2]["workflow"] == "W3");
+    CHECK(first["deliveries"][0]["outcome"] == "started");
+    CHECK(first["deliveries"][0]["state"] == "S");
+    json w1 = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + first["deliveries"][0]["instance"].get<std::string>()));
+    CHECK(w1["vars"]["seen"] == "2026-01-01T00:00:00Z");
+    CHECK(w1["history"][0]["event_time"] == "2020-02-02T09:00:00Z");
+
+    json none = post(R"({"id": "l1", "type": "Lone", "data": {"id": "nobody"}})");
+    REQUIRE(none["deliveries"].size() == 1);
+    CHECK(none["deliveries"][0]["workflow"] == nullptr);
+    CHECK(none["deliveries"][0]["instance"] == nullptr);
+    CHECK(none["deliveries"][0]["outcome"] == "unmatched");
+
+    json again = post(R"({"id": "g2", "type": "Go", "data": {"id": "a", "n": 2}})");
+    CHECK(again["deliveries"][0]["outcome"] == "ignored");
+    CHECK(again["deliveries"][0]["instance"] == first["deliveries"][0]["instance"]);
+    CHECK(again["deliveries"][2]["outcome"] == "started");  // W3's first instance completed: its key is free
+
+    CHECK(post(R"({"id": "s1", "type": "Stop", "data": {"id": "a"}})")["deliveries"][0]["outcome"] == "handled");
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + first["deliveries"][0]["instance"].get<std::string>()))["status"] ==
+          "completed");
+    json repeated = post(R"({"id": "g1", "type": "Go", "data": {"id": "a", "n": 1}})");
+    CHECK(repeated["duplicate"] == true);
+    CHECK(repeated["deliveries"] == first["deliveries"]);  // state S, as when it was first accepted
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?workflow=W1"))["instances"].size() == 1);
 }
 
 TEST_CASE("an event id may hold 256 characters, whatever their bytes, and no more") {
@@ -736,6 +778,58 @@ TEST_CASE("metrics are in the Prometheus text format") {
     CHECK(sampled.count("flow_writer_queue") == 1);
 }
 
+TEST_CASE("metrics: the exposition format's media type, counters named _total, histograms' buckets rising to +Inf and its count") {
+    Server s;
+    for (int n = 1; n <= 3; ++n)
+        s.call(beast_http::verb::post, "/v1/events", R"({"id": "e)" + std::to_string(n) + R"(", "type": "Go", "data": {"id": "a", "n": 1}})");
+    auto answer = s.call(beast_http::verb::get, "/metrics");
+    CHECK(answer[beast_http::field::content_type] == "text/plain; version=0.0.4; charset=utf-8");
+    std::map<std::string, std::string> types;  // family: type
+    std::map<std::string, std::vector<std::pair<double, double>>> buckets;  // series without `le`: (le, count)
+    std::map<std::string, double> counts;                                   // series: _count
+    std::istringstream lines(answer.body());
+    for (std::string line; std::getline(lines, line);) {
+        CAPTURE(line);
+        if (line.rfind("# TYPE ", 0) == 0) {
+            std::istringstream words(line.substr(7));
+            std::string family, type;
+            words >> family >> type;
+            types[family] = type;
+            if (type == "counter") CHECK(family.ends_with("_total"));
+            continue;
+        }
+        if (line.empty() || line[0] == '#') continue;
+        const std::size_t space = line.rfind(' ');
+        const std::string series = line.substr(0, space);
+        const double value = std::stod(line.substr(space + 1));
+        if (const std::size_t le = series.find("le=\""); le != std::string::npos && series.find("_bucket") != std::string::npos) {
+            const std::size_t end = series.find('"', le + 4);
+            const std::string bound = series.substr(le + 4, end - le - 4);
+            std::string rest = series.substr(0, le) + series.substr(end + 1);  // `{…,}` or `{}` left
+            rest.replace(rest.find("_bucket"), 7, "");
+            if (rest.ends_with(",}")) rest.erase(rest.size() - 2, 1);
+            if (rest.ends_with("{}")) rest.resize(rest.size() - 2);
+            buckets[rest].emplace_back(bound == "+Inf" ? HUGE_VAL : std::stod(bound), value);
+        } else if (series.find("_count") != std::string::npos) {
+            std::string rest = series;
+            rest.replace(rest.find("_count"), 6, "");
+            counts[rest] = value;
+        }
+    }
+    REQUIRE_FALSE(buckets.empty());
+    for (const auto& [series, points] : buckets) {
+        CAPTURE(series);
+        for (std::size_t i = 1; i < points.size(); ++i) {
+            CHECK(points[i].first > points[i - 1].first);    // bounds rise
+            CHECK(points[i].second >= points[i - 1].second);  // counts are cumulative
+        }
+        CHECK(points.back().first == HUGE_VAL);
+        REQUIRE(counts.count(series) == 1);
+        CHECK(counts[series] == points.back().second);
+    }
+    CHECK(types["flow_ingest_seconds"] == "histogram");
+}
+
 TEST_CASE("counts the database cannot give are left out of the metrics, not reported as zeros") {
     Server s;
     s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})");
@@ -774,7 +868,11 @@ TEST_CASE("Standard Webhooks signatures: valid, forged, stale, missing, rotated"
           http::SignatureCheck::Valid);
     CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body + " ", 1700000000) == http::SignatureCheck::Invalid);
     CHECK(http::verify_webhook({secret}, "msg_2", "1700000000", signature, body, 1700000000) == http::SignatureCheck::Invalid);
+    // Five minutes either way, to the second: 300 s off is accepted, 301 s is stale.
+    CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body, 1700000300) == http::SignatureCheck::Valid);
     CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body, 1700000301) == http::SignatureCheck::Stale);
+    CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body, 1699999700) == http::SignatureCheck::Valid);
+    CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body, 1699999699) == http::SignatureCheck::Stale);
     CHECK(http::verify_webhook({secret}, "msg_1", "", signature, body, 1700000000) == http::SignatureCheck::Missing);
     CHECK(http::verify_webhook({secret}, "msg_1", "17e8", signature, body, 1700000000) == http::SignatureCheck::BadTimestamp);
 }

@@ -617,6 +617,49 @@ class FlowdTest(unittest.TestCase):
         self.assertIn(b"Connection: close", answer)
         self.assertIn(b"the body is larger than 1000 bytes", answer)
 
+    def test_the_body_limit_is_inclusive_for_both_framings(self):
+        limit = 1000
+        flowd = self.start(max_body_bytes=limit)
+
+        def padded(event_id, size):
+            body = json.dumps({"id": event_id, "type": "Start", "data": {"id": event_id, "n": 1}})
+            return (body + " " * (size - len(body))).encode()  # white space after the JSON is JSON
+
+        def chunked(body):
+            connection = http.client.HTTPConnection("127.0.0.1", flowd.port, timeout=10)
+            connection.request("POST", "/v1/events", body=iter([body[:300], body[300:]]),
+                               headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}, encode_chunked=True)
+            response = connection.getresponse()
+            status = response.status
+            connection.close()
+            return status
+
+        self.assertEqual(flowd.post_event(padded("at-limit", limit))[0], 202)
+        self.assertEqual(flowd.post_event(padded("past-limit", limit + 1))[0], 413)
+        self.assertEqual(chunked(padded("chunked-at-limit", limit)), 202)
+        self.assertEqual(chunked(padded("chunked-past-limit", limit + 1)), 413)
+        self.assertEqual(sorted(i["key"] for i in flowd.instances()), ["at-limit", "chunked-at-limit"])
+
+    def test_refusals_come_in_order_413_then_401_then_400_then_422(self):
+        flowd = self.start(webhook_secrets=[SECRET], max_body_bytes=1000)
+        # Too large and unsigned: 413, before the signature is looked at.
+        self.assertEqual(flowd.post_event(b" " * 1001)[0], 413)
+        # Unsigned and not JSON: 401.
+        self.assertEqual(flowd.post_event(b"not json")[0], 401)
+
+        def signed(body, msg_id):
+            now = int(time.time())
+            return flowd.post_event(body, {"webhook-id": msg_id, "webhook-timestamp": str(now),
+                                           "webhook-signature": sign(SECRET, msg_id, now, body)})
+
+        # Signed: an unknown type with a time that is not one is a 400 (what the event is) before a 422 (what it means).
+        status, body = signed(json.dumps({"id": "o2", "type": "Nope", "time": "yesterday", "data": {}}), "msg-o2")
+        self.assertEqual(status, 400, body)
+        self.assertIn("time", body["error"])
+        status, body = signed(json.dumps({"id": "o3", "type": "Nope", "data": {}}), "msg-o3")
+        self.assertEqual(status, 422, body)
+        self.assertEqual(flowd.instances(), [])
+
     def test_a_body_that_does_not_arrive_in_time_gets_408_and_changes_nothing(self):
         flowd = self.start(body_timeout_ms=500)
         slow = socket.create_connection(("127.0.0.1", flowd.port))
@@ -1012,6 +1055,29 @@ class FlowdTest(unittest.TestCase):
         flowd.post_event({"id": "q", "type": "Start", "data": {"id": "q", "n": 1}})
         self.assertEqual(flowd.stop(signal.SIGTERM), 0)
         self.assertIn('"msg":"stopped"', "".join(flowd.log))
+
+    def test_sigint_stops_cleanly_and_a_request_in_flight_finishes(self):
+        flowd = self.start()
+        body = json.dumps({"id": "in-flight", "type": "Start", "data": {"id": "f", "n": 1}}).encode()
+        with socket.create_connection(("127.0.0.1", flowd.port), timeout=20) as client:
+            client.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+            time.sleep(0.3)
+            flowd.process.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            client.sendall(body[10:])
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 202 "), answer)
+        self.assertEqual(flowd.process.wait(20), 0)
+        self.assertIn('"msg":"stopped"', "".join(flowd.log))
+        # Accepted, so kept: the next start has it.
+        again = self.start()
+        self.assertEqual([i["key"] for i in again.instances()], ["f"])
 
     def test_flowd_runs_with_larger_malloc_caches_unless_the_operator_set_glibc_tunables(self):
         def environment_of(env):
