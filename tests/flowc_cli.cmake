@@ -143,6 +143,51 @@ if(linked STREQUAL "0")
   run(0 check ${CMAKE_CURRENT_BINARY_DIR}/linked.flow ${CMAKE_CURRENT_BINARY_DIR}/hard.flow ${CMAKE_CURRENT_BINARY_DIR}/linked.flow)
 endif()
 
+# --version and the bare word help; a folder named as a .flow file cannot be read.
+run(0 --version)
+expect_match("${out}" "^flowc [0-9]+\\.[0-9]+\\.[0-9]+ \\(Flow language 1\\)\n$" "--version")
+run(0 help)
+expect_match("${out}" "usage: flowc check" "help")
+run(2 check ${examples})
+expect_match("${err}" "examples:1:1: error: cannot read this file" "a folder as a file")
+# graph on a file that declares no workflow.
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/no_workflow.flow "event A { id: string }\n")
+run(1 graph ${CMAKE_CURRENT_BINARY_DIR}/no_workflow.flow)
+expect_match("${err}" "flowc: no workflow in .*no_workflow.flow" "graph without a workflow")
+# compile -o with an error leaves a file already there as it was.
+file(WRITE ${kept} "old")
+run(1 compile ${invalid}/type_mismatch.flow -o ${kept})
+file(READ ${kept} still)
+if(NOT still STREQUAL "old")
+  message(FATAL_ERROR "compile -o with an error changed the file: ${still}")
+endif()
+# simulate: files that do not compile exit 1, an unreadable one 2; warnings are printed and the
+# run goes on.
+run(1 simulate ${invalid}/type_mismatch.flow --events ${examples}/trip_booking.events.jsonl)
+expect_match("${err}" "type_mismatch.flow:13:18: error:" "simulate of a file with an error")
+run(2 simulate ${SOURCE}/does/not/exist.flow --events ${examples}/trip_booking.events.jsonl)
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/empty.events.jsonl "")
+run(0 simulate ${invalid}/unreachable_state.flow --events ${CMAKE_CURRENT_BINARY_DIR}/empty.events.jsonl)
+expect_match("${err}" "warning: state 'Orphan' is never entered" "simulate prints warnings")
+# An events file with CRLF line ends reads as with LF ones.
+file(READ ${examples}/campaign_publishing.events.jsonl lf_events)
+string(REPLACE "\n" "\r\n" crlf_events "${lf_events}")
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/crlf.events.jsonl "${crlf_events}")
+run(0 simulate ${examples}/campaign_publishing.flow --events ${examples}/campaign_publishing.events.jsonl)
+set(lf_out "${out}")
+run(0 simulate ${examples}/campaign_publishing.flow --events ${CMAKE_CURRENT_BINARY_DIR}/crlf.events.jsonl)
+if(NOT out STREQUAL lf_out)
+  message(FATAL_ERROR "simulate of CRLF events differs:\n${out}")
+endif()
+# A file name that is not ASCII is written as it is, in text and in JSON.
+file(WRITE "${CMAKE_CURRENT_BINARY_DIR}/café.flow" "event A { id: string }\nevent Zz { id: string }\n"
+     "workflow W { key id: string start on A { complete } }\n")
+run(0 check "${CMAKE_CURRENT_BINARY_DIR}/café.flow")
+expect_match("${err}" "café.flow:2:7: warning: event 'Zz' is declared but never used" "a non-ASCII name in text")
+run(0 check --format json "${CMAKE_CURRENT_BINARY_DIR}/café.flow")
+string(JSON named GET "${out}" diagnostics 0 file)
+expect_match("${named}" "café.flow$" "a non-ASCII name in JSON")
+
 # graph: dot by default, mermaid on request, one workflow by name.
 run(0 graph ${examples}/ticket_lifecycle.flow)
 expect_match("${out}" "digraph \"TicketLifecycle\"" "dot")

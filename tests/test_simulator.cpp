@@ -155,6 +155,41 @@ TEST_CASE("invalid input stops the run and names the line; the output so far sta
     CHECK(repeated.lines[0]["key"] == "a");
 }
 
+TEST_CASE("scenario lines: advance, cancel and event lines that are refused, and blank lines that still count") {
+    const std::string go = R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})";
+    const std::vector<std::pair<std::string, std::string>> refused = {
+        {R"({"advance": "1h"})" "\n" + go, "line 1: the clock starts at the first event's time: move it after an event"},
+        {go + "\n" R"({"advance": "-1h"})", "line 2: \"advance\" takes a duration such as \"2h\""},
+        {go + "\n" R"({"advance": "soon"})", "line 2: \"advance\" takes a duration such as \"2h\""},
+        {go + "\n" R"({"cancel": "a"})", "line 2: \"cancel\" takes {\"workflow\": W, \"key\": K}"},
+        {go + "\n" R"({"cancel": {"workflow": "W"}})", "line 2: \"cancel\" takes {\"workflow\": W, \"key\": K}"},
+        {go + "\n" R"({"cancel": {"workflow": "Nope", "key": "a"}})", "line 2: unknown workflow 'Nope'"},
+        {go + "\n" R"({"id": "2", "data": {}})", "line 2: an event needs a \"type\" string"},
+        {go + "\n" R"({"id": "2", "type": "Go", "time": "yesterday", "data": {"id": "b"}})", "line 2: \"time\" must be an RFC 3339 time"},
+        {go + "\n" R"({"id": "2", "type": "Go", "time": "2026-12-31T23:59:60Z", "data": {"id": "b"}})",
+         "line 2: \"time\" must be an RFC 3339 time"},  // no leap second
+        {"\n\n" + go + "\n\nnot json", "line 5: not a JSON object: syntax error at byte 1"},
+    };
+    for (const auto& [scenario, error] : refused) {
+        CAPTURE(scenario);
+        Run run = simulate_text(workflow_text, scenario);
+        CHECK(run.error == error);
+    }
+    // A cancel for a key with no running instance: unmatched, with no event.
+    Run none = simulate_text(workflow_text, go + "\n" R"({"cancel": {"workflow": "W", "key": "b"}})");
+    CHECK(none.error == "");
+    REQUIRE(none.lines.size() >= 2);
+    CHECK(none.lines[1] == json::parse(R"({"kind": "delivery", "event": null, "timer": null, "workflow": "W", "key": "b",
+                                          "outcome": "unmatched", "state": null})"));
+    // An event no workflow takes: one delivery with no workflow and no key.
+    Run nobody = simulate_text("event Go { id: string }\nevent Lone { id: string }\n"
+                               "workflow W { key id: string start on Go { complete } }",
+                               R"({"id": "1", "type": "Lone", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})");
+    REQUIRE(!nobody.lines.empty());
+    CHECK(nobody.lines[0] == json::parse(R"({"kind": "delivery", "event": "1", "timer": null, "workflow": null, "key": null,
+                                            "outcome": "unmatched", "state": null})"));
+}
+
 TEST_CASE("cancel from outside runs on cancel; a finished instance frees its key") {
     Run run = simulate_text(workflow_text + "\n", R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
 {"cancel": {"workflow": "W", "key": "a"}}
