@@ -1023,6 +1023,9 @@ TEST_CASE("a CloudEvent needs specversion 1.0 and a source, in every mode; a pla
           "400 the CloudEvent is not a CloudEvent: 'source' must be a non-empty string");
     CHECK(refusal(http::read_events("application/json", {{"ce-specversion", "0.3"}, {"ce-source", "/t"}, {"ce-id", "2"}, {"ce-type", "T"}},
                                     "{}")) == "400 the CloudEvent is not a CloudEvent 1.0: 'specversion' must be \"1.0\"");
+    // An empty ce-specversion is a binary-mode event that names no version, not a plain event.
+    CHECK(refusal(http::read_events("application/json", {{"ce-specversion", ""}, {"ce-source", "/t"}, {"ce-id", "2"}, {"ce-type", "T"}},
+                                    R"({"id": "1", "type": "T"})")) == "400 the CloudEvent is not a CloudEvent 1.0: 'specversion' must be \"1.0\"");
     // A plain event (any other Content-Type) carries neither and needs neither.
     CHECK(std::holds_alternative<http::EventsInput>(http::read_events("application/json", {}, no_source)));
     CHECK(std::holds_alternative<http::EventsInput>(http::read_events("application/json", {}, R"({"id": "1", "type": "T"})")));
