@@ -45,6 +45,7 @@ class Flowd:
     def _drain(self):
         for line in self.process.stderr:
             self.log.append(line)
+        self.process.stderr.close()  # flowd has ended: its log is all read
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.process and self.process.poll() is None:
