@@ -113,8 +113,8 @@ static const char* severity_word(Severity s) { return s == Severity::Error ? "er
 
 namespace {
 
-// A message on one line of text, whatever it quotes (an import path with a `\n` in it): each
-// control character written as the escape that would give it in a Flow string.
+// A file name or a message on one line of text, whatever it holds (an import path with a `\n`
+// in it): each control character written as the escape that would give it in a Flow string.
 std::string one_line(std::string_view message) {
     std::string out;
     out.reserve(message.size());
@@ -149,7 +149,7 @@ std::string shown_line(std::string_view line) {
 }  // namespace
 
 std::string format_text(const Diagnostic& d) {
-    std::string out = d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
+    std::string out = one_line(d.file) + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
                       severity_word(d.severity) + ": " + one_line(d.message) + "\n";
     if (!d.source) return out;
     std::string_view line = d.source->line(d.line);

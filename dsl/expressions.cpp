@@ -360,7 +360,10 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
                 out.type = t.element();
             } else if (t.is(Type::Kind::Json) && (at.type.is(Type::Kind::Int) || at.type.is(Type::Kind::String))) {
                 out.type = Type::json();
-            } else if (t.is_optional() && (t.required().is(Type::Kind::List) || t.required().is(Type::Kind::Json))) {
+            } else if (t.is_optional() && ((t.required().is(Type::Kind::List) && at.type.is(Type::Kind::Int)) ||
+                                           (t.required().is(Type::Kind::Json) &&
+                                            (at.type.is(Type::Kind::Int) || at.type.is(Type::Kind::String))))) {
+                // Only the `?` is wrong: said alone, so that the default given is the last fix.
                 diagnostics_.error(span(index->get(), file), "cannot index " + with_article(t) +
                                                                  " that may be absent: give a default with ?? first");
                 return typed_error(out.position);

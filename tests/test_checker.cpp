@@ -717,6 +717,8 @@ TEST_CASE("indexing a list that may be absent asks for a default, as reading a f
     auto with = [&](const std::string& x) { return check(std::regex_replace(text, std::regex("X"), x)); };
     CHECK(has(with("e.l[0]"), "3:62: error: cannot index a list<int>? that may be absent: give a default with ?? first"));
     CHECK(with("(e.l ?? [7])[0]") == "");
+    // With an index of the wrong type too, that is said first: the default would not be the last fix.
+    CHECK(has(with("e.l[e.id]"), "cannot index a list<int>? with a string: lists take an int index"));
     CHECK(has(with("e.id[0]"), "cannot index a string with an int: lists take an int index"));
 }
 

@@ -336,13 +336,19 @@ TEST_CASE("a signed message is bound to its first headers' digest until it is to
     StoreOnDisk db;
     const fs::path& file = db.file;
     store::Store& s = *db.store;
-    auto bind = [&](const std::string& id, const std::string& digest, std::int64_t now, std::int64_t forget_before) {
+    using Reading = store::Transaction::WebhookReading;
+    auto bind_reading = [&](const std::string& id, const std::string& digest, const std::string& ids, std::int64_t now,
+                            std::int64_t forget_before) {
         auto tx = s.begin();
         REQUIRE(tx.ok());
-        auto bound = (*tx.value)->bind_webhook_message(id, digest, now, forget_before);
+        auto bound = (*tx.value)->bind_webhook_message(id, digest, ids, now, forget_before);
         REQUIRE(bound.ok());
         REQUIRE_FALSE((*tx.value)->commit());
         return *bound.value;
+    };
+    // Whether it was read the same way (each digest its own ids here).
+    auto bind = [&](const std::string& id, const std::string& digest, std::int64_t now, std::int64_t forget_before) {
+        return bind_reading(id, digest, "ids of " + digest, now, forget_before) == Reading::Same;
     };
     CHECK(bind("msg_1", "d1", 1000, 0));
     CHECK(bind("msg_1", "d1", 2000, 0));         // the sender's retry: the same headers, kept from 2000 on
@@ -352,13 +358,23 @@ TEST_CASE("a signed message is bound to its first headers' digest until it is to
     CHECK(bind("msg_3", "d3", 5000, 2001));        // forgets msg_1 ...
     CHECK(bind("msg_1", "d2", 5000, 2001));        // ... which binds anew
     Raw raw(file);
-    CHECK(raw.rows("SELECT message_digest, unsigned_digest, bound_ms FROM webhook_messages ORDER BY message_digest") ==
-          "msg_1|d2|5000\nmsg_2|d2|3000\nmsg_3|d3|5000");
+    CHECK(raw.rows("SELECT message_digest, unsigned_digest, ids_digest, bound_ms FROM webhook_messages ORDER BY message_digest") ==
+          "msg_1|d2|ids of d2|5000\nmsg_2|d2|ids of d2|3000\nmsg_3|d3|ids of d3|5000");
+    // Read otherwise under the ids it first carried, or under others; none when unreadable.
+    CHECK(bind_reading("msg_5", "d5", "i5", 7000, 0) == Reading::Same);
+    CHECK(bind_reading("msg_5", "d6", "i5", 7000, 0) == Reading::SameIds);
+    CHECK(bind_reading("msg_5", "d6", "i6", 7000, 0) == Reading::Other);
+    CHECK(bind_reading("msg_6", "unreadable", "", 7000, 0) == Reading::Same);
+    CHECK(bind_reading("msg_6", "d7", "", 7000, 0) == Reading::Other);
+    // A binding from before the ids were kept (schema version 6) has none: Other.
+    raw.exec("UPDATE webhook_messages SET ids_digest = '' WHERE message_digest = 'msg_5'");
+    CHECK(bind_reading("msg_5", "d6", "i5", 7000, 0) == Reading::Other);
+    CHECK(bind_reading("msg_5", "d5", "i5", 7000, 0) == Reading::Same);
     // A transaction rolled back binds nothing.
     {
         auto tx = s.begin();
         REQUIRE(tx.ok());
-        REQUIRE((*tx.value)->bind_webhook_message("msg_4", "d4", 6000, 0).ok());
+        REQUIRE((*tx.value)->bind_webhook_message("msg_4", "d4", "i4", 6000, 0).ok());
     }
     CHECK(raw.rows("SELECT count(*) FROM webhook_messages WHERE message_digest = 'msg_4'") == "0");
 }

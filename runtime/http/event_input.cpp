@@ -138,7 +138,7 @@ std::optional<InputError> attribute_with_control_character(const json& event, co
             if (cp.value > 0x1F && (cp.value < 0x7F || cp.value > 0x9F)) continue;
             char code[16];
             std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(cp.value));
-            return InputError{400, where + "attribute '" + name + "' holds the control character " + code +
+            return InputError{400, where + "has an attribute '" + name + "' holding the control character " + code +
                                        ", which a CloudEvents string may not hold"};
         }
     }

@@ -125,7 +125,16 @@ std::string read_digest(const EventsInput& events) {
     }
     return digest_of_parts(std::vector<std::string_view>(texts.begin(), texts.end()));
 }
-// What a signed message that could not be read at all is bound to.
+// The event ids a signed message was read as carrying: a copy read otherwise under the same ids
+// is those ids repeated, answered as duplicates when they were accepted.
+std::string ids_digest(const EventsInput& events) {
+    std::vector<std::string_view> ids;
+    ids.reserve(1 + events.events.size());
+    ids.push_back(events.batch ? "batch" : "single");
+    for (const service::IncomingEvent& event : events.events) ids.push_back(event.id);
+    return digest_of_parts(ids);
+}
+// What a signed message that could not be read at all is bound to (and it carries no ids).
 const std::string unreadable_digest = "unreadable";
 
 // Kept past the 5 minutes either way a webhook timestamp may stray, with a margin.
@@ -163,7 +172,9 @@ void post_events(const Request& req, Services& s, Reply reply) {
     }
     // A signed message refused is bound all the same to what it was read as, so that no copy of
     // it can be replayed later with headers that make it read otherwise, and accepted.
-    auto refuse = [&](const std::string& metric, Response refusal, const std::string& read_as) {
+    // (A refused message's ids were not accepted: read otherwise, under the same ids or not, it
+    // is refused.)
+    auto refuse = [&](const std::string& metric, Response refusal, const std::string& read_as, const std::string& ids) {
         if (message_digest.empty()) {
             s.metrics.event(metric);
             return reply(std::move(refusal));
@@ -171,10 +182,10 @@ void post_events(const Request& req, Services& s, Reply reply) {
         auto answer = std::make_shared<Response>(std::move(refusal));
         auto altered = std::make_shared<bool>(false);
         const std::int64_t now = s.now_ms();
-        auto bind = [message_digest, read_as, now, altered](store::Transaction& tx) -> store::Status {
-            auto bound = tx.bind_webhook_message(message_digest, read_as, now, now - replay_window_ms);
+        auto bind = [message_digest, read_as, ids, now, altered](store::Transaction& tx) -> store::Status {
+            auto bound = tx.bind_webhook_message(message_digest, read_as, ids, now, now - replay_window_ms);
             if (!bound.ok()) return bound.error;
-            *altered = !*bound.value;
+            *altered = *bound.value != store::Transaction::WebhookReading::Same;
             return std::nullopt;
         };
         auto done = [answer, altered, metric, reply, &s, webhook_id = headers["webhook-id"], version = req.version()](const store::Status&) {
@@ -192,13 +203,13 @@ void post_events(const Request& req, Services& s, Reply reply) {
         return refuse("rejected_400",
                       error_response(400, "the header " + repeated_header + " is given more than once: a CloudEvents attribute has one value",
                                      req.version()),
-                      unreadable_digest);
+                      unreadable_digest, "");
     auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body());
     if (auto* e = std::get_if<InputError>(&input)) {
         json body = {{"error", e->message}};
         if (e->index >= 0) body["index"] = e->index;
         return refuse(e->status == 422 ? "rejected_422" : "rejected_400", json_response(static_cast<unsigned>(e->status), body, req.version()),
-                      unreadable_digest);
+                      unreadable_digest, "");
     }
     const EventsInput& events = std::get<EventsInput>(input);
     if (events.events.empty()) return reply(accepted({}, events.batch, started, req.version(), s));  // an empty batch
@@ -218,7 +229,8 @@ void post_events(const Request& req, Services& s, Reply reply) {
             json body = {{"error", where + message}, {"field", rejection->field}};
             if (events.batch) body["index"] = i;
             return refuse("rejected_422", json_response(422, body, req.version()),
-                          message_digest.empty() ? std::string() : read_digest(events));
+                          message_digest.empty() ? std::string() : read_digest(events),
+                          message_digest.empty() ? std::string() : ids_digest(events));
         }
     }
     struct Ingest {
@@ -230,22 +242,25 @@ void post_events(const Request& req, Services& s, Reply reply) {
         std::string webhook_id;
         std::string message_digest;
         std::string read_digest;
-        bool replayed_altered = false;
+        std::string ids_digest;
+        store::Transaction::WebhookReading reading = store::Transaction::WebhookReading::Same;
     };
-    auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version(), {}, {}, {}, false});
+    auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version(), {}, {}, {}, {}, {}});
     if (!message_digest.empty()) {
         ingest->webhook_id = headers["webhook-id"];
         ingest->message_digest = std::move(message_digest);
         ingest->read_digest = read_digest(ingest->events);
+        ingest->ids_digest = ids_digest(ingest->events);
     }
     std::int64_t now = s.now_ms();
     auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
         ingest->results.clear();
         if (!ingest->message_digest.empty()) {
-            auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->read_digest, now, now - replay_window_ms);
+            auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->read_digest, ingest->ids_digest, now,
+                                                 now - replay_window_ms);
             if (!bound.ok()) return bound.error;
-            ingest->replayed_altered = !*bound.value;
-            if (ingest->replayed_altered)
+            ingest->reading = *bound.value;
+            if (ingest->reading != store::Transaction::WebhookReading::Same)
                 return store::StoreError{store::StoreError::Kind::Conflict, "the webhook message was replayed with other headers"};
         }
         for (const service::IncomingEvent& event : ingest->events.events) {
@@ -256,27 +271,36 @@ void post_events(const Request& req, Services& s, Reply reply) {
         return std::nullopt;
     };
     auto done = [ingest, reply, &s](const store::Status& status) {
-        // Events all accepted before need no write, and change nothing: they are answered from
-        // the inbox as duplicates, whatever kept this batch from committing.
-        auto answer_from_inbox = [&]() {
-            std::vector<service::EventResult> known;
-            for (const service::IncomingEvent& event : ingest->events.events) {
-                auto recorded = s.processor.recorded(s.store, event.id);
-                if (!recorded.ok() || !*recorded.value) return false;
-                known.push_back(std::move(**recorded.value));
-            }
-            reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
-            return true;
+        using Reading = store::Transaction::WebhookReading;
+        // Events all accepted before need no write and change nothing: they are answered from
+        // the inbox, as duplicates. Looked up where the reply runs, not on the writer's thread.
+        auto answer_from_inbox = [ingest, reply, &s](std::function<void()> otherwise) {
+            reply.run_there([ingest, reply, &s, otherwise = std::move(otherwise)] {
+                std::vector<service::EventResult> known;
+                for (const service::IncomingEvent& event : ingest->events.events) {
+                    auto recorded = s.processor.recorded(s.store, event.id);
+                    if (!recorded.ok() || !*recorded.value) return otherwise();
+                    known.push_back(std::move(**recorded.value));
+                }
+                reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
+            });
         };
-        if (status && ingest->replayed_altered) {
-            // A copy of a signed message read otherwise: refused, unless all it carries are
-            // ids accepted before (a repeated id answers `duplicate`, as any other does).
-            if (answer_from_inbox()) return;
+        auto refuse_replay = [ingest, reply, &s] {
             s.metrics.event("rejected_401");
-            return reply(replayed_altered(ingest->webhook_id, ingest->version));
+            reply(replayed_altered(ingest->webhook_id, ingest->version));
+        };
+        // A copy of a signed message read otherwise: refused, unless it carries the ids it was
+        // first read as carrying and they were accepted (a repeated id answers `duplicate`).
+        if (status && ingest->reading == Reading::SameIds) return answer_from_inbox(refuse_replay);
+        if (status && ingest->reading == Reading::Other) return refuse_replay();
+        if (status && status_for(*status) == 503) {
+            // The batch was lost (the database refused to commit it): the events accepted before
+            // are answered all the same; otherwise the 503 stands.
+            return answer_from_inbox([ingest, reply, &s, error = status->message] {
+                s.metrics.event("unavailable");
+                reply(error_response(503, error, ingest->version));
+            });
         }
-        // The batch was lost (the database refused to commit it).
-        if (status && status_for(*status) == 503 && answer_from_inbox()) return;
         if (status) {
             bool conflict = status_for(*status) == 409;
             s.metrics.event(conflict ? "rejected_422" : "unavailable");

@@ -44,7 +44,9 @@ public:
     bool submit(Work work, Done done, Admission admission = Admission::Bounded);
     // Queues a job and waits for its batch; Unavailable when it was not queued.
     store::Status run(Work work, Admission admission = Admission::Bounded);
-    // Called after each successful commit (to wake the relay and the timer loop).
+    // Called after each successful commit (to wake the relay and the timer loop), on the
+    // writer's thread, after the batch's jobs are told. Set it before the first job is submitted:
+    // the writer reads it without a lock.
     void on_commit(std::function<void()> callback) { on_commit_ = std::move(callback); }
     // Stops taking jobs, finishes those queued, and joins the thread.
     void stop();

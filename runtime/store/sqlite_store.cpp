@@ -134,6 +134,12 @@ const char* const migrations[] = {
     DROP INDEX outbox_pending;
     CREATE INDEX outbox_pending_by_target ON outbox (target, next_attempt_ms, row) WHERE status = 'pending';
     )sql",
+    // Version 7: a signed message's binding also keeps a digest of the event ids it was first
+    // read as carrying, so that a copy read otherwise but under those ids is told apart (a
+    // repeated id, answered as a duplicate) from one under other ids (a replay, refused).
+    R"sql(
+    ALTER TABLE webhook_messages ADD COLUMN ids_digest TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 // The targets with a pending command, each found through the index (a loose index scan): as
@@ -336,20 +342,29 @@ public:
         return s->run();
     }
 
-    Result<bool> bind_webhook_message(const std::string& message_digest, const std::string& unsigned_digest,
-                                      std::int64_t now_ms, std::int64_t forget_before_ms) override {
+    Result<WebhookReading> bind_webhook_message(const std::string& message_digest, const std::string& read_digest,
+                                                const std::string& ids_digest, std::int64_t now_ms,
+                                                std::int64_t forget_before_ms) override {
         // Each message is deleted once, by a later bind: a short seek on the index by age.
         Use forget(db_.prepare("DELETE FROM webhook_messages WHERE bound_ms < ?"));
         forget->bind(1, forget_before_ms);
-        if (auto e = forget->run()) return fail<bool>(*e);
-        // A new message is bound; the same one with the same headers (valid for 5 minutes from
-        // its timestamp) is kept from now on; with other headers nothing changes.
-        Use bind(db_.prepare("INSERT INTO webhook_messages (message_digest, unsigned_digest, bound_ms) VALUES (?, ?, ?) "
-                             "ON CONFLICT (message_digest) DO UPDATE SET bound_ms = excluded.bound_ms "
+        if (auto e = forget->run()) return fail<WebhookReading>(*e);
+        // A new message is bound; the same one read the same way (valid for 5 minutes from its
+        // timestamp) is kept from now on; read otherwise, nothing changes.
+        Use bind(db_.prepare("INSERT INTO webhook_messages (message_digest, unsigned_digest, ids_digest, bound_ms) "
+                             "VALUES (?, ?, ?, ?) ON CONFLICT (message_digest) DO UPDATE SET bound_ms = excluded.bound_ms "
                              "WHERE webhook_messages.unsigned_digest = excluded.unsigned_digest"));
-        bind->bind_kept(1, message_digest).bind_kept(2, unsigned_digest).bind(3, now_ms);
-        if (auto e = bind->run()) return fail<bool>(*e);
-        return Result<bool>::success(db_.changes() > 0);
+        bind->bind_kept(1, message_digest).bind_kept(2, read_digest).bind_kept(3, ids_digest).bind(4, now_ms);
+        if (auto e = bind->run()) return fail<WebhookReading>(*e);
+        if (db_.changes() > 0) return Result<WebhookReading>::success(WebhookReading::Same);
+        // Read otherwise: with the ids it was first read as carrying, or not. (A binding of
+        // schema version 6 or before has no ids: Other.)
+        Use first(db_.prepare("SELECT ids_digest FROM webhook_messages WHERE message_digest = ?"));
+        first->bind_kept(1, message_digest);
+        const int code = first->step();
+        if (code != SQLITE_ROW) return fail<WebhookReading>(first->error(code));
+        const bool same_ids = !ids_digest.empty() && first->text(0) == ids_digest;
+        return Result<WebhookReading>::success(same_ids ? WebhookReading::SameIds : WebhookReading::Other);
     }
 
     Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) override {

@@ -112,13 +112,18 @@ public:
                                 const std::string& at) = 0;
     virtual Result<std::optional<StoredInstance>> running_instance(const std::string& workflow, const std::string& key_json) = 0;
     virtual Result<std::optional<StoredInstance>> instance(const std::string& id) = 0;
-    // Binds a signed message (a digest of what its signature covers) to a digest of what the
-    // signature does not cover, the first time the message is seen: true then, and when it comes
-    // again with the same headers (sent again as it was, which keeps the binding from `now_ms`
-    // on); false when it comes with other ones (a replay with altered headers). Forgets first
-    // the messages bound (or last sent again) before `forget_before_ms`, too old to be replayed.
-    virtual Result<bool> bind_webhook_message(const std::string& message_digest, const std::string& unsigned_digest,
-                                              std::int64_t now_ms, std::int64_t forget_before_ms) = 0;
+    // Binds a signed message (a digest of what its signature covers) to a digest of what it was
+    // read as (`read_digest`, which the unsigned headers decide) and of the event ids it was read
+    // as carrying (`ids_digest`; empty when it could not be read), the first time the message is
+    // seen. Same then, and when it comes again read the same way (sent again as it was, which
+    // keeps the binding from `now_ms` on); SameIds when it comes read otherwise but carrying the
+    // ids it first carried; Other when read otherwise with other ids (a replay with altered
+    // headers). Neither of the last two changes the binding. Forgets first the messages bound
+    // (or last sent again) before `forget_before_ms`, too old to be replayed.
+    enum class WebhookReading { Same, SameIds, Other };
+    virtual Result<WebhookReading> bind_webhook_message(const std::string& message_digest, const std::string& read_digest,
+                                                        const std::string& ids_digest, std::int64_t now_ms,
+                                                        std::int64_t forget_before_ms) = 0;
     // What a step changed in an instance, so that an update rewrites only what it must: an
     // indexed column assigned, even to the value it had, rewrites its index entries.
     struct InstanceChanges {

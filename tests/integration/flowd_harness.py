@@ -38,7 +38,8 @@ class Flowd:
             if match:
                 self.port = int(match.group(1))
             if self.port and (not ready or '"msg":"flowd is ready"' in line):
-                threading.Thread(target=self._drain, daemon=True).start()
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
                 return self
         raise RuntimeError("flowd did not start:\n" + "".join(self.log))
 
@@ -46,6 +47,13 @@ class Flowd:
         for line in self.process.stderr:
             self.log.append(line)
         self.process.stderr.close()  # flowd has ended: its log is all read
+
+    def wait(self, timeout=20):
+        """Waits for flowd to end by itself, then for its log to be read to the end."""
+        code = self.process.wait(timeout)
+        if getattr(self, "_drainer", None):
+            self._drainer.join(timeout)
+        return code
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.process and self.process.poll() is None:
@@ -55,6 +63,8 @@ class Flowd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if getattr(self, "_drainer", None):
+            self._drainer.join(timeout)
         return self.process.returncode
 
     def request(self, method, path, body=None, headers=None, timeout=30):

@@ -1073,7 +1073,7 @@ class FlowdTest(unittest.TestCase):
                     break
                 answer += chunk
         self.assertTrue(answer.startswith(b"HTTP/1.1 202 "), answer)
-        self.assertEqual(flowd.process.wait(20), 0)
+        self.assertEqual(flowd.wait(20), 0)
         self.assertIn('"msg":"stopped"', "".join(flowd.log))
         # Accepted, so kept: the next start has it.
         again = self.start()

@@ -140,17 +140,23 @@ int compile(int argc, char** argv) {
         std::cout << text;
         return flushed(exit_ok);
     }
-    // Written beside it, then renamed over it: a write that fails (a full disk) leaves the file
-    // as it was, never cut short.
-    const std::string partial = options->output + ".partial-" + std::to_string(::getpid());
-    std::ofstream out(partial, std::ios::binary);
+    // A regular file (or none yet) is written beside it, then renamed over it: a write that fails
+    // (a full disk) leaves it as it was, never cut short; it keeps its permissions. Anything
+    // else (a device such as /dev/null, a symbolic link, a pipe) is written to where it is.
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::file_status status = fs::symlink_status(options->output, ec);
+    const bool replace = !fs::exists(status) || fs::is_regular_file(status);
+    const std::string written = replace ? options->output + ".partial-" + std::to_string(::getpid()) : options->output;
+    std::ofstream out(written, std::ios::binary);
     out << text;
     out.close();  // a write that fails may only show when the buffer goes out
+    if (replace && out && fs::exists(status)) fs::permissions(written, status.permissions(), ec);
     std::error_code renamed;
-    if (out) std::filesystem::rename(partial, options->output, renamed);
+    if (replace && out) fs::rename(written, options->output, renamed);
     if (!out || renamed) {
         std::error_code ignored;
-        std::filesystem::remove(partial, ignored);
+        if (replace) fs::remove(written, ignored);
         std::cerr << "flowc: cannot write " << options->output << "\n";
         return exit_usage;
     }
