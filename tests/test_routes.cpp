@@ -188,6 +188,15 @@ TEST_CASE("deliveries over HTTP: one per workflow in declaration order, a null o
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?workflow=W1"))["instances"].size() == 1);
 }
 
+TEST_CASE("a member given twice in the body counts once, the last one, as flowc simulate reads it") {
+    Server s;
+    auto taken = s.call(beast_http::verb::post, "/v1/events",
+                        R"({"id": "e0", "id": "e1", "type": "Nope", "type": "Go", "data": {"id": "x", "n": "bad"}, "data": {"id": "a", "n": 1}})");
+    CHECK(taken.result_int() == 202);
+    CHECK(s.body_of(taken)["id"] == "e1");
+    CHECK(s.body_of(taken)["deliveries"][0]["key"] == "a");
+}
+
 TEST_CASE("an event id may hold 256 characters, whatever their bytes, and no more") {
     Server s;
     std::string accented;
