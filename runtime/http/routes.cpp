@@ -271,6 +271,13 @@ void post_events(const Request& req, Services& s, Reply reply) {
         return std::nullopt;
     };
     auto done = [ingest, reply, &s](const store::Status& status) {
+        if (!status) {
+            // Built on the connection's thread, the answer also takes the last hold on the
+            // events, so that they are freed there too.
+            return reply.run_there([ingest, reply, &s] {
+                reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s));
+            });
+        }
         using Reading = store::Transaction::WebhookReading;
         // Events all accepted before need no write and change nothing: they are answered from
         // the inbox, as duplicates. Looked up where the reply runs, not on the writer's thread.
@@ -291,9 +298,9 @@ void post_events(const Request& req, Services& s, Reply reply) {
         };
         // A copy of a signed message read otherwise: refused, unless it carries the ids it was
         // first read as carrying and they were accepted (a repeated id answers `duplicate`).
-        if (status && ingest->reading == Reading::SameIds) return answer_from_inbox(refuse_replay);
-        if (status && ingest->reading == Reading::Other) return refuse_replay();
-        if (status && status_for(*status) == 503) {
+        if (ingest->reading == Reading::SameIds) return answer_from_inbox(refuse_replay);
+        if (ingest->reading == Reading::Other) return refuse_replay();
+        if (status_for(*status) == 503) {
             // The batch was lost (the database refused to commit it): the events accepted before
             // are answered all the same; otherwise the 503 stands.
             return answer_from_inbox([ingest, reply, &s, error = status->message] {
@@ -301,16 +308,9 @@ void post_events(const Request& req, Services& s, Reply reply) {
                 reply(error_response(503, error, ingest->version));
             });
         }
-        if (status) {
-            bool conflict = status_for(*status) == 409;
-            s.metrics.event(conflict ? "rejected_422" : "unavailable");
-            return reply(error_response(conflict ? 422 : 503, status->message, ingest->version));
-        }
-        // Built on the connection's thread, the answer also takes the last hold on the events,
-        // so that they are freed there too.
-        reply.run_there([ingest, reply, &s] {
-            reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s));
-        });
+        const bool conflict = status_for(*status) == 409;
+        s.metrics.event(conflict ? "rejected_422" : "unavailable");
+        reply(error_response(conflict ? 422 : 503, status->message, ingest->version));
     };
     if (!s.writer.submit(std::move(work), std::move(done))) {
         s.metrics.event("unavailable");
