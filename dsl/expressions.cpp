@@ -356,13 +356,14 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
             out.position = position(index->get(), file);
             const Type& t = current.type;
             if (at.type.is_error()) return typed_error(out.position);
-            if (t.is(Type::Kind::List) && at.type.is(Type::Kind::Int)) {
-                out.type = t.element();
-            } else if (t.is(Type::Kind::Json) && (at.type.is(Type::Kind::Int) || at.type.is(Type::Kind::String))) {
-                out.type = Type::json();
-            } else if (t.is_optional() && ((t.required().is(Type::Kind::List) && at.type.is(Type::Kind::Int)) ||
-                                           (t.required().is(Type::Kind::Json) &&
-                                            (at.type.is(Type::Kind::Int) || at.type.is(Type::Kind::String))))) {
+            // A list takes an int index; a json value an int or a string.
+            auto indexable_by_at = [&](const Type& container) {
+                return (container.is(Type::Kind::List) && at.type.is(Type::Kind::Int)) ||
+                       (container.is(Type::Kind::Json) && (at.type.is(Type::Kind::Int) || at.type.is(Type::Kind::String)));
+            };
+            if (indexable_by_at(t)) {
+                out.type = t.is(Type::Kind::List) ? t.element() : Type::json();
+            } else if (t.is_optional() && indexable_by_at(t.required())) {
                 // Only the `?` is wrong: said alone, so that the default given is the last fix.
                 diagnostics_.error(span(index->get(), file), "cannot index " + with_article(t) +
                                                                  " that may be absent: give a default with ?? first");
