@@ -82,6 +82,61 @@ bool is_malformed(const beast::error_code& error) {
            error != beast_http::error::buffer_overflow && error != beast_http::error::short_read;
 }
 
+// Whether the parser stopped, wanting more, at a line that has already ended in a bare LF.
+// When Beast's parser needs more, what it leaves in the buffer is the start of a line it could
+// not parse yet (of a header, a chunk or a trailer), and HTTP/1.1 ends each of those lines in
+// CRLF (RFC 9112 2.2, 7.1). Beast looks for CRLF alone, so without this check it would wait for
+// the rest of a line that has ended, and refuse the request only at its deadline. Empty lines
+// before a request line are allowed (see skip_empty_lines): `empty_lines_first` passes over them.
+bool stopped_at_bare_lf(const beast::flat_buffer& buffer, bool empty_lines_first) {
+    const auto* data = static_cast<const char*>(buffer.data().data());
+    std::size_t i = 0;
+    if (empty_lines_first)
+        while (i < buffer.size() && (data[i] == '\r' || data[i] == '\n')) ++i;
+    for (; i < buffer.size(); ++i)
+        if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r')) return true;
+    return false;
+}
+
+enum class Reading { Header, Body };
+
+// Runs the parser over the connection until it has the header or the whole body, as
+// beast::http::async_read_header and async_read do, except that a line ending in a bare LF is
+// refused (`bad_line_ending`) as soon as it has arrived.
+template <class Stream, class Parser>
+asio::awaitable<beast::error_code> read_strictly(Stream& stream, beast::flat_buffer& buffer, Parser& parser, Reading reading) {
+    const auto done = [&] { return reading == Reading::Header ? parser.is_header_done() : parser.is_done(); };
+    parser.eager(reading == Reading::Body);  // a body's chunks are parsed as many at a time as have come
+    bool consumed = false;
+    for (;;) {
+        // Parse what the buffer holds first, so that what is left is what the parser waits on.
+        beast::error_code error;
+        while (!done() && buffer.size() > 0) {
+            const std::size_t used = parser.put(buffer.data(), error);
+            buffer.consume(used);
+            consumed = consumed || used > 0;
+            if (error || used == 0) break;
+        }
+        if (error == beast_http::error::need_more) {
+            if (stopped_at_bare_lf(buffer, reading == Reading::Header && !consumed)) co_return beast_http::error::bad_line_ending;
+        } else if (error) {
+            co_return error;
+        }
+        if (done()) co_return beast::error_code{};
+        const std::size_t room = beast::read_size(buffer, 65536);  // what Beast's reads take: the buffer grows as needed
+        if (room == 0) co_return beast_http::error::buffer_overflow;
+        auto [read_error, bytes] = co_await stream.async_read_some(buffer.prepare(room), tuple_awaitable);
+        buffer.commit(bytes);
+        if (read_error == asio::error::eof) {
+            if (!parser.got_some()) co_return beast_http::error::end_of_stream;
+            beast::error_code at_end;
+            parser.put_eof(at_end);  // a message cut short: partial_message
+            co_return at_end;
+        }
+        if (read_error) co_return read_error;
+    }
+}
+
 // Reads requests and answers them, one after the other, until the connection closes or the
 // client stops keeping it alive. `Stream` is a TCP stream, or a TLS stream over one.
 template <class Stream>
@@ -104,7 +159,8 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         parser.body_limit(limits.max_body_bytes);
         if (!header_deadline) header_deadline = std::chrono::steady_clock::now() + limits.header_timeout;
         transport.expires_at(*header_deadline);
-        auto [read_error, header_bytes] = co_await beast_http::async_read_header(stream, buffer, parser, tuple_awaitable);
+        const beast::error_code read_error =
+            co_await read_strictly(stream, buffer, parser, Reading::Header);
         // A request is in progress from its header (or a refusal of it) until its answer is
         // sent, or the connection given up: what a stop waits for.
         struct InProgress {
@@ -179,7 +235,7 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
                 transport.socket().cancel(ignored);
             });
         }
-        auto [body_error, body_bytes] = co_await beast_http::async_read(stream, buffer, parser, tuple_awaitable);
+        const beast::error_code body_error = co_await read_strictly(stream, buffer, parser, Reading::Body);
         if (!body_in_buffer) body_deadline.cancel();
         if (body_error == beast_http::error::body_limit) {
             co_await refuse_and_close(stream, refusal(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),

@@ -439,6 +439,39 @@ class FlowdTest(unittest.TestCase):
         self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)  # read as a plain event, which has no id
         self.assertEqual(flowd.request("GET", "/v1/instances", headers={"Authorization": "Bearer s3cret"})[1]["instances"], [])
 
+    def test_a_line_ending_in_a_bare_lf_is_refused_at_once(self):
+        # HTTP/1.1 ends the lines of a header, a chunk and a trailer in CRLF. Beast looks for CRLF
+        # alone, so a line ended by a bare LF used to wait for its deadline: the header's (closed
+        # with no answer) or the body's (408). Now it is a 400 as soon as it has arrived.
+        flowd = self.start()
+        event = json.dumps({"id": "lf", "type": "Start", "data": {"id": "lf", "n": 1}}).encode()
+        post = b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for raw in [b"GET /healthz HTTP/1.1\r\nHost: x\r\n\n",
+                    post + f"{len(event):x}\n".encode() + event + b"\n0\n\n",
+                    post + f"{len(event):x}\r\n".encode() + event + b"\r\n0\n",
+                    post + f"{len(event):x}\r\n".encode() + event + b"\r\n0\r\nX-Trailer: 1\n"]:
+            answer = self.raw_exchange(flowd, raw)  # its socket waits 5 s, not the 10 s and 30 s deadlines
+            self.assertTrue(answer.startswith("HTTP/1.1 400"), (raw, answer))
+            self.assertIn("bad line ending", answer)
+            self.assertIn("Connection: close", answer)
+        self.assertEqual(flowd.instances(), [])
+        # What is not a line is not held to it: an LF inside a chunk's data, and a request sent a
+        # byte at a time, CR and LF apart, after empty lines ended by bare LFs.
+        data = json.dumps({"id": "lf2", "type": "Start", "data": {"id": "lf2", "n": 1}}, indent=1).encode()
+        self.assertIn(b"\n", data)
+        raw = (b"\n\r\n" + post.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n") +
+               f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\nX-Trailer: 1\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", flowd.port), timeout=5) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(len(raw)):
+                s.sendall(raw[i:i + 1])
+                time.sleep(0.001)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 202"), answer)
+        self.assertEqual([i["key"] for i in flowd.instances()], ["lf2"])
+
     def test_http_1_0_framing_interim_answers_empty_lines_and_head_refusals(self):
         flowd = self.start()
         # HTTP/1.0 has no Transfer-Encoding: faulty framing, refused, and the rest is not read.
