@@ -82,19 +82,24 @@ bool is_malformed(const beast::error_code& error) {
            error != beast_http::error::buffer_overflow && error != beast_http::error::short_read;
 }
 
-// Whether the parser stopped, wanting more, at a line that has already ended in a bare LF.
-// When Beast's parser needs more, what it leaves in the buffer is the start of a line it could
-// not parse yet (of a header, a chunk or a trailer), and HTTP/1.1 ends each of those lines in
-// CRLF (RFC 9112 2.2, 7.1). Beast looks for CRLF alone, so without this check it would wait for
-// the rest of a line that has ended, and refuse the request only at its deadline. Empty lines
+// Where the parser stopped in the buffer, at a line that ends in a bare LF: `anywhere` in what it
+// left (it stopped wanting more), or only in the `first` line (it stopped at an error there).
+// What Beast leaves in the buffer is the start of a line it could not parse (of a header, a
+// chunk or a trailer), and HTTP/1.1 ends each of those lines in CRLF (RFC 9112 2.2, 7.1). Beast
+// looks for CRLF alone: it would wait for the rest of a line that has ended, and refuse the
+// request only at its deadline, or name another fault of the line ("bad version"). Empty lines
 // before a request line are allowed (see skip_empty_lines): `empty_lines_first` passes over them.
-bool stopped_at_bare_lf(const beast::flat_buffer& buffer, bool empty_lines_first) {
+enum class LineSearch { Anywhere, First };
+bool stopped_at_bare_lf(const beast::flat_buffer& buffer, bool empty_lines_first, LineSearch search) {
     const auto* data = static_cast<const char*>(buffer.data().data());
     std::size_t i = 0;
     if (empty_lines_first)
         while (i < buffer.size() && (data[i] == '\r' || data[i] == '\n')) ++i;
-    for (; i < buffer.size(); ++i)
-        if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r')) return true;
+    for (const std::size_t start = i; i < buffer.size(); ++i) {
+        if (data[i] != '\n') continue;
+        if (i == start || data[i - 1] != '\r') return true;
+        if (search == LineSearch::First) return false;
+    }
     return false;
 }
 
@@ -117,9 +122,12 @@ asio::awaitable<beast::error_code> read_strictly(Stream& stream, beast::flat_buf
             consumed = consumed || used > 0;
             if (error || used == 0) break;
         }
+        const bool empty_lines_first = reading == Reading::Header && !consumed;
         if (error == beast_http::error::need_more) {
-            if (stopped_at_bare_lf(buffer, reading == Reading::Header && !consumed)) co_return beast_http::error::bad_line_ending;
+            if (stopped_at_bare_lf(buffer, empty_lines_first, LineSearch::Anywhere)) co_return beast_http::error::bad_line_ending;
         } else if (error) {
+            if (is_malformed(error) && stopped_at_bare_lf(buffer, empty_lines_first, LineSearch::First))
+                co_return beast_http::error::bad_line_ending;
             co_return error;
         }
         if (done()) co_return beast::error_code{};

@@ -447,6 +447,8 @@ class FlowdTest(unittest.TestCase):
         event = json.dumps({"id": "lf", "type": "Start", "data": {"id": "lf", "n": 1}}).encode()
         post = b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         for raw in [b"GET /healthz HTTP/1.1\r\nHost: x\r\n\n",
+                    b"GET /healthz HTTP/1.1\nHost: x\n\n",  # was "bad version"
+                    b"GET /healthz HTTP/1.1\r\nHost: x\nAccept: */*\r\n\r\n",  # was "bad value"
                     post + f"{len(event):x}\n".encode() + event + b"\n0\n\n",
                     post + f"{len(event):x}\r\n".encode() + event + b"\r\n0\n",
                     post + f"{len(event):x}\r\n".encode() + event + b"\r\n0\r\nX-Trailer: 1\n"]:
@@ -454,6 +456,12 @@ class FlowdTest(unittest.TestCase):
             self.assertTrue(answer.startswith("HTTP/1.1 400"), (raw, answer))
             self.assertIn("bad line ending", answer)
             self.assertIn("Connection: close", answer)
+        # Other faults keep their own answers, the LF in what follows them notwithstanding.
+        answer = self.raw_exchange(flowd, post + b"zz\r\n{\n}\r\n0\r\n\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
+        self.assertIn("bad chunk", answer)
+        answer = self.raw_exchange(flowd, b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n{\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
         self.assertEqual(flowd.instances(), [])
         # What is not a line is not held to it: an LF inside a chunk's data, and a request sent a
         # byte at a time, CR and LF apart, after empty lines ended by bare LFs.
