@@ -332,6 +332,63 @@ TEST_CASE("the relay's query reads each target on its own: a backlog due first h
     CHECK(*next.value == std::optional<std::int64_t>(20));
 }
 
+TEST_CASE("pruning deletes the commands delivered before the cutoff and no other, a few thousand at a time") {
+    StoreOnDisk db;
+    store::Store& s = *db.store;
+    auto prune = [&](const std::string& before) {
+        auto deleted = s.prune_delivered(before);
+        REQUIRE(deleted.ok());
+        return *deleted.value;
+    };
+    CHECK(prune("2026-06-01T00:00:00.000Z") == 0);  // an empty outbox
+    Raw raw(db.file);
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+             "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, "
+             "updated_at) VALUES (1, 'i1', 'W', 1, '\"a\"', 'S', 'running', '[]', '[]', 't', 't')");
+    // Rows 1 to 5001: made in January, delivered a second later, except three: row 10 still
+    // pending, row 20 dead, and row 30 delivered only in July. Rows 5002 to 5004: made and
+    // delivered in July, or still pending.
+    raw.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5001) "
+             "INSERT INTO outbox (row, id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at, "
+             "delivered_at) SELECT i, 'c' || i, 'i1', 'W', '\"a\"', 'T', 't', '{}', "
+             "CASE i WHEN 10 THEN 'pending' WHEN 20 THEN 'dead' ELSE 'delivered' END, 0, "
+             "printf('2026-01-%02dT00:00:%02d.000Z', 1 + i / 200, i % 60), "
+             "CASE i WHEN 10 THEN NULL WHEN 20 THEN NULL WHEN 30 THEN '2026-07-02T00:00:00.000Z' "
+             "ELSE printf('2026-01-%02dT00:00:%02d.500Z', 1 + i / 200, i % 60) END FROM n;"
+             "INSERT INTO outbox (row, id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at, "
+             "delivered_at) VALUES "
+             "(5002, 'c5002', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'delivered', 0, '2026-07-01T00:00:00.000Z', '2026-07-01T00:00:01.000Z'), "
+             "(5003, 'c5003', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'delivered', 0, '2026-07-01T00:00:02.000Z', '2026-07-01T00:00:03.000Z'), "
+             "(5004, 'c5004', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'pending', 0, '2026-07-01T00:00:04.000Z', NULL)");
+    // A cutoff before everything deletes nothing.
+    CHECK(prune("2025-12-31T00:00:00.000Z") == 0);
+    CHECK(raw.rows("SELECT count(*) FROM outbox") == "5004");
+    // A cutoff in June: every January delivery, across several transactions, and nothing else.
+    CHECK(prune("2026-06-01T00:00:00.000Z") == 4998);
+    CHECK(raw.rows("SELECT group_concat(row || ':' || status, ' ') FROM (SELECT * FROM outbox ORDER BY row)") ==
+          "10:pending 20:dead 30:delivered 5002:delivered 5003:delivered 5004:pending");
+    CHECK(prune("2026-06-01T00:00:00.000Z") == 0);
+    // A cutoff between the two July deliveries takes the first only; one after them takes the
+    // late delivery of a January command too; pending and dead commands stay whatever their age.
+    CHECK(prune("2026-07-01T00:00:02.000Z") == 1);
+    CHECK(prune("2026-08-01T00:00:00.000Z") == 2);
+    CHECK(raw.rows("SELECT group_concat(row, ' ') FROM (SELECT row FROM outbox ORDER BY row)") == "10 20 5004");
+}
+
+TEST_CASE("pruning reads only the rows made before its cutoff, by the primary key") {
+    test::TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());
+    Raw raw(file);
+    auto plan = [&](const std::string& sql) { return raw.rows("EXPLAIN QUERY PLAN " + sql); };
+    const std::string remove = plan("DELETE FROM outbox WHERE row IN (SELECT row FROM outbox WHERE row < 5 AND status = 'delivered' "
+                                    "AND delivered_at < 't' LIMIT 2000)");
+    CHECK(remove.find("SEARCH outbox USING INTEGER PRIMARY KEY (rowid<?)") != std::string::npos);
+    CHECK(remove.find("SCAN outbox") == std::string::npos);
+    CHECK(plan("SELECT row, created_at FROM outbox WHERE row >= 5 ORDER BY row LIMIT 1").find("SEARCH outbox USING INTEGER PRIMARY KEY (rowid>?)") !=
+          std::string::npos);
+}
+
 TEST_CASE("a signed message is bound to its first headers' digest until it is too old to be replayed") {
     StoreOnDisk db;
     const fs::path& file = db.file;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -750,11 +751,52 @@ public:
     }
 
     Result<std::int64_t> prune_delivered(const std::string& before) override {
-        std::lock_guard lock(write_mutex_);
-        Use s(writer_->prepare("DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?"));
-        s->bind(1, before);
-        if (auto e = s->run()) return fail<std::int64_t>(*e);
-        return Result<std::int64_t>::success(writer_->changes());
+        // Only the rows made before the cutoff are read: a command is delivered after it is made,
+        // and rows are numbered in the order they are made. Every row deleted is checked against
+        // the cutoff itself, so a time out of order costs no row: one that looks older than the
+        // rows after it only widens what is read; one that looks newer (a clock set back) may
+        // keep older rows until a later prune.
+        auto boundary = first_outbox_row_made_at_or_after(before);
+        if (!boundary.ok()) return fail<std::int64_t>(*boundary.error);
+        // A few thousand rows per transaction, so that the writer, which waits for the lock, is
+        // never held up for long however many fell due since the last prune.
+        constexpr int rows_per_transaction = 2000;
+        std::int64_t deleted = 0;
+        for (;;) {
+            std::lock_guard lock(write_mutex_);
+            Use s(writer_->prepare("DELETE FROM outbox WHERE row IN (SELECT row FROM outbox WHERE row < ?1 AND "
+                                   "status = 'delivered' AND delivered_at < ?2 LIMIT ?3)"));
+            s->bind(1, *boundary.value).bind(2, before).bind(3, rows_per_transaction);
+            if (auto e = s->run()) return fail<std::int64_t>(*e);
+            const std::int64_t n = writer_->changes();
+            deleted += n;
+            if (n < rows_per_transaction) return Result<std::int64_t>::success(deleted);
+        }
+    }
+
+    // The lowest outbox row made at or after `time`, or past the last row: a bisection over the
+    // row ids, one look-up of the primary key per step.
+    Result<std::int64_t> first_outbox_row_made_at_or_after(const std::string& time) {
+        std::lock_guard lock(read_mutex_);
+        Use s(reader_->prepare("SELECT row, created_at FROM outbox WHERE row >= ? ORDER BY row LIMIT 1"));
+        std::int64_t low = 0;  // every row below is made before `time`
+        std::int64_t high = std::numeric_limits<std::int64_t>::max();  // the answer is at most this
+        while (low < high) {
+            const std::int64_t middle = low + (high - low) / 2;
+            s->reset();
+            s->bind(1, middle);
+            const int code = s->step();
+            if (code == SQLITE_DONE) {
+                high = middle;  // no row from here on
+            } else if (code != SQLITE_ROW) {
+                return fail<std::int64_t>(s->error(code));
+            } else if (s->text(1) >= time) {
+                high = middle;  // the first row from `middle` on is new, and so are all after it
+            } else {
+                low = s->integer(0) + 1;  // that row is old, and so are all before it
+            }
+        }
+        return Result<std::int64_t>::success(low);
     }
 
     Result<std::vector<DueTimer>> due_timers(std::int64_t now_ms, int limit) override {
