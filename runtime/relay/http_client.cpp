@@ -285,14 +285,17 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
         beast::error_code ec = connection.secure ? co_await exchange(*connection.secure, request, parser, timeout)
                                                  : co_await exchange(*connection.plain, request, parser, timeout);
         if (aborted_) co_return cut_off(key);
-        // An answer whose body is too long (or never ends) is still an answer: its status,
-        // which came first, decides (a 2xx delivers). The connection is not kept.
-        const bool status_known = parser && parser->is_header_done() && ec == beast_http::error::body_limit;
+        // An answer is an answer from its header on: its status decides (a 2xx delivers), whatever
+        // becomes of its body (too long, stopped before its end, cut by a close, malformed). The
+        // target has the command by then, so it is not sent again on another connection. The
+        // connection is not kept.
+        const bool status_known = ec && parser && parser->is_header_done() && !is_interim(*parser);
         if (ec && !status_known) {
             connections_.erase(key);
             // A kept-alive connection the target closed meanwhile: try once on a new one.
             if (reused && ec != beast::error::timeout) continue;
-            co_return HttpResult{0, ec == beast::error::timeout ? "timed out after " + std::to_string(timeout.count()) + " ms" : ec.message(),
+            co_return HttpResult{0, ec == beast::error::timeout ? "timed out after " + std::to_string(timeout.count()) + " ms"
+                                                                : "no answer from " + endpoint + ": " + ec.message(),
                                  std::nullopt};
         }
         auto& res = parser->get();

@@ -866,6 +866,15 @@ class FlowdTest(unittest.TestCase):
             "big-header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 9000 + b"\r\nContent-Length: 0\r\n\r\n",
             "big-body": b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 2000000,
             "endless": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"10000\r\n" + b"y" * 65536 + b"\r\n",
+            # ... or a body that stops coming, is cut by the connection's close, or is malformed: the
+            # target answered 2xx, so it has the command (these were retried, and so sent again).
+            "stalled": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            "cut": b"HTTP/1.1 201 Created\r\nContent-Length: 100\r\n\r\nshort",
+            "bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n",
+            # A 503 whose body stops coming is a 503: retried until the attempts run out.
+            "stalled-503": b"HTTP/1.1 503 Busy\r\nContent-Length: 100\r\n\r\nbusy",
+            # A connection closed before any answer is no answer: retried, and said so.
+            "silent": b"",
             # A 400 with a large body is a 400: dead at once; so is a status of 000.
             "refused": b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2000000\r\n\r\n" + b"z" * 2000000,
             "zero": b"HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok",
@@ -878,7 +887,9 @@ class FlowdTest(unittest.TestCase):
                 if command["key"] == "endless":
                     while not target.closed:
                         connection.sendall(b"10000\r\n" + b"y" * 65536 + b"\r\n")
-        flowd, _ = self.start_with_raw_target(serve, max_attempts=3)
+                if command["key"] in ("cut", "silent"):
+                    return
+        flowd, target = self.start_with_raw_target(serve, max_attempts=3)
         for key in answers:
             flowd.post_event({"id": key, "type": "Start", "data": {"id": key, "n": 1}})
         flowd.wait_for(lambda: not self.outbox(flowd, "pending"), timeout=30, what="every command settled")
@@ -887,10 +898,15 @@ class FlowdTest(unittest.TestCase):
             for command in self.outbox(flowd, status):
                 key = flowd.request("GET", f"/v1/instances/{command['instance']}")[1]["key"]
                 settled.setdefault(key, set()).add((status, command["attempts"]))
-        for key in ("big-header", "big-body", "endless"):
+        for key in ("big-header", "big-body", "endless", "stalled", "cut", "bad-chunk"):
             self.assertEqual(settled[key], {("delivered", 1)}, key)
         for key in ("refused", "zero"):
             self.assertEqual(settled[key], {("dead", 1)}, key)
+        self.assertEqual(settled["stalled-503"], {("dead", 3)})
+        self.assertEqual(settled["silent"], {("dead", 3)})
+        last_errors = {c["last_error"] for c in self.outbox(flowd, "dead")}
+        self.assertIn("HTTP 503: busy", last_errors)
+        self.assertIn(f"no answer from 127.0.0.1:{target.port}: end of stream", last_errors)
 
     def test_a_408_left_on_an_idle_kept_alive_connection_is_not_the_next_commands_answer(self):
         def serve(target, connection):
