@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <initializer_list>
 #include <limits>
 #include <string_view>
 #include <unordered_set>
@@ -346,7 +347,17 @@ std::optional<std::string> read_page_parameter(std::string_view key, const std::
     return std::nullopt;
 }
 
+// The first of a list route's parameters that the query gives more than once: refused rather
+// than guessed at (the first, the last, or either of them).
+std::optional<Response> refuse_repeated(const Request& req, const boost::urls::url_view& url,
+                                        std::initializer_list<std::string_view> names) {
+    for (std::string_view name : names)
+        if (url.params().count(name) > 1) return error_response(400, std::string(name) + " is given more than once", req.version());
+    return std::nullopt;
+}
+
 Response list_instances(const Request& req, const boost::urls::url_view& url, Services& s) {
+    if (auto refused = refuse_repeated(req, url, {"workflow", "status", "key", "limit", "after"})) return std::move(*refused);
     store::InstanceFilter filter;
     for (auto param : url.params()) {
         std::string value(param.value);
@@ -450,6 +461,7 @@ Response list_workflows(const Request& req, Services& s) {
 }
 
 Response list_outbox(const Request& req, const boost::urls::url_view& url, Services& s) {
+    if (auto refused = refuse_repeated(req, url, {"status", "limit", "after"})) return std::move(*refused);
     std::string status;
     int limit = 100;
     std::int64_t after = 0;
