@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <unistd.h>
@@ -89,13 +90,14 @@ bool is_malformed(const beast::error_code& error) {
 // looks for CRLF alone: it would wait for the rest of a line that has ended, and refuse the
 // request only at its deadline, or name another fault of the line ("bad version"). Empty lines
 // before a request line are allowed (see skip_empty_lines): `empty_lines_first` passes over them.
+// The first `checked` bytes are known to hold none (they were looked at before and are unchanged).
 enum class LineSearch { Anywhere, First };
-bool stopped_at_bare_lf(const beast::flat_buffer& buffer, bool empty_lines_first, LineSearch search) {
+bool stopped_at_bare_lf(const beast::flat_buffer& buffer, bool empty_lines_first, LineSearch search, std::size_t checked = 0) {
     const auto* data = static_cast<const char*>(buffer.data().data());
-    std::size_t i = 0;
+    std::size_t start = 0;
     if (empty_lines_first)
-        while (i < buffer.size() && (data[i] == '\r' || data[i] == '\n')) ++i;
-    for (const std::size_t start = i; i < buffer.size(); ++i) {
+        while (start < buffer.size() && (data[start] == '\r' || data[start] == '\n')) ++start;
+    for (std::size_t i = std::max(start, checked); i < buffer.size(); ++i) {
         if (data[i] != '\n') continue;
         if (i == start || data[i - 1] != '\r') return true;
         if (search == LineSearch::First) return false;
@@ -113,18 +115,22 @@ asio::awaitable<beast::error_code> read_strictly(Stream& stream, beast::flat_buf
     const auto done = [&] { return reading == Reading::Header ? parser.is_header_done() : parser.is_done(); };
     parser.eager(reading == Reading::Body);  // a body's chunks are parsed as many at a time as have come
     bool consumed = false;
+    std::size_t checked = 0;  // the bytes at the buffer's start already found to hold no bare LF
     for (;;) {
         // Parse what the buffer holds first, so that what is left is what the parser waits on.
         beast::error_code error;
         while (!done() && buffer.size() > 0) {
             const std::size_t used = parser.put(buffer.data(), error);
             buffer.consume(used);
+            if (used > 0) checked = 0;
             consumed = consumed || used > 0;
             if (error || used == 0) break;
         }
         const bool empty_lines_first = reading == Reading::Header && !consumed;
         if (error == beast_http::error::need_more) {
-            if (stopped_at_bare_lf(buffer, empty_lines_first, LineSearch::Anywhere)) co_return beast_http::error::bad_line_ending;
+            // A line sent a byte at a time is looked at once, not once per byte.
+            if (stopped_at_bare_lf(buffer, empty_lines_first, LineSearch::Anywhere, checked)) co_return beast_http::error::bad_line_ending;
+            checked = buffer.size();
         } else if (error) {
             if (is_malformed(error) && stopped_at_bare_lf(buffer, empty_lines_first, LineSearch::First))
                 co_return beast_http::error::bad_line_ending;
