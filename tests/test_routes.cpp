@@ -509,6 +509,36 @@ TEST_CASE("a step that keeps the instance running updates it in place; one that 
     CHECK(again["deliveries"][0]["instance"] != first);
 }
 
+TEST_CASE("a transition's history entry names the timers it started and cancelled") {
+    Server s(100, "event Go { id: string }\nevent Ping { id: string }\nevent Stop { id: string }\n"
+                  "workflow W { key id: string start on Go { goto Waiting }\n"
+                  " state Waiting { after 1h { complete } at now() + 2h { complete } on Ping { goto Waiting } on Stop { complete } }\n"
+                  " state Quiet { on Stop { complete } } on Go { goto Quiet } }");
+    auto post = [&](const std::string& id, const std::string& type) {
+        auto answer = s.call(beast_http::verb::post, "/v1/events", json({{"id", id}, {"type", type}, {"data", {{"id", "k"}}}}).dump());
+        REQUIRE(answer.result_int() == 202);
+        return s.body_of(answer)["deliveries"][0]["instance"].get<std::string>();
+    };
+    const std::string id = post("e1", "Go");
+    post("e2", "Ping");  // re-entry: both timers cancelled and started again
+    post("e3", "Go");    // to a state without timers: both cancelled
+    post("e4", "Stop");  // the end: no timer left to cancel
+    json history = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id))["history"];
+    std::vector<json> transitions;
+    for (const json& h : history)
+        if (h["kind"] == "transition") transitions.push_back(h);
+    REQUIRE(transitions.size() == 4);
+    const json both = json::parse(R"([{"timer": "after", "due": "2026-01-01T01:00:00.000Z"}, {"timer": "at", "due": "2026-01-01T02:00:00.000Z"}])");
+    CHECK(transitions[0]["timers_started"] == both);
+    CHECK(!transitions[0].contains("timers_cancelled"));
+    CHECK(transitions[1]["timers_started"] == both);
+    CHECK(transitions[1]["timers_cancelled"] == both);
+    CHECK(!transitions[2].contains("timers_started"));
+    CHECK(transitions[2]["timers_cancelled"] == both);
+    CHECK(!transitions[3].contains("timers_started"));
+    CHECK(!transitions[3].contains("timers_cancelled"));
+}
+
 TEST_CASE("a deadline already passed fires right after the handler that entered its state, in the same transaction") {
     Server s(100, "event Go { id: string }\nevent Note { id: string }\ncommand Log to log { text: string }\n"
                   "workflow W { key id: string start on Go { goto Waiting }\n"
@@ -533,6 +563,13 @@ TEST_CASE("a deadline already passed fires right after the handler that entered 
     for (const json& h : detail["history"]) kinds.push_back(h["kind"]);
     CHECK(kinds == std::vector<std::string>{"delivery", "transition", "timer", "transition", "command", "timer", "transition", "error"});
     CHECK(detail["history"][4]["data"]["text"] == "late 2025-12-31T23:00:00Z");
+    // The timers each transition started and cancelled; a timer that fires is neither.
+    CHECK(detail["history"][1]["timers_started"] == json::parse(R"([{"timer": "at", "due": "2025-12-31T23:00:00.000Z"}])"));
+    CHECK(!detail["history"][1].contains("timers_cancelled"));
+    CHECK(detail["history"][3]["timers_started"] == json::parse(R"([{"timer": "after", "due": "2025-12-31T23:00:00.000Z"}])"));
+    CHECK(!detail["history"][3].contains("timers_cancelled"));
+    CHECK(!detail["history"][6].contains("timers_started"));
+    CHECK(!detail["history"][6].contains("timers_cancelled"));
     json outbox = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending"))["commands"];
     CHECK(outbox.size() == 1);
     CHECK(s.call(beast_http::verb::get, "/metrics").body().find("flow_timers_fired_total 2\n") != std::string::npos);

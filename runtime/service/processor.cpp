@@ -41,6 +41,26 @@ bool resolve(const engine::Engine& engine, store::StoredInstance& stored) {
 }
 
 // Whether a step left the pending timers as they were (each timer has its own sequence).
+// Writes, as the member `name`, the timers of `timers` that `others` does not hold, leaving out
+// the one fired: those a step started (its timers after against before) or cancelled (before
+// against after). Nothing when there are none.
+void write_timers_between(JsonWriter& w, std::string_view name, const ir::Workflow& workflow,
+                          const std::vector<engine::PendingTimer>& timers, const std::vector<engine::PendingTimer>& others,
+                          std::optional<std::uint64_t> fired) {
+    bool any = false;
+    for (const engine::PendingTimer& t : timers) {
+        if (t.sequence == fired) continue;
+        if (std::any_of(others.begin(), others.end(), [&](const engine::PendingTimer& o) { return o.sequence == t.sequence; }))
+            continue;
+        if (!any) w.key(name).begin_list();
+        any = true;
+        const ir::Timer& timer = workflow.states[static_cast<std::size_t>(t.state)].timers[static_cast<std::size_t>(t.timer)];
+        w.item().open().key("timer").string(timer.kind == ir::Timer::Kind::After ? "after" : "at")
+            .key("due").string(timestamp(t.due_ms)).close();
+    }
+    if (any) w.end_list();
+}
+
 bool same_timers(const std::vector<engine::PendingTimer>& a, const std::vector<engine::PendingTimer>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t n = 0; n < a.size(); ++n)
@@ -129,7 +149,10 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
         JsonWriter w(transition, compact);
         w.open().key("from");
         string_or_null(w, before.state).key("to");
-        string_or_null(w, state).key("status").string(engine::status_name(i.status)).close();
+        string_or_null(w, state).key("status").string(engine::status_name(i.status));
+        write_timers_between(w, "timers_started", workflow, i.timers, before.timers, before.fired);
+        write_timers_between(w, "timers_cancelled", workflow, before.timers, i.timers, before.fired);
+        w.close();
         history.push_back({cause.at, "transition", std::move(transition)});
     }
     // A runtime error: it failed the instance, or hit its `on cancel` (ended cancelled all the same).
@@ -197,7 +220,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
         Before before;
         if (*running.value) {
             store::StoredInstance& stored = **running.value;
-            before = {stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at};
+            before = {stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, std::nullopt};
             engine = deployment_.engine_for(name, stored.instance.version);
             if (!engine || !resolve(*engine, stored))
                 return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
@@ -278,7 +301,7 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
     if (!resolve(*engine, stored)) return drop();
     const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
     const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
-    Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at};
+    Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, due.timer.sequence};
     engine::Step step = engine->fire(std::move(stored.instance), due.timer, {due.timer.due_ms, &timer_sequence});
     const std::int64_t fired_at = std::max(now_ms, due.timer.due_ms);
     store::HistoryEntry cause{timestamp(fired_at), "timer", {}};
@@ -372,7 +395,7 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
     if (!engine || !resolve(*engine, stored))
         return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
-    Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at};
+    Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, std::nullopt};
     engine::Step step = engine->cancel(std::move(stored.instance), {now_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(now_ms), "cancel", {}};
     JsonWriter(cause.detail, compact).open().key("status").string(engine::status_name(step.instance.status)).close();

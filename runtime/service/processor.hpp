@@ -85,6 +85,7 @@ private:
         std::vector<engine::PendingTimer> timers;
         std::int64_t row = 0;     // the stored instance's bookkeeping, kept as it was
         std::string created_at;   // (none for a new instance)
+        std::optional<std::uint64_t> fired;  // the sequence of the timer the step fired, if one did
     };
     // One timer, without what it starts. `pending_after`: the instance's pending timers after
     // it, when it fired and the instance still runs (else empty).
