@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
 seconds=${2:-60}
 shift $(( $# < 2 ? $# : 2 ))
-targets=${*:-fuzz_compile fuzz_simulate fuzz_event_input fuzz_http_request fuzz_json_reader}
+targets=${*:-fuzz_compile fuzz_simulate fuzz_event_input fuzz_http_request fuzz_http_framing fuzz_json_reader}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "${FLOW_FUZZ_ARTIFACTS:-$root/fuzz-artifacts}"
@@ -19,6 +19,7 @@ for target in $targets; do
     fuzz_simulate) seeds=("$root/examples") ;;
     fuzz_event_input) seeds=("$root/tests/fuzz/seeds/event_input") ;;
     fuzz_http_request) seeds=("$root/tests/fuzz/seeds/http_request") ;;
+    fuzz_http_framing) seeds=("$root/tests/fuzz/seeds/http_request" "$root/tests/fuzz/seeds/http_framing") ;;
     fuzz_json_reader) seeds=("$root/tests/fuzz/seeds/json_reader" "$root/examples") ;;
   esac
   echo "fuzzing $target for ${seconds}s"

@@ -18,6 +18,6 @@ if [ "${FLOW_FUZZ_SECONDS:-30}" -gt 0 ] && command -v clang++ > /dev/null; then
   fuzz=${FLOW_FUZZ_BUILD_DIR:-build-fuzz}
   cmake -S . -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
         -DFLOW_FUZZ=ON -DFLOW_TESTS=OFF > /dev/null
-  cmake --build "$fuzz" -j "$jobs" --target fuzz_compile fuzz_simulate fuzz_event_input fuzz_http_request fuzz_json_reader
+  cmake --build "$fuzz" -j "$jobs" --target fuzz_compile fuzz_simulate fuzz_event_input fuzz_http_request fuzz_http_framing fuzz_json_reader
   scripts/fuzz.sh "$fuzz" "${FLOW_FUZZ_SECONDS:-30}"
 fi
