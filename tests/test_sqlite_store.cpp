@@ -336,9 +336,10 @@ TEST_CASE("pruning deletes the commands delivered before the cutoff and no other
     StoreOnDisk db;
     store::Store& s = *db.store;
     auto prune = [&](const std::string& before) {
-        auto deleted = s.prune_delivered(before);
-        REQUIRE(deleted.ok());
-        return *deleted.value;
+        auto pruned = s.prune_delivered(before, 1000000);
+        REQUIRE(pruned.ok());
+        CHECK(pruned.value->finished);
+        return pruned.value->deleted;
     };
     CHECK(prune("2026-06-01T00:00:00.000Z") == 0);  // an empty outbox
     Raw raw(db.file);
@@ -375,15 +376,38 @@ TEST_CASE("pruning deletes the commands delivered before the cutoff and no other
     CHECK(raw.rows("SELECT group_concat(row, ' ') FROM (SELECT row FROM outbox ORDER BY row)") == "10 20 5004");
 }
 
+TEST_CASE("a prune looks at no more rows than it is given, and says whether any remain") {
+    StoreOnDisk db;
+    Raw raw(db.file);
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+             "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, "
+             "updated_at) VALUES (1, 'i1', 'W', 1, '\"a\"', 'S', 'running', '[]', '[]', 't', 't');"
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) "
+             "INSERT INTO outbox (row, id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at, "
+             "delivered_at) SELECT i, 'c' || i, 'i1', 'W', '\"a\"', 'T', 't', '{}', CASE i WHEN 1 THEN 'dead' ELSE 'delivered' END, 0, "
+             "'2026-01-01T00:00:00.000Z', CASE i WHEN 1 THEN NULL ELSE '2026-01-01T00:00:01.000Z' END FROM n");
+    std::vector<std::pair<std::int64_t, bool>> rounds;
+    for (int round = 0; round < 5 && (rounds.empty() || !rounds.back().second); ++round) {
+        auto pruned = db.store->prune_delivered("2026-06-01T00:00:00.000Z", 2000);
+        REQUIRE(pruned.ok());
+        rounds.emplace_back(pruned.value->deleted, pruned.value->finished);
+    }
+    // 2,000 rows looked at per call, the dead one among them each time.
+    CHECK(rounds == std::vector<std::pair<std::int64_t, bool>>{{1999, false}, {1999, false}, {1001, true}});
+    CHECK(raw.rows("SELECT group_concat(row) FROM outbox") == "1");
+}
+
 TEST_CASE("pruning reads only the rows made before its cutoff, by the primary key") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
     REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());
     Raw raw(file);
     auto plan = [&](const std::string& sql) { return raw.rows("EXPLAIN QUERY PLAN " + sql); };
-    const std::string remove = plan("DELETE FROM outbox WHERE row IN (SELECT row FROM outbox WHERE row < 5 AND status = 'delivered' "
-                                    "AND delivered_at < 't' LIMIT 2000)");
-    CHECK(remove.find("SEARCH outbox USING INTEGER PRIMARY KEY (rowid<?)") != std::string::npos);
+    const std::string batch = plan("SELECT count(*), max(row) FROM (SELECT row FROM outbox WHERE row > 1 AND row < 5 ORDER BY row LIMIT 2000)");
+    CHECK(batch.find("SEARCH outbox USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != std::string::npos);
+    CHECK(batch.find("SCAN outbox") == std::string::npos);
+    const std::string remove = plan("DELETE FROM outbox WHERE row > 1 AND row <= 5 AND status = 'delivered' AND delivered_at < 't'");
+    CHECK(remove.find("SEARCH outbox USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != std::string::npos);
     CHECK(remove.find("SCAN outbox") == std::string::npos);
     CHECK(plan("SELECT row, created_at FROM outbox WHERE row >= 5 ORDER BY row LIMIT 1").find("SEARCH outbox USING INTEGER PRIMARY KEY (rowid>?)") !=
           std::string::npos);

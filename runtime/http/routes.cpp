@@ -347,12 +347,16 @@ std::optional<std::string> read_page_parameter(std::string_view key, const std::
     return std::nullopt;
 }
 
-// The first of a list route's parameters that the query gives more than once: refused rather
-// than guessed at (the first, the last, or either of them).
+// The first of a list route's parameters that the query gives more than one value: refused
+// rather than guessed at (the first, the last, or either of them). An empty value is no value,
+// as everywhere in a list's query (`?status=&status=dead` is `?status=dead`).
 std::optional<Response> refuse_repeated(const Request& req, const boost::urls::url_view& url,
                                         std::initializer_list<std::string_view> names) {
-    for (std::string_view name : names)
-        if (url.params().count(name) > 1) return error_response(400, std::string(name) + " is given more than once", req.version());
+    for (std::string_view name : names) {
+        const auto params = url.params();
+        const auto given = std::count_if(params.begin(), params.end(), [&](const auto& p) { return p.key == name && !p.value.empty(); });
+        if (given > 1) return error_response(400, std::string(name) + " is given more than once", req.version());
+    }
     return std::nullopt;
 }
 

@@ -91,7 +91,9 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         // Empty lines before a request line are ignored (RFC 9112 2.2): some clients end a
         // body with an extra CRLF.
         skip_empty_lines(buffer);
+        ChunkExtensionCheck chunk_extension_check;  // outlives the parser, which keeps a reference
         beast_http::request_parser<beast_http::string_body> parser;
+        parser.on_chunk_header(chunk_extension_check);
         parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
         parser.body_limit(limits.max_body_bytes);
         if (!header_deadline) header_deadline = std::chrono::steady_clock::now() + limits.header_timeout;

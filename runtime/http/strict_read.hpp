@@ -12,8 +12,11 @@
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include <boost/beast/core/string.hpp>
+
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 namespace flow::http {
 
@@ -48,6 +51,20 @@ inline bool stopped_at_bare_lf(const boost::beast::flat_buffer& buffer, bool emp
     }
     return false;
 }
+
+// Refuses a chunk extension holding a control character other than HTAB (RFC 9112 7.1.1: a token,
+// or a quoted string, which holds none). Beast takes any byte inside a quoted one, so without
+// this an LF there would be read or refused depending on where the packets happened to split.
+// Set it on a request's parser with on_chunk_header; it must outlive the parser.
+struct ChunkExtensionCheck {
+    void operator()(std::uint64_t, boost::beast::string_view extensions, boost::beast::error_code& error) const {
+        for (const char c : extensions)
+            if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+                error = boost::beast::http::error::bad_chunk_extension;
+                return;
+            }
+    }
+};
 
 enum class Reading { Header, Body };
 

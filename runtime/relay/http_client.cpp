@@ -284,12 +284,12 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
         // The connection stays in connections_ meanwhile, where abort() closes it.
         beast::error_code ec = connection.secure ? co_await exchange(*connection.secure, request, parser, timeout)
                                                  : co_await exchange(*connection.plain, request, parser, timeout);
-        if (aborted_) co_return cut_off(key);
         // An answer is an answer from its header on: its status decides (a 2xx delivers), whatever
-        // becomes of its body (too long, stopped before its end, cut by a close, malformed). The
-        // target has the command by then, so it is not sent again on another connection. The
+        // becomes of its body (too long, stopped before its end, cut by a close or by a stop,
+        // malformed). The target has the command by then, so it is not sent again. The
         // connection is not kept.
         const bool status_known = ec && parser && parser->is_header_done() && !is_interim(*parser);
+        if (aborted_ && (!parser || !parser->is_header_done() || is_interim(*parser))) co_return cut_off(key);
         if (ec && !status_known) {
             connections_.erase(key);
             // A kept-alive connection the target closed meanwhile: try once on a new one.

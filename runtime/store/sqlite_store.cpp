@@ -5,12 +5,14 @@
 #include "runtime/store/sqlite.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <iterator>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <unordered_map>
 
 namespace flow::store {
@@ -750,27 +752,42 @@ public:
                         after_ms);
     }
 
-    Result<std::int64_t> prune_delivered(const std::string& before) override {
+    Result<Pruned> prune_delivered(const std::string& before, std::int64_t most_rows) override {
         // Only the rows made before the cutoff are read: a command is delivered after it is made,
         // and rows are numbered in the order they are made. Every row deleted is checked against
         // the cutoff itself, so a time out of order costs no row: one that looks older than the
         // rows after it only widens what is read; one that looks newer (a clock set back) may
         // keep older rows until a later prune.
         auto boundary = first_outbox_row_made_at_or_after(before);
-        if (!boundary.ok()) return fail<std::int64_t>(*boundary.error);
-        // A few thousand rows per transaction, so that the writer, which waits for the lock, is
-        // never held up for long however many fell due since the last prune.
-        constexpr int rows_per_transaction = 2000;
-        std::int64_t deleted = 0;
-        for (;;) {
+        if (!boundary.ok()) return fail<Pruned>(*boundary.error);
+        // A few thousand rows per transaction, each row looked at once (the pending and dead ones
+        // are kept, and not read again by the next transaction), and a pause between them: a
+        // mutex favours no waiter, and the writer must get in.
+        constexpr std::int64_t rows_per_transaction = 2000;
+        Pruned pruned;
+        std::int64_t after_row = 0;
+        for (std::int64_t looked_at = 0;;) {
+            if (looked_at > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
             std::lock_guard lock(write_mutex_);
-            Use s(writer_->prepare("DELETE FROM outbox WHERE row IN (SELECT row FROM outbox WHERE row < ?1 AND "
-                                   "status = 'delivered' AND delivered_at < ?2 LIMIT ?3)"));
-            s->bind(1, *boundary.value).bind(2, before).bind(3, rows_per_transaction);
-            if (auto e = s->run()) return fail<std::int64_t>(*e);
-            const std::int64_t n = writer_->changes();
-            deleted += n;
-            if (n < rows_per_transaction) return Result<std::int64_t>::success(deleted);
+            Use batch(writer_->prepare("SELECT count(*), max(row) FROM (SELECT row FROM outbox WHERE row > ?1 AND row < ?2 "
+                                       "ORDER BY row LIMIT ?3)"));
+            batch->bind(1, after_row).bind(2, *boundary.value).bind(3, rows_per_transaction);
+            const int code = batch->step();
+            if (code != SQLITE_ROW) return fail<Pruned>(batch->error(code));
+            const std::int64_t rows = batch->integer(0);
+            if (rows == 0) return Result<Pruned>::success(pruned);
+            const std::int64_t last_row = batch->integer(1);
+            Use remove(writer_->prepare("DELETE FROM outbox WHERE row > ?1 AND row <= ?2 AND status = 'delivered' AND delivered_at < ?3"));
+            remove->bind(1, after_row).bind(2, last_row).bind(3, before);
+            if (auto e = remove->run()) return fail<Pruned>(*e);
+            pruned.deleted += writer_->changes();
+            after_row = last_row;
+            looked_at += rows;
+            if (rows < rows_per_transaction) return Result<Pruned>::success(pruned);
+            if (looked_at >= most_rows) {
+                pruned.finished = false;
+                return Result<Pruned>::success(pruned);
+            }
         }
     }
 

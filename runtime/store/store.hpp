@@ -193,8 +193,14 @@ public:
     // left out: one of them may be waiting behind its instance's earlier command, and must not
     // hide the retry of that earlier one, which is what will free it.
     virtual Result<std::optional<std::int64_t>> next_command_due(std::int64_t after_ms) = 0;
-    // Deletes delivered commands older than the cutoff.
-    virtual Result<std::int64_t> prune_delivered(const std::string& before) = 0;
+    // Deletes commands delivered before the cutoff, looking at no more than `most_rows` rows (in
+    // transactions of a few thousand, the writer let in between): how many it deleted, and whether
+    // rows remain to be looked at (call again).
+    struct Pruned {
+        std::int64_t deleted = 0;
+        bool finished = true;
+    };
+    virtual Result<Pruned> prune_delivered(const std::string& before, std::int64_t most_rows) = 0;
 
     // The timer loop.
     virtual Result<std::vector<DueTimer>> due_timers(std::int64_t now_ms, int limit) = 0;
