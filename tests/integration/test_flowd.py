@@ -941,6 +941,15 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(self.outbox(flowd, "dead"), [])
         self.assertEqual(len(self.outbox(flowd, "delivered")), 8)
 
+    def restart_with_receiver(self):
+        """Starts flowd again on the same database, its target now a plain receiver answering 200."""
+        receiver = Receiver()
+        self.addCleanup(receiver.close)
+        path = write_config(os.path.join(self.dir, "config.json"),
+                            targets={"sink": {"url": receiver.url("sink"), "retry": {"max_attempts": 1}}})
+        self.flowd = Flowd(FLOWD, [self.flows], os.path.join(self.dir, "flow.db"), path).start()
+        return self.flowd, receiver
+
     def test_a_stop_that_cuts_off_a_last_attempt_sends_it_again_after_the_restart(self):
         def serve(target, connection):
             if target.read_request(connection) is not None:
@@ -949,11 +958,7 @@ class FlowdTest(unittest.TestCase):
         flowd.post_event({"id": "s1", "type": "Start", "data": {"id": "s1", "n": 1}})
         flowd.wait_for(lambda: target.bodies, what="the command sent")
         self.assertEqual(flowd.stop(), 0)
-        receiver = Receiver()
-        self.addCleanup(receiver.close)
-        path = write_config(os.path.join(self.dir, "config.json"),
-                            targets={"sink": {"url": receiver.url("sink"), "retry": {"max_attempts": 1}}})
-        self.flowd = flowd = Flowd(FLOWD, [self.flows], os.path.join(self.dir, "flow.db"), path).start()
+        flowd, receiver = self.restart_with_receiver()
         flowd.wait_for(lambda: len(receiver.commands()) == 2, what="both commands after the restart")
         self.assertEqual(receiver.commands()[0]["id"], target.bodies[0]["id"])  # the same command, the same id
         self.assertEqual(self.outbox(flowd, "dead"), [])
@@ -970,11 +975,7 @@ class FlowdTest(unittest.TestCase):
         flowd.wait_for(lambda: target.bodies, what="the command sent")
         time.sleep(0.3)  # the answer's header is read
         self.assertEqual(flowd.stop(), 0)
-        receiver = Receiver()
-        self.addCleanup(receiver.close)
-        path = write_config(os.path.join(self.dir, "config.json"),
-                            targets={"sink": {"url": receiver.url("sink"), "retry": {"max_attempts": 1}}})
-        self.flowd = flowd = Flowd(FLOWD, [self.flows], os.path.join(self.dir, "flow.db"), path).start()
+        flowd, receiver = self.restart_with_receiver()
         flowd.wait_for(lambda: any(c["type"] == "Second" for c in receiver.commands()), what="the second command after the restart")
         self.assertEqual([c["type"] for c in receiver.commands()], ["Second"])
         first = [c for c in self.outbox(flowd, "delivered") if c["id"] == target.bodies[0]["id"]]
