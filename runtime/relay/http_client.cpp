@@ -288,8 +288,9 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
         // becomes of its body (too long, stopped before its end, cut by a close or by a stop,
         // malformed). The target has the command by then, so it is not sent again. The
         // connection is not kept.
-        const bool status_known = ec && parser && parser->is_header_done() && !is_interim(*parser);
-        if (aborted_ && (!parser || !parser->is_header_done() || is_interim(*parser))) co_return cut_off(key);
+        const bool answered = parser && parser->is_header_done() && !is_interim(*parser);
+        if (aborted_ && !answered) co_return cut_off(key);
+        const bool status_known = ec && answered;
         if (ec && !status_known) {
             connections_.erase(key);
             // A kept-alive connection the target closed meanwhile: try once on a new one.
