@@ -37,6 +37,32 @@ run(0 check --help)
 expect_match("${out}" "flowc check" "help after a command")
 run(0 simulate -h)
 expect_match("${out}" "flowc simulate" "-h after a command")
+# `--` ends the options: a file whose name starts with '-' can be named, `--help` after it too.
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/dashes)
+file(COPY_FILE ${examples}/campaign_publishing.flow ${CMAKE_CURRENT_BINARY_DIR}/dashes/-draft.flow)
+execute_process(COMMAND ${FLOWC} check -- -draft.flow WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/dashes
+                RESULT_VARIABLE status ERROR_VARIABLE err)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "check -- -draft.flow: exit ${status}\n${err}")
+endif()
+run(2 check ${examples}/trip_booking.flow -- --help)
+expect_match("${err}" "--help:1:1: error: cannot read this file" "--help after -- is a file")
+run(2 check -- )
+expect_match("${err}" "no .flow file given" "-- alone")
+# compile -o over one of its sources is refused, and the source is kept: named as given, by
+# another path, or imported.
+file(COPY_FILE ${examples}/campaign_publishing.flow ${CMAKE_CURRENT_BINARY_DIR}/dashes/own.flow)
+file(READ ${CMAKE_CURRENT_BINARY_DIR}/dashes/own.flow own_before)
+run(2 compile ${CMAKE_CURRENT_BINARY_DIR}/dashes/own.flow -o ${CMAKE_CURRENT_BINARY_DIR}/dashes/own.flow)
+expect_match("${err}" "flowc: -o .*own.flow is the input .*own.flow: writing would replace the source" "-o over its input")
+run(2 compile ${CMAKE_CURRENT_BINARY_DIR}/dashes/own.flow -o ${CMAKE_CURRENT_BINARY_DIR}/dashes/../dashes/own.flow)
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/dashes/importer.flow "import \"own.flow\"\n")
+run(2 compile ${CMAKE_CURRENT_BINARY_DIR}/dashes/importer.flow -o ${CMAKE_CURRENT_BINARY_DIR}/dashes/own.flow)
+expect_match("${err}" "is the input .*own.flow" "-o over an imported source")
+file(READ ${CMAKE_CURRENT_BINARY_DIR}/dashes/own.flow own_after)
+if(NOT own_after STREQUAL own_before)
+  message(FATAL_ERROR "compile -o over its source changed the source")
+endif()
 
 # check: diagnostics on stderr as text; --format json on stdout, agreeing with the text.
 run(0 check ${examples}/trip_booking.flow)

@@ -56,8 +56,17 @@ std::optional<Options> parse_options(int argc, char** argv, const std::vector<st
         for (const auto& a : allowed) if (a == flag) return true;
         return false;
     };
+    bool options_ended = false;  // after `--`, every argument is a file, even one starting with '-'
     for (int i = 2; i < argc; ++i) {
         std::string arg = argv[i];
+        if (options_ended) {
+            options.files.push_back(arg);
+            continue;
+        }
+        if (arg == "--") {
+            options_ended = true;
+            continue;
+        }
         std::optional<std::string> inline_value;
         if (auto equals = arg.find('='); arg.rfind("--", 0) == 0 && equals != std::string::npos) {
             inline_value = arg.substr(equals + 1);
@@ -129,12 +138,29 @@ int check(int argc, char** argv) {
     return flushed(exit_ok);
 }
 
+// The input that `output` names, if it names one (the same file by any path or link): `compile -o`
+// over its own source would replace the source with the IR.
+std::optional<std::string> output_among(const std::string& output, const std::vector<std::string>& inputs) {
+    if (output.empty() || output == "-") return std::nullopt;
+    for (const std::string& input : inputs) {
+        std::error_code ec;
+        if (std::filesystem::equivalent(output, input, ec) && !ec) return input;
+    }
+    return std::nullopt;
+}
+
 int compile(int argc, char** argv) {
     std::string problem;
     auto options = parse_options(argc, argv, {"-o", "--werror"}, problem);
     if (!options) return usage(problem);
+    if (auto input = output_among(options->output, options->files))
+        return usage("-o " + options->output + " is the input " + *input + ": writing would replace the source");
     flow::Compilation result;
     if (int status = compile_and_report(*options, result); status != exit_ok) return status;
+    std::vector<std::string> loaded;  // the imported files too
+    for (const auto& file : result.loaded.files) loaded.push_back(file.source->name());
+    if (auto input = output_among(options->output, loaded))
+        return usage("-o " + options->output + " is the input " + *input + ": writing would replace the source");
     std::string text = flow::to_json(*result.program).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (options->output.empty() || options->output == "-") {
         std::cout << text;
@@ -237,8 +263,8 @@ int main(int argc, char** argv) {
         std::cout << "flowc 0.1.0 (Flow language 1)\n";
         return flushed(exit_ok);
     }
-    // `flowc check --help` and the like: the help, whatever else the line holds.
-    for (int i = 2; i < argc; ++i)
+    // `flowc check --help` and the like: the help, whatever else the line holds before a `--`.
+    for (int i = 2; i < argc && std::string_view(argv[i]) != "--"; ++i)
         if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
             std::cout << usage_text;
             return flushed(exit_ok);
