@@ -661,7 +661,12 @@ TEST_CASE("routes: 404, 405, 401 with an admin token, cancel and 409") {
     CHECK(s.body_of(cancelled)["status"] == "cancelled");
     CHECK(s.call(beast_http::verb::post, "/v1/instances/" + id + "/cancel").result_int() == 409);
     s.config.admin_token = "t0ken";
-    CHECK(s.call(beast_http::verb::get, "/v1/instances").result_int() == 401);
+    auto refused = s.call(beast_http::verb::get, "/v1/instances");
+    CHECK(refused.result_int() == 401);
+    CHECK(refused[beast_http::field::www_authenticate] == R"(Bearer realm="flowd")");  // RFC 9110 11.6.1
+    auto refused_head = s.call(beast_http::verb::head, "/v1/outbox", "", {{"Authorization", "Bearer wrong"}});
+    CHECK(refused_head.result_int() == 401);
+    CHECK(refused_head[beast_http::field::www_authenticate] == R"(Bearer realm="flowd")");
     CHECK(s.call(beast_http::verb::get, "/v1/instances", "", {{"Authorization", "Bearer t0ken"}}).result_int() == 200);
     CHECK(s.call(beast_http::verb::get, "/metrics").result_int() == 200);
 }

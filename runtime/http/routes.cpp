@@ -610,7 +610,12 @@ Response route(const Request& req, Services& s) {
                  (segments.size() == 4 && segments[1] == "instances" && segments[3] == "cancel") ||
                  (segments.size() == 4 && segments[1] == "outbox" && segments[3] == "retry");
     if (!known) return error_response(404, "no such route: " + path, req.version());
-    if (!admin_allowed(req, s.config)) return error_response(401, "this route needs Authorization: Bearer <admin token>", req.version());
+    if (!admin_allowed(req, s.config)) {
+        // RFC 9110 11.6.1: a 401 names the scheme that would be accepted.
+        Response res = error_response(401, "this route needs Authorization: Bearer <admin token>", req.version());
+        res.set(beast_http::field::www_authenticate, R"(Bearer realm="flowd")");
+        return res;
+    }
     if (segments.size() == 2) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
         if (segments[1] == "instances") return list_instances(req, url, s);

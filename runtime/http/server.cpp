@@ -110,7 +110,7 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
             InProgress& operator=(const InProgress&) = delete;
         } in_progress(*state);
         if (read_error == beast_http::error::header_limit) {
-            co_await send(stream, error_response(431, "the request header is too large"), limits.write_timeout);
+            co_await refuse_and_close(stream, error_response(431, "the request header is too large"), limits.write_timeout);
             break;
         }
         auto& header = parser.get();

@@ -336,6 +336,17 @@ class FlowdTest(unittest.TestCase):
                     return answer.decode(errors="replace")
                 answer += chunk
 
+    def test_a_header_over_the_limit_is_431_and_the_connection_closed_saying_so(self):
+        # RFC 9112 9.6: a server that closes after its answer says so with Connection: close.
+        flowd = self.start()
+        raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        answer = self.raw_exchange(flowd, raw)
+        self.assertTrue(answer.startswith("HTTP/1.1 431"), answer)
+        self.assertIn("Connection: close", answer)
+        self.assertIn("the request header is too large", answer)
+        self.assertEqual(answer.count("HTTP/1.1"), 1, answer)  # the request after it is not answered
+        self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
+
     def test_http_conventions_head_allow_bearer_case_and_request_forms(self):
         flowd = self.start(admin_token="s3cret")
         # HEAD: the GET's status and Content-Length, no body.
