@@ -136,6 +136,11 @@ TEST_CASE("invalid input stops the run and names the line; the output so far sta
     CHECK(null_data.error == "line 1: event 'Go': data.id is missing");
     Run no_time = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "data": {"id": "a"}})");
     CHECK(no_time.error == "line 1: the first event must carry a \"time\"");
+    // What the event is comes before its time: an unknown type or bad data are named first.
+    CHECK(simulate_text(workflow_text, R"({"type": "Nope", "data": {}})").error == "line 1: unknown event type 'Nope'");
+    CHECK(simulate_text(workflow_text, R"({"type": "Go", "data": {"id": 5}})").error == "line 1: event 'Go': data.id expected string, got int");
+    CHECK(simulate_text(workflow_text, R"({"type": "Go", "time": "yesterday", "data": {"id": 5}})").error ==
+          "line 1: event 'Go': data.id expected string, got int");
     // Lines are strict JSON, nested at most 512 deep, with numbers a double can hold.
     std::string deep = "{\"id\": \"1\", \"type\": \"Go\", \"time\": \"2026-01-01T00:00:00Z\", \"data\": {\"id\": \"a\", \"x\": " +
                        std::string(600, '[') + std::string(600, ']') + "}}";

@@ -111,6 +111,16 @@ std::optional<std::string> Simulator::event(int line_number) {
     else if (!id_field->is_string() || id_field->get_ref<const std::string&>().empty())
         return error_at(line_number, "an event's \"id\" must be a non-empty string");  // as flowd requires
     else id = std::move(id_field->get_ref<std::string&>());
+    // What the event is comes first: an unknown type or data that do not match are named before
+    // a missing time, on the first line too.
+    Value data;
+    if (Value* data_field = engine::member(members_, "data"); data_field && !data_field->is_null()) data = std::move(*data_field);
+    else data = Value::object();  // absent or null, as flowd reads it
+    auto decoded = engine_.decode(type, std::move(data));
+    if (auto* error = std::get_if<engine::DecodeError>(&decoded)) {
+        if (error->field == "type") return error_at(line_number, error->message);
+        return error_at(line_number, "event '" + type + "': " + error->field + " " + error->message);
+    }
     std::int64_t at = 0;
     if (const Value* time = engine::member(members_, "time"); time && !time->is_null()) {  // null: absent, as for "id"
         std::optional<std::int64_t> t =
@@ -122,14 +132,6 @@ std::optional<std::string> Simulator::event(int line_number) {
         at = *clock_ + 1000;
         if (!chrono::in_rfc3339_range(at))
             return error_at(line_number, "this event's time, the clock plus one second, would pass the end of year 9999");
-    }
-    Value data;
-    if (Value* data_field = engine::member(members_, "data"); data_field && !data_field->is_null()) data = std::move(*data_field);
-    else data = Value::object();  // absent or null, as flowd reads it
-    auto decoded = engine_.decode(type, std::move(data));
-    if (auto* error = std::get_if<engine::DecodeError>(&decoded)) {
-        if (error->field == "type") return error_at(line_number, error->message);
-        return error_at(line_number, "event '" + type + "': " + error->field + " " + error->message);
     }
     const engine::Event& event = std::get<engine::Event>(decoded);
 
