@@ -32,20 +32,21 @@
 // as CSV, in order of due time, the warm-up's included: where in the run the slow answers fell.
 //
 // Prints one JSON line: sent, answered, errors, seconds, events_per_second, p50/p90/p99/p999 (ms).
+#include "lean_http.hpp"
+
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -77,39 +78,63 @@ struct Run {
     std::string latencies_file;
 };
 
-// The event numbered n: a plain event, or a structured CloudEvent for a batch.
-std::string event_of(const Run& run, std::uint64_t n) {
-    std::string envelope = run.options.batch > 1 ? R"("specversion":"1.0","source":"/bench",)" : "";
-    std::string id = run.prefix + std::to_string(n);
+void append_number(std::string& out, std::uint64_t n) {
+    char digits[24];
+    auto [end, problem] = std::to_chars(digits, digits + sizeof digits, n);
+    out.append(digits, end);
+}
+
+// Appends the event numbered n: a plain event, or a structured CloudEvent for a batch.
+void append_event(std::string& out, const Run& run, std::uint64_t n) {
+    out += '{';
+    if (run.options.batch > 1) out += R"("specversion":"1.0","source":"/bench",)";
     // A completing event follows its start by 2,000 starts, or by more than the events in flight
     // at once when batches carry more, so that its start has always been answered.
     std::uint64_t distance = 2 * std::max<std::uint64_t>(2000, static_cast<std::uint64_t>(run.options.batch) * static_cast<std::uint64_t>(run.options.connections)) + 1;
     if (run.options.scenario == "pairs" && n % 2 == 1 && n > distance) {
         // Completes the instance started by event n - distance (an even number).
-        std::string key = run.prefix + std::to_string(n - distance);
-        return R"({)" + envelope + R"("id":"c)" + id + R"(","type":"PublishingConfirmed","data":{"campaignId":")" + key +
-               R"(","confirmationId":"ok"}})";
+        out += R"("id":"c)";
+        out += run.prefix;
+        append_number(out, n);
+        out += R"(","type":"PublishingConfirmed","data":{"campaignId":")";
+        out += run.prefix;
+        append_number(out, n - distance);
+        out += R"(","confirmationId":"ok"}})";
+        return;
     }
-    return R"({)" + envelope + R"("id":")" + id + R"(","type":"CampaignActivated","data":{"campaignId":")" + id + R"(","advertising":"bench"}})";
+    out += R"("id":")";
+    out += run.prefix;
+    append_number(out, n);
+    out += R"(","type":"CampaignActivated","data":{"campaignId":")";
+    out += run.prefix;
+    append_number(out, n);
+    out += R"(","advertising":"bench"}})";
 }
 
 // The body of request r: event r, or the batch of events r*N .. r*N + N-1.
-std::string body_of(const Run& run, std::uint64_t r) {
+void body_of(std::string& body, const Run& run, std::uint64_t r) {
+    body.clear();
     int size = run.options.batch;
-    if (size <= 1) return event_of(run, r);
-    std::string body = "[";
+    if (size <= 1) return append_event(body, run, r);
+    body += '[';
     for (int i = 0; i < size; ++i) {
         if (i > 0) body += ',';
-        body += event_of(run, r * static_cast<std::uint64_t>(size) + static_cast<std::uint64_t>(i));
+        append_event(body, run, r * static_cast<std::uint64_t>(size) + static_cast<std::uint64_t>(i));
     }
     body += ']';
-    return body;
 }
 
-asio::awaitable<void> connection(Run& run, tcp::endpoint endpoint, beast::tcp_stream& stream, bool connected) {
+// One keep-alive connection. It writes each request's head and body in one gathering write and
+// reads the answer with bench/lean_http.hpp, reusing its buffers from one request to the next.
+asio::awaitable<void> connection(Run& run, tcp::endpoint endpoint, tcp::socket& socket, bool connected) {
     auto executor = co_await asio::this_coro::executor;
-    beast::flat_buffer buffer;
     asio::steady_timer wait(executor);
+    const std::string head_start = "POST /v1/events HTTP/1.1\r\nHost: " + run.options.host + "\r\nContent-Type: " +
+                                   (run.options.batch > 1 ? "application/cloudevents-batch+json" : "application/json") +
+                                   "\r\nContent-Length: ";
+    std::string head, body;
+    std::vector<char> received(16 * 1024);
+    std::size_t have = 0;  // bytes of `received` not yet framed
     for (;;) {
         std::uint64_t n = run.next++;
         Clock::time_point due = Clock::now();
@@ -124,36 +149,44 @@ asio::awaitable<void> connection(Run& run, tcp::endpoint endpoint, beast::tcp_st
             co_return;
         }
         if (!connected) {
-            auto [error] = co_await stream.async_connect(endpoint, asio::as_tuple(asio::use_awaitable));
+            auto [error] = co_await socket.async_connect(endpoint, asio::as_tuple(asio::use_awaitable));
             if (error) {
                 ++run.errors;
                 continue;
             }
             connected = true;
+            have = 0;
         }
-        http::request<http::string_body> request{http::verb::post, "/v1/events", 11};
-        request.set(http::field::host, run.options.host);
-        request.set(http::field::content_type, run.options.batch > 1 ? "application/cloudevents-batch+json" : "application/json");
-        request.body() = body_of(run, n);
-        request.prepare_payload();
+        body_of(body, run, n);
+        head = head_start;
+        append_number(head, body.size());
+        head += "\r\n\r\n";
         // From when the request was due, or from when it was sent if that was earlier (at the
         // start of its tick): a latency is never counted from later than its request left.
         Clock::time_point from = std::min(due, Clock::now());
-        auto [write_error, w] = co_await http::async_write(stream, request, asio::as_tuple(asio::use_awaitable));
-        http::response<http::string_body> response;
-        beast::error_code read_error;
-        if (!write_error) {
-            auto [e, r] = co_await http::async_read(stream, buffer, response, asio::as_tuple(asio::use_awaitable));
+        std::array<asio::const_buffer, 2> request{asio::buffer(head), asio::buffer(body)};
+        auto [write_error, w] = co_await asio::async_write(socket, request, asio::as_tuple(asio::use_awaitable));
+        bench::Message answer;
+        bench::Framing framing = bench::Framing::incomplete;
+        boost::system::error_code read_error = write_error;
+        while (!read_error && (framing = bench::frame_message({received.data(), have}, answer)) == bench::Framing::incomplete) {
+            if (have == received.size()) received.resize(2 * received.size());
+            auto [e, got] = co_await socket.async_read_some(asio::buffer(received.data() + have, received.size() - have),
+                                                            asio::as_tuple(asio::use_awaitable));
             read_error = e;
+            have += got;
         }
-        if (write_error || read_error) {
+        if (read_error || framing == bench::Framing::malformed) {
             ++run.errors;
-            beast::error_code ignored;
-            stream.socket().close(ignored);
+            boost::system::error_code ignored;
+            socket.close(ignored);
             connected = false;
             continue;
         }
-        if (response.result_int() != 202) {
+        int status = bench::status_of(answer.head);
+        std::memmove(received.data(), received.data() + answer.size, have - answer.size);
+        have -= answer.size;
+        if (status != 202) {
             ++run.errors;
             continue;
         }
@@ -201,11 +234,11 @@ int main(int argc, char** argv) {
     // Every connection is open before the first request is due, as a client's keep-alive pool
     // is: connecting is not part of an event's acknowledgement. One that cannot connect tries
     // again when its first request is due, and counts an error each time it fails.
-    std::vector<std::unique_ptr<beast::tcp_stream>> streams;
+    std::vector<std::unique_ptr<tcp::socket>> streams;
     std::vector<bool> connected(static_cast<std::size_t>(o.connections), false);
     for (int c = 0; c < o.connections; ++c) {
-        streams.push_back(std::make_unique<beast::tcp_stream>(io));
-        streams.back()->async_connect(endpoint, [&connected, c](beast::error_code e) { connected[static_cast<std::size_t>(c)] = !e; });
+        streams.push_back(std::make_unique<tcp::socket>(io));
+        streams.back()->async_connect(endpoint, [&connected, c](boost::system::error_code e) { connected[static_cast<std::size_t>(c)] = !e; });
     }
     io.run();
     io.restart();
