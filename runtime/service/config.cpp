@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
+#include <string_view>
 #include <fstream>
 #include <sstream>
 
@@ -16,10 +19,14 @@ using nlohmann::json;
 // What is wrong with a target's URL, if anything: it must be an absolute http:// or https:// URL
 // with a host, so that a typo stops flowd at start rather than killing every command later.
 std::optional<std::string> url_problem(const std::string& url) {
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) return "must start with http:// or https://";
     auto parsed = boost::urls::parse_uri(url);
+    std::string scheme = parsed ? std::string(parsed->scheme()) : url.substr(0, url.find(':'));
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if ((scheme != "http" && scheme != "https") || url.find("//") != scheme.size() + 1) return "must start with http:// or https://";
     if (!parsed) return "is not a valid URL (" + parsed.error().message() + "): percent-encode spaces and other special characters";
     if (parsed->host().empty()) return "names no host";
+    // RFC 9110 4.2.4: an http(s) URL carries no user name or password, and flowd would send none.
+    if (parsed->has_userinfo()) return "holds a user name or password, which flowd would not send: sign the commands with a secret instead";
     if (parsed->has_port()) {
         // Boost.URL takes any digits, or none, as a port: a port is a number from 1 to 65535.
         const std::string_view port = parsed->port();
@@ -27,6 +34,36 @@ std::optional<std::string> url_problem(const std::string& url) {
                             std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (!digits || parsed->port_number() == 0 || std::stoul(std::string(port)) > 65535)
             return "has a port that is not a number from 1 to 65535";
+    }
+    return std::nullopt;
+}
+
+// What is wrong with a signing secret, if anything. A `whsec_` secret is its key in base64 (as
+// the Standard Webhooks libraries read it): an empty or garbled one would otherwise be taken as
+// the key's bytes as written, `whsec_` itself a key anyone can guess.
+std::optional<std::string> secret_problem(const std::string& secret) {
+    if (secret.empty()) return "must not be empty";
+    constexpr std::string_view prefix = "whsec_";
+    if (secret.rfind(prefix, 0) != 0) return std::nullopt;  // any other string is the key's bytes
+    const std::string_view encoded = std::string_view(secret).substr(prefix.size());
+    auto base64_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/'; };
+    std::size_t padding = 0;
+    while (padding < encoded.size() && encoded[encoded.size() - 1 - padding] == '=') ++padding;
+    const bool base64 = !encoded.empty() && encoded.size() % 4 == 0 && padding <= 2 &&
+                        std::all_of(encoded.begin(), encoded.end() - static_cast<std::ptrdiff_t>(padding), base64_char);
+    if (!base64) return "starts with whsec_, so what follows must be the key in base64 (as `whsec_` followed by `openssl rand -base64 32`)";
+    return std::nullopt;
+}
+
+// The keys an object of the config may hold: a key not listed is a typo (`webhook_secret`) that
+// would silently leave a check off, so it stops the start.
+std::optional<std::string> unknown_key(const json& object, const std::string& where, std::initializer_list<std::string_view> known) {
+    for (const auto& [key, value] : object.items()) {
+        if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+        std::string list;
+        for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+        return "unknown key \"" + where + key + "\" (" + (where.empty() ? "the config" : where.substr(0, where.size() - 1)) +
+               " takes " + list + ")";
     }
     return std::nullopt;
 }
@@ -58,6 +95,7 @@ std::optional<std::string> integer_in_range(const json& j, const std::string& na
 
 std::optional<std::string> read_target(const std::string& name, const json& j, Target& t) {
     if (!j.is_object()) return "targets." + name + " must be an object";
+    if (auto e = unknown_key(j, "targets." + name + ".", {"url", "secret", "timeout_ms", "retry", "ca_file"})) return e;
     if (!j.contains("url") || !j["url"].is_string()) return "targets." + name + ".url is required (a string)";
     t.url = j["url"].get<std::string>();
     if (auto problem = url_problem(t.url)) return "targets." + name + ".url " + *problem;
@@ -69,6 +107,8 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
     if (j.contains("secret")) {
         if (!j["secret"].is_string()) return "targets." + name + ".secret must be a string";
         t.secret = j["secret"].get<std::string>();
+        if (auto problem = secret_problem(t.secret))
+            return "targets." + name + ".secret " + *problem + (t.secret.empty() ? " (leave it out for unsigned commands)" : "");
     }
     if (j.contains("timeout_ms"))
         if (auto e = integer_in_range(j["timeout_ms"], "targets." + name + ".timeout_ms", 1, longest_timeout_ms, t.timeout_ms))
@@ -77,6 +117,7 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
         const json& r = j["retry"];
         if (!r.is_object()) return "targets." + name + ".retry must be an object";
         const std::string at = "targets." + name + ".retry.";
+        if (auto e = unknown_key(r, at, {"max_attempts", "initial_backoff_ms", "max_backoff_ms"})) return e;
         if (r.contains("max_attempts"))
             if (auto e = integer_in_range(r["max_attempts"], at + "max_attempts", 1, most_attempts, t.retry.max_attempts)) return e;
         for (auto [field, into] : {std::pair{"initial_backoff_ms", &t.retry.initial_backoff_ms},
@@ -94,8 +135,17 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     if (!in) return "cannot read the config file " + path;
     std::stringstream text;
     text << in.rdbuf();
-    json j = json::parse(text.str(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return path + " is not a JSON object";
+    json j;
+    try {
+        j = json::parse(text.str());
+    } catch (const json::parse_error& e) {
+        // nlohmann says where: "parse error at line 3, column 5: syntax error while parsing …".
+        std::string what = e.what();
+        if (auto bracket = what.find("] "); what.rfind("[json.exception", 0) == 0 && bracket != std::string::npos)
+            what.erase(0, bracket + 2);
+        return path + " is not valid JSON: " + what;
+    }
+    if (!j.is_object()) return path + " is not a JSON object";
     // Every key is optional, and a key set to null is taken as left out (as a generated config
     // writes one it has no value for), at any level.
     auto drop_nulls = [](auto&& self, json& object) -> void {
@@ -109,6 +159,10 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
         }
     };
     drop_nulls(drop_nulls, j);
+    if (auto e = unknown_key(j, "", {"targets", "webhook_secrets", "admin_token", "max_body_bytes", "synchronous", "max_connections",
+                                     "header_timeout_ms", "body_timeout_ms", "retention_hours", "metrics_listen", "tls",
+                                     "max_database_mb"}))
+        return e;
     if (j.contains("targets")) {
         if (!j["targets"].is_object()) return "targets must be an object";
         for (const auto& [name, t] : j["targets"].items()) {
@@ -122,6 +176,8 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
         if (!j["webhook_secrets"].is_array()) return "webhook_secrets must be a list of strings";
         for (const json& s : j["webhook_secrets"]) {
             if (!s.is_string() || s.get<std::string>().empty()) return "webhook_secrets must be a list of non-empty strings";
+            if (auto problem = secret_problem(s.get<std::string>()))
+                return "webhook_secrets[" + std::to_string(config.webhook_secrets.size()) + "] " + *problem;
             config.webhook_secrets.push_back(s.get<std::string>());
         }
     }
@@ -140,6 +196,8 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     if (auto e = text_field("metrics_listen", config.metrics_listen)) return e;
     if (j.contains("tls")) {
         const json& tls = j["tls"];
+        if (tls.is_object())
+            if (auto e = unknown_key(tls, "tls.", {"certificate", "private_key"})) return e;
         if (!tls.is_object() || !tls.contains("certificate") || !tls.contains("private_key") || !tls["certificate"].is_string() ||
             !tls["private_key"].is_string())
             return std::string("tls must be {\"certificate\": \"cert.pem\", \"private_key\": \"key.pem\"}");

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import http.client
+import http.server
 import importlib.util
 import json
 import os
@@ -1347,6 +1348,18 @@ class FlowdTest(unittest.TestCase):
         self.assertIn("--db needs a value", done.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "--config")))
 
+    def test_an_option_given_twice_is_a_usage_error(self):
+        # Two configs are not merged, and a target bound twice is a slip: neither is taken silently.
+        for twice, problem in ((["--config", "a.json", "--config=b.json"], "--config is given more than once"),
+                               (["--db", "a.db", "--db", "b.db"], "--db is given more than once"),
+                               (["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:1"], "--listen is given more than once"),
+                               (["--target", "sink=http://127.0.0.1:9/a", "--target", "sink=http://127.0.0.1:9/b"],
+                                "--target sink is given more than once")):
+            done = subprocess.run([FLOWD, "--flows", self.flows] + twice, capture_output=True, text=True, timeout=20, cwd=self.dir)
+            self.assertEqual(done.returncode, 2, (twice, done.stderr))
+            self.assertIn(problem, done.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "a.db")))
+
     def test_a_dangling_flow_link_in_a_flows_folder_stops_the_start(self):
         os.symlink(os.path.join(self.dir, "gone.flow"), os.path.join(self.flows, "gone.flow"))
         done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "unused.db"),
@@ -1433,6 +1446,66 @@ class FlowdTest(unittest.TestCase):
             self.assertEqual(done.returncode, 2, (config, done.stderr))
             self.assertIn(problem, done.stderr)
             self.assertFalse(os.path.exists(os.path.join(self.dir, "unused.db")))
+
+    def test_a_config_with_a_typo_a_guessable_secret_or_broken_json_stops_the_start(self):
+        # A misspelt key would silently leave its check off (no signatures, no admin token), and a
+        # `whsec_` secret with nothing or no base64 after it would be a key anyone can guess.
+        sink = {"url": "http://127.0.0.1:9/x"}
+        for text, problem in (
+                (json.dumps({"targets": {"sink": sink}, "webhook_secret": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}),
+                 'unknown key "webhook_secret" (the config takes targets, webhook_secrets, admin_token'),
+                (json.dumps({"targets": {"sink": dict(sink, timeoutms=5)}}), 'unknown key "targets.sink.timeoutms" (targets.sink takes url,'),
+                (json.dumps({"targets": {"sink": dict(sink, retry={"max_attempt": 3})}}), 'unknown key "targets.sink.retry.max_attempt"'),
+                (json.dumps({"targets": {"sink": sink}, "tls": {"certificate": "a", "private_key": "b", "key": "c"}}), 'unknown key "tls.key"'),
+                (json.dumps({"targets": {"sink": sink}, "webhook_secrets": ["whsec_"]}), "webhook_secrets[0] starts with whsec_, so what follows must be the key in base64"),
+                (json.dumps({"targets": {"sink": sink}, "webhook_secrets": ["s3cret", "whsec_!!!notbase64"]}), "webhook_secrets[1] starts with whsec_"),
+                (json.dumps({"targets": {"sink": dict(sink, secret="whsec_abc")}}), "targets.sink.secret starts with whsec_"),
+                (json.dumps({"targets": {"sink": dict(sink, secret="")}}), "targets.sink.secret must not be empty (leave it out for unsigned commands)"),
+                (json.dumps({"targets": {"sink": {"url": "http://user:pw@127.0.0.1:9/x"}}}), "targets.sink.url holds a user name or password"),
+                (json.dumps({"targets": {"sink": {"url": "ftp://127.0.0.1:9/x"}}}), "targets.sink.url must start with http:// or https://"),
+                ('{\n  "targets": {"sink": {"url": "http://127.0.0.1:9/x"}},\n}\n', "is not valid JSON: parse error at line 3, column 1"),
+                ('', "is not valid JSON: parse error at line 1, column 1"),
+                ('{"targets": {}} // comment', "is not valid JSON"),
+                ('[1]', "is not a JSON object")):
+            path = os.path.join(self.dir, "typo.json")
+            with open(path, "w") as f:
+                f.write(text)
+            done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "unused.db"),
+                                   "--listen", "127.0.0.1:0", "--config", path], capture_output=True, text=True, timeout=20)
+            self.assertEqual(done.returncode, 2, (text, done.stderr))
+            self.assertIn(problem, done.stderr, text)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "unused.db")))
+
+    def test_a_url_scheme_in_capitals_and_a_base64_whsec_secret_are_taken(self):
+        # RFC 3986 3.1: a scheme is case-insensitive. A whsec_ secret signs with its decoded key.
+        secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+        received = []
+
+        class Sink(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            flowd = self.start(targets={"sink": {"url": f"HTTP://127.0.0.1:{server.server_address[1]}/x", "secret": secret}})
+            self.assertEqual(flowd.post_event({"id": "cap", "type": "Start", "data": {"id": "cap", "n": 1}})[0], 202)
+            deadline = time.time() + 10
+            while not received and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(received)
+            headers, body = received[0]
+            signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+            expected = base64.b64encode(hmac.new(b"0123456789abcdef0123456789abcdef", signed, hashlib.sha256).digest()).decode()
+            self.assertIn("v1," + expected, headers["webhook-signature"].split(" "))
+        finally:
+            server.shutdown()
 
     def test_unbound_target_stops_the_start(self):
         with self.assertRaises(RuntimeError) as refused:

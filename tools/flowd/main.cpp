@@ -141,6 +141,7 @@ struct Arguments {
     std::string listen = "127.0.0.1:8080";
     std::string config;
     std::vector<std::string> targets;
+    bool db_given = false, listen_given = false, config_given = false;
     bool help = false;
 };
 
@@ -173,10 +174,26 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& pro
                 problem = arg + " needs a value";
                 return std::nullopt;
             }
-            if (arg == "--db") a.db = *v;
-            else if (arg == "--listen") a.listen = *v;
-            else if (arg == "--config") a.config = *v;
-            else a.targets.push_back(*v);
+            // A single-valued option given twice is a slip (two configs are not merged): refused
+            // rather than the last one silently taken.
+            std::string& single = arg == "--db" ? a.db : arg == "--listen" ? a.listen : a.config;
+            bool& given = arg == "--db" ? a.db_given : arg == "--listen" ? a.listen_given : a.config_given;
+            if (arg != "--target" && given) {
+                problem = arg + " is given more than once";
+                return std::nullopt;
+            }
+            if (arg == "--target") {
+                const std::string name = v->substr(0, v->find('='));
+                for (const std::string& earlier : a.targets)
+                    if (earlier.substr(0, earlier.find('=')) == name) {
+                        problem = "--target " + name + " is given more than once";
+                        return std::nullopt;
+                    }
+                a.targets.push_back(*v);
+            } else {
+                single = *v;
+                given = true;
+            }
         } else {
             problem = "unknown argument " + arg;
             return std::nullopt;
