@@ -308,12 +308,25 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
     }
 }
 
+void Relay::log_dead(const store::OutboxCommand& command, int attempts, const std::string& error) const {
+    std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "warn"}, {"msg", "command dead"},
+                       {"command", command.id}, {"target", command.target}, {"attempts", attempts}, {"error", error}})
+                     .dump(-1, ' ', false, json::error_handler_t::replace)
+              << std::endl;
+}
+
 boost::asio::awaitable<Relay::Delivery> Relay::deliver(const store::OutboxCommand& command, Lane& lane) {
     using Attempt = store::DeliveryAttempt;
     auto found = config_.targets.find(command.target);
     int attempts = command.attempts + 1;
-    if (found == config_.targets.end())
-        co_return Delivery{{Attempt::Result::Dead, command.id, attempts, 0, "target '" + command.target + "' has no binding", ""}, false};
+    if (found == config_.targets.end()) {
+        // Its workflow's version is no longer deployed, and the target went with it: dead at once,
+        // logged and counted as any other dead command.
+        std::string error = "target '" + command.target + "' has no binding";
+        metrics_.delivery(command.target, "dead", std::nullopt);
+        log_dead(command, attempts, error);
+        co_return Delivery{{Attempt::Result::Dead, command.id, attempts, 0, std::move(error), ""}, false};
+    }
     const service::Target& target = found->second;
     std::string text = wire_body(command);
     std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}, {"Idempotency-Key", command.id}};
@@ -343,10 +356,7 @@ boost::asio::awaitable<Relay::Delivery> Relay::deliver(const store::OutboxComman
                                         : result.error;
     if (!retryable || attempts >= target.retry.max_attempts) {
         metrics_.delivery(command.target, "dead", seconds);
-        std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "warn"}, {"msg", "command dead"},
-                           {"command", command.id}, {"target", command.target}, {"attempts", attempts}, {"error", error}})
-                         .dump(-1, ' ', false, json::error_handler_t::replace)
-                  << std::endl;
+        log_dead(command, attempts, error);
         co_return Delivery{{Attempt::Result::Dead, command.id, attempts, 0, error, ""}, no_answer};
     }
     metrics_.delivery(command.target, "retry", seconds);

@@ -97,6 +97,7 @@ private:
     };
     // `command` lives in the calling lane's frame for the whole call.
     boost::asio::awaitable<Delivery> deliver(const store::OutboxCommand& command, Lane& lane);
+    void log_dead(const store::OutboxCommand& command, int attempts, const std::string& error) const;
     // Records attempts; when that fails they are kept to be recorded later, unless this is the
     // last chance (flowd is stopping): then their commands are sent again after the restart.
     // Whether they were recorded.

@@ -73,13 +73,14 @@ void Metrics::batch(std::size_t size) {
     batches_.observe(static_cast<double>(size));
 }
 
-void Metrics::delivery(const std::string& target, const std::string& result, double seconds) {
+void Metrics::delivery(const std::string& target, const std::string& result, std::optional<double> seconds) {
     std::lock_guard lock(mutex_);
     ++deliveries_[{target, result}];
+    if (!seconds) return;  // decided without sending: no latency to count
     auto found = delivery_latency_.find(target);
     if (found == delivery_latency_.end())
         found = delivery_latency_.emplace(target, Histogram({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})).first;
-    found->second.observe(seconds);
+    found->second.observe(*seconds);
 }
 
 void Metrics::timer_fired() {

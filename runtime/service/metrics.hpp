@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +30,7 @@ public:
     void event(const std::string& outcome);  // accepted, duplicate, rejected_400, …
     void ingest_latency(double seconds);
     void batch(std::size_t size);
-    void delivery(const std::string& target, const std::string& result, double seconds);
+    void delivery(const std::string& target, const std::string& result, std::optional<double> seconds);
     void timer_fired();
     // The text exposition; `gauges` are name{labels} -> value pairs read from the store.
     std::string render(const std::vector<std::pair<std::string, double>>& gauges) const;

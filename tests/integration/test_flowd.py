@@ -1247,6 +1247,28 @@ class FlowdTest(unittest.TestCase):
                          [("Test", 1, False), ("Test", 2, True)])
         self.assertTrue(all(w["name"] == w["workflow"] for w in body["workflows"]), body)
 
+    def test_a_command_whose_target_is_no_longer_bound_is_dead_logged_and_counted(self):
+        # Version 1's commands wait for a target that version 2 no longer uses and the config no
+        # longer binds: each goes dead when due, logged and counted like any other dead command.
+        flowd = self.start(targets={"sink": {"url": "http://127.0.0.1:9/x",
+                                             "retry": {"max_attempts": 5, "initial_backoff_ms": 1500, "max_backoff_ms": 1500}}})
+        self.assertEqual(flowd.post_event({"id": "u1", "type": "Start", "data": {"id": "u1", "n": 1}})[0], 202)
+        flowd.wait_for(lambda: flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"][0]["attempts"] == 1,
+                       what="a first failed attempt")
+        flowd.stop()
+        with open(os.path.join(self.flows, "test.flow"), "w") as f:
+            f.write(TEST_FLOW.replace("to sink", "to other").replace("key id: string", "version 2\n  key id: string"))
+        flowd = self.start(targets={"other": {"url": "http://127.0.0.1:9/y"}})
+        dead = flowd.wait_for(lambda: len(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"]) == 2 and
+                              flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="both commands dead")
+        self.assertEqual({c["last_error"] for c in dead}, {"target 'sink' has no binding"})
+        metrics = flowd.request("GET", "/metrics")[1]
+        self.assertIn('flow_delivery_attempts_total{target="sink",result="dead"} 2', metrics)
+        self.assertNotIn('flow_delivery_seconds_count{target="sink"}', metrics)  # nothing was sent: no latency
+        logged = [json.loads(line) for line in flowd.log if '"command dead"' in line]
+        self.assertEqual(sorted(line["command"] for line in logged), sorted(c["id"] for c in dead))
+        self.assertTrue(all(line["error"] == "target 'sink' has no binding" and line["level"] == "warn" for line in logged), logged)
+
     def test_the_port_opens_only_when_flowd_serves_and_listen_takes_host_names(self):
         # A client that waits only for the port must find flowd serving: the first requests after
         # the first connection succeed, on a fresh database each time (the slowest start).
