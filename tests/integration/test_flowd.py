@@ -1382,6 +1382,23 @@ class FlowdTest(unittest.TestCase):
             self.assertIn(problem, done.stderr)
             self.assertFalse(os.path.exists(os.path.join(self.dir, "a.db")))
 
+    def test_a_linked_folder_under_flows_is_searched_once_and_a_link_loop_ends_no_search(self):
+        # A folder reached through a link used to be passed over, its workflows missing quietly.
+        other = os.path.join(self.dir, "elsewhere")
+        os.makedirs(os.path.join(other, "deeper"))
+        with open(os.path.join(other, "deeper", "other.flow"), "w") as f:
+            f.write("event Other { id: string }\ncommand Ping to sink { id: string }\n"
+                    "workflow Linked {\n  key id: string\n  start on Other as o { emit Ping { id: key } complete }\n}\n")
+        os.symlink(other, os.path.join(self.flows, "linked"))
+        os.symlink(other, os.path.join(self.flows, "linked-again"))  # the same folder twice: read once
+        os.symlink("..", os.path.join(other, "deeper", "up"))  # a loop back up
+        os.symlink(self.flows, os.path.join(self.flows, "itself"))
+        flowd = self.start()
+        status, body = flowd.request("GET", "/v1/workflows")
+        self.assertEqual(status, 200)
+        self.assertEqual(sorted(w["workflow"] for w in body["workflows"]), ["Linked", "Test"])
+        self.assertEqual(flowd.post_event({"id": "l1", "type": "Other", "data": {"id": "l1"}})[1]["deliveries"][0]["outcome"], "started")
+
     def test_a_dangling_flow_link_in_a_flows_folder_stops_the_start(self):
         os.symlink(os.path.join(self.dir, "gone.flow"), os.path.join(self.flows, "gone.flow"))
         done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "unused.db"),

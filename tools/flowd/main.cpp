@@ -29,6 +29,7 @@
 #include <iostream>
 #include <future>
 #include <mutex>
+#include <set>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <thread>
@@ -109,18 +110,26 @@ std::string time_ordered_id() {
 
 // Every .flow file under the paths (a file is taken as it is), in a stable order. A `.flow`
 // entry that is not a regular file (a dangling link) is taken too, so that reading it fails
-// loudly rather than a workflow going missing; so does a folder that cannot be read.
+// loudly rather than a workflow going missing; so does a folder that cannot be read. Links to
+// folders are followed, each folder entered once (a link back up, `up -> ..`, ends no search).
 std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::string& problem) {
     std::vector<std::string> files;
     for (const std::string& path : paths) {
         std::error_code ec;
         if (fs::is_directory(path, ec)) {
             std::vector<std::string> found;
-            fs::recursive_directory_iterator entry(path, ec), end;
+            std::error_code root_error;
+            std::set<fs::path> entered{fs::canonical(path, root_error)};
+            fs::recursive_directory_iterator entry(path, fs::directory_options::follow_directory_symlink, ec), end;
             for (; !ec && entry != end; entry.increment(ec)) {
                 std::error_code is_folder_error;
-                if (entry->path().extension() == ".flow" && !entry->is_directory(is_folder_error))
-                    found.push_back(entry->path().string());
+                if (entry->is_directory(is_folder_error)) {
+                    std::error_code canonical_error;
+                    fs::path folder = fs::canonical(entry->path(), canonical_error);
+                    if (!canonical_error && !entered.insert(folder).second) entry.disable_recursion_pending();
+                    continue;
+                }
+                if (entry->path().extension() == ".flow") found.push_back(entry->path().string());
             }
             if (ec) {
                 problem = "--flows " + path + ": cannot read the folder: " + ec.message();
