@@ -1259,6 +1259,8 @@ class FlowdTest(unittest.TestCase):
         with open(os.path.join(self.flows, "test.flow"), "w") as f:
             f.write(TEST_FLOW.replace("to sink", "to other").replace("key id: string", "version 2\n  key id: string"))
         flowd = self.start(targets={"other": {"url": "http://127.0.0.1:9/y"}})
+        warned = [json.loads(line) for line in flowd.log if "targets that are not bound" in line]
+        self.assertEqual([(w["level"], w["workflow"], w["version"], w["targets"]) for w in warned], [("warn", "Test", 1, ["sink"])])
         dead = flowd.wait_for(lambda: len(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"]) == 2 and
                               flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="both commands dead")
         self.assertEqual({c["last_error"] for c in dead}, {"target 'sink' has no binding"})

@@ -548,8 +548,17 @@ int main(int argc, char** argv) {
         if (stored.is_object())
             for (const auto& [name, text] : stored.items()) texts[name] = text.get<std::string>();
         flow::Compilation old = flow::compile_sources(texts);
-        if (old.program && old.program->workflow_index(d.workflow) >= 0) deployment.add_version(old.program, d.workflow, d.version);
-        else log("warn", "an older workflow version no longer compiles; its instances cannot run",
+        if (old.program && old.program->workflow_index(d.workflow) >= 0) {
+            deployment.add_version(old.program, d.workflow, d.version);
+            // Its running instances, if any, may still send commands: to a target no longer
+            // bound, each goes dead at once. Said now rather than discovered one command at a time.
+            json unbound_targets = json::array();
+            for (const std::string& target : old.program->workflows[static_cast<std::size_t>(old.program->workflow_index(d.workflow))].targets)
+                if (!config.targets.count(target)) unbound_targets.push_back(target);
+            if (!unbound_targets.empty())
+                log("warn", "an older workflow version sends commands to targets that are not bound: what its running instances send there goes dead",
+                    {{"workflow", d.workflow}, {"version", d.version}, {"targets", unbound_targets}});
+        } else log("warn", "an older workflow version no longer compiles; its instances cannot run",
                  {{"workflow", d.workflow}, {"version", d.version}});
     }
 
