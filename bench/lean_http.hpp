@@ -42,8 +42,9 @@ inline Framing frame_message(std::string_view bytes, Message& message) {
     if (field("\r\ntransfer-encoding:")) return Framing::malformed;
     std::size_t length = 0;
     if (auto value = field("\r\ncontent-length:")) {
-        auto [end, problem] = std::from_chars(value->data(), value->data() + value->size(), length);
-        if (problem != std::errc()) return Framing::malformed;
+        std::string_view digits = value->substr(0, value->find_last_not_of(" \t") + 1);
+        auto [end, problem] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
+        if (problem != std::errc() || end != digits.data() + digits.size()) return Framing::malformed;
     }
     std::size_t body_start = head_end + 4;
     if (bytes.size() - body_start < length) return Framing::incomplete;
@@ -57,8 +58,8 @@ inline int status_of(std::string_view head) {
     if (head.size() < 12 || head.substr(0, 5) != "HTTP/") return 0;
     std::size_t space = head.find(' ');
     if (space == std::string_view::npos || head.size() < space + 4) return 0;
-    std::from_chars(head.data() + space + 1, head.data() + space + 4, status);
-    return status;
+    auto [end, problem] = std::from_chars(head.data() + space + 1, head.data() + space + 4, status);
+    return problem == std::errc() && end == head.data() + space + 4 ? status : 0;
 }
 
 }  // namespace bench

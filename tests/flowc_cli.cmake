@@ -49,6 +49,10 @@ run(2 check ${examples}/trip_booking.flow -- --help)
 expect_match("${err}" "--help:1:1: error: cannot read this file" "--help after -- is a file")
 run(2 check -- )
 expect_match("${err}" "no .flow file given" "-- alone")
+# An option's value is not the end of the options: `-o --` writes to a file named `--`, and a
+# `--help` after it still prints the help.
+run(0 compile ${examples}/campaign_publishing.flow -o -- --help)
+expect_match("${out}" "flowc simulate" "--help after -o --")
 # compile -o over one of its sources is refused, and the source is kept: named as given, by
 # another path, or imported.
 file(COPY_FILE ${examples}/campaign_publishing.flow ${CMAKE_CURRENT_BINARY_DIR}/dashes/own.flow)

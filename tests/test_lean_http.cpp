@@ -30,6 +30,14 @@ TEST_CASE("lean framing: no Content-Length is an empty body; chunked or a bad le
     CHECK(m.size == 32);  // "rest" is the next message's
     CHECK(bench::frame_message("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n", m) == Framing::malformed);
     CHECK(bench::frame_message("POST / HTTP/1.1\r\nContent-Length: x1\r\n\r\n", m) == Framing::malformed);
+    CHECK(bench::frame_message("POST / HTTP/1.1\r\nContent-Length: 5abc\r\n\r\n", m) == Framing::malformed);
+    CHECK(bench::frame_message("POST / HTTP/1.1\r\nContent-Length: 5, 7\r\n\r\n", m) == Framing::malformed);
+    REQUIRE(bench::frame_message("POST / HTTP/1.1\r\nContent-Length: 2 \r\n\r\n{}", m) == Framing::complete);
+    CHECK(m.body == "{}");
+    // A field whose name ends in Content-Length is another field.
+    REQUIRE(bench::frame_message("HTTP/1.1 200 OK\r\nX-Content-Length: 5\r\n\r\nnext", m) == Framing::complete);
+    CHECK(m.body.empty());
+    CHECK(bench::status_of("HTTP/1.1 2xx Odd") == 0);
     CHECK(bench::status_of("HTTP/1.1 2") == 0);
     CHECK(bench::status_of("garbage here") == 0);
 }

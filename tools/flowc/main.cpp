@@ -263,12 +263,19 @@ int main(int argc, char** argv) {
         std::cout << "flowc 0.1.0 (Flow language 1)\n";
         return flushed(exit_ok);
     }
-    // `flowc check --help` and the like: the help, whatever else the line holds before a `--`.
-    for (int i = 2; i < argc && std::string_view(argv[i]) != "--"; ++i)
-        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+    // `flowc check --help` and the like: the help, whatever else the line holds before a `--`
+    // (an option's value, as in `-o --`, is neither).
+    for (int i = 2; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "-o" || arg == "--format" || arg == "--workflow" || arg == "--events") {
+            ++i;
+            continue;
+        }
+        if (arg == "--help" || arg == "-h") {
             std::cout << usage_text;
             return flushed(exit_ok);
         }
+    }
     if (command == "check") return check(argc, argv);
     if (command == "compile") return compile(argc, argv);
     if (command == "graph") return graph(argc, argv);

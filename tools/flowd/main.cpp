@@ -21,6 +21,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
@@ -108,10 +109,36 @@ std::string time_ordered_id() {
     return out;
 }
 
-// Every .flow file under the paths (a file is taken as it is), in a stable order. A `.flow`
-// entry that is not a regular file (a dangling link) is taken too, so that reading it fails
-// loudly rather than a workflow going missing; so does a folder that cannot be read. Links to
-// folders are followed, each folder entered once (a link back up, `up -> ..`, ends no search).
+// Adds the .flow files under `folder` to `found`, its entries taken in sorted order so that a
+// folder reached by two names is always entered under the same one. A folder already entered is
+// not entered again, nor a link to a folder that holds the link (`up -> ..`, a loop as `find -L`
+// sees it). A `.flow` entry that is not a regular file (a dangling link) is taken too, so that
+// reading it fails loudly rather than a workflow going missing.
+void add_flow_files(const fs::path& folder, std::set<fs::path>& entered, std::vector<std::string>& found, std::error_code& ec) {
+    std::vector<fs::directory_entry> entries;
+    for (fs::directory_iterator entry(folder, ec), end; !ec && entry != end; entry.increment(ec)) entries.push_back(*entry);
+    if (ec) return;
+    std::sort(entries.begin(), entries.end());
+    std::error_code holder_error;
+    const fs::path holder = fs::canonical(folder, holder_error);
+    for (const fs::directory_entry& entry : entries) {
+        std::error_code entry_error;
+        if (!entry.is_directory(entry_error)) {
+            if (entry.path().extension() == ".flow") found.push_back(entry.path().string());
+            continue;
+        }
+        const fs::path target = fs::canonical(entry.path(), entry_error);
+        if (entry_error || holder_error) continue;
+        const bool loop = entry.is_symlink(entry_error) &&
+                          std::mismatch(target.begin(), target.end(), holder.begin(), holder.end()).first == target.end();
+        if (loop || !entered.insert(target).second) continue;
+        add_flow_files(entry.path(), entered, found, ec);
+        if (ec) return;
+    }
+}
+
+// Every .flow file under the paths (a file is taken as it is), in a stable order; links to
+// folders are followed. A folder that cannot be read stops the start.
 std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::string& problem) {
     std::vector<std::string> files;
     for (const std::string& path : paths) {
@@ -120,17 +147,7 @@ std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::
             std::vector<std::string> found;
             std::error_code root_error;
             std::set<fs::path> entered{fs::canonical(path, root_error)};
-            fs::recursive_directory_iterator entry(path, fs::directory_options::follow_directory_symlink, ec), end;
-            for (; !ec && entry != end; entry.increment(ec)) {
-                std::error_code is_folder_error;
-                if (entry->is_directory(is_folder_error)) {
-                    std::error_code canonical_error;
-                    fs::path folder = fs::canonical(entry->path(), canonical_error);
-                    if (!canonical_error && !entered.insert(folder).second) entry.disable_recursion_pending();
-                    continue;
-                }
-                if (entry->path().extension() == ".flow") found.push_back(entry->path().string());
-            }
+            add_flow_files(path, entered, found, ec);
             if (ec) {
                 problem = "--flows " + path + ": cannot read the folder: " + ec.message();
                 return {};
@@ -192,9 +209,11 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& pro
                 return std::nullopt;
             }
             if (arg == "--target") {
-                const std::string name = v->substr(0, v->find('='));
+                // Without a NAME= it is refused later as such (--target takes NAME=URL).
+                const std::size_t eq = v->find('=');
+                const std::string name = eq == std::string::npos || eq == 0 ? std::string() : v->substr(0, eq);
                 for (const std::string& earlier : a.targets)
-                    if (earlier.substr(0, earlier.find('=')) == name) {
+                    if (!name.empty() && earlier.substr(0, earlier.find('=')) == name) {
                         problem = "--target " + name + " is given more than once";
                         return std::nullopt;
                     }
@@ -556,7 +575,7 @@ int main(int argc, char** argv) {
             for (const std::string& target : old.program->workflows[static_cast<std::size_t>(old.program->workflow_index(d.workflow))].targets)
                 if (!config.targets.count(target)) unbound_targets.push_back(target);
             if (!unbound_targets.empty())
-                log("warn", "an older workflow version sends commands to targets that are not bound: what its running instances send there goes dead",
+                log("warn", "an older workflow version sends commands to targets that are not bound: what its running instances, if any, send there goes dead",
                     {{"workflow", d.workflow}, {"version", d.version}, {"targets", unbound_targets}});
         } else log("warn", "an older workflow version no longer compiles; its instances cannot run",
                  {{"workflow", d.workflow}, {"version", d.version}});
