@@ -454,6 +454,12 @@ std::string found_at(const std::string& text, std::size_t offset) {
         std::string token = text.substr(offset, end - offset);
         std::string quoted = "'" + token + "'";
         const std::size_t letters = token.find_first_not_of("0123456789.");
+        if (end < text.size() && text[end] == '.' && letters == std::string::npos)  // `1.`, `5.e3`
+            return "'" + token + ".' (a number needs digits after its '.': write " + token + ".0)";
+        if (!fraction && letters != std::string::npos && (token[letters] == 'e' || token[letters] == 'E') &&
+            token.find_first_not_of("0123456789", letters + 1) == std::string::npos && letters + 1 < token.size())  // `1e3`
+            return quoted + " (a number with an exponent needs a fraction: write " + token.substr(0, letters) + ".0" +
+                   token.substr(letters) + ")";
         if (!fraction || letters == std::string::npos) return quoted;
         const std::string suffix = token.substr(letters);
         if (suffix.find_first_not_of("dhms") == std::string::npos)
@@ -568,6 +574,23 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
     return message + ", found " + found_at(text, where);
 }
 
+// Where the name of a `var` stands when the `=` of its initializer is missing at `where` (the
+// declaration ends on the line before, as `var v: int` followed by the next member): the
+// declaration is what is at fault, so it is reported at its name. npos when the text before
+// `where` is not such a declaration.
+std::size_t var_missing_initializer(const std::string& text, std::size_t where) {
+    std::size_t last = where;
+    while (last > 0 && std::isspace(static_cast<unsigned char>(text[last - 1]))) --last;
+    if (last == 0) return std::string::npos;
+    std::size_t line = text.rfind('\n', last - 1);
+    std::size_t at = line == std::string::npos ? 0 : line + 1;
+    while (at < last && (text[at] == ' ' || text[at] == '\t')) ++at;
+    if (text.compare(at, 4, "var ") != 0 && text.compare(at, 4, "var\t") != 0) return std::string::npos;
+    at += 4;
+    while (at < last && (text[at] == ' ' || text[at] == '\t')) ++at;
+    return at < last ? at : std::string::npos;
+}
+
 // The most brackets and braces open at once: real workflows nest a dozen; the parser recurses
 // once per level, so a hostile file must not take it deeper than the stack allows.
 constexpr std::size_t max_nesting = 100;
@@ -652,6 +675,11 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
                                       " type arguments are open here at once");
             else if (text.compare(failed_at, 2, "/*") == 0)
                 report(failed_at, "this comment is never closed: expected '*/'");
+            else if (std::size_t name = failure.which() == grammar::equals.name ? var_missing_initializer(text, failed_at)
+                                                                                 : std::string::npos;
+                     name != std::string::npos)
+                report(name, "var '" + word_at(text, name) + "' has no initializer: every var needs '= value' (= null for an optional one), "
+                             "found " + found_at(text, failed_at));
             else
                 report(failed_at, expectation_message(text, failed_at, failure.which()));
         }

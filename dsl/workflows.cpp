@@ -137,8 +137,13 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
         if (const auto* version = boost::get<ast::Version>(&member)) {
             int number = 0;
             auto [end, error] = std::from_chars(version->number.data(), version->number.data() + version->number.size(), number);
-            if (error != std::errc() || number < 1)
-                diagnostics_.error(span(*version, file), "a version is a whole number from 1 to 2147483647");
+            if (error != std::errc() || number < 1) {
+                // At the number, not at `version`: the number is what is wrong.
+                Span at = span(*version, file);
+                if (at.known() && at.end - at.begin > static_cast<int>(version->number.size()))
+                    at.begin = at.end - static_cast<int>(version->number.size());
+                diagnostics_.error(at, "a version is a whole number from 1 to 2147483647");
+            }
             else if (has_version)
                 diagnostics_.error(span(*version, file), "workflow '" + w.name + "' has a second 'version'");
             else

@@ -668,6 +668,10 @@ TEST_CASE("a version is a whole number from 1 to 2^31 - 1, and the message says 
     CHECK_FALSE(has(versioned("2147483647"), "error:"));
     CHECK(has(versioned("2147483648"), "error: a version is a whole number from 1 to 2147483647"));
     CHECK(has(versioned("0"), "error: a version is a whole number from 1 to 2147483647"));
+    // At the number, which is what is wrong, not at `version`.
+    const int line = static_cast<int>(std::count(prelude.begin(), prelude.end(), '\n')) + 3;
+    CHECK(has(check(prelude + "workflow W {\n  key id: string\n  version 0\n  start on A { complete }\n}\n"),
+              std::to_string(line) + ":11: error: a version is a whole number"));
 }
 
 TEST_CASE("a chain of 40,000 record types, each holding the next, is checked without exhausting the stack") {

@@ -187,6 +187,9 @@ TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
         {event + "workflow W { state S { after 2.5m { complete } } }", "2:30: expected a duration, such as 15m, found '2.5m' (a duration counts whole units"},
         {event + "workflow W { key id: string start on A { let n = 2.5e } }", "2:50: expected an expression, found '2.5e' (a number's exponent needs digits: 2.5e3, 2.5e-3)"},
         {event + "workflow W { key id: string start on A { let n = 2.5e+ } }", "found '2.5e+' (a number's exponent needs digits"},
+        {event + "workflow W { key id: string start on A { let n = 1. } }", "2:50: expected an expression, found '1.' (a number needs digits after its '.': write 1.0)"},
+        {event + "workflow W { key id: string start on A { let n = 5.e3 } }", "found '5.' (a number needs digits after its '.': write 5.0)"},
+        {event + "workflow W { key id: string start on A { let n = 1e3 } }", "found '1e3' (a number with an exponent needs a fraction: write 1.0e3)"},
         {event + "workflow W { key id: string start on A { let n = 12abc } }", "2:50: expected an expression, found '12abc'\n"},
         {event + "workflow W { state S { at { complete } } }", "2:27: expected a time, such as now() + 1d, found '{'"},
     };
@@ -251,7 +254,14 @@ TEST_CASE("recovery within a workflow reads the member that starts the line the 
     // A broken member whose error is found at the next member's line, itself broken.
     CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string start on A { complete }\n"
                         "  var n: int\n  var m: int =\n  var k: int = 1\n}\n") ==
-          "4:3: expected '=', found 'var'\n5:3: expected an expression, found 'var'\n");
+          "3:7: var 'n' has no initializer: every var needs '= value' (= null for an optional one), found 'var'\n"
+          "5:3: expected an expression, found 'var'\n");
+    // A var without its initializer is reported at its name, on its own line, whatever follows.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W {\n  key id: string\n  var v: list<int>?\n  start on A { complete }\n}\n") ==
+          "4:7: var 'v' has no initializer: every var needs '= value' (= null for an optional one), found 'start'\n");
+    // A let without its `=` keeps the general message.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on A { let x\n complete }\n}\n") ==
+          "4:2: expected '=', found 'complete'\n");
 }
 
 TEST_CASE("recovery within a handler reads the statements on the lines after a broken one") {
