@@ -167,12 +167,12 @@ struct Arguments {
     std::string listen = "127.0.0.1:8080";
     std::string config;
     std::vector<std::string> targets;
-    bool db_given = false, listen_given = false, config_given = false;
     bool help = false;
 };
 
 std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& problem) {
     Arguments a;
+    std::set<std::string> single_options_given;  // --db, --listen, --config
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         std::optional<std::string> inline_value;  // --db=FILE
@@ -200,14 +200,6 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& pro
                 problem = arg + " needs a value";
                 return std::nullopt;
             }
-            // A single-valued option given twice is a slip (two configs are not merged): refused
-            // rather than the last one silently taken.
-            std::string& single = arg == "--db" ? a.db : arg == "--listen" ? a.listen : a.config;
-            bool& given = arg == "--db" ? a.db_given : arg == "--listen" ? a.listen_given : a.config_given;
-            if (arg != "--target" && given) {
-                problem = arg + " is given more than once";
-                return std::nullopt;
-            }
             if (arg == "--target") {
                 // Without a NAME= it is refused later as such (--target takes NAME=URL).
                 const std::size_t eq = v->find('=');
@@ -218,10 +210,15 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& pro
                         return std::nullopt;
                     }
                 a.targets.push_back(*v);
-            } else {
-                single = *v;
-                given = true;
+                continue;
             }
+            // A single-valued option given twice is a slip (two configs are not merged): refused
+            // rather than the last one silently taken.
+            if (!single_options_given.insert(arg).second) {
+                problem = arg + " is given more than once";
+                return std::nullopt;
+            }
+            (arg == "--db" ? a.db : arg == "--listen" ? a.listen : a.config) = *v;
         } else {
             problem = "unknown argument " + arg;
             return std::nullopt;
