@@ -108,6 +108,8 @@ void Checker::collect_declarations() {
         declared_.emplace(name.text, entry);
         return true;
     };
+    // Where each event's external name is written: a clash of names is reported there.
+    std::map<std::string, Span> external_name_spans;
     for (std::size_t f = 0; f < loaded_.files.size(); ++f) {
         int file = static_cast<int>(f);
         for (const ast::Declaration& declaration : loaded_.files[f].syntax.declarations) {
@@ -135,8 +137,10 @@ void Checker::collect_declarations() {
                         // None when an escape names no character: the parser reported it.
                         if (external && external->empty())
                             diagnostics_.error(span(*event->external_name, file), "an event's external name cannot be empty");
-                        else if (external)
+                        else if (external) {
                             record->external_name = *external;
+                            external_name_spans.emplace(record->name, span(*event->external_name, file));
+                        }
                     }
                 }
             } else if (const auto* command = boost::get<ast::CommandDecl>(&declaration)) {
@@ -157,8 +161,7 @@ void Checker::collect_declarations() {
         if (!record.external_name.empty()) {
             auto [it, inserted] = wire_owner.emplace(record.external_name, static_cast<int>(i));
             if (!inserted) {
-                const Declared& d = declared_.at(record.name);
-                diagnostics_.error(d.span, "event '" + record.name + "' has the external name '" + record.external_name +
+                diagnostics_.error(external_name_spans.at(record.name), "event '" + record.name + "' has the external name '" + record.external_name +
                                                "' of event '" + program_.records[it->second].name + "'");
             }
         }
@@ -169,7 +172,7 @@ void Checker::collect_declarations() {
         const ir::Record& clash = program_.records[static_cast<std::size_t>(other->second)];
         if (clash.kind != ir::Record::Kind::Event) continue;
         const ir::Record& record = program_.records[static_cast<std::size_t>(owner)];
-        diagnostics_.error(declared_.at(record.name).span, "event '" + record.name + "' takes the external name '" +
+        diagnostics_.error(external_name_spans.at(record.name), "event '" + record.name + "' takes the external name '" +
                                                                 external + "', which is the name of event '" + external + "'");
     }
     for (std::size_t i = 0; i < program_.records.size(); ++i) {

@@ -566,9 +566,21 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
         bool looks_like_field = !word.empty() && after < text.size() && text[after] == ':';
         std::string keyword = looks_like_field ? keyword_before_open_block(text, where) : std::string();
         if (!keyword.empty()) {
-            std::string example = keyword == "if" || keyword == "when" ? ": " + keyword + " (T { … }) == x { … }" : "";
-            return message + ", found " + found_at(text, where) + " (a record literal right after '" + keyword +
-                   "' must stand in parentheses" + example + ")";
+            // `if T { x: 1 } == t {` holds the literal right after the keyword; `if t == T { x: 1 } {`
+            // further on, where the block's brace is taken for the literal's all the same.
+            std::size_t brace = where;
+            while (brace > 0 && std::isspace(static_cast<unsigned char>(text[brace - 1]))) --brace;
+            std::size_t open = brace > 0 && text[brace - 1] == '{' ? brace - 1 : std::string::npos;
+            std::size_t type_name = open == std::string::npos ? open : previous_word_at(text, open);
+            bool right_after = type_name != open && word_at(text, previous_word_at(text, type_name)) == keyword;
+            bool compares = keyword == "if" || keyword == "when";
+            if (right_after || !compares) {
+                std::string example = compares ? ": " + keyword + " (T { … }) == x { … }" : "";
+                return message + ", found " + found_at(text, where) + " (a record literal right after '" + keyword +
+                       "' must stand in parentheses" + example + ")";
+            }
+            return message + ", found " + found_at(text, where) + " (a record literal in the condition of '" + keyword +
+                   "' must stand in parentheses: " + keyword + " x == (T { … }) { … })";
         }
     }
     return message + ", found " + found_at(text, where);

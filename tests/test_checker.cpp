@@ -514,9 +514,12 @@ TEST_CASE("a record may not hold itself through required fields; optional fields
     CHECK(has(looped, "'T3000' cannot contain itself (T3000.x → X.y → Y.last → T3000)"));
 }
 
-TEST_CASE("an external name may not be another event's name") {
+TEST_CASE("an external name may not be another event's name, nor another event's external name") {
+    // Reported at the string, the name that clashes, as a duplicate name is at the second name.
     CHECK(has(check("event A \"B\" { id: string }\nevent B { id: string }\n"),
-              "1:7: error: event 'A' takes the external name 'B', which is the name of event 'B'"));
+              "1:9: error: event 'A' takes the external name 'B', which is the name of event 'B'"));
+    CHECK(has(check("event A \"ext.a\" { id: string }\nevent B  \"ext.a\" { id: string }\n"),
+              "2:10: error: event 'B' has the external name 'ext.a' of event 'A'"));
 }
 
 TEST_CASE("the content hash follows behaviour, not comments or unrelated declarations") {

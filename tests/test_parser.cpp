@@ -368,11 +368,20 @@ TEST_CASE("'on cancel' inside a state is told where it belongs") {
           "3:12: 'cancel' is a keyword and cannot name an event\n");
 }
 
-TEST_CASE("a record literal right after 'when' gets the same hint as after 'if'") {
+TEST_CASE("a record literal in a condition gets a hint that shows where its parentheses go") {
     const std::string when = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
                              "  start on A as a when a.t == T { x: 1 } { complete }\n}\n";
-    CHECK(syntax_errors(when) == "4:35: expected '}' to close the start handler for 'A', found 'x' (a record literal right "
-                                 "after 'when' must stand in parentheses: when (T { … }) == x { … })\n");
+    CHECK(syntax_errors(when) == "4:35: expected '}' to close the start handler for 'A', found 'x' (a record literal in "
+                                 "the condition of 'when' must stand in parentheses: when x == (T { … }) { … })\n");
+    const std::string after_if = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
+                                 "  start on A as a { if a.t == T { x: 1 } { complete } complete }\n}\n";
+    CHECK(syntax_errors(after_if) == "4:35: expected '}' to close the 'if' block, found 'x' (a record literal in "
+                                     "the condition of 'if' must stand in parentheses: if x == (T { … }) { … })\n");
+    // Right after the keyword, the contract's own words.
+    const std::string first = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
+                              "  start on A as a { if T { x: 1 } == a.t { complete } complete }\n}\n";
+    CHECK(syntax_errors(first) == "4:28: expected '}' to close the 'if' block, found 'x' (a record literal right "
+                                  "after 'if' must stand in parentheses: if (T { … }) == x { … })\n");
     // A handler's own block that starts with a name and ':' after no guard gets no hint.
     CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on A { x: 1 }\n}\n").find("(a record") ==
           std::string::npos);
