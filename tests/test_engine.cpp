@@ -124,6 +124,11 @@ TEST_CASE("decoding: taking the values out of the wire gives what copying gives,
     const std::size_t fraction_at = bad.size() - 1;
     with("big", 1e19);
     const std::size_t huge_at = bad.size() - 1;
+    // Past 2^53 a double no longer holds every whole number: 1234567890123456789.0 arrives as
+    // ...768, and 12345678901234567.8 as a whole number it was not written as.
+    with("big", 1234567890123456789.0);
+    const std::size_t inexact_at = bad.size() - 1;
+    with("big", -9007199254740992.0);
     for (const nlohmann::json& b : bad) {
         CAPTURE(b.dump());
         nlohmann::json moved = b;
@@ -150,6 +155,20 @@ TEST_CASE("decoding: taking the values out of the wire gives what copying gives,
     CHECK(std::get<engine::DecodeError>(fraction).message == "expected int, got number");
     auto huge = f.engine->decode("E", nlohmann::json(bad[huge_at]));
     CHECK(std::get<engine::DecodeError>(huge).message == "int out of range");
+    auto inexact = f.engine->decode("E", nlohmann::json(bad[inexact_at]));
+    CHECK(std::get<engine::DecodeError>(inexact).field == "data.big");
+    CHECK(std::get<engine::DecodeError>(inexact).message ==
+          "int written with a fraction or an exponent must be below 2^53 in magnitude to be exact: write it with digits alone");
+    // Just below 2^53, and the same number written with digits alone past it, are taken exactly.
+    nlohmann::json edge = good;
+    edge["big"] = 9007199254740991.0;
+    auto below = f.engine->decode("E", edge);
+    REQUIRE(std::holds_alternative<engine::Event>(below));
+    CHECK(std::get<engine::Event>(below).data["big"] == 9007199254740991);
+    edge["big"] = nlohmann::json::parse("1234567890123456789");
+    auto digits = f.engine->decode("E", edge);
+    REQUIRE(std::holds_alternative<engine::Event>(digits));
+    CHECK(std::get<engine::Event>(digits).data["big"] == 1234567890123456789);
 }
 
 TEST_CASE("events are found by their declared and their external name; keys come from correlation") {

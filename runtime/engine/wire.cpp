@@ -84,10 +84,18 @@ std::optional<DecodeError> WireCodec::decode_value(Value& wire, const Type& type
         }
         if (wire.is_number_float()) {
             // A whole number written with a fraction or an exponent (`5.0`, `1e3`) is an int, as
-            // JSON Schema's "integer" has it: JSON itself does not tell the two apart.
+            // JSON Schema's "integer" has it: JSON itself does not tell the two apart. Such a
+            // number arrives as a double, which holds every whole number exactly only below 2^53:
+            // past that, `12345678901234567.8` would be taken as ...568 and `9007199254740993e0`
+            // as ...992, so a larger one must be written with digits alone.
             const double d = wire.get<double>();
             if (!std::isfinite(d) || d != std::trunc(d)) return expected("int");
-            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return DecodeError{path.text(), "int out of range"};
+            constexpr double exact_below = 9007199254740992.0;  // 2^53
+            if (!(d > -exact_below && d < exact_below))
+                return DecodeError{path.text(), d >= -9223372036854775808.0 && d < 9223372036854775808.0
+                                                    ? "int written with a fraction or an exponent must be below 2^53 in "
+                                                      "magnitude to be exact: write it with digits alone"
+                                                    : "int out of range"};
             out = static_cast<std::int64_t>(d);
             return std::nullopt;
         }
