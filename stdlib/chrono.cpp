@@ -244,22 +244,26 @@ constexpr std::string_view strftime_flags = "_-0^#";
 constexpr std::string_view strftime_e_conversions = "cCxXyY";
 constexpr std::string_view strftime_o_conversions = "deHImMSuUVwWy";
 
-// Whether every conversion in `layout` is one strftime defines (glibc flags and a width
-// of at most two digits allowed), so that the result depends on nothing but the instant.
-bool is_valid_layout(std::string_view layout) {
+// Where the first conversion of `layout` that strftime does not define (glibc flags and a
+// width of at most two digits allowed) begins and ends, or nothing when every conversion is one,
+// so that the result depends on nothing but the instant.
+std::optional<std::pair<std::size_t, std::size_t>> first_invalid_conversion(std::string_view layout) {
     for (std::size_t i = 0; i < layout.size(); ++i) {
         if (layout[i] != '%') continue;
-        ++i;
+        const std::size_t begin = i++;
         while (i < layout.size() && strftime_flags.find(layout[i]) != std::string_view::npos) ++i;
         for (int width = 0; width < 2 && i < layout.size() && layout[i] >= '0' && layout[i] <= '9'; ++width)
             ++i;
         std::string_view allowed = strftime_conversions;
         if (i < layout.size() && (layout[i] == 'E' || layout[i] == 'O'))
             allowed = layout[i++] == 'E' ? strftime_e_conversions : strftime_o_conversions;
-        if (i >= layout.size() || allowed.find(layout[i]) == std::string_view::npos) return false;
+        if (i >= layout.size()) return std::pair{begin, layout.size()};
+        if (allowed.find(layout[i]) == std::string_view::npos) return std::pair{begin, i + 1};
     }
-    return true;
+    return std::nullopt;
 }
+
+bool is_valid_layout(std::string_view layout) { return !first_invalid_conversion(layout); }
 
 std::tm to_tm(std::int64_t epoch_ms) {
     const CivilTime civil = to_civil(epoch_ms);
@@ -381,6 +385,16 @@ std::string format_piece(const std::tm& tm, const std::string& piece) {
 }
 
 }  // namespace
+
+std::optional<std::string> layout_problem(std::string_view layout) {
+    if (layout.empty()) return "an empty layout always gives \"\"";
+    auto invalid = first_invalid_conversion(layout);
+    if (!invalid) return std::nullopt;
+    const std::string_view conversion = layout.substr(invalid->first, invalid->second - invalid->first);
+    if (invalid->second == layout.size() && conversion.find_first_not_of("%_-0^#0123456789EO") == std::string_view::npos)
+        return "the layout ends in an unfinished conversion '" + std::string(conversion) + "' (a '%' is written %%)";
+    return "'" + std::string(conversion) + "' is not a conversion it supports, so it would always give \"\"";
+}
 
 std::string format_time(std::int64_t epoch_ms, std::string_view layout) {
     if (layout.empty() || !is_valid_layout(layout)) return "";

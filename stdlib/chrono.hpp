@@ -35,4 +35,9 @@ std::string format_duration(std::int64_t ms);
 // result longer than max_string_bytes (stdlib/value.hpp) throws RuntimeError.
 std::string format_time(std::int64_t epoch_ms, std::string_view layout);
 
+// Why format_time gives "" for `layout` (its first conversion that no strftime layout of ours
+// holds, or the layout being empty), or nothing when it formats: the checker reports a literal
+// layout that could only ever give "".
+std::optional<std::string> layout_problem(std::string_view layout);
+
 }  // namespace flow::chrono
