@@ -413,11 +413,12 @@ ir::Expr Checker::call(const ast::Name& function, const ast::CallArguments& argu
     }
     const auto& overload = std::get<stdlib::Overload>(resolved);
     // A layout written out that could only ever format "" is a mistake found now rather than
-    // an empty string found in production.
+    // an empty string found in production. A warning, not an error: it runs without a fault, and
+    // a version stored by an older flowd that holds one must still compile for its instances.
     if (function.text == "format_time" && out.args.size() == 2 && out.args[1].op == ir::Op::Literal &&
         out.args[1].literal.is_string()) {
         if (auto problem = chrono::layout_problem(out.args[1].literal.get_ref<const std::string&>()))
-            diagnostics_.error(span(arguments.arguments[1], scope.file), "format_time layout: " + *problem);
+            diagnostics_.warning(span(arguments.arguments[1], scope.file), "format_time layout: " + *problem);
     }
     out.slot = overload.id;
     out.type = overload.result;

@@ -788,14 +788,14 @@ TEST_CASE("a duration literal too large says so, not that its units are out of o
     CHECK_FALSE(has(check(wrap("let d = 1d2h3m4s5ms\n goto S")), "invalid duration"));
 }
 
-TEST_CASE("a format_time layout written out that could only give an empty string is an error at the layout") {
+TEST_CASE("a format_time layout written out that could only give an empty string is warned of at the layout") {
     auto body = [](const std::string& layout) {
         return wrap("let s = format_time(now(), " + layout + ")\n    emit C { id: s, n: 1 } goto S");
     };
     // The prelude's lines come first; the layout stands on the handler's first line.
     const std::string unknown = check(body("\"%Y-%m-%d %s\""));
-    CHECK(has(unknown, "error: format_time layout: '%s' is not a conversion it supports, so it would always give \"\""));
-    CHECK(has(unknown, "7:28: error: format_time layout"));
+    CHECK(has(unknown, "warning: format_time layout: '%s' is not a conversion it supports, so it would always give \"\""));
+    CHECK(has(unknown, "7:28: warning: format_time layout"));
     CHECK(has(check(body("\"%OY\"")), "'%OY' is not a conversion it supports"));
     CHECK(has(check(body("\"100%\"")), "format_time layout: the layout ends in an unfinished conversion '%' (a '%' is written %%)"));
     CHECK(has(check(body("\"\"")), "format_time layout: an empty layout always gives \"\""));
