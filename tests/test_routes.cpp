@@ -561,13 +561,13 @@ TEST_CASE("a deadline already passed fires right after the handler that entered 
     CHECK(detail["error"] == "deadline passed");
     std::vector<std::string> kinds;
     for (const json& h : detail["history"]) kinds.push_back(h["kind"]);
-    CHECK(kinds == std::vector<std::string>{"delivery", "transition", "timer", "transition", "command", "timer", "transition", "error"});
-    CHECK(detail["history"][4]["data"]["text"] == "late 2025-12-31T23:00:00Z");
+    CHECK(kinds == std::vector<std::string>{"delivery", "transition", "timer", "command", "transition", "timer", "transition", "error"});
+    CHECK(detail["history"][3]["data"]["text"] == "late 2025-12-31T23:00:00Z");
     // The timers each transition started and cancelled; a timer that fires is neither.
     CHECK(detail["history"][1]["timers_started"] == json::parse(R"([{"timer": "at", "due": "2025-12-31T23:00:00.000Z"}])"));
     CHECK(!detail["history"][1].contains("timers_cancelled"));
-    CHECK(detail["history"][3]["timers_started"] == json::parse(R"([{"timer": "after", "due": "2025-12-31T23:00:00.000Z"}])"));
-    CHECK(!detail["history"][3].contains("timers_cancelled"));
+    CHECK(detail["history"][4]["timers_started"] == json::parse(R"([{"timer": "after", "due": "2025-12-31T23:00:00.000Z"}])"));
+    CHECK(!detail["history"][4].contains("timers_cancelled"));
     CHECK(!detail["history"][6].contains("timers_started"));
     CHECK(!detail["history"][6].contains("timers_cancelled"));
     json outbox = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending"))["commands"];
@@ -1458,4 +1458,38 @@ TEST_CASE("flowc simulate fires the timers due by a cancel line's time before it
     CHECK(at_first_due["status"] == "cancelled");
     CHECK(at_first_due["state"] == "B");
     CHECK(last_line("2s")["status"] == "completed");
+}
+
+TEST_CASE("the history holds a step's commands and its transition in the order they happened") {
+    Server s(100, "event Go { id: string }\nevent Next { id: string }\nevent Stop { id: string }\n"
+                  "command Log to log { text: string }\n"
+                  "workflow W { key id: string\n"
+                  " start on Go { emit Log { text: \"before goto\" } goto A }\n"
+                  " state A { entry { emit Log { text: \"entry of A\" } }\n"
+                  "   on Next { emit Log { text: \"before re-entry\" } compensate with Log { text: \"undo\" } goto A }\n"
+                  "   on Stop { compensate complete } }\n"
+                  " on cancel { emit Log { text: \"on cancel\" } } }");
+    auto post = [&](const std::string& id, const std::string& type, const std::string& key) {
+        return s.body_of(s.call(beast_http::verb::post, "/v1/events",
+                                R"({"id": ")" + id + R"(", "type": ")" + type + R"(", "data": {"id": ")" + key + R"("}})"));
+    };
+    auto history_of = [&](const std::string& id) {
+        std::vector<std::string> entries;
+        const json detail = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id));
+        for (const json& h : detail["history"])
+            entries.push_back(h["kind"] == "command" ? "command " + h["data"]["text"].get<std::string>() : h["kind"].get<std::string>());
+        return entries;
+    };
+    std::string first = post("g1", "Go", "a")["deliveries"][0]["instance"];
+    post("n1", "Next", "a");
+    post("s1", "Stop", "a");
+    CHECK(history_of(first) == std::vector<std::string>{
+        "delivery", "command before goto", "transition", "command entry of A",                  // start
+        "delivery", "command before re-entry", "transition", "command entry of A",              // re-entry
+        "delivery", "command undo", "transition"});                                             // compensate, complete
+    // A cancellation: `on cancel` runs, then the instance ends cancelled.
+    std::string second = post("g2", "Go", "b")["deliveries"][0]["instance"];
+    REQUIRE(s.call(beast_http::verb::post, "/v1/instances/" + second + "/cancel").result_int() == 200);
+    CHECK(history_of(second) == std::vector<std::string>{
+        "delivery", "command before goto", "transition", "command entry of A", "cancel", "command on cancel", "transition"});
 }

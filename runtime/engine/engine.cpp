@@ -134,6 +134,7 @@ Step Engine::start(const Route& route, const Event& event, std::string instance_
             execution.run(handler, &event.data);
             step.outcome = Outcome::Started;
             step.entered = execution.entered();
+            step.commands_before_transition = execution.commands_before_transition();
             step.commands = std::move(execution.commands());
             step.instance = std::move(working);
             return step;
@@ -186,6 +187,7 @@ Step Engine::deliver(Instance working, const Event& event, Clock clock) const {
     }
     step.outcome = Outcome::Handled;
     step.entered = execution.entered();
+    step.commands_before_transition = execution.commands_before_transition();
     step.commands = std::move(execution.commands());
     step.instance = std::move(working);
     return step;
@@ -218,6 +220,7 @@ Step Engine::fire(Instance working, const PendingTimer& timer, Clock clock) cons
     Step step;
     step.outcome = Outcome::Handled;
     step.entered = execution.entered();
+    step.commands_before_transition = execution.commands_before_transition();
     step.commands = std::move(execution.commands());
     step.instance = std::move(working);
     return step;
@@ -239,6 +242,7 @@ Step Engine::cancel(Instance working, Clock clock) const {
     Step step;
     step.outcome = Outcome::Handled;
     step.commands = std::move(execution.commands());
+    step.commands_before_transition = step.commands.size();  // it ends cancelled after `on cancel`
     step.instance = std::move(working);
     return step;
 }

@@ -41,6 +41,10 @@ struct Step {
     Instance instance;              // the instance after the step (unset when Unmatched)
     std::vector<Command> commands;  // in the order sent, compensations included
     bool entered = false;           // a goto entered a state (re-entry included)
+    // How many of `commands` were sent before the step's transition (its goto, complete, fail or
+    // cancel; a cancellation's is after `on cancel`): those after it are the entered state's
+    // `entry` block's. The history records them in that order.
+    std::size_t commands_before_transition = 0;
 };
 
 // What a step may know of the world.

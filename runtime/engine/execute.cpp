@@ -123,6 +123,7 @@ Execution::Flow Execution::statement(const ir::Stmt& s, Locals& locals) {
 }
 
 void Execution::end(Status status) {
+    if (!transition_at_) transition_at_ = commands_.size();
     instance_.status = status;
     instance_.timers.clear();
     instance_.compensations.clear();
@@ -131,6 +132,7 @@ void Execution::end(Status status) {
 // Leaves the current state (its timers are cancelled), enters `state`, runs its entry block
 // and starts its timers, in source order.
 void Execution::enter(int state) {
+    if (!transition_at_) transition_at_ = commands_.size();  // the entry block's commands come after
     entered_ = true;
     instance_.timers.clear();
     instance_.state = state;

@@ -7,6 +7,7 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ public:
 
     std::vector<Command>& commands() { return commands_; }
     bool entered() const { return entered_; }
+    // How many commands were sent before the handler's goto, complete, fail or cancel (all of
+    // them when it made none).
+    std::size_t commands_before_transition() const { return transition_at_.value_or(commands_.size()); }
     // The timer whose handler runs: the timers it starts carry on its chain (PendingTimer::chain).
     void fired_by(const PendingTimer& timer) { fired_by_ = &timer; }
 
@@ -92,6 +96,7 @@ private:
     Instance& instance_;
     Clock clock_;
     std::vector<Command> commands_;
+    std::optional<std::size_t> transition_at_;  // commands_.size() at the transition
     int goto_state_ = -1;
     bool entered_ = false;
     const PendingTimer* fired_by_ = nullptr;

@@ -4,6 +4,7 @@
 #include "stdlib/chrono.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace flow::service {
 
@@ -143,6 +144,10 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
         return e;
     if (step.entered && !i.timers.empty()) timers_started_ = true;
     std::vector<store::HistoryEntry> history{cause};
+    // The history holds what happened in the order it happened: the commands sent before the
+    // handler's goto, complete, fail or cancel, then the transition (and the error that ended the
+    // instance, if one did), then the commands of the entered state's `entry` block.
+    std::vector<store::HistoryEntry> transition_entries;
     // A transition: the instance was created, entered a state (re-entry included) or ended.
     if (is_new || step.entered || i.status != engine::Status::Running || state != before.state) {
         std::string transition;
@@ -153,16 +158,19 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
         write_timers_between(w, "timers_started", workflow, i.timers, before.timers, before.fired);
         write_timers_between(w, "timers_cancelled", workflow, before.timers, i.timers, before.fired);
         w.close();
-        history.push_back({cause.at, "transition", std::move(transition)});
+        transition_entries.push_back({cause.at, "transition", std::move(transition)});
     }
     // A runtime error: it failed the instance, or hit its `on cancel` (ended cancelled all the same).
     if (i.status != engine::Status::Running && !i.error.empty()) {
         std::string error;
         JsonWriter(error, compact).open().key("error").string(i.error).close();
-        history.push_back({cause.at, "error", std::move(error)});
+        transition_entries.push_back({cause.at, "error", std::move(error)});
     }
+    auto add_transition = [&] { std::move(transition_entries.begin(), transition_entries.end(), std::back_inserter(history)); };
     std::string key = step.commands.empty() ? std::string() : dump(i.key);
-    for (const engine::Command& c : step.commands) {
+    for (std::size_t n = 0; n < step.commands.size(); ++n) {
+        if (n == step.commands_before_transition) add_transition();
+        const engine::Command& c = step.commands[n];
         store::OutboxCommand command;
         command.id = new_id_();
         command.instance = i.id;
@@ -179,6 +187,7 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
             .key("data").raw(command.payload).close();
         history.push_back({cause.at, "command", std::move(detail)});
     }
+    if (step.commands_before_transition >= step.commands.size()) add_transition();
     return tx.add_history(i.id, history);
 }
 

@@ -110,8 +110,9 @@ class FlowdTest(unittest.TestCase):
         details = self.state_of(delivery["instance"])
         self.assertEqual(details["vars"], {"pokes": 0})
         kinds = [h["kind"] for h in details["history"]]
-        self.assertEqual(kinds, ["delivery", "transition", "command", "command"])
-        self.assertEqual(details["history"][1]["to"], "Waiting")
+        # In the order things happened: the handler emits both commands, then goes to Waiting.
+        self.assertEqual(kinds, ["delivery", "command", "command", "transition"])
+        self.assertEqual(details["history"][3]["to"], "Waiting")
 
     def test_every_example_runs_end_to_end_with_the_demo_services(self):
         spec = importlib.util.spec_from_file_location("demo", os.path.join(SOURCE, "examples", "services", "demo_services.py"))
