@@ -156,9 +156,9 @@ for section in $sections; do
     # Open loop `pairs` at rising offered rates: the highest one flowd sustains, answering at
     # 99 % of the offered rate or more with the relay less than a second of commands behind at
     # the end (the closed loop's maximum may leave the outbox growing). Each run is 10 s after
-    # the warm-up.
+    # the warm-up. SUSTAINED_RATES="…" in the environment offers other rates (events/s).
     start_sink
-    for rate in 10000 12000 14000 16000 18000 20000; do
+    for rate in ${SUSTAINED_RATES:-10000 12000 14000 16000 18000 20000}; do
       start_flowd "$campaign" "$(fresh_db sustained.db)"
       line=$(load pairs 512 10 "$rate")
       pending=$(metric 'flow_outbox_commands{status="pending"}')
