@@ -289,10 +289,17 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
         bool wake_dispatcher = false;
         {
             std::lock_guard lock(mutex_);
-            if (delivery.no_answer) {
+            const std::int64_t now = now_ms_();
+            if (delivery.answered) {
+                answered_at_[command.target] = now;
+                silent_.erase(command.target);  // it answers
+            }
+            auto last_answer = answered_at_.find(command.target);
+            const bool answers_others = last_answer != answered_at_.end() && last_answer->second >= now - recent_answer_ms;
+            if (delivery.no_answer && !answers_others) {
                 std::int64_t until = delivery.attempt.result == store::DeliveryAttempt::Result::Retry
                                          ? delivery.attempt.next_attempt_ms
-                                         : now_ms_() + config_.targets.at(command.target).retry.initial_backoff_ms;
+                                         : now + config_.targets.at(command.target).retry.initial_backoff_ms;
                 silent_[command.target] = {delivery.attempt.error, until};
             }
             TargetQueue& queue = targets_[command.target];
@@ -342,7 +349,7 @@ boost::asio::awaitable<Relay::Delivery> Relay::deliver(const store::OutboxComman
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (result.status >= 200 && result.status < 300) {
         metrics_.delivery(command.target, "delivered", seconds);
-        co_return Delivery{{Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())}, false};
+        co_return Delivery{{Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())}, false, true};
     }
     if (result.cut_off) {
         // Cut off by a stop: counted (the target may have had it), but it never makes the
@@ -357,11 +364,11 @@ boost::asio::awaitable<Relay::Delivery> Relay::deliver(const store::OutboxComman
     if (!retryable || attempts >= target.retry.max_attempts) {
         metrics_.delivery(command.target, "dead", seconds);
         log_dead(command, attempts, error);
-        co_return Delivery{{Attempt::Result::Dead, command.id, attempts, 0, error, ""}, no_answer};
+        co_return Delivery{{Attempt::Result::Dead, command.id, attempts, 0, error, ""}, no_answer, result.answered};
     }
     metrics_.delivery(command.target, "retry", seconds);
     std::int64_t delay = backoff_ms(target.retry, attempts, result.retry_after_ms, lane.random);
-    co_return Delivery{{Attempt::Result::Retry, command.id, attempts, now_ms_() + delay, error, ""}, no_answer};
+    co_return Delivery{{Attempt::Result::Retry, command.id, attempts, now_ms_() + delay, error, ""}, no_answer, result.answered};
 }
 
 }  // namespace flow::relay

@@ -93,7 +93,8 @@ private:
     // What became of one command sent, and whether its target gave no answer at all.
     struct Delivery {
         store::DeliveryAttempt attempt;
-        bool no_answer = false;
+        bool no_answer = false;  // the target gave no answer (a timeout, a refused or broken connection)
+        bool answered = false;   // the target answered, whatever its status
     };
     // `command` lives in the calling lane's frame for the whole call.
     boost::asio::awaitable<Delivery> deliver(const store::OutboxCommand& command, Lane& lane);
@@ -140,6 +141,10 @@ private:
     };
     std::unordered_map<std::string, InHand> unrecorded_;  // by command id: handed out, attempt not yet recorded
     std::map<std::string, Silence> silent_;         // targets that gave no answer, until their retry
+    std::map<std::string, std::int64_t> answered_at_;  // when each target last answered a command
+    // A target that answered a command this recently is not silent: a command that alone gets no
+    // answer (one whose payload breaks the target's handler, say) holds back no other command.
+    static constexpr std::int64_t recent_answer_ms = 1000;
     std::vector<store::DeliveryAttempt> finished_;  // attempts made, to record
     std::chrono::steady_clock::time_point first_finished_;  // when the oldest of finished_ finished
     // After a record failed (a full or read-only database): the attempts stay in hand, so that

@@ -51,6 +51,16 @@ workflow Quick {
 }
 """
 
+ONE_TARGET_FLOW = """
+event Go { id: string }
+command Do to sink { id: string }
+workflow One {
+  key id: string
+  start on Go { emit Do { id: key } goto Waiting }
+  state Waiting { on Go { complete } }
+}
+"""
+
 THREE_TARGETS_FLOW = """
 event North { id: string }
 event South { id: string }
@@ -355,6 +365,39 @@ class FaultTest(unittest.TestCase):
             self.assertEqual(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], [])
         finally:
             silent.close()
+
+    def test_a_command_the_target_never_answers_holds_back_no_other_command_while_it_answers_them(self):
+        # One command breaks the target's handler: the connection is reset, every attempt. The
+        # target answers every other command at once. Those other commands, posted before and
+        # after it, arrive within a second each, not after its 5 s backoff: the target answers,
+        # so it is not taken for a silent one.
+        def behaviour(path, command, attempt):
+            return ("reset", {}) if command["data"]["id"] == "poison" else (200, {})
+
+        self.receiver = Receiver(behaviour)
+        flowd = self.start_with_targets(ONE_TARGET_FLOW, {"sink": self.bound(self.receiver.url("sink"), 1000, 5000)})
+        waits = []
+
+        def post_healthy_and_wait(n):
+            posted = time.monotonic()
+            self.post_keyed(flowd, "Go", f"h-{n}")
+            flowd.wait_for(lambda: any(c["key"] == f"h-{n}" for c in self.receiver.commands()), timeout=30,
+                           what=f"healthy command {n}")
+            waits.append(time.monotonic() - posted)
+
+        for n in range(3):
+            post_healthy_and_wait(n)
+        self.post_keyed(flowd, "Go", "poison")
+        flowd.wait_for(lambda: any(c["key"] == "poison" for c in self.receiver.commands()), timeout=10,
+                       what="the poison's first attempt")
+        for n in range(3, 15):
+            post_healthy_and_wait(n)
+            time.sleep(0.1)
+        self.assertLess(max(waits), 1.0, [round(w, 2) for w in waits])
+        _, pending = flowd.request("GET", "/v1/outbox?status=pending")
+        self.assertEqual([c["type"] for c in pending["commands"]], ["Do"])  # the poison alone, on its own backoff
+        self.assertFalse(any("gave no answer to another command" in (c["last_error"] or "")
+                             for c in flowd.request("GET", "/v1/outbox?status=delivered&limit=100")[1]["commands"]))
 
     def test_a_hanging_target_does_not_hold_up_the_other_targets(self):
         # The silent target holds every request for 10 s, past its 4 s timeout, and its commands
