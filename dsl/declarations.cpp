@@ -154,6 +154,11 @@ void Checker::collect_declarations() {
         }
     }
     // Events are found on the wire by their external name and by their declared name.
+    auto declared_at = [&](const std::string& name) {
+        const Span& at = declared_.at(name).span;
+        LineColumn place = at.source->locate(static_cast<std::size_t>(at.begin));
+        return " (declared at " + at.source->name() + ":" + std::to_string(place.line) + ":" + std::to_string(place.column) + ")";
+    };
     std::map<std::string, int> wire_owner;
     for (std::size_t i = 0; i < program_.records.size(); ++i) {
         const ir::Record& record = program_.records[i];
@@ -161,8 +166,10 @@ void Checker::collect_declarations() {
         if (!record.external_name.empty()) {
             auto [it, inserted] = wire_owner.emplace(record.external_name, static_cast<int>(i));
             if (!inserted) {
-                diagnostics_.error(external_name_spans.at(record.name), "event '" + record.name + "' has the external name '" + record.external_name +
-                                               "' of event '" + program_.records[it->second].name + "'");
+                const std::string& first = program_.records[static_cast<std::size_t>(it->second)].name;
+                diagnostics_.error(external_name_spans.at(record.name), "event '" + record.name + "' has the external name '" +
+                                                                            record.external_name + "' of event '" + first + "'" +
+                                                                            declared_at(first));
             }
         }
     }
@@ -173,7 +180,8 @@ void Checker::collect_declarations() {
         if (clash.kind != ir::Record::Kind::Event) continue;
         const ir::Record& record = program_.records[static_cast<std::size_t>(owner)];
         diagnostics_.error(external_name_spans.at(record.name), "event '" + record.name + "' takes the external name '" +
-                                                                external + "', which is the name of event '" + external + "'");
+                                                                external + "', which is the name of event '" + external + "'" +
+                                                                declared_at(external));
     }
     for (std::size_t i = 0; i < program_.records.size(); ++i) {
         const ir::Record& record = program_.records[i];

@@ -244,21 +244,29 @@ constexpr std::string_view strftime_flags = "_-0^#";
 constexpr std::string_view strftime_e_conversions = "cCxXyY";
 constexpr std::string_view strftime_o_conversions = "deHImMSuUVwWy";
 
-// Where the first conversion of `layout` that strftime does not define (glibc flags and a
-// width of at most two digits allowed) begins and ends, or nothing when every conversion is one,
-// so that the result depends on nothing but the instant.
-std::optional<std::pair<std::size_t, std::size_t>> first_invalid_conversion(std::string_view layout) {
+// The first conversion of a layout that strftime does not define (glibc flags and a width of
+// at most two digits allowed): where it begins and ends, and why.
+struct InvalidConversion {
+    enum class Why { Unknown, Unfinished, TooWide } why;
+    std::size_t begin, end;
+};
+
+// The first invalid conversion of `layout`, or nothing when every conversion is one strftime
+// defines, so that the result depends on nothing but the instant.
+std::optional<InvalidConversion> first_invalid_conversion(std::string_view layout) {
+    using Why = InvalidConversion::Why;
     for (std::size_t i = 0; i < layout.size(); ++i) {
         if (layout[i] != '%') continue;
         const std::size_t begin = i++;
         while (i < layout.size() && strftime_flags.find(layout[i]) != std::string_view::npos) ++i;
         for (int width = 0; width < 2 && i < layout.size() && layout[i] >= '0' && layout[i] <= '9'; ++width)
             ++i;
+        if (i < layout.size() && layout[i] >= '0' && layout[i] <= '9') return InvalidConversion{Why::TooWide, begin, i + 1};
         std::string_view allowed = strftime_conversions;
         if (i < layout.size() && (layout[i] == 'E' || layout[i] == 'O'))
             allowed = layout[i++] == 'E' ? strftime_e_conversions : strftime_o_conversions;
-        if (i >= layout.size()) return std::pair{begin, layout.size()};
-        if (allowed.find(layout[i]) == std::string_view::npos) return std::pair{begin, i + 1};
+        if (i >= layout.size()) return InvalidConversion{Why::Unfinished, begin, layout.size()};
+        if (allowed.find(layout[i]) == std::string_view::npos) return InvalidConversion{Why::Unknown, begin, i + 1};
     }
     return std::nullopt;
 }
@@ -390,10 +398,24 @@ std::optional<std::string> layout_problem(std::string_view layout) {
     if (layout.empty()) return "an empty layout always gives \"\"";
     auto invalid = first_invalid_conversion(layout);
     if (!invalid) return std::nullopt;
-    const std::string_view conversion = layout.substr(invalid->first, invalid->second - invalid->first);
-    if (invalid->second == layout.size() && conversion.find_first_not_of("%_-0^#0123456789EO") == std::string_view::npos)
-        return "the layout ends in an unfinished conversion '" + std::string(conversion) + "' (a '%' is written %%)";
-    return "'" + std::string(conversion) + "' is not a conversion it supports, so it would always give \"\"";
+    // The whole character that ends it (`%é`), and a long run of flags cut short, on a
+    // character's boundary.
+    std::size_t end = invalid->end;
+    while (end < layout.size() && (static_cast<unsigned char>(layout[end]) & 0xC0) == 0x80) ++end;
+    std::string conversion(layout.substr(invalid->begin, end - invalid->begin));
+    if (conversion.size() > 24) {
+        std::size_t cut = 24;
+        while (cut > 0 && (static_cast<unsigned char>(conversion[cut]) & 0xC0) == 0x80) --cut;
+        conversion = conversion.substr(0, cut) + "…";
+    }
+    switch (invalid->why) {
+    case InvalidConversion::Why::Unfinished:
+        return "the layout ends in an unfinished conversion '" + conversion + "' (a '%' is written %%)";
+    case InvalidConversion::Why::TooWide:
+        return "'" + conversion + "' has a width of more than two digits, so it would always give \"\"";
+    case InvalidConversion::Why::Unknown: break;
+    }
+    return "'" + conversion + "' is not a conversion it supports, so it would always give \"\"";
 }
 
 std::string format_time(std::int64_t epoch_ms, std::string_view layout) {

@@ -517,9 +517,9 @@ TEST_CASE("a record may not hold itself through required fields; optional fields
 TEST_CASE("an external name may not be another event's name, nor another event's external name") {
     // Reported at the string, the name that clashes, as a duplicate name is at the second name.
     CHECK(has(check("event A \"B\" { id: string }\nevent B { id: string }\n"),
-              "1:9: error: event 'A' takes the external name 'B', which is the name of event 'B'"));
+              "1:9: error: event 'A' takes the external name 'B', which is the name of event 'B' (declared at test.flow:2:7)"));
     CHECK(has(check("event A \"ext.a\" { id: string }\nevent B  \"ext.a\" { id: string }\n"),
-              "2:10: error: event 'B' has the external name 'ext.a' of event 'A'"));
+              "2:10: error: event 'B' has the external name 'ext.a' of event 'A' (declared at test.flow:1:7)"));
 }
 
 TEST_CASE("the content hash follows behaviour, not comments or unrelated declarations") {
@@ -799,6 +799,14 @@ TEST_CASE("a format_time layout written out that could only give an empty string
     CHECK(has(check(body("\"%OY\"")), "'%OY' is not a conversion it supports"));
     CHECK(has(check(body("\"100%\"")), "format_time layout: the layout ends in an unfinished conversion '%' (a '%' is written %%)"));
     CHECK(has(check(body("\"\"")), "format_time layout: an empty layout always gives \"\""));
+    // Unfinished only when the layout ends inside it; a third digit of width, or a modifier with
+    // a conversion it does not pair with, is said as such; a non-ASCII character whole.
+    CHECK(has(check(body("\"%12\"")), "the layout ends in an unfinished conversion '%12'"));
+    CHECK(has(check(body("\"%123d\"")), "format_time layout: '%123' has a width of more than two digits"));
+    CHECK(has(check(body("\"%E%\"")), "format_time layout: '%E%' is not a conversion it supports"));
+    CHECK(has(check(body("\"%\\u{E9} \"")), "format_time layout: '%\u00e9' is not a conversion it supports"));
+    const std::string flags = check(body("\"%" + std::string(40, '_') + "q\""));
+    CHECK(has(flags, "format_time layout: '%" + std::string(23, '_') + "…' is not a conversion it supports"));
     // Every conversion it supports, flags, widths and the modifiers POSIX pairs are fine; so is a
     // layout computed at run time, which is only known then.
     CHECK(check(body("\"%a %A %b %B %c %C %d %D %e %F %g %G %h %H %I %j %m %M %n %p %r %R %S %t %T %u %U %V %w %W "

@@ -165,6 +165,15 @@ TEST_CASE("decoding: taking the values out of the wire gives what copying gives,
     auto below = f.engine->decode("E", edge);
     REQUIRE(std::holds_alternative<engine::Event>(below));
     CHECK(std::get<engine::Event>(below).data["big"] == 9007199254740991);
+    // Exactly -2^63 as a double may be digits alone past 64 bits or a fraction within them: the
+    // message says both.
+    edge["big"] = nlohmann::json::parse("-9223372036854775809");
+    REQUIRE(edge["big"].is_number_float());
+    auto past = f.engine->decode("E", edge);
+    REQUIRE(std::holds_alternative<engine::DecodeError>(past));
+    CHECK(std::get<engine::DecodeError>(past).message ==
+          "int out of range, or written with a fraction or an exponent at or above 2^53 in magnitude: write it with digits "
+          "alone, within 64 bits");
     edge["big"] = nlohmann::json::parse("1234567890123456789");
     auto digits = f.engine->decode("E", edge);
     REQUIRE(std::holds_alternative<engine::Event>(digits));

@@ -90,12 +90,21 @@ std::optional<DecodeError> WireCodec::decode_value(Value& wire, const Type& type
             // as ...992, so a larger one must be written with digits alone.
             const double d = wire.get<double>();
             if (!std::isfinite(d) || d != std::trunc(d)) return expected("int");
+            // Digits alone within 64 bits never arrive here (they are read as integers), so a
+            // double strictly inside ±2^63 was written with a fraction or an exponent. Exactly
+            // ±2^63 may be either: -9223372036854775809 rounds to -2^63, and so does
+            // -9223372036854775808.0, which is in range.
             constexpr double exact_below = 9007199254740992.0;  // 2^53
-            if (!(d > -exact_below && d < exact_below))
-                return DecodeError{path.text(), d >= -9223372036854775808.0 && d < 9223372036854775808.0
-                                                    ? "int written with a fraction or an exponent must be below 2^53 in "
-                                                      "magnitude to be exact: write it with digits alone"
-                                                    : "int out of range"};
+            constexpr double two_to_63 = 9223372036854775808.0;
+            if (!(d > -exact_below && d < exact_below)) {
+                if (d > -two_to_63 && d < two_to_63)
+                    return DecodeError{path.text(), "int written with a fraction or an exponent must be below 2^53 in "
+                                                    "magnitude to be exact: write it with digits alone"};
+                if (d == -two_to_63 || d == two_to_63)
+                    return DecodeError{path.text(), "int out of range, or written with a fraction or an exponent at or above "
+                                                    "2^53 in magnitude: write it with digits alone, within 64 bits"};
+                return DecodeError{path.text(), "int out of range"};
+            }
             out = static_cast<std::int64_t>(d);
             return std::nullopt;
         }
