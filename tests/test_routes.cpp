@@ -1493,3 +1493,35 @@ TEST_CASE("the history holds a step's commands and its transition in the order t
     CHECK(history_of(second) == std::vector<std::string>{
         "delivery", "command before goto", "transition", "command entry of A", "cancel", "command on cancel", "transition"});
 }
+
+TEST_CASE("an instance is read with its history as of one moment, while events keep changing it") {
+    Server s(100, "event Go { id: string }\nevent Move { id: string }\n"
+                  "workflow W { key id: string var moves: int = 0\n"
+                  " start on Go { goto A }\n"
+                  " state A { on Move { moves = moves + 1 goto B } }\n"
+                  " state B { on Move { moves = moves + 1 goto A } } }");
+    auto started = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "g", "type": "Go", "data": {"id": "k"}})"));
+    const std::string id = started["deliveries"][0]["instance"];
+    std::atomic<bool> done{false};
+    std::thread mover([&] {
+        for (int n = 0; n < 300; ++n)
+            s.call(beast_http::verb::post, "/v1/events", R"({"id": "m)" + std::to_string(n) + R"(", "type": "Move", "data": {"id": "k"}})");
+        done = true;
+    });
+    int reads = 0, torn = 0;
+    while (!done || reads < 20) {
+        json detail = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id));
+        int handled = 0;
+        std::string last_to;
+        for (const json& h : detail["history"]) {
+            if (h["kind"] == "delivery" && h["outcome"] == "handled") ++handled;
+            if (h["kind"] == "transition") last_to = h["to"];
+        }
+        // The state, the vars and the history of one answer belong to the same commit.
+        if (detail["state"] != last_to || detail["vars"]["moves"] != handled) ++torn;
+        ++reads;
+    }
+    mover.join();
+    CHECK(torn == 0);
+    CHECK(reads >= 20);
+}

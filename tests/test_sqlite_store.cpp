@@ -100,12 +100,18 @@ TEST_CASE("a version 1 database is migrated: every row kept with its row id, the
     CHECK((**failed.value).instance.error == "division by zero");
 
     // History rows, packed ones included, in their order.
-    auto history = s.history("i-running");
-    REQUIRE(history.ok());
-    REQUIRE(history.value->size() == 3);
-    CHECK((*history.value)[0].kind == "delivery");
-    CHECK((*history.value)[1].kind == "transition");
-    CHECK((*history.value)[2].kind == "command");
+    auto detail = s.instance_detail("i-running");
+    REQUIRE(detail.ok());
+    REQUIRE(detail.value->has_value());
+    CHECK((**detail.value).instance.state == "S");
+    const auto& history = (**detail.value).history;
+    REQUIRE(history.size() == 3);
+    CHECK(history[0].kind == "delivery");
+    CHECK(history[1].kind == "transition");
+    CHECK(history[2].kind == "command");
+    auto none = s.instance_detail("i-nobody");
+    REQUIRE(none.ok());
+    CHECK(!none.value->has_value());
 
     // The outbox by status, its counts, and the relay's query.
     CHECK(s.outbox("pending", 10).value->front().id == "c-pending");

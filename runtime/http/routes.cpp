@@ -397,10 +397,10 @@ Response list_instances(const Request& req, const boost::urls::url_view& url, Se
 }
 
 Response get_instance(const Request& req, const std::string& id, Services& s) {
-    auto found = s.store.instance(id);
+    auto found = s.store.instance_detail(id);
     if (!found.ok()) return error_response(503, found.error->message, req.version());
     if (!*found.value) return error_response(404, "no instance '" + id + "'", req.version());
-    store::StoredInstance& i = **found.value;
+    store::StoredInstance& i = (**found.value).instance;
     json body = instance_summary(i);
     const engine::Engine* engine = s.deployment.engine_for(i.workflow, i.instance.version);
     int w = engine ? engine->program().workflow_index(i.workflow) : -1;
@@ -418,10 +418,8 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
     json timers = json::array();
     for (const auto& t : i.instance.timers) timers.push_back({{"due", service::timestamp(t.due_ms)}, {"sequence", t.sequence}});
     body["timers"] = std::move(timers);
-    auto history = s.store.history(id);
-    if (!history.ok()) return error_response(503, history.error->message, req.version());
     json entries = json::array();
-    for (const auto& h : *history.value) {
+    for (const auto& h : (**found.value).history) {
         json entry = json::parse(h.detail, nullptr, false);
         if (!entry.is_object()) entry = json::object();
         entry["at"] = h.at;

@@ -653,15 +653,27 @@ public:
         return recorded_response(*reader_, event_id);
     }
 
-    Result<std::vector<HistoryEntry>> history(const std::string& instance) override {
+    Result<std::optional<InstanceDetail>> instance_detail(const std::string& id) override {
+        using Found = std::optional<InstanceDetail>;
         std::lock_guard lock(read_mutex_);
+        // A read transaction: both reads see the same commit (WAL keeps it while the writer goes on).
+        if (auto e = reader_->exec("BEGIN")) return fail<Found>(*e);
+        struct EndRead {
+            Connection& db;
+            ~EndRead() {
+                if (db.exec("COMMIT")) (void)db.exec("ROLLBACK");  // never left open: later reads would see this moment
+            }
+        } end_read{*reader_};
+        auto found = instance_by_id(*reader_, id);
+        if (!found.ok()) return fail<Found>(*found.error);
+        if (!*found.value) return Result<Found>::success(std::nullopt);
+        InstanceDetail detail{std::move(**found.value), {}};
         Use s(reader_->prepare("SELECT at, kind, detail FROM history WHERE instance = ? ORDER BY row"));
-        s->bind(1, instance);
-        std::vector<HistoryEntry> out;
+        s->bind(1, id);
         int code;
-        while ((code = s->step()) == SQLITE_ROW) unpack_history(s->text(0), s->text(1), s->text(2), out);
-        if (code != SQLITE_DONE) return fail<std::vector<HistoryEntry>>(s->error(code));
-        return Result<std::vector<HistoryEntry>>::success(std::move(out));
+        while ((code = s->step()) == SQLITE_ROW) unpack_history(s->text(0), s->text(1), s->text(2), detail.history);
+        if (code != SQLITE_DONE) return fail<Found>(s->error(code));
+        return Result<Found>::success(std::move(detail));
     }
 
     Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row) override {

@@ -174,7 +174,14 @@ public:
     // The response recorded for an event id, read outside the writer's transaction (for
     // duplicates in a batch the database failed to commit).
     virtual Result<std::optional<std::string>> recorded_event(const std::string& event_id) = 0;
-    virtual Result<std::vector<HistoryEntry>> history(const std::string& instance) = 0;
+    // An instance with its history, both as of one moment (one read transaction: a commit between
+    // the two reads would pair a state with a history it has not reached, or gone past); nothing
+    // when there is no such instance.
+    struct InstanceDetail {
+        StoredInstance instance;
+        std::vector<HistoryEntry> history;
+    };
+    virtual Result<std::optional<InstanceDetail>> instance_detail(const std::string& id) = 0;
     // Commands in insertion order, of one status (empty: any), after a row (0: from the first).
     virtual Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row = 0) = 0;
     // Counts for /metrics: instances by status, outbox rows by status, pending timers.
