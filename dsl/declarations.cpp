@@ -98,10 +98,8 @@ void Checker::collect_declarations() {
         }
         const auto [first_file, first_offset] = first_of.at(name.text);
         if (first_file != entry.file || first_offset != name.id_first) {
-            const Source& first_source = source(first_file);
-            LineColumn at = first_source.locate(static_cast<std::size_t>(first_offset));
-            diagnostics_.error(entry.span, "'" + name.text + "' is already declared at " + first_source.name() + ":" +
-                                               std::to_string(at.line) + ":" + std::to_string(at.column));
+            diagnostics_.error(entry.span, "'" + name.text + "' is already declared at " +
+                                               source(first_file).place(static_cast<std::size_t>(first_offset)));
             refused_declarations_.insert({entry.file, name.text});
             return false;
         }
@@ -156,8 +154,7 @@ void Checker::collect_declarations() {
     // Events are found on the wire by their external name and by their declared name.
     auto declared_at = [&](const std::string& name) {
         const Span& at = declared_.at(name).span;
-        LineColumn place = at.source->locate(static_cast<std::size_t>(at.begin));
-        return " (declared at " + at.source->name() + ":" + std::to_string(place.line) + ":" + std::to_string(place.column) + ")";
+        return " (declared at " + at.source->place(static_cast<std::size_t>(at.begin)) + ")";
     };
     std::map<std::string, int> wire_owner;
     for (std::size_t i = 0; i < program_.records.size(); ++i) {

@@ -23,6 +23,11 @@ Source::Source(std::string name, std::string text) : name_(std::move(name)), tex
         if (text_[i] == '\n') line_starts_.push_back(i + 1);
 }
 
+std::string Source::place(std::size_t offset) const {
+    LineColumn at = locate(offset);
+    return name_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
+}
+
 LineColumn Source::locate(std::size_t offset) const {
     offset = std::min(offset, text_.size());
     auto after = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);

@@ -26,6 +26,8 @@ public:
     const std::string& text() const { return text_; }
 
     LineColumn locate(std::size_t offset) const;
+    // "NAME:LINE:COL" of an offset, as a message names another place.
+    std::string place(std::size_t offset) const;
     // The text of a 1-based line, without its line break (nor a byte order mark).
     std::string_view line(int number) const;
 
