@@ -1,8 +1,10 @@
 // Whole-workflow checks on the lowered form: states nothing can leave, states nothing
-// reaches, states from which the instance can never end; and declarations never used.
+// reaches, states from which the instance can never end, timers that re-enter their state at
+// once for ever; and declarations never used.
 #include "dsl/checker.hpp"
 
 #include <deque>
+#include <optional>
 
 namespace flow {
 
@@ -34,7 +36,119 @@ void collect_exits(const ir::Block& block, Exits& exits) {
     }
 }
 
+// How the paths through a block end, for the timer-loop warning.
+enum class PathsEnd {
+    InGoto,        // every path ends in a goto (to the states collected)
+    FallThrough,   // some path reaches the block's end; the others end in a goto
+    Ends,          // some path ends the instance (complete, fail, cancel) or names no state
+};
+
+PathsEnd paths_end(const ir::Block& block, std::set<int>& gotos) {
+    for (const ir::Stmt& s : block) {
+        switch (s.kind) {
+        case ir::Stmt::Kind::Goto:
+            if (s.slot < 0) return PathsEnd::Ends;
+            gotos.insert(s.slot);
+            return PathsEnd::InGoto;
+        case ir::Stmt::Kind::Complete:
+        case ir::Stmt::Kind::Fail:
+        case ir::Stmt::Kind::Cancel:
+            return PathsEnd::Ends;
+        case ir::Stmt::Kind::If: {
+            bool all_goto = s.otherwise.has_value();
+            auto fold = [&](const ir::Block& body) {
+                PathsEnd end = paths_end(body, gotos);
+                if (end != PathsEnd::InGoto) all_goto = false;
+                return end == PathsEnd::Ends;
+            };
+            for (const ir::Branch& b : s.branches)
+                if (fold(b.body)) return PathsEnd::Ends;
+            if (s.otherwise && fold(*s.otherwise)) return PathsEnd::Ends;
+            if (all_goto) return PathsEnd::InGoto;
+            break;  // the paths that fall through the `if` go on
+        }
+        default:
+            break;
+        }
+    }
+    return PathsEnd::FallThrough;
+}
+
+// The timer of a state that fires first once the state is entered, when that is known without
+// running anything: every timer of the state is an `after` of a literal duration. The first of
+// the shortest, as timers due together fire in the order they started.
+std::optional<std::size_t> first_timer(const ir::State& state) {
+    std::optional<std::size_t> first;
+    std::int64_t shortest = 0;
+    for (std::size_t i = 0; i < state.timers.size(); ++i) {
+        const ir::Timer& t = state.timers[i];
+        if (t.kind != ir::Timer::Kind::After || t.when.op != ir::Op::Literal || !t.when.literal.is_number_integer())
+            return std::nullopt;
+        const std::int64_t delay = t.when.literal.get<std::int64_t>();
+        if (!first || delay < shortest) first = i, shortest = delay;
+    }
+    if (!first || shortest > 0) return std::nullopt;
+    return first;
+}
+
 }  // namespace
+
+void Checker::report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
+    // A state loops when the timer that fires first on entering it is already due (`after 0s`),
+    // and every path of its body enters a state that loops: nothing else can run in between
+    // (an event waits for a chain of due timers to end), so the timers fire for ever without
+    // time moving on. The looping states are what is left after taking away, again and again,
+    // every candidate that can enter a state that is no candidate.
+    const std::size_t n = w.states.size();
+    std::vector<std::optional<std::size_t>> timer(n);
+    std::vector<std::set<int>> enters(n);
+    std::vector<bool> loops(n, false);
+    std::vector<std::vector<int>> entered_from(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        timer[i] = first_timer(w.states[i]);
+        if (!timer[i]) continue;
+        loops[i] = paths_end(w.states[i].timers[*timer[i]].handler.body, enters[i]) == PathsEnd::InGoto;
+        if (loops[i])
+            for (int next : enters[i]) entered_from[static_cast<std::size_t>(next)].push_back(static_cast<int>(i));
+    }
+    std::vector<int> taken_away;
+    for (std::size_t i = 0; i < n; ++i)
+        if (!loops[i]) taken_away.push_back(static_cast<int>(i));
+    while (!taken_away.empty()) {
+        const int s = taken_away.back();
+        taken_away.pop_back();
+        for (int before : entered_from[static_cast<std::size_t>(s)]) {
+            if (!loops[static_cast<std::size_t>(before)]) continue;
+            loops[static_cast<std::size_t>(before)] = false;
+            taken_away.push_back(before);
+        }
+    }
+
+    std::map<std::string, const ast::State*> state_syntax;
+    for (const ast::WorkflowMember& member : syntax.members)
+        if (const auto* s = boost::get<ast::State>(&member)) state_syntax.emplace(s->name.text, s);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!loops[i]) continue;
+        const ir::State& s = w.states[i];
+        // The timer's `after` in the source: timers are lowered in source order.
+        const ast::After* after = nullptr;
+        std::size_t seen = 0;
+        for (const ast::StateMember& member : state_syntax.at(s.name)->members) {
+            const bool is_timer = boost::get<ast::After>(&member) || boost::get<ast::At>(&member);
+            if (is_timer && seen++ == *timer[i]) after = boost::get<ast::After>(&member);
+        }
+        if (!after) continue;
+        std::string others;
+        for (int next : enters[i])
+            if (static_cast<std::size_t>(next) != i) others += (others.empty() ? "'" : ", '") + w.states[static_cast<std::size_t>(next)].name + "'";
+        const bool only_itself = others.empty();
+        diagnostics_.warning(Span{&source(file), after->id_first, after->id_first + 5},
+                             "this timer is due as soon as state '" + s.name + "' is entered, and every path of its body enters " +
+                                 (only_itself ? "'" + s.name + "' again"
+                                              : "a state whose first timer does the same (" + others + ")") +
+                                 ": it would fire for ever without time moving on, until the runtime fails the instance (timer loop)");
+    }
+}
 
 void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
     std::map<std::string, const ast::State*> state_syntax;
@@ -104,6 +218,7 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
         if (!can_end[i] && !dead_end[i])
             diagnostics_.warning(where, "no path from state '" + s.name + "' reaches complete, fail or cancel");
     }
+    if (graph_is_known) report_timer_loops(syntax, w, file);
 }
 
 void Checker::report_unused() {

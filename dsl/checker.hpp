@@ -141,6 +141,9 @@ private:
     // which no path ends the instance (left out when a goto names no state or no start handler
     // exists: they would be consequences of that error).
     void analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file);
+    // Warnings for timers that, once due, enter a state whose first timer is due at once, for
+    // ever (`after 0s { goto Same }`): the runtime fails such an instance after a bound.
+    void report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, int file);
     void report_unused();
 
     // ---- shared helpers ----

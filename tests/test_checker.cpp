@@ -276,6 +276,45 @@ TEST_CASE("a state can end when any path of gotos leads to one that ends, howeve
     CHECK_FALSE(has(summary, "never entered"));
 }
 
+TEST_CASE("a timer that enters, at once and on every path, a state whose first timer is due at once is warned of") {
+    // Two states on a line each, so that a warning's line names its state: S on line 8, T on line 9.
+    auto states = [](const std::string& s, const std::string& t) {
+        return prelude + "workflow W {\n key id: string\n start on A { goto S }\n on B { complete }\n" +
+               " state S { " + s + " }\n state T { " + t + " }\n}";
+    };
+    const std::string loop_warning = "it would fire for ever without time moving on, until the runtime fails the instance (timer loop)";
+    // A timer re-entering its own state.
+    std::string self = check(states("after 0s { goto S }", "on B { complete }"));
+    CHECK(has(self, "8:12: warning: this timer is due as soon as state 'S' is entered, and every path of its body enters 'S' again: " +
+                        loop_warning));
+    CHECK_FALSE(has(self, "state 'T' is entered"));
+    // Two states entering each other, each through its first timer, on every branch; the commands
+    // sent on the way do not stop it.
+    std::string pair = check(states("after 0ms { emit C { id: key, n: 1 } if key == \"a\" { goto T } else { goto T } }",
+                                    "after 1h { complete } after 0s { goto S }"));
+    CHECK(has(pair, "8:12: warning: this timer is due as soon as state 'S' is entered, and every path of its body enters a state whose "
+                    "first timer does the same ('T'): " + loop_warning));
+    CHECK(has(pair, "9:34: warning: this timer is due as soon as state 'T' is entered, and every path of its body enters a state whose "
+                    "first timer does the same ('S')"));
+    // No loop: a path ends the instance, falls through (the instance then waits), enters a state
+    // whose first timer is later, or the first timer is later, or depends on a value, or is an
+    // `at`, or is an earlier `after 0s` that leaves.
+    for (const auto& [s, t] : std::vector<std::pair<std::string, std::string>>{
+             {"after 0s { if key == \"a\" { goto S } else { complete } }", "on B { complete }"},
+             {"after 0s { if key == \"a\" { goto S } }", "on B { complete }"},
+             {"after 0s { goto T }", "after 1ms { goto S }"},
+             {"after 1s { goto S }", "on B { complete }"},
+             {"after seconds(0) { goto S }", "on B { complete }"},
+             {"after 0s { goto S } at now() { complete }", "on B { complete }"},
+             {"after 0s { goto T } after 0s { goto S }", "after 0s { complete }"},
+             {"after 0s { goto T }", "after 0s { if key == \"a\" { goto S } else { fail \"no\" } }"},
+         }) {
+        CAPTURE(s);
+        CAPTURE(t);
+        CHECK_FALSE(has(check(states(s, t)), "timer loop"));
+    }
+}
+
 TEST_CASE("warnings: unreachable states, states that cannot end, unused declarations and vars") {
     std::string unreachable = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                         "state T { on B { complete } } }";
