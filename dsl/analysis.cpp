@@ -1,8 +1,10 @@
 // Whole-workflow checks on the lowered form: states nothing can leave, states nothing
 // reaches, states from which the instance can never end, timers that re-enter their state at
-// once for ever; and declarations never used.
+// once for ever, workflow-level handlers that no state leaves a chance; and declarations never
+// used.
 #include "dsl/checker.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 
@@ -150,6 +152,29 @@ void Checker::report_timer_loops(const ast::Workflow& syntax, const ir::Workflow
     }
 }
 
+void Checker::report_unchosen_workflow_handlers(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
+    if (w.states.empty()) return;
+    auto state_takes_every = [](const ir::State& state, int event) {
+        auto found = state.handlers_by_event.find(event);
+        if (found == state.handlers_by_event.end()) return false;
+        return std::any_of(found->second.begin(), found->second.end(),
+                           [&](int h) { return !state.handlers[static_cast<std::size_t>(h)].guard; });
+    };
+    std::size_t index = 0;  // workflow-level handlers are lowered in source order, each one
+    for (const ast::WorkflowMember& member : syntax.members) {
+        const auto* h = boost::get<ast::Handler>(&member);
+        if (!h || index >= w.handlers.size()) continue;
+        const int event = w.handlers[index++].event;
+        if (event < 0) continue;
+        const bool every_state = std::all_of(w.states.begin(), w.states.end(),
+                                             [&](const ir::State& s) { return state_takes_every(s, event); });
+        if (every_state)
+            diagnostics_.warning(Span{&source(file), h->id_first, h->id_first + 2},
+                                 "this workflow-level handler for '" + h->event.text + "' is never chosen: every state has a handler for '" +
+                                     h->event.text + "' with no guard, which is chosen first");
+    }
+}
+
 void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
     std::map<std::string, const ast::State*> state_syntax;
     for (const ast::WorkflowMember& member : syntax.members)
@@ -219,6 +244,7 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
             diagnostics_.warning(where, "no path from state '" + s.name + "' reaches complete, fail or cancel");
     }
     if (graph_is_known) report_timer_loops(syntax, w, file);
+    report_unchosen_workflow_handlers(syntax, w, file);
 }
 
 void Checker::report_unused() {

@@ -144,6 +144,9 @@ private:
     // Warnings for timers that, once due, enter a state whose first timer is due at once, for
     // ever (`after 0s { goto Same }`): the runtime fails such an instance after a bound.
     void report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, int file);
+    // Warnings for workflow-level handlers that no state leaves a chance: each has an unguarded
+    // handler of its own for the event, which is chosen first.
+    void report_unchosen_workflow_handlers(const ast::Workflow& syntax, const ir::Workflow& w, int file);
     void report_unused();
 
     // ---- shared helpers ----

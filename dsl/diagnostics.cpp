@@ -111,10 +111,6 @@ int display_width(char32_t c) {
 
 static const char* severity_word(Severity s) { return s == Severity::Error ? "error" : "warning"; }
 
-namespace {
-
-// A file name or a message on one line of text, whatever it holds (an import path with a `\n`
-// in it): each control character written as the escape that would give it in a Flow string.
 std::string one_line(std::string_view message) {
     std::string out;
     out.reserve(message.size());
@@ -132,6 +128,8 @@ std::string one_line(std::string_view message) {
     }
     return out;
 }
+
+namespace {
 
 // The source line as UTF-8 text: a byte that starts no character (in a file refused for it) is
 // shown as U+FFFD, one for each, as the caret line counts it.

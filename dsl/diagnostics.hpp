@@ -4,6 +4,7 @@
 #include "dsl/source.hpp"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace flow {
@@ -42,6 +43,10 @@ private:
     std::vector<Diagnostic> list_;
     std::vector<std::string> file_order_;
 };
+
+// A file name or a message on one line of text, whatever it holds (an import path with a `\n`
+// in it): each control character written as the escape that would give it in a Flow string.
+std::string one_line(std::string_view text);
 
 // `FILE:LINE:COL: error: message`, the source line, and a caret (with `~` under the rest of
 // the range on the same line), as GCC and Clang print them. Ends with a newline.

@@ -48,6 +48,15 @@ std::string timer_label(const ir::Timer& t) {
     return t.kind == ir::Timer::Kind::After ? "after timer" : "at deadline";
 }
 
+// Whether one of the state's own handlers for the event has no guard, and so is always chosen.
+bool takes_every(const ir::State& state, int event) {
+    auto found = state.handlers_by_event.find(event);
+    if (found == state.handlers_by_event.end()) return false;
+    for (int h : found->second)
+        if (!state.handlers[static_cast<std::size_t>(h)].guard) return true;
+    return false;
+}
+
 std::set<Edge> edges_of(const ir::Program& program, const ir::Workflow& w) {
     std::set<Edge> edges;
     auto add = [&](int from, const ir::Block& body, const std::string& label) {
@@ -60,7 +69,10 @@ std::set<Edge> edges_of(const ir::Program& program, const ir::Workflow& w) {
         int from = static_cast<int>(i);
         for (const ir::Handler& h : w.states[i].handlers) add(from, h.body, event_label(program, h));
         for (const ir::Timer& t : w.states[i].timers) add(from, t.handler.body, timer_label(t));
-        for (const ir::Handler& h : w.handlers) add(from, h.body, event_label(program, h) + " (any state)");
+        // A workflow-level handler is considered only when none of the state's own is chosen: an
+        // unguarded one for the same event always is.
+        for (const ir::Handler& h : w.handlers)
+            if (!takes_every(w.states[i], h.event)) add(from, h.body, event_label(program, h) + " (any state)");
     }
     return edges;
 }
@@ -114,11 +126,57 @@ std::string mermaid_id(const std::string& name) {
     return id;
 }
 
-// The id of a state of a lone workflow's diagram: its name, unless Mermaid reads that as a
-// keyword; then a name no state has, declared with `state "Name" as id`.
-std::string mermaid_state_id(const ir::Workflow& w, const std::string& name) {
-    return is_mermaid_keyword(name) ? unused_name(w, name + '_') : name;
+// The ids Mermaid gives, inside a composite state `X`, to its start and end (`[*]`): `X_start`
+// and `X_end`; outside any, X is `root`. A state given one of them would be drawn as that point.
+std::set<std::string> ids_mermaid_gives(const std::string& composite) {
+    return {composite, composite + "_start", composite + "_end"};
 }
+
+// Ids given out once each: a state's own name where Mermaid can take it, else the name followed
+// by underscores (or, for a workflow, `_2`, `_3`…) until it is free.
+class MermaidIds {
+public:
+    MermaidIds() { taken_ = ids_mermaid_gives("root"); }
+    bool free(const std::string& id) const { return !is_mermaid_keyword(id) && taken_.count(id) == 0; }
+    void take(const std::string& id) { taken_.insert(id); }
+    std::string underscored(std::string id) {
+        while (!free(id)) id += '_';
+        take(id);
+        return id;
+    }
+    // Whether a composite state could have the id: it, its start's and its end's are free.
+    bool free_composite(const std::string& id) const {
+        for (const std::string& given : ids_mermaid_gives(id))
+            if (!free(given)) return false;
+        return true;
+    }
+    void take_composite(const std::string& id) {
+        for (const std::string& given : ids_mermaid_gives(id)) take(given);
+    }
+    // A composite state's id when its name is not free: a keyword followed by underscores, any
+    // other name by `_2`, `_3`…
+    std::string composite(const std::string& name) {
+        std::string id = name;
+        if (is_mermaid_keyword(name)) {
+            do id += '_'; while (!free_composite(id));
+        } else {
+            for (int n = 2; !free_composite(id); ++n) id = name + "_" + std::to_string(n);
+        }
+        take_composite(id);
+        return id;
+    }
+    std::string numbered(std::string id) {
+        if (!free(id)) {
+            const std::string base = id;
+            for (int n = 2; !free(id); ++n) id = base + "_" + std::to_string(n);
+        }
+        take(id);
+        return id;
+    }
+
+private:
+    std::set<std::string> taken_;
+};
 
 // One line per transition, each state drawn by its id in `state_ids` (by state index).
 std::string mermaid_transitions(const ir::Program& program, const ir::Workflow& w, const std::string& indent,
@@ -156,11 +214,24 @@ std::string draw(const ir::Program& program, const ir::Workflow& w, GraphFormat 
         return out;
     }
     out = "stateDiagram-v2\n";
+    // A state keeps its name as its id where Mermaid can take it; the others get a free one,
+    // declared with `state "Name" as id`.
+    MermaidIds ids;
+    for (const ir::State& s : w.states)
+        if (ids.free(s.name)) ids.take(s.name);
     std::vector<std::string> state_ids;
     for (const ir::State& s : w.states) {
-        state_ids.push_back(mermaid_state_id(w, s.name));
-        if (state_ids.back() != s.name) out += "    state \"" + s.name + "\" as " + state_ids.back() + "\n";
+        const bool own = !is_mermaid_keyword(s.name) && !ids_mermaid_gives("root").count(s.name);
+        state_ids.push_back(own ? s.name : ids.underscored(s.name + '_'));
+        if (!own) out += "    state \"" + s.name + "\" as " + state_ids.back() + "\n";
     }
+    // A state no arrow touches is drawn only once declared.
+    std::vector<bool> touched(w.states.size(), false);
+    for (const Edge& e : edges)
+        for (int node : {e.from, e.to})
+            if (node >= 0) touched[static_cast<std::size_t>(node)] = true;
+    for (std::size_t i = 0; i < w.states.size(); ++i)
+        if (!touched[i] && state_ids[i] == w.states[i].name) out += "    " + state_ids[i] + "\n";
     return out + mermaid_transitions(program, w, "    ", state_ids);
 }
 
@@ -173,31 +244,25 @@ std::string draw(const ir::Program& program, const std::vector<const ir::Workflo
     // Mermaid draws one diagram per block: each workflow becomes a composite state of it, its
     // states named after it so that two workflows' states of the same name stay apart.
     std::string out = "stateDiagram-v2\n";
-    std::set<std::string> ids;  // every id given: a keyword's alias may be another's name, and
-                                // `A` with a state `B__C` meets `A__B` with a state `C`
-    for (const ir::Workflow* w : workflows) ids.insert(mermaid_id(w->name));
-    auto unique = [&ids](std::string id) {
-        if (ids.count(id)) {
-            const std::string base = id;
-            for (int n = 2; ids.count(id); ++n) id = base + "_" + std::to_string(n);
-        }
-        ids.insert(id);
-        return id;
-    };
-    for (const ir::Workflow* w : workflows) {
-        std::string prefix = mermaid_id(w->name) + "__";  // no keyword once prefixed
-        std::string id = mermaid_id(w->name);
-        if (is_mermaid_keyword(id)) {
-            do id += '_'; while (ids.count(id));
-            ids.insert(id);
-        }
-        out += "    state \"" + w->name + "\" as " + id + " {\n";
+    MermaidIds ids;
+    // Each workflow keeps its name where it is free, and the others are given ids next.
+    std::vector<std::string> composite_ids(workflows.size());
+    for (std::size_t i = 0; i < workflows.size(); ++i) {
+        const std::string id = mermaid_id(workflows[i]->name);
+        if (ids.free_composite(id)) ids.take_composite(composite_ids[i] = id);
+    }
+    for (std::size_t i = 0; i < workflows.size(); ++i)
+        if (composite_ids[i].empty()) composite_ids[i] = ids.composite(mermaid_id(workflows[i]->name));
+    for (std::size_t i = 0; i < workflows.size(); ++i) {
+        const ir::Workflow& w = *workflows[i];
+        const std::string prefix = mermaid_id(w.name) + "__";  // no keyword once prefixed
+        out += "    state \"" + w.name + "\" as " + composite_ids[i] + " {\n";
         std::vector<std::string> state_ids;
-        for (const ir::State& s : w->states) {
-            state_ids.push_back(unique(prefix + mermaid_id(s.name)));
+        for (const ir::State& s : w.states) {
+            state_ids.push_back(ids.numbered(prefix + mermaid_id(s.name)));
             out += "        state \"" + s.name + "\" as " + state_ids.back() + "\n";
         }
-        out += mermaid_transitions(program, *w, "        ", state_ids);
+        out += mermaid_transitions(program, w, "        ", state_ids);
         out += "    }\n";
     }
     return out;

@@ -330,6 +330,35 @@ run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/underscores.flow --format mermaid)
 expect_match("${out}" "state \"B__C\" as A__B__C\n" "the first state keeps its id")
 expect_match("${out}" "state \"C\" as A__B__C_2\n" "the second gets its own")
 expect_match("${out}" "\\[\\*\\] --> A__B__C_2 : E\n" "and is drawn by it")
+# Mermaid draws `[*]` as `root_start` and `root_end` outside any composite state, and as `X_start`
+# and `X_end` inside one named X: a state or workflow of such a name gets another id. A state no
+# arrow touches is declared, so that it is drawn; a workflow-level handler is drawn only from the
+# states where it can be chosen.
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow
+  "event A { id: string }\nevent Quit { id: string }\n"
+  "workflow X {\n  key id: string\n  start on A { goto root_end }\n  state root_end { on Quit { complete } on A { goto root } }\n"
+  "  state root { on A { complete } }\n  state Idle { on A { fail \"x\" } }\n  on Quit { fail \"quit\" }\n}\n"
+  "workflow X_end {\n  key id: string\n  start on A { goto S }\n  state S { on A { complete } }\n}\n"
+  "workflow Y {\n  key id: string\n  start on A { goto Waiting }\n  state Waiting { on A { complete } }\n  state Lone { on Quit { } }\n}\n")
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow --format mermaid --workflow X)
+expect_match("${out}" "    state \"root_end\" as root_end_\n    state \"root\" as root_\n" "aliases of Mermaid's own ids")
+expect_match("${out}" "    \\[\\*\\] --> root_end_ : A\n" "an alias in a transition")
+expect_match("${out}" "    root_ --> \\[\\*\\] : Quit \\(any state\\) / fail\n" "a workflow-level handler where it can be chosen")
+if(out MATCHES "root_end_ --> \\[\\*\\] : Quit \\(any state\\)")
+  message(FATAL_ERROR "a workflow-level handler drawn where the state's own always comes first:\n${out}")
+endif()
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow --format dot --workflow X)
+if(out MATCHES "\"root_end\" -> \"__failed\"")
+  message(FATAL_ERROR "a workflow-level handler drawn where the state's own always comes first:\n${out}")
+endif()
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow --format mermaid --workflow Y)
+expect_match("${out}" "stateDiagram-v2\n    Lone\n" "a state no arrow touches, declared")
+run(0 graph ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow --format mermaid)
+expect_match("${out}" "    state \"X\" as X {\n" "the first workflow keeps its id")
+expect_match("${out}" "    state \"X_end\" as X_end_2 {\n" "the second, not X's end")
+# A name on a flowc: line is written on one line, its control characters escaped.
+run(2 graph ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow "--workflow=a\nb\tc")
+expect_match("${err}" "flowc: no workflow 'a\\\\nb\\\\tc' in " "escaped control characters")
 # The help, written where it cannot be, fails as any other output.
 if(EXISTS /dev/full)
   execute_process(COMMAND ${FLOWC} --help RESULT_VARIABLE status OUTPUT_FILE /dev/full ERROR_VARIABLE err)

@@ -315,6 +315,19 @@ TEST_CASE("a timer that enters, at once and on every path, a state whose first t
     }
 }
 
+TEST_CASE("a workflow-level handler that every state's own unguarded handler comes before is warned of") {
+    auto workflow = [](const std::string& states) {
+        return prelude + "workflow W {\n key id: string\n start on A { goto S }\n on B { fail \"quit\" }\n" + states + "}";
+    };
+    CHECK(has(check(workflow(" state S { on B { goto T } }\n state T { on B { complete } on A { goto S } }\n")),
+              "7:2: warning: this workflow-level handler for 'B' is never chosen: every state has a handler for 'B' with no guard, "
+              "which is chosen first\n"));
+    // A state with no handler for it, or only guarded ones, leaves it a chance.
+    CHECK_FALSE(has(check(workflow(" state S { on B { goto T } }\n state T { on A { complete } }\n")), "never chosen"));
+    CHECK_FALSE(has(check(workflow(" state S { on B { goto T } }\n state T { on B when key == \"a\" { complete } }\n")),
+                    "never chosen"));
+}
+
 TEST_CASE("warnings: unreachable states, states that cannot end, unused declarations and vars") {
     std::string unreachable = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                         "state T { on B { complete } } }";

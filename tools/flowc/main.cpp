@@ -1,6 +1,7 @@
 // flowc: check, compile, draw and simulate `.flow` files. A thin layer over dsl/ and the
 // simulator; INTERFACES.md fixes its commands, output and exit statuses.
 #include "dsl/compiler.hpp"
+#include "dsl/diagnostics.hpp"
 #include "dsl/graph.hpp"
 #include "dsl/ir_json.hpp"
 #include "runtime/simulator/simulator.hpp"
@@ -25,8 +26,13 @@ const char* const usage_text =
     "       flowc graph [--werror] FILE [--workflow NAME] [--format dot|mermaid]\n"
     "       flowc simulate FILE... --events EVENTS.jsonl\n";
 
+// A message on stderr, on one line whatever the names in it hold (a control character is written
+// as its escape, as in a diagnostic).
+void say(const std::string& message) { std::cerr << "flowc: " << flow::one_line(message) << "\n"; }
+
 int usage(const std::string& problem) {
-    std::cerr << "flowc: " << problem << "\n" << usage_text;
+    say(problem);
+    std::cerr << usage_text;
     return exit_usage;
 }
 
@@ -35,7 +41,7 @@ int usage(const std::string& problem) {
 int flushed(int status) {
     std::cout.flush();
     if (std::cout) return status;
-    std::cerr << "flowc: cannot write the standard output\n";
+    say("cannot write the standard output");
     return exit_usage;
 }
 
@@ -183,7 +189,7 @@ int compile(int argc, char** argv) {
     if (!out || renamed) {
         std::error_code ignored;
         if (replace) fs::remove(written, ignored);
-        std::cerr << "flowc: cannot write " << options->output << "\n";
+        say("cannot write " + options->output);
         return exit_usage;
     }
     return exit_ok;
@@ -208,7 +214,7 @@ int graph(int argc, char** argv) {
     if (drawn.empty() && !options->workflow.empty())
         return usage("no workflow '" + options->workflow + "' in " + options->files.front());
     if (drawn.empty()) {
-        std::cerr << "flowc: no workflow in " << options->files.front() << "\n";
+        say("no workflow in " + options->files.front());
         return exit_errors;
     }
     std::cout << flow::draw(*result.program, drawn, format);
@@ -223,7 +229,7 @@ int simulate(int argc, char** argv) {
     std::ifstream events(options->events, std::ios::binary);
     std::error_code ignored;
     if (!events || std::filesystem::is_directory(options->events, ignored)) {
-        std::cerr << "flowc: cannot read " << options->events << "\n";
+        say("cannot read " + options->events);
         return exit_usage;
     }
     flow::Compilation result;
@@ -236,13 +242,13 @@ int simulate(int argc, char** argv) {
         ++number;
         if (auto error = simulator.feed(line, number)) {
             std::cout.flush();
-            std::cerr << "flowc: " << options->events << ": " << *error << "\n";
+            say(options->events + ": " + *error);
             return flushed(exit_errors);
         }
     }
     if (events.bad()) {
         std::cout.flush();
-        std::cerr << "flowc: cannot read " << options->events << " past line " << number << "\n";
+        say("cannot read " + options->events + " past line " + std::to_string(number));
         return flushed(exit_usage);
     }
     simulator.finish();
