@@ -812,6 +812,72 @@ TEST_CASE("the admin token guards the routes that change things, and a refused c
           200);
 }
 
+TEST_CASE("an Authorization or a webhook signature header given twice is refused, whichever copy is right") {
+    Server s;
+    const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    s.config.admin_token = "t0ken";
+    auto call = [&](beast_http::verb method, const std::string& target, const std::string& body,
+                    const std::vector<std::pair<std::string, std::string>>& headers) {
+        http::Request req{method, target, 11};
+        for (const auto& [k, v] : headers) req.insert(k, v);  // a repeated name is kept twice
+        req.body() = body;
+        req.prepare_payload();
+        return http::handle(req, *s.services);
+    };
+    for (const auto& order : {std::vector<std::string>{"Bearer t0ken", "Bearer wrong"}, std::vector<std::string>{"Bearer wrong", "Bearer t0ken"}}) {
+        auto r = call(beast_http::verb::get, "/v1/workflows", "", {{"Authorization", order[0]}, {"Authorization", order[1]}});
+        CHECK(r.result_int() == 401);
+    }
+    CHECK(call(beast_http::verb::get, "/v1/workflows", "", {{"Authorization", "Bearer t0ken"}}).result_int() == 200);
+
+    s.config.webhook_secrets = {secret};
+    const std::string body = R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})";
+    const std::string good = http::sign_webhook(secret, "m1", 1767225600, body);  // the test server's clock
+    for (const auto& signatures : {std::vector<std::string>{"v1,AAAA", good}, std::vector<std::string>{good, "v1,AAAA"}}) {
+        auto r = call(beast_http::verb::post, "/v1/events", body,
+                      {{"webhook-id", "m1"}, {"webhook-timestamp", "1767225600"}, {"webhook-signature", signatures[0]},
+                       {"webhook-signature", signatures[1]}});
+        CHECK(r.result_int() == 401);
+        CHECK(s.body_of(r)["error"].get<std::string>().find("webhook-signature is given more than once") != std::string::npos);
+    }
+    auto twice_id = call(beast_http::verb::post, "/v1/events", body,
+                         {{"webhook-id", "m1"}, {"webhook-id", "m2"}, {"webhook-timestamp", "1767225600"}, {"webhook-signature", good}});
+    CHECK(twice_id.result_int() == 401);
+    s.config.admin_token.clear();
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());  // nothing was taken in
+    // One signature header holding both signatures, the right one among them, is the way to send two.
+    CHECK(call(beast_http::verb::post, "/v1/events", body,
+               {{"webhook-id", "m1"}, {"webhook-timestamp", "1767225600"}, {"webhook-signature", "v1,AAAA " + good}})
+              .result_int() == 202);
+}
+
+TEST_CASE("an instance or command id in a path is read in any case, as UUIDs are") {
+    Server s;
+    std::string id = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})"))
+                         ["deliveries"][0]["instance"];
+    std::string upper = id;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    REQUIRE(upper != id);
+    auto found = s.call(beast_http::verb::get, "/v1/instances/" + upper);
+    CHECK(found.result_int() == 200);
+    CHECK(s.body_of(found)["id"] == id);
+    CHECK(s.call(beast_http::verb::post, "/v1/instances/" + upper + "/cancel").result_int() == 200);
+    CHECK(s.call(beast_http::verb::post, "/v1/outbox/" + upper + "/retry").result_int() == 404);
+}
+
+TEST_CASE("every event outcome, and every delivery result of a bound target, is in the metrics from the start, at 0") {
+    Server s;
+    s.metrics.count_deliveries_to({"payments"});
+    std::string text = s.call(beast_http::verb::get, "/metrics").body();
+    for (const char* outcome : {"accepted", "duplicate", "rejected_400", "rejected_401", "rejected_422", "unavailable"})
+        CHECK(text.find("flow_events_total{outcome=\"" + std::string(outcome) + "\"} 0\n") != std::string::npos);
+    for (const char* result : {"delivered", "retry", "dead"})
+        CHECK(text.find("flow_delivery_attempts_total{target=\"payments\",result=\"" + std::string(result) + "\"} 0\n") !=
+              std::string::npos);
+    s.call(beast_http::verb::post, "/v1/events", "not json");
+    CHECK(s.call(beast_http::verb::get, "/metrics").body().find("flow_events_total{outcome=\"rejected_400\"} 1\n") != std::string::npos);
+}
+
 TEST_CASE("metrics are in the Prometheus text format") {
     Server s;
     s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})");

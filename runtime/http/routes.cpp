@@ -51,8 +51,9 @@ unsigned status_for(const store::StoreError& e) {
 
 // The headers an event's ingest reads (a binary-mode CloudEvent's `ce-` attributes and the
 // `webhook-` signature), by lower-case name; the others are not copied. `repeated` gets the
-// first `ce-` header given more than once: an attribute has one value.
-std::map<std::string, std::string> event_headers(const Request& req, std::string& repeated) {
+// first `ce-` header given more than once: an attribute has one value; `repeated_signature`
+// the first `webhook-` one: which copy would be checked is not guessed at.
+std::map<std::string, std::string> event_headers(const Request& req, std::string& repeated, std::string& repeated_signature) {
     std::map<std::string, std::string> out;
     for (const auto& field : req) {
         const std::string_view name = field.name_string();
@@ -63,15 +64,18 @@ std::map<std::string, std::string> event_headers(const Request& req, std::string
         std::string lower(name);
         for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (out.count(lower) && starts("ce-") && repeated.empty()) repeated = lower;
+        if (out.count(lower) && starts("webhook-") && repeated_signature.empty()) repeated_signature = lower;
         out[lower] = std::string(field.value());
     }
     return out;
 }
 
 // `Authorization: Bearer <token>`: the scheme in any case (RFC 9110 section 11.1), the token
-// compared in constant time.
+// compared in constant time. Given twice, it is refused: which copy a proxy meant is not
+// guessed at.
 bool admin_allowed(const Request& req, const service::Config& config) {
     if (config.admin_token.empty()) return true;
+    if (req.count(beast_http::field::authorization) != 1) return false;
     std::string_view given = req[beast_http::field::authorization];
     constexpr std::string_view scheme = "bearer";
     if (given.size() <= scheme.size() || !boost::beast::iequals(given.substr(0, scheme.size()), scheme) ||
@@ -155,10 +159,16 @@ Response replayed_altered(const std::string& webhook_id, unsigned version) {
 // message refused is answered the same way, once its binding is written.
 void post_events(const Request& req, Services& s, Reply reply) {
     auto started = std::chrono::steady_clock::now();
-    std::string repeated_header;
-    auto headers = event_headers(req, repeated_header);
+    std::string repeated_header, repeated_signature_header;
+    auto headers = event_headers(req, repeated_header, repeated_signature_header);
     std::string message_digest;  // of a signed message
     if (!s.config.webhook_secrets.empty()) {
+        if (!repeated_signature_header.empty()) {
+            s.metrics.event("rejected_401");
+            return reply(error_response(401, "the header " + repeated_signature_header + " is given more than once: send it once "
+                                                 "(webhook-signature holds several signatures separated by spaces)",
+                                        req.version()));
+        }
         auto check = verify_webhook(s.config.webhook_secrets, headers["webhook-id"], headers["webhook-timestamp"],
                                     headers["webhook-signature"], req.body(), s.now_ms() / 1000);
         if (check != SignatureCheck::Valid) {
@@ -613,6 +623,11 @@ Response route(const Request& req, Services& s) {
         Response res = error_response(401, "this route needs Authorization: Bearer <admin token>", req.version());
         res.set(beast_http::field::www_authenticate, R"(Bearer realm="flowd")");
         return res;
+    }
+    if (segments.size() >= 3) {
+        // Instance and command ids are UUIDs, which RFC 9562 reads without regard to case;
+        // flowd writes them in lower case.
+        for (char& c : segments[2]) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
     if (segments.size() == 2) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());

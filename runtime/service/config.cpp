@@ -187,6 +187,13 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
         return integer_in_range(j[name], name, least, most, into);
     };
     if (auto e = text_field("admin_token", config.admin_token)) return e;
+    // An Authorization header carries visible ASCII: a token with a space, a control character
+    // (the newline that ends a secret file) or other text could never be matched, and every
+    // admin call would be refused.
+    if (std::any_of(config.admin_token.begin(), config.admin_token.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7E; }))
+        return std::string("admin_token may hold only visible ASCII characters, no space, no control character (a newline at "
+                           "its end?): an Authorization header could not carry it as it is");
     if (auto e = text_field("synchronous", config.synchronous)) return e;
     if (auto e = text_field("metrics_listen", config.metrics_listen)) return e;
     if (j.contains("tls")) {

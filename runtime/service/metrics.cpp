@@ -58,6 +58,17 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
     out += name + "_count" + braces + " " + std::to_string(count_) + "\n";
 }
 
+Metrics::Metrics() {
+    for (const char* outcome : {"accepted", "duplicate", "rejected_400", "rejected_401", "rejected_422", "unavailable"})
+        events_[outcome] = 0;
+}
+
+void Metrics::count_deliveries_to(const std::vector<std::string>& targets) {
+    std::lock_guard lock(mutex_);
+    for (const std::string& target : targets)
+        for (const char* result : {"delivered", "retry", "dead"}) deliveries_.try_emplace({target, result}, 0);
+}
+
 void Metrics::event(const std::string& outcome) {
     std::lock_guard lock(mutex_);
     ++events_[outcome];

@@ -27,6 +27,11 @@ private:
 
 class Metrics {
 public:
+    // Every event outcome starts at 0, so that a counter's first increase is seen by rate():
+    // a series that appears only with its first event hides that event.
+    Metrics();
+    // The same for the delivery results of each target bound.
+    void count_deliveries_to(const std::vector<std::string>& targets);
     void event(const std::string& outcome);  // accepted, duplicate, rejected_400, …
     void ingest_latency(double seconds);
     void batch(std::size_t size);

@@ -1497,8 +1497,9 @@ class FlowdTest(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(self.dir, "unused.db")))
 
     def test_a_config_with_a_typo_a_guessable_secret_or_broken_json_stops_the_start(self):
-        # A misspelt key would silently leave its check off (no signatures, no admin token), and a
-        # `whsec_` secret with nothing after it would be a key anyone can guess.
+        # A misspelt key would silently leave its check off (no signatures, no admin token), a
+        # `whsec_` secret with nothing after it would be a key anyone can guess, and an admin token
+        # with a space or a newline could never be matched.
         sink = {"url": "http://127.0.0.1:9/x"}
         for text, problem in (
                 (json.dumps({"targets": {"sink": sink}, "webhook_secret": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}),
@@ -1509,6 +1510,8 @@ class FlowdTest(unittest.TestCase):
                 (json.dumps({"targets": {"sink": sink}, "webhook_secrets": ["whsec_"]}), "webhook_secrets[0] is whsec_ with no key after it"),
                 (json.dumps({"targets": {"sink": sink}, "webhook_secrets": ["s3cret", "whsec_=="]}), "webhook_secrets[1] is whsec_ with no key after it"),
                 (json.dumps({"targets": {"sink": dict(sink, secret="whsec_")}}), "targets.sink.secret is whsec_ with no key after it"),
+                (json.dumps({"targets": {"sink": sink}, "admin_token": "s3cret\n"}), "admin_token may hold only visible ASCII characters"),
+                (json.dumps({"targets": {"sink": sink}, "admin_token": "s3 cret"}), "admin_token may hold only visible ASCII characters"),
                 (json.dumps({"targets": {"sink": {"url": "http://user:pw@127.0.0.1:9/x"}}}), "targets.sink.url holds a user name or password"),
                 (json.dumps({"targets": {"sink": {"url": "ftp://127.0.0.1:9/x"}}}), "targets.sink.url must start with http:// or https://"),
                 ('{\n  "targets": {"sink": {"url": "http://127.0.0.1:9/x"}},\n}\n', "cannot be read as JSON: parse error at line 3, column 1"),

@@ -581,6 +581,9 @@ int main(int argc, char** argv) {
     auto max_sequence = store.max_timer_sequence();
     std::uint64_t timer_sequence = (max_sequence.ok() ? *max_sequence.value : 0) + 1;
     flow::service::Metrics metrics;
+    std::vector<std::string> bound_targets;
+    for (const auto& [name, target] : config.targets) bound_targets.push_back(name);
+    metrics.count_deliveries_to(bound_targets);
     flow::service::Processor processor(deployment, time_ordered_id);
     flow::service::Writer writer(store, 10000, 512);
     writer.observe_batch = [&](std::size_t n) { metrics.batch(n); };
