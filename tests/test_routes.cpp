@@ -1009,6 +1009,10 @@ TEST_CASE("Standard Webhooks signatures: valid, forged, stale, missing, rotated"
     CHECK(http::verify_webhook({secret}, "msg_1", "1700000000", signature, body, 1699999699) == http::SignatureCheck::Stale);
     CHECK(http::verify_webhook({secret}, "msg_1", "", signature, body, 1700000000) == http::SignatureCheck::Missing);
     CHECK(http::verify_webhook({secret}, "msg_1", "17e8", signature, body, 1700000000) == http::SignatureCheck::BadTimestamp);
+    CHECK(http::verify_webhook({secret}, "msg_1", "9223372036854775808", signature, body, 1700000000) == http::SignatureCheck::Stale);
+    CHECK(http::verify_webhook({secret}, "msg_1", "-99999999999999999999", signature, body, 1700000000) == http::SignatureCheck::Stale);
+    CHECK(http::verify_webhook({secret}, "msg_1", "99999999999999999999x", signature, body, 1700000000) ==
+          http::SignatureCheck::BadTimestamp);
 }
 
 TEST_CASE("a signed message is bound to what it was read as: headers that change nothing may change, a refused one is bound too") {

@@ -81,7 +81,10 @@ SignatureCheck verify_webhook(const std::vector<std::string>& secrets, std::stri
     if (id.empty() || timestamp.empty() || signatures.empty()) return SignatureCheck::Missing;
     std::int64_t sent = 0;
     auto [end, error] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), sent);
-    if (error != std::errc() || end != timestamp.data() + timestamp.size()) return SignatureCheck::BadTimestamp;
+    const bool whole = end == timestamp.data() + timestamp.size();
+    // Digits past 64 bits are a time too far away, not a timestamp that is no number.
+    if (error == std::errc::result_out_of_range && whole) return SignatureCheck::Stale;
+    if (error != std::errc() || !whole) return SignatureCheck::BadTimestamp;
     if (sent < now_s - tolerance_s || sent > now_s + tolerance_s) return SignatureCheck::Stale;
     std::string message = std::string(id) + "." + std::string(timestamp) + "." + std::string(body);
     bool valid = false;
