@@ -359,6 +359,14 @@ expect_match("${out}" "    state \"X_end\" as X_end_2 {\n" "the second, not X's 
 # A name on a flowc: line is written on one line, its control characters escaped.
 run(2 graph ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow "--workflow=a\nb\tc")
 expect_match("${err}" "flowc: no workflow 'a\\\\nb\\\\tc' in " "escaped control characters")
+# A --workflow the file does not declare is a usage error, even when --werror fails its warnings;
+# a declared one is not drawn then.
+run(2 graph --werror ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow --workflow Nope)
+expect_match("${err}" "flowc: no workflow 'Nope'" "usage error before --werror")
+run(1 graph --werror ${CMAKE_CURRENT_BINARY_DIR}/mermaid_ids.flow --workflow Y)
+if(NOT out STREQUAL "")
+  message(FATAL_ERROR "graph --werror drew despite warnings:\n${out}")
+endif()
 # The help, written where it cannot be, fails as any other output.
 if(EXISTS /dev/full)
   execute_process(COMMAND ${FLOWC} --help RESULT_VARIABLE status OUTPUT_FILE /dev/full ERROR_VARIABLE err)

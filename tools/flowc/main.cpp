@@ -204,7 +204,10 @@ int graph(int argc, char** argv) {
         return usage("--format takes dot or mermaid");
     auto format = options->format == "mermaid" ? flow::GraphFormat::Mermaid : flow::GraphFormat::Dot;
     flow::Compilation result;
-    if (int status = compile_and_report(*options, result); status != exit_ok) return status;
+    const int status = compile_and_report(*options, result);
+    // With no error, a --workflow the file does not declare is a usage error even when
+    // --werror fails the warnings: the command line is looked at first.
+    if (status == exit_usage || result.diagnostics.has_errors() || !result.program) return status;
     std::vector<const flow::ir::Workflow*> drawn;
     for (const flow::ir::Workflow& w : result.program->workflows) {
         if (!options->workflow.empty() && w.name != options->workflow) continue;
@@ -213,6 +216,7 @@ int graph(int argc, char** argv) {
     }
     if (drawn.empty() && !options->workflow.empty())
         return usage("no workflow '" + options->workflow + "' in " + options->files.front());
+    if (status != exit_ok) return status;
     if (drawn.empty()) {
         say("no workflow in " + options->files.front());
         return exit_errors;
