@@ -76,42 +76,92 @@ PathsEnd paths_end(const ir::Block& block, std::set<int>& gotos) {
     return PathsEnd::FallThrough;
 }
 
-// The timer of a state that fires first once the state is entered, when that is known without
-// running anything: every timer of the state is an `after` of a literal duration. The first of
-// the shortest, as timers due together fire in the order they started.
-std::optional<std::size_t> first_timer(const ir::State& state) {
-    std::optional<std::size_t> first;
-    std::int64_t shortest = 0;
+// The delay of an `after` when it is written out: a literal, or literals combined by unary minus,
+// `+`, `-` and `*` (`-1s`, `0s * 5`). Nothing when it reads a value, or would overflow.
+std::optional<std::int64_t> constant_delay(const ir::Expr& e) {
+    auto both = [&](auto combine) -> std::optional<std::int64_t> {
+        if (e.args.size() != 2) return std::nullopt;
+        auto a = constant_delay(e.args[0]), b = constant_delay(e.args[1]);
+        std::int64_t out = 0;
+        if (!a || !b || combine(*a, *b, &out)) return std::nullopt;
+        return out;
+    };
+    switch (e.op) {
+    case ir::Op::Literal:
+        if (!e.literal.is_number_integer()) return std::nullopt;
+        return e.literal.get<std::int64_t>();
+    case ir::Op::NegateDuration:
+    case ir::Op::NegateInt: {
+        auto v = e.args.size() == 1 ? constant_delay(e.args[0]) : std::nullopt;
+        if (!v || *v == INT64_MIN) return std::nullopt;
+        return -*v;
+    }
+    case ir::Op::AddDuration: return both([](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_add_overflow(a, b, r); });
+    case ir::Op::SubDuration: return both([](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_sub_overflow(a, b, r); });
+    case ir::Op::MulDurationInt:
+        return both([](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_mul_overflow(a, b, r); });
+    default: return std::nullopt;
+    }
+}
+
+// The timers of a state that are due as soon as it is entered, in the order they fire (the
+// shortest delay first, equal ones in the order they started: as written), when that is known
+// without running anything: every timer is an `after` whose delay is written out.
+std::optional<std::vector<std::size_t>> due_at_once(const ir::State& state) {
+    std::vector<std::pair<std::int64_t, std::size_t>> due;
     for (std::size_t i = 0; i < state.timers.size(); ++i) {
         const ir::Timer& t = state.timers[i];
-        if (t.kind != ir::Timer::Kind::After || t.when.op != ir::Op::Literal || !t.when.literal.is_number_integer())
-            return std::nullopt;
-        const std::int64_t delay = t.when.literal.get<std::int64_t>();
-        if (!first || delay < shortest) first = i, shortest = delay;
+        auto delay = t.kind == ir::Timer::Kind::After ? constant_delay(t.when) : std::nullopt;
+        if (!delay) return std::nullopt;
+        if (*delay <= 0) due.emplace_back(*delay, i);
     }
-    if (!first || shortest > 0) return std::nullopt;
-    return first;
+    std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::size_t> order;
+    for (const auto& [delay, timer] : due) order.push_back(timer);
+    return order;
+}
+
+// What certainly happens once a state is entered, before anything else can: its timers due at
+// once fire in turn until one whose every path ends in a goto (`timer`, entering one of
+// `enters`), each earlier one having fallen through on every path that did not go to one of
+// `enters` either. Nothing when a path ends the instance, or every due timer may fall through.
+struct EnteredAtOnce {
+    std::size_t timer = 0;
+    std::set<int> enters;
+};
+std::optional<EnteredAtOnce> entered_at_once(const ir::State& state) {
+    auto due = due_at_once(state);
+    if (!due) return std::nullopt;
+    EnteredAtOnce out;
+    for (std::size_t timer : *due) {
+        const PathsEnd end = paths_end(state.timers[timer].handler.body, out.enters);
+        if (end == PathsEnd::Ends) return std::nullopt;
+        if (end == PathsEnd::InGoto) {
+            out.timer = timer;
+            return out;
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace
 
-void Checker::report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
-    // A state loops when the timer that fires first on entering it is already due (`after 0s`),
-    // and every path of its body enters a state that loops: nothing else can run in between
-    // (an event waits for a chain of due timers to end), so the timers fire for ever without
-    // time moving on. The looping states are what is left after taking away, again and again,
-    // every candidate that can enter a state that is no candidate.
+void Checker::report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, const std::vector<bool>& reached, int file) {
+    // A state loops when, once it is entered, its timers due at once certainly enter a state that
+    // loops: nothing else can run in between (an event waits for a chain of due timers to end),
+    // so the timers fire for ever without time moving on. The looping states are what is left
+    // after taking away, again and again, every candidate that can enter a state that is no
+    // candidate. (A runtime error in a body or an `entry` would end such a loop sooner: the check
+    // runs no expression, so it cannot tell.)
     const std::size_t n = w.states.size();
-    std::vector<std::optional<std::size_t>> timer(n);
-    std::vector<std::set<int>> enters(n);
+    std::vector<std::optional<EnteredAtOnce>> at_once(n);
     std::vector<bool> loops(n, false);
     std::vector<std::vector<int>> entered_from(n);
     for (std::size_t i = 0; i < n; ++i) {
-        timer[i] = first_timer(w.states[i]);
-        if (!timer[i]) continue;
-        loops[i] = paths_end(w.states[i].timers[*timer[i]].handler.body, enters[i]) == PathsEnd::InGoto;
+        at_once[i] = entered_at_once(w.states[i]);
+        loops[i] = at_once[i].has_value();
         if (loops[i])
-            for (int next : enters[i]) entered_from[static_cast<std::size_t>(next)].push_back(static_cast<int>(i));
+            for (int next : at_once[i]->enters) entered_from[static_cast<std::size_t>(next)].push_back(static_cast<int>(i));
     }
     std::vector<int> taken_away;
     for (std::size_t i = 0; i < n; ++i)
@@ -130,44 +180,44 @@ void Checker::report_timer_loops(const ast::Workflow& syntax, const ir::Workflow
     for (const ast::WorkflowMember& member : syntax.members)
         if (const auto* s = boost::get<ast::State>(&member)) state_syntax.emplace(s->name.text, s);
     for (std::size_t i = 0; i < n; ++i) {
-        if (!loops[i]) continue;
+        if (!loops[i] || !reached[i]) continue;  // a state never entered has its own warning
         const ir::State& s = w.states[i];
         // The timer's `after` in the source: timers are lowered in source order.
         const ast::After* after = nullptr;
         std::size_t seen = 0;
         for (const ast::StateMember& member : state_syntax.at(s.name)->members) {
             const bool is_timer = boost::get<ast::After>(&member) || boost::get<ast::At>(&member);
-            if (is_timer && seen++ == *timer[i]) after = boost::get<ast::After>(&member);
+            if (is_timer && seen++ == at_once[i]->timer) after = boost::get<ast::After>(&member);
         }
         if (!after) continue;
-        std::string others;
-        for (int next : enters[i])
-            if (static_cast<std::size_t>(next) != i) others += (others.empty() ? "'" : ", '") + w.states[static_cast<std::size_t>(next)].name + "'";
-        const bool only_itself = others.empty();
+        const std::set<int>& enters = at_once[i]->enters;
+        std::string entered;
+        if (enters.size() == 1 && static_cast<std::size_t>(*enters.begin()) == i) {
+            entered = "'" + s.name + "' again";
+        } else {
+            for (int next : enters) entered += (entered.empty() ? "'" : ", '") + w.states[static_cast<std::size_t>(next)].name + "'";
+            entered = "a state where the same holds (" + entered + ")";
+        }
         diagnostics_.warning(Span{&source(file), after->id_first, after->id_first + 5},
                              "this timer is due as soon as state '" + s.name + "' is entered, and every path of its body enters " +
-                                 (only_itself ? "'" + s.name + "' again"
-                                              : "a state whose first timer does the same (" + others + ")") +
-                                 ": it would fire for ever without time moving on, until the runtime fails the instance (timer loop)");
+                                 entered + ": it would fire for ever without time moving on, until the runtime fails the instance (timer loop)");
     }
 }
 
-void Checker::report_unchosen_workflow_handlers(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
-    if (w.states.empty()) return;
-    auto state_takes_every = [](const ir::State& state, int event) {
-        auto found = state.handlers_by_event.find(event);
-        if (found == state.handlers_by_event.end()) return false;
-        return std::any_of(found->second.begin(), found->second.end(),
-                           [&](int h) { return !state.handlers[static_cast<std::size_t>(h)].guard; });
-    };
+void Checker::report_unchosen_workflow_handlers(const ast::Workflow& syntax, const ir::Workflow& w, const std::vector<bool>& reached,
+                                                int file) {
+    // Among the states an instance can be in: those a goto reaches (all, where the graph is
+    // not known).
+    if (std::none_of(reached.begin(), reached.end(), [](bool r) { return r; })) return;
     std::size_t index = 0;  // workflow-level handlers are lowered in source order, each one
     for (const ast::WorkflowMember& member : syntax.members) {
         const auto* h = boost::get<ast::Handler>(&member);
         if (!h || index >= w.handlers.size()) continue;
         const int event = w.handlers[index++].event;
         if (event < 0) continue;
-        const bool every_state = std::all_of(w.states.begin(), w.states.end(),
-                                             [&](const ir::State& s) { return state_takes_every(s, event); });
+        bool every_state = true;
+        for (std::size_t i = 0; i < w.states.size() && every_state; ++i)
+            every_state = !reached[i] || w.states[i].takes_every(event);
         if (every_state)
             diagnostics_.warning(Span{&source(file), h->id_first, h->id_first + 2},
                                  "this workflow-level handler for '" + h->event.text + "' is never chosen: every state has a handler for '" +
@@ -243,8 +293,8 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
         if (!can_end[i] && !dead_end[i])
             diagnostics_.warning(where, "no path from state '" + s.name + "' reaches complete, fail or cancel");
     }
-    if (graph_is_known) report_timer_loops(syntax, w, file);
-    report_unchosen_workflow_handlers(syntax, w, file);
+    if (graph_is_known) report_timer_loops(syntax, w, reached, file);
+    report_unchosen_workflow_handlers(syntax, w, graph_is_known ? reached : std::vector<bool>(n, true), file);
 }
 
 void Checker::report_unused() {

@@ -141,12 +141,14 @@ private:
     // which no path ends the instance (left out when a goto names no state or no start handler
     // exists: they would be consequences of that error).
     void analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file);
-    // Warnings for timers that, once due, enter a state whose first timer is due at once, for
-    // ever (`after 0s { goto Same }`): the runtime fails such an instance after a bound.
-    void report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, int file);
-    // Warnings for workflow-level handlers that no state leaves a chance: each has an unguarded
-    // handler of its own for the event, which is chosen first.
-    void report_unchosen_workflow_handlers(const ast::Workflow& syntax, const ir::Workflow& w, int file);
+    // Warnings for timers due at once that certainly enter, again and again, states whose timers
+    // due at once do the same (`after 0s { goto Same }`): the runtime fails such an instance
+    // after a bound. Only for the states `reached` (by goto).
+    void report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, const std::vector<bool>& reached, int file);
+    // Warnings for workflow-level handlers that no state among those `reached` leaves a chance:
+    // each has an unguarded handler of its own for the event, which is chosen first.
+    void report_unchosen_workflow_handlers(const ast::Workflow& syntax, const ir::Workflow& w, const std::vector<bool>& reached,
+                                           int file);
     void report_unused();
 
     // ---- shared helpers ----

@@ -46,6 +46,7 @@ private:
 
 // A file name or a message on one line of text, whatever it holds (an import path with a `\n`
 // in it): each control character written as the escape that would give it in a Flow string.
+// For display: a backslash stays as it is, so `\n` written out and a newline look the same.
 std::string one_line(std::string_view text);
 
 // `FILE:LINE:COL: error: message`, the source line, and a caret (with `~` under the rest of

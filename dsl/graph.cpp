@@ -48,15 +48,6 @@ std::string timer_label(const ir::Timer& t) {
     return t.kind == ir::Timer::Kind::After ? "after timer" : "at deadline";
 }
 
-// Whether one of the state's own handlers for the event has no guard, and so is always chosen.
-bool takes_every(const ir::State& state, int event) {
-    auto found = state.handlers_by_event.find(event);
-    if (found == state.handlers_by_event.end()) return false;
-    for (int h : found->second)
-        if (!state.handlers[static_cast<std::size_t>(h)].guard) return true;
-    return false;
-}
-
 std::set<Edge> edges_of(const ir::Program& program, const ir::Workflow& w) {
     std::set<Edge> edges;
     auto add = [&](int from, const ir::Block& body, const std::string& label) {
@@ -72,7 +63,7 @@ std::set<Edge> edges_of(const ir::Program& program, const ir::Workflow& w) {
         // A workflow-level handler is considered only when none of the state's own is chosen: an
         // unguarded one for the same event always is.
         for (const ir::Handler& h : w.handlers)
-            if (!takes_every(w.states[i], h.event)) add(from, h.body, event_label(program, h) + " (any state)");
+            if (!w.states[i].takes_every(h.event)) add(from, h.body, event_label(program, h) + " (any state)");
     }
     return edges;
 }
@@ -217,13 +208,16 @@ std::string draw(const ir::Program& program, const ir::Workflow& w, GraphFormat 
     // A state keeps its name as its id where Mermaid can take it; the others get a free one,
     // declared with `state "Name" as id`.
     MermaidIds ids;
-    for (const ir::State& s : w.states)
-        if (ids.free(s.name)) ids.take(s.name);
-    std::vector<std::string> state_ids;
+    std::vector<bool> own_id;
     for (const ir::State& s : w.states) {
-        const bool own = !is_mermaid_keyword(s.name) && !ids_mermaid_gives("root").count(s.name);
-        state_ids.push_back(own ? s.name : ids.underscored(s.name + '_'));
-        if (!own) out += "    state \"" + s.name + "\" as " + state_ids.back() + "\n";
+        own_id.push_back(ids.free(s.name));
+        if (own_id.back()) ids.take(s.name);
+    }
+    std::vector<std::string> state_ids;
+    for (std::size_t i = 0; i < w.states.size(); ++i) {
+        const std::string& name = w.states[i].name;
+        state_ids.push_back(own_id[i] ? name : ids.underscored(name + '_'));
+        if (!own_id[i]) out += "    state \"" + name + "\" as " + state_ids.back() + "\n";
     }
     // A state no arrow touches is drawn only once declared.
     std::vector<bool> touched(w.states.size(), false);

@@ -8,6 +8,14 @@ const FieldDecl* Record::field(std::string_view field_name) const {
     return nullptr;
 }
 
+bool State::takes_every(int event) const {
+    auto found = handlers_by_event.find(event);
+    if (found == handlers_by_event.end()) return false;
+    for (int h : found->second)
+        if (!handlers[static_cast<std::size_t>(h)].guard) return true;
+    return false;
+}
+
 int Workflow::state_index(std::string_view state_name) const {
     auto it = state_by_name.find(state_name);
     return it == state_by_name.end() ? -1 : it->second;

@@ -118,6 +118,10 @@ struct State {
     Position position;
     // For each event record index, the indexes into `handlers` in order.
     std::unordered_map<int, std::vector<int>> handlers_by_event;
+
+    // Whether one of the state's own handlers for the event has no guard, and so is always
+    // chosen before any workflow-level handler for it.
+    bool takes_every(int event) const;
 };
 
 // Hashes strings and string views alike, so that a lookup by view makes no copy.

@@ -276,7 +276,7 @@ TEST_CASE("a state can end when any path of gotos leads to one that ends, howeve
     CHECK_FALSE(has(summary, "never entered"));
 }
 
-TEST_CASE("a timer that enters, at once and on every path, a state whose first timer is due at once is warned of") {
+TEST_CASE("timers due at once that certainly enter, again and again, states where the same holds are warned of") {
     // Two states on a line each, so that a warning's line names its state: S on line 8, T on line 9.
     auto states = [](const std::string& s, const std::string& t) {
         return prelude + "workflow W {\n key id: string\n start on A { goto S }\n on B { complete }\n" +
@@ -288,30 +288,49 @@ TEST_CASE("a timer that enters, at once and on every path, a state whose first t
     CHECK(has(self, "8:12: warning: this timer is due as soon as state 'S' is entered, and every path of its body enters 'S' again: " +
                         loop_warning));
     CHECK_FALSE(has(self, "state 'T' is entered"));
-    // Two states entering each other, each through its first timer, on every branch; the commands
-    // sent on the way do not stop it.
+    // Two states entering each other, on every branch; the commands sent on the way do not stop it.
     std::string pair = check(states("after 0ms { emit C { id: key, n: 1 } if key == \"a\" { goto T } else { goto T } }",
                                     "after 1h { complete } after 0s { goto S }"));
-    CHECK(has(pair, "8:12: warning: this timer is due as soon as state 'S' is entered, and every path of its body enters a state whose "
-                    "first timer does the same ('T'): " + loop_warning));
-    CHECK(has(pair, "9:34: warning: this timer is due as soon as state 'T' is entered, and every path of its body enters a state whose "
-                    "first timer does the same ('S')"));
-    // No loop: a path ends the instance, falls through (the instance then waits), enters a state
-    // whose first timer is later, or the first timer is later, or depends on a value, or is an
-    // `at`, or is an earlier `after 0s` that leaves.
+    CHECK(has(pair, "8:12: warning: this timer is due as soon as state 'S' is entered, and every path of its body enters a state where "
+                    "the same holds ('T'): " + loop_warning));
+    CHECK(has(pair, "9:34: warning: this timer is due as soon as state 'T' is entered, and every path of its body enters a state where "
+                    "the same holds ('S')"));
+    // Every state a path may enter is named, the timer's own included.
+    CHECK(has(check(states("after 0s { if key == \"a\" { goto S } else { goto T } }", "after 0s { goto S }")),
+              "8:12: warning: this timer is due as soon as state 'S' is entered, and every path of its body enters a state where the "
+              "same holds ('S', 'T')"));
+    // A timer due at once that falls through leaves the next one due at once to fire: the warning
+    // is at the one that settles it. A delay written as a negative or a product is written out too,
+    // and a negative one fires before `0s`.
+    for (const auto& [s, column] : std::vector<std::pair<std::string, std::string>>{
+             {"after 0s { } after 0s { goto S }", "8:25:"},
+             {"after 0s { if key == \"a\" { goto S } } after 0s { goto S }", "8:50:"},
+             {"after -1s { goto S }", "8:12:"},
+             {"after 0s * 5 { goto S }", "8:12:"},
+             {"after 0s { complete } after 0s - 1s { goto S }", "8:34:"},
+         }) {
+        CAPTURE(s);
+        CHECK(has(check(states(s, "on B { complete }")), column + " warning: this timer is due as soon as state 'S' is entered"));
+    }
+    // No loop: a path ends the instance, or every timer due at once may fall through (the instance
+    // then waits), or it enters a state whose timers are later, or the delay is later, or depends
+    // on a value, or an `at` may come first, or an earlier timer due at once leaves for a state
+    // that ends. A state never entered is not warned of (it has its own warning).
     for (const auto& [s, t] : std::vector<std::pair<std::string, std::string>>{
              {"after 0s { if key == \"a\" { goto S } else { complete } }", "on B { complete }"},
              {"after 0s { if key == \"a\" { goto S } }", "on B { complete }"},
              {"after 0s { goto T }", "after 1ms { goto S }"},
              {"after 1s { goto S }", "on B { complete }"},
+             {"after 1s - 999ms { goto S }", "on B { complete }"},
              {"after seconds(0) { goto S }", "on B { complete }"},
              {"after 0s { goto S } at now() { complete }", "on B { complete }"},
              {"after 0s { goto T } after 0s { goto S }", "after 0s { complete }"},
              {"after 0s { goto T }", "after 0s { if key == \"a\" { goto S } else { fail \"no\" } }"},
+             {"on B { complete }", "after 0s { goto T }"},
          }) {
         CAPTURE(s);
         CAPTURE(t);
-        CHECK_FALSE(has(check(states(s, t)), "timer loop"));
+        CHECK_FALSE(has(check(states(s, t)), "fire for ever"));
     }
 }
 
@@ -322,6 +341,9 @@ TEST_CASE("a workflow-level handler that every state's own unguarded handler com
     CHECK(has(check(workflow(" state S { on B { goto T } }\n state T { on B { complete } on A { goto S } }\n")),
               "7:2: warning: this workflow-level handler for 'B' is never chosen: every state has a handler for 'B' with no guard, "
               "which is chosen first\n"));
+    // A state never entered does not count.
+    CHECK(has(check(workflow(" state S { on B { complete } }\n state U { on A { complete } }\n")),
+              "7:2: warning: this workflow-level handler for 'B' is never chosen"));
     // A state with no handler for it, or only guarded ones, leaves it a chance.
     CHECK_FALSE(has(check(workflow(" state S { on B { goto T } }\n state T { on A { complete } }\n")), "never chosen"));
     CHECK_FALSE(has(check(workflow(" state S { on B { goto T } }\n state T { on B when key == \"a\" { complete } }\n")),

@@ -843,8 +843,14 @@ TEST_CASE("an Authorization or a webhook signature header given twice is refused
     auto twice_id = call(beast_http::verb::post, "/v1/events", body,
                          {{"webhook-id", "m1"}, {"webhook-id", "m2"}, {"webhook-timestamp", "1767225600"}, {"webhook-signature", good}});
     CHECK(twice_id.result_int() == 401);
+    // Another webhook- header given twice is none of the signature's: it is not looked at.
+    CHECK(call(beast_http::verb::post, "/v1/events", R"({"id": "e9", "type": "Go", "data": {"id": "z", "n": 1}})",
+               {{"webhook-id", "m9"}, {"webhook-timestamp", "1767225600"},
+                {"webhook-signature", http::sign_webhook(secret, "m9", 1767225600, R"({"id": "e9", "type": "Go", "data": {"id": "z", "n": 1}})")},
+                {"webhook-note", "a"}, {"webhook-note", "b"}})
+              .result_int() == 202);
     s.config.admin_token.clear();
-    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());  // nothing was taken in
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances?key=a"))["instances"].empty());  // nothing was taken in
     // One signature header holding both signatures, the right one among them, is the way to send two.
     CHECK(call(beast_http::verb::post, "/v1/events", body,
                {{"webhook-id", "m1"}, {"webhook-timestamp", "1767225600"}, {"webhook-signature", "v1,AAAA " + good}})
@@ -862,7 +868,16 @@ TEST_CASE("an instance or command id in a path is read in any case, as UUIDs are
     CHECK(found.result_int() == 200);
     CHECK(s.body_of(found)["id"] == id);
     CHECK(s.call(beast_http::verb::post, "/v1/instances/" + upper + "/cancel").result_int() == 200);
-    CHECK(s.call(beast_http::verb::post, "/v1/outbox/" + upper + "/retry").result_int() == 404);
+    // A command's id: its command is pending, not dead, so found and refused with 409.
+    auto commands = s.body_of(s.call(beast_http::verb::get, "/v1/outbox"))["commands"];
+    REQUIRE(!commands.empty());
+    std::string command = commands[0]["id"];
+    for (char& c : command) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    CHECK(s.call(beast_http::verb::post, "/v1/outbox/" + command + "/retry").result_int() == 409);
+    // A text that is no UUID is looked up as it is, and named so in the 404.
+    auto missing = s.call(beast_http::verb::get, "/v1/instances/NoSuchThing");
+    CHECK(missing.result_int() == 404);
+    CHECK(s.body_of(missing)["error"].get<std::string>().find("NoSuchThing") != std::string::npos);
 }
 
 TEST_CASE("every event outcome, and every delivery result of a bound target, is in the metrics from the start, at 0") {

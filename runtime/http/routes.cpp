@@ -64,7 +64,9 @@ std::map<std::string, std::string> event_headers(const Request& req, std::string
         std::string lower(name);
         for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (out.count(lower) && starts("ce-") && repeated.empty()) repeated = lower;
-        if (out.count(lower) && starts("webhook-") && repeated_signature.empty()) repeated_signature = lower;
+        if (out.count(lower) && (lower == "webhook-id" || lower == "webhook-timestamp" || lower == "webhook-signature") &&
+            repeated_signature.empty())
+            repeated_signature = lower;
         out[lower] = std::string(field.value());
     }
     return out;
@@ -589,6 +591,16 @@ void handle_async(const Request& req, Services& s, Reply reply) {
 
 namespace {
 
+// Whether the text is a UUID as RFC 9562 writes it: 8-4-4-4-12 hexadecimal digits, in any case.
+bool is_uuid(std::string_view text) {
+    if (text.size() != 36) return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+    }
+    return true;
+}
+
 // Every route but the event POST, which handle() and handle_async() take apart.
 Response route(const Request& req, Services& s) {
     auto parsed = parse_target(req.target());
@@ -624,7 +636,7 @@ Response route(const Request& req, Services& s) {
         res.set(beast_http::field::www_authenticate, R"(Bearer realm="flowd")");
         return res;
     }
-    if (segments.size() >= 3) {
+    if (segments.size() >= 3 && is_uuid(segments[2])) {
         // Instance and command ids are UUIDs, which RFC 9562 reads without regard to case;
         // flowd writes them in lower case.
         for (char& c : segments[2]) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

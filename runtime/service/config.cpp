@@ -187,13 +187,15 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
         return integer_in_range(j[name], name, least, most, into);
     };
     if (auto e = text_field("admin_token", config.admin_token)) return e;
-    // An Authorization header carries visible ASCII: a token with a space, a control character
-    // (the newline that ends a secret file) or other text could never be matched, and every
-    // admin call would be refused.
-    if (std::any_of(config.admin_token.begin(), config.admin_token.end(),
-                    [](char c) { return static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7E; }))
-        return std::string("admin_token may hold only visible ASCII characters, no space, no control character (a newline at "
-                           "its end?): an Authorization header could not carry it as it is");
+    // An Authorization header's value is read without the white space at its ends, and holds no
+    // control character: a token with either (the newline that ends a secret file) could never
+    // be matched, and every admin call would be refused.
+    const auto control = [](unsigned char c) { return c < 0x20 || c == 0x7F; };
+    const std::string& token = config.admin_token;
+    if (std::any_of(token.begin(), token.end(), [&](char c) { return control(static_cast<unsigned char>(c)); }) ||
+        (!token.empty() && (token.front() == ' ' || token.back() == ' ')))
+        return std::string("admin_token holds a control character or begins or ends with a space (a newline at its end?): "
+                           "an Authorization header could never carry it");
     if (auto e = text_field("synchronous", config.synchronous)) return e;
     if (auto e = text_field("metrics_listen", config.metrics_listen)) return e;
     if (j.contains("tls")) {
