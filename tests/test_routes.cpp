@@ -36,6 +36,13 @@ const char* flow_text = "event Go { id: string, n: int }\nevent Note { id: strin
                         "workflow W { key id: string var last: string = \"\" start on Go as g { emit Log { text: str(g.n) } goto S } "
                         "state S { on Go { complete } on Note as n { last = n.text } } }";
 
+// The n-th id a test server makes: a UUID in lower case, as flowd's are.
+std::string numbered_id(int n) {
+    char text[40];
+    std::snprintf(text, sizeof text, "0ddba11a-cafe-7000-8000-%012x", n);
+    return text;
+}
+
 struct Server {
     fs::path dir = fs::temp_directory_path() / ("flow-routes-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
     Compilation compiled;
@@ -58,7 +65,8 @@ struct Server {
         for (const auto& w : compiled.program->workflows)
             REQUIRE_FALSE(store->deploy({w.name, w.version, w.hash, "{}", "{}", "2026-01-01T00:00:00.000Z"}));
         deployment = std::make_unique<service::Deployment>(compiled.program);
-        processor = std::make_unique<service::Processor>(*deployment, [this] { return "id-" + std::to_string(++ids); });
+        // UUIDs as flowd writes them (in lower case), numbered in the order they are made.
+        processor = std::make_unique<service::Processor>(*deployment, [this] { return numbered_id(++ids); });
         writer = std::make_unique<service::Writer>(*store, writer_queue, 10);
         services.reset(new http::Services{config, *store, *writer, *processor, *deployment, metrics,
                                           [] { return std::int64_t{1767225600000}; }, sequence});
@@ -106,7 +114,7 @@ TEST_CASE("POST /v1/events: accepted, duplicate, and refusals that change nothin
     json b = s.body_of(ok);
     CHECK(b["duplicate"] == false);
     CHECK(b["deliveries"][0]["outcome"] == "started");
-    CHECK(b["deliveries"][0]["instance"] == "id-1");
+    CHECK(b["deliveries"][0]["instance"] == numbered_id(1));
     auto again = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})");
     CHECK(s.body_of(again)["duplicate"] == true);
     CHECK(s.body_of(again)["deliveries"] == b["deliveries"]);
