@@ -15,6 +15,7 @@
 #include <boost/url/parse.hpp>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <charconv>
 #include <ctime>
@@ -258,7 +259,14 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
                 auto stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*transport), *tls);
                 // The name the certificate must carry, and the one the server picks it by (SNI,
                 // which is for names, not addresses).
-                stream->set_verify_callback(asio::ssl::host_name_verification(host));
+                // The name check is told apart from the chain's, so that last_error says which failed.
+                auto name_refused = std::make_shared<bool>(false);
+                stream->set_verify_callback(
+                    [name_refused, check = asio::ssl::host_name_verification(host)](bool preverified, asio::ssl::verify_context& ctx) mutable {
+                        const bool verified = check(preverified, ctx);
+                        if (preverified && !verified) *name_refused = true;
+                        return verified;
+                    });
                 if (parsed->host_type() == boost::urls::host_type::name)
                     SSL_set_tlsext_host_name(stream->native_handle(), host.c_str());
                 beast::get_lowest_layer(*stream).expires_after(timeout);
@@ -266,8 +274,13 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
                 auto [handshake_error] = co_await stream->async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
                 cancel_in_progress_ = nullptr;
                 if (aborted_) co_return cut_off(key);
-                if (handshake_error)
-                    co_return HttpResult{0, "TLS with " + endpoint + " failed: " + handshake_error.message(), std::nullopt};
+                if (handshake_error) {
+                    std::string why = handshake_error.message();
+                    const long verify_result = SSL_get_verify_result(stream->native_handle());
+                    if (*name_refused) why += ": the certificate is not for " + host;
+                    else if (verify_result != X509_V_OK) why += std::string(": ") + X509_verify_cert_error_string(verify_result);
+                    co_return HttpResult{0, "TLS with " + endpoint + " failed: " + why, std::nullopt};
+                }
                 connection.secure = std::move(stream);
             }
             connections_[key] = std::move(connection);

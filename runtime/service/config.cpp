@@ -97,6 +97,10 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
         if (!j["ca_file"].is_string() || j["ca_file"].get<std::string>().empty())
             return "targets." + name + ".ca_file must be a file name";
         t.ca_file = j["ca_file"].get<std::string>();
+        // Trust is for TLS: on an http:// target a ca_file would read as a check that never runs.
+        std::string scheme = t.url.substr(0, t.url.find(':'));
+        for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (scheme != "https") return "targets." + name + ".ca_file is for an https:// target, and the url is not one";
     }
     if (j.contains("secret")) {
         if (!j["secret"].is_string()) return "targets." + name + ".secret must be a string";
@@ -207,6 +211,9 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
             return std::string("tls must be {\"certificate\": \"cert.pem\", \"private_key\": \"key.pem\"}");
         config.tls_certificate = tls["certificate"].get<std::string>();
         config.tls_private_key = tls["private_key"].get<std::string>();
+        // An empty name (a template whose variable came out empty) would serve plain HTTP.
+        if (config.tls_certificate.empty()) return std::string("tls.certificate must be a file name");
+        if (config.tls_private_key.empty()) return std::string("tls.private_key must be a file name");
     }
     if (auto e = in_range("max_body_bytes", 1, largest_body_bytes, config.max_body_bytes)) return e;
     if (auto e = in_range("max_connections", 1, most_connections, config.max_connections)) return e;

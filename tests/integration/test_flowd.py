@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -614,11 +615,11 @@ class FlowdTest(unittest.TestCase):
         self.assertIn("--flows PATH", result.stdout)
         self.assertIn("--target NAME=URL", result.stdout)
 
-    def self_signed_certificate(self, name):
-        """A certificate for 127.0.0.1 and its key, as PEM files: (certificate, key)."""
+    def self_signed_certificate(self, name, address="127.0.0.1"):
+        """A certificate for the address and its key, as PEM files: (certificate, key)."""
         cert, key = os.path.join(self.dir, name + "-cert.pem"), os.path.join(self.dir, name + "-key.pem")
         made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                               "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                               "-days", "1", "-subj", "/CN=" + address, "-addext", "subjectAltName=IP:" + address],
                               capture_output=True, text=True)
         self.assertEqual(made.returncode, 0, made.stderr)
         return cert, key
@@ -790,10 +791,12 @@ class FlowdTest(unittest.TestCase):
         # The certificate is self-signed: trusted by no system authority, so it is refused...
         flowd = self.start(retry=retry)
         self.assertEqual(flowd.post_event({"id": "s1", "type": "Start", "data": {"id": "s1", "n": 1}})[0], 202)
-        def refused():
+        def refused(reason):
             pending = flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"]
-            return pending and pending[0]["last_error"] and "certificate" in pending[0]["last_error"] and pending
-        pending = flowd.wait_for(refused, what="the certificate to be refused")
+            return pending and pending[0]["last_error"] and re.search(reason, pending[0]["last_error"]) and pending
+        # last_error says why: OpenSSL's reason for the chain, or the name the certificate lacks.
+        pending = flowd.wait_for(lambda: refused("certificate verify failed.*: self.signed certificate"),
+                                 what="the certificate to be refused")
         self.assertEqual(self.receiver.commands(), [])
         self.assertEqual(flowd.stop(), 0)
         # ... and once the target's authority is configured, the waiting commands are delivered.
@@ -810,6 +813,15 @@ class FlowdTest(unittest.TestCase):
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 2, result.stderr)
         self.assertIn("targets.sink.ca_file must be a file name", result.stderr)
+        # A certificate the authority vouches for, but for another address, is refused for its name.
+        other_cert, other_key = self.self_signed_certificate("other", address="127.0.0.2")
+        self.receiver.close()
+        self.receiver = Receiver(tls=(other_cert, other_key))
+        flowd = self.start(targets={"sink": {"url": self.receiver.url("sink"), "ca_file": other_cert, "retry": retry}})
+        self.assertEqual(flowd.post_event({"id": "s2", "type": "Start", "data": {"id": "s2", "n": 1}})[0], 202)
+        flowd.wait_for(lambda: refused("certificate verify failed.*: the certificate is not for 127.0.0.1"),
+                       what="the name to be refused")
+        self.assertEqual(self.receiver.commands(), [])
 
     def test_commands_to_a_target_with_a_secret_are_signed(self):
         self.receiver = Receiver()
@@ -1513,6 +1525,11 @@ class FlowdTest(unittest.TestCase):
                 (json.dumps({"targets": {"sink": sink}, "admin_token": "s3cret\n"}), "admin_token holds a control character or begins or ends"),
                 (json.dumps({"targets": {"sink": sink}, "admin_token": " s3cret"}), "admin_token holds a control character or begins or ends"),
                 (json.dumps({"targets": {"sink": sink}, "admin_token": "s3\tcret"}), "admin_token holds a control character or begins or ends"),
+                (json.dumps({"targets": {"sink": dict(sink, ca_file="ca.pem")}}), "targets.sink.ca_file is for an https:// target"),
+                (json.dumps({"targets": {"sink": sink}, "tls": {"certificate": "", "private_key": "key.pem"}}),
+                 "tls.certificate must be a file name"),
+                (json.dumps({"targets": {"sink": sink}, "tls": {"certificate": "cert.pem", "private_key": ""}}),
+                 "tls.private_key must be a file name"),
                 (json.dumps({"targets": {"sink": {"url": "http://user:pw@127.0.0.1:9/x"}}}), "targets.sink.url holds a user name or password"),
                 (json.dumps({"targets": {"sink": {"url": "ftp://127.0.0.1:9/x"}}}), "targets.sink.url must start with http:// or https://"),
                 ('{\n  "targets": {"sink": {"url": "http://127.0.0.1:9/x"}},\n}\n', "cannot be read as JSON: parse error at line 3, column 1"),

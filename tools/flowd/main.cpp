@@ -6,6 +6,7 @@
 #include "dsl/ir_json.hpp"
 #include "runtime/http/routes.hpp"
 #include "runtime/http/server.hpp"
+#include "runtime/http/server_tls.hpp"
 #include "runtime/relay/relay.hpp"
 #include "runtime/service/config.hpp"
 #include "runtime/store/sqlite_store.hpp"
@@ -26,6 +27,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <future>
@@ -416,23 +418,17 @@ int main(int argc, char** argv) {
     limits.max_body_bytes = config.max_body_bytes;
     limits.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
     limits.body_timeout = std::chrono::milliseconds(config.body_timeout_ms);
-    // TLS when a certificate is configured: TLS 1.2 or later, the certificate chain and key in PEM.
+    // TLS when a certificate is configured (runtime/http/server_tls.hpp).
     std::unique_ptr<asio::ssl::context> tls;
     if (!config.tls_certificate.empty()) {
-        tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-        tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                         asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
-        boost::system::error_code ec;
-        tls->use_certificate_chain_file(config.tls_certificate, ec);
-        if (ec) {
-            std::cerr << "flowd: cannot use the TLS certificate " << config.tls_certificate << ": " << ec.message() << "\n";
+        auto made = flow::http::server_tls_context(config.tls_certificate, config.tls_private_key);
+        if (auto* problem = std::get_if<std::string>(&made)) {
+            std::cerr << "flowd: " << *problem << "\n";
             return 2;
         }
-        tls->use_private_key_file(config.tls_private_key, asio::ssl::context::pem, ec);
-        if (ec) {
-            std::cerr << "flowd: cannot use the TLS private key " << config.tls_private_key << ": " << ec.message() << "\n";
-            return 2;
-        }
+        tls = std::move(std::get<std::unique_ptr<asio::ssl::context>>(made));
+        if (auto problem = flow::http::certificate_validity_problem(*tls, std::time(nullptr)))
+            log("warn", "the TLS certificate is not valid now; served all the same", {{"certificate", config.tls_certificate}, {"problem", *problem}});
     }
     flow::http::Server server(io, limits, serve, tls.get(), connection_contexts);
     std::unique_ptr<flow::http::Server> metrics_server;
