@@ -76,8 +76,9 @@ PathsEnd paths_end(const ir::Block& block, std::set<int>& gotos) {
     return PathsEnd::FallThrough;
 }
 
-// The delay of an `after` when it is written out: a literal, or literals combined by unary minus,
-// `+`, `-` and `*` (`-1s`, `0s * 5`). Nothing when it reads a value, or would overflow.
+// The delay of an `after` when it is written out: a literal, or literals (durations and integers)
+// combined by unary minus, `+`, `-` and `*` (`-1s`, `0s * (1 + 1)`). Nothing when it reads a
+// value, divides, or would overflow.
 std::optional<std::int64_t> constant_delay(const ir::Expr& e) {
     auto both = [&](auto combine) -> std::optional<std::int64_t> {
         if (e.args.size() != 2) return std::nullopt;
@@ -98,7 +99,10 @@ std::optional<std::int64_t> constant_delay(const ir::Expr& e) {
     }
     case ir::Op::AddDuration: return both([](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_add_overflow(a, b, r); });
     case ir::Op::SubDuration: return both([](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_sub_overflow(a, b, r); });
+    case ir::Op::AddInt: return both([](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_add_overflow(a, b, r); });
+    case ir::Op::SubInt: return both([](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_sub_overflow(a, b, r); });
     case ir::Op::MulDurationInt:
+    case ir::Op::MulInt:
         return both([](std::int64_t a, std::int64_t b, std::int64_t* r) { return __builtin_mul_overflow(a, b, r); });
     default: return std::nullopt;
     }
@@ -218,10 +222,12 @@ void Checker::report_unchosen_workflow_handlers(const ast::Workflow& syntax, con
         bool every_state = true;
         for (std::size_t i = 0; i < w.states.size() && every_state; ++i)
             every_state = !reached[i] || w.states[i].takes_every(event);
+        const bool every_state_reached = std::all_of(reached.begin(), reached.end(), [](bool r) { return r; });
         if (every_state)
             diagnostics_.warning(Span{&source(file), h->id_first, h->id_first + 2},
-                                 "this workflow-level handler for '" + h->event.text + "' is never chosen: every state has a handler for '" +
-                                     h->event.text + "' with no guard, which is chosen first");
+                                 "this workflow-level handler for '" + h->event.text + "' is never chosen: every state " +
+                                     (every_state_reached ? "" : "a goto reaches ") + "has a handler for '" + h->event.text +
+                                     "' with no guard, which is chosen first");
     }
 }
 

@@ -307,6 +307,8 @@ TEST_CASE("timers due at once that certainly enter, again and again, states wher
              {"after 0s { if key == \"a\" { goto S } } after 0s { goto S }", "8:50:"},
              {"after -1s { goto S }", "8:12:"},
              {"after 0s * 5 { goto S }", "8:12:"},
+             {"after 0s * (1 + 1) { goto S }", "8:12:"},
+             {"after (2 - 3) * 1s { goto S }", "8:12:"},
              {"after 0s { complete } after 0s - 1s { goto S }", "8:34:"},
          }) {
         CAPTURE(s);
@@ -343,7 +345,8 @@ TEST_CASE("a workflow-level handler that every state's own unguarded handler com
               "which is chosen first\n"));
     // A state never entered does not count.
     CHECK(has(check(workflow(" state S { on B { complete } }\n state U { on A { complete } }\n")),
-              "7:2: warning: this workflow-level handler for 'B' is never chosen"));
+              "7:2: warning: this workflow-level handler for 'B' is never chosen: every state a goto reaches has a handler for 'B' "
+              "with no guard, which is chosen first\n"));
     // A state with no handler for it, or only guarded ones, leaves it a chance.
     CHECK_FALSE(has(check(workflow(" state S { on B { goto T } }\n state T { on A { complete } }\n")), "never chosen"));
     CHECK_FALSE(has(check(workflow(" state S { on B { goto T } }\n state T { on B when key == \"a\" { complete } }\n")),

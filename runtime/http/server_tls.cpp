@@ -1,6 +1,9 @@
 #include "runtime/http/server_tls.hpp"
 
+#include <memory>
+
 #include <openssl/asn1.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -17,15 +20,18 @@ std::variant<std::unique_ptr<ssl::context>, std::string> server_tls_context(cons
         return std::string("cannot choose the TLS 1.2 cipher suites");
     boost::system::error_code ec;
     tls->use_certificate_chain_file(certificate_file, ec);
+    ERR_clear_error();
     if (ec) return "cannot use the TLS certificate " + certificate_file + ": " + ec.message();
-    // Without a callback OpenSSL would ask for a pass phrase on the terminal and wait.
-    bool asked_for_pass_phrase = false;
-    tls->set_password_callback([&](std::size_t, ssl::context::password_purpose) {
-        asked_for_pass_phrase = true;
+    // Without a callback OpenSSL would ask for a pass phrase on the terminal and wait. The
+    // callback stays with the context: it shares what it records rather than point at this frame.
+    auto asked_for_pass_phrase = std::make_shared<bool>(false);
+    tls->set_password_callback([asked_for_pass_phrase](std::size_t, ssl::context::password_purpose) {
+        *asked_for_pass_phrase = true;
         return std::string();
     });
     tls->use_private_key_file(private_key_file, ssl::context::pem, ec);
-    if (asked_for_pass_phrase)
+    ERR_clear_error();  // what is wrong is in `ec`
+    if (ec && *asked_for_pass_phrase)
         return "cannot use the TLS private key " + private_key_file +
                ": it is protected by a pass phrase, which flowd does not ask for (write it out without one: "
                "openssl pkey -in KEY -out PLAIN_KEY, readable by flowd's user alone)";

@@ -277,6 +277,8 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
                 if (handshake_error) {
                     std::string why = handshake_error.message();
                     const long verify_result = SSL_get_verify_result(stream->native_handle());
+                    // The name first: when its check refuses, OpenSSL records no reason of its
+                    // own (X509_V_ERR_UNSPECIFIED).
                     if (*name_refused) why += ": the certificate is not for " + host;
                     else if (verify_result != X509_V_OK) why += std::string(": ") + X509_verify_cert_error_string(verify_result);
                     co_return HttpResult{0, "TLS with " + endpoint + " failed: " + why, std::nullopt};

@@ -87,6 +87,15 @@ std::optional<std::string> integer_in_range(const json& j, const std::string& na
     return std::nullopt;
 }
 
+// Trust is for TLS: on an http:// target a ca_file would read as a check that never runs.
+std::optional<std::string> ca_file_problem(const Target& t, const std::string& what) {
+    if (t.ca_file.empty()) return std::nullopt;
+    std::string scheme = t.url.substr(0, t.url.find(':'));
+    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme == "https") return std::nullopt;
+    return what + " is for an https:// target, and the url is not one";
+}
+
 std::optional<std::string> read_target(const std::string& name, const json& j, Target& t) {
     if (!j.is_object()) return "targets." + name + " must be an object";
     if (auto e = unknown_key(j, "targets." + name + ".", {"url", "secret", "timeout_ms", "retry", "ca_file"})) return e;
@@ -97,10 +106,7 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
         if (!j["ca_file"].is_string() || j["ca_file"].get<std::string>().empty())
             return "targets." + name + ".ca_file must be a file name";
         t.ca_file = j["ca_file"].get<std::string>();
-        // Trust is for TLS: on an http:// target a ca_file would read as a check that never runs.
-        std::string scheme = t.url.substr(0, t.url.find(':'));
-        for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (scheme != "https") return "targets." + name + ".ca_file is for an https:// target, and the url is not one";
+        if (auto e = ca_file_problem(t, "targets." + name + ".ca_file")) return e;
     }
     if (j.contains("secret")) {
         if (!j["secret"].is_string()) return "targets." + name + ".secret must be a string";
@@ -235,7 +241,7 @@ std::optional<std::string> add_target_flag(const std::string& flag, Config& conf
     auto existing = config.targets.find(flag.substr(0, eq));
     if (existing != config.targets.end()) {
         existing->second.url = t.url;
-        return std::nullopt;
+        return ca_file_problem(existing->second, "--target " + flag + ": the config's ca_file of " + existing->first);
     }
     config.targets[flag.substr(0, eq)] = t;
     return std::nullopt;

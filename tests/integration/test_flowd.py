@@ -805,7 +805,8 @@ class FlowdTest(unittest.TestCase):
         commands = flowd.wait_for(lambda: len(self.receiver.commands()) >= 2 and self.receiver.commands(), what="delivery")
         self.assertEqual([c["type"] for c in commands], ["First", "Second"])
         self.assertEqual({c["id"] for c in commands} >= {p["id"] for p in pending}, True)
-        # A CA file that cannot be read is refused at start, with its name.
+        # An empty ca_file names no file: refused at start. (One that cannot be read fails each
+        # delivery instead, retried, as above for a certificate refused.)
         self.assertEqual(flowd.stop(), 0)
         config = write_config(os.path.join(self.dir, "bad.json"),
                               targets={"sink": {"url": self.receiver.url("sink"), "ca_file": ""}})
@@ -822,6 +823,14 @@ class FlowdTest(unittest.TestCase):
         flowd.wait_for(lambda: refused("certificate verify failed.*: the certificate is not for 127.0.0.1"),
                        what="the name to be refused")
         self.assertEqual(self.receiver.commands(), [])
+        self.assertEqual(flowd.stop(), 0)
+        # The same ca_file on a target that --target moves to http:// would be a check that never runs.
+        config = write_config(os.path.join(self.dir, "moved.json"),
+                              targets={"sink": {"url": self.receiver.url("sink"), "ca_file": other_cert}})
+        result = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "moved.db"), "--config", config,
+                                 "--target", "sink=http://127.0.0.1:9/x"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("the config's ca_file of sink is for an https:// target", result.stderr)
 
     def test_commands_to_a_target_with_a_secret_are_signed(self):
         self.receiver = Receiver()
