@@ -150,7 +150,7 @@ std::optional<EnteredAtOnce> entered_at_once(const ir::State& state) {
 
 }  // namespace
 
-void Checker::report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, const std::vector<bool>& reached, int file) {
+void Checker::report_timer_loops(const StateSyntax& state_syntax, const ir::Workflow& w, const std::vector<bool>& reached, int file) {
     // A state loops when, once it is entered, its timers due at once certainly enter a state that
     // loops: nothing else can run in between (an event waits for a chain of due timers to end),
     // so the timers fire for ever without time moving on. The looping states are what is left
@@ -180,9 +180,6 @@ void Checker::report_timer_loops(const ast::Workflow& syntax, const ir::Workflow
         }
     }
 
-    std::map<std::string, const ast::State*> state_syntax;
-    for (const ast::WorkflowMember& member : syntax.members)
-        if (const auto* s = boost::get<ast::State>(&member)) state_syntax.emplace(s->name.text, s);
     for (std::size_t i = 0; i < n; ++i) {
         if (!loops[i] || !reached[i]) continue;  // a state never entered has its own warning
         const ir::State& s = w.states[i];
@@ -232,7 +229,7 @@ void Checker::report_unchosen_workflow_handlers(const ast::Workflow& syntax, con
 }
 
 void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w, int file) {
-    std::map<std::string, const ast::State*> state_syntax;
+    StateSyntax state_syntax;
     for (const ast::WorkflowMember& member : syntax.members)
         if (const auto* s = boost::get<ast::State>(&member)) state_syntax.emplace(s->name.text, s);
 
@@ -299,7 +296,7 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
         if (!can_end[i] && !dead_end[i])
             diagnostics_.warning(where, "no path from state '" + s.name + "' reaches complete, fail or cancel");
     }
-    if (graph_is_known) report_timer_loops(syntax, w, reached, file);
+    if (graph_is_known) report_timer_loops(state_syntax, w, reached, file);
     report_unchosen_workflow_handlers(syntax, w, graph_is_known ? reached : std::vector<bool>(n, true), file);
 }
 

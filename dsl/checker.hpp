@@ -144,7 +144,8 @@ private:
     // Warnings for timers due at once that certainly enter, again and again, states whose timers
     // due at once do the same (`after 0s { goto Same }`): the runtime fails such an instance
     // after a bound. Only for the states `reached` (by goto).
-    void report_timer_loops(const ast::Workflow& syntax, const ir::Workflow& w, const std::vector<bool>& reached, int file);
+    using StateSyntax = std::map<std::string, const ast::State*>;  // each state's syntax, by name
+    void report_timer_loops(const StateSyntax& state_syntax, const ir::Workflow& w, const std::vector<bool>& reached, int file);
     // Warnings for workflow-level handlers that no state among those `reached` leaves a chance:
     // each has an unguarded handler of its own for the event, which is chosen first.
     void report_unchosen_workflow_handlers(const ast::Workflow& syntax, const ir::Workflow& w, const std::vector<bool>& reached,

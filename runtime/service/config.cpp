@@ -87,12 +87,12 @@ std::optional<std::string> integer_in_range(const json& j, const std::string& na
     return std::nullopt;
 }
 
-// Trust is for TLS: on an http:// target a ca_file would read as a check that never runs.
+// Trust is for TLS: on an http:// target a ca_file would read as a check that never runs. (The
+// URL has passed url_problem; Boost.URL reads its scheme in any case.)
 std::optional<std::string> ca_file_problem(const Target& t, const std::string& what) {
     if (t.ca_file.empty()) return std::nullopt;
-    std::string scheme = t.url.substr(0, t.url.find(':'));
-    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (scheme == "https") return std::nullopt;
+    auto parsed = boost::urls::parse_uri(t.url);
+    if (parsed && parsed->scheme_id() == boost::urls::scheme::https) return std::nullopt;
     return what + " is for an https:// target, and the url is not one";
 }
 
