@@ -73,11 +73,13 @@ int main(int argc, char** argv) {
             if (!store.ok()) return 1;
             const auto start = std::chrono::steady_clock::now();
             std::int64_t total = 0;
-            for (bool finished = false; !finished;) {  // as the relay calls it, without its pause between calls
-                auto pruned = (*store.value)->prune_delivered(cutoff, 50000);
+            flow::store::Store::PruneCursor from;
+            for (bool finished = false; !finished;) {  // as flowd's retention calls it, without its pause between calls
+                auto pruned = (*store.value)->prune_delivered(cutoff, 50000, from);
                 if (!pruned.ok()) return 1;
                 total += pruned.value->deleted;
                 finished = pruned.value->finished;
+                from = pruned.value->resume;
             }
             std::printf("{\"round\":%d,\"prune\":\"store\",\"rows\":%ld,\"deleted\":%lld,\"ms\":%.2f}\n", round, rows,
                         static_cast<long long>(total), ms_since(start));

@@ -53,8 +53,10 @@ struct StoreOnDisk {
     test::TempDir dir;
     fs::path file = dir.path / "flow.db";
     std::unique_ptr<store::Store> store;
-    StoreOnDisk() {
-        auto opened = store::open_sqlite_store({file.string(), "FULL"});
+    explicit StoreOnDisk(bool commands_by_instance = false) {
+        store::SqliteOptions options{file.string(), "FULL"};
+        options.commands_by_instance = commands_by_instance;
+        auto opened = store::open_sqlite_store(options);
         REQUIRE(opened.ok());
         store = std::move(*opened.value);
     }
@@ -342,7 +344,7 @@ TEST_CASE("pruning deletes the commands delivered before the cutoff and no other
     StoreOnDisk db;
     store::Store& s = *db.store;
     auto prune = [&](const std::string& before) {
-        auto pruned = s.prune_delivered(before, 1000000);
+        auto pruned = s.prune_delivered(before, 1000000, {});
         REQUIRE(pruned.ok());
         CHECK(pruned.value->finished);
         return pruned.value->deleted;
@@ -393,20 +395,172 @@ TEST_CASE("a prune looks at no more rows than it is given, and says whether any 
              "delivered_at) SELECT i, 'c' || i, 'i1', 'W', '\"a\"', 'T', 't', '{}', CASE i WHEN 1 THEN 'dead' ELSE 'delivered' END, 0, "
              "'2026-01-01T00:00:00.000Z', CASE i WHEN 1 THEN NULL ELSE '2026-01-01T00:00:01.000Z' END FROM n");
     std::vector<std::pair<std::int64_t, bool>> rounds;
+    store::Store::PruneCursor from;
     for (int round = 0; round < 5 && (rounds.empty() || !rounds.back().second); ++round) {
-        auto pruned = db.store->prune_delivered("2026-06-01T00:00:00.000Z", 2000);
+        auto pruned = db.store->prune_delivered("2026-06-01T00:00:00.000Z", 2000, from);
         REQUIRE(pruned.ok());
         rounds.emplace_back(pruned.value->deleted, pruned.value->finished);
+        from = pruned.value->resume;
     }
-    // 2,000 rows looked at per call, the dead one among them each time.
-    CHECK(rounds == std::vector<std::pair<std::int64_t, bool>>{{1999, false}, {1999, false}, {1001, true}});
+    // 2,000 rows looked at per call, each call going on where the last one stopped: the dead
+    // one is looked at once.
+    CHECK(rounds == std::vector<std::pair<std::int64_t, bool>>{{1999, false}, {2000, false}, {1000, true}});
     CHECK(raw.rows("SELECT group_concat(row) FROM outbox") == "1");
+}
+
+TEST_CASE("dead commands in front of older deliveries do not hold the prune up: it goes on where it stopped") {
+    StoreOnDisk db;
+    Raw raw(db.file);
+    // 3,000 dead commands (a target down for an hour), then 1,000 delivered ones, all of January.
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+             "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, "
+             "updated_at) VALUES (1, 'i1', 'W', 1, '\"a\"', 'S', 'running', '[]', '[]', 't', 't');"
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) "
+             "INSERT INTO outbox (row, id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at, "
+             "delivered_at) SELECT i, 'c' || i, 'i1', 'W', '\"a\"', 'T', 't', '{}', CASE WHEN i <= 3000 THEN 'dead' ELSE 'delivered' END, "
+             "0, '2026-01-01T00:00:00.000Z', CASE WHEN i <= 3000 THEN NULL ELSE '2026-01-01T00:00:01.000Z' END FROM n");
+    std::int64_t deleted = 0;
+    store::Store::PruneCursor from;
+    bool finished = false;
+    for (int round = 0; round < 3 && !finished; ++round) {  // as flowd's retention calls it
+        auto pruned = db.store->prune_delivered("2026-06-01T00:00:00.000Z", 2000, from);
+        REQUIRE(pruned.ok());
+        deleted += pruned.value->deleted;
+        finished = pruned.value->finished;
+        from = pruned.value->resume;
+    }
+    CHECK(deleted == 1000);
+    CHECK(raw.rows("SELECT count(*), min(status), max(status) FROM outbox") == "3000|dead|dead");
+}
+
+TEST_CASE("pruning ended instances deletes each ended before the cutoff with all it owns, and keeps the rest") {
+    StoreOnDisk db(true);
+    store::Store& s = *db.store;
+    auto prune = [&](const std::string& before) {
+        auto pruned = s.prune_ended_instances(before, 1000000, {});
+        REQUIRE(pruned.ok());
+        CHECK(pruned.value->finished);
+        return pruned.value->deleted;
+    };
+    CHECK(prune("2026-06-01T00:00:00.000Z") == 0);  // no instance
+    Raw raw(db.file);
+    const std::string jan = "'2026-01-01T00:00:00.000Z'", jan2 = "'2026-01-02T00:00:00.000Z'", jul = "'2026-07-01T00:00:00.000Z'";
+    auto instance = [&](int row, const std::string& status, const std::string& created, const std::string& updated) {
+        return "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, updated_at) "
+               "VALUES (" + std::to_string(row) + ", 'i" + std::to_string(row) + "', 'W', 1, '\"" + std::to_string(row) + "\"', NULL, '" +
+               status + "', '{}', '[]', " + created + ", " + updated + ");"
+               "INSERT INTO history (instance, at, kind, detail) VALUES ('i" + std::to_string(row) + "', " + created + ", 'transition', '{}'), "
+               "('i" + std::to_string(row) + "', " + updated + ", 'transition', '{}');";
+    };
+    auto command = [&](int instance_row, const std::string& status) {
+        const std::string i = std::to_string(instance_row);
+        return "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at, "
+               "delivered_at) VALUES ('c" + i + status + "', 'i" + i + "', 'W', '\"" + i + "\"', 'T', 't', '{}', '" + status + "', 0, " + jan +
+               ", " + (status == "delivered" ? jan2 : "NULL") + ");";
+    };
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');" +
+             // 1: completed in January, a command delivered, a timer left (none should be): deleted.
+             instance(1, "completed", jan, jan2) + command(1, "delivered") +
+             "INSERT INTO timers (instance, state, timer, due_ms, sequence) VALUES ('i1', 0, 0, 0, 1);" +
+             // 2: failed in January, a command still pending: kept until it is delivered.
+             instance(2, "failed", jan, jan2) + command(2, "delivered") + command(2, "pending") +
+             // 3: cancelled in January, a command dead: kept, the operator's to retry.
+             instance(3, "cancelled", jan, jan2) + command(3, "dead") +
+             // 4: running since January: kept.
+             instance(4, "running", jan, jan2) + command(4, "delivered") +
+             // 5: made in January, completed in July: kept until a cutoff after July.
+             instance(5, "completed", jan, jul) +
+             // 6: made and ended in July.
+             instance(6, "failed", jul, jul) +
+             // 7: cancelled in January, nothing else: deleted.
+             instance(7, "cancelled", jan, jan2) +
+             "INSERT INTO inbox VALUES ('e1', 'T', '{}', " + jan + ");");
+    CHECK(prune("2025-12-31T00:00:00.000Z") == 0);
+    CHECK(prune("2026-06-01T00:00:00.000Z") == 2);
+    CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM instances ORDER BY row)") == "i2 i3 i4 i5 i6");
+    CHECK(raw.rows("SELECT group_concat(DISTINCT instance) FROM (SELECT instance FROM history ORDER BY row)") == "i2,i3,i4,i5,i6");
+    CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM outbox ORDER BY row)") ==
+          "c2delivered c2pending c3dead c4delivered");
+    CHECK(raw.rows("SELECT count(*) FROM timers") == "0");
+    CHECK(raw.rows("SELECT count(*) FROM inbox") == "1");  // an event id stays known
+    CHECK(raw.rows("PRAGMA foreign_key_check").empty());
+    CHECK(prune("2026-06-01T00:00:00.000Z") == 0);
+    auto gone = s.instance_detail("i1");
+    REQUIRE(gone.ok());
+    CHECK_FALSE(gone.value->has_value());
+    // A cutoff after July takes the two that ended then; the pending and the dead command still
+    // keep theirs, until the pending one is delivered.
+    CHECK(prune("2026-08-01T00:00:00.000Z") == 2);
+    CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM instances ORDER BY row)") == "i2 i3 i4");
+    raw.exec("UPDATE outbox SET status = 'delivered', delivered_at = " + jul + " WHERE id = 'c2pending'");
+    CHECK(prune("2026-08-01T00:00:00.000Z") == 1);
+    CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM instances ORDER BY row)") == "i3 i4");
+    CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM outbox ORDER BY row)") == "c3dead c4delivered");
+}
+
+TEST_CASE("a prune of ended instances looks at no more rows than it is given, and goes on where it stopped") {
+    StoreOnDisk db(true);
+    Raw raw(db.file);
+    // 1,200 instances completed, all made in January: the first 600 ended only in July.
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
+             "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, updated_at) "
+             "SELECT i, 'i' || i, 'W', 1, '\"' || i || '\"', NULL, 'completed', '{}', '[]', '2026-01-01T00:00:00.000Z', "
+             "CASE WHEN i <= 600 THEN '2026-07-01T00:00:00.000Z' ELSE '2026-01-02T00:00:00.000Z' END FROM n");
+    std::vector<std::pair<std::int64_t, bool>> rounds;
+    store::Store::PruneCursor from;
+    for (int round = 0; round < 5 && (rounds.empty() || !rounds.back().second); ++round) {
+        auto pruned = db.store->prune_ended_instances("2026-06-01T00:00:00.000Z", 500, from);
+        REQUIRE(pruned.ok());
+        rounds.emplace_back(pruned.value->deleted, pruned.value->finished);
+        from = pruned.value->resume;
+    }
+    // 500 looked at per call: the first call finds only instances ended after the cutoff, and
+    // the next ones are not held up by them.
+    CHECK(rounds == std::vector<std::pair<std::int64_t, bool>>{{0, false}, {400, false}, {200, true}});
+    CHECK(raw.rows("SELECT count(*), max(row) FROM instances") == "600|600");
+}
+
+TEST_CASE("the outbox is indexed by instance only while ended instances are pruned, which needs it") {
+    test::TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    auto open = [&](bool commands_by_instance) {
+        store::SqliteOptions options{file.string(), "FULL"};
+        options.commands_by_instance = commands_by_instance;
+        auto opened = store::open_sqlite_store(options);
+        REQUIRE(opened.ok());
+        return std::move(*opened.value);
+    };
+    auto indexed = [&] {
+        Raw raw(file);
+        return raw.rows("SELECT count(*) FROM sqlite_schema WHERE name = 'outbox_by_instance'") == "1";
+    };
+    {
+        auto s = open(false);
+        CHECK_FALSE(indexed());
+        auto refused = s->prune_ended_instances("2026-06-01T00:00:00.000Z", 1000, {});
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error->message.find("only with the outbox indexed by instance") != std::string::npos);
+    }
+    {
+        auto s = open(true);
+        CHECK(indexed());
+        CHECK(s->prune_ended_instances("2026-06-01T00:00:00.000Z", 1000, {}).ok());
+    }
+    open(true);  // opened again: kept
+    CHECK(indexed());
+    open(false);  // no longer wanted: dropped, and the schema's version is the same
+    CHECK_FALSE(indexed());
+    Raw raw(file);
+    CHECK(raw.rows("SELECT max(version) FROM schema_version") == std::to_string(store::sqlite_schema_version()));
 }
 
 TEST_CASE("pruning reads only the rows made before its cutoff, by the primary key") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
-    REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());
+    store::SqliteOptions options{file.string(), "FULL"};
+    options.commands_by_instance = true;
+    REQUIRE(store::open_sqlite_store(options).ok());
     Raw raw(file);
     auto plan = [&](const std::string& sql) { return raw.rows("EXPLAIN QUERY PLAN " + sql); };
     const std::string batch = plan("SELECT count(*), max(row) FROM (SELECT row FROM outbox WHERE row > 1 AND row < 5 ORDER BY row LIMIT 2000)");
@@ -416,6 +570,19 @@ TEST_CASE("pruning reads only the rows made before its cutoff, by the primary ke
     CHECK(remove.find("SEARCH outbox USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != std::string::npos);
     CHECK(remove.find("SCAN outbox") == std::string::npos);
     CHECK(plan("SELECT row, created_at FROM outbox WHERE row >= 5 ORDER BY row LIMIT 1").find("SEARCH outbox USING INTEGER PRIMARY KEY (rowid>?)") !=
+          std::string::npos);    // The ended instances, one status at a time, through the index by status and row; what an
+    // instance owns, through the indexes by instance.
+    const std::string ended = plan("SELECT row, id, updated_at < 't' FROM instances WHERE status = 'completed' AND row > 1 AND row < 5 "
+                                   "ORDER BY row LIMIT 500");
+    CHECK(ended.find("SEARCH instances USING INDEX instances_by_status (status=? AND row>? AND row<?)") != std::string::npos);
+    CHECK(ended.find("TEMP B-TREE") == std::string::npos);
+    CHECK(plan("SELECT 1 FROM outbox WHERE instance = 'i' AND status <> 'delivered' LIMIT 1").find("INDEX outbox_by_instance (instance=?)") !=
+          std::string::npos);
+    CHECK(plan("DELETE FROM outbox WHERE instance = 'i'").find("INDEX outbox_by_instance (instance=?)") != std::string::npos);
+    CHECK(plan("DELETE FROM history WHERE instance = 'i'").find("INDEX history_by_instance (instance=?)") != std::string::npos);
+    CHECK(plan("DELETE FROM timers WHERE instance = 'i'").find("INDEX sqlite_autoindex_timers_1 (instance=?)") != std::string::npos);
+    // The relay's check for an earlier pending command of the instance keeps its partial index.
+    CHECK(plan("SELECT 1 FROM outbox p WHERE p.instance = 'i' AND p.status = 'pending' AND p.row < 5").find("outbox_pending_by_instance") !=
           std::string::npos);
 }
 

@@ -223,13 +223,6 @@ std::chrono::milliseconds Relay::round() {
                 1, std::chrono::ceil<std::chrono::milliseconds>(record_again_at_ - std::chrono::steady_clock::now()).count());
         }
     }
-    if (config_.retention_hours > 0 && now - last_prune_ms_ >= prune_every_ms_) {
-        // Once a minute; while a backlog lasts (a first prune after a long time, a burst a week
-        // ago), a share of it every second, so that this thread gets back to its commands soon.
-        last_prune_ms_ = now;
-        auto pruned = store_.prune_delivered(service::timestamp(now - config_.retention_hours * 3600000), prune_rows_per_round);
-        prune_every_ms_ = pruned.ok() && !pruned.value->finished ? 1000 : 60000;
-    }
     // Sleep until woken (a commit, attempts to record), the attempts left for later may be
     // due, the next retry is (unless nothing is read while records fail), or a poll second passes.
     const std::int64_t read_in_ms = records_failing ? 1000 : read_at_ms_ - now_ms_();

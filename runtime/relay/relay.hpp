@@ -109,9 +109,6 @@ private:
     service::Metrics& metrics_;
     std::function<std::int64_t()> now_ms_;
     RecordAttempts record_attempts_;
-    std::int64_t last_prune_ms_ = 0;
-    std::int64_t prune_every_ms_ = 60000;
-    static constexpr std::int64_t prune_rows_per_round = 50000;  // at most: about 100 ms of this thread
     std::atomic<bool> commits_since_read_{true};  // a commit since the dispatcher last read the outbox
     std::int64_t read_at_ms_ = 0;                 // when to read it at the latest (a retry due, or the poll)
 

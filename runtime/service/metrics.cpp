@@ -99,6 +99,11 @@ void Metrics::timer_fired() {
     ++timers_fired_;
 }
 
+void Metrics::pruned(const std::string& what, std::int64_t rows) {
+    std::lock_guard lock(mutex_);
+    pruned_[what] += static_cast<std::uint64_t>(rows);
+}
+
 std::string Metrics::render(const std::vector<std::pair<std::string, double>>& gauges) const {
     std::lock_guard lock(mutex_);
     std::string out;
@@ -120,6 +125,8 @@ std::string Metrics::render(const std::vector<std::pair<std::string, double>>& g
     for (const auto& [target, h] : delivery_latency_) h.render(out, "flow_delivery_seconds", "target=\"" + escape_label(target) + "\"");
     out += "# HELP flow_timers_fired_total Timers fired.\n# TYPE flow_timers_fired_total counter\n";
     out += "flow_timers_fired_total " + std::to_string(timers_fired_) + "\n";
+    out += "# HELP flow_pruned_total Rows deleted by retention: delivered commands, ended instances.\n# TYPE flow_pruned_total counter\n";
+    for (const auto& [what, rows] : pruned_) out += "flow_pruned_total{what=\"" + what + "\"} " + std::to_string(rows) + "\n";
     std::string last_family;
     for (const auto& [name, value] : gauges) {
         std::string family = name.substr(0, name.find('{'));

@@ -61,8 +61,8 @@ const char* const migrations[] = {
     )sql",
     // Version 2: a leaner write per event, with fewer index entries to write:
     // - no AUTOINCREMENT (a row id is the largest so far plus one without a read and write of
-    //   sqlite_sequence per insert; instances and history are never deleted, and outbox rows
-    //   only once delivered, so ids still only grow while any newer row is kept);
+    //   sqlite_sequence per insert; rows are deleted only once old: delivered commands, and
+    //   ended instances with their history, so ids still only grow while any newer row is kept);
     // - no index on instances by workflow (a filter on it reads instances in order);
     // - the outbox indexes hold only the pending and the dead commands: delivering a command
     //   removes its entries instead of moving them, and delivered ones cost no index space.
@@ -144,6 +144,13 @@ const char* const migrations[] = {
     ALTER TABLE webhook_messages ADD COLUMN ids_digest TEXT NOT NULL DEFAULT '';
     )sql",
 };
+
+// An index of every command by its instance, which deleting an ended instance with its delivered
+// commands needs: without it, each deletion reads the whole outbox, once for the commands and
+// once more for the foreign key. Not in the schema's versions: it costs every command's insert
+// (about 6 % of the writer's events per second, docs/performance.md), so it is built only while
+// ended instances are pruned.
+constexpr const char* commands_by_instance_sql = "CREATE INDEX IF NOT EXISTS outbox_by_instance ON outbox (instance)";
 
 // The targets with a pending command, each found through the index (a loose index scan): as
 // many look-ups as targets, however many commands wait.
@@ -569,6 +576,13 @@ private:
     std::int64_t changes_at_begin_ = 0;
 };
 
+// An ended instance a prune looked at: `old` when it ended before the cutoff.
+struct PruneCandidate {
+    std::int64_t row;
+    std::string id;
+    bool old;
+};
+
 class SqliteStore : public Store {
 public:
     SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader, bool profile,
@@ -764,21 +778,27 @@ public:
                         after_ms);
     }
 
-    Result<Pruned> prune_delivered(const std::string& before, std::int64_t most_rows) override {
+    Result<Pruned> prune_delivered(const std::string& before, std::int64_t most_rows, PruneCursor from) override {
         // Only the rows made before the cutoff are read: a command is delivered after it is made,
         // and rows are numbered in the order they are made. Every row deleted is checked against
         // the cutoff itself, so a time out of order costs no row: one that looks older than the
         // rows after it only widens what is read; one that looks newer (a clock set back) may
         // keep older rows until a later prune.
-        auto boundary = first_outbox_row_made_at_or_after(before);
+        auto boundary = first_row_made_at_or_after("outbox", before);
         if (!boundary.ok()) return fail<Pruned>(*boundary.error);
         // A few thousand rows per transaction, each row looked at once (the pending and dead ones
-        // are kept, and not read again by the next transaction), and a pause between them: a
-        // mutex favours no waiter, and the writer must get in.
+        // are kept, and not read again by the next transaction, nor by the next call when this
+        // one stops at `most_rows`), and a pause between them: a mutex favours no waiter, and
+        // the writer must get in.
         constexpr std::int64_t rows_per_transaction = 2000;
         Pruned pruned;
-        std::int64_t after_row = 0;
+        std::int64_t after_row = from.after_row;
         for (std::int64_t looked_at = 0;;) {
+            if (looked_at >= most_rows) {
+                pruned.finished = false;
+                pruned.resume = {0, after_row};
+                return Result<Pruned>::success(pruned);
+            }
             if (looked_at > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
             std::lock_guard lock(write_mutex_);
             Use batch(writer_->prepare("SELECT count(*), max(row) FROM (SELECT row FROM outbox WHERE row > ?1 AND row < ?2 "
@@ -796,18 +816,97 @@ public:
             after_row = last_row;
             looked_at += rows;
             if (rows < rows_per_transaction) return Result<Pruned>::success(pruned);
-            if (looked_at >= most_rows) {
-                pruned.finished = false;
-                return Result<Pruned>::success(pruned);
-            }
         }
     }
 
-    // The lowest outbox row made at or after `time`, or past the last row: a bisection over the
-    // row ids, one look-up of the primary key per step.
-    Result<std::int64_t> first_outbox_row_made_at_or_after(const std::string& time) {
+    Result<Pruned> prune_ended_instances(const std::string& before, std::int64_t most_rows, PruneCursor from) override {
+        if (!commands_by_instance_)
+            return fail<Pruned>({StoreError::Kind::Conflict, "ended instances are pruned only with the outbox indexed by instance "
+                                                       "(SqliteOptions::commands_by_instance): each would read the whole outbox"});
+        // The ended instances of each end status in turn, through the index by status and row,
+        // and only those made before the cutoff (an instance ends after it is made); each is
+        // checked against the cutoff by the time of its last change, its end.
+        static constexpr const char* ended[] = {"cancelled", "completed", "failed"};
+        constexpr int parts = static_cast<int>(std::size(ended));
+        auto boundary = first_row_made_at_or_after("instances", before);
+        if (!boundary.ok()) return fail<Pruned>(*boundary.error);
+        // Fewer instances than commands per transaction: each takes its history and commands
+        // with it (about 60 µs). A hundred hold the writer up for about 2 ms at the 99th
+        // percentile (bench/instance_prune_bench, docs/performance.md).
+        constexpr std::int64_t rows_per_transaction = 100;
+        Pruned pruned;
+        PruneCursor at = from;
+        for (std::int64_t looked_at = 0; at.part < parts;) {
+            if (looked_at >= most_rows) {
+                pruned.finished = false;
+                pruned.resume = at;
+                return Result<Pruned>::success(pruned);
+            }
+            if (looked_at > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            std::lock_guard lock(write_mutex_);
+            std::vector<PruneCandidate> batch;
+            {
+                Use read(writer_->prepare("SELECT row, id, updated_at < ?4 FROM instances WHERE status = ?1 AND row > ?2 AND row < ?3 "
+                                          "ORDER BY row LIMIT ?5"));
+                read->bind(1, std::string(ended[at.part])).bind(2, at.after_row).bind(3, *boundary.value).bind(4, before);
+                read->bind(5, rows_per_transaction);
+                int code;
+                while ((code = read->step()) == SQLITE_ROW) batch.push_back({read->integer(0), read->text(1), read->integer(2) != 0});
+                if (code != SQLITE_DONE) return fail<Pruned>(read->error(code));
+            }
+            looked_at += static_cast<std::int64_t>(batch.size());
+            if (std::any_of(batch.begin(), batch.end(), [](const PruneCandidate& c) { return c.old; })) {
+                auto deleted = delete_instances(batch);
+                if (!deleted.ok()) return fail<Pruned>(*deleted.error);
+                pruned.deleted += *deleted.value;
+            }
+            if (static_cast<std::int64_t>(batch.size()) < rows_per_transaction) at = {at.part + 1, 0};
+            else at.after_row = batch.back().row;
+        }
+        return Result<Pruned>::success(pruned);
+    }
+
+    // Deletes, in one transaction, the candidates marked old that have no command waiting
+    // (pending) or given up (dead): their delivered commands, timers, history and themselves.
+    // How many it deleted. The caller holds `write_mutex_`.
+    Result<std::int64_t> delete_instances(const std::vector<PruneCandidate>& candidates) {
+        if (auto e = writer_->exec("BEGIN IMMEDIATE")) return fail<std::int64_t>(*e);
+        struct RollBackUnlessCommitted {
+            Connection& db;
+            bool committed = false;
+            ~RollBackUnlessCommitted() {
+                if (!committed) (void)db.exec("ROLLBACK");
+            }
+        } transaction{*writer_};
+        std::int64_t deleted = 0;
+        for (const PruneCandidate& candidate : candidates) {
+            if (!candidate.old) continue;
+            Use undelivered(writer_->prepare("SELECT 1 FROM outbox WHERE instance = ? AND status <> 'delivered' LIMIT 1"));
+            undelivered->bind(1, candidate.id);
+            const int code = undelivered->step();
+            if (code == SQLITE_ROW) continue;
+            if (code != SQLITE_DONE) return fail<std::int64_t>(undelivered->error(code));
+            for (const char* sql : {"DELETE FROM outbox WHERE instance = ?", "DELETE FROM timers WHERE instance = ?",
+                                    "DELETE FROM history WHERE instance = ?"}) {
+                Use remove(writer_->prepare(sql));
+                remove->bind(1, candidate.id);
+                if (auto e = remove->run()) return fail<std::int64_t>(*e);
+            }
+            Use remove(writer_->prepare("DELETE FROM instances WHERE row = ?"));
+            remove->bind(1, candidate.row);
+            if (auto e = remove->run()) return fail<std::int64_t>(*e);
+            ++deleted;
+        }
+        if (auto e = writer_->exec("COMMIT")) return fail<std::int64_t>(*e);
+        transaction.committed = true;
+        return Result<std::int64_t>::success(deleted);
+    }
+
+    // The lowest row of `table` (the outbox or the instances) made at or after `time`, or past
+    // the last row: a bisection over the row ids, one look-up of the primary key per step.
+    Result<std::int64_t> first_row_made_at_or_after(const std::string& table, const std::string& time) {
         std::lock_guard lock(read_mutex_);
-        Use s(reader_->prepare("SELECT row, created_at FROM outbox WHERE row >= ? ORDER BY row LIMIT 1"));
+        Use s(reader_->prepare("SELECT row, created_at FROM " + table + " WHERE row >= ? ORDER BY row LIMIT 1"));
         std::int64_t low = 0;  // every row below is made before `time`
         std::int64_t high = std::numeric_limits<std::int64_t>::max();  // the answer is at most this
         while (low < high) {
@@ -854,6 +953,14 @@ public:
         std::lock_guard lock(read_mutex_);
         Use s(reader_->prepare("SELECT 1"));
         return s->step() == SQLITE_ROW;
+    }
+
+    // Builds or drops the index of every command by its instance (SqliteOptions::commands_by_instance).
+    Status index_commands_by_instance(bool wanted) {
+        std::lock_guard lock(write_mutex_);
+        if (auto e = writer_->exec(wanted ? commands_by_instance_sql : "DROP INDEX IF EXISTS outbox_by_instance")) return e;
+        commands_by_instance_ = wanted;
+        return std::nullopt;
     }
 
     Status migrate() {
@@ -926,6 +1033,7 @@ private:
     std::unique_ptr<Connection> reader_;
     std::mutex read_mutex_;
     bool profile_ = false;
+    bool commands_by_instance_ = false;  // outbox_by_instance exists
     CachedInstances cached_;  // the writer connection's, guarded by `write_mutex_` like it
 };
 
@@ -951,6 +1059,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
     auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), options.profile_statements,
                                                options.instance_cache);
     if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
+    if (auto e = store->index_commands_by_instance(options.commands_by_instance)) return Result<std::unique_ptr<Store>>::failure(*e);
     return Result<std::unique_ptr<Store>>::success(std::move(store));
 }
 

@@ -200,14 +200,29 @@ public:
     // left out: one of them may be waiting behind its instance's earlier command, and must not
     // hide the retry of that earlier one, which is what will free it.
     virtual Result<std::optional<std::int64_t>> next_command_due(std::int64_t after_ms) = 0;
-    // Deletes commands delivered before the cutoff, looking at no more than `most_rows` rows (in
-    // transactions of a few thousand, the writer let in between): how many it deleted, and whether
-    // rows remain to be looked at (call again).
+    // Where a prune that looked at as many rows as it was given stopped; the next call goes on
+    // from there, so that rows kept (pending or dead commands, instances ended after the cutoff)
+    // are not looked at again and again while older rows behind them wait. `{}`: from the start.
+    struct PruneCursor {
+        int part = 0;  // which range of rows (the instances: which end status)
+        std::int64_t after_row = 0;
+        bool operator==(const PruneCursor&) const = default;
+    };
+    // What a prune deleted, and whether rows remain to be looked at (call again from `resume`).
     struct Pruned {
         std::int64_t deleted = 0;
         bool finished = true;
+        PruneCursor resume;
     };
-    virtual Result<Pruned> prune_delivered(const std::string& before, std::int64_t most_rows) = 0;
+    // Deletes commands delivered before the cutoff, looking at no more than `most_rows` rows (in
+    // transactions of a few thousand, the writer let in between), from `from` on.
+    virtual Result<Pruned> prune_delivered(const std::string& before, std::int64_t most_rows, PruneCursor from) = 0;
+    // Deletes the instances that ended (completed, failed or cancelled) before the cutoff, each
+    // with its history, its timers and its delivered commands, in the same way. An instance with
+    // a pending command (not yet delivered) or a dead one (the operator's to retry) is kept, with
+    // all it owns, until that command is delivered. The inbox is left: an event id accepted once
+    // is answered as a duplicate for as long as the database lasts.
+    virtual Result<Pruned> prune_ended_instances(const std::string& before, std::int64_t most_rows, PruneCursor from) = 0;
 
     // The timer loop.
     virtual Result<std::vector<DueTimer>> due_timers(std::int64_t now_ms, int limit) = 0;

@@ -1103,6 +1103,46 @@ class FlowdTest(unittest.TestCase):
         self.assertGreaterEqual(when(details["updated_at"]), when(timer["at"]))
         self.assertGreaterEqual(when(details["updated_at"]), when(details["created_at"]))
 
+    def test_ended_instances_are_deleted_after_instance_retention_hours_and_kept_without_it(self):
+        flowd = self.start()
+        _, done = flowd.post_event({"id": "r1", "type": "Start", "data": {"id": "done", "n": 1}})
+        for n in (1, 2):
+            self.assertEqual(flowd.post_event({"id": f"r-poke-{n}", "type": "Poke", "data": {"id": "done"}})[0], 202)
+        _, waiting = flowd.post_event({"id": "r2", "type": "Start", "data": {"id": "waiting", "n": 2}})
+        done, waiting = done["deliveries"][0]["instance"], waiting["deliveries"][0]["instance"]
+        self.assertEqual(self.state_of(done)["status"], "completed")
+        flowd.wait_for(lambda: len(self.receiver.commands()) >= 4, what="the commands delivered")
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"], what="the outbox drained")
+        self.assertEqual(flowd.stop(), 0)
+        # Both instances made and last changed years ago; one delivered command of each too.
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.dir, "flow.db")) as db:
+            db.execute("UPDATE instances SET created_at = '2020-01-01T00:00:00.000Z', updated_at = '2020-01-02T00:00:00.000Z'")
+            db.execute("UPDATE outbox SET created_at = '2020-01-01T00:00:00.000Z', delivered_at = '2020-01-01T00:00:01.000Z' "
+                       "WHERE type = 'First'")
+        # By default ended instances are kept: the round that prunes old deliveries leaves them.
+        flowd = self.start()
+        flowd.wait_for(lambda: 'flow_pruned_total{what="commands"} 2' in flowd.request("GET", "/metrics")[1],
+                       what="the old deliveries pruned")
+        self.assertIn('flow_pruned_total{what="instances"} 0', flowd.request("GET", "/metrics")[1])
+        self.assertEqual(self.state_of(done)["status"], "completed")
+        self.assertEqual(flowd.stop(), 0)
+        flowd = self.start(instance_retention_hours=1)
+        flowd.wait_for(lambda: flowd.request("GET", f"/v1/instances/{done}")[0] == 404, what="the ended instance deleted")
+        self.assertIn('flow_pruned_total{what="instances"} 1', flowd.request("GET", "/metrics")[1])
+        # The running one stays, however old; so does its delivered command. The ended one's
+        # commands went with it.
+        self.assertEqual(self.state_of(waiting)["status"], "running")
+        commands = flowd.request("GET", "/v1/outbox")[1]["commands"]
+        self.assertEqual(sorted((c["instance"], c["type"]) for c in commands), [(waiting, "Second")])
+        # Its events are still known: a copy is a duplicate, not a new start.
+        again = flowd.post_event({"id": "r1", "type": "Start", "data": {"id": "done", "n": 1}})
+        self.assertEqual(again[0], 202, again)
+        self.assertTrue(again[1]["duplicate"])
+        self.assertEqual([i["id"] for i in flowd.instances()], [waiting])
+        self.assertEqual(flowd.stop(), 0)
+        self.assertTrue(any('"msg":"pruned"' in line and '"deleted":{"instances":1}' in line for line in flowd.log), flowd.log)
+
     def test_a_timer_that_re_arms_itself_without_time_moving_on_fails_its_instance(self):
         # `after 0s` re-armed by its own handler would fire for ever and fill the disk with history.
         loop = os.path.join(self.dir, "loop")
@@ -1496,6 +1536,7 @@ class FlowdTest(unittest.TestCase):
                 ({"targets": {"sink": sink}, "header_timeout_ms": 10000000000000}, "header_timeout_ms must be an integer from 1 to 86400000"),
                 ({"targets": {"sink": sink}, "body_timeout_ms": 0}, "body_timeout_ms must be an integer from 1 to 86400000"),
                 ({"targets": {"sink": sink}, "retention_hours": 10000000000000}, "retention_hours must be an integer from 0 to 876000"),
+                ({"targets": {"sink": sink}, "instance_retention_hours": -1}, "instance_retention_hours must be an integer from 0 to 876000"),
                 ({"targets": {"sink": sink}, "max_database_mb": 100000000000000}, "max_database_mb must be an integer from 0 to 16777216"),
                 ({"targets": {"sink": sink}, "max_body_bytes": 9223372036854775807}, "max_body_bytes must be an integer from 1 to 67108864"),
                 ({"targets": {"sink": sink}, "max_connections": 18446744073709551615}, "max_connections must be an integer from 1 to 1000000"),

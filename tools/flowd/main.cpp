@@ -9,6 +9,7 @@
 #include "runtime/http/server_tls.hpp"
 #include "runtime/relay/relay.hpp"
 #include "runtime/service/config.hpp"
+#include "runtime/service/retention.hpp"
 #include "runtime/store/sqlite_store.hpp"
 #include "runtime/timers/timer_loop.hpp"
 
@@ -263,7 +264,9 @@ std::variant<std::unique_ptr<flow::store::Store>, flow::store::StoreError> open_
                                                                                           const flow::service::Config& config,
                                                                                           const flow::ir::Program& program,
                                                                                           const std::string& sources_text) {
-    auto opened = flow::store::open_sqlite_store({args.db, config.synchronous, config.max_database_mb});
+    flow::store::SqliteOptions options{args.db, config.synchronous, config.max_database_mb};
+    options.commands_by_instance = config.instance_retention_hours > 0;  // what pruning ended instances needs
+    auto opened = flow::store::open_sqlite_store(options);
     if (!opened.ok()) return *opened.error;
     for (const auto& w : program.workflows) {
         flow::store::Definition d{w.name, w.version, w.hash,
@@ -588,6 +591,7 @@ int main(int argc, char** argv) {
                           flow::service::Writer::Admission::Always);
     });
     flow::timers::TimerLoop timers(store, writer, processor, metrics, wall_clock_ms, timer_sequence);
+    flow::service::Retention retention(store, config, metrics, wall_clock_ms);
     writer.on_commit([&] {
         relay.wake();
         if (processor.take_timers_started()) timers.wake();  // a deadline may have passed already
@@ -604,10 +608,12 @@ int main(int argc, char** argv) {
     } else {
         relay.start();
         timers.start();
+        retention.start();
         log("info", "flowd is ready", {{"db", args->db}});
         code = finish(0, false);
     }
     ready = nullptr;
+    retention.stop();
     timers.stop();
     relay.stop();  // before the writer, which records its last round
     writer.stop();
