@@ -4,46 +4,71 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 namespace flow::service {
+
+namespace {
+
+void log_line(const nlohmann::json& line) {
+    std::cerr << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace
 
 void Retention::start() {
     if (config_.retention_hours > 0 || config_.instance_retention_hours > 0)
         loop_.start("flowd-retention", [this] { return round(); });
 }
 
+template <typename PruneRows>
+Retention::Outcome Retention::prune(const Kind& kind, std::int64_t now_ms, const PruneRows& prune_rows) {
+    Outcome outcome;
+    if (kind.hours <= 0) return outcome;
+    const std::string before = timestamp(now_ms - kind.hours * 3600000);
+    auto cannot = [&](const store::StoreError& error) {
+        // The next round, a minute later, tries again (a full disk, a lock held by a repair).
+        log_line({{"ts", timestamp(now_ms_())}, {"level", "warn"}, {"msg", "cannot prune"}, {"what", kind.what}, {"error", error.message}});
+    };
+    for (std::int64_t looked_at = 0; looked_at < kind.per_round && !loop_.stopping(); looked_at += kind.per_call) {
+        auto pruned = prune_rows(before, std::min(kind.per_call, kind.per_round - looked_at), kind.from);
+        if (!pruned.ok()) {
+            cannot(*pruned.error);
+            outcome.more = false;
+            break;
+        }
+        outcome.deleted += pruned.value->deleted;
+        kind.from = pruned.value->finished ? store::Store::PruneCursor{} : pruned.value->resume;
+        outcome.more = !pruned.value->finished;
+        if (pruned.value->error) {
+            cannot(*pruned.value->error);
+            outcome.more = false;
+            break;
+        }
+        if (pruned.value->finished) break;
+    }
+    metrics_.pruned(kind.what, outcome.deleted);
+    return outcome;
+}
+
 std::chrono::milliseconds Retention::round() {
     const std::int64_t now = now_ms_();
+    const Outcome commands =
+        prune({"commands", config_.retention_hours, shares_.commands_per_round, shares_.commands_per_call, commands_from_}, now,
+              [&](const std::string& before, std::int64_t most_rows, store::Store::PruneCursor from) {
+                  return store_.prune_delivered(before, most_rows, from);
+              });
+    const Outcome instances =
+        prune({"instances", config_.instance_retention_hours, shares_.instances_per_round, shares_.instances_per_call, instances_from_},
+              now, [&](const std::string& before, std::int64_t most_rows, store::Store::PruneCursor from) {
+                  return store_.prune_ended_instances(before, most_rows, from);
+              });
     nlohmann::json deleted = nlohmann::json::object();
-    bool more = false;
-    // One kind of row: its cutoff, the store's prune for it, and where it goes on next time.
-    auto prune = [&](const char* what, std::int64_t hours, store::Store::PruneCursor& from, const auto& prune_rows) {
-        if (hours <= 0) return;
-        auto pruned = prune_rows(timestamp(now - hours * 3600000), from);
-        if (!pruned.ok()) {
-            // The next round tries again (a full disk, a lock held by a repair by hand).
-            std::cerr << nlohmann::json({{"ts", timestamp(now)}, {"level", "warn"}, {"msg", "cannot prune"}, {"what", what},
-                                         {"error", pruned.error->message}})
-                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                      << "\n";
-            return;
-        }
-        from = pruned.value->finished ? store::Store::PruneCursor{} : pruned.value->resume;
-        more = more || !pruned.value->finished;
-        metrics_.pruned(what, pruned.value->deleted);
-        if (pruned.value->deleted > 0) deleted[what] = pruned.value->deleted;
-    };
-    prune("commands", config_.retention_hours, commands_from_, [&](const std::string& before, store::Store::PruneCursor from) {
-        return store_.prune_delivered(before, commands_per_round, from);
-    });
-    prune("instances", config_.instance_retention_hours, instances_from_, [&](const std::string& before, store::Store::PruneCursor from) {
-        return store_.prune_ended_instances(before, instances_per_round, from);
-    });
-    if (!deleted.empty())
-        std::cerr << nlohmann::json({{"ts", timestamp(now_ms_())}, {"level", "info"}, {"msg", "pruned"}, {"deleted", deleted}}).dump()
-                  << "\n";
-    return more ? std::chrono::seconds(1) : std::chrono::seconds(60);
+    if (commands.deleted > 0) deleted["commands"] = commands.deleted;
+    if (instances.deleted > 0) deleted["instances"] = instances.deleted;
+    if (!deleted.empty()) log_line({{"ts", timestamp(now_ms_())}, {"level", "info"}, {"msg", "pruned"}, {"deleted", deleted}});
+    return commands.more || instances.more ? std::chrono::seconds(1) : std::chrono::seconds(60);
 }
 
 }  // namespace flow::service

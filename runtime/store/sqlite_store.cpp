@@ -576,11 +576,10 @@ private:
     std::int64_t changes_at_begin_ = 0;
 };
 
-// An ended instance a prune looked at: `old` when it ended before the cutoff.
+// An instance that ended before a prune's cutoff.
 struct PruneCandidate {
     std::int64_t row;
     std::string id;
-    bool old;
 };
 
 class SqliteStore : public Store {
@@ -805,13 +804,13 @@ public:
                                        "ORDER BY row LIMIT ?3)"));
             batch->bind(1, after_row).bind(2, *boundary.value).bind(3, rows_per_transaction);
             const int code = batch->step();
-            if (code != SQLITE_ROW) return fail<Pruned>(batch->error(code));
+            if (code != SQLITE_ROW) return stopped(pruned, {0, after_row}, batch->error(code));
             const std::int64_t rows = batch->integer(0);
             if (rows == 0) return Result<Pruned>::success(pruned);
             const std::int64_t last_row = batch->integer(1);
             Use remove(writer_->prepare("DELETE FROM outbox WHERE row > ?1 AND row <= ?2 AND status = 'delivered' AND delivered_at < ?3"));
             remove->bind(1, after_row).bind(2, last_row).bind(3, before);
-            if (auto e = remove->run()) return fail<Pruned>(*e);
+            if (auto e = remove->run()) return stopped(pruned, {0, after_row}, *e);
             pruned.deleted += writer_->changes();
             after_row = last_row;
             looked_at += rows;
@@ -820,57 +819,71 @@ public:
     }
 
     Result<Pruned> prune_ended_instances(const std::string& before, std::int64_t most_rows, PruneCursor from) override {
-        if (!commands_by_instance_)
-            return fail<Pruned>({StoreError::Kind::Conflict, "ended instances are pruned only with the outbox indexed by instance "
-                                                       "(SqliteOptions::commands_by_instance): each would read the whole outbox"});
+        if (auto e = have_commands_by_instance()) return fail<Pruned>(*e);
         // The ended instances of each end status in turn, through the index by status and row,
         // and only those made before the cutoff (an instance ends after it is made); each is
-        // checked against the cutoff by the time of its last change, its end.
+        // checked against the cutoff by the time of its last change, its end. Read on the reader
+        // connection: an ended instance changes no more, and what may (its commands' status) is
+        // checked again in the transaction that deletes it.
         static constexpr const char* ended[] = {"cancelled", "completed", "failed"};
         constexpr int parts = static_cast<int>(std::size(ended));
         auto boundary = first_row_made_at_or_after("instances", before);
         if (!boundary.ok()) return fail<Pruned>(*boundary.error);
-        // Fewer instances than commands per transaction: each takes its history and commands
-        // with it (about 60 µs). A hundred hold the writer up for about 2 ms at the 99th
-        // percentile (bench/instance_prune_bench, docs/performance.md).
-        constexpr std::int64_t rows_per_transaction = 100;
+        constexpr std::int64_t rows_per_read = 100;
         Pruned pruned;
         PruneCursor at = from;
+        bool wrote = false;
         for (std::int64_t looked_at = 0; at.part < parts;) {
             if (looked_at >= most_rows) {
                 pruned.finished = false;
                 pruned.resume = at;
                 return Result<Pruned>::success(pruned);
             }
-            if (looked_at > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            std::lock_guard lock(write_mutex_);
-            std::vector<PruneCandidate> batch;
+            std::vector<PruneCandidate> old;  // of the rows read, those that ended before the cutoff
+            std::int64_t rows = 0, last_row = at.after_row;
             {
-                Use read(writer_->prepare("SELECT row, id, updated_at < ?4 FROM instances WHERE status = ?1 AND row > ?2 AND row < ?3 "
+                std::lock_guard lock(read_mutex_);
+                Use read(reader_->prepare("SELECT row, id, updated_at < ?4 FROM instances WHERE status = ?1 AND row > ?2 AND row < ?3 "
                                           "ORDER BY row LIMIT ?5"));
                 read->bind(1, std::string(ended[at.part])).bind(2, at.after_row).bind(3, *boundary.value).bind(4, before);
-                read->bind(5, rows_per_transaction);
+                read->bind(5, rows_per_read);
                 int code;
-                while ((code = read->step()) == SQLITE_ROW) batch.push_back({read->integer(0), read->text(1), read->integer(2) != 0});
-                if (code != SQLITE_DONE) return fail<Pruned>(read->error(code));
+                while ((code = read->step()) == SQLITE_ROW) {
+                    ++rows;
+                    last_row = read->integer(0);
+                    if (read->integer(2) != 0) old.push_back({last_row, read->text(1)});
+                }
+                if (code != SQLITE_DONE) return stopped(pruned, at, read->error(code));
             }
-            looked_at += static_cast<std::int64_t>(batch.size());
-            if (std::any_of(batch.begin(), batch.end(), [](const PruneCandidate& c) { return c.old; })) {
-                auto deleted = delete_instances(batch);
-                if (!deleted.ok()) return fail<Pruned>(*deleted.error);
-                pruned.deleted += *deleted.value;
+            looked_at += rows;
+            // The writer waits while an instance is deleted: a few milliseconds of deletions per
+            // transaction, and a pause between transactions, since a mutex favours no waiter.
+            for (std::size_t next = 0; next < old.size();) {
+                if (wrote) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                wrote = true;
+                auto done = delete_instances(old, next);
+                if (!done.ok()) return stopped(pruned, at, *done.error);
+                next = done.value->first;
+                pruned.deleted += done.value->second;
             }
-            if (static_cast<std::int64_t>(batch.size()) < rows_per_transaction) at = {at.part + 1, 0};
-            else at.after_row = batch.back().row;
+            if (rows < rows_per_read) at = {at.part + 1, 0};
+            else at.after_row = last_row;
         }
         return Result<Pruned>::success(pruned);
     }
 
-    // Deletes, in one transaction, the candidates marked old that have no command waiting
-    // (pending) or given up (dead): their delivered commands, timers, history and themselves.
-    // How many it deleted. The caller holds `write_mutex_`.
-    Result<std::int64_t> delete_instances(const std::vector<PruneCandidate>& candidates) {
-        if (auto e = writer_->exec("BEGIN IMMEDIATE")) return fail<std::int64_t>(*e);
+    // Deletes, in one transaction, candidates from `next` on that have no command waiting
+    // (pending) or given up (dead), with their delivered commands, timers and history, until all
+    // are looked at or the transaction has held the writer for `transaction_budget`: where the
+    // next transaction goes on, and how many it deleted. Shorter transactions barely shorten
+    // the writer's waits (mostly the commit's sync) and cost each instance twice as much
+    // (docs/performance.md, run 30).
+    static constexpr std::chrono::microseconds transaction_budget{2000};
+    Result<std::pair<std::size_t, std::int64_t>> delete_instances(const std::vector<PruneCandidate>& candidates, std::size_t next) {
+        using Done = std::pair<std::size_t, std::int64_t>;
+        std::lock_guard lock(write_mutex_);
+        const auto deadline = std::chrono::steady_clock::now() + transaction_budget;
+        if (auto e = writer_->exec("BEGIN IMMEDIATE")) return fail<Done>(*e);
         struct RollBackUnlessCommitted {
             Connection& db;
             bool committed = false;
@@ -879,27 +892,51 @@ public:
             }
         } transaction{*writer_};
         std::int64_t deleted = 0;
-        for (const PruneCandidate& candidate : candidates) {
-            if (!candidate.old) continue;
+        for (; next < candidates.size() && (deleted == 0 || std::chrono::steady_clock::now() < deadline); ++next) {
+            const PruneCandidate& candidate = candidates[next];
             Use undelivered(writer_->prepare("SELECT 1 FROM outbox WHERE instance = ? AND status <> 'delivered' LIMIT 1"));
             undelivered->bind(1, candidate.id);
             const int code = undelivered->step();
             if (code == SQLITE_ROW) continue;
-            if (code != SQLITE_DONE) return fail<std::int64_t>(undelivered->error(code));
+            if (code != SQLITE_DONE) return fail<Done>(undelivered->error(code));
             for (const char* sql : {"DELETE FROM outbox WHERE instance = ?", "DELETE FROM timers WHERE instance = ?",
                                     "DELETE FROM history WHERE instance = ?"}) {
                 Use remove(writer_->prepare(sql));
                 remove->bind(1, candidate.id);
-                if (auto e = remove->run()) return fail<std::int64_t>(*e);
+                if (auto e = remove->run()) return fail<Done>(*e);
             }
             Use remove(writer_->prepare("DELETE FROM instances WHERE row = ?"));
             remove->bind(1, candidate.row);
-            if (auto e = remove->run()) return fail<std::int64_t>(*e);
+            if (auto e = remove->run()) return fail<Done>(*e);
             ++deleted;
         }
-        if (auto e = writer_->exec("COMMIT")) return fail<std::int64_t>(*e);
+        if (auto e = writer_->exec("COMMIT")) return fail<Done>(*e);
         transaction.committed = true;
-        return Result<std::int64_t>::success(deleted);
+        return Result<Done>::success({next, deleted});
+    }
+
+    // A prune stopped by `error`: a failure when it has deleted nothing yet, otherwise what it
+    // deleted (committed, to be counted), with the error, and where to go on.
+    static Result<Pruned> stopped(Pruned pruned, PruneCursor resume, StoreError error) {
+        if (pruned.deleted == 0) return fail<Pruned>(std::move(error));
+        pruned.finished = false;
+        pruned.resume = resume;
+        pruned.error = std::move(error);
+        return Result<Pruned>::success(std::move(pruned));
+    }
+
+    // The index pruning ended instances needs: built now if it was wanted at open and could not
+    // be built then (a full disk must not stop the start, and pruning may free the room for it).
+    Status have_commands_by_instance() {
+        std::lock_guard lock(write_mutex_);
+        if (commands_by_instance_) return std::nullopt;
+        if (!commands_by_instance_wanted_)
+            return StoreError{StoreError::Kind::Conflict, "ended instances are pruned only with the outbox indexed by instance "
+                                                          "(SqliteOptions::commands_by_instance): each would read the whole outbox"};
+        if (auto e = writer_->exec(commands_by_instance_sql))
+            return StoreError{e->kind, "cannot build the outbox's index by instance, which pruning ended instances needs: " + e->message};
+        commands_by_instance_ = true;
+        return std::nullopt;
     }
 
     // The lowest row of `table` (the outbox or the instances) made at or after `time`, or past
@@ -955,11 +992,18 @@ public:
         return s->step() == SQLITE_ROW;
     }
 
-    // Builds or drops the index of every command by its instance (SqliteOptions::commands_by_instance).
+    // At open: builds or drops the index of every command by its instance
+    // (SqliteOptions::commands_by_instance). One that cannot be built now (a full disk) is built
+    // by the first prune of ended instances that can.
     Status index_commands_by_instance(bool wanted) {
         std::lock_guard lock(write_mutex_);
-        if (auto e = writer_->exec(wanted ? commands_by_instance_sql : "DROP INDEX IF EXISTS outbox_by_instance")) return e;
-        commands_by_instance_ = wanted;
+        commands_by_instance_wanted_ = wanted;
+        if (!wanted) {
+            if (auto e = writer_->exec("DROP INDEX IF EXISTS outbox_by_instance")) return e;
+            commands_by_instance_ = false;
+            return std::nullopt;
+        }
+        commands_by_instance_ = !writer_->exec(commands_by_instance_sql);
         return std::nullopt;
     }
 
@@ -1033,6 +1077,7 @@ private:
     std::unique_ptr<Connection> reader_;
     std::mutex read_mutex_;
     bool profile_ = false;
+    bool commands_by_instance_wanted_ = false;
     bool commands_by_instance_ = false;  // outbox_by_instance exists
     CachedInstances cached_;  // the writer connection's, guarded by `write_mutex_` like it
 };

@@ -209,10 +209,13 @@ public:
         bool operator==(const PruneCursor&) const = default;
     };
     // What a prune deleted, and whether rows remain to be looked at (call again from `resume`).
+    // A failure after some deletions were committed is not a failed result, so that they are
+    // counted: `error` says what stopped the prune.
     struct Pruned {
         std::int64_t deleted = 0;
         bool finished = true;
         PruneCursor resume;
+        std::optional<StoreError> error;
     };
     // Deletes commands delivered before the cutoff, looking at no more than `most_rows` rows (in
     // transactions of a few thousand, the writer let in between), from `from` on.
