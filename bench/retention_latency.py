@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""What deleting ended instances costs the events answered meanwhile: a database of N instances
-completed years ago (each with four history entries and two delivered commands) is served by
-flowd with each retention setting in turn, while one client posts events one after the other
+"""What retention costs the events answered meanwhile: a database of N instances completed years
+ago (each with four history entries, two delivered commands and two accepted event ids) is
+served by flowd with each retention setting in turn, while one client posts events one after the other
 for a few seconds; the acknowledgement latencies are reported per setting. Run by hand:
     bench/retention_latency.py FLOWD [INSTANCES] [SECONDS] [ROUNDS]
 FLOWD is a Release build (build-release/tools/flowd)."""
@@ -29,12 +29,13 @@ workflow Test {
 
 SETTINGS = [("no retention", {"retention_hours": 0}),
             ("old deliveries only", {"retention_hours": 168}),
-            ("ended instances", {"retention_hours": 0, "instance_retention_hours": 1})]
+            ("ended instances", {"retention_hours": 0, "instance_retention_hours": 1}),
+            ("old event ids", {"retention_hours": 0, "inbox_retention_hours": 1})]
 
 
 def database(directory, flowd, receiver, instances):
     """Lets flowd make the schema and deploy, then fills it with old completed instances."""
-    start(directory, flowd, receiver, {"instance_retention_hours": 1}).stop()
+    start(directory, flowd, receiver, {"instance_retention_hours": 1, "inbox_retention_hours": 1}).stop()
     db = sqlite3.connect(os.path.join(directory, "flow.db"))
     workflow, version = db.execute("SELECT name, version FROM workflows").fetchone()
     n = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {instances}) "
@@ -47,7 +48,9 @@ def database(directory, flowd, receiver, instances):
         "(SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4);"
         + n + "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at, "
         f"delivered_at) SELECT {id_} || '-' || c, {id_}, '{workflow}', 'k', 'First', 'sink', '{{}}', 'delivered', 0, {old}, {old} "
-        "FROM n, (SELECT 1 AS c UNION ALL SELECT 2); COMMIT;")
+        "FROM n, (SELECT 1 AS c UNION ALL SELECT 2);"
+        + n + "INSERT INTO inbox (event_id, type, response, received_at) SELECT printf('event-%08d-%d', i, c), 'Start', "
+        f"'{{\"duplicate\":false,\"deliveries\":[]}}', {old} FROM n, (SELECT 1 AS c UNION ALL SELECT 2); COMMIT;")
     db.close()
 
 

@@ -111,7 +111,7 @@ TEST_CASE("retention says why it cannot prune, and prunes once it can: an index 
     {
         CapturedLog log;
         CHECK(retention.round() == std::chrono::seconds(60));  // tried again in a minute, not every second
-        CHECK(log.text.str().find("\"error\":\"cannot build the outbox's index by instance, which pruning ended instances needs: "
+        CHECK(log.text.str().find("\"error\":\"cannot build the index outbox_by_instance, which pruning ended instances needs: "
                                   "database or disk is full\",\"level\":\"warn\",\"msg\":\"cannot prune\",\"ts\":") != std::string::npos);
         CHECK(log.text.str().find("\"what\":\"instances\"") != std::string::npos);
     }
@@ -125,4 +125,26 @@ TEST_CASE("retention says why it cannot prune, and prunes once it can: an index 
     CHECK(count(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'outbox_by_instance'") == 1);
     CHECK(log.text.str().find("\"deleted\":{\"commands\":20000,\"instances\":1}") != std::string::npos);
     CHECK(metrics.render({}).find("flow_pruned_total{what=\"instances\"} 1\n") != std::string::npos);
+}
+
+TEST_CASE("retention forgets the event ids accepted before its cutoff, and counts them") {
+    test::TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    store::SqliteOptions options{file.string(), "FULL"};
+    options.inbox_by_age = true;
+    auto opened = store::open_sqlite_store(options);
+    REQUIRE(opened.ok());
+    exec(file, "INSERT INTO inbox VALUES ('old-1', 'T', '{}', '2026-01-01T00:00:00.000Z'), ('old-2', 'T', '{}', '2026-06-30T22:59:59.999Z'), "
+               "('new', 'T', '{}', '2026-06-30T23:00:00.000Z')");
+    service::Config config;
+    config.retention_hours = 0;
+    config.inbox_retention_hours = 1;
+    service::Metrics metrics;
+    service::Retention retention(**opened.value, config, metrics, [] { return july_ms; });
+    CapturedLog log;
+    CHECK(retention.round() == std::chrono::seconds(60));
+    CHECK(count(file, "SELECT count(*) FROM inbox WHERE event_id = 'new'") == 1);
+    CHECK(count(file, "SELECT count(*) FROM inbox") == 1);
+    CHECK(metrics.render({}).find("flow_pruned_total{what=\"events\"} 2\n") != std::string::npos);
+    CHECK(log.text.str().find("\"deleted\":{\"events\":2}") != std::string::npos);
 }

@@ -540,7 +540,8 @@ TEST_CASE("the outbox is indexed by instance only while ended instances are prun
         CHECK_FALSE(indexed());
         auto refused = s->prune_ended_instances("2026-06-01T00:00:00.000Z", 1000, {});
         REQUIRE_FALSE(refused.ok());
-        CHECK(refused.error->message.find("only with the outbox indexed by instance") != std::string::npos);
+        CHECK(refused.error->message == "pruning ended instances needs the index outbox_by_instance "
+                                        "(SqliteOptions::commands_by_instance): without it each prune would read the whole table");
     }
     {
         auto s = open(true);
@@ -553,6 +554,50 @@ TEST_CASE("the outbox is indexed by instance only while ended instances are prun
     CHECK_FALSE(indexed());
     Raw raw(file);
     CHECK(raw.rows("SELECT max(version) FROM schema_version") == std::to_string(store::sqlite_schema_version()));
+}
+
+TEST_CASE("pruning the inbox deletes the event ids accepted before the cutoff, the oldest first, and needs its index") {
+    test::TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    {
+        auto opened = store::open_sqlite_store({file.string(), "FULL"});
+        REQUIRE(opened.ok());
+        auto refused = (*opened.value)->prune_inbox("2026-06-01T00:00:00.000Z", 1000);
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error->message ==
+              "pruning the inbox needs the index inbox_by_age (SqliteOptions::inbox_by_age): without it each prune would read the whole table");
+    }
+    store::SqliteOptions options{file.string(), "FULL"};
+    options.inbox_by_age = true;
+    auto opened = store::open_sqlite_store(options);
+    REQUIRE(opened.ok());
+    store::Store& s = **opened.value;
+    Raw raw(file);
+    CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE name = 'inbox_by_age'") == "1");
+    // 4,500 event ids of January, in no order of their ids, and two of July.
+    raw.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4500) "
+             "INSERT INTO inbox SELECT printf('e-%05d', (i * 7919) % 4500), 'T', '{}', printf('2026-01-01T00:00:%02d.%03dZ', i / 1000, i % 1000) FROM n;"
+             "INSERT INTO inbox VALUES ('july-1', 'T', '{}', '2026-07-01T00:00:00.000Z'), ('july-2', 'T', '{}', '2026-07-02T00:00:00.000Z')");
+    std::vector<std::pair<std::int64_t, bool>> rounds;
+    for (int round = 0; round < 5 && (rounds.empty() || !rounds.back().second); ++round) {
+        auto pruned = s.prune_inbox("2026-06-01T00:00:00.000Z", 2000);
+        REQUIRE(pruned.ok());
+        rounds.emplace_back(pruned.value->deleted, pruned.value->finished);
+    }
+    CHECK(rounds == std::vector<std::pair<std::int64_t, bool>>{{2000, false}, {2000, false}, {500, true}});
+    CHECK(raw.rows("SELECT group_concat(event_id, ' ') FROM (SELECT event_id FROM inbox ORDER BY event_id)") == "july-1 july-2");
+    auto known = s.recorded_event("july-1");
+    REQUIRE(known.ok());
+    CHECK(known.value->has_value());
+    auto forgotten = s.recorded_event("e-00001");
+    REQUIRE(forgotten.ok());
+    CHECK_FALSE(forgotten.value->has_value());
+    auto pruned = s.prune_inbox("2026-07-01T12:00:00.000Z", 2000);
+    REQUIRE(pruned.ok());
+    CHECK(pruned.value->deleted == 1);
+    CHECK(raw.rows("SELECT group_concat(event_id) FROM inbox") == "july-2");
+    CHECK(raw.rows("EXPLAIN QUERY PLAN SELECT event_id FROM inbox WHERE received_at < 't' ORDER BY received_at LIMIT 5")
+              .find("USING COVERING INDEX inbox_by_age (received_at<?)") != std::string::npos);
 }
 
 TEST_CASE("pruning reads only the rows made before its cutoff, by the primary key") {

@@ -166,7 +166,7 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     drop_nulls(drop_nulls, j);
     if (auto e = unknown_key(j, "", {"targets", "webhook_secrets", "admin_token", "max_body_bytes", "synchronous", "max_connections",
                                      "header_timeout_ms", "body_timeout_ms", "retention_hours", "instance_retention_hours",
-                                     "metrics_listen", "tls", "max_database_mb"}))
+                                     "inbox_retention_hours", "metrics_listen", "tls", "max_database_mb"}))
         return e;
     if (j.contains("targets")) {
         if (!j["targets"].is_object()) return "targets must be an object";
@@ -227,6 +227,7 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     if (auto e = in_range("body_timeout_ms", 1, longest_timeout_ms, config.body_timeout_ms)) return e;
     if (auto e = in_range("retention_hours", 0, longest_retention_hours, config.retention_hours)) return e;
     if (auto e = in_range("instance_retention_hours", 0, longest_retention_hours, config.instance_retention_hours)) return e;
+    if (auto e = in_range("inbox_retention_hours", 0, longest_retention_hours, config.inbox_retention_hours)) return e;
     if (auto e = in_range("max_database_mb", 0, largest_database_mb, config.max_database_mb)) return e;
     if (config.synchronous != "FULL" && config.synchronous != "NORMAL" && config.synchronous != "EXTRA")
         return "synchronous must be FULL, EXTRA or NORMAL";

@@ -35,6 +35,7 @@ struct Config {
     std::int64_t body_timeout_ms = 30000;
     std::int64_t retention_hours = 168;  // delivered commands are pruned after this; 0 keeps them
     std::int64_t instance_retention_hours = 0;  // ended instances are pruned after this; 0 keeps them
+    std::int64_t inbox_retention_hours = 0;     // accepted event ids are forgotten after this; 0 keeps them
     std::string metrics_listen;          // a separate address for /metrics and /healthz, if set
     std::int64_t max_database_mb = 0;    // the database may grow to this size; 0: no limit but the disk's
     std::string tls_certificate;         // PEM certificate chain: when set (with the key), the API is served over TLS

@@ -125,7 +125,7 @@ std::string Metrics::render(const std::vector<std::pair<std::string, double>>& g
     for (const auto& [target, h] : delivery_latency_) h.render(out, "flow_delivery_seconds", "target=\"" + escape_label(target) + "\"");
     out += "# HELP flow_timers_fired_total Timers fired.\n# TYPE flow_timers_fired_total counter\n";
     out += "flow_timers_fired_total " + std::to_string(timers_fired_) + "\n";
-    out += "# HELP flow_pruned_total Rows deleted by retention: delivered commands, ended instances.\n# TYPE flow_pruned_total counter\n";
+    out += "# HELP flow_pruned_total Rows deleted by retention: delivered commands, ended instances, accepted event ids.\n# TYPE flow_pruned_total counter\n";
     for (const auto& [what, rows] : pruned_) out += "flow_pruned_total{what=\"" + what + "\"} " + std::to_string(rows) + "\n";
     std::string last_family;
     for (const auto& [name, value] : gauges) {

@@ -37,7 +37,7 @@ public:
     void batch(std::size_t size);
     void delivery(const std::string& target, const std::string& result, std::optional<double> seconds);
     void timer_fired();
-    void pruned(const std::string& what, std::int64_t rows);  // "commands" or "instances"
+    void pruned(const std::string& what, std::int64_t rows);  // "commands", "instances" or "events"
     // The text exposition; `gauges` are name{labels} -> value pairs read from the store.
     std::string render(const std::vector<std::pair<std::string, double>>& gauges) const;
 
@@ -49,7 +49,7 @@ private:
     std::map<std::pair<std::string, std::string>, std::uint64_t> deliveries_;
     std::map<std::string, Histogram> delivery_latency_;
     std::uint64_t timers_fired_ = 0;
-    std::map<std::string, std::uint64_t> pruned_{{"commands", 0}, {"instances", 0}};
+    std::map<std::string, std::uint64_t> pruned_{{"commands", 0}, {"events", 0}, {"instances", 0}};
 };
 
 }  // namespace flow::service

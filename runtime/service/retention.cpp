@@ -18,7 +18,7 @@ void log_line(const nlohmann::json& line) {
 }  // namespace
 
 void Retention::start() {
-    if (config_.retention_hours > 0 || config_.instance_retention_hours > 0)
+    if (config_.retention_hours > 0 || config_.instance_retention_hours > 0 || config_.inbox_retention_hours > 0)
         loop_.start("flowd-retention", [this] { return round(); });
 }
 
@@ -64,11 +64,17 @@ std::chrono::milliseconds Retention::round() {
               now, [&](const std::string& before, std::int64_t most_rows, store::Store::PruneCursor from) {
                   return store_.prune_ended_instances(before, most_rows, from);
               });
+    const Outcome events =
+        prune({"events", config_.inbox_retention_hours, shares_.events_per_round, shares_.events_per_call, events_from_}, now,
+              [&](const std::string& before, std::int64_t most_rows, store::Store::PruneCursor) {
+                  return store_.prune_inbox(before, most_rows);
+              });
     nlohmann::json deleted = nlohmann::json::object();
     if (commands.deleted > 0) deleted["commands"] = commands.deleted;
     if (instances.deleted > 0) deleted["instances"] = instances.deleted;
+    if (events.deleted > 0) deleted["events"] = events.deleted;
     if (!deleted.empty()) log_line({{"ts", timestamp(now_ms_())}, {"level", "info"}, {"msg", "pruned"}, {"deleted", deleted}});
-    return commands.more || instances.more ? std::chrono::seconds(1) : std::chrono::seconds(60);
+    return commands.more || instances.more || events.more ? std::chrono::seconds(1) : std::chrono::seconds(60);
 }
 
 }  // namespace flow::service

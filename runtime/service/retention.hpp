@@ -1,7 +1,8 @@
 // Retention: deletes what the config lets go, on a thread of its own, so that neither the relay
-// nor the timer loop waits for it: commands delivered longer ago than `retention_hours`, and
+// nor the timer loop waits for it: commands delivered longer ago than `retention_hours`,
 // instances ended longer ago than `instance_retention_hours`, each with its history, its timers
-// and its delivered commands (the store says which it keeps). A round once a minute; while rows
+// and its delivered commands (the store says which it keeps), and the inbox's event ids accepted
+// longer ago than `inbox_retention_hours`. A round once a minute; while rows
 // remain to be looked at (a first prune after a long time, a burst a week ago), one a second.
 // Each round looks at a bounded share of the rows, from where the last one stopped, in calls
 // of the store short enough that a stop never waits long for the round in progress.
@@ -26,6 +27,8 @@ struct RetentionShares {
     std::int64_t commands_per_call = 5000;
     std::int64_t instances_per_round = 10000;
     std::int64_t instances_per_call = 500;
+    std::int64_t events_per_round = 50000;
+    std::int64_t events_per_call = 5000;
 };
 
 class Retention {
@@ -34,7 +37,7 @@ public:
               RetentionShares shares = {})
         : store_(store), config_(config), metrics_(metrics), now_ms_(std::move(now_ms)), shares_(shares) {}
     ~Retention() { stop(); }
-    // Starts the thread, unless both retentions are 0 (nothing is ever deleted).
+    // Starts the thread, unless every retention is 0 (nothing is ever deleted).
     void start();
     void stop() { loop_.stop(); }
 
@@ -44,7 +47,7 @@ public:
 private:
     // Prunes one kind of row: `prune_rows(before, most_rows, from)` is the store's prune.
     struct Kind {
-        const char* what;  // "commands" or "instances", as metrics and logs name them
+        const char* what;  // "commands", "instances" or "events", as metrics and logs name them
         std::int64_t hours;
         std::int64_t per_round;
         std::int64_t per_call;
@@ -64,6 +67,7 @@ private:
     RetentionShares shares_;
     store::Store::PruneCursor commands_from_;  // where the next round goes on
     store::Store::PruneCursor instances_from_;
+    store::Store::PruneCursor events_from_;  // unused by the store: every old entry goes
     BackgroundLoop loop_;  // last: stopped first, while the members it uses still exist
 };
 

@@ -145,12 +145,34 @@ const char* const migrations[] = {
     )sql",
 };
 
-// An index of every command by its instance, which deleting an ended instance with its delivered
-// commands needs: without it, each deletion reads the whole outbox, once for the commands and
-// once more for the foreign key. Not in the schema's versions: it costs every command's insert
-// (about 6 % of the writer's events per second, docs/performance.md), so it is built only while
-// ended instances are pruned.
-constexpr const char* commands_by_instance_sql = "CREATE INDEX IF NOT EXISTS outbox_by_instance ON outbox (instance)";
+// An index only a setting needs, and every insert into its table pays for: not in the schema's
+// versions, but built at open while the setting is on and dropped while it is off. One that a
+// full disk kept from being built at open is built by the first prune that needs it and finds
+// room (a full disk must not stop the start, and pruning is what frees room).
+struct OptionalIndex {
+    const char* name;
+    const char* create_sql;
+    const char* needed_by;
+    const char* option;
+    bool wanted = false;
+    bool exists = false;
+};
+
+// Every command by its instance, which deleting an ended instance with its delivered commands
+// needs: without it, each deletion reads the whole outbox, once for the commands and once more
+// for the foreign key. It costs about 6 % of the writer's events per second (docs/performance.md,
+// run 30).
+OptionalIndex commands_by_instance_index() {
+    return {"outbox_by_instance", "CREATE INDEX IF NOT EXISTS outbox_by_instance ON outbox (instance)",
+            "pruning ended instances", "SqliteOptions::commands_by_instance"};
+}
+
+// The inbox by the time each event was accepted, which pruning the inbox needs (without it each
+// prune reads the whole inbox).
+OptionalIndex inbox_by_age_index() {
+    return {"inbox_by_age", "CREATE INDEX IF NOT EXISTS inbox_by_age ON inbox (received_at)", "pruning the inbox",
+            "SqliteOptions::inbox_by_age"};
+}
 
 // The targets with a pending command, each found through the index (a loose index scan): as
 // many look-ups as targets, however many commands wait.
@@ -819,7 +841,7 @@ public:
     }
 
     Result<Pruned> prune_ended_instances(const std::string& before, std::int64_t most_rows, PruneCursor from) override {
-        if (auto e = have_commands_by_instance()) return fail<Pruned>(*e);
+        if (auto e = have(commands_by_instance_)) return fail<Pruned>(*e);
         // The ended instances of each end status in turn, through the index by status and row,
         // and only those made before the cutoff (an instance ends after it is made); each is
         // checked against the cutoff by the time of its last change, its end. Read on the reader
@@ -925,18 +947,42 @@ public:
         return Result<Pruned>::success(std::move(pruned));
     }
 
-    // The index pruning ended instances needs: built now if it was wanted at open and could not
-    // be built then (a full disk must not stop the start, and pruning may free the room for it).
-    Status have_commands_by_instance() {
+    // An optional index a prune needs: built now if it was wanted at open and could not be built
+    // then.
+    Status have(OptionalIndex& index) {
         std::lock_guard lock(write_mutex_);
-        if (commands_by_instance_) return std::nullopt;
-        if (!commands_by_instance_wanted_)
-            return StoreError{StoreError::Kind::Conflict, "ended instances are pruned only with the outbox indexed by instance "
-                                                          "(SqliteOptions::commands_by_instance): each would read the whole outbox"};
-        if (auto e = writer_->exec(commands_by_instance_sql))
-            return StoreError{e->kind, "cannot build the outbox's index by instance, which pruning ended instances needs: " + e->message};
-        commands_by_instance_ = true;
+        if (index.exists) return std::nullopt;
+        if (!index.wanted)
+            return StoreError{StoreError::Kind::Conflict, std::string(index.needed_by) + " needs the index " + index.name + " (" +
+                                                              index.option + "): without it each prune would read the whole table"};
+        if (auto e = writer_->exec(index.create_sql))
+            return StoreError{e->kind, std::string("cannot build the index ") + index.name + ", which " + index.needed_by + " needs: " + e->message};
+        index.exists = true;
         return std::nullopt;
+    }
+
+    Result<Pruned> prune_inbox(const std::string& before, std::int64_t most_rows) override {
+        if (auto e = have(inbox_by_age_)) return fail<Pruned>(*e);
+        // Every entry before the cutoff goes, the oldest first, through the index by age: a few
+        // thousand per transaction, and a pause between them, as for the outbox.
+        constexpr std::int64_t rows_per_transaction = 2000;
+        Pruned pruned;
+        for (std::int64_t looked_at = 0;;) {
+            if (looked_at >= most_rows) {
+                pruned.finished = false;
+                return Result<Pruned>::success(pruned);
+            }
+            if (looked_at > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            std::lock_guard lock(write_mutex_);
+            Use remove(writer_->prepare("DELETE FROM inbox WHERE event_id IN "
+                                        "(SELECT event_id FROM inbox WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)"));
+            remove->bind(1, before).bind(2, rows_per_transaction);
+            if (auto e = remove->run()) return stopped(pruned, {}, *e);
+            const std::int64_t rows = writer_->changes();
+            pruned.deleted += rows;
+            looked_at += rows;
+            if (rows < rows_per_transaction) return Result<Pruned>::success(pruned);
+        }
     }
 
     // The lowest row of `table` (the outbox or the instances) made at or after `time`, or past
@@ -992,18 +1038,21 @@ public:
         return s->step() == SQLITE_ROW;
     }
 
-    // At open: builds or drops the index of every command by its instance
-    // (SqliteOptions::commands_by_instance). One that cannot be built now (a full disk) is built
-    // by the first prune of ended instances that can.
-    Status index_commands_by_instance(bool wanted) {
+    // At open: builds or drops the optional indexes, as the options want them.
+    Status open_optional_indexes(const SqliteOptions& options) {
+        if (auto e = open_optional_index(commands_by_instance_, options.commands_by_instance)) return e;
+        return open_optional_index(inbox_by_age_, options.inbox_by_age);
+    }
+
+    Status open_optional_index(OptionalIndex& index, bool wanted) {
         std::lock_guard lock(write_mutex_);
-        commands_by_instance_wanted_ = wanted;
+        index.wanted = wanted;
         if (!wanted) {
-            if (auto e = writer_->exec("DROP INDEX IF EXISTS outbox_by_instance")) return e;
-            commands_by_instance_ = false;
+            if (auto e = writer_->exec(std::string("DROP INDEX IF EXISTS ") + index.name)) return e;
+            index.exists = false;
             return std::nullopt;
         }
-        commands_by_instance_ = !writer_->exec(commands_by_instance_sql);
+        index.exists = !writer_->exec(index.create_sql);
         return std::nullopt;
     }
 
@@ -1077,8 +1126,8 @@ private:
     std::unique_ptr<Connection> reader_;
     std::mutex read_mutex_;
     bool profile_ = false;
-    bool commands_by_instance_wanted_ = false;
-    bool commands_by_instance_ = false;  // outbox_by_instance exists
+    OptionalIndex commands_by_instance_ = commands_by_instance_index();  // guarded by `write_mutex_`
+    OptionalIndex inbox_by_age_ = inbox_by_age_index();
     CachedInstances cached_;  // the writer connection's, guarded by `write_mutex_` like it
 };
 
@@ -1104,7 +1153,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
     auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), options.profile_statements,
                                                options.instance_cache);
     if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
-    if (auto e = store->index_commands_by_instance(options.commands_by_instance)) return Result<std::unique_ptr<Store>>::failure(*e);
+    if (auto e = store->open_optional_indexes(options)) return Result<std::unique_ptr<Store>>::failure(*e);
     return Result<std::unique_ptr<Store>>::success(std::move(store));
 }
 

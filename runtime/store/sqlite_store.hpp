@@ -19,6 +19,8 @@ struct SqliteOptions {
     // An index of the outbox by instance, built at open (dropped when false): pruning ended
     // instances needs it, and refuses to run without it; each command's insert pays for it.
     bool commands_by_instance = false;
+    // An index of the inbox by age, the same way, for pruning the inbox.
+    bool inbox_by_age = false;
 };
 
 // Opens the database, creating and migrating it as needed.

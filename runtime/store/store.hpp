@@ -223,9 +223,13 @@ public:
     // Deletes the instances that ended (completed, failed or cancelled) before the cutoff, each
     // with its history, its timers and its delivered commands, in the same way. An instance with
     // a pending command (not yet delivered) or a dead one (the operator's to retry) is kept, with
-    // all it owns, until that command is delivered. The inbox is left: an event id accepted once
-    // is answered as a duplicate for as long as the database lasts.
+    // all it owns, until that command is delivered. The inbox is left (prune_inbox): an event id
+    // accepted once is answered as a duplicate for as long as it keeps it.
     virtual Result<Pruned> prune_ended_instances(const std::string& before, std::int64_t most_rows, PruneCursor from) = 0;
+    // Deletes the inbox's entries (accepted event ids and their answers) made before the cutoff,
+    // the oldest first, at most about `most_rows`: an event sent again after that is no longer
+    // known, and is taken as new.
+    virtual Result<Pruned> prune_inbox(const std::string& before, std::int64_t most_rows) = 0;
 
     // The timer loop.
     virtual Result<std::vector<DueTimer>> due_timers(std::int64_t now_ms, int limit) = 0;

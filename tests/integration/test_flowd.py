@@ -1143,6 +1143,29 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(flowd.stop(), 0)
         self.assertTrue(any('"msg":"pruned"' in line and '"deleted":{"instances":1}' in line for line in flowd.log), flowd.log)
 
+    def test_event_ids_are_forgotten_after_inbox_retention_hours_and_a_copy_is_then_new(self):
+        flowd = self.start()
+        _, first = flowd.post_event({"id": "f1", "type": "Start", "data": {"id": "k", "n": 1}})
+        for n in (1, 2):
+            self.assertEqual(flowd.post_event({"id": f"f-poke-{n}", "type": "Poke", "data": {"id": "k"}})[0], 202)
+        self.assertEqual(flowd.post_event({"id": "f2", "type": "Start", "data": {"id": "other", "n": 2}})[0], 202)
+        self.assertEqual(flowd.stop(), 0)
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.dir, "flow.db")) as db:
+            db.execute("UPDATE inbox SET received_at = '2020-01-01T00:00:00.000Z' WHERE event_id <> 'f2'")
+        flowd = self.start(inbox_retention_hours=1)
+        flowd.wait_for(lambda: 'flow_pruned_total{what="events"} 3' in flowd.request("GET", "/metrics")[1], what="the old ids forgotten")
+        # A copy of an id still known is a duplicate; one forgotten is a new event: it starts a
+        # new instance, the first one having completed.
+        again = flowd.post_event({"id": "f2", "type": "Start", "data": {"id": "other", "n": 2}})
+        self.assertTrue(again[1]["duplicate"], again)
+        status, body = flowd.post_event({"id": "f1", "type": "Start", "data": {"id": "k", "n": 1}})
+        self.assertEqual(status, 202, body)
+        self.assertFalse(body["duplicate"])
+        self.assertEqual(body["deliveries"][0]["outcome"], "started")
+        self.assertNotEqual(body["deliveries"][0]["instance"], first["deliveries"][0]["instance"])
+        self.assertEqual(sorted(i["status"] for i in flowd.instances(key="k")), ["completed", "running"])
+
     def test_a_timer_that_re_arms_itself_without_time_moving_on_fails_its_instance(self):
         # `after 0s` re-armed by its own handler would fire for ever and fill the disk with history.
         loop = os.path.join(self.dir, "loop")
@@ -1537,6 +1560,7 @@ class FlowdTest(unittest.TestCase):
                 ({"targets": {"sink": sink}, "body_timeout_ms": 0}, "body_timeout_ms must be an integer from 1 to 86400000"),
                 ({"targets": {"sink": sink}, "retention_hours": 10000000000000}, "retention_hours must be an integer from 0 to 876000"),
                 ({"targets": {"sink": sink}, "instance_retention_hours": -1}, "instance_retention_hours must be an integer from 0 to 876000"),
+                ({"targets": {"sink": sink}, "inbox_retention_hours": 876001}, "inbox_retention_hours must be an integer from 0 to 876000"),
                 ({"targets": {"sink": sink}, "max_database_mb": 100000000000000}, "max_database_mb must be an integer from 0 to 16777216"),
                 ({"targets": {"sink": sink}, "max_body_bytes": 9223372036854775807}, "max_body_bytes must be an integer from 1 to 67108864"),
                 ({"targets": {"sink": sink}, "max_connections": 18446744073709551615}, "max_connections must be an integer from 1 to 1000000"),

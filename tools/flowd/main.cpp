@@ -266,6 +266,7 @@ std::variant<std::unique_ptr<flow::store::Store>, flow::store::StoreError> open_
                                                                                           const std::string& sources_text) {
     flow::store::SqliteOptions options{args.db, config.synchronous, config.max_database_mb};
     options.commands_by_instance = config.instance_retention_hours > 0;  // what pruning ended instances needs
+    options.inbox_by_age = config.inbox_retention_hours > 0;              // and pruning the inbox
     auto opened = flow::store::open_sqlite_store(options);
     if (!opened.ok()) return *opened.error;
     for (const auto& w : program.workflows) {
