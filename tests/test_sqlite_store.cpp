@@ -406,6 +406,16 @@ TEST_CASE("a prune looks at no more rows than it is given, and says whether any 
     // one is looked at once.
     CHECK(rounds == std::vector<std::pair<std::int64_t, bool>>{{1999, false}, {2000, false}, {1000, true}});
     CHECK(raw.rows("SELECT group_concat(row) FROM outbox") == "1");
+    // Fewer rows asked for than a transaction holds: no more are looked at.
+    raw.exec("WITH RECURSIVE n(i) AS (SELECT 5001 UNION ALL SELECT i + 1 FROM n WHERE i < 6000) "
+             "INSERT INTO outbox (row, id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at, "
+             "delivered_at) SELECT i, 'c' || i, 'i1', 'W', '\"a\"', 'T', 't', '{}', 'delivered', 0, '2026-01-01T00:00:00.000Z', "
+             "'2026-01-01T00:00:01.000Z' FROM n");
+    auto part = db.store->prune_delivered("2026-06-01T00:00:00.000Z", 300, {});
+    REQUIRE(part.ok());
+    CHECK(part.value->deleted == 299);  // the dead row 1 and rows 5001 to 5299: the dead one kept
+    CHECK_FALSE(part.value->finished);
+    CHECK(part.value->resume == store::Store::PruneCursor{0, 5299});
 }
 
 TEST_CASE("dead commands in front of older deliveries do not hold the prune up: it goes on where it stopped") {
@@ -579,12 +589,15 @@ TEST_CASE("pruning the inbox deletes the event ids accepted before the cutoff, t
              "INSERT INTO inbox SELECT printf('e-%05d', (i * 7919) % 4500), 'T', '{}', printf('2026-01-01T00:00:%02d.%03dZ', i / 1000, i % 1000) FROM n;"
              "INSERT INTO inbox VALUES ('july-1', 'T', '{}', '2026-07-01T00:00:00.000Z'), ('july-2', 'T', '{}', '2026-07-02T00:00:00.000Z')");
     std::vector<std::pair<std::int64_t, bool>> rounds;
-    for (int round = 0; round < 5 && (rounds.empty() || !rounds.back().second); ++round) {
-        auto pruned = s.prune_inbox("2026-06-01T00:00:00.000Z", 2000);
+    for (int round = 0; round < 6 && (rounds.empty() || !rounds.back().second); ++round) {
+        auto pruned = s.prune_inbox("2026-06-01T00:00:00.000Z", 1500);
         REQUIRE(pruned.ok());
         rounds.emplace_back(pruned.value->deleted, pruned.value->finished);
+        // The oldest go first, whatever their ids: the first call leaves the 1,501st oldest.
+        if (round == 0) CHECK(raw.rows("SELECT min(received_at) FROM inbox") == "2026-01-01T00:00:01.501Z");
     }
-    CHECK(rounds == std::vector<std::pair<std::int64_t, bool>>{{2000, false}, {2000, false}, {500, true}});
+    // No more than asked for per call, though a transaction takes up to 2,000.
+    CHECK(rounds == std::vector<std::pair<std::int64_t, bool>>{{1500, false}, {1500, false}, {1500, false}, {0, true}});
     CHECK(raw.rows("SELECT group_concat(event_id, ' ') FROM (SELECT event_id FROM inbox ORDER BY event_id)") == "july-1 july-2");
     auto known = s.recorded_event("july-1");
     REQUIRE(known.ok());
@@ -596,8 +609,12 @@ TEST_CASE("pruning the inbox deletes the event ids accepted before the cutoff, t
     REQUIRE(pruned.ok());
     CHECK(pruned.value->deleted == 1);
     CHECK(raw.rows("SELECT group_concat(event_id) FROM inbox") == "july-2");
-    CHECK(raw.rows("EXPLAIN QUERY PLAN SELECT event_id FROM inbox WHERE received_at < 't' ORDER BY received_at LIMIT 5")
+    CHECK(raw.rows("EXPLAIN QUERY PLAN DELETE FROM inbox WHERE event_id IN "
+                   "(SELECT event_id FROM inbox WHERE received_at < 't' ORDER BY received_at LIMIT 5)")
               .find("USING COVERING INDEX inbox_by_age (received_at<?)") != std::string::npos);
+    opened.value->reset();
+    REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());  // the setting turned off: the index goes
+    CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE name = 'inbox_by_age'") == "0");
 }
 
 TEST_CASE("pruning reads only the rows made before its cutoff, by the primary key") {

@@ -824,7 +824,8 @@ public:
             std::lock_guard lock(write_mutex_);
             Use batch(writer_->prepare("SELECT count(*), max(row) FROM (SELECT row FROM outbox WHERE row > ?1 AND row < ?2 "
                                        "ORDER BY row LIMIT ?3)"));
-            batch->bind(1, after_row).bind(2, *boundary.value).bind(3, rows_per_transaction);
+            const std::int64_t limit = std::min(rows_per_transaction, most_rows - looked_at);
+            batch->bind(1, after_row).bind(2, *boundary.value).bind(3, limit);
             const int code = batch->step();
             if (code != SQLITE_ROW) return stopped(pruned, {0, after_row}, batch->error(code));
             const std::int64_t rows = batch->integer(0);
@@ -836,7 +837,7 @@ public:
             pruned.deleted += writer_->changes();
             after_row = last_row;
             looked_at += rows;
-            if (rows < rows_per_transaction) return Result<Pruned>::success(pruned);
+            if (rows < limit) return Result<Pruned>::success(pruned);
         }
     }
 
@@ -862,13 +863,14 @@ public:
                 return Result<Pruned>::success(pruned);
             }
             std::vector<PruneCandidate> old;  // of the rows read, those that ended before the cutoff
+            const std::int64_t limit = std::min(rows_per_read, most_rows - looked_at);
             std::int64_t rows = 0, last_row = at.after_row;
             {
                 std::lock_guard lock(read_mutex_);
                 Use read(reader_->prepare("SELECT row, id, updated_at < ?4 FROM instances WHERE status = ?1 AND row > ?2 AND row < ?3 "
                                           "ORDER BY row LIMIT ?5"));
                 read->bind(1, std::string(ended[at.part])).bind(2, at.after_row).bind(3, *boundary.value).bind(4, before);
-                read->bind(5, rows_per_read);
+                read->bind(5, limit);
                 int code;
                 while ((code = read->step()) == SQLITE_ROW) {
                     ++rows;
@@ -888,7 +890,7 @@ public:
                 next = done.value->first;
                 pruned.deleted += done.value->second;
             }
-            if (rows < rows_per_read) at = {at.part + 1, 0};
+            if (rows < limit) at = {at.part + 1, 0};
             else at.after_row = last_row;
         }
         return Result<Pruned>::success(pruned);
@@ -976,12 +978,13 @@ public:
             std::lock_guard lock(write_mutex_);
             Use remove(writer_->prepare("DELETE FROM inbox WHERE event_id IN "
                                         "(SELECT event_id FROM inbox WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)"));
-            remove->bind(1, before).bind(2, rows_per_transaction);
+            const std::int64_t limit = std::min(rows_per_transaction, most_rows - looked_at);
+            remove->bind(1, before).bind(2, limit);
             if (auto e = remove->run()) return stopped(pruned, {}, *e);
             const std::int64_t rows = writer_->changes();
             pruned.deleted += rows;
             looked_at += rows;
-            if (rows < rows_per_transaction) return Result<Pruned>::success(pruned);
+            if (rows < limit) return Result<Pruned>::success(pruned);
         }
     }
 

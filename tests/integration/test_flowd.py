@@ -1153,7 +1153,7 @@ class FlowdTest(unittest.TestCase):
         import sqlite3
         with sqlite3.connect(os.path.join(self.dir, "flow.db")) as db:
             db.execute("UPDATE inbox SET received_at = '2020-01-01T00:00:00.000Z' WHERE event_id <> 'f2'")
-        flowd = self.start(inbox_retention_hours=1)
+        flowd = self.start(inbox_retention_hours=1, retention_hours=0)  # the thread runs for the inbox alone
         flowd.wait_for(lambda: 'flow_pruned_total{what="events"} 3' in flowd.request("GET", "/metrics")[1], what="the old ids forgotten")
         # A copy of an id still known is a duplicate; one forgotten is a new event: it starts a
         # new instance, the first one having completed.
