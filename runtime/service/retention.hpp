@@ -1,11 +1,11 @@
 // Retention: deletes what the config lets go, on a thread of its own, so that neither the relay
 // nor the timer loop waits for it: commands delivered longer ago than `retention_hours`,
 // instances ended longer ago than `instance_retention_hours`, each with its history, its timers
-// and its delivered commands (the store says which it keeps), and the inbox's event ids accepted
-// longer ago than `inbox_retention_hours`. A round once a minute; while rows
-// remain to be looked at (a first prune after a long time, a burst a week ago), one a second.
-// Each round looks at a bounded share of the rows, from where the last one stopped, in calls
-// of the store short enough that a stop never waits long for the round in progress.
+// and its delivered commands (the store says which it keeps), and the inbox's event ids
+// accepted longer ago than `inbox_retention_hours`. A round once a minute; while rows remain to
+// be looked at (a first prune after a long time, a burst a week ago), one a second. Each round
+// looks at a bounded share of the rows, from where the last one stopped, in calls of the store
+// short enough that a stop never waits long for the round in progress.
 #pragma once
 
 #include "runtime/service/config.hpp"

@@ -227,8 +227,8 @@ public:
     // accepted once is answered as a duplicate for as long as it keeps it.
     virtual Result<Pruned> prune_ended_instances(const std::string& before, std::int64_t most_rows, PruneCursor from) = 0;
     // Deletes the inbox's entries (accepted event ids and their answers) made before the cutoff,
-    // the oldest first, at most about `most_rows`: an event sent again after that is no longer
-    // known, and is taken as new.
+    // the oldest first, at most `most_rows` (in transactions of a few thousand, the writer let in
+    // between): an event sent again after that is no longer known, and is taken as new.
     virtual Result<Pruned> prune_inbox(const std::string& before, std::int64_t most_rows) = 0;
 
     // The timer loop.

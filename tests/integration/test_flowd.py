@@ -115,6 +115,21 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(kinds, ["delivery", "command", "command", "transition"])
         self.assertEqual(details["history"][3]["to"], "Waiting")
 
+    def test_the_example_config_serves_the_examples(self):
+        # scripts/run.sh starts flowd so: the config must load, bind every target and set retention.
+        self.flowd = Flowd(FLOWD, [os.path.join(SOURCE, "examples")], os.path.join(self.dir, "flow.db"),
+                           os.path.join(SOURCE, "examples", "flowd.json")).start()
+        status, body = self.flowd.request("GET", "/v1/workflows")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(sorted(w["name"] for w in body["workflows"]),
+                         ["CampaignPublishing", "OrderFulfillment", "TicketLifecycle", "TripBooking"])
+        self.assertIn('flow_pruned_total{what="events"} 0', self.flowd.request("GET", "/metrics")[1])
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.dir, "flow.db")) as db:
+            indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_schema WHERE type = 'index'")}
+        self.assertTrue({"outbox_by_instance", "inbox_by_age"} <= indexes, indexes)
+        self.assertEqual(self.flowd.stop(), 0)
+
     def test_every_example_runs_end_to_end_with_the_demo_services(self):
         spec = importlib.util.spec_from_file_location("demo", os.path.join(SOURCE, "examples", "services", "demo_services.py"))
         demo = importlib.util.module_from_spec(spec)
