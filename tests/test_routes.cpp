@@ -492,6 +492,119 @@ TEST_CASE("retrying a dead command commits through the writer, whose commit wake
     CHECK(s.store->outbox("dead", 10).value->empty());
 }
 
+TEST_CASE("a command has a page of its own, and a dead one can be deleted: its instance's history says so; 404 and 409 change nothing") {
+    Server s;
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 7}})").result_int() == 202);
+    auto pending = s.store->outbox("pending", 10);
+    REQUIRE(pending.value->size() == 1);
+    const std::string id = pending.value->front().id;
+    const std::string instance = pending.value->front().instance;
+
+    auto shown = s.call(beast_http::verb::get, "/v1/outbox/" + id);
+    REQUIRE(shown.result_int() == 200);
+    json page = s.body_of(shown);
+    CHECK(page["id"] == id);
+    CHECK(page["type"] == "Log");
+    CHECK(page["instance"] == instance);
+    CHECK(page["workflow"] == "W");
+    CHECK(page["key"] == "a");
+    CHECK(page["status"] == "pending");
+    CHECK(page["attempts"] == 0);
+    CHECK(page["last_error"].is_null());
+    CHECK(page["next_attempt_at"] == page["created_at"]);  // due when emitted
+    CHECK(page["delivered_at"].is_null());
+    CHECK(page["data"] == json{{"text", "7"}});
+    CHECK(s.call(beast_http::verb::get, "/v1/outbox/nope").result_int() == 404);
+    auto head = s.call(beast_http::verb::head, "/v1/outbox/" + id);
+    CHECK(head.result_int() == 200);
+    CHECK(head.body().empty());
+
+    // Not dead: refused, and nothing changes.
+    auto refused = s.call(beast_http::verb::delete_, "/v1/outbox/" + id);
+    CHECK(refused.result_int() == 409);
+    CHECK(s.body_of(refused)["error"] == "command '" + id + "' is pending, not dead");
+    CHECK(s.store->outbox("pending", 10).value->size() == 1);
+    auto missing = s.call(beast_http::verb::delete_, "/v1/outbox/nope");
+    CHECK(missing.result_int() == 404);
+    CHECK(s.body_of(missing)["error"] == "no command 'nope'");
+    const std::size_t history_before = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + instance))["history"].size();
+
+    using Attempt = store::DeliveryAttempt;
+    REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) {
+        return tx.record_attempts({{Attempt::Result::Dead, id, 3, 0, "HTTP 400: no such channel", ""}});
+    }));
+    page = s.body_of(s.call(beast_http::verb::get, "/v1/outbox/" + id));
+    CHECK(page["status"] == "dead");
+    CHECK(page["next_attempt_at"].is_null());
+    CHECK(page["last_error"] == "HTTP 400: no such channel");
+
+    auto deleted = s.call(beast_http::verb::delete_, "/v1/outbox/" + id);
+    REQUIRE(deleted.result_int() == 200);
+    CHECK(s.body_of(deleted) == json{{"id", id}, {"status", "deleted"}});
+    CHECK(s.store->outbox("", 10).value->empty());
+    CHECK(s.call(beast_http::verb::get, "/v1/outbox/" + id).result_int() == 404);
+    CHECK(s.call(beast_http::verb::delete_, "/v1/outbox/" + id).result_int() == 404);
+    CHECK(s.call(beast_http::verb::post, "/v1/outbox/" + id + "/retry").result_int() == 404);
+    json history = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + instance))["history"];
+    REQUIRE(history.size() == history_before + 1);
+    const json& last = history.back();
+    CHECK(last["kind"] == "command_deleted");
+    CHECK(last["id"] == id);
+    CHECK(last["type"] == "Log");
+    CHECK(last["attempts"] == 3);
+    CHECK(last["last_error"] == "HTTP 400: no such channel");
+
+    auto wrong = s.call(beast_http::verb::put, "/v1/outbox/" + id);
+    CHECK(wrong.result_int() == 405);
+    CHECK(wrong[beast_http::field::allow] == "GET, HEAD, DELETE");
+}
+
+TEST_CASE("POST /v1/outbox/retry gives the dead commands a new round a page at a time, of one target or all; bad queries change nothing") {
+    Server s;
+    for (int n = 1; n <= 5; ++n)
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
+                       R"({"id": "e)" + std::to_string(n) + R"(", "type": "Go", "data": {"id": "k)" + std::to_string(n) + R"(", "n": 1}})")
+                    .result_int() == 202);
+    auto pending = s.store->outbox("pending", 10);
+    REQUIRE(pending.value->size() == 5);
+    using Attempt = store::DeliveryAttempt;
+    std::vector<Attempt> deaths;
+    // The third stays pending: a retry of all leaves it as it is.
+    for (int i : {0, 1, 3, 4}) deaths.push_back({Attempt::Result::Dead, (*pending.value)[i].id, 12, 0, "HTTP 503", ""});
+    REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(deaths); }));
+    REQUIRE(s.store->outbox("dead", 10).value->size() == 4);
+
+    for (const char* query : {"?limit=x", "?after=-1", "?target=log&target=other"}) {
+        auto refused = s.call(beast_http::verb::post, std::string("/v1/outbox/retry") + query);
+        CHECK(refused.result_int() == 400);
+    }
+    CHECK(s.call(beast_http::verb::get, "/v1/outbox/retry").result_int() == 405);
+    auto other = s.body_of(s.call(beast_http::verb::post, "/v1/outbox/retry?target=other"));
+    CHECK(other == json{{"retried", 0}, {"next", nullptr}});
+    CHECK(s.store->outbox("dead", 10).value->size() == 4);
+
+    auto first = s.call(beast_http::verb::post, "/v1/outbox/retry?target=log&limit=3");
+    REQUIRE(first.result_int() == 200);
+    json page = s.body_of(first);
+    CHECK(page["retried"] == 3);
+    REQUIRE(page["next"].is_string());
+    auto dead = s.store->outbox("dead", 10);
+    REQUIRE(dead.value->size() == 1);  // the oldest three went first
+    CHECK(dead.value->front().id == (*pending.value)[4].id);
+    CHECK(dead.value->front().row > std::stoll(page["next"].get<std::string>()));
+    auto retried = s.store->outbox("pending", 10);
+    REQUIRE(retried.value->size() == 4);
+    for (const auto& c : *retried.value) {
+        CHECK(c.attempts == 0);  // 12 before the retry, but for the one never dead
+        CHECK(c.next_attempt_ms == 1767225600000);  // due now
+    }
+    auto rest = s.body_of(s.call(beast_http::verb::post, "/v1/outbox/retry?after=" + page["next"].get<std::string>()));
+    CHECK(rest == json{{"retried", 1}, {"next", nullptr}});
+    CHECK(s.store->outbox("dead", 10).value->empty());
+    CHECK(s.store->outbox("pending", 10).value->size() == 5);
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/retry")) == json{{"retried", 0}, {"next", nullptr}});
+}
+
 TEST_CASE("a step that keeps the instance running updates it in place; one that ends it frees its key") {
     Server s;
     auto post = [&](const std::string& id, const std::string& type, const std::string& data) {

@@ -506,6 +506,26 @@ TEST_CASE("pruning ended instances deletes each ended before the cutoff with all
     CHECK(prune("2026-08-01T00:00:00.000Z") == 1);
     CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM instances ORDER BY row)") == "i3 i4");
     CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM outbox ORDER BY row)") == "c3dead c4delivered");
+    // The dead command deleted by its operator, its instance goes with the next prune.
+    {
+        auto tx = s.begin();  // holds the writer's lock until it goes
+        REQUIRE(tx.ok());
+        auto refused = (*tx.value)->delete_dead("c4delivered");
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error->kind == store::StoreError::Kind::Conflict);
+        CHECK(refused.error->message == "command 'c4delivered' is delivered, not dead");
+        auto unknown = (*tx.value)->delete_dead("c9");
+        REQUIRE_FALSE(unknown.ok());
+        CHECK(unknown.error->kind == store::StoreError::Kind::NotFound);
+        auto deleted = (*tx.value)->delete_dead("c3dead");
+        REQUIRE(deleted.ok());
+        CHECK(deleted.value->instance == "i3");
+        CHECK(deleted.value->status == "dead");
+        REQUIRE_FALSE((*tx.value)->commit());
+    }
+    CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM outbox ORDER BY row)") == "c4delivered");
+    CHECK(prune("2026-08-01T00:00:00.000Z") == 1);
+    CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM instances ORDER BY row)") == "i4");
 }
 
 TEST_CASE("a prune of ended instances looks at no more rows than it is given, and goes on where it stopped") {

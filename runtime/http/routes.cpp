@@ -511,6 +511,58 @@ Response retry_command(const Request& req, const std::string& id, Services& s) {
     return json_response(200, {{"id", id}, {"status", "pending"}}, req.version());
 }
 
+Response get_command(const Request& req, const std::string& id, Services& s) {
+    auto found = s.store.command(id);
+    if (!found.ok()) return error_response(503, found.error->message, req.version());
+    if (!*found.value) return error_response(404, "no command '" + id + "'", req.version());
+    const store::OutboxCommand& c = (**found.value).command;
+    json data = json::parse(c.payload, nullptr, false);
+    json key = json::parse(c.key, nullptr, false);
+    json body = {{"id", c.id}, {"type", c.type}, {"target", c.target}, {"workflow", c.workflow}, {"instance", c.instance},
+                 {"key", key.is_discarded() ? json() : key}, {"status", c.status}, {"attempts", c.attempts},
+                 {"last_error", c.last_error.empty() ? json() : json(c.last_error)}, {"created_at", c.created_at},
+                 {"next_attempt_at", c.status == "pending" ? json(service::timestamp(c.next_attempt_ms)) : json()},
+                 {"delivered_at", (**found.value).delivered_at.empty() ? json() : json((**found.value).delivered_at)},
+                 {"data", data.is_discarded() ? json::object() : data}};
+    return json_response(200, body, req.version());
+}
+
+// POST /v1/outbox/retry: the dead commands, oldest first, a page at a time (a redrive after a
+// target's outage), each given a new round of attempts as POST /v1/outbox/{id}/retry gives one.
+Response retry_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
+    if (auto refused = refuse_repeated(req, url, {"target", "limit", "after"})) return std::move(*refused);
+    std::string target;
+    int limit = 100;
+    std::int64_t after = 0;
+    for (auto param : url.params()) {
+        std::string value(param.value);
+        if (value.empty()) continue;
+        if (param.key == "target") target = value;
+        else if (auto problem = read_page_parameter(param.key, value, limit, after)) return error_response(400, *problem, req.version());
+    }
+    const std::int64_t now = s.now_ms();
+    store::Transaction::DeadRetried retried;
+    store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
+        auto r = tx.retry_dead_commands(target, after, limit, now);
+        if (!r.ok()) return r.error;
+        retried = *r.value;
+        return std::nullopt;
+    });
+    if (status) return error_response(status_for(*status), status->message, req.version());
+    json next = retried.next_after_row ? json(std::to_string(retried.next_after_row)) : json();
+    return json_response(200, {{"retried", retried.retried}, {"next", next}}, req.version());
+}
+
+Response delete_command(const Request& req, const std::string& id, Services& s) {
+    const std::int64_t now = s.now_ms();
+    store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
+        auto deleted = s.processor.delete_dead_command(tx, id, now);
+        return deleted.ok() ? std::nullopt : deleted.error;
+    });
+    if (status) return error_response(status_for(*status), status->message, req.version());
+    return json_response(200, {{"id", id}, {"status", "deleted"}}, req.version());
+}
+
 Response metrics(const Request& req, Services& s) {
     std::vector<std::pair<std::string, double>> gauges;
     std::map<std::string, double> instances = {{"running", 0}, {"completed", 0}, {"failed", 0}, {"cancelled", 0}};
@@ -626,7 +678,7 @@ Response route(const Request& req, Services& s) {
     if (segments.size() < 2 || segments[0] != "v1") return error_response(404, "no such route: " + path, req.version());
     if (has_segments(url, {"v1", "events"})) return method_not_allowed("POST", req.version());  // a POST went to post_events
     bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
-                 (segments.size() == 3 && segments[1] == "instances") ||
+                 (segments.size() == 3 && (segments[1] == "instances" || segments[1] == "outbox")) ||
                  (segments.size() == 4 && segments[1] == "instances" && segments[3] == "cancel") ||
                  (segments.size() == 4 && segments[1] == "outbox" && segments[3] == "retry");
     if (!known) return error_response(404, "no such route: " + path, req.version());
@@ -646,6 +698,15 @@ Response route(const Request& req, Services& s) {
         if (segments[1] == "instances") return list_instances(req, url, s);
         if (segments[1] == "workflows") return list_workflows(req, s);
         return list_outbox(req, url, s);
+    }
+    if (segments.size() == 3 && segments[1] == "outbox" && segments[2] == "retry") {  // no command's id: ids are UUIDs
+        if (!writes) return method_not_allowed("POST", req.version());
+        return retry_dead_commands(req, url, s);
+    }
+    if (segments.size() == 3 && segments[1] == "outbox") {
+        if (method == beast_http::verb::delete_) return delete_command(req, segments[2], s);
+        if (!reads) return method_not_allowed("GET, HEAD, DELETE", req.version());
+        return get_command(req, segments[2], s);
     }
     if (segments.size() == 3) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());

@@ -413,4 +413,20 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
 }
 
+store::Result<store::OutboxCommand> Processor::delete_dead_command(store::Transaction& tx, const std::string& command_id,
+                                                                   std::int64_t now_ms) {
+    auto deleted = tx.delete_dead(command_id);
+    if (!deleted.ok()) return deleted;
+    const store::OutboxCommand& command = *deleted.value;
+    store::HistoryEntry entry{timestamp(now_ms), "command_deleted", {}};
+    JsonWriter w(entry.detail, compact);
+    w.open().key("id").string(command.id).key("type").string(command.type).key("target").string(command.target);
+    w.key("attempts").integer(command.attempts).key("last_error");
+    if (command.last_error.empty()) w.null();
+    else w.string(command.last_error);
+    w.close();
+    if (auto e = tx.add_history(command.instance, {entry})) return fail<store::OutboxCommand>(*e);
+    return deleted;
+}
+
 }  // namespace flow::service

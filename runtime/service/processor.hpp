@@ -74,6 +74,11 @@ public:
     store::Result<CancelOutcome> cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
                                         std::uint64_t& timer_sequence, int& timers_fired);
 
+    // Deletes a dead command for good, at its operator's word, and records in its instance's
+    // history what was deleted (`command_deleted`); NotFound, or Conflict when it is not dead.
+    store::Result<store::OutboxCommand> delete_dead_command(store::Transaction& tx, const std::string& command_id,
+                                                            std::int64_t now_ms);
+
     // Whether a step since the last call started a timer (for waking the timer loop only then).
     bool take_timers_started() { return timers_started_.exchange(false); }
 

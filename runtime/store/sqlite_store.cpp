@@ -474,6 +474,54 @@ public:
         return s->run();
     }
 
+    Result<DeadRetried> retry_dead_commands(const std::string& target, std::int64_t after_row, int limit,
+                                            std::int64_t now_ms) override {
+        // Through the partial index of dead commands, in row order; one more row read than
+        // retried tells whether any remain.
+        std::vector<std::int64_t> rows;
+        {
+            Use find(db_.prepare(target.empty()
+                                     ? "SELECT row FROM outbox WHERE status = 'dead' AND row > ?1 ORDER BY row LIMIT ?2"
+                                     : "SELECT row FROM outbox WHERE status = 'dead' AND row > ?1 AND target = ?3 ORDER BY row LIMIT ?2"));
+            find->bind(1, after_row).bind(2, static_cast<std::int64_t>(limit) + 1);
+            if (!target.empty()) find->bind(3, target);
+            int code;
+            while ((code = find->step()) == SQLITE_ROW) rows.push_back(find->integer(0));
+            if (code != SQLITE_DONE) return fail<DeadRetried>(find->error(code));
+        }
+        DeadRetried out;
+        if (rows.size() > static_cast<std::size_t>(limit)) {
+            rows.pop_back();
+            out.next_after_row = rows.back();
+        }
+        for (std::int64_t row : rows) {
+            Use s(db_.prepare("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = ? WHERE row = ?"));
+            s->bind(1, now_ms).bind(2, row);
+            if (auto e = s->run()) return fail<DeadRetried>(*e);
+        }
+        out.retried = static_cast<int>(rows.size());
+        return Result<DeadRetried>::success(out);
+    }
+
+    Result<OutboxCommand> delete_dead(const std::string& id) override {
+        static const std::string find_sql = std::string("SELECT ") + command_columns + " FROM outbox WHERE id = ?";
+        OutboxCommand command;
+        {
+            Use find(db_.prepare(find_sql));
+            find->bind(1, id);
+            int code = find->step();
+            if (code == SQLITE_DONE) return Result<OutboxCommand>::failure({StoreError::Kind::NotFound, "no command '" + id + "'"});
+            if (code != SQLITE_ROW) return fail<OutboxCommand>(find->error(code));
+            command = read_command(*find);
+        }
+        if (command.status != "dead")
+            return Result<OutboxCommand>::failure({StoreError::Kind::Conflict, "command '" + id + "' is " + command.status + ", not dead"});
+        Use s(db_.prepare("DELETE FROM outbox WHERE row = ? AND status = 'dead'"));
+        s->bind(1, command.row);
+        if (auto e = s->run()) return fail<OutboxCommand>(*e);
+        return Result<OutboxCommand>::success(std::move(command));
+    }
+
     Status record_attempts(const std::vector<DeliveryAttempt>& attempts) override {
         for (const DeliveryAttempt& a : attempts) {
             if (a.result == DeliveryAttempt::Result::Delivered) {
@@ -708,6 +756,19 @@ public:
         int code;
         while ((code = s->step()) == SQLITE_ROW) unpack_history(s->text(0), s->text(1), s->text(2), detail.history);
         if (code != SQLITE_DONE) return fail<Found>(s->error(code));
+        return Result<Found>::success(std::move(detail));
+    }
+
+    Result<std::optional<CommandDetail>> command(const std::string& id) override {
+        using Found = std::optional<CommandDetail>;
+        std::lock_guard lock(read_mutex_);
+        static const std::string sql = std::string("SELECT ") + command_columns + ", delivered_at FROM outbox WHERE id = ?";
+        Use s(reader_->prepare(sql));
+        s->bind(1, id);
+        int code = s->step();
+        if (code == SQLITE_DONE) return Result<Found>::success(std::nullopt);
+        if (code != SQLITE_ROW) return fail<Found>(s->error(code));
+        CommandDetail detail{read_command(*s), s->text(13)};
         return Result<Found>::success(std::move(detail));
     }
 

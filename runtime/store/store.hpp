@@ -141,6 +141,18 @@ public:
     // Gives a dead command a new round of attempts, due at `now_ms`; NotFound, or Conflict when
     // it is not dead. (In a transaction, so that its commit wakes the relay like any other.)
     virtual Status retry_dead(const std::string& id, std::int64_t now_ms) = 0;
+    // Gives the dead commands after `after_row` a new round of attempts, due at `now_ms`: oldest
+    // first, only those to `target` unless it is empty, at most `limit`. `next_after_row` is the
+    // row of the last one retried when more dead commands remain after it, else 0.
+    struct DeadRetried {
+        int retried = 0;
+        std::int64_t next_after_row = 0;
+    };
+    virtual Result<DeadRetried> retry_dead_commands(const std::string& target, std::int64_t after_row, int limit,
+                                                    std::int64_t now_ms) = 0;
+    // Deletes a dead command for good (its operator gives up on it) and gives it back as it was;
+    // NotFound, or Conflict when it is not dead. Its instance's history is the caller's to write.
+    virtual Result<OutboxCommand> delete_dead(const std::string& id) = 0;
     // Appends the entries one step wrote, in order (stored together: one row per step).
     virtual Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) = 0;
     // Whether the transaction is still open: after some errors (I/O, a full disk) the database
@@ -182,6 +194,12 @@ public:
         std::vector<HistoryEntry> history;
     };
     virtual Result<std::optional<InstanceDetail>> instance_detail(const std::string& id) = 0;
+    // One command with what only its own page shows: when it was delivered (empty until then).
+    struct CommandDetail {
+        OutboxCommand command;
+        std::string delivered_at;
+    };
+    virtual Result<std::optional<CommandDetail>> command(const std::string& id) = 0;
     // Commands in insertion order, of one status (empty: any), after a row (0: from the first).
     virtual Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row = 0) = 0;
     // Counts for /metrics: instances by status, outbox rows by status, pending timers.

@@ -336,9 +336,10 @@ class FlowdTest(unittest.TestCase):
 
     def test_admin_token_guards_every_other_route(self):
         flowd = self.start(admin_token="s3cret")
-        for path in ["/v1/instances", "/v1/workflows", "/v1/outbox", "/v1/instances/x"]:
+        for path in ["/v1/instances", "/v1/workflows", "/v1/outbox", "/v1/instances/x", "/v1/outbox/x"]:
             self.assertEqual(flowd.request("GET", path)[0], 401, path)
             self.assertEqual(flowd.request("GET", path, headers={"Authorization": "Bearer wrong"})[0], 401, path)
+        self.assertEqual(flowd.request("DELETE", "/v1/outbox/x")[0], 401)
         self.assertEqual(flowd.request("GET", "/v1/instances", headers={"Authorization": "Bearer s3cret"})[0], 200)
         self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
         self.assertEqual(flowd.request("GET", "/metrics")[0], 200)
@@ -379,7 +380,8 @@ class FlowdTest(unittest.TestCase):
         connection.close()
         # 405 names the methods the route takes.
         for method, path, allowed in [("DELETE", "/healthz", "GET, HEAD"), ("GET", "/v1/events", "POST"),
-                                      ("PUT", "/v1/instances", "GET, HEAD"), ("GET", "/v1/outbox/x/retry", "POST")]:
+                                      ("PUT", "/v1/instances", "GET, HEAD"), ("GET", "/v1/outbox/x/retry", "POST"),
+                                      ("POST", "/v1/outbox/x", "GET, HEAD, DELETE")]:
             connection = http.client.HTTPConnection("127.0.0.1", flowd.port, timeout=10)
             connection.request(method, path, headers={"Authorization": "Bearer s3cret"})
             response = connection.getresponse()
@@ -890,6 +892,55 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(flowd.request("POST", f"/v1/outbox/{dead[0]['id']}/retry")[0], 409)
         flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"] and
                        not flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="the retried command")
+
+    def test_a_dead_command_is_shown_on_its_own_page_and_deleted_with_a_trace_in_its_instance(self):
+        # The target refuses the first command for good; the instance completes meanwhile.
+        flowd = self.start(lambda path, command, attempt: (400, {}) if command["type"] == "First" else (200, {}))
+        status, body = flowd.post_event({"id": "d1", "type": "Start", "data": {"id": "d1", "n": 1}})
+        self.assertEqual(status, 202, body)
+        instance = body["deliveries"][0]["instance"]
+        for n in (1, 2):
+            self.assertEqual(flowd.post_event({"id": f"d-poke-{n}", "type": "Poke", "data": {"id": "d1"}})[0], 202)
+        dead = flowd.wait_for(lambda: flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="a dead command")
+        command = dead[0]["id"]
+        status, page = flowd.request("GET", f"/v1/outbox/{command}")
+        self.assertEqual(status, 200, page)
+        self.assertEqual((page["status"], page["type"], page["instance"], page["key"], page["data"]),
+                         ("dead", "First", instance, "d1", {"id": "d1", "n": 1}))
+        self.assertIn("HTTP 400", page["last_error"])
+        self.assertIn('flow_outbox_commands{status="dead"} 1\n', flowd.request("GET", "/metrics")[1])
+        self.assertEqual(flowd.request("DELETE", f"/v1/outbox/{command.upper()}"), (200, {"id": command, "status": "deleted"}))
+        self.assertEqual(flowd.request("DELETE", f"/v1/outbox/{command}")[0], 404)
+        self.assertEqual(flowd.request("GET", f"/v1/outbox/{command}")[0], 404)
+        self.assertEqual(flowd.request("POST", f"/v1/outbox/{command}/retry")[0], 404)
+        self.assertIn('flow_outbox_commands{status="dead"} 0\n', flowd.request("GET", "/metrics")[1])
+        details = self.state_of(instance)
+        self.assertEqual(details["status"], "completed")
+        deleted = [h for h in details["history"] if h["kind"] == "command_deleted"]
+        self.assertEqual(len(deleted), 1)
+        self.assertEqual((deleted[0]["id"], deleted[0]["type"], deleted[0]["target"]), (command, "First", "sink"))
+        self.assertEqual(details["history"][-1], deleted[0])  # written last, when it was deleted
+
+    def test_after_an_outage_the_dead_commands_of_a_target_are_retried_page_by_page(self):
+        mode = {"down": True}
+        flowd = self.start(lambda path, command, attempt: (503, {}) if mode["down"] else (200, {}))
+        for n in range(3):
+            self.assertEqual(flowd.post_event({"id": f"o{n}", "type": "Start", "data": {"id": f"o{n}", "n": n}})[0], 202)
+        # Each instance's First dies after its four attempts; its Second then dies too.
+        flowd.wait_for(lambda: len(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"]) == 6, what="six dead commands")
+        mode["down"] = False
+        self.assertEqual(flowd.request("POST", "/v1/outbox/retry?target=elsewhere"), (200, {"retried": 0, "next": None}))
+        retried, pages, cursor = 0, 0, None
+        while True:
+            status, page = flowd.request("POST", "/v1/outbox/retry?target=sink&limit=4" + (f"&after={cursor}" if cursor else ""))
+            self.assertEqual(status, 200, page)
+            retried, pages, cursor = retried + page["retried"], pages + 1, page["next"]
+            if cursor is None:
+                break
+        self.assertEqual((retried, pages), (6, 2))
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"] and
+                       not flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="every command delivered")
+        self.assertEqual(len(flowd.request("GET", "/v1/outbox?status=delivered")[1]["commands"]), 6)
 
     def test_interim_answers_before_the_final_one_are_passed_over(self):
         flowd = self.start(lambda path, command, attempt: ("interim", {}))
