@@ -557,6 +557,13 @@ TEST_CASE("a command has a page of its own, and a dead one can be deleted: its i
     auto wrong = s.call(beast_http::verb::put, "/v1/outbox/" + id);
     CHECK(wrong.result_int() == 405);
     CHECK(wrong[beast_http::field::allow] == "GET, HEAD, DELETE");
+    // No id at all is no route, whatever the method.
+    for (auto method : {beast_http::verb::get, beast_http::verb::post, beast_http::verb::delete_})
+        for (const char* path : {"/v1/outbox/", "/v1/instances/"}) {
+            auto none = s.call(method, path);
+            CHECK(none.result_int() == 404);
+            CHECK(s.body_of(none)["error"] == std::string("no such route: ") + path);
+        }
 }
 
 TEST_CASE("POST /v1/outbox/retry gives the dead commands a new round a page at a time, of one target or all; bad queries change nothing") {
@@ -574,10 +581,12 @@ TEST_CASE("POST /v1/outbox/retry gives the dead commands a new round a page at a
     REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(deaths); }));
     REQUIRE(s.store->outbox("dead", 10).value->size() == 4);
 
-    for (const char* query : {"?limit=x", "?after=-1", "?target=log&target=other"}) {
+    // A typo or an unset variable must not widen the retry to every target.
+    for (const char* query : {"?limit=x", "?after=-1", "?target=log&target=other", "?target=", "?tagret=log", "?target=log&status=dead"}) {
         auto refused = s.call(beast_http::verb::post, std::string("/v1/outbox/retry") + query);
-        CHECK(refused.result_int() == 400);
+        CHECK_MESSAGE(refused.result_int() == 400, query);
     }
+    CHECK(s.store->outbox("dead", 10).value->size() == 4);
     CHECK(s.call(beast_http::verb::get, "/v1/outbox/retry").result_int() == 405);
     auto other = s.body_of(s.call(beast_http::verb::post, "/v1/outbox/retry?target=other"));
     CHECK(other == json{{"retried", 0}, {"next", nullptr}});
@@ -598,8 +607,17 @@ TEST_CASE("POST /v1/outbox/retry gives the dead commands a new round a page at a
         CHECK(c.attempts == 0);  // 12 before the retry, but for the one never dead
         CHECK(c.next_attempt_ms == 1767225600000);  // due now
     }
+    // The first page's commands die again (their target still refuses): the next page, after the
+    // cursor, retries only the one left, so a pass retries each command once.
+    std::vector<Attempt> again;
+    for (int i : {0, 1, 3}) again.push_back({Attempt::Result::Dead, (*pending.value)[i].id, 1, 0, "HTTP 503", ""});
+    REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(again); }));
     auto rest = s.body_of(s.call(beast_http::verb::post, "/v1/outbox/retry?after=" + page["next"].get<std::string>()));
     CHECK(rest == json{{"retried", 1}, {"next", nullptr}});
+    dead = s.store->outbox("dead", 10);
+    REQUIRE(dead.value->size() == 3);
+    CHECK(dead.value->back().id == (*pending.value)[3].id);
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/retry")) == json{{"retried", 3}, {"next", nullptr}});
     CHECK(s.store->outbox("dead", 10).value->empty());
     CHECK(s.store->outbox("pending", 10).value->size() == 5);
     CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/retry")) == json{{"retried", 0}, {"next", nullptr}});

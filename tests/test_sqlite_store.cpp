@@ -169,7 +169,7 @@ TEST_CASE("a version 1 database is migrated: every row kept with its row id, the
     CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
     CHECK(raw.rows("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND "
                    "tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name)") ==
-          "outbox_dead outbox_pending_by_instance outbox_pending_by_target");
+          "outbox_dead outbox_dead_by_target outbox_pending_by_instance outbox_pending_by_target");
 }
 
 TEST_CASE("a migration that finds a broken reference changes nothing and says where") {
@@ -232,6 +232,10 @@ TEST_CASE("the hot queries read their indexes, not whole tables") {
     CHECK(next.find("INDEX outbox_pending_by_target (target=? AND next_attempt_ms>?)") != std::string::npos);
     CHECK(plan("SELECT count(*) FROM outbox WHERE status = 'dead'").find("outbox_dead") != std::string::npos);
     CHECK(plan("SELECT row FROM outbox WHERE row > 0 AND status = 'dead' ORDER BY row LIMIT 10").find("outbox_dead") != std::string::npos);
+    // A retry of one target's dead commands reads only theirs, however many others are dead.
+    std::string redrive = plan("SELECT row FROM outbox WHERE status = 'dead' AND row > 1 AND target = 't' ORDER BY row LIMIT 10");
+    CHECK(redrive.find("USING INDEX outbox_dead_by_target (target=? AND row>?)") != std::string::npos);
+    CHECK(redrive.find("TEMP B-TREE") == std::string::npos);
     // Correlation: the running instance of a workflow and key.
     CHECK(plan("SELECT row FROM instances WHERE workflow = 'W' AND key = '1' AND status = 'running'")
               .find("instances_running") != std::string::npos);
@@ -506,25 +510,30 @@ TEST_CASE("pruning ended instances deletes each ended before the cutoff with all
     CHECK(prune("2026-08-01T00:00:00.000Z") == 1);
     CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM instances ORDER BY row)") == "i3 i4");
     CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM outbox ORDER BY row)") == "c3dead c4delivered");
-    // The dead command deleted by its operator, its instance goes with the next prune.
+    // The dead command deleted by its operator, its instance goes with a prune after the deletion's
+    // time and the retention.
     {
         auto tx = s.begin();  // holds the writer's lock until it goes
         REQUIRE(tx.ok());
-        auto refused = (*tx.value)->delete_dead("c4delivered");
+        auto refused = (*tx.value)->delete_dead("c4delivered", "2026-09-01T00:00:00.000Z");
         REQUIRE_FALSE(refused.ok());
         CHECK(refused.error->kind == store::StoreError::Kind::Conflict);
         CHECK(refused.error->message == "command 'c4delivered' is delivered, not dead");
-        auto unknown = (*tx.value)->delete_dead("c9");
+        auto unknown = (*tx.value)->delete_dead("c9", "2026-09-01T00:00:00.000Z");
         REQUIRE_FALSE(unknown.ok());
         CHECK(unknown.error->kind == store::StoreError::Kind::NotFound);
-        auto deleted = (*tx.value)->delete_dead("c3dead");
+        auto deleted = (*tx.value)->delete_dead("c3dead", "2026-09-01T00:00:00.000Z");
         REQUIRE(deleted.ok());
         CHECK(deleted.value->instance == "i3");
         CHECK(deleted.value->status == "dead");
         REQUIRE_FALSE((*tx.value)->commit());
     }
     CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM outbox ORDER BY row)") == "c4delivered");
-    CHECK(prune("2026-08-01T00:00:00.000Z") == 1);
+    // The deletion changed the instance: it is kept for the retention from then, with its account.
+    CHECK(raw.rows("SELECT updated_at FROM instances WHERE id = 'i3'") == "2026-09-01T00:00:00.000Z");
+    CHECK(raw.rows("SELECT updated_at FROM instances WHERE id = 'i4'") == "2026-01-02T00:00:00.000Z");
+    CHECK(prune("2026-08-01T00:00:00.000Z") == 0);
+    CHECK(prune("2026-10-01T00:00:00.000Z") == 1);
     CHECK(raw.rows("SELECT group_concat(id, ' ') FROM (SELECT id FROM instances ORDER BY row)") == "i4");
 }
 

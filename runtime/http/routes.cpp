@@ -534,11 +534,21 @@ Response retry_dead_commands(const Request& req, const boost::urls::url_view& ur
     std::string target;
     int limit = 100;
     std::int64_t after = 0;
+    // A write to many commands takes no parameter it does not know, and no empty target: either
+    // could come from a typo or an unset variable, and would widen the retry to every target.
     for (auto param : url.params()) {
         std::string value(param.value);
-        if (value.empty()) continue;
-        if (param.key == "target") target = value;
-        else if (auto problem = read_page_parameter(param.key, value, limit, after)) return error_response(400, *problem, req.version());
+        if (param.key == "target") {
+            if (value.empty()) return error_response(400, "target must not be empty (leave it out to retry every target)", req.version());
+            target = value;
+        } else if (param.key != "limit" && param.key != "after") {
+            return error_response(400, "unknown parameter '" + std::string(param.key) + "': target, limit and after are known",
+                                  req.version());
+        } else if (value.empty()) {
+            continue;
+        } else if (auto problem = read_page_parameter(param.key, value, limit, after)) {
+            return error_response(400, *problem, req.version());
+        }
     }
     const std::int64_t now = s.now_ms();
     store::Transaction::DeadRetried retried;
@@ -678,7 +688,7 @@ Response route(const Request& req, Services& s) {
     if (segments.size() < 2 || segments[0] != "v1") return error_response(404, "no such route: " + path, req.version());
     if (has_segments(url, {"v1", "events"})) return method_not_allowed("POST", req.version());  // a POST went to post_events
     bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
-                 (segments.size() == 3 && (segments[1] == "instances" || segments[1] == "outbox")) ||
+                 (segments.size() == 3 && (segments[1] == "instances" || segments[1] == "outbox") && !segments[2].empty()) ||
                  (segments.size() == 4 && segments[1] == "instances" && segments[3] == "cancel") ||
                  (segments.size() == 4 && segments[1] == "outbox" && segments[3] == "retry");
     if (!known) return error_response(404, "no such route: " + path, req.version());

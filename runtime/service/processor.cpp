@@ -415,10 +415,11 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
 
 store::Result<store::OutboxCommand> Processor::delete_dead_command(store::Transaction& tx, const std::string& command_id,
                                                                    std::int64_t now_ms) {
-    auto deleted = tx.delete_dead(command_id);
+    const std::string at = timestamp(now_ms);
+    auto deleted = tx.delete_dead(command_id, at);
     if (!deleted.ok()) return deleted;
     const store::OutboxCommand& command = *deleted.value;
-    store::HistoryEntry entry{timestamp(now_ms), "command_deleted", {}};
+    store::HistoryEntry entry{at, "command_deleted", {}};
     JsonWriter w(entry.detail, compact);
     w.open().key("id").string(command.id).key("type").string(command.type).key("target").string(command.target);
     w.key("attempts").integer(command.attempts).key("last_error");

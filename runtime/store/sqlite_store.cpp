@@ -143,6 +143,11 @@ const char* const migrations[] = {
     R"sql(
     ALTER TABLE webhook_messages ADD COLUMN ids_digest TEXT NOT NULL DEFAULT '';
     )sql",
+    // Version 8: the dead commands indexed by target too, so that retrying a target's dead
+    // commands reads only theirs, however many other targets' are dead.
+    R"sql(
+    CREATE INDEX outbox_dead_by_target ON outbox (target, row) WHERE status = 'dead';
+    )sql",
 };
 
 // An index only a setting needs, and every insert into its table pays for: not in the schema's
@@ -476,8 +481,8 @@ public:
 
     Result<DeadRetried> retry_dead_commands(const std::string& target, std::int64_t after_row, int limit,
                                             std::int64_t now_ms) override {
-        // Through the partial index of dead commands, in row order; one more row read than
-        // retried tells whether any remain.
+        // Through a partial index of dead commands (by target when one is named), in row
+        // order; one more row read than retried tells whether any remain.
         std::vector<std::int64_t> rows;
         {
             Use find(db_.prepare(target.empty()
@@ -503,7 +508,7 @@ public:
         return Result<DeadRetried>::success(out);
     }
 
-    Result<OutboxCommand> delete_dead(const std::string& id) override {
+    Result<OutboxCommand> delete_dead(const std::string& id, const std::string& at) override {
         static const std::string find_sql = std::string("SELECT ") + command_columns + " FROM outbox WHERE id = ?";
         OutboxCommand command;
         {
@@ -516,9 +521,17 @@ public:
         }
         if (command.status != "dead")
             return Result<OutboxCommand>::failure({StoreError::Kind::Conflict, "command '" + id + "' is " + command.status + ", not dead"});
-        Use s(db_.prepare("DELETE FROM outbox WHERE row = ? AND status = 'dead'"));
-        s->bind(1, command.row);
-        if (auto e = s->run()) return fail<OutboxCommand>(*e);
+        {
+            Use s(db_.prepare("DELETE FROM outbox WHERE row = ? AND status = 'dead'"));
+            s->bind(1, command.row);
+            if (auto e = s->run()) return fail<OutboxCommand>(*e);
+        }
+        // The instance changed (its history will say what was deleted): an ended one is then
+        // kept for instance_retention_hours from now, with that account of it.
+        forget_instances();
+        Use touch(db_.prepare("UPDATE instances SET updated_at = ? WHERE id = ?"));
+        touch->bind(1, at).bind(2, command.instance);
+        if (auto e = touch->run()) return fail<OutboxCommand>(*e);
         return Result<OutboxCommand>::success(std::move(command));
     }
 

@@ -151,8 +151,9 @@ public:
     virtual Result<DeadRetried> retry_dead_commands(const std::string& target, std::int64_t after_row, int limit,
                                                     std::int64_t now_ms) = 0;
     // Deletes a dead command for good (its operator gives up on it) and gives it back as it was;
-    // NotFound, or Conflict when it is not dead. Its instance's history is the caller's to write.
-    virtual Result<OutboxCommand> delete_dead(const std::string& id) = 0;
+    // NotFound, or Conflict when it is not dead. Its instance counts as changed `at` (updated_at);
+    // what its history says of the deletion is the caller's to write.
+    virtual Result<OutboxCommand> delete_dead(const std::string& id, const std::string& at) = 0;
     // Appends the entries one step wrote, in order (stored together: one row per step).
     virtual Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) = 0;
     // Whether the transaction is still open: after some errors (I/O, a full disk) the database
