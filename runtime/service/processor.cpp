@@ -423,9 +423,7 @@ store::Result<store::OutboxCommand> Processor::delete_dead_command(store::Transa
     JsonWriter w(entry.detail, compact);
     w.open().key("id").string(command.id).key("type").string(command.type).key("target").string(command.target);
     w.key("attempts").integer(command.attempts).key("last_error");
-    if (command.last_error.empty()) w.null();
-    else w.string(command.last_error);
-    w.close();
+    string_or_null(w, command.last_error).close();
     if (auto e = tx.add_history(command.instance, {entry})) return fail<store::OutboxCommand>(*e);
     return deleted;
 }

@@ -467,15 +467,10 @@ public:
     }
 
     Status retry_dead(const std::string& id, std::int64_t now_ms) override {
-        Use find(db_.prepare("SELECT status FROM outbox WHERE id = ?"));
-        find->bind(1, id);
-        int code = find->step();
-        if (code == SQLITE_DONE) return StoreError{StoreError::Kind::NotFound, "no command '" + id + "'"};
-        if (code != SQLITE_ROW) return find->error(code);
-        if (find->text(0) != "dead")
-            return StoreError{StoreError::Kind::Conflict, "command '" + id + "' is " + find->text(0) + ", not dead"};
-        Use s(db_.prepare("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = ? WHERE id = ?"));
-        s->bind(1, now_ms).bind(2, id);
+        auto dead = dead_command(id);
+        if (!dead.ok()) return dead.error;
+        Use s(db_.prepare("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = ? WHERE row = ?"));
+        s->bind(1, now_ms).bind(2, dead.value->row);
         return s->run();
     }
 
@@ -509,20 +504,11 @@ public:
     }
 
     Result<OutboxCommand> delete_dead(const std::string& id, const std::string& at) override {
-        static const std::string find_sql = std::string("SELECT ") + command_columns + " FROM outbox WHERE id = ?";
-        OutboxCommand command;
+        auto dead = dead_command(id);
+        if (!dead.ok()) return dead;
+        OutboxCommand& command = *dead.value;
         {
-            Use find(db_.prepare(find_sql));
-            find->bind(1, id);
-            int code = find->step();
-            if (code == SQLITE_DONE) return Result<OutboxCommand>::failure({StoreError::Kind::NotFound, "no command '" + id + "'"});
-            if (code != SQLITE_ROW) return fail<OutboxCommand>(find->error(code));
-            command = read_command(*find);
-        }
-        if (command.status != "dead")
-            return Result<OutboxCommand>::failure({StoreError::Kind::Conflict, "command '" + id + "' is " + command.status + ", not dead"});
-        {
-            Use s(db_.prepare("DELETE FROM outbox WHERE row = ? AND status = 'dead'"));
+            Use s(db_.prepare("DELETE FROM outbox WHERE row = ?"));
             s->bind(1, command.row);
             if (auto e = s->run()) return fail<OutboxCommand>(*e);
         }
@@ -532,6 +518,20 @@ public:
         Use touch(db_.prepare("UPDATE instances SET updated_at = ? WHERE id = ?"));
         touch->bind(1, at).bind(2, command.instance);
         if (auto e = touch->run()) return fail<OutboxCommand>(*e);
+        return dead;
+    }
+
+    // The command, when it is dead; NotFound, or Conflict naming its status.
+    Result<OutboxCommand> dead_command(const std::string& id) {
+        static const std::string sql = std::string("SELECT ") + command_columns + " FROM outbox WHERE id = ?";
+        Use find(db_.prepare(sql));
+        find->bind(1, id);
+        int code = find->step();
+        if (code == SQLITE_DONE) return Result<OutboxCommand>::failure({StoreError::Kind::NotFound, "no command '" + id + "'"});
+        if (code != SQLITE_ROW) return fail<OutboxCommand>(find->error(code));
+        OutboxCommand command = read_command(*find);
+        if (command.status != "dead")
+            return Result<OutboxCommand>::failure({StoreError::Kind::Conflict, "command '" + id + "' is " + command.status + ", not dead"});
         return Result<OutboxCommand>::success(std::move(command));
     }
 
