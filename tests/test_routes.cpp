@@ -623,6 +623,46 @@ TEST_CASE("POST /v1/outbox/retry gives the dead commands a new round a page at a
     CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/retry")) == json{{"retried", 0}, {"next", nullptr}});
 }
 
+TEST_CASE("GET /v1/outbox?target= lists one target's commands, with a status or without, a page at a time") {
+    Server s(100, "event Go { id: string }\ncommand Pay to payments { id: string }\ncommand Ship to shipping { id: string }\n"
+                  "workflow W { key id: string start on Go as g { emit Pay { id: g.id } emit Ship { id: g.id } goto S } "
+                  "state S { on Go { complete } } }");
+    for (int n = 1; n <= 3; ++n)
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
+                       R"({"id": "e)" + std::to_string(n) + R"(", "type": "Go", "data": {"id": "k)" + std::to_string(n) + R"("}})")
+                    .result_int() == 202);
+    auto all = s.store->outbox("", 10);
+    REQUIRE(all.value->size() == 6);
+    // The second payment goes dead; the rest stay pending.
+    using Attempt = store::DeliveryAttempt;
+    const std::string dead_payment = (*all.value)[2].id;
+    REQUIRE((*all.value)[2].target == "payments");
+    REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) {
+        return tx.record_attempts({{Attempt::Result::Dead, dead_payment, 1, 0, "HTTP 400", ""}});
+    }));
+    auto ids_of = [&](const std::string& query) {
+        json page = s.body_of(s.call(beast_http::verb::get, "/v1/outbox" + query));
+        std::vector<std::string> ids;
+        for (const auto& c : page["commands"]) ids.push_back(c["id"]);
+        return std::pair{ids, page["next"]};
+    };
+    auto [payments, no_more] = ids_of("?target=payments");
+    CHECK(payments == std::vector<std::string>{(*all.value)[0].id, dead_payment, (*all.value)[4].id});
+    CHECK(no_more.is_null());
+    CHECK(ids_of("?target=payments&status=dead").first == std::vector<std::string>{dead_payment});
+    CHECK(ids_of("?status=pending&target=payments").first == std::vector<std::string>{(*all.value)[0].id, (*all.value)[4].id});
+    CHECK(ids_of("?target=shipping&status=dead").first.empty());
+    CHECK(ids_of("?target=shipping&status=delivered").first.empty());
+    CHECK(ids_of("?target=nobody").first.empty());
+    CHECK(ids_of("?target=").first.size() == 6);  // empty: no filter, as for the other lists
+    // Pages of one target follow its own commands.
+    auto [first, next] = ids_of("?target=shipping&limit=2");
+    CHECK(first == std::vector<std::string>{(*all.value)[1].id, (*all.value)[3].id});
+    REQUIRE(next.is_string());
+    CHECK(ids_of("?target=shipping&limit=2&after=" + next.get<std::string>()).first == std::vector<std::string>{(*all.value)[5].id});
+    CHECK(s.call(beast_http::verb::get, "/v1/outbox?target=payments&target=shipping").result_int() == 400);
+}
+
 TEST_CASE("a step that keeps the instance running updates it in place; one that ends it frees its key") {
     Server s;
     auto post = [&](const std::string& id, const std::string& type, const std::string& data) {

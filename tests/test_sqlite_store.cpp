@@ -236,6 +236,9 @@ TEST_CASE("the hot queries read their indexes, not whole tables") {
     std::string redrive = plan("SELECT row FROM outbox WHERE status = 'dead' AND row > 1 AND target = 't' ORDER BY row LIMIT 10");
     CHECK(redrive.find("USING INDEX outbox_dead_by_target (target=? AND row>?)") != std::string::npos);
     CHECK(redrive.find("TEMP B-TREE") == std::string::npos);
+    // GET /v1/outbox?status=pending&target=t reads only that target's pending commands.
+    CHECK(plan("SELECT row FROM outbox WHERE row > 0 AND status = 'pending' AND target = 't' ORDER BY row LIMIT 10")
+              .find("USING INDEX outbox_pending_by_target (target=?)") != std::string::npos);
     // Correlation: the running instance of a workflow and key.
     CHECK(plan("SELECT row FROM instances WHERE workflow = 'W' AND key = '1' AND status = 'running'")
               .find("instances_running") != std::string::npos);

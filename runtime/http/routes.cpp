@@ -475,8 +475,8 @@ Response list_workflows(const Request& req, Services& s) {
 }
 
 Response list_outbox(const Request& req, const boost::urls::url_view& url, Services& s) {
-    if (auto refused = refuse_repeated(req, url, {"status", "limit", "after"})) return std::move(*refused);
-    std::string status;
+    if (auto refused = refuse_repeated(req, url, {"status", "target", "limit", "after"})) return std::move(*refused);
+    std::string status, target;
     int limit = 100;
     std::int64_t after = 0;
     for (auto param : url.params()) {
@@ -486,11 +486,13 @@ Response list_outbox(const Request& req, const boost::urls::url_view& url, Servi
             if (value != "pending" && value != "delivered" && value != "dead")
                 return error_response(400, "status is pending, delivered or dead", req.version());
             status = value;
+        } else if (param.key == "target") {
+            target = value;
         } else if (auto problem = read_page_parameter(param.key, value, limit, after)) {
             return error_response(400, *problem, req.version());
         }
     }
-    auto rows = s.store.outbox(status, limit + 1, after);
+    auto rows = s.store.outbox(status, limit + 1, after, target);
     if (!rows.ok()) return error_response(503, rows.error->message, req.version());
     bool more = rows.value->size() > static_cast<std::size_t>(limit);
     if (more) rows.value->resize(static_cast<std::size_t>(limit));

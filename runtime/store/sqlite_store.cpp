@@ -785,20 +785,25 @@ public:
         return Result<Found>::success(std::move(detail));
     }
 
-    Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row) override {
+    Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row,
+                                              const std::string& target) override {
         std::lock_guard lock(read_mutex_);
         // The status is written into the statement when it is one of the three, so that
-        // SQLite sees that a partial index (pending or dead commands only) answers it.
+        // SQLite sees that a partial index (pending or dead commands only) answers it; with a
+        // target, the dead are read from outbox_dead_by_target in row order, the pending from
+        // outbox_pending_by_target (then sorted), the delivered by a walk in row order.
         std::string sql = std::string("SELECT ") + command_columns + " FROM outbox";
         const bool known = status == "pending" || status == "delivered" || status == "dead";
         sql += " WHERE row > ?";
         if (known) sql += " AND status = '" + status + "'";
         else if (!status.empty()) sql += " AND status = ?";
+        if (!target.empty()) sql += " AND target = ?";
         sql += " ORDER BY row LIMIT ?";
         Use s(reader_->prepare(sql));
         int index = 1;
         s->bind(index++, after_row);
         if (!known && !status.empty()) s->bind(index++, status);
+        if (!target.empty()) s->bind(index++, target);
         s->bind(index, limit);
         return read_commands(*s);
     }

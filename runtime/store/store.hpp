@@ -201,8 +201,10 @@ public:
         std::string delivered_at;
     };
     virtual Result<std::optional<CommandDetail>> command(const std::string& id) = 0;
-    // Commands in insertion order, of one status (empty: any), after a row (0: from the first).
-    virtual Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row = 0) = 0;
+    // Commands in insertion order, of one status (empty: any), after a row (0: from the first),
+    // of one target (empty: any).
+    virtual Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row = 0,
+                                                      const std::string& target = {}) = 0;
     // Counts for /metrics: instances by status, outbox rows by status, pending timers.
     virtual Result<std::vector<std::pair<std::string, std::int64_t>>> counts() = 0;
 
