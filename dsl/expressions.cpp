@@ -629,6 +629,8 @@ ir::Expr Checker::coerce(ir::Expr value, const Type& to, const Span& where, cons
         std::string message = "expected " + to.to_string() + " for " + what + ", got " + value.type.to_string();
         if (value.type.is_optional() && assignable(to, value.type.required()))
             message += ": it may be absent, so give a default with ?? (x ?? default)";
+        else if (value.type.is(Type::Kind::Null))
+            message += ": null fits only an optional type (" + to.to_string() + "?)";
         else if (to.is(Type::Kind::String) && !value.type.is(Type::Kind::String))
             message += ": convert it with str()";
         diagnostics_.error(where, message);

@@ -5,12 +5,15 @@
 #include "dsl/parser.hpp"
 #include "dsl/resume_points.hpp"
 #include "dsl/string_escapes.hpp"
+#include "stdlib/chrono.hpp"
 #include "stdlib/utf8.hpp"
 
 #include <boost/spirit/home/x3.hpp>
 
 #include <array>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 
@@ -430,27 +433,49 @@ namespace {
 
 namespace x3 = boost::spirit::x3;
 
+// Where a number that starts at `offset` ends, with whatever sticks to it: `1.5s`, `2.5e`,
+// `12abc`, `2.5e-3`, so that it is quoted and underlined whole.
+std::size_t number_token_end(const std::string& text, std::size_t offset) {
+    std::size_t end = offset;
+    bool fraction = false;
+    while (end < text.size()) {
+        const unsigned char d = static_cast<unsigned char>(text[end]);
+        if (std::isalnum(d) || d == '_') {
+            ++end;
+        } else if (d == '.' && end + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[end + 1]))) {
+            fraction = true;
+            end += 2;
+        } else if ((d == '+' || d == '-') && (text[end - 1] == 'e' || text[end - 1] == 'E') && fraction) {
+            ++end;
+        } else {
+            break;
+        }
+    }
+    return end;
+}
+
+// For a duration written with a fraction (`1.5h`): the same length in whole units (", write
+// 1h30m"), or why there is none.
+std::string whole_units_hint(const std::string& number, const std::string& unit) {
+    static const std::pair<const char*, double> units[] = {{"d", 86'400'000.0}, {"h", 3'600'000.0}, {"m", 60'000.0},
+                                                           {"s", 1'000.0}, {"ms", 1.0}};
+    for (const auto& [name, ms] : units) {
+        if (unit != name) continue;
+        const double total = std::strtod(number.c_str(), nullptr) * ms;
+        if (total >= 1 && total < 1e15 && total == std::floor(total))
+            return ": write " + chrono::format_duration(static_cast<std::int64_t>(total)) + ", not " + number + unit;
+        return ", and the smallest unit is ms";
+    }
+    return ": write 1m30s, not 1.5m";
+}
+
 // The word or symbol at `offset`, as "'state'" or "the end of the file".
 std::string found_at(const std::string& text, std::size_t offset) {
     if (offset >= text.size()) return "the end of the file";
     unsigned char c = static_cast<unsigned char>(text[offset]);
     if (std::isdigit(c)) {
-        // A number with whatever sticks to it: `1.5s`, `2.5e`, `12abc`, said whole.
-        std::size_t end = offset;
-        bool fraction = false;
-        while (end < text.size()) {
-            const unsigned char d = static_cast<unsigned char>(text[end]);
-            if (std::isalnum(d) || d == '_') {
-                ++end;
-            } else if (d == '.' && end + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[end + 1]))) {
-                fraction = true;
-                end += 2;
-            } else if ((d == '+' || d == '-') && (text[end - 1] == 'e' || text[end - 1] == 'E') && fraction) {
-                ++end;
-            } else {
-                break;
-            }
-        }
+        const std::size_t end = number_token_end(text, offset);
+        const bool fraction = text.find('.', offset) < end;
         std::string token = text.substr(offset, end - offset);
         std::string quoted = "'" + token + "'";
         const std::size_t letters = token.find_first_not_of("0123456789.");
@@ -463,7 +488,7 @@ std::string found_at(const std::string& text, std::size_t offset) {
         if (!fraction || letters == std::string::npos) return quoted;
         const std::string suffix = token.substr(letters);
         if (suffix.find_first_not_of("dhms") == std::string::npos)
-            return quoted + " (a duration counts whole units: write 1m30s, not 1.5m)";
+            return quoted + " (a duration counts whole units" + whole_units_hint(token.substr(0, letters), suffix) + ")";
         if (suffix == "e" || suffix == "E" || suffix == "e+" || suffix == "e-" || suffix == "E+" || suffix == "E-")
             return quoted + " (a number's exponent needs digits: 2.5e3, 2.5e-3)";
         return quoted;
@@ -659,7 +684,11 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
     // The span is the word found there (`found 'state'` underlines all of `state`), else one character.
     auto report = [&](std::size_t where, std::string message) {
         const bool comment = text.compare(where, 2, "/*") == 0;  // the `/*` that is never closed
-        std::size_t end = where + (comment ? 2 : std::max<std::size_t>(word_at(text, where).size(), 1));
+        const bool number = where < text.size() && std::isdigit(static_cast<unsigned char>(text[where]));
+        const bool escape = text.compare(where, 1, "\\") == 0;  // `\q`, underlined with its backslash
+        std::size_t end = comment || escape ? std::min(where + 2, text.size())
+                          : number          ? number_token_end(text, where)
+                                            : where + std::max<std::size_t>(word_at(text, where).size(), 1);
         diagnostics.error(Span{&source, static_cast<int>(where), static_cast<int>(end)}, std::move(message));
     };
     // Reports a failed expectation; returns where it failed.

@@ -147,6 +147,10 @@ TEST_CASE("emit checks every field") {
     CHECK(has(check(wrap("emit C { id: key } goto S")), "7:6: error: command 'C' needs the field 'n'"));
     CHECK(has(check(wrap("emit C { id: key, n: \"one\" } goto S")), "7:22: error: expected int for field 'n' of 'C', got string"));
     CHECK(has(check(wrap("emit A { id: key, n: 1, at: now() } goto S")), "7:6: error: 'A' is an event, not a command"));
+    // null into a required field is told where null fits, not to convert it with str().
+    std::string null_given = check(wrap("emit C { id: null, n: 1 } goto S"));
+    CHECK(has(null_given, "7:14: error: expected string for field 'id' of 'C', got null: null fits only an optional type (string?)"));
+    CHECK_FALSE(has(null_given, "str()"));
 }
 
 TEST_CASE("a required json field takes no null and no value that may be absent; an optional one takes both") {

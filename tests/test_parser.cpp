@@ -167,6 +167,10 @@ TEST_CASE("a syntax error spans the word it found, or one character") {
           "7:3-7:8\n");  // found 'state'
     CHECK(spans("type T { a: int ; }") == "1:17-1:18\n");  // found ';'
     CHECK(spans("type T { a: int") == "1:16-1:16\n");     // the end of the file
+    // A number is underlined with what sticks to it, an escape with its backslash.
+    const std::string head = "event A { id: string }\nworkflow W { key id: string start on A { ";
+    CHECK(spans(head + "let d = 1.25s } }") == "2:50-2:55\n");
+    CHECK(spans(head + "fail \"a\\qb\" } }") == "2:49-2:51\n");
 }
 
 TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
@@ -183,8 +187,11 @@ TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
         {event + "workflow W { key id: string start on A { fail \"\\u{zz}\" } }", "2:48: invalid escape '\\u'"},
         {"event event { id: string }", "1:7: 'event' is a keyword and cannot name an event"},
         {event + "workflow W { state S { after { complete } } }", "2:30: expected a duration, such as 15m, found '{'"},
-        {event + "workflow W { key id: string start on A { let d = 1.5s } }", "2:50: expected an expression, found '1.5s' (a duration counts whole units: write 1m30s, not 1.5m)"},
-        {event + "workflow W { state S { after 2.5m { complete } } }", "2:30: expected a duration, such as 15m, found '2.5m' (a duration counts whole units"},
+        {event + "workflow W { key id: string start on A { let d = 1.5s } }", "2:50: expected an expression, found '1.5s' (a duration counts whole units: write 1s500ms, not 1.5s)"},
+        {event + "workflow W { state S { after 2.5m { complete } } }", "2:30: expected a duration, such as 15m, found '2.5m' (a duration counts whole units: write 2m30s, not 2.5m)"},
+        {event + "workflow W { state S { after 1.5d { complete } } }", "found '1.5d' (a duration counts whole units: write 1d12h, not 1.5d)"},
+        {event + "workflow W { state S { after 0.25s { complete } } }", "found '0.25s' (a duration counts whole units: write 250ms, not 0.25s)"},
+        {event + "workflow W { state S { after 1.5ms { complete } } }", "found '1.5ms' (a duration counts whole units, and the smallest unit is ms)"},
         {event + "workflow W { key id: string start on A { let n = 2.5e } }", "2:50: expected an expression, found '2.5e' (a number's exponent needs digits: 2.5e3, 2.5e-3)"},
         {event + "workflow W { key id: string start on A { let n = 2.5e+ } }", "found '2.5e+' (a number's exponent needs digits"},
         {event + "workflow W { key id: string start on A { let n = 1. } }", "2:50: expected an expression, found '1.' (a number needs digits after its '.': write 1.0)"},

@@ -230,6 +230,20 @@ TEST_CASE("a batch with an element that is not an event is refused whole with 42
         CHECK(refused.result_int() == 422);
         CHECK(s.body_of(refused) == json{{"error", message}, {"index", 1}});
     }
+    // Several invalid: the element that is not an event is named before an earlier one whose
+    // data is refused, as 400 comes before 422 for one event; among data refusals, the first.
+    const std::string bad_data = R"({"specversion": "1.0", "id": "d", "source": "/t", "type": "Go", "data": {"id": "d", "n": "x"}})";
+    const std::string bad_type = R"({"specversion": "1.0", "id": "t", "source": "/t", "type": "Gone", "data": {}})";
+    const std::string no_id = R"({"specversion": "1.0", "source": "/t", "type": "Go", "data": {"id": "b", "n": 1}})";
+    auto index_of = [&](const std::string& elements) {
+        auto refused = s.call(beast_http::verb::post, "/v1/events", "[" + elements + "]",
+                              {{"Content-Type", "application/cloudevents-batch+json"}});
+        CHECK(refused.result_int() == 422);
+        return s.body_of(refused)["index"];
+    };
+    CHECK(index_of(bad_data + ", " + no_id) == 1);
+    CHECK(index_of(bad_data + ", " + bad_type) == 0);
+    CHECK(index_of(bad_type + ", " + bad_data) == 0);
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());
 }
 
