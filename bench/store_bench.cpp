@@ -173,7 +173,8 @@ int main(int argc, char** argv) {
             std::vector<flow::store::DeliveryAttempt> attempts;
             const std::string at = flow::service::timestamp(now_ms());
             for (const auto& command : *due.value)
-                attempts.push_back({flow::store::DeliveryAttempt::Result::Delivered, command.id, 1, 0, "", at});
+                attempts.push_back({flow::store::DeliveryAttempt::Result::Delivered, command.id, 1, 0, "", at, command.instance,
+                                    command.next_attempt_ms});
             auto tx = store.begin();
             if (!tx.ok()) throw std::runtime_error(tx.error->message);
             if (auto e = (*tx.value)->record_attempts(attempts)) throw std::runtime_error(e->message);

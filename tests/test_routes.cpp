@@ -675,6 +675,12 @@ TEST_CASE("GET /v1/outbox?target= lists one target's commands, with a status or 
     REQUIRE(next.is_string());
     CHECK(ids_of("?target=shipping&limit=2&after=" + next.get<std::string>()).first == std::vector<std::string>{(*all.value)[5].id});
     CHECK(s.call(beast_http::verb::get, "/v1/outbox?target=payments&target=shipping").result_int() == 400);
+    // A command behind a pending one of its instance is pending, with no time of its own yet.
+    json waiting = s.body_of(s.call(beast_http::verb::get, "/v1/outbox/" + (*all.value)[5].id));
+    CHECK(waiting["status"] == "pending");
+    CHECK(waiting["next_attempt_at"].is_null());
+    json first_of_instance = s.body_of(s.call(beast_http::verb::get, "/v1/outbox/" + (*all.value)[4].id));
+    CHECK(first_of_instance["next_attempt_at"].is_string());
 }
 
 TEST_CASE("a step that keeps the instance running updates it in place; one that ends it frees its key") {

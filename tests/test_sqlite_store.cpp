@@ -294,6 +294,134 @@ TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each 
     CHECK(next_after(5) == std::nullopt);
 }
 
+TEST_CASE("a command emitted behind a pending one of its instance waits, and is made due when the one before is delivered or dead") {
+    StoreOnDisk db;
+    store::Store& s = *db.store;
+    {
+        Raw raw(db.file);
+        raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+                 "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, "
+                 "updated_at) VALUES (1, 'i1', 'W', 1, '\"a\"', 'S', 'running', '[]', '[]', 't', 't'), "
+                 "(2, 'i2', 'W', 1, '\"b\"', 'S', 'running', '[]', '[]', 't', 't')");
+    }
+    auto emit = [&](std::vector<std::pair<std::string, std::string>> commands, std::int64_t now) {  // {id, instance}
+        auto tx = s.begin();
+        REQUIRE(tx.ok());
+        for (const auto& [id, instance] : commands) {
+            store::OutboxCommand c;
+            c.id = id;
+            c.instance = instance;
+            c.workflow = "W";
+            c.key = "\"k\"";
+            c.type = "T";
+            c.target = id == "b2" ? "other" : "t";
+            c.payload = "{}";
+            c.next_attempt_ms = now;
+            c.created_at = "t";
+            REQUIRE_FALSE((*tx.value)->add_command(c));
+        }
+        REQUIRE_FALSE((*tx.value)->commit());
+    };
+    auto record = [&](std::vector<store::DeliveryAttempt> attempts) {
+        auto tx = s.begin();
+        REQUIRE(tx.ok());
+        REQUIRE_FALSE((*tx.value)->record_attempts(attempts));
+        REQUIRE_FALSE((*tx.value)->commit());
+    };
+    auto due = [&](std::int64_t now) {
+        auto commands = s.deliverable(now, [](const std::string&) { return 100; }, {});
+        REQUIRE(commands.ok());
+        std::string ids;
+        for (const store::OutboxCommand& c : *commands.value) ids += c.id + " ";
+        return ids;
+    };
+    auto next_attempt = [&](const std::string& id) {
+        Raw raw(db.file);
+        return raw.rows("SELECT next_attempt_ms FROM outbox WHERE id = '" + id + "'");
+    };
+    const std::string waits = std::to_string(store::OutboxCommand::waits_for_earlier_command);
+    // Three of i1 in one step, then one more of i1 and one of i2 later: only the first of each
+    // instance is due; the others wait, whatever their targets.
+    emit({{"a1", "i1"}, {"a2", "i1"}, {"b2", "i1"}}, 10);
+    emit({{"a3", "i1"}, {"c1", "i2"}}, 20);
+    CHECK(next_attempt("a1") == "10");
+    for (const char* id : {"a2", "b2", "a3"}) CHECK_MESSAGE(next_attempt(id) == waits, id);
+    CHECK(next_attempt("c1") == "20");
+    CHECK(due(100) == "a1 c1 ");
+    CHECK(s.next_command_due(20).value->has_value() == false);  // a waiting command is due at no time
+    auto shown = s.command("a2");
+    REQUIRE(shown.ok());
+    CHECK((**shown.value).command.waits_for_earlier());
+    using Attempt = store::DeliveryAttempt;
+    // A failed attempt keeps the next waiting; a delivery makes it due from the delivered one's time.
+    record({{Attempt::Result::Retry, "a1", 1, 50, "HTTP 503", ""}});
+    CHECK(next_attempt("a2") == waits);
+    CHECK(due(100) == "c1 a1 ");  // a1 now due at 50
+    record({{Attempt::Result::Delivered, "a1", 2, 0, "", "t"}});
+    CHECK(next_attempt("a2") == "50");
+    CHECK(next_attempt("b2") == waits);
+    CHECK(due(100) == "c1 a2 ");  // by due time: c1 at 20, a2 at 50
+    // A dead one lets the next go too, across targets.
+    record({{Attempt::Result::Dead, "a2", 1, 0, "HTTP 400", ""}});
+    CHECK(next_attempt("b2") == "50");
+    CHECK(due(100) == "b2 c1 ");  // target by target; a3 still waits
+    CHECK(next_attempt("a3") == waits);
+    // The dead one retried goes before the one now due (it is older), which is left as it is
+    // when the retried one is delivered: it is due already.
+    {
+        auto tx = s.begin();
+        REQUIRE_FALSE((*tx.value)->retry_dead("a2", 70));
+        REQUIRE_FALSE((*tx.value)->commit());
+    }
+    CHECK(due(100) == "c1 a2 ");  // b2 waits behind a2 again
+    record({{Attempt::Result::Delivered, "a2", 1, 0, "", "t"}});
+    CHECK(next_attempt("b2") == "50");
+    CHECK(next_attempt("a3") == waits);
+    // As the relay records it: naming the instance and the time the command was due when sent.
+    record({{Attempt::Result::Delivered, "b2", 1, 0, "", "t", "i1", 60}});
+    CHECK(next_attempt("a3") == "60");
+    CHECK(due(100) == "c1 a3 ");
+    // Recording an attempt of a command no longer pending (recorded twice) changes nothing.
+    record({{Attempt::Result::Delivered, "b2", 1, 0, "", "t"}});
+    CHECK(next_attempt("a3") == "60");
+}
+
+TEST_CASE("migrating to version 9 makes the commands behind a pending one of their instance wait") {
+    test::TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    {
+        auto opened = store::open_sqlite_store({file.string(), "FULL"});
+        REQUIRE(opened.ok());
+    }
+    {
+        // As version 8 left them: every pending command due, the relay's query skipping those
+        // behind an earlier one.
+        Raw raw(file);
+        raw.exec("DELETE FROM schema_version WHERE version = 9;"
+                 "INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+                 "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, "
+                 "updated_at) VALUES (1, 'i1', 'W', 1, '\"a\"', 'S', 'running', '[]', '[]', 't', 't');"
+                 "INSERT INTO outbox (row, id, instance, workflow, key, type, target, payload, status, next_attempt_ms, "
+                 "created_at) VALUES (1, 'c1', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'delivered', 0, 't'), "
+                 "(2, 'c2', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'pending', 30, 't'), "
+                 "(3, 'c3', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'dead', 0, 't'), "
+                 "(4, 'c4', 'i1', 'W', '\"a\"', 'T', 'u', '{}', 'pending', 0, 't'), "
+                 "(5, 'c5', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'pending', 0, 't')");
+        REQUIRE(raw.rows("SELECT max(version) FROM schema_version") == "8");
+    }
+    auto opened = store::open_sqlite_store({file.string(), "FULL"});
+    REQUIRE(opened.ok());
+    Raw raw(file);
+    CHECK(raw.rows("SELECT max(version) FROM schema_version") == "9");
+    const std::string waits = std::to_string(store::OutboxCommand::waits_for_earlier_command);
+    CHECK(raw.rows("SELECT id || ':' || next_attempt_ms FROM outbox ORDER BY row") ==
+          "c1:0\nc2:30\nc3:0\nc4:" + waits + "\nc5:" + waits);
+    auto due = (*opened.value)->deliverable(100, [](const std::string&) { return 10; }, {});
+    REQUIRE(due.ok());
+    REQUIRE(due.value->size() == 1);
+    CHECK(due.value->front().id == "c2");
+}
+
 TEST_CASE("the relay's query reads each target on its own: a backlog due first hides no other target's commands") {
     StoreOnDisk db;
     const fs::path& file = db.file;

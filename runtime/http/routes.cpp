@@ -523,7 +523,7 @@ Response get_command(const Request& req, const std::string& id, Services& s) {
     json body = {{"id", c.id}, {"type", c.type}, {"target", c.target}, {"workflow", c.workflow}, {"instance", c.instance},
                  {"key", key.is_discarded() ? json() : key}, {"status", c.status}, {"attempts", c.attempts},
                  {"last_error", c.last_error.empty() ? json() : json(c.last_error)}, {"created_at", c.created_at},
-                 {"next_attempt_at", c.status == "pending" ? json(service::timestamp(c.next_attempt_ms)) : json()},
+                 {"next_attempt_at", c.status == "pending" && !c.waits_for_earlier() ? json(service::timestamp(c.next_attempt_ms)) : json()},
                  {"delivered_at", (**found.value).delivered_at.empty() ? json() : json((**found.value).delivered_at)},
                  {"data", data.is_discarded() ? json::object() : data}};
     return json_response(200, body, req.version());

@@ -279,6 +279,8 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
         } else {
             delivery = co_await deliver(command, lane);
         }
+        delivery.attempt.instance = command.instance;
+        delivery.attempt.due_ms = command.next_attempt_ms;
         bool wake_dispatcher = false;
         {
             std::lock_guard lock(mutex_);

@@ -181,6 +181,7 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
         JsonWriter(command.payload, compact).value(c.data);
         command.next_attempt_ms = now_ms;
         command.created_at = cause.at;
+        command.first_of_instance = is_new && n == 0;
         if (auto e = tx.add_command(command)) return e;
         std::string detail;
         JsonWriter(detail, compact).open().key("id").string(command.id).key("type").string(c.type).key("target").string(c.target)

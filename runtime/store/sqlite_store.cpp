@@ -148,6 +148,14 @@ const char* const migrations[] = {
     R"sql(
     CREATE INDEX outbox_dead_by_target ON outbox (target, row) WHERE status = 'dead';
     )sql",
+    // Version 9: a pending command behind an earlier pending command of its instance waits
+    // (OutboxCommand::waits_for_earlier_command) until that one is delivered or dead, where the
+    // relay used to read past it at every look for the commands it may send: a long queue of one
+    // instance made each look read the whole queue.
+    R"sql(
+    UPDATE outbox SET next_attempt_ms = 9223372036854775807 WHERE status = 'pending' AND EXISTS
+        (SELECT 1 FROM outbox p WHERE p.instance = outbox.instance AND p.status = 'pending' AND p.row < outbox.row);
+    )sql",
 };
 
 // An index only a setting needs, and every insert into its table pays for: not in the schema's
@@ -445,8 +453,14 @@ public:
     }
 
     Status add_command(const OutboxCommand& c) override {
-        Use s(db_.prepare("INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, attempts, "
-                          "next_attempt_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"));
+        // Behind a pending command of its instance, it waits for it (and for those before it).
+        Use s(db_.prepare(c.first_of_instance
+                              ? "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, attempts, "
+                                "next_attempt_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?9)"
+                              : "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, attempts, "
+                                "next_attempt_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, "
+                                "CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE instance = ?2 AND status = 'pending') "
+                                "THEN 9223372036854775807 ELSE ?8 END, ?9)"));
         s->bind_kept(1, c.id).bind_kept(2, c.instance).bind_kept(3, c.workflow).bind_kept(4, c.key).bind_kept(5, c.type);
         s->bind_kept(6, c.target).bind_kept(7, c.payload).bind(8, c.next_attempt_ms).bind_kept(9, c.created_at);
         return s->run();
@@ -536,23 +550,53 @@ public:
     }
 
     Status record_attempts(const std::vector<DeliveryAttempt>& attempts) override {
+        std::vector<std::string> finished_instances;  // of the commands now delivered or dead
+        std::int64_t finished_due_ms = std::numeric_limits<std::int64_t>::max();
         for (const DeliveryAttempt& a : attempts) {
-            if (a.result == DeliveryAttempt::Result::Delivered) {
-                Use s(db_.prepare("UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL "
-                                  "WHERE id = ? AND status = 'pending'"));
-                s->bind(1, a.attempts).bind(2, a.at).bind(3, a.id);
-                if (auto e = s->run()) return e;
-            } else if (a.result == DeliveryAttempt::Result::Retry) {
+            if (a.result == DeliveryAttempt::Result::Retry) {
                 Use s(db_.prepare("UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
                 s->bind(1, a.attempts).bind(2, a.next_attempt_ms).bind(3, a.error).bind(4, a.id);
                 if (auto e = s->run()) return e;
-            } else {
-                Use s(db_.prepare("UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
-                s->bind(1, a.attempts).bind(2, a.error).bind(3, a.id);
-                if (auto e = s->run()) return e;
+                continue;
             }
+            const bool delivered = a.result == DeliveryAttempt::Result::Delivered;
+            if (a.instance.empty()) {  // not named by the caller: as the row has them, before it changes
+                Use find(db_.prepare("SELECT instance, next_attempt_ms FROM outbox WHERE id = ? AND status = 'pending'"));
+                find->bind(1, a.id);
+                const int code = find->step();
+                if (code == SQLITE_ROW) {
+                    finished_instances.push_back(find->text(0));
+                    finished_due_ms = std::min(finished_due_ms, find->integer(1));
+                } else if (code != SQLITE_DONE) {
+                    return find->error(code);
+                }
+            }
+            Use s(db_.prepare(delivered ? "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL "
+                                          "WHERE id = ? AND status = 'pending'"
+                                        : "UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
+            s->bind(1, a.attempts).bind(2, delivered ? a.at : a.error).bind(3, a.id);
+            if (auto e = s->run()) return e;
+            if (db_.changes() == 0 || a.instance.empty()) continue;  // no longer pending: nothing waits on it
+            finished_instances.push_back(a.instance);
+            finished_due_ms = std::min(finished_due_ms, a.due_ms);
         }
-        return std::nullopt;
+        return release_next_commands(finished_instances, finished_due_ms);
+    }
+
+    // The first pending command of each of `instances` (whose earlier command was just delivered
+    // or dead), when it waits for an earlier one: due from `due_ms`, the earliest time one of the
+    // finished commands was due when sent, so that it keeps about its place among its target's
+    // commands. One that is due already (a dead command retried before the finished one was)
+    // stands as it is. One statement for all of a batch's: measured with callgrind, a statement
+    // per command cost the writer 6,800 instructions per delivery, an UPDATE … RETURNING of the
+    // delivery itself (which SQLite runs in two passes) 33,000.
+    Status release_next_commands(const std::vector<std::string>& instances, std::int64_t due_ms) {
+        if (instances.empty()) return std::nullopt;
+        const std::string listed = dump(json(instances));
+        Use s(db_.prepare("UPDATE outbox SET next_attempt_ms = ?2 WHERE next_attempt_ms = 9223372036854775807 AND row IN "
+                          "(SELECT (SELECT min(row) FROM outbox WHERE status = 'pending' AND instance = j.value) FROM json_each(?1) j)"));
+        s->bind_kept(1, listed).bind(2, due_ms);
+        return s->run();
     }
 
     Status add_history(const std::string& instance, const std::vector<HistoryEntry>& entries) override {
@@ -874,7 +918,8 @@ public:
         // Target by target through the index, as the relay reads them.
         return next_due(std::string("WITH pending AS (") + pending_targets_sql +
                             ") SELECT min((SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending' "
-                            "AND target = pending.target AND next_attempt_ms > ?1)) FROM pending",
+                            "AND target = pending.target AND next_attempt_ms > ?1 AND next_attempt_ms < 9223372036854775807)) "
+                            "FROM pending",
                         after_ms);
     }
 

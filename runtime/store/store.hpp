@@ -7,10 +7,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace flow::store {
@@ -69,9 +71,18 @@ struct OutboxCommand {
     std::string payload;   // the command's data, JSON
     std::string status;    // pending, delivered, dead
     int attempts = 0;
-    std::int64_t next_attempt_ms = 0;
+    std::int64_t next_attempt_ms = 0;  // a pending command's next attempt, or waits_for_earlier_command
     std::string last_error;
     std::string created_at;
+    // Set by the writer of a new command known to be the first pending one of its instance (the
+    // first a new instance emits), so that the store need not look for an earlier one.
+    bool first_of_instance = false;
+    // The next_attempt_ms of a pending command emitted while an earlier command of its instance
+    // was pending: it is due only once the instance's commands before it are delivered or dead,
+    // when the store makes it due in the transaction that records that. So the relay reads only
+    // the commands it may send, however long an instance's queue behind them.
+    static constexpr std::int64_t waits_for_earlier_command = std::numeric_limits<std::int64_t>::max();
+    bool waits_for_earlier() const { return status == "pending" && next_attempt_ms == waits_for_earlier_command; }
 };
 
 struct InstanceFilter {
@@ -94,12 +105,22 @@ struct DueTimer {
 
 // What became of one delivery attempt of an outbox command.
 struct DeliveryAttempt {
-    enum class Result { Delivered, Retry, Dead } result = Result::Delivered;
+    enum class Result { Delivered, Retry, Dead };
+    DeliveryAttempt() = default;
+    DeliveryAttempt(Result result, std::string id, int attempts, std::int64_t next_attempt_ms, std::string error, std::string at,
+                    std::string instance = {}, std::int64_t due_ms = 0)
+        : result(result), id(std::move(id)), attempts(attempts), next_attempt_ms(next_attempt_ms), error(std::move(error)),
+          at(std::move(at)), instance(std::move(instance)), due_ms(due_ms) {}
+    Result result = Result::Delivered;
     std::string id;
     int attempts = 0;                  // attempts made so far, this one included
     std::int64_t next_attempt_ms = 0;  // Retry
     std::string error;                 // Retry, Dead
     std::string at;                    // Delivered: when
+    // The command's instance and the time it was due when sent, as the relay read them: what
+    // the store needs to make the instance's next command due. Looked up by `id` when empty.
+    std::string instance;
+    std::int64_t due_ms = 0;
 };
 
 // The writes of one batch of events: everything commits together or nothing does.

@@ -4,6 +4,7 @@ restarting it each time, then checks what was promised:
   - every acknowledged event is reflected exactly once (re-sending it answers duplicate),
   - no instance is corrupted (one per key, each readable, its history starting with a delivery),
   - every command is delivered at least once, always with the same id per (instance, type),
+    and an instance's Second never arrives before its First,
   - no timer is lost or fired twice (each instance left Waiting for Late exactly once).
 usage: crash_loop.py FLOWD_BINARY [CYCLES=5]"""
 import json
@@ -74,16 +75,20 @@ def main():
             fired = [h for h in body["history"] if h["kind"] == "timer"]
             if len(fired) != 1 or body["state"] != "Late":
                 timers_wrong += 1
-        ids = {}
-        for c in receiver.commands():
+        ids, first_arrival = {}, {}
+        for n, c in enumerate(receiver.commands()):
             ids.setdefault((c["instance"], c["type"]), set()).add(c["id"])
+            first_arrival.setdefault((c["instance"], c["type"]), n)
+        out_of_order = sum(1 for (instance, kind), n in first_arrival.items()
+                           if kind == "Second" and first_arrival.get((instance, "First"), n + 1) > n)
         undelivered = sum(1 for i in instances for t in ("First", "Second") if len(ids.get((i["id"], t), ())) == 0)
         unstable = sum(1 for v in ids.values() if len(v) != 1)
         report = {"crashes": cycles, "acknowledged": len(acknowledged), "lost": lost, "missing_instances": missing,
                   "corrupt_instances": corrupt, "instances": len(instances), "commands_received": len(receiver.commands()),
-                  "commands_undelivered": undelivered, "commands_with_two_ids": unstable, "timers_lost_or_twice": timers_wrong}
+                  "commands_undelivered": undelivered, "commands_with_two_ids": unstable, "commands_out_of_order": out_of_order,
+                  "timers_lost_or_twice": timers_wrong}
         print(json.dumps(report))
-        ok = lost == missing == corrupt == undelivered == unstable == timers_wrong == 0
+        ok = lost == missing == corrupt == undelivered == unstable == out_of_order == timers_wrong == 0
         return 0 if ok else 1
     finally:
         if flowd:
