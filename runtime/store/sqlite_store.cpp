@@ -711,9 +711,10 @@ struct PruneCandidate {
 
 class SqliteStore : public Store {
 public:
-    SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader, bool profile,
-                std::size_t instance_cache)
-        : writer_(std::move(writer)), reader_(std::move(reader)), profile_(profile), cached_(instance_cache) {
+    SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader, std::unique_ptr<Connection> background_reader,
+                bool profile, std::size_t instance_cache)
+        : writer_(std::move(writer)), reader_(std::move(reader)), background_reader_(std::move(background_reader)),
+          profile_(profile), cached_(instance_cache) {
         if (profile_) writer_->profile_statements();
     }
     ~SqliteStore() override {
@@ -880,10 +881,10 @@ public:
 
     Result<std::vector<OutboxCommand>> deliverable(std::int64_t now_ms, const std::function<int(const std::string&)>& limit,
                                                    const RowsByTarget& skip) override {
-        std::lock_guard lock(read_mutex_);
+        std::lock_guard lock(background_mutex_);
         std::vector<std::string> targets;
         {
-            Use list(reader_->prepare(pending_targets_sql));
+            Use list(background_reader_->prepare(pending_targets_sql));
             int code;
             while ((code = list->step()) == SQLITE_ROW) targets.push_back(list->text(0));
             if (code != SQLITE_DONE) return fail<std::vector<OutboxCommand>>(list->error(code));
@@ -894,7 +895,7 @@ public:
         // statement serves any number; they are checked against the index, before any row of
         // the table is read.
         std::string skipped;  // declared first: it outlives the statement's use, as bind_kept needs
-        Use s(reader_->prepare(std::string("SELECT ") + command_columns +
+        Use s(background_reader_->prepare(std::string("SELECT ") + command_columns +
                                " FROM outbox o WHERE status = 'pending' AND target = ? AND next_attempt_ms <= ? "
                                "AND row NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
                                "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.status = 'pending' AND p.row < o.row) "
@@ -916,7 +917,7 @@ public:
 
     Result<std::optional<std::int64_t>> next_command_due(std::int64_t after_ms) override {
         // Target by target through the index, as the relay reads them.
-        return next_due(std::string("WITH pending AS (") + pending_targets_sql +
+        return next_due(*background_reader_, background_mutex_, std::string("WITH pending AS (") + pending_targets_sql +
                             ") SELECT min((SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending' "
                             "AND target = pending.target AND next_attempt_ms > ?1 AND next_attempt_ms < 9223372036854775807)) "
                             "FROM pending",
@@ -1138,8 +1139,8 @@ public:
     }
 
     Result<std::vector<DueTimer>> due_timers(std::int64_t now_ms, int limit) override {
-        std::lock_guard lock(read_mutex_);
-        Use s(reader_->prepare("SELECT instance, state, timer, due_ms, sequence FROM timers WHERE due_ms <= ? "
+        std::lock_guard lock(background_mutex_);
+        Use s(background_reader_->prepare("SELECT instance, state, timer, due_ms, sequence FROM timers WHERE due_ms <= ? "
                                "ORDER BY due_ms, sequence LIMIT ?"));
         s->bind(1, now_ms).bind(2, limit);
         std::vector<DueTimer> out;
@@ -1151,10 +1152,12 @@ public:
         return Result<std::vector<DueTimer>>::success(std::move(out));
     }
 
-    Result<std::optional<std::int64_t>> next_timer_due() override { return next_due("SELECT min(due_ms) FROM timers"); }
+    Result<std::optional<std::int64_t>> next_timer_due() override {
+        return next_due(*background_reader_, background_mutex_, "SELECT min(due_ms) FROM timers");
+    }
 
     Result<std::uint64_t> max_timer_sequence() override {
-        auto r = next_due("SELECT max(sequence) FROM timers");
+        auto r = next_due(*reader_, read_mutex_, "SELECT max(sequence) FROM timers");
         if (!r.ok()) return fail<std::uint64_t>(*r.error);
         return Result<std::uint64_t>::success(r.value->value_or(0) < 0 ? 0 : static_cast<std::uint64_t>(r.value->value_or(0)));
     }
@@ -1227,9 +1230,10 @@ private:
         return std::nullopt;
     }
 
-    Result<std::optional<std::int64_t>> next_due(const std::string& sql, std::optional<std::int64_t> parameter = std::nullopt) {
-        std::lock_guard lock(read_mutex_);
-        Use s(reader_->prepare(sql));
+    Result<std::optional<std::int64_t>> next_due(Connection& reader, std::mutex& mutex, const std::string& sql,
+                                                 std::optional<std::int64_t> parameter = std::nullopt) {
+        std::lock_guard lock(mutex);
+        Use s(reader.prepare(sql));
         if (parameter) s->bind(1, *parameter);
         int code = s->step();
         if (code != SQLITE_ROW) return fail<std::optional<std::int64_t>>(s->error(code));
@@ -1249,9 +1253,15 @@ private:
     // it; a Transaction holds it from begin to commit.
     std::unique_ptr<Connection> writer_;
     std::mutex write_mutex_;
-    // The reader connection (WAL lets it read while a write is open), guarded by `read_mutex_`.
+    // The reader connection of the API (WAL lets it read while a write is open), guarded by
+    // `read_mutex_`.
     std::unique_ptr<Connection> reader_;
     std::mutex read_mutex_;
+    // The relay's and the timer loop's reader, guarded by `background_mutex_`: a long read of the
+    // API (an instance with a long history, a count of a large outbox for /metrics) holds up no
+    // delivery and no timer.
+    std::unique_ptr<Connection> background_reader_;
+    std::mutex background_mutex_;
     bool profile_ = false;
     OptionalIndex commands_by_instance_ = commands_by_instance_index();  // guarded by `write_mutex_`
     OptionalIndex inbox_by_age_ = inbox_by_age_index();
@@ -1267,6 +1277,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
     if (!writer.ok()) return Result<std::unique_ptr<Store>>::failure(*writer.error);
     auto reader = Connection::open(options.path, options.synchronous, false);
     if (!reader.ok()) return Result<std::unique_ptr<Store>>::failure(*reader.error);
+    auto background_reader = Connection::open(options.path, options.synchronous, false);
+    if (!background_reader.ok()) return Result<std::unique_ptr<Store>>::failure(*background_reader.error);
     if (options.max_megabytes > 0) {
         // Past the limit a write fails with SQLITE_FULL, as on a full disk: 503, nothing committed.
         std::int64_t pages = 0;
@@ -1277,8 +1289,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
         if (auto e = (*writer.value)->exec("PRAGMA max_page_count = " + std::to_string(pages)))
             return Result<std::unique_ptr<Store>>::failure(*e);
     }
-    auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), options.profile_statements,
-                                               options.instance_cache);
+    auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), std::move(*background_reader.value),
+                                               options.profile_statements, options.instance_cache);
     if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
     if (auto e = store->open_optional_indexes(options)) return Result<std::unique_ptr<Store>>::failure(*e);
     return Result<std::unique_ptr<Store>>::success(std::move(store));
