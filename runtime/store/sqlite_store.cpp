@@ -187,6 +187,14 @@ OptionalIndex inbox_by_age_index() {
             "SqliteOptions::inbox_by_age"};
 }
 
+// OutboxCommand::waits_for_earlier_command as the statements spell it (the migration to version
+// 9 writes it out, as migrations never change).
+#define FLOW_WAITING_MS 9223372036854775807
+#define FLOW_SQL_NUMBER(n) FLOW_SQL_TEXT(n)
+#define FLOW_SQL_TEXT(n) #n
+static_assert(OutboxCommand::waits_for_earlier_command == FLOW_WAITING_MS);
+#define WAITING_MS_SQL FLOW_SQL_NUMBER(FLOW_WAITING_MS)
+
 // The targets with a pending command, each found through the index (a loose index scan): as
 // many look-ups as targets, however many commands wait.
 constexpr const char* pending_targets_sql =
@@ -460,7 +468,7 @@ public:
                               : "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, attempts, "
                                 "next_attempt_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, "
                                 "CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE instance = ?2 AND status = 'pending') "
-                                "THEN 9223372036854775807 ELSE ?8 END, ?9)"));
+                                "THEN " WAITING_MS_SQL " ELSE ?8 END, ?9)"));
         s->bind_kept(1, c.id).bind_kept(2, c.instance).bind_kept(3, c.workflow).bind_kept(4, c.key).bind_kept(5, c.type);
         s->bind_kept(6, c.target).bind_kept(7, c.payload).bind(8, c.next_attempt_ms).bind_kept(9, c.created_at);
         return s->run();
@@ -593,7 +601,7 @@ public:
     Status release_next_commands(const std::vector<std::string>& instances, std::int64_t due_ms) {
         if (instances.empty()) return std::nullopt;
         const std::string listed = dump(json(instances));
-        Use s(db_.prepare("UPDATE outbox SET next_attempt_ms = ?2 WHERE next_attempt_ms = 9223372036854775807 AND row IN "
+        Use s(db_.prepare("UPDATE outbox SET next_attempt_ms = ?2 WHERE next_attempt_ms = " WAITING_MS_SQL " AND row IN "
                           "(SELECT (SELECT min(row) FROM outbox WHERE status = 'pending' AND instance = j.value) FROM json_each(?1) j)"));
         s->bind_kept(1, listed).bind(2, due_ms);
         return s->run();
@@ -919,7 +927,7 @@ public:
         // Target by target through the index, as the relay reads them.
         return next_due(*background_reader_, background_mutex_, std::string("WITH pending AS (") + pending_targets_sql +
                             ") SELECT min((SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending' "
-                            "AND target = pending.target AND next_attempt_ms > ?1 AND next_attempt_ms < 9223372036854775807)) "
+                            "AND target = pending.target AND next_attempt_ms > ?1 AND next_attempt_ms < " WAITING_MS_SQL ")) "
                             "FROM pending",
                         after_ms);
     }
