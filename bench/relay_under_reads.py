@@ -16,9 +16,8 @@ import threading
 import time
 import urllib.request
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from flowd_harness import Flowd, write_config  # noqa: E402
+from progress_steps import ROOT, post_steps
+from flowd_harness import Flowd, write_config  # noqa: E402  (on the path progress_steps set)
 
 SINK_PORT = 9352
 BENCH = os.path.join(ROOT, "build-release", "bench")
@@ -48,12 +47,7 @@ def drain(flowd_binary, directory, database, queue, scrape):
             thread.start()
             time.sleep(0.3)
         started = time.time()
-        for first in range(0, queue, 1000):
-            batch = [{"specversion": "1.0", "id": f"step-{n}", "source": "/bench", "type": "Progressed",
-                      "data": {"caseId": "queue", "step": n}} for n in range(first, min(first + 1000, queue))]
-            status, body = server.request("POST", "/v1/events", json.dumps(batch),
-                                          {"Content-Type": "application/cloudevents-batch+json"})
-            assert status == 202, body
+        post_steps(server, queue, lambda n: "queue", prefix="step-")
         while delivered() < queue and time.time() - started < 600:
             time.sleep(0.01)
         seconds = time.time() - started

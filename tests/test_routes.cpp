@@ -1081,6 +1081,98 @@ TEST_CASE("an instance or command id in a path is read in any case, as UUIDs are
     CHECK(s.body_of(missing)["error"].get<std::string>().find("NoSuchThing") != std::string::npos);
 }
 
+TEST_CASE("GET /v1/instances/{id}/history pages through the history GET /v1/instances/{id} shows whole, and its cursors stay valid") {
+    Server s;
+    std::string id = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e0", "type": "Go", "data": {"id": "a", "n": 1}})"))
+                         ["deliveries"][0]["instance"];
+    for (int n = 1; n <= 4; ++n)
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
+                       R"({"id": "note)" + std::to_string(n) + R"(", "type": "Note", "data": {"id": "a", "text": "t"}})")
+                    .result_int() == 202);
+    // The start step's three entries share a row; each note's delivery has one of its own.
+    json whole = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id))["history"];
+    REQUIRE(whole.size() == 7);
+    const std::string path = "/v1/instances/" + id + "/history";
+    for (int limit : {1, 2, 3, 7, 8}) {
+        INFO("limit " << limit);
+        json gathered = json::array();
+        std::string query = "?limit=" + std::to_string(limit);
+        for (int pages = 0; pages < 10; ++pages) {
+            auto answer = s.call(beast_http::verb::get, path + query);
+            REQUIRE(answer.result_int() == 200);
+            json page = s.body_of(answer);
+            CHECK(page["history"].size() <= static_cast<std::size_t>(limit));
+            for (auto& e : page["history"]) gathered.push_back(e);
+            if (page["next"].is_null()) break;
+            REQUIRE(page["next"].is_string());
+            query = "?limit=" + std::to_string(limit) + "&after=" + page["next"].get<std::string>();
+        }
+        CHECK(gathered == whole);
+    }
+    // The default page holds 100; the history of a new instance is there at once.
+    json all = s.body_of(s.call(beast_http::verb::get, path));
+    CHECK(all["history"] == whole);
+    CHECK(all["next"].is_null());
+    REQUIRE(all["position"].is_string());  // where a client that follows the instance asks again
+    json none_yet = s.body_of(s.call(beast_http::verb::get, path + "?after=" + all["position"].get<std::string>()));
+    CHECK(none_yet["history"].empty());
+    CHECK(none_yet["next"].is_null());
+    CHECK(none_yet["position"] == all["position"]);
+
+    // A cursor taken before more steps were recorded goes on from where it stood.
+    json first = s.body_of(s.call(beast_http::verb::get, path + "?limit=6"));
+    REQUIRE(first["next"].is_string());
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e9", "type": "Go", "data": {"id": "a", "n": 2}})").result_int() == 202);
+    json rest = s.body_of(s.call(beast_http::verb::get, path + "?after=" + first["next"].get<std::string>()));
+    json now = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id))["history"];
+    REQUIRE(now.size() == 9);  // the completing step: its delivery and its transition
+    REQUIRE(rest["history"].size() == 3);
+    CHECK(rest["history"][0] == now[6]);
+    CHECK(rest["history"][2] == now[8]);
+    CHECK(rest["history"][2]["status"] == "completed");
+    CHECK(rest["next"].is_null());
+    json since = s.body_of(s.call(beast_http::verb::get, path + "?after=" + all["position"].get<std::string>()));
+    REQUIRE(since["history"].size() == 2);
+    CHECK(since["history"][0] == now[7]);
+    CHECK(since["history"][1] == now[8]);
+    CHECK(since["position"] == rest["position"]);
+
+    // HEAD tells the size; an id in upper case is the same instance.
+    std::string upper = id;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + upper + "/history"))["history"] == now);
+    auto head = s.call(beast_http::verb::head, path);
+    CHECK(head.result_int() == 200);
+    CHECK(head.body().empty());
+    CHECK(head[beast_http::field::content_length] == std::to_string(s.call(beast_http::verb::get, path).body().size()));
+
+    // Refusals, which change nothing.
+    for (const char* bad : {"5", "x.1", "1.x", "-1.0", "1.-1", "1.2.3", "1.", ".1", "%2B1.0", "1.0%20", "1,0"}) {
+        INFO(bad);
+        auto refused = s.call(beast_http::verb::get, path + "?after=" + bad);
+        CHECK(refused.result_int() == 400);
+        CHECK(s.body_of(refused)["error"] == "after must be the next of a page before (ROW.INDEX)");
+    }
+    CHECK(s.body_of(s.call(beast_http::verb::get, path + "?limit=-1"))["error"] == "limit must be a non-negative integer");
+    CHECK(s.body_of(s.call(beast_http::verb::get, path + "?limit=1&limit=2"))["error"] == "limit is given more than once");
+    CHECK(s.body_of(s.call(beast_http::verb::get, path + "?after=1.0&after=2.0"))["error"] == "after is given more than once");
+    // Past 64 bits a cursor is past every entry; a limit past 1000 is 1000.
+    auto past = s.call(beast_http::verb::get, path + "?after=99999999999999999999.99999999999999999999");
+    REQUIRE(past.result_int() == 200);
+    CHECK(s.body_of(past)["history"].empty());
+    CHECK(s.body_of(s.call(beast_http::verb::get, path + "?limit=99999999999999999999"))["history"] == now);
+    CHECK(s.body_of(s.call(beast_http::verb::get, path + "?limit=0"))["history"].size() == 1);
+    auto missing = s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(999) + "/history");
+    CHECK(missing.result_int() == 404);
+    CHECK(s.body_of(missing)["error"] == "no instance '" + numbered_id(999) + "'");
+    auto posted = s.call(beast_http::verb::post, path);
+    CHECK(posted.result_int() == 405);
+    CHECK(posted[beast_http::field::allow] == "GET, HEAD");
+    for (const char* none : {"/v1/instances//history", "/v1/instances//cancel"})
+        CHECK(s.call(beast_http::verb::get, none).result_int() == 404);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id))["history"] == now);
+}
+
 TEST_CASE("every event outcome, and every delivery result of a bound target, is in the metrics from the start, at 0") {
     Server s;
     s.metrics.count_deliveries_to({"payments"});

@@ -7,7 +7,10 @@
 
 #include <sqlite3.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
@@ -170,6 +173,87 @@ TEST_CASE("a version 1 database is migrated: every row kept with its row id, the
     CHECK(raw.rows("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND "
                    "tbl_name = 'outbox' AND sql IS NOT NULL ORDER BY name)") ==
           "outbox_dead outbox_dead_by_target outbox_pending_by_instance outbox_pending_by_target");
+}
+
+TEST_CASE("an instance's history is read a page at a time, its places inside a step's row included") {
+    StoreOnDisk db;
+    store::Store& s = *db.store;
+    Raw raw(db.file);
+    auto entry = [](int n) { return R"({"at":"t)" + std::to_string(n) + R"(","kind":"command","detail":{"n":)" + std::to_string(n) + "}}"; };
+    // i's history: a step of three entries, one of a plain row (as version 1 wrote them), one of
+    // two; another instance's rows in between.
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+             "INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, created_at, updated_at) VALUES "
+             "('i', 'W', 1, '\"a\"', NULL, 'running', '{}', '[]', 't', 't'), ('j', 'W', 1, '\"b\"', NULL, 'running', '{}', '[]', 't', 't'),"
+             "('quiet', 'W', 1, '\"c\"', NULL, 'running', '{}', '[]', 't', 't');"
+             "INSERT INTO history (row, instance, at, kind, detail) VALUES "
+             "(10, 'i', 't', 'entries', '[" + entry(1) + "," + entry(2) + "," + entry(3) + "]'),"
+             "(11, 'j', 't', 'entries', '[" + entry(90) + "," + entry(91) + "]'),"
+             "(12, 'i', 't4', 'delivery', '{\"n\":4}'),"
+             "(13, 'i', 't', 'entries', '[" + entry(5) + "," + entry(6) + "]');");
+    auto numbers = [](const store::Store::HistoryPage& page) {
+        std::vector<int> out;
+        for (const auto& e : page.entries) out.push_back(nlohmann::json::parse(e.detail)["n"].get<int>());
+        return out;
+    };
+    using Position = store::Store::HistoryPosition;
+    auto read = [&](Position after, int limit) {
+        auto page = s.history("i", after, limit);
+        REQUIRE(page.ok());
+        REQUIRE(page.value->has_value());
+        return **page.value;
+    };
+
+    // Every page size gives the whole history, in order, each page's end where the next begins.
+    for (int limit = 1; limit <= 7; ++limit) {
+        INFO("limit " << limit);
+        std::vector<int> all;
+        Position after;
+        int pages = 0;
+        while (pages < 10) {  // bounded: a cursor that went nowhere would loop for ever
+            auto page = read(after, limit);
+            ++pages;
+            CHECK(page.entries.size() <= static_cast<std::size_t>(limit));
+            for (int n : numbers(page)) all.push_back(n);
+            if (!page.more) break;
+            CHECK(page.entries.size() == static_cast<std::size_t>(limit));  // only the last page is short
+            after = page.last;
+        }
+        CHECK(all == std::vector<int>{1, 2, 3, 4, 5, 6});
+        CHECK(pages == (6 + limit - 1) / limit);  // no empty page at the end when the last is full
+    }
+    auto first = read({}, 2);
+    CHECK(first.more);
+    CHECK(first.last == Position{10, 1});
+    CHECK(first.entries[0].at == "t1");
+    CHECK(first.entries[0].kind == "command");
+    CHECK(read({10, 2}, 1).last == Position{12, 0});
+    auto plain = read({10, 2}, 1);
+    CHECK(plain.entries[0].at == "t4");
+    CHECK(plain.entries[0].kind == "delivery");
+    CHECK(numbers(read({12, 0}, 10)) == std::vector<int>{5, 6});
+    CHECK_FALSE(read({12, 0}, 10).more);
+    CHECK(read({12, 0}, 10).last == Position{13, 1});  // where a later read goes on
+    // A place past the end, or past its row's entries, gives what follows it.
+    CHECK(read({13, 1}, 10).entries.empty());
+    CHECK(read({13, 1}, 10).last == Position{13, 1});
+    CHECK(read({std::numeric_limits<std::int64_t>::max(), 0}, 10).entries.empty());
+    CHECK(numbers(read({10, std::numeric_limits<std::int64_t>::max()}, 10)) == std::vector<int>{4, 5, 6});
+    // A place in another instance's row starts after it.
+    CHECK(numbers(read({11, 0}, 10)) == std::vector<int>{4, 5, 6});
+
+    auto quiet = s.history("quiet", {}, 10);
+    REQUIRE(quiet.ok());
+    REQUIRE(quiet.value->has_value());
+    CHECK((**quiet.value).entries.empty());
+    CHECK_FALSE((**quiet.value).more);
+    CHECK((**quiet.value).last == Position{});
+    auto none = s.history("nobody", {}, 10);
+    REQUIRE(none.ok());
+    CHECK_FALSE(none.value->has_value());
+    // It reads the instance's rows from the place on, by the index.
+    CHECK(raw.rows("EXPLAIN QUERY PLAN SELECT row, at, kind, detail FROM history WHERE instance = 'i' AND row >= 12 ORDER BY row")
+              .find("USING INDEX history_by_instance (instance=? AND row>?)") != std::string::npos);
 }
 
 TEST_CASE("a migration that finds a broken reference changes nothing and says where") {

@@ -408,6 +408,19 @@ Response list_instances(const Request& req, const boost::urls::url_view& url, Se
     return json_response(200, {{"instances", std::move(list)}, {"next", next}}, req.version());
 }
 
+// History entries as the API shows them: each entry's members, with its `at` and `kind`.
+json history_entries(const std::vector<store::HistoryEntry>& history) {
+    json entries = json::array();
+    for (const auto& h : history) {
+        json entry = json::parse(h.detail, nullptr, false);
+        if (!entry.is_object()) entry = json::object();
+        entry["at"] = h.at;
+        entry["kind"] = h.kind;
+        entries.push_back(std::move(entry));
+    }
+    return entries;
+}
+
 Response get_instance(const Request& req, const std::string& id, Services& s) {
     auto found = s.store.instance_detail(id);
     if (!found.ok()) return error_response(503, found.error->message, req.version());
@@ -430,16 +443,55 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
     json timers = json::array();
     for (const auto& t : i.instance.timers) timers.push_back({{"due", service::timestamp(t.due_ms)}, {"sequence", t.sequence}});
     body["timers"] = std::move(timers);
-    json entries = json::array();
-    for (const auto& h : (**found.value).history) {
-        json entry = json::parse(h.detail, nullptr, false);
-        if (!entry.is_object()) entry = json::object();
-        entry["at"] = h.at;
-        entry["kind"] = h.kind;
-        entries.push_back(std::move(entry));
-    }
-    body["history"] = std::move(entries);
+    body["history"] = history_entries((**found.value).history);
     return json_response(200, body, req.version());
+}
+
+// The cursor of a page of history, as its `next` gives it: "ROW.INDEX", digits only (a number
+// past 64 bits saturates, and then names a place past every entry).
+std::optional<store::Store::HistoryPosition> read_history_cursor(std::string_view text) {
+    auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
+        if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return std::nullopt;
+        std::int64_t n = 0;
+        if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec != std::errc()) n = std::numeric_limits<std::int64_t>::max();
+        return n;
+    };
+    const auto dot = text.find('.');
+    if (dot == std::string_view::npos) return std::nullopt;
+    auto row = number(text.substr(0, dot));
+    auto index = number(text.substr(dot + 1));
+    if (!row || !index) return std::nullopt;
+    return store::Store::HistoryPosition{*row, *index};
+}
+
+std::string history_cursor(const store::Store::HistoryPosition& p) {
+    return std::to_string(p.row) + "." + std::to_string(p.index);
+}
+
+Response get_history(const Request& req, const boost::urls::url_view& url, const std::string& id, Services& s) {
+    if (auto refused = refuse_repeated(req, url, {"limit", "after"})) return std::move(*refused);
+    int limit = 100;
+    store::Store::HistoryPosition after;
+    for (auto param : url.params()) {
+        const std::string value = param.value;
+        if (value.empty()) continue;
+        if (param.key == "after") {
+            auto cursor = read_history_cursor(value);
+            if (!cursor) return error_response(400, "after must be the next of a page before (ROW.INDEX)", req.version());
+            after = *cursor;
+        } else if (param.key == "limit") {
+            std::int64_t unused = 0;
+            if (auto problem = read_page_parameter(param.key, value, limit, unused)) return error_response(400, *problem, req.version());
+        }
+    }
+    auto found = s.store.history(id, after, limit);
+    if (!found.ok()) return error_response(503, found.error->message, req.version());
+    if (!*found.value) return error_response(404, "no instance '" + id + "'", req.version());
+    const store::Store::HistoryPage& page = **found.value;
+    json next = page.more ? json(history_cursor(page.last)) : json();
+    return json_response(200, {{"history", history_entries(page.entries)}, {"next", std::move(next)}, {"position", history_cursor(page.last)}},
+                         req.version());
 }
 
 Response cancel_instance(const Request& req, const std::string& id, Services& s) {
@@ -691,7 +743,8 @@ Response route(const Request& req, Services& s) {
     if (has_segments(url, {"v1", "events"})) return method_not_allowed("POST", req.version());  // a POST went to post_events
     bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
                  (segments.size() == 3 && (segments[1] == "instances" || segments[1] == "outbox") && !segments[2].empty()) ||
-                 (segments.size() == 4 && segments[1] == "instances" && segments[3] == "cancel") ||
+                 (segments.size() == 4 && segments[1] == "instances" && !segments[2].empty() &&
+                  (segments[3] == "cancel" || segments[3] == "history")) ||
                  (segments.size() == 4 && segments[1] == "outbox" && segments[3] == "retry");
     if (!known) return error_response(404, "no such route: " + path, req.version());
     if (!admin_allowed(req, s.config)) {
@@ -723,6 +776,10 @@ Response route(const Request& req, Services& s) {
     if (segments.size() == 3) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
         return get_instance(req, segments[2], s);
+    }
+    if (segments[1] == "instances" && segments[3] == "history") {
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
+        return get_history(req, url, segments[2], s);
     }
     if (!writes) return method_not_allowed("POST", req.version());
     if (segments[1] == "instances") return cancel_instance(req, segments[2], s);

@@ -802,17 +802,20 @@ public:
         return recorded_response(*reader_, event_id);
     }
 
+    // A read transaction on the API's reader, ended when it goes out of scope: its reads all see
+    // the same commit (WAL keeps it while the writer goes on).
+    struct ReadTransaction {
+        Connection& db;
+        ~ReadTransaction() {
+            if (db.exec("COMMIT")) (void)db.exec("ROLLBACK");  // never left open: later reads would see this moment
+        }
+    };
+
     Result<std::optional<InstanceDetail>> instance_detail(const std::string& id) override {
         using Found = std::optional<InstanceDetail>;
         std::lock_guard lock(read_mutex_);
-        // A read transaction: both reads see the same commit (WAL keeps it while the writer goes on).
         if (auto e = reader_->exec("BEGIN")) return fail<Found>(*e);
-        struct EndRead {
-            Connection& db;
-            ~EndRead() {
-                if (db.exec("COMMIT")) (void)db.exec("ROLLBACK");  // never left open: later reads would see this moment
-            }
-        } end_read{*reader_};
+        ReadTransaction read{*reader_};
         auto found = instance_by_id(*reader_, id);
         if (!found.ok()) return fail<Found>(*found.error);
         if (!*found.value) return Result<Found>::success(std::nullopt);
@@ -823,6 +826,44 @@ public:
         while ((code = s->step()) == SQLITE_ROW) unpack_history(s->text(0), s->text(1), s->text(2), detail.history);
         if (code != SQLITE_DONE) return fail<Found>(s->error(code));
         return Result<Found>::success(std::move(detail));
+    }
+
+    Result<std::optional<HistoryPage>> history(const std::string& instance, HistoryPosition after, int limit) override {
+        using Found = std::optional<HistoryPage>;
+        std::lock_guard lock(read_mutex_);
+        if (auto e = reader_->exec("BEGIN")) return fail<Found>(*e);
+        ReadTransaction read{*reader_};
+        {
+            Use known(reader_->prepare("SELECT 1 FROM instances WHERE id = ?"));
+            known->bind(1, instance);
+            int code = known->step();
+            if (code == SQLITE_DONE) return Result<Found>::success(std::nullopt);
+            if (code != SQLITE_ROW) return fail<Found>(known->error(code));
+        }
+        HistoryPage page;
+        // From the row of the last entry given: the rest of its entries, then the rows after it.
+        Use s(reader_->prepare("SELECT row, at, kind, detail FROM history WHERE instance = ? AND row >= ? ORDER BY row"));
+        s->bind(1, instance).bind(2, after.row);
+        std::vector<HistoryEntry> row_entries;
+        int code;
+        while ((code = s->step()) == SQLITE_ROW) {
+            const std::int64_t row = s->integer(0);
+            row_entries.clear();
+            unpack_history(s->text(1), s->text(2), s->text(3), row_entries);
+            // The rest of the last entry's row (an index past the row's end leaves none of it).
+            const std::size_t first = row == after.row ? static_cast<std::size_t>(after.index) + 1 : 0;
+            for (std::size_t i = first; i < row_entries.size() && !page.more; ++i) {
+                if (page.entries.size() == static_cast<std::size_t>(limit)) page.more = true;  // full, and more follow
+                else {
+                    page.entries.push_back(std::move(row_entries[i]));
+                    after = {row, static_cast<std::int64_t>(i)};
+                }
+            }
+            if (page.more) break;
+        }
+        if (code != SQLITE_ROW && code != SQLITE_DONE) return fail<Found>(s->error(code));
+        page.last = after;
+        return Result<Found>::success(std::move(page));
     }
 
     Result<std::optional<CommandDetail>> command(const std::string& id) override {

@@ -216,6 +216,22 @@ public:
         std::vector<HistoryEntry> history;
     };
     virtual Result<std::optional<InstanceDetail>> instance_detail(const std::string& id) = 0;
+    // Where a page of an instance's history ends: the last entry given, as its row and its
+    // place among the row's entries (the entries of one step share a row). The default is
+    // before the first entry. History is only appended to, so a position stays valid.
+    struct HistoryPosition {
+        std::int64_t row = 0;
+        std::int64_t index = 0;
+        friend bool operator==(const HistoryPosition&, const HistoryPosition&) = default;
+    };
+    struct HistoryPage {
+        std::vector<HistoryEntry> entries;
+        HistoryPosition last;  // of the last entry given; of `after` when none was
+        bool more = false;     // whether entries follow the last one given
+    };
+    // At most `limit` entries of an instance's history after `after`, in the order written;
+    // nothing when there is no such instance.
+    virtual Result<std::optional<HistoryPage>> history(const std::string& instance, HistoryPosition after, int limit) = 0;
     // One command with what only its own page shows: when it was delivered (empty until then).
     struct CommandDetail {
         OutboxCommand command;

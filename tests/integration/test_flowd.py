@@ -336,7 +336,7 @@ class FlowdTest(unittest.TestCase):
 
     def test_admin_token_guards_every_other_route(self):
         flowd = self.start(admin_token="s3cret")
-        for path in ["/v1/instances", "/v1/workflows", "/v1/outbox", "/v1/instances/x", "/v1/outbox/x"]:
+        for path in ["/v1/instances", "/v1/workflows", "/v1/outbox", "/v1/instances/x", "/v1/outbox/x", "/v1/instances/x/history"]:
             self.assertEqual(flowd.request("GET", path)[0], 401, path)
             self.assertEqual(flowd.request("GET", path, headers={"Authorization": "Bearer wrong"})[0], 401, path)
         self.assertEqual(flowd.request("DELETE", "/v1/outbox/x")[0], 401)
