@@ -4,7 +4,8 @@ given STEPS steps (posted as CloudEvents batches of 1,000; each step writes a `d
 `command` entry), its commands go to the command sink, then the instance is read whole with
 `GET /v1/instances/{id}` and, when the binary has it, page by page with
 `GET /v1/instances/{id}/history` (PAGE entries a page). Each read is timed ROUNDS times and the
-median printed. Run by hand, one binary after the other:
+median printed; then `GET /v1/instances?limit=1`, ten times ROUNDS, while another client reads
+the whole history without pause (the median and the longest). Run by hand, one binary after the other:
     bench/history_read.py FLOWD [STEPS] [PAGE] [ROUNDS]
 FLOWD is a Release build (build-release/tools/flowd); the sink is build-release/bench/command_sink."""
 import http.client
@@ -14,6 +15,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 
 from progress_steps import ProgressFlowd, post_steps
@@ -67,6 +69,25 @@ def read_history(server, page, rounds, steps):
         first_s, _ = timed(lambda: get(server.port, f"/v1/instances/{instance}/history?limit={page}"), rounds)
         result.update({"paged_entries": sum(len(json.loads(b)["history"]) for b in bodies), "pages": len(bodies),
                        "all_pages_s": round(paged_s, 3), "first_page_ms": round(first_s * 1000, 2)})
+    # Another client's small read while whole histories are read without pause: how long the
+    # history holds the API's reader.
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            whole()
+    thread = threading.Thread(target=reader)
+    thread.start()
+    time.sleep(0.2)
+    small = []
+    for _ in range(rounds * 10):
+        started = time.perf_counter()
+        assert get(server.port, "/v1/instances?limit=1")[0] == 200
+        small.append(time.perf_counter() - started)
+    stop.set()
+    thread.join()
+    result["list_ms_while_read_whole"] = round(statistics.median(small) * 1000, 2)
+    result["list_ms_max_while_read_whole"] = round(max(small) * 1000, 2)
     print(json.dumps(result))
 
 

@@ -1114,6 +1114,7 @@ TEST_CASE("GET /v1/instances/{id}/history pages through the history GET /v1/inst
     CHECK(all["history"] == whole);
     CHECK(all["next"].is_null());
     REQUIRE(all["position"].is_string());  // where a client that follows the instance asks again
+    CHECK(all["position"].get<std::string>().find('-') != std::string::npos);
     json none_yet = s.body_of(s.call(beast_http::verb::get, path + "?after=" + all["position"].get<std::string>()));
     CHECK(none_yet["history"].empty());
     CHECK(none_yet["next"].is_null());
@@ -1147,19 +1148,26 @@ TEST_CASE("GET /v1/instances/{id}/history pages through the history GET /v1/inst
     CHECK(head[beast_http::field::content_length] == std::to_string(s.call(beast_http::verb::get, path).body().size()));
 
     // Refusals, which change nothing.
-    for (const char* bad : {"5", "x.1", "1.x", "-1.0", "1.-1", "1.2.3", "1.", ".1", "%2B1.0", "1.0%20", "1,0"}) {
+    // A text that is no place, or a place that is no entry of this instance (another
+    // instance's, past the end, past a number's 64 bits), is refused, not read as a skip.
+    const std::string last = s.body_of(s.call(beast_http::verb::get, path))["position"];
+    const std::string last_row = last.substr(0, last.find('-'));
+    std::string other = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "o1", "type": "Go", "data": {"id": "b", "n": 1}})"))
+                            ["deliveries"][0]["instance"];
+    const std::string others = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + other + "/history"))["position"];
+    for (const std::string& bad : std::vector<std::string>{"5", "x-1", "1-x", "-1-0", "1--1", "1-2-3", "1-", "-1", "%2B1-0", "1-0%20", "1.0", "0-0", "1-99",
+                            last_row + "-99", std::to_string(std::stoll(last_row) + 1) + "-0", others,
+                            "99999999999999999999-0", "1-99999999999999999999"}) {
         INFO(bad);
         auto refused = s.call(beast_http::verb::get, path + "?after=" + bad);
         CHECK(refused.result_int() == 400);
-        CHECK(s.body_of(refused)["error"] == "after must be the next of a page before (ROW.INDEX)");
+        CHECK(s.body_of(refused)["error"] == "after is not a place in this instance's history (the next or position of one of its pages)");
     }
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + other + "/history?after=" + others))["history"].empty());
     CHECK(s.body_of(s.call(beast_http::verb::get, path + "?limit=-1"))["error"] == "limit must be a non-negative integer");
     CHECK(s.body_of(s.call(beast_http::verb::get, path + "?limit=1&limit=2"))["error"] == "limit is given more than once");
-    CHECK(s.body_of(s.call(beast_http::verb::get, path + "?after=1.0&after=2.0"))["error"] == "after is given more than once");
-    // Past 64 bits a cursor is past every entry; a limit past 1000 is 1000.
-    auto past = s.call(beast_http::verb::get, path + "?after=99999999999999999999.99999999999999999999");
-    REQUIRE(past.result_int() == 200);
-    CHECK(s.body_of(past)["history"].empty());
+    CHECK(s.body_of(s.call(beast_http::verb::get, path + "?after=1-0&after=2-0"))["error"] == "after is given more than once");
+    // A limit past 1000, however many digits, is 1000.
     CHECK(s.body_of(s.call(beast_http::verb::get, path + "?limit=99999999999999999999"))["history"] == now);
     CHECK(s.body_of(s.call(beast_http::verb::get, path + "?limit=0"))["history"].size() == 1);
     auto missing = s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(999) + "/history");

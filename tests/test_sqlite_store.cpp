@@ -197,8 +197,8 @@ TEST_CASE("an instance's history is read a page at a time, its places inside a s
         return out;
     };
     using Position = store::Store::HistoryPosition;
-    auto read = [&](Position after, int limit) {
-        auto page = s.history("i", after, limit);
+    auto read = [&](std::optional<Position> after, int limit, const std::string& instance = "i") {
+        auto page = s.history(instance, after, limit);
         REQUIRE(page.ok());
         REQUIRE(page.value->has_value());
         return **page.value;
@@ -208,11 +208,12 @@ TEST_CASE("an instance's history is read a page at a time, its places inside a s
     for (int limit = 1; limit <= 7; ++limit) {
         INFO("limit " << limit);
         std::vector<int> all;
-        Position after;
+        std::optional<Position> after;
         int pages = 0;
         while (pages < 10) {  // bounded: a cursor that went nowhere would loop for ever
             auto page = read(after, limit);
             ++pages;
+            CHECK_FALSE(page.after_unknown);
             CHECK(page.entries.size() <= static_cast<std::size_t>(limit));
             for (int n : numbers(page)) all.push_back(n);
             if (!page.more) break;
@@ -222,33 +223,39 @@ TEST_CASE("an instance's history is read a page at a time, its places inside a s
         CHECK(all == std::vector<int>{1, 2, 3, 4, 5, 6});
         CHECK(pages == (6 + limit - 1) / limit);  // no empty page at the end when the last is full
     }
-    auto first = read({}, 2);
+    auto first = read(std::nullopt, 2);
     CHECK(first.more);
     CHECK(first.last == Position{10, 1});
     CHECK(first.entries[0].at == "t1");
     CHECK(first.entries[0].kind == "command");
-    CHECK(read({10, 2}, 1).last == Position{12, 0});
-    auto plain = read({10, 2}, 1);
+    auto plain = read(Position{10, 2}, 1);
+    CHECK(plain.last == Position{12, 0});
     CHECK(plain.entries[0].at == "t4");
     CHECK(plain.entries[0].kind == "delivery");
-    CHECK(numbers(read({12, 0}, 10)) == std::vector<int>{5, 6});
-    CHECK_FALSE(read({12, 0}, 10).more);
-    CHECK(read({12, 0}, 10).last == Position{13, 1});  // where a later read goes on
-    // A place past the end, or past its row's entries, gives what follows it.
-    CHECK(read({13, 1}, 10).entries.empty());
-    CHECK(read({13, 1}, 10).last == Position{13, 1});
-    CHECK(read({std::numeric_limits<std::int64_t>::max(), 0}, 10).entries.empty());
-    CHECK(numbers(read({10, std::numeric_limits<std::int64_t>::max()}, 10)) == std::vector<int>{4, 5, 6});
-    // A place in another instance's row starts after it.
-    CHECK(numbers(read({11, 0}, 10)) == std::vector<int>{4, 5, 6});
+    CHECK(numbers(read(Position{12, 0}, 10)) == std::vector<int>{5, 6});
+    CHECK_FALSE(read(Position{12, 0}, 10).more);
+    CHECK(read(Position{12, 0}, 10).last == Position{13, 1});  // where a later read goes on
+    auto at_end = read(Position{13, 1}, 10);
+    CHECK(at_end.entries.empty());
+    CHECK_FALSE(at_end.after_unknown);
+    CHECK(at_end.last == Position{13, 1});
+    // A place that is no entry of the instance reads nothing, and says so: past a row's
+    // entries, past the last row, before the first, in another instance's row.
+    for (Position unknown : {Position{13, 2}, Position{14, 0}, Position{0, 0}, Position{11, 0}, Position{9, 0},
+                             Position{std::numeric_limits<std::int64_t>::max(), 0}, Position{10, std::numeric_limits<std::int64_t>::max()}}) {
+        INFO(unknown.row << "-" << unknown.index);
+        auto refused = read(unknown, 10);
+        CHECK(refused.after_unknown);
+        CHECK(refused.entries.empty());
+    }
 
-    auto quiet = s.history("quiet", {}, 10);
-    REQUIRE(quiet.ok());
-    REQUIRE(quiet.value->has_value());
-    CHECK((**quiet.value).entries.empty());
-    CHECK_FALSE((**quiet.value).more);
-    CHECK((**quiet.value).last == Position{});
-    auto none = s.history("nobody", {}, 10);
+    auto quiet = read(std::nullopt, 10, "quiet");
+    CHECK(quiet.entries.empty());
+    CHECK_FALSE(quiet.more);
+    CHECK_FALSE(quiet.last);
+    CHECK_FALSE(quiet.after_unknown);
+    CHECK(read(Position{10, 0}, 10, "quiet").after_unknown);
+    auto none = s.history("nobody", std::nullopt, 10);
     REQUIRE(none.ok());
     CHECK_FALSE(none.value->has_value());
     // It reads the instance's rows from the place on, by the index.

@@ -447,8 +447,8 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
     return json_response(200, body, req.version());
 }
 
-// The cursor of a page of history, as its `next` gives it: "ROW.INDEX", digits only (a number
-// past 64 bits saturates, and then names a place past every entry).
+// A place in an instance's history, as its pages give it (`next`, `position`): "ROW-INDEX",
+// digits only (a number past 64 bits saturates, and then names no entry).
 std::optional<store::Store::HistoryPosition> read_history_cursor(std::string_view text) {
     auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
         if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -457,29 +457,30 @@ std::optional<store::Store::HistoryPosition> read_history_cursor(std::string_vie
         if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec != std::errc()) n = std::numeric_limits<std::int64_t>::max();
         return n;
     };
-    const auto dot = text.find('.');
-    if (dot == std::string_view::npos) return std::nullopt;
-    auto row = number(text.substr(0, dot));
-    auto index = number(text.substr(dot + 1));
+    const auto dash = text.find('-');
+    if (dash == std::string_view::npos) return std::nullopt;
+    auto row = number(text.substr(0, dash));
+    auto index = number(text.substr(dash + 1));
     if (!row || !index) return std::nullopt;
     return store::Store::HistoryPosition{*row, *index};
 }
 
-std::string history_cursor(const store::Store::HistoryPosition& p) {
-    return std::to_string(p.row) + "." + std::to_string(p.index);
+json history_cursor(const std::optional<store::Store::HistoryPosition>& p) {
+    if (!p) return json();
+    return std::to_string(p->row) + "-" + std::to_string(p->index);
 }
 
 Response get_history(const Request& req, const boost::urls::url_view& url, const std::string& id, Services& s) {
     if (auto refused = refuse_repeated(req, url, {"limit", "after"})) return std::move(*refused);
+    static const std::string not_a_place = "after is not a place in this instance's history (the next or position of one of its pages)";
     int limit = 100;
-    store::Store::HistoryPosition after;
+    std::optional<store::Store::HistoryPosition> after;
     for (auto param : url.params()) {
         const std::string value = param.value;
         if (value.empty()) continue;
         if (param.key == "after") {
-            auto cursor = read_history_cursor(value);
-            if (!cursor) return error_response(400, "after must be the next of a page before (ROW.INDEX)", req.version());
-            after = *cursor;
+            after = read_history_cursor(value);
+            if (!after) return error_response(400, not_a_place, req.version());
         } else if (param.key == "limit") {
             std::int64_t unused = 0;
             if (auto problem = read_page_parameter(param.key, value, limit, unused)) return error_response(400, *problem, req.version());
@@ -489,7 +490,8 @@ Response get_history(const Request& req, const boost::urls::url_view& url, const
     if (!found.ok()) return error_response(503, found.error->message, req.version());
     if (!*found.value) return error_response(404, "no instance '" + id + "'", req.version());
     const store::Store::HistoryPage& page = **found.value;
-    json next = page.more ? json(history_cursor(page.last)) : json();
+    if (page.after_unknown) return error_response(400, not_a_place, req.version());
+    json next = page.more ? history_cursor(page.last) : json();
     return json_response(200, {{"history", history_entries(page.entries)}, {"next", std::move(next)}, {"position", history_cursor(page.last)}},
                          req.version());
 }

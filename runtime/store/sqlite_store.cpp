@@ -813,22 +813,29 @@ public:
 
     Result<std::optional<InstanceDetail>> instance_detail(const std::string& id) override {
         using Found = std::optional<InstanceDetail>;
-        std::lock_guard lock(read_mutex_);
-        if (auto e = reader_->exec("BEGIN")) return fail<Found>(*e);
-        ReadTransaction read{*reader_};
-        auto found = instance_by_id(*reader_, id);
-        if (!found.ok()) return fail<Found>(*found.error);
-        if (!*found.value) return Result<Found>::success(std::nullopt);
-        InstanceDetail detail{std::move(**found.value), {}};
-        Use s(reader_->prepare("SELECT at, kind, detail FROM history WHERE instance = ? ORDER BY row"));
-        s->bind(1, id);
-        int code;
-        while ((code = s->step()) == SQLITE_ROW) unpack_history(s->text(0), s->text(1), s->text(2), detail.history);
-        if (code != SQLITE_DONE) return fail<Found>(s->error(code));
+        std::optional<InstanceDetail> detail;
+        std::vector<HistoryEntry> rows;  // as stored: a step's entries packed in one
+        {
+            std::lock_guard lock(read_mutex_);
+            if (auto e = reader_->exec("BEGIN")) return fail<Found>(*e);
+            ReadTransaction read{*reader_};
+            auto found = instance_by_id(*reader_, id);
+            if (!found.ok()) return fail<Found>(*found.error);
+            if (!*found.value) return Result<Found>::success(std::nullopt);
+            detail.emplace(InstanceDetail{std::move(**found.value), {}});
+            Use s(reader_->prepare("SELECT at, kind, detail FROM history WHERE instance = ? ORDER BY row"));
+            s->bind(1, id);
+            int code;
+            while ((code = s->step()) == SQLITE_ROW) rows.push_back({s->text(0), s->text(1), s->text(2)});
+            if (code != SQLITE_DONE) return fail<Found>(s->error(code));
+        }
+        // Unpacked once the reader is free: a long history would hold up the API's other reads.
+        for (HistoryEntry& row : rows) unpack_history(std::move(row.at), std::move(row.kind), std::move(row.detail), detail->history);
         return Result<Found>::success(std::move(detail));
     }
 
-    Result<std::optional<HistoryPage>> history(const std::string& instance, HistoryPosition after, int limit) override {
+    Result<std::optional<HistoryPage>> history(const std::string& instance, std::optional<HistoryPosition> after,
+                                               int limit) override {
         using Found = std::optional<HistoryPage>;
         std::lock_guard lock(read_mutex_);
         if (auto e = reader_->exec("BEGIN")) return fail<Found>(*e);
@@ -841,28 +848,36 @@ public:
             if (code != SQLITE_ROW) return fail<Found>(known->error(code));
         }
         HistoryPage page;
-        // From the row of the last entry given: the rest of its entries, then the rows after it.
+        page.last = after;
+        // From the row of the entry `after` on: the rest of its entries, then the rows after it.
         Use s(reader_->prepare("SELECT row, at, kind, detail FROM history WHERE instance = ? AND row >= ? ORDER BY row"));
-        s->bind(1, instance).bind(2, after.row);
+        s->bind(1, instance).bind(2, after ? after->row : 0);
         std::vector<HistoryEntry> row_entries;
         int code;
+        bool after_found = !after;  // (trivially, without one)
         while ((code = s->step()) == SQLITE_ROW) {
             const std::int64_t row = s->integer(0);
             row_entries.clear();
             unpack_history(s->text(1), s->text(2), s->text(3), row_entries);
-            // The rest of the last entry's row (an index past the row's end leaves none of it).
-            const std::size_t first = row == after.row ? static_cast<std::size_t>(after.index) + 1 : 0;
+            std::size_t first = 0;
+            if (!after_found) {
+                // The entry `after` must be one of this instance's: a place made up, or taken from
+                // another instance's pages, would skip entries without a word.
+                if (row != after->row || static_cast<std::uint64_t>(after->index) >= row_entries.size()) break;
+                after_found = true;
+                first = static_cast<std::size_t>(after->index) + 1;
+            }
             for (std::size_t i = first; i < row_entries.size() && !page.more; ++i) {
                 if (page.entries.size() == static_cast<std::size_t>(limit)) page.more = true;  // full, and more follow
                 else {
                     page.entries.push_back(std::move(row_entries[i]));
-                    after = {row, static_cast<std::int64_t>(i)};
+                    page.last = HistoryPosition{row, static_cast<std::int64_t>(i)};
                 }
             }
             if (page.more) break;
         }
         if (code != SQLITE_ROW && code != SQLITE_DONE) return fail<Found>(s->error(code));
-        page.last = after;
+        page.after_unknown = !after_found;
         return Result<Found>::success(std::move(page));
     }
 

@@ -216,9 +216,9 @@ public:
         std::vector<HistoryEntry> history;
     };
     virtual Result<std::optional<InstanceDetail>> instance_detail(const std::string& id) = 0;
-    // Where a page of an instance's history ends: the last entry given, as its row and its
-    // place among the row's entries (the entries of one step share a row). The default is
-    // before the first entry. History is only appended to, so a position stays valid.
+    // A place in an instance's history: an entry, as its row and its place among the row's
+    // entries (the entries of one step share a row). History is only appended to, so a place
+    // stays valid while its instance is kept.
     struct HistoryPosition {
         std::int64_t row = 0;
         std::int64_t index = 0;
@@ -226,12 +226,14 @@ public:
     };
     struct HistoryPage {
         std::vector<HistoryEntry> entries;
-        HistoryPosition last;  // of the last entry given; of `after` when none was
-        bool more = false;     // whether entries follow the last one given
+        std::optional<HistoryPosition> last;  // of the last entry given, else the `after` given
+        bool more = false;                    // whether entries follow the last one given
+        bool after_unknown = false;           // the `after` given is no entry of the instance: nothing read
     };
-    // At most `limit` entries of an instance's history after `after`, in the order written;
-    // nothing when there is no such instance.
-    virtual Result<std::optional<HistoryPage>> history(const std::string& instance, HistoryPosition after, int limit) = 0;
+    // At most `limit` entries of an instance's history after the entry `after` (from the first
+    // without one), in the order written; nothing when there is no such instance.
+    virtual Result<std::optional<HistoryPage>> history(const std::string& instance, std::optional<HistoryPosition> after,
+                                                       int limit) = 0;
     // One command with what only its own page shows: when it was delivered (empty until then).
     struct CommandDetail {
         OutboxCommand command;
