@@ -2,7 +2,9 @@
 """What a page of POST /v1/outbox/retry costs: COMMANDS commands are made dead at once (their target
 answers 400), then retried ROUNDS times a page of 1,000 at a time (the target still refuses, so
 each page goes dead again before the next); each page's answer time is printed beside the
-median answer time of events posted one after the other to the same flowd. Run by hand:
+median answer time of events posted one after the other to the same flowd. Then every dead
+command is deleted with POST /v1/outbox/delete, a page of 1,000 at a time, each page timed. Run
+by hand:
     bench/redrive_latency.py FLOWD [COMMANDS] [ROUNDS]
 FLOWD is a Release build (build-release/tools/flowd)."""
 import os
@@ -65,8 +67,19 @@ def main():
             pages.append((time.perf_counter() - sent) * 1000)
             assert status == 200 and body["retried"] == min(1000, total), body
             server.wait_for(lambda: dead(server) == total, timeout=120, what="the page dead again")
+        deletions, after = [], ""
+        while True:
+            sent = time.perf_counter()
+            status, body = server.request("POST", "/v1/outbox/delete?target=sink&limit=1000" + (f"&after={after}" if after else ""))
+            deletions.append((time.perf_counter() - sent) * 1000)
+            assert status == 200, body
+            if body["next"] is None:
+                break
+            after = body["next"]
+        assert dead(server) == 0
         print(f'{{"commands":{total},"event_median_ms":{statistics.median(events):.2f},'
-              f'"page_of_1000_ms":[{", ".join(f"{p:.1f}" for p in pages)}],"page_median_ms":{statistics.median(pages):.1f}}}')
+              f'"page_of_1000_ms":[{", ".join(f"{p:.1f}" for p in pages)}],"page_median_ms":{statistics.median(pages):.1f},'
+              f'"delete_pages_ms":[{", ".join(f"{p:.1f}" for p in deletions)}]}}')
     finally:
         if server:
             server.stop()

@@ -580,6 +580,83 @@ TEST_CASE("a command has a page of its own, and a dead one can be deleted: its i
         }
 }
 
+TEST_CASE("POST /v1/outbox/delete deletes one target's dead commands a page at a time, each with an account in its history; bad queries change nothing") {
+    Server s(100, "event Go { id: string, n: int }\n"
+                  "command Log to log { text: string }\ncommand Mail to mail { text: string }\n"
+                  "workflow W { key id: string start on Go as g { emit Log { text: str(g.n) } emit Mail { text: \"m\" } goto S } "
+                  "state S { on Go { complete } } }");
+    for (int n = 0; n < 5; ++n)
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
+                       R"({"id": "e)" + std::to_string(n) + R"(", "type": "Go", "data": {"id": "k)" + std::to_string(n) + R"(", "n": 1}})")
+                    .result_int() == 202);
+    auto commands = s.store->outbox("", 20);
+    REQUIRE(commands.value->size() == 10);  // each instance's Log, then its Mail
+    auto command = [&](int instance, const char* target) {
+        for (const auto& c : *commands.value)
+            if (c.target == target && c.key == json("k" + std::to_string(instance)).dump()) return c;
+        FAIL("no such command");
+        return store::OutboxCommand{};
+    };
+    using Attempt = store::DeliveryAttempt;
+    auto kill = [&](std::vector<std::pair<int, const char*>> which) {
+        std::vector<Attempt> deaths;
+        for (auto [i, target] : which) deaths.push_back({Attempt::Result::Dead, command(i, target).id, 12, 0, "HTTP 410: gone", ""});
+        REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(deaths); }));
+    };
+    // Instance 2's Log stays pending; the Mail commands of instances 0 and 1 die too.
+    kill({{0, "log"}, {1, "log"}, {3, "log"}, {4, "log"}});
+    kill({{0, "mail"}, {1, "mail"}});
+    REQUIRE(s.store->outbox("dead", 20).value->size() == 6);
+
+    // A deletion cannot be undone: it names its target, and takes nothing it does not know.
+    for (const char* query : {"", "?limit=5", "?limit=x&target=log", "?after=-1&target=log", "?target=log&target=mail", "?target=",
+                              "?tagret=log", "?target=log&status=dead"}) {
+        INFO(query);
+        auto refused = s.call(beast_http::verb::post, std::string("/v1/outbox/delete") + query);
+        CHECK(refused.result_int() == 400);
+    }
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete"))["error"] ==
+          "target is required: a deletion names the target whose dead commands it deletes");
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete?target="))["error"] == "target must not be empty");
+    auto wrong = s.call(beast_http::verb::get, "/v1/outbox/delete?target=log");
+    CHECK(wrong.result_int() == 405);
+    CHECK(wrong[beast_http::field::allow] == "POST");
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete?target=other")) == json{{"deleted", 0}, {"next", nullptr}});
+    CHECK(s.store->outbox("dead", 20).value->size() == 6);
+    CHECK(s.store->outbox("", 20).value->size() == 10);
+
+    json page = s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete?target=log&limit=3"));
+    CHECK(page["deleted"] == 3);
+    REQUIRE(page["next"].is_string());
+    auto left = s.store->outbox("dead", 20);
+    REQUIRE(left.value->size() == 3);  // the oldest three of log went; mail's are the other target's
+    CHECK(left.value->at(0).id == command(0, "mail").id);
+    CHECK(left.value->at(1).id == command(1, "mail").id);
+    CHECK(left.value->at(2).id == command(4, "log").id);
+    for (int i : {0, 1, 3}) {
+        INFO("instance " << i);
+        CHECK(s.call(beast_http::verb::get, "/v1/outbox/" + command(i, "log").id).result_int() == 404);
+        json history = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + command(i, "log").instance))["history"];
+        json last = history.back();
+        CHECK(last["kind"] == "command_deleted");
+        CHECK(last["id"] == command(i, "log").id);
+        CHECK(last["target"] == "log");
+        CHECK(last["attempts"] == 12);
+        CHECK(last["last_error"] == "HTTP 410: gone");
+    }
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete?target=log&after=" + page["next"].get<std::string>())) ==
+          json{{"deleted", 1}, {"next", nullptr}});
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete?target=log")) == json{{"deleted", 0}, {"next", nullptr}});
+    // The pending command of the target is left as it is; the other target's dead ones too.
+    auto pending_log = s.call(beast_http::verb::get, "/v1/outbox/" + command(2, "log").id);
+    REQUIRE(pending_log.result_int() == 200);
+    CHECK(s.body_of(pending_log)["status"] == "pending");
+    CHECK(s.store->outbox("dead", 20).value->size() == 2);
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete?target=mail&limit=1000")) == json{{"deleted", 2}, {"next", nullptr}});
+    CHECK(s.store->outbox("dead", 20).value->empty());
+    CHECK(s.store->outbox("", 20).value->size() == 4);  // instance 2's two, and the Mail commands of 3 and 4
+}
+
 TEST_CASE("POST /v1/outbox/retry gives the dead commands a new round a page at a time, of one target or all; bad queries change nothing") {
     Server s;
     for (int n = 1; n <= 5; ++n)

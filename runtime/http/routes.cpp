@@ -583,33 +583,53 @@ Response get_command(const Request& req, const std::string& id, Services& s) {
     return json_response(200, body, req.version());
 }
 
-// POST /v1/outbox/retry: the dead commands, oldest first, a page at a time (a redrive after a
-// target's outage), each given a new round of attempts as POST /v1/outbox/{id}/retry gives one.
-Response retry_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
-    if (auto refused = refuse_repeated(req, url, {"target", "limit", "after"})) return std::move(*refused);
+// The parameters of a write to a page of dead commands (POST /v1/outbox/retry and
+// /v1/outbox/delete): a target, a page size and a cursor.
+struct DeadCommandsPage {
     std::string target;
     int limit = 100;
     std::int64_t after = 0;
-    // A write to many commands takes no parameter it does not know, and no empty target: either
-    // could come from a typo or an unset variable, and would widen the retry to every target.
+};
+
+// A write to many commands takes no parameter it does not know, and no empty target: either
+// could come from a typo or an unset variable, and would widen the write to every target. A
+// deletion, which cannot be undone, must name its target.
+std::optional<Response> read_dead_commands_page(const Request& req, const boost::urls::url_view& url, std::string_view verb,
+                                                bool target_required, DeadCommandsPage& page) {
+    if (auto refused = refuse_repeated(req, url, {"target", "limit", "after"})) return refused;
+    bool target_given = false;
     for (auto param : url.params()) {
         std::string value(param.value);
         if (param.key == "target") {
-            if (value.empty()) return error_response(400, "target must not be empty (leave it out to retry every target)", req.version());
-            target = value;
+            if (value.empty())
+                return error_response(400, target_required ? "target must not be empty"
+                                                           : "target must not be empty (leave it out to " + std::string(verb) + " every target)",
+                                      req.version());
+            page.target = value;
+            target_given = true;
         } else if (param.key != "limit" && param.key != "after") {
             return error_response(400, "unknown parameter '" + std::string(param.key) + "': target, limit and after are known",
                                   req.version());
         } else if (value.empty()) {
             continue;
-        } else if (auto problem = read_page_parameter(param.key, value, limit, after)) {
+        } else if (auto problem = read_page_parameter(param.key, value, page.limit, page.after)) {
             return error_response(400, *problem, req.version());
         }
     }
+    if (target_required && !target_given)
+        return error_response(400, "target is required: a deletion names the target whose dead commands it deletes", req.version());
+    return std::nullopt;
+}
+
+// POST /v1/outbox/retry: the dead commands, oldest first, a page at a time (a redrive after a
+// target's outage), each given a new round of attempts as POST /v1/outbox/{id}/retry gives one.
+Response retry_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
+    DeadCommandsPage page;
+    if (auto refused = read_dead_commands_page(req, url, "retry", false, page)) return std::move(*refused);
     const std::int64_t now = s.now_ms();
     store::Transaction::DeadRetried retried;
     store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
-        auto r = tx.retry_dead_commands(target, after, limit, now);
+        auto r = tx.retry_dead_commands(page.target, page.after, page.limit, now);
         if (!r.ok()) return r.error;
         retried = *r.value;
         return std::nullopt;
@@ -617,6 +637,24 @@ Response retry_dead_commands(const Request& req, const boost::urls::url_view& ur
     if (status) return error_response(status_for(*status), status->message, req.version());
     json next = retried.next_after_row ? json(std::to_string(retried.next_after_row)) : json();
     return json_response(200, {{"retried", retried.retried}, {"next", next}}, req.version());
+}
+
+// POST /v1/outbox/delete?target=: one target's dead commands, oldest first, a page at a time,
+// each deleted as DELETE /v1/outbox/{id} deletes one (its instance's history keeps an account).
+Response delete_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
+    DeadCommandsPage page;
+    if (auto refused = read_dead_commands_page(req, url, "delete", true, page)) return std::move(*refused);
+    const std::int64_t now = s.now_ms();
+    service::Processor::DeadDeleted deleted;
+    store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
+        auto d = s.processor.delete_dead_commands(tx, page.target, page.after, page.limit, now);
+        if (!d.ok()) return d.error;
+        deleted = *d.value;
+        return std::nullopt;
+    });
+    if (status) return error_response(status_for(*status), status->message, req.version());
+    json next = deleted.next_after_row ? json(std::to_string(deleted.next_after_row)) : json();
+    return json_response(200, {{"deleted", deleted.deleted}, {"next", next}}, req.version());
 }
 
 Response delete_command(const Request& req, const std::string& id, Services& s) {
@@ -766,9 +804,10 @@ Response route(const Request& req, Services& s) {
         if (segments[1] == "workflows") return list_workflows(req, s);
         return list_outbox(req, url, s);
     }
-    if (segments.size() == 3 && segments[1] == "outbox" && segments[2] == "retry") {  // no command's id: ids are UUIDs
+    if (segments.size() == 3 && segments[1] == "outbox" && (segments[2] == "retry" || segments[2] == "delete")) {  // no command's id: ids are UUIDs
         if (!writes) return method_not_allowed("POST", req.version());
-        return retry_dead_commands(req, url, s);
+        if (segments[2] == "retry") return retry_dead_commands(req, url, s);
+        return delete_dead_commands(req, url, s);
     }
     if (segments.size() == 3 && segments[1] == "outbox") {
         if (method == beast_http::verb::delete_) return delete_command(req, segments[2], s);

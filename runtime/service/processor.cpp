@@ -429,4 +429,13 @@ store::Result<store::OutboxCommand> Processor::delete_dead_command(store::Transa
     return deleted;
 }
 
+store::Result<Processor::DeadDeleted> Processor::delete_dead_commands(store::Transaction& tx, const std::string& target,
+                                                                      std::int64_t after_row, int limit, std::int64_t now_ms) {
+    auto page = tx.dead_commands(target, after_row, limit);
+    if (!page.ok()) return fail<DeadDeleted>(*page.error);
+    for (const std::string& id : page.value->ids)
+        if (auto deleted = delete_dead_command(tx, id, now_ms); !deleted.ok()) return fail<DeadDeleted>(*deleted.error);
+    return store::Result<DeadDeleted>::success({static_cast<int>(page.value->ids.size()), page.value->next_after_row});
+}
+
 }  // namespace flow::service

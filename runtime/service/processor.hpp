@@ -78,6 +78,14 @@ public:
     // history what was deleted (`command_deleted`); NotFound, or Conflict when it is not dead.
     store::Result<store::OutboxCommand> delete_dead_command(store::Transaction& tx, const std::string& command_id,
                                                             std::int64_t now_ms);
+    // Deletes a page of dead commands, as delete_dead_command deletes one: those after
+    // `after_row`, oldest first, of `target` unless it is empty, at most `limit`.
+    struct DeadDeleted {
+        int deleted = 0;
+        std::int64_t next_after_row = 0;  // the row of the last deleted when more remain after it, else 0
+    };
+    store::Result<DeadDeleted> delete_dead_commands(store::Transaction& tx, const std::string& target, std::int64_t after_row,
+                                                    int limit, std::int64_t now_ms);
 
     // Whether a step since the last call started a timer (for waking the timer loop only then).
     bool take_timers_started() { return timers_started_.exchange(false); }

@@ -498,31 +498,45 @@ public:
 
     Result<DeadRetried> retry_dead_commands(const std::string& target, std::int64_t after_row, int limit,
                                             std::int64_t now_ms) override {
-        // Through a partial index of dead commands (by target when one is named), in row
-        // order; one more row read than retried tells whether any remain.
-        std::vector<std::int64_t> rows;
-        {
-            Use find(db_.prepare(target.empty()
-                                     ? "SELECT row FROM outbox WHERE status = 'dead' AND row > ?1 ORDER BY row LIMIT ?2"
-                                     : "SELECT row FROM outbox WHERE status = 'dead' AND row > ?1 AND target = ?3 ORDER BY row LIMIT ?2"));
-            find->bind(1, after_row).bind(2, static_cast<std::int64_t>(limit) + 1);
-            if (!target.empty()) find->bind(3, target);
-            int code;
-            while ((code = find->step()) == SQLITE_ROW) rows.push_back(find->integer(0));
-            if (code != SQLITE_DONE) return fail<DeadRetried>(find->error(code));
-        }
-        DeadRetried out;
-        if (rows.size() > static_cast<std::size_t>(limit)) {
-            rows.pop_back();
-            out.next_after_row = rows.back();
-        }
-        for (std::int64_t row : rows) {
+        auto page = dead_rows(target, after_row, limit);
+        if (!page.ok()) return fail<DeadRetried>(*page.error);
+        for (const auto& [row, id] : page.value->rows) {
             Use s(db_.prepare("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = ? WHERE row = ?"));
             s->bind(1, now_ms).bind(2, row);
             if (auto e = s->run()) return fail<DeadRetried>(*e);
         }
-        out.retried = static_cast<int>(rows.size());
-        return Result<DeadRetried>::success(out);
+        return Result<DeadRetried>::success({static_cast<int>(page.value->rows.size()), page.value->next_after_row});
+    }
+
+    Result<DeadPage> dead_commands(const std::string& target, std::int64_t after_row, int limit) override {
+        auto page = dead_rows(target, after_row, limit);
+        if (!page.ok()) return fail<DeadPage>(*page.error);
+        DeadPage out{{}, page.value->next_after_row};
+        for (auto& [row, id] : page.value->rows) out.ids.push_back(std::move(id));
+        return Result<DeadPage>::success(std::move(out));
+    }
+
+    // The rows and ids of a page of dead commands, through a partial index of them (by target
+    // when one is named), in row order; one more row read than given tells whether any remain.
+    struct DeadRows {
+        std::vector<std::pair<std::int64_t, std::string>> rows;
+        std::int64_t next_after_row = 0;
+    };
+    Result<DeadRows> dead_rows(const std::string& target, std::int64_t after_row, int limit) {
+        DeadRows out;
+        Use find(db_.prepare(target.empty()
+                                 ? "SELECT row, id FROM outbox WHERE status = 'dead' AND row > ?1 ORDER BY row LIMIT ?2"
+                                 : "SELECT row, id FROM outbox WHERE status = 'dead' AND row > ?1 AND target = ?3 ORDER BY row LIMIT ?2"));
+        find->bind(1, after_row).bind(2, static_cast<std::int64_t>(limit) + 1);
+        if (!target.empty()) find->bind(3, target);
+        int code;
+        while ((code = find->step()) == SQLITE_ROW) out.rows.emplace_back(find->integer(0), find->text(1));
+        if (code != SQLITE_DONE) return fail<DeadRows>(find->error(code));
+        if (out.rows.size() > static_cast<std::size_t>(limit)) {
+            out.rows.pop_back();
+            out.next_after_row = out.rows.back().first;
+        }
+        return Result<DeadRows>::success(std::move(out));
     }
 
     Result<OutboxCommand> delete_dead(const std::string& id, const std::string& at) override {

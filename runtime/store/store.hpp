@@ -171,6 +171,13 @@ public:
     };
     virtual Result<DeadRetried> retry_dead_commands(const std::string& target, std::int64_t after_row, int limit,
                                                     std::int64_t now_ms) = 0;
+    // A page of the dead commands after `after_row`, oldest first, only those to `target` unless
+    // it is empty: the ids of at most `limit`, and `next_after_row` as for retry_dead_commands.
+    struct DeadPage {
+        std::vector<std::string> ids;
+        std::int64_t next_after_row = 0;
+    };
+    virtual Result<DeadPage> dead_commands(const std::string& target, std::int64_t after_row, int limit) = 0;
     // Deletes a dead command for good (its operator gives up on it) and gives it back as it was;
     // NotFound, or Conflict when it is not dead. Its instance counts as changed `at` (updated_at);
     // what its history says of the deletion is the caller's to write.

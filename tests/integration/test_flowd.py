@@ -340,6 +340,8 @@ class FlowdTest(unittest.TestCase):
             self.assertEqual(flowd.request("GET", path)[0], 401, path)
             self.assertEqual(flowd.request("GET", path, headers={"Authorization": "Bearer wrong"})[0], 401, path)
         self.assertEqual(flowd.request("DELETE", "/v1/outbox/x")[0], 401)
+        for path in ["/v1/outbox/retry", "/v1/outbox/delete?target=sink", "/v1/instances/x/cancel"]:
+            self.assertEqual(flowd.request("POST", path)[0], 401, path)
         self.assertEqual(flowd.request("GET", "/v1/instances", headers={"Authorization": "Bearer s3cret"})[0], 200)
         self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
         self.assertEqual(flowd.request("GET", "/metrics")[0], 200)
