@@ -622,6 +622,11 @@ TEST_CASE("POST /v1/outbox/delete deletes one target's dead commands a page at a
     CHECK(wrong.result_int() == 405);
     CHECK(wrong[beast_http::field::allow] == "POST");
     CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete?target=other")) == json{{"deleted", 0}, {"next", nullptr}});
+    // A stray `&` is no parameter; a value without a name is one, and unknown.
+    CHECK(s.call(beast_http::verb::post, "/v1/outbox/delete?target=other&").result_int() == 200);
+    CHECK(s.call(beast_http::verb::post, "/v1/outbox/delete?&&target=other").result_int() == 200);
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/delete?target=other&=x"))["error"] ==
+          "a parameter without a name: target, limit and after are known");
     CHECK(s.store->outbox("dead", 20).value->size() == 6);
     CHECK(s.store->outbox("", 20).value->size() == 10);
 

@@ -600,6 +600,7 @@ std::optional<Response> read_dead_commands_page(const Request& req, const boost:
     bool target_given = false;
     for (auto param : url.params()) {
         std::string value(param.value);
+        if (param.key.empty() && value.empty()) continue;  // a stray `&`: no parameter
         if (param.key == "target") {
             if (value.empty())
                 return error_response(400, target_required ? "target must not be empty"
@@ -608,8 +609,9 @@ std::optional<Response> read_dead_commands_page(const Request& req, const boost:
             page.target = value;
             target_given = true;
         } else if (param.key != "limit" && param.key != "after") {
-            return error_response(400, "unknown parameter '" + std::string(param.key) + "': target, limit and after are known",
-                                  req.version());
+            const std::string which = param.key.empty() ? std::string("a parameter without a name")
+                                                        : "unknown parameter '" + std::string(param.key) + "'";
+            return error_response(400, which + ": target, limit and after are known", req.version());
         } else if (value.empty()) {
             continue;
         } else if (auto problem = read_page_parameter(param.key, value, page.limit, page.after)) {
