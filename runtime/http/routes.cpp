@@ -342,20 +342,24 @@ json instance_summary(const store::StoredInstance& i) {
             {"updated_at", i.updated_at}};
 }
 
+// A non-negative integer written with digits only: no sign, no white space. A number past 64
+// bits is still one: it saturates (a limit above 1000 is 1000, a cursor past every row gives an
+// empty page, a history place past 64 bits names no entry).
+std::optional<std::int64_t> read_digits(std::string_view text) {
+    if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+    std::int64_t n = 0;
+    if (std::from_chars(text.data(), text.data() + text.size(), n).ec != std::errc()) n = std::numeric_limits<std::int64_t>::max();
+    return n;
+}
+
 // `limit` (1 to 1000, more taken as 1000, 0 as 1) and `after` (a cursor) of a list; other
 // parameters are left alone. The reason when the value is not a non-negative integer.
 std::optional<std::string> read_page_parameter(std::string_view key, const std::string& value, int& limit, std::int64_t& after) {
     if (key != "limit" && key != "after") return std::nullopt;
-    // Digits only: no sign, no white space. A number past 64 bits is still one: it saturates (a
-    // limit above 1000 is 1000, a cursor past every row gives an empty page).
-    long long n = 0;
-    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (value.empty() || !std::isdigit(static_cast<unsigned char>(value.front())) ||
-        (error != std::errc() && error != std::errc::result_out_of_range) || end != value.data() + value.size())
-        return std::string(key) + " must be a non-negative integer";
-    if (error == std::errc::result_out_of_range) n = std::numeric_limits<long long>::max();
-    if (key == "limit") limit = static_cast<int>(std::min<long long>(std::max<long long>(n, 1), 1000));
-    else after = n;
+    auto n = read_digits(value);
+    if (!n) return std::string(key) + " must be a non-negative integer";
+    if (key == "limit") limit = static_cast<int>(std::min<std::int64_t>(std::max<std::int64_t>(*n, 1), 1000));
+    else after = *n;
     return std::nullopt;
 }
 
@@ -448,19 +452,12 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
 }
 
 // A place in an instance's history, as its pages give it (`next`, `position`): "ROW-INDEX",
-// digits only (a number past 64 bits saturates, and then names no entry).
+// each part as read_digits reads it.
 std::optional<store::Store::HistoryPosition> read_history_cursor(std::string_view text) {
-    auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
-        if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-            return std::nullopt;
-        std::int64_t n = 0;
-        if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec != std::errc()) n = std::numeric_limits<std::int64_t>::max();
-        return n;
-    };
     const auto dash = text.find('-');
     if (dash == std::string_view::npos) return std::nullopt;
-    auto row = number(text.substr(0, dash));
-    auto index = number(text.substr(dash + 1));
+    auto row = read_digits(text.substr(0, dash));
+    auto index = read_digits(text.substr(dash + 1));
     if (!row || !index) return std::nullopt;
     return store::Store::HistoryPosition{*row, *index};
 }
