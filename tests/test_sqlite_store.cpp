@@ -284,6 +284,40 @@ TEST_CASE("a migration that finds a broken reference changes nothing and says wh
     CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE name = 'instances_by_workflow'") == "1");
 }
 
+TEST_CASE("one flowd per database: a second store on the same file is refused while the first is open") {
+    test::TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    fs::create_directory(dir.path / "other");
+    fs::create_symlink(file, dir.path / "other" / "link.db");
+    store::Definition definition{"W", 1, "h1", "{}", "{}", "2026-01-01T00:00:00.000Z"};
+    {
+        auto first = store::open_sqlite_store({file.string(), "FULL"});
+        REQUIRE(first.ok());
+        // The same file by another name, through a link, or by a path with a detour.
+        for (const fs::path& name : {file, dir.path / "other" / "link.db", dir.path / "other" / ".." / "flow.db"}) {
+            CAPTURE(name);
+            auto second = store::open_sqlite_store({name.string(), "FULL"});
+            REQUIRE_FALSE(second.ok());
+            CHECK(second.error->kind == store::StoreError::Kind::Conflict);
+            CHECK(second.error->message.find(" is in use by another flowd: one flowd per database") != std::string::npos);
+        }
+        // The refusals took nothing from the first.
+        CHECK_FALSE((*first.value)->deploy(definition));
+        auto deployed = (*first.value)->definitions();
+        REQUIRE(deployed.ok());
+        CHECK(deployed.value->size() == 1);
+    }
+    // Closed, it leaves the file to the next.
+    auto next = store::open_sqlite_store({(dir.path / "other" / "link.db").string(), "FULL"});
+    REQUIRE(next.ok());
+    auto deployed = (*next.value)->definitions();
+    REQUIRE(deployed.ok());
+    REQUIRE(deployed.value->size() == 1);
+    CHECK((*deployed.value)[0].hash == "h1");
+    // Another database in the same directory is not held by it.
+    CHECK(store::open_sqlite_store({(dir.path / "second.db").string(), "FULL"}).ok());
+}
+
 TEST_CASE("a database of a newer schema is refused, untouched") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";

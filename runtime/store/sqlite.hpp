@@ -105,6 +105,11 @@ public:
     // A number that changes when another connection commits (PRAGMA data_version); nothing
     // when it cannot be read.
     std::optional<std::int64_t> data_version();
+    // The database file's absolute path as SQLite resolved it; empty for a database in memory.
+    std::string file_name() const {
+        const char* name = sqlite3_db_filename(db_, "main");
+        return name ? name : "";
+    }
     // Whether a transaction is open (SQLite may roll one back by itself after an I/O error).
     bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

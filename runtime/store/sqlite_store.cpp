@@ -1,6 +1,7 @@
 #include "runtime/store/sqlite_store.hpp"
 
 #include "runtime/engine/json_writer.hpp"
+#include "runtime/store/database_lock.hpp"
 #include "runtime/store/instance_cache.hpp"
 #include "runtime/store/sqlite.hpp"
 
@@ -19,6 +20,7 @@ namespace flow::store {
 
 namespace {
 
+using sqlite::DatabaseLock;
 using sqlite::Connection;
 using sqlite::Use;
 using nlohmann::json;
@@ -733,9 +735,9 @@ struct PruneCandidate {
 
 class SqliteStore : public Store {
 public:
-    SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader, std::unique_ptr<Connection> background_reader,
-                bool profile, std::size_t instance_cache)
-        : writer_(std::move(writer)), reader_(std::move(reader)), background_reader_(std::move(background_reader)),
+    SqliteStore(DatabaseLock database_lock, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
+                std::unique_ptr<Connection> background_reader, bool profile, std::size_t instance_cache)
+        : database_lock_(std::move(database_lock)), writer_(std::move(writer)), reader_(std::move(reader)), background_reader_(std::move(background_reader)),
           profile_(profile), cached_(instance_cache) {
         if (profile_) writer_->profile_statements();
     }
@@ -1327,6 +1329,9 @@ private:
         return Result<std::vector<OutboxCommand>>::success(std::move(out));
     }
 
+    // One flowd per database. First, so that it is released after every connection closes
+    // (database_lock.hpp).
+    DatabaseLock database_lock_;
     // The writer connection: transactions, relay updates, deployment. `write_mutex_` guards
     // it; a Transaction holds it from begin to commit.
     std::unique_ptr<Connection> writer_;
@@ -1353,6 +1358,9 @@ int sqlite_schema_version() { return static_cast<int>(std::size(migrations)); }
 Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
     auto writer = Connection::open(options.path, options.synchronous, false);
     if (!writer.ok()) return Result<std::unique_ptr<Store>>::failure(*writer.error);
+    // Before anything is read or written: another flowd may hold the file.
+    auto lock = DatabaseLock::take((*writer.value)->file_name());
+    if (!lock.ok()) return Result<std::unique_ptr<Store>>::failure(*lock.error);
     auto reader = Connection::open(options.path, options.synchronous, false);
     if (!reader.ok()) return Result<std::unique_ptr<Store>>::failure(*reader.error);
     auto background_reader = Connection::open(options.path, options.synchronous, false);
@@ -1367,7 +1375,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
         if (auto e = (*writer.value)->exec("PRAGMA max_page_count = " + std::to_string(pages)))
             return Result<std::unique_ptr<Store>>::failure(*e);
     }
-    auto store = std::make_unique<SqliteStore>(std::move(*writer.value), std::move(*reader.value), std::move(*background_reader.value),
+    auto store = std::make_unique<SqliteStore>(std::move(*lock.value), std::move(*writer.value), std::move(*reader.value), std::move(*background_reader.value),
                                                options.profile_statements, options.instance_cache);
     if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
     if (auto e = store->open_optional_indexes(options)) return Result<std::unique_ptr<Store>>::failure(*e);

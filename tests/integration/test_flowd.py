@@ -1490,6 +1490,28 @@ class FlowdTest(unittest.TestCase):
                 self.assertEqual(process.wait(timeout=30), 0)
                 process.stderr.close()
 
+    def test_a_second_flowd_on_the_same_database_is_refused_and_the_first_goes_on(self):
+        flowd = self.start()
+        status, body = flowd.post_event({"id": "e1", "type": "Start", "data": {"id": "k1", "n": 1}})
+        self.assertEqual(status, 202, body)
+        link = os.path.join(self.dir, "link.db")
+        os.symlink(os.path.join(self.dir, "flow.db"), link)
+        for db in (os.path.join(self.dir, "flow.db"), link):
+            done = subprocess.run([FLOWD, "--flows", self.flows, "--db", db, "--config", os.path.join(self.dir, "config.json"),
+                                   "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=20)
+            self.assertEqual(done.returncode, 1, done.stderr)
+            self.assertIn("is in use by another flowd: one flowd per database", done.stderr)
+        status, body = flowd.post_event({"id": "e2", "type": "Start", "data": {"id": "k2", "n": 2}})
+        self.assertEqual(status, 202, body)
+        status, body = flowd.request("GET", "/v1/instances")
+        self.assertEqual([i["key"] for i in body["instances"]], ["k1", "k2"])
+        # Killed, it leaves no lock behind: the next flowd starts on the database at once.
+        flowd.stop(signal.SIGKILL)
+        self.flowd = None
+        status, body = self.start().request("GET", "/v1/instances")
+        self.assertEqual(status, 200, body)
+        self.assertEqual([i["key"] for i in body["instances"]], ["k1", "k2"])
+
     def test_a_database_in_a_missing_folder_stops_the_start(self):
         done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "missing", "flow.db"), "--listen",
                                "127.0.0.1:0", "--target", "sink=http://127.0.0.1:9/"], capture_output=True, text=True, timeout=20)
