@@ -1163,6 +1163,37 @@ TEST_CASE("an instance or command id in a path is read in any case, as UUIDs are
     CHECK(s.body_of(missing)["error"].get<std::string>().find("NoSuchThing") != std::string::npos);
 }
 
+TEST_CASE("an instance and its history pages are answered as compact JSON, every object's keys in order") {
+    Server s;
+    std::string id = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e0", "type": "Go", "data": {"id": "a", "n": 1}})"))
+                         ["deliveries"][0]["instance"];
+    // A note whose text looks like a member named history, kept in a variable the answer shows.
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events",
+                   R"({"id": "e1", "type": "Note", "data": {"id": "a", "text": "\"history\":[],\"z\":{}"}})")
+                .result_int() == 202);
+    // Written as nlohmann::json writes an object: compact, its keys sorted.
+    auto canonical = [](const std::string& text) { return json::parse(text).dump(-1, ' ', false, json::error_handler_t::replace); };
+    const std::string whole = s.call(beast_http::verb::get, "/v1/instances/" + id).body();
+    CHECK(whole == canonical(whole));
+    json instance = json::parse(whole);
+    REQUIRE(instance["history"].size() == 4);
+    CHECK(instance["vars"]["last"] == "\"history\":[],\"z\":{}");
+    CHECK(instance["status"] == "running");
+    const std::string path = "/v1/instances/" + id + "/history";
+    for (const std::string& query : {std::string("?limit=1"), std::string("?limit=2"), std::string("")}) {
+        INFO(query);
+        const std::string page = s.call(beast_http::verb::get, path + query).body();
+        CHECK(page == canonical(page));
+        json read = json::parse(page);
+        CHECK(read.size() == 3);
+        if (query.empty()) CHECK(read["history"] == instance["history"]);
+    }
+    const std::string last = json::parse(s.call(beast_http::verb::get, path).body())["position"];
+    const std::string empty = s.call(beast_http::verb::get, path + "?after=" + last).body();
+    CHECK(empty == canonical(empty));
+    CHECK(json::parse(empty)["history"] == json::array());
+}
+
 TEST_CASE("GET /v1/instances/{id}/history pages through the history GET /v1/instances/{id} shows whole, and its cursors stay valid") {
     Server s;
     std::string id = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e0", "type": "Go", "data": {"id": "a", "n": 1}})"))

@@ -412,17 +412,38 @@ Response list_instances(const Request& req, const boost::urls::url_view& url, Se
     return json_response(200, {{"instances", std::move(list)}, {"next", next}}, req.version());
 }
 
-// History entries as the API shows them: each entry's members, with its `at` and `kind`.
-json history_entries(const std::vector<store::HistoryEntry>& history) {
-    json entries = json::array();
-    for (const auto& h : history) {
+// History entries as the API shows them, as a JSON array appended to `out`: each entry's members,
+// with its `at` and `kind`, keys in order. One entry is parsed at a time: a history of 100,000
+// entries is never held as one tree (which cost more than the rest of the answer).
+void append_history_entries(const std::vector<store::HistoryEntry>& history, std::string& out) {
+    std::size_t size = 2;
+    for (const auto& h : history) size += h.detail.size() + h.at.size() + h.kind.size() + 24;
+    out.reserve(out.size() + size);
+    out += '[';
+    for (std::size_t i = 0; i < history.size(); ++i) {
+        const store::HistoryEntry& h = history[i];
         json entry = json::parse(h.detail, nullptr, false);
         if (!entry.is_object()) entry = json::object();
         entry["at"] = h.at;
         entry["kind"] = h.kind;
-        entries.push_back(std::move(entry));
+        if (i > 0) out += ',';
+        out += entry.dump(-1, ' ', false, replace);
     }
-    return entries;
+    out += ']';
+}
+
+// An object's compact text with its `history` member written by append_history_entries, where
+// the name falls among the other keys, as if it had been one of them.
+std::string with_history(const json& object, const std::vector<store::HistoryEntry>& history) {
+    json before = json::object(), after = json::object();
+    for (const auto& [name, value] : object.items()) (name < "history" ? before : after)[name] = value;
+    std::string out = before.dump(-1, ' ', false, replace);
+    out.pop_back();  // the closing brace
+    out += before.empty() ? "\"history\":" : ",\"history\":";
+    append_history_entries(history, out);
+    const std::string rest = after.dump(-1, ' ', false, replace);
+    out += after.empty() ? "}" : "," + rest.substr(1);
+    return out;
 }
 
 Response get_instance(const Request& req, const std::string& id, Services& s) {
@@ -447,8 +468,7 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
     json timers = json::array();
     for (const auto& t : i.instance.timers) timers.push_back({{"due", service::timestamp(t.due_ms)}, {"sequence", t.sequence}});
     body["timers"] = std::move(timers);
-    body["history"] = history_entries((**found.value).history);
-    return json_response(200, body, req.version());
+    return text_response(200, with_history(body, (**found.value).history), req.version());
 }
 
 // A place in an instance's history, as its pages give it (`next`, `position`): "ROW-INDEX",
@@ -489,7 +509,7 @@ Response get_history(const Request& req, const boost::urls::url_view& url, const
     const store::Store::HistoryPage& page = **found.value;
     if (page.after_unknown) return error_response(400, not_a_place, req.version());
     json next = page.more ? history_cursor(page.last) : json();
-    return json_response(200, {{"history", history_entries(page.entries)}, {"next", std::move(next)}, {"position", history_cursor(page.last)}},
+    return text_response(200, with_history({{"next", std::move(next)}, {"position", history_cursor(page.last)}}, page.entries),
                          req.version());
 }
 
