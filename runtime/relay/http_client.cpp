@@ -48,6 +48,11 @@ bool is_interim(const ResponseParser& parser) {
 // Writes the request and reads the final answer on an open stream, plain or TLS: interim
 // answers before the final one are read and passed over. `timeout` bounds it all, however many
 // interim answers come.
+//
+// A target may answer from the header alone (a 413, say) and close without reading the body:
+// with the body unread, its close resets the connection, and the write fails. The answer may
+// have come before the reset all the same, so it is read: the error is still given back (the
+// connection is done for), and `parser` holds the answer when there was one.
 template <class Stream>
 asio::awaitable<beast::error_code> exchange(Stream& stream, const std::string& request, std::optional<ResponseParser>& parser,
                                             std::chrono::milliseconds timeout) {
@@ -55,12 +60,13 @@ asio::awaitable<beast::error_code> exchange(Stream& stream, const std::string& r
     beast::get_lowest_layer(stream).expires_after(timeout);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(request), tuple_awaitable);
-    if (write_error) co_return write_error;
+    if (write_error == beast::error::timeout || write_error == asio::error::operation_aborted) co_return write_error;
     for (;;) {
         parser.emplace();
         parser->header_limit(max_answer_header_bytes);
         parser->body_limit(max_answer_body_bytes);
         auto [read_error, read] = co_await beast_http::async_read(stream, buffer, *parser, tuple_awaitable);
+        if (write_error && (read_error || !is_interim(*parser))) co_return write_error;
         if (read_error || !is_interim(*parser)) co_return read_error;
         // A target that sends interim answers without end must not hold the lane past its
         // deadline.
