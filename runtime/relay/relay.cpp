@@ -210,7 +210,12 @@ std::chrono::milliseconds Relay::round() {
         auto next = store_.next_command_due(now);
         if (next.ok() && *next.value) read_at_ms_ = std::min(read_at_ms_, **next.value);
     }
-    if (handed > 0) wake_lanes();
+    if (handed > 0) {
+        wake_lanes();
+        // Their attempts may finish without a wake (record_due): look again once the first may
+        // have waited `record_delay`, so that an instance's next command follows at once.
+        record_in_ms = std::min<std::int64_t>(record_in_ms, record_delay.count());
+    }
     // Recorded after the hand-out, so that none of these comes back as due before its record.
     const bool recorded = !finished.empty();
     if (recorded) {
