@@ -1,5 +1,8 @@
 #include "runtime/timers/timer_loop.hpp"
 
+#include <iostream>
+#include <nlohmann/json.hpp>
+
 namespace flow::timers {
 
 TimerLoop::TimerLoop(store::Store& store, service::Writer& writer, service::Processor& processor, service::Metrics& metrics,
@@ -13,28 +16,90 @@ std::chrono::milliseconds TimerLoop::round() {
     // writer (about 40 ms at 1,024), and events waiting behind it, so the largest was not taken.
     const std::int64_t now = now_ms_();
     auto due = store_.due_timers(now, 1024);
-    if (due.ok() && !due.value->empty()) {
-        int fired = 0;
-        store::Status status = writer_.run([&](store::Transaction& tx) -> store::Status {
-            fired = 0;
-            for (const store::DueTimer& timer : *due.value) {
-                auto r = processor_.fire(tx, timer, now, timer_sequence_, &fired);  // counts those it starts already due
-                if (!r.ok()) return r.error;
-                fired += *r.value ? 1 : 0;
-            }
-            return std::nullopt;
-        }, service::Writer::Admission::Always);
-        if (!status) {
-            for (int i = 0; i < fired; ++i) metrics_.timer_fired();
-            return std::chrono::milliseconds(0);  // more may be due
+    if (!due.ok()) {
+        report_trouble("cannot read the timers due", due.error->message);
+        return std::chrono::milliseconds(200);
+    }
+    if (due.value->empty()) {
+        std::int64_t sleep_ms = 1000;
+        auto next = store_.next_timer_due();
+        if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 0, 1000);
+        return std::chrono::milliseconds(sleep_ms);
+    }
+    int fired = 0;
+    store::Status status = writer_.run([&](store::Transaction& tx) -> store::Status {
+        fired = 0;
+        for (const store::DueTimer& timer : *due.value) {
+            auto r = processor_.fire(tx, timer, now, timer_sequence_, &fired);  // counts those it starts already due
+            if (!r.ok()) return r.error;
+            fired += *r.value ? 1 : 0;
         }
+        return std::nullopt;
+    }, service::Writer::Admission::Always);
+    if (status) status = fire_one_by_one(*due.value, now, fired);
+    if (status) {
+        report_trouble("cannot fire timers", status->message);
         return std::chrono::milliseconds(200);  // the database is in trouble: try again soon
     }
-    if (!due.ok()) return std::chrono::milliseconds(200);
-    std::int64_t sleep_ms = 1000;
-    auto next = store_.next_timer_due();
-    if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 0, 1000);
-    return std::chrono::milliseconds(sleep_ms);
+    for (int i = 0; i < fired; ++i) metrics_.timer_fired();
+    if (!trouble_.empty()) {
+        std::cerr << nlohmann::json({{"ts", service::timestamp(now_ms_())}, {"level", "info"}, {"msg", "timers fire again"}}).dump()
+                  << std::endl;
+        trouble_.clear();
+    }
+    return std::chrono::milliseconds(0);  // more may be due
+}
+
+store::Status TimerLoop::fire_one_by_one(const std::vector<store::DueTimer>& due, std::int64_t now, int& fired) {
+    // The round failed as a whole: each timer again, under a savepoint of its own, so that one
+    // that cannot fire (a write the database refuses) holds back none of the others. It is
+    // tried again a minute later, as one of a version that does not compile is; meanwhile the
+    // next round reads the timers after it.
+    std::vector<std::pair<const store::DueTimer*, std::string>> failed;
+    store::Status status = writer_.run([&](store::Transaction& tx) -> store::Status {
+        fired = 0;
+        failed.clear();
+        for (const store::DueTimer& timer : due) {
+            if (auto e = tx.savepoint()) return e;
+            int started_due = 0;
+            auto r = processor_.fire(tx, timer, now, timer_sequence_, &started_due);
+            if (!tx.intact()) return r.ok() ? store::StoreError{store::StoreError::Kind::Unavailable, "the database rolled the transaction back"}
+                                            : *r.error;
+            if (r.ok()) {
+                if (auto e = tx.release_savepoint()) return e;
+                fired += started_due + (*r.value ? 1 : 0);
+                continue;
+            }
+            if (auto e = tx.rollback_to_savepoint()) return e;  // and released
+            if (auto e = tx.postpone_timer(timer.instance, timer.timer.sequence, now + failed_timer_retry_ms))
+                return e;
+            failed.emplace_back(&timer, r.error->message);
+        }
+        return std::nullopt;
+    }, service::Writer::Admission::Always);
+    if (status || failed.empty()) return status;
+    nlohmann::json timers = nlohmann::json::array();
+    for (const auto& [timer, error] : failed) {
+        if (timers.size() == 10) break;
+        timers.push_back({{"instance", timer->instance}, {"sequence", timer->timer.sequence}, {"error", error}});
+    }
+    std::cerr << nlohmann::json({{"ts", service::timestamp(now_ms_())},
+                                 {"level", "error"},
+                                 {"msg", "timers cannot fire; each is tried again in a minute, the others fire meanwhile"},
+                                 {"count", failed.size()},
+                                 {"timers", std::move(timers)}})
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << std::endl;
+    return std::nullopt;
+}
+
+void TimerLoop::report_trouble(const std::string& what, const std::string& error) {
+    // Once for each new reason, not once each 200 ms.
+    if (trouble_ == what + ": " + error) return;
+    trouble_ = what + ": " + error;
+    std::cerr << nlohmann::json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", what + "; trying again"}, {"error", error}})
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << std::endl;
 }
 
 }  // namespace flow::timers

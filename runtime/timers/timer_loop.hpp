@@ -10,6 +10,8 @@
 #include "runtime/service/background_loop.hpp"
 
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace flow::timers {
 
@@ -25,6 +27,13 @@ public:
 private:
     // Fires what is due; returns how long to sleep.
     std::chrono::milliseconds round();
+    // After a round that failed as a whole: fires each timer on its own, and puts off those that
+    // fail by a minute, logging them; an error only when the database took none of it.
+    store::Status fire_one_by_one(const std::vector<store::DueTimer>& due, std::int64_t now, int& fired);
+    // How long a timer that could not fire waits before it is tried again.
+    static constexpr std::int64_t failed_timer_retry_ms = 60'000;
+    // Logs why the timers do not fire, once for each new reason.
+    void report_trouble(const std::string& what, const std::string& error);
 
     store::Store& store_;
     service::Writer& writer_;
@@ -32,6 +41,7 @@ private:
     service::Metrics& metrics_;
     std::function<std::int64_t()> now_ms_;
     std::uint64_t& timer_sequence_;  // touched only inside writer jobs
+    std::string trouble_;            // what the last log of trouble said; empty while timers fire
     service::BackgroundLoop loop_;   // last: stopped first, while the members it uses still exist
 };
 

@@ -5,9 +5,12 @@ connections, answer slowly or not at all. Usage from ctest:
     python3 test_faults.py FLOWD_BINARY
 The file-system tests mount a small tmpfs and are skipped (saying so) where mounting is not
 permitted. FLOW_OUTAGE_SECONDS (default 3) sets how long a target stays away."""
+import datetime
+import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -82,6 +85,29 @@ workflow Quick {
   key id: string
   start on Fine { emit ToSink { id: key } goto Waiting }
   state Waiting { on Fine { complete } }
+}
+"""
+
+
+# FLOW's pairs of commands to `sink`, and ONE_TARGET_FLOW's one command to `slow`.
+SLOW_AND_QUICK_FLOW = FLOW + ONE_TARGET_FLOW.replace("to sink", "to slow")
+
+TIMER_FLOW = """
+event Go { id: string }
+workflow Timed {
+  key id: string
+  start on Go { goto Waiting }
+  state Waiting { after 1s { complete } on Go { complete } }
+}
+"""
+
+LARGE_COMMAND_FLOW = """
+event Go { id: string, note: string }
+command Do to sink { id: string, note: string }
+workflow One {
+  key id: string
+  start on Go as g { emit Do { id: key, note: g.note } goto Waiting }
+  state Waiting { on Go { complete } }
 }
 """
 
@@ -322,6 +348,112 @@ class FaultTest(unittest.TestCase):
         _, outbox = flowd.request("GET", "/v1/outbox?status=delivered&limit=1000")
         self.assertEqual(len(outbox["commands"]), 20)
         self.assertTrue(all(2 <= c["attempts"] <= 3 and c["last_error"] is None for c in outbox["commands"]), outbox)
+
+    def test_a_timer_that_cannot_fire_holds_back_none_of_the_others(self):
+        # Three timers due at the same instant; the database refuses to write the second's
+        # instance (a trigger stands in for a write it cannot take). The others fire; it is
+        # put off a minute, said in the log, and not lost.
+        flowd = self.start_with_targets(TIMER_FLOW, {})
+        batch = [{"specversion": "1.0", "id": f"go-{n}", "source": "/t", "type": "Go", "data": {"id": f"k{n}"}} for n in range(3)]
+        status, body = flowd.request("POST", "/v1/events", json.dumps(batch), {"Content-Type": "application/cloudevents-batch+json"})
+        self.assertEqual(status, 202, body)
+        ids = {d["key"]: d["instance"] for d in body[0]["deliveries"] + body[1]["deliveries"] + body[2]["deliveries"]}
+        import sqlite3
+        with sqlite3.connect(self.db) as db:
+            db.execute("CREATE TRIGGER poisoned BEFORE UPDATE ON instances WHEN OLD.id = '%s' "
+                       "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END" % ids["k1"])
+        flowd.wait_for(lambda: all(flowd.request("GET", "/v1/instances/" + ids[k])[1]["status"] == "completed" for k in ("k0", "k2")),
+                       timeout=15, what="the two other timers to fire")
+        _, held = flowd.request("GET", "/v1/instances/" + ids["k1"])
+        self.assertEqual((held["status"], held["state"]), ("running", "Waiting"), held)
+        self.assertEqual(len(held["timers"]), 1, held)
+        def at(text):
+            return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        put_off = (at(held["timers"][0]["due"]) - at(held["created_at"])).total_seconds()
+        self.assertTrue(55 < put_off < 70, held)  # due a second after its start, then a minute later
+        flowd.wait_for(lambda: any("timers cannot fire" in line and ids["k1"] in line and "refused for the test" in line
+                                   for line in flowd.log), timeout=5, what="the log line")
+
+    def test_an_instances_next_command_follows_its_delivery_while_another_target_is_slow(self):
+        # One commit hands out an instance's first command to a quick target and another
+        # instance's to a slow one. The first's delivery is recorded within milliseconds, and
+        # the instance's second command follows; it waited for the relay's next poll, a second
+        # later, while the slow target held its command.
+        arrived = {}
+
+        def behaviour(path, command, attempt):
+            arrived.setdefault((command["type"], command["key"]), time.monotonic())
+            if path.endswith("/slow"):
+                time.sleep(4)
+            return 200, {}
+
+        self.receiver = Receiver(behaviour)
+        flowd = self.start_with_targets(SLOW_AND_QUICK_FLOW, {"sink": self.bound(self.receiver.url("sink"), 10000, 100),
+                                                              "slow": self.bound(self.receiver.url("slow"), 10000, 100)})
+        gaps = []
+        for n in range(3):
+            batch = [{"specversion": "1.0", "id": f"pair-{n}", "source": "/t", "type": "Start", "data": {"id": f"p{n}", "note": "n"}},
+                     {"specversion": "1.0", "id": f"go-{n}", "source": "/t", "type": "Go", "data": {"id": f"s{n}"}}]
+            status, body = flowd.request("POST", "/v1/events", json.dumps(batch), {"Content-Type": "application/cloudevents-batch+json"})
+            self.assertEqual(status, 202, body)
+            flowd.wait_for(lambda: ("Second", f"p{n}") in arrived, timeout=10, what="the second command")
+            gaps.append(arrived[("Second", f"p{n}")] - arrived[("First", f"p{n}")])
+            flowd.wait_for(lambda: ("Do", f"s{n}") in arrived, timeout=10, what="the slow command")
+            time.sleep(4.2)  # the slow target done with it: the relay idle again
+        self.assertLess(statistics.median(gaps), 0.5, gaps)
+
+    def test_an_answer_given_before_the_body_was_read_counts_though_the_close_resets_the_send(self):
+        # A target that answers from the header alone and closes without reading the body: its
+        # close resets the connection while flowd still writes a large command. The answer came
+        # first, and it is the answer that counts: a 413 is final, a 202 delivers.
+        for status, outcome in ((413, "dead"), (202, "delivered")):
+            with self.subTest(status=status):
+                listener = socket.socket()
+                listener.bind(("127.0.0.1", 0))
+                listener.listen()
+                listener.settimeout(0.2)
+                requests, done = [], threading.Event()
+
+                def answer_early(listener=listener, status=status):
+                    while not done.is_set():
+                        try:
+                            connection, _ = listener.accept()
+                        except socket.timeout:
+                            continue
+                        with connection:
+                            head = b""
+                            while b"\r\n\r\n" not in head:
+                                chunk = connection.recv(4096)
+                                if not chunk:
+                                    break
+                                head += chunk
+                            requests.append(head.split(b"\r\n", 1)[0])
+                            connection.sendall(b"HTTP/1.1 %d Early\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % status)
+                thread = threading.Thread(target=answer_early, daemon=True)
+                thread.start()
+                try:
+                    if self.flowd:
+                        self.flowd.stop()
+                    for suffix in ("", "-wal", "-shm"):  # a new database for each case
+                        if os.path.exists(self.db + suffix):
+                            os.remove(self.db + suffix)
+                    url = "http://127.0.0.1:%d/commands" % listener.getsockname()[1]
+                    flowd = self.start_with_targets(LARGE_COMMAND_FLOW, {"sink": self.bound(url, 2000, 100, max_attempts=5)})
+                    status_code, body = flowd.post_event({"id": "big", "type": "Go", "data": {"id": "k", "note": "n" * 700000}})
+                    self.assertEqual(status_code, 202, body)
+                    flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"],
+                                   timeout=30, what="the command to be settled")
+                    _, listed = flowd.request("GET", "/v1/outbox?status=" + outcome)
+                    self.assertEqual(len(listed["commands"]), 1, listed)
+                    command = listed["commands"][0]
+                    self.assertEqual(command["attempts"], 1, command)
+                    if outcome == "dead":
+                        self.assertTrue(command["last_error"].startswith("HTTP 413"), command)
+                    self.assertEqual(len(requests), 1, requests)
+                finally:
+                    done.set()
+                    thread.join(5)
+                    listener.close()
 
     def test_a_slow_target_gets_each_command_once_and_ingestion_keeps_its_pace(self):
         def behaviour(path, command, attempt):
