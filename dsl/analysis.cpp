@@ -233,8 +233,8 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
     for (const ast::WorkflowMember& member : syntax.members)
         if (const auto* s = boost::get<ast::State>(&member)) state_syntax.emplace(s->name.text, s);
 
-    Exits global;
-    for (const ir::Handler& h : w.handlers) collect_exits(h.body, global);
+    std::vector<Exits> global(w.handlers.size());  // each workflow-level handler's
+    for (std::size_t h = 0; h < w.handlers.size(); ++h) collect_exits(w.handlers[h].body, global[h]);
     Exits start;
     for (const ir::Handler& h : w.starts) collect_exits(h.body, start);
 
@@ -245,8 +245,13 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
         const ir::State& s = w.states[i];
         for (const ir::Handler& h : s.handlers) collect_exits(h.body, exits[i]);
         for (const ir::Timer& t : s.timers) collect_exits(t.handler.body, exits[i]);
-        exits[i].gotos.insert(global.gotos.begin(), global.gotos.end());
-        exits[i].ends = exits[i].ends || global.ends;
+        for (std::size_t h = 0; h < w.handlers.size(); ++h) {
+            // Never chosen in a state with a handler of its own for the event and no guard.
+            const int event = w.handlers[h].event;
+            if (event >= 0 && s.takes_every(event)) continue;
+            exits[i].gotos.insert(global[h].gotos.begin(), global[h].gotos.end());
+            exits[i].ends = exits[i].ends || global[h].ends;
+        }
         if (s.handlers.empty() && s.timers.empty() && w.handlers.empty()) {
             dead_end[i] = true;
             diagnostics_.error(span(state_syntax.at(s.name)->name, file),

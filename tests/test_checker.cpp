@@ -364,6 +364,16 @@ TEST_CASE("warnings: unreachable states, states that cannot end, unused declarat
     std::string loop = prelude + "workflow W { key id: string start on A { goto S } state S { on B { goto T } } "
                                  "state T { on B { goto S } } }";
     CHECK(has(check(loop), "warning: no path from state 'S' reaches complete, fail or cancel"));
+    // A workflow-level handler runs only where the state's own handlers for its event leave it
+    // room: not behind one without a guard, and not for a goto it would make either.
+    const std::string spin = prelude + "workflow W { key id: string start on A { goto S } state S { on B { goto S } } on B { complete } }";
+    CHECK(has(check(spin), "warning: no path from state 'S' reaches complete, fail or cancel"));
+    const std::string guarded = prelude + "workflow W { key id: string start on A { goto S } state S { on B when key == \"a\" { goto S } } "
+                                          "on B { complete } }";
+    CHECK_FALSE(has(check(guarded), "reaches complete"));
+    const std::string hidden_goto = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
+                                              "state T { on A { complete } } on B { goto T } }";
+    CHECK(has(check(hidden_goto), "warning: state 'T' is never entered"));
     std::string unused = "event A { id: string }\nevent Unused { id: string }\n"
                          "workflow W { key id: string start on A { complete } }";
     CHECK(has(check(unused), "2:7: warning: event 'Unused' is declared but never used"));
