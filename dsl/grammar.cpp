@@ -321,8 +321,11 @@ const auto field_def = field_name > x3::matches['?'] > colon > type_ref;
 const auto field_list_def = open_brace > -((field % ',') >> -x3::lit(',')) > close_brace;
 
 // Literals.
+// Any character may follow a backslash here: those that make no escape (`\q`) are reported
+// with the other bad escapes of the string (string_escapes.hpp), so that every one of them is,
+// and the parse goes on. Only the end of the line cannot.
 const auto escape_body = x3::rule<struct escape_body_class>{"an escape (\\\" \\\\ \\n \\t or \\u{hex})"} =
-    x3::char_("\"\\nt") | (x3::char_('u') >> x3::char_('{') >> +x3::xdigit >> x3::char_('}'));
+    x3::char_("\"\\nt") | (x3::char_('u') >> x3::char_('{') >> +x3::xdigit >> x3::char_('}')) | (x3::char_ - x3::eol);
 const auto escape = x3::char_('\\') > escape_body;
 const auto string_end = x3::rule<struct string_end_class>{"'\"' to close the string"} = x3::lit('"');
 const auto string_literal_def =
@@ -709,8 +712,8 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
         } else {
             if (failure.which() != grammar::escape_body.name) failed_at = skip_blank(text, failed_at);
             else if (failed_at > 0) --failed_at;  // at the backslash
-            if (failure.which() == grammar::escape_body.name)
-                report(failed_at, "invalid escape '\\" + text.substr(failed_at + 1, 1) + "': write \\\" \\\\ \\n \\t or \\u{hex}");
+            if (failure.which() == grammar::escape_body.name)  // the line, or the file, ends after the backslash
+                report(failed_at, "unterminated string: a '\\' at the end of the line escapes nothing, and a string ends on its line");
             else if (failure.which() == grammar::type_nesting_limit)
                 report(failed_at, "more than " + std::to_string(grammar::max_type_nesting) +
                                       " type arguments are open here at once");

@@ -1,5 +1,6 @@
 #include "dsl/string_escapes.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -63,8 +64,15 @@ std::vector<BadEscape> bad_escapes(std::string_view body) {
             UnicodeEscape escape = read_unicode_escape(body, i);
             if (!escape.error.empty()) out.push_back({i, escape.length, std::move(escape.error)});
             i += escape.length - 1;
+        } else if (body[i + 1] == '"' || body[i + 1] == '\\' || body[i + 1] == 'n' || body[i + 1] == 't') {
+            ++i;
         } else {
-            ++i;  // `\"`, `\\`, `\n`, `\t`: the grammar let no other through
+            // `\q`: the escape is the backslash and the whole character after it.
+            const auto lead = static_cast<unsigned char>(body[i + 1]);
+            const std::size_t bytes = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+            const std::size_t length = std::min(1 + bytes, body.size() - i);
+            out.push_back({i, length, "invalid escape '" + std::string(body.substr(i, length)) + "': write \\\" \\\\ \\n \\t or \\u{hex}"});
+            i += length - 1;
         }
     }
     return out;

@@ -1,6 +1,7 @@
 // The escapes of a string literal's body: `\" \\ \n \t`, and `\u{…}` with 1 to 6 hex digits that
-// name a Unicode scalar value. The grammar lets through only these shapes; what a `\u{…}` names
-// is read here, so that the parser reports one that names nothing with the other syntax errors.
+// name a Unicode scalar value. The grammar lets a backslash take any character but the end of
+// the line; which escapes are bad is read here, so that the parser reports every one of them
+// with the other syntax errors and goes on.
 #pragma once
 
 #include <cstddef>
@@ -17,7 +18,7 @@ struct BadEscape {
     std::string message;
 };
 
-// Every `\u{…}` of the body that names no Unicode scalar value, in order.
+// Every escape of the body that is none (`\q`) or names no Unicode scalar value, in order.
 std::vector<BadEscape> bad_escapes(std::string_view body);
 
 // The body with its escapes decoded; nothing when one is bad.

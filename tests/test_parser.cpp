@@ -183,8 +183,9 @@ TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
         {"type T { a: list<> }", "1:18: expected a type, found '>'"},
         {event + "workflow W { key id: string start on A { fail () } }", "2:48: expected an expression, found ')'"},
         {event + "workflow W { key id: string start on A { fail \"x\" + key[] } }", "2:57: expected an expression, found ']'"},
-        {event + "workflow W { key id: string start on A { fail \"\\u{}\" } }", "2:48: invalid escape '\\u'"},
-        {event + "workflow W { key id: string start on A { fail \"\\u{zz}\" } }", "2:48: invalid escape '\\u'"},
+        {event + "workflow W { key id: string start on A { fail \"\\u{}\" } }", "2:48: '\\u{}' has 0 hex digits: a \\u{…} escape takes 1 to 6"},
+        {event + "workflow W { key id: string start on A { fail \"\\u{zz}\" } }", "2:48: '\\u{zz}' takes hex digits only"},
+        {event + "workflow W { key id: string start on A { fail \"\\u\" } }", "2:48: '\\u' takes hex digits in braces: \\u{…}"},
         {"event event { id: string }", "1:7: 'event' is a keyword and cannot name an event"},
         {event + "workflow W { state S { after { complete } } }", "2:30: expected a duration, such as 15m, found '{'"},
         {event + "workflow W { key id: string start on A { let d = 1.5s } }", "2:50: expected an expression, found '1.5s' (a duration counts whole units: write 1s500ms, not 1.5s)"},
@@ -312,6 +313,20 @@ TEST_CASE("recovery resumes at no line inside a block comment, nor at a field na
           "3:54: expected an expression, found '='\n");
 }
 
+TEST_CASE("every bad escape of every string is reported, and the parse goes on past them") {
+    const std::string text = "event A { id: string }\n"
+                             "workflow W { key id: string start on A { fail \"\\q \\u{D800} \\z\" + \"\\y\\\u00e9\" } }\n"
+                             "event B { id: string, n: }\n";
+    CHECK(sorted_lines(syntax_errors(text)) == "2:48: invalid escape '\\q': write \\\" \\\\ \\n \\t or \\u{hex}\n"
+                                 "2:51: '\\u{D800}' is a UTF-16 surrogate, which names no Unicode character\n"
+                                 "2:60: invalid escape '\\z': write \\\" \\\\ \\n \\t or \\u{hex}\n"
+                                 "2:67: invalid escape '\\y': write \\\" \\\\ \\n \\t or \\u{hex}\n"
+                                 "2:69: invalid escape '\\\u00e9': write \\\" \\\\ \\n \\t or \\u{hex}\n"
+                                 "3:26: expected a type, found '}'\n");
+    // Good escapes stay good beside them.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string start on A { fail \"\\\" \\\\ \\n \\t \\u{1F600}\" } }\n") == "");
+}
+
 TEST_CASE("recovery takes `key` at the start of a line for a member only as `key name:`, and a string ends on its line") {
     // `key` as the instance's key, at the start of a line inside a broken handler, is no member.
     CHECK(syntax_errors("event A { id: string }\ncommand C to c { k: string }\nworkflow W { key id: string start on A {\n"
@@ -320,7 +335,7 @@ TEST_CASE("recovery takes `key` at the start of a line for a member only as `key
     // A backslash at the end of a string that is never closed does not carry it to the next line.
     CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string start on A {\n"
                         "    let s = \"abc\\\n    /* a comment\n    n = = 2\n    */\n    complete } }\n") ==
-          "3:17: invalid escape '\\\n': write \\\" \\\\ \\n \\t or \\u{hex}\n");  // and nothing inside the comment
+          "3:17: unterminated string: a '\\' at the end of the line escapes nothing, and a string ends on its line\n");  // and nothing inside the comment
 }
 
 TEST_CASE("a field named like a keyword does not name the block a missing brace should close") {
