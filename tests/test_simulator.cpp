@@ -82,6 +82,38 @@ TEST_CASE("every example with a scenario reproduces its expected output line for
     CHECK(scenarios >= 4);
 }
 
+TEST_CASE("a time or duration in a list<json>, a json default, append or == takes its wire form, as straight into a json slot") {
+    const std::string flow = R"(type Box { j: json, l: list<json> }
+event T { id: string, d: duration, o?: json }
+command Out to sink { id: string, payload: json, many: list<json>, box: Box }
+workflow J {
+  key id: string
+  var xs: list<json> = [now()]
+  var seen: list<bool> = []
+  start on T as t {
+    xs = append(xs, t.d)
+    seen = [contains(xs, now()), (t.o ?? now()) == now(), t.o == now()]
+    emit Out { id: key, payload: t.o ?? now(), many: [t.d], box: Box { j: t.d, l: [t.d] } }
+    emit Out { id: key, payload: [now()], many: xs, box: Box { j: 0, l: append([], t.d) } }
+    complete
+  }
+})";
+    Run run = simulate_text(flow, R"({"id": "e1", "type": "T", "time": "2026-01-05T10:00:00Z", "data": {"id": "k", "d": "1h30m"}})");
+    REQUIRE(run.error.empty());
+    REQUIRE(run.lines.size() == 4);
+    const json& first = run.lines[1]["data"];
+    CHECK(first["payload"] == "2026-01-05T10:00:00Z");
+    CHECK(first["many"] == json::array({"1h30m"}));
+    CHECK(first["box"] == json({{"j", "1h30m"}, {"l", {"1h30m"}}}));
+    const json& second = run.lines[2]["data"];
+    CHECK(second["payload"] == json::array({"2026-01-05T10:00:00Z"}));
+    CHECK(second["many"] == json::array({"2026-01-05T10:00:00Z", "1h30m"}));
+    CHECK(second["box"]["l"] == json::array({"1h30m"}));
+    const json& vars = run.lines[3]["vars"];
+    CHECK(vars["xs"] == json::array({"2026-01-05T10:00:00Z", "1h30m"}));
+    CHECK(vars["seen"] == json::array({true, true, false}));
+}
+
 TEST_CASE("a timer due exactly at an event's time fires before the event") {
     Run run = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
 {"id": "2", "type": "Poke", "time": "2026-01-01T01:00:00Z", "data": {"id": "a"}})");

@@ -125,6 +125,30 @@ bool may_widen(const Type& from, const Type& to) {
                                                   slot.element());
 }
 
+bool takes_wire_form(const Type& from, const Type& to) {
+    using K = Type::Kind;
+    if (from == to) return false;
+    const Type slot = to.required();
+    const Type value = from.required();
+    if (slot.is(K::Json)) return value.is(K::Time) || value.is(K::Duration) || value.is(K::Record) || value.is(K::List);
+    return slot.is(K::List) && value.is(K::List) && takes_wire_form(value.element(), slot.element());
+}
+
+Value Execution::fitted(Value value, const Type& from, const Type& to) const {
+    if (takes_wire_form(from, to)) return codec_.encode(std::move(value), from);
+    return may_widen(from, to) ? widened(std::move(value), to) : std::move(value);
+}
+
+void Execution::fit_list_arguments(const ir::Expr& call, std::vector<Value>& args) const {
+    static const int append = stdlib::overload_by_name("append");
+    static const int contains = stdlib::overload_by_name("contains:list");
+    if ((call.slot != append && call.slot != contains) || args.size() != 2) return;
+    const Type list = call.slot == append ? call.type.required() : call.arg_types[0].required();
+    if (!list.is(Type::Kind::List)) return;
+    args[1] = fitted(std::move(args[1]), call.arg_types[1], list.element());
+    if (call.slot == append) args[0] = fitted(std::move(args[0]), call.arg_types[0], list);
+}
+
 const Value* Execution::place(const ir::Expr& e, Locals& locals) {
     switch (e.op) {
     case ir::Op::Key: return &instance_.key;
@@ -154,7 +178,7 @@ bool Execution::appended_in_place(const ir::Stmt& assignment, Locals& locals) {
     if (!instance_.vars[slot].is_array()) return false;
     // As append() on a copy, then the assignment: the element takes the list's element type,
     // and the list may nest no deeper than a value may (the list itself is within that already).
-    Value element = widened(eval(call.args[1], locals), workflow_.vars[slot].type.required().element());
+    Value element = fitted(eval(call.args[1], locals), call.args[1].type, workflow_.vars[slot].type.required().element());
     if (element.is_structured()) check_built(call, element, max_json_depth - 1);
     if (instance_.vars[slot].size() + 1 > max_list_elements) fail_at(call, list_too_long(instance_.vars[slot].size() + 1));
     append_to(slot, std::move(element));
@@ -195,6 +219,7 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         std::vector<Value> args;
         args.reserve(e.args.size());
         for (const ir::Expr& a : e.args) args.push_back(eval(a, locals));
+        fit_list_arguments(e, args);
         stdlib::CallContext context{clock_.now_ms, instance_.id, &instance_.uuid_counter, &codec_};
         try {
             Value result = stdlib::call(e.slot, args, e.arg_types, context);
@@ -212,10 +237,11 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
             Value v = eval(e.args[i], locals);
             if (!v.is_null()) {
                 if (v.is_number() || v.is_array()) {
-                    // An int given for a number field (or in a list<number>) widens to the double it becomes.
+                    // An int given for a number field (or in a list<number>) widens to the double it
+                    // becomes; a time or duration in a list<json> takes its wire form.
                     const ir::Record* record = program_.record(e.name);
                     const ir::FieldDecl* field = record ? record->field(e.names[i]) : nullptr;
-                    if (field && may_widen(e.args[i].type, field->type)) v = widened(std::move(v), field->type);
+                    if (field) v = fitted(std::move(v), e.args[i].type, field->type);
                 }
                 out.emplace(e.names[i], std::move(v));
                 continue;
@@ -234,7 +260,7 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
         const Type& element = e.type.required().element();
         for (const ir::Expr& a : e.args) {
             Value v = eval(a, locals);
-            out.push_back(may_widen(a.type, element) ? widened(std::move(v), element) : std::move(v));
+            out.push_back(fitted(std::move(v), a.type, element));
         }
         return within_bounds(e, std::move(out));
     }
@@ -249,9 +275,9 @@ Value Execution::eval(const ir::Expr& e, Locals& locals) {
     case O::Coalesce: {
         Value first = eval(e.args[0], locals);
         // `i ?? 0.5` with i an int?: the int becomes the number it widens to, as the default would.
-        if (!first.is_null()) return may_widen(e.args[0].type, e.type) ? widened(std::move(first), e.type) : first;
+        if (!first.is_null()) return fitted(std::move(first), e.args[0].type, e.type);
         Value fallback = eval(e.args[1], locals);  // `n ?? 0` with n a number?: 0 is a number then
-        return may_widen(e.args[1].type, e.type) ? widened(std::move(fallback), e.type) : fallback;
+        return fitted(std::move(fallback), e.args[1].type, e.type);
     }
     case O::NegateInt:
     case O::NegateDuration: return checked(e, 0, as_int(eval(e.args[0], locals)), subtract);
@@ -279,6 +305,11 @@ Value Execution::binary(const ir::Expr& e, Locals& locals) {
     using O = ir::Op;
     Value a = eval(e.args[0], locals);
     Value b = eval(e.args[1], locals);
+    if ((e.op == O::Equal || e.op == O::NotEqual) && e.operand_type.required().is(Type::Kind::Json)) {
+        // `j == now()` with j a json: the time compares in its wire form, as j would hold it.
+        a = fitted(std::move(a), e.args[0].type, e.operand_type);
+        b = fitted(std::move(b), e.args[1].type, e.operand_type);
+    }
     switch (e.op) {
     case O::Equal:
     case O::NotEqual:

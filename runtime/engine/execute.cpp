@@ -20,9 +20,7 @@ void Execution::initialize_vars() {
     Locals locals(static_cast<std::size_t>(workflow_.initializer_locals));
     instance_.vars.assign(workflow_.vars.size(), Value());
     for (std::size_t v = 0; v < workflow_.vars.size(); ++v)
-        instance_.vars[v] = may_widen(workflow_.vars[v].initializer.type, workflow_.vars[v].type)
-                                ? widened(eval(workflow_.vars[v].initializer, locals), workflow_.vars[v].type)
-                                : eval(workflow_.vars[v].initializer, locals);
+        instance_.vars[v] = fitted(eval(workflow_.vars[v].initializer, locals), workflow_.vars[v].initializer.type, workflow_.vars[v].type);
 }
 
 Execution::SavedVar* Execution::saved_for(std::size_t slot) {
@@ -95,7 +93,7 @@ Execution::Flow Execution::statement(const ir::Stmt& s, Locals& locals) {
         if (appended_in_place(s, locals)) return Flow::Continue;
         const auto slot = static_cast<std::size_t>(s.slot);
         const Type& declared = workflow_.vars[slot].type;
-        assign(slot, may_widen(s.value.type, declared) ? widened(eval(s.value, locals), declared) : eval(s.value, locals));
+        assign(slot, fitted(eval(s.value, locals), s.value.type, declared));
         return Flow::Continue;
     }
     case K::Let: locals.slots[static_cast<std::size_t>(s.slot)] = eval(s.value, locals); return Flow::Continue;

@@ -20,6 +20,13 @@ namespace flow::engine {
 Value widened(Value value, const Type& to);
 // Whether a value of static type `from` stored as `to` may need widening.
 bool may_widen(const Type& from, const Type& to);
+// Whether a value of static type `from` put where `to` is expected must take its wire form: `to`
+// holds `json` (itself, or as the elements of lists) where `from` holds a time, a duration, a
+// record or a list, which a `json` value carries as the wire writes them (a time as RFC 3339,
+// not as the milliseconds it is kept as). The checker converts a value put straight into a
+// `json` slot; this covers the rest: `[now()]` into a list<json>, `o ?? now()` with `o` a json?,
+// `append(js, d)`, `j == t`.
+bool takes_wire_form(const Type& from, const Type& to);
 
 // A runtime error with the place it happened; caught at the handler's boundary.
 struct PositionedError {
@@ -72,6 +79,12 @@ private:
     // The value an expression names without computing it (key, var, local, their fields), or null.
     const Value* place(const ir::Expr& e, Locals& locals);
     Value binary(const ir::Expr& e, Locals& locals);
+    // A value of static type `from` as it is kept where `to` is expected: in its wire form where
+    // that holds json (takes_wire_form), widened where it holds a number (may_widen).
+    Value fitted(Value value, const Type& from, const Type& to) const;
+    // append(list, v) and contains(list, v) where the list holds json: `v` takes its wire form
+    // first (and a list of another element type passed to append, the form of its result).
+    void fit_list_arguments(const ir::Expr& call, std::vector<Value>& args) const;
     bool compare(const ir::Expr& e, const Value& a, const Value& b);
 
     // Assigns a variable, keeping what it held for undo_vars.
