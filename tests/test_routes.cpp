@@ -856,6 +856,19 @@ TEST_CASE("a deadline already passed fires right after the handler that entered 
     CHECK(s.call(beast_http::verb::get, "/metrics").body().find("flow_timers_fired_total 2\n") != std::string::npos);
 }
 
+TEST_CASE("an instance failed with an empty reason shows the error \"\" and its history an error entry") {
+    Server s(100, "event Go { id: string, why: string }\nworkflow W { key id: string start on Go as g { fail g.why } }");
+    auto answer = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "k", "why": ""}})");
+    REQUIRE(answer.result_int() == 202);
+    const std::string id = s.body_of(answer)["deliveries"][0]["instance"];
+    json detail = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id));
+    CHECK(detail["status"] == "failed");
+    CHECK(detail["error"] == "");
+    REQUIRE(!detail["history"].empty());
+    CHECK(detail["history"].back()["kind"] == "error");
+    CHECK(detail["history"].back()["error"] == "");
+}
+
 TEST_CASE("a timer that enters a state whose deadline has passed: the deadline fires in the same call, counted") {
     Server s(100, "event Go { id: string }\nevent Note { id: string }\n"
                   "workflow W { key id: string start on Go { goto Waiting }\n"

@@ -114,6 +114,15 @@ workflow J {
     CHECK(vars["seen"] == json::array({true, true, false}));
 }
 
+TEST_CASE("fail with an empty reason leaves the instance failed with the error \"\", not with none") {
+    Run run = simulate_text("event T { id: string, why: string }\nworkflow F { key id: string start on T as t { fail t.why } }",
+                            R"({"id": "e1", "type": "T", "time": "2026-01-05T10:00:00Z", "data": {"id": "k", "why": ""}})");
+    REQUIRE(run.error.empty());
+    REQUIRE(run.lines.size() == 2);
+    CHECK(run.lines[1]["status"] == "failed");
+    CHECK(run.lines[1]["error"] == "");
+}
+
 TEST_CASE("a timer due exactly at an event's time fires before the event") {
     Run run = simulate_text(workflow_text, R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}}
 {"id": "2", "type": "Poke", "time": "2026-01-01T01:00:00Z", "data": {"id": "a"}})");

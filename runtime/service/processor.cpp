@@ -160,8 +160,9 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
         w.close();
         transition_entries.push_back({cause.at, "transition", std::move(transition)});
     }
-    // A runtime error: it failed the instance, or hit its `on cancel` (ended cancelled all the same).
-    if (i.status != engine::Status::Running && !i.error.empty()) {
+    // Why it failed (`fail`, an empty reason included, or a runtime error), or the runtime error
+    // its `on cancel` hit (ended cancelled all the same).
+    if (i.status == engine::Status::Failed || (i.status != engine::Status::Running && !i.error.empty())) {
         std::string error;
         JsonWriter(error, compact).open().key("error").string(i.error).close();
         transition_entries.push_back({cause.at, "error", std::move(error)});
