@@ -163,18 +163,28 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         std::optional<beast_http::request_header<>> sent_header;
         if (parser.chunked()) sent_header = header.base();
         asio::steady_timer body_deadline(transport.get_executor());
-        bool body_late = false;
+        // Shared with the timer's handler, which may run after this frame is gone: a timer that
+        // fell due in the same pass as the read's end is already queued with success, and its
+        // cancel() below comes too late. The handler reads `read_ended` (both run on the
+        // connection's strand) and then touches nothing else.
+        struct BodyWait {
+            bool late = false;
+            bool read_ended = false;
+        };
+        auto body_wait = std::make_shared<BodyWait>();
         const bool body_in_buffer = parser.content_length() && buffer.size() >= *parser.content_length();
         if (!body_in_buffer) {
             body_deadline.expires_after(limits.body_timeout);
-            body_deadline.async_wait([&body_late, &transport](beast::error_code e) {
-                if (e) return;  // cancelled: the body arrived (the timer may outlive this frame: touch nothing)
-                body_late = true;
+            body_deadline.async_wait([body_wait, &transport](beast::error_code e) {
+                if (e || body_wait->read_ended) return;  // cancelled, or the read ended first
+                body_wait->late = true;
                 beast::error_code ignored;
                 transport.socket().cancel(ignored);
             });
         }
         const beast::error_code body_error = co_await read_strictly(stream, buffer, parser, Reading::Body);
+        body_wait->read_ended = true;
+        const bool body_late = body_wait->late;
         if (!body_in_buffer) body_deadline.cancel();
         if (body_error == beast_http::error::body_limit) {
             co_await refuse_and_close(stream, refusal(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
