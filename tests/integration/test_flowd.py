@@ -1490,6 +1490,65 @@ class FlowdTest(unittest.TestCase):
                 self.assertEqual(process.wait(timeout=30), 0)
                 process.stderr.close()
 
+    def test_clients_that_close_as_their_body_deadline_falls_leave_the_server_serving(self):
+        # The body's deadline timer could fall due in the same pass as the read's end (the
+        # client closed), with its handler already queued: it then wrote into the connection's
+        # freed frame. Busy I/O threads (large batches being refused) widen that window.
+        flowd = self.start(body_timeout_ms=200)
+        batch = json.dumps([{"specversion": "1.0", "source": "/t", "id": f"b{n}", "type": f"Unknown{n}"} for n in range(3000)]).encode()
+        busy_request = (b"POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/cloudevents-batch+json\r\n"
+                        b"Content-Length: %d\r\n\r\n" % len(batch)) + batch
+
+        def busy():
+            try:
+                with socket.create_connection(("127.0.0.1", flowd.port), timeout=10) as s:
+                    s.sendall(busy_request)
+                    s.recv(100)
+            except OSError:
+                pass
+        for _ in range(20):
+            late = socket.create_connection(("127.0.0.1", flowd.port))
+            late.sendall(b"POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"id\":")
+            time.sleep(0.2 * 0.6)
+            threads = [threading.Thread(target=busy) for _ in range(2)]
+            for t in threads:
+                t.start()
+            time.sleep(0.2 * random.uniform(0.35, 0.9))
+            late.close()
+            for t in threads:
+                t.join()
+            time.sleep(0.05)
+        self.assertIsNone(flowd.process.poll(), "".join(flowd.log)[-3000:])
+        self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
+
+    def test_a_stop_during_the_start_ends_flowd_at_once(self):
+        # Three hundred stored versions of a workflow the files no longer hold are compiled
+        # again at start, each saying so: SIGTERM after the first, before flowd listens. It
+        # stopped its I/O at once, and then waited for ever for the ports it was about to open.
+        self.start()
+        self.flowd.stop()
+        self.flowd = None
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.dir, "flow.db")) as db:
+            db.executemany("INSERT INTO workflows (name, version, hash, ir, sources, deployed_at) VALUES (?, ?, 'h', '{}', ?, 't')",
+                           [("Gone", v, json.dumps({"test.flow": TEST_FLOW})) for v in range(1, 301)])
+        process = subprocess.Popen([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "flow.db"),
+                                    "--config", os.path.join(self.dir, "config.json"), "--listen", "127.0.0.1:0"],
+                                   stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        for line in process.stderr:
+            if "no longer compiles" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, rest = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            self.fail("flowd did not stop after a SIGTERM during its start")
+        self.assertEqual(process.returncode, 0, rest)
+        self.assertIn('"msg":"stopped"', rest)
+        self.assertNotIn('"msg":"flowd is ready"', rest)
+
     def test_a_second_flowd_on_the_same_database_is_refused_and_the_first_goes_on(self):
         flowd = self.start()
         status, body = flowd.post_event({"id": "e1", "type": "Start", "data": {"id": "k1", "n": 1}})

@@ -483,17 +483,26 @@ int main(int argc, char** argv) {
     // signal's stop_accepting never races it; after a signal it opens none.
     bool listening = false;
     auto start_listening = [&]() -> std::optional<std::string> {
-        std::promise<std::optional<std::string>> opened_ports;
-        bool stopped_before = false;
-        asio::post(io, [&] {
-            stopped_before = stopping;
-            if (stopped_before) return opened_ports.set_value(std::nullopt);
+        // Shared with the posted work, which may never run: a signal during the start stops the
+        // I/O contexts as soon as no request is in flight, perhaps before it (the wait below
+        // then ends without it, and this frame is gone if it ever ran).
+        struct Opening {
+            std::promise<std::optional<std::string>> ports;
+            std::atomic<bool> stopped_before{false};
+        };
+        auto opening = std::make_shared<Opening>();
+        asio::post(io, [&, opening] {
+            opening->stopped_before = stopping.load();
+            if (opening->stopped_before) return opening->ports.set_value(std::nullopt);
             auto error = server.listen(*endpoint);
             if (!error && metrics_server) error = metrics_server->listen(*metrics_endpoint);
-            opened_ports.set_value(error);
+            opening->ports.set_value(error);
         });
-        auto error = opened_ports.get_future().get();
-        if (error || stopped_before) return error;
+        auto opened = opening->ports.get_future();
+        while (opened.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+            if (io.stopped()) return std::nullopt;  // stopped by a signal: no port opened
+        auto error = opened.get();
+        if (error || opening->stopped_before) return error;
         listening = true;
         auto bound = server.local_endpoint();
         log("info", "flowd is listening", {{"listen", flow::http::endpoint_text(bound)},
@@ -606,6 +615,8 @@ int main(int argc, char** argv) {
         // Before the relay and the timer loop start: a start that fails sends and fires nothing.
         std::cerr << "flowd: " << *cannot_listen << "\n";
         code = finish(1, true);
+    } else if (stopping) {
+        code = finish(0, false);  // a signal came during the start: nothing more is started
     } else {
         relay.start();
         timers.start();
