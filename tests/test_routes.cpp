@@ -278,6 +278,25 @@ TEST_CASE("the answer to committed events is built where the reply runs its work
     CHECK(s.body_of(response)["deliveries"][0]["outcome"] == "started");
 }
 
+TEST_CASE("a writer job that throws fails alone, undone, and the writer goes on with the others") {
+    Server s;
+    // Writes a row, then throws, as a statement SQLite cannot prepare would make it.
+    store::Status thrown = s.writer->run([&](store::Transaction& tx) -> store::Status {
+        service::IncomingEvent event{"thrown", "Go", Value{{"id", "t"}, {"n", 1}}, ""};
+        std::uint64_t sequence = 1;
+        REQUIRE(s.processor->handle(tx, event, 0, sequence).ok());
+        throw std::runtime_error("out of memory");
+    });
+    REQUIRE(thrown);
+    CHECK(thrown->kind == store::StoreError::Kind::Unavailable);
+    CHECK(thrown->message == "the database failed: out of memory");
+    // Nothing of it was committed; the next event goes through.
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());
+    auto answer = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})");
+    CHECK(answer.result_int() == 202);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].size() == 1);
+}
+
 TEST_CASE("more events than the writer can queue are shed with 503 at once, and /healthz still answers") {
     Server s(2);
     std::promise<void> release = s.hold_writer();

@@ -856,7 +856,14 @@ Response handle(const Request& req, Services& s) {
         post_events(req, s, [&answer](Response r) { answer.set_value(std::move(r)); });
         return answer.get_future().get();
     }
-    Response res = route(req, s);
+    Response res;
+    try {
+        res = route(req, s);
+    } catch (const std::exception& e) {
+        // A statement SQLite could not prepare (out of memory, an I/O error): 503, where the
+        // exception would have ended flowd from the thread that read for the route.
+        res = error_response(503, std::string("the database failed: ") + e.what(), req.version());
+    }
     if (req.method() == beast_http::verb::head) {
         // The answer a GET would have, without its body: Content-Length still tells its size.
         const std::size_t size = res.body().size();

@@ -1,5 +1,6 @@
 #include "runtime/service/writer.hpp"
 
+#include <exception>
 #include <future>
 #include <pthread.h>
 
@@ -78,7 +79,15 @@ Writer::Pass Writer::run_batch(std::vector<Job>& batch, std::vector<store::Statu
             if (auto e = t.savepoint()) return {e, false};
         }
         const std::int64_t written_before = t.rows_written();
-        store::Status status = batch[i].work(t);
+        store::Status status;
+        try {
+            status = batch[i].work(t);
+        } catch (const std::exception& e) {
+            // A statement SQLite could not prepare (out of memory, an I/O error), or memory
+            // itself: this job fails (503) as if the database had refused it, and the writer
+            // goes on with the others, where the exception would have ended flowd.
+            status = store::StoreError{store::StoreError::Kind::Unavailable, std::string("the database failed: ") + e.what()};
+        }
         if (!t.intact()) {
             // The database rolled the transaction back (after an I/O error): nothing of the
             // batch can commit, and nothing more may be written outside a transaction.
