@@ -297,6 +297,42 @@ TEST_CASE("a writer job that throws fails alone, undone, and the writer goes on 
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].size() == 1);
 }
 
+TEST_CASE("a signed message refused while its refusal cannot be recorded is answered 503, and refused as it is once it can") {
+    Server s(1);
+    const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const std::string data = R"({"id": "b", "n": 1})";
+    auto signed_request = [&] {
+        http::Request req{beast_http::verb::post, "/v1/events", 11};
+        for (const auto& [k, v] : std::map<std::string, std::string>{{"Content-Type", "application/json"}, {"ce-specversion", "1.0"},
+                                                                      {"ce-source", "/s"}, {"ce-id", "e2"}, {"ce-type", "Nope"},
+                                                                      {"webhook-id", "m2"}, {"webhook-timestamp", "1767225600"},
+                                                                      {"webhook-signature", http::sign_webhook(secret, "m2", 1767225600, data)}})
+            req.set(k, v);
+        req.body() = data;
+        req.prepare_payload();
+        return req;
+    };
+    // The writer held, its one place in the queue taken: the binding cannot be queued.
+    std::promise<void> release = s.hold_writer();
+    std::promise<http::Response> filler;
+    http::Request go{beast_http::verb::post, "/v1/events", 11};
+    go.body() = R"({"id": "q1", "type": "Go", "data": {"id": "q1", "n": 1}})";
+    go.prepare_payload();
+    http::handle_async(go, *s.services, [&filler](http::Response r) { filler.set_value(std::move(r)); });
+    s.config.webhook_secrets = {secret};  // from here on events are signed
+    const http::Request refused = signed_request();
+    http::Response unrecorded = http::handle(refused, *s.services);
+    CHECK(unrecorded.result_int() == 503);
+    CHECK(s.body_of(unrecorded)["error"].get<std::string>().find("its refusal could not be recorded (too many requests") != std::string::npos);
+    release.set_value();
+    CHECK(filler.get_future().get().result_int() == 202);
+    // Sent again: refused as it is (an unknown type), and bound, so a copy read otherwise is 401.
+    CHECK(http::handle(signed_request(), *s.services).result_int() == 422);
+    http::Request forged = signed_request();
+    forged.set("ce-type", "Go");
+    CHECK(http::handle(forged, *s.services).result_int() == 401);
+}
+
 TEST_CASE("more events than the writer can queue are shed with 503 at once, and /healthz still answers") {
     Server s(2);
     std::promise<void> release = s.hold_writer();

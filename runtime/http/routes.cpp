@@ -201,8 +201,15 @@ void post_events(const Request& req, Services& s, Reply reply) {
             *altered = *bound.value != store::Transaction::WebhookReading::Same;
             return std::nullopt;
         };
-        auto done = [answer, altered, metric, reply, &s, webhook_id = headers["webhook-id"], version = req.version()](const store::Status&) {
-            // Whether or not the binding could be written, the refusal stands.
+        auto done = [answer, altered, metric, reply, &s, webhook_id = headers["webhook-id"], version = req.version()](const store::Status& bound) {
+            if (bound) {
+                // Unrecorded, the refusal would leave a copy of the message with headers that
+                // make it readable free to be accepted: the sender sends it again instead.
+                s.metrics.event("unavailable");
+                return reply(error_response(503, "this signed message is refused, but its refusal could not be recorded (" + bound->message +
+                                                     "), and must be, so that no altered copy of it is accepted: send it again later",
+                                            version));
+            }
             if (*altered) {
                 s.metrics.event("rejected_401");
                 return reply(replayed_altered(webhook_id, version));
@@ -210,7 +217,8 @@ void post_events(const Request& req, Services& s, Reply reply) {
             s.metrics.event(metric);
             reply(std::move(*answer));
         };
-        if (!s.writer.submit(std::move(bind), done)) done(std::nullopt);
+        if (!s.writer.submit(std::move(bind), done))
+            done(store::StoreError{store::StoreError::Kind::Unavailable, "too many requests are waiting for the database"});
     };
     if (!repeated_header.empty())
         return refuse("rejected_400",
