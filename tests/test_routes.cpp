@@ -7,6 +7,7 @@
 #include "runtime/simulator/simulator.hpp"
 #include "runtime/store/sqlite.hpp"
 #include "runtime/store/sqlite_store.hpp"
+#include "raw_sqlite.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -68,6 +69,20 @@ struct Server {
         // UUIDs as flowd writes them (in lower case), numbered in the order they are made.
         processor = std::make_unique<service::Processor>(*deployment, [this] { return numbered_id(++ids); });
         writer = std::make_unique<service::Writer>(*store, writer_queue, 10);
+        services.reset(new http::Services{config, *store, *writer, *processor, *deployment, metrics,
+                                          [] { return std::int64_t{1767225600000}; }, sequence});
+    }
+    // Closes the database and opens it again, as a restart of flowd does: nothing is cached then.
+    // `between` runs while it is closed.
+    void reopen(const std::function<void()>& between = [] {}) {
+        writer->stop();
+        writer.reset();
+        store.reset();
+        between();
+        auto opened = store::open_sqlite_store({(dir / "flow.db").string(), "FULL"});
+        REQUIRE(opened.ok());
+        store = std::move(*opened.value);
+        writer = std::make_unique<service::Writer>(*store, 100, 10);
         services.reset(new http::Services{config, *store, *writer, *processor, *deployment, metrics,
                                           [] { return std::int64_t{1767225600000}; }, sequence});
     }
@@ -1782,6 +1797,51 @@ TEST_CASE("an empty batch is answered 202 with an empty list; a batch repeating 
     CHECK(answers[0]["duplicate"] == false);
     CHECK(answers[1]["duplicate"] == true);
     CHECK(answers[1]["deliveries"] == answers[0]["deliveries"]);
+}
+
+TEST_CASE("an instance whose row does not fit its program is not run: its events, cancellation and timers fail with the reason") {
+    Server s(100, "event Go { id: string, n: int }\n"
+                  "workflow W { key id: string var n: int = 0 start on Go as g { n = g.n goto S } "
+                  "state S { after 1h { complete } on Go { complete } } }");
+    for (const char* event : {R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})", R"({"id": "e2", "type": "Go", "data": {"id": "b", "n": 2}})",
+                              R"({"id": "e3", "type": "Go", "data": {"id": "c", "n": 3}})", R"({"id": "e4", "type": "Go", "data": {"id": "d", "n": 4}})"})
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events", event).result_int() == 202);
+    // Hand edits of the kinds a damaged page could make: no variables, a state the workflow does
+    // not have, a pending timer that names none of its timers.
+    s.reopen([&] {
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+        test::exec_raw(raw, "UPDATE instances SET vars = '[]' WHERE id = '" + numbered_id(1) + "'");
+        test::exec_raw(raw, "UPDATE instances SET state = 'Gone' WHERE id = '" + numbered_id(2) + "'");
+        test::exec_raw(raw, "UPDATE timers SET timer = 7 WHERE instance = '" + numbered_id(3) + "'");
+        sqlite3_close(raw);
+    });
+    auto no_vars = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e5", "type": "Go", "data": {"id": "a", "n": 5}})");
+    CHECK(no_vars.result_int() == 503);
+    CHECK(s.body_of(no_vars)["error"] == "instance " + numbered_id(1) +
+                                             " (W version 1) cannot be run from the database: it holds 0 variables where the workflow declares 1");
+    auto no_state = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e6", "type": "Go", "data": {"id": "b", "n": 6}})");
+    CHECK(no_state.result_int() == 503);
+    CHECK(s.body_of(no_state)["error"].get<std::string>().find("its state 'Gone' is not one of the workflow's") != std::string::npos);
+    auto cancelled = s.call(beast_http::verb::post, "/v1/instances/" + numbered_id(3) + "/cancel");
+    CHECK(cancelled.result_int() == 503);
+    CHECK(s.body_of(cancelled)["error"].get<std::string>().find("a pending timer of it names no timer of the workflow") != std::string::npos);
+    // Nothing was written for them; the instance that fits goes on.
+    for (int n : {1, 2, 3}) CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(n)))["status"] == "running");
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e7", "type": "Go", "data": {"id": "d", "n": 7}})"))
+              ["deliveries"][0]["outcome"] == "handled");
+    // The timer of the damaged row fails to fire, and is not dropped.
+    auto due = s.store->due_timers(1767225600000 + 3600000, 10);
+    REQUIRE(due.ok());
+    auto damaged = std::find_if(due.value->begin(), due.value->end(), [](const store::DueTimer& d) { return d.instance == numbered_id(3); });
+    REQUIRE(damaged != due.value->end());
+    auto fired = s.writer->run([&](store::Transaction& tx) -> store::Status {
+        auto r = s.processor->fire(tx, *damaged, 1767225600000 + 3600000, s.sequence);
+        return r.ok() ? store::Status{} : r.error;
+    });
+    REQUIRE(fired);
+    CHECK(fired->message.find("cannot be run from the database: a pending timer of it names no timer of the workflow") != std::string::npos);
+    CHECK(s.store->due_timers(1767225600000 + 3600000, 10).value->size() == due.value->size());
 }
 
 TEST_CASE("a message's wire text is its start line, its fields in order and its body") {

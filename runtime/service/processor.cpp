@@ -29,16 +29,38 @@ store::Result<T> fail(store::StoreError e) {
 }
 
 // Gives a stored instance the indexes of the program that runs it.
-bool resolve(const engine::Engine& engine, store::StoredInstance& stored) {
+// Whether a pending timer names a timer of the workflow.
+bool names_a_timer(const ir::Workflow& workflow, const engine::PendingTimer& timer) {
+    if (timer.state < 0 || static_cast<std::size_t>(timer.state) >= workflow.states.size()) return false;
+    return timer.timer >= 0 && static_cast<std::size_t>(timer.timer) < workflow.states[static_cast<std::size_t>(timer.state)].timers.size();
+}
+
+// Fits a stored instance to the program of its version: the indexes the engine runs it by. A
+// row that does not fit it (a hand edit, a damaged page) is refused with the reason, where
+// running it would read past the program's tables.
+std::optional<std::string> resolve(const engine::Engine& engine, store::StoredInstance& stored) {
     int w = engine.program().workflow_index(stored.workflow);
-    if (w < 0) return false;
+    if (w < 0) return "its workflow is not in the program of its version";
+    const ir::Workflow& workflow = engine.program().workflows[static_cast<std::size_t>(w)];
     stored.instance.workflow = w;
-    stored.instance.state = stored.state.empty() ? -1 : engine.program().workflows[static_cast<std::size_t>(w)].state_index(stored.state);
+    stored.instance.state = stored.state.empty() ? -1 : workflow.state_index(stored.state);
+    if (!stored.state.empty() && stored.instance.state < 0) return "its state '" + stored.state + "' is not one of the workflow's";
+    if (stored.instance.vars.size() != workflow.vars.size())
+        return "it holds " + std::to_string(stored.instance.vars.size()) + " variables where the workflow declares " +
+               std::to_string(workflow.vars.size());
+    for (const engine::PendingTimer& timer : stored.instance.timers)
+        if (!names_a_timer(workflow, timer)) return "a pending timer of it names no timer of the workflow";
     for (engine::Command& c : stored.instance.compensations) {
         auto found = engine.program().record_by_name.find(c.type);
         c.record = found == engine.program().record_by_name.end() ? -1 : found->second;
     }
-    return true;
+    return std::nullopt;
+}
+
+// The error of an instance whose row does not fit its program.
+store::StoreError misfit_error(const store::StoredInstance& stored, const std::string& why) {
+    return {store::StoreError::Kind::Corrupt, "instance " + stored.instance.id + " (" + stored.workflow + " version " +
+                                                  std::to_string(stored.instance.version) + ") cannot be run from the database: " + why};
 }
 
 // Whether a step left the pending timers as they were (each timer has its own sequence).
@@ -233,9 +255,10 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
             store::StoredInstance& stored = **running.value;
             before = {stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, std::nullopt};
             engine = deployment_.engine_for(name, stored.instance.version);
-            if (!engine || !resolve(*engine, stored))
+            if (!engine)
                 return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
                                                                                std::to_string(stored.instance.version)});
+            if (auto why = resolve(*engine, stored)) return fail<EventResult>(misfit_error(stored, *why));
             if (engine == &current) {
                 step = engine->deliver(std::move(stored.instance), event, {now_ms, &timer_sequence});
             } else {
@@ -309,8 +332,11 @@ store::Result<bool> Processor::fire_one(store::Transaction& tx, const store::Due
             return fail<bool>(*e);
         return store::Result<bool>::success(false);
     }
-    if (!resolve(*engine, stored)) return drop();
+    // A row that does not fit its program fails the firing, which is tried again later and
+    // logged, rather than dropping the timer.
+    if (auto why = resolve(*engine, stored)) return fail<bool>(misfit_error(stored, *why));
     const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(stored.instance.workflow)];
+    if (!names_a_timer(workflow, due.timer)) return fail<bool>(misfit_error(stored, "the timer due names no timer of the workflow"));
     const ir::Timer& timer = workflow.states[static_cast<std::size_t>(due.timer.state)].timers[static_cast<std::size_t>(due.timer.timer)];
     Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, due.timer.sequence};
     engine::Step step = engine->fire(std::move(stored.instance), due.timer, {due.timer.due_ms, &timer_sequence});
@@ -404,8 +430,8 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     store::StoredInstance& stored = **found.value;
     if (stored.instance.status != engine::Status::Running) return store::Result<CancelOutcome>::success(CancelOutcome::NotRunning);
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
-    if (!engine || !resolve(*engine, stored))
-        return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
+    if (!engine) return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
+    if (auto why = resolve(*engine, stored)) return fail<CancelOutcome>(misfit_error(stored, *why));
     Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, std::nullopt};
     engine::Step step = engine->cancel(std::move(stored.instance), {now_ms, &timer_sequence});
     store::HistoryEntry cause{timestamp(now_ms), "cancel", {}};
