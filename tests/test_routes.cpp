@@ -1129,6 +1129,7 @@ TEST_CASE("instances: filters, limit capped at 1000 and stable cursors") {
 
 TEST_CASE("lists: limit defaults to 100 and is capped at 1000, for instances and for the outbox") {
     Server s;
+    s.config.max_batch_events = 1001;
     json batch = json::array();
     for (int i = 0; i < 1001; ++i)
         batch.push_back({{"specversion", "1.0"}, {"id", "e" + std::to_string(i)}, {"type", "Go"}, {"source", "test"},
@@ -1797,6 +1798,124 @@ TEST_CASE("an empty batch is answered 202 with an empty list; a batch repeating 
     CHECK(answers[0]["duplicate"] == false);
     CHECK(answers[1]["duplicate"] == true);
     CHECK(answers[1]["deliveries"] == answers[0]["deliveries"]);
+}
+
+TEST_CASE("a batch of more events than max_batch_events is refused whole with 413, and counted; one of that many is taken") {
+    Server s;
+    s.config.max_batch_events = 3;
+    const std::map<std::string, std::string> batch_type = {{"Content-Type", "application/cloudevents-batch+json"}};
+    auto batch_of = [](int first, int count) {
+        std::string text = "[";
+        for (int i = first; i < first + count; ++i) {
+            if (text.size() > 1) text += ",";
+            text += R"({"specversion": "1.0", "source": "/t", "id": "b)" + std::to_string(i) + R"(", "type": "Go", "data": {"id": "k)" +
+                    std::to_string(i) + R"(", "n": 1}})";
+        }
+        return text + "]";
+    };
+    auto refused = s.call(beast_http::verb::post, "/v1/events", batch_of(0, 4), batch_type);
+    CHECK(refused.result_int() == 413);
+    CHECK(s.body_of(refused)["error"] == "a batch holds at most 3 events (max_batch_events), and this one holds 4: send it in parts");
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());
+    CHECK(s.call(beast_http::verb::get, "/metrics").body().find("flow_events_total{outcome=\"rejected_413\"} 1\n") != std::string::npos);
+    auto taken = s.call(beast_http::verb::post, "/v1/events", batch_of(0, 3), batch_type);
+    CHECK(taken.result_int() == 202);
+    CHECK(s.body_of(taken).size() == 3);
+    // The cap is on a batch's events, not on a request's: one event is one, whatever the cap.
+    s.config.max_batch_events = 1;
+    CHECK(s.call(beast_http::verb::post, "/v1/events", R"({"id": "p1", "type": "Go", "data": {"id": "p", "n": 1}})").result_int() == 202);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].size() == 4);
+}
+
+TEST_CASE("a Content-Type given twice is refused with 400, whichever copy would read the body; nothing is taken in") {
+    Server s;
+    auto call = [&](const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+        http::Request req{beast_http::verb::post, "/v1/events", 11};
+        for (const auto& [k, v] : headers) req.insert(k, v);  // a repeated name is kept twice
+        req.body() = body;
+        req.prepare_payload();
+        return http::handle(req, *s.services);
+    };
+    const std::string structured =
+        R"({"specversion": "1.0", "source": "/t", "id": "c1", "type": "Go", "data": {"id": "a", "n": 1}})";
+    for (const auto& types : {std::vector<std::string>{"application/cloudevents+json", "application/json"},
+                              std::vector<std::string>{"application/json", "application/cloudevents+json"},
+                              std::vector<std::string>{"application/json", "application/json"}}) {
+        auto r = call({{"Content-Type", types[0]}, {"content-type", types[1]}}, structured);
+        CHECK(r.result_int() == 400);
+        CHECK(s.body_of(r)["error"] ==
+              "the header content-type is given more than once: a request has one media type, which says how its body is read");
+    }
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());
+    CHECK(call({{"Content-Type", "application/cloudevents+json"}}, structured).result_int() == 202);
+}
+
+TEST_CASE("whether a refused event's id was accepted before is looked up off the connection's thread") {
+    Server s;
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})").result_int() == 202);
+    std::mutex mutex;
+    std::vector<std::function<void()>> blocking;
+    s.services->run_blocking = [&](std::function<void()> work) {
+        std::lock_guard lock(mutex);
+        blocking.push_back(std::move(work));
+    };
+    auto take_blocking = [&] {
+        std::lock_guard lock(mutex);
+        std::vector<std::function<void()>> work;
+        work.swap(blocking);
+        return work;
+    };
+    auto post = [&](const std::string& body) {
+        auto replied = std::make_shared<std::promise<http::Response>>();
+        http::Request req{beast_http::verb::post, "/v1/events", 11};
+        req.body() = body;
+        req.prepare_payload();
+        http::handle_async(req, *s.services, http::Reply([replied](http::Response r) { replied->set_value(std::move(r)); }));
+        return replied->get_future();
+    };
+    // Refused by the declarations, and never accepted: the look-up is handed over, and the 422
+    // comes once it ran.
+    auto refused = post(R"({"id": "e2", "type": "Nope", "data": {}})");
+    CHECK(refused.wait_for(std::chrono::milliseconds(20)) == std::future_status::timeout);
+    auto work = take_blocking();
+    REQUIRE(work.size() == 1);
+    work.front()();
+    REQUIRE(refused.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    CHECK(refused.get().result_int() == 422);
+    // Refused now, but accepted before: the look-up finds it, and it is answered as a duplicate.
+    auto retried = post(R"({"id": "e1", "type": "Nope", "data": {}})");
+    CHECK(retried.wait_for(std::chrono::milliseconds(20)) == std::future_status::timeout);
+    work = take_blocking();
+    REQUIRE(work.size() == 1);
+    work.front()();
+    REQUIRE(retried.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    auto answer = retried.get();
+    CHECK(answer.result_int() == 202);
+    CHECK(s.body_of(answer)["duplicate"] == true);
+    // A valid event needs no look-up before the writer: nothing is handed over.
+    auto valid = post(R"({"id": "e3", "type": "Go", "data": {"id": "c", "n": 1}})");
+    REQUIRE(valid.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    CHECK(valid.get().result_int() == 202);
+    CHECK(take_blocking().empty());
+}
+
+TEST_CASE("a route that fails in a way flowd did not foresee answers 503 for that request alone") {
+    Server s(100, "event Go { id: string, n: int }\n"
+                  "workflow W { key id: string var since: time = now() start on Go { goto S } state S { on Go { complete } } }");
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})").result_int() == 202);
+    // A row no flowd wrote (a hand edit, a damaged page): the time is no number of milliseconds,
+    // and writing it for the answer throws.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+    test::exec_raw(raw, "UPDATE instances SET vars = '[\"soon\"]' WHERE id = '" + numbered_id(1) + "'");
+    sqlite3_close(raw);
+    auto broken = s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(1));
+    CHECK(broken.result_int() == 503);
+    CHECK(s.body_of(broken)["error"].get<std::string>().rfind("the database failed: ", 0) == 0);
+    // The other routes, and that one for another instance, go on.
+    CHECK(s.call(beast_http::verb::get, "/v1/workflows").result_int() == 200);
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e2", "type": "Go", "data": {"id": "b", "n": 4}})").result_int() == 202);
+    CHECK(s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(2)).result_int() == 200);
 }
 
 TEST_CASE("an instance whose row does not fit its program is not run: its events, cancellation and timers fail with the reason") {

@@ -165,7 +165,7 @@ std::variant<service::IncomingEvent, InputError> cloudevent_from_object(json& j,
 
 std::variant<EventsInput, InputError> read_events(const std::string& content_type,
                                                   const std::map<std::string, std::string>& headers,
-                                                  const std::string& body, int max_depth) {
+                                                  const std::string& body, std::size_t max_batch_events, int max_depth) {
     if (nested_deeper_than(body, max_depth))
         return InputError{400, "the body nests JSON deeper than " + std::to_string(max_depth) + " levels"};
     std::string media = content_type.substr(0, content_type.find(';'));
@@ -209,6 +209,9 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     if (batched) {
         if (!document.is_array()) return InputError{400, "a batch is a JSON array of CloudEvents"};
         input.batch = true;  // it may be empty (3.3.2): then nothing is written and `[]` answers
+        if (document.size() > max_batch_events)
+            return InputError{413, "a batch holds at most " + std::to_string(max_batch_events) + " events (max_batch_events), and this one holds " +
+                                       std::to_string(document.size()) + ": send it in parts"};
         for (std::size_t i = 0; i < document.size(); ++i) {
             auto event = cloudevent_from_object(document[i], "event " + std::to_string(i) + " of the batch ");
             if (auto* e = std::get_if<InputError>(&event)) {

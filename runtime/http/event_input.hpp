@@ -4,6 +4,7 @@
 
 #include "runtime/service/processor.hpp"
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <variant>
@@ -12,7 +13,7 @@
 namespace flow::http {
 
 struct InputError {
-    int status;  // 400: not JSON or not an event; 422: an element of a batch is not an event
+    int status;  // 400: not JSON or not an event; 413: a batch of too many events; 422: an element of a batch is not an event
     std::string message;
     int index = -1;  // the element of a batch at fault
 };
@@ -22,9 +23,11 @@ struct EventsInput {
     bool batch = false;
 };
 
-// `headers` are lower-case names. JSON nested deeper than `max_depth` is refused.
+// `headers` are lower-case names. A batch of more than `max_batch_events` events is refused
+// (413), and so is JSON nested deeper than `max_depth` (400).
 std::variant<EventsInput, InputError> read_events(const std::string& content_type,
                                                   const std::map<std::string, std::string>& headers,
-                                                  const std::string& body, int max_depth = 64);
+                                                  const std::string& body, std::size_t max_batch_events = SIZE_MAX,
+                                                  int max_depth = 64);
 
 }  // namespace flow::http

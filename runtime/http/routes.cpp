@@ -51,7 +51,8 @@ unsigned status_for(const store::StoreError& e) {
 
 // The headers an event's ingest reads (a binary-mode CloudEvent's `ce-` attributes and the
 // `webhook-` signature), by lower-case name; the others are not copied. `repeated` gets the
-// first `ce-` header given more than once: an attribute has one value; `repeated_signature`
+// first `ce-` header, or Content-Type, given more than once: an attribute has one value, a
+// request one media type; `repeated_signature`
 // the first `webhook-` one: which copy would be checked is not guessed at.
 std::map<std::string, std::string> event_headers(const Request& req, std::string& repeated, std::string& repeated_signature) {
     std::map<std::string, std::string> out;
@@ -60,6 +61,11 @@ std::map<std::string, std::string> event_headers(const Request& req, std::string
         const auto starts = [name](std::string_view prefix) {
             return name.size() >= prefix.size() && boost::beast::iequals(name.substr(0, prefix.size()), prefix);
         };
+        if (field.name() == beast_http::field::content_type) {
+            // It decides how the body is read: which of two copies the sender meant is not guessed.
+            if (req.count(beast_http::field::content_type) > 1 && repeated.empty()) repeated = "content-type";
+            continue;
+        }
         if (!starts("ce-") && !starts("webhook-")) continue;
         std::string lower(name);
         for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -70,6 +76,13 @@ std::map<std::string, std::string> event_headers(const Request& req, std::string
         out[lower] = std::string(field.value());
     }
     return out;
+}
+
+// The refusal of a header `event_headers` found repeated.
+std::string repeated_header_message(const std::string& header) {
+    if (header == "content-type")
+        return "the header content-type is given more than once: a request has one media type, which says how its body is read";
+    return "the header " + header + " is given more than once: a CloudEvents attribute has one value";
 }
 
 // `Authorization: Bearer <token>`: the scheme in any case (RFC 9110 section 11.1), the token
@@ -186,8 +199,9 @@ void post_events(const Request& req, Services& s, Reply reply) {
     // A signed message refused is bound all the same to what it was read as, so that no copy of
     // it can be replayed later with headers that make it read otherwise, and accepted.
     // (A refused message's ids were not accepted: read otherwise, under the same ids or not, it
-    // is refused.)
-    auto refuse = [&](const std::string& metric, Response refusal, const std::string& read_as, const std::string& ids) {
+    // is refused.) Called on the connection's thread or on a worker's.
+    auto refuse = [message_digest, reply, &s, webhook_id = headers["webhook-id"], version = req.version()](
+                      const std::string& metric, Response refusal, const std::string& read_as, const std::string& ids) {
         if (message_digest.empty()) {
             s.metrics.event(metric);
             return reply(std::move(refusal));
@@ -201,7 +215,7 @@ void post_events(const Request& req, Services& s, Reply reply) {
             *altered = *bound.value != store::Transaction::WebhookReading::Same;
             return std::nullopt;
         };
-        auto done = [answer, altered, metric, reply, &s, webhook_id = headers["webhook-id"], version = req.version()](const store::Status& bound) {
+        auto done = [answer, altered, metric, reply, &s, webhook_id, version](const store::Status& bound) {
             if (bound) {
                 // Unrecorded, the refusal would leave a copy of the message with headers that
                 // make it readable free to be accepted: the sender sends it again instead.
@@ -221,39 +235,16 @@ void post_events(const Request& req, Services& s, Reply reply) {
             done(store::StoreError{store::StoreError::Kind::Unavailable, "too many requests are waiting for the database"});
     };
     if (!repeated_header.empty())
-        return refuse("rejected_400",
-                      error_response(400, "the header " + repeated_header + " is given more than once: a CloudEvents attribute has one value",
-                                     req.version()),
-                      unreadable_digest, "");
-    auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body());
+        return refuse("rejected_400", error_response(400, repeated_header_message(repeated_header), req.version()), unreadable_digest, "");
+    auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body(), s.config.max_batch_events);
     if (auto* e = std::get_if<InputError>(&input)) {
         json body = {{"error", e->message}};
         if (e->index >= 0) body["index"] = e->index;
-        return refuse(e->status == 422 ? "rejected_422" : "rejected_400", json_response(static_cast<unsigned>(e->status), body, req.version()),
-                      unreadable_digest, "");
+        const char* metric = e->status == 422 ? "rejected_422" : e->status == 413 ? "rejected_413" : "rejected_400";
+        return refuse(metric, json_response(static_cast<unsigned>(e->status), body, req.version()), unreadable_digest, "");
     }
-    const EventsInput& events = std::get<EventsInput>(input);
-    if (events.events.empty()) return reply(accepted({}, events.batch, started, req.version(), s));  // an empty batch
-    std::unordered_set<std::string_view> earlier_ids;  // of a batch's events before the current one
-    for (std::size_t i = 0; i < events.events.size(); ++i) {
-        const std::string& id = events.events[i].id;
-        const bool repeats_earlier = events.batch && !earlier_ids.insert(id).second;
-        if (auto rejection = s.processor.validate(events.events[i])) {
-            // An id accepted before is a duplicate, whatever it carries now (a client's retry
-            // after the declarations changed): it is answered as the first time, not refused.
-            // So is an id an earlier event of the same batch carries: that one is taken first.
-            if (repeats_earlier) continue;
-            auto seen = s.processor.recorded(s.store, id);
-            if (seen.ok() && *seen.value) continue;
-            std::string where = events.batch ? "event " + std::to_string(i) + " of the batch: " : "";
-            std::string message = rejection->field == "type" ? rejection->message : rejection->field + " " + rejection->message;
-            json body = {{"error", where + message}, {"field", rejection->field}};
-            if (events.batch) body["index"] = i;
-            return refuse("rejected_422", json_response(422, body, req.version()),
-                          message_digest.empty() ? std::string() : read_digest(events),
-                          message_digest.empty() ? std::string() : ids_digest(events));
-        }
-    }
+    if (std::get<EventsInput>(input).events.empty())
+        return reply(accepted({}, std::get<EventsInput>(input).batch, started, req.version(), s));  // an empty batch
     struct Ingest {
         EventsInput events;
         std::vector<service::EventResult> results;
@@ -273,70 +264,105 @@ void post_events(const Request& req, Services& s, Reply reply) {
         ingest->read_digest = read_digest(ingest->events);
         ingest->ids_digest = ids_digest(ingest->events);
     }
-    std::int64_t now = s.now_ms();
-    auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
-        ingest->results.clear();
-        if (!ingest->message_digest.empty()) {
-            auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->read_digest, ingest->ids_digest, now,
-                                                 now - replay_window_ms);
-            if (!bound.ok()) return bound.error;
-            ingest->reading = *bound.value;
-            if (ingest->reading != store::Transaction::WebhookReading::Same)
-                return store::StoreError{store::StoreError::Kind::Conflict, "the webhook message was replayed with other headers"};
-        }
-        for (const service::IncomingEvent& event : ingest->events.events) {
-            auto r = s.processor.handle(tx, event, now, s.timer_sequence);
-            if (!r.ok()) return r.error;
-            ingest->results.push_back(std::move(*r.value));
-        }
-        return std::nullopt;
+    // The events the declarations refuse, in order. An event of a batch that repeats an earlier
+    // one's id is not among them: it is that one's duplicate, taken first.
+    struct Refused {
+        std::size_t index;
+        service::Rejection rejection;
     };
-    auto done = [ingest, reply, &s](const store::Status& status) {
-        if (!status) {
-            // Built on the connection's thread, the answer also takes the last hold on the
-            // events, so that they are freed there too.
-            return reply.run_there([ingest, reply, &s] {
-                reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s));
-            });
-        }
-        using Reading = store::Transaction::WebhookReading;
-        // Events all accepted before need no write and change nothing: they are answered from
-        // the inbox, as duplicates. Looked up where the reply runs, not on the writer's thread.
-        auto answer_from_inbox = [ingest, reply, &s](std::function<void()> otherwise) {
-            reply.run_there([ingest, reply, &s, otherwise = std::move(otherwise)] {
-                std::vector<service::EventResult> known;
-                for (const service::IncomingEvent& event : ingest->events.events) {
-                    auto recorded = s.processor.recorded(s.store, event.id);
-                    if (!recorded.ok() || !*recorded.value) return otherwise();
-                    known.push_back(std::move(**recorded.value));
-                }
-                reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
-            });
-        };
-        auto refuse_replay = [ingest, reply, &s] {
-            s.metrics.event("rejected_401");
-            reply(replayed_altered(ingest->webhook_id, ingest->version));
-        };
-        // A copy of a signed message read otherwise: refused, unless it carries the ids it was
-        // first read as carrying and they were accepted (a repeated id answers `duplicate`).
-        if (ingest->reading == Reading::SameIds) return answer_from_inbox(refuse_replay);
-        if (ingest->reading == Reading::Other) return refuse_replay();
-        if (status_for(*status) == 503) {
-            // The batch was lost (the database refused to commit it): the events accepted before
-            // are answered all the same; otherwise the 503 stands.
-            return answer_from_inbox([ingest, reply, &s, error = status->message] {
-                s.metrics.event("unavailable");
-                reply(error_response(503, error, ingest->version));
-            });
-        }
-        const bool conflict = status_for(*status) == 409;
-        s.metrics.event(conflict ? "rejected_422" : "unavailable");
-        reply(error_response(conflict ? 422 : 503, status->message, ingest->version));
-    };
-    if (!s.writer.submit(std::move(work), std::move(done))) {
-        s.metrics.event("unavailable");
-        reply(error_response(503, "too many events are waiting for the database; retry later", req.version()));
+    std::vector<Refused> refused;
+    std::unordered_set<std::string_view> earlier_ids;  // of a batch's events before the current one
+    for (std::size_t i = 0; i < ingest->events.events.size(); ++i) {
+        const service::IncomingEvent& event = ingest->events.events[i];
+        const bool repeats_earlier = ingest->events.batch && !earlier_ids.insert(event.id).second;
+        if (auto rejection = s.processor.validate(event); rejection && !repeats_earlier) refused.push_back({i, std::move(*rejection)});
     }
+    auto submit = [ingest, reply, &s] {
+        std::int64_t now = s.now_ms();
+        auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
+            ingest->results.clear();
+            if (!ingest->message_digest.empty()) {
+                auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->read_digest, ingest->ids_digest, now,
+                                                     now - replay_window_ms);
+                if (!bound.ok()) return bound.error;
+                ingest->reading = *bound.value;
+                if (ingest->reading != store::Transaction::WebhookReading::Same)
+                    return store::StoreError{store::StoreError::Kind::Conflict, "the webhook message was replayed with other headers"};
+            }
+            for (const service::IncomingEvent& event : ingest->events.events) {
+                auto r = s.processor.handle(tx, event, now, s.timer_sequence);
+                if (!r.ok()) return r.error;
+                ingest->results.push_back(std::move(*r.value));
+            }
+            return std::nullopt;
+        };
+        auto done = [ingest, reply, &s](const store::Status& status) {
+            if (!status) {
+                // Built on the connection's thread, the answer also takes the last hold on the
+                // events, so that they are freed there too.
+                return reply.run_there([ingest, reply, &s] {
+                    reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s));
+                });
+            }
+            using Reading = store::Transaction::WebhookReading;
+            // Events all accepted before need no write and change nothing: they are answered from
+            // the inbox, as duplicates. Looked up by a worker: neither the writer's thread nor a
+            // connection's waits on a read.
+            auto answer_from_inbox = [ingest, reply, &s](std::function<void()> otherwise) {
+                s.run_blocking([ingest, reply, &s, otherwise = std::move(otherwise)] {
+                    std::vector<service::EventResult> known;
+                    for (const service::IncomingEvent& event : ingest->events.events) {
+                        auto recorded = s.processor.recorded(s.store, event.id);
+                        if (!recorded.ok() || !*recorded.value) return otherwise();
+                        known.push_back(std::move(**recorded.value));
+                    }
+                    reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
+                });
+            };
+            auto refuse_replay = [ingest, reply, &s] {
+                s.metrics.event("rejected_401");
+                reply(replayed_altered(ingest->webhook_id, ingest->version));
+            };
+            // A copy of a signed message read otherwise: refused, unless it carries the ids it was
+            // first read as carrying and they were accepted (a repeated id answers `duplicate`).
+            if (ingest->reading == Reading::SameIds) return answer_from_inbox(refuse_replay);
+            if (ingest->reading == Reading::Other) return refuse_replay();
+            if (status_for(*status) == 503) {
+                // The batch was lost (the database refused to commit it): the events accepted before
+                // are answered all the same; otherwise the 503 stands.
+                return answer_from_inbox([ingest, reply, &s, error = status->message] {
+                    s.metrics.event("unavailable");
+                    reply(error_response(503, error, ingest->version));
+                });
+            }
+            const bool conflict = status_for(*status) == 409;
+            s.metrics.event(conflict ? "rejected_422" : "unavailable");
+            reply(error_response(conflict ? 422 : 503, status->message, ingest->version));
+        };
+        if (!s.writer.submit(std::move(work), std::move(done))) {
+            s.metrics.event("unavailable");
+            reply(error_response(503, "too many events are waiting for the database; retry later", ingest->version));
+        }
+    };
+    if (refused.empty()) return submit();
+    // An id accepted before is a duplicate, whatever it carries now (a client's retry after the
+    // declarations changed): it is answered as the first time, not refused. Whether it was is
+    // looked up by a worker, so that no connection's thread waits on a read.
+    s.run_blocking([ingest, refused = std::move(refused), refuse, submit, &s] {
+        for (const Refused& r : refused) {
+            auto seen = s.processor.recorded(s.store, ingest->events.events[r.index].id);
+            if (seen.ok() && *seen.value) continue;
+            const bool batch = ingest->events.batch;
+            std::string where = batch ? "event " + std::to_string(r.index) + " of the batch: " : "";
+            std::string message = r.rejection.field == "type" ? r.rejection.message : r.rejection.field + " " + r.rejection.message;
+            json body = {{"error", where + message}, {"field", r.rejection.field}};
+            if (batch) body["index"] = r.index;
+            const bool is_signed = !ingest->message_digest.empty();
+            return refuse("rejected_422", json_response(422, body, ingest->version), is_signed ? ingest->read_digest : std::string(),
+                          is_signed ? ingest->ids_digest : std::string());
+        }
+        submit();
+    });
 }
 
 json instance_summary(const store::StoredInstance& i) {

@@ -19,6 +19,8 @@ using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
 // What the routes work with. `timer_sequence` is touched only inside writer jobs.
+// `run_blocking` runs work that waits on the database (a read) where no connection's thread
+// waits for it: on flowd's workers; by default, at once on the calling thread.
 struct Services {
     const service::Config& config;
     store::Store& store;
@@ -28,6 +30,7 @@ struct Services {
     service::Metrics& metrics;
     std::function<std::int64_t()> now_ms;
     std::uint64_t& timer_sequence;
+    std::function<void(std::function<void()>)> run_blocking = [](std::function<void()> work) { work(); };
 };
 
 // Takes the answer to a request: called exactly once with it, from any thread.

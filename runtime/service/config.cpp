@@ -72,6 +72,9 @@ constexpr std::int64_t longest_retention_hours = 876'000;
 constexpr std::int64_t largest_body_bytes = 67'108'864;
 constexpr std::int64_t largest_database_mb = 16'777'216;
 constexpr std::int64_t most_connections = 1'000'000;
+// A batch commits in one transaction, which holds the writer, and so every other event, until
+// it ends: at some 50 µs an event, 100,000 take seconds.
+constexpr std::int64_t most_batch_events = 100'000;
 // A command may be tried a million times, and wait up to 30 days between two attempts.
 constexpr std::int64_t most_attempts = 1'000'000;
 constexpr std::int64_t longest_backoff_ms = 2'592'000'000;
@@ -166,7 +169,7 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     drop_nulls(drop_nulls, j);
     if (auto e = unknown_key(j, "", {"targets", "webhook_secrets", "admin_token", "max_body_bytes", "synchronous", "max_connections",
                                      "header_timeout_ms", "body_timeout_ms", "retention_hours", "instance_retention_hours",
-                                     "inbox_retention_hours", "metrics_listen", "tls", "max_database_mb"}))
+                                     "inbox_retention_hours", "metrics_listen", "tls", "max_database_mb", "max_batch_events"}))
         return e;
     if (j.contains("targets")) {
         if (!j["targets"].is_object()) return "targets must be an object";
@@ -222,6 +225,7 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
         if (config.tls_private_key.empty()) return std::string("tls.private_key must be a file name");
     }
     if (auto e = in_range("max_body_bytes", 1, largest_body_bytes, config.max_body_bytes)) return e;
+    if (auto e = in_range("max_batch_events", 1, most_batch_events, config.max_batch_events)) return e;
     if (auto e = in_range("max_connections", 1, most_connections, config.max_connections)) return e;
     if (auto e = in_range("header_timeout_ms", 1, longest_timeout_ms, config.header_timeout_ms)) return e;
     if (auto e = in_range("body_timeout_ms", 1, longest_timeout_ms, config.body_timeout_ms)) return e;

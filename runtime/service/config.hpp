@@ -29,6 +29,7 @@ struct Config {
     std::vector<std::string> webhook_secrets;
     std::string admin_token;
     std::size_t max_body_bytes = 1048576;
+    std::size_t max_batch_events = 1000;  // a CloudEvents batch holds at most this many events
     std::string synchronous = "FULL";
     std::size_t max_connections = 1024;
     std::int64_t header_timeout_ms = 10000;

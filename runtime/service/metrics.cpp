@@ -59,7 +59,7 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
 }
 
 Metrics::Metrics() {
-    for (const char* outcome : {"accepted", "duplicate", "rejected_400", "rejected_401", "rejected_422", "unavailable"})
+    for (const char* outcome : {"accepted", "duplicate", "rejected_400", "rejected_401", "rejected_413", "rejected_422", "unavailable"})
         events_[outcome] = 0;
 }
 

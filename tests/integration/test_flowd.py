@@ -253,6 +253,28 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual([b["deliveries"][0]["key"] for b in body], ["c", "d"])
         self.assertEqual(len(flowd.instances()), 4)
 
+    def test_a_batch_of_more_events_than_max_batch_events_is_refused_whole_and_the_connection_serves_on(self):
+        flowd = self.start(max_batch_events=2)
+        structured = {"specversion": "1.0", "source": "/test", "type": "Start"}
+        batch = [dict(structured, id="mb%d" % i, data={"id": "mb%d" % i, "n": i}) for i in range(3)]
+        connection = http.client.HTTPConnection("127.0.0.1", flowd.port, timeout=10)
+        headers = {"Content-Type": "application/cloudevents-batch+json"}
+        connection.request("POST", "/v1/events", body=json.dumps(batch), headers=headers)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        self.assertEqual(response.status, 413, answer)
+        self.assertEqual(answer["error"], "a batch holds at most 2 events (max_batch_events), and this one holds 3: send it in parts")
+        self.assertEqual(flowd.instances(), [])
+        # The same connection takes the batch in parts.
+        for part in (batch[:2], batch[2:]):
+            connection.request("POST", "/v1/events", body=json.dumps(part), headers=headers)
+            response = connection.getresponse()
+            self.assertEqual(response.status, 202, response.read())
+            response.read()
+        connection.close()
+        self.assertEqual(len(flowd.instances()), 3)
+        self.assertIn('flow_events_total{outcome="rejected_413"} 1', flowd.request("GET", "/metrics")[1])
+
     def test_chunked_request_bodies(self):
         flowd = self.start()
         connection = http.client.HTTPConnection("127.0.0.1", flowd.port, timeout=10)
@@ -1494,7 +1516,7 @@ class FlowdTest(unittest.TestCase):
         # The body's deadline timer could fall due in the same pass as the read's end (the
         # client closed), with its handler already queued: it then wrote into the connection's
         # freed frame. Busy I/O threads (large batches being refused) widen that window.
-        flowd = self.start(body_timeout_ms=200)
+        flowd = self.start(body_timeout_ms=200, max_batch_events=3000)
         batch = json.dumps([{"specversion": "1.0", "source": "/t", "id": f"b{n}", "type": f"Unknown{n}"} for n in range(3000)]).encode()
         busy_request = (b"POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/cloudevents-batch+json\r\n"
                         b"Content-Length: %d\r\n\r\n" % len(batch)) + batch
@@ -1744,6 +1766,8 @@ class FlowdTest(unittest.TestCase):
                 ({"targets": {"sink": sink}, "max_body_bytes": 9223372036854775807}, "max_body_bytes must be an integer from 1 to 67108864"),
                 ({"targets": {"sink": sink}, "max_connections": 18446744073709551615}, "max_connections must be an integer from 1 to 1000000"),
                 ({"targets": {"sink": sink}, "max_connections": 2.5}, "max_connections must be an integer from 1 to 1000000"),
+                ({"targets": {"sink": sink}, "max_batch_events": 0}, "max_batch_events must be an integer from 1 to 100000"),
+                ({"targets": {"sink": sink}, "max_batch_events": 100001}, "max_batch_events must be an integer from 1 to 100000"),
                 ({"targets": {"sink": dict(sink, retry={"max_backoff_ms": 9223372036854775807})}},
                  "targets.sink.retry.max_backoff_ms must be an integer from 1 to 2592000000"),
                 ({"targets": {"sink": dict(sink, retry={"max_attempts": 4294967296})}},

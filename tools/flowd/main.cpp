@@ -606,7 +606,8 @@ int main(int argc, char** argv) {
         relay.wake();
         if (processor.take_timers_started()) timers.wake();  // a deadline may have passed already
     });
-    flow::http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence};
+    flow::http::Services services{config,       store,        writer,         processor, deployment, metrics, wall_clock_ms,
+                                  timer_sequence, [&workers](std::function<void()> work) { asio::post(workers, std::move(work)); }};
     ready = &services;
     std::optional<std::string> cannot_listen;
     if (!listening) cannot_listen = start_listening();
