@@ -6,10 +6,15 @@
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
+#include <csignal>
+#include <sys/resource.h>
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <future>
+#include <thread>
 #include <limits>
 #include <fstream>
 #include <sstream>
@@ -701,6 +706,31 @@ TEST_CASE("dead commands in front of older deliveries do not hold the prune up: 
     }
     CHECK(deleted == 1000);
     CHECK(raw.rows("SELECT count(*), min(status), max(status) FROM outbox") == "3000|dead|dead");
+}
+
+TEST_CASE("an ended instance that changed after the prune read it is kept: its dead command deleted meanwhile moves its end on") {
+    StoreOnDisk db(true);
+    Raw raw(db.file);
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+             "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, updated_at) "
+             "VALUES (1, 'i1', 'W', 1, '\"1\"', NULL, 'failed', '[]', '[]', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');"
+             "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at) "
+             "VALUES ('c1', 'i1', 'W', '\"1\"', 'T', 't', '{}', 'dead', 0, '2026-01-01T00:00:00.000Z')");
+    // Another writer holds the database: the prune reads its candidate, then waits to delete it.
+    raw.exec("BEGIN IMMEDIATE");
+    auto pruning = std::async(std::launch::async, [&] { return db.store->prune_ended_instances("2026-06-01T00:00:00.000Z", 1000, {}); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Meanwhile the dead command is deleted, as DELETE /v1/outbox/{id} does: the instance's last
+    // change is now, and it is kept for the retention from now.
+    raw.exec("UPDATE instances SET updated_at = '2026-07-01T00:00:00.000Z' WHERE id = 'i1';"
+             "DELETE FROM outbox WHERE id = 'c1';"
+             "INSERT INTO history (instance, at, kind, detail) VALUES ('i1', '2026-07-01T00:00:00.000Z', 'command_deleted', '{}');"
+             "COMMIT");
+    auto pruned = pruning.get();
+    REQUIRE(pruned.ok());
+    CHECK(pruned.value->deleted == 0);
+    CHECK(raw.rows("SELECT id || ' ' || updated_at FROM instances") == "i1 2026-07-01T00:00:00.000Z");
+    CHECK(raw.rows("SELECT kind FROM history") == "command_deleted");
 }
 
 TEST_CASE("pruning ended instances deletes each ended before the cutoff with all it owns, and keeps the rest") {

@@ -1051,8 +1051,9 @@ public:
         // The ended instances of each end status in turn, through the index by status and row,
         // and only those made before the cutoff (an instance ends after it is made); each is
         // checked against the cutoff by the time of its last change, its end. Read on the reader
-        // connection: an ended instance changes no more, and what may (its commands' status) is
-        // checked again in the transaction that deletes it.
+        // connection: what may still change (its commands' status, and its last change: a dead
+        // command deleted by an operator moves it on) is checked again in the transaction that
+        // deletes it.
         static constexpr const char* ended[] = {"cancelled", "completed", "failed"};
         constexpr int parts = static_cast<int>(std::size(ended));
         auto boundary = first_row_made_at_or_after("instances", before);
@@ -1090,7 +1091,7 @@ public:
             for (std::size_t next = 0; next < old.size();) {
                 if (wrote) std::this_thread::sleep_for(std::chrono::milliseconds(1));
                 wrote = true;
-                auto done = delete_instances(old, next);
+                auto done = delete_instances(old, next, before);
                 if (!done.ok()) return stopped(pruned, at, *done.error);
                 next = done.value->first;
                 pruned.deleted += done.value->second;
@@ -1101,14 +1102,16 @@ public:
         return Result<Pruned>::success(pruned);
     }
 
-    // Deletes, in one transaction, candidates from `next` on that have no command waiting
-    // (pending) or given up (dead), with their delivered commands, timers and history, until all
+    // Deletes, in one transaction, candidates from `next` on that still ended before `before` and
+    // have no command waiting (pending) or given up (dead), with their delivered commands, timers
+    // and history, until all
     // are looked at or the transaction has held the writer for `transaction_budget`: where the
     // next transaction goes on, and how many it deleted. Shorter transactions barely shorten
     // the writer's waits (mostly the commit's sync) and cost each instance twice as much
     // (docs/performance.md, run 30).
     static constexpr std::chrono::microseconds transaction_budget{2000};
-    Result<std::pair<std::size_t, std::int64_t>> delete_instances(const std::vector<PruneCandidate>& candidates, std::size_t next) {
+    Result<std::pair<std::size_t, std::int64_t>> delete_instances(const std::vector<PruneCandidate>& candidates, std::size_t next,
+                                                                  const std::string& before) {
         using Done = std::pair<std::size_t, std::int64_t>;
         std::lock_guard lock(write_mutex_);
         const auto deadline = std::chrono::steady_clock::now() + transaction_budget;
@@ -1123,6 +1126,13 @@ public:
         std::int64_t deleted = 0;
         for (; next < candidates.size() && (deleted == 0 || std::chrono::steady_clock::now() < deadline); ++next) {
             const PruneCandidate& candidate = candidates[next];
+            // Changed since it was read (a dead command of it deleted): kept, as it now ended later.
+            Use still_old(writer_->prepare("SELECT 1 FROM instances WHERE row = ? AND updated_at < ? AND status IN "
+                                           "('cancelled', 'completed', 'failed')"));
+            still_old->bind(1, candidate.row).bind(2, before);
+            const int old_code = still_old->step();
+            if (old_code == SQLITE_DONE) continue;
+            if (old_code != SQLITE_ROW) return fail<Done>(still_old->error(old_code));
             Use undelivered(writer_->prepare("SELECT 1 FROM outbox WHERE instance = ? AND status <> 'delivered' LIMIT 1"));
             undelivered->bind(1, candidate.id);
             const int code = undelivered->step();
