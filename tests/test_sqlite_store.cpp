@@ -1,4 +1,6 @@
 // The SQLite store below the routes: schema migrations, and the indexes its hot queries use.
+#include "runtime/store/instance_list_sql.hpp"
+#include "runtime/store/outbox_order_sql.hpp"
 #include "runtime/store/sqlite_store.hpp"
 #include "raw_sqlite.hpp"
 #include "support.hpp"
@@ -374,6 +376,24 @@ TEST_CASE("the hot queries read their indexes, not whole tables") {
               .find("instances_running") != std::string::npos);
     CHECK(plan("SELECT row FROM instances WHERE row > 0 AND key = '1' ORDER BY row LIMIT 10").find("instances_by_key") !=
           std::string::npos);
+    // A page of GET /v1/instances as the store prepares it: with a key, whatever else is given,
+    // the key's index; with a status and no key, the status's.
+    auto list_plan = [&](const char* workflow, const char* status, const char* key, const char* key_alternative = "") {
+        store::InstanceFilter filter;
+        filter.workflow = workflow;
+        filter.status = status;
+        filter.key = key;
+        filter.key_alternative = key_alternative;
+        return plan(store::instance_list_sql(filter));
+    };
+    for (const std::string& keyed : {list_plan("", "running", "\"A-1\""), list_plan("W", "completed", "1", "1.0"), list_plan("", "", "1")}) {
+        CHECK(keyed.find("USING INDEX instances_by_key (key=? AND row>?)") != std::string::npos);
+        CHECK(keyed.find("instances_by_status") == std::string::npos);
+    }
+    // One form of the key: its index gives the rows in order, and the page stops at its limit.
+    CHECK(list_plan("", "running", "\"A-1\"").find("TEMP B-TREE") == std::string::npos);
+    CHECK(list_plan("", "running", "").find("USING INDEX instances_by_status (status=? AND row>?)") != std::string::npos);
+    CHECK(list_plan("", "running", "").find("TEMP B-TREE") == std::string::npos);
 }
 
 TEST_CASE("the relay's query leaves out the rows it has in hand, and keeps each instance's order") {
@@ -961,6 +981,15 @@ TEST_CASE("pruning reads only the rows made before its cutoff, by the primary ke
     // The relay's check for an earlier pending command of the instance keeps its partial index.
     CHECK(plan("SELECT 1 FROM outbox p WHERE p.instance = 'i' AND p.status = 'pending' AND p.row < 5").find("outbox_pending_by_instance") !=
           std::string::npos);
+    // So do the writer's look-ups of an instance's pending commands, as flowd prepares them (with
+    // parameters): through the index of every command by instance, each would read the
+    // instance's delivered commands too, one table look-up each.
+    const std::string waits = plan(store::outbox_order_sql::add_command_behind_pending);
+    CHECK(waits.find("outbox_pending_by_instance") != std::string::npos);
+    CHECK(waits.find("outbox_by_instance") == std::string::npos);
+    const std::string release = plan(store::outbox_order_sql::release_next_commands);
+    CHECK(release.find("outbox_pending_by_instance") != std::string::npos);
+    CHECK(release.find("outbox_by_instance") == std::string::npos);
 }
 
 TEST_CASE("a signed message is bound to its first headers' digest until it is too old to be replayed") {

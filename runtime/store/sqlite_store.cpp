@@ -3,6 +3,8 @@
 #include "runtime/engine/json_writer.hpp"
 #include "runtime/store/database_lock.hpp"
 #include "runtime/store/instance_cache.hpp"
+#include "runtime/store/instance_list_sql.hpp"
+#include "runtime/store/outbox_order_sql.hpp"
 #include "runtime/store/sqlite.hpp"
 
 #include <algorithm>
@@ -189,14 +191,6 @@ OptionalIndex inbox_by_age_index() {
             "SqliteOptions::inbox_by_age"};
 }
 
-// OutboxCommand::waits_for_earlier_command as the statements spell it (the migration to version
-// 9 writes it out, as migrations never change).
-#define FLOW_WAITING_MS 9223372036854775807
-#define FLOW_SQL_NUMBER(n) FLOW_SQL_TEXT(n)
-#define FLOW_SQL_TEXT(n) #n
-static_assert(OutboxCommand::waits_for_earlier_command == FLOW_WAITING_MS);
-#define WAITING_MS_SQL FLOW_SQL_NUMBER(FLOW_WAITING_MS)
-
 // The targets with a pending command, each found through the index (a loose index scan): as
 // many look-ups as targets, however many commands wait.
 constexpr const char* pending_targets_sql =
@@ -275,9 +269,6 @@ engine::Status status_from(const std::string& s) {
     if (s == "cancelled") return engine::Status::Cancelled;
     return engine::Status::Running;
 }
-
-const char* instance_columns =
-    "row, id, workflow, version, key, state, status, vars, compensations, error, uuid_counter, created_at, updated_at";
 
 Result<StoredInstance> read_instance(sqlite::Statement& s, Connection& db) {
     StoredInstance out;
@@ -467,10 +458,7 @@ public:
         Use s(db_.prepare(c.first_of_instance
                               ? "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, attempts, "
                                 "next_attempt_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?9)"
-                              : "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, attempts, "
-                                "next_attempt_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, "
-                                "CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE instance = ?2 AND status = 'pending') "
-                                "THEN " WAITING_MS_SQL " ELSE ?8 END, ?9)"));
+                              : outbox_order_sql::add_command_behind_pending));
         s->bind_kept(1, c.id).bind_kept(2, c.instance).bind_kept(3, c.workflow).bind_kept(4, c.key).bind_kept(5, c.type);
         s->bind_kept(6, c.target).bind_kept(7, c.payload).bind(8, c.next_attempt_ms).bind_kept(9, c.created_at);
         return s->run();
@@ -617,8 +605,7 @@ public:
     Status release_next_commands(const std::vector<std::string>& instances, std::int64_t due_ms) {
         if (instances.empty()) return std::nullopt;
         const std::string listed = dump(json(instances));
-        Use s(db_.prepare("UPDATE outbox SET next_attempt_ms = ?2 WHERE next_attempt_ms = " WAITING_MS_SQL " AND row IN "
-                          "(SELECT (SELECT min(row) FROM outbox WHERE status = 'pending' AND instance = j.value) FROM json_each(?1) j)"));
+        Use s(db_.prepare(outbox_order_sql::release_next_commands));
         s->bind_kept(1, listed).bind(2, due_ms);
         return s->run();
     }
@@ -782,19 +769,14 @@ public:
 
     Result<std::vector<StoredInstance>> instances(const InstanceFilter& f) override {
         std::lock_guard lock(read_mutex_);
-        std::string sql = std::string("SELECT ") + instance_columns + " FROM instances WHERE row > ?";
-        if (!f.workflow.empty()) sql += " AND workflow = ?";
-        if (!f.status.empty()) sql += " AND status = ?";
-        if (!f.key.empty()) sql += " AND (key = ? OR key = ?)";
-        sql += " ORDER BY row LIMIT ?";
-        Use s(reader_->prepare(sql));
+        Use s(reader_->prepare(instance_list_sql(f)));
         int index = 1;
         s->bind(index++, f.after_row);
         if (!f.workflow.empty()) s->bind(index++, f.workflow);
         if (!f.status.empty()) s->bind(index++, f.status);
         if (!f.key.empty()) {
             s->bind(index++, f.key);
-            s->bind(index++, f.key_alternative.empty() ? f.key : f.key_alternative);
+            if (!f.key_alternative.empty()) s->bind(index++, f.key_alternative);
         }
         s->bind(index, f.limit);
         std::vector<StoredInstance> out;
