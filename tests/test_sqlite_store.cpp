@@ -291,6 +291,53 @@ TEST_CASE("a migration that finds a broken reference changes nothing and says wh
     CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE name = 'instances_by_workflow'") == "1");
 }
 
+TEST_CASE("a write the system refuses names the system's reason, and the store writes again once it can") {
+    StoreOnDisk db;
+    store::Store& s = *db.store;
+    auto write_history = [&](std::size_t bytes) -> store::Status {
+        auto tx = s.begin();
+        if (!tx.ok()) return tx.error;
+        if (auto e = (*tx.value)->add_history("i1", {{"2026-01-01T00:00:00.000Z", "note", "\"" + std::string(bytes, 'x') + "\""}})) return e;
+        return (*tx.value)->commit();
+    };
+    REQUIRE_FALSE(write_history(10));
+    // No file of this process may grow past 1 MiB for a while (the system's answer to a write past
+    // it is EFBIG, as a full disk's is ENOSPC): the WAL cannot take a 2 MiB entry.
+    rlimit before{};
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &before) == 0);
+    auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = before;
+    small.rlim_cur = 1024 * 1024;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    store::Status refused = write_history(2 * 1024 * 1024);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &before) == 0);
+    std::signal(SIGXFSZ, previous_handler);
+    REQUIRE(refused);
+    CHECK(refused->kind == store::StoreError::Kind::Unavailable);
+    CHECK(refused->message == "disk I/O error (" + std::string(std::strerror(EFBIG)) + ")");
+    CHECK_FALSE(write_history(2 * 1024 * 1024));
+    Raw raw(db.file);
+    CHECK(raw.rows("SELECT count(*) FROM history") == "2");
+}
+
+TEST_CASE("a migration that rebuilds no table does not read every reference: one broken by hand stops no upgrade") {
+    test::TempDir dir;
+    const fs::path file = dir.path / "flow.db";
+    REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());
+    {
+        // Version 8, with a command whose instance was deleted by hand while foreign keys were off.
+        Raw raw(file);
+        raw.exec("DELETE FROM schema_version WHERE version = 9;"
+                 "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at) "
+                 "VALUES ('c-orphan', 'i-gone', 'W', '1', 'Log', 'log', '{}', 'delivered', 0, 't')");
+    }
+    auto opened = store::open_sqlite_store({file.string(), "FULL"});
+    REQUIRE(opened.ok());
+    opened.value->reset();
+    Raw raw(file);
+    CHECK(raw.rows("SELECT max(version) FROM schema_version") == "9");
+}
+
 TEST_CASE("one flowd per database: a second store on the same file is refused while the first is open") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";

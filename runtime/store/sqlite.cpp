@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -19,6 +20,17 @@ StoreError error_from(int code, const std::string& message) {
     case SQLITE_NOTADB: return {StoreError::Kind::Corrupt, message};
     default: return {StoreError::Kind::Unavailable, message};  // full, busy, locked, read-only, I/O
     }
+}
+
+StoreError error_of(sqlite3* db, int code, const std::string& message) {
+    if ((code & 0xff) == SQLITE_IOERR) {
+        // A failed write of the WAL's kept frames is this thread's (a commit's, which SQLite
+        // keeps no reason for); any other I/O error's reason is SQLite's.
+        int system = failed_wal_write_errno();
+        if (system == 0 && db) system = sqlite3_system_errno(db);
+        if (system != 0) return error_from(code, message + " (" + std::strerror(system) + ")");
+    }
+    return error_from(code, message);
 }
 
 Status Statement::run() {
@@ -94,7 +106,7 @@ Status Connection::exec(const std::string& sql) {
     if (code == SQLITE_OK) return std::nullopt;
     std::string text = message ? message : sqlite3_errstr(code);
     sqlite3_free(message);
-    return error_from(code, text);
+    return error_of(db_, code, text);
 }
 
 std::optional<std::int64_t> Connection::data_version() {

@@ -16,6 +16,10 @@
 namespace flow::store::sqlite {
 
 StoreError error_from(int code, const std::string& message);
+// The error of a call on `db` that returned `code`, with SQLite's message. An I/O error also
+// names the system's reason ("disk I/O error (No space left on device)"): a full disk and a
+// failing one read alike otherwise.
+StoreError error_of(sqlite3* db, int code, const std::string& message);
 
 // Settings of the library as a whole, made once, before its first connection in the process
 // (`Connection::open` makes them; a program that uses SQLite otherwise first calls this): no
@@ -65,7 +69,7 @@ public:
     }
     std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
     bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-    StoreError error(int code) const { return error_from(code, sqlite3_errmsg(db_)); }
+    StoreError error(int code) const { return error_of(db_, code, sqlite3_errmsg(db_)); }
 
 private:
     sqlite3* db_;

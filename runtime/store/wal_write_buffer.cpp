@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -20,6 +21,11 @@ std::atomic<std::uint64_t> writes_from_sqlite{0};
 std::atomic<std::uint64_t> writes_to_file{0};
 
 sqlite3_vfs* base_vfs = nullptr;  // the default VFS, set once at registration
+
+// The system's reason for this thread's last failed write of kept bytes, until one succeeds
+// (failed_wal_write_errno). SQLite asks the VFS for it too (sqlite3_system_errno), where the
+// default VFS could only guess from `errno` by then.
+thread_local int failed_write_errno = 0;
 
 struct WalFile;
 
@@ -53,9 +59,15 @@ int flush(WalFile& wal) {
     if (wal.failed) return SQLITE_IOERR_WRITE;
     if (wal.used == 0) return SQLITE_OK;
     writes_to_file.fetch_add(1, std::memory_order_relaxed);
+    errno = 0;
     int code = wal.real->pMethods->xWrite(wal.real, wal.data, wal.used, wal.start);
+    const int system_error = errno;
     wal.used = 0;
-    if (code == SQLITE_OK) return SQLITE_OK;
+    if (code == SQLITE_OK) {
+        failed_write_errno = 0;
+        return SQLITE_OK;
+    }
+    failed_write_errno = system_error != 0 ? system_error : (code & 0xff) == SQLITE_FULL ? ENOSPC : EIO;
     wal.failed = true;
     return SQLITE_IOERR_WRITE;
 }
@@ -289,7 +301,10 @@ void dl_close(sqlite3_vfs*, void* library) { base_vfs->xDlClose(base_vfs, librar
 int randomness(sqlite3_vfs*, int size, char* out) { return base_vfs->xRandomness(base_vfs, size, out); }
 int sleep_for(sqlite3_vfs*, int microseconds) { return base_vfs->xSleep(base_vfs, microseconds); }
 int current_time(sqlite3_vfs*, double* out) { return base_vfs->xCurrentTime(base_vfs, out); }
-int last_error(sqlite3_vfs*, int size, char* out) { return base_vfs->xGetLastError(base_vfs, size, out); }
+int last_error(sqlite3_vfs*, int size, char* out) {
+    if (failed_write_errno != 0) return failed_write_errno;
+    return base_vfs->xGetLastError(base_vfs, size, out);
+}
 int current_time_ms(sqlite3_vfs*, sqlite3_int64* out) { return base_vfs->xCurrentTimeInt64(base_vfs, out); }
 
 sqlite3_vfs buffering_vfs = {
@@ -315,5 +330,7 @@ const char* wal_write_buffer_vfs() {
 WalWriteCounts wal_write_counts() {
     return {writes_from_sqlite.load(std::memory_order_relaxed), writes_to_file.load(std::memory_order_relaxed)};
 }
+
+int failed_wal_write_errno() { return failed_write_errno; }
 
 }  // namespace flow::store::sqlite

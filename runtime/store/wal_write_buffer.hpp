@@ -31,4 +31,9 @@ struct WalWriteCounts {
 };
 WalWriteCounts wal_write_counts();
 
+// The system's reason (an `errno`: ENOSPC for a full disk) for this thread's last write of kept
+// bytes that failed, until one succeeds; 0 when none failed. SQLite reports such a failure as
+// "disk I/O error" and, at a commit, keeps no reason of its own.
+int failed_wal_write_errno();
+
 }  // namespace flow::store::sqlite
