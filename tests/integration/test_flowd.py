@@ -1452,6 +1452,34 @@ class FlowdTest(unittest.TestCase):
                          [("Test", 1, False), ("Test", 2, True)])
         self.assertTrue(all(w["name"] == w["workflow"] for w in body["workflows"]), body)
 
+    def test_an_older_version_that_compiles_to_another_program_is_not_run(self):
+        # A flowd whose compiler lowers a stored version's sources otherwise (here: the stored
+        # sources edited to declare a variable before `pokes`, as another slot order would) must
+        # not run that version's instances, which hold their variables by position.
+        flowd = self.start()
+        _, body = flowd.post_event({"id": "o1", "type": "Start", "data": {"id": "o1", "n": 1}})
+        instance = body["deliveries"][0]["instance"]
+        flowd.stop()
+        self.flowd = None
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.dir, "flow.db")) as db:
+            sources = json.loads(db.execute("SELECT sources FROM workflows WHERE name = 'Test' AND version = 1").fetchone()[0])
+            sources = {name: text.replace("var pokes: int = 0", "var note: string = \"\"\n  var pokes: int = 0") for name, text in sources.items()}
+            db.execute("UPDATE workflows SET sources = ? WHERE name = 'Test' AND version = 1", (json.dumps(sources),))
+        with open(os.path.join(self.flows, "test.flow"), "w") as f:
+            f.write(TEST_FLOW.replace("key id: string", "version 2\n  key id: string"))
+        flowd = self.start()
+        warned = [json.loads(line) for line in flowd.log if "compiles with this flowd to another program" in line]
+        self.assertEqual([(w["level"], w["workflow"], w["version"]) for w in warned], [("warn", "Test", 1)])
+        self.assertNotEqual(warned[0]["deployed_hash"], warned[0]["recompiled_hash"])
+        status, body = flowd.post_event({"id": "o2", "type": "Poke", "data": {"id": "o1"}})
+        self.assertEqual(status, 503, body)
+        self.assertIn("no program for Test version 1", body["error"])
+        status, body = flowd.request("GET", f"/v1/instances/{instance}")
+        self.assertEqual((body["status"], body["state"]), ("running", "Waiting"))
+        # The current version's instances run.
+        self.assertEqual(flowd.post_event({"id": "o3", "type": "Start", "data": {"id": "o3", "n": 1}})[0], 202)
+
     def test_a_command_whose_target_is_no_longer_bound_is_dead_logged_and_counted(self):
         # Version 1's commands wait for a target that version 2 no longer uses and the config no
         # longer binds: each goes dead when due, logged and counted like any other dead command.

@@ -573,18 +573,30 @@ int main(int argc, char** argv) {
         if (stored.is_object())
             for (const auto& [name, text] : stored.items()) texts[name] = text.get<std::string>();
         flow::Compilation old = flow::compile_sources(texts);
-        if (old.program && old.program->workflow_index(d.workflow) >= 0) {
-            deployment.add_version(old.program, d.workflow, d.version);
-            // Its running instances, if any, may still send commands: to a target no longer
-            // bound, each goes dead at once. Said now rather than discovered one command at a time.
-            json unbound_targets = json::array();
-            for (const std::string& target : old.program->workflows[static_cast<std::size_t>(old.program->workflow_index(d.workflow))].targets)
-                if (!config.targets.count(target)) unbound_targets.push_back(target);
-            if (!unbound_targets.empty())
-                log("warn", "an older workflow version sends commands to targets that are not bound: what its running instances, if any, send there goes dead",
-                    {{"workflow", d.workflow}, {"version", d.version}, {"targets", unbound_targets}});
-        } else log("warn", "an older workflow version no longer compiles; its instances cannot run",
-                 {{"workflow", d.workflow}, {"version", d.version}});
+        const int index = old.program ? old.program->workflow_index(d.workflow) : -1;
+        if (index < 0) {
+            log("warn", "an older workflow version no longer compiles; its instances cannot run",
+                {{"workflow", d.workflow}, {"version", d.version}});
+            continue;
+        }
+        const std::string& recompiled_hash = old.program->workflows[static_cast<std::size_t>(index)].hash;
+        if (recompiled_hash != d.hash) {
+            // Its instances hold their variables by position and their timers by index: read
+            // through another program (this binary lowers the same sources otherwise), they
+            // would run with their values in the wrong places.
+            log("warn", "an older workflow version compiles with this flowd to another program than it was deployed as; its instances cannot run",
+                {{"workflow", d.workflow}, {"version", d.version}, {"deployed_hash", d.hash}, {"recompiled_hash", recompiled_hash}});
+            continue;
+        }
+        deployment.add_version(old.program, d.workflow, d.version);
+        // Its running instances, if any, may still send commands: to a target no longer bound,
+        // each goes dead at once. Said now rather than discovered one command at a time.
+        json unbound_targets = json::array();
+        for (const std::string& target : old.program->workflows[static_cast<std::size_t>(index)].targets)
+            if (!config.targets.count(target)) unbound_targets.push_back(target);
+        if (!unbound_targets.empty())
+            log("warn", "an older workflow version sends commands to targets that are not bound: what its running instances, if any, send there goes dead",
+                {{"workflow", d.workflow}, {"version", d.version}, {"targets", unbound_targets}});
     }
 
     auto max_sequence = store.max_timer_sequence();
