@@ -372,6 +372,29 @@ TEST_CASE("one flowd per database: a second store on the same file is refused wh
     CHECK(store::open_sqlite_store({(dir.path / "second.db").string(), "FULL"}).ok());
 }
 
+TEST_CASE("workflow versions are recorded all or none: one changed under its version records none of the others") {
+    StoreOnDisk db;
+    store::Store& s = *db.store;
+    REQUIRE_FALSE(s.deploy_all({{"Alpha", 1, "a1", "{}", "{}", "t1"}, {"Beta", 1, "b1", "{}", "{}", "t1"}}));
+    // Alpha moves to version 2, and Beta is edited without a new version.
+    auto refused = s.deploy_all({{"Alpha", 2, "a2", "{}", "{}", "t2"}, {"Beta", 1, "b1-edited", "{}", "{}", "t2"}});
+    REQUIRE(refused);
+    CHECK(refused->kind == store::StoreError::Kind::Conflict);
+    CHECK(refused->message ==
+          "workflow 'Beta' version 1 changed since it was deployed (hash b1, now b1-edited): give the changed workflow a new 'version'");
+    auto recorded = [&] {
+        auto found = s.definitions();
+        REQUIRE(found.ok());
+        std::string out;
+        for (const store::Definition& d : *found.value) out += d.workflow + " " + std::to_string(d.version) + " " + d.hash + ";";
+        return out;
+    };
+    CHECK(recorded() == "Alpha 1 a1;Beta 1 b1;");
+    // Alpha's version 2 was never served: it may still change before its first start.
+    REQUIRE_FALSE(s.deploy_all({{"Alpha", 2, "a2-fixed", "{}", "{}", "t3"}, {"Beta", 2, "b2", "{}", "{}", "t3"}}));
+    CHECK(recorded() == "Alpha 1 a1;Alpha 2 a2-fixed;Beta 1 b1;Beta 2 b2;");
+}
+
 TEST_CASE("a database of a newer schema is refused, untouched") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";

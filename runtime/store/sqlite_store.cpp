@@ -734,8 +734,20 @@ public:
         if (profile_) std::fputs(("statements of the writer connection:\n" + writer_->statement_profile()).c_str(), stderr);
     }
 
-    Status deploy(const Definition& d) override {
+    Status deploy_all(const std::vector<Definition>& definitions) override {
         std::lock_guard lock(write_mutex_);
+        if (auto e = writer_->exec("BEGIN IMMEDIATE")) return e;
+        Status failed;
+        for (const Definition& d : definitions) {
+            if ((failed = deploy_one(d))) break;
+        }
+        if (!failed) failed = writer_->exec("COMMIT");
+        if (failed) (void)writer_->exec("ROLLBACK");
+        return failed;
+    }
+
+    // Within deploy_all's transaction.
+    Status deploy_one(const Definition& d) {
         Use find(writer_->prepare("SELECT hash FROM workflows WHERE name = ? AND version = ?"));
         find->bind(1, d.workflow).bind(2, d.version);
         int code = find->step();

@@ -201,9 +201,10 @@ class Store {
 public:
     virtual ~Store() = default;
 
-    // Records a definition, or finds it recorded with the same hash. A different hash under
-    // the same workflow and version is a Conflict.
-    virtual Status deploy(const Definition& definition) = 0;
+    // Records definitions, or finds them recorded with the same hash, in one transaction: a
+    // different hash under the same workflow and version is a Conflict, and records none of them.
+    virtual Status deploy_all(const std::vector<Definition>& definitions) = 0;
+    Status deploy(const Definition& definition) { return deploy_all({definition}); }
     virtual Result<std::vector<Definition>> definitions() = 0;
 
     // Only one transaction at a time is open (the writer's); it blocks other writers.

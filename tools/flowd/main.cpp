@@ -269,12 +269,13 @@ std::variant<std::unique_ptr<flow::store::Store>, flow::store::StoreError> open_
     options.inbox_by_age = config.inbox_retention_hours > 0;              // and pruning the inbox
     auto opened = flow::store::open_sqlite_store(options);
     if (!opened.ok()) return *opened.error;
-    for (const auto& w : program.workflows) {
-        flow::store::Definition d{w.name, w.version, w.hash,
-                                  flow::to_json(program, w).dump(-1, ' ', false, json::error_handler_t::replace),
-                                  sources_text, flow::service::timestamp(wall_clock_ms())};
-        if (auto e = (*opened.value)->deploy(d)) return *e;
-    }
+    // All or none: a refused start leaves no version of it recorded (one never served would then
+    // count as deployed, and its next edit be refused as a change).
+    std::vector<flow::store::Definition> definitions;
+    for (const auto& w : program.workflows)
+        definitions.push_back({w.name, w.version, w.hash, flow::to_json(program, w).dump(-1, ' ', false, json::error_handler_t::replace),
+                               sources_text, flow::service::timestamp(wall_clock_ms())});
+    if (auto e = (*opened.value)->deploy_all(definitions)) return *e;
     return std::move(*opened.value);
 }
 
