@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
+#include <set>
 #include <string_view>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace flow::service {
 
@@ -38,14 +40,32 @@ std::optional<std::string> url_problem(const std::string& url) {
     return std::nullopt;
 }
 
+// Whether the text is base64 as RFC 4648 writes it: groups of four characters of its alphabet,
+// the last one padded with at most two '='.
+bool is_base64(std::string_view text) {
+    if (text.empty() || text.size() % 4 != 0) return false;
+    const std::size_t padding = text.size() - (text.find_last_not_of('=') + 1);
+    if (padding > 2) return false;
+    const auto in_alphabet = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/'; };
+    return std::all_of(text.begin(), text.end() - static_cast<std::ptrdiff_t>(padding), in_alphabet);
+}
+
 // What is wrong with a signing secret, if anything. A `whsec_` secret is its key in base64 (as
 // the Standard Webhooks libraries read it), and any other string the key's bytes as written;
 // `whsec_` with nothing after it (a template whose variable came out empty) would be taken as
 // written, a key anyone can guess.
+// A secret read from a file with its final newline, or a `whsec_` secret cut or mistyped, would
+// be used as its bytes: every signature made with the real key would then be refused (401 for
+// events; commands signed with the wrong key, and refused by their targets).
 std::optional<std::string> secret_problem(const std::string& secret) {
     if (secret.empty()) return "must not be empty";
     if (secret.find_first_not_of('=', 6) == std::string::npos && secret.rfind("whsec_", 0) == 0)
         return "is whsec_ with no key after it (write whsec_ followed by the key in base64)";
+    const auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; };
+    if (std::any_of(secret.begin(), secret.end(), control) || secret.front() == ' ' || secret.back() == ' ')
+        return "holds a control character or begins or ends with a space (a newline at its end?)";
+    if (secret.rfind("whsec_", 0) == 0 && !is_base64(std::string_view(secret).substr(6)))
+        return "is whsec_ followed by text that is not base64 (the key in base64 is expected after whsec_)";
     return std::nullopt;
 }
 
@@ -135,6 +155,36 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
     return std::nullopt;
 }
 
+// Parses the config, noting the first name given twice in one object ("targets.sink.secret"):
+// a JSON reader keeps one copy without a word (nlohmann the last), and a second
+// `"admin_token": ""` would turn the check off as silently as a misspelt key would.
+json parse_noting_repeated_names(const std::string& text, std::string& repeated) {
+    struct Open {
+        std::set<std::string> names;
+        std::string prefix;  // the object's path, ending in '.', or empty at the top
+    };
+    std::vector<Open> open;
+    std::string last_name;  // the name whose value comes next
+    auto note = [&](int, json::parse_event_t event, json& parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start:
+            open.push_back({{}, open.empty() ? std::string() : open.back().prefix + last_name + "."});
+            break;
+        case json::parse_event_t::object_end:
+            open.pop_back();
+            break;
+        case json::parse_event_t::key:
+            last_name = parsed.get<std::string>();
+            if (!open.back().names.insert(last_name).second && repeated.empty()) repeated = open.back().prefix + last_name;
+            break;
+        default:
+            break;
+        }
+        return true;
+    };
+    return json::parse(text, note);
+}
+
 }  // namespace
 
 std::optional<std::string> load_config(const std::string& path, Config& config) {
@@ -143,8 +193,9 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     std::stringstream text;
     text << in.rdbuf();
     json j;
+    std::string repeated;
     try {
-        j = json::parse(text.str());
+        j = parse_noting_repeated_names(text.str(), repeated);
     } catch (const json::exception& e) {  // a parse error, or a number no double can hold (1e400)
         // nlohmann says where: "parse error at line 3, column 5: syntax error while parsing …", or
         // "number overflow parsing '1e400'".
@@ -154,6 +205,7 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
         return path + " cannot be read as JSON: " + what;
     }
     if (!j.is_object()) return path + " is not a JSON object";
+    if (!repeated.empty()) return path + ": the key \"" + repeated + "\" is given twice: give it once (which copy was meant is not guessed)";
     // Every key is optional, and a key set to null is taken as left out (as a generated config
     // writes one it has no value for), at any level.
     auto drop_nulls = [](auto&& self, json& object) -> void {
