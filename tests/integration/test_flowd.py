@@ -1599,6 +1599,41 @@ class FlowdTest(unittest.TestCase):
         self.assertIn('"msg":"stopped"', rest)
         self.assertNotIn('"msg":"flowd is ready"', rest)
 
+    def test_a_stop_signal_while_the_flows_compile_stops_flowd_cleanly(self):
+        # Many workflows, so that the compile takes a while; SIGTERM once flowd holds the stop
+        # signals pending (its SigBlk in /proc), which it did not: the signal killed it (143).
+        many = os.path.join(self.dir, "many")
+        os.makedirs(many)
+        with open(os.path.join(many, "many.flow"), "w") as f:
+            f.write("event Tick { id: string, n: int }\n")
+            for w in range(400):
+                f.write(f"workflow W{w} {{\n  key id: string\n  var total: int = 0\n  start on Tick as t {{ total = t.n * 2 + {w} goto S }}\n"
+                        f"  state S {{ on Tick as t {{ if t.n > {w} {{ complete }} else {{ total = total + t.n }} }} after 1h {{ fail \"late\" }} }}\n}}\n")
+        process = subprocess.Popen([FLOWD, "--flows", many, "--db", os.path.join(self.dir, "many.db"), "--listen", "127.0.0.1:0"],
+                                   stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.addCleanup(lambda: process.poll() is not None or (process.kill(), process.communicate()))
+        sigterm_bit = 1 << (signal.SIGTERM - 1)
+        deadline = time.time() + 20
+        while time.time() < deadline and process.poll() is None:
+            try:
+                with open(f"/proc/{process.pid}/status") as status:
+                    blocked = next(int(line.split()[1], 16) for line in status if line.startswith("SigBlk:"))
+            except (OSError, StopIteration):
+                blocked = 0
+            if blocked & sigterm_bit:
+                break
+            time.sleep(0.001)
+        self.assertLess(time.time(), deadline, "flowd never held the stop signals pending")
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, log = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            self.fail("flowd did not stop")
+        self.assertEqual(process.returncode, 0, log[-2000:])
+        self.assertIn('"msg":"stopped"', log)
+
     def test_a_second_flowd_on_the_same_database_is_refused_and_the_first_goes_on(self):
         flowd = self.start()
         status, body = flowd.post_event({"id": "e1", "type": "Start", "data": {"id": "k1", "n": 1}})

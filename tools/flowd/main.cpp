@@ -35,6 +35,7 @@
 #include <mutex>
 #include <set>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
@@ -300,6 +301,13 @@ void restart_with_larger_malloc_caches(char** argv) {
 
 int main(int argc, char** argv) {
     restart_with_larger_malloc_caches(argv);
+    // Until flowd waits for them (below), the stop signals are held pending: one that comes while
+    // the flows compile stops flowd cleanly once it can, as at any other moment, where it killed
+    // it (exit 143, nothing logged). Threads started meanwhile keep them blocked; the others get them.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, s);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     std::string problem;
     auto args = parse_arguments(argc, argv, problem);
     if (!args) {
@@ -474,6 +482,7 @@ int main(int argc, char** argv) {
         if (metrics_server) metrics_server->stop_accepting();
         drain(200);  // at most 10 s for the requests in flight
     });
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // one held pending is taken now
     std::thread io_threads[2];
     for (std::size_t i = 0; i < 2; ++i)
         io_threads[i] = std::thread([context = connection_contexts[i]] {
