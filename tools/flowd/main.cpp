@@ -575,14 +575,21 @@ int main(int argc, char** argv) {
         std::cerr << "flowd: " << definitions.error->message << "\n";
         return finish(1, true);
     }
+    // The sources of a start hold all its workflows: each distinct text is compiled once.
+    std::map<std::string, flow::Compilation> compiled_sources;
     for (const auto& d : *definitions.value) {
         if (deployment.engine_for(d.workflow, d.version)) continue;
         // An older version: compile it again from its stored sources, for its running instances.
-        json stored = json::parse(d.sources, nullptr, false);
-        std::map<std::string, std::string> texts;
-        if (stored.is_object())
-            for (const auto& [name, text] : stored.items()) texts[name] = text.get<std::string>();
-        flow::Compilation old = flow::compile_sources(texts);
+        auto known = compiled_sources.find(d.sources);
+        if (known == compiled_sources.end()) {
+            json stored = json::parse(d.sources, nullptr, false);
+            std::map<std::string, std::string> texts;
+            if (stored.is_object())
+                for (const auto& [name, text] : stored.items())
+                    if (text.is_string()) texts[name] = text.get<std::string>();
+            known = compiled_sources.emplace(d.sources, flow::compile_sources(texts)).first;
+        }
+        const flow::Compilation& old = known->second;
         const int index = old.program ? old.program->workflow_index(d.workflow) : -1;
         if (index < 0) {
             log("warn", "an older workflow version no longer compiles; its instances cannot run",
@@ -608,6 +615,8 @@ int main(int argc, char** argv) {
             log("warn", "an older workflow version sends commands to targets that are not bound: what its running instances, if any, send there goes dead",
                 {{"workflow", d.workflow}, {"version", d.version}, {"targets", unbound_targets}});
     }
+
+    compiled_sources.clear();
 
     auto max_sequence = store.max_timer_sequence();
     std::uint64_t timer_sequence = (max_sequence.ok() ? *max_sequence.value : 0) + 1;
