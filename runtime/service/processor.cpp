@@ -430,7 +430,9 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     store::StoredInstance& stored = **found.value;
     if (stored.instance.status != engine::Status::Running) return store::Result<CancelOutcome>::success(CancelOutcome::NotRunning);
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
-    if (!engine) return fail<CancelOutcome>({store::StoreError::Kind::Corrupt, "no program for " + stored.workflow});
+    if (!engine)
+        return fail<CancelOutcome>({store::StoreError::Kind::Corrupt,
+                                    "no program for " + stored.workflow + " version " + std::to_string(stored.instance.version)});
     if (auto why = resolve(*engine, stored)) return fail<CancelOutcome>(misfit_error(stored, *why));
     Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, std::nullopt};
     engine::Step step = engine->cancel(std::move(stored.instance), {now_ms, &timer_sequence});

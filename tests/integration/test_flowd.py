@@ -1429,6 +1429,19 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(get("/v1/instances")[0], 404)
         self.assertEqual(get("/v1/%65vents")[0], 404)
         self.assertEqual(flowd.request("GET", "/metrics?name=x")[0], 200)
+        listening = [json.loads(line) for line in flowd.log if '"flowd is listening"' in line]
+        self.assertEqual(listening[0]["metrics_listen"], f"127.0.0.1:{port}")
+
+    def test_a_metrics_address_with_port_0_says_which_port_it_got(self):
+        flowd = self.start(metrics_listen="127.0.0.1:0")
+        listening = [json.loads(line) for line in flowd.log if '"flowd is listening"' in line]
+        host, port = listening[0]["metrics_listen"].rsplit(":", 1)
+        self.assertEqual(host, "127.0.0.1")
+        self.assertNotEqual(port, "0")
+        connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        connection.request("GET", "/healthz")
+        self.assertEqual(connection.getresponse().status, 200)
+        connection.close()
 
 
     def test_cancel_and_versions(self):

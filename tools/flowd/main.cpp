@@ -515,9 +515,13 @@ int main(int argc, char** argv) {
         if (error || opening->stopped_before) return error;
         listening = true;
         auto bound = server.local_endpoint();
-        log("info", "flowd is listening", {{"listen", flow::http::endpoint_text(bound)},
-                                           {"tls", tls != nullptr},
-                                           {"db", args->db}, {"workflows", compiled.program->workflows.size()}});
+        json fields = {{"listen", flow::http::endpoint_text(bound)},
+                       {"tls", tls != nullptr},
+                       {"db", args->db},
+                       {"workflows", compiled.program->workflows.size()}};
+        // The port the metrics listener got, too (`metrics_listen` may ask for port 0).
+        if (metrics_server) fields["metrics_listen"] = flow::http::endpoint_text(metrics_server->local_endpoint());
+        log("info", "flowd is listening", fields);
         return std::nullopt;
     };
     // Ends the I/O threads: at once (`stop_now`, when the start failed), or once a signal has
