@@ -1584,6 +1584,19 @@ class FlowdTest(unittest.TestCase):
         self.assertIsNone(flowd.process.poll(), "".join(flowd.log)[-3000:])
         self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
 
+    def stop_cleanly(self, process, when):
+        """SIGTERM to a flowd started by hand, which must log `stopped` and exit 0; the rest of its log."""
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, rest = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            self.fail(f"flowd did not stop after a SIGTERM {when}")
+        self.assertEqual(process.returncode, 0, rest[-2000:])
+        self.assertIn('"msg":"stopped"', rest)
+        return rest
+
     def test_a_stop_during_the_start_ends_flowd_at_once(self):
         # Three hundred stored versions of a workflow the files no longer hold are compiled
         # again at start, each saying so: SIGTERM after the first, before flowd listens. It
@@ -1601,15 +1614,7 @@ class FlowdTest(unittest.TestCase):
         for line in process.stderr:
             if "no longer compiles" in line:
                 break
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, rest = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            self.fail("flowd did not stop after a SIGTERM during its start")
-        self.assertEqual(process.returncode, 0, rest)
-        self.assertIn('"msg":"stopped"', rest)
+        rest = self.stop_cleanly(process, "during its start")
         self.assertNotIn('"msg":"flowd is ready"', rest)
 
     def test_a_stop_signal_while_the_flows_compile_stops_flowd_cleanly(self):
@@ -1637,15 +1642,7 @@ class FlowdTest(unittest.TestCase):
                 break
             time.sleep(0.001)
         self.assertLess(time.time(), deadline, "flowd never held the stop signals pending")
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, log = process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            self.fail("flowd did not stop")
-        self.assertEqual(process.returncode, 0, log[-2000:])
-        self.assertIn('"msg":"stopped"', log)
+        self.stop_cleanly(process, "while the flows compile")
 
     def test_a_second_flowd_on_the_same_database_is_refused_and_the_first_goes_on(self):
         flowd = self.start()
