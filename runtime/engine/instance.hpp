@@ -51,4 +51,8 @@ struct Instance {
     std::uint64_t uuid_counter = 0;
 };
 
+// Whether the instance has an error to show: a failed one always (its reason, `fail ""`
+// included), another only the runtime error its `on cancel` hit.
+inline bool has_error(const Instance& instance) { return instance.status == Status::Failed || !instance.error.empty(); }
+
 }  // namespace flow::engine

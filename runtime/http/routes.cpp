@@ -498,9 +498,7 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
     } else {
         body["vars"] = json::object();
     }
-    // A failed instance has its reason, `fail ""` included (as flowc simulate shows it).
-    const bool has_error = !i.instance.error.empty() || i.instance.status == engine::Status::Failed;
-    body["error"] = has_error ? json(i.instance.error) : json();
+    body["error"] = engine::has_error(i.instance) ? json(i.instance.error) : json();  // as flowc simulate shows it
     json timers = json::array();
     for (const auto& t : i.instance.timers) timers.push_back({{"due", service::timestamp(t.due_ms)}, {"sequence", t.sequence}});
     body["timers"] = std::move(timers);

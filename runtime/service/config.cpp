@@ -40,6 +40,13 @@ std::optional<std::string> url_problem(const std::string& url) {
     return std::nullopt;
 }
 
+// Whether the text holds a control character or begins or ends with a space: the final newline of
+// a secret read from a file, say, which no header could carry.
+bool has_control_or_end_space(std::string_view text) {
+    const auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; };
+    return std::any_of(text.begin(), text.end(), control) || (!text.empty() && (text.front() == ' ' || text.back() == ' '));
+}
+
 // Whether the text is base64 as RFC 4648 writes it: groups of four characters of its alphabet,
 // the last one padded with at most two '='.
 bool is_base64(std::string_view text) {
@@ -61,9 +68,7 @@ std::optional<std::string> secret_problem(const std::string& secret) {
     if (secret.empty()) return "must not be empty";
     if (secret.find_first_not_of('=', 6) == std::string::npos && secret.rfind("whsec_", 0) == 0)
         return "is whsec_ with no key after it (write whsec_ followed by the key in base64)";
-    const auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; };
-    if (std::any_of(secret.begin(), secret.end(), control) || secret.front() == ' ' || secret.back() == ' ')
-        return "holds a control character or begins or ends with a space (a newline at its end?)";
+    if (has_control_or_end_space(secret)) return "holds a control character or begins or ends with a space (a newline at its end?)";
     if (secret.rfind("whsec_", 0) == 0 && !is_base64(std::string_view(secret).substr(6)))
         return "is whsec_ followed by text that is not base64 (the key in base64 is expected after whsec_)";
     return std::nullopt;
@@ -255,10 +260,7 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     // An Authorization header's value is read without the white space at its ends, and holds no
     // control character: a token with either (the newline that ends a secret file) could never
     // be matched, and every admin call would be refused.
-    const auto control = [](unsigned char c) { return c < 0x20 || c == 0x7F; };
-    const std::string& token = config.admin_token;
-    if (std::any_of(token.begin(), token.end(), [&](char c) { return control(static_cast<unsigned char>(c)); }) ||
-        (!token.empty() && (token.front() == ' ' || token.back() == ' ')))
+    if (has_control_or_end_space(config.admin_token))
         return std::string("admin_token holds a control character or begins or ends with a space (a newline at its end?): "
                            "an Authorization header could never carry it");
     if (auto e = text_field("synchronous", config.synchronous)) return e;

@@ -28,7 +28,6 @@ store::Result<T> fail(store::StoreError e) {
     return store::Result<T>::failure(std::move(e));
 }
 
-// Gives a stored instance the indexes of the program that runs it.
 // Whether a pending timer names a timer of the workflow.
 bool names_a_timer(const ir::Workflow& workflow, const engine::PendingTimer& timer) {
     if (timer.state < 0 || static_cast<std::size_t>(timer.state) >= workflow.states.size()) return false;
@@ -184,7 +183,7 @@ store::Status Processor::save_step(store::Transaction& tx, const engine::Engine&
     }
     // Why it failed (`fail`, an empty reason included, or a runtime error), or the runtime error
     // its `on cancel` hit (ended cancelled all the same).
-    if (i.status == engine::Status::Failed || (i.status != engine::Status::Running && !i.error.empty())) {
+    if (i.status != engine::Status::Running && engine::has_error(i)) {
         std::string error;
         JsonWriter(error, compact).open().key("error").string(i.error).close();
         transition_entries.push_back({cause.at, "error", std::move(error)});

@@ -253,9 +253,7 @@ void Simulator::finish() {
         w.key("state").string_or_null(engine_.state_name(instance));
         w.key("status").string(engine::status_name(instance.status));
         w.key("error");
-        // A failed instance has its reason, `fail ""` included; another has one only from a
-        // runtime error in its `on cancel`.
-        if (instance.error.empty() && instance.status != engine::Status::Failed) w.null(); else w.string(instance.error);
+        if (engine::has_error(instance)) w.string(instance.error); else w.null();
         w.key("vars").open();
         for (std::size_t v = 0; v < workflow.vars.size() && v < instance.vars.size(); ++v) {
             const ir::Var& var = workflow.vars[v];
