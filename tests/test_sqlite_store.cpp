@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -1107,4 +1108,44 @@ TEST_CASE("a signed message is bound to its first headers' digest until it is to
         REQUIRE((*tx.value)->bind_webhook_message("msg_4", "d4", "i4", 6000, 0).ok());
     }
     CHECK(raw.rows("SELECT count(*) FROM webhook_messages WHERE message_digest = 'msg_4'") == "0");
+}
+
+TEST_CASE("the API's reads run at once, each on its own connection, each seeing one whole commit") {
+    StoreOnDisk db;
+    store::Store& s = *db.store;
+    Raw raw(db.file);
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+             "INSERT INTO instances (id, workflow, version, key, state, status, vars, compensations, created_at, updated_at) VALUES "
+             "('i', 'W', 1, '\"a\"', NULL, 'running', '[]', '[]', 't', '0');");
+    // Each commit adds one history entry and writes the count into `updated_at`: a read that saw
+    // parts of two commits would find them apart.
+    std::atomic<bool> writing{true};
+    std::atomic<int> reads{0}, torn{0}, failed{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+        readers.emplace_back([&] {
+            while (writing || reads < 30) {
+                auto detail = s.instance_detail("i");
+                auto listed = s.instances({});
+                if (!detail.ok() || !detail.value->has_value() || !listed.ok() || listed.value->size() != 1) {
+                    ++failed;
+                    continue;
+                }
+                const auto& d = **detail.value;
+                if (std::to_string(d.history.size()) != d.instance.updated_at) ++torn;
+                ++reads;
+            }
+        });
+    }
+    for (int n = 1; n <= 150; ++n)
+        raw.exec("BEGIN; INSERT INTO history (instance, at, kind, detail) VALUES ('i', 't', 'delivery', '{}');"
+                 "UPDATE instances SET updated_at = '" + std::to_string(n) + "' WHERE id = 'i'; COMMIT;");
+    writing = false;
+    for (auto& r : readers) r.join();
+    CHECK(failed == 0);
+    CHECK(torn == 0);
+    CHECK(reads >= 30);
+    auto last = s.instance_detail("i");
+    REQUIRE(last.ok());
+    CHECK((*last.value)->history.size() == 150);
 }

@@ -1,6 +1,7 @@
 #include "runtime/store/sqlite_store.hpp"
 
 #include "runtime/engine/json_writer.hpp"
+#include "runtime/store/connection_pool.hpp"
 #include "runtime/store/database_lock.hpp"
 #include "runtime/store/instance_cache.hpp"
 #include "runtime/store/instance_list_sql.hpp"
@@ -724,9 +725,9 @@ struct PruneCandidate {
 
 class SqliteStore : public Store {
 public:
-    SqliteStore(DatabaseLock database_lock, std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
+    SqliteStore(DatabaseLock database_lock, std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers,
                 std::unique_ptr<Connection> background_reader, bool profile, std::size_t instance_cache)
-        : database_lock_(std::move(database_lock)), writer_(std::move(writer)), reader_(std::move(reader)), background_reader_(std::move(background_reader)),
+        : database_lock_(std::move(database_lock)), writer_(std::move(writer)), readers_(std::move(readers)), background_reader_(std::move(background_reader)),
           profile_(profile), cached_(instance_cache) {
         if (profile_) writer_->profile_statements();
     }
@@ -765,8 +766,8 @@ public:
     }
 
     Result<std::vector<Definition>> definitions() override {
-        std::lock_guard lock(read_mutex_);
-        Use s(reader_->prepare("SELECT name, version, hash, ir, sources, deployed_at FROM workflows ORDER BY name, version"));
+        auto reader = readers_.lease();
+        Use s(reader->prepare("SELECT name, version, hash, ir, sources, deployed_at FROM workflows ORDER BY name, version"));
         std::vector<Definition> out;
         int code;
         while ((code = s->step()) == SQLITE_ROW)
@@ -782,8 +783,8 @@ public:
     }
 
     Result<std::vector<StoredInstance>> instances(const InstanceFilter& f) override {
-        std::lock_guard lock(read_mutex_);
-        Use s(reader_->prepare(instance_list_sql(f)));
+        auto reader = readers_.lease();
+        Use s(reader->prepare(instance_list_sql(f)));
         int index = 1;
         s->bind(index++, f.after_row);
         if (!f.workflow.empty()) s->bind(index++, f.workflow);
@@ -796,7 +797,7 @@ public:
         std::vector<StoredInstance> out;
         int code;
         while ((code = s->step()) == SQLITE_ROW) {
-            auto read = read_instance(*s, *reader_);
+            auto read = read_instance(*s, *reader);
             if (!read.ok()) return fail<std::vector<StoredInstance>>(*read.error);
             out.push_back(std::move(*read.value));
         }
@@ -805,13 +806,13 @@ public:
     }
 
     Result<std::optional<StoredInstance>> instance(const std::string& id) override {
-        std::lock_guard lock(read_mutex_);
-        return instance_by_id(*reader_, id);
+        auto reader = readers_.lease();
+        return instance_by_id(*reader, id);
     }
 
     Result<std::optional<std::string>> recorded_event(const std::string& event_id) override {
-        std::lock_guard lock(read_mutex_);
-        return recorded_response(*reader_, event_id);
+        auto reader = readers_.lease();
+        return recorded_response(*reader, event_id);
     }
 
     // A read transaction on the API's reader, ended when it goes out of scope: its reads all see
@@ -828,14 +829,14 @@ public:
         std::optional<InstanceDetail> detail;
         std::vector<HistoryEntry> rows;  // as stored: a step's entries packed in one
         {
-            std::lock_guard lock(read_mutex_);
-            if (auto e = reader_->exec("BEGIN")) return fail<Found>(*e);
-            ReadTransaction read{*reader_};
-            auto found = instance_by_id(*reader_, id);
+            auto reader = readers_.lease();
+            if (auto e = reader->exec("BEGIN")) return fail<Found>(*e);
+            ReadTransaction read{*reader};
+            auto found = instance_by_id(*reader, id);
             if (!found.ok()) return fail<Found>(*found.error);
             if (!*found.value) return Result<Found>::success(std::nullopt);
             detail.emplace(InstanceDetail{std::move(**found.value), {}});
-            Use s(reader_->prepare("SELECT at, kind, detail FROM history WHERE instance = ? ORDER BY row"));
+            Use s(reader->prepare("SELECT at, kind, detail FROM history WHERE instance = ? ORDER BY row"));
             s->bind(1, id);
             int code;
             while ((code = s->step()) == SQLITE_ROW) rows.push_back({s->text(0), s->text(1), s->text(2)});
@@ -849,11 +850,11 @@ public:
     Result<std::optional<HistoryPage>> history(const std::string& instance, std::optional<HistoryPosition> after,
                                                int limit) override {
         using Found = std::optional<HistoryPage>;
-        std::lock_guard lock(read_mutex_);
-        if (auto e = reader_->exec("BEGIN")) return fail<Found>(*e);
-        ReadTransaction read{*reader_};
+        auto reader = readers_.lease();
+        if (auto e = reader->exec("BEGIN")) return fail<Found>(*e);
+        ReadTransaction read{*reader};
         {
-            Use known(reader_->prepare("SELECT 1 FROM instances WHERE id = ?"));
+            Use known(reader->prepare("SELECT 1 FROM instances WHERE id = ?"));
             known->bind(1, instance);
             int code = known->step();
             if (code == SQLITE_DONE) return Result<Found>::success(std::nullopt);
@@ -862,7 +863,7 @@ public:
         HistoryPage page;
         page.last = after;
         // From the row of the entry `after` on: the rest of its entries, then the rows after it.
-        Use s(reader_->prepare("SELECT row, at, kind, detail FROM history WHERE instance = ? AND row >= ? ORDER BY row"));
+        Use s(reader->prepare("SELECT row, at, kind, detail FROM history WHERE instance = ? AND row >= ? ORDER BY row"));
         s->bind(1, instance).bind(2, after ? after->row : 0);
         std::vector<HistoryEntry> row_entries;
         int code;
@@ -895,9 +896,9 @@ public:
 
     Result<std::optional<CommandDetail>> command(const std::string& id) override {
         using Found = std::optional<CommandDetail>;
-        std::lock_guard lock(read_mutex_);
+        auto reader = readers_.lease();
         static const std::string sql = std::string("SELECT ") + command_columns + ", delivered_at FROM outbox WHERE id = ?";
-        Use s(reader_->prepare(sql));
+        Use s(reader->prepare(sql));
         s->bind(1, id);
         int code = s->step();
         if (code == SQLITE_DONE) return Result<Found>::success(std::nullopt);
@@ -908,7 +909,7 @@ public:
 
     Result<std::vector<OutboxCommand>> outbox(const std::string& status, int limit, std::int64_t after_row,
                                               const std::string& target) override {
-        std::lock_guard lock(read_mutex_);
+        auto reader = readers_.lease();
         // The status is written into the statement when it is one of the three, so that
         // SQLite sees that a partial index (pending or dead commands only) answers it; with a
         // target, the dead are read from outbox_dead_by_target in row order, the pending from
@@ -920,7 +921,7 @@ public:
         else if (!status.empty()) sql += " AND status = ?";
         if (!target.empty()) sql += " AND target = ?";
         sql += " ORDER BY row LIMIT ?";
-        Use s(reader_->prepare(sql));
+        Use s(reader->prepare(sql));
         int index = 1;
         s->bind(index++, after_row);
         if (!known && !status.empty()) s->bind(index++, status);
@@ -930,8 +931,8 @@ public:
     }
 
     Result<std::vector<std::pair<std::string, std::int64_t>>> counts() override {
-        std::lock_guard lock(read_mutex_);
-        Use s(reader_->prepare(
+        auto reader = readers_.lease();
+        Use s(reader->prepare(
             "SELECT 'instances_' || status, count(*) FROM instances GROUP BY status "
             "UNION ALL SELECT 'outbox_pending', count(*) FROM outbox WHERE status = 'pending' "
             "UNION ALL SELECT 'outbox_dead', count(*) FROM outbox WHERE status = 'dead' "
@@ -993,7 +994,8 @@ public:
 
     Result<std::optional<std::int64_t>> next_command_due(std::int64_t after_ms) override {
         // Target by target through the index, as the relay reads them.
-        return next_due(*background_reader_, background_mutex_, std::string("WITH pending AS (") + pending_targets_sql +
+        std::lock_guard lock(background_mutex_);
+        return next_due(*background_reader_, std::string("WITH pending AS (") + pending_targets_sql +
                             ") SELECT min((SELECT min(next_attempt_ms) FROM outbox WHERE status = 'pending' "
                             "AND target = pending.target AND next_attempt_ms > ?1 AND next_attempt_ms < " WAITING_MS_SQL ")) "
                             "FROM pending",
@@ -1068,8 +1070,8 @@ public:
             const std::int64_t limit = std::min(rows_per_read, most_rows - looked_at);
             std::int64_t rows = 0, last_row = at.after_row;
             {
-                std::lock_guard lock(read_mutex_);
-                Use read(reader_->prepare("SELECT row, id, updated_at < ?4 FROM instances WHERE status = ?1 AND row > ?2 AND row < ?3 "
+                auto reader = readers_.lease();
+                Use read(reader->prepare("SELECT row, id, updated_at < ?4 FROM instances WHERE status = ?1 AND row > ?2 AND row < ?3 "
                                           "ORDER BY row LIMIT ?5"));
                 read->bind(1, std::string(ended[at.part])).bind(2, at.after_row).bind(3, *boundary.value).bind(4, before);
                 read->bind(5, limit);
@@ -1202,8 +1204,8 @@ public:
     // The lowest row of `table` (the outbox or the instances) made at or after `time`, or past
     // the last row: a bisection over the row ids, one look-up of the primary key per step.
     Result<std::int64_t> first_row_made_at_or_after(const std::string& table, const std::string& time) {
-        std::lock_guard lock(read_mutex_);
-        Use s(reader_->prepare("SELECT row, created_at FROM " + table + " WHERE row >= ? ORDER BY row LIMIT 1"));
+        auto reader = readers_.lease();
+        Use s(reader->prepare("SELECT row, created_at FROM " + table + " WHERE row >= ? ORDER BY row LIMIT 1"));
         std::int64_t low = 0;  // every row below is made before `time`
         std::int64_t high = std::numeric_limits<std::int64_t>::max();  // the answer is at most this
         while (low < high) {
@@ -1239,18 +1241,19 @@ public:
     }
 
     Result<std::optional<std::int64_t>> next_timer_due() override {
-        return next_due(*background_reader_, background_mutex_, "SELECT min(due_ms) FROM timers");
+        std::lock_guard lock(background_mutex_);
+        return next_due(*background_reader_, "SELECT min(due_ms) FROM timers");
     }
 
     Result<std::uint64_t> max_timer_sequence() override {
-        auto r = next_due(*reader_, read_mutex_, "SELECT max(sequence) FROM timers");
+        auto r = next_due(*readers_.lease(), "SELECT max(sequence) FROM timers");
         if (!r.ok()) return fail<std::uint64_t>(*r.error);
         return Result<std::uint64_t>::success(r.value->value_or(0) < 0 ? 0 : static_cast<std::uint64_t>(r.value->value_or(0)));
     }
 
     bool healthy() override {
-        std::lock_guard lock(read_mutex_);
-        Use s(reader_->prepare("SELECT 1"));
+        auto reader = readers_.lease();
+        Use s(reader->prepare("SELECT 1"));
         return s->step() == SQLITE_ROW;
     }
 
@@ -1320,9 +1323,9 @@ private:
         return std::nullopt;
     }
 
-    Result<std::optional<std::int64_t>> next_due(Connection& reader, std::mutex& mutex, const std::string& sql,
+    // On `reader`, which the caller holds.
+    Result<std::optional<std::int64_t>> next_due(Connection& reader, const std::string& sql,
                                                  std::optional<std::int64_t> parameter = std::nullopt) {
-        std::lock_guard lock(mutex);
         Use s(reader.prepare(sql));
         if (parameter) s->bind(1, *parameter);
         int code = s->step();
@@ -1346,10 +1349,10 @@ private:
     // it; a Transaction holds it from begin to commit.
     std::unique_ptr<Connection> writer_;
     std::mutex write_mutex_;
-    // The reader connection of the API (WAL lets it read while a write is open), guarded by
-    // `read_mutex_`.
-    std::unique_ptr<Connection> reader_;
-    std::mutex read_mutex_;
+    // The API's reader connections (WAL lets them read while a write is open), each lent to one
+    // read at a time: a long read holds up the API's other reads no longer than it takes a
+    // connection to come free.
+    sqlite::ConnectionPool readers_;
     // The relay's and the timer loop's reader, guarded by `background_mutex_`: a long read of the
     // API (an instance with a long history, a count of a large outbox for /metrics) holds up no
     // delivery and no timer.
@@ -1371,8 +1374,14 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
     // Before anything is read or written: another flowd may hold the file.
     auto lock = DatabaseLock::take((*writer.value)->file_name());
     if (!lock.ok()) return Result<std::unique_ptr<Store>>::failure(*lock.error);
-    auto reader = Connection::open(options.path, options.synchronous, false);
-    if (!reader.ok()) return Result<std::unique_ptr<Store>>::failure(*reader.error);
+    std::vector<std::unique_ptr<Connection>> readers;
+    for (int i = 0; i < std::max(options.readers, 1); ++i) {
+        auto reader = Connection::open(options.path, options.synchronous, false);
+        if (!reader.ok()) return Result<std::unique_ptr<Store>>::failure(*reader.error);
+        // A quarter of the writer's page cache each: the pages they share the operating system keeps.
+        if (auto e = (*reader.value)->exec("PRAGMA cache_size = -16384")) return Result<std::unique_ptr<Store>>::failure(*e);
+        readers.push_back(std::move(*reader.value));
+    }
     auto background_reader = Connection::open(options.path, options.synchronous, false);
     if (!background_reader.ok()) return Result<std::unique_ptr<Store>>::failure(*background_reader.error);
     if (options.max_megabytes > 0) {
@@ -1385,7 +1394,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
         if (auto e = (*writer.value)->exec("PRAGMA max_page_count = " + std::to_string(pages)))
             return Result<std::unique_ptr<Store>>::failure(*e);
     }
-    auto store = std::make_unique<SqliteStore>(std::move(*lock.value), std::move(*writer.value), std::move(*reader.value), std::move(*background_reader.value),
+    auto store = std::make_unique<SqliteStore>(std::move(*lock.value), std::move(*writer.value), std::move(readers), std::move(*background_reader.value),
                                                options.profile_statements, options.instance_cache);
     if (auto e = store->migrate()) return Result<std::unique_ptr<Store>>::failure(*e);
     if (auto e = store->open_optional_indexes(options)) return Result<std::unique_ptr<Store>>::failure(*e);

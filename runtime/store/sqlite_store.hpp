@@ -16,6 +16,8 @@ struct SqliteOptions {
     std::int64_t max_megabytes = 0;    // the database's size limit (PRAGMA max_page_count); 0: none
     bool profile_statements = false;   // benchmarks: print the time per statement to stderr at close
     std::size_t instance_cache = 10000;  // running instances the writer keeps parsed (instance_cache.hpp); 0: none
+    // The API's reader connections (connection_pool.hpp): reads that run at once, each on its own.
+    int readers = 4;
     // An index of the outbox by instance, built at open (dropped when false): pruning ended
     // instances needs it, and refuses to run without it; each command's insert pays for it.
     bool commands_by_instance = false;
