@@ -1128,8 +1128,7 @@ TEST_CASE("instances: filters, limit capped at 1000 and stable cursors") {
 }
 
 TEST_CASE("lists: limit defaults to 100 and is capped at 1000, for instances and for the outbox") {
-    Server s;
-    s.config.max_batch_events = 1001;
+    Server s;  // a batch of 1,001 events is under the default max_batch_events
     json batch = json::array();
     for (int i = 0; i < 1001; ++i)
         batch.push_back({{"specversion", "1.0"}, {"id", "e" + std::to_string(i)}, {"type", "Go"}, {"source", "test"},
@@ -1815,6 +1814,7 @@ TEST_CASE("a batch of more events than max_batch_events is refused whole with 41
     };
     auto refused = s.call(beast_http::verb::post, "/v1/events", batch_of(0, 4), batch_type);
     CHECK(refused.result_int() == 413);
+    CHECK(refused[beast_http::field::connection] == "close");  // after a 413 the connection is closed
     CHECK(s.body_of(refused)["error"] == "a batch holds at most 3 events (max_batch_events), and this one holds 4: send it in parts");
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());
     CHECK(s.call(beast_http::verb::get, "/metrics").body().find("flow_events_total{outcome=\"rejected_413\"} 1\n") != std::string::npos);

@@ -241,7 +241,10 @@ void post_events(const Request& req, Services& s, Reply reply) {
         json body = {{"error", e->message}};
         if (e->index >= 0) body["index"] = e->index;
         const char* metric = e->status == 422 ? "rejected_422" : e->status == 413 ? "rejected_413" : "rejected_400";
-        return refuse(metric, json_response(static_cast<unsigned>(e->status), body, req.version()), unreadable_digest, "");
+        Response refusal = json_response(static_cast<unsigned>(e->status), body, req.version());
+        // After a 413 the connection is closed (INTERFACES.md), this one's body read whole or not.
+        if (e->status == 413) refusal.set(beast_http::field::connection, "close");
+        return refuse(metric, std::move(refusal), unreadable_digest, "");
     }
     if (std::get<EventsInput>(input).events.empty())
         return reply(accepted({}, std::get<EventsInput>(input).batch, started, req.version(), s));  // an empty batch

@@ -225,7 +225,9 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
                                      [executor](std::function<void()> work) { asio::post(executor, std::move(work)); }));
             },
             asio::use_awaitable);
-        bool keep_alive = request.keep_alive() && !state->stopping;
+        // A handler that answers `Connection: close` ends the connection (a 413 of too many events).
+        const bool handler_closes = beast_http::token_list(response[beast_http::field::connection]).exists("close");
+        bool keep_alive = request.keep_alive() && !handler_closes && !state->stopping;
         response.keep_alive(keep_alive);
         co_await send(stream, std::move(response), limits.write_timeout);
         if (!keep_alive) break;

@@ -29,7 +29,10 @@ struct Config {
     std::vector<std::string> webhook_secrets;
     std::string admin_token;
     std::size_t max_body_bytes = 1048576;
-    std::size_t max_batch_events = 1000;  // a CloudEvents batch holds at most this many events
+    // A CloudEvents batch holds at most this many events. The default is more than a batch of the
+    // smallest CloudEvents can hold under the default max_body_bytes (about 19,400), so that a
+    // sender within the contract's limits never meets it.
+    std::size_t max_batch_events = 20000;
     std::string synchronous = "FULL";
     std::size_t max_connections = 1024;
     std::int64_t header_timeout_ms = 10000;
