@@ -230,6 +230,7 @@ std::string draw(const ir::Program& program, const ir::Workflow& w, GraphFormat 
 }
 
 std::string draw(const ir::Program& program, const std::vector<const ir::Workflow*>& workflows, GraphFormat format) {
+    if (workflows.empty()) return format == GraphFormat::Mermaid ? "stateDiagram-v2\n" : "";  // Graphviz reads no graph from nothing
     if (workflows.size() == 1 || format == GraphFormat::Dot) {
         std::string out;  // Graphviz reads several graphs from one file
         for (const ir::Workflow* w : workflows) out += draw(program, *w, format);

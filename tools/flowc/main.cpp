@@ -217,10 +217,9 @@ int graph(int argc, char** argv) {
     if (drawn.empty() && !options->workflow.empty())
         return usage("no workflow '" + options->workflow + "' in " + options->files.front());
     if (status != exit_ok) return status;
-    if (drawn.empty()) {
-        say("no workflow in " + options->files.front());
-        return exit_errors;
-    }
+    // A file of declarations alone (the events and commands other files import) is not an
+    // error: there is nothing to draw, an empty diagram is drawn, and a note says so.
+    if (drawn.empty()) say("no workflow in " + options->files.front() + ": nothing to draw");
     std::cout << flow::draw(*result.program, drawn, format);
     return flushed(exit_ok);
 }
