@@ -53,6 +53,16 @@ TEST_CASE("backoff doubles from the initial delay with jitter, is capped, and Re
     }
 }
 
+TEST_CASE("a backoff of zero retries at once, whatever the attempt and whatever Retry-After asks") {
+    std::mt19937_64 random(7);
+    for (int attempts : {1, 2, 30, 1000000}) {
+        CHECK(flow::relay::Relay::backoff_ms({12, 0, 0}, attempts, std::nullopt, random) == 0);
+        CHECK(flow::relay::Relay::backoff_ms({12, 0, 8000}, attempts, std::nullopt, random) == 0);
+    }
+    CHECK(flow::relay::Relay::backoff_ms({12, 0, 0}, 1, 3000, random) == 0);  // cut to the cap
+    CHECK(flow::relay::Relay::backoff_ms({12, 0, 8000}, 1, 3000, random) == 3000);
+}
+
 TEST_CASE("Retry-After in seconds is read whatever its size, and never overflows") {
     using flow::relay::parse_retry_after;
     constexpr std::int64_t longest = std::numeric_limits<std::int64_t>::max();

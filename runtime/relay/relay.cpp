@@ -109,7 +109,7 @@ std::int64_t Relay::backoff_ms(const service::RetryPolicy& policy, int attempts,
     // that keeps answering so would use up every attempt within milliseconds.
     if (retry_after_ms && *retry_after_ms > 0) return std::min(*retry_after_ms, policy.max_backoff_ms);
     std::int64_t delay = policy.initial_backoff_ms;
-    for (int i = 1; i < attempts && delay < policy.max_backoff_ms; ++i) delay *= 2;
+    for (int i = 1; i < attempts && delay > 0 && delay < policy.max_backoff_ms; ++i) delay *= 2;
     delay = std::min(delay, policy.max_backoff_ms);
     std::uniform_int_distribution<std::int64_t> jitter(delay / 2, delay);
     return jitter(random);

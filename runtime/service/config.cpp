@@ -155,7 +155,7 @@ std::optional<std::string> read_target(const std::string& name, const json& j, T
         for (auto [field, into] : {std::pair{"initial_backoff_ms", &t.retry.initial_backoff_ms},
                                    std::pair{"max_backoff_ms", &t.retry.max_backoff_ms}})
             if (r.contains(field))
-                if (auto e = integer_in_range(r[field], at + field, 1, longest_backoff_ms, *into)) return e;
+                if (auto e = integer_in_range(r[field], at + field, 0, longest_backoff_ms, *into)) return e;  // 0: at once
     }
     return std::nullopt;
 }

@@ -1202,6 +1202,22 @@ class FlowdTest(unittest.TestCase):
         self.assertLess(max(gaps), 0.6, f"seconds between First's attempts: {gaps}")
         self.assertEqual([c["type"] for c in self.receiver.commands()][-1], "Second")
 
+    def test_a_backoff_of_zero_retries_at_once(self):
+        # The contract sets no range for the backoffs; zero is the fast retry a test wants.
+        attempts = []
+
+        def behaviour(path, command, attempt):
+            attempts.append(time.monotonic())
+            return (503, {"Retry-After": "3600"}) if attempt <= 4 else (200, {})
+
+        flowd = self.start(behaviour, retry={"max_attempts": 6, "initial_backoff_ms": 0, "max_backoff_ms": 0})
+        flowd.post_event({"id": "z1", "type": "Start", "data": {"id": "z1", "n": 1}})
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"], timeout=20, what="delivery")
+        delivered = flowd.request("GET", "/v1/outbox?status=delivered")[1]["commands"]
+        self.assertEqual([c["attempts"] for c in delivered], [5, 5])  # each delivered after four 503s
+        self.assertEqual(len(attempts), 10)
+        self.assertLess(attempts[-1] - attempts[0], 2.0, "ten attempts, each retried at once despite Retry-After")
+
     def test_a_name_server_that_never_answers_holds_up_neither_another_target_nor_a_stop(self):
         # In namespaces of its own, where 127.0.0.1:53 is a name server that never answers.
         probe = subprocess.run(["unshare", "-rmn", "true"], capture_output=True)
@@ -1854,11 +1870,11 @@ class FlowdTest(unittest.TestCase):
                 ({"targets": {"sink": sink}, "max_batch_events": 0}, "max_batch_events must be an integer from 1 to 100000"),
                 ({"targets": {"sink": sink}, "max_batch_events": 100001}, "max_batch_events must be an integer from 1 to 100000"),
                 ({"targets": {"sink": dict(sink, retry={"max_backoff_ms": 9223372036854775807})}},
-                 "targets.sink.retry.max_backoff_ms must be an integer from 1 to 2592000000"),
+                 "targets.sink.retry.max_backoff_ms must be an integer from 0 to 2592000000"),
                 ({"targets": {"sink": dict(sink, retry={"max_attempts": 4294967296})}},
                  "targets.sink.retry.max_attempts must be an integer from 1 to 1000000"),
-                ({"targets": {"sink": dict(sink, retry={"initial_backoff_ms": 0})}},
-                 "targets.sink.retry.initial_backoff_ms must be an integer from 1 to 2592000000"),
+                ({"targets": {"sink": dict(sink, retry={"initial_backoff_ms": -1})}},
+                 "targets.sink.retry.initial_backoff_ms must be an integer from 0 to 2592000000"),
                 # Not a range, but refused the same way: a command can never name such a target.
                 ({"targets": {"sink": sink, "": sink}}, "targets: a target's name must not be empty")):
             path = os.path.join(self.dir, "range.json")
