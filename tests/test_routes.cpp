@@ -1652,17 +1652,23 @@ TEST_CASE("event input: an event's own time is an RFC 3339 timestamp, with any o
     CHECK(std::get<http::InputError>(binary).status == 400);
 }
 
-TEST_CASE("a CloudEvent needs specversion 1.0 and a source, in every mode; a plain event needs neither") {
+TEST_CASE("a CloudEvent needs specversion 1.0 in every mode, and a source given must be a non-empty string; a plain event needs neither") {
     auto refusal = [](const std::variant<http::EventsInput, http::InputError>& read) {
         REQUIRE(std::holds_alternative<http::InputError>(read));
         const auto& error = std::get<http::InputError>(read);
         return std::to_string(error.status) + " " + error.message + (error.index >= 0 ? " @" + std::to_string(error.index) : "");
     };
     const std::string no_source = R"({"specversion": "1.0", "id": "1", "type": "T"})";
+    const std::string empty_source = R"({"specversion": "1.0", "source": "", "id": "1", "type": "T"})";
+    const std::string number_source = R"({"specversion": "1.0", "source": 7, "id": "1", "type": "T"})";
     const std::string old_version = R"({"specversion": "0.3", "source": "/t", "id": "1", "type": "T"})";
     const std::string no_version = R"({"source": "/t", "id": "1", "type": "T"})";
-    CHECK(refusal(http::read_events("application/cloudevents+json", {}, no_source)) ==
-          "400 the CloudEvent is not a CloudEvent: 'source' must be a non-empty string");
+    // A source left out is let pass (flowd reads nothing from it); one given must be one.
+    CHECK(std::holds_alternative<http::EventsInput>(http::read_events("application/cloudevents+json", {}, no_source)));
+    CHECK(refusal(http::read_events("application/cloudevents+json", {}, empty_source)) ==
+          "400 the CloudEvent is not a CloudEvent: 'source', when given, must be a non-empty string");
+    CHECK(refusal(http::read_events("application/cloudevents+json", {}, number_source)) ==
+          "400 the CloudEvent is not a CloudEvent: 'source', when given, must be a non-empty string");
     CHECK(refusal(http::read_events("application/cloudevents+json", {}, old_version)) ==
           "400 the CloudEvent is not a CloudEvent 1.0: 'specversion' must be \"1.0\"");
     CHECK(refusal(http::read_events("application/cloudevents+json", {}, no_version)) ==
@@ -1671,10 +1677,16 @@ TEST_CASE("a CloudEvent needs specversion 1.0 and a source, in every mode; a pla
     CHECK(refusal(http::read_events("application/cloudevents+json", {}, R"({"specversion": "1.0", "source": "/t", "type": "T"})")) ==
           "400 the CloudEvent is not an event: 'id' must be a non-empty string");
     CHECK(refusal(http::read_events("application/cloudevents-batch+json", {},
-                                    R"([{"specversion": "1.0", "source": "/t", "id": "1", "type": "T"}, )" + no_source + "]")) ==
-          "422 event 1 of the batch is not a CloudEvent: 'source' must be a non-empty string @1");
-    CHECK(refusal(http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-id", "2"}, {"ce-type", "T"}}, "{}")) ==
-          "400 the CloudEvent is not a CloudEvent: 'source' must be a non-empty string");
+                                    R"([{"specversion": "1.0", "source": "/t", "id": "1", "type": "T"}, )" + empty_source + "]")) ==
+          "422 event 1 of the batch is not a CloudEvent: 'source', when given, must be a non-empty string @1");
+    auto batch = http::read_events("application/cloudevents-batch+json", {}, "[" + no_source + "]");
+    REQUIRE(std::holds_alternative<http::EventsInput>(batch));
+    CHECK(std::get<http::EventsInput>(batch).events.size() == 1);
+    auto binary = http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-id", "2"}, {"ce-type", "T"}}, "{}");
+    REQUIRE(std::holds_alternative<http::EventsInput>(binary));
+    CHECK(std::get<http::EventsInput>(binary).events.at(0).id == "2");
+    CHECK(refusal(http::read_events("application/json", {{"ce-specversion", "1.0"}, {"ce-source", ""}, {"ce-id", "2"}, {"ce-type", "T"}}, "{}")) ==
+          "400 the CloudEvent is not a CloudEvent: 'source', when given, must be a non-empty string");
     CHECK(refusal(http::read_events("application/json", {{"ce-specversion", "0.3"}, {"ce-source", "/t"}, {"ce-id", "2"}, {"ce-type", "T"}},
                                     "{}")) == "400 the CloudEvent is not a CloudEvent 1.0: 'specversion' must be \"1.0\"");
     // An empty ce-specversion is a binary-mode event that names no version, not a plain event.

@@ -117,12 +117,15 @@ std::variant<json, InputError> binary_attributes(const std::map<std::string, std
 }
 
 // CloudEvents 1.0 requires `specversion` ("1.0") and a non-empty `source` besides `id` and `type`;
-// a plain event needs neither. Null when the attributes are there.
+// a plain event needs neither. `specversion` is what makes a CloudEvent one, and must be there.
+// A `source` left out is let pass: flowd reads nothing from it (an event is known by its `id`
+// alone, as the contract has it), and a producer that leaves it out loses nothing by it; one
+// given must be what CloudEvents says it is. Null when the attributes are as they must be.
 std::optional<InputError> cloudevent_attributes_missing(const json& specversion, const json& source, const std::string& where) {
     if (!specversion.is_string() || specversion.get_ref<const std::string&>() != "1.0")
         return InputError{400, where + "is not a CloudEvent 1.0: 'specversion' must be \"1.0\""};
-    if (!source.is_string() || source.get_ref<const std::string&>().empty())
-        return InputError{400, where + "is not a CloudEvent: 'source' must be a non-empty string"};
+    if (!source.is_null() && (!source.is_string() || source.get_ref<const std::string&>().empty()))
+        return InputError{400, where + "is not a CloudEvent: 'source', when given, must be a non-empty string"};
     return std::nullopt;
 }
 
