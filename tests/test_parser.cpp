@@ -83,6 +83,12 @@ TEST_CASE("keywords cannot name things, but fields may be keywords") {
     CHECK(syntax_errors("type T { state: int, on: string, key: bool }") == "");
 }
 
+TEST_CASE("a command's target may be any name, a keyword included: it names an endpoint, not a thing of the file") {
+    CHECK(syntax_errors("command C to start { id: string }") == "");
+    CHECK(syntax_errors("command C to event { id: string } command D to to {}") == "");
+    CHECK(syntax_errors("command C to { id: string }") != "");  // a target there must be
+}
+
 TEST_CASE("the key's name is a field name, so it may be a keyword; a var may not") {
     CHECK(syntax_errors("workflow W { key type: string }") == "");
     CHECK(syntax_errors("workflow W { key if: int }") == "");
