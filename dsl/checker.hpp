@@ -97,6 +97,11 @@ private:
         int visible_vars = 0;  // initializers see only the vars declared before them
     };
     ir::Expr expression(const ast::Expression& e, Scope& scope);
+    // `e` where a value of type `expected` is stored (a var, a field): a list literal standing
+    // alone there takes its elements' type from it, so that `[1, "a"]` is a list<json> where a
+    // json or a list<json> is expected. Any other expression is checked as by expression().
+    ir::Expr expression_as(const ast::Expression& e, const Type& expected, Scope& scope);
+    const Type* list_context_ = nullptr;  // set by expression_as for the list literal it checks next
     // Operations along the current path of nested expressions: bounded, so that neither the
     // checker nor the engine recurses without limit on a hostile file.
     int expression_depth_ = 0;
@@ -108,7 +113,7 @@ private:
     ir::Expr call(const ast::Name& function, const ast::CallArguments& args, Scope& scope);
     ir::Expr binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, const Span& where);
     ir::Expr record_literal(const ast::RecordLiteral& r, Scope& scope);
-    ir::Expr list_literal(const ast::ListLiteral& l, Scope& scope);
+    ir::Expr list_literal(const ast::ListLiteral& l, Scope& scope, const Type* context);
     // Builds the record of a command for `emit` or `compensate with`, checking every field.
     ir::Expr field_values(const ir::Record& record, const ast::Name& type_name,
                           const std::vector<ast::FieldValue>& fields, Scope& scope);

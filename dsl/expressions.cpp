@@ -12,6 +12,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <utility>
 
 namespace flow {
 
@@ -517,7 +518,7 @@ ir::Expr Checker::primary(const ast::Primary& p, Scope& scope) {
     } else if (const auto* r = boost::get<x3::forward_ast<ast::RecordLiteral>>(&p)) {
         return record_literal(r->get(), scope);
     } else if (const auto* l = boost::get<x3::forward_ast<ast::ListLiteral>>(&p)) {
-        return list_literal(l->get(), scope);
+        return list_literal(l->get(), scope, std::exchange(list_context_, nullptr));
     } else if (const auto* inner = boost::get<x3::forward_ast<ast::Parenthesized>>(&p)) {
         return expression(inner->get().inner, scope);
     } else {
@@ -535,24 +536,43 @@ ir::Expr Checker::record_literal(const ast::RecordLiteral& r, Scope& scope) {
     return field_values(*record, r.type, r.fields, scope);
 }
 
-ir::Expr Checker::list_literal(const ast::ListLiteral& l, Scope& scope) {
+ir::Expr Checker::expression_as(const ast::Expression& e, const Type& expected, Scope& scope) {
+    const bool list_alone = e.rest.empty() && e.first.operators.empty() && e.first.operand.suffixes.empty() &&
+                            boost::get<x3::forward_ast<ast::ListLiteral>>(&e.first.operand.primary) != nullptr;
+    const Type& wanted = expected.required();
+    if (list_alone && (wanted.is(Type::Kind::Json) || wanted.is(Type::Kind::List))) list_context_ = &expected;
+    ir::Expr out = expression(e, scope);  // with its depth limit; the literal takes list_context_ first
+    list_context_ = nullptr;              // not taken when the expression was refused before it
+    return out;
+}
+
+ir::Expr Checker::list_literal(const ast::ListLiteral& l, Scope& scope, const Type* context) {
     ir::Expr out;
     out.op = ir::Op::MakeList;
     out.position = position(l, scope.file);
+    // Where a json or a list<json> is expected, elements that share no type make a list<json>,
+    // each stored as its JSON form. Elsewhere they share one type. (Elements that share one keep
+    // it, so that a program valid before compiles to the same IR.)
+    const Type element_context = !context                                  ? Type::never()
+                                 : context->required().is(Type::Kind::Json) ? Type::json()
+                                                                            : context->required().element();
+    const bool any_elements = element_context.is(Type::Kind::Json);
     Type element = Type::never();
     bool failed = false;
     for (const ast::Expression& e : l.elements) {
-        ir::Expr value = expression(e, scope);
+        ir::Expr value = context ? expression_as(e, element_context, scope) : expression(e, scope);
         if (value.type.is_error()) {
             failed = true;
         } else {
             Type shared;
-            if (!unify(element, value.type, shared)) {
+            if (unify(element, value.type, shared)) {
+                element = shared;
+            } else if (any_elements) {
+                element = Type::json();
+            } else {
                 diagnostics_.error(span(e, scope.file), "the elements of a list share one type: this " +
                                                             value.type.to_string() + " follows " + element.to_string());
                 failed = true;
-            } else {
-                element = shared;
             }
         }
         out.args.push_back(std::move(value));
@@ -569,8 +589,8 @@ ir::Expr Checker::field_values(const ir::Record& record, const ast::Name& type_n
     std::map<std::string, ir::Expr> given;
     bool failed = false;
     for (const ast::FieldValue& fv : fields) {
-        ir::Expr value = expression(fv.value, scope);
         const ir::FieldDecl* field = record.field(fv.name.text);
+        ir::Expr value = field ? expression_as(fv.value, field->type, scope) : expression(fv.value, scope);
         if (!field) {
             diagnostics_.error(span(fv.name, file), std::string(kind) + " '" + record.name + "' has no field '" + fv.name.text + "'");
             failed = true;

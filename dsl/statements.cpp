@@ -97,8 +97,10 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
     if (const auto* assign = boost::get<ast::Assign>(&s)) {
         st.kind = ir::Stmt::Kind::Assign;
         st.position = position(*assign, file);
-        ir::Expr value = expression(assign->value, scope);
         const std::string& target = assign->target.text;
+        const int assigned_var = scope.locals.first_accepted(target) ? -1 : w.var_index(target);
+        ir::Expr value = assigned_var < 0 ? expression(assign->value, scope)
+                                          : expression_as(assign->value, w.vars[static_cast<std::size_t>(assigned_var)].type, scope);
         if (const Local* local = scope.locals.first_accepted(target)) {
             diagnostics_.error(span(assign->target, file),
                                local->type.is(Type::Kind::Record) && program_.record(local->type.record_name()) &&

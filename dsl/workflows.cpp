@@ -219,7 +219,7 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
         if (v < 0) continue;
         init.visible_vars = v;
         ir::Var& declared = w.vars[static_cast<std::size_t>(v)];
-        declared.initializer = coerce(expression(var->initializer, init), declared.type,
+        declared.initializer = coerce(expression_as(var->initializer, declared.type, init), declared.type,
                                       span(var->initializer, file), "variable '" + var->name.text + "'");
     }
     w.initializer_locals = init.max_slots;

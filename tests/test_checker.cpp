@@ -111,6 +111,40 @@ TEST_CASE("type errors point at the operator or the value") {
     CHECK(has(check(wrap("let x = 1 < \"a\" goto S")), "operator '<' cannot combine int and string"));
 }
 
+TEST_CASE("a list literal of mixed elements is a list<json> where a json or a list<json> is expected, nowhere else") {
+    const std::string decls = "event A { id: string }\n"
+                              "type Box { j: json, l: list<json> }\n"
+                              "command C to t { j: json, l: list<json>, ll: list<list<json>>, ints: list<int> }\n";
+    auto workflow = [&](const std::string& vars, const std::string& body) {
+        return decls + "workflow W {\n  key id: string\n" + vars + "  start on A {\n" + body + "\n  }\n}\n";
+    };
+    const std::string taken =
+        workflow("  var js: list<json> = [1, \"a\"]\n  var j: json = [true, 2.5, null]\n",
+                 "js = [now(), 90s, [1, \"x\"]] j = [\"y\", js, j]\n"
+                 "emit C { j: [1, \"a\"], l: [Box { j: 1, l: [\"b\", 2] }, 3], ll: [[1, \"a\"], [], [true]], ints: [1, 2] }\n"
+                 "compensate with C { j: 1, l: [key, 1], ll: [], ints: [] }\n"
+                 "complete");
+    CHECK(check(taken) == "");
+
+    // Where no json is expected the elements still share one type, and the position is the first
+    // element that does not fit.
+    CHECK(has(check(workflow("", "emit C { j: 1, l: [], ll: [], ints: [1, \"s\"] } complete")),
+              "7:41: error: the elements of a list share one type: this string follows int"));
+    CHECK(has(check(workflow("  var is: list<int> = [1, true]\n", "complete")),
+              "6:27: error: the elements of a list share one type: this bool follows int"));
+    CHECK(has(check(workflow("", "let x = [1, \"s\"] emit C { j: x, l: [], ll: [], ints: [] } complete")),
+              "7:13: error: the elements of a list share one type: this string follows int"));
+    CHECK(has(check(workflow("", "emit C { j: append([], [1, \"s\"]), l: [], ll: [], ints: [] } complete")),
+              "error: the elements of a list share one type: this string follows int"));
+    // A list in parentheses, or one operand of an expression, has no context to take.
+    CHECK(has(check(workflow("", "emit C { j: ([1, \"s\"]), l: [], ll: [], ints: [] } complete")),
+              "error: the elements of a list share one type"));
+    // The elements of a list<list<int>> share their type inside each inner list too.
+    CHECK(has(check(decls + "command D to t { m: list<list<int>> }\n" +
+                    "workflow W { key id: string start on A { emit D { m: [[1, \"s\"]] } complete } }\n"),
+              "error: the elements of a list share one type: this string follows int"));
+}
+
 TEST_CASE("typing rules that hold") {
     CHECK(check(wrap("let t = a.at + 2h let d = t - a.at let m = d * 2 let ok = m > 1h and not (a.n == 0) "
                      "let s = \"n=\" + str(a.n) let f = 7 / 2 let g = 7.0 / 2 let r = -a.n % 3 "

@@ -114,6 +114,27 @@ workflow J {
     CHECK(vars["seen"] == json::array({true, true, false}));
 }
 
+TEST_CASE("a list literal of mixed elements in a json slot travels as a JSON array, each element in its wire form") {
+    const std::string flow = R"(event T { id: string, o: json }
+command Out to sink { id: string, payload: json, many: list<json> }
+workflow J {
+  key id: string
+  var xs: list<json> = [1, "one"]
+  start on T as t {
+    xs = [xs, 2.5, null, t.o]
+    emit Out { id: key, payload: [1, "a", [true, 90s], now()], many: xs }
+    complete
+  }
+})";
+    Run run = simulate_text(flow, R"({"id": "e1", "type": "T", "time": "2026-01-05T10:00:00Z", "data": {"id": "k", "o": {"z": 1}}})");
+    REQUIRE(run.error.empty());
+    REQUIRE(run.lines.size() == 3);
+    const json& data = run.lines[1]["data"];
+    CHECK(data["payload"] == json::parse(R"([1, "a", [true, "1m30s"], "2026-01-05T10:00:00Z"])"));
+    CHECK(data["many"] == json::parse(R"([[1, "one"], 2.5, null, {"z": 1}])"));
+    CHECK(run.lines[2]["vars"]["xs"] == data["many"]);
+}
+
 TEST_CASE("fail with an empty reason leaves the instance failed with the error \"\", not with none") {
     Run run = simulate_text("event T { id: string, why: string }\nworkflow F { key id: string start on T as t { fail t.why } }",
                             R"({"id": "e1", "type": "T", "time": "2026-01-05T10:00:00Z", "data": {"id": "k", "why": ""}})");
