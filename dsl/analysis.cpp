@@ -256,7 +256,7 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
             dead_end[i] = true;
             diagnostics_.error(span(state_syntax.at(s.name)->name, file),
                                "nothing can leave state '" + s.name +
-                                   "': it has no handler and no timer, and the workflow has no workflow-level handler");
+                                   "' (a dead end): it has no handler and no timer, and the workflow has no workflow-level handler");
         }
     }
 
@@ -297,7 +297,7 @@ void Checker::analyse_states(const ast::Workflow& syntax, const ir::Workflow& w,
         const ir::State& s = w.states[i];
         Span where = span(state_syntax.at(s.name)->name, file);
         if (!reached[i])
-            diagnostics_.warning(where, "state '" + s.name + "' is never entered: no goto from a start handler or a reachable state leads to it");
+            diagnostics_.warning(where, "state '" + s.name + "' is unreachable: no goto from a start handler or a reachable state leads to it");
         if (!can_end[i] && !dead_end[i])
             diagnostics_.warning(where, "no path from state '" + s.name + "' reaches complete, fail or cancel");
     }
@@ -330,7 +330,7 @@ void Checker::report_unused() {
         if (!has_workflow[static_cast<std::size_t>(declared.file)]) continue;
         const ir::Record& record = program_.records[static_cast<std::size_t>(declared.index)];
         const char* kind = record.kind == ir::Record::Kind::Event ? "event" : record.kind == ir::Record::Kind::Command ? "command" : "type";
-        diagnostics_.warning(declared.span, std::string(kind) + " '" + name + "' is declared but never used");
+        diagnostics_.warning(declared.span, "unused " + std::string(kind) + " '" + name + "': it is declared but never used");
     }
 }
 

@@ -98,7 +98,7 @@ void Checker::collect_declarations() {
         }
         const auto [first_file, first_offset] = first_of.at(name.text);
         if (first_file != entry.file || first_offset != name.id_first) {
-            diagnostics_.error(entry.span, "'" + name.text + "' is already declared at " +
+            diagnostics_.error(entry.span, "duplicate " + std::string(what) + " '" + name.text + "': the name is already declared at " +
                                                source(first_file).place(static_cast<std::size_t>(first_offset)));
             refused_declarations_.insert({entry.file, name.text});
             return false;
@@ -266,7 +266,7 @@ void Checker::resolve_record_fields() {
             ir::Record& record = program_.records[static_cast<std::size_t>(it->second.index)];
             for (const ast::Field& field : *fields) {
                 if (record.field(field.name.text)) {
-                    diagnostics_.error(span(field.name, file), "field '" + field.name.text + "' is declared twice in '" +
+                    diagnostics_.error(span(field.name, file), "duplicate field '" + field.name.text + "': it is declared twice in '" +
                                                                    record.name + "'");
                     continue;
                 }

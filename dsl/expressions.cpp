@@ -336,7 +336,7 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
                 const ir::FieldDecl* field = record ? record->field(access->field.text) : nullptr;
                 if (!field) {
                     diagnostics_.error(span(access->field, file),
-                                       "'" + t.record_name() + "' has no field '" + access->field.text + "'");
+                                       "unknown field: '" + t.record_name() + "' has no field '" + access->field.text + "'");
                     return typed_error(out.position);
                 }
                 out.type = field->type;
@@ -592,12 +592,12 @@ ir::Expr Checker::field_values(const ir::Record& record, const ast::Name& type_n
         const ir::FieldDecl* field = record.field(fv.name.text);
         ir::Expr value = field ? expression_as(fv.value, field->type, scope) : expression(fv.value, scope);
         if (!field) {
-            diagnostics_.error(span(fv.name, file), std::string(kind) + " '" + record.name + "' has no field '" + fv.name.text + "'");
+            diagnostics_.error(span(fv.name, file), "unknown field: " + std::string(kind) + " '" + record.name + "' has no field '" + fv.name.text + "'");
             failed = true;
             continue;
         }
         if (given.count(fv.name.text)) {
-            diagnostics_.error(span(fv.name, file), "field '" + fv.name.text + "' is given twice");
+            diagnostics_.error(span(fv.name, file), "duplicate field '" + fv.name.text + "': it is given twice");
             failed = true;
             continue;
         }
@@ -624,7 +624,7 @@ ir::Expr Checker::field_values(const ir::Record& record, const ast::Name& type_n
     if (!missing.empty()) {
         std::string list;
         for (std::size_t i = 0; i < missing.size(); ++i) list += (i ? ", " : "") + missing[i];
-        diagnostics_.error(span(type_name, file), std::string(kind) + " '" + record.name + "' needs the field" +
+        diagnostics_.error(span(type_name, file), std::string(kind) + " '" + record.name + "' is missing the required field" +
                                                       (missing.size() > 1 ? "s " : " ") + list);
         failed = true;
     }

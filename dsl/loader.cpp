@@ -92,7 +92,7 @@ private:
                 if (imported < 0) continue;
                 if (std::find(imports.begin(), imports.end(), imported) != imports.end()) {
                     diagnostics_.error(Span{&source, import->path.id_first, import->path.id_last},
-                                       "'" + program_.files[static_cast<std::size_t>(imported)].source->name() +
+                                       "duplicate import: '" + program_.files[static_cast<std::size_t>(imported)].source->name() +
                                            "' is imported twice by this file");
                     continue;
                 }

@@ -120,7 +120,7 @@ void Checker::check_shadowing(const std::vector<HandlerAt>& handlers, int file, 
             std::size_t word_end = static_cast<std::size_t>(report_at);
             while (word_end < source(file).text().size() && std::isalpha(static_cast<unsigned char>(source(file).text()[word_end]))) ++word_end;
             diagnostics_.error(Span{&source(file), report_at, static_cast<int>(word_end)},
-                               "this handler for '" + h->event.text + "' can never be chosen: the handler at line " +
+                               "this handler for '" + h->event.text + "' can never be chosen (it is shadowed): the handler at line " +
                                    std::to_string(at.line) + " in " + where + " has no guard and takes every '" +
                                    h->event.text + "'");
             continue;
@@ -163,7 +163,7 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
             }
         } else if (const auto* state = boost::get<ast::State>(&member)) {
             if (w.state_index(state->name.text) >= 0) {
-                diagnostics_.error(span(state->name, file), "state '" + state->name.text + "' is declared twice");
+                diagnostics_.error(span(state->name, file), "duplicate state '" + state->name.text + "': it is declared twice");
                 continue;
             }
             ir::State s;
@@ -174,7 +174,7 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
         } else if (const auto* var = boost::get<ast::Var>(&member)) {
             const std::string& name = var->name.text;
             if (w.var_index(name) >= 0) {
-                diagnostics_.error(span(var->name, file), "variable '" + name + "' is declared twice");
+                diagnostics_.error(span(var->name, file), "duplicate variable '" + name + "': it is declared twice");
                 continue;
             }
             w.var_by_name.emplace(name, static_cast<int>(w.vars.size()));
@@ -230,7 +230,7 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
         const ir::Record* event = find_record(c->event, file, ir::Record::Kind::Event, "event");
         if (!event) continue;
         if (correlate_paths_.count(event->name)) {
-            diagnostics_.error(span(c->event, file), "event '" + event->name + "' is correlated twice");
+            diagnostics_.error(span(c->event, file), "duplicate 'correlate': event '" + event->name + "' is correlated twice");
             continue;
         }
         // Walk the path through the event's record fields to a value of the key's type.
@@ -241,7 +241,7 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
         for (std::size_t i = 0; i < c->path.size() && ok; ++i) {
             const ir::FieldDecl* field = record ? record->field(c->path[i].text) : nullptr;
             if (!field) {
-                diagnostics_.error(span(c->path[i], file), "'" + (record ? record->name : type.to_string()) +
+                diagnostics_.error(span(c->path[i], file), "unknown field: '" + (record ? record->name : type.to_string()) +
                                                                "' has no field '" + c->path[i].text + "'");
                 ok = false;
                 break;
@@ -279,7 +279,7 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
             if (!last_handler_ends_) {
                 // The handler is at fault; an `if` without `else` at its end, the usual cause, is named.
                 std::string message = "not every path through this start handler for '" + start->handler.event.text +
-                                      "' ends with goto, complete, fail or cancel";
+                                      "' ends with a transition (goto, complete, fail or cancel)";
                 if (!start->handler.body.empty())
                     if (const auto* last = boost::get<x3::forward_ast<ast::If>>(&start->handler.body.back()))
                         if (!last->get().else_block) {
@@ -315,7 +315,7 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
     for (std::size_t v = 0; v < w.vars.size(); ++v) {
         if (var_read_[v]) continue;
         const ast::Var* var = var_syntax[w.vars[v].name];
-        diagnostics_.warning(span(var->name, file), "variable '" + w.vars[v].name + "' is never read");
+        diagnostics_.warning(span(var->name, file), "unused variable '" + w.vars[v].name + "': it is never read");
     }
     std::set<std::string> targets;
     auto collect_targets = [&](auto&& self, const ir::Block& block) -> void {

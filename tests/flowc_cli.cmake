@@ -225,7 +225,7 @@ expect_match("${err}" "type_mismatch.flow:13:18: error:" "simulate of a file wit
 run(2 simulate ${SOURCE}/does/not/exist.flow --events ${examples}/trip_booking.events.jsonl)
 file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/empty.events.jsonl "")
 run(0 simulate ${invalid}/unreachable_state.flow --events ${CMAKE_CURRENT_BINARY_DIR}/empty.events.jsonl)
-expect_match("${err}" "warning: state 'Orphan' is never entered" "simulate prints warnings")
+expect_match("${err}" "warning: state 'Orphan' is unreachable" "simulate prints warnings")
 # An events file with CRLF line ends reads as with LF ones.
 file(READ ${examples}/campaign_publishing.events.jsonl lf_events)
 string(REPLACE "\n" "\r\n" crlf_events "${lf_events}")
@@ -240,7 +240,7 @@ endif()
 file(WRITE "${CMAKE_CURRENT_BINARY_DIR}/café.flow" "event A { id: string }\nevent Zz { id: string }\n"
      "workflow W { key id: string start on A { complete } }\n")
 run(0 check "${CMAKE_CURRENT_BINARY_DIR}/café.flow")
-expect_match("${err}" "café.flow:2:7: warning: event 'Zz' is declared but never used" "a non-ASCII name in text")
+expect_match("${err}" "café.flow:2:7: warning: unused event 'Zz': it is declared but never used" "a non-ASCII name in text")
 run(0 check --format json "${CMAKE_CURRENT_BINARY_DIR}/café.flow")
 string(JSON named GET "${out}" diagnostics 0 file)
 expect_match("${named}" "café.flow$" "a non-ASCII name in JSON")

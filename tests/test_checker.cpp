@@ -41,11 +41,11 @@ TEST_CASE("a valid workflow has no diagnostics and compiles") {
 TEST_CASE("unknown names") {
     CHECK(has(check(wrap("emit Nope { id: key } goto S")), "7:6: error: unknown command 'Nope'"));
     CHECK(has(check(wrap("let x = nope goto S")), "7:9: error: unknown name 'nope'"));
-    CHECK(has(check(wrap("let x = a.nope goto S")), "7:11: error: 'A' has no field 'nope'"));
+    CHECK(has(check(wrap("let x = a.nope goto S")), "7:11: error: unknown field: 'A' has no field 'nope'"));
     CHECK(has(check(wrap("let x = frobnicate(1) goto S")), "7:9: error: unknown function 'frobnicate'"));
     CHECK(has(check(wrap("goto Nowhere")), "7:6: error: unknown state 'Nowhere'"));
     CHECK(has(check(prelude + "type T { m: Mony }\n"), "unknown type 'Mony'"));
-    CHECK(has(check(wrap("emit C { id: key, n: 1, extra: 2 } goto S")), "7:25: error: command 'C' has no field 'extra'"));
+    CHECK(has(check(wrap("emit C { id: key, n: 1, extra: 2 } goto S")), "7:25: error: unknown field: command 'C' has no field 'extra'"));
 }
 
 TEST_CASE("a misspelled name suggests the declaration meant, which then gets no 'never used' warning") {
@@ -74,30 +74,72 @@ TEST_CASE("a misspelled name suggests the declaration meant, which then gets no 
     std::string far = check("event Go { id: string }\ncommand Ship to t { id: string }\n"
                             "workflow W { key id: string start on Go { emit Q { id: key } complete } }\n");
     CHECK(has(far, "3:48: error: unknown command 'Q'\n"));
-    CHECK(has(far, "warning: command 'Ship' is declared but never used"));
+    CHECK(has(far, "warning: unused command 'Ship': it is declared but never used"));
 }
 
 TEST_CASE("an initializer that reads a later variable, or itself, is told so, and that variable counts as read") {
     std::string later = check(wrap("goto S", "  var v: int = w\n  var w: int = 0\n"));
     CHECK(has(later, "6:16: error: variable 'w' is declared after this one: an initializer reads only the variables declared before it\n"));
-    CHECK_FALSE(has(later, "variable 'w' is never read"));
+    CHECK_FALSE(has(later, "unused variable 'w': it is never read"));
     CHECK(has(check(wrap("goto S", "  var v: int = v + 1\n")), "6:16: error: variable 'v' cannot read itself in its own initializer"));
 }
 
+TEST_CASE("each kind of diagnostic carries the words LANGUAGE.md uses for it, beside the name at fault") {
+    struct Case {
+        std::string source;
+        std::vector<std::string> words;
+    };
+    const std::string w = "workflow W {\n  key id: string\n";
+    const std::vector<Case> cases = {
+        {prelude + "event B { id: string }\n", {"error", "duplicate", "'B'"}},
+        {wrap("goto S", "  var x: int = 1\n  var x: int = 2\n"), {"error", "duplicate", "'x'"}},
+        {prelude + w + "  start on A { goto S }\n  state S { on B { complete } }\n  state S { on B { complete } }\n}\n",
+         {"error", "duplicate", "'S'"}},
+        {prelude + "type T { a: int, a: string }\n", {"error", "duplicate", "'a'"}},
+        {wrap("emit C { id: key, n: 1, n: 2 } goto S"), {"error", "duplicate", "'n'"}},
+        {wrap("goto Nowhere"), {"error", "unknown", "'Nowhere'"}},
+        {wrap("let x = a.nope goto S"), {"error", "unknown field", "'nope'"}},
+        {wrap("emit C { id: key } goto S"), {"error", "missing", "'n'"}},
+        {wrap("emit C { id: key, n: 1, extra: 2 } goto S"), {"error", "unknown field", "'extra'"}},
+        {prelude + w + "  start on A { goto S }\n  state S { }\n}\n", {"error", "leave", "dead end", "'S'"}},
+        {prelude + w + "  start on A { goto S }\n  state S { on B { complete } on B { fail \"x\" } }\n}\n",
+         {"error", "never be chosen", "shadowed", "'B'"}},
+        {wrap("goto S complete"), {"error", "unreachable"}},
+        {wrap("if a.n > 1 { goto S }"), {"error", "transition", "'A'"}},
+        {prelude + w + "  start on A { goto S }\n  state S { entry { complete } on B { complete } }\n}\n",
+         {"error", "entry", "transition", "'complete'"}},
+        {prelude + w + "  state S { on B { complete } }\n}\n", {"error", "start on", "'W'"}},
+        {"event A { order: string }\n" + w + "  start on A { complete }\n}\n", {"error", "cannot be correlated", "'A'", "'id'"}},
+        {prelude + w + "  start on A { goto S }\n  state S { on B { complete } }\n  state T { on B { complete } }\n}\n",
+         {"warning", "unreachable", "'T'"}},
+        {prelude + "event Unused { id: string }\n" + w + "  start on A { emit C { id: key, n: 1 } goto S }\n"
+                   "  state S { on B { complete } }\n}\n",
+         {"warning", "unused", "never used", "'Unused'"}},
+        {wrap("goto S", "  var idle: int = 0\n"), {"warning", "unused", "never read", "'idle'"}},
+        {prelude + w + "  start on A { goto S }\n  state S { on B { goto S } }\n}\n", {"warning", "no path", "'S'"}},
+    };
+    for (const Case& c : cases) {
+        const std::string summary = check(c.source);
+        CAPTURE(c.source);
+        CAPTURE(summary);
+        for (const std::string& word : c.words) CHECK(has(summary, word));
+    }
+}
+
 TEST_CASE("duplicate names") {
-    CHECK(has(check(prelude + "event B { id: string }\n"), "4:7: error: 'B' is already declared at test.flow:2:7"));
-    CHECK(has(check(prelude + "type C { a: int }\n"), "'C' is already declared"));
-    CHECK(has(check(wrap("goto S", "  var x: int = 1\n  var x: int = 2\n")), "variable 'x' is declared twice"));
-    CHECK(has(check(prelude + "type T { a: int, a: string }\n"), "field 'a' is declared twice in 'T'"));
+    CHECK(has(check(prelude + "event B { id: string }\n"), "4:7: error: duplicate event 'B': the name is already declared at test.flow:2:7"));
+    CHECK(has(check(prelude + "type C { a: int }\n"), "duplicate type 'C': the name is already declared"));
+    CHECK(has(check(wrap("goto S", "  var x: int = 1\n  var x: int = 2\n")), "duplicate variable 'x': it is declared twice"));
+    CHECK(has(check(prelude + "type T { a: int, a: string }\n"), "duplicate field 'a': it is declared twice in 'T'"));
     // One name for two kinds: only the duplicate is reported; the uses mean the kept declaration.
     CHECK(check("type A { id: string }\nevent A { id: string }\nworkflow W {\n  key id: string\n  start on A { complete }\n}\n") ==
-          "2:7: error: 'A' is already declared at test.flow:1:6\n");
+          "2:7: error: duplicate event 'A': the name is already declared at test.flow:1:6\n");
     CHECK(check("event A { id: string }\ncommand A to t { id: string }\n"
                 "workflow W { key id: string start on A { emit A { id: key } complete } }\n") ==
-          "2:9: error: 'A' is already declared at test.flow:1:7\n");
+          "2:9: error: duplicate command 'A': the name is already declared at test.flow:1:7\n");
     std::string two_states = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                        "state S { on B { complete } } }";
-    CHECK(has(check(two_states), "state 'S' is declared twice"));
+    CHECK(has(check(two_states), "duplicate state 'S': it is declared twice"));
 }
 
 TEST_CASE("type errors point at the operator or the value") {
@@ -178,7 +220,7 @@ TEST_CASE("assignments need matching types; optional values need ??") {
 }
 
 TEST_CASE("emit checks every field") {
-    CHECK(has(check(wrap("emit C { id: key } goto S")), "7:6: error: command 'C' needs the field 'n'"));
+    CHECK(has(check(wrap("emit C { id: key } goto S")), "7:6: error: command 'C' is missing the required field 'n'"));
     CHECK(has(check(wrap("emit C { id: key, n: \"one\" } goto S")), "7:22: error: expected int for field 'n' of 'C', got string"));
     CHECK(has(check(wrap("emit A { id: key, n: 1, at: now() } goto S")), "7:6: error: 'A' is an event, not a command"));
     // null into a required field is told where null fits, not to convert it with str().
@@ -191,7 +233,7 @@ TEST_CASE("a required json field takes no null and no value that may be absent; 
     const std::string commands = "command J to t { v: json, w?: json }\n";
     std::string null_given = check(commands + wrap("emit J { v: null } goto S"));
     CHECK(has(null_given, "error: field 'v' of 'J' is required, and null would leave it out: declare it 'v?: json'"));
-    CHECK_FALSE(has(null_given, "needs the field"));  // one error, not two
+    CHECK_FALSE(has(null_given, "is missing the required field"));  // one error, not two
     CHECK(has(check(commands + wrap("emit J { v: a.note } goto S")),
               "8:13: error: field 'v' of 'J' is required, and this string? may be absent: give a default with ?? (x ?? default)"));
     CHECK_FALSE(has(check(commands + wrap("emit J { v: a.note ?? \"\", w: a.note } goto S")), "error"));
@@ -248,18 +290,18 @@ TEST_CASE("transitions end the handler; what follows is an error") {
 TEST_CASE("every path through a start handler ends with a transition") {
     // The handler is at fault (its `start`), and the `if` without `else` is named.
     CHECK(has(check(wrap("if a.n > 1 { goto S }")), "6:3: error: not every path through this start handler for 'A' ends "
-                                                    "with goto, complete, fail or cancel: the 'if' at 7:1 has no 'else'"));
+                                                    "with a transition (goto, complete, fail or cancel): the 'if' at 7:1 has no 'else'"));
     CHECK(has(check(wrap("emit C { id: key, n: 1 }")), "6:3: error: not every path through this start handler for 'A'"));
     CHECK_FALSE(has(check(wrap("if a.n > 1 { goto S } else { complete }")), "error"));
 }
 
 TEST_CASE("entry blocks cannot leave; in on cancel a transition only ends the handler, with a warning") {
     std::string entry = prelude + "workflow W { key id: string start on A { goto S } state S { entry { goto S } on B { complete } } }";
-    CHECK(has(check(entry), "an 'entry' block cannot contain 'goto'"));
+    CHECK(has(check(entry), "an 'entry' block cannot contain a transition ('goto')"));
     // What follows the refused transition is not reported again as unreachable.
     std::string more = prelude + "workflow W { key id: string start on A { goto S }\n"
                                  " state S { entry { fail \"x\" emit C { id: key, n: 1 } } on B { complete } } }";
-    CHECK(check(more) == "5:20: error: an 'entry' block cannot contain 'fail': it runs while the state is entered and cannot leave it\n");
+    CHECK(check(more) == "5:20: error: an 'entry' block cannot contain a transition ('fail'): it runs while the state is entered and cannot leave it\n");
     std::string cancel = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } on cancel { goto S } }";
     CHECK_FALSE(has(check(cancel), "error"));
     CHECK(has(check(cancel), "warning: 'goto' has no effect in 'on cancel' but to end it"));
@@ -289,11 +331,11 @@ TEST_CASE("the state warnings stand beside other errors, unless a misspelled got
     std::string typed = check(prelude + "workflow W {\n key id: string\n start on A { goto S }\n state S { on B { fail 1 } }\n"
                                         " state T { on B { complete } }\n}");
     CHECK(has(typed, "7:24: error:"));
-    CHECK(has(typed, "8:8: warning: state 'T' is never entered"));
+    CHECK(has(typed, "8:8: warning: state 'T' is unreachable"));
     // A state never entered that could not end either gets both warnings.
     std::string both = check(prelude + "workflow W {\n key id: string\n start on A { goto S }\n state S { on B { complete } }\n"
                                        " state T { on B { goto T } }\n}");
-    CHECK(has(both, "8:8: warning: state 'T' is never entered"));
+    CHECK(has(both, "8:8: warning: state 'T' is unreachable"));
     CHECK(has(both, "8:8: warning: no path from state 'T' reaches complete, fail or cancel"));
     // A misspelled goto leaves its state unreached: only the error is reported.
     std::string misspelled = check(prelude + "workflow W { key id: string start on A { goto Sx } state S { on B { complete } } }");
@@ -311,7 +353,7 @@ TEST_CASE("a state can end when any path of gotos leads to one that ends, howeve
     CHECK_FALSE(has(summary, "no path from state 'S"));
     CHECK(has(summary, "warning: no path from state 'L1' reaches complete, fail or cancel"));
     CHECK(has(summary, "warning: no path from state 'L2' reaches complete, fail or cancel"));
-    CHECK_FALSE(has(summary, "never entered"));
+    CHECK_FALSE(has(summary, "is unreachable"));
 }
 
 TEST_CASE("timers due at once that certainly enter, again and again, states where the same holds are warned of") {
@@ -394,7 +436,7 @@ TEST_CASE("a workflow-level handler that every state's own unguarded handler com
 TEST_CASE("warnings: unreachable states, states that cannot end, unused declarations and vars") {
     std::string unreachable = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                         "state T { on B { complete } } }";
-    CHECK(has(check(unreachable), "warning: state 'T' is never entered"));
+    CHECK(has(check(unreachable), "warning: state 'T' is unreachable"));
     std::string loop = prelude + "workflow W { key id: string start on A { goto S } state S { on B { goto T } } "
                                  "state T { on B { goto S } } }";
     CHECK(has(check(loop), "warning: no path from state 'S' reaches complete, fail or cancel"));
@@ -407,11 +449,11 @@ TEST_CASE("warnings: unreachable states, states that cannot end, unused declarat
     CHECK_FALSE(has(check(guarded), "reaches complete"));
     const std::string hidden_goto = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                               "state T { on A { complete } } on B { goto T } }";
-    CHECK(has(check(hidden_goto), "warning: state 'T' is never entered"));
+    CHECK(has(check(hidden_goto), "warning: state 'T' is unreachable"));
     std::string unused = "event A { id: string }\nevent Unused { id: string }\n"
                          "workflow W { key id: string start on A { complete } }";
-    CHECK(has(check(unused), "2:7: warning: event 'Unused' is declared but never used"));
-    CHECK(has(check(wrap("goto S", "  var idle: int = 0\n")), "warning: variable 'idle' is never read"));
+    CHECK(has(check(unused), "2:7: warning: unused event 'Unused': it is declared but never used"));
+    CHECK(has(check(wrap("goto S", "  var idle: int = 0\n")), "warning: unused variable 'idle': it is never read"));
 }
 
 TEST_CASE("a file with no workflow gets no unused-declaration warning") {
@@ -511,10 +553,10 @@ TEST_CASE("a name declared in two files is reported once, in the importing file 
     };
     // x3.flow imports x1.flow and declares T again: the error is x3's, and x3's own uses of T
     // (which now mean x1's T) bring no second error.
-    CHECK(only_error({"x3.flow"}) == "x3.flow:2:6: 'T' is already declared at x1.flow:1:6");
+    CHECK(only_error({"x3.flow"}) == "x3.flow:2:6: duplicate type 'T': the name is already declared at x1.flow:1:6");
     // Two unrelated files: the later one given is at fault; its uses of T are not "unknown".
-    CHECK(only_error({"x1.flow", "x2.flow"}) == "x2.flow:1:6: 'T' is already declared at x1.flow:1:6");
-    CHECK(only_error({"x2.flow", "x1.flow"}) == "x1.flow:1:6: 'T' is already declared at x2.flow:1:6");
+    CHECK(only_error({"x1.flow", "x2.flow"}) == "x2.flow:1:6: duplicate type 'T': the name is already declared at x1.flow:1:6");
+    CHECK(only_error({"x2.flow", "x1.flow"}) == "x1.flow:1:6: duplicate type 'T': the name is already declared at x2.flow:1:6");
 }
 
 TEST_CASE("a misspelled generic type is unknown, not a type that takes no arguments") {
@@ -714,9 +756,9 @@ TEST_CASE("a type is used only when a workflow uses it, directly or through the 
                        "event A { id: string, y: Y }\n"
                        "workflow W { key id: string start on A { complete } }";
     std::string summary = check(text);
-    CHECK(has(summary, "1:6: warning: type 'T' is declared but never used"));  // only an unused type names it
-    CHECK(has(summary, "2:6: warning: type 'U' is declared but never used"));
-    CHECK(has(summary, "5:7: warning: event 'Unused' is declared but never used"));
+    CHECK(has(summary, "1:6: warning: unused type 'T': it is declared but never used"));  // only an unused type names it
+    CHECK(has(summary, "2:6: warning: unused type 'U': it is declared but never used"));
+    CHECK(has(summary, "5:7: warning: unused event 'Unused': it is declared but never used"));
     CHECK_FALSE(has(summary, "'X' is declared"));  // A's field y names Y, whose field names X
     CHECK_FALSE(has(summary, "'Y' is declared"));
 }
@@ -857,7 +899,7 @@ TEST_CASE("indexing a list that may be absent asks for a default, as reading a f
 TEST_CASE("each named error at its place: correlation, duplicate members, bindings, misused names, operands, field types, comments") {
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"workflow W { key id: string correlate B by id correlate B by id start on A { goto S } state S { on B { complete } } }",
-         "4:57: error: event 'B' is correlated twice"},
+         "4:57: error: duplicate 'correlate': event 'B' is correlated twice"},
         {"workflow W { key id: string correlate A by note start on B { goto S } state S { on A { complete } } }",
          "4:44: error: field 'note' is optional, so it cannot always give the key"},
         {"workflow W { version 1 version 2 key id: string start on A { goto S } state S { on B { complete } } }",
