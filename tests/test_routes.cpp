@@ -1621,6 +1621,37 @@ TEST_CASE("a webhook secret is base64 with or without whsec_, as the Standard We
     CHECK(http::sign_webhook("s3cret", "msg_1", 1700000000, R"({"a":1})") == "v1,JTnXZsicQmbYBUKbG0PXd2OqV6VmCFiMTEvW8yxopSo=");
 }
 
+TEST_CASE("event input: a body's data reads as nlohmann's parser reads it, and a body it refuses is refused the same way") {
+    // The engine's reader reads the bodies; what it builds must be what nlohmann's parser built
+    // (kinds of numbers included: the engine's int checks and the wire format depend on them).
+    const std::vector<std::string> data = {
+        R"({})",
+        R"({"s": "caf\u00e9 \ud83d\ude00 \"q\" \\ \n", "raw": "é😀"})",
+        R"({"u": 18446744073709551615, "i": -9223372036854775808, "z": -0, "d": 0.1, "e": 1e-400, "big": 1e300})",
+        R"({"k": 1, "k": 2, "nested": {"l": [1, [2, [3, {}]], null, true, false]}})",
+        R"({"n": 5.0, "m": 5, "neg": -5, "exp": 5e0})",
+    };
+    for (const std::string& d : data) {
+        INFO(d);
+        auto read = http::read_events("application/json", {}, "\xEF\xBB\xBF" R"({"id": "1", "type": "T", "data": )" + d + "}");
+        REQUIRE(std::holds_alternative<http::EventsInput>(read));
+        const Value& got = std::get<http::EventsInput>(read).events[0].data;
+        const Value expected = nlohmann::json::parse(d);
+        CHECK(got == expected);
+        CHECK(got.dump() == expected.dump());  // the same kinds: 5 stays unsigned, -0 signed, 5.0 a double
+    }
+    auto message = [](const std::string& body) {
+        auto read = http::read_events("application/json", {}, body);
+        REQUIRE(std::holds_alternative<http::InputError>(read));
+        return std::to_string(std::get<http::InputError>(read).status) + " " + std::get<http::InputError>(read).message;
+    };
+    CHECK(message(R"({"id": "1", "type": "T", "data": {"n": 1e400}})") == "400 the body holds a number too large for a 64-bit float: 1e400");
+    for (const std::string bad : {R"({"id": "1",})", "{\"id\": \"\xff\"}", R"({"id": "1"} x)", R"({"id": 01})", "", "\xEF\xBB\xBF"}) {
+        INFO(bad);
+        CHECK(message(bad) == "400 the body is not JSON");
+    }
+}
+
 TEST_CASE("event input: an event's own time is an RFC 3339 timestamp, with any offset, or absent") {
     auto with_time = [](const std::string& time) {
         return http::read_events("application/json", {}, R"({"id": "1", "type": "T", "data": {}, "time": )" + time + "}");
