@@ -12,6 +12,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <utility>
 
 namespace flow {
@@ -409,7 +410,33 @@ ir::Expr Checker::call(const ast::Name& function, const ast::CallArguments& argu
     if (failed) return typed_error(out.position);
     auto resolved = stdlib::resolve(function.text, out.arg_types);
     if (const auto* message = std::get_if<std::string>(&resolved)) {
-        diagnostics_.error(span(function, scope.file), *message);
+        // At the one argument whose type is at fault, when only one is (a value of any type
+        // there would do); at the function's name otherwise (a wrong count, or several).
+        std::vector<Type> candidates = {Type::string(), Type::integer(), Type::number(), Type::boolean(), Type::time(),
+                                        Type::duration(), Type::json(), Type::list(Type::never())};
+        for (const Type& t : out.arg_types) {
+            candidates.push_back(t.required());
+            candidates.push_back(Type::list(t.required()));
+            if (t.required().is(Type::Kind::List)) candidates.push_back(t.required().element());
+        }
+        auto fixable_alone = [&](std::size_t i) {
+            std::vector<Type> args = out.arg_types;
+            for (const Type& candidate : candidates) {
+                args[i] = candidate;
+                if (std::holds_alternative<stdlib::Overload>(stdlib::resolve(function.text, args))) return true;
+            }
+            return false;
+        };
+        std::optional<std::size_t> culprit;
+        for (std::size_t i = 0; i < out.arg_types.size(); ++i) {
+            if (!fixable_alone(i)) continue;
+            if (culprit) {
+                culprit.reset();
+                break;
+            }
+            culprit = i;
+        }
+        diagnostics_.error(culprit ? span(arguments.arguments[*culprit], scope.file) : span(function, scope.file), *message);
         return typed_error(out.position);
     }
     const auto& overload = std::get<stdlib::Overload>(resolved);

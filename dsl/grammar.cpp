@@ -569,7 +569,10 @@ std::size_t previous_word_at(const std::string& text, std::size_t offset) {
     return begin == end ? offset : begin;
 }
 
-std::string expectation_message(const std::string& text, std::size_t where, const std::string& expected) {
+// `at` is where the error is reported: `where`, unless the message is about a construct that
+// starts before it (a record literal that must stand in parentheses: at its type's name).
+std::string expectation_message(const std::string& text, std::size_t where, const std::string& expected, std::size_t& at) {
+    at = where;
     std::string word = word_at(text, where);
     const std::string name_suffix = " name";
     if (!word.empty() && is_keyword(word) && expected.size() > name_suffix.size() &&
@@ -604,6 +607,7 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
             std::size_t type_name = open == std::string::npos ? open : previous_word_at(text, open);
             bool right_after = type_name != open && word_at(text, previous_word_at(text, type_name)) == keyword;
             bool compares = keyword == "if" || keyword == "when";
+            if (type_name != open && !word_at(text, type_name).empty()) at = type_name;
             if (right_after || !compares) {
                 std::string example = compares ? ": " + keyword + " (T { … }) == x { … }" : "";
                 return message + ", found " + found_at(text, where) + " (a record literal right after '" + keyword +
@@ -612,6 +616,13 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
             return message + ", found " + found_at(text, where) + " (a record literal in the condition of '" + keyword +
                    "' must stand in parentheses: " + keyword + " x == (T { … }) { … })";
         }
+        // `{ id: string n: int }`: a field follows another without the comma between them.
+        bool optional_field = !word.empty() && text.compare(after, 2, "?:") == 0;
+        std::size_t before = where;
+        while (before > 0 && std::isspace(static_cast<unsigned char>(text[before - 1]))) --before;
+        if ((looks_like_field || optional_field) && before > 0 && text[before - 1] != ',' && text[before - 1] != '{')
+            return "expected ',' between fields or " + message.substr(std::string("expected ").size()) + ", found " +
+                   found_at(text, where);
     }
     return message + ", found " + found_at(text, where);
 }
@@ -726,8 +737,11 @@ ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
                      name != std::string::npos)
                 report(name, "var '" + word_at(text, name) + "' has no initializer: every var needs '= value' (= null for an optional one), "
                              "found " + found_at(text, failed_at));
-            else
-                report(failed_at, expectation_message(text, failed_at, failure.which()));
+            else {
+                std::size_t at = failed_at;
+                std::string message = expectation_message(text, failed_at, failure.which(), at);
+                report(at, message);
+            }
         }
         return failed_at;
     };

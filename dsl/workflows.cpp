@@ -151,7 +151,7 @@ void Checker::workflow_header(const ast::Workflow& syntax, int file, ir::Workflo
             has_version = true;
         } else if (const auto* k = boost::get<ast::Key>(&member)) {
             if (key) {
-                diagnostics_.error(span(k->name, file), "workflow '" + w.name + "' has a second 'key': it has exactly one");
+                diagnostics_.error(span(*k, file), "workflow '" + w.name + "' has a second 'key': it has exactly one");
                 continue;
             }
             key = k;

@@ -187,6 +187,17 @@ TEST_CASE("a list literal of mixed elements is a list<json> where a json or a li
               "error: the elements of a list share one type: this string follows int"));
 }
 
+TEST_CASE("a call with one argument of the wrong type is reported at that argument; otherwise at the function's name") {
+    CHECK(has(check(wrap("let s = upper(a.n) goto S")), "7:15: error: upper expects (string), got (int)"));
+    CHECK(has(check(wrap("let l = len(a.note) goto S")), "7:13: error: len expects (string) or (list<T>), got (string?)"));
+    CHECK(has(check(wrap("let m = min(1, \"a\") goto S")), "7:16: error: min expects (int, int) or (number, number), got (int, string)"));
+    CHECK(has(check(wrap("let t = format_time(a.at, 5) goto S")), "7:27: error: format_time expects (time, string), got (time, int)"));
+    // A wrong count, both arguments wrong, or either of two that could be changed: the name.
+    CHECK(has(check(wrap("let k = substr(\"abc\", 1) goto S")), "7:9: error: substr expects (string, int, int), got (string, int)"));
+    CHECK(has(check(wrap("let f = format_time(a.n, 5) goto S")), "7:9: error: format_time expects (time, string), got (int, int)"));
+    CHECK(has(check(wrap("let c = append([1], \"s\") goto S")), "7:9: error: append expects (list<T>, T), got (list<int>, string)"));
+}
+
 TEST_CASE("typing rules that hold") {
     CHECK(check(wrap("let t = a.at + 2h let d = t - a.at let m = d * 2 let ok = m > 1h and not (a.n == 0) "
                      "let s = \"n=\" + str(a.n) let f = 7 / 2 let g = 7.0 / 2 let r = -a.n % 3 "

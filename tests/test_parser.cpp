@@ -313,7 +313,15 @@ TEST_CASE("recovery resumes at no line inside a block comment, nor at a field na
                         "  /* state machine notes:\n     on retry we wait\n     state of the art */\n"
                         "  state S { on A { complete } }\n}\n") ==
           "2:49: expected '}' to close the start handler for 'A', found ')'\n");
-    CHECK(syntax_errors("type T {\n  a: int b: int,\n  state: string,\n  event: string\n}\n") == "2:10: expected '}' to close type 'T', found 'b'\n");
+    CHECK(syntax_errors("type T {\n  a: int b: int,\n  state: string,\n  event: string\n}\n") ==
+          "2:10: expected ',' between fields or '}' to close type 'T', found 'b'\n");
+    // The comma is named wherever fields follow one another: an optional field, an emit's fields.
+    CHECK(syntax_errors("event E { id: string note?: string }\n") == "1:22: expected ',' between fields or '}' to close event 'E', found 'note'\n");
+    CHECK(syntax_errors("event A { id: string }\ncommand C to c { a: int, b: int }\n"
+                        "workflow W { key id: string start on A { emit C { a: 1 b: 2 } complete } }\n") ==
+          "3:56: expected ',' between fields or '}' to close the fields of 'C', found 'b'\n");
+    // A name after a brace, or after a comma, is no missing comma.
+    CHECK(syntax_errors("type T { a: int, b int }\n") == "1:20: expected ':', found 'int'\n");
     CHECK(syntax_errors("event A { id: string }\ncommand C to c { at: int, on?: int }\n"
                         "workflow W { key id: string start on A { emit C { x: = 1,\n   at: 1,\n   on: 2 } complete } }\n") ==
           "3:54: expected an expression, found '='\n");
@@ -396,19 +404,19 @@ TEST_CASE("'on cancel' inside a state is told where it belongs") {
           "3:12: 'cancel' is a keyword and cannot name an event\n");
 }
 
-TEST_CASE("a record literal in a condition gets a hint that shows where its parentheses go") {
+TEST_CASE("a record literal in a condition gets a hint that shows where its parentheses go, at the literal's type name") {
     const std::string when = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
                              "  start on A as a when a.t == T { x: 1 } { complete }\n}\n";
-    CHECK(syntax_errors(when) == "4:35: expected '}' to close the start handler for 'A', found 'x' (a record literal in "
+    CHECK(syntax_errors(when) == "4:31: expected '}' to close the start handler for 'A', found 'x' (a record literal in "
                                  "the condition of 'when' must stand in parentheses: when x == (T { … }) { … })\n");
     const std::string after_if = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
                                  "  start on A as a { if a.t == T { x: 1 } { complete } complete }\n}\n";
-    CHECK(syntax_errors(after_if) == "4:35: expected '}' to close the 'if' block, found 'x' (a record literal in "
+    CHECK(syntax_errors(after_if) == "4:31: expected '}' to close the 'if' block, found 'x' (a record literal in "
                                      "the condition of 'if' must stand in parentheses: if x == (T { … }) { … })\n");
     // Right after the keyword, the contract's own words.
     const std::string first = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
                               "  start on A as a { if T { x: 1 } == a.t { complete } complete }\n}\n";
-    CHECK(syntax_errors(first) == "4:28: expected '}' to close the 'if' block, found 'x' (a record literal right "
+    CHECK(syntax_errors(first) == "4:24: expected '}' to close the 'if' block, found 'x' (a record literal right "
                                   "after 'if' must stand in parentheses: if (T { … }) == x { … })\n");
     // A handler's own block that starts with a name and ':' after no guard gets no hint.
     CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on A { x: 1 }\n}\n").find("(a record") ==
