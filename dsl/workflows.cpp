@@ -309,6 +309,22 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
     }
     check_shadowing(starts, file, ("workflow '" + w.name + "'").c_str());
     check_shadowing(globals, file, ("workflow '" + w.name + "'").c_str());
+    // A `correlate` of an event that no handler of the workflow takes does nothing: a leftover
+    // of a handler removed or renamed.
+    std::set<std::string> handled;
+    for (const ast::WorkflowMember& member : syntax.members) {
+        if (const auto* start = boost::get<ast::StartHandler>(&member)) handled.insert(start->handler.event.text);
+        else if (const auto* h = boost::get<ast::Handler>(&member)) handled.insert(h->event.text);
+        else if (const auto* s = boost::get<ast::State>(&member))
+            for (const ast::StateMember& in_state : s->members)
+                if (const auto* sh = boost::get<ast::Handler>(&in_state)) handled.insert(sh->event.text);
+    }
+    for (const ast::WorkflowMember& member : syntax.members) {
+        const auto* c = boost::get<ast::Correlate>(&member);
+        if (c && correlate_paths_.count(c->event.text) && !handled.count(c->event.text))
+            diagnostics_.warning(span(c->event, file), "unused 'correlate': workflow '" + w.name + "' handles no '" +
+                                                           c->event.text + "' event, so this line has no effect");
+    }
     if (starts.empty())
         diagnostics_.error(span(syntax.name, file), "workflow '" + w.name + "' has no 'start on' handler, so no instance can start");
 

@@ -126,6 +126,23 @@ TEST_CASE("each kind of diagnostic carries the words LANGUAGE.md uses for it, be
     }
 }
 
+TEST_CASE("a correlate of an event that no handler of the workflow takes is warned about, at the event's name") {
+    const std::string decls = "type Ref { orderId: string }\nevent Placed { orderId: string }\nevent Paid { ref: Ref }\n";
+    const std::string leftover = decls + "workflow W {\n  key orderId: string\n  correlate Paid by ref.orderId\n"
+                                         "  start on Placed { goto S }\n  state S { on Placed { complete } }\n}\n";
+    CHECK(check(leftover) == "6:13: warning: unused 'correlate': workflow 'W' handles no 'Paid' event, so this line has no effect\n");
+    // Handled anywhere (a start handler, a state, the workflow's own handlers): no warning.
+    for (const std::string& handler : {std::string("  start on Paid { complete }\n"),
+                                       std::string("  state T { on Paid { complete } }\n"),
+                                       std::string("  on Paid { complete }\n")}) {
+        const std::string used = decls + "workflow W {\n  key orderId: string\n  correlate Paid by ref.orderId\n"
+                                         "  start on Placed { goto S }\n  state S { on Placed { complete } }\n" +
+                                 handler + "}\n";
+        CAPTURE(used);
+        CHECK_FALSE(has(check(used), "unused 'correlate'"));
+    }
+}
+
 TEST_CASE("duplicate names") {
     CHECK(has(check(prelude + "event B { id: string }\n"), "4:7: error: duplicate event 'B': the name is already declared at test.flow:2:7"));
     CHECK(has(check(prelude + "type C { a: int }\n"), "duplicate type 'C': the name is already declared"));
