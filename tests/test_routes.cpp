@@ -1002,6 +1002,15 @@ TEST_CASE("a due timer of a version this binary cannot run waits, and fires once
     REQUIRE(list.size() == 1);
     const std::string path = "/v1/instances/" + list[0]["id"].get<std::string>();
     CHECK(s.body_of(s.call(beast_http::verb::get, path))["state"] == "Waiting");
+    // Asked about the instance, the binary without version 2 says why it cannot run it.
+    auto stored = s.store->instance_detail(list[0]["id"].get<std::string>());
+    REQUIRE(stored.ok());
+    REQUIRE(*stored.value);
+    auto why = processor.cannot_run((**stored.value).instance);
+    REQUIRE(why);
+    CHECK(why->rfind("no program for W version 2 on this flowd: ", 0) == 0);
+    CHECK_FALSE(s.processor->cannot_run((**stored.value).instance));
+    CHECK(s.body_of(s.call(beast_http::verb::get, path))["cannot_run"].is_null());
     // A binary that runs version 2 fires it, with the due time it was put off to.
     CHECK(fire(*s.processor, due.value->front()));
     json detail = s.body_of(s.call(beast_http::verb::get, path));
@@ -1988,10 +1997,24 @@ TEST_CASE("an instance whose row does not fit its program is not run: its events
     auto cancelled = s.call(beast_http::verb::post, "/v1/instances/" + numbered_id(3) + "/cancel");
     CHECK(cancelled.result_int() == 503);
     CHECK(s.body_of(cancelled)["error"].get<std::string>().find("a pending timer of it names no timer of the workflow") != std::string::npos);
-    // Nothing was written for them; the instance that fits goes on.
-    for (int n : {1, 2, 3}) CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(n)))["status"] == "running");
+    // Nothing was written for them; the instance that fits goes on. Each damaged one shows why
+    // it cannot run, as its events are answered.
+    std::map<int, std::string> reasons;
+    for (int n : {1, 2, 3, 4}) {
+        json shown = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(n)));
+        CHECK(shown["status"] == "running");
+        REQUIRE(shown.contains("cannot_run"));
+        if (!shown["cannot_run"].is_null()) reasons[n] = shown["cannot_run"].get<std::string>();
+    }
+    CHECK(reasons.size() == 3);
+    CHECK(reasons[1] == s.body_of(no_vars)["error"]);
+    CHECK(reasons[2] == s.body_of(no_state)["error"]);
+    CHECK(reasons[3] == s.body_of(cancelled)["error"]);
     CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e7", "type": "Go", "data": {"id": "d", "n": 7}})"))
               ["deliveries"][0]["outcome"] == "handled");
+    json ended = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(4)));
+    CHECK(ended["status"] == "completed");
+    CHECK(ended["cannot_run"].is_null());
     // The timer of the damaged row fails to fire, and is not dropped.
     auto due = s.store->due_timers(1767225600000 + 3600000, 10);
     REQUIRE(due.ok());

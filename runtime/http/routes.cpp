@@ -502,6 +502,8 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
         body["vars"] = json::object();
     }
     body["error"] = engine::has_error(i.instance) ? json(i.instance.error) : json();  // as flowc simulate shows it
+    const auto cannot_run = s.processor.cannot_run(i);
+    body["cannot_run"] = cannot_run ? json(*cannot_run) : json();
     json timers = json::array();
     for (const auto& t : i.instance.timers) timers.push_back({{"due", service::timestamp(t.due_ms)}, {"sequence", t.sequence}});
     body["timers"] = std::move(timers);

@@ -115,6 +115,17 @@ std::string timestamp(std::int64_t epoch_ms) {
     return text;
 }
 
+std::optional<std::string> Processor::cannot_run(const store::StoredInstance& stored) const {
+    if (stored.instance.status != engine::Status::Running) return std::nullopt;
+    const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
+    if (!engine)
+        return "no program for " + stored.workflow + " version " + std::to_string(stored.instance.version) +
+               " on this flowd: its sources no longer compile, or compile to another program (see the log at start)";
+    store::StoredInstance copy = stored;  // resolve() fills in the indexes it would run by
+    if (auto why = resolve(*engine, copy)) return misfit_error(copy, *why).message;
+    return std::nullopt;
+}
+
 std::string EventResult::to_text() const {
     std::string text;
     JsonWriter w(text, compact);

@@ -87,6 +87,11 @@ public:
     store::Result<DeadDeleted> delete_dead_commands(store::Transaction& tx, const std::string& target, std::int64_t after_row,
                                                     int limit, std::int64_t now_ms);
 
+    // Why a running instance cannot be run from its row, as its events, cancellation and timers
+    // would fail: its version has no program on this flowd, or the row does not fit that
+    // program (a hand edit, a damaged page). Nothing when it can, or when it has ended.
+    std::optional<std::string> cannot_run(const store::StoredInstance& stored) const;
+
     // Whether a step since the last call started a timer (for waking the timer loop only then).
     bool take_timers_started() { return timers_started_.exchange(false); }
 
