@@ -1066,6 +1066,78 @@ TEST_CASE("a route's path is compared segment by segment once percent-decoded, w
     CHECK(http::targets_path(waiting, {}));
 }
 
+TEST_CASE("terminate ends a running instance cancelled without running on cancel, its timers or its compensations") {
+    Server s(100, "event Go { id: string }\ncommand Book to hotel { id: string }\ncommand Undo to hotel { id: string }\n"
+                  "workflow W { key id: string start on Go as g {\n"
+                  "   emit Book { id: g.id } compensate with Undo { id: g.id } goto S }\n"
+                  " state S { after 1h { complete } at now() + 2h { complete } on Go { complete } }\n"
+                  " on cancel { compensate } }");
+    auto started = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a"}})"));
+    const std::string id = started["deliveries"][0]["instance"];
+    const std::string path = "/v1/instances/" + id + "/terminate";
+    CHECK(s.call(beast_http::verb::get, path).result_int() == 405);
+    auto answer = s.call(beast_http::verb::post, path);
+    REQUIRE(answer.result_int() == 200);
+    json ended = s.body_of(answer);
+    CHECK(ended["status"] == "cancelled");
+    CHECK(ended["state"] == "S");
+    CHECK(ended["error"].is_null());
+    CHECK(ended["timers"].empty());
+    CHECK(ended["cannot_run"].is_null());
+    json history = ended["history"];
+    REQUIRE(history.size() >= 2);
+    json terminate = history[history.size() - 2];
+    CHECK(terminate["kind"] == "terminate");
+    CHECK(terminate["status"] == "cancelled");
+    CHECK(terminate["timers_dropped"].size() == 2);
+    CHECK(terminate["timers_dropped"][0]["due"] == "2026-01-01T01:00:00.000Z");
+    CHECK(terminate["compensations_discarded"] == 1);
+    CHECK(history.back() == json{{"at", terminate["at"]}, {"kind", "transition"}, {"from", "S"}, {"to", "S"}, {"status", "cancelled"}});
+    // on cancel did not run: the outbox holds Book alone, and no timer is left to fire.
+    auto outbox = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending"))["commands"];
+    REQUIRE(outbox.size() == 1);
+    CHECK(outbox[0]["type"] == "Book");
+    CHECK(s.store->due_timers(1767225600000 + 3 * 3600000, 10).value->empty());
+    // Once only; an unknown instance is 404; the key is free for a new instance.
+    auto again = s.call(beast_http::verb::post, path);
+    CHECK(again.result_int() == 409);
+    CHECK(s.body_of(again)["error"] == "instance '" + id + "' is not running");
+    CHECK(s.call(beast_http::verb::post, "/v1/instances/" + numbered_id(99) + "/terminate").result_int() == 404);
+    json restarted = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e2", "type": "Go", "data": {"id": "a"}})"));
+    CHECK(restarted["deliveries"][0]["outcome"] == "started");
+    const std::string second = "/v1/instances/" + restarted["deliveries"][0]["instance"].get<std::string>() + "/terminate";
+    s.config.admin_token = "t0ken";
+    CHECK(s.call(beast_http::verb::post, second).result_int() == 401);
+    CHECK(s.call(beast_http::verb::post, second, "", {{"Authorization", "Bearer t0ken"}}).result_int() == 200);
+}
+
+TEST_CASE("terminate ends an instance that cannot be run, and frees its key") {
+    Server s(100, "event Go { id: string, n: int }\n"
+                  "workflow W { key id: string var n: int = 0 start on Go as g { n = g.n goto S } "
+                  "state S { after 1h { complete } on Go { complete } } }");
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})").result_int() == 202);
+    s.reopen([&] {
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+        test::exec_raw(raw, "UPDATE instances SET vars = '[]', state = 'Gone' WHERE id = '" + numbered_id(1) + "'");
+        sqlite3_close(raw);
+    });
+    CHECK(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e2", "type": "Go", "data": {"id": "a", "n": 2}})").result_int() == 503);
+    CHECK(s.call(beast_http::verb::post, "/v1/instances/" + numbered_id(1) + "/cancel").result_int() == 503);
+    auto answer = s.call(beast_http::verb::post, "/v1/instances/" + numbered_id(1) + "/terminate");
+    REQUIRE(answer.result_int() == 200);
+    json ended = s.body_of(answer);
+    CHECK(ended["status"] == "cancelled");
+    CHECK(ended["state"] == "Gone");
+    CHECK(ended["cannot_run"].is_null());
+    CHECK(ended["history"].back()["from"] == "Gone");
+    // The event refused before is taken now: it starts a new instance for the key.
+    auto retried = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e2", "type": "Go", "data": {"id": "a", "n": 2}})"));
+    CHECK(retried["duplicate"] == false);
+    CHECK(retried["deliveries"][0]["outcome"] == "started");
+    CHECK(retried["deliveries"][0]["instance"] != numbered_id(1));
+}
+
 TEST_CASE("a runtime error in on cancel ends the instance cancelled, with the error and none of the handler's commands") {
     Server s(100, "event Go { id: string, n: int }\ncommand Log to log { text: string }\n"
                   "workflow W { key id: string var n: int = 0 start on Go as g { n = g.n goto S }\n"

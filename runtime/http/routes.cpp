@@ -570,6 +570,22 @@ Response cancel_instance(const Request& req, const std::string& id, Services& s)
     return get_instance(req, id, s);
 }
 
+// Ends an instance `cancelled` without running anything of it (Processor::terminate).
+Response terminate_instance(const Request& req, const std::string& id, Services& s) {
+    service::CancelOutcome outcome = service::CancelOutcome::NotFound;
+    const std::int64_t now = s.now_ms();
+    store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
+        auto r = s.processor.terminate(tx, id, now);
+        if (!r.ok()) return r.error;
+        outcome = *r.value;
+        return std::nullopt;
+    });
+    if (status) return error_response(503, status->message, req.version());
+    if (outcome == service::CancelOutcome::NotFound) return error_response(404, "no instance '" + id + "'", req.version());
+    if (outcome == service::CancelOutcome::NotRunning) return error_response(409, "instance '" + id + "' is not running", req.version());
+    return get_instance(req, id, s);
+}
+
 Response list_workflows(const Request& req, Services& s) {
     auto definitions = s.store.definitions();
     if (!definitions.ok()) return error_response(503, definitions.error->message, req.version());
@@ -842,7 +858,7 @@ Response route(const Request& req, Services& s) {
     bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
                  (segments.size() == 3 && (segments[1] == "instances" || segments[1] == "outbox") && !segments[2].empty()) ||
                  (segments.size() == 4 && segments[1] == "instances" && !segments[2].empty() &&
-                  (segments[3] == "cancel" || segments[3] == "history")) ||
+                  (segments[3] == "cancel" || segments[3] == "terminate" || segments[3] == "history")) ||
                  (segments.size() == 4 && segments[1] == "outbox" && segments[3] == "retry");
     if (!known) return error_response(404, "no such route: " + path, req.version());
     if (!admin_allowed(req, s.config)) {
@@ -881,6 +897,7 @@ Response route(const Request& req, Services& s) {
         return get_history(req, url, segments[2], s);
     }
     if (!writes) return method_not_allowed("POST", req.version());
+    if (segments[1] == "instances" && segments[3] == "terminate") return terminate_instance(req, segments[2], s);
     if (segments[1] == "instances") return cancel_instance(req, segments[2], s);
     return retry_command(req, segments[2], s);
 }

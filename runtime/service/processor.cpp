@@ -115,6 +115,35 @@ std::string timestamp(std::int64_t epoch_ms) {
     return text;
 }
 
+store::Result<CancelOutcome> Processor::terminate(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms) {
+    auto found = tx.instance(instance_id);
+    if (!found.ok()) return fail<CancelOutcome>(*found.error);
+    if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
+    store::StoredInstance stored = std::move(**found.value);
+    if (stored.instance.status != engine::Status::Running) return store::Result<CancelOutcome>::success(CancelOutcome::NotRunning);
+    const std::string at = timestamp(now_ms);
+    // What was dropped, as the row held it: the timers by due time and sequence (naming their
+    // kind would need the program, which an instance that cannot run may not have).
+    store::HistoryEntry cause{at, "terminate", {}};
+    JsonWriter w(cause.detail, compact);
+    w.open().key("status").string(engine::status_name(engine::Status::Cancelled)).key("timers_dropped").begin_list();
+    for (const engine::PendingTimer& t : stored.instance.timers)
+        w.item().open().key("due").string(timestamp(t.due_ms)).key("sequence").integer(static_cast<long long>(t.sequence)).close();
+    w.end_list().key("compensations_discarded").integer(static_cast<long long>(stored.instance.compensations.size())).close();
+    std::string transition;
+    JsonWriter tw(transition, compact);
+    tw.open().key("from");
+    string_or_null(tw, stored.state).key("to");
+    string_or_null(tw, stored.state).key("status").string(engine::status_name(engine::Status::Cancelled)).close();
+    stored.instance.status = engine::Status::Cancelled;
+    stored.instance.timers.clear();
+    stored.instance.compensations.clear();
+    stored.updated_at = at;
+    if (auto e = tx.save_instance(std::move(stored), {false, true, true})) return fail<CancelOutcome>(*e);
+    if (auto e = tx.add_history(instance_id, {cause, {at, "transition", std::move(transition)}})) return fail<CancelOutcome>(*e);
+    return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
+}
+
 std::optional<std::string> Processor::cannot_run(const store::StoredInstance& stored) const {
     if (stored.instance.status != engine::Status::Running) return std::nullopt;
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);

@@ -94,7 +94,7 @@ struct InstanceFilter {
 
 struct HistoryEntry {
     std::string at;
-    std::string kind;    // delivery, transition, timer, command, cancel, error
+    std::string kind;    // delivery, transition, timer, command, cancel, terminate, error, command_deleted
     std::string detail;  // JSON
 };
 
