@@ -234,4 +234,60 @@ Value WireCodec::encode(Value&& record_value, const ir::Record& record) const {
     return std::move(record_value);
 }
 
+namespace {
+
+std::string kind_of(const Value& v) {
+    if (v.is_null()) return "null";
+    if (v.is_string()) return "a string";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_number_integer()) return "an integer";
+    if (v.is_number()) return "a number";
+    if (v.is_array()) return "a list";
+    return "an object";
+}
+
+}  // namespace
+
+std::optional<WireCodec::Misfit> WireCodec::misfit(const Value& value, const Type& type) const {
+    using K = Type::Kind;
+    auto refused = [&] { return Misfit{"", kind_of(value), type.to_string()}; };
+    auto inside = [](std::string step, Misfit m) {
+        m.path = step + m.path;
+        return m;
+    };
+    switch (type.kind()) {
+    case K::Error:
+    case K::Null:
+    case K::Never:
+    case K::Json: return std::nullopt;
+    case K::Optional: return value.is_null() ? std::nullopt : misfit(value, type.element());
+    case K::String: return value.is_string() ? std::nullopt : std::optional(refused());
+    case K::Bool: return value.is_boolean() ? std::nullopt : std::optional(refused());
+    case K::Number: return value.is_number() ? std::nullopt : std::optional(refused());
+    case K::Int:
+    case K::Time:
+    case K::Duration: return value.is_number_integer() ? std::nullopt : std::optional(refused());
+    case K::List: {
+        if (!value.is_array()) return refused();
+        for (std::size_t n = 0; n < value.size(); ++n)
+            if (auto m = misfit(value[n], type.element())) return inside("[" + std::to_string(n) + "]", std::move(*m));
+        return std::nullopt;
+    }
+    case K::Record: {
+        const ir::Record* record = program_.record(type.record_name());
+        if (!value.is_object()) return refused();
+        if (!record) return std::nullopt;
+        for (const ir::FieldDecl& field : record->fields) {
+            auto member = value.find(field.name);
+            const bool absent = member == value.end() || member->is_null();
+            if (absent && (field.optional || field.type.is_optional())) continue;
+            if (absent) return inside("." + field.name, {"", "nothing", field.type.to_string()});
+            if (auto m = misfit(*member, field.type)) return inside("." + field.name, std::move(*m));
+        }
+        return std::nullopt;
+    }
+    }
+    return std::nullopt;
+}
+
 }  // namespace flow::engine

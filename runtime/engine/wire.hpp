@@ -35,6 +35,17 @@ public:
     Value encode(Value&& value, const Type& type) const;
     Value encode(Value&& record_value, const ir::Record& record) const;
 
+    // Why a value in the engine's representation is not one of `type` (a row edited by hand, a
+    // damaged page): where in it (`.amount`, `[2]`, empty for the value itself), what it holds
+    // and what is declared there. Nothing when it fits. Undeclared members of a record are let
+    // pass, as decoding drops them.
+    struct Misfit {
+        std::string path;
+        std::string found;     // "a string", "null", …
+        std::string expected;  // the declared type, as users write it
+    };
+    std::optional<Misfit> misfit(const Value& value, const Type& type) const;
+
 private:
     struct Path;
     std::optional<DecodeError> decode_value(Value& wire, const Type& type, const Path& path, Value& out) const;

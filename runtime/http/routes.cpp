@@ -489,9 +489,16 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
     if (!*found.value) return error_response(404, "no instance '" + id + "'", req.version());
     store::StoredInstance& i = (**found.value).instance;
     json body = instance_summary(i);
+    const auto cannot_run = s.processor.cannot_run(i);
     const engine::Engine* engine = s.deployment.engine_for(i.workflow, i.instance.version);
     int w = engine ? engine->program().workflow_index(i.workflow) : -1;
-    if (w >= 0) {
+    if (cannot_run && w >= 0) {
+        // As stored, by name: a value that does not fit its type cannot take its wire form.
+        const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(w)];
+        body["vars"] = json::object();
+        for (std::size_t v = 0; v < workflow.vars.size() && v < i.instance.vars.size(); ++v)
+            body["vars"][workflow.vars[v].name] = i.instance.vars[v];
+    } else if (w >= 0) {
         i.instance.workflow = w;
         // Written as the wire writes values (a whole number as `2`, as in commands and in
         // `flowc simulate`), not as a double prints (`2.0`, which is how the store keeps it).
@@ -502,7 +509,6 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
         body["vars"] = json::object();
     }
     body["error"] = engine::has_error(i.instance) ? json(i.instance.error) : json();  // as flowc simulate shows it
-    const auto cannot_run = s.processor.cannot_run(i);
     body["cannot_run"] = cannot_run ? json(*cannot_run) : json();
     json timers = json::array();
     for (const auto& t : i.instance.timers) timers.push_back({{"due", service::timestamp(t.due_ms)}, {"sequence", t.sequence}});
@@ -552,6 +558,19 @@ Response get_history(const Request& req, const boost::urls::url_view& url, const
                          req.version());
 }
 
+// The answer to a cancellation or a termination once committed: the instance as GET gives it.
+// Should reading it back fail, the change stands all the same, and a 503 would say it did not:
+// the answer is then 200 with its id and status alone.
+Response ended_instance(const Request& req, const std::string& id, Services& s) {
+    try {
+        Response read = get_instance(req, id, s);
+        if (read.result_int() == 200) return read;
+    } catch (const std::exception&) {
+        // as a failed read: the change stands
+    }
+    return json_response(200, {{"id", id}, {"status", "cancelled"}}, req.version());
+}
+
 Response cancel_instance(const Request& req, const std::string& id, Services& s) {
     service::CancelOutcome outcome = service::CancelOutcome::NotFound;
     int timers_fired = 0;
@@ -567,7 +586,7 @@ Response cancel_instance(const Request& req, const std::string& id, Services& s)
     for (int n = 0; n < timers_fired; ++n) s.metrics.timer_fired();
     if (outcome == service::CancelOutcome::NotFound) return error_response(404, "no instance '" + id + "'", req.version());
     if (outcome == service::CancelOutcome::NotRunning) return error_response(409, "instance '" + id + "' is not running", req.version());
-    return get_instance(req, id, s);
+    return ended_instance(req, id, s);
 }
 
 // Ends an instance `cancelled` without running anything of it (Processor::terminate).
@@ -583,7 +602,7 @@ Response terminate_instance(const Request& req, const std::string& id, Services&
     if (status) return error_response(503, status->message, req.version());
     if (outcome == service::CancelOutcome::NotFound) return error_response(404, "no instance '" + id + "'", req.version());
     if (outcome == service::CancelOutcome::NotRunning) return error_response(409, "instance '" + id + "' is not running", req.version());
-    return get_instance(req, id, s);
+    return ended_instance(req, id, s);
 }
 
 Response list_workflows(const Request& req, Services& s) {

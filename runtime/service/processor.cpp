@@ -44,9 +44,14 @@ std::optional<std::string> resolve(const engine::Engine& engine, store::StoredIn
     stored.instance.workflow = w;
     stored.instance.state = stored.state.empty() ? -1 : workflow.state_index(stored.state);
     if (!stored.state.empty() && stored.instance.state < 0) return "its state '" + stored.state + "' is not one of the workflow's";
+    if (stored.instance.status == engine::Status::Running && stored.instance.state < 0) return "it is running but in no state";
     if (stored.instance.vars.size() != workflow.vars.size())
         return "it holds " + std::to_string(stored.instance.vars.size()) + " variables where the workflow declares " +
                std::to_string(workflow.vars.size());
+    for (std::size_t v = 0; v < workflow.vars.size(); ++v)
+        if (auto m = engine.codec().misfit(stored.instance.vars[v], workflow.vars[v].type))
+            return "variable '" + workflow.vars[v].name + m->path + "' holds " + m->found + " where the workflow declares " +
+                   m->expected;
     for (const engine::PendingTimer& timer : stored.instance.timers)
         if (!names_a_timer(workflow, timer)) return "a pending timer of it names no timer of the workflow";
     for (engine::Command& c : stored.instance.compensations) {
@@ -54,6 +59,13 @@ std::optional<std::string> resolve(const engine::Engine& engine, store::StoredIn
         c.record = found == engine.program().record_by_name.end() ? -1 : found->second;
     }
     return std::nullopt;
+}
+
+// The error of an instance whose version has no program in this flowd.
+store::StoreError no_program_error(const std::string& workflow, int version) {
+    return {store::StoreError::Kind::Corrupt, "no program for " + workflow + " version " + std::to_string(version) +
+                                                  ": its sources no longer compile with this flowd, or compile to another "
+                                                  "program (see the log at start)"};
 }
 
 // The error of an instance whose row does not fit its program.
@@ -119,27 +131,33 @@ store::Result<CancelOutcome> Processor::terminate(store::Transaction& tx, const 
     auto found = tx.instance(instance_id);
     if (!found.ok()) return fail<CancelOutcome>(*found.error);
     if (!*found.value) return store::Result<CancelOutcome>::success(CancelOutcome::NotFound);
-    store::StoredInstance stored = std::move(**found.value);
+    const store::StoredInstance& stored = **found.value;
     if (stored.instance.status != engine::Status::Running) return store::Result<CancelOutcome>::success(CancelOutcome::NotRunning);
     const std::string at = timestamp(now_ms);
     // What was dropped, as the row held it: the timers by due time and sequence (naming their
-    // kind would need the program, which an instance that cannot run may not have).
+    // kind would need the program, which an instance that cannot run may not have), and the
+    // compensations still owed, for whoever must now make up for the steps by hand: their data
+    // as commands carry it when the version's program knows the command, else as stored.
+    const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
     store::HistoryEntry cause{at, "terminate", {}};
     JsonWriter w(cause.detail, compact);
     w.open().key("status").string(engine::status_name(engine::Status::Cancelled)).key("timers_dropped").begin_list();
     for (const engine::PendingTimer& t : stored.instance.timers)
         w.item().open().key("due").string(timestamp(t.due_ms)).key("sequence").integer(static_cast<long long>(t.sequence)).close();
-    w.end_list().key("compensations_discarded").integer(static_cast<long long>(stored.instance.compensations.size())).close();
+    w.end_list().key("compensations_discarded").begin_list();
+    for (const engine::Command& c : stored.instance.compensations) {
+        const ir::Record* record = engine ? engine->program().record(c.type) : nullptr;
+        Value data = c.data;
+        if (record && !engine->codec().misfit(data, Type::record(record->name))) data = engine->codec().encode(std::move(data), *record);
+        w.item().open().key("type").string(c.type).key("target").string(c.target).key("data").value(data).close();
+    }
+    w.end_list().close();
     std::string transition;
     JsonWriter tw(transition, compact);
     tw.open().key("from");
     string_or_null(tw, stored.state).key("to");
     string_or_null(tw, stored.state).key("status").string(engine::status_name(engine::Status::Cancelled)).close();
-    stored.instance.status = engine::Status::Cancelled;
-    stored.instance.timers.clear();
-    stored.instance.compensations.clear();
-    stored.updated_at = at;
-    if (auto e = tx.save_instance(std::move(stored), {false, true, true})) return fail<CancelOutcome>(*e);
+    if (auto e = tx.end_cancelled(stored, at)) return fail<CancelOutcome>(*e);
     if (auto e = tx.add_history(instance_id, {cause, {at, "transition", std::move(transition)}})) return fail<CancelOutcome>(*e);
     return store::Result<CancelOutcome>::success(CancelOutcome::Cancelled);
 }
@@ -147,9 +165,7 @@ store::Result<CancelOutcome> Processor::terminate(store::Transaction& tx, const 
 std::optional<std::string> Processor::cannot_run(const store::StoredInstance& stored) const {
     if (stored.instance.status != engine::Status::Running) return std::nullopt;
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
-    if (!engine)
-        return "no program for " + stored.workflow + " version " + std::to_string(stored.instance.version) +
-               " on this flowd: its sources no longer compile, or compile to another program (see the log at start)";
+    if (!engine) return no_program_error(stored.workflow, stored.instance.version).message;
     store::StoredInstance copy = stored;  // resolve() fills in the indexes it would run by
     if (auto why = resolve(*engine, copy)) return misfit_error(copy, *why).message;
     return std::nullopt;
@@ -294,9 +310,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
             store::StoredInstance& stored = **running.value;
             before = {stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, std::nullopt};
             engine = deployment_.engine_for(name, stored.instance.version);
-            if (!engine)
-                return fail<EventResult>({store::StoreError::Kind::Corrupt, "no program for " + name + " version " +
-                                                                               std::to_string(stored.instance.version)});
+            if (!engine) return fail<EventResult>(no_program_error(name, stored.instance.version));
             if (auto why = resolve(*engine, stored)) return fail<EventResult>(misfit_error(stored, *why));
             if (engine == &current) {
                 step = engine->deliver(std::move(stored.instance), event, {now_ms, &timer_sequence});
@@ -469,9 +483,7 @@ store::Result<CancelOutcome> Processor::cancel(store::Transaction& tx, const std
     store::StoredInstance& stored = **found.value;
     if (stored.instance.status != engine::Status::Running) return store::Result<CancelOutcome>::success(CancelOutcome::NotRunning);
     const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
-    if (!engine)
-        return fail<CancelOutcome>({store::StoreError::Kind::Corrupt,
-                                    "no program for " + stored.workflow + " version " + std::to_string(stored.instance.version)});
+    if (!engine) return fail<CancelOutcome>(no_program_error(stored.workflow, stored.instance.version));
     if (auto why = resolve(*engine, stored)) return fail<CancelOutcome>(misfit_error(stored, *why));
     Before before{stored.state, stored.instance.status, stored.instance.timers, stored.row, stored.created_at, std::nullopt};
     engine::Step step = engine->cancel(std::move(stored.instance), {now_ms, &timer_sequence});

@@ -456,6 +456,20 @@ public:
         return std::nullopt;
     }
 
+    Status end_cancelled(const StoredInstance& stored, const std::string& updated_at) override {
+        const std::string cache_key = InstanceCache::key_of(stored.workflow, dump(stored.instance.key));
+        cached_.cache.erase(cache_key);
+        staged_.erase(cache_key);
+        Use s(db_.prepare("UPDATE instances SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'running'"));
+        s->bind_kept(1, updated_at).bind_kept(2, stored.instance.id);
+        if (auto e = s->run()) return e;
+        Use clear(db_.prepare("DELETE FROM timers WHERE instance = ?"));
+        clear->bind_kept(1, stored.instance.id);
+        if (auto e = clear->run()) return e;
+        staged_.emplace(cache_key, Staged{std::nullopt, 0});
+        return std::nullopt;
+    }
+
     Status add_command(const OutboxCommand& c) override {
         // Behind a pending command of its instance, it waits for it (and for those before it).
         Use s(db_.prepare(c.first_of_instance

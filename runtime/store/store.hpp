@@ -153,6 +153,10 @@ public:
         bool timers_changed = true;   // replace the pending timers with instance.timers
     };
     virtual Status save_instance(StoredInstance instance, InstanceChanges changes) = 0;
+    // Ends a running instance `cancelled` as of `updated_at` and drops its pending timers,
+    // rewriting nothing else of its row (its state, variables and compensations stay as they
+    // were, even unreadable ones): an operator's terminate.
+    virtual Status end_cancelled(const StoredInstance& instance, const std::string& updated_at) = 0;
     virtual Status add_command(const OutboxCommand& command) = 0;
     virtual Status drop_timer(const std::string& instance, std::uint64_t sequence) = 0;
     // Looks at a due timer again at `due_ms` (the instance keeps the time it fell due).

@@ -62,7 +62,14 @@ store::Status TimerLoop::fire_one_by_one(const std::vector<store::DueTimer>& due
         for (const store::DueTimer& timer : due) {
             if (auto e = tx.savepoint()) return e;
             int started_due = 0;
-            auto r = processor_.fire(tx, timer, now, timer_sequence_, &started_due);
+            store::Result<bool> r = store::Result<bool>::success(false);
+            try {
+                r = processor_.fire(tx, timer, now, timer_sequence_, &started_due);
+            } catch (const std::exception& e) {
+                // A row that passed the processor's checks and still makes the engine throw:
+                // this timer fails alone, like one whose write is refused.
+                r = store::Result<bool>::failure({store::StoreError::Kind::Corrupt, std::string("the timer cannot fire: ") + e.what()});
+            }
             if (!tx.intact()) return r.ok() ? store::StoreError{store::StoreError::Kind::Unavailable, "the database rolled the transaction back"}
                                             : *r.error;
             if (r.ok()) {

@@ -1521,6 +1521,36 @@ class FlowdTest(unittest.TestCase):
         # The current version's instances run.
         self.assertEqual(flowd.post_event({"id": "o3", "type": "Start", "data": {"id": "o3", "n": 1}})[0], 202)
 
+    def test_a_row_that_does_not_fit_holds_back_no_other_timer_and_is_terminated(self):
+        # One instance's variable edited to the wrong type: its timer cannot fire, the other
+        # instance's timer due with it fires all the same, the instance says why it cannot run,
+        # and terminate ends it, freeing its key.
+        flowd = self.start()
+        ids = {}
+        for key in ("good", "bad"):
+            status, body = flowd.post_event({"id": f"fit-{key}", "type": "Start", "data": {"id": key, "n": 1}})
+            self.assertEqual(status, 202, body)
+            ids[key] = body["deliveries"][0]["instance"]
+        flowd.stop()
+        self.flowd = None
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.dir, "flow.db")) as db:
+            db.execute("UPDATE instances SET vars = '[\"abc\"]' WHERE id = ?", (ids["bad"],))
+        flowd = self.start()
+        self.assertTrue(flowd.wait_for(lambda: self.state_of(ids["good"])["state"] == "Late", timeout=8, what="the good timer"))
+        bad = self.state_of(ids["bad"])
+        self.assertEqual((bad["status"], bad["state"], bad["vars"]), ("running", "Waiting", {"pokes": "abc"}))
+        self.assertIn("variable 'pokes' holds a string where the workflow declares int", bad["cannot_run"])
+        flowd.wait_for(lambda: any("timers cannot fire" in line and ids["bad"] in line for line in flowd.log), timeout=5,
+                       what="the log of the timer that cannot fire")
+        status, body = flowd.post_event({"id": "fit-poke", "type": "Poke", "data": {"id": "bad"}})
+        self.assertEqual((status, body["error"]), (503, bad["cannot_run"]))
+        status, ended = flowd.request("POST", f"/v1/instances/{ids['bad']}/terminate")
+        self.assertEqual((status, ended["status"], ended["vars"], ended["timers"]), (200, "cancelled", {"pokes": "abc"}, []))
+        self.assertEqual([h["kind"] for h in ended["history"]][-2:], ["terminate", "transition"])
+        status, body = flowd.post_event({"id": "fit-again", "type": "Start", "data": {"id": "bad", "n": 2}})
+        self.assertEqual((status, body["deliveries"][0]["outcome"]), (202, "started"))
+
     def test_a_command_whose_target_is_no_longer_bound_is_dead_logged_and_counted(self):
         # Version 1's commands wait for a target that version 2 no longer uses and the config no
         # longer binds: each goes dead when due, logged and counted like any other dead command.
