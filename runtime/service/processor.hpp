@@ -75,8 +75,9 @@ public:
                                         std::uint64_t& timer_sequence, int& timers_fired);
 
     // Ends a running instance `cancelled` at its operator's word without running anything of it:
-    // no `on cancel`, no timer (even one due), no compensation. Its pending timers are dropped,
-    // its registered compensations discarded; the commands it sent before stay in the outbox.
+    // no `on cancel`, no timer (even one due), no compensation. Its pending timers are dropped
+    // and nothing else of its row is rewritten; the history's `terminate` entry lists the timers
+    // dropped and the compensations still owed. The commands it sent before stay in the outbox.
     // Needs no program, so it also ends an instance that cannot be run (cannot_run): the way out
     // for one whose version no longer compiles, or whose row no longer fits it.
     store::Result<CancelOutcome> terminate(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms);
