@@ -726,3 +726,41 @@ TEST_CASE("a step says whether a goto entered a state") {
     CHECK_FALSE(f.deliver(started.instance, "Go", {{"id", "a"}, {"n", 1}}).entered);
     CHECK_FALSE(f.deliver(started.instance, "Stop", {{"id", "a"}}).entered);
 }
+
+TEST_CASE("a stored value is checked against its declared type, at any depth, with where it does not fit") {
+    Fixture f("type Snap { v: json, at: time, note?: string, n: int, x: number, tags: list<int> }\n"
+              "event Go { id: string, s: Snap }\n"
+              "workflow W { key id: string var s: Snap? = null start on Go as g { s = g.s complete } }");
+    const engine::WireCodec& codec = f.engine->codec();
+    const Type snap = Type::record("Snap");
+    auto where = [&](const nlohmann::json& value, const Type& type) {
+        auto m = codec.misfit(value, type);
+        return m ? m->path + " holds " + m->found + " where " + m->expected : std::string("fits");
+    };
+    const nlohmann::json fitting = {{"at", 5}, {"n", 1}, {"x", 2}, {"tags", {1, 2}}};
+    CHECK(where(fitting, snap) == "fits");  // `v`, a json field, absent (older rows hold it so)
+    nlohmann::json whole = fitting;
+    whole["x"] = 2.0;
+    whole["v"] = {{"anything", nullptr}};
+    whole["note"] = nullptr;
+    whole["extra"] = "left by an older declaration";
+    CHECK(where(whole, snap) == "fits");
+    CHECK(where(nullptr, Type::optional(snap)) == "fits");
+    nlohmann::json wrong = fitting;
+    wrong["n"] = 2.0;
+    CHECK(where(wrong, snap) == ".n holds a number where int");
+    wrong = fitting;
+    wrong["tags"] = {1, "a"};
+    CHECK(where(wrong, snap) == ".tags[1] holds a string where int");
+    wrong = fitting;
+    wrong.erase("at");
+    CHECK(where(wrong, snap) == ".at holds nothing where time");
+    wrong = fitting;
+    wrong["note"] = 5;
+    CHECK(where(wrong, snap) == ".note holds an integer where string");
+    CHECK(where(nlohmann::json::array(), snap) == " holds a list where Snap");
+    CHECK(where("2026-01-01T00:00:00Z", Type::time()) == " holds a string where time");
+    CHECK(where(nullptr, Type::integer()) == " holds null where int");
+    CHECK(where(true, Type::json()) == "fits");
+    CHECK(where(nlohmann::json::array(), Type::list(Type::never())) == "fits");
+}

@@ -1129,7 +1129,7 @@ TEST_CASE("terminate ends a running instance cancelled without running on cancel
 
 TEST_CASE("an instance whose row does not fit says why, and terminate ends it without rewriting its row") {
     Server s(100, "event Go { id: string, n: int }\n"
-                  "workflow W { key id: string var n: int = 0 start on Go as g { n = g.n goto S } "
+                  "workflow W { key id: string var n: int = 0 var since: time = now() start on Go as g { n = g.n goto S } "
                   "state S { after 1h { n = n + 1 complete } on Go { complete } } }");
     for (const char* event : {R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})", R"({"id": "e2", "type": "Go", "data": {"id": "b", "n": 2}})",
                               R"({"id": "e3", "type": "Go", "data": {"id": "c", "n": 3}})"})
@@ -1146,7 +1146,7 @@ TEST_CASE("an instance whose row does not fit says why, and terminate ends it wi
     s.reopen([&] {
         sqlite3* raw = nullptr;
         REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
-        test::exec_raw(raw, "UPDATE instances SET vars = '[\"abc\"]' WHERE id = '" + a + "'");
+        test::exec_raw(raw, "UPDATE instances SET vars = '[\"abc\", \"soon\"]' WHERE id = '" + a + "'");
         test::exec_raw(raw, "UPDATE instances SET vars = 'garbage' WHERE id = '" + b + "'");
         test::exec_raw(raw, "UPDATE instances SET state = NULL WHERE id = '" + c + "'");
         sqlite3_close(raw);
@@ -1154,7 +1154,7 @@ TEST_CASE("an instance whose row does not fit says why, and terminate ends it wi
     json shown = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + a));
     const std::string why = "instance " + a + " (W version 1) cannot be run from the database: ";
     CHECK(shown["cannot_run"] == why + "variable 'n' holds a string where the workflow declares int");
-    CHECK(shown["vars"] == json{{"n", "abc"}});  // as stored
+    CHECK(shown["vars"] == json{{"n", "abc"}, {"since", "soon"}});  // as stored: a time holding text has no wire form
     auto refused = s.call(beast_http::verb::post, "/v1/events", R"({"id": "e4", "type": "Go", "data": {"id": "a", "n": 4}})");
     CHECK(refused.result_int() == 503);
     CHECK(s.body_of(refused)["error"] == shown["cannot_run"]);
@@ -1178,7 +1178,10 @@ TEST_CASE("an instance whose row does not fit says why, and terminate ends it wi
         CHECK(s.body_of(answer)["status"] == "cancelled");
         CHECK(s.body_of(answer)["cannot_run"].is_null());
     }
-    CHECK(raw_column(a) == "[\"abc\"]");
+    CHECK(raw_column(a) == "[\"abc\", \"soon\"]");
+    json after = s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + a));  // ended now, shown all the same
+    CHECK(after["status"] == "cancelled");
+    CHECK(after["vars"] == json{{"n", "abc"}, {"since", "soon"}});
     CHECK(raw_column(b) == "garbage");
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + c))["state"].is_null());
     auto retried = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e4", "type": "Go", "data": {"id": "a", "n": 4}})"));
@@ -2076,12 +2079,12 @@ TEST_CASE("a route that fails in a way flowd did not foresee answers 503 for tha
     Server s(100, "event Go { id: string, n: int }\n"
                   "workflow W { key id: string var since: time = now() start on Go { goto S } state S { on Go { complete } } }");
     REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})").result_int() == 202);
-    // A row no flowd wrote (a hand edit, a damaged page) of an ended instance: the time is no
-    // number of milliseconds, and writing it for the answer throws. (A running one's is shown as
-    // stored, with its cannot_run.)
+    // A row no flowd wrote (a hand edit, a damaged page): a history entry whose time is no text,
+    // and reading it for the answer throws.
     sqlite3* raw = nullptr;
     REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
-    test::exec_raw(raw, "UPDATE instances SET vars = '[\"soon\"]', status = 'completed' WHERE id = '" + numbered_id(1) + "'");
+    test::exec_raw(raw, "UPDATE history SET kind = 'entries', detail = '[{\"at\": 5, \"kind\": \"delivery\", \"detail\": {}}]' "
+                        "WHERE instance = '" + numbered_id(1) + "'");
     sqlite3_close(raw);
     auto broken = s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(1));
     CHECK(broken.result_int() == 503);

@@ -280,7 +280,9 @@ std::optional<WireCodec::Misfit> WireCodec::misfit(const Value& value, const Typ
         for (const ir::FieldDecl& field : record->fields) {
             auto member = value.find(field.name);
             const bool absent = member == value.end() || member->is_null();
-            if (absent && (field.optional || field.type.is_optional())) continue;
+            // A required `json` field may be absent too: a record literal given a null there left
+            // it out before 2026-12-03, and the engine reads it as null.
+            if (absent && (field.optional || field.type.is_optional() || field.type.is(Type::Kind::Json))) continue;
             if (absent) return inside("." + field.name, {"", "nothing", field.type.to_string()});
             if (auto m = misfit(*member, field.type)) return inside("." + field.name, std::move(*m));
         }

@@ -38,7 +38,7 @@ public:
     // Why a value in the engine's representation is not one of `type` (a row edited by hand, a
     // damaged page): where in it (`.amount`, `[2]`, empty for the value itself), what it holds
     // and what is declared there. Nothing when it fits. Undeclared members of a record are let
-    // pass, as decoding drops them.
+    // pass, as decoding drops them; so is an absent `json` field (see the definition).
     struct Misfit {
         std::string path;
         std::string found;     // "a string", "null", …

@@ -136,21 +136,16 @@ store::Result<CancelOutcome> Processor::terminate(store::Transaction& tx, const 
     const std::string at = timestamp(now_ms);
     // What was dropped, as the row held it: the timers by due time and sequence (naming their
     // kind would need the program, which an instance that cannot run may not have), and the
-    // compensations still owed, for whoever must now make up for the steps by hand: their data
-    // as commands carry it when the version's program knows the command, else as stored.
-    const engine::Engine* engine = deployment_.engine_for(stored.workflow, stored.instance.version);
+    // compensations still owed, for whoever must now make up for the steps by hand (their data
+    // is kept in its wire form, as the command would have carried it).
     store::HistoryEntry cause{at, "terminate", {}};
     JsonWriter w(cause.detail, compact);
     w.open().key("status").string(engine::status_name(engine::Status::Cancelled)).key("timers_dropped").begin_list();
     for (const engine::PendingTimer& t : stored.instance.timers)
         w.item().open().key("due").string(timestamp(t.due_ms)).key("sequence").integer(static_cast<long long>(t.sequence)).close();
     w.end_list().key("compensations_discarded").begin_list();
-    for (const engine::Command& c : stored.instance.compensations) {
-        const ir::Record* record = engine ? engine->program().record(c.type) : nullptr;
-        Value data = c.data;
-        if (record && !engine->codec().misfit(data, Type::record(record->name))) data = engine->codec().encode(std::move(data), *record);
-        w.item().open().key("type").string(c.type).key("target").string(c.target).key("data").value(data).close();
-    }
+    for (const engine::Command& c : stored.instance.compensations)
+        w.item().open().key("type").string(c.type).key("target").string(c.target).key("data").value(c.data).close();
     w.end_list().close();
     std::string transition;
     JsonWriter tw(transition, compact);
