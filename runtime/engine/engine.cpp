@@ -255,6 +255,15 @@ Value Engine::vars_to_wire(const Instance& instance) const {
     return out;
 }
 
+std::optional<std::string> Engine::vars_misfit(const Instance& instance) const {
+    const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];
+    for (std::size_t v = 0; v < workflow.vars.size() && v < instance.vars.size(); ++v)
+        if (auto m = codec_.misfit(instance.vars[v], workflow.vars[v].type))
+            return "variable '" + workflow.vars[v].name + m->path + "' holds " + m->found + " where the workflow declares " +
+                   m->expected;
+    return std::nullopt;
+}
+
 const std::string* Engine::state_name(const Instance& instance) const {
     if (instance.state < 0) return nullptr;
     const ir::Workflow& workflow = program_->workflows[static_cast<std::size_t>(instance.workflow)];

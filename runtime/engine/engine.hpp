@@ -96,6 +96,10 @@ public:
 
     // The instance's variables on the wire: {"name": value, …}.
     Value vars_to_wire(const Instance& instance) const;
+    // The first variable of `instance` that does not hold a value of its declared type (a row
+    // edited by hand, a damaged page), said as "variable 'total.amount' holds a string where the
+    // workflow declares number"; nothing when all fit. Its `workflow` must be resolved.
+    std::optional<std::string> vars_misfit(const Instance& instance) const;
     // The name of the instance's state, or null before it entered one.
     const std::string* state_name(const Instance& instance) const;
 

@@ -483,13 +483,6 @@ std::string with_history(const json& object, const std::vector<store::HistoryEnt
     return out;
 }
 
-// Whether every variable an instance holds is a value of its declared type.
-bool vars_fit(const engine::Engine& engine, const ir::Workflow& workflow, const engine::Instance& instance) {
-    for (std::size_t v = 0; v < workflow.vars.size() && v < instance.vars.size(); ++v)
-        if (engine.codec().misfit(instance.vars[v], workflow.vars[v].type)) return false;
-    return true;
-}
-
 Response get_instance(const Request& req, const std::string& id, Services& s) {
     auto found = s.store.instance_detail(id);
     if (!found.ok()) return error_response(503, found.error->message, req.version());
@@ -499,7 +492,8 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
     const auto cannot_run = s.processor.cannot_run(i);
     const engine::Engine* engine = s.deployment.engine_for(i.workflow, i.instance.version);
     int w = engine ? engine->program().workflow_index(i.workflow) : -1;
-    if (w >= 0 && (cannot_run || !vars_fit(*engine, engine->program().workflows[static_cast<std::size_t>(w)], i.instance))) {
+    if (w >= 0) i.instance.workflow = w;
+    if (w >= 0 && (cannot_run || engine->vars_misfit(i.instance))) {
         // As stored, by name: a value that does not fit its type (a running instance that cannot
         // run, or one ended since, terminated say) has no wire form.
         const ir::Workflow& workflow = engine->program().workflows[static_cast<std::size_t>(w)];
@@ -507,7 +501,6 @@ Response get_instance(const Request& req, const std::string& id, Services& s) {
         for (std::size_t v = 0; v < workflow.vars.size() && v < i.instance.vars.size(); ++v)
             body["vars"][workflow.vars[v].name] = i.instance.vars[v];
     } else if (w >= 0) {
-        i.instance.workflow = w;
         // Written as the wire writes values (a whole number as `2`, as in commands and in
         // `flowc simulate`), not as a double prints (`2.0`, which is how the store keeps it).
         std::string vars;

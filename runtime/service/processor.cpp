@@ -48,10 +48,7 @@ std::optional<std::string> resolve(const engine::Engine& engine, store::StoredIn
     if (stored.instance.vars.size() != workflow.vars.size())
         return "it holds " + std::to_string(stored.instance.vars.size()) + " variables where the workflow declares " +
                std::to_string(workflow.vars.size());
-    for (std::size_t v = 0; v < workflow.vars.size(); ++v)
-        if (auto m = engine.codec().misfit(stored.instance.vars[v], workflow.vars[v].type))
-            return "variable '" + workflow.vars[v].name + m->path + "' holds " + m->found + " where the workflow declares " +
-                   m->expected;
+    if (auto misfit = engine.vars_misfit(stored.instance)) return misfit;
     for (const engine::PendingTimer& timer : stored.instance.timers)
         if (!names_a_timer(workflow, timer)) return "a pending timer of it names no timer of the workflow";
     for (engine::Command& c : stored.instance.compensations) {
