@@ -29,6 +29,33 @@ TEST_CASE("a command's wire body splices the stored key and data and escapes the
     CHECK(json::parse(flow::relay::Relay::wire_body(c))["key"] == 42);
 }
 
+TEST_CASE("a command's wire body copies plain names as they are and escapes any other text as the JSON library does") {
+    flow::store::OutboxCommand c;
+    c.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    c.type = "ReserveStock";
+    c.workflow = "OrderFulfillment";
+    c.instance = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
+    c.key = R"("A-1")";
+    c.payload = R"({"n":1})";
+    CHECK(flow::relay::Relay::wire_body(c) ==
+          R"({"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","type":"ReserveStock","workflow":"OrderFulfillment",)"
+          R"("instance":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c","key":"A-1","data":{"n":1}})");
+
+    // A control character, DEL, UTF-8 and a byte that is no UTF-8: the library's own text.
+    for (std::string odd : {std::string("tab\there"), std::string("del\x7f"), std::string("caf\xc3\xa9"), std::string("bad\xff")}) {
+        c.type = odd;
+        const std::string body = flow::relay::Relay::wire_body(c);
+        const std::string expected = json(odd).dump(-1, ' ', false, json::error_handler_t::replace);
+        CHECK(body.find(",\"type\":" + expected + ",") != std::string::npos);
+        json parsed;
+        CHECK_NOTHROW(parsed = json::parse(body));
+    }
+    c.key.clear();  // no key and no data: null
+    c.payload.clear();
+    CHECK(json::parse(flow::relay::Relay::wire_body(c))["key"].is_null());
+    CHECK(json::parse(flow::relay::Relay::wire_body(c))["data"].is_null());
+}
+
 TEST_CASE("backoff doubles from the initial delay with jitter, is capped, and Retry-After wins up to the cap unless it is zero") {
     flow::service::RetryPolicy policy{12, 1000, 8000};
     std::mt19937_64 random(7);

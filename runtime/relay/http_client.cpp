@@ -182,20 +182,42 @@ asio::ssl::context* HttpClient::tls_for(const std::string& ca_file, std::string&
     return tls.get();
 }
 
+std::shared_ptr<const HttpClient::Endpoint> HttpClient::endpoint_for(const std::string& url) {
+    if (auto known = endpoints_.find(url); known != endpoints_.end()) return known->second;
+    auto parsed = boost::urls::parse_uri(url);
+    if (!parsed || (parsed->scheme_id() != boost::urls::scheme::http && parsed->scheme_id() != boost::urls::scheme::https))
+        return nullptr;
+    Endpoint e;
+    e.secure = parsed->scheme_id() == boost::urls::scheme::https;
+    e.host_is_name = parsed->host_type() == boost::urls::host_type::name;
+    e.host = parsed->host_name().empty() ? std::string(parsed->host()) : std::string(parsed->host_name());
+    if (parsed->host_type() == boost::urls::host_type::ipv6) e.host = std::string(parsed->host_ipv6_address().to_string());
+    e.port = parsed->has_port() ? std::string(parsed->port()) : e.secure ? "443" : "80";
+    e.has_port = parsed->has_port();
+    e.port_number = parsed->port_number();
+    e.target = std::string(parsed->encoded_target());
+    if (e.target.empty()) e.target = "/";
+    e.address = e.host + ":" + e.port;
+    e.host_field = parsed->has_port() ? std::string(parsed->encoded_host_and_port()) : std::string(parsed->encoded_host());
+    e.scheme_and_address = std::string(parsed->scheme()) + "://" + e.address;
+    // The relay's URLs are its targets' few; anything else is not kept without end.
+    if (endpoints_.size() >= 1024) endpoints_.clear();
+    auto kept = std::make_shared<const Endpoint>(std::move(e));
+    endpoints_.emplace(url, kept);
+    return kept;
+}
+
 asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
                                              std::vector<std::pair<std::string, std::string>> headers,
                                              std::chrono::milliseconds timeout, std::string ca_file) {
-    auto parsed = boost::urls::parse_uri(url);
-    if (!parsed || (parsed->scheme_id() != boost::urls::scheme::http && parsed->scheme_id() != boost::urls::scheme::https))
-        co_return HttpResult{0, "invalid URL " + url, std::nullopt};
-    const bool secure = parsed->scheme_id() == boost::urls::scheme::https;
-    std::string host(parsed->host_name().empty() ? std::string(parsed->host()) : std::string(parsed->host_name()));
-    if (parsed->host_type() == boost::urls::host_type::ipv6) host = std::string(parsed->host_ipv6_address().to_string());
-    std::string port = parsed->has_port() ? std::string(parsed->port()) : secure ? "443" : "80";
-    std::string target(parsed->encoded_target());
-    if (target.empty()) target = "/";
-    std::string endpoint = host + ":" + port;
-    std::string key = std::string(parsed->scheme()) + "://" + endpoint + (secure ? " " + ca_file : "");
+    // Held for the request: endpoints_ may be cleared while it waits.
+    const std::shared_ptr<const Endpoint> where = endpoint_for(url);
+    if (!where) co_return HttpResult{0, "invalid URL " + url, std::nullopt};
+    const Endpoint& parsed = *where;
+    const bool secure = parsed.secure;
+    const std::string& host = parsed.host;
+    const std::string& endpoint = parsed.address;
+    std::string key = secure ? parsed.scheme_and_address + " " + ca_file : parsed.scheme_and_address;
 
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (aborted_) co_return cut_off(key);
@@ -218,11 +240,11 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
             beast::error_code not_an_address;
             const auto address = asio::ip::make_address(host, not_an_address);
             if (!not_an_address) {
-                endpoints.emplace_back(address, parsed->has_port() ? parsed->port_number() : secure ? 443 : 80);
+                endpoints.emplace_back(address, parsed.has_port ? parsed.port_number : secure ? 443 : 80);
             } else {
                 auto lookup = std::make_shared<Lookup>();
                 lookup->io = &io_;
-                if (!start_lookup(lookup, host, port)) co_return HttpResult{0, "cannot resolve " + host + ": no thread to resolve it on", std::nullopt};
+                if (!start_lookup(lookup, host, parsed.port)) co_return HttpResult{0, "cannot resolve " + host + ": no thread to resolve it on", std::nullopt};
                 asio::steady_timer deadline(io_, timeout);
                 lookup->waiter = &deadline;
                 cancel_in_progress_ = [&deadline] { deadline.cancel(); };
@@ -273,7 +295,7 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
                         if (preverified && !verified) *name_refused = true;
                         return verified;
                     });
-                if (parsed->host_type() == boost::urls::host_type::name)
+                if (parsed.host_is_name)
                     SSL_set_tlsext_host_name(stream->native_handle(), host.c_str());
                 beast::get_lowest_layer(*stream).expires_after(timeout);
                 cancel_in_progress_ = [&stream] { beast::get_lowest_layer(*stream).close(); };
@@ -294,8 +316,8 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
             connections_[key] = std::move(connection);
         }
         Connection& connection = connections_[key];
-        beast_http::request<beast_http::empty_body> req{beast_http::verb::post, target, 11};
-        req.set(beast_http::field::host, parsed->has_port() ? std::string(parsed->encoded_host_and_port()) : std::string(parsed->encoded_host()));
+        beast_http::request<beast_http::empty_body> req{beast_http::verb::post, parsed.target, 11};
+        req.set(beast_http::field::host, parsed.host_field);
         req.set(beast_http::field::user_agent, "flowd");
         for (const auto& [name, value] : headers) req.set(name, value);
         req.keep_alive(true);

@@ -45,6 +45,21 @@ public:
     void abort();
 
 private:
+    // What a URL names, parsed once per client: the relay posts to a few URLs many times.
+    struct Endpoint {
+        bool secure = false;
+        bool host_is_name = false;      // a name (looked up; sent as SNI), not an address
+        std::string host;               // without brackets for IPv6
+        std::string port;
+        bool has_port = false;          // the URL gives one (port_number: 0 when out of range)
+        std::uint16_t port_number = 0;
+        std::string target;             // the path and query, "/" at least
+        std::string address;            // "host:port", for messages
+        std::string host_field;         // the Host header's value
+        std::string scheme_and_address; // "scheme://host:port", the start of a connection's key
+    };
+    // The URL's endpoint, parsed on first use; null when it is not an http(s) URL.
+    std::shared_ptr<const Endpoint> endpoint_for(const std::string& url);
     struct Connection {
         std::unique_ptr<boost::beast::tcp_stream> plain;
         std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> secure;
@@ -58,6 +73,7 @@ private:
     static void close(Connection& connection);
 
     boost::asio::io_context& io_;
+    std::map<std::string, std::shared_ptr<const Endpoint>> endpoints_;  // URL -> what it names (valid URLs only)
     std::map<std::string, Connection> connections_;  // "scheme://host:port ca_file" -> open stream
     std::map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
     std::function<void()> cancel_in_progress_;  // what abort() cancels besides the open connections

@@ -84,7 +84,19 @@ void Relay::stop(std::chrono::milliseconds grace) {
 
 namespace {
 
-std::string quoted(const std::string& text) { return json(text).dump(-1, ' ', false, json::error_handler_t::replace); }
+// Appends a JSON string. The ids, types and names a command carries are plain ASCII as a rule,
+// and are copied as they are; any other text goes through the JSON library, which escapes it
+// and replaces bytes that are not UTF-8.
+void append_quoted(std::string& out, const std::string& text) {
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+    if (!plain) {
+        out += json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+        return;
+    }
+    out += '"';
+    out += text;
+    out += '"';
+}
 
 }  // namespace
 
@@ -92,13 +104,20 @@ std::string quoted(const std::string& text) { return json(text).dump(-1, ' ', fa
 // JSON text by the processor, so they are spliced in as they are instead of parsed again.
 std::string Relay::wire_body(const store::OutboxCommand& command) {
     std::string text;
-    text.reserve(128 + command.key.size() + command.payload.size());
-    text += "{\"id\":" + quoted(command.id);
-    text += ",\"type\":" + quoted(command.type);
-    text += ",\"workflow\":" + quoted(command.workflow);
-    text += ",\"instance\":" + quoted(command.instance);
-    text += ",\"key\":" + (command.key.empty() ? std::string("null") : command.key);
-    text += ",\"data\":" + (command.payload.empty() ? std::string("null") : command.payload);
+    text.reserve(128 + command.id.size() + command.type.size() + command.workflow.size() + command.instance.size() +
+                 command.key.size() + command.payload.size());
+    text += "{\"id\":";
+    append_quoted(text, command.id);
+    text += ",\"type\":";
+    append_quoted(text, command.type);
+    text += ",\"workflow\":";
+    append_quoted(text, command.workflow);
+    text += ",\"instance\":";
+    append_quoted(text, command.instance);
+    text += ",\"key\":";
+    text += command.key.empty() ? std::string_view("null") : std::string_view(command.key);
+    text += ",\"data\":";
+    text += command.payload.empty() ? std::string_view("null") : std::string_view(command.payload);
     text += '}';
     return text;
 }

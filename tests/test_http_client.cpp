@@ -1,0 +1,133 @@
+// The relay's HTTP client against a raw target that records the bytes of each request: the
+// request line and Host header a URL gives, one kept-alive connection per scheme, host and port
+// whatever the path, and a refusal of what is no http(s) URL.
+#include "runtime/relay/http_client.hpp"
+
+#include <boost/asio.hpp>
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using flow::relay::HttpClient;
+using flow::relay::HttpResult;
+
+namespace {
+
+// Reads whole requests (a header, then Content-Length bytes) on every connection it accepts and
+// answers each `200`; keeps each request's text and counts the connections.
+class RecordingTarget {
+public:
+    RecordingTarget(asio::io_context& io, const char* address) : acceptor_(io, {asio::ip::make_address(address), 0}) {
+        asio::co_spawn(io, accept(), asio::detached);
+    }
+    unsigned short port() const { return acceptor_.local_endpoint().port(); }
+    std::vector<std::string> requests;
+    int connections = 0;
+
+private:
+    asio::awaitable<void> accept() {
+        for (;;) {
+            auto [error, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+            if (error) co_return;
+            ++connections;
+            asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
+        }
+    }
+    asio::awaitable<void> serve(tcp::socket socket) {
+        std::string data;
+        for (;;) {
+            auto [error, read] = co_await asio::async_read_until(socket, asio::dynamic_buffer(data), "\r\n\r\n",
+                                                                 asio::as_tuple(asio::use_awaitable));
+            if (error) co_return;
+            const std::string header = data.substr(0, read);
+            std::size_t length = 0;
+            if (auto at = header.find("Content-Length: "); at != std::string::npos) length = std::stoul(header.substr(at + 16));
+            if (data.size() < read + length) {
+                auto [body_error, more] = co_await asio::async_read(socket, asio::dynamic_buffer(data),
+                                                                    asio::transfer_exactly(read + length - data.size()),
+                                                                    asio::as_tuple(asio::use_awaitable));
+                if (body_error) co_return;
+            }
+            requests.push_back(data.substr(0, read + length));
+            data.erase(0, read + length);
+            static const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            auto [write_error, written] = co_await asio::async_write(socket, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
+            if (write_error) co_return;
+        }
+    }
+    tcp::acceptor acceptor_;
+};
+
+// Posts `body` to each URL in turn on one client, and gives back the results.
+std::vector<HttpResult> post_all(asio::io_context& io, HttpClient& client, std::vector<std::string> urls, const std::string& body) {
+    std::vector<HttpResult> results;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            for (const auto& url : urls) {
+                std::vector<std::pair<std::string, std::string>> headers;
+                headers.emplace_back("Content-Type", "application/json");
+                headers.emplace_back("Idempotency-Key", "c-1");
+                results.push_back(co_await client.post(url, body, std::move(headers), std::chrono::milliseconds(5000)));
+            }
+        },
+        [&](std::exception_ptr) { io.stop(); });
+    io.run();
+    return results;
+}
+
+}  // namespace
+
+TEST_CASE("the client sends a URL's path and query, its Host with the port, and keeps one connection per host and port") {
+    asio::io_context io;
+    RecordingTarget target(io, "127.0.0.1");
+    HttpClient client(io);
+    const std::string base = "http://127.0.0.1:" + std::to_string(target.port());
+    auto results = post_all(io, client, {base + "/commands?tenant=a%20b", base + "/commands?tenant=a%20b", base, base + "/other"}, "{\"n\":1}");
+
+    REQUIRE(results.size() == 4);
+    for (const auto& result : results) CHECK(result.status == 200);
+    REQUIRE(target.requests.size() == 4);
+    const std::string host = "Host: 127.0.0.1:" + std::to_string(target.port()) + "\r\n";
+    CHECK(target.requests[0] == "POST /commands?tenant=a%20b HTTP/1.1\r\n" + host +
+                                    "User-Agent: flowd\r\nContent-Type: application/json\r\nIdempotency-Key: c-1\r\n"
+                                    "Content-Length: 7\r\n\r\n{\"n\":1}");
+    CHECK(target.requests[1] == target.requests[0]);  // the same URL again: parsed once, sent the same
+    CHECK(target.requests[2].rfind("POST / HTTP/1.1\r\n" + host, 0) == 0);  // no path: "/"
+    CHECK(target.requests[3].rfind("POST /other HTTP/1.1\r\n" + host, 0) == 0);
+    CHECK(target.connections == 1);  // every path of one host and port on one kept-alive connection
+}
+
+TEST_CASE("the client reaches an IPv6 address, and names it in brackets in Host") {
+    asio::io_context io;
+    boost::system::error_code no_ipv6;
+    tcp::acceptor probe(io);
+    probe.open(tcp::v6(), no_ipv6);
+    if (!no_ipv6) probe.bind({asio::ip::make_address("::1"), 0}, no_ipv6);
+    probe.close();
+    if (no_ipv6) return;  // a machine without IPv6 loopback has nothing to test here
+    RecordingTarget target(io, "::1");
+    HttpClient client(io);
+    auto results = post_all(io, client, {"http://[::1]:" + std::to_string(target.port()) + "/v6"}, "{}");
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].status == 200);
+    REQUIRE(target.requests.size() == 1);
+    CHECK(target.requests[0].rfind("POST /v6 HTTP/1.1\r\nHost: [::1]:" + std::to_string(target.port()) + "\r\n", 0) == 0);
+}
+
+TEST_CASE("the client refuses what is no http or https URL, each time, without a connection") {
+    asio::io_context io;
+    HttpClient client(io);
+    auto results = post_all(io, client, {"ftp://127.0.0.1:9/x", "ftp://127.0.0.1:9/x", "not a url"}, "{}");
+    REQUIRE(results.size() == 3);
+    CHECK(results[0].error == "invalid URL ftp://127.0.0.1:9/x");
+    CHECK(results[1].error == "invalid URL ftp://127.0.0.1:9/x");
+    CHECK(results[2].error == "invalid URL not a url");
+    for (const auto& result : results) {
+        CHECK(result.status == 0);
+        CHECK_FALSE(result.answered);
+    }
+}
