@@ -510,8 +510,10 @@ TEST_CASE("a job that fails before writing anything leaves its batch to commit i
     CHECK(jobs.recorded("v3"));
 }
 
-TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, retry, dead") {
-    Server s;
+namespace {
+
+// Starts three instances, each with one command pending; gives back the three commands.
+std::vector<store::OutboxCommand> three_pending_commands(Server& s) {
     for (int n = 1; n <= 3; ++n) {
         std::string id = std::to_string(n);
         REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "a)" + id + R"(", "type": "Go", "data": {"id": "a)" + id + R"(", "n": 1}})")
@@ -520,11 +522,19 @@ TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, re
     auto pending = s.store->outbox("pending", 10);
     REQUIRE(pending.ok());
     REQUIRE(pending.value->size() == 3);
+    return *pending.value;
+}
+
+}  // namespace
+
+TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, retry, dead") {
+    Server s;
+    const auto pending = three_pending_commands(s);
     using Attempt = store::DeliveryAttempt;
     std::vector<Attempt> attempts = {
-        {Attempt::Result::Delivered, (*pending.value)[0].id, 1, 0, "", "2026-01-01T00:00:01.000Z"},
-        {Attempt::Result::Retry, (*pending.value)[1].id, 1, 1767225660000, "HTTP 503", ""},
-        {Attempt::Result::Dead, (*pending.value)[2].id, 1, 0, "HTTP 400", ""}};
+        {Attempt::Result::Delivered, pending[0].id, 1, 0, "", "2026-01-01T00:00:01.000Z"},
+        {Attempt::Result::Retry, pending[1].id, 1, 1767225660000, "HTTP 503", ""},
+        {Attempt::Result::Dead, pending[2].id, 1, 0, "HTTP 400", ""}};
     CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(attempts); }));
     auto delivered = s.store->outbox("delivered", 10);
     REQUIRE(delivered.value->size() == 1);
@@ -540,6 +550,46 @@ TEST_CASE("delivery attempts recorded in the writer's transaction: delivered, re
     // Recorded again (a round cut short and redone), a finished command stays as it is.
     CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts({attempts[2]}); }));
     CHECK(s.store->outbox("dead", 10).value->size() == 1);
+}
+
+TEST_CASE("delivery attempts that name the command's row find it by the row, and only when the row holds that id") {
+    Server s;
+    const auto pending = three_pending_commands(s);
+    const auto& first = pending[0];
+    const auto& second = pending[1];
+    const auto& third = pending[2];
+    REQUIRE(first.row > 0);
+    using Attempt = store::DeliveryAttempt;
+    auto by_row = [](Attempt attempt, std::int64_t row) {
+        attempt.row = row;
+        return attempt;
+    };
+    // Each names another command's row: nothing changes.
+    std::vector<Attempt> crossed = {by_row({Attempt::Result::Delivered, first.id, 1, 0, "", "2026-01-01T00:00:01.000Z"}, second.row),
+                                    by_row({Attempt::Result::Retry, second.id, 1, 1767225660000, "HTTP 503", ""}, third.row),
+                                    by_row({Attempt::Result::Dead, third.id, 1, 0, "HTTP 400", ""}, first.row)};
+    CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(crossed); }));
+    auto unchanged = s.store->outbox("pending", 10);
+    REQUIRE(unchanged.value->size() == 3);
+    for (const auto& command : *unchanged.value) {
+        CHECK(command.attempts == 0);
+        CHECK(command.last_error.empty());
+    }
+    // Each its own row: delivered, retried, dead.
+    std::vector<Attempt> matched = {by_row({Attempt::Result::Delivered, first.id, 1, 0, "", "2026-01-01T00:00:01.000Z"}, first.row),
+                                    by_row({Attempt::Result::Retry, second.id, 1, 1767225660000, "HTTP 503", ""}, second.row),
+                                    by_row({Attempt::Result::Dead, third.id, 1, 0, "HTTP 400", ""}, third.row)};
+    CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(matched); }));
+    auto delivered = s.store->outbox("delivered", 10);
+    REQUIRE(delivered.value->size() == 1);
+    CHECK(delivered.value->front().id == first.id);
+    auto retrying = s.store->outbox("pending", 10);
+    REQUIRE(retrying.value->size() == 1);
+    CHECK(retrying.value->front().id == second.id);
+    CHECK(retrying.value->front().next_attempt_ms == 1767225660000);
+    auto dead = s.store->outbox("dead", 10);
+    REQUIRE(dead.value->size() == 1);
+    CHECK(dead.value->front().id == third.id);
 }
 
 TEST_CASE("retrying a dead command commits through the writer, whose commit wakes the relay; 404 and 409 change nothing") {

@@ -305,6 +305,7 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
         }
         delivery.attempt.instance = command.instance;
         delivery.attempt.due_ms = command.next_attempt_ms;
+        delivery.attempt.row = command.row;
         bool wake_dispatcher = false;
         {
             std::lock_guard lock(mutex_);

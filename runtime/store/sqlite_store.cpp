@@ -582,9 +582,14 @@ public:
         std::vector<std::string> finished_instances;  // of the commands now delivered or dead
         std::int64_t finished_due_ms = std::numeric_limits<std::int64_t>::max();
         for (const DeliveryAttempt& a : attempts) {
+            // A row the relay read is found by its row id, and checked against the id: one index
+            // descent fewer than by the id alone.
+            const bool by_row = a.row > 0;
             if (a.result == DeliveryAttempt::Result::Retry) {
-                Use s(db_.prepare("UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
+                Use s(db_.prepare(by_row ? "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending' AND row = ?"
+                                         : "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
                 s->bind(1, a.attempts).bind(2, a.next_attempt_ms).bind(3, a.error).bind(4, a.id);
+                if (by_row) s->bind(5, a.row);
                 if (auto e = s->run()) return e;
                 continue;
             }
@@ -600,10 +605,13 @@ public:
                     return find->error(code);
                 }
             }
-            Use s(db_.prepare(delivered ? "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL "
-                                          "WHERE id = ? AND status = 'pending'"
-                                        : "UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
+            static const std::string mark_delivered = "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL "
+                                                      "WHERE id = ? AND status = 'pending'";
+            static const std::string mark_dead = "UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'";
+            static const std::string mark_delivered_by_row = mark_delivered + " AND row = ?", mark_dead_by_row = mark_dead + " AND row = ?";
+            Use s(db_.prepare(delivered ? (by_row ? mark_delivered_by_row : mark_delivered) : (by_row ? mark_dead_by_row : mark_dead)));
             s->bind(1, a.attempts).bind(2, delivered ? a.at : a.error).bind(3, a.id);
+            if (by_row) s->bind(4, a.row);
             if (auto e = s->run()) return e;
             if (db_.changes() == 0 || a.instance.empty()) continue;  // no longer pending: nothing waits on it
             finished_instances.push_back(a.instance);

@@ -121,6 +121,8 @@ struct DeliveryAttempt {
     // the store needs to make the instance's next command due. Looked up by `id` when empty.
     std::string instance;
     std::int64_t due_ms = 0;
+    // The command's row as the relay read it, which finds it without its id's index; 0: by `id`.
+    std::int64_t row = 0;
 };
 
 // The writes of one batch of events: everything commits together or nothing does.
