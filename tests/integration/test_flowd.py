@@ -1424,6 +1424,16 @@ class FlowdTest(unittest.TestCase):
                 with open(f"/proc/{flowd.process.pid}/environ", "rb") as f:
                     variables = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
                 self.assertEqual(flowd.request("GET", "/healthz")[0], 200)
+                # Started again with the tunable set, it keeps its name for ps, top, pgrep -x and
+                # killall, and so do the threads that have no name of their own.
+                with open(f"/proc/{flowd.process.pid}/comm") as f:
+                    self.assertEqual(f.read().strip(), os.path.basename(FLOWD)[:15])
+                names = set()
+                for task in os.listdir(f"/proc/{flowd.process.pid}/task"):
+                    with open(f"/proc/{flowd.process.pid}/task/{task}/comm") as f:
+                        names.add(f.read().strip())
+                self.assertNotIn("exe", names)
+                self.assertIn("flowd-writer", names)
                 return variables.get(b"GLIBC_TUNABLES")
             finally:
                 self.assertEqual(flowd.stop(signal.SIGTERM), 0)

@@ -299,8 +299,19 @@ void restart_with_larger_malloc_caches(char** argv) {
 #endif
 }
 
+// Started again through /proc/self/exe, the process would be named `exe`, the name ps, top,
+// pgrep -x and killall go by: it takes the name of the file it was started as, which the
+// threads started later inherit unless they are given their own.
+void keep_the_name_started_as(const char* argv0) {
+    if (argv0 == nullptr) return;
+    const char* slash = std::strrchr(argv0, '/');
+    const std::string name = std::string(slash ? slash + 1 : argv0).substr(0, 15);  // the kernel keeps 15 bytes
+    if (!name.empty()) pthread_setname_np(pthread_self(), name.c_str());
+}
+
 int main(int argc, char** argv) {
     restart_with_larger_malloc_caches(argv);
+    keep_the_name_started_as(argv[0]);
     // Until flowd waits for them (below), the stop signals are held pending: one that comes while
     // the flows compile stops flowd cleanly once it can, as at any other moment, where it killed
     // it (exit 143, nothing logged). Threads started meanwhile keep them blocked; the others get them.
