@@ -668,6 +668,16 @@ class FlowdTest(unittest.TestCase):
         self.assertIn("--flows PATH", result.stdout)
         self.assertIn("--target NAME=URL", result.stdout)
 
+    def test_flowd_version_names_the_release_and_sqlite_and_the_log_says_it_at_start(self):
+        result = subprocess.run([FLOWD, "--version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        match = re.fullmatch(r"flowd (\d+\.\d+\.\d+) \(Flow language 1, SQLite 3\.\d+\.\d+\)\n", result.stdout)
+        self.assertIsNotNone(match, result.stdout)
+        self.assertEqual(result.stderr, "")
+        flowd = self.start()
+        listening = [json.loads(line) for line in flowd.log if '"flowd is listening"' in line]
+        self.assertEqual(listening[0]["version"], match.group(1))
+
     def self_signed_certificate(self, name, address="127.0.0.1"):
         """A certificate for the address and its key, as PEM files: (certificate, key)."""
         cert, key = os.path.join(self.dir, name + "-cert.pem"), os.path.join(self.dir, name + "-key.pem")

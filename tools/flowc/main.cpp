@@ -269,7 +269,7 @@ int main(int argc, char** argv) {
         return flushed(exit_ok);
     }
     if (command == "--version") {
-        std::cout << "flowc 0.1.0 (Flow language 1)\n";
+        std::cout << "flowc " FLOW_VERSION " (Flow language 1)\n";
         return flushed(exit_ok);
     }
     // `flowc check --help` and the like: the help, whatever else the line holds before a `--`

@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <openssl/rand.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -56,6 +57,7 @@ const char* const help_text =
     "  --listen HOST:PORT  where the HTTP API listens (default 127.0.0.1:8080)\n"
     "  --config FILE       JSON: targets, secrets, limits (see docs/runtime.md)\n"
     "  --target NAME=URL   binds a command target to an endpoint (repeatable)\n"
+    "  --version           prints the release and the SQLite it runs on\n"
     "\n"
     "SIGTERM, SIGINT or SIGHUP stops it cleanly. Documentation: docs/runtime.md and docs/http-api.md.\n";
 
@@ -172,6 +174,7 @@ struct Arguments {
     std::string config;
     std::vector<std::string> targets;
     bool help = false;
+    bool version = false;
 };
 
 std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& problem) {
@@ -193,6 +196,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::string& pro
         };
         if (arg == "--help" || arg == "-h") {
             a.help = true;
+            return a;
+        }
+        if (arg == "--version") {
+            a.version = true;
             return a;
         }
         if (arg == "--flows") {
@@ -327,6 +334,10 @@ int main(int argc, char** argv) {
     }
     if (args->help) {
         std::cout << usage_text << help_text;
+        return 0;
+    }
+    if (args->version) {
+        std::cout << "flowd " FLOW_VERSION " (Flow language 1, SQLite " << sqlite3_libversion() << ")\n";
         return 0;
     }
     flow::service::Config config;
@@ -526,7 +537,8 @@ int main(int argc, char** argv) {
         if (error || opening->stopped_before) return error;
         listening = true;
         auto bound = server.local_endpoint();
-        json fields = {{"listen", flow::http::endpoint_text(bound)},
+        json fields = {{"version", FLOW_VERSION},
+                       {"listen", flow::http::endpoint_text(bound)},
                        {"tls", tls != nullptr},
                        {"db", args->db},
                        {"workflows", compiled.program->workflows.size()}};
