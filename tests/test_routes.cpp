@@ -2387,6 +2387,14 @@ TEST_CASE("a cancellation that reaches an instance in the middle of a chain of t
     CHECK(s.metrics.render({}).find("\nflow_timers_fired_total 500\n") != std::string::npos);
 }
 
+TEST_CASE("flow_build_info shows the release and the SQLite library once set, with its labels escaped") {
+    service::Metrics metrics;
+    CHECK(metrics.render({}).find("flow_build_info") == std::string::npos);
+    metrics.build_info("1.2.3", "3.40.\"1\"");
+    const std::string text = metrics.render({});
+    CHECK(text.find("# TYPE flow_build_info gauge\nflow_build_info{version=\"1.2.3\",sqlite=\"3.40.\\\"1\\\"\"} 1\n") != std::string::npos);
+}
+
 TEST_CASE("a cancellation accepted when a timer is due, before the timer loop fired it, comes after the timer, as in flowc simulate") {
     const std::string flow = "event Go { id: string }\n"
                              "workflow W { key id: string var cancelled_in: string = \"\" start on Go { goto A }\n"

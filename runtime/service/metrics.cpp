@@ -104,9 +104,17 @@ void Metrics::pruned(const std::string& what, std::int64_t rows) {
     pruned_[what] += static_cast<std::uint64_t>(rows);
 }
 
+void Metrics::build_info(const std::string& version, const std::string& sqlite_version) {
+    std::lock_guard lock(mutex_);
+    build_labels_ = "version=\"" + escape_label(version) + "\",sqlite=\"" + escape_label(sqlite_version) + "\"";
+}
+
 std::string Metrics::render(const std::vector<std::pair<std::string, double>>& gauges) const {
     std::lock_guard lock(mutex_);
     std::string out;
+    if (!build_labels_.empty())
+        out += "# HELP flow_build_info The release of flowd and of the SQLite library it runs on; always 1.\n"
+               "# TYPE flow_build_info gauge\nflow_build_info{" + build_labels_ + "} 1\n";
     out += "# HELP flow_events_total Events received, by outcome.\n# TYPE flow_events_total counter\n";
     for (const auto& [outcome, n] : events_)
         out += "flow_events_total{outcome=\"" + escape_label(outcome) + "\"} " + std::to_string(n) + "\n";

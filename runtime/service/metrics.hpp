@@ -38,6 +38,9 @@ public:
     void delivery(const std::string& target, const std::string& result, std::optional<double> seconds);
     void timer_fired();
     void pruned(const std::string& what, std::int64_t rows);  // "commands", "instances" or "events"
+    // The release and the SQLite library the process runs, shown as `flow_build_info` (not
+    // shown until set).
+    void build_info(const std::string& version, const std::string& sqlite_version);
     // The text exposition; `gauges` are name{labels} -> value pairs read from the store.
     std::string render(const std::vector<std::pair<std::string, double>>& gauges) const;
 
@@ -50,6 +53,7 @@ private:
     std::map<std::string, Histogram> delivery_latency_;
     std::uint64_t timers_fired_ = 0;
     std::map<std::string, std::uint64_t> pruned_{{"commands", 0}, {"events", 0}, {"instances", 0}};
+    std::string build_labels_;  // `version="…",sqlite="…"`, or empty
 };
 
 }  // namespace flow::service

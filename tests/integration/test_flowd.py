@@ -668,7 +668,7 @@ class FlowdTest(unittest.TestCase):
         self.assertIn("--flows PATH", result.stdout)
         self.assertIn("--target NAME=URL", result.stdout)
 
-    def test_flowd_version_names_the_release_and_sqlite_and_the_log_says_it_at_start(self):
+    def test_flowd_version_names_the_release_and_sqlite_and_the_log_and_metrics_say_it(self):
         result = subprocess.run([FLOWD, "--version"], capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 0, result.stderr)
         match = re.fullmatch(r"flowd (\d+\.\d+\.\d+) \(Flow language 1, SQLite 3\.\d+\.\d+\)\n", result.stdout)
@@ -677,6 +677,10 @@ class FlowdTest(unittest.TestCase):
         flowd = self.start()
         listening = [json.loads(line) for line in flowd.log if '"flowd is listening"' in line]
         self.assertEqual(listening[0]["version"], match.group(1))
+        status, metrics = flowd.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertRegex(metrics if isinstance(metrics, str) else metrics.decode(),
+                         r'\nflow_build_info\{version="' + re.escape(match.group(1)) + r'",sqlite="3\.\d+\.\d+"\} 1\n')
 
     def self_signed_certificate(self, name, address="127.0.0.1"):
         """A certificate for the address and its key, as PEM files: (certificate, key)."""

@@ -648,6 +648,7 @@ int main(int argc, char** argv) {
     auto max_sequence = store.max_timer_sequence();
     std::uint64_t timer_sequence = (max_sequence.ok() ? *max_sequence.value : 0) + 1;
     flow::service::Metrics metrics;
+    metrics.build_info(FLOW_VERSION, sqlite3_libversion());
     std::vector<std::string> bound_targets;
     for (const auto& [name, target] : config.targets) bound_targets.push_back(name);
     metrics.count_deliveries_to(bound_targets);
