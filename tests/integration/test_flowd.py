@@ -1748,6 +1748,19 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual([i["key"] for i in body["instances"]], ["k1", "k2"])
 
+    def test_a_file_that_is_no_database_stops_the_start_named_and_untouched(self):
+        path = os.path.join(self.dir, "notes.db")
+        content = b"these are not the pages of a database\n" * 200
+        with open(path, "wb") as f:
+            f.write(content)
+        done = subprocess.run([FLOWD, "--flows", self.flows, "--db", path, "--listen", "127.0.0.1:0",
+                               "--target", "sink=http://127.0.0.1:9/"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("flowd: cannot use the database " + path + ": file is not a database", done.stderr)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), content)
+        self.assertFalse(os.path.exists(path + "-wal"))
+
     def test_a_database_in_a_missing_folder_stops_the_start(self):
         done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "missing", "flow.db"), "--listen",
                                "127.0.0.1:0", "--target", "sink=http://127.0.0.1:9/"], capture_output=True, text=True, timeout=20)

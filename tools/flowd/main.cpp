@@ -572,7 +572,9 @@ int main(int argc, char** argv) {
         }
         const flow::store::StoreError& error = std::get<flow::store::StoreError>(attempt);
         if (error.kind != flow::store::StoreError::Kind::Unavailable) {
-            std::cerr << "flowd: " << error.message << "\n";
+            // SQLite's own reasons ("file is not a database") do not say which file.
+            const bool names_the_file = error.message.find(args->db) != std::string::npos;
+            std::cerr << "flowd: " << (names_the_file ? "" : "cannot use the database " + args->db + ": ") << error.message << "\n";
             return finish(1, true);
         }
         if (!listening)
