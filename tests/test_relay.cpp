@@ -8,14 +8,24 @@
 
 using nlohmann::json;
 
-TEST_CASE("a command's wire body splices the stored key and data and escapes the strings") {
+namespace {
+
+flow::store::OutboxCommand command(std::string id, std::string type, std::string workflow, std::string instance, std::string key,
+                                   std::string payload) {
     flow::store::OutboxCommand c;
-    c.id = "cmd-1";
-    c.type = "Reserve\"Stock";
-    c.workflow = "Order\\Flow";
-    c.instance = "inst-1";
-    c.key = R"("A-1")";
-    c.payload = R"({"orderId":"A-1","lines":[1,2],"note":"caf\u00e9"})";
+    c.id = std::move(id);
+    c.type = std::move(type);
+    c.workflow = std::move(workflow);
+    c.instance = std::move(instance);
+    c.key = std::move(key);
+    c.payload = std::move(payload);
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("a command's wire body splices the stored key and data and escapes the strings") {
+    auto c = command("cmd-1", "Reserve\"Stock", "Order\\Flow", "inst-1", R"("A-1")", R"({"orderId":"A-1","lines":[1,2],"note":"caf\u00e9"})");
     json body = json::parse(flow::relay::Relay::wire_body(c));
     CHECK(body == json{{"id", "cmd-1"},
                        {"type", "Reserve\"Stock"},
@@ -30,13 +40,8 @@ TEST_CASE("a command's wire body splices the stored key and data and escapes the
 }
 
 TEST_CASE("a command's wire body copies plain names as they are and escapes any other text as the JSON library does") {
-    flow::store::OutboxCommand c;
-    c.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
-    c.type = "ReserveStock";
-    c.workflow = "OrderFulfillment";
-    c.instance = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
-    c.key = R"("A-1")";
-    c.payload = R"({"n":1})";
+    auto c = command("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "ReserveStock", "OrderFulfillment", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c",
+                     R"("A-1")", R"({"n":1})");
     CHECK(flow::relay::Relay::wire_body(c) ==
           R"({"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","type":"ReserveStock","workflow":"OrderFulfillment",)"
           R"("instance":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c","key":"A-1","data":{"n":1}})");

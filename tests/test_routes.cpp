@@ -560,15 +560,18 @@ TEST_CASE("delivery attempts that name the command's row find it by the row, and
     const auto& third = pending[2];
     REQUIRE(first.row > 0);
     using Attempt = store::DeliveryAttempt;
-    auto by_row = [](Attempt attempt, std::int64_t row) {
-        attempt.row = row;
-        return attempt;
+    // The first delivered, the second retried, the third dead, each naming the given row.
+    auto attempts_naming = [&](std::int64_t first_row, std::int64_t second_row, std::int64_t third_row) {
+        std::vector<Attempt> attempts = {{Attempt::Result::Delivered, first.id, 1, 0, "", "2026-01-01T00:00:01.000Z"},
+                                         {Attempt::Result::Retry, second.id, 1, 1767225660000, "HTTP 503", ""},
+                                         {Attempt::Result::Dead, third.id, 1, 0, "HTTP 400", ""}};
+        attempts[0].row = first_row;
+        attempts[1].row = second_row;
+        attempts[2].row = third_row;
+        return attempts;
     };
     // Each names another command's row: nothing changes.
-    std::vector<Attempt> crossed = {by_row({Attempt::Result::Delivered, first.id, 1, 0, "", "2026-01-01T00:00:01.000Z"}, second.row),
-                                    by_row({Attempt::Result::Retry, second.id, 1, 1767225660000, "HTTP 503", ""}, third.row),
-                                    by_row({Attempt::Result::Dead, third.id, 1, 0, "HTTP 400", ""}, first.row)};
-    CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(crossed); }));
+    CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(attempts_naming(second.row, third.row, first.row)); }));
     auto unchanged = s.store->outbox("pending", 10);
     REQUIRE(unchanged.value->size() == 3);
     for (const auto& command : *unchanged.value) {
@@ -576,10 +579,7 @@ TEST_CASE("delivery attempts that name the command's row find it by the row, and
         CHECK(command.last_error.empty());
     }
     // Each its own row: delivered, retried, dead.
-    std::vector<Attempt> matched = {by_row({Attempt::Result::Delivered, first.id, 1, 0, "", "2026-01-01T00:00:01.000Z"}, first.row),
-                                    by_row({Attempt::Result::Retry, second.id, 1, 1767225660000, "HTTP 503", ""}, second.row),
-                                    by_row({Attempt::Result::Dead, third.id, 1, 0, "HTTP 400", ""}, third.row)};
-    CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(matched); }));
+    CHECK_FALSE(s.writer->run([&](store::Transaction& tx) { return tx.record_attempts(attempts_naming(first.row, second.row, third.row)); }));
     auto delivered = s.store->outbox("delivered", 10);
     REQUIRE(delivered.value->size() == 1);
     CHECK(delivered.value->front().id == first.id);

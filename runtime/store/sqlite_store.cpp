@@ -586,8 +586,9 @@ public:
             // descent fewer than by the id alone.
             const bool by_row = a.row > 0;
             if (a.result == DeliveryAttempt::Result::Retry) {
-                Use s(db_.prepare(by_row ? "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending' AND row = ?"
-                                         : "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'"));
+                static const std::string mark_retry = "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ? AND status = 'pending'";
+                static const std::string mark_retry_by_row = mark_retry + " AND row = ?";
+                Use s(db_.prepare(by_row ? mark_retry_by_row : mark_retry));
                 s->bind(1, a.attempts).bind(2, a.next_attempt_ms).bind(3, a.error).bind(4, a.id);
                 if (by_row) s->bind(5, a.row);
                 if (auto e = s->run()) return e;
