@@ -1,6 +1,7 @@
 #include "runtime/relay/relay.hpp"
 
 #include "runtime/http/webhook_signature.hpp"
+#include "runtime/service/log.hpp"
 #include "runtime/service/processor.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -144,10 +144,9 @@ bool Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chanc
         for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
         return true;
     }
-    json line = {{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", "cannot record deliveries"},
-                 {"error", e->message}, {"attempts", attempts.size()}};
+    json fields = {{"error", e->message}, {"attempts", attempts.size()}};
     if (last_chance) {  // flowd is stopping: the commands are sent again after the restart
-        std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+        service::log(now_ms_(), "error", "cannot record deliveries", std::move(fields));
         for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
         return false;
     }
@@ -156,8 +155,8 @@ bool Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chanc
     using std::chrono::milliseconds;
     record_pause_ = std::clamp(record_pause_ * 2, milliseconds(100), milliseconds(10000));
     record_again_at_ = std::chrono::steady_clock::now() + record_pause_;
-    line["again_in_ms"] = record_pause_.count();
-    std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+    fields["again_in_ms"] = record_pause_.count();
+    service::log(now_ms_(), "error", "cannot record deliveries", std::move(fields));
     if (finished_.empty()) first_finished_ = std::chrono::steady_clock::now();
     finished_.insert(finished_.begin(), std::make_move_iterator(attempts.begin()), std::make_move_iterator(attempts.end()));
     return false;
@@ -336,10 +335,8 @@ boost::asio::awaitable<void> Relay::run_lane(Lane& lane) {
 }
 
 void Relay::log_dead(const store::OutboxCommand& command, int attempts, const std::string& error) const {
-    std::cerr << json({{"ts", service::timestamp(now_ms_())}, {"level", "warn"}, {"msg", "command dead"},
-                       {"command", command.id}, {"target", command.target}, {"attempts", attempts}, {"error", error}})
-                     .dump(-1, ' ', false, json::error_handler_t::replace)
-              << std::endl;
+    service::log(now_ms_(), "warn", "command dead",
+                 {{"command", command.id}, {"target", command.target}, {"attempts", attempts}, {"error", error}});
 }
 
 boost::asio::awaitable<Relay::Delivery> Relay::deliver(const store::OutboxCommand& command, Lane& lane) {

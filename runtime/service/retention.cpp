@@ -1,21 +1,13 @@
 #include "runtime/service/retention.hpp"
 
+#include "runtime/service/log.hpp"
 #include "runtime/service/processor.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <iostream>
 
 namespace flow::service {
-
-namespace {
-
-void log_line(const nlohmann::json& line) {
-    std::cerr << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-}
-
-}  // namespace
 
 void Retention::start() {
     if (config_.retention_hours > 0 || config_.instance_retention_hours > 0 || config_.inbox_retention_hours > 0)
@@ -29,7 +21,7 @@ Retention::Outcome Retention::prune(const Kind& kind, std::int64_t now_ms, const
     const std::string before = timestamp(now_ms - kind.hours * 3600000);
     auto cannot = [&](const store::StoreError& error) {
         // The next round, a minute later, tries again (a full disk, a lock held by a repair).
-        log_line({{"ts", timestamp(now_ms_())}, {"level", "warn"}, {"msg", "cannot prune"}, {"what", kind.what}, {"error", error.message}});
+        log(now_ms_(), "warn", "cannot prune", {{"what", kind.what}, {"error", error.message}});
     };
     for (std::int64_t looked_at = 0; looked_at < kind.per_round && !loop_.stopping(); looked_at += kind.per_call) {
         auto pruned = prune_rows(before, std::min(kind.per_call, kind.per_round - looked_at), kind.from);
@@ -73,7 +65,7 @@ std::chrono::milliseconds Retention::round() {
     if (commands.deleted > 0) deleted["commands"] = commands.deleted;
     if (instances.deleted > 0) deleted["instances"] = instances.deleted;
     if (events.deleted > 0) deleted["events"] = events.deleted;
-    if (!deleted.empty()) log_line({{"ts", timestamp(now_ms_())}, {"level", "info"}, {"msg", "pruned"}, {"deleted", deleted}});
+    if (!deleted.empty()) log(now_ms_(), "info", "pruned", {{"deleted", deleted}});
     return commands.more || instances.more || events.more ? std::chrono::seconds(1) : std::chrono::seconds(60);
 }
 

@@ -1,6 +1,7 @@
 #include "runtime/timers/timer_loop.hpp"
 
-#include <iostream>
+#include "runtime/service/log.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace flow::timers {
@@ -43,8 +44,7 @@ std::chrono::milliseconds TimerLoop::round() {
     }
     for (int i = 0; i < fired; ++i) metrics_.timer_fired();
     if (!trouble_.empty()) {
-        std::cerr << nlohmann::json({{"ts", service::timestamp(now_ms_())}, {"level", "info"}, {"msg", "timers fire again"}}).dump()
-                  << std::endl;
+        service::log(now_ms_(), "info", "timers fire again");
         trouble_.clear();
     }
     return std::chrono::milliseconds(0);  // more may be due
@@ -90,13 +90,8 @@ store::Status TimerLoop::fire_one_by_one(const std::vector<store::DueTimer>& due
         if (timers.size() == 10) break;
         timers.push_back({{"instance", timer->instance}, {"sequence", timer->timer.sequence}, {"error", error}});
     }
-    std::cerr << nlohmann::json({{"ts", service::timestamp(now_ms_())},
-                                 {"level", "error"},
-                                 {"msg", "timers cannot fire; each is tried again in a minute, the others fire meanwhile"},
-                                 {"count", failed.size()},
-                                 {"timers", std::move(timers)}})
-                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-              << std::endl;
+    service::log(now_ms_(), "error", "timers cannot fire; each is tried again in a minute, the others fire meanwhile",
+                 {{"count", failed.size()}, {"timers", std::move(timers)}});
     return std::nullopt;
 }
 
@@ -104,9 +99,7 @@ void TimerLoop::report_trouble(const std::string& what, const std::string& error
     // Once for each new reason, not once each 200 ms.
     if (trouble_ == what + ": " + error) return;
     trouble_ = what + ": " + error;
-    std::cerr << nlohmann::json({{"ts", service::timestamp(now_ms_())}, {"level", "error"}, {"msg", what + "; trying again"}, {"error", error}})
-                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-              << std::endl;
+    service::log(now_ms_(), "error", what + "; trying again", {{"error", error}});
 }
 
 }  // namespace flow::timers

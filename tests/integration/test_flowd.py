@@ -723,6 +723,17 @@ class FlowdTest(unittest.TestCase):
                                "127.0.0.1:0", "--config", path], capture_output=True, text=True, timeout=20)
         self.assertEqual(done.returncode, 2)
         self.assertIn("cannot use the TLS certificate", done.stderr)
+        # The configuration is read before the flows compile: a mistake in it is told first,
+        # without waiting for the compiler (it used to come after the diagnostics, exit 1).
+        broken = os.path.join(self.dir, "broken.flow")
+        with open(broken, "w") as f:
+            f.write("workflow {\n")
+        done = subprocess.run([FLOWD, "--flows", broken, "--db", os.path.join(self.dir, "other.db"), "--listen",
+                               "127.0.0.1:0", "--config", path], capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertIn("cannot use the TLS certificate", done.stderr)
+        self.assertNotIn("error:", done.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "other.db")))
 
     def test_a_slow_client_is_cut_off_at_the_header_deadline(self):
         flowd = self.start(header_timeout_ms=500)

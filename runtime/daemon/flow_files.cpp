@@ -1,0 +1,64 @@
+#include "runtime/daemon/flow_files.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+namespace flow::daemon {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Adds the .flow files under `folder` to `found`, its entries taken in sorted order so that a
+// folder reached by two names is always entered under the same one. A folder already entered is
+// not entered again, nor a link to a folder that holds the link (`up -> ..`, a loop as `find -L`
+// sees it).
+void add_flow_files(const fs::path& folder, std::set<fs::path>& entered, std::vector<std::string>& found, std::error_code& ec) {
+    std::vector<fs::directory_entry> entries;
+    for (fs::directory_iterator entry(folder, ec), end; !ec && entry != end; entry.increment(ec)) entries.push_back(*entry);
+    if (ec) return;
+    std::sort(entries.begin(), entries.end());
+    std::error_code holder_error;
+    const fs::path holder = fs::canonical(folder, holder_error);
+    for (const fs::directory_entry& entry : entries) {
+        std::error_code entry_error;
+        if (!entry.is_directory(entry_error)) {
+            if (entry.path().extension() == ".flow") found.push_back(entry.path().string());
+            continue;
+        }
+        const fs::path target = fs::canonical(entry.path(), entry_error);
+        if (entry_error || holder_error) continue;
+        const bool loop = entry.is_symlink(entry_error) &&
+                          std::mismatch(target.begin(), target.end(), holder.begin(), holder.end()).first == target.end();
+        if (loop || !entered.insert(target).second) continue;
+        add_flow_files(entry.path(), entered, found, ec);
+        if (ec) return;
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::string& problem) {
+    std::vector<std::string> files;
+    for (const std::string& path : paths) {
+        std::error_code ec;
+        if (fs::is_directory(path, ec)) {
+            std::vector<std::string> found;
+            std::error_code root_error;
+            std::set<fs::path> entered{fs::canonical(path, root_error)};
+            add_flow_files(path, entered, found, ec);
+            if (ec) {
+                problem = "--flows " + path + ": cannot read the folder: " + ec.message();
+                return {};
+            }
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else {
+            files.push_back(path);
+        }
+    }
+    return files;
+}
+
+}  // namespace flow::daemon
