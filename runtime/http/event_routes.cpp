@@ -112,38 +112,41 @@ Response replayed_altered(const std::string& webhook_id, unsigned version) {
                           version);
 }
 
-}  // namespace
-
-void post_events(const Request& req, Services& s, Reply reply) {
-    auto started = std::chrono::steady_clock::now();
-    std::string repeated_header, repeated_signature_header;
-    auto headers = event_headers(req, repeated_header, repeated_signature_header);
-    std::string message_digest;  // of a signed message
-    if (!s.config.webhook_secrets.empty()) {
-        if (!repeated_signature_header.empty()) {
-            s.metrics.event("rejected_401");
-            return reply(error_response(401, "the header " + repeated_signature_header + " is given more than once: send it once "
-                                                 "(webhook-signature holds several signatures separated by spaces)",
-                                        req.version()));
-        }
-        auto check = verify_webhook(s.config.webhook_secrets, headers["webhook-id"], headers["webhook-timestamp"],
-                                    headers["webhook-signature"], req.body(), s.now_ms() / 1000);
-        if (check != SignatureCheck::Valid) {
-            s.metrics.event("rejected_401");
-            const char* why = check == SignatureCheck::Missing        ? "the webhook signature headers are missing"
-                              : check == SignatureCheck::BadTimestamp ? "the webhook-timestamp is not a whole number of seconds"
-                              : check == SignatureCheck::Stale        ? "the webhook timestamp is more than 5 minutes away"
-                                                                      : "the webhook signature does not match";
-            return reply(error_response(401, why, req.version()));
-        }
-        message_digest = signed_message_digest(headers["webhook-id"], req.body());
+// Checks a signed message's signature (Standard Webhooks) when secrets are configured: the 401
+// that refuses it, or nothing. `message_digest` is then set to what the signature covers.
+std::optional<Response> signature_refusal(const Request& req, std::map<std::string, std::string>& headers,
+                                          const std::string& repeated_signature_header, Services& s, std::string& message_digest) {
+    if (s.config.webhook_secrets.empty()) return std::nullopt;
+    if (!repeated_signature_header.empty())
+        return error_response(401, "the header " + repeated_signature_header + " is given more than once: send it once "
+                                       "(webhook-signature holds several signatures separated by spaces)",
+                              req.version());
+    auto check = verify_webhook(s.config.webhook_secrets, headers["webhook-id"], headers["webhook-timestamp"],
+                                headers["webhook-signature"], req.body(), s.now_ms() / 1000);
+    if (check != SignatureCheck::Valid) {
+        const char* why = check == SignatureCheck::Missing        ? "the webhook signature headers are missing"
+                          : check == SignatureCheck::BadTimestamp ? "the webhook-timestamp is not a whole number of seconds"
+                          : check == SignatureCheck::Stale        ? "the webhook timestamp is more than 5 minutes away"
+                                                                  : "the webhook signature does not match";
+        return error_response(401, why, req.version());
     }
-    // A signed message refused is bound all the same to what it was read as, so that no copy of
-    // it can be replayed later with headers that make it read otherwise, and accepted.
-    // (A refused message's ids were not accepted: read otherwise, under the same ids or not, it
-    // is refused.) Called on the connection's thread or on a worker's.
-    auto refuse = [message_digest, reply, &s, webhook_id = headers["webhook-id"], version = req.version()](
-                      const std::string& metric, Response refusal, const std::string& read_as, const std::string& ids) {
+    message_digest = signed_message_digest(headers["webhook-id"], req.body());
+    return std::nullopt;
+}
+
+// Answers a request with a refusal, counted under `metric`. A signed message refused is bound
+// all the same to what it was read as (`read_as`, `ids`), so that no copy of it can be replayed
+// later with headers that make it read otherwise, and accepted (a refused message's ids were
+// not accepted: read otherwise, under the same ids or not, it is refused); the answer waits for
+// that binding's commit. Called on the connection's thread or on a worker's.
+struct Refuser {
+    std::string message_digest;  // empty: the message is not signed
+    Reply reply;
+    Services& s;
+    std::string webhook_id;
+    unsigned version;
+
+    void operator()(const std::string& metric, Response refusal, const std::string& read_as, const std::string& ids) const {
         if (message_digest.empty()) {
             s.metrics.event(metric);
             return reply(std::move(refusal));
@@ -151,13 +154,13 @@ void post_events(const Request& req, Services& s, Reply reply) {
         auto answer = std::make_shared<Response>(std::move(refusal));
         auto altered = std::make_shared<bool>(false);
         const std::int64_t now = s.now_ms();
-        auto bind = [message_digest, read_as, ids, now, altered](store::Transaction& tx) -> store::Status {
-            auto bound = tx.bind_webhook_message(message_digest, read_as, ids, now, now - replay_window_ms);
+        auto bind = [digest = message_digest, read_as, ids, now, altered](store::Transaction& tx) -> store::Status {
+            auto bound = tx.bind_webhook_message(digest, read_as, ids, now, now - replay_window_ms);
             if (!bound.ok()) return bound.error;
             *altered = *bound.value != store::Transaction::WebhookReading::Same;
             return std::nullopt;
         };
-        auto done = [answer, altered, metric, reply, &s, webhook_id, version](const store::Status& bound) {
+        auto done = [answer, altered, metric, reply = reply, &s = s, webhook_id = webhook_id, version = version](const store::Status& bound) {
             if (bound) {
                 // Unrecorded, the refusal would leave a copy of the message with headers that
                 // make it readable free to be accepted: the sender sends it again instead.
@@ -175,7 +178,141 @@ void post_events(const Request& req, Services& s, Reply reply) {
         };
         if (!s.writer.submit(std::move(bind), done))
             done(store::StoreError{store::StoreError::Kind::Unavailable, "too many requests are waiting for the database"});
+    }
+};
+
+// Events read from a request, on their way to the writer, and their results.
+struct Ingest {
+    EventsInput events;
+    std::vector<service::EventResult> results;
+    std::chrono::steady_clock::time_point started;
+    unsigned version;
+    // A signed message: what its signature covers, bound to what it was read as.
+    std::string webhook_id;
+    std::string message_digest;
+    std::string read_digest;
+    std::string ids_digest;
+    store::Transaction::WebhookReading reading = store::Transaction::WebhookReading::Same;
+};
+
+// An event the declarations refuse: its place in the request, and why.
+struct Refused {
+    std::size_t index;
+    service::Rejection rejection;
+};
+
+// The events the declarations refuse, in order. An event of a batch that repeats an earlier
+// one's id is not among them: it is that one's duplicate, taken first.
+std::vector<Refused> declaration_refusals(const Ingest& ingest, Services& s) {
+    std::vector<Refused> refused;
+    std::unordered_set<std::string_view> earlier_ids;  // of a batch's events before the current one
+    for (std::size_t i = 0; i < ingest.events.events.size(); ++i) {
+        const service::IncomingEvent& event = ingest.events.events[i];
+        const bool repeats_earlier = ingest.events.batch && !earlier_ids.insert(event.id).second;
+        if (auto rejection = s.processor.validate(event); rejection && !repeats_earlier) refused.push_back({i, std::move(*rejection)});
+    }
+    return refused;
+}
+
+// The 422 for the first event refused that was not accepted before (an id accepted before is a
+// duplicate, whatever it carries now: a client's retry after the declarations changed), or
+// nothing. It reads the inbox: called on a worker.
+std::optional<Response> first_new_refusal(const Ingest& ingest, const std::vector<Refused>& refused, Services& s) {
+    for (const Refused& r : refused) {
+        auto seen = s.processor.recorded(s.store, ingest.events.events[r.index].id);
+        if (seen.ok() && *seen.value) continue;
+        const bool batch = ingest.events.batch;
+        std::string where = batch ? "event " + std::to_string(r.index) + " of the batch: " : "";
+        std::string message = r.rejection.field == "type" ? r.rejection.message : r.rejection.field + " " + r.rejection.message;
+        json body = {{"error", where + message}, {"field", r.rejection.field}};
+        if (batch) body["index"] = r.index;
+        return json_response(422, body, ingest.version);
+    }
+    return std::nullopt;
+}
+
+// Answers events whose batch did not commit (`status`): a signed message read otherwise is
+// refused, unless it carries the ids it was first read as carrying and they were accepted; a
+// batch the database lost is answered from the inbox when its events were all accepted before;
+// otherwise the failure stands (a conflict is the events' fault: 422).
+void answer_unwritten(const std::shared_ptr<Ingest>& ingest, const Reply& reply, Services& s, const store::StoreError& status) {
+    using Reading = store::Transaction::WebhookReading;
+    // Events all accepted before need no write and change nothing: they are answered from the
+    // inbox, as duplicates. Looked up by a worker: neither the writer's thread nor a
+    // connection's waits on a read.
+    auto answer_from_inbox = [ingest, reply, &s](std::function<void()> otherwise) {
+        s.run_blocking([ingest, reply, &s, otherwise = std::move(otherwise)] {
+            std::vector<service::EventResult> known;
+            for (const service::IncomingEvent& event : ingest->events.events) {
+                auto recorded = s.processor.recorded(s.store, event.id);
+                if (!recorded.ok() || !*recorded.value) return otherwise();
+                known.push_back(std::move(**recorded.value));
+            }
+            reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
+        });
     };
+    auto refuse_replay = [ingest, reply, &s] {
+        s.metrics.event("rejected_401");
+        reply(replayed_altered(ingest->webhook_id, ingest->version));
+    };
+    if (ingest->reading == Reading::SameIds) return answer_from_inbox(refuse_replay);
+    if (ingest->reading == Reading::Other) return refuse_replay();
+    if (status_for(status) == 503) {
+        return answer_from_inbox([ingest, reply, &s, error = status.message] {
+            s.metrics.event("unavailable");
+            reply(error_response(503, error, ingest->version));
+        });
+    }
+    const bool conflict = status_for(status) == 409;
+    s.metrics.event(conflict ? "rejected_422" : "unavailable");
+    reply(error_response(conflict ? 422 : 503, status.message, ingest->version));
+}
+
+// Hands the events to the writer's next batch: their 202 once it committed, built on the
+// connection's thread; the answer of answer_unwritten if it did not.
+void write_events(const std::shared_ptr<Ingest>& ingest, const Reply& reply, Services& s) {
+    const std::int64_t now = s.now_ms();
+    auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
+        ingest->results.clear();
+        if (!ingest->message_digest.empty()) {
+            auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->read_digest, ingest->ids_digest, now,
+                                                 now - replay_window_ms);
+            if (!bound.ok()) return bound.error;
+            ingest->reading = *bound.value;
+            if (ingest->reading != store::Transaction::WebhookReading::Same)
+                return store::StoreError{store::StoreError::Kind::Conflict, "the webhook message was replayed with other headers"};
+        }
+        for (const service::IncomingEvent& event : ingest->events.events) {
+            auto r = s.processor.handle(tx, event, now, s.timer_sequence);
+            if (!r.ok()) return r.error;
+            ingest->results.push_back(std::move(*r.value));
+        }
+        return std::nullopt;
+    };
+    auto done = [ingest, reply, &s](const store::Status& status) {
+        if (status) return answer_unwritten(ingest, reply, s, *status);
+        // Built on the connection's thread, the answer also takes the last hold on the events,
+        // so that they are freed there too.
+        reply.run_there([ingest, reply, &s] { reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s)); });
+    };
+    if (!s.writer.submit(std::move(work), std::move(done))) {
+        s.metrics.event("unavailable");
+        reply(error_response(503, "too many events are waiting for the database; retry later", ingest->version));
+    }
+}
+
+}  // namespace
+
+void post_events(const Request& req, Services& s, Reply reply) {
+    const auto started = std::chrono::steady_clock::now();
+    std::string repeated_header, repeated_signature_header;
+    auto headers = event_headers(req, repeated_header, repeated_signature_header);
+    std::string message_digest;  // of a signed message
+    if (auto refusal = signature_refusal(req, headers, repeated_signature_header, s, message_digest)) {
+        s.metrics.event("rejected_401");
+        return reply(std::move(*refusal));
+    }
+    const Refuser refuse{message_digest, reply, s, headers["webhook-id"], req.version()};
     if (!repeated_header.empty())
         return refuse("rejected_400", error_response(400, repeated_header_message(repeated_header), req.version()), unreadable_digest, "");
     auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body(), s.config.max_batch_events);
@@ -190,18 +327,6 @@ void post_events(const Request& req, Services& s, Reply reply) {
     }
     if (std::get<EventsInput>(input).events.empty())
         return reply(accepted({}, std::get<EventsInput>(input).batch, started, req.version(), s));  // an empty batch
-    struct Ingest {
-        EventsInput events;
-        std::vector<service::EventResult> results;
-        std::chrono::steady_clock::time_point started;
-        unsigned version;
-        // A signed message: what its signature covers, bound to what it was read as.
-        std::string webhook_id;
-        std::string message_digest;
-        std::string read_digest;
-        std::string ids_digest;
-        store::Transaction::WebhookReading reading = store::Transaction::WebhookReading::Same;
-    };
     auto ingest = std::make_shared<Ingest>(Ingest{std::move(std::get<EventsInput>(input)), {}, started, req.version(), {}, {}, {}, {}, {}});
     if (!message_digest.empty()) {
         ingest->webhook_id = headers["webhook-id"];
@@ -209,104 +334,16 @@ void post_events(const Request& req, Services& s, Reply reply) {
         ingest->read_digest = read_digest(ingest->events);
         ingest->ids_digest = ids_digest(ingest->events);
     }
-    // The events the declarations refuse, in order. An event of a batch that repeats an earlier
-    // one's id is not among them: it is that one's duplicate, taken first.
-    struct Refused {
-        std::size_t index;
-        service::Rejection rejection;
-    };
-    std::vector<Refused> refused;
-    std::unordered_set<std::string_view> earlier_ids;  // of a batch's events before the current one
-    for (std::size_t i = 0; i < ingest->events.events.size(); ++i) {
-        const service::IncomingEvent& event = ingest->events.events[i];
-        const bool repeats_earlier = ingest->events.batch && !earlier_ids.insert(event.id).second;
-        if (auto rejection = s.processor.validate(event); rejection && !repeats_earlier) refused.push_back({i, std::move(*rejection)});
-    }
-    auto submit = [ingest, reply, &s] {
-        std::int64_t now = s.now_ms();
-        auto work = [ingest, now, &s](store::Transaction& tx) -> store::Status {
-            ingest->results.clear();
-            if (!ingest->message_digest.empty()) {
-                auto bound = tx.bind_webhook_message(ingest->message_digest, ingest->read_digest, ingest->ids_digest, now,
-                                                     now - replay_window_ms);
-                if (!bound.ok()) return bound.error;
-                ingest->reading = *bound.value;
-                if (ingest->reading != store::Transaction::WebhookReading::Same)
-                    return store::StoreError{store::StoreError::Kind::Conflict, "the webhook message was replayed with other headers"};
-            }
-            for (const service::IncomingEvent& event : ingest->events.events) {
-                auto r = s.processor.handle(tx, event, now, s.timer_sequence);
-                if (!r.ok()) return r.error;
-                ingest->results.push_back(std::move(*r.value));
-            }
-            return std::nullopt;
-        };
-        auto done = [ingest, reply, &s](const store::Status& status) {
-            if (!status) {
-                // Built on the connection's thread, the answer also takes the last hold on the
-                // events, so that they are freed there too.
-                return reply.run_there([ingest, reply, &s] {
-                    reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s));
-                });
-            }
-            using Reading = store::Transaction::WebhookReading;
-            // Events all accepted before need no write and change nothing: they are answered from
-            // the inbox, as duplicates. Looked up by a worker: neither the writer's thread nor a
-            // connection's waits on a read.
-            auto answer_from_inbox = [ingest, reply, &s](std::function<void()> otherwise) {
-                s.run_blocking([ingest, reply, &s, otherwise = std::move(otherwise)] {
-                    std::vector<service::EventResult> known;
-                    for (const service::IncomingEvent& event : ingest->events.events) {
-                        auto recorded = s.processor.recorded(s.store, event.id);
-                        if (!recorded.ok() || !*recorded.value) return otherwise();
-                        known.push_back(std::move(**recorded.value));
-                    }
-                    reply(accepted(known, ingest->events.batch, ingest->started, ingest->version, s));
-                });
-            };
-            auto refuse_replay = [ingest, reply, &s] {
-                s.metrics.event("rejected_401");
-                reply(replayed_altered(ingest->webhook_id, ingest->version));
-            };
-            // A copy of a signed message read otherwise: refused, unless it carries the ids it was
-            // first read as carrying and they were accepted (a repeated id answers `duplicate`).
-            if (ingest->reading == Reading::SameIds) return answer_from_inbox(refuse_replay);
-            if (ingest->reading == Reading::Other) return refuse_replay();
-            if (status_for(*status) == 503) {
-                // The batch was lost (the database refused to commit it): the events accepted before
-                // are answered all the same; otherwise the 503 stands.
-                return answer_from_inbox([ingest, reply, &s, error = status->message] {
-                    s.metrics.event("unavailable");
-                    reply(error_response(503, error, ingest->version));
-                });
-            }
-            const bool conflict = status_for(*status) == 409;
-            s.metrics.event(conflict ? "rejected_422" : "unavailable");
-            reply(error_response(conflict ? 422 : 503, status->message, ingest->version));
-        };
-        if (!s.writer.submit(std::move(work), std::move(done))) {
-            s.metrics.event("unavailable");
-            reply(error_response(503, "too many events are waiting for the database; retry later", ingest->version));
-        }
-    };
-    if (refused.empty()) return submit();
-    // An id accepted before is a duplicate, whatever it carries now (a client's retry after the
-    // declarations changed): it is answered as the first time, not refused. Whether it was is
-    // looked up by a worker, so that no connection's thread waits on a read.
-    s.run_blocking([ingest, refused = std::move(refused), refuse, submit, &s] {
-        for (const Refused& r : refused) {
-            auto seen = s.processor.recorded(s.store, ingest->events.events[r.index].id);
-            if (seen.ok() && *seen.value) continue;
-            const bool batch = ingest->events.batch;
-            std::string where = batch ? "event " + std::to_string(r.index) + " of the batch: " : "";
-            std::string message = r.rejection.field == "type" ? r.rejection.message : r.rejection.field + " " + r.rejection.message;
-            json body = {{"error", where + message}, {"field", r.rejection.field}};
-            if (batch) body["index"] = r.index;
-            const bool is_signed = !ingest->message_digest.empty();
-            return refuse("rejected_422", json_response(422, body, ingest->version), is_signed ? ingest->read_digest : std::string(),
-                          is_signed ? ingest->ids_digest : std::string());
-        }
-        submit();
+    std::vector<Refused> refused = declaration_refusals(*ingest, s);
+    if (refused.empty()) return write_events(ingest, reply, s);
+    // Whether a refused event was accepted before is looked up by a worker, so that no
+    // connection's thread waits on a read.
+    s.run_blocking([ingest, refused = std::move(refused), refuse, reply, &s] {
+        auto refusal = first_new_refusal(*ingest, refused, s);
+        if (!refusal) return write_events(ingest, reply, s);
+        const bool is_signed = !ingest->message_digest.empty();
+        refuse("rejected_422", std::move(*refusal), is_signed ? ingest->read_digest : std::string(),
+               is_signed ? ingest->ids_digest : std::string());
     });
 }
 
