@@ -165,7 +165,7 @@ TEST_CASE("older versions: run again when their sources compile to the program r
     not_json.sources = "{";
 
     CapturedLog log;
-    daemon::add_older_versions(deployment, {same, other_hash, broken, not_json}, config, 0);
+    daemon::add_older_versions(deployment, {same, other_hash, broken, not_json}, config, [] { return std::int64_t{0}; });
     CHECK(deployment.engine_for("W", 1) != nullptr);
     CHECK(deployment.engine_for("W", 2) == nullptr);
     CHECK(deployment.engine_for("W", 3) == nullptr);
@@ -183,7 +183,7 @@ TEST_CASE("older versions: one that sends to a target no longer bound is run, an
     service::Config config;  // binds no target
     service::Deployment deployment(current.program);
     CapturedLog log;
-    daemon::add_older_versions(deployment, {definition_of(version_one, "W", 1)}, config, 0);
+    daemon::add_older_versions(deployment, {definition_of(version_one, "W", 1)}, config, [] { return std::int64_t{0}; });
     CHECK(deployment.engine_for("W", 1) != nullptr);
     CHECK(log.text.str().find("\"targets\":[\"log\"]") != std::string::npos);
     CHECK(log.text.str().find("\"level\":\"warn\"") != std::string::npos);

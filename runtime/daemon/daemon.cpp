@@ -54,9 +54,12 @@ void log(std::string_view level, std::string_view message, json fields = json::o
     service::log(wall_clock_ms(), level, message, std::move(fields));
 }
 
-// A start that cannot be: the reason on standard error, and the exit status.
+// What stops the start, on standard error.
+void print_problem(const std::string& reason) { std::cerr << "flowd: " << reason << "\n"; }
+
+// A start that cannot be: the reason printed, and the exit status to end with.
 int refuse(int status, const std::string& reason) {
-    std::cerr << "flowd: " << reason << "\n";
+    print_problem(reason);
     return status;
 }
 
@@ -66,7 +69,7 @@ struct Plan {
     asio::ip::tcp::endpoint endpoint;
     std::optional<asio::ip::tcp::endpoint> metrics_endpoint;
     std::unique_ptr<asio::ssl::context> tls;  // when a certificate is configured
-    Compilation compiled;                     // has a program
+    Compilation compiled;                     // has a program once compile_flows succeeded
 };
 
 // The config file, the --target flags, the addresses to listen on and the TLS files. A mistake
@@ -328,17 +331,17 @@ std::variant<std::unique_ptr<store::Store>, int> Daemon::open_store() {
     const std::string sources_text = sources.dump(-1, ' ', false, json::error_handler_t::replace);
     for (std::string last_reason;;) {
         auto attempt = open_and_deploy(args_, plan_, sources_text);
-        if (auto* store = std::get_if<std::unique_ptr<store::Store>>(&attempt)) return std::move(*store);
+        if (auto* opened = std::get_if<std::unique_ptr<store::Store>>(&attempt)) return std::move(*opened);
         const store::StoreError& error = std::get<store::StoreError>(attempt);
         if (error.kind != store::StoreError::Kind::Unavailable) {
             // SQLite's own reasons ("file is not a database") do not say which file.
             const bool names_the_file = error.message.find(args_.db) != std::string::npos;
-            refuse(exit_start_failed, (names_the_file ? "" : "cannot use the database " + args_.db + ": ") + error.message);
+            print_problem((names_the_file ? "" : "cannot use the database " + args_.db + ": ") + error.message);
             return finish(exit_start_failed, true);
         }
         if (!listening_)
             if (auto e = start_listening()) {
-                refuse(exit_start_failed, *e);
+                print_problem(*e);
                 return finish(exit_start_failed, true);
             }
         if (error.message != last_reason) {
@@ -361,10 +364,10 @@ int Daemon::serve_until_stopped(store::Store& store) {
     service::Deployment deployment(plan_.compiled.program);
     auto definitions = store.definitions();
     if (!definitions.ok()) {
-        refuse(exit_start_failed, definitions.error->message);
+        print_problem(definitions.error->message);
         return finish(exit_start_failed, true);
     }
-    add_older_versions(deployment, *definitions.value, plan_.config, wall_clock_ms());
+    add_older_versions(deployment, *definitions.value, plan_.config, wall_clock_ms);
 
     const service::Config& config = plan_.config;
     auto max_sequence = store.max_timer_sequence();
@@ -395,7 +398,7 @@ int Daemon::serve_until_stopped(store::Store& store) {
     int code = 0;
     if (cannot_listen) {
         // Before the relay and the timer loop start: a start that fails sends and fires nothing.
-        refuse(exit_start_failed, *cannot_listen);
+        print_problem(*cannot_listen);
         code = finish(exit_start_failed, true);
     } else if (stopping_) {
         code = finish(0, false);  // a signal came during the start: nothing more is started
@@ -425,8 +428,8 @@ int Daemon::run(const sigset_t& stop_signals) {
         });
     auto opened = open_store();
     if (const int* code = std::get_if<int>(&opened)) return *code;
-    std::unique_ptr<store::Store> store = std::move(std::get<std::unique_ptr<store::Store>>(opened));
-    return serve_until_stopped(*store);
+    std::unique_ptr<store::Store> database = std::move(std::get<std::unique_ptr<store::Store>>(opened));
+    return serve_until_stopped(*database);
 }
 
 }  // namespace
@@ -437,8 +440,8 @@ int run(const Arguments& args, const sigset_t& stop_signals) {
     if (auto code = compile_flows(args, plan)) return *code;
     if (auto code = check_targets_bound(plan)) return *code;
     if (auto code = check_database_folder(args)) return *code;
-    Daemon daemon(args, std::move(plan));
-    return daemon.run(stop_signals);
+    Daemon flowd(args, std::move(plan));
+    return flowd.run(stop_signals);
 }
 
 }  // namespace flow::daemon

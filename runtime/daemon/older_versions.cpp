@@ -25,7 +25,7 @@ Compilation compile_stored_sources(const std::string& sources) {
 }  // namespace
 
 void add_older_versions(service::Deployment& deployment, const std::vector<store::Definition>& definitions,
-                        const service::Config& config, std::int64_t now_ms) {
+                        const service::Config& config, const std::function<std::int64_t()>& now_ms) {
     std::map<std::string, Compilation> compiled_sources;
     for (const store::Definition& d : definitions) {
         if (deployment.engine_for(d.workflow, d.version)) continue;
@@ -34,13 +34,13 @@ void add_older_versions(service::Deployment& deployment, const std::vector<store
         const Compilation& old = known->second;
         const int index = old.program ? old.program->workflow_index(d.workflow) : -1;
         if (index < 0) {
-            service::log(now_ms, "warn", "an older workflow version no longer compiles; its instances cannot run",
+            service::log(now_ms(), "warn", "an older workflow version no longer compiles; its instances cannot run",
                          {{"workflow", d.workflow}, {"version", d.version}});
             continue;
         }
         const ir::Workflow& workflow = old.program->workflows[static_cast<std::size_t>(index)];
         if (workflow.hash != d.hash) {
-            service::log(now_ms, "warn",
+            service::log(now_ms(), "warn",
                          "an older workflow version compiles with this flowd to another program than it was deployed as; its instances cannot run",
                          {{"workflow", d.workflow}, {"version", d.version}, {"deployed_hash", d.hash}, {"recompiled_hash", workflow.hash}});
             continue;
@@ -50,7 +50,7 @@ void add_older_versions(service::Deployment& deployment, const std::vector<store
         for (const std::string& target : workflow.targets)
             if (!config.targets.count(target)) unbound_targets.push_back(target);
         if (!unbound_targets.empty())
-            service::log(now_ms, "warn",
+            service::log(now_ms(), "warn",
                          "an older workflow version sends commands to targets that are not bound: what its running instances, if any, send there goes dead",
                          {{"workflow", d.workflow}, {"version", d.version}, {"targets", unbound_targets}});
     }

@@ -5,6 +5,7 @@
 #include "runtime/store/store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace flow::daemon {
@@ -17,7 +18,8 @@ namespace flow::daemon {
 // variables by position and their timers by index, and would run with their values in the
 // wrong places). A version added that sends commands to targets `config` does not bind is
 // logged too: what its running instances send there goes dead.
+// `now_ms` stamps the log lines.
 void add_older_versions(service::Deployment& deployment, const std::vector<store::Definition>& definitions,
-                        const service::Config& config, std::int64_t now_ms);
+                        const service::Config& config, const std::function<std::int64_t()>& now_ms);
 
 }  // namespace flow::daemon

@@ -5,6 +5,7 @@
 #include "runtime/http/route_support.hpp"
 #include "runtime/http/webhook_signature.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <memory>
 #include <unordered_set>

@@ -7,7 +7,6 @@
 
 namespace flow::http {
 
-namespace beast_http = boost::beast::http;
 using nlohmann::json;
 
 namespace {

@@ -11,10 +11,11 @@
 
 namespace flow::http {
 
-// POST /v1/events (event_routes.cpp). Everything before the write (signature, decoding,
-// validation) runs on the calling thread; the write joins the writer's next batch, and `reply`
-// is called from the writer's thread once that batch committed, so no thread waits for the
-// commit. A signed message refused is answered the same way, once its binding is written.
+// POST /v1/events (event_routes.cpp). The signature, the decoding and the validation run on the
+// calling thread; when the declarations refuse an event, whether it was accepted before is read
+// on a worker (Services::run_blocking). The write joins the writer's next batch, and `reply` is
+// called from the writer's thread once that batch committed, so no thread waits for the commit.
+// A signed message refused is answered the same way, once its binding is written.
 void post_events(const Request& req, Services& s, Reply reply);
 
 // Instances and workflows (instance_routes.cpp).

@@ -18,7 +18,6 @@
 namespace flow::http {
 
 namespace beast_http = boost::beast::http;
-using nlohmann::json;
 
 namespace {
 
@@ -112,19 +111,73 @@ bool is_uuid(std::string_view text) {
     return true;
 }
 
+// Whether the path is one of the admin routes': /v1/instances, /v1/workflows, /v1/outbox and
+// what lies under them.
+bool is_admin_path(const std::vector<std::string>& segments) {
+    if (segments.size() < 2 || segments[0] != "v1") return false;
+    const std::string& resource = segments[1];
+    switch (segments.size()) {
+    case 2: return resource == "instances" || resource == "workflows" || resource == "outbox";
+    case 3: return (resource == "instances" || resource == "outbox") && !segments[2].empty();
+    case 4:
+        if (resource == "outbox") return segments[3] == "retry";
+        return resource == "instances" && !segments[2].empty() &&
+               (segments[3] == "cancel" || segments[3] == "terminate" || segments[3] == "history");
+    default: return false;
+    }
+}
+
+// /v1/outbox and what lies under it; `segments` is an admin path.
+Response outbox_route(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& segments, Services& s) {
+    const auto method = req.method();
+    const bool reads = method == beast_http::verb::get || method == beast_http::verb::head;
+    const bool writes = method == beast_http::verb::post;
+    if (segments.size() == 2) {
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
+        return list_outbox(req, url, s);
+    }
+    if (segments.size() == 3 && (segments[2] == "retry" || segments[2] == "delete")) {  // no command's id: ids are UUIDs
+        if (!writes) return method_not_allowed("POST", req.version());
+        if (segments[2] == "retry") return retry_dead_commands(req, url, s);
+        return delete_dead_commands(req, url, s);
+    }
+    if (segments.size() == 3) {
+        if (method == beast_http::verb::delete_) return delete_command(req, segments[2], s);
+        if (!reads) return method_not_allowed("GET, HEAD, DELETE", req.version());
+        return get_command(req, segments[2], s);
+    }
+    if (!writes) return method_not_allowed("POST", req.version());
+    return retry_command(req, segments[2], s);
+}
+
+// /v1/instances and what lies under it, and /v1/workflows; `segments` is an admin path.
+Response instance_route(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& segments, Services& s) {
+    const auto method = req.method();
+    const bool reads = method == beast_http::verb::get || method == beast_http::verb::head;
+    if (segments.size() == 2) {
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
+        if (segments[1] == "workflows") return list_workflows(req, s);
+        return list_instances(req, url, s);
+    }
+    if (segments.size() == 3) {
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
+        return get_instance(req, segments[2], s);
+    }
+    if (segments[3] == "history") {
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
+        return get_history(req, url, segments[2], s);
+    }
+    if (method != beast_http::verb::post) return method_not_allowed("POST", req.version());
+    if (segments[3] == "terminate") return terminate_instance(req, segments[2], s);
+    return cancel_instance(req, segments[2], s);
+}
+
 // Every route but the event POST, which handle() and handle_async() take apart.
 Response route(const Request& req, Services& s) {
     auto parsed = parse_target(req.target());
     if (!parsed) return error_response(400, "the request target is not a valid path", req.version());
     boost::urls::url_view url = *parsed;
-    std::string path(url.encoded_path());
-    if (path.empty()) path = "/";
-    std::vector<std::string> segments;
-    for (auto segment : url.segments()) segments.emplace_back(segment);
-    const auto method = req.method();
-    const bool reads = method == beast_http::verb::get || method == beast_http::verb::head;
-    const bool writes = method == beast_http::verb::post;
-
+    const bool reads = req.method() == beast_http::verb::get || req.method() == beast_http::verb::head;
     if (has_segments(url, {"healthz"})) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
         if (!s.store.healthy()) return error_response(503, "the database does not answer", req.version());
@@ -134,14 +187,12 @@ Response route(const Request& req, Services& s) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
         return metrics(req, s);
     }
-    if (segments.size() < 2 || segments[0] != "v1") return error_response(404, "no such route: " + path, req.version());
+    std::string path(url.encoded_path());
+    if (path.empty()) path = "/";
     if (has_segments(url, {"v1", "events"})) return method_not_allowed("POST", req.version());  // a POST went to post_events
-    bool known = (segments.size() == 2 && (segments[1] == "instances" || segments[1] == "workflows" || segments[1] == "outbox")) ||
-                 (segments.size() == 3 && (segments[1] == "instances" || segments[1] == "outbox") && !segments[2].empty()) ||
-                 (segments.size() == 4 && segments[1] == "instances" && !segments[2].empty() &&
-                  (segments[3] == "cancel" || segments[3] == "terminate" || segments[3] == "history")) ||
-                 (segments.size() == 4 && segments[1] == "outbox" && segments[3] == "retry");
-    if (!known) return error_response(404, "no such route: " + path, req.version());
+    std::vector<std::string> segments;
+    for (auto segment : url.segments()) segments.emplace_back(segment);
+    if (!is_admin_path(segments)) return error_response(404, "no such route: " + path, req.version());
     if (!admin_allowed(req, s.config)) {
         // RFC 9110 11.6.1: a 401 names the scheme that would be accepted.
         Response res = error_response(401, "this route needs Authorization: Bearer <admin token>", req.version());
@@ -153,34 +204,8 @@ Response route(const Request& req, Services& s) {
         // flowd writes them in lower case.
         for (char& c : segments[2]) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    if (segments.size() == 2) {
-        if (!reads) return method_not_allowed("GET, HEAD", req.version());
-        if (segments[1] == "instances") return list_instances(req, url, s);
-        if (segments[1] == "workflows") return list_workflows(req, s);
-        return list_outbox(req, url, s);
-    }
-    if (segments.size() == 3 && segments[1] == "outbox" && (segments[2] == "retry" || segments[2] == "delete")) {  // no command's id: ids are UUIDs
-        if (!writes) return method_not_allowed("POST", req.version());
-        if (segments[2] == "retry") return retry_dead_commands(req, url, s);
-        return delete_dead_commands(req, url, s);
-    }
-    if (segments.size() == 3 && segments[1] == "outbox") {
-        if (method == beast_http::verb::delete_) return delete_command(req, segments[2], s);
-        if (!reads) return method_not_allowed("GET, HEAD, DELETE", req.version());
-        return get_command(req, segments[2], s);
-    }
-    if (segments.size() == 3) {
-        if (!reads) return method_not_allowed("GET, HEAD", req.version());
-        return get_instance(req, segments[2], s);
-    }
-    if (segments[1] == "instances" && segments[3] == "history") {
-        if (!reads) return method_not_allowed("GET, HEAD", req.version());
-        return get_history(req, url, segments[2], s);
-    }
-    if (!writes) return method_not_allowed("POST", req.version());
-    if (segments[1] == "instances" && segments[3] == "terminate") return terminate_instance(req, segments[2], s);
-    if (segments[1] == "instances") return cancel_instance(req, segments[2], s);
-    return retry_command(req, segments[2], s);
+    if (segments[1] == "outbox") return outbox_route(req, url, segments, s);
+    return instance_route(req, url, segments, s);
 }
 
 }  // namespace

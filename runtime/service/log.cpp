@@ -1,6 +1,6 @@
 #include "runtime/service/log.hpp"
 
-#include "runtime/service/processor.hpp"
+#include "runtime/service/timestamp.hpp"
 
 #include <iostream>
 #include <mutex>
@@ -19,12 +19,11 @@ std::string log_line(std::int64_t now_ms, std::string_view level, std::string_vi
 
 void log(std::int64_t now_ms, std::string_view level, std::string_view message, nlohmann::json fields) {
     const std::string line = log_line(now_ms, level, message, std::move(fields));
-    // std::cerr is unbuffered: the line goes out in one write, and the lock keeps two threads'
-    // lines from being cut into each other. A closed standard error drops the line; flowd goes on.
+    // The lock keeps two threads' lines from being cut into each other (flowd writes to std::cerr
+    // nowhere else once it runs). A closed standard error drops the line; flowd goes on.
     static std::mutex writing;
     std::lock_guard lock(writing);
     std::cerr.write(line.data(), static_cast<std::streamsize>(line.size()));
-    std::cerr.flush();
 }
 
 }  // namespace flow::service

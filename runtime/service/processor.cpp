@@ -118,11 +118,6 @@ std::string state_of(const engine::Engine& engine, const engine::Instance& i) {
 
 }  // namespace
 
-std::string timestamp(std::int64_t epoch_ms) {
-    std::string text = chrono::format_rfc3339(epoch_ms);
-    if (epoch_ms % 1000 == 0) text.insert(text.size() - 1, ".000");
-    return text;
-}
 
 store::Result<CancelOutcome> Processor::terminate(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms) {
     auto found = tx.instance(instance_id);

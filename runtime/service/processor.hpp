@@ -3,6 +3,7 @@
 // outgoing commands are written together. Knows neither HTTP nor SQL.
 #pragma once
 
+#include "runtime/service/timestamp.hpp"
 #include "runtime/service/deployment.hpp"
 #include "runtime/store/store.hpp"
 
@@ -157,7 +158,5 @@ private:
     std::atomic<bool> timers_started_{false};
 };
 
-// RFC 3339 with milliseconds, UTC: the store's timestamps.
-std::string timestamp(std::int64_t epoch_ms);
 
 }  // namespace flow::service

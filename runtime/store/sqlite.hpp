@@ -13,6 +13,16 @@
 #include <string>
 #include <string_view>
 
+namespace flow::store {
+
+// A failed Result, of whatever type the caller returns.
+template <typename T>
+Result<T> fail(StoreError e) {
+    return Result<T>::failure(std::move(e));
+}
+
+}  // namespace flow::store
+
 namespace flow::store::sqlite {
 
 StoreError error_from(int code, const std::string& message);

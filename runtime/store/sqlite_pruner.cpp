@@ -1,7 +1,5 @@
 #include "runtime/store/sqlite_pruner.hpp"
 
-#include "runtime/store/sqlite_rows.hpp"
-
 #include <algorithm>
 #include <iterator>
 #include <limits>

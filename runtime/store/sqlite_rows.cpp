@@ -15,6 +15,23 @@ namespace {
 
 constexpr auto compact = engine::JsonWriter::Layout::Compact;
 
+// The compensations as compensations_text wrote them; none from text that is not a JSON list.
+std::vector<engine::Command> compensations_from_json(const std::string& text) {
+    std::vector<engine::Command> out;
+    json list = json::parse(text, nullptr, false);
+    if (!list.is_array()) return out;
+    for (const json& c : list) out.push_back({-1, c.value("type", ""), c.value("target", ""), c.value("data", json())});
+    return out;
+}
+
+// An instance's status from its column; a text of no other status is `running`.
+engine::Status status_from(const std::string& s) {
+    if (s == "completed") return engine::Status::Completed;
+    if (s == "failed") return engine::Status::Failed;
+    if (s == "cancelled") return engine::Status::Cancelled;
+    return engine::Status::Running;
+}
+
 }  // namespace
 
 std::string compensations_text(const std::vector<engine::Command>& commands) {
@@ -33,14 +50,6 @@ std::string vars_text(const std::vector<Value>& vars) {
     w.marking_whole_numbers().begin_list();
     for (const Value& v : vars) w.item().value(v);
     w.end_list();
-    return out;
-}
-
-std::vector<engine::Command> compensations_from_json(const std::string& text) {
-    std::vector<engine::Command> out;
-    json list = json::parse(text, nullptr, false);
-    if (!list.is_array()) return out;
-    for (const json& c : list) out.push_back({-1, c.value("type", ""), c.value("target", ""), c.value("data", json())});
     return out;
 }
 
@@ -65,13 +74,6 @@ void unpack_history(std::string at, std::string kind, std::string detail, std::v
     if (!list.is_array()) return;
     for (const json& e : list)
         out.push_back({e.value("at", at), e.value("kind", ""), e.contains("detail") ? json_text(e["detail"]) : "{}"});
-}
-
-engine::Status status_from(const std::string& s) {
-    if (s == "completed") return engine::Status::Completed;
-    if (s == "failed") return engine::Status::Failed;
-    if (s == "cancelled") return engine::Status::Cancelled;
-    return engine::Status::Running;
 }
 
 Result<StoredInstance> read_instance(sqlite::Statement& s, Connection& db) {

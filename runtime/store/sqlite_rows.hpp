@@ -12,11 +12,6 @@
 
 namespace flow::store {
 
-template <typename T>
-Result<T> fail(StoreError e) {
-    return Result<T>::failure(std::move(e));
-}
-
 // Compact JSON text; text that is not UTF-8 is written with U+FFFD.
 std::string json_text(const nlohmann::json& j);
 
@@ -24,8 +19,6 @@ std::string json_text(const nlohmann::json& j);
 // as `2.0`, not `2`, which would read back as an int (the instance cache holds them as written).
 std::string compensations_text(const std::vector<engine::Command>& commands);
 std::string vars_text(const std::vector<Value>& vars);
-// The compensations as compensations_text wrote them; none from text that is not a JSON list.
-std::vector<engine::Command> compensations_from_json(const std::string& text);
 
 // The entries of one step share a history row: `kind` is "entries" and `detail` a JSON array
 // of {"at", "kind", "detail"}. Rows of one entry keep the plain form (and schema version 1
@@ -36,8 +29,6 @@ std::string pack_history(const std::vector<HistoryEntry>& entries);
 // packed one (none when its text is not a JSON list).
 void unpack_history(std::string at, std::string kind, std::string detail, std::vector<HistoryEntry>& out);
 
-// An instance's status from its column; a text of no other status is `running`.
-engine::Status status_from(const std::string& s);
 // The instance in the statement's current row (its columns as `instance_columns` lists them,
 // instance_list_sql.hpp), with its pending timers, read from `db`.
 Result<StoredInstance> read_instance(sqlite::Statement& s, sqlite::Connection& db);

@@ -9,6 +9,8 @@ namespace flow::store {
 
 namespace {
 
+// Each migration takes the schema from version i to i + 1; applied in order at open, each in its
+// own transaction. Their count is the schema version this build writes (sqlite_schema_version()).
 const char* const migrations[] = {
     R"sql(
     CREATE TABLE workflows (
@@ -153,6 +155,9 @@ Status foreign_keys_hold(sqlite::Connection& writer) {
     return std::nullopt;
 }
 
+// The migration that rebuilds tables others refer to: the foreign keys are checked after it.
+constexpr std::int64_t migration_rebuilding_tables = 1;  // to version 2: instances, outbox and history
+
 // Takes the schema from version `v` to `v + 1` in one transaction: all of it or none. Only
 // a migration that rebuilds tables others refer to checks the references: the check reads
 // every row that has one (every command kept), which the others, that add a column, an
@@ -169,8 +174,6 @@ Status apply_migration(sqlite::Connection& writer, std::int64_t v) {
 }
 
 }  // namespace
-
-std::span<const char* const> schema_migrations() { return migrations; }
 
 int sqlite_schema_version() { return static_cast<int>(std::size(migrations)); }
 
@@ -191,7 +194,7 @@ Status migrate(sqlite::Connection& writer) {
         sqlite::Use s(writer.prepare("SELECT max(version) FROM schema_version"));
         if (s->step() == SQLITE_ROW && !s->is_null(0)) version = s->integer(0);
     }
-    const std::int64_t latest = static_cast<std::int64_t>(schema_migrations().size());
+    const std::int64_t latest = static_cast<std::int64_t>(std::size(migrations));
     if (version > latest)
         return StoreError{StoreError::Kind::Corrupt, "the database has schema version " + std::to_string(version) +
                                                          ", newer than this flowd (" + std::to_string(latest) + ")"};

@@ -5,15 +5,8 @@
 #include "runtime/store/store.hpp"
 
 #include <cstdint>
-#include <span>
 
 namespace flow::store {
-
-// Each migration takes the schema from version i to i + 1; applied in order at open, each in its
-// own transaction. Their count is the schema version this build writes (sqlite_schema_version()).
-std::span<const char* const> schema_migrations();
-// The migration that rebuilds tables others refer to: the foreign keys are checked after it.
-constexpr std::int64_t migration_rebuilding_tables = 1;  // to version 2: instances, outbox and history
 
 // An index only a setting needs, and every insert into its table pays for: not in the schema's
 // versions, but built at open while the setting is on and dropped while it is off. One that a

@@ -1,6 +1,7 @@
 // The SQLite Store: its connections (one writer, a pool of readers for the API, one reader for
-// the relay and the timers), deployment, the reads, and opening with its migrations. The write
-// transaction, the rows' forms, the schema and pruning are in the sqlite_*.cpp beside it.
+// the relay and the timers), deployment, the reads, and opening the database. The write
+// transaction, the rows' forms, the schema with its migrations, and pruning are in the
+// sqlite_*.cpp beside it.
 #include "runtime/store/sqlite_store.hpp"
 
 #include "runtime/store/connection_pool.hpp"
