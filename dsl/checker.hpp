@@ -96,6 +96,14 @@ private:
         int max_slots = 0;
         int visible_vars = 0;  // initializers see only the vars declared before them
     };
+    // An expression whose type is the error type: what a check that reported an error gives, so
+    // that no second error is reported about it.
+    static ir::Expr typed_error(ir::Position at) {
+        ir::Expr e;
+        e.type = Type::error();
+        e.position = at;
+        return e;
+    }
     ir::Expr expression(const ast::Expression& e, Scope& scope);
     // `e` where a value of type `expected` is stored (a var, a field): a list literal standing
     // alone there takes its elements' type from it, so that `[1, "a"]` is a list<json> where a
@@ -106,7 +114,6 @@ private:
     // checker nor the engine recurses without limit on a hostile file.
     int expression_depth_ = 0;
     ir::Expr condition(const ast::Expression& e, Scope& scope, const char* what);
-    ir::Expr unary(const ast::Unary& u, std::size_t prefix, Scope& scope);
     ir::Expr postfix(const ast::Postfix& p, Scope& scope);
     ir::Expr primary(const ast::Primary& p, Scope& scope);
     ir::Expr name_reference(const ast::Name& n, Scope& scope);
