@@ -1,6 +1,6 @@
 // The semantic checks and the lowering to IR. Internal to dsl/: the Checker's parts live in
-// declarations.cpp (names and types), expressions.cpp, statements.cpp, locals.cpp, workflows.cpp and
-// analysis.cpp (reachability and use).
+// declarations.cpp (names and types), operators.cpp, literals.cpp and expressions.cpp (the
+// expressions), statements.cpp, locals.cpp, workflows.cpp and analysis.cpp (reachability and use).
 #pragma once
 
 #include <cctype>
@@ -136,6 +136,23 @@ private:
     // ---- workflows.cpp ----
     void workflow(const ast::Workflow& w, int file);
     void workflow_header(const ast::Workflow& w, int file, ir::Workflow& out);
+    // Each variable's initializer, each seeing the key and the variables declared before it; the
+    // syntax of each variable, by name (the first of a name declared twice).
+    using VarSyntax = std::map<std::string, const ast::Var*>;
+    VarSyntax var_initializers(const ast::Workflow& syntax, int file, ir::Workflow& w);
+    // A `correlate` line: the path through the event's fields to a value of the key's type,
+    // recorded in correlate_paths_ (empty when it is wrong, and the error reported).
+    void correlate(const ast::Correlate& c, int file, const ir::Workflow& w);
+    // The start handlers, the global handlers, `on cancel` and the states, lowered into `w`.
+    void workflow_handlers_and_states(const ast::Workflow& syntax, int file, ir::Workflow& w);
+    // Why a start handler with a path that ends without a transition is wrong, naming the `if`
+    // without `else` at its end when there is one (the usual cause).
+    std::string unended_start_message(const ast::StartHandler& start, int file);
+    // A `correlate` of an event that no handler of the workflow takes does nothing: a leftover
+    // of a handler removed or renamed.
+    void warn_unused_correlations(const ast::Workflow& syntax, int file, const ir::Workflow& w);
+    // The targets the workflow sends commands to (emit and compensate with), in order.
+    std::vector<std::string> command_targets(const ir::Workflow& w) const;
     ir::Handler handler(const ast::Handler& h, Scope::Context context, ir::Workflow& w, int file);
     ir::Handler body_only(const std::vector<ast::Statement>& body, Scope::Context context, ir::Workflow& w,
                           int file, const Span& where);

@@ -205,12 +205,25 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
     var_read_.assign(w.vars.size(), false);
     correlate_paths_.clear();
 
-    // Initializers, each seeing the key and the variables declared before it.
+    const VarSyntax var_syntax = var_initializers(syntax, file, w);
+    for (const ast::WorkflowMember& member : syntax.members)
+        if (const auto* c = boost::get<ast::Correlate>(&member)) correlate(*c, file, w);
+    workflow_handlers_and_states(syntax, file, w);
+    warn_unused_correlations(syntax, file, w);
+    for (std::size_t v = 0; v < w.vars.size(); ++v)
+        if (!var_read_[v])
+            diagnostics_.warning(span(var_syntax.at(w.vars[v].name)->name, file), "unused variable '" + w.vars[v].name + "': it is never read");
+    w.targets = command_targets(w);
+    analyse_states(syntax, w, file);
+    program_.workflows.push_back(std::move(w));
+}
+
+Checker::VarSyntax Checker::var_initializers(const ast::Workflow& syntax, int file, ir::Workflow& w) {
     Scope init;
     init.context = Scope::Context::Initializer;
     init.workflow = &w;
     init.file = file;
-    std::map<std::string, const ast::Var*> var_syntax;
+    VarSyntax var_syntax;
     for (const ast::WorkflowMember& member : syntax.members) {
         const auto* var = boost::get<ast::Var>(&member);
         if (!var || var_syntax.count(var->name.text)) continue;
@@ -223,72 +236,60 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
                                       span(var->initializer, file), "variable '" + var->name.text + "'");
     }
     w.initializer_locals = init.max_slots;
+    return var_syntax;
+}
 
-    for (const ast::WorkflowMember& member : syntax.members) {
-        const auto* c = boost::get<ast::Correlate>(&member);
-        if (!c) continue;
-        const ir::Record* event = find_record(c->event, file, ir::Record::Kind::Event, "event");
-        if (!event) continue;
-        if (correlate_paths_.count(event->name)) {
-            diagnostics_.error(span(c->event, file), "duplicate 'correlate': event '" + event->name + "' is correlated twice");
-            continue;
-        }
-        // Walk the path through the event's record fields to a value of the key's type.
-        const ir::Record* record = event;
-        Type type;
-        std::vector<std::string> path;
-        bool ok = true;
-        for (std::size_t i = 0; i < c->path.size() && ok; ++i) {
-            const ir::FieldDecl* field = record ? record->field(c->path[i].text) : nullptr;
-            if (!field) {
-                diagnostics_.error(span(c->path[i], file), "unknown field: '" + (record ? record->name : type.to_string()) +
-                                                               "' has no field '" + c->path[i].text + "'");
-                ok = false;
-                break;
-            }
-            if (field->optional) {
-                diagnostics_.error(span(c->path[i], file), "field '" + c->path[i].text +
-                                                               "' is optional, so it cannot always give the key");
-                ok = false;
-                break;
-            }
-            path.push_back(field->name);
-            type = field->type;
-            if (type.mentions_error()) {  // an unknown type, reported at its field already
-                ok = false;
-                break;
-            }
-            record = type.is(Type::Kind::Record) ? program_.record(type.record_name()) : nullptr;
-        }
-        if (ok && !w.key_type.is_error() && !(type == w.key_type)) {
-            diagnostics_.error(span(c->path.back(), file), "'" + c->path.back().text + "' has type " + type.to_string() +
-                                                               ", but the key '" + w.key_name + "' has type " + w.key_type.to_string());
-            ok = false;
-        }
-        correlate_paths_[event->name] = ok ? path : std::vector<std::string>{};
+void Checker::correlate(const ast::Correlate& c, int file, const ir::Workflow& w) {
+    const ir::Record* event = find_record(c.event, file, ir::Record::Kind::Event, "event");
+    if (!event) return;
+    if (correlate_paths_.count(event->name)) {
+        diagnostics_.error(span(c.event, file), "duplicate 'correlate': event '" + event->name + "' is correlated twice");
+        return;
     }
+    // Walk the path through the event's record fields to a value of the key's type.
+    const ir::Record* record = event;
+    Type type;
+    std::vector<std::string> path;
+    bool ok = true;
+    for (std::size_t i = 0; i < c.path.size() && ok; ++i) {
+        const ir::FieldDecl* field = record ? record->field(c.path[i].text) : nullptr;
+        if (!field) {
+            diagnostics_.error(span(c.path[i], file), "unknown field: '" + (record ? record->name : type.to_string()) +
+                                                          "' has no field '" + c.path[i].text + "'");
+            ok = false;
+            break;
+        }
+        if (field->optional) {
+            diagnostics_.error(span(c.path[i], file), "field '" + c.path[i].text + "' is optional, so it cannot always give the key");
+            ok = false;
+            break;
+        }
+        path.push_back(field->name);
+        type = field->type;
+        if (type.mentions_error()) {  // an unknown type, reported at its field already
+            ok = false;
+            break;
+        }
+        record = type.is(Type::Kind::Record) ? program_.record(type.record_name()) : nullptr;
+    }
+    if (ok && !w.key_type.is_error() && !(type == w.key_type)) {
+        diagnostics_.error(span(c.path.back(), file), "'" + c.path.back().text + "' has type " + type.to_string() +
+                                                          ", but the key '" + w.key_name + "' has type " + w.key_type.to_string());
+        ok = false;
+    }
+    correlate_paths_[event->name] = ok ? path : std::vector<std::string>{};
+}
 
+void Checker::workflow_handlers_and_states(const ast::Workflow& syntax, int file, ir::Workflow& w) {
     std::vector<HandlerAt> starts, globals;
-    std::map<std::string, const ast::State*> state_syntax;
+    std::set<std::string> states_seen;
     bool has_cancel = false;
     for (const ast::WorkflowMember& member : syntax.members) {
         if (const auto* start = boost::get<ast::StartHandler>(&member)) {
             starts.emplace_back(&start->handler, start->id_first);
             ir::Handler lowered = handler(start->handler, Scope::Context::Start, w, file);
             lowered.position = position(*start, file);
-            if (!last_handler_ends_) {
-                // The handler is at fault; an `if` without `else` at its end, the usual cause, is named.
-                std::string message = "not every path through this start handler for '" + start->handler.event.text +
-                                      "' ends with a transition (goto, complete, fail or cancel)";
-                if (!start->handler.body.empty())
-                    if (const auto* last = boost::get<x3::forward_ast<ast::If>>(&start->handler.body.back()))
-                        if (!last->get().else_block) {
-                            LineColumn at = source(file).locate(static_cast<std::size_t>(last->get().id_first));
-                            message += ": the 'if' at " + std::to_string(at.line) + ":" + std::to_string(at.column) +
-                                       " has no 'else'";
-                        }
-                diagnostics_.error(Span{&source(file), start->id_first, start->id_first + 5}, message);
-            }
+            if (!last_handler_ends_) diagnostics_.error(Span{&source(file), start->id_first, start->id_first + 5}, unended_start_message(*start, file));
             if (lowered.event >= 0) w.starts_by_event[lowered.event].push_back(static_cast<int>(w.starts.size()));
             w.starts.push_back(std::move(lowered));
         } else if (const auto* h = boost::get<ast::Handler>(&member)) {
@@ -302,15 +303,30 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
             has_cancel = true;
             w.on_cancel = body_only(cancel->body, Scope::Context::Cancel, w, file, span(*cancel, file));
         } else if (const auto* s = boost::get<ast::State>(&member)) {
-            if (state_syntax.count(s->name.text)) continue;
-            state_syntax[s->name.text] = s;
+            if (!states_seen.insert(s->name.text).second) continue;
             state(*s, w, file, w.states[static_cast<std::size_t>(w.state_index(s->name.text))]);
         }
     }
     check_shadowing(starts, file, ("workflow '" + w.name + "'").c_str());
     check_shadowing(globals, file, ("workflow '" + w.name + "'").c_str());
-    // A `correlate` of an event that no handler of the workflow takes does nothing: a leftover
-    // of a handler removed or renamed.
+    if (starts.empty())
+        diagnostics_.error(span(syntax.name, file), "workflow '" + w.name + "' has no 'start on' handler, so no instance can start");
+}
+
+std::string Checker::unended_start_message(const ast::StartHandler& start, int file) {
+    // The handler is at fault; an `if` without `else` at its end, the usual cause, is named.
+    std::string message = "not every path through this start handler for '" + start.handler.event.text +
+                          "' ends with a transition (goto, complete, fail or cancel)";
+    if (!start.handler.body.empty())
+        if (const auto* last = boost::get<x3::forward_ast<ast::If>>(&start.handler.body.back()))
+            if (!last->get().else_block) {
+                LineColumn at = source(file).locate(static_cast<std::size_t>(last->get().id_first));
+                message += ": the 'if' at " + std::to_string(at.line) + ":" + std::to_string(at.column) + " has no 'else'";
+            }
+    return message;
+}
+
+void Checker::warn_unused_correlations(const ast::Workflow& syntax, int file, const ir::Workflow& w) {
     std::set<std::string> handled;
     for (const ast::WorkflowMember& member : syntax.members) {
         if (const auto* start = boost::get<ast::StartHandler>(&member)) handled.insert(start->handler.event.text);
@@ -325,16 +341,11 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
             diagnostics_.warning(span(c->event, file), "unused 'correlate': workflow '" + w.name + "' handles no '" +
                                                            c->event.text + "' event, so this line has no effect");
     }
-    if (starts.empty())
-        diagnostics_.error(span(syntax.name, file), "workflow '" + w.name + "' has no 'start on' handler, so no instance can start");
+}
 
-    for (std::size_t v = 0; v < w.vars.size(); ++v) {
-        if (var_read_[v]) continue;
-        const ast::Var* var = var_syntax[w.vars[v].name];
-        diagnostics_.warning(span(var->name, file), "unused variable '" + w.vars[v].name + "': it is never read");
-    }
+std::vector<std::string> Checker::command_targets(const ir::Workflow& w) const {
     std::set<std::string> targets;
-    auto collect_targets = [&](auto&& self, const ir::Block& block) -> void {
+    auto collect = [&](auto&& self, const ir::Block& block) -> void {
         for (const ir::Stmt& s : block) {
             if (s.kind == ir::Stmt::Kind::Emit || s.kind == ir::Stmt::Kind::CompensateWith)
                 targets.insert(program_.records[static_cast<std::size_t>(s.slot)].target);
@@ -342,17 +353,15 @@ void Checker::workflow(const ast::Workflow& syntax, int file) {
             if (s.otherwise) self(self, *s.otherwise);
         }
     };
-    for (const ir::Handler& h : w.starts) collect_targets(collect_targets, h.body);
-    for (const ir::Handler& h : w.handlers) collect_targets(collect_targets, h.body);
-    if (w.on_cancel) collect_targets(collect_targets, w.on_cancel->body);
+    for (const ir::Handler& h : w.starts) collect(collect, h.body);
+    for (const ir::Handler& h : w.handlers) collect(collect, h.body);
+    if (w.on_cancel) collect(collect, w.on_cancel->body);
     for (const ir::State& s : w.states) {
-        collect_targets(collect_targets, s.entry.body);
-        for (const ir::Handler& h : s.handlers) collect_targets(collect_targets, h.body);
-        for (const ir::Timer& t : s.timers) collect_targets(collect_targets, t.handler.body);
+        collect(collect, s.entry.body);
+        for (const ir::Handler& h : s.handlers) collect(collect, h.body);
+        for (const ir::Timer& t : s.timers) collect(collect, t.handler.body);
     }
-    w.targets.assign(targets.begin(), targets.end());
-    analyse_states(syntax, w, file);
-    program_.workflows.push_back(std::move(w));
+    return {targets.begin(), targets.end()};
 }
 
 }  // namespace flow
