@@ -673,153 +673,182 @@ std::size_t too_deep_at(const std::string& text) {
     return std::string::npos;
 }
 
-}  // namespace
+// One source file read declaration by declaration, each error reported where it is, and the
+// reading resumed after it (ResumePoints) so that the file's other errors are reported too.
+class SourceParser {
+public:
+    SourceParser(const Source& source, Diagnostics& diagnostics)
+        : source_(source), text_(source.text()), diagnostics_(diagnostics), resume_(text_) {}
 
-ast::File parse_source(const Source& source, Diagnostics& diagnostics) {
-    const std::string& text = source.text();
-    if (std::size_t invalid = utf8::first_invalid(text); invalid != std::string::npos) {
-        char byte[8];
-        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text[invalid])));
-        diagnostics.error(Span{&source, static_cast<int>(invalid), static_cast<int>(invalid + 1)},
-                          "the byte " + std::string(byte) + " starts no UTF-8 character: a source file must be UTF-8 text; "
-                          "nothing of this file was read");
-        return {};
+    ast::File parse() {
+        if (refused_whole()) return {};
+        auto parser = x3::with<grammar::parse_state_tag>(std::ref(state_))[grammar::declaration];
+        ast::File file;
+        std::size_t at = skip_blank(text_, text_.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0);  // a UTF-8 byte order mark is no text
+        while (at < text_.size()) {
+            grammar::Iterator first = text_.begin() + static_cast<std::ptrdiff_t>(at);
+            ast::Declaration declaration;
+            std::size_t failed_at = std::string::npos;
+            try {
+                state_.records_allowed = true;
+                if (x3::phrase_parse(first, text_.end(), parser, grammar::skipper, declaration)) {
+                    file.declarations.push_back(std::move(declaration));
+                    at = skip_blank(text_, static_cast<std::size_t>(first - text_.begin()));
+                    continue;
+                }
+                failed_at = skip_blank(text_, at);
+                if (text_.compare(failed_at, 2, "/*") == 0)
+                    report(failed_at, "this comment is never closed: expected '*/'");
+                else
+                    report(failed_at, std::string("expected ") + grammar::declaration.name + ", found " + found_at(text_, failed_at));
+            } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
+                failed_at = report_failure(failure);
+                if (text_.compare(at, 8, "workflow") == 0 && failed_at > at && failed_at < text_.size() &&
+                    text_.compare(failed_at, 2, "/*") != 0)  // an unclosed comment runs to the end: nothing more to read
+                    report_more_in_workflow(failed_at, resume_.next_declaration(failed_at));
+            }
+            at = skip_blank(text_, resume_.after_declaration(at, failed_at));
+        }
+        for (const auto& [begin, bad] : state_.bad_escapes) diagnostics_.error(Span{&source_, begin, bad.first}, bad.second);
+        return file;
     }
-    if (std::size_t deep = too_deep_at(text); deep != std::string::npos) {
-        diagnostics.error(Span{&source, static_cast<int>(deep), static_cast<int>(deep + 1)},
-                          "more than " + std::to_string(max_nesting) +
-                              " brackets and braces are open here at once; nothing of this file was read");
-        return {};
-    }
-    const ResumePoints resume(text);
-    grammar::ParseState state{text.begin(), true, 0, {}};
-    auto parser = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::declaration];
 
-    ast::File file;
-    std::size_t at = skip_blank(text, text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0);  // a UTF-8 byte order mark is no text
-    // The span is the word found there (`found 'state'` underlines all of `state`), else one character.
-    auto report = [&](std::size_t where, std::string message) {
-        const bool comment = text.compare(where, 2, "/*") == 0;  // the `/*` that is never closed
-        const bool number = where < text.size() && std::isdigit(static_cast<unsigned char>(text[where]));
-        const bool escape = text.compare(where, 1, "\\") == 0;  // `\q`, underlined with its backslash
-        std::size_t end = comment || escape ? std::min(where + 2, text.size())
-                          : number          ? number_token_end(text, where)
-                                            : where + std::max<std::size_t>(word_at(text, where).size(), 1);
-        diagnostics.error(Span{&source, static_cast<int>(where), static_cast<int>(end)}, std::move(message));
-    };
+private:
+    // A file that is not UTF-8, or that nests deeper than the parser may recurse, is not read at
+    // all: the error says where, and why nothing else of it is reported.
+    bool refused_whole() {
+        if (std::size_t invalid = utf8::first_invalid(text_); invalid != std::string::npos) {
+            char byte[8];
+            std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text_[invalid])));
+            diagnostics_.error(Span{&source_, static_cast<int>(invalid), static_cast<int>(invalid + 1)},
+                               "the byte " + std::string(byte) + " starts no UTF-8 character: a source file must be UTF-8 text; "
+                               "nothing of this file was read");
+            return true;
+        }
+        if (std::size_t deep = too_deep_at(text_); deep != std::string::npos) {
+            diagnostics_.error(Span{&source_, static_cast<int>(deep), static_cast<int>(deep + 1)},
+                               "more than " + std::to_string(max_nesting) +
+                                   " brackets and braces are open here at once; nothing of this file was read");
+            return true;
+        }
+        return false;
+    }
+
+    // An error at `where`. The span is the word found there (`found 'state'` underlines all of
+    // `state`), else one character.
+    void report(std::size_t where, std::string message) {
+        const bool comment = text_.compare(where, 2, "/*") == 0;  // the `/*` that is never closed
+        const bool number = where < text_.size() && std::isdigit(static_cast<unsigned char>(text_[where]));
+        const bool escape = text_.compare(where, 1, "\\") == 0;  // `\q`, underlined with its backslash
+        std::size_t end = comment || escape ? std::min(where + 2, text_.size())
+                          : number          ? number_token_end(text_, where)
+                                            : where + std::max<std::size_t>(word_at(text_, where).size(), 1);
+        diagnostics_.error(Span{&source_, static_cast<int>(where), static_cast<int>(end)}, std::move(message));
+    }
+
     // Reports a failed expectation; returns where it failed.
-    auto report_failure = [&](const x3::expectation_failure<grammar::Iterator>& failure) {
-        std::size_t failed_at = static_cast<std::size_t>(failure.where() - text.begin());
+    std::size_t report_failure(const x3::expectation_failure<grammar::Iterator>& failure) {
+        std::size_t failed_at = static_cast<std::size_t>(failure.where() - text_.begin());
         if (failure.which() == grammar::string_end.name) {
-            // Reported at the opening quote: that is where the string that never ends starts.
-            std::size_t line_start = text.rfind('\n', failed_at == 0 ? 0 : failed_at - 1);
-            line_start = line_start == std::string::npos ? 0 : line_start + 1;
-            std::size_t quote = text.find('"', line_start);
-            while (quote != std::string::npos && quote < failed_at) {
-                std::size_t close = quote + 1;
-                while (close < failed_at && text[close] != '"') close += text[close] == '\\' ? 2 : 1;
-                if (close >= failed_at) break;
-                quote = text.find('"', close + 1);
-            }
-            report(quote < failed_at ? quote : failed_at, "unterminated string: expected '\"' before the end of the line");
-        } else {
-            if (failure.which() != grammar::escape_body.name) failed_at = skip_blank(text, failed_at);
-            else if (failed_at > 0) --failed_at;  // at the backslash
-            if (failure.which() == grammar::escape_body.name)  // the line, or the file, ends after the backslash
-                report(failed_at, "unterminated string: a '\\' at the end of the line escapes nothing, and a string ends on its line");
-            else if (failure.which() == grammar::type_nesting_limit)
-                report(failed_at, "more than " + std::to_string(grammar::max_type_nesting) +
-                                      " type arguments are open here at once");
-            else if (text.compare(failed_at, 2, "/*") == 0)
-                report(failed_at, "this comment is never closed: expected '*/'");
-            else if (std::size_t name = failure.which() == grammar::equals.name ? var_missing_initializer(text, failed_at)
-                                                                                 : std::string::npos;
-                     name != std::string::npos)
-                report(name, "var '" + word_at(text, name) + "' has no initializer: every var needs '= value' (= null for an optional one), "
-                             "found " + found_at(text, failed_at));
-            else {
-                std::size_t at = failed_at;
-                std::string message = expectation_message(text, failed_at, failure.which(), at);
-                report(at, message);
-            }
+            report(unterminated_string_start(failed_at), "unterminated string: expected '\"' before the end of the line");
+            return failed_at;
+        }
+        if (failure.which() != grammar::escape_body.name) failed_at = skip_blank(text_, failed_at);
+        else if (failed_at > 0) --failed_at;  // at the backslash
+        if (failure.which() == grammar::escape_body.name)  // the line, or the file, ends after the backslash
+            report(failed_at, "unterminated string: a '\\' at the end of the line escapes nothing, and a string ends on its line");
+        else if (failure.which() == grammar::type_nesting_limit)
+            report(failed_at, "more than " + std::to_string(grammar::max_type_nesting) + " type arguments are open here at once");
+        else if (text_.compare(failed_at, 2, "/*") == 0)
+            report(failed_at, "this comment is never closed: expected '*/'");
+        else if (std::size_t name = failure.which() == grammar::equals.name ? var_missing_initializer(text_, failed_at)
+                                                                             : std::string::npos;
+                 name != std::string::npos)
+            report(name, "var '" + word_at(text_, name) + "' has no initializer: every var needs '= value' (= null for an optional one), "
+                         "found " + found_at(text_, failed_at));
+        else {
+            std::size_t at = failed_at;
+            std::string message = expectation_message(text_, failed_at, failure.which(), at);
+            report(at, message);
         }
         return failed_at;
-    };
-    // After an error inside a workflow, the rest of it is read member by member from each line
-    // that starts one (a state, a handler, a timer...), so that its other errors are reported
-    // too. What is read this way is only checked for syntax: the workflow is dropped all the same.
+    }
+
+    // The opening quote of the string that never ends on the line where the parse failed at
+    // `failed_at`: that is where it is reported.
+    std::size_t unterminated_string_start(std::size_t failed_at) const {
+        std::size_t line_start = text_.rfind('\n', failed_at == 0 ? 0 : failed_at - 1);
+        line_start = line_start == std::string::npos ? 0 : line_start + 1;
+        std::size_t quote = text_.find('"', line_start);
+        while (quote != std::string::npos && quote < failed_at) {
+            std::size_t close = quote + 1;
+            while (close < failed_at && text_[close] != '"') close += text_[close] == '\\' ? 2 : 1;
+            if (close >= failed_at) break;
+            quote = text_.find('"', close + 1);
+        }
+        return quote < failed_at ? quote : failed_at;
+    }
+
     // After an error inside a member, the statements on the lines up to the next member (`until`)
     // are read one by one from each line that starts one, so that a handler's other broken
     // statements are reported too.
-    auto report_more_statements = [&](std::size_t failed_at, std::size_t until) {
-        auto statement = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::statement];
-        std::size_t at = resume.after_statement(failed_at, until);
+    void report_more_statements(std::size_t failed_at, std::size_t until) {
+        auto statement = x3::with<grammar::parse_state_tag>(std::ref(state_))[grammar::statement];
+        std::size_t at = resume_.after_statement(failed_at, until);
         while (at < until) {
-            grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(at);
-            grammar::Iterator last = text.begin() + static_cast<std::ptrdiff_t>(until);
+            grammar::Iterator first = text_.begin() + static_cast<std::ptrdiff_t>(at);
+            grammar::Iterator last = text_.begin() + static_cast<std::ptrdiff_t>(until);
             try {
-                state.records_allowed = true;
+                state_.records_allowed = true;
                 const bool read = x3::phrase_parse(first, last, statement, grammar::skipper);
-                const std::size_t ended = static_cast<std::size_t>(first - text.begin());
-                at = read && ended > at && resume.starts_statement(ended, until) ? ended
-                                                                                 : resume.after_statement(std::max(ended, at + 1), until);
+                const std::size_t ended = static_cast<std::size_t>(first - text_.begin());
+                at = read && ended > at && resume_.starts_statement(ended, until) ? ended
+                                                                                  : resume_.after_statement(std::max(ended, at + 1), until);
             } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
-                at = resume.after_statement(std::max(report_failure(failure), at + 1), until);
+                at = resume_.after_statement(std::max(report_failure(failure), at + 1), until);
             }
         }
-    };
-    auto report_more_in_workflow = [&](std::size_t failed_at, std::size_t end) {
-        auto workflow_member = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::workflow_member];
-        auto state_member = x3::with<grammar::parse_state_tag>(std::ref(state))[grammar::state_member];
-        std::size_t member = resume.after_member(failed_at, end);
+    }
+
+    // After an error inside a workflow, the rest of it is read member by member from each line
+    // that starts one (a state, a handler, a timer...), so that its other errors are reported
+    // too. What is read this way is only checked for syntax: the workflow is dropped all the same.
+    void report_more_in_workflow(std::size_t failed_at, std::size_t end) {
+        auto workflow_member = x3::with<grammar::parse_state_tag>(std::ref(state_))[grammar::workflow_member];
+        auto state_member = x3::with<grammar::parse_state_tag>(std::ref(state_))[grammar::state_member];
+        std::size_t member = resume_.after_member(failed_at, end);
         report_more_statements(failed_at, std::min(member, end));
         while (member < end) {
-            grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(member);
-            grammar::Iterator last = text.begin() + static_cast<std::ptrdiff_t>(end);
-            const bool in_state = text.compare(member, 5, "entry") == 0 || text.compare(member, 5, "after") == 0 ||
-                                  text.compare(member, 2, "at") == 0;
+            grammar::Iterator first = text_.begin() + static_cast<std::ptrdiff_t>(member);
+            grammar::Iterator last = text_.begin() + static_cast<std::ptrdiff_t>(end);
+            const bool in_state = text_.compare(member, 5, "entry") == 0 || text_.compare(member, 5, "after") == 0 ||
+                                  text_.compare(member, 2, "at") == 0;
             try {
-                state.records_allowed = true;
+                state_.records_allowed = true;
                 bool read = in_state ? x3::phrase_parse(first, last, state_member, grammar::skipper)
                                      : x3::phrase_parse(first, last, workflow_member, grammar::skipper);
                 // A sound member ends where the next one may start (on its line or the next).
-                std::size_t ended = static_cast<std::size_t>(first - text.begin());
-                member = read && ended > member && resume.starts_member(ended, end) ? ended
-                                                                                    : resume.next_member(read ? ended : member, end);
+                std::size_t ended = static_cast<std::size_t>(first - text_.begin());
+                member = read && ended > member && resume_.starts_member(ended, end) ? ended
+                                                                                     : resume_.next_member(read ? ended : member, end);
             } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
                 const std::size_t failed = report_failure(failure);
-                member = resume.after_member(failed, end);
+                member = resume_.after_member(failed, end);
                 report_more_statements(failed, std::min(member, end));
             }
         }
-    };
-    while (at < text.size()) {
-        grammar::Iterator first = text.begin() + static_cast<std::ptrdiff_t>(at);
-        ast::Declaration declaration;
-        std::size_t failed_at = std::string::npos;
-        try {
-            state.records_allowed = true;
-            if (x3::phrase_parse(first, text.end(), parser, grammar::skipper, declaration)) {
-                file.declarations.push_back(std::move(declaration));
-                at = skip_blank(text, static_cast<std::size_t>(first - text.begin()));
-                continue;
-            }
-            failed_at = skip_blank(text, at);
-            if (text.compare(failed_at, 2, "/*") == 0)
-                report(failed_at, "this comment is never closed: expected '*/'");
-            else
-                report(failed_at, std::string("expected ") + grammar::declaration.name + ", found " + found_at(text, failed_at));
-        } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
-            failed_at = report_failure(failure);
-            if (text.compare(at, 8, "workflow") == 0 && failed_at > at && failed_at < text.size() &&
-                text.compare(failed_at, 2, "/*") != 0)  // an unclosed comment runs to the end: nothing more to read
-                report_more_in_workflow(failed_at, resume.next_declaration(failed_at));
-        }
-        at = skip_blank(text, resume.after_declaration(at, failed_at));
     }
-    for (const auto& [begin, bad] : state.bad_escapes) diagnostics.error(Span{&source, begin, bad.first}, bad.second);
-    return file;
-}
+
+    const Source& source_;
+    const std::string& text_;
+    Diagnostics& diagnostics_;
+    const ResumePoints resume_;
+    grammar::ParseState state_{text_.begin(), true, 0, {}};
+};
+
+}  // namespace
+
+ast::File parse_source(const Source& source, Diagnostics& diagnostics) { return SourceParser(source, diagnostics).parse(); }
 
 bool is_keyword(std::string_view word) {
     return grammar::keywords.find(std::string(word)) != nullptr;
