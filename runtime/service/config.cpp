@@ -10,6 +10,7 @@
 #include <string_view>
 #include <fstream>
 #include <sstream>
+#include <variant>
 #include <vector>
 
 namespace flow::service {
@@ -190,9 +191,21 @@ json parse_noting_repeated_names(const std::string& text, std::string& repeated)
     return json::parse(text, note);
 }
 
-}  // namespace
+// Every key is optional, and a key set to null is taken as left out (as a generated config
+// writes one it has no value for), at any level.
+void drop_nulls(json& object) {
+    for (auto member = object.begin(); member != object.end();) {
+        if (member->is_null()) {
+            member = object.erase(member);
+            continue;
+        }
+        if (member->is_object()) drop_nulls(*member);
+        ++member;
+    }
+}
 
-std::optional<std::string> load_config(const std::string& path, Config& config) {
+// The config file's JSON object, its null members dropped; or why it is not one.
+std::variant<json, std::string> read_config_object(const std::string& path) {
     std::ifstream in(path);
     if (!in) return "cannot read the config file " + path;
     std::stringstream text;
@@ -211,50 +224,53 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     }
     if (!j.is_object()) return path + " is not a JSON object";
     if (!repeated.empty()) return path + ": the key \"" + repeated + "\" is given twice: give it once (which copy was meant is not guessed)";
-    // Every key is optional, and a key set to null is taken as left out (as a generated config
-    // writes one it has no value for), at any level.
-    auto drop_nulls = [](auto&& self, json& object) -> void {
-        for (auto member = object.begin(); member != object.end();) {
-            if (member->is_null()) {
-                member = object.erase(member);
-                continue;
-            }
-            if (member->is_object()) self(self, *member);
-            ++member;
-        }
-    };
-    drop_nulls(drop_nulls, j);
-    if (auto e = unknown_key(j, "", {"targets", "webhook_secrets", "admin_token", "max_body_bytes", "synchronous", "max_connections",
-                                     "header_timeout_ms", "body_timeout_ms", "retention_hours", "instance_retention_hours",
-                                     "inbox_retention_hours", "metrics_listen", "tls", "max_database_mb", "max_batch_events"}))
-        return e;
-    if (j.contains("targets")) {
-        if (!j["targets"].is_object()) return "targets must be an object";
-        for (const auto& [name, t] : j["targets"].items()) {
-            if (name.empty()) return "targets: a target's name must not be empty";
-            Target target;
-            if (auto e = read_target(name, t, target)) return e;
-            config.targets[name] = target;
-        }
+    drop_nulls(j);
+    return j;
+}
+
+std::optional<std::string> read_targets(const json& targets, Config& config) {
+    if (!targets.is_object()) return "targets must be an object";
+    for (const auto& [name, t] : targets.items()) {
+        if (name.empty()) return "targets: a target's name must not be empty";
+        Target target;
+        if (auto e = read_target(name, t, target)) return e;
+        config.targets[name] = target;
     }
-    if (j.contains("webhook_secrets")) {
-        if (!j["webhook_secrets"].is_array()) return "webhook_secrets must be a list of strings";
-        for (const json& s : j["webhook_secrets"]) {
-            if (!s.is_string() || s.get<std::string>().empty()) return "webhook_secrets must be a list of non-empty strings";
-            if (auto problem = secret_problem(s.get<std::string>()))
-                return "webhook_secrets[" + std::to_string(config.webhook_secrets.size()) + "] " + *problem;
-            config.webhook_secrets.push_back(s.get<std::string>());
-        }
+    return std::nullopt;
+}
+
+std::optional<std::string> read_webhook_secrets(const json& secrets, Config& config) {
+    if (!secrets.is_array()) return "webhook_secrets must be a list of strings";
+    for (const json& s : secrets) {
+        if (!s.is_string() || s.get<std::string>().empty()) return "webhook_secrets must be a list of non-empty strings";
+        if (auto problem = secret_problem(s.get<std::string>()))
+            return "webhook_secrets[" + std::to_string(config.webhook_secrets.size()) + "] " + *problem;
+        config.webhook_secrets.push_back(s.get<std::string>());
     }
+    return std::nullopt;
+}
+
+std::optional<std::string> read_tls(const json& tls, Config& config) {
+    if (tls.is_object())
+        if (auto e = unknown_key(tls, "tls.", {"certificate", "private_key"})) return e;
+    if (!tls.is_object() || !tls.contains("certificate") || !tls.contains("private_key") || !tls["certificate"].is_string() ||
+        !tls["private_key"].is_string())
+        return std::string("tls must be {\"certificate\": \"cert.pem\", \"private_key\": \"key.pem\"}");
+    config.tls_certificate = tls["certificate"].get<std::string>();
+    config.tls_private_key = tls["private_key"].get<std::string>();
+    // An empty name (a template whose variable came out empty) would serve plain HTTP.
+    if (config.tls_certificate.empty()) return std::string("tls.certificate must be a file name");
+    if (config.tls_private_key.empty()) return std::string("tls.private_key must be a file name");
+    return std::nullopt;
+}
+
+// The members that are text.
+std::optional<std::string> read_texts(const json& j, Config& config) {
     auto text_field = [&](const char* name, std::string& into) -> std::optional<std::string> {
         if (!j.contains(name)) return std::nullopt;
         if (!j[name].is_string()) return std::string(name) + " must be a string";
         into = j[name].get<std::string>();
         return std::nullopt;
-    };
-    auto in_range = [&](const char* name, std::int64_t least, std::int64_t most, auto& into) -> std::optional<std::string> {
-        if (!j.contains(name)) return std::nullopt;
-        return integer_in_range(j[name], name, least, most, into);
     };
     if (auto e = text_field("admin_token", config.admin_token)) return e;
     // An Authorization header's value is read without the white space at its ends, and holds no
@@ -265,19 +281,15 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
                            "an Authorization header could never carry it");
     if (auto e = text_field("synchronous", config.synchronous)) return e;
     if (auto e = text_field("metrics_listen", config.metrics_listen)) return e;
-    if (j.contains("tls")) {
-        const json& tls = j["tls"];
-        if (tls.is_object())
-            if (auto e = unknown_key(tls, "tls.", {"certificate", "private_key"})) return e;
-        if (!tls.is_object() || !tls.contains("certificate") || !tls.contains("private_key") || !tls["certificate"].is_string() ||
-            !tls["private_key"].is_string())
-            return std::string("tls must be {\"certificate\": \"cert.pem\", \"private_key\": \"key.pem\"}");
-        config.tls_certificate = tls["certificate"].get<std::string>();
-        config.tls_private_key = tls["private_key"].get<std::string>();
-        // An empty name (a template whose variable came out empty) would serve plain HTTP.
-        if (config.tls_certificate.empty()) return std::string("tls.certificate must be a file name");
-        if (config.tls_private_key.empty()) return std::string("tls.private_key must be a file name");
-    }
+    return std::nullopt;
+}
+
+// The members that are numbers, each in its range, and the value of `synchronous`.
+std::optional<std::string> read_numbers(const json& j, Config& config) {
+    auto in_range = [&](const char* name, std::int64_t least, std::int64_t most, auto& into) -> std::optional<std::string> {
+        if (!j.contains(name)) return std::nullopt;
+        return integer_in_range(j[name], name, least, most, into);
+    };
     if (auto e = in_range("max_body_bytes", 1, largest_body_bytes, config.max_body_bytes)) return e;
     if (auto e = in_range("max_batch_events", 1, most_batch_events, config.max_batch_events)) return e;
     if (auto e = in_range("max_connections", 1, most_connections, config.max_connections)) return e;
@@ -290,6 +302,26 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     if (config.synchronous != "FULL" && config.synchronous != "NORMAL" && config.synchronous != "EXTRA")
         return "synchronous must be FULL, EXTRA or NORMAL";
     return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> load_config(const std::string& path, Config& config) {
+    auto read = read_config_object(path);
+    if (auto* problem = std::get_if<std::string>(&read)) return *problem;
+    const json& j = std::get<json>(read);
+    if (auto e = unknown_key(j, "", {"targets", "webhook_secrets", "admin_token", "max_body_bytes", "synchronous", "max_connections",
+                                     "header_timeout_ms", "body_timeout_ms", "retention_hours", "instance_retention_hours",
+                                     "inbox_retention_hours", "metrics_listen", "tls", "max_database_mb", "max_batch_events"}))
+        return e;
+    if (j.contains("targets"))
+        if (auto e = read_targets(j["targets"], config)) return e;
+    if (j.contains("webhook_secrets"))
+        if (auto e = read_webhook_secrets(j["webhook_secrets"], config)) return e;
+    if (auto e = read_texts(j, config)) return e;
+    if (j.contains("tls"))
+        if (auto e = read_tls(j["tls"], config)) return e;
+    return read_numbers(j, config);
 }
 
 std::optional<std::string> add_target_flag(const std::string& flag, Config& config) {
