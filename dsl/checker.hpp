@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -130,7 +131,19 @@ private:
     // ---- statements.cpp ----
     // Checks a block; returns whether every path through it ends the handler.
     bool block(const std::vector<ast::Statement>& statements, ir::Block& out, Scope& scope);
+    // Checks a statement and appends its lowered form to `out` (nothing for an assignment or a
+    // command that cannot be lowered); returns whether it ends the handler on every path.
     bool statement(const ast::Statement& s, ir::Block& out, Scope& scope);
+    std::optional<ir::Stmt> assignment(const ast::Assign& assign, Scope& scope);
+    // A `let`: its local is pushed into `scope`, even when it is refused (see the .cpp).
+    ir::Stmt let_statement(const ast::Let& let, Scope& scope);
+    // `emit` and `compensate with` build a command the same way; only what happens to it differs.
+    std::optional<ir::Stmt> command_statement(ir::Stmt::Kind kind, const boost::spirit::x3::position_tagged& node,
+                                              const ast::Name& command_name, const std::vector<ast::FieldValue>& fields,
+                                              Scope& scope);
+    ir::Stmt goto_statement(const ast::Goto& go, Scope& scope);
+    // Returns whether every branch ends the handler (false without an `else`).
+    bool if_statement(const ast::If& branch, ir::Block& out, Scope& scope);
     void transition_allowed(const char* keyword, const Span& where, Scope& scope);
 
     // ---- workflows.cpp ----

@@ -90,80 +90,25 @@ void Checker::transition_allowed(const char* keyword, const Span& where, Scope& 
 }
 
 bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
-    int file = scope.file;
-    ir::Stmt st;
-    ir::Workflow& w = *scope.workflow;
-
+    const int file = scope.file;
     if (const auto* assign = boost::get<ast::Assign>(&s)) {
-        st.kind = ir::Stmt::Kind::Assign;
-        st.position = position(*assign, file);
-        const std::string& target = assign->target.text;
-        const int assigned_var = scope.locals.first_accepted(target) ? -1 : w.var_index(target);
-        ir::Expr value = assigned_var < 0 ? expression(assign->value, scope)
-                                          : expression_as(assign->value, w.vars[static_cast<std::size_t>(assigned_var)].type, scope);
-        if (const Local* local = scope.locals.first_accepted(target)) {
-            diagnostics_.error(span(assign->target, file),
-                               local->type.is(Type::Kind::Record) && program_.record(local->type.record_name()) &&
-                                       program_.record(local->type.record_name())->kind == ir::Record::Kind::Event &&
-                                       local->slot == 0
-                                   ? "'" + target + "' names the event being handled: it cannot be assigned"
-                                   : "'" + target + "' is a 'let': it cannot be assigned");
-            return false;
-        }
-        int slot = w.var_index(target);
-        if (slot < 0) {
-            diagnostics_.error(span(assign->target, file),
-                               target == "key" ? "the key cannot be assigned" : "unknown variable '" + target + "'");
-            return false;
-        }
-        st.slot = slot;
-        st.value = coerce(std::move(value), w.vars[static_cast<std::size_t>(slot)].type, span(assign->value, file),
-                          "variable '" + target + "'");
-        out.push_back(std::move(st));
+        if (auto st = assignment(*assign, scope)) out.push_back(std::move(*st));
         return false;
     }
     if (const auto* let = boost::get<ast::Let>(&s)) {
-        st.kind = ir::Stmt::Kind::Let;
-        st.position = position(*let, file);
-        st.value = expression(let->value, scope);
-        const std::string& name = let->name.text;
-        std::string clash;
-        if (name == "key") clash = "the key";
-        if (w.var_index(name) >= 0) clash = "the variable '" + name + "' of the workflow";
-        if (scope.locals.newest(name)) clash = "'" + name + "', defined earlier in this handler";
-        if (!clash.empty()) diagnostics_.error(span(let->name, file), "a 'let' cannot hide " + clash + ": choose another name");
-        if (st.value.type.is(Type::Kind::Null))
-            diagnostics_.error(span(let->value, file), "a 'let' needs a value of a known type, not null");
-        else if (holds_empty_list(st.value.type))
-            diagnostics_.error(span(let->value, file),
-                               "a 'let' needs a value of a known type, and an empty list [] has none here: declare a var with its type");
-        else if (holds_null_list(st.value.type))
-            diagnostics_.error(span(let->value, file),
-                               "a 'let' needs a value of a known type, and a list of nothing but null has none: declare a var with its type");
-        st.slot = scope.next_slot++;
-        scope.max_slots = std::max(scope.max_slots, scope.next_slot);
-        // A refused `let` still names its value for the reads after it (what its author meant),
-        // but an assignment to the name goes to the variable it tried to hide: no second error.
-        scope.locals.push({name, st.slot, st.value.type, !clash.empty()});
-        out.push_back(std::move(st));
+        out.push_back(let_statement(*let, scope));
         return false;
     }
-    // `emit` and `compensate with` build a command the same way; only what happens to it differs.
-    auto command_statement = [&](ir::Stmt::Kind kind, const auto& node) {
-        st.kind = kind;
-        st.position = position(node, file);
-        const ir::Record* command = find_record(node.command, file, ir::Record::Kind::Command, "command");
-        if (!command) {
-            for (const ast::FieldValue& fv : node.fields) expression(fv.value, scope);
-            return false;
-        }
-        st.slot = program_.record_by_name.at(command->name);
-        st.value = field_values(*command, node.command, node.fields, scope);
-        out.push_back(std::move(st));
+    if (const auto* emit = boost::get<ast::Emit>(&s)) {
+        if (auto st = command_statement(ir::Stmt::Kind::Emit, *emit, emit->command, emit->fields, scope)) out.push_back(std::move(*st));
         return false;
-    };
-    if (const auto* emit = boost::get<ast::Emit>(&s)) return command_statement(ir::Stmt::Kind::Emit, *emit);
-    if (const auto* with = boost::get<ast::CompensateWith>(&s)) return command_statement(ir::Stmt::Kind::CompensateWith, *with);
+    }
+    if (const auto* with = boost::get<ast::CompensateWith>(&s)) {
+        if (auto st = command_statement(ir::Stmt::Kind::CompensateWith, *with, with->command, with->fields, scope))
+            out.push_back(std::move(*st));
+        return false;
+    }
+    ir::Stmt st;
     if (const auto* all = boost::get<ast::CompensateAll>(&s)) {
         st.kind = ir::Stmt::Kind::Compensate;
         st.position = position(*all, file);
@@ -171,20 +116,7 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         return false;
     }
     if (const auto* go = boost::get<ast::Goto>(&s)) {
-        st.kind = ir::Stmt::Kind::Goto;
-        st.position = position(*go, file);
-        transition_allowed("goto", span(*go, file), scope);
-        st.slot = w.state_index(go->state.text);
-        if (st.slot < 0) {
-            goto_to_unknown_state_ = true;
-            std::string message = "unknown state '" + go->state.text + "'";
-            // Suggest a state whose name differs by a little: the usual typo.
-            std::vector<std::string_view> states;
-            for (const ir::State& candidate : w.states) states.push_back(candidate.name);
-            message += did_you_mean(closest_name(go->state.text, states));
-            diagnostics_.error(span(go->state, file), message);
-        }
-        out.push_back(std::move(st));
+        out.push_back(goto_statement(*go, scope));
         return true;
     }
     if (const auto* complete = boost::get<ast::Complete>(&s)) {
@@ -209,9 +141,107 @@ bool Checker::statement(const ast::Statement& s, ir::Block& out, Scope& scope) {
         out.push_back(std::move(st));
         return true;
     }
-    const ast::If& branch = boost::get<x3::forward_ast<ast::If>>(s).get();
+    return if_statement(boost::get<x3::forward_ast<ast::If>>(s).get(), out, scope);
+}
+
+std::optional<ir::Stmt> Checker::assignment(const ast::Assign& assign, Scope& scope) {
+    const int file = scope.file;
+    ir::Workflow& w = *scope.workflow;
+    const std::string& target = assign.target.text;
+    const int assigned_var = scope.locals.first_accepted(target) ? -1 : w.var_index(target);
+    ir::Expr value = assigned_var < 0 ? expression(assign.value, scope)
+                                      : expression_as(assign.value, w.vars[static_cast<std::size_t>(assigned_var)].type, scope);
+    if (const Local* local = scope.locals.first_accepted(target)) {
+        diagnostics_.error(span(assign.target, file),
+                           local->type.is(Type::Kind::Record) && program_.record(local->type.record_name()) &&
+                                   program_.record(local->type.record_name())->kind == ir::Record::Kind::Event && local->slot == 0
+                               ? "'" + target + "' names the event being handled: it cannot be assigned"
+                               : "'" + target + "' is a 'let': it cannot be assigned");
+        return std::nullopt;
+    }
+    const int slot = w.var_index(target);
+    if (slot < 0) {
+        diagnostics_.error(span(assign.target, file), target == "key" ? "the key cannot be assigned" : "unknown variable '" + target + "'");
+        return std::nullopt;
+    }
+    ir::Stmt st;
+    st.kind = ir::Stmt::Kind::Assign;
+    st.position = position(assign, file);
+    st.slot = slot;
+    st.value = coerce(std::move(value), w.vars[static_cast<std::size_t>(slot)].type, span(assign.value, file), "variable '" + target + "'");
+    return st;
+}
+
+ir::Stmt Checker::let_statement(const ast::Let& let, Scope& scope) {
+    const int file = scope.file;
+    const ir::Workflow& w = *scope.workflow;
+    ir::Stmt st;
+    st.kind = ir::Stmt::Kind::Let;
+    st.position = position(let, file);
+    st.value = expression(let.value, scope);
+    const std::string& name = let.name.text;
+    std::string clash;
+    if (name == "key") clash = "the key";
+    if (w.var_index(name) >= 0) clash = "the variable '" + name + "' of the workflow";
+    if (scope.locals.newest(name)) clash = "'" + name + "', defined earlier in this handler";
+    if (!clash.empty()) diagnostics_.error(span(let.name, file), "a 'let' cannot hide " + clash + ": choose another name");
+    if (st.value.type.is(Type::Kind::Null))
+        diagnostics_.error(span(let.value, file), "a 'let' needs a value of a known type, not null");
+    else if (holds_empty_list(st.value.type))
+        diagnostics_.error(span(let.value, file),
+                           "a 'let' needs a value of a known type, and an empty list [] has none here: declare a var with its type");
+    else if (holds_null_list(st.value.type))
+        diagnostics_.error(span(let.value, file),
+                           "a 'let' needs a value of a known type, and a list of nothing but null has none: declare a var with its type");
+    st.slot = scope.next_slot++;
+    scope.max_slots = std::max(scope.max_slots, scope.next_slot);
+    // A refused `let` still names its value for the reads after it (what its author meant),
+    // but an assignment to the name goes to the variable it tried to hide: no second error.
+    scope.locals.push({name, st.slot, st.value.type, !clash.empty()});
+    return st;
+}
+
+std::optional<ir::Stmt> Checker::command_statement(ir::Stmt::Kind kind, const boost::spirit::x3::position_tagged& node,
+                                                   const ast::Name& command_name, const std::vector<ast::FieldValue>& fields,
+                                                   Scope& scope) {
+    const int file = scope.file;
+    const ir::Record* command = find_record(command_name, file, ir::Record::Kind::Command, "command");
+    if (!command) {
+        for (const ast::FieldValue& fv : fields) expression(fv.value, scope);  // their errors are reported all the same
+        return std::nullopt;
+    }
+    ir::Stmt st;
+    st.kind = kind;
+    st.position = position(node, file);
+    st.slot = program_.record_by_name.at(command->name);
+    st.value = field_values(*command, command_name, fields, scope);
+    return st;
+}
+
+ir::Stmt Checker::goto_statement(const ast::Goto& go, Scope& scope) {
+    const int file = scope.file;
+    const ir::Workflow& w = *scope.workflow;
+    ir::Stmt st;
+    st.kind = ir::Stmt::Kind::Goto;
+    st.position = position(go, file);
+    transition_allowed("goto", span(go, file), scope);
+    st.slot = w.state_index(go.state.text);
+    if (st.slot < 0) {
+        goto_to_unknown_state_ = true;
+        std::string message = "unknown state '" + go.state.text + "'";
+        // Suggest a state whose name differs by a little: the usual typo.
+        std::vector<std::string_view> states;
+        for (const ir::State& candidate : w.states) states.push_back(candidate.name);
+        message += did_you_mean(closest_name(go.state.text, states));
+        diagnostics_.error(span(go.state, file), message);
+    }
+    return st;
+}
+
+bool Checker::if_statement(const ast::If& branch, ir::Block& out, Scope& scope) {
+    ir::Stmt st;
     st.kind = ir::Stmt::Kind::If;
-    st.position = position(branch, file);
+    st.position = position(branch, scope.file);
     bool all_end = true;
     {
         ir::Branch b;
