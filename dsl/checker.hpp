@@ -35,10 +35,23 @@ private:
         Span span;
         bool used = false;
     };
+    // Every type, event, command and workflow of every file, each name once; then the events'
+    // external names checked, and every event indexed by its names on the wire.
     void collect_declarations();
     // For each declared name, the declaration kept (file, offset of the name) when it is declared
     // more than once: the first in dependency order.
-    std::map<std::string, std::pair<int, int>> first_declarations() const;
+    using FirstDeclarations = std::map<std::string, std::pair<int, int>>;
+    FirstDeclarations first_declarations() const;
+    // Records a declaration, unless its name is a keyword, a built-in type, or declared first
+    // elsewhere (each reported); whether it was recorded.
+    bool declare(const ast::Name& name, Declared entry, const char* what, const FirstDeclarations& first_of);
+    // A type, event or command declared: the record added to the program, or null when refused.
+    ir::Record* add_record(const ast::Name& name, ir::Record::Kind kind, const boost::spirit::x3::position_tagged& node, int file,
+                           const FirstDeclarations& first_of);
+    // Events are found on the wire by their external name and by their declared name: two events
+    // with one external name, or an external name that is another event's name, are errors,
+    // reported where the external name is written.
+    void check_external_names(const std::map<std::string, Span>& external_name_spans);
     // Whether `file` declared `name` itself but the declaration was refused as a duplicate
     // (uses of the name there are then not reported again).
     bool refused_here(const std::string& name, int file) const;

@@ -84,74 +84,82 @@ std::map<std::string, std::pair<int, int>> Checker::first_declarations() const {
 bool Checker::refused_here(const std::string& name, int file) const { return refused_declarations_.count({file, name}) > 0; }
 
 void Checker::collect_declarations() {
-    const std::map<std::string, std::pair<int, int>> first_of = first_declarations();
-    auto declare = [&](const ast::Name& name, Declared entry, const char* what) {
-        const std::string article = std::string("aeiou").find(what[0]) != std::string::npos ? "an " : "a ";
-        if (is_keyword(name.text)) {
-            diagnostics_.error(entry.span, "'" + name.text + "' is a keyword and cannot name " + article + what);
-            return false;
-        }
-        if (entry.kind == Declared::Kind::Record && (primitive_types().count(name.text) || name.text == "list")) {
-            // It could never be referred to: `string` always means the built-in type.
-            diagnostics_.error(entry.span, "'" + name.text + "' is a built-in type and cannot name " + article + what);
-            return false;
-        }
-        const auto [first_file, first_offset] = first_of.at(name.text);
-        if (first_file != entry.file || first_offset != name.id_first) {
-            diagnostics_.error(entry.span, "duplicate " + std::string(what) + " '" + name.text + "': the name is already declared at " +
-                                               source(first_file).place(static_cast<std::size_t>(first_offset)));
-            refused_declarations_.insert({entry.file, name.text});
-            return false;
-        }
-        declared_.emplace(name.text, entry);
-        return true;
-    };
+    const FirstDeclarations first_of = first_declarations();
     // Where each event's external name is written: a clash of names is reported there.
     std::map<std::string, Span> external_name_spans;
     for (std::size_t f = 0; f < loaded_.files.size(); ++f) {
-        int file = static_cast<int>(f);
+        const int file = static_cast<int>(f);
         for (const ast::Declaration& declaration : loaded_.files[f].syntax.declarations) {
-            auto add_record = [&](const ast::Name& name, ir::Record::Kind kind, const std::vector<ast::Field>& fields,
-                                  const boost::spirit::x3::position_tagged& node) {
-                (void)fields;
-                Declared entry{Declared::Kind::Record, static_cast<int>(program_.records.size()), file,
-                               span(name, file), false};
-                if (!declare(name, entry, kind_word(kind))) return (ir::Record*)nullptr;
-                ir::Record record;
-                record.kind = kind;
-                record.name = name.text;
-                record.file = source(file).name();
-                record.position = position(node, file);
-                program_.record_by_name[name.text] = entry.index;
-                program_.records.push_back(std::move(record));
-                return &program_.records.back();
-            };
             if (const auto* type = boost::get<ast::TypeDecl>(&declaration)) {
-                add_record(type->name, ir::Record::Kind::Type, type->fields, *type);
+                add_record(type->name, ir::Record::Kind::Type, *type, file, first_of);
             } else if (const auto* event = boost::get<ast::EventDecl>(&declaration)) {
-                if (ir::Record* record = add_record(event->name, ir::Record::Kind::Event, event->fields, *event)) {
-                    if (event->external_name) {
-                        std::optional<std::string> external = unescape(event->external_name->value);
-                        // None when an escape names no character: the parser reported it.
-                        if (external && external->empty())
-                            diagnostics_.error(span(*event->external_name, file), "an event's external name cannot be empty");
-                        else if (external) {
-                            record->external_name = *external;
-                            external_name_spans.emplace(record->name, span(*event->external_name, file));
-                        }
+                ir::Record* record = add_record(event->name, ir::Record::Kind::Event, *event, file, first_of);
+                if (record && event->external_name) {
+                    std::optional<std::string> external = unescape(event->external_name->value);
+                    // None when an escape names no character: the parser reported it.
+                    if (external && external->empty())
+                        diagnostics_.error(span(*event->external_name, file), "an event's external name cannot be empty");
+                    else if (external) {
+                        record->external_name = *external;
+                        external_name_spans.emplace(record->name, span(*event->external_name, file));
                     }
                 }
             } else if (const auto* command = boost::get<ast::CommandDecl>(&declaration)) {
-                if (ir::Record* record = add_record(command->name, ir::Record::Kind::Command, command->fields, *command))
+                if (ir::Record* record = add_record(command->name, ir::Record::Kind::Command, *command, file, first_of))
                     record->target = command->target.text;
             } else if (const auto* workflow = boost::get<ast::Workflow>(&declaration)) {
                 Declared entry{Declared::Kind::Workflow, static_cast<int>(workflow_syntax_.size()), file,
                                span(workflow->name, file), true};
-                if (declare(workflow->name, entry, "workflow")) workflow_syntax_.emplace_back(workflow, file);
+                if (declare(workflow->name, entry, "workflow", first_of)) workflow_syntax_.emplace_back(workflow, file);
             }
         }
     }
-    // Events are found on the wire by their external name and by their declared name.
+    check_external_names(external_name_spans);
+    for (std::size_t i = 0; i < program_.records.size(); ++i) {
+        const ir::Record& record = program_.records[i];
+        if (record.kind != ir::Record::Kind::Event) continue;
+        program_.event_by_type.emplace(record.name, static_cast<int>(i));
+        if (!record.external_name.empty()) program_.event_by_type.emplace(record.external_name, static_cast<int>(i));
+    }
+}
+
+bool Checker::declare(const ast::Name& name, Declared entry, const char* what, const FirstDeclarations& first_of) {
+    const std::string article = std::string("aeiou").find(what[0]) != std::string::npos ? "an " : "a ";
+    if (is_keyword(name.text)) {
+        diagnostics_.error(entry.span, "'" + name.text + "' is a keyword and cannot name " + article + what);
+        return false;
+    }
+    if (entry.kind == Declared::Kind::Record && (primitive_types().count(name.text) || name.text == "list")) {
+        // It could never be referred to: `string` always means the built-in type.
+        diagnostics_.error(entry.span, "'" + name.text + "' is a built-in type and cannot name " + article + what);
+        return false;
+    }
+    const auto [first_file, first_offset] = first_of.at(name.text);
+    if (first_file != entry.file || first_offset != name.id_first) {
+        diagnostics_.error(entry.span, "duplicate " + std::string(what) + " '" + name.text + "': the name is already declared at " +
+                                           source(first_file).place(static_cast<std::size_t>(first_offset)));
+        refused_declarations_.insert({entry.file, name.text});
+        return false;
+    }
+    declared_.emplace(name.text, entry);
+    return true;
+}
+
+ir::Record* Checker::add_record(const ast::Name& name, ir::Record::Kind kind, const boost::spirit::x3::position_tagged& node, int file,
+                                const FirstDeclarations& first_of) {
+    Declared entry{Declared::Kind::Record, static_cast<int>(program_.records.size()), file, span(name, file), false};
+    if (!declare(name, entry, kind_word(kind), first_of)) return nullptr;
+    ir::Record record;
+    record.kind = kind;
+    record.name = name.text;
+    record.file = source(file).name();
+    record.position = position(node, file);
+    program_.record_by_name[name.text] = entry.index;
+    program_.records.push_back(std::move(record));
+    return &program_.records.back();
+}
+
+void Checker::check_external_names(const std::map<std::string, Span>& external_name_spans) {
     auto declared_at = [&](const std::string& name) {
         const Span& at = declared_.at(name).span;
         return " (declared at " + at.source->place(static_cast<std::size_t>(at.begin)) + ")";
@@ -159,15 +167,13 @@ void Checker::collect_declarations() {
     std::map<std::string, int> wire_owner;
     for (std::size_t i = 0; i < program_.records.size(); ++i) {
         const ir::Record& record = program_.records[i];
-        if (record.kind != ir::Record::Kind::Event) continue;
-        if (!record.external_name.empty()) {
-            auto [it, inserted] = wire_owner.emplace(record.external_name, static_cast<int>(i));
-            if (!inserted) {
-                const std::string& first = program_.records[static_cast<std::size_t>(it->second)].name;
-                diagnostics_.error(external_name_spans.at(record.name), "event '" + record.name + "' has the external name '" +
-                                                                            record.external_name + "' of event '" + first + "'" +
-                                                                            declared_at(first));
-            }
+        if (record.kind != ir::Record::Kind::Event || record.external_name.empty()) continue;
+        auto [it, inserted] = wire_owner.emplace(record.external_name, static_cast<int>(i));
+        if (!inserted) {
+            const std::string& first = program_.records[static_cast<std::size_t>(it->second)].name;
+            diagnostics_.error(external_name_spans.at(record.name), "event '" + record.name + "' has the external name '" +
+                                                                        record.external_name + "' of event '" + first + "'" +
+                                                                        declared_at(first));
         }
     }
     for (const auto& [external, owner] : wire_owner) {
@@ -179,12 +185,6 @@ void Checker::collect_declarations() {
         diagnostics_.error(external_name_spans.at(record.name), "event '" + record.name + "' takes the external name '" +
                                                                 external + "', which is the name of event '" + external + "'" +
                                                                 declared_at(external));
-    }
-    for (std::size_t i = 0; i < program_.records.size(); ++i) {
-        const ir::Record& record = program_.records[i];
-        if (record.kind != ir::Record::Kind::Event) continue;
-        program_.event_by_type.emplace(record.name, static_cast<int>(i));
-        if (!record.external_name.empty()) program_.event_by_type.emplace(record.external_name, static_cast<int>(i));
     }
 }
 
