@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
+#include <sstream>
 #include <string>
 
 namespace flow::test {
@@ -37,6 +39,13 @@ struct TempDir {
     ~TempDir() { std::filesystem::remove_all(path); }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
+};
+
+// Everything written to std::cerr while it lives.
+struct CapturedLog {
+    std::ostringstream text;
+    std::streambuf* before = std::cerr.rdbuf(text.rdbuf());
+    ~CapturedLog() { std::cerr.rdbuf(before); }
 };
 
 // How many times `needle` occurs in `text`.

@@ -31,13 +31,6 @@ std::string problem_of(std::vector<const char*> args) {
 
 void write_file(const fs::path& path, const std::string& text = "") { std::ofstream(path) << text; }
 
-// Everything written to std::cerr while it lives.
-struct CapturedLog {
-    std::ostringstream text;
-    std::streambuf* before = std::cerr.rdbuf(text.rdbuf());
-    ~CapturedLog() { std::cerr.rdbuf(before); }
-};
-
 const char* version_one = "event Go { id: string }\ncommand Log to log { text: string }\n"
                           "workflow W { key id: string start on Go { emit Log { text: \"one\" } goto S } state S { on Go { complete } } }";
 
@@ -164,7 +157,7 @@ TEST_CASE("older versions: run again when their sources compile to the program r
     store::Definition not_json = definition_of(version_one, "W", 4);
     not_json.sources = "{";
 
-    CapturedLog log;
+    test::CapturedLog log;
     daemon::add_older_versions(deployment, {same, other_hash, broken, not_json}, config, [] { return std::int64_t{0}; });
     CHECK(deployment.engine_for("W", 1) != nullptr);
     CHECK(deployment.engine_for("W", 2) == nullptr);
@@ -182,7 +175,7 @@ TEST_CASE("older versions: one that sends to a target no longer bound is run, an
     REQUIRE(current.program);
     service::Config config;  // binds no target
     service::Deployment deployment(current.program);
-    CapturedLog log;
+    test::CapturedLog log;
     daemon::add_older_versions(deployment, {definition_of(version_one, "W", 1)}, config, [] { return std::int64_t{0}; });
     CHECK(deployment.engine_for("W", 1) != nullptr);
     CHECK(log.text.str().find("\"targets\":[\"log\"]") != std::string::npos);

@@ -2,6 +2,7 @@
 // given to instances and commands.
 #include "runtime/service/log.hpp"
 #include "runtime/service/time_ordered_id.hpp"
+#include "support.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -50,8 +51,7 @@ TEST_CASE("a log line: one JSON object, its time, level and message set, bad UTF
 }
 
 TEST_CASE("the log: lines written by several threads at once stay whole") {
-    std::ostringstream captured;
-    std::streambuf* before = std::cerr.rdbuf(captured.rdbuf());
+    test::CapturedLog captured;
     {
         std::vector<std::thread> threads;
         for (int t = 0; t < 4; ++t)
@@ -60,8 +60,7 @@ TEST_CASE("the log: lines written by several threads at once stay whole") {
             });
         for (std::thread& t : threads) t.join();
     }
-    std::cerr.rdbuf(before);
-    std::istringstream lines(captured.str());
+    std::istringstream lines(captured.text.str());
     std::set<std::pair<int, int>> seen;
     for (std::string line; std::getline(lines, line);) {
         const json parsed = json::parse(line);  // throws on a line cut into another

@@ -20,13 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Everything written to std::cerr while it lives.
-struct CapturedLog {
-    std::ostringstream text;
-    std::streambuf* before = std::cerr.rdbuf(text.rdbuf());
-    ~CapturedLog() { std::cerr.rdbuf(before); }
-};
-
 std::int64_t count(const fs::path& file, const std::string& sql) {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
@@ -71,7 +64,7 @@ TEST_CASE("retention goes on where its last round stopped, a second later, and a
     config.retention_hours = 1;
     service::Metrics metrics;
     service::Retention retention(**opened.value, config, metrics, [] { return july_ms; }, {2000, 2000, 1000, 500});
-    CapturedLog log;
+    test::CapturedLog log;
     CHECK(retention.round() == std::chrono::seconds(1));  // the first 2,000 rows: all dead
     CHECK(count(file, "SELECT count(*) FROM outbox") == 4000);
     CHECK(retention.round() == std::chrono::seconds(1));  // the next 2,000, past the dead ones
@@ -109,7 +102,7 @@ TEST_CASE("retention says why it cannot prune, and prunes once it can: an index 
     service::Metrics metrics;
     service::Retention retention(**opened.value, config, metrics, [] { return july_ms; });
     {
-        CapturedLog log;
+        test::CapturedLog log;
         CHECK(retention.round() == std::chrono::seconds(60));  // tried again in a minute, not every second
         CHECK(log.text.str().find("\"error\":\"cannot build the index outbox_by_instance, which pruning ended instances needs: "
                                   "database or disk is full\",\"level\":\"warn\",\"msg\":\"cannot prune\",\"ts\":") != std::string::npos);
@@ -119,7 +112,7 @@ TEST_CASE("retention says why it cannot prune, and prunes once it can: an index 
     // Deleting the old deliveries frees the room: the same round then builds the index and
     // deletes the instance.
     config.retention_hours = 1;
-    CapturedLog log;
+    test::CapturedLog log;
     CHECK(retention.round() == std::chrono::seconds(60));
     CHECK(count(file, "SELECT count(*) FROM instances") == 0);
     CHECK(count(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'outbox_by_instance'") == 1);
@@ -141,7 +134,7 @@ TEST_CASE("retention forgets the event ids accepted before its cutoff, and count
     config.inbox_retention_hours = 1;
     service::Metrics metrics;
     service::Retention retention(**opened.value, config, metrics, [] { return july_ms; });
-    CapturedLog log;
+    test::CapturedLog log;
     CHECK(retention.round() == std::chrono::seconds(60));
     CHECK(count(file, "SELECT count(*) FROM inbox WHERE event_id = 'new'") == 1);
     CHECK(count(file, "SELECT count(*) FROM inbox") == 1);
