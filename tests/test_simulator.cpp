@@ -236,6 +236,16 @@ TEST_CASE("scenario lines: advance, cancel and event lines that are refused, and
         {go + "\n" R"({"id": "2", "type": "Go", "time": "2026-12-31T23:59:60Z", "data": {"id": "b"}})",
          "line 2: \"time\" must be an RFC 3339 time"},  // no leap second
         {"\n\n" + go + "\n\nnot json", "line 5: not a JSON object: syntax error at byte 1"},
+        // A line is one thing: members of another kind are refused, not left unread.
+        {go + "\n" R"({"advance": "1h", "type": "Poke", "data": {"id": "a"}})",
+         "line 2: a line with \"advance\" is not an event: it cannot hold \"type\" too"},
+        {go + "\n" R"({"id": "2", "type": "Poke", "data": {"id": "a"}, "cancel": {"workflow": "W", "key": "a"}})",
+         "line 2: a line with \"cancel\" is not an event: it cannot hold \"id\" too"},
+        {go + "\n" R"({"cancel": {"workflow": "W", "key": "a"}, "time": "2026-01-01T00:00:00Z"})",
+         "line 2: a line with \"cancel\" is not an event: it cannot hold \"time\" too"},
+        {go + "\n" R"({"advance": "1h", "data": null})", "line 2: a line with \"advance\" is not an event: it cannot hold \"data\" too"},
+        {go + "\n" R"({"advance": "1h", "cancel": {"workflow": "W", "key": "a"}})",
+         "line 2: a line holds either \"advance\" or \"cancel\", not both"},
     };
     for (const auto& [scenario, error] : refused) {
         CAPTURE(scenario);

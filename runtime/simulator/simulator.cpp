@@ -59,8 +59,20 @@ std::optional<std::string> Simulator::feed(std::string_view text, int line_numbe
     case engine::ObjectRead::NotAnObject: return error_at(line_number, "expected a JSON object");
     case engine::ObjectRead::Ok: break;
     }
-    if (const Value* by = engine::member(members_, "advance")) return advance(*by, line_number);
-    if (const Value* what = engine::member(members_, "cancel")) return cancel(*what, line_number);
+    const Value* by = engine::member(members_, "advance");
+    const Value* what = engine::member(members_, "cancel");
+    // A line is one thing: a clock move, a cancellation or an event. One that holds members of
+    // two would lose the other's meaning without a word, so it is refused.
+    if (by || what) {
+        const char* kind = by ? "advance" : "cancel";
+        if (by && what) return error_at(line_number, "a line holds either \"advance\" or \"cancel\", not both");
+        for (const char* event_member : {"id", "type", "time", "data"})
+            if (engine::member(members_, event_member))
+                return error_at(line_number, std::string("a line with \"") + kind + "\" is not an event: it cannot hold \"" +
+                                                 event_member + "\" too");
+    }
+    if (by) return advance(*by, line_number);
+    if (what) return cancel(*what, line_number);
     return event(line_number);
 }
 
