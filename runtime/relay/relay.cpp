@@ -141,13 +141,13 @@ bool Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chanc
     std::lock_guard lock(mutex_);
     if (!e) {
         record_pause_ = std::chrono::milliseconds(0);
-        for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
+        for (const store::DeliveryAttempt& a : attempts) forget_in_hand(a.id);
         return true;
     }
     json fields = {{"error", e->message}, {"attempts", attempts.size()}};
     if (last_chance) {  // flowd is stopping: the commands are sent again after the restart
         service::log(now_ms_(), "error", "cannot record deliveries", std::move(fields));
-        for (const store::DeliveryAttempt& a : attempts) unrecorded_.erase(a.id);
+        for (const store::DeliveryAttempt& a : attempts) forget_in_hand(a.id);
         return false;
     }
     // Sending the commands again could not be recorded either: they stay in hand, and their
@@ -160,6 +160,14 @@ bool Relay::record(std::vector<store::DeliveryAttempt> attempts, bool last_chanc
     if (finished_.empty()) first_finished_ = std::chrono::steady_clock::now();
     finished_.insert(finished_.begin(), std::make_move_iterator(attempts.begin()), std::make_move_iterator(attempts.end()));
     return false;
+}
+
+void Relay::forget_in_hand(const std::string& command_id) {
+    auto held = unrecorded_.find(command_id);
+    if (held == unrecorded_.end()) return;
+    auto instance = instances_in_hand_.find(held->second.instance);
+    if (instance != instances_in_hand_.end() && --instance->second == 0) instances_in_hand_.erase(instance);
+    unrecorded_.erase(held);
 }
 
 bool Relay::record_due(std::chrono::steady_clock::time_point now) const {
@@ -219,7 +227,11 @@ std::chrono::milliseconds Relay::round() {
             for (store::OutboxCommand& command : *batch.value) {
                 TargetQueue& queue = targets_[command.target];
                 if (queue.handed_out >= handed_out_per_target) continue;
-                if (!unrecorded_.emplace(command.id, InHand{command.row, command.target}).second) continue;
+                // Never two of one instance at a time: the next is read again once this
+                // instance's attempt is recorded (its commit wakes the dispatcher).
+                if (instances_in_hand_.count(command.instance)) continue;
+                if (!unrecorded_.emplace(command.id, InHand{command.row, command.target, command.instance}).second) continue;
+                ++instances_in_hand_[command.instance];
                 ++queue.handed_out;
                 queue.waiting.push_back(std::move(command));
                 ++handed;

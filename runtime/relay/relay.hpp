@@ -135,8 +135,14 @@ private:
     struct InHand {
         std::int64_t row;
         std::string target;
+        std::string instance;
     };
     std::unordered_map<std::string, InHand> unrecorded_;  // by command id: handed out, attempt not yet recorded
+    // The instances with a command in unrecorded_, and how many (one, but for a mistake): a
+    // command of one of them waits, even the first pending one, which a dead command retried
+    // while a later one of its instance is being sent has become.
+    std::unordered_map<std::string, int> instances_in_hand_;
+    void forget_in_hand(const std::string& command_id);
     std::map<std::string, Silence> silent_;         // targets that gave no answer, until their retry
     std::map<std::string, std::int64_t> answered_at_;  // when each target last answered a command
     // A target that answered a command this recently is not silent: a command that alone gets no

@@ -954,6 +954,35 @@ class FlowdTest(unittest.TestCase):
         flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"] and
                        not flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], what="the retried command")
 
+    def test_a_dead_command_retried_waits_while_a_later_one_of_its_instance_is_being_sent(self):
+        # First is refused (dead), so Second goes; while the target holds Second, First is
+        # retried. It was sent at once, beside Second: two commands of one instance at a time.
+        spans = []  # (type, start, end) of each request
+        second_held = threading.Event()
+        mode = {"first": 400}
+
+        def behaviour(path, command, attempt):
+            start = time.monotonic()
+            if command["type"] == "Second" and attempt == 1:
+                second_held.set()
+                time.sleep(0.8)
+            status = mode["first"] if command["type"] == "First" else 200
+            spans.append((command["type"], start, time.monotonic()))
+            return status, {}
+
+        flowd = self.start(behaviour, retry={"max_attempts": 4, "initial_backoff_ms": 50, "max_backoff_ms": 200})
+        flowd.post_event({"id": "w1", "type": "Start", "data": {"id": "w1", "n": 1}})
+        self.assertTrue(second_held.wait(10), "Second was not sent")
+        dead = flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"]
+        self.assertEqual([c["type"] for c in dead], ["First"])
+        mode["first"] = 200
+        self.assertEqual(flowd.request("POST", f"/v1/outbox/{dead[0]['id']}/retry")[0], 200)
+        flowd.wait_for(lambda: not flowd.request("GET", "/v1/outbox?status=pending")[1]["commands"] and
+                       len(spans) == 3, what="both delivered")
+        (_, _, second_ended), = [span for span in spans if span[0] == "Second"]
+        first_again = [start for kind, start, _ in spans if kind == "First"][1]
+        self.assertGreaterEqual(first_again, second_ended, f"First sent again while Second was being sent: {spans}")
+
     def test_a_long_queue_of_one_instance_arrives_in_emit_order_across_a_restart(self):
         # Each step of one instance emits a command: all but the first wait behind the one before,
         # and each is made due when the one before is delivered, through a stop and a start too.
