@@ -238,6 +238,13 @@ Daemon::Daemon(const Arguments& args, Plan plan) : args_(args), plan_(std::move(
     server_ = std::make_unique<http::Server>(
         io_, limits, [this](const http::Request& r, http::Reply reply) { serve(r, std::move(reply)); }, plan_.tls.get(),
         connection_contexts_);
+    // The events the server refuses before the route reads them count with the route's own.
+    server_->observe_refusals([this](const http::Request& r, unsigned status) {
+        http::Services* services = ready_.load();
+        if (!services || !http::is_event_post(r)) return;
+        if (status == 413) services->metrics.event("rejected_413");
+        else if (status == 400) services->metrics.event("rejected_400");
+    });
     if (plan_.metrics_endpoint)
         metrics_server_ = std::make_unique<http::Server>(
             io_, limits,

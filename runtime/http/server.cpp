@@ -117,6 +117,7 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         // A refusal of a HEAD request keeps its body's length but not its body (RFC 9110 9.3.2).
         const bool head = header.method() == beast_http::verb::head;
         auto refusal = [&](unsigned status, std::string message) {
+            if (state->refused) state->refused(header, status);
             Response res = error_response(status, std::move(message), header.version());
             if (head) {
                 res.content_length(res.body().size());
@@ -133,6 +134,8 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         if (read_error == beast_http::error::bad_method && skip_empty_lines(buffer)) continue;  // they came late
         header_deadline.reset();
         if (is_malformed(read_error)) {
+            // The header as far as it was read: a request line that did not parse has no method.
+            if (state->refused) state->refused(header, 400);
             co_await refuse_and_close(stream, error_response(400, "the request is not valid HTTP/1.1: " + read_error.message()),
                                       limits.write_timeout);
             break;

@@ -35,6 +35,10 @@ class Server {
 public:
     // Answers `request` by calling `reply` once; the request lives until then.
     using Handler = std::function<void(const Request& request, Reply reply)>;
+    // Told of each request the server refuses itself once its header is read, before any
+    // handler sees it (`413` for a body over the limit, `408` for one that came too late, `400`
+    // for its framing), with the request as far as it was read: for the metrics.
+    using RefusalObserver = std::function<void(const Request& request, unsigned status)>;
 
     // With `tls`, every connection starts with a TLS handshake (within the header deadline).
     // Accepts on `io`. Connections run each on a strand of its own over `io`; or, when `spread`
@@ -46,6 +50,8 @@ public:
     boost::asio::ip::tcp::endpoint local_endpoint() const;
     // Stops accepting; connections finish the request they are in and close.
     void stop_accepting();
+    // Set before listen(); called on the refused connection's thread.
+    void observe_refusals(RefusalObserver observer) { state_->refused = std::move(observer); }
     std::size_t active_connections() const { return state_->active; }
     // Requests whose header has arrived and whose answer is not yet sent: what a stop waits
     // for. A connection waiting for its next request has none, and is closed by the stop.
@@ -56,6 +62,7 @@ public:
         std::atomic<std::size_t> in_progress{0};
         std::atomic<std::size_t> refusing{0};  // connections over the cap being answered 503
         std::atomic<bool> stopping{false};
+        RefusalObserver refused;  // may be empty
     };
 
 private:

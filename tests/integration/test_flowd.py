@@ -784,6 +784,16 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(chunked(padded("chunked-at-limit", limit)), 202)
         self.assertEqual(chunked(padded("chunked-past-limit", limit + 1)), 413)
         self.assertEqual(sorted(i["key"] for i in flowd.instances()), ["at-limit", "chunked-at-limit"])
+        # The server refuses these before the route reads them; they count all the same, as do
+        # framings it refuses, but not a refusal on another route.
+        self.assertEqual(flowd.request("POST", "/v1/instances", b" " * (limit + 1))[0], 413)
+        with socket.create_connection(("127.0.0.1", flowd.port), timeout=10) as raw:
+            raw.sendall(b"POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            self.assertTrue(raw.recv(65536).startswith(b"HTTP/1.1 400 "))
+        metrics = flowd.request("GET", "/metrics")[1]
+        self.assertIn('flow_events_total{outcome="rejected_413"} 2\n', metrics)
+        self.assertIn('flow_events_total{outcome="rejected_400"} 1\n', metrics)
 
     def test_refusals_come_in_order_413_then_401_then_400_then_422(self):
         flowd = self.start(webhook_secrets=[SECRET], max_body_bytes=1000)
