@@ -24,6 +24,9 @@ namespace flow {
 class Checker {
 public:
     Checker(const LoadedProgram& loaded, Diagnostics& diagnostics) : loaded_(loaded), diagnostics_(diagnostics) {}
+    // Whether a declaration nothing uses is warned of (not when some files are left out of the
+    // check: what they would have used is unknown).
+    void warn_of_unused_declarations(bool warn) { warn_of_unused_ = warn; }
     ir::Program run();
 
 private:
@@ -227,6 +230,7 @@ private:
     // Which records each record's fields name: a record is used when a workflow uses it, or a
     // record that is used names it in a field (report_unused() follows these).
     std::map<std::string, std::vector<std::string>> field_records_;
+    bool warn_of_unused_ = true;
     bool resolving_fields_ = false;  // resolve_type() marks what it names used only outside fields
     // Each record's required fields of a record type (not optional, not a list): the field's
     // name, the record it names and where its type is written.

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -597,6 +599,35 @@ TEST_CASE("a declaration is visible only where it is declared or imported") {
     Compilation c = compile_sources({{"a.flow", "event A { id: string }\n"},
                                      {"b.flow", "workflow W { key id: string start on A { complete } }"}});
     CHECK(has(test::summary(c), "unknown event 'A': it is declared in a.flow, which this file does not import"));
+}
+
+TEST_CASE("a syntax error leaves out its file and the files that import it; the other files are still checked") {
+    const std::map<std::string, std::string> files = {
+        {"a.flow", "event A { id: string, x int }\n"},  // a syntax error
+        {"b.flow", "event B { id: string }\nevent Spare { id: string }\n"
+                   "workflow W { key id: string start on B { goto Sx } state S { on B { complete } } }\n"},
+        {"c.flow", "import \"a.flow\"\nworkflow V { key id: string start on A { goto Nowhere } }\n"},  // imports a.flow
+        {"d.flow", "import \"c.flow\"\nworkflow U { key id: string start on Missing { complete } }\n"},  // through c.flow
+    };
+    Compilation c = compile_sources(files);
+    const std::string found = test::summary(c);
+    CHECK(has(found, "1:25: error: expected ':', found 'int'"));
+    // b.flow's own mistake is reported, though a.flow did not parse.
+    CHECK(has(found, "3:47: error: unknown state 'Sx'"));
+    // c.flow and d.flow would report what a.flow failed to declare: they are left out.
+    CHECK_FALSE(has(found, "Nowhere"));
+    CHECK_FALSE(has(found, "Missing"));
+    // What nothing uses is not known while a file is left out: no such warning.
+    CHECK_FALSE(has(found, "unused"));
+    CHECK(c.diagnostics.error_count() == 2);
+    CHECK(!c.program);
+    // Once a.flow parses, c.flow and d.flow are checked too, and Spare is unused.
+    std::map<std::string, std::string> fixed = files;
+    fixed["a.flow"] = "event A { id: string, x: int }\n";
+    const std::string after = test::summary(compile_sources(fixed));
+    CHECK(has(after, "2:47: error: unknown state 'Nowhere'"));
+    CHECK(has(after, "unknown event 'Missing'"));
+    CHECK(has(after, "warning: unused event 'Spare'"));
 }
 
 TEST_CASE("literals out of range are errors") {
