@@ -1,8 +1,9 @@
 // The outbox relay: delivers committed commands to their targets, at least once, in emit
 // order per instance. A dispatcher thread reads each target's due commands on their own, no more
 // than the target can take (so no target's backlog stands before another's), hands them out
-// (never two of one instance: only an instance's first pending command is due, and it stays
-// handed out until its attempt is recorded) and records the attempts the lanes finish, in the
+// (never two of one instance: only an instance's first pending command is due, it stays handed
+// out until its attempt is recorded, and meanwhile no other command of its instance is handed
+// out, not even a dead one retried ahead of it) and records the attempts the lanes finish, in the
 // writer's batches. Lanes, coroutines on one I/O thread, each with its own keep-alive
 // connections, send them: each bound target has four lanes of its own, and the commands of
 // targets without a binding share four more, so targets that hang, however many, leave the
