@@ -53,7 +53,7 @@ std::string one_line(std::string_view text);
 // the range on the same line), as GCC and Clang print them. Ends with a newline.
 std::string format_text(const Diagnostic& diagnostic);
 
-// `{"valid", "error_count", "warning_count", "diagnostics": [...]}` as INTERFACES.md gives it.
+// `{"valid", "error_count", "warning_count", "diagnostics": [...]}` as docs/flowc.md gives it.
 // `valid` is false when there is an error, or a warning and `warnings_are_errors` (--werror).
 std::string format_json(const Diagnostics& diagnostics, bool warnings_are_errors = false);
 

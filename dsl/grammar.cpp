@@ -303,7 +303,7 @@ const auto type_name_def = plain_name;
 const auto event_name_def = plain_name;
 const auto command_name_def = plain_name;
 const auto state_name_def = plain_name;
-// A target is not among the things the keywords may not name (LANGUAGE.md): it is bound to an
+// A target is not among the things the keywords may not name (docs/language.md): it is bound to an
 // endpoint outside the file, by a name the deployment chose, so any name is allowed.
 const auto target_name_def = x3::lexeme[x3::raw[identifier]];
 const auto binding_name_def = plain_name;

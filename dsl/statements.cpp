@@ -84,7 +84,7 @@ void Checker::transition_allowed(const char* keyword, const Span& where, Scope& 
     if (scope.context == Scope::Context::Entry)
         diagnostics_.error(where, std::string("an 'entry' block cannot contain a transition ('") + keyword +
                                       "'): it runs while the state is entered and cannot leave it");
-    else if (scope.context == Scope::Context::Cancel)  // allowed (LANGUAGE.md), but it changes nothing
+    else if (scope.context == Scope::Context::Cancel)  // allowed (docs/language.md), but it changes nothing
         diagnostics_.warning(where, std::string("'") + keyword +
                                         "' has no effect in 'on cancel' but to end it: the instance ends cancelled whatever the handler does");
 }

@@ -86,7 +86,7 @@ TEST_CASE("an initializer that reads a later variable, or itself, is told so, an
     CHECK(has(check(wrap("goto S", "  var v: int = v + 1\n")), "6:16: error: variable 'v' cannot read itself in its own initializer"));
 }
 
-TEST_CASE("each kind of diagnostic carries the words LANGUAGE.md uses for it, beside the name at fault") {
+TEST_CASE("each kind of diagnostic carries the words docs/language.md uses for it, beside the name at fault") {
     struct Case {
         std::string source;
         std::vector<std::string> words;

@@ -1,4 +1,4 @@
-// The engine, rule by rule ("How an event is handled" in LANGUAGE.md), without the simulator.
+// The engine, rule by rule ("How an event is handled" in docs/language.md), without the simulator.
 #include "runtime/engine/engine.hpp"
 #include "support.hpp"
 

@@ -1,4 +1,4 @@
-// `flowc simulate`: the examples' scenarios line for line, and the clock rules of INTERFACES.md.
+// `flowc simulate`: the examples' scenarios line for line, and the clock rules of docs/flowc.md.
 #include "runtime/simulator/simulator.hpp"
 #include "support.hpp"
 

@@ -1,5 +1,5 @@
 // Reading events out of an HTTP request: a plain event, or a CloudEvent in structured,
-// binary or batch mode. Errors carry the status INTERFACES.md gives them.
+// binary or batch mode. Errors carry the status docs/http-api.md gives them.
 #pragma once
 
 #include "runtime/service/processor.hpp"

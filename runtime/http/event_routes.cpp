@@ -322,7 +322,7 @@ void post_events(const Request& req, Services& s, Reply reply) {
         if (e->index >= 0) body["index"] = e->index;
         const char* metric = e->status == 422 ? "rejected_422" : e->status == 413 ? "rejected_413" : "rejected_400";
         Response refusal = json_response(static_cast<unsigned>(e->status), body, req.version());
-        // After a 413 the connection is closed (INTERFACES.md), this one's body read whole or not.
+        // After a 413 the connection is closed (docs/http-api.md), this one's body read whole or not.
         if (e->status == 413) refusal.set(beast_http::field::connection, "close");
         return refuse(metric, std::move(refusal), unreadable_digest, "");
     }

@@ -1,5 +1,5 @@
 // The HTTP API as plain functions from a request to a response: no sockets here, so the
-// tests call them directly. INTERFACES.md fixes every path, status and shape.
+// tests call them directly. docs/http-api.md fixes every path, status and shape.
 #pragma once
 
 #include "runtime/service/config.hpp"

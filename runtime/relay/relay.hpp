@@ -64,7 +64,7 @@ public:
     // it names no wait (zero, or a date past).
     static std::int64_t backoff_ms(const service::RetryPolicy& policy, int attempts, std::optional<std::int64_t> retry_after_ms,
                                    std::mt19937_64& random);
-    // The JSON body a command is POSTed with (INTERFACES.md, "Commands on the wire").
+    // The JSON body a command is POSTed with (docs/http-api.md, "Commands on the wire").
     static std::string wire_body(const store::OutboxCommand& command);
 
     static constexpr int lanes_per_target = 4;  // each bound target's own, and those the unbound ones share

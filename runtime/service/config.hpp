@@ -1,4 +1,4 @@
-// flowd's configuration: the JSON file of INTERFACES.md, with the defaults documented in
+// flowd's configuration: the JSON file of docs/runtime.md, with the defaults documented in
 // docs/runtime.md, and command-line overrides applied on top.
 #pragma once
 

@@ -258,7 +258,7 @@ class FlowdTest(unittest.TestCase):
         structured = {"specversion": "1.0", "source": "/test", "type": "Start"}
         batch = [dict(structured, id="mb%d" % i, data={"id": "mb%d" % i, "n": i}) for i in range(3)]
         body = json.dumps(batch).encode()
-        # After a 413 the connection is closed (INTERFACES.md): the answer says so, and the
+        # After a 413 the connection is closed (docs/http-api.md): the answer says so, and the
         # server ends the connection after it.
         with socket.create_connection(("127.0.0.1", flowd.port), timeout=10) as raw:
             raw.sendall(b"POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/cloudevents-batch+json\r\n"

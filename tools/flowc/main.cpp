@@ -1,5 +1,5 @@
 // flowc: check, compile, draw and simulate `.flow` files. A thin layer over dsl/ and the
-// simulator; INTERFACES.md fixes its commands, output and exit statuses.
+// simulator; docs/flowc.md fixes its commands, output and exit statuses.
 #include "dsl/compiler.hpp"
 #include "dsl/diagnostics.hpp"
 #include "dsl/graph.hpp"
