@@ -5,11 +5,13 @@
 #include "dsl/parser.hpp"
 #include "dsl/resume_points.hpp"
 #include "dsl/string_escapes.hpp"
+#include "dsl/suggestion.hpp"
 #include "stdlib/chrono.hpp"
 #include "stdlib/utf8.hpp"
 
 #include <boost/spirit/home/x3.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -569,6 +571,48 @@ std::size_t previous_word_at(const std::string& text, std::size_t offset) {
     return begin == end ? offset : begin;
 }
 
+// Why what stands at `where` in a block of statements (`block`, as describe_open_block() names it)
+// is no statement, when it starts an expression: a name that is not a keyword, a number, a
+// string or a parenthesis. Empty otherwise, and for a block of another kind.
+std::string statement_hint(const std::string& text, std::size_t where, const std::string& word, const std::string& block) {
+    static const char* const statement_blocks[] = {"the start handler", "the handler", "the 'entry' block", "the 'else' block",
+                                                   "the 'else if' block", "the 'if' block", "the 'after' timer",
+                                                   "the 'at' deadline", "the 'on cancel' handler"};
+    if (std::none_of(std::begin(statement_blocks), std::end(statement_blocks),
+                     [&](const char* kind) { return block.rfind(kind, 0) == 0; }))
+        return "";
+    if (where >= text.size()) return "";
+    const char first = text[where];
+    const bool name = !word.empty() && !std::isdigit(static_cast<unsigned char>(first)) && !is_keyword(word);
+    if (!name && !std::isdigit(static_cast<unsigned char>(first)) && first != '"' && first != '(' && first != '-') return "";
+    const char* const statements =
+        "a statement is an assignment 'name = …', 'let', 'emit', 'compensate', 'if', 'goto', 'complete', 'fail' or 'cancel'";
+    if (name) {
+        std::size_t after = where + word.size();
+        while (after < text.size() && (text[after] == ' ' || text[after] == '\t')) ++after;
+        if (after < text.size() && text[after] == '(')
+            return "a call is not a statement: use its value, as in 'let x = " + word + "(…)'";
+        if (after < text.size() && (text[after] == '.' || text[after] == '[')) {
+            std::size_t line_end = text.find('\n', after);
+            std::string rest = text.substr(after, line_end == std::string::npos ? std::string::npos : line_end - after);
+            const std::size_t equals = rest.find('=');
+            const bool assigns = equals != std::string::npos && (equals + 1 >= rest.size() || rest[equals + 1] != '=') &&
+                                 (equals == 0 || std::string("=!<>").find(rest[equals - 1]) == std::string::npos);
+            if (assigns)
+                return "a field or an element cannot be assigned on its own: assign the whole variable, '" + word + " = …'";
+        }
+    }
+    std::size_t next = where + word.size();
+    while (next < text.size() && (text[next] == ' ' || text[next] == '\t')) ++next;
+    const bool operand = next < text.size() && std::string("=!<>+-*/%?").find(text[next]) != std::string::npos;
+    if (name && !operand) {
+        // A misspelt statement keyword (`complet`, `emitt`) reads as a name.
+        std::string meant = closest_name(word, {"let", "emit", "compensate", "if", "else", "goto", "complete", "fail", "cancel"});
+        if (!meant.empty()) return "'" + word + "' is no statement; did you mean '" + meant + "'?";
+    }
+    return std::string("an expression alone is not a statement: ") + statements;
+}
+
 // `at` is where the error is reported: `where`, unless the message is about a construct that
 // starts before it (a record literal that must stand in parentheses: at its type's name).
 std::string expectation_message(const std::string& text, std::size_t where, const std::string& expected, std::size_t& at) {
@@ -623,6 +667,8 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
         if ((looks_like_field || optional_field) && before > 0 && text[before - 1] != ',' && text[before - 1] != '{')
             return "expected ',' between fields or " + message.substr(std::string("expected ").size()) + ", found " +
                    found_at(text, where);
+        if (std::string hint = statement_hint(text, where, word, block); !hint.empty())
+            return message + ", found " + found_at(text, where) + " (" + hint + ")";
     }
     return message + ", found " + found_at(text, where);
 }

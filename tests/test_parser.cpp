@@ -404,6 +404,34 @@ TEST_CASE("'on cancel' inside a state is told where it belongs") {
           "3:12: 'cancel' is a keyword and cannot name an event\n");
 }
 
+TEST_CASE("what is no statement in a block of statements says why: an expression, a call, a field assigned, a misspelt keyword") {
+    auto first_error = [](const std::string& statement, const std::string& block_open = "start on A {") {
+        std::string errors = syntax_errors("event A { id: string }\nworkflow W {\n  key id: string\n  var n: int = 0\n  " + block_open +
+                                           "\n    " + statement + "\n    complete\n  }\n}\n");
+        return errors.substr(0, errors.find('\n'));
+    };
+    const std::string closing = "6:5: expected '}' to close the start handler for 'A', found ";
+    const std::string statements = "a statement is an assignment 'name = …', 'let', 'emit', 'compensate', 'if', 'goto', "
+                                   "'complete', 'fail' or 'cancel')";
+    CHECK(first_error("len(\"x\")") == closing + "'len' (a call is not a statement: use its value, as in 'let x = len(…)')");
+    CHECK(first_error("n == 1") == closing + "'n' (an expression alone is not a statement: " + statements);
+    CHECK(first_error("42") == closing + "'42' (an expression alone is not a statement: " + statements);
+    CHECK(first_error("(n)") == closing + "'(' (an expression alone is not a statement: " + statements);
+    CHECK(first_error("m.a = 2") == closing + "'m' (a field or an element cannot be assigned on its own: assign the whole variable, 'm = …')");
+    CHECK(first_error("xs[0] = 1") == closing + "'xs' (a field or an element cannot be assigned on its own: assign the whole variable, 'xs = …')");
+    CHECK(first_error("m.a == 2") == closing + "'m' (an expression alone is not a statement: " + statements);
+    CHECK(first_error("complet") == closing + "'complet' ('complet' is no statement; did you mean 'complete'?)");
+    CHECK(first_error("emitt C {}") == closing + "'emitt' ('emitt' is no statement; did you mean 'emit'?)");
+    // A name close to a keyword but used as an operand is an expression, not a misspelt keyword.
+    CHECK(first_error("fails == 1") == closing + "'fails' (an expression alone is not a statement: " + statements);
+    // Every block of statements names its kind; the hint is the same.
+    CHECK(first_error("42", "start on A { goto S }\n  state S { entry {") ==
+          "7:5: expected '}' to close the 'entry' block, found '42' (an expression alone is not a statement: " + statements);
+    // A keyword, or a block of declarations, gets no hint.
+    CHECK(first_error("state X {}") == closing + "'state'");
+    CHECK(syntax_errors("event A { id: string 42 }\n").find("(") == std::string::npos);
+}
+
 TEST_CASE("a record literal in a condition gets a hint that shows where its parentheses go, at the literal's type name") {
     const std::string when = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
                              "  start on A as a when a.t == T { x: 1 } { complete }\n}\n";
