@@ -4,6 +4,9 @@
 #include "dsl/string_escapes.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -23,6 +26,21 @@ std::optional<std::string> DiskReader::read(const std::string& path) {
     text << in.rdbuf();
     if (in.bad()) return std::nullopt;
     return text.str();
+}
+
+std::string DiskReader::why_unreadable(const std::string& path) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (status.type() == fs::file_type::not_found) return "no such file";
+    if (status.type() == fs::file_type::directory) return "it is a folder, not a file";
+    if (ec) return ec.message();
+    // Opened again for the reason: the system's, such as "Permission denied", in lower case.
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    if (in || errno == 0) return "";
+    std::string reason = std::strerror(errno);
+    if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+    return reason;
 }
 
 std::string DiskReader::identity(const std::string& path) {
@@ -65,7 +83,8 @@ public:
             diagnostics_.name_file(path);
             std::optional<std::string> text = reader_.read(path);
             if (!text) {
-                diagnostics_.file_error(path, "cannot read this file");
+                const std::string why = reader_.why_unreadable(path);
+                diagnostics_.file_error(path, "cannot read this file" + (why.empty() ? "" : ": " + why));
                 program_.unreadable = true;
                 continue;
             }
@@ -149,7 +168,9 @@ private:
         }
         std::optional<std::string> text = reader_.read(path);
         if (!text) {
-            diagnostics_.error(where, "cannot read imported file '" + *relative + "' (looked for " + path + ")");
+            const std::string why = reader_.why_unreadable(path);
+            diagnostics_.error(where, "cannot read imported file '" + *relative + "' (looked for " + path + ")" +
+                                          (why.empty() ? "" : ": " + why));
             return -1;
         }
         leads_.push_back(where);

@@ -19,6 +19,8 @@ public:
     virtual ~SourceReader() = default;
     // The file's text, or nothing when it cannot be read.
     virtual std::optional<std::string> read(const std::string& path) = 0;
+    // Why read() gave nothing for `path`, in a few words ("no such file"), or empty.
+    virtual std::string why_unreadable(const std::string& /*path*/) { return ""; }
     // One name per file, so that a file reached twice is loaded once.
     virtual std::string identity(const std::string& path) = 0;
 };
@@ -26,6 +28,7 @@ public:
 class DiskReader : public SourceReader {
 public:
     std::optional<std::string> read(const std::string& path) override;
+    std::string why_unreadable(const std::string& path) override;
     std::string identity(const std::string& path) override;
 };
 

@@ -24,7 +24,7 @@ run(2 check)
 run(2 frobnicate x.flow)
 run(2 check --no-such-option ${examples}/trip_booking.flow)
 run(2 check ${SOURCE}/does/not/exist.flow)
-expect_match("${err}" "exist.flow:1:1: error: cannot read this file" "unreadable file")
+expect_match("${err}" "exist.flow:1:1: error: cannot read this file: no such file" "unreadable file")
 # `-` is no file: flowc reads no standard input, and says so with the usage text.
 run(2 check -)
 expect_match("${err}" "flowc: - is not a file: flowc reads .flow files, not standard input" "check -")
@@ -197,7 +197,7 @@ expect_match("${out}" "^flowc [0-9]+\\.[0-9]+\\.[0-9]+ \\(Flow language 1\\)\n$"
 run(0 help)
 expect_match("${out}" "usage: flowc check" "help")
 run(2 check ${examples})
-expect_match("${err}" "examples:1:1: error: cannot read this file" "a folder as a file")
+expect_match("${err}" "examples:1:1: error: cannot read this file: it is a folder, not a file" "a folder as a file")
 # graph on a file that declares no workflow.
 file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/no_workflow.flow "event A { id: string }\n")
 # Not an error (the events and commands other files import): an empty diagram and a note.
