@@ -83,8 +83,14 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
                                                                  " that may be absent: give a default with ?? first");
                 return typed_error(out.position);
             } else {
-                diagnostics_.error(span(index->get(), file), "cannot index " + with_article(t) + " with " + with_article(at.type) +
-                                                                 ": lists take an int index");
+                // What would do instead: the index's type for a list or json value, another way
+                // for a string, and what can be indexed for anything else.
+                const Type& kind = t.is_optional() ? t.required() : t;
+                std::string fix = kind.is(Type::Kind::List)   ? "a list takes an int index"
+                                  : kind.is(Type::Kind::Json) ? "a json value takes an int or a string index"
+                                  : kind.is(Type::Kind::String) ? "a string is not indexed: take a part of it with substr(s, start, length)"
+                                                                : "only a list or a json value can be indexed";
+                diagnostics_.error(span(index->get(), file), "cannot index " + with_article(t) + " with " + with_article(at.type) + ": " + fix);
                 return typed_error(out.position);
             }
             out.args.push_back(std::move(current));

@@ -951,8 +951,10 @@ TEST_CASE("indexing a list that may be absent asks for a default, as reading a f
     CHECK(has(with("e.l[0]"), "3:62: error: cannot index a list<int>? that may be absent: give a default with ?? first"));
     CHECK(with("(e.l ?? [7])[0]") == "");
     // With an index of the wrong type too, that is said first: the default would not be the last fix.
-    CHECK(has(with("e.l[e.id]"), "cannot index a list<int>? with a string: lists take an int index"));
-    CHECK(has(with("e.id[0]"), "cannot index a string with an int: lists take an int index"));
+    CHECK(has(with("e.l[e.id]"), "cannot index a list<int>? with a string: a list takes an int index"));
+    // What cannot be indexed at all is told what can, or another way to its part.
+    CHECK(has(with("e.id[0]"), "cannot index a string with an int: a string is not indexed: take a part of it with substr(s, start, length)"));
+    CHECK(has(with("len(e.id)[0]"), "cannot index an int with an int: only a list or a json value can be indexed"));
 }
 
 TEST_CASE("each named error at its place: correlation, duplicate members, bindings, misused names, operands, field types, comments") {
