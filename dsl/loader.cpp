@@ -29,18 +29,21 @@ std::optional<std::string> DiskReader::read(const std::string& path) {
 }
 
 std::string DiskReader::why_unreadable(const std::string& path) {
+    // The system's reasons ("Permission denied") in lower case, as the rest of the message is.
+    auto lower_first = [](std::string reason) {
+        if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+        return reason;
+    };
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);
     if (status.type() == fs::file_type::not_found) return "no such file";
     if (status.type() == fs::file_type::directory) return "it is a folder, not a file";
-    if (ec) return ec.message();
-    // Opened again for the reason: the system's, such as "Permission denied", in lower case.
+    if (ec) return lower_first(ec.message());
+    // Opened again for the reason.
     errno = 0;
     std::ifstream in(path, std::ios::binary);
     if (in || errno == 0) return "";
-    std::string reason = std::strerror(errno);
-    if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
-    return reason;
+    return lower_first(std::strerror(errno));
 }
 
 std::string DiskReader::identity(const std::string& path) {
