@@ -587,24 +587,20 @@ std::string statement_hint(const std::string& text, std::size_t where, const std
     if (!name && !std::isdigit(static_cast<unsigned char>(first)) && first != '"' && first != '(' && first != '-') return "";
     const char* const statements =
         "a statement is an assignment 'name = …', 'let', 'emit', 'compensate', 'if', 'goto', 'complete', 'fail' or 'cancel'";
-    if (name) {
-        std::size_t after = where + word.size();
-        while (after < text.size() && (text[after] == ' ' || text[after] == '\t')) ++after;
-        if (after < text.size() && text[after] == '(')
-            return "a call is not a statement: use its value, as in 'let x = " + word + "(…)'";
-        if (after < text.size() && (text[after] == '.' || text[after] == '[')) {
-            std::size_t line_end = text.find('\n', after);
-            std::string rest = text.substr(after, line_end == std::string::npos ? std::string::npos : line_end - after);
-            const std::size_t equals = rest.find('=');
-            const bool assigns = equals != std::string::npos && (equals + 1 >= rest.size() || rest[equals + 1] != '=') &&
-                                 (equals == 0 || std::string("=!<>").find(rest[equals - 1]) == std::string::npos);
-            if (assigns)
-                return "a field or an element cannot be assigned on its own: assign the whole variable, '" + word + " = …'";
-        }
-    }
+    // What follows the word on its line, past blanks.
     std::size_t next = where + word.size();
     while (next < text.size() && (text[next] == ' ' || text[next] == '\t')) ++next;
-    const bool operand = next < text.size() && std::string("=!<>+-*/%?").find(text[next]) != std::string::npos;
+    const char follower = next < text.size() ? text[next] : '\n';
+    if (name && follower == '(') return "a call is not a statement: use its value, as in 'let x = " + word + "(…)'";
+    if (name && (follower == '.' || follower == '[')) {
+        const std::size_t line_end = text.find('\n', next);
+        const std::string rest = text.substr(next, line_end == std::string::npos ? std::string::npos : line_end - next);
+        const std::size_t equals = rest.find('=');
+        const bool assigns = equals != std::string::npos && (equals + 1 >= rest.size() || rest[equals + 1] != '=') &&
+                             (equals == 0 || std::string("=!<>").find(rest[equals - 1]) == std::string::npos);
+        if (assigns) return "a field or an element cannot be assigned on its own: assign the whole variable, '" + word + " = …'";
+    }
+    const bool operand = std::string("=!<>+-*/%?").find(follower) != std::string::npos;
     if (name && !operand) {
         // A misspelt statement keyword (`complet`, `emitt`) reads as a name.
         std::string meant = closest_name(word, {"let", "emit", "compensate", "if", "else", "goto", "complete", "fail", "cancel"});
