@@ -299,6 +299,7 @@ run(1 simulate ${examples}/campaign_publishing.flow --events ${CMAKE_CURRENT_BIN
 expect_match("${err}" "broken.events.jsonl: line 2: event 'CampaignActivated': data.campaignId expected string, got int" "line error")
 expect_match("${out}" "\"event\": \"e1\"" "output so far")
 run(2 simulate ${examples}/campaign_publishing.flow --events ${SOURCE}/no/such.jsonl)
+expect_match("${err}" "cannot read .*no/such.jsonl: no such file" "missing events file, with its reason")
 run(2 simulate ${examples}/campaign_publishing.flow)
 
 # An option given an empty value is a usage error, not the option left out.
@@ -308,7 +309,7 @@ run(2 graph --workflow= ${examples}/ticket_lifecycle.flow)
 run(2 compile ${examples}/trip_booking.flow -o "")
 # An events "file" that is a directory cannot be read.
 run(2 simulate ${examples}/campaign_publishing.flow --events ${examples})
-expect_match("${err}" "cannot read" "events directory")
+expect_match("${err}" "cannot read .*: it is a folder, not a file" "events directory, with its reason")
 # Output that cannot be written (a full disk) fails the command, as for `-o FILE`.
 if(EXISTS /dev/full)
   foreach(command "compile;${examples}/trip_booking.flow" "compile;${examples}/trip_booking.flow;-o;-"

@@ -232,7 +232,8 @@ int simulate(int argc, char** argv) {
     std::ifstream events(options->events, std::ios::binary);
     std::error_code ignored;
     if (!events || std::filesystem::is_directory(options->events, ignored)) {
-        say("cannot read " + options->events);
+        const std::string why = flow::DiskReader().why_unreadable(options->events);
+        say("cannot read " + options->events + (why.empty() ? "" : ": " + why));
         return exit_usage;
     }
     flow::Compilation result;
