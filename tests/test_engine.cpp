@@ -358,6 +358,36 @@ TEST_CASE("runtime errors in guards and initializers, and integer overflow") {
     CHECK(index.start("Go", {{"id", "a"}, {"n", 3}}).instance.error.rfind("index 3 out of range for a list of 1", 0) == 0);
 }
 
+TEST_CASE("the initializers run before the first guard that reads a variable, else once a start handler is chosen") {
+    // 10 / (len(key) - 1) divides by zero for a one-letter key.
+    const std::string vars = "workflow W { key id: string var ratio: int = 10 / (len(key) - 1) var seen: int = ratio + 1\n";
+    Fixture plain(messages + vars + " start on Go as g when g.n > 0 { complete } }");
+    engine::Step refused = plain.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(refused.outcome == Outcome::Unmatched);  // no handler takes it: nothing is created, nothing fails
+    engine::Step taken = plain.start("Go", {{"id", "a"}, {"n", 1}});
+    CHECK(taken.outcome == Outcome::Started);
+    CHECK(taken.instance.status == Status::Failed);
+    CHECK(taken.instance.error.starts_with("division by zero at test.flow:5:"));
+    engine::Step fine = plain.start("Go", {{"id", "abc"}, {"n", 1}});
+    REQUIRE(fine.instance.vars.size() == 2);
+    CHECK(fine.instance.vars[0] == 5);
+    CHECK(fine.instance.vars[1] == 6);
+
+    // A guard that reads a variable sees its initial value, so the initializers run first, and
+    // their error fails the instance even when the guard would not have held.
+    Fixture reading(messages + vars + " start on Go as g when g.n > 0 and seen > 0 { complete } }");
+    engine::Step failed = reading.start("Go", {{"id", "a"}, {"n", 0}});
+    CHECK(failed.outcome == Outcome::Started);
+    CHECK(failed.instance.error.starts_with("division by zero at test.flow:5:"));
+    CHECK(reading.start("Go", {{"id", "abc"}, {"n", 1}}).instance.status == Status::Completed);
+
+    // The first of several start handlers whose guard reads no variable is passed over without
+    // running them; the second reads one.
+    Fixture second(messages + vars + " start on Go as g when g.n > 5 { complete }\n start on Go when seen == 0 { complete } }");
+    CHECK(second.start("Go", {{"id", "a"}, {"n", 0}}).instance.error.starts_with("division by zero at test.flow:5:"));
+    CHECK(second.start("Go", {{"id", "abc"}, {"n", 0}}).outcome == Outcome::Unmatched);
+}
+
 TEST_CASE("dividing by zero fails for number and duration too; the one int quotient past the range overflows") {
     // g.n is 0 at run time, so that no division is folded away before it runs.
     const std::vector<std::pair<std::string, std::string>> cases = {

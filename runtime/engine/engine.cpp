@@ -111,6 +111,12 @@ Step failed(Instance before, const ir::Workflow& workflow, const PositionedError
     return step;
 }
 
+// Whether an expression reads an instance variable: a start handler's guard that does is
+// evaluated after the initializers, one that does not before them (language.md, `var`).
+bool reads_vars(const ir::Expr& expr) {
+    return expr.op == ir::Op::Var || std::any_of(expr.args.begin(), expr.args.end(), reads_vars);
+}
+
 }  // namespace
 
 Step Engine::start(const Route& route, const Event& event, std::string instance_id, Clock clock) const {
@@ -125,12 +131,20 @@ Step Engine::start(const Route& route, const Event& event, std::string instance_
     working.key = *route.key;
     bool initialized = false;
     Execution execution(*program_, codec_, workflow, working, clock);
-    try {
+    // The initializers run once, before the first guard that reads a variable, or else once a
+    // handler is chosen: an event no start handler takes creates nothing, even when an
+    // initializer would fail.
+    auto initialize = [&] {
+        if (initialized) return;
         execution.initialize_vars();
         initialized = true;
+    };
+    try {
         for (int index : starts->second) {
             const ir::Handler& handler = workflow.starts[static_cast<std::size_t>(index)];
+            if (handler.guard && reads_vars(*handler.guard)) initialize();
             if (!execution.guard_holds(handler, &event.data)) continue;
+            initialize();
             execution.run(handler, &event.data);
             step.outcome = Outcome::Started;
             step.entered = execution.entered();
