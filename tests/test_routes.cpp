@@ -7,6 +7,7 @@
 #include "runtime/simulator/simulator.hpp"
 #include "runtime/store/sqlite.hpp"
 #include "runtime/store/sqlite_store.hpp"
+#include "runtime/timers/timer_loop.hpp"
 #include "raw_sqlite.hpp"
 #include "support.hpp"
 
@@ -2242,15 +2243,42 @@ TEST_CASE("an instance's variables read as the wire writes them: a whole number 
 namespace {
 
 // What the timer loop does, at `now`: fires every due timer, each with the overdue ones it starts.
+// One round of flowd's timer loop at `now`; returns how many timers were due when it began.
 int fire_due_timers(Server& s, std::int64_t now) {
     auto due = s.store->due_timers(now, 1024);
     REQUIRE(due.ok());
-    for (const store::DueTimer& timer : *due.value)
-        REQUIRE_FALSE(s.writer->run([&](store::Transaction& tx) -> store::Status {
-            auto r = s.processor->fire(tx, timer, now, s.sequence);
-            return r.ok() ? std::nullopt : r.error;
-        }));
+    timers::TimerLoop loop(*s.store, *s.writer, *s.processor, s.metrics, [now] { return now; }, s.sequence);
+    loop.round();
     return static_cast<int>(due.value->size());
+}
+
+// The pending commands' types and their instances' keys, in the order they were emitted.
+std::vector<std::string> pending_commands(Server& s) {
+    std::map<std::string, std::string> keys;
+    const json instances = s.body_of(s.call(beast_http::verb::get, "/v1/instances"));
+    for (const json& i : instances["instances"]) keys[i["id"].get<std::string>()] = i["key"].get<std::string>();
+    std::vector<std::string> sent;
+    const json outbox = s.body_of(s.call(beast_http::verb::get, "/v1/outbox?status=pending&limit=1000"));
+    for (const json& c : outbox["commands"])
+        sent.push_back(keys[c["instance"].get<std::string>()] + " " + c["type"].get<std::string>());
+    return sent;
+}
+
+// The commands `flowc simulate` sends for the same lines, in the same form.
+std::vector<std::string> simulated_commands(const std::string& flow, const std::vector<std::string>& lines) {
+    Compilation compiled = test::compile_text(flow);
+    REQUIRE(compiled.program);
+    std::ostringstream out;
+    sim::Simulator simulator(compiled.program, out);
+    for (std::size_t i = 0; i < lines.size(); ++i) REQUIRE(simulator.feed(lines[i], static_cast<int>(i) + 1) == std::nullopt);
+    simulator.finish();
+    std::vector<std::string> sent;
+    std::istringstream text(out.str());
+    for (std::string line; std::getline(text, line);) {
+        json j = json::parse(line);
+        if (j["kind"] == "command") sent.push_back(j["key"].get<std::string>() + " " + j["type"].get<std::string>());
+    }
+    return sent;
 }
 
 json only_instance(Server& s) {
@@ -2289,15 +2317,54 @@ TEST_CASE("a periodic timer that catches up after downtime is no loop: each firi
                   " state S { after 1ms { n = n + 1 goto S } } }");
     REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "go", "type": "Go", "data": {"id": "k"}})").result_int() == 202);
     const std::int64_t later = 1767225600000 + 10500;  // 10,500 periods missed: all overdue
-    REQUIRE(fire_due_timers(s, later) == 1);  // one pass: the due timer and the hundred it makes overdue
+    REQUIRE(fire_due_timers(s, later) == 1);  // one round: the due timer, and those it starts due by then, 1,024 in all
     json detail = only_instance(s);
     CHECK(detail["status"] == "running");
-    CHECK(detail["vars"]["n"] == 101);
+    CHECK(detail["vars"]["n"] == 1024);
     auto stored = s.store->instance(detail["id"].get<std::string>());
     REQUIRE(stored.ok());
     REQUIRE(*stored.value);
     REQUIRE((**stored.value).instance.timers.size() == 1);
     CHECK((**stored.value).instance.timers[0].chain == 0);  // not 101: no loop however long the downtime
+}
+
+TEST_CASE("timers that fell due while flowd was stopped fire in due order across instances, as in flowc simulate") {
+    // Y enters Deadline at once, starting its deadline; X enters it two seconds later, when its
+    // `after` fires: both deadlines are due at the same instant, and Y's was started first.
+    const std::string flow = "event Arm { id: string, wait: duration, deadline: time }\n"
+                             "command Waited to log { id: string }\ncommand Deadline to log { id: string }\n"
+                             "workflow W { key id: string var wait: duration = 0s var deadline: time = now()\n"
+                             " start on Arm as a { wait = a.wait deadline = a.deadline goto Waiting }\n"
+                             " state Waiting { after wait { emit Waited { id: key } goto Late } }\n"
+                             " state Late { at deadline { emit Deadline { id: key } complete } } }";
+    Server s(100, flow);
+    const std::vector<std::string> events = {
+        R"({"id": "y", "type": "Arm", "time": "2026-01-01T00:00:00Z", "data": {"id": "Y", "wait": "0s", "deadline": "2026-01-01T00:00:04Z"}})",
+        R"({"id": "x", "type": "Arm", "time": "2026-01-01T00:00:00Z", "data": {"id": "X", "wait": "2s", "deadline": "2026-01-01T00:00:04Z"}})",
+        R"({"advance": "7s"})"};
+    for (std::size_t i = 0; i < 2; ++i) REQUIRE(s.call(beast_http::verb::post, "/v1/events", json::parse(events[i]).dump()).result_int() == 202);
+    s.reopen();  // stopped; started again seven seconds later
+    while (fire_due_timers(s, 1767225600000 + 7000) > 0) {
+    }
+    const std::vector<std::string> expected = {"Y Waited", "X Waited", "Y Deadline", "X Deadline"};
+    CHECK(pending_commands(s) == expected);  // before, X's deadline fired right after X's `after`
+    CHECK(simulated_commands(flow, events) == expected);
+}
+
+TEST_CASE("periodic timers of two instances that missed ticks while flowd was stopped catch up in turn") {
+    const std::string flow = "event Go { id: string }\ncommand Tick to log { id: string }\n"
+                             "workflow W { key id: string var n: int = 0 start on Go { goto S }\n"
+                             " state S { after 1s { n = n + 1 emit Tick { id: key } if n == 3 { complete } goto S } } }";
+    Server s(100, flow);
+    for (const char* key : {"p1", "p2"})
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
+                       std::string(R"({"id": ")") + key + R"(", "type": "Go", "data": {"id": ")" + key + R"("}})").result_int() == 202);
+    REQUIRE(fire_due_timers(s, 1767225600000 + 10000) == 2);  // one round fires all six ticks
+    const std::vector<std::string> expected = {"p1 Tick", "p2 Tick", "p1 Tick", "p2 Tick", "p1 Tick", "p2 Tick"};
+    CHECK(pending_commands(s) == expected);
+    CHECK(simulated_commands(flow, {R"({"id": "p1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "p1"}})",
+                                    R"({"id": "p2", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "p2"}})",
+                                    R"({"advance": "10s"})"}) == expected);
 }
 
 TEST_CASE("an event that reaches an instance in the middle of a chain of timers waits for the chain to end, as in flowc simulate") {

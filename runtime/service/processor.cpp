@@ -322,7 +322,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
             string_or_null(w, incoming.time).close();
             if (auto e = save_step(tx, *engine, step, is_new, now_ms, cause, before)) return fail<EventResult>(*e);
             if (step.instance.status == engine::Status::Running)
-                if (auto e = fire_overdue(tx, step.instance.id, std::move(step.instance.timers), sequence_before, now_ms,
+                if (auto e = fire_overdue(tx, step.instance.id, step.instance.timers, sequence_before, now_ms, now_ms,
                                           timer_sequence, result.timers_fired))
                     return fail<EventResult>(*e);
         }
@@ -334,16 +334,20 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
 }
 
 store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms,
-                                    std::uint64_t& timer_sequence, int* overdue_fired) {
+                                    std::uint64_t& timer_sequence, int* overdue_fired,
+                                    std::vector<engine::PendingTimer>* pending_after) {
     const std::uint64_t sequence_before = timer_sequence;
     std::vector<engine::PendingTimer> pending;
     auto done = fire_one(tx, due, now_ms, timer_sequence, pending);
     if (!done.ok() || !*done.value) return done;
-    // What the timer entered may hold a deadline already passed: it fires now, as after an event.
+    // What the timer entered may hold a deadline already passed at the timer's own time, its
+    // now(): it fires right after, as after an event. One due later, though before `now_ms`
+    // (flowd was stopped), waits for its turn among every instance's due timers.
     int fired = 0;
-    if (auto e = fire_overdue(tx, due.instance, std::move(pending), sequence_before, now_ms, timer_sequence, fired))
+    if (auto e = fire_overdue(tx, due.instance, pending, sequence_before, due.timer.due_ms, now_ms, timer_sequence, fired))
         return fail<bool>(*e);
     if (overdue_fired) *overdue_fired += fired;
+    if (pending_after) *pending_after = std::move(pending);
     return done;
 }
 
@@ -399,7 +403,7 @@ store::Status Processor::finish_timer_chain(store::Transaction& tx, const std::s
                                             std::vector<engine::PendingTimer> timers, std::int64_t now_ms,
                                             std::uint64_t& timer_sequence, int& fired) {
     // At most the chain's length: the engine fails the instance past it.
-    return fire_due_timers(tx, instance_id, std::move(timers), 0, now_ms, timer_sequence, fired,
+    return fire_due_timers(tx, instance_id, timers, 0, now_ms, now_ms, timer_sequence, fired,
                            engine::Engine::max_timer_chain + 1, true);
 }
 
@@ -421,27 +425,28 @@ store::Result<bool> Processor::catch_up_timers(store::Transaction& tx, const std
     if (earliest_due(*pending, now_ms, 0)) {
         // A timer due by now that the timer loop has not fired yet (it wakes a moment after the
         // due time), and the overdue ones it starts, up to the bound.
-        if (auto e = fire_due_timers(tx, instance_id, *pending, 0, now_ms, timer_sequence, fired, max_overdue_firings, false))
+        std::vector<engine::PendingTimer> due = *pending;
+        if (auto e = fire_due_timers(tx, instance_id, due, 0, now_ms, now_ms, timer_sequence, fired, max_overdue_firings, false))
             return fail<bool>(*e);
         return store::Result<bool>::success(true);
     }
     return store::Result<bool>::success(pending != &timers);
 }
 
-store::Status Processor::fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
-                                      std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence,
-                                      int& fired) {
-    return fire_due_timers(tx, instance_id, std::move(timers), sequence_before, now_ms, timer_sequence, fired,
+store::Status Processor::fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer>& timers,
+                                      std::uint64_t sequence_before, std::int64_t due_by_ms, std::int64_t now_ms,
+                                      std::uint64_t& timer_sequence, int& fired) {
+    return fire_due_timers(tx, instance_id, timers, sequence_before, due_by_ms, now_ms, timer_sequence, fired,
                            max_overdue_firings, false);
 }
 
 store::Status Processor::fire_due_timers(store::Transaction& tx, const std::string& instance_id,
-                                         std::vector<engine::PendingTimer> timers, std::uint64_t sequence_from,
-                                         std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired, std::size_t rounds,
-                                         bool while_chained) {
+                                         std::vector<engine::PendingTimer>& timers, std::uint64_t sequence_from,
+                                         std::int64_t due_by_ms, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired,
+                                         std::size_t rounds, bool while_chained) {
     for (std::size_t round = 0; round < rounds; ++round) {
-        if (while_chained && !in_timer_chain(timers, now_ms)) break;
-        const engine::PendingTimer* next = earliest_due(timers, now_ms, sequence_from);
+        if (while_chained && !in_timer_chain(timers, due_by_ms)) break;
+        const engine::PendingTimer* next = earliest_due(timers, due_by_ms, sequence_from);
         if (!next) break;
         std::vector<engine::PendingTimer> pending_after;
         auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);

@@ -67,10 +67,13 @@ public:
     // Fires a due timer, if the instance still has it pending. False when it had gone. The handler's
     // now() is the timer's due time; what is written down (updated_at, the history, the commands'
     // created_at) is stamped `now_ms`, when it actually fired: a deadline already past, or one
-    // that fell due while flowd was stopped, does not date the records back. Timers already due
-    // that it starts fire right after it, in `tx`; `overdue_fired`, when given, counts them.
+    // that fell due while flowd was stopped, does not date the records back. Timers it starts
+    // already due at its due time fire right after it, in `tx`; `overdue_fired`, when given,
+    // counts them. Those due later, by `now_ms` or not, are left to the timer loop, which fires
+    // every instance's in due order; `pending_after`, when given, receives the instance's pending
+    // timers after it (none once it has ended).
     store::Result<bool> fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence,
-                             int* overdue_fired = nullptr);
+                             int* overdue_fired = nullptr, std::vector<engine::PendingTimer>* pending_after = nullptr);
     // Cancels a running instance, after the timers due by `now_ms` (counted in `timers_fired`).
     store::Result<CancelOutcome> cancel(store::Transaction& tx, const std::string& instance_id, std::int64_t now_ms,
                                         std::uint64_t& timer_sequence, int& timers_fired);
@@ -119,12 +122,15 @@ private:
     store::Result<bool> fire_one(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence,
                                  std::vector<engine::PendingTimer>& pending_after);
     // Fires, in the same transaction, the instance's timers started since `sequence_before` that
-    // are already due at `now_ms`: a deadline that had passed when its state was entered fires
-    // right after the handler that entered it, and so does what that timer enters in turn (at
-    // most `max_overdue_firings`; any left are the timer loop's). Adds the timers fired to
-    // `fired`. (A timer loop ends in the engine: Engine::max_timer_chain.)
-    store::Status fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
-                               std::uint64_t sequence_before, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired);
+    // are already due at `due_by_ms`, the now() of the handler that started them: a deadline that
+    // had passed when its state was entered fires right after the handler that entered it, and
+    // so does what that timer enters in turn (at most `max_overdue_firings`; any left are the
+    // timer loop's). Records are stamped `now_ms`. Adds the timers fired to `fired`, and leaves
+    // the instance's pending timers in `timers`. (A timer loop ends in the engine:
+    // Engine::max_timer_chain.)
+    store::Status fire_overdue(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer>& timers,
+                               std::uint64_t sequence_before, std::int64_t due_by_ms, std::int64_t now_ms,
+                               std::uint64_t& timer_sequence, int& fired);
     static constexpr int max_overdue_firings = 100;
     // Whether one of the timers is due at `now_ms` and continues a chain (PendingTimer::chain):
     // the instance is in the middle of a chain that max_overdue_firings cut.
@@ -142,11 +148,12 @@ private:
                                         const std::vector<engine::PendingTimer>& timers, std::int64_t now_ms,
                                         std::uint64_t& timer_sequence, int& fired);
     // What the three above share: fires the instance's timers started since `sequence_from` and
-    // due at `now_ms`, earliest first, at most `rounds` of them (with `while_chained`, only while
-    // one continues a chain).
-    store::Status fire_due_timers(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer> timers,
-                                  std::uint64_t sequence_from, std::int64_t now_ms, std::uint64_t& timer_sequence, int& fired,
-                                  std::size_t rounds, bool while_chained);
+    // due at `due_by_ms`, earliest first, at most `rounds` of them (with `while_chained`, only
+    // while one continues a chain), stamping the records `now_ms`; leaves the instance's pending
+    // timers in `timers`.
+    store::Status fire_due_timers(store::Transaction& tx, const std::string& instance_id, std::vector<engine::PendingTimer>& timers,
+                                  std::uint64_t sequence_from, std::int64_t due_by_ms, std::int64_t now_ms,
+                                  std::uint64_t& timer_sequence, int& fired, std::size_t rounds, bool while_chained);
     // How long a due timer of a version this binary cannot compile waits before it is looked at again.
     static constexpr std::int64_t uncompiled_version_retry_ms = 60'000;
     // Writes the step's instance, its commands and history (one history row per step).

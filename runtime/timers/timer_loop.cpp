@@ -1,6 +1,7 @@
 #include "runtime/timers/timer_loop.hpp"
 
 #include "runtime/service/log.hpp"
+#include "runtime/timers/due_order.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +17,7 @@ std::chrono::milliseconds TimerLoop::round() {
     // 5.0-5.6 s at 512 per round, 4.2-6.1 s at 1,024 and 3.9-4.3 s at 2,048. A round holds the
     // writer (about 40 ms at 1,024), and events waiting behind it, so the largest was not taken.
     const std::int64_t now = now_ms_();
-    auto due = store_.due_timers(now, 1024);
+    auto due = store_.due_timers(now, round_size);
     if (!due.ok()) {
         report_trouble("cannot read the timers due", due.error->message);
         return std::chrono::milliseconds(200);
@@ -27,17 +28,23 @@ std::chrono::milliseconds TimerLoop::round() {
         if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 0, 1000);
         return std::chrono::milliseconds(sleep_ms);
     }
+    const bool read_all = due.value->size() < static_cast<std::size_t>(round_size);
     int fired = 0;
     store::Status status = writer_.run([&](store::Transaction& tx) -> store::Status {
         fired = 0;
-        for (const store::DueTimer& timer : *due.value) {
-            auto r = processor_.fire(tx, timer, now, timer_sequence_, &fired);  // counts those it starts already due
+        DueOrder order(*due.value, read_all);
+        for (int n = 0; n < round_size; ++n) {
+            std::optional<store::DueTimer> timer = order.next();
+            if (!timer) break;
+            std::vector<engine::PendingTimer> pending;
+            auto r = processor_.fire(tx, *timer, now, timer_sequence_, &fired, &pending);  // counts those it starts already due
             if (!r.ok()) return r.error;
             fired += *r.value ? 1 : 0;
+            order.add_pending(timer->instance, pending, now);
         }
         return std::nullopt;
     }, service::Writer::Admission::Always);
-    if (status) status = fire_one_by_one(*due.value, now, fired);
+    if (status) status = fire_one_by_one(*due.value, read_all, now, fired);
     if (status) {
         report_trouble("cannot fire timers", status->message);
         return std::chrono::milliseconds(200);  // the database is in trouble: try again soon
@@ -50,21 +57,30 @@ std::chrono::milliseconds TimerLoop::round() {
     return std::chrono::milliseconds(0);  // more may be due
 }
 
-store::Status TimerLoop::fire_one_by_one(const std::vector<store::DueTimer>& due, std::int64_t now, int& fired) {
-    // The round failed as a whole: each timer again, under a savepoint of its own, so that one
-    // that cannot fire (a write the database refuses) holds back none of the others. It is
-    // tried again a minute later, as one of a version that does not compile is; meanwhile the
-    // next round reads the timers after it.
-    std::vector<std::pair<const store::DueTimer*, std::string>> failed;
+store::Status TimerLoop::fire_one_by_one(const std::vector<store::DueTimer>& due, bool read_all, std::int64_t now, int& fired) {
+    // The round failed as a whole: each timer again, in the same order, under a savepoint of its
+    // own, so that one that cannot fire (a write the database refuses) holds back none of the
+    // others. It is tried again a minute later, as one of a version that does not compile is;
+    // meanwhile the next round reads the timers after it.
+    struct Failed {
+        std::string instance;
+        std::uint64_t sequence;
+        std::string error;
+    };
+    std::vector<Failed> failed;
     store::Status status = writer_.run([&](store::Transaction& tx) -> store::Status {
         fired = 0;
         failed.clear();
-        for (const store::DueTimer& timer : due) {
+        DueOrder order(due, read_all);
+        for (int n = 0; n < round_size; ++n) {
+            std::optional<store::DueTimer> timer = order.next();
+            if (!timer) break;
             if (auto e = tx.savepoint()) return e;
             int started_due = 0;
+            std::vector<engine::PendingTimer> pending;
             store::Result<bool> r = store::Result<bool>::success(false);
             try {
-                r = processor_.fire(tx, timer, now, timer_sequence_, &started_due);
+                r = processor_.fire(tx, *timer, now, timer_sequence_, &started_due, &pending);
             } catch (const std::exception& e) {
                 // A row that passed the processor's checks and still makes the engine throw:
                 // this timer fails alone, like one whose write is refused.
@@ -75,20 +91,21 @@ store::Status TimerLoop::fire_one_by_one(const std::vector<store::DueTimer>& due
             if (r.ok()) {
                 if (auto e = tx.release_savepoint()) return e;
                 fired += started_due + (*r.value ? 1 : 0);
+                order.add_pending(timer->instance, pending, now);
                 continue;
             }
             if (auto e = tx.rollback_to_savepoint()) return e;  // and released
-            if (auto e = tx.postpone_timer(timer.instance, timer.timer.sequence, now + failed_timer_retry_ms))
+            if (auto e = tx.postpone_timer(timer->instance, timer->timer.sequence, now + failed_timer_retry_ms))
                 return e;
-            failed.emplace_back(&timer, r.error->message);
+            failed.push_back({timer->instance, timer->timer.sequence, r.error->message});
         }
         return std::nullopt;
     }, service::Writer::Admission::Always);
     if (status || failed.empty()) return status;
     nlohmann::json timers = nlohmann::json::array();
-    for (const auto& [timer, error] : failed) {
+    for (const Failed& timer : failed) {
         if (timers.size() == 10) break;
-        timers.push_back({{"instance", timer->instance}, {"sequence", timer->timer.sequence}, {"error", error}});
+        timers.push_back({{"instance", timer.instance}, {"sequence", timer.sequence}, {"error", timer.error}});
     }
     service::log(now_ms_(), "error", "timers cannot fire; each is tried again in a minute, the others fire meanwhile",
                  {{"count", failed.size()}, {"timers", std::move(timers)}});

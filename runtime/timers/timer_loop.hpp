@@ -24,12 +24,17 @@ public:
     void wake() { loop_.wake(); }
     void stop() { loop_.stop(); }
 
-private:
-    // Fires what is due; returns how long to sleep.
+    // Fires what is due, in due order across the instances (DueOrder); returns how long to sleep.
+    // The loop's thread calls it; public for the tests, which drive it with their own clock.
     std::chrono::milliseconds round();
-    // After a round that failed as a whole: fires each timer on its own, and puts off those that
-    // fail by a minute, logging them; an error only when the database took none of it.
-    store::Status fire_one_by_one(const std::vector<store::DueTimer>& due, std::int64_t now, int& fired);
+
+private:
+    // The timers read, and at most fired, in one round.
+    static constexpr int round_size = 1024;
+    // After a round that failed as a whole: fires each timer on its own, in the same order, and
+    // puts off those that fail by a minute, logging them; an error only when the database took
+    // none of it.
+    store::Status fire_one_by_one(const std::vector<store::DueTimer>& due, bool read_all, std::int64_t now, int& fired);
     // How long a timer that could not fire waits before it is tried again.
     static constexpr std::int64_t failed_timer_retry_ms = 60'000;
     // Logs why the timers do not fire, once for each new reason.
