@@ -8,6 +8,7 @@
 # one JSON line per measurement to OUT_DIR/results.jsonl (default build-release/bench-results),
 # plus OUT_DIR/load.svg (throughput and p99 latency against offered load) from the sweep.
 # flowd runs with synchronous=FULL and acknowledges every event only after its commit.
+# FLOWD=PATH runs another flowd binary (an A/B comparison of two builds, section by section).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/build-release/bench-results}
@@ -70,11 +71,18 @@ start_flowd() {
   cp "$1" "$work/flows/"
   local launched
   launched=$(now_ms)
-  "$build/tools/flowd" --flows "$work/flows" --db "$2" --listen "127.0.0.1:$port" \
+  "${FLOWD:-$build/tools/flowd}" --flows "$work/flows" --db "$2" --listen "127.0.0.1:$port" \
     --target "publishing=http://127.0.0.1:$sink_port/publishing" --target "campaigns=http://127.0.0.1:$sink_port/campaigns" \
     --target "escalations=http://127.0.0.1:$sink_port/escalations" 2>> "$work/flowd.log" &
   flowd_pid=$!
-  until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null 2>&1; do sleep 0.01; done
+  until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null 2>&1; do
+    if ! kill -0 "$flowd_pid" 2> /dev/null; then
+      echo "flowd exited before it answered; its log:" >&2
+      tail -n 20 "$work/flowd.log" >&2
+      exit 1
+    fi
+    sleep 0.01
+  done
   startup_ms=$(( $(now_ms) - launched ))
 }
 
