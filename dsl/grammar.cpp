@@ -621,8 +621,10 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
         what = what.substr(0, what.size() - name_suffix.size());
         std::size_t on = previous_word_at(text, where);
         if (word == "cancel" && what == "event" && on != where && word_at(text, on) == "on" &&
-            word_at(text, previous_word_at(text, on)) != "start")
+            word_at(text, previous_word_at(text, on)) != "start") {
+            at = on;  // the handler starts at its `on`
             return "'on cancel' is a handler of the workflow, not of a state: move it out of the state";
+        }
         bool vowel = !what.empty() && std::string("aeiou").find(what[0]) != std::string::npos;
         return "'" + word + "' is a keyword and cannot name " + (what == "binding" ? "an event binding" : (vowel ? "an " : "a ") + what);
     }
@@ -798,7 +800,9 @@ private:
         if (failure.which() != grammar::escape_body.name) failed_at = skip_blank(text_, failed_at);
         else if (failed_at > 0) --failed_at;  // at the backslash
         if (failure.which() == grammar::escape_body.name)  // the line, or the file, ends after the backslash
-            report(failed_at, "unterminated string: a '\\' at the end of the line escapes nothing, and a string ends on its line");
+            // At the string's opening quote, as for any unterminated string.
+            report(unterminated_string_start(failed_at),
+                   "unterminated string: a '\\' at the end of the line escapes nothing, and a string ends on its line");
         else if (failure.which() == grammar::type_nesting_limit)
             report(failed_at, "more than " + std::to_string(grammar::max_type_nesting) + " type arguments are open here at once");
         else if (text_.compare(failed_at, 2, "/*") == 0)
@@ -871,6 +875,13 @@ private:
                                      : x3::phrase_parse(first, last, workflow_member, grammar::skipper);
                 // A sound member ends where the next one may start (on its line or the next).
                 std::size_t ended = static_cast<std::size_t>(first - text_.begin());
+                if (read && ended > member && ended < end && text_[ended] != '}' && !resume_.starts_member(ended, end)) {
+                    // Followed by what is no member (`state S { … } extra`): reported as a
+                    // first reading of the workflow would report it.
+                    std::size_t at = ended;
+                    std::string message = expectation_message(text_, ended, "'}'", at);
+                    report(at, std::move(message));
+                }
                 member = read && ended > member && resume_.starts_member(ended, end) ? ended
                                                                                      : resume_.next_member(read ? ended : member, end);
             } catch (const x3::expectation_failure<grammar::Iterator>& failure) {

@@ -256,6 +256,23 @@ TEST_CASE("recovery within a workflow reads the member that starts the line afte
     CHECK(std::count(errors.begin(), errors.end(), '\n') == 4);
 }
 
+TEST_CASE("recovery within a workflow reports what follows a sound member and is none, in a workflow and in a state") {
+    const std::string text = "event T { tripId: string }\n"
+                             "workflow Trips {\n"
+                             "  key tripId: string\n"
+                             "  var n: int = 1 2\n"
+                             "  var grace: duration = 2h 30m\n"
+                             "  state Waiting { after 1h { fail \"timeout\" } } extra\n"
+                             "  state Held { after 1h { complete } on T { complete } stray }\n"
+                             "  start on T { goto Waiting } more\n"
+                             "}\n";
+    CHECK(syntax_errors(text) == "4:18: expected '}' to close workflow 'Trips', found '2'\n"
+                                 "5:28: expected '}' to close workflow 'Trips', found '30m'\n"
+                                 "6:49: expected '}' to close workflow 'Trips', found 'extra'\n"
+                                 "7:56: expected '}' to close state 'Held', found 'stray'\n"
+                                 "8:31: expected '}' to close workflow 'Trips', found 'more'\n");  // before, only the first
+}
+
 TEST_CASE("recovery within a workflow reads the member that starts the line the error was found on") {
     // `key id` misses its ':': the error is found at the `var` of the next line, whose own
     // error is reported too.
@@ -349,7 +366,7 @@ TEST_CASE("recovery takes `key` at the start of a line for a member only as `key
     // A backslash at the end of a string that is never closed does not carry it to the next line.
     CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string start on A {\n"
                         "    let s = \"abc\\\n    /* a comment\n    n = = 2\n    */\n    complete } }\n") ==
-          "3:17: unterminated string: a '\\' at the end of the line escapes nothing, and a string ends on its line\n");  // and nothing inside the comment
+          "3:13: unterminated string: a '\\' at the end of the line escapes nothing, and a string ends on its line\n");  // and nothing inside the comment
 }
 
 TEST_CASE("a field named like a keyword does not name the block a missing brace should close") {
@@ -398,7 +415,7 @@ TEST_CASE("'on cancel' inside a state is told where it belongs") {
     const std::string in_state = "event A { id: string }\nworkflow W { key id: string\n  start on A { goto S }\n"
                                  "  state S { on A { complete } on cancel { complete } }\n}\n";
     CHECK(syntax_errors(in_state) ==
-          "4:34: 'on cancel' is a handler of the workflow, not of a state: move it out of the state\n");
+          "4:31: 'on cancel' is a handler of the workflow, not of a state: move it out of the state\n");
     // `start on cancel` names no event: the keyword message stands.
     CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on cancel { complete }\n}\n") ==
           "3:12: 'cancel' is a keyword and cannot name an event\n");
