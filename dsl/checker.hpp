@@ -243,6 +243,9 @@ private:
     std::set<std::pair<int, std::string>> refused_declarations_;  // (file, name) refused as duplicates
     std::vector<std::vector<bool>> visible_;  // [file][other file]
     std::vector<std::pair<const ast::Workflow*, int>> workflow_syntax_;
+    // Workflows whose name was refused (a duplicate): their bodies are checked all the same, so
+    // that their own errors show, and the result dropped.
+    std::vector<std::pair<const ast::Workflow*, int>> refused_workflow_syntax_;
     // Per workflow being checked: which vars are read, which states a goto names.
     std::vector<bool> var_read_;
     // Whether a goto in the workflow being checked names no state: its edge is missing from the

@@ -13,6 +13,10 @@ ir::Program Checker::run() {
     resolve_record_fields();
     report_record_cycles();
     for (const auto& [syntax, file] : workflow_syntax_) workflow(*syntax, file);
+    for (const auto& [syntax, file] : refused_workflow_syntax_) {
+        workflow(*syntax, file);
+        program_.workflows.pop_back();
+    }
     if (warn_of_unused_) report_unused();
     if (!diagnostics_.has_errors())
         for (ir::Workflow& w : program_.workflows) w.hash = content_hash(program_, w);

@@ -111,6 +111,7 @@ void Checker::collect_declarations() {
                 Declared entry{Declared::Kind::Workflow, static_cast<int>(workflow_syntax_.size()), file,
                                span(workflow->name, file), true};
                 if (declare(workflow->name, entry, "workflow", first_of)) workflow_syntax_.emplace_back(workflow, file);
+                else refused_workflow_syntax_.emplace_back(workflow, file);
             }
         }
     }

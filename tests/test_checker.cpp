@@ -159,6 +159,11 @@ TEST_CASE("duplicate names") {
     std::string two_states = prelude + "workflow W { key id: string start on A { goto S } state S { on B { complete } } "
                                        "state S { on B { complete } } }";
     CHECK(has(check(two_states), "duplicate state 'S': it is declared twice"));
+    // A workflow refused for its name is checked all the same: its own errors show too.
+    CHECK(check("event A { id: string, n: int }\nworkflow W { key id: string start on A { complete } }\n"
+                "workflow W { key id: string start on A as a { fail \"n \" + a.n } }\n") ==
+          "3:10: error: duplicate workflow 'W': the name is already declared at test.flow:2:10\n"
+          "3:57: error: operator '+' cannot combine string and int: convert the int to a string with str()\n");
 }
 
 TEST_CASE("type errors point at the operator or the value") {
