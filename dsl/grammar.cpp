@@ -649,7 +649,19 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
             std::size_t type_name = open == std::string::npos ? open : previous_word_at(text, open);
             bool right_after = type_name != open && word_at(text, previous_word_at(text, type_name)) == keyword;
             bool compares = keyword == "if" || keyword == "when";
-            if (type_name != open && !word_at(text, type_name).empty()) at = type_name;
+            const std::string type = type_name != open ? word_at(text, type_name) : std::string();
+            if (!type.empty()) {
+                // Reported at the literal's type name: the message starts with what is wrong there.
+                at = type_name;
+                const std::string literal = type + " { … }";
+                std::string rule = right_after || !compares
+                                       ? "a record literal right after '" + keyword + "' must stand in parentheses" +
+                                             (compares ? ": " + keyword + " (" + literal + ") == x { … }" : ": (" + literal + ")")
+                                       : "a record literal in the condition of '" + keyword + "' must stand in parentheses: " + keyword +
+                                             " x == (" + literal + ") { … }";
+                return rule + "; without them, '" + type + " {' opens the block and " + found_at(text, where) +
+                       " is found where '}' should close it";
+            }
             if (right_after || !compares) {
                 std::string example = compares ? ": " + keyword + " (T { … }) == x { … }" : "";
                 return message + ", found " + found_at(text, where) + " (a record literal right after '" + keyword +
