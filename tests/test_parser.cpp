@@ -450,22 +450,18 @@ TEST_CASE("what is no statement in a block of statements says why: an expression
 }
 
 TEST_CASE("a record literal in a condition gets a hint that shows where its parentheses go, at the literal's type name") {
-    const std::string when = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
-                             "  start on A as a when a.t == T { x: 1 } { complete }\n}\n";
-    CHECK(syntax_errors(when) == "4:31: a record literal in the condition of 'when' must stand in parentheses: "
-                                 "when x == (T { … }) { … }; without them, 'T {' opens the block and 'x' is found where '}' "
-                                 "should close it\n");
-    const std::string after_if = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
-                                 "  start on A as a { if a.t == T { x: 1 } { complete } complete }\n}\n";
-    CHECK(syntax_errors(after_if) == "4:31: a record literal in the condition of 'if' must stand in parentheses: "
-                                     "if x == (T { … }) { … }; without them, 'T {' opens the block and 'x' is found where '}' "
-                                     "should close it\n");
-    // Right after the keyword, the contract's own words.
-    const std::string first = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n"
-                              "  start on A as a { if T { x: 1 } == a.t { complete } complete }\n}\n";
-    CHECK(syntax_errors(first) == "4:24: a record literal right after 'if' must stand in parentheses: "
-                                  "if (T { … }) == x { … }; without them, 'T {' opens the block and 'x' is found where '}' "
-                                  "should close it\n");
+    const std::string decls = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n";
+    const std::string found = "; without them, 'T {' opens the block and 'x' is found where '}' should close it\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"  start on A as a when a.t == T { x: 1 } { complete }\n}\n",
+         "4:31: a record literal in the condition of 'when' must stand in parentheses: when x == (T { … }) { … }" + found},
+        {"  start on A as a { if a.t == T { x: 1 } { complete } complete }\n}\n",
+         "4:31: a record literal in the condition of 'if' must stand in parentheses: if x == (T { … }) { … }" + found},
+        // Right after the keyword, the contract's own words.
+        {"  start on A as a { if T { x: 1 } == a.t { complete } complete }\n}\n",
+         "4:24: a record literal right after 'if' must stand in parentheses: if (T { … }) == x { … }" + found},
+    };
+    for (const auto& [workflow, error] : cases) CHECK(syntax_errors(decls + workflow) == error);
     // After `at`, with no comparison to show.
     const std::string at = "type Slot { at: time }\nevent A { id: string }\nworkflow W { key id: string\n"
                            "  start on A { goto S }\n  state S { at Slot { at: now() }.at { complete } }\n}\n";
