@@ -609,6 +609,33 @@ std::string statement_hint(const std::string& text, std::size_t where, const std
     return std::string("an expression alone is not a statement: ") + statements;
 }
 
+// " (did you mean 'event'?)" after a word that looks like a misspelt declaration keyword
+// (`evnt`, `workflw`), else "".
+std::string declaration_hint(const std::string& word) {
+    if (word.empty() || is_keyword(word)) return "";
+    std::string meant = closest_name(word, {"import", "type", "event", "command", "workflow"});
+    return meant.empty() ? "" : " (did you mean '" + meant + "'?)";
+}
+
+// Why a word cannot stand where a block of members goes on, when it looks like a misspelt member
+// keyword (`stat`, `entyr`): "'entyr' is no member of a state; did you mean 'entry'?", else "".
+std::string member_hint(const std::string& word, const std::string& next_word, const std::string& block) {
+    if (word.empty() || is_keyword(word) || std::isdigit(static_cast<unsigned char>(word[0]))) return "";
+    std::string meant;
+    std::string of;
+    if (block.rfind("workflow '", 0) == 0) {
+        // `stat on A` meant `start`, `stat S` meant `state`: as near to either.
+        if (next_word == "on") meant = closest_name(word, {"start"});
+        if (meant.empty()) meant = closest_name(word, {"key", "var", "version", "correlate", "state", "start", "on"});
+        of = "a workflow";
+    } else if (block.rfind("state '", 0) == 0) {
+        meant = closest_name(word, {"entry", "on", "after", "at"});
+        of = "a state";
+    }
+    if (meant.empty()) return "";
+    return "'" + word + "' is no member of " + of + "; did you mean '" + meant + "'?";
+}
+
 // `at` is where the error is reported: `where`, unless the message is about a construct that
 // starts before it (a record literal that must stand in parentheses: at its type's name).
 std::string expectation_message(const std::string& text, std::size_t where, const std::string& expected, std::size_t& at) {
@@ -678,6 +705,8 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
             return "expected ',' between fields or " + message.substr(std::string("expected ").size()) + ", found " +
                    found_at(text, where);
         if (std::string hint = statement_hint(text, where, word, block); !hint.empty())
+            return message + ", found " + found_at(text, where) + " (" + hint + ")";
+        if (std::string hint = member_hint(word, word_at(text, after), block); !hint.empty())
             return message + ", found " + found_at(text, where) + " (" + hint + ")";
     }
     return message + ", found " + found_at(text, where);
@@ -756,7 +785,8 @@ public:
                 if (text_.compare(failed_at, 2, "/*") == 0)
                     report(failed_at, "this comment is never closed: expected '*/'");
                 else
-                    report(failed_at, std::string("expected ") + grammar::declaration.name + ", found " + found_at(text_, failed_at));
+                    report(failed_at, std::string("expected ") + grammar::declaration.name + ", found " + found_at(text_, failed_at) +
+                                          declaration_hint(word_at(text_, failed_at)));
             } catch (const x3::expectation_failure<grammar::Iterator>& failure) {
                 failed_at = report_failure(failure);
                 if (text_.compare(at, 8, "workflow") == 0 && failed_at > at && failed_at < text_.size() &&

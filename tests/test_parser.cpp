@@ -449,6 +449,19 @@ TEST_CASE("what is no statement in a block of statements says why: an expression
     CHECK(syntax_errors("event A { id: string 42 }\n").find("(") == std::string::npos);
 }
 
+TEST_CASE("a misspelt declaration or member keyword is told the keyword it is near") {
+    CHECK(syntax_errors("evnt A { id: string }\n") ==
+          "1:1: expected a declaration ('import', 'type', 'event', 'command' or 'workflow'), found 'evnt' (did you mean 'event'?)\n");
+    CHECK(syntax_errors("thing A { id: string }\n").find("did you mean") == std::string::npos);  // near to none
+    const std::string head = "event A { id: string }\nworkflow W {\n  key id: string\n";
+    CHECK(syntax_errors(head + "  stat S { on A { complete } }\n}\n") ==
+          "4:3: expected '}' to close workflow 'W', found 'stat' ('stat' is no member of a workflow; did you mean 'state'?)\n");
+    CHECK(syntax_errors(head + "  stat on A { complete }\n}\n") ==
+          "4:3: expected '}' to close workflow 'W', found 'stat' ('stat' is no member of a workflow; did you mean 'start'?)\n");
+    CHECK(syntax_errors(head + "  start on A { goto S }\n  state S { aftr 1h { complete } }\n}\n") ==
+          "5:13: expected '}' to close state 'S', found 'aftr' ('aftr' is no member of a state; did you mean 'after'?)\n");
+}
+
 TEST_CASE("a record literal in a condition gets a hint that shows where its parentheses go, at the literal's type name") {
     const std::string decls = "type T { x: int }\nevent A { id: string, t: T }\nworkflow W { key id: string\n";
     const std::string found = "; without them, 'T {' opens the block and 'x' is found where '}' should close it\n";
