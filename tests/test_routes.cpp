@@ -2351,6 +2351,26 @@ TEST_CASE("timers that fell due while flowd was stopped fire in due order across
     CHECK(simulated_commands(flow, events) == expected);
 }
 
+TEST_CASE("a timer due at the instant its firing starts it waits for the timers due then that were started before it") {
+    // A's `after 0s` is started by A's firing at 00:01, and so due at 00:01, as B's `after 1s` is,
+    // which was started before it: B's fires first, as in flowc simulate.
+    const std::string flow = "event Go { id: string }\ncommand X to log { id: string }\ncommand Y to log { id: string }\n"
+                             "workflow W { key id: string start on Go { goto S }\n"
+                             " state S { after 1s { emit X { id: key } goto T } }\n"
+                             " state T { after 0s { emit Y { id: key } complete } } }";
+    Server s(100, flow);
+    for (const char* key : {"A", "B"})
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
+                       std::string(R"({"id": ")") + key + R"(", "type": "Go", "data": {"id": ")" + key + R"("}})").result_int() == 202);
+    while (fire_due_timers(s, 1767225600000 + 2000) > 0) {
+    }
+    const std::vector<std::string> expected = {"A X", "B X", "A Y", "B Y"};
+    CHECK(pending_commands(s) == expected);  // before, A Y came right after A X
+    CHECK(simulated_commands(flow, {R"({"id": "A", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "A"}})",
+                                    R"({"id": "B", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "B"}})",
+                                    R"({"advance": "2s"})"}) == expected);
+}
+
 TEST_CASE("periodic timers of two instances that missed ticks while flowd was stopped catch up in turn") {
     const std::string flow = "event Go { id: string }\ncommand Tick to log { id: string }\n"
                              "workflow W { key id: string var n: int = 0 start on Go { goto S }\n"

@@ -341,10 +341,12 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
     auto done = fire_one(tx, due, now_ms, timer_sequence, pending);
     if (!done.ok() || !*done.value) return done;
     // What the timer entered may hold a deadline already passed at the timer's own time, its
-    // now(): it fires right after, as after an event. One due later, though before `now_ms`
-    // (flowd was stopped), waits for its turn among every instance's due timers.
+    // now(): it fires right after, as after an event. One due at that very instant (`after 0s`)
+    // takes its turn among the timers due then, after those started before it, as in `flowc
+    // simulate`; so does one due later, though before `now_ms` (flowd was stopped): the timer
+    // loop fires them in due order across every instance.
     int fired = 0;
-    if (auto e = fire_overdue(tx, due.instance, pending, sequence_before, due.timer.due_ms, now_ms, timer_sequence, fired))
+    if (auto e = fire_overdue(tx, due.instance, pending, sequence_before, due.timer.due_ms - 1, now_ms, timer_sequence, fired))
         return fail<bool>(*e);
     if (overdue_fired) *overdue_fired += fired;
     if (pending_after) *pending_after = std::move(pending);
@@ -451,7 +453,8 @@ store::Status Processor::fire_due_timers(store::Transaction& tx, const std::stri
         std::vector<engine::PendingTimer> pending_after;
         auto done = fire_one(tx, {instance_id, *next}, now_ms, timer_sequence, pending_after);
         if (!done.ok()) return *done.error;
-        fired += *done.value ? 1 : 0;
+        if (!*done.value) break;  // it did not fire (its version cannot run here): the instance is as it was
+        ++fired;
         timers = std::move(pending_after);  // none once the instance has ended
     }
     return std::nullopt;

@@ -68,10 +68,11 @@ public:
     // now() is the timer's due time; what is written down (updated_at, the history, the commands'
     // created_at) is stamped `now_ms`, when it actually fired: a deadline already past, or one
     // that fell due while flowd was stopped, does not date the records back. Timers it starts
-    // already due at its due time fire right after it, in `tx`; `overdue_fired`, when given,
-    // counts them. Those due later, by `now_ms` or not, are left to the timer loop, which fires
-    // every instance's in due order; `pending_after`, when given, receives the instance's pending
-    // timers after it (none once it has ended).
+    // already past at its due time fire right after it, in `tx`; `overdue_fired`, when given,
+    // counts them. Those due at its due time or later, by `now_ms` or not, are left to the timer
+    // loop, which fires every instance's in due order; `pending_after`, when given, receives the
+    // instance's pending timers after it (none once it has ended), and is left as it was when
+    // the timer did not fire or the firing failed.
     store::Result<bool> fire(store::Transaction& tx, const store::DueTimer& due, std::int64_t now_ms, std::uint64_t& timer_sequence,
                              int* overdue_fired = nullptr, std::vector<engine::PendingTimer>* pending_after = nullptr);
     // Cancels a running instance, after the timers due by `now_ms` (counted in `timers_fired`).

@@ -29,7 +29,7 @@ public:
     std::chrono::milliseconds round();
 
 private:
-    // The timers read, and at most fired, in one round.
+    // The timers read, and fired (give or take the last firing's chain), in one round.
     static constexpr int round_size = 1024;
     // After a round that failed as a whole: fires each timer on its own, in the same order, and
     // puts off those that fail by a minute, logging them; an error only when the database took
