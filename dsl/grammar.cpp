@@ -917,6 +917,10 @@ private:
                                      : x3::phrase_parse(first, last, workflow_member, grammar::skipper);
                 // A sound member ends where the next one may start (on its line or the next).
                 std::size_t ended = static_cast<std::size_t>(first - text_.begin());
+                if (read && ended < end && text_.compare(ended, 2, "/*") == 0) {
+                    report(ended, "this comment is never closed: expected '*/'");
+                    break;  // it runs to the end: nothing more to read
+                }
                 if (read && ended > member && ended < end && text_[ended] != '}' && !resume_.starts_member(ended, end)) {
                     // Followed by what is no member (`state S { … } extra`): reported as a
                     // first reading of the workflow would report it.

@@ -271,6 +271,10 @@ TEST_CASE("recovery within a workflow reports what follows a sound member and is
                                  "6:49: expected '}' to close workflow 'Trips', found 'extra'\n"
                                  "7:56: expected '}' to close state 'Held', found 'stray'\n"
                                  "8:31: expected '}' to close workflow 'Trips', found 'more'\n");  // before, only the first
+    // A comment never closed after a sound member is told as such, and ends the reading.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on A { x = }\n"
+                        "  state S { on A { complete } } /* note") ==
+          "3:20: expected an expression, found '}'\n4:33: this comment is never closed: expected '*/'\n");
 }
 
 TEST_CASE("recovery within a workflow reads the member that starts the line the error was found on") {
