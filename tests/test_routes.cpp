@@ -2264,6 +2264,13 @@ std::vector<std::string> pending_commands(Server& s) {
     return sent;
 }
 
+// Posts a `Go` event for each key, in order, its id the key.
+void start_with_go(Server& s, const std::vector<std::string>& keys) {
+    for (const std::string& key : keys)
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": ")" + key + R"(", "type": "Go", "data": {"id": ")" + key + R"("}})")
+                    .result_int() == 202);
+}
+
 // The commands `flowc simulate` sends for the same lines, in the same form.
 std::vector<std::string> simulated_commands(const std::string& flow, const std::vector<std::string>& lines) {
     Compilation compiled = test::compile_text(flow);
@@ -2359,9 +2366,7 @@ TEST_CASE("a timer due at the instant its firing starts it waits for the timers 
                              " state S { after 1s { emit X { id: key } goto T } }\n"
                              " state T { after 0s { emit Y { id: key } complete } } }";
     Server s(100, flow);
-    for (const char* key : {"A", "B"})
-        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
-                       std::string(R"({"id": ")") + key + R"(", "type": "Go", "data": {"id": ")" + key + R"("}})").result_int() == 202);
+    start_with_go(s, {"A", "B"});
     while (fire_due_timers(s, 1767225600000 + 2000) > 0) {
     }
     const std::vector<std::string> expected = {"A X", "B X", "A Y", "B Y"};
@@ -2376,9 +2381,7 @@ TEST_CASE("periodic timers of two instances that missed ticks while flowd was st
                              "workflow W { key id: string var n: int = 0 start on Go { goto S }\n"
                              " state S { after 1s { n = n + 1 emit Tick { id: key } if n == 3 { complete } goto S } } }";
     Server s(100, flow);
-    for (const char* key : {"p1", "p2"})
-        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
-                       std::string(R"({"id": ")") + key + R"(", "type": "Go", "data": {"id": ")" + key + R"("}})").result_int() == 202);
+    start_with_go(s, {"p1", "p2"});
     REQUIRE(fire_due_timers(s, 1767225600000 + 10000) == 2);  // one round fires all six ticks
     const std::vector<std::string> expected = {"p1 Tick", "p2 Tick", "p1 Tick", "p2 Tick", "p1 Tick", "p2 Tick"};
     CHECK(pending_commands(s) == expected);
