@@ -704,10 +704,9 @@ std::string expectation_message(const std::string& text, std::size_t where, cons
         if ((looks_like_field || optional_field) && before > 0 && text[before - 1] != ',' && text[before - 1] != '{')
             return "expected ',' between fields or " + message.substr(std::string("expected ").size()) + ", found " +
                    found_at(text, where);
-        if (std::string hint = statement_hint(text, where, word, block); !hint.empty())
-            return message + ", found " + found_at(text, where) + " (" + hint + ")";
-        if (std::string hint = member_hint(word, word_at(text, after), block); !hint.empty())
-            return message + ", found " + found_at(text, where) + " (" + hint + ")";
+        std::string hint = statement_hint(text, where, word, block);
+        if (hint.empty()) hint = member_hint(word, word_at(text, after), block);
+        if (!hint.empty()) return message + ", found " + found_at(text, where) + " (" + hint + ")";
     }
     return message + ", found " + found_at(text, where);
 }
