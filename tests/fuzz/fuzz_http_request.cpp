@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,6 +22,12 @@ namespace {
 
 namespace beast = boost::beast;
 namespace fs = std::filesystem;
+
+// The folder of the run's database, removed when the process exits.
+fs::path& scratch_folder() {
+    static fs::path folder;
+    return folder;
+}
 
 struct Runtime {
     flow::service::Config config;
@@ -37,6 +44,8 @@ struct Runtime {
         fs::path dir = fs::temp_directory_path() / ("flow-fuzz-http-" + std::to_string(::getpid()));
         fs::remove_all(dir);
         fs::create_directories(dir);
+        scratch_folder() = dir;
+        std::atexit([] { fs::remove_all(scratch_folder()); });  // libFuzzer ends its runs with exit()
         flow::DiskReader reader;
         flow::Compilation c = flow::compile({FLOW_SOURCE_DIR "/examples/order_fulfillment.flow"}, reader);
         if (!c.program) __builtin_trap();
