@@ -1046,3 +1046,15 @@ TEST_CASE("a format_time layout written out that could only give an empty string
                      "%x %X %y %Y %z %Z %% %_5d %-m %010Y %^a %#Z %Ec %Oy\"")) == "");
     CHECK(check(body("\"%\" + \"s\"")) == "");
 }
+
+TEST_CASE("durations, numbers and integers are told apart: each literal has its own type") {
+    const std::string vars = "var d: duration = 1h30m var n: number = 3.5 var i: int = 42 var m: duration = 250ms ";
+    CHECK_FALSE(has(check(prelude + "workflow W { key id: string " + vars + "start on A { complete } }"), "error"));
+    // Each given for another type is refused, naming the type it was read as.
+    const std::string wrong = "var d: int = 1h30m var n: int = 3.5 var i: duration = 42 var m: number = 250ms ";
+    const std::string summary = check(prelude + "workflow W { key id: string " + wrong + "start on A { complete } }");
+    CHECK(has(summary, "expected int for variable 'd', got duration"));
+    CHECK(has(summary, "expected int for variable 'n', got number"));
+    CHECK(has(summary, "expected duration for variable 'i', got int"));
+    CHECK(has(summary, "expected number for variable 'm', got duration"));
+}

@@ -131,10 +131,6 @@ TEST_CASE("an unterminated block comment is reported") {
     CHECK(syntax_errors("workflow W { start on A { let x = 1 /* closed */ / 2 /* closed */ complete } }") == "");
 }
 
-TEST_CASE("durations, numbers and integers are told apart") {
-    const char* text = "workflow W { var d: duration = 1h30m var n: number = 3.5 var i: int = 42 var m: duration = 250ms }";
-    CHECK(syntax_errors(text) == "");
-}
 
 TEST_CASE("after if, a record literal needs parentheses so that '{' opens the block") {
     CHECK(syntax_errors("workflow W { start on E { if ready { complete } } }") == "");

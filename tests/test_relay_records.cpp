@@ -134,8 +134,10 @@ TEST_CASE("while the attempts cannot be recorded, the relay hands out no more co
         relay.start();
         const auto began = std::chrono::steady_clock::now();
         relay.wake();
-        for (int waited = 0; waited < 100 && records_tried < 3; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        // The tries come after pauses of 100 and 200 ms (not at the one-second poll).
+        for (int waited = 0; waited < 400 && records_tried < 3; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        // The tries come after pauses of 100 and 200 ms (not at the one-second poll, which would
+        // put the third at two seconds).
+        REQUIRE(records_tried >= 3);
         CHECK(std::chrono::steady_clock::now() - began < std::chrono::milliseconds(1500));
         const int clock_reads_before = clock_reads;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -2588,9 +2588,12 @@ TEST_CASE("an instance is read with its history as of one moment, while events k
     auto started = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "g", "type": "Go", "data": {"id": "k"}})"));
     const std::string id = started["deliveries"][0]["instance"];
     std::atomic<bool> done{false};
+    std::atomic<int> accepted{0};
     std::thread mover([&] {
         for (int n = 0; n < 300; ++n)
-            s.call(beast_http::verb::post, "/v1/events", R"({"id": "m)" + std::to_string(n) + R"(", "type": "Move", "data": {"id": "k"}})");
+            if (s.call(beast_http::verb::post, "/v1/events", R"({"id": "m)" + std::to_string(n) + R"(", "type": "Move", "data": {"id": "k"}})")
+                    .result_int() == 202)
+                ++accepted;
         done = true;
     });
     int reads = 0, torn = 0;
@@ -2609,4 +2612,7 @@ TEST_CASE("an instance is read with its history as of one moment, while events k
     mover.join();
     CHECK(torn == 0);
     CHECK(reads >= 20);
+    // The reads saw an instance that moved all along.
+    CHECK(accepted == 300);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances/" + id))["vars"]["moves"] == 300);
 }

@@ -685,7 +685,9 @@ TEST_CASE("uuid is an RFC 4122 version 4 UUID and advances the counter") {
 TEST_CASE("uuid is reproducible from the instance and the counter") {
     std::uint64_t a = 5, b = 5, other = 5;
     CHECK(uuid_for("order-1", a) == uuid_for("order-1", b));
+    a = 5;  // the same counter: only the instance differs
     CHECK(uuid_for("order-1", a) != uuid_for("order-2", other));
+    CHECK(a == other);
     std::uint64_t empty_instance = 0;
     CHECK(is_v4_uuid(uuid_for("", empty_instance)));
     // Pinned: a stored instance must get the same ids after an upgrade.

@@ -501,7 +501,7 @@ class FaultTest(unittest.TestCase):
     def test_a_command_the_target_never_answers_holds_back_no_other_command_while_it_answers_them(self):
         # One command breaks the target's handler: the connection is reset, every attempt. The
         # target answers every other command at once. Those other commands, posted before and
-        # after it, arrive within a second each, not after its 5 s backoff: the target answers,
+        # after it, arrive well within its 5 s backoff: the target answers,
         # so it is not taken for a silent one.
         def behaviour(path, command, attempt):
             return ("reset", {}) if command["data"]["id"] == "poison" else (200, {})
@@ -525,7 +525,8 @@ class FaultTest(unittest.TestCase):
         for n in range(3, 15):
             post_healthy_and_wait(n)
             time.sleep(0.1)
-        self.assertLess(max(waits), 1.0, [round(w, 2) for w in waits])
+        # Held back, they would wait out the poison's 5 s backoff: 2.5 s is halfway.
+        self.assertLess(max(waits), 2.5, [round(w, 2) for w in waits])
         _, pending = flowd.request("GET", "/v1/outbox?status=pending")
         self.assertEqual([c["type"] for c in pending["commands"]], ["Do"])  # the poison alone, on its own backoff
         self.assertFalse(any("gave no answer to another command" in (c["last_error"] or "")
@@ -534,7 +535,7 @@ class FaultTest(unittest.TestCase):
     def test_a_hanging_target_does_not_hold_up_the_other_targets(self):
         # The silent target holds every request for 10 s, past its 4 s timeout, and its commands
         # come due again every 100 ms while new ones keep coming. Each command to the healthy
-        # target, posted meanwhile, still arrives within a second: no lane waits out the silent
+        # target, posted meanwhile, still arrives well within that timeout: no lane waits out the silent
         # target's timeout before sending it, and the silent target never takes every lane.
         silent = Receiver(lambda path, command, attempt: (time.sleep(10), (200, {}))[1])
         try:
@@ -551,7 +552,8 @@ class FaultTest(unittest.TestCase):
                 flowd.wait_for(lambda: len(self.receiver.commands()) == n + 1, timeout=30, what=f"the healthy target's command {n}")
                 waits.append(time.monotonic() - posted)
                 time.sleep(0.05)
-            self.assertLess(max(waits), 1.0, [round(w, 2) for w in waits])
+            # Held up, one would wait out the silent target's 4 s timeout: 2 s is halfway.
+            self.assertLess(max(waits), 2.0, [round(w, 2) for w in waits])
             self.assertEqual(flowd.request("GET", "/v1/outbox?status=dead")[1]["commands"], [])
         finally:
             silent.close()
