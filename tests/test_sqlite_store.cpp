@@ -396,6 +396,24 @@ TEST_CASE("workflow versions are recorded all or none: one changed under its ver
     CHECK(recorded() == "Alpha 1 a1;Alpha 2 a2-fixed;Beta 1 b1;Beta 2 b2;");
 }
 
+TEST_CASE("a workflow changed under its version is refused at once while another process holds the write lock") {
+    StoreOnDisk db;
+    store::Store& s = *db.store;
+    REQUIRE_FALSE(s.deploy_all({{"Alpha", 1, "a1", "{}", "{}", "t1"}}));
+    Raw raw(db.file);
+    raw.exec("BEGIN IMMEDIATE");  // as another process writing would
+    const auto began = std::chrono::steady_clock::now();
+    auto refused = s.deploy_all({{"Alpha", 1, "a1-edited", "{}", "{}", "t2"}});
+    const auto waited = std::chrono::steady_clock::now() - began;
+    REQUIRE(refused);
+    CHECK(refused->kind == store::StoreError::Kind::Conflict);
+    CHECK(refused->message ==
+          "workflow 'Alpha' version 1 changed since it was deployed (hash a1, now a1-edited): give the changed workflow a new 'version'");
+    // Found by a read, not after the 5 s the write would wait for the lock (it was, before).
+    CHECK(waited < std::chrono::seconds(3));
+    raw.exec("ROLLBACK");
+}
+
 TEST_CASE("a database of a newer schema is refused, untouched") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";

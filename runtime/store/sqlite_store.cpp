@@ -49,6 +49,10 @@ public:
     }
 
     Status deploy_all(const std::vector<Definition>& definitions) override {
+        // A version changed under its number is refused whether or not the database can be
+        // written now: finding it takes a read, which another process's write lock does not
+        // hold up, so a start that would wait for the lock is refused at once.
+        if (auto changed = changed_version(*readers_.lease(), definitions)) return changed;
         std::lock_guard lock(write_mutex_);
         if (auto e = writer_->exec("BEGIN IMMEDIATE")) return e;
         Status failed;
@@ -60,6 +64,23 @@ public:
         return failed;
     }
 
+    static StoreError changed_since_deployed(const Definition& d, const std::string& stored_hash) {
+        return StoreError{StoreError::Kind::Conflict, "workflow '" + d.workflow + "' version " + std::to_string(d.version) +
+                                                          " changed since it was deployed (hash " + stored_hash + ", now " +
+                                                          d.hash + "): give the changed workflow a new 'version'"};
+    }
+
+    // The first definition stored under its name and version with another hash, read on
+    // `reader`. A read that fails finds none: the write that follows reports the trouble.
+    static Status changed_version(Connection& reader, const std::vector<Definition>& definitions) {
+        for (const Definition& d : definitions) {
+            Use find(reader.prepare("SELECT hash FROM workflows WHERE name = ? AND version = ?"));
+            find->bind(1, d.workflow).bind(2, d.version);
+            if (find->step() == SQLITE_ROW && find->text(0) != d.hash) return changed_since_deployed(d, find->text(0));
+        }
+        return std::nullopt;
+    }
+
     // Within deploy_all's transaction.
     Status deploy_one(const Definition& d) {
         Use find(writer_->prepare("SELECT hash FROM workflows WHERE name = ? AND version = ?"));
@@ -67,10 +88,7 @@ public:
         int code = find->step();
         if (code == SQLITE_ROW) {
             if (find->text(0) == d.hash) return std::nullopt;
-            return StoreError{StoreError::Kind::Conflict,
-                              "workflow '" + d.workflow + "' version " + std::to_string(d.version) +
-                                  " changed since it was deployed (hash " + find->text(0) + ", now " + d.hash +
-                                  "): give the changed workflow a new 'version'"};
+            return changed_since_deployed(d, find->text(0));
         }
         if (code != SQLITE_DONE) return find->error(code);
         Use insert(writer_->prepare("INSERT INTO workflows (name, version, hash, ir, sources, deployed_at) VALUES (?, ?, ?, ?, ?, ?)"));
