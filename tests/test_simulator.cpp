@@ -114,6 +114,27 @@ workflow J {
     CHECK(vars["seen"] == json::array({true, true, false}));
 }
 
+TEST_CASE("a json compared inside a list, or looked for with contains, meets times, durations and records in their wire form") {
+    const std::string flow = R"(type Slot { at: time }
+event Seen { id: string, at: json, d: json, slot: json, ms: json }
+workflow Check {
+  key id: string
+  var seen: list<bool> = []
+  start on Seen as s {
+    seen = [s.at == now(), [s.at] == [now()], [[s.at]] == [[now()]], contains([now()], s.at),
+            [s.d] == [1h30m], contains([1h30m], s.d), [s.slot] == [Slot { at: now() }],
+            contains([Slot { at: now() }], s.slot), [s.ms] == [now()], [s.at] != [now()]]
+    complete
+  }
+})";
+    Run run = simulate_text(flow, R"({"id": "e1", "type": "Seen", "time": "2026-01-05T10:00:00Z", "data": {"id": "x", )"
+                                  R"("at": "2026-01-05T10:00:00Z", "d": "1h30m", "slot": {"at": "2026-01-05T10:00:00Z"}, "ms": 1767607200000}})");
+    REQUIRE(run.error.empty());
+    REQUIRE(run.lines.size() == 2);
+    // Before, every comparison inside a list and every contains saw the times as milliseconds.
+    CHECK(run.lines[1]["vars"]["seen"] == json::array({true, true, true, true, true, true, true, true, false, false}));
+}
+
 TEST_CASE("a list literal of mixed elements in a json slot travels as a JSON array, each element in its wire form") {
     const std::string flow = R"(event T { id: string, o: json }
 command Out to sink { id: string, payload: json, many: list<json> }

@@ -147,6 +147,9 @@ void Execution::fit_list_arguments(const ir::Expr& call, std::vector<Value>& arg
     if (!list.is(Type::Kind::List)) return;
     args[1] = fitted(std::move(args[1]), call.arg_types[1], list.element());
     if (call.slot == append) args[0] = fitted(std::move(args[0]), call.arg_types[0], list);
+    // contains([now()], j) with j a json: the list's times are compared as j would hold them.
+    if (call.slot == contains && takes_wire_form(list.element(), call.arg_types[1]))
+        args[0] = codec_.encode(std::move(args[0]), list);
 }
 
 const Value* Execution::place(const ir::Expr& e, Locals& locals) {
@@ -305,10 +308,12 @@ Value Execution::binary(const ir::Expr& e, Locals& locals) {
     using O = ir::Op;
     Value a = eval(e.args[0], locals);
     Value b = eval(e.args[1], locals);
-    if ((e.op == O::Equal || e.op == O::NotEqual) && e.operand_type.required().is(Type::Kind::Json)) {
-        // `j == now()` with j a json: the time compares in its wire form, as j would hold it.
-        a = fitted(std::move(a), e.args[0].type, e.operand_type);
-        b = fitted(std::move(b), e.args[1].type, e.operand_type);
+    if (e.op == O::Equal || e.op == O::NotEqual) {
+        // `j == now()` with j a json: the time compares in its wire form, as j would hold it; so
+        // it does at any depth (`[j] == [now()]`, a list<json> beside a list<time>). Numbers are
+        // not widened: an int and a number compare by exact value.
+        if (takes_wire_form(e.args[0].type, e.operand_type)) a = codec_.encode(std::move(a), e.args[0].type);
+        if (takes_wire_form(e.args[1].type, e.operand_type)) b = codec_.encode(std::move(b), e.args[1].type);
     }
     switch (e.op) {
     case O::Equal:
