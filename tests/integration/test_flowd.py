@@ -208,6 +208,13 @@ class FlowdTest(unittest.TestCase):
         status, answer = flowd.post_event({"id": "x", "type": "Start", "data": {"id": "k", "n": 1}})
         self.assertEqual(status, 202)
         self.assertFalse(answer["duplicate"])
+        # SQL in a valid event's id and key is data like any other: kept as written, and the
+        # tables it names are still there (the same id again is a duplicate, read from the inbox).
+        hostile = {"id": "x'; DROP TABLE inbox;--", "type": "Start", "data": {"id": "k'); DROP TABLE instances;--", "n": 1}}
+        status, answer = flowd.post_event(hostile)
+        self.assertEqual((status, answer["duplicate"]), (202, False), answer)
+        self.assertEqual(flowd.post_event(hostile)[1]["duplicate"], True)
+        self.assertEqual(sorted(i["key"] for i in flowd.instances()), ["k", "k'); DROP TABLE instances;--"])
 
     def test_ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made(self):
         flowd = self.start()
