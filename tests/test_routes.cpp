@@ -2054,14 +2054,24 @@ TEST_CASE("a batch of more events than max_batch_events is refused whole with 41
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].size() == 4);
 }
 
+namespace {
+
+// POST /v1/events with `headers` as given: a name given twice is kept twice.
+http::Response post_event_with_headers(Server& s, const std::vector<std::pair<std::string, std::string>>& headers,
+                                       const std::string& body) {
+    http::Request req{beast_http::verb::post, "/v1/events", 11};
+    for (const auto& [k, v] : headers) req.insert(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    return http::handle(req, *s.services);
+}
+
+}  // namespace
+
 TEST_CASE("a Content-Type given twice is refused with 400, whichever copy would read the body; nothing is taken in") {
     Server s;
     auto call = [&](const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
-        http::Request req{beast_http::verb::post, "/v1/events", 11};
-        for (const auto& [k, v] : headers) req.insert(k, v);  // a repeated name is kept twice
-        req.body() = body;
-        req.prepare_payload();
-        return http::handle(req, *s.services);
+        return post_event_with_headers(s, headers, body);
     };
     const std::string structured =
         R"({"specversion": "1.0", "source": "/t", "id": "c1", "type": "Go", "data": {"id": "a", "n": 1}})";
@@ -2075,6 +2085,61 @@ TEST_CASE("a Content-Type given twice is refused with 400, whichever copy would 
     }
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());
     CHECK(call({{"Content-Type", "application/cloudevents+json"}}, structured).result_int() == 202);
+}
+
+TEST_CASE("a ce- header given twice refuses a binary-mode event only; plain and structured events do not read those headers") {
+    Server s;
+    auto call = [&](const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+        return post_event_with_headers(s, headers, body);
+    };
+    const std::vector<std::pair<std::string, std::string>> binary = {
+        {"Content-Type", "application/json"}, {"ce-specversion", "1.0"}, {"ce-id", "b1"}, {"ce-type", "Go"}, {"CE-ID", "b2"}};
+    auto refused = call(binary, R"({"id": "a", "n": 1})");
+    CHECK(refused.result_int() == 400);
+    CHECK(s.body_of(refused)["error"] == "the header ce-id is given more than once: a CloudEvents attribute has one value");
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].empty());
+    // A plain event with a tracing extension repeated, and a structured one repeating its id as
+    // two headers: neither reads them (both were refused).
+    auto plain = call({{"Content-Type", "application/json"}, {"ce-traceparent", "a"}, {"ce-traceparent", "b"}},
+                      R"({"id": "p1", "type": "Go", "data": {"id": "p", "n": 1}})");
+    CHECK(plain.result_int() == 202);
+    auto structured = call({{"Content-Type", "application/cloudevents+json"}, {"ce-id", "a"}, {"CE-ID", "b"}},
+                           R"({"specversion": "1.0", "source": "/t", "id": "s1", "type": "Go", "data": {"id": "s", "n": 1}})");
+    CHECK(structured.result_int() == 202);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].size() == 2);
+}
+
+TEST_CASE("a binary-mode event's Content-Type is its data's: anything but JSON is refused with 400, none at all is JSON") {
+    const std::map<std::string, std::string> attributes = {{"ce-specversion", "1.0"}, {"ce-id", "b1"}, {"ce-type", "T"}};
+    for (const char* type : {"text/plain", "application/xml", "text/plain; charset=utf-8", "application/octet-stream"}) {
+        INFO(type);
+        auto refused = http::read_events(type, attributes, R"({"n": 1})");
+        REQUIRE(std::holds_alternative<http::InputError>(refused));
+        CHECK(std::get<http::InputError>(refused).status == 400);
+        CHECK(std::get<http::InputError>(refused).message.starts_with("a binary-mode CloudEvent's data must be JSON, and its Content-Type says "));
+    }
+    CHECK(std::get<http::InputError>(http::read_events("text/plain", attributes, "{}")).message ==
+          "a binary-mode CloudEvent's data must be JSON, and its Content-Type says text/plain: send it as application/json");
+    for (const char* type : {"application/json", "Application/JSON; charset=utf-8", "application/vnd.acme+json", ""}) {
+        INFO(type);
+        auto read = http::read_events(type, attributes, R"({"n": 1})");
+        REQUIRE(std::holds_alternative<http::EventsInput>(read));
+        CHECK(std::get<http::EventsInput>(read).events.at(0).data == json({{"n", 1}}));
+    }
+}
+
+TEST_CASE("a batch of too many events is 413 even when it also nests too deep, as 413 comes before 400") {
+    std::string deep_batch = R"([{"specversion": "1.0", "id": "d", "type": "T", "data": )" + std::string(70, '[') + std::string(70, ']') + "}";
+    for (int i = 0; i < 3; ++i) deep_batch += R"(, {"specversion": "1.0", "id": "x, [y]", "type": "T", "data": {"a": [1, 2]}})";
+    deep_batch += "]";
+    auto refused = http::read_events("application/cloudevents-batch+json", {}, deep_batch, 2);
+    REQUIRE(std::holds_alternative<http::InputError>(refused));
+    CHECK(std::get<http::InputError>(refused).status == 413);
+    CHECK(std::get<http::InputError>(refused).message == "a batch holds at most 2 events (max_batch_events), and this one holds 4: send it in parts");
+    // Within the cap, the depth is what is wrong.
+    auto deep = http::read_events("application/cloudevents-batch+json", {}, deep_batch, 4);
+    REQUIRE(std::holds_alternative<http::InputError>(deep));
+    CHECK(std::get<http::InputError>(deep).status == 400);
 }
 
 TEST_CASE("whether a refused event's id was accepted before is looked up off the connection's thread") {

@@ -58,6 +58,34 @@ bool nested_deeper_than(const std::string& text, int limit) {
     return false;
 }
 
+// The elements of the JSON array `text` holds, counted by the commas at its top level without
+// reading them: for a batch too deep to be read, whose size decides first (413 before 400).
+std::size_t top_level_elements(const std::string& text) {
+    int depth = 0;
+    bool in_string = false, any = false;
+    std::size_t commas = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (depth == 1 && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ']') any = true;
+        if (c == '"') in_string = true;
+        else if (c == '{' || c == '[') ++depth;
+        else if (c == '}' || c == ']') --depth;
+        else if (c == ',' && depth == 1) ++commas;
+    }
+    return any ? commas + 1 : 0;
+}
+
+// Whether a media type (lower case, without parameters) is JSON: application/json or a
+// structured suffix +json (RFC 6839).
+bool is_json_media(const std::string& media) {
+    return media == "application/json" || (media.size() > 5 && media.ends_with("+json"));
+}
+
 // Takes the data out of `j` (a document read for this event alone) rather than copying it.
 std::variant<service::IncomingEvent, InputError> event_from_object(json& j, const std::string& where) {
     if (!j.is_object()) return InputError{400, where + "is not an event: expected a JSON object"};
@@ -174,12 +202,17 @@ std::variant<service::IncomingEvent, InputError> cloudevent_from_object(json& j,
 
 std::variant<EventsInput, InputError> read_events(const std::string& content_type,
                                                   const std::map<std::string, std::string>& headers,
-                                                  const std::string& body, std::size_t max_batch_events, int max_depth) {
-    if (nested_deeper_than(body, max_depth))
-        return InputError{400, "the body nests JSON deeper than " + std::to_string(max_depth) + " levels"};
+                                                  const std::string& body, std::size_t max_batch_events, int max_depth,
+                                                  const std::string& repeated_attribute) {
     std::string media = content_type.substr(0, content_type.find(';'));
     while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();  // OWS: space or tab
     for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (nested_deeper_than(body, max_depth)) {
+        if (media == "application/cloudevents-batch+json" && top_level_elements(body) > max_batch_events)
+            return InputError{413, "a batch holds at most " + std::to_string(max_batch_events) + " events (max_batch_events), and this one holds " +
+                                       std::to_string(top_level_elements(body)) + ": send it in parts"};
+        return InputError{400, "the body nests JSON deeper than " + std::to_string(max_depth) + " levels"};
+    }
 
     EventsInput input;
     // The mode, as the CloudEvents HTTP binding (3) has a receiver tell it: a CloudEvents media
@@ -197,6 +230,13 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     }
     if (binary) {
         // Binary mode: the attributes are headers, the body is the data.
+        if (!repeated_attribute.empty())
+            return InputError{400, "the header " + repeated_attribute + " is given more than once: a CloudEvents attribute has one value"};
+        // The Content-Type is the data's (datacontenttype): data of another kind is not read as
+        // JSON on the chance that it parses. None at all is taken for JSON.
+        if (!media.empty() && !is_json_media(media))
+            return InputError{400, "a binary-mode CloudEvent's data must be JSON, and its Content-Type says " + media +
+                                       ": send it as application/json"};
         auto read = binary_attributes(headers);
         if (auto* e = std::get_if<InputError>(&read)) return *e;
         json attributes = std::move(std::get<json>(read));

@@ -23,11 +23,16 @@ struct EventsInput {
     bool batch = false;
 };
 
+// How deep an event's JSON may nest.
+inline constexpr int max_event_depth = 64;
+
 // `headers` are lower-case names. A batch of more than `max_batch_events` events is refused
-// (413), and so is JSON nested deeper than `max_depth` (400).
+// (413), and so is JSON nested deeper than `max_depth` (400). `repeated_attribute` names a `ce-`
+// header the request gives more than once, which refuses it in binary mode only, where the
+// headers are the event's attributes (400).
 std::variant<EventsInput, InputError> read_events(const std::string& content_type,
                                                   const std::map<std::string, std::string>& headers,
                                                   const std::string& body, std::size_t max_batch_events = SIZE_MAX,
-                                                  int max_depth = 64);
+                                                  int max_depth = max_event_depth, const std::string& repeated_attribute = "");
 
 }  // namespace flow::http

@@ -18,11 +18,12 @@ using nlohmann::json;
 namespace {
 
 // The headers an event's ingest reads (a binary-mode CloudEvent's `ce-` attributes and the
-// `webhook-` signature), by lower-case name; the others are not copied. `repeated` gets the
-// first `ce-` header, or Content-Type, given more than once: an attribute has one value, a
-// request one media type; `repeated_signature` the first `webhook-` one: which copy would be
-// checked is not guessed at.
-std::map<std::string, std::string> event_headers(const Request& req, std::string& repeated, std::string& repeated_signature) {
+// `webhook-` signature), by lower-case name; the others are not copied. What is given more than
+// once is told: Content-Type (a request has one media type), the first `ce-` header (in binary
+// mode an attribute, which has one value) and the first `webhook-` one (which copy would be
+// checked is not guessed at).
+std::map<std::string, std::string> event_headers(const Request& req, bool& content_type_repeated, std::string& repeated_attribute,
+                                                 std::string& repeated_signature) {
     std::map<std::string, std::string> out;
     for (const auto& field : req) {
         const std::string_view name = field.name_string();
@@ -31,13 +32,13 @@ std::map<std::string, std::string> event_headers(const Request& req, std::string
         };
         if (field.name() == beast_http::field::content_type) {
             // It decides how the body is read: which of two copies the sender meant is not guessed.
-            if (req.count(beast_http::field::content_type) > 1 && repeated.empty()) repeated = "content-type";
+            if (req.count(beast_http::field::content_type) > 1) content_type_repeated = true;
             continue;
         }
         if (!starts("ce-") && !starts("webhook-")) continue;
         std::string lower(name);
         for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (out.count(lower) && starts("ce-") && repeated.empty()) repeated = lower;
+        if (out.count(lower) && starts("ce-") && repeated_attribute.empty()) repeated_attribute = lower;
         if (out.count(lower) && (lower == "webhook-id" || lower == "webhook-timestamp" || lower == "webhook-signature") &&
             repeated_signature.empty())
             repeated_signature = lower;
@@ -46,12 +47,9 @@ std::map<std::string, std::string> event_headers(const Request& req, std::string
     return out;
 }
 
-// The refusal of a header `event_headers` found repeated.
-std::string repeated_header_message(const std::string& header) {
-    if (header == "content-type")
-        return "the header content-type is given more than once: a request has one media type, which says how its body is read";
-    return "the header " + header + " is given more than once: a CloudEvents attribute has one value";
-}
+// The refusal of a Content-Type given twice.
+constexpr const char* repeated_content_type_message =
+    "the header content-type is given more than once: a request has one media type, which says how its body is read";
 
 // The 202 for events handled (or found handled before): one result, or a list for a batch.
 Response accepted(const std::vector<service::EventResult>& results, bool batch, std::chrono::steady_clock::time_point started,
@@ -306,17 +304,19 @@ void write_events(const std::shared_ptr<Ingest>& ingest, const Reply& reply, Ser
 
 void post_events(const Request& req, Services& s, Reply reply) {
     const auto started = std::chrono::steady_clock::now();
-    std::string repeated_header, repeated_signature_header;
-    auto headers = event_headers(req, repeated_header, repeated_signature_header);
+    bool content_type_repeated = false;
+    std::string repeated_attribute, repeated_signature_header;
+    auto headers = event_headers(req, content_type_repeated, repeated_attribute, repeated_signature_header);
     std::string message_digest;  // of a signed message
     if (auto refusal = signature_refusal(req, headers, repeated_signature_header, s, message_digest)) {
         s.metrics.event("rejected_401");
         return reply(std::move(*refusal));
     }
     const Refuser refuse{message_digest, reply, s, headers["webhook-id"], req.version()};
-    if (!repeated_header.empty())
-        return refuse("rejected_400", error_response(400, repeated_header_message(repeated_header), req.version()), unreadable_digest, "");
-    auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body(), s.config.max_batch_events);
+    if (content_type_repeated)
+        return refuse("rejected_400", error_response(400, repeated_content_type_message, req.version()), unreadable_digest, "");
+    auto input = read_events(std::string(req[beast_http::field::content_type]), headers, req.body(), s.config.max_batch_events,
+                             max_event_depth, repeated_attribute);
     if (auto* e = std::get_if<InputError>(&input)) {
         json body = {{"error", e->message}};
         if (e->index >= 0) body["index"] = e->index;
