@@ -324,7 +324,9 @@ void Checker::report_unused() {
         }
     }
     std::vector<bool> has_workflow(loaded_.files.size(), false);
+    // A workflow refused as a duplicate counts: the file holds one, whose uses were checked.
     for (const auto& [syntax, file] : workflow_syntax_) has_workflow[static_cast<std::size_t>(file)] = true;
+    for (const auto& [syntax, file] : refused_workflow_syntax_) has_workflow[static_cast<std::size_t>(file)] = true;
     for (const auto& [name, declared] : declared_) {
         if (declared.used || declared.kind != Declared::Kind::Record) continue;
         if (!has_workflow[static_cast<std::size_t>(declared.file)]) continue;

@@ -221,6 +221,7 @@ private:
         return Span{source, node.id_first, end};
     }
     ir::Position position(const boost::spirit::x3::position_tagged& node, int file) const;
+    ir::Position position_at(int offset, int file) const;
     const Source& source(int file) const { return *loaded_.files[file].source; }
 
     const LoadedProgram& loaded_;

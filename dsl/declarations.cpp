@@ -34,7 +34,11 @@ const std::map<std::string, Type>& primitive_types() {
 }  // namespace
 
 ir::Position Checker::position(const boost::spirit::x3::position_tagged& node, int file) const {
-    LineColumn at = source(file).locate(static_cast<std::size_t>(std::max(node.id_first, 0)));
+    return position_at(node.id_first, file);
+}
+
+ir::Position Checker::position_at(int offset, int file) const {
+    LineColumn at = source(file).locate(static_cast<std::size_t>(std::max(offset, 0)));
     return {at.line, at.column};
 }
 
@@ -280,8 +284,9 @@ void Checker::resolve_record_fields() {
                 }
                 if (type.is(Type::Kind::Record) && !field.optional)
                     required_record_fields_[record.name].push_back({field.name.text, type.record_name(), span(field.type, file)});
-                if (type.is(Type::Kind::Record)) {
-                    const ir::Record* inner = program_.record(type.record_name());
+                // `e: SomeEvent?` is `e?: SomeEvent`: refused alike.
+                if (const Type bare = type.required(); bare.is(Type::Kind::Record)) {
+                    const ir::Record* inner = program_.record(bare.record_name());
                     if (inner && inner->kind != ir::Record::Kind::Type)
                         diagnostics_.error(span(field.type, file), "a field's type must be a 'type', not the " +
                                                                        std::string(kind_word(inner->kind)) + " '" +

@@ -525,8 +525,6 @@ std::string found_at(const std::string& text, std::size_t offset) {
     return "'" + std::string(1, static_cast<char>(c)) + "'";
 }
 
-std::size_t skip_blank(const std::string& text, std::size_t at);
-
 }  // namespace
 
 // Describes the innermost block still open at `offset`, for "expected '}' to close …".
@@ -536,24 +534,6 @@ std::string describe_open_block(const std::string& text, std::size_t offset);
 std::string keyword_before_open_block(const std::string& text, std::size_t offset);
 
 namespace {
-
-std::size_t skip_blank(const std::string& text, std::size_t at) {
-    while (at < text.size()) {
-        if (std::isspace(static_cast<unsigned char>(text[at]))) {
-            ++at;
-        } else if (text.compare(at, 2, "//") == 0) {
-            at = text.find('\n', at);
-            if (at == std::string::npos) return text.size();
-        } else if (text.compare(at, 2, "/*") == 0) {
-            std::size_t end = text.find("*/", at + 2);
-            if (end == std::string::npos) return at;  // unterminated: reported by the parser
-            at = end + 2;
-        } else {
-            break;
-        }
-    }
-    return at;
-}
 
 std::string word_at(const std::string& text, std::size_t offset) {
     std::size_t end = offset;

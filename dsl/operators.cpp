@@ -2,6 +2,7 @@
 // value where a type is expected.
 #include "dsl/checker.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <utility>
@@ -31,13 +32,21 @@ bool is_minimum_int_magnitude(const ast::Postfix& p) {
     return literal && p.suffixes.empty() && literal->digits == "9223372036854775808";
 }
 
+// Where `u`'s prefix operator `index` starts: they are written one after another from the
+// start of `u`, with white space or comments between (`not -x`, `- /* c */ -x`).
+int prefix_operator_offset(std::string_view text, const ast::Unary& u, std::size_t index) {
+    std::size_t at = static_cast<std::size_t>(std::max(u.id_first, 0));
+    for (std::size_t k = 0; k < index; ++k) at = skip_blank(text, at + u.operators[k].size());
+    return static_cast<int>(at);
+}
+
 // Folds the flat operator chain of an ast::Expression by precedence (precedence climbing).
 class ExpressionFolder {
 public:
     ExpressionFolder(const ast::Expression& e, std::function<ir::Expr(const ast::Unary&, std::size_t)> operand_at_prefix,
                      std::function<ir::Expr(const std::string&, ir::Expr, ir::Expr, const ast::Operation&)> combine,
-                     std::function<ir::Expr(ir::Expr, const ast::Unary&)> apply_not,
-                     std::function<ir::Expr(ir::Expr, const ast::Unary&)> apply_minus,
+                     std::function<ir::Expr(ir::Expr, const ast::Unary&, std::size_t)> apply_not,
+                     std::function<ir::Expr(ir::Expr, const ast::Unary&, std::size_t)> apply_minus,
                      std::function<ir::Expr(const ast::Unary&)> minimum_int)
         : e_(e), operand_(std::move(operand_at_prefix)), combine_(std::move(combine)),
           not_(std::move(apply_not)), minus_(std::move(apply_minus)), minimum_int_(std::move(minimum_int)) {}
@@ -53,9 +62,9 @@ private:
     ir::Expr operand(std::size_t& i, std::size_t prefix) {
         const ast::Unary& u = unary_at(i);
         if (prefix < u.operators.size()) {
-            if (u.operators[prefix] == "not") return not_(climb(i, prefix + 1, not_precedence + 1), u);
+            if (u.operators[prefix] == "not") return not_(climb(i, prefix + 1, not_precedence + 1), u, prefix);
             if (prefix + 1 == u.operators.size() && is_minimum_int_magnitude(u.operand)) return minimum_int_(u);
-            return minus_(operand(i, prefix + 1), u);
+            return minus_(operand(i, prefix + 1), u, prefix);
         }
         return operand_(u, prefix);
     }
@@ -76,8 +85,8 @@ private:
     const ast::Expression& e_;
     std::function<ir::Expr(const ast::Unary&, std::size_t)> operand_;
     std::function<ir::Expr(const std::string&, ir::Expr, ir::Expr, const ast::Operation&)> combine_;
-    std::function<ir::Expr(ir::Expr, const ast::Unary&)> not_;
-    std::function<ir::Expr(ir::Expr, const ast::Unary&)> minus_;
+    std::function<ir::Expr(ir::Expr, const ast::Unary&, std::size_t)> not_;
+    std::function<ir::Expr(ir::Expr, const ast::Unary&, std::size_t)> minus_;
     std::function<ir::Expr(const ast::Unary&)> minimum_int_;
 };
 
@@ -113,31 +122,32 @@ ir::Expr Checker::expression(const ast::Expression& e, Scope& scope) {
             result.position = position(at, file);
             return result;
         },
-        [&](ir::Expr operand, const ast::Unary& u) {
+        [&](ir::Expr operand, const ast::Unary& u, std::size_t prefix) {
             if (operand.type.is_error()) return operand;
+            const int at = prefix_operator_offset(source(file).text(), u, prefix);
             if (!operand.type.is(Type::Kind::Bool)) {
-                diagnostics_.error(Span{&source(file), u.id_first, u.id_first + 3},
-                                   "'not' needs a bool, got " + operand.type.to_string());
+                diagnostics_.error(Span{&source(file), at, at + 3}, "'not' needs a bool, got " + operand.type.to_string());
                 return typed_error(operand.position);
             }
             ir::Expr out;
             out.op = ir::Op::Not;
             out.type = Type::boolean();
-            out.position = position(u, file);
+            out.position = position_at(at, file);
             out.args.push_back(std::move(operand));
             return out;
         },
-        [&](ir::Expr operand, const ast::Unary& u) {
+        [&](ir::Expr operand, const ast::Unary& u, std::size_t prefix) {
             if (operand.type.is_error()) return operand;
+            const int at = prefix_operator_offset(source(file).text(), u, prefix);
             ir::Expr out;
             out.type = operand.type;
-            out.position = position(u, file);
+            out.position = position_at(at, file);
             switch (operand.type.kind()) {
             case Type::Kind::Int: out.op = ir::Op::NegateInt; break;
             case Type::Kind::Number: out.op = ir::Op::NegateNumber; break;
             case Type::Kind::Duration: out.op = ir::Op::NegateDuration; break;
             default:
-                diagnostics_.error(Span{&source(file), u.id_first, u.id_first + 1},
+                diagnostics_.error(Span{&source(file), at, at + 1},
                                    "unary '-' needs an int, number or duration, got " + operand.type.to_string());
                 return typed_error(operand.position);
             }

@@ -1,6 +1,7 @@
 #include "dsl/source.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace flow {
 
@@ -45,6 +46,24 @@ std::string_view Source::line(int number) const {
     if (end > begin && text_[end - 1] == '\r') --end;
     if (number == 1 && has_byte_order_mark(text_)) begin = std::min<std::size_t>(3, end);
     return std::string_view(text_).substr(begin, end - begin);
+}
+
+std::size_t skip_blank(std::string_view text, std::size_t at) {
+    while (at < text.size()) {
+        if (std::isspace(static_cast<unsigned char>(text[at]))) {
+            ++at;
+        } else if (text.compare(at, 2, "//") == 0) {
+            at = text.find('\n', at);
+            if (at == std::string_view::npos) return text.size();
+        } else if (text.compare(at, 2, "/*") == 0) {
+            std::size_t end = text.find("*/", at + 2);
+            if (end == std::string_view::npos) return at;  // unterminated: reported by the parser
+            at = end + 2;
+        } else {
+            break;
+        }
+    }
+    return at;
 }
 
 }  // namespace flow

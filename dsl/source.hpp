@@ -17,6 +17,9 @@ struct LineColumn {
 bool has_byte_order_mark(std::string_view text);
 // The number of code points in UTF-8 text (each byte that is not a continuation byte starts one).
 std::size_t count_code_points(std::string_view utf8);
+// The first offset from `at` that is neither white space nor a comment (`// …`, `/* … */`); an
+// unterminated `/*` stops it at the comment.
+std::size_t skip_blank(std::string_view text, std::size_t at);
 
 class Source {
 public:

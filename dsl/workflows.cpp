@@ -303,8 +303,14 @@ void Checker::workflow_handlers_and_states(const ast::Workflow& syntax, int file
             has_cancel = true;
             w.on_cancel = body_only(cancel->body, Scope::Context::Cancel, w, file, span(*cancel, file));
         } else if (const auto* s = boost::get<ast::State>(&member)) {
-            if (!states_seen.insert(s->name.text).second) continue;
-            state(*s, w, file, w.states[static_cast<std::size_t>(w.state_index(s->name.text))]);
+            if (states_seen.insert(s->name.text).second) {
+                state(*s, w, file, w.states[static_cast<std::size_t>(w.state_index(s->name.text))]);
+            } else {
+                // Refused at its second name; its body is still checked, so that its own errors
+                // show too, into a state that is then dropped.
+                ir::State refused;
+                state(*s, w, file, refused);
+            }
         }
     }
     check_shadowing(starts, file, ("workflow '" + w.name + "'").c_str());

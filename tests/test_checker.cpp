@@ -996,6 +996,17 @@ TEST_CASE("each named error at its place: correlation, duplicate members, bindin
          "4:55: error: unary '-' needs an int, number or duration, got string"},
         {"type T { e: B }\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
          "4:13: error: a field's type must be a 'type', not the event 'B'"},
+        {"type T { e: B? }\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
+         "4:13: error: a field's type must be a 'type', not the event 'B'"},  // as e?: B (it passed)
+        {"type T { e?: C }\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
+         "4:14: error: a field's type must be a 'type', not the command 'C'"},
+        // Stacked prefix operators: each error at its own operator (both were at the first).
+        {"workflow W { key id: string start on A as a { let x = not -true goto S } state S { on B { complete } } }",
+         "4:59: error: unary '-' needs an int, number or duration, got bool"},
+        {"workflow W { key id: string start on A as a { let x = - not a.n goto S } state S { on B { complete } } }",
+         "4:57: error: 'not' needs a bool, got int"},
+        {"workflow W { key id: string start on A as a { let x = - /* c */ - \"s\" goto S } state S { on B { complete } } }",
+         "4:65: error: unary '-' needs an int, number or duration, got string"},
         {"type T { e: list<int, int> }\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
          "4:13: error: 'list' takes one element type: list<T>"},
         {"/* a /* b */ c */\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
@@ -1057,4 +1068,25 @@ TEST_CASE("durations, numbers and integers are told apart: each literal has its 
     CHECK(has(summary, "expected int for variable 'n', got number"));
     CHECK(has(summary, "expected duration for variable 'i', got int"));
     CHECK(has(summary, "expected number for variable 'm', got duration"));
+}
+
+TEST_CASE("a state declared twice has its second body checked too, and what it uses counts as used") {
+    const std::string summary = check("event A { id: string }\nevent B { ref: string }\n"
+                                      "workflow W {\n  key id: string\n  start on A { goto S }\n  state S { on A { complete } }\n"
+                                      "  state S { on B { goto Nowhere } }\n}");
+    CHECK(has(summary, "7:9: error: duplicate state 'S': it is declared twice"));
+    CHECK(has(summary, "unknown state 'Nowhere'"));         // unseen before
+    CHECK(has(summary, "7:16: error: event 'B' cannot be correlated"));
+    CHECK_FALSE(has(summary, "unused event 'B'"));         // it was told unused
+}
+
+TEST_CASE("a file whose only workflow is refused as a duplicate still gets its unused-declaration warnings") {
+    const std::map<std::string, std::string> files = {
+        {"a.flow", "event A { id: string }\nworkflow W { key id: string start on A { complete } }\n"},
+        {"b.flow", "event B { id: string }\nevent Unused { id: string }\nworkflow W { key id: string start on B { complete } }\n"},
+    };
+    const std::string found = test::summary(compile_sources(files));
+    CHECK(has(found, "3:10: error: duplicate workflow 'W'"));
+    CHECK(has(found, "2:7: warning: unused event 'Unused': it is declared but never used"));  // it had none
+    CHECK_FALSE(has(found, "unused event 'B'"));  // the refused workflow's uses count
 }
