@@ -226,7 +226,16 @@ Checker::VarSyntax Checker::var_initializers(const ast::Workflow& syntax, int fi
     VarSyntax var_syntax;
     for (const ast::WorkflowMember& member : syntax.members) {
         const auto* var = boost::get<ast::Var>(&member);
-        if (!var || var_syntax.count(var->name.text)) continue;
+        if (!var) continue;
+        if (var_syntax.count(var->name.text)) {
+            // Refused at its name as declared twice; its type and initializer are still checked,
+            // seeing the variables declared before it, so that their own errors show too.
+            init.visible_vars = static_cast<int>(var_syntax.size());
+            const Type type = resolve_type(var->type, file);
+            (void)coerce(expression_as(var->initializer, type, init), type, span(var->initializer, file),
+                         "variable '" + var->name.text + "'");
+            continue;
+        }
         var_syntax[var->name.text] = var;
         int v = w.var_index(var->name.text);
         if (v < 0) continue;

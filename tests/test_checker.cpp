@@ -1090,3 +1090,11 @@ TEST_CASE("a file whose only workflow is refused as a duplicate still gets its u
     CHECK(has(found, "2:7: warning: unused event 'Unused': it is declared but never used"));  // it had none
     CHECK_FALSE(has(found, "unused event 'B'"));  // the refused workflow's uses count
 }
+
+TEST_CASE("a variable declared twice has its second type and initializer checked too") {
+    const std::string summary = check("event A { id: string }\nworkflow W {\n  key id: string\n  var x: int = 1\n"
+                                      "  var x: int = \"s\" + 1\n  var y: Nope = null\n  var y: Nada? = null\n  start on A { complete }\n}");
+    CHECK(has(summary, "5:7: error: duplicate variable 'x': it is declared twice"));
+    CHECK(has(summary, "5:20: error: operator '+' cannot combine string and int"));  // unseen before
+    CHECK(has(summary, "unknown type 'Nada'"));
+}
