@@ -80,6 +80,11 @@ std::size_t top_level_elements(const std::string& text) {
     return any ? commas + 1 : 0;
 }
 
+InputError too_large_batch(std::size_t events, std::size_t max_batch_events) {
+    return InputError{413, "a batch holds at most " + std::to_string(max_batch_events) + " events (max_batch_events), and this one holds " +
+                               std::to_string(events) + ": send it in parts"};
+}
+
 // Whether a media type (lower case, without parameters) is JSON: application/json or a
 // structured suffix +json (RFC 6839).
 bool is_json_media(const std::string& media) {
@@ -207,10 +212,10 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     std::string media = content_type.substr(0, content_type.find(';'));
     while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();  // OWS: space or tab
     for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool batched = media == "application/cloudevents-batch+json";
     if (nested_deeper_than(body, max_depth)) {
-        if (media == "application/cloudevents-batch+json" && top_level_elements(body) > max_batch_events)
-            return InputError{413, "a batch holds at most " + std::to_string(max_batch_events) + " events (max_batch_events), and this one holds " +
-                                       std::to_string(top_level_elements(body)) + ": send it in parts"};
+        if (const std::size_t events = batched ? top_level_elements(body) : 0; events > max_batch_events)
+            return too_large_batch(events, max_batch_events);
         return InputError{400, "the body nests JSON deeper than " + std::to_string(max_depth) + " levels"};
     }
 
@@ -220,7 +225,6 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     // otherwise a `ce-specversion` header means binary mode; otherwise a plain event. A body
     // labelled structured that has no `specversion` of its own, under `ce-` headers, is taken
     // as binary mode's data all the same.
-    const bool batched = media == "application/cloudevents-batch+json";
     bool structured = media == "application/cloudevents+json";
     bool binary = !batched && headers.count("ce-specversion") != 0;  // an empty one too: then refused for it
     if (binary && structured) {
@@ -258,9 +262,7 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     if (batched) {
         if (!document.is_array()) return InputError{400, "a batch is a JSON array of CloudEvents"};
         input.batch = true;  // it may be empty (3.3.2): then nothing is written and `[]` answers
-        if (document.size() > max_batch_events)
-            return InputError{413, "a batch holds at most " + std::to_string(max_batch_events) + " events (max_batch_events), and this one holds " +
-                                       std::to_string(document.size()) + ": send it in parts"};
+        if (document.size() > max_batch_events) return too_large_batch(document.size(), max_batch_events);
         for (std::size_t i = 0; i < document.size(); ++i) {
             auto event = cloudevent_from_object(document[i], "event " + std::to_string(i) + " of the batch ");
             if (auto* e = std::get_if<InputError>(&event)) {
