@@ -38,29 +38,16 @@ std::variant<json, InputError> parse_body(const std::string& body) {
     }
 }
 
-// The nesting depth of a JSON text, counted outside strings; stops counting past the limit.
-bool nested_deeper_than(const std::string& text, int limit) {
-    int depth = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\') ++i;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > limit) return true;
-        } else if (c == '}' || c == ']') {
-            --depth;
-        }
-    }
-    return false;
-}
+// What one pass over a JSON text finds without reading it: whether it nests deeper than a
+// limit, and how many elements the array at its top holds (the commas at depth 1, plus one),
+// so that a batch too deep to be read is still counted (413 comes before 400).
+struct JsonOutline {
+    bool deeper_than_limit = false;
+    std::size_t top_level_elements = 0;
+};
 
-// The elements of the JSON array `text` holds, counted by the commas at its top level without
-// reading them: for a batch too deep to be read, whose size decides first (413 before 400).
-std::size_t top_level_elements(const std::string& text) {
+JsonOutline outline_of(const std::string& text, int limit) {
+    JsonOutline outline;
     int depth = 0;
     bool in_string = false, any = false;
     std::size_t commas = 0;
@@ -73,11 +60,12 @@ std::size_t top_level_elements(const std::string& text) {
         }
         if (depth == 1 && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ']') any = true;
         if (c == '"') in_string = true;
-        else if (c == '{' || c == '[') ++depth;
+        else if (c == '{' || c == '[') outline.deeper_than_limit |= ++depth > limit;
         else if (c == '}' || c == ']') --depth;
         else if (c == ',' && depth == 1) ++commas;
     }
-    return any ? commas + 1 : 0;
+    outline.top_level_elements = any ? commas + 1 : 0;
+    return outline;
 }
 
 InputError too_large_batch(std::size_t events, std::size_t max_batch_events) {
@@ -213,9 +201,8 @@ std::variant<EventsInput, InputError> read_events(const std::string& content_typ
     while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();  // OWS: space or tab
     for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     const bool batched = media == "application/cloudevents-batch+json";
-    if (nested_deeper_than(body, max_depth)) {
-        if (const std::size_t events = batched ? top_level_elements(body) : 0; events > max_batch_events)
-            return too_large_batch(events, max_batch_events);
+    if (const JsonOutline outline = outline_of(body, max_depth); outline.deeper_than_limit) {
+        if (batched && outline.top_level_elements > max_batch_events) return too_large_batch(outline.top_level_elements, max_batch_events);
         return InputError{400, "the body nests JSON deeper than " + std::to_string(max_depth) + " levels"};
     }
 
