@@ -226,6 +226,15 @@ class FaultTest(unittest.TestCase):
         with self.receiver.lock:
             self.receiver.attempts.clear()
             target["up"] = True
+        # The relay hands out nothing new while its records fail, and tries to record again after
+        # a pause that doubles up to 10 s: the first command may come that late on a busy host
+        # (a fixed 5 s wait then saw none). Once one has come, 5 s more would show repeats.
+        deadline = time.time() + 25
+        while time.time() < deadline:
+            with self.receiver.lock:
+                if self.receiver.attempts:
+                    break
+            time.sleep(0.1)
         time.sleep(5)
         with self.receiver.lock:
             sent_more_than_once = {command: n for command, n in self.receiver.attempts.items() if n > 1}
