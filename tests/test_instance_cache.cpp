@@ -89,8 +89,9 @@ TEST_CASE("the instance cache: taking removes, and past its capacity the least r
     CHECK(cache.bytes() == 10);
     CHECK(cache.take("c")->instance.id == "4");
     CHECK(cache.bytes() == 0);
-    CHECK(cache.hits() == 2);
-    CHECK(cache.misses() == 2);
+    CHECK(cache.counts().hits == 2);
+    CHECK(cache.counts().misses == 2);
+    CHECK(cache.counts().entries == 0);
 
     store::InstanceCache none(0);
     none.put("a", instance("1", "a", "x"), 10);
@@ -192,18 +193,22 @@ TEST_CASE("a transaction reads through the cache what the database holds") {
     }
 
     SUBCASE("another connection's write is seen, not the cached state") {
-        CHECK(db.committed_var("k1") == "v1");  // cached now
         {
             auto tx = db.begin();
             db.save(*tx, instance("i-k1", "k1", "cached"), false);
             REQUIRE_FALSE(tx->commit());
         }
+        const store::InstanceCacheCounts before = db.store->instance_cache_counts();
+        CHECK(before.entries == 1);
         sqlite3* raw = nullptr;
         REQUIRE(sqlite3_open(db.file.c_str(), &raw) == SQLITE_OK);
         REQUIRE(sqlite3_exec(raw, "UPDATE instances SET vars = '[\"by hand\"]' WHERE id = 'i-k1'", nullptr, nullptr, nullptr) ==
                 SQLITE_OK);
         sqlite3_close(raw);
         CHECK(db.committed_var("k1") == "by hand");
+        // The cached state was dropped and the database read: the look-up missed.
+        CHECK(db.store->instance_cache_counts().misses == before.misses + 1);
+        CHECK(db.store->instance_cache_counts().hits == before.hits);
     }
 
     SUBCASE("a timer dropped or postponed leaves nothing cached behind") {
@@ -262,7 +267,12 @@ TEST_CASE("what the cache gives is what a read of the database gives: values, ti
         REQUIRE_FALSE(tx->commit());
         return s;
     };
-    const store::StoredInstance cached = read(true), stored = read(false);
+    const store::InstanceCacheCounts at_start = db.store->instance_cache_counts();
+    const store::StoredInstance cached = read(true);
+    CHECK(db.store->instance_cache_counts().hits == at_start.hits + 1);  // the cache gave it
+    const store::StoredInstance stored = read(false);
+    CHECK(db.store->instance_cache_counts().misses == at_start.misses + 1);  // the database gave it
+    CHECK(db.store->instance_cache_counts().hits == at_start.hits + 1);
     for (const store::StoredInstance* s : {&cached, &stored}) {
         CAPTURE((s == &cached ? "cached" : "stored"));
         const std::vector<Value>& vars = s->instance.vars;
@@ -290,4 +300,6 @@ TEST_CASE("without a cache, the same reads") {
         REQUIRE_FALSE(tx->commit());
     }
     CHECK(db.committed_var("k1") == "v2");
+    CHECK(db.store->instance_cache_counts().hits == 0);
+    CHECK(db.store->instance_cache_counts().entries == 0);
 }

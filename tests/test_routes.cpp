@@ -1608,6 +1608,37 @@ TEST_CASE("metrics are in the Prometheus text format") {
     CHECK(sampled.count("flow_writer_queue") == 1);
 }
 
+TEST_CASE("metrics count the writer's look-ups of running instances that its cache answered, and those that read the database") {
+    Server s;
+    auto post = [&](const std::string& id, const std::string& type, const std::string& data) {
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": ")" + id + R"(", "type": ")" + type + R"(", "data": )" + data + "}")
+                    .result_int() == 202);
+    };
+    auto sample = [&](const std::string& series) {
+        const std::string text = s.call(beast_http::verb::get, "/metrics").body();
+        const std::size_t at = text.find("\n" + series + " ");
+        REQUIRE(at != std::string::npos);
+        return text.substr(at + series.size() + 2, text.find('\n', at + 1) - at - series.size() - 2);
+    };
+    const std::string hits = "flow_instance_cache_lookups_total{result=\"hit\"}", misses = "flow_instance_cache_lookups_total{result=\"miss\"}";
+    CHECK(sample(hits) == "0");
+    CHECK(sample(misses) == "0");
+    CHECK(sample("flow_instance_cache_entries") == "0");
+    post("e1", "Go", R"({"id": "a", "n": 1})");  // no running instance: the database is read, and a starts
+    CHECK(sample(misses) == "1");
+    CHECK(sample("flow_instance_cache_entries") == "1");  // what the start committed
+    post("e2", "Note", R"({"id": "a", "text": "x"})");
+    post("e3", "Note", R"({"id": "a", "text": "y"})");
+    CHECK(sample(hits) == "2");
+    post("e4", "Note", R"({"id": "b", "text": "z"})");  // unmatched
+    CHECK(sample(misses) == "2");
+    CHECK(sample(hits) == "2");
+    post("e5", "Go", R"({"id": "a", "n": 2})");  // completes a: no longer running, no longer held
+    CHECK(sample(hits) == "3");
+    CHECK(sample("flow_instance_cache_entries") == "0");
+    CHECK(s.call(beast_http::verb::get, "/metrics").body().find("# TYPE flow_instance_cache_lookups_total counter\n") != std::string::npos);
+}
+
 TEST_CASE("metrics: the exposition format's media type, counters named _total, histograms' buckets rising to +Inf and its count") {
     Server s;
     for (int n = 1; n <= 3; ++n)

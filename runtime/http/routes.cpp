@@ -43,9 +43,14 @@ Response metrics(const Request& req, Services& s) {
     }
     gauges.emplace_back("flow_database_available", counts.ok() ? 1 : 0);
     gauges.emplace_back("flow_writer_queue", static_cast<double>(s.writer.queued()));
+    const store::InstanceCacheCounts cache = s.store.instance_cache_counts();
+    gauges.emplace_back("flow_instance_cache_entries", static_cast<double>(cache.entries));
+    const std::vector<std::pair<std::string, std::uint64_t>> counters = {
+        {"flow_instance_cache_lookups_total{result=\"hit\"}", cache.hits},
+        {"flow_instance_cache_lookups_total{result=\"miss\"}", cache.misses}};
     Response res{beast_http::status::ok, req.version()};
     res.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.body() = s.metrics.render(gauges);
+    res.body() = s.metrics.render(gauges, counters);
     res.prepare_payload();
     return res;
 }

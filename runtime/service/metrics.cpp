@@ -32,7 +32,27 @@ std::string gauge_help(const std::string& family) {
     if (family == "flow_timers_pending") return "Timers waiting to fire.";
     if (family == "flow_database_available") return "Whether the database answers (0 while flowd waits for it).";
     if (family == "flow_writer_queue") return "Jobs waiting for the writer thread.";
+    if (family == "flow_instance_cache_entries") return "Running instances the writer holds in memory.";
     return family + ".";
+}
+
+std::string counter_help(const std::string& family) {
+    if (family == "flow_instance_cache_lookups_total")
+        return "The writer's look-ups of a running instance, by whether its cache held it (hit) or the database was read (miss).";
+    return family + ".";
+}
+
+// `# HELP` and `# TYPE` once per family, then each series; `help` gives a family's text.
+template <typename Number, typename Format>
+void render_family_series(std::string& out, const std::vector<std::pair<std::string, Number>>& series, const char* type,
+                          std::string (*help)(const std::string&), Format format) {
+    std::string last_family;
+    for (const auto& [name, value] : series) {
+        std::string family = name.substr(0, name.find('{'));
+        if (family != last_family) out += "# HELP " + family + " " + help(family) + "\n# TYPE " + family + " " + type + "\n";
+        last_family = family;
+        out += name + " " + format(value) + "\n";
+    }
 }
 
 }  // namespace
@@ -109,7 +129,8 @@ void Metrics::build_info(const std::string& version, const std::string& sqlite_v
     build_labels_ = "version=\"" + escape_label(version) + "\",sqlite=\"" + escape_label(sqlite_version) + "\"";
 }
 
-std::string Metrics::render(const std::vector<std::pair<std::string, double>>& gauges) const {
+std::string Metrics::render(const std::vector<std::pair<std::string, double>>& gauges,
+                            const std::vector<std::pair<std::string, std::uint64_t>>& counters) const {
     std::lock_guard lock(mutex_);
     std::string out;
     if (!build_labels_.empty())
@@ -135,13 +156,8 @@ std::string Metrics::render(const std::vector<std::pair<std::string, double>>& g
     out += "flow_timers_fired_total " + std::to_string(timers_fired_) + "\n";
     out += "# HELP flow_pruned_total Rows deleted by retention: delivered commands, ended instances, accepted event ids.\n# TYPE flow_pruned_total counter\n";
     for (const auto& [what, rows] : pruned_) out += "flow_pruned_total{what=\"" + what + "\"} " + std::to_string(rows) + "\n";
-    std::string last_family;
-    for (const auto& [name, value] : gauges) {
-        std::string family = name.substr(0, name.find('{'));
-        if (family != last_family) out += "# HELP " + family + " " + gauge_help(family) + "\n# TYPE " + family + " gauge\n";
-        last_family = family;
-        out += name + " " + number(value) + "\n";
-    }
+    render_family_series(out, gauges, "gauge", gauge_help, [](double value) { return number(value); });
+    render_family_series(out, counters, "counter", counter_help, [](std::uint64_t value) { return std::to_string(value); });
     return out;
 }
 

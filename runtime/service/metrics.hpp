@@ -41,8 +41,10 @@ public:
     // The release and the SQLite library the process runs, shown as `flow_build_info` (not
     // shown until set).
     void build_info(const std::string& version, const std::string& sqlite_version);
-    // The text exposition; `gauges` are name{labels} -> value pairs read from the store.
-    std::string render(const std::vector<std::pair<std::string, double>>& gauges) const;
+    // The text exposition; `gauges` and `counters` are name{labels} -> value pairs read from the
+    // store, each family's series together.
+    std::string render(const std::vector<std::pair<std::string, double>>& gauges,
+                       const std::vector<std::pair<std::string, std::uint64_t>>& counters = {}) const;
 
 private:
     mutable std::mutex mutex_;  // guards everything below

@@ -10,6 +10,7 @@
 
 #include "runtime/store/store.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -43,8 +44,13 @@ public:
     std::size_t size() const { return index_.size(); }
     std::size_t capacity() const { return capacity_; }
     std::size_t bytes() const { return bytes_; }
-    std::uint64_t hits() const { return hits_; }
-    std::uint64_t misses() const { return misses_; }
+
+    // Look-ups that found their instance and that did not, and the entries held: the only
+    // thing another thread may read while the owner uses the cache (for /metrics).
+    InstanceCacheCounts counts() const {
+        return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed),
+                entries_.load(std::memory_order_relaxed)};
+    }
 
 private:
     struct Entry {
@@ -59,8 +65,10 @@ private:
     std::size_t bytes_ = 0;  // of the entries held
     std::list<Entry> recent_;  // the most recently put first
     std::unordered_map<std::string, std::list<Entry>::iterator> index_;
-    std::uint64_t hits_ = 0;
-    std::uint64_t misses_ = 0;
+    // Written by the owner alone (a load and a store, no read-modify-write), read by anyone.
+    std::atomic<std::uint64_t> hits_ = 0;
+    std::atomic<std::uint64_t> misses_ = 0;
+    std::atomic<std::size_t> entries_ = 0;  // index_.size(), as of the last change
 };
 
 }  // namespace flow::store

@@ -259,6 +259,8 @@ public:
         return read_commands(*s);
     }
 
+    InstanceCacheCounts instance_cache_counts() const override { return cached_.cache.counts(); }
+
     Result<std::vector<std::pair<std::string, std::int64_t>>> counts() override {
         auto reader = readers_.lease();
         Use s(reader->prepare(

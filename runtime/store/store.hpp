@@ -5,6 +5,7 @@
 
 #include "runtime/engine/instance.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -203,6 +204,14 @@ public:
     virtual Status commit() = 0;  // rolls back on failure; the transaction is over either way
 };
 
+// The writer's cache of running instances (instance_cache.hpp), for /metrics: look-ups that
+// found their instance there and that read the database, and the instances it holds.
+struct InstanceCacheCounts {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    std::size_t entries = 0;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -260,6 +269,8 @@ public:
                                                       const std::string& target = {}) = 0;
     // Counts for /metrics: instances by status, outbox rows by status, pending timers.
     virtual Result<std::vector<std::pair<std::string, std::int64_t>>> counts() = 0;
+    // Read from any thread, without waiting for the writer.
+    virtual InstanceCacheCounts instance_cache_counts() const = 0;
 
     // The rows of pending commands to leave out of a read, by target (those the relay has in hand).
     using RowsByTarget = std::map<std::string, std::vector<std::int64_t>>;
