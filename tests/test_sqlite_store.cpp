@@ -1,6 +1,7 @@
 // The SQLite store below the routes: schema migrations, and the indexes its hot queries use.
 #include "runtime/store/instance_list_sql.hpp"
 #include "runtime/store/outbox_order_sql.hpp"
+#include "runtime/store/sqlite.hpp"
 #include "runtime/store/sqlite_store.hpp"
 #include "raw_sqlite.hpp"
 #include "support.hpp"
@@ -80,6 +81,46 @@ std::map<std::string, std::int64_t> counts_of(store::Store& s) {
 }
 
 }  // namespace
+
+TEST_CASE("a statement that cannot be prepared fails its steps with the reason, and is prepared again at its next use") {
+    test::TempDir dir;
+    auto opened = store::sqlite::Connection::open((dir.path / "flow.db").string(), "FULL", false);
+    REQUIRE(opened.ok());
+    store::sqlite::Connection& db = **opened.value;
+    const char* sql = "SELECT x FROM later";
+    {
+        store::sqlite::Use s(db.prepare(sql));  // before: std::logic_error, which ended a background thread's process
+        CHECK_FALSE(s->prepared());
+        s->bind(1, std::int64_t{5}).bind(2, "ignored");  // binds nothing
+        const int code = s->step();
+        CHECK(code == SQLITE_ERROR);
+        CHECK(s->step() == SQLITE_ERROR);  // and again, not a misuse
+        const store::StoreError e = s->error(code);
+        CHECK(e.kind == store::StoreError::Kind::Unavailable);
+        CHECK(e.message == "no such table: later");
+        const store::Status ran = s->run();
+        REQUIRE(ran);
+        CHECK(ran->message == e.message);
+    }
+    REQUIRE_FALSE(db.exec("CREATE TABLE later (x); INSERT INTO later VALUES (7)"));
+    store::sqlite::Use s(db.prepare(sql));
+    CHECK(s->prepared());
+    REQUIRE(s->step() == SQLITE_ROW);
+    CHECK(s->integer(0) == 7);
+}
+
+TEST_CASE("a store whose table went missing answers its reads with an error, where it threw") {
+    StoreOnDisk db;
+    Raw(db.file).exec("DROP TABLE timers");
+    auto max = db.store->max_timer_sequence();
+    REQUIRE_FALSE(max.ok());
+    CHECK(max.error->message == "no such table: timers");
+    auto due = db.store->due_timers(0, 10);
+    REQUIRE_FALSE(due.ok());
+    CHECK(due.error->message == "no such table: timers");
+    CHECK_FALSE(db.store->next_timer_due().ok());
+    CHECK_FALSE(db.store->counts().ok());
+}
 
 TEST_CASE("a version 1 database is migrated: every row kept with its row id, the new indexes in place") {
     test::TempDir dir;

@@ -377,8 +377,14 @@ int Daemon::serve_until_stopped(store::Store& store) {
     add_older_versions(deployment, *definitions.value, plan_.config, wall_clock_ms);
 
     const service::Config& config = plan_.config;
+    // Timers are numbered on from the largest pending: one numbered again would take an
+    // instance's pending timer's place, and fire out of the order the timers were started.
     auto max_sequence = store.max_timer_sequence();
-    std::uint64_t timer_sequence = (max_sequence.ok() ? *max_sequence.value : 0) + 1;
+    if (!max_sequence.ok()) {
+        print_problem("cannot read the pending timers in " + args_.db + ": " + max_sequence.error->message);
+        return finish(exit_start_failed, true);
+    }
+    std::uint64_t timer_sequence = *max_sequence.value + 1;
     service::Metrics metrics;
     metrics.build_info(FLOW_VERSION, sqlite3_libversion());
     std::vector<std::string> bound_targets;

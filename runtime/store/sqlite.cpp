@@ -95,7 +95,14 @@ Statement& Connection::prepare(std::string_view sql) {
     if (found != statements_.end()) return *found->second;
     sqlite3_stmt* stmt = nullptr;
     int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (code != SQLITE_OK) throw std::logic_error("invalid SQL: " + std::string(sqlite3_errmsg(db_)) + ": " + std::string(sql));
+    if (code != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        auto unprepared = std::make_unique<Statement>(db_, code, std::string(sqlite3_errmsg(db_)));
+        Statement& out = *unprepared;
+        unprepared_.insert_or_assign(std::string(sql), std::move(unprepared));
+        return out;
+    }
+    if (auto failed_before = unprepared_.find(sql); failed_before != unprepared_.end()) unprepared_.erase(failed_before);
     auto [it, inserted] = statements_.emplace(sql, std::make_unique<Statement>(db_, stmt));
     return *it->second;
 }

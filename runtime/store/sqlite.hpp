@@ -40,35 +40,39 @@ void configure_library();
 class Statement {
 public:
     Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+    // One that could not be prepared: binding does nothing, and every step fails with `code`
+    // and `message` (SQLite's at the time), through the callers' usual error paths.
+    Statement(sqlite3* db, int code, std::string message) : db_(db), failure_code_(code), failure_message_(std::move(message)) {}
     ~Statement() { sqlite3_finalize(stmt_); }
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
 
     Statement& bind(int index, std::string_view text) {
-        sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+        if (stmt_) sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
         return *this;
     }
     // Binds without a copy (SQLITE_STATIC): `text` must stay alive and unchanged until the
     // statement is reset, at the end of its `Use`. Temporaries are refused at compile time.
     Statement& bind_kept(int index, const std::string& text) {
-        sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+        if (stmt_) sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
         return *this;
     }
     Statement& bind_kept(int index, std::string&& text) = delete;
     Statement& bind(int index, std::int64_t n) {
-        sqlite3_bind_int64(stmt_, index, n);
+        if (stmt_) sqlite3_bind_int64(stmt_, index, n);
         return *this;
     }
     Statement& bind(int index, int n) { return bind(index, static_cast<std::int64_t>(n)); }
     Statement& bind_null(int index) {
-        sqlite3_bind_null(stmt_, index);
+        if (stmt_) sqlite3_bind_null(stmt_, index);
         return *this;
     }
     // SQLITE_ROW, SQLITE_DONE or an error code.
-    int step() { return sqlite3_step(stmt_); }
+    int step() { return stmt_ ? sqlite3_step(stmt_) : failure_code_; }
     // Runs to completion; the error, if any.
     Status run();
     void reset() {
+        if (!stmt_) return;
         sqlite3_reset(stmt_);
         sqlite3_clear_bindings(stmt_);
     }
@@ -79,11 +83,14 @@ public:
     }
     std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
     bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-    StoreError error(int code) const { return error_of(db_, code, sqlite3_errmsg(db_)); }
+    StoreError error(int code) const { return error_of(db_, code, stmt_ ? sqlite3_errmsg(db_) : failure_message_); }
+    bool prepared() const { return stmt_ != nullptr; }
 
 private:
     sqlite3* db_;
-    sqlite3_stmt* stmt_;
+    sqlite3_stmt* stmt_ = nullptr;
+    int failure_code_ = SQLITE_OK;  // why it could not be prepared, when it could not
+    std::string failure_message_;
 };
 
 // Resets a statement when the scope that used it ends, so it can be reused.
@@ -107,8 +114,9 @@ public:
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    // A cached prepared statement for this SQL text. Throws std::logic_error for invalid SQL
-    // (a bug in this file, not a runtime condition).
+    // A cached prepared statement for this SQL text. One that cannot be prepared (the database
+    // cannot be read, memory runs out, a table is missing) is not cached: its steps fail with
+    // the reason, as a step that fails would, and the next call tries again.
     Statement& prepare(std::string_view sql);
     Status exec(const std::string& sql);
     std::int64_t changes() const { return sqlite3_changes64(db_); }
@@ -136,6 +144,9 @@ private:
     explicit Connection(sqlite3* db) : db_(db) {}
     sqlite3* db_;
     std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;  // looked up without a copy of the text
+    // The last failure to prepare each text, kept while a caller may still hold it: until the
+    // same text is prepared again.
+    std::map<std::string, std::unique_ptr<Statement>, std::less<>> unprepared_;
     struct Spent {
         std::int64_t nanoseconds = 0;
         std::int64_t runs = 0;

@@ -16,6 +16,7 @@ import select
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -1826,6 +1827,21 @@ class FlowdTest(unittest.TestCase):
         with open(path, "rb") as f:
             self.assertEqual(f.read(), content)
         self.assertFalse(os.path.exists(path + "-wal"))
+
+    def test_a_database_whose_timers_cannot_be_read_stops_the_start_named(self):
+        # Before, flowd started and numbered its timers from 1 again, where pending timers may
+        # already hold those numbers.
+        self.start().stop(signal.SIGTERM)
+        self.flowd = None
+        path = os.path.join(self.dir, "flow.db")
+        db = sqlite3.connect(path)
+        db.execute("DROP TABLE timers")
+        db.commit()
+        db.close()
+        done = subprocess.run([FLOWD, "--flows", self.flows, "--db", path, "--listen", "127.0.0.1:0",
+                               "--target", "sink=http://127.0.0.1:9/"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("flowd: cannot read the pending timers in " + path + ": no such table: timers", done.stderr)
 
     def test_a_database_in_a_missing_folder_stops_the_start(self):
         done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "missing", "flow.db"), "--listen",
