@@ -1608,6 +1608,44 @@ TEST_CASE("metrics are in the Prometheus text format") {
     CHECK(sampled.count("flow_writer_queue") == 1);
 }
 
+TEST_CASE("an event id whose recorded answer cannot be read is answered 503 with the reason, on every path, and changes nothing") {
+    // A record flowd did not write (a hand edit, a restore by another tool, a damaged page).
+    // Before, reading it threw: on the threads that answer refusals and repeats, nothing caught
+    // it, and flowd ended.
+    Server s;
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})").result_int() == 202);
+    s.reopen([&] {
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+        test::exec_raw(raw, "INSERT INTO inbox VALUES ('bad1', 'Go', 'not json', '2026-01-01T00:00:00.000Z'),"
+                            "('bad2', 'Go', '{\"id\": 5}', '2026-01-01T00:00:00.000Z'),"
+                            "('bad3', 'Go', '{\"deliveries\": [7]}', '2026-01-01T00:00:00.000Z'),"
+                            "('bad4', 'Go', '[]', '2026-01-01T00:00:00.000Z')");
+        sqlite3_close(raw);
+    });
+    for (const char* id : {"bad1", "bad2", "bad3", "bad4"}) {
+        CAPTURE(id);
+        const std::string expected = std::string("the answer recorded for event '") + id + "' cannot be read: it is not what flowd records";
+        // Refused by its type and by its data: the id is looked up to tell a repeat (which would
+        // answer as a duplicate), and, as it cannot be read, the refusal stands.
+        for (const std::string& event : {R"({"id": ")" + std::string(id) + R"(", "type": "Nope", "data": {}})",
+                                         R"({"id": ")" + std::string(id) + R"(", "type": "Go", "data": {"id": 1}})"}) {
+            CAPTURE(event);
+            CHECK(s.call(beast_http::verb::post, "/v1/events", event).result_int() == 422);
+        }
+        // A valid event: the writer reads the record, and the database is at fault.
+        auto answer = s.call(beast_http::verb::post, "/v1/events", R"({"id": ")" + std::string(id) + R"(", "type": "Go", "data": {"id": "b", "n": 2}})");
+        CHECK(answer.result_int() == 503);
+        CHECK(s.body_of(answer)["error"].get<std::string>().find(expected) != std::string::npos);
+    }
+    auto instances = s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"];
+    CHECK(instances.size() == 1);  // a's alone: nothing of b
+    // A record flowd wrote still reads back.
+    auto again = s.body_of(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})"));
+    CHECK(again["duplicate"] == true);
+    CHECK(again["deliveries"][0]["outcome"] == "started");
+}
+
 TEST_CASE("metrics count the writer's look-ups of running instances that its cache answered, and those that read the database") {
     Server s;
     auto post = [&](const std::string& id, const std::string& type, const std::string& data) {

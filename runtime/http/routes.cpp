@@ -225,8 +225,9 @@ Response handle(const Request& req, Services& s) {
     try {
         res = route(req, s);
     } catch (const std::exception& e) {
-        // A statement SQLite could not prepare (out of memory, an I/O error): 503, where the
-        // exception would have ended flowd from the thread that read for the route.
+        // A row no flowd wrote that throws as it is read (a hand edit, a damaged page), or memory
+        // running out: 503, where the exception would have ended flowd from the thread that read
+        // for the route.
         res = error_response(503, std::string("the database failed: ") + e.what(), req.version());
     }
     if (req.method() == beast_http::verb::head) {

@@ -16,6 +16,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <optional>
 #include <unistd.h>
@@ -215,17 +216,24 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         if (sent_header) static_cast<beast_http::request_header<>&>(request) = std::move(*sent_header);
         // The handler may answer later and from another thread (after the group commit): the
         // answer is posted back to this connection's executor.
+        //
+        // An exception out of the handler (memory running out, say) is answered `500` here: it
+        // would otherwise leave the initiation, which runs outside the coroutine, and end the
+        // I/O thread's run(), and the process. The first answer alone is sent.
         Response response = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Response)>(
             [&handler, &request](auto completion) {
                 auto executor = asio::get_associated_executor(completion);
                 auto waiting = std::make_shared<decltype(completion)>(std::move(completion));
-                handler(request, Reply(
-                                     [waiting, executor](Response answer) {
-                                         asio::post(executor, [waiting, answer = std::move(answer)]() mutable {
-                                             (*waiting)(std::move(answer));
-                                         });
-                                     },
-                                     [executor](std::function<void()> work) { asio::post(executor, std::move(work)); }));
+                auto answered = std::make_shared<std::atomic<bool>>(false);
+                auto answer = [waiting, executor, answered](Response answer) {
+                    if (answered->exchange(true)) return;
+                    asio::post(executor, [waiting, answer = std::move(answer)]() mutable { (*waiting)(std::move(answer)); });
+                };
+                try {
+                    handler(request, Reply(answer, [executor](std::function<void()> work) { asio::post(executor, std::move(work)); }));
+                } catch (const std::exception& e) {
+                    answer(error_response(500, std::string("the request could not be handled: ") + e.what(), request.version()));
+                }
             },
             asio::use_awaitable);
         // A handler that answers `Connection: close` ends the connection (a 413 of too many events).

@@ -37,6 +37,13 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 using ResponseParser = beast_http::response_parser<beast_http::string_body>;
 constexpr std::uint64_t max_answer_body_bytes = 1 << 20;
 constexpr std::uint32_t max_answer_header_bytes = 64 * 1024;
+// What the parser must hold at once (the header, a chunk's size line, the trailer section) fits
+// in the read buffer, or the answer is malformed (`buffer_overflow`). The bound is what keeps a
+// trailer field from reaching 65,534 bytes, where Beast throws (its parser limits the header's
+// size, not the trailer's), out of an Asio handler, which would end the relay's thread and the
+// process, at each try of the command.
+constexpr std::size_t max_answer_buffer_bytes = max_answer_header_bytes;
+static_assert(max_answer_buffer_bytes <= 65536, "a field held with its name, colon and line ends must stay under 65,534 bytes");
 
 // Whether an answer is an interim one (`100 Continue`, `103 Early Hints`, …) that the final
 // answer follows on the same connection (RFC 9110 §15.2). `101` switches protocols: final.
@@ -56,7 +63,7 @@ bool is_interim(const ResponseParser& parser) {
 template <class Stream>
 asio::awaitable<beast::error_code> exchange(Stream& stream, const std::string& request, std::optional<ResponseParser>& parser,
                                             std::chrono::milliseconds timeout) {
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(max_answer_buffer_bytes);
     beast::get_lowest_layer(stream).expires_after(timeout);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(request), tuple_awaitable);

@@ -20,12 +20,21 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, replace); }
 
 JsonWriter& string_or_null(JsonWriter& w, const std::string& text) { return text.empty() ? w.null() : w.string(text); }
 
-// The answer to an event id seen before: what the inbox recorded, marked as a duplicate.
-EventResult duplicate_of(const std::string& recorded) { return EventResult::from_json(json::parse(recorded), true); }
-
 template <typename T>
 store::Result<T> fail(store::StoreError e) {
     return store::Result<T>::failure(std::move(e));
+}
+
+// The answer to an event id seen before: what the inbox recorded, marked as a duplicate. A
+// record that is not what flowd writes (a hand edit, a damaged page) is refused with the
+// reason, where reading it would throw, on a thread that nothing catches on.
+store::Result<EventResult> duplicate_of(const std::string& event_id, const std::string& recorded) {
+    const json parsed = json::parse(recorded, nullptr, false);
+    std::optional<EventResult> read = parsed.is_discarded() ? std::nullopt : EventResult::from_json(parsed, true);
+    if (!read)
+        return fail<EventResult>({store::StoreError::Kind::Corrupt,
+                                  "the answer recorded for event '" + event_id + "' cannot be read: it is not what flowd records"});
+    return store::Result<EventResult>::success(std::move(*read));
 }
 
 // Whether a pending timer names a timer of the workflow.
@@ -171,14 +180,43 @@ std::string EventResult::to_text() const {
     return text;
 }
 
-EventResult EventResult::from_json(const Value& recorded, bool duplicate) {
+namespace {
+
+// A member's value; null when it is absent.
+const json& member(const json& object, const char* name) {
+    static const json absent;
+    auto found = object.find(name);
+    return found == object.end() ? absent : *found;
+}
+
+// A member that holds a string or nothing: its text, empty for nothing; false when it holds
+// something else.
+bool optional_text(const json& object, const char* name, std::string& out) {
+    const json& value = member(object, name);
+    if (value.is_null()) return true;
+    if (!value.is_string()) return false;
+    out = value.get<std::string>();
+    return true;
+}
+
+}  // namespace
+
+std::optional<EventResult> EventResult::from_json(const Value& recorded, bool duplicate) {
+    if (!recorded.is_object()) return std::nullopt;
     EventResult r;
-    r.id = recorded.value("id", "");
     r.duplicate = duplicate;
-    for (const json& d : recorded.value("deliveries", json::array()))
-        r.deliveries.push_back({d["workflow"].is_string() ? d["workflow"].get<std::string>() : "", d["key"],
-                                d["instance"].is_string() ? d["instance"].get<std::string>() : "", d.value("outcome", ""),
-                                d["state"]});
+    if (!optional_text(recorded, "id", r.id)) return std::nullopt;
+    const json& deliveries = member(recorded, "deliveries");
+    if (!deliveries.is_null() && !deliveries.is_array()) return std::nullopt;
+    if (deliveries.is_null()) return r;
+    for (const json& d : deliveries) {
+        if (!d.is_object()) return std::nullopt;
+        Delivery delivery{"", member(d, "key"), "", "", member(d, "state")};
+        if (!optional_text(d, "workflow", delivery.workflow) || !optional_text(d, "instance", delivery.instance) ||
+            !optional_text(d, "outcome", delivery.outcome))
+            return std::nullopt;
+        r.deliveries.push_back(std::move(delivery));
+    }
     return r;
 }
 
@@ -192,7 +230,9 @@ store::Result<std::optional<EventResult>> Processor::recorded(store::Store& stor
     auto found = store.recorded_event(event_id);
     if (!found.ok()) return fail<std::optional<EventResult>>(*found.error);
     if (!*found.value) return store::Result<std::optional<EventResult>>::success(std::nullopt);
-    return store::Result<std::optional<EventResult>>::success(duplicate_of(**found.value));
+    auto duplicate = duplicate_of(event_id, **found.value);
+    if (!duplicate.ok()) return fail<std::optional<EventResult>>(*duplicate.error);
+    return store::Result<std::optional<EventResult>>::success(std::move(*duplicate.value));
 }
 
 store::Status Processor::save_step(store::Transaction& tx, const engine::Engine& engine, const engine::Step& step,
@@ -261,7 +301,7 @@ store::Result<EventResult> Processor::handle(store::Transaction& tx, const Incom
                                              std::uint64_t& timer_sequence) {
     auto recorded = tx.recorded_event(incoming.id);
     if (!recorded.ok()) return fail<EventResult>(*recorded.error);
-    if (*recorded.value) return store::Result<EventResult>::success(duplicate_of(**recorded.value));
+    if (*recorded.value) return duplicate_of(incoming.id, **recorded.value);
 
     const engine::Engine& current = deployment_.current();
     auto decoded = current.decode(incoming.type, incoming.data);

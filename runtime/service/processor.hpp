@@ -44,7 +44,8 @@ struct EventResult {
     int timers_fired = 0;  // deadlines already passed, fired right after their handler (for /metrics)
     // The response body, and what the inbox keeps for duplicates: compact JSON.
     std::string to_text() const;
-    static EventResult from_json(const Value& recorded, bool duplicate);
+    // What to_text() wrote, read back; nothing when `recorded` is not of its shape.
+    static std::optional<EventResult> from_json(const Value& recorded, bool duplicate);
 };
 
 // The outcome of an outside cancellation.
