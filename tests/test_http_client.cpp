@@ -173,3 +173,32 @@ TEST_CASE("the bounded read buffer still takes answers larger than it: a long bo
         CHECK(target.connections == 1);  // read whole: the connection kept
     }
 }
+
+TEST_CASE("a header value with a line break, or longer than a header can be, is not sent") {
+    // Only a database edited by hand gives a command such an id. Before, a line break went on the
+    // wire as it was (a header of the target's choosing after it), and a value of 64 KiB made
+    // Beast throw out of the relay's coroutine, which ended flowd.
+    asio::io_context io;
+    RecordingTarget target(io, "127.0.0.1");
+    HttpClient client(io);
+    const std::string url = "http://127.0.0.1:" + std::to_string(target.port()) + "/commands";
+    std::vector<HttpResult> results;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            const std::vector<std::string> ids = {"c-1\r\nX-Injected: yes", std::string(70000, 'c'), std::string("c-\0", 3)};
+            for (const std::string& id : ids) {
+                std::vector<std::pair<std::string, std::string>> headers;
+                headers.emplace_back("Idempotency-Key", id);
+                results.push_back(co_await client.post(url, "{}", std::move(headers), std::chrono::milliseconds(5000)));
+            }
+        },
+        [&](std::exception_ptr) { io.stop(); });
+    io.run();
+    REQUIRE(results.size() == 3);
+    CHECK(results[0].error == "cannot send the command: its header Idempotency-Key would hold a line break or a NUL");
+    CHECK(results[1].error == "cannot send the command: its header Idempotency-Key would be 70000 bytes long, over 8192");
+    CHECK(results[2].error == "cannot send the command: its header Idempotency-Key would hold a line break or a NUL");
+    for (const HttpResult& result : results) CHECK_FALSE(result.answered);
+    CHECK(target.connections == 0);
+}

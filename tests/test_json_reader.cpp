@@ -156,3 +156,18 @@ TEST_CASE("reading an object's members: in order, nested values whole, the last 
     CHECK_FALSE(error.empty());
     CHECK(flow::engine::read_json_object("{} {}", members) == ObjectRead::NotJson);
 }
+
+TEST_CASE("reading stored JSON: what flowd writes reads back, what nests deeper than it writes is refused") {
+    auto nested = [](std::size_t depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); };
+    using flow::engine::max_stored_json_depth;
+    using flow::engine::read_stored_json;
+    // A variable nested as deep as a handler may build it, inside the list of variables.
+    const Value vars = read_stored_json("[" + nested(flow::engine::max_json_depth) + "]");
+    REQUIRE_FALSE(vars.is_discarded());
+    CHECK(vars.dump() == "[" + nested(flow::engine::max_json_depth) + "]");
+    CHECK_FALSE(read_stored_json(nested(max_stored_json_depth)).is_discarded());
+    CHECK(read_stored_json(nested(max_stored_json_depth + 1)).is_discarded());
+    CHECK(read_stored_json(std::string(100000, '[')).is_discarded());  // nlohmann takes it, and its copies recurse
+    CHECK(read_stored_json("not json").is_discarded());
+    CHECK(read_stored_json(R"({"a": [1, 2.5, "x", null]})") == Value::parse(R"({"a": [1, 2.5, "x", null]})"));
+}

@@ -1646,6 +1646,51 @@ TEST_CASE("an event id whose recorded answer cannot be read is answered 503 with
     CHECK(again["deliveries"][0]["outcome"] == "started");
 }
 
+TEST_CASE("stored JSON nested deeper than flowd writes is read as unreadable: each reader answers, none recurses into it") {
+    // A hand edit, or another tool: nlohmann's parser takes any depth, and copying or writing
+    // such a value recursed until the stack ran out, on whichever thread read it (the writer's,
+    // for an event or a timer; a worker's, for an API read).
+    Server s;
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})").result_int() == 202);
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    const std::string a = numbered_id(1);
+    s.reopen([&] {
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+        test::exec_raw(raw, "UPDATE instances SET vars = '" + deep + "' WHERE id = '" + a + "';"
+                            "UPDATE history SET detail = '{\"x\": " + deep + "}' WHERE instance = '" + a + "';"
+                            "UPDATE outbox SET payload = '{\"text\": " + deep + "}';"
+                            "INSERT INTO inbox VALUES ('deep', 'Go', '{\"deliveries\": [{\"key\": " + deep + "}]}', '2026-01-01T00:00:00.000Z')");
+        sqlite3_close(raw);
+    });
+    auto detail = s.call(beast_http::verb::get, "/v1/instances/" + a);
+    REQUIRE(detail.result_int() == 200);
+    const json instance = s.body_of(detail);
+    CHECK(instance["cannot_run"].get<std::string>().find("it holds 0 variables where the workflow declares 1") != std::string::npos);
+    CHECK(s.call(beast_http::verb::get, "/v1/outbox").result_int() == 200);
+    // The event for a: its instance cannot run (503); the repeat of `deep`: its record is unreadable (503).
+    CHECK(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e2", "type": "Note", "data": {"id": "a", "text": "x"}})").result_int() == 503);
+    auto repeat = s.call(beast_http::verb::post, "/v1/events", R"({"id": "deep", "type": "Go", "data": {"id": "b", "n": 2}})");
+    CHECK(repeat.result_int() == 503);
+    // Another instance goes on.
+    CHECK(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e3", "type": "Go", "data": {"id": "c", "n": 3}})").result_int() == 202);
+}
+
+TEST_CASE("a pending timer whose due time is no number does not make the timer loop spin") {
+    // min(due_ms) finds the text, which reads as 0, while the read of the due timers never
+    // finds it: the loop slept 0 ms after each round that found nothing, for ever.
+    Server s;
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})").result_int() == 202);
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+    test::exec_raw(raw, "INSERT INTO timers (instance, state, timer, due_ms, sequence, chain, chain_latest_ms) VALUES ('" +
+                            numbered_id(1) + "', 0, 0, 'soon', 7, 0, 0)");
+    sqlite3_close(raw);
+    const std::int64_t now = 1767225600000;
+    timers::TimerLoop loop(*s.store, *s.writer, *s.processor, s.metrics, [now] { return now; }, s.sequence);
+    CHECK(loop.round() >= std::chrono::milliseconds(10));
+}
+
 TEST_CASE("metrics count the writer's look-ups of running instances that its cache answered, and those that read the database") {
     Server s;
     auto post = [&](const std::string& id, const std::string& type, const std::string& data) {

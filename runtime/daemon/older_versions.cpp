@@ -1,6 +1,7 @@
 #include "runtime/daemon/older_versions.hpp"
 
 #include "dsl/compiler.hpp"
+#include "runtime/engine/json_reader.hpp"
 #include "runtime/service/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -14,7 +15,7 @@ using nlohmann::json;
 namespace {
 
 Compilation compile_stored_sources(const std::string& sources) {
-    json stored = json::parse(sources, nullptr, false);
+    json stored = engine::read_stored_json(sources);
     std::map<std::string, std::string> texts;
     if (stored.is_object())
         for (const auto& [name, text] : stored.items())

@@ -150,9 +150,9 @@ private:
     bool number_too_large_ = false;
 };
 
-boost::json::parse_options strict_options() {
+boost::json::parse_options strict_options(std::size_t max_depth = max_json_depth) {
     boost::json::parse_options options;
-    options.max_depth = max_json_depth;
+    options.max_depth = max_depth;
     return options;
 }
 
@@ -181,6 +181,12 @@ bool parse(boost::json::basic_parser<ValueBuilder>& parser, std::string_view tex
 std::optional<Value> read_json(std::string_view text, std::string* error) {
     boost::json::basic_parser<ValueBuilder> parser(strict_options());
     if (!parse(parser, text, error)) return std::nullopt;
+    return std::move(parser.handler().result());
+}
+
+Value read_stored_json(std::string_view text) {
+    boost::json::basic_parser<ValueBuilder> parser(strict_options(max_stored_json_depth));
+    if (!parse(parser, text, nullptr)) return Value(Value::value_t::discarded);
     return std::move(parser.handler().result());
 }
 

@@ -26,6 +26,16 @@ inline constexpr std::size_t max_json_depth = 512;
 // or nullopt with the reason in `error` when given.
 std::optional<Value> read_json(std::string_view text, std::string* error = nullptr);
 
+// What flowd stores nests no deeper than this: values of at most max_json_depth inside a few
+// levels of its own (a list of variables, a history entry, a command's payload).
+inline constexpr std::size_t max_stored_json_depth = max_json_depth + 32;
+
+// The value of JSON text read back from storage, or a discarded value (`is_discarded()`) when it
+// is no JSON or nests deeper than max_stored_json_depth. flowd writes nothing deeper, but a hand
+// edit may: nlohmann's parser takes any depth, and the recursions over such a value afterwards
+// (its copies, its dumps) would exhaust the stack of the thread that reads it.
+Value read_stored_json(std::string_view text);
+
 // The members of a JSON object in their order, for a reader that takes the top level apart
 // (a scenario line): no object is built for it. Repeated keys all stay; `member` finds the last
 // one, which is the one nlohmann's parser would keep.

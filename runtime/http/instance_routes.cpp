@@ -2,6 +2,7 @@
 // list of workflow versions.
 #include "runtime/http/route_handlers.hpp"
 
+#include "runtime/engine/json_reader.hpp"
 #include "runtime/http/route_support.hpp"
 #include "runtime/engine/json_writer.hpp"
 
@@ -32,7 +33,7 @@ void append_history_entries(const std::vector<store::HistoryEntry>& history, std
     out += '[';
     for (std::size_t i = 0; i < history.size(); ++i) {
         const store::HistoryEntry& h = history[i];
-        json entry = json::parse(h.detail, nullptr, false);
+        json entry = engine::read_stored_json(h.detail);
         if (!entry.is_object()) entry = json::object();
         entry["at"] = h.at;
         entry["kind"] = h.kind;

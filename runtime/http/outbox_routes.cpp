@@ -1,6 +1,7 @@
 // The outbox routes: listing commands, one command, retrying and deleting dead ones.
 #include "runtime/http/route_handlers.hpp"
 
+#include "runtime/engine/json_reader.hpp"
 #include "runtime/http/route_support.hpp"
 
 namespace flow::http {
@@ -95,8 +96,8 @@ Response get_command(const Request& req, const std::string& id, Services& s) {
     if (!found.ok()) return error_response(503, found.error->message, req.version());
     if (!*found.value) return error_response(404, "no command '" + id + "'", req.version());
     const store::OutboxCommand& c = (**found.value).command;
-    json data = json::parse(c.payload, nullptr, false);
-    json key = json::parse(c.key, nullptr, false);
+    json data = engine::read_stored_json(c.payload);
+    json key = engine::read_stored_json(c.key);
     json body = {{"id", c.id}, {"type", c.type}, {"target", c.target}, {"workflow", c.workflow}, {"instance", c.instance},
                  {"key", key.is_discarded() ? json() : key}, {"status", c.status}, {"attempts", c.attempts},
                  {"last_error", c.last_error.empty() ? json() : json(c.last_error)}, {"created_at", c.created_at},

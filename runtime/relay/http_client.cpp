@@ -121,6 +121,22 @@ bool start_lookup(const std::shared_ptr<Lookup>& lookup, const std::string& host
     }
 }
 
+// Why a header cannot go on the wire as it is, if it cannot: a line break or a NUL in its value
+// would end the header there and start another (the rest of the value read as a header of the
+// target's choosing, or a request of its own), and a value Beast cannot hold makes it throw.
+// The values are flowd's (a command's id, a signature), so only a database edited by hand gives
+// such a one.
+std::optional<std::string> unsendable_header(const std::vector<std::pair<std::string, std::string>>& headers) {
+    constexpr std::size_t longest = 8192;
+    for (const auto& [name, value] : headers) {
+        if (value.size() > longest)
+            return "its header " + name + " would be " + std::to_string(value.size()) + " bytes long, over " + std::to_string(longest);
+        if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+            return "its header " + name + " would hold a line break or a NUL";
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 bool HttpClient::has_unread_data(Connection& connection) {
@@ -220,6 +236,7 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
     // Held for the request: endpoints_ may be cleared while it waits.
     const std::shared_ptr<const Endpoint> where = endpoint_for(url);
     if (!where) co_return HttpResult{0, "invalid URL " + url, std::nullopt};
+    if (auto problem = unsendable_header(headers)) co_return HttpResult{0, "cannot send the command: " + *problem, std::nullopt};
     const Endpoint& parsed = *where;
     const bool secure = parsed.secure;
     const std::string& host = parsed.host;

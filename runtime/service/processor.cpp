@@ -1,10 +1,12 @@
 #include "runtime/service/processor.hpp"
 
+#include "runtime/engine/json_reader.hpp"
 #include "runtime/engine/json_writer.hpp"
 #include "stdlib/chrono.hpp"
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
 
 namespace flow::service {
 
@@ -29,7 +31,7 @@ store::Result<T> fail(store::StoreError e) {
 // record that is not what flowd writes (a hand edit, a damaged page) is refused with the
 // reason, where reading it would throw, on a thread that nothing catches on.
 store::Result<EventResult> duplicate_of(const std::string& event_id, const std::string& recorded) {
-    const json parsed = json::parse(recorded, nullptr, false);
+    const json parsed = engine::read_stored_json(recorded);
     std::optional<EventResult> read = parsed.is_discarded() ? std::nullopt : EventResult::from_json(parsed, true);
     if (!read)
         return fail<EventResult>({store::StoreError::Kind::Corrupt,
@@ -386,7 +388,8 @@ store::Result<bool> Processor::fire(store::Transaction& tx, const store::DueTime
     // simulate`; so does one due later, though before `now_ms` (flowd was stopped): the timer
     // loop fires them in due order across every instance.
     int fired = 0;
-    if (auto e = fire_overdue(tx, due.instance, pending, sequence_before, due.timer.due_ms - 1, now_ms, timer_sequence, fired))
+    const std::int64_t before_due = due.timer.due_ms > std::numeric_limits<std::int64_t>::min() ? due.timer.due_ms - 1 : due.timer.due_ms;
+    if (auto e = fire_overdue(tx, due.instance, pending, sequence_before, before_due, now_ms, timer_sequence, fired))
         return fail<bool>(*e);
     if (overdue_fired) *overdue_fired += fired;
     if (pending_after) *pending_after = std::move(pending);

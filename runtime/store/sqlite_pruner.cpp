@@ -211,7 +211,11 @@ Result<std::int64_t> SqlitePruner::first_row_made_at_or_after(const std::string&
         } else if (s->text(1) >= time) {
             high = middle;  // the first row from `middle` on is new, and so are all after it
         } else {
-            low = s->integer(0) + 1;  // that row is old, and so are all before it
+            // That row is old, and so are all before it. A row number below `middle` (which
+            // only a hand edit stores) ends the search rather than send it back.
+            const std::int64_t row = s->integer(0);
+            if (row < middle || row == std::numeric_limits<std::int64_t>::max()) return Result<std::int64_t>::success(high);
+            low = row + 1;
         }
     }
     return Result<std::int64_t>::success(low);

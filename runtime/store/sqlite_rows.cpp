@@ -1,7 +1,11 @@
 #include "runtime/store/sqlite_rows.hpp"
 
+#include "runtime/engine/json_reader.hpp"
 #include "runtime/engine/json_writer.hpp"
 #include "runtime/store/instance_list_sql.hpp"
+
+#include <algorithm>
+#include <limits>
 
 namespace flow::store {
 
@@ -18,7 +22,7 @@ constexpr auto compact = engine::JsonWriter::Layout::Compact;
 // The compensations as compensations_text wrote them; none from text that is not a JSON list.
 std::vector<engine::Command> compensations_from_json(const std::string& text) {
     std::vector<engine::Command> out;
-    json list = json::parse(text, nullptr, false);
+    json list = engine::read_stored_json(text);
     if (!list.is_array()) return out;
     for (const json& c : list) out.push_back({-1, c.value("type", ""), c.value("target", ""), c.value("data", json())});
     return out;
@@ -70,7 +74,7 @@ void unpack_history(std::string at, std::string kind, std::string detail, std::v
         out.push_back({std::move(at), std::move(kind), std::move(detail)});
         return;
     }
-    json list = json::parse(detail, nullptr, false);
+    json list = engine::read_stored_json(detail);
     if (!list.is_array()) return;
     for (const json& e : list)
         out.push_back({e.value("at", at), e.value("kind", ""), e.contains("detail") ? json_text(e["detail"]) : "{}"});
@@ -83,10 +87,10 @@ Result<StoredInstance> read_instance(sqlite::Statement& s, Connection& db) {
     i.id = s.text(1);
     out.workflow = s.text(2);
     i.version = static_cast<int>(s.integer(3));
-    i.key = json::parse(s.text(4), nullptr, false);
+    i.key = engine::read_stored_json(s.text(4));
     out.state = s.text(5);
     i.status = status_from(s.text(6));
-    json vars = json::parse(s.text(7), nullptr, false);
+    json vars = engine::read_stored_json(s.text(7));
     if (vars.is_array()) i.vars.assign(vars.begin(), vars.end());
     i.compensations = compensations_from_json(s.text(8));
     i.error = s.text(9);
@@ -137,7 +141,9 @@ OutboxCommand read_command(sqlite::Statement& s) {
     c.target = s.text(6);
     c.payload = s.text(7);
     c.status = s.text(8);
-    c.attempts = static_cast<int>(s.integer(9));
+    // Held to what an int counts, with a margin for the next attempt: flowd counts from 0, and
+    // only a hand edit stores what lies outside.
+    c.attempts = static_cast<int>(std::clamp<std::int64_t>(s.integer(9), 0, std::numeric_limits<int>::max() - 1));
     c.next_attempt_ms = s.integer(10);
     c.last_error = s.text(11);
     c.created_at = s.text(12);
