@@ -799,6 +799,32 @@ TEST_CASE("pruning deletes the commands delivered before the cutoff and no other
     CHECK(raw.rows("SELECT group_concat(row, ' ') FROM (SELECT row FROM outbox ORDER BY row)") == "10 20 5004");
 }
 
+TEST_CASE("integers at their extremes, stored by hand, are read within their ranges") {
+    StoreOnDisk db;
+    Raw raw(db.file);
+    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+             "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, "
+             "updated_at) VALUES (1, 'i1', 'W', 1, '\"a\"', 'S', 'running', '[]', '[]', 't', 't');"
+             "INSERT INTO outbox (row, id, instance, workflow, key, type, target, payload, status, attempts, next_attempt_ms, created_at) "
+             "VALUES (1, 'c1', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'pending', 2147483647, 0, '2026-01-01T00:00:00.000Z'),"
+             "(2, 'c2', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'pending', -5, 0, '2026-01-01T00:00:00.000Z'),"
+             "(3, 'c3', 'i1', 'W', '\"a\"', 'T', 't', '{}', 'pending', 99999999999, 0, '2026-01-01T00:00:00.000Z')");
+    auto commands = db.store->outbox("pending", 10);
+    REQUIRE(commands.ok());
+    REQUIRE(commands.value->size() == 3);
+    // Room for one attempt more: the relay counts attempts + 1 (a signed overflow before).
+    CHECK((*commands.value)[0].attempts == std::numeric_limits<int>::max() - 1);
+    CHECK((*commands.value)[1].attempts == 0);
+    CHECK((*commands.value)[2].attempts == std::numeric_limits<int>::max() - 1);
+    // A row numbered 2^63 - 1, made long ago: the search for the first row made after the cutoff
+    // stepped past it with a signed overflow, and could go round for ever.
+    raw.exec("UPDATE outbox SET status = 'delivered', delivered_at = '2026-01-01T00:00:01.000Z';"
+             "UPDATE outbox SET row = 9223372036854775807 WHERE row = 3");
+    auto pruned = db.store->prune_delivered("2026-06-01T00:00:00.000Z", 1000, {});
+    REQUIRE(pruned.ok());
+    CHECK(pruned.value->finished);
+}
+
 TEST_CASE("a prune looks at no more rows than it is given, and says whether any remain") {
     StoreOnDisk db;
     Raw raw(db.file);
