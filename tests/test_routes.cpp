@@ -313,6 +313,42 @@ TEST_CASE("a writer job that throws fails alone, undone, and the writer goes on 
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/instances"))["instances"].size() == 1);
 }
 
+TEST_CASE("a writer's transaction takes jobs up to its weight: a few large batches are not made one") {
+    // Before, only the number of jobs was bounded (512): five batches of 8,000 events sent at
+    // once made one transaction of 40,000, and each sender waited for all of it.
+    Server s;
+    service::Writer writer(*s.store, 100, 512, 10);
+    std::vector<std::size_t> batches;
+    std::mutex batches_mutex;
+    writer.observe_batch = [&](std::size_t n) {
+        std::lock_guard lock(batches_mutex);
+        batches.push_back(n);
+    };
+    std::promise<void> release, holding;
+    auto released = release.get_future().share();
+    REQUIRE(writer.submit(
+        [&](store::Transaction&) -> store::Status {
+            holding.set_value();
+            released.wait();
+            return std::nullopt;
+        },
+        [](const store::Status&) {}));
+    holding.get_future().wait();
+    std::vector<std::future<store::Status>> done;
+    for (std::size_t weight : {6, 6, 3, 20, 1}) {
+        auto promise = std::make_shared<std::promise<store::Status>>();
+        done.push_back(promise->get_future());
+        REQUIRE(writer.submit([](store::Transaction&) -> store::Status { return std::nullopt; },
+                              [promise](const store::Status& status) { promise->set_value(status); },
+                              service::Writer::Admission::Bounded, weight));
+    }
+    release.set_value();
+    for (auto& d : done) CHECK_FALSE(d.get());
+    writer.stop();
+    // The held job; 6 (6 more would pass 10); 6 and 3; 20, over the weight, alone; 1.
+    CHECK(batches == std::vector<std::size_t>{1, 1, 2, 1, 1});
+}
+
 TEST_CASE("a signed message refused while its refusal cannot be recorded is answered 503, and refused as it is once it can") {
     Server s(1);
     const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -5,6 +5,7 @@
 #include "runtime/http/route_support.hpp"
 #include "runtime/http/webhook_signature.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <memory>
@@ -294,7 +295,8 @@ void write_events(const std::shared_ptr<Ingest>& ingest, const Reply& reply, Ser
         // so that they are freed there too.
         reply.run_there([ingest, reply, &s] { reply(accepted(ingest->results, ingest->events.batch, ingest->started, ingest->version, s)); });
     };
-    if (!s.writer.submit(std::move(work), std::move(done))) {
+    const std::size_t events = ingest->events.events.size();
+    if (!s.writer.submit(std::move(work), std::move(done), service::Writer::Admission::Bounded, std::max<std::size_t>(events, 1))) {
         s.metrics.event("unavailable");
         reply(error_response(503, "too many events are waiting for the database; retry later", ingest->version));
     }

@@ -1,21 +1,22 @@
 #include "runtime/service/writer.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <future>
 #include <pthread.h>
 
 namespace flow::service {
 
-Writer::Writer(store::Store& store, std::size_t max_queue, std::size_t max_batch)
-    : store_(store), max_queue_(max_queue), max_batch_(max_batch), thread_([this] { loop(); }) {}
+Writer::Writer(store::Store& store, std::size_t max_queue, std::size_t max_batch, std::size_t max_batch_weight)
+    : store_(store), max_queue_(max_queue), max_batch_(max_batch), max_batch_weight_(max_batch_weight), thread_([this] { loop(); }) {}
 
 Writer::~Writer() { stop(); }
 
-bool Writer::submit(Work work, Done done, Admission admission) {
+bool Writer::submit(Work work, Done done, Admission admission, std::size_t weight) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_ || (admission == Admission::Bounded && queue_.size() >= max_queue_)) return false;
-        queue_.push_back({std::move(work), std::move(done)});
+        queue_.push_back({std::move(work), std::move(done), weight});
     }
     wake_.notify_one();
     return true;
@@ -52,7 +53,13 @@ void Writer::loop() {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, and everything queued is done
-            while (!queue_.empty() && batch.size() < max_batch_) {
+            // Up to max_batch jobs and max_batch_weight events: a few large CloudEvents batches
+            // sent at once must not make one transaction of millions of events, which would
+            // hold every other sender, the timers and the relay's records for minutes.
+            std::size_t weight = 0;
+            while (!queue_.empty() && batch.size() < max_batch_ &&
+                   (batch.empty() || queue_.front().weight <= max_batch_weight_ - std::min(weight, max_batch_weight_))) {
+                weight += queue_.front().weight;
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }

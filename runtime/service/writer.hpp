@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -36,12 +37,15 @@ public:
     // timer loop's jobs are not (each has at most one job queued, so they stay bounded).
     enum class Admission { Bounded, Always };
 
-    Writer(store::Store& store, std::size_t max_queue, std::size_t max_batch);
+    // A transaction takes at most `max_batch` jobs, and jobs weighing `max_batch_weight`
+    // together (a job heavier alone is run alone): a request's weight is its events.
+    Writer(store::Store& store, std::size_t max_queue, std::size_t max_batch,
+           std::size_t max_batch_weight = std::numeric_limits<std::size_t>::max());
     ~Writer();
 
     // Queues a job; false when it is stopping, or when the queue is full and the job is Bounded
     // (the caller sheds load).
-    bool submit(Work work, Done done, Admission admission = Admission::Bounded);
+    bool submit(Work work, Done done, Admission admission = Admission::Bounded, std::size_t weight = 1);
     // Queues a job and waits for its batch; Unavailable when it was not queued.
     store::Status run(Work work, Admission admission = Admission::Bounded);
     // Called after each successful commit (to wake the relay and the timer loop), on the
@@ -58,6 +62,7 @@ private:
     struct Job {
         Work work;
         Done done;
+        std::size_t weight;
     };
     enum class Savepoints { None, EachJob };
     struct Pass {
@@ -71,6 +76,7 @@ private:
     store::Store& store_;
     const std::size_t max_queue_;
     const std::size_t max_batch_;
+    const std::size_t max_batch_weight_;
     mutable std::mutex mutex_;  // guards queue_ and stopping_
     std::condition_variable wake_;
     std::deque<Job> queue_;
