@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -22,13 +23,15 @@ namespace {
 beast_http::response<beast_http::string_body> get(const tcp::endpoint& server, const std::string& target) {
     asio::io_context io;
     beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(10));  // a server that never answers fails the test, not hangs it
     stream.connect(server);
     beast_http::request<beast_http::empty_body> req{beast_http::verb::get, target, 11};
     req.set(beast_http::field::host, "test");
     beast_http::write(stream, req);
     beast::flat_buffer buffer;
     beast_http::response<beast_http::string_body> res;
-    beast_http::read(stream, buffer, res);
+    beast_http::async_read(stream, buffer, res, [](beast::error_code error, std::size_t) { CHECK_FALSE(error); });
+    io.run();
     return res;
 }
 

@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <mutex>
@@ -159,4 +160,65 @@ TEST_CASE("while the attempts cannot be recorded, the relay hands out no more co
         CHECK(clock_reads_while_failing < 50);
     }
     fs::remove_all(dir);
+}
+
+TEST_CASE("a command no HTTP request can carry is dead at its first attempt, and holds back none of its target's others") {
+    // Only a database edited by hand gives a command such an id. Before, each attempt failed as
+    // if the target had not answered: retried for its whole schedule, and the target's other
+    // commands held back meanwhile as those of a silent target.
+    test::TempDir dir;
+    Compilation compiled = test::compile_text("event Go { id: string }\ncommand Ping to sink { id: string }\n"
+                                              "workflow W { key id: string start on Go { emit Ping { id: key } complete } }");
+    REQUIRE(compiled.program);
+    auto opened = store::open_sqlite_store({(dir.path / "flow.db").string(), "FULL"});
+    REQUIRE(opened.ok());
+    std::unique_ptr<store::Store> store = std::move(*opened.value);
+    const auto& workflow = compiled.program->workflows[0];
+    REQUIRE_FALSE(store->deploy({workflow.name, workflow.version, workflow.hash, "{}", "{}", "2026-01-01T00:00:00.000Z"}));
+    service::Deployment deployment(compiled.program);
+    int ids = 0;
+    service::Processor processor(deployment, [&] { return "id-" + std::to_string(++ids); });
+    std::uint64_t sequence = 1;
+    {
+        auto tx = store->begin();
+        REQUIRE(tx.ok());
+        for (int n = 0; n < 3; ++n)
+            REQUIRE(processor.handle(**tx.value, {"e" + std::to_string(n), "Go", Value{{"id", "k" + std::to_string(n)}}, ""},
+                                     1767225600000, sequence).ok());
+        REQUIRE_FALSE((**tx.value).commit());
+    }
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((dir.path / "flow.db").c_str(), &raw) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(raw, "UPDATE outbox SET id = 'bad' || char(13, 10) || 'X-Injected: yes' WHERE row = 1", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+
+    CountingTarget target;
+    service::Config config;
+    config.targets["sink"].url = target.url();
+    config.targets["sink"].retry = {12, 60000, 60000};  // a retry would come a minute later
+    service::Metrics metrics;
+    relay::Relay relay(*store, config, metrics, [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    }, [&](std::vector<store::DeliveryAttempt> attempts) -> store::Status {
+        auto tx = store->begin();
+        if (!tx.ok()) return tx.error;
+        if (auto e = (**tx.value).record_attempts(attempts)) return e;
+        return (**tx.value).commit();
+    });
+    relay.start();
+    relay.wake();
+    for (int waited = 0; waited < 100 && target.distinct_commands() < 2; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::vector<store::OutboxCommand> dead;
+    for (int waited = 0; waited < 100 && dead.empty(); ++waited) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        auto read = store->outbox("dead", 10);
+        REQUIRE(read.ok());
+        dead = *read.value;
+    }
+    relay.stop();
+    CHECK(target.distinct_commands() == 2);
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].attempts == 1);
+    CHECK(dead[0].last_error == "cannot send the command: its header Idempotency-Key would hold a line break or a NUL");
 }

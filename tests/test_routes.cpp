@@ -335,7 +335,7 @@ TEST_CASE("a writer's transaction takes jobs up to its weight: a few large batch
         [](const store::Status&) {}));
     holding.get_future().wait();
     std::vector<std::future<store::Status>> done;
-    for (std::size_t weight : {6, 6, 3, 20, 1}) {
+    for (std::size_t weight : {6, 6, 4, 20, 1}) {
         auto promise = std::make_shared<std::promise<store::Status>>();
         done.push_back(promise->get_future());
         REQUIRE(writer.submit([](store::Transaction&) -> store::Status { return std::nullopt; },
@@ -345,7 +345,7 @@ TEST_CASE("a writer's transaction takes jobs up to its weight: a few large batch
     release.set_value();
     for (auto& d : done) CHECK_FALSE(d.get());
     writer.stop();
-    // The held job; 6 (6 more would pass 10); 6 and 3; 20, over the weight, alone; 1.
+    // The held job; 6 (6 more would pass 10); 6 and 4, 10 exactly; 20, over the weight, alone; 1.
     CHECK(batches == std::vector<std::size_t>{1, 1, 2, 1, 1});
 }
 
@@ -1723,6 +1723,9 @@ TEST_CASE("a pending timer whose due time is no number does not make the timer l
                             numbered_id(1) + "', 0, 0, 'soon', 7, 0, 0)");
     sqlite3_close(raw);
     const std::int64_t now = 1767225600000;
+    auto next = s.store->next_timer_due();
+    REQUIRE(next.ok());
+    CHECK_FALSE(*next.value);  // a due time that is no number names no time
     timers::TimerLoop loop(*s.store, *s.writer, *s.processor, s.metrics, [now] { return now; }, s.sequence);
     CHECK(loop.round() >= std::chrono::milliseconds(10));
 }

@@ -391,8 +391,9 @@ int Daemon::serve_until_stopped(store::Store& store) {
     for (const auto& [name, target] : config.targets) bound_targets.push_back(name);
     metrics.count_deliveries_to(bound_targets);
     service::Processor processor(deployment, [] { return service::time_ordered_id(wall_clock_ms()); });
-    // As many events a transaction as the largest batch a request may bring.
-    service::Writer writer(store, 10000, 512, config.max_batch_events);
+    // As many events a transaction as the largest batch a request may bring, and no fewer than
+    // its 512 jobs: a lower max_batch_events must not shrink the group commit of single events.
+    service::Writer writer(store, 10000, 512, std::max<std::size_t>(config.max_batch_events, 512));
     writer.observe_batch = [&](std::size_t n) { metrics.batch(n); };
     relay::Relay relay(store, config, metrics, wall_clock_ms, [&](std::vector<store::DeliveryAttempt> attempts) {
         return writer.run([attempts = std::move(attempts)](store::Transaction& tx) { return tx.record_attempts(attempts); },

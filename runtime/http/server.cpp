@@ -225,14 +225,14 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
                 auto executor = asio::get_associated_executor(completion);
                 auto waiting = std::make_shared<decltype(completion)>(std::move(completion));
                 auto answered = std::make_shared<std::atomic<bool>>(false);
-                auto answer = [waiting, executor, answered](Response answer) {
+                auto send_once = [waiting, executor, answered](Response response) {
                     if (answered->exchange(true)) return;
-                    asio::post(executor, [waiting, answer = std::move(answer)]() mutable { (*waiting)(std::move(answer)); });
+                    asio::post(executor, [waiting, response = std::move(response)]() mutable { (*waiting)(std::move(response)); });
                 };
                 try {
-                    handler(request, Reply(answer, [executor](std::function<void()> work) { asio::post(executor, std::move(work)); }));
+                    handler(request, Reply(send_once, [executor](std::function<void()> work) { asio::post(executor, std::move(work)); }));
                 } catch (const std::exception& e) {
-                    answer(error_response(500, std::string("the request could not be handled: ") + e.what(), request.version()));
+                    send_once(error_response(500, std::string("the request could not be handled: ") + e.what(), request.version()));
                 }
             },
             asio::use_awaitable);

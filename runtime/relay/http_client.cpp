@@ -236,7 +236,11 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
     // Held for the request: endpoints_ may be cleared while it waits.
     const std::shared_ptr<const Endpoint> where = endpoint_for(url);
     if (!where) co_return HttpResult{0, "invalid URL " + url, std::nullopt};
-    if (auto problem = unsendable_header(headers)) co_return HttpResult{0, "cannot send the command: " + *problem, std::nullopt};
+    if (auto problem = unsendable_header(headers)) {
+        HttpResult result{0, "cannot send the command: " + *problem, std::nullopt};
+        result.cannot_send = true;
+        co_return result;
+    }
     const Endpoint& parsed = *where;
     const bool secure = parsed.secure;
     const std::string& host = parsed.host;

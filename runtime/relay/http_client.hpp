@@ -27,6 +27,7 @@ struct HttpResult {
     std::optional<std::int64_t> retry_after_ms;
     bool answered = false;     // an answer came, whatever its status (a `000` included)
     bool cut_off = false;      // not sent or not answered because flowd was stopping (abort())
+    bool cannot_send = false;  // never sent: no HTTP request can carry it (a header it cannot hold)
 };
 
 // Every member runs on the thread of the context it was made with.

@@ -380,6 +380,13 @@ boost::asio::awaitable<Relay::Delivery> Relay::deliver(const store::OutboxComman
         metrics_.delivery(command.target, "delivered", seconds);
         co_return Delivery{{Attempt::Result::Delivered, command.id, attempts, 0, "", service::timestamp(now_ms_())}, false, true};
     }
+    if (result.cannot_send) {
+        // No attempt will ever send it, and the target has said nothing: dead at once, without
+        // counting as a target's silence, which would hold back its other commands.
+        metrics_.delivery(command.target, "dead", std::nullopt);
+        log_dead(command, attempts, result.error);
+        co_return Delivery{{Attempt::Result::Dead, command.id, attempts, 0, result.error, ""}, false};
+    }
     if (result.cut_off) {
         // Cut off by a stop: counted (the target may have had it), but it never makes the
         // command dead, even as its last attempt: it is sent again after the next start, at once.

@@ -56,10 +56,9 @@ void Writer::loop() {
             // Up to max_batch jobs and max_batch_weight events: a few large CloudEvents batches
             // sent at once must not make one transaction of millions of events, which would
             // hold every other sender, the timers and the relay's records for minutes.
-            std::size_t weight = 0;
-            while (!queue_.empty() && batch.size() < max_batch_ &&
-                   (batch.empty() || queue_.front().weight <= max_batch_weight_ - std::min(weight, max_batch_weight_))) {
-                weight += queue_.front().weight;
+            std::size_t room = max_batch_weight_;  // for the jobs after the first
+            while (!queue_.empty() && batch.size() < max_batch_ && (batch.empty() || queue_.front().weight <= room)) {
+                room -= std::min(room, queue_.front().weight);
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
@@ -90,9 +89,9 @@ Writer::Pass Writer::run_batch(std::vector<Job>& batch, std::vector<store::Statu
         try {
             status = batch[i].work(t);
         } catch (const std::exception& e) {
-            // A statement SQLite could not prepare (out of memory, an I/O error), or memory
-            // itself: this job fails (503) as if the database had refused it, and the writer
-            // goes on with the others, where the exception would have ended flowd.
+            // A row no flowd wrote that throws as it is read, or memory running out: this job
+            // fails (503) as if the database had refused it, and the writer goes on with the
+            // others, where the exception would have ended flowd.
             status = store::StoreError{store::StoreError::Kind::Unavailable, std::string("the database failed: ") + e.what()};
         }
         if (!t.intact()) {

@@ -97,12 +97,13 @@ Statement& Connection::prepare(std::string_view sql) {
     int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (code != SQLITE_OK) {
         sqlite3_finalize(stmt);
-        auto unprepared = std::make_unique<Statement>(db_, code, std::string(sqlite3_errmsg(db_)));
-        Statement& out = *unprepared;
-        unprepared_.insert_or_assign(std::string(sql), std::move(unprepared));
-        return out;
+        // One for each text, kept while the connection lives and never replaced, so that no
+        // reference to it dangles: a later failure of the same text updates its reason.
+        std::unique_ptr<Statement>& kept = unprepared_[std::string(sql)];
+        if (kept) kept->failed_again(code, sqlite3_errmsg(db_));
+        else kept = std::make_unique<Statement>(db_, code, std::string(sqlite3_errmsg(db_)));
+        return *kept;
     }
-    if (auto failed_before = unprepared_.find(sql); failed_before != unprepared_.end()) unprepared_.erase(failed_before);
     auto [it, inserted] = statements_.emplace(sql, std::make_unique<Statement>(db_, stmt));
     return *it->second;
 }

@@ -85,6 +85,11 @@ public:
     bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
     StoreError error(int code) const { return error_of(db_, code, stmt_ ? sqlite3_errmsg(db_) : failure_message_); }
     bool prepared() const { return stmt_ != nullptr; }
+    // For one that could not be prepared, and again could not: the new reason.
+    void failed_again(int code, std::string message) {
+        failure_code_ = code;
+        failure_message_ = std::move(message);
+    }
 
 private:
     sqlite3* db_;
@@ -144,8 +149,8 @@ private:
     explicit Connection(sqlite3* db) : db_(db) {}
     sqlite3* db_;
     std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;  // looked up without a copy of the text
-    // The last failure to prepare each text, kept while a caller may still hold it: until the
-    // same text is prepared again.
+    // The last failure to prepare each text that failed, kept while the connection lives (a
+    // caller may still hold it; there are few texts).
     std::map<std::string, std::unique_ptr<Statement>, std::less<>> unprepared_;
     struct Spent {
         std::int64_t nanoseconds = 0;

@@ -211,10 +211,10 @@ Result<std::int64_t> SqlitePruner::first_row_made_at_or_after(const std::string&
         } else if (s->text(1) >= time) {
             high = middle;  // the first row from `middle` on is new, and so are all after it
         } else {
-            // That row is old, and so are all before it. A row number below `middle` (which
-            // only a hand edit stores) ends the search rather than send it back.
+            // That row is old, and so are all before it. The largest row number (only a hand
+            // edit gives one) has no row after it: the search ends there.
             const std::int64_t row = s->integer(0);
-            if (row < middle || row == std::numeric_limits<std::int64_t>::max()) return Result<std::int64_t>::success(high);
+            if (row == std::numeric_limits<std::int64_t>::max()) return Result<std::int64_t>::success(row);
             low = row + 1;
         }
     }

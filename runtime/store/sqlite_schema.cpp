@@ -192,7 +192,9 @@ Status migrate(sqlite::Connection& writer) {
     std::int64_t version = 0;
     {
         sqlite::Use s(writer.prepare("SELECT max(version) FROM schema_version"));
-        if (s->step() == SQLITE_ROW && !s->is_null(0)) version = s->integer(0);
+        const int code = s->step();
+        if (code != SQLITE_ROW) return s->error(code);  // not read: no migration from a version guessed
+        if (!s->is_null(0)) version = s->integer(0);
     }
     const std::int64_t latest = static_cast<std::int64_t>(std::size(migrations));
     if (version > latest)

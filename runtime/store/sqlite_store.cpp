@@ -359,7 +359,10 @@ public:
 
     Result<std::optional<std::int64_t>> next_timer_due() override {
         std::lock_guard lock(background_mutex_);
-        return next_due(*background_reader_, "SELECT min(due_ms) FROM timers");
+        // The first in the index by due time; a due time that is no number (a hand edit, which
+        // the read of the due timers never finds) is passed over, so that it names no time.
+        return next_due(*background_reader_,
+                        "SELECT (SELECT due_ms FROM timers WHERE typeof(due_ms) = 'integer' ORDER BY due_ms LIMIT 1)");
     }
 
     Result<std::uint64_t> max_timer_sequence() override {
