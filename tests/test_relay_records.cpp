@@ -82,35 +82,39 @@ private:
     std::set<std::string> ids_;
 };
 
+// A store at `db` holding `commands` pending commands to the target `sink`, one of each of as
+// many instances, as the writer leaves them.
+std::unique_ptr<store::Store> store_with_pings(const fs::path& db, int commands) {
+    Compilation compiled = test::compile_text("event Go { id: string }\ncommand Ping to sink { id: string }\n"
+                                              "workflow W { key id: string start on Go { emit Ping { id: key } complete } }");
+    REQUIRE(compiled.program);
+    auto opened = store::open_sqlite_store({db.string(), "FULL"});
+    REQUIRE(opened.ok());
+    std::unique_ptr<store::Store> store = std::move(*opened.value);
+    const auto& workflow = compiled.program->workflows[0];
+    REQUIRE_FALSE(store->deploy({workflow.name, workflow.version, workflow.hash, "{}", "{}", "2026-01-01T00:00:00.000Z"}));
+    service::Deployment deployment(compiled.program);
+    int ids = 0;
+    service::Processor processor(deployment, [&] { return "id-" + std::to_string(++ids); });
+    std::uint64_t sequence = 1;
+    auto tx = store->begin();  // holds the store until it is destroyed
+    REQUIRE(tx.ok());
+    for (int n = 0; n < commands; ++n) {
+        service::IncomingEvent event{"e" + std::to_string(n), "Go", Value{{"id", "k" + std::to_string(n)}}, ""};
+        REQUIRE(processor.handle(**tx.value, event, 1767225600000, sequence).ok());
+    }
+    REQUIRE_FALSE((**tx.value).commit());
+    return store;
+}
+
 }  // namespace
 
 TEST_CASE("while the attempts cannot be recorded, the relay hands out no more commands, and sleeps between its tries") {
     const fs::path dir = fs::temp_directory_path() / ("flow-relay-records-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     {
-        Compilation compiled = test::compile_text("event Go { id: string }\ncommand Ping to sink { id: string }\n"
-                                                  "workflow W { key id: string start on Go { emit Ping { id: key } complete } }");
-        REQUIRE(compiled.program);
-        auto opened = store::open_sqlite_store({(dir / "flow.db").string(), "FULL"});
-        REQUIRE(opened.ok());
-        std::unique_ptr<store::Store> store = std::move(*opened.value);
-        const auto& workflow = compiled.program->workflows[0];
-        REQUIRE_FALSE(store->deploy({workflow.name, workflow.version, workflow.hash, "{}", "{}", "2026-01-01T00:00:00.000Z"}));
-        service::Deployment deployment(compiled.program);
-        int ids = 0;
-        service::Processor processor(deployment, [&] { return "id-" + std::to_string(++ids); });
-        const std::int64_t now = 1767225600000;
-        std::uint64_t sequence = 1;
         constexpr int events = 1000;  // four times what one target may have in hand
-        {
-            auto tx = store->begin();  // holds the store until it is destroyed
-            REQUIRE(tx.ok());
-            for (int n = 0; n < events; ++n) {
-                service::IncomingEvent event{"e" + std::to_string(n), "Go", Value{{"id", "k" + std::to_string(n)}}, ""};
-                REQUIRE(processor.handle(**tx.value, event, now, sequence).ok());
-            }
-            REQUIRE_FALSE((**tx.value).commit());
-        }
+        std::unique_ptr<store::Store> store = store_with_pings(dir / "flow.db", events);
 
         CountingTarget target;
         service::Config config;
@@ -167,26 +171,7 @@ TEST_CASE("a command no HTTP request can carry is dead at its first attempt, and
     // if the target had not answered: retried for its whole schedule, and the target's other
     // commands held back meanwhile as those of a silent target.
     test::TempDir dir;
-    Compilation compiled = test::compile_text("event Go { id: string }\ncommand Ping to sink { id: string }\n"
-                                              "workflow W { key id: string start on Go { emit Ping { id: key } complete } }");
-    REQUIRE(compiled.program);
-    auto opened = store::open_sqlite_store({(dir.path / "flow.db").string(), "FULL"});
-    REQUIRE(opened.ok());
-    std::unique_ptr<store::Store> store = std::move(*opened.value);
-    const auto& workflow = compiled.program->workflows[0];
-    REQUIRE_FALSE(store->deploy({workflow.name, workflow.version, workflow.hash, "{}", "{}", "2026-01-01T00:00:00.000Z"}));
-    service::Deployment deployment(compiled.program);
-    int ids = 0;
-    service::Processor processor(deployment, [&] { return "id-" + std::to_string(++ids); });
-    std::uint64_t sequence = 1;
-    {
-        auto tx = store->begin();
-        REQUIRE(tx.ok());
-        for (int n = 0; n < 3; ++n)
-            REQUIRE(processor.handle(**tx.value, {"e" + std::to_string(n), "Go", Value{{"id", "k" + std::to_string(n)}}, ""},
-                                     1767225600000, sequence).ok());
-        REQUIRE_FALSE((**tx.value).commit());
-    }
+    std::unique_ptr<store::Store> store = store_with_pings(dir.path / "flow.db", 3);
     sqlite3* raw = nullptr;
     REQUIRE(sqlite3_open((dir.path / "flow.db").c_str(), &raw) == SQLITE_OK);
     REQUIRE(sqlite3_exec(raw, "UPDATE outbox SET id = 'bad' || char(13, 10) || 'X-Injected: yes' WHERE row = 1", nullptr, nullptr,
