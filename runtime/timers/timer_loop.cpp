@@ -24,12 +24,9 @@ std::chrono::milliseconds TimerLoop::round() {
         return std::chrono::milliseconds(200);
     }
     if (due.value->empty()) {
-        // Until the next timer is due, and at least 10 ms: none was due a moment ago, so one due
-        // by now fell due meanwhile, or is a row whose due time is no number (a hand edit, which
-        // min() finds and the read of the due ones never does), which must not make this loop spin.
         std::int64_t sleep_ms = 1000;
         auto next = store_.next_timer_due();
-        if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), min_idle_sleep_ms, 1000);
+        if (next.ok() && *next.value) sleep_ms = std::clamp<std::int64_t>(**next.value - now_ms_(), 0, 1000);
         return std::chrono::milliseconds(sleep_ms);
     }
     const bool read_all = due.value->size() < static_cast<std::size_t>(round_size);

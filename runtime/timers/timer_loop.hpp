@@ -37,8 +37,6 @@ private:
     store::Status fire_one_by_one(const std::vector<store::DueTimer>& due, bool read_all, std::int64_t now, int& fired);
     // How long a timer that could not fire waits before it is tried again.
     static constexpr std::int64_t failed_timer_retry_ms = 60'000;
-    // The shortest sleep after a round that found no timer due.
-    static constexpr std::int64_t min_idle_sleep_ms = 10;
     // Logs why the timers do not fire, once for each new reason.
     void report_trouble(const std::string& what, const std::string& error);
 
