@@ -75,12 +75,14 @@ def measure(binary, database, directory, small):
                 get(port, "/metrics")
                 scrapes[0] += 1
 
-        thread = threading.Thread(target=scraper)
-        thread.start()
+        threads = [threading.Thread(target=scraper) for _ in range(int(os.environ.get("SCRAPERS", "1")))]
+        for thread in threads:
+            thread.start()
         time.sleep(0.2)
         beside = small_reads(port, instance, small)
         scraping = False
-        thread.join()
+        for thread in threads:
+            thread.join()
         return scrape, alone, beside, scrapes[0]
     finally:
         server.stop()

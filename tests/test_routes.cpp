@@ -2344,6 +2344,52 @@ TEST_CASE("whether a refused event's id was accepted before is looked up off the
     CHECK(take_blocking().empty());
 }
 
+TEST_CASE("scrapes of /metrics that ask at once share one count of the tables, read off the connection's thread") {
+    Server s;
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})").result_int() == 202);
+    std::vector<std::function<void()>> blocking;
+    s.services->run_blocking = [&](std::function<void()> work) { blocking.push_back(std::move(work)); };
+    auto scrape = [&](beast_http::verb method) {
+        auto replied = std::make_shared<std::promise<http::Response>>();
+        http::Request req{method, "/metrics", 11};
+        REQUIRE(http::answers_without_blocking(req));
+        http::handle_async(req, *s.services, http::Reply([replied](http::Response r) { replied->set_value(std::move(r)); }));
+        return replied->get_future();
+    };
+    std::vector<std::future<http::Response>> scrapes;
+    for (int i = 0; i < 3; ++i) scrapes.push_back(scrape(beast_http::verb::get));
+    scrapes.push_back(scrape(beast_http::verb::head));
+    // Nothing was read on the asking thread, and one read was handed over for the four.
+    for (auto& answer : scrapes) CHECK(answer.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+    REQUIRE(blocking.size() == 1);
+    // An event acknowledged before the count starts is in it.
+    REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e2", "type": "Go", "data": {"id": "b", "n": 3}})").result_int() == 202);
+    blocking.front()();
+    CHECK(s.services->table_counts->reads() == 1);
+    std::string get_body;
+    for (int i = 0; i < 4; ++i) {
+        REQUIRE(scrapes[i].wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+        http::Response answer = scrapes[i].get();
+        CHECK(answer.result_int() == 200);
+        if (i < 3) {
+            CHECK(answer.body().find("flow_instances{status=\"running\"} 2\n") != std::string::npos);
+            get_body = answer.body();
+        } else {
+            CHECK(answer.body().empty());  // HEAD: the size of the GET's body, without it
+            CHECK(answer[beast_http::field::content_length] == std::to_string(get_body.size()));
+        }
+    }
+    // A scrape after the count ended reads again, and a method that reads nothing is not one.
+    auto later = scrape(beast_http::verb::get);
+    REQUIRE(blocking.size() == 2);
+    blocking.back()();
+    CHECK(later.get().result_int() == 200);
+    CHECK(s.services->table_counts->reads() == 2);
+    http::Request post{beast_http::verb::post, "/metrics", 11};
+    CHECK_FALSE(http::answers_without_blocking(post));
+    CHECK(http::handle(post, *s.services).result_int() == 405);
+}
+
 TEST_CASE("a route that fails in a way flowd did not foresee answers 503 for that request alone") {
     Server s(100, "event Go { id: string, n: int }\n"
                   "workflow W { key id: string var since: time = now() start on Go { goto S } state S { on Go { complete } } }");

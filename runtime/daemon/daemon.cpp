@@ -264,7 +264,7 @@ void Daemon::serve(const http::Request& r, http::Reply reply) {
         std::lock_guard lock(waiting_mutex_);
         return reply(http::error_response(503, "the database is not available yet: " + waiting_for_, r.version()));
     }
-    if (http::is_event_post(r)) return http::handle_async(r, *services, std::move(reply));
+    if (http::answers_without_blocking(r)) return http::handle_async(r, *services, std::move(reply));
     asio::post(workers_, [services, &r, reply = std::move(reply)] { reply(http::handle(r, *services)); });
 }
 

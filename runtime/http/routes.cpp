@@ -21,12 +21,12 @@ namespace beast_http = boost::beast::http;
 
 namespace {
 
-Response metrics(const Request& req, Services& s) {
+// The answer to GET /metrics, with the tables' counts read for it.
+Response metrics(unsigned version, Services& s, const TableCounts& counts) {
     std::vector<std::pair<std::string, double>> gauges;
     std::map<std::string, double> instances = {{"running", 0}, {"completed", 0}, {"failed", 0}, {"cancelled", 0}};
     std::map<std::string, double> outbox = {{"pending", 0}, {"delivered", 0}, {"dead", 0}};
     double timers = 0;
-    auto counts = s.store.counts();
     if (counts.ok()) {
         for (const auto& [name, n] : *counts.value) {
             if (name.rfind("instances_", 0) == 0) instances[name.substr(10)] = static_cast<double>(n);
@@ -48,11 +48,53 @@ Response metrics(const Request& req, Services& s) {
     const std::vector<std::pair<std::string, std::uint64_t>> counters = {
         {"flow_instance_cache_lookups_total{result=\"hit\"}", cache.hits},
         {"flow_instance_cache_lookups_total{result=\"miss\"}", cache.misses}};
-    Response res{beast_http::status::ok, req.version()};
+    Response res{beast_http::status::ok, version};
     res.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = s.metrics.render(gauges, counters);
     res.prepare_payload();
     return res;
+}
+
+// The answer a GET would have, without its body, when the request is a HEAD: Content-Length
+// still tells its size.
+void drop_body_for_head(bool head, Response& res) {
+    if (!head) return;
+    const std::size_t size = res.body().size();
+    res.body().clear();
+    res.content_length(size);
+}
+
+// GET /metrics: the count of the tables is shared with the other scrapes that ask while it
+// is read (service/coalesced_read.hpp), so however many scrapers there are, at most one count
+// holds a reader, and no thread waits for it. Each scrape still gets a count begun after it
+// asked.
+void answer_metrics(const Request& req, Services& s, Reply reply) {
+    const unsigned version = req.version();
+    const bool head = req.method() == beast_http::verb::head;
+    s.table_counts->get(
+        [&s]() -> TableCounts {
+            try {
+                return s.store.counts();
+            } catch (const std::exception& e) {
+                return TableCounts::failure({store::StoreError::Kind::Unavailable, e.what()});
+            }
+        },
+        [&s, version, head, reply](const TableCounts& counts) {
+            Response res;
+            try {
+                res = metrics(version, s, counts);
+            } catch (const std::exception& e) {
+                res = error_response(500, std::string("the request could not be handled: ") + e.what(), version);
+            }
+            drop_body_for_head(head, res);
+            reply(std::move(res));
+        },
+        s.run_blocking);
+}
+
+bool is_metrics_read(const Request& req) {
+    const bool reads = req.method() == beast_http::verb::get || req.method() == beast_http::verb::head;
+    return reads && targets_path(req, {"metrics"});
 }
 
 }  // namespace
@@ -99,8 +141,11 @@ bool targets_path(const Request& req, std::initializer_list<std::string_view> se
 
 bool is_event_post(const Request& req) { return req.method() == beast_http::verb::post && targets_path(req, {"v1", "events"}); }
 
+bool answers_without_blocking(const Request& req) { return is_event_post(req) || is_metrics_read(req); }
+
 void handle_async(const Request& req, Services& s, Reply reply) {
     if (is_event_post(req)) return post_events(req, s, std::move(reply));
+    if (is_metrics_read(req)) return answer_metrics(req, s, std::move(reply));
     reply(handle(req, s));
 }
 
@@ -177,7 +222,8 @@ Response instance_route(const Request& req, const boost::urls::url_view& url, co
     return cancel_instance(req, segments[2], s);
 }
 
-// Every route but the event POST, which handle() and handle_async() take apart.
+// Every route but the event POST and the read of /metrics, which handle() and handle_async()
+// take apart.
 Response route(const Request& req, Services& s) {
     auto parsed = parse_target(req.target());
     if (!parsed) return error_response(400, "the request target is not a valid path", req.version());
@@ -188,10 +234,7 @@ Response route(const Request& req, Services& s) {
         if (!s.store.healthy()) return error_response(503, "the database does not answer", req.version());
         return json_response(200, {{"status", "ok"}}, req.version());
     }
-    if (has_segments(url, {"metrics"})) {
-        if (!reads) return method_not_allowed("GET, HEAD", req.version());
-        return metrics(req, s);
-    }
+    if (has_segments(url, {"metrics"})) return method_not_allowed("GET, HEAD", req.version());  // a read went to answer_metrics
     std::string path(url.encoded_path());
     if (path.empty()) path = "/";
     if (has_segments(url, {"v1", "events"})) return method_not_allowed("POST", req.version());  // a POST went to post_events
@@ -216,9 +259,9 @@ Response route(const Request& req, Services& s) {
 }  // namespace
 
 Response handle(const Request& req, Services& s) {
-    if (is_event_post(req)) {
+    if (answers_without_blocking(req)) {
         std::promise<Response> answer;
-        post_events(req, s, [&answer](Response r) { answer.set_value(std::move(r)); });
+        handle_async(req, s, [&answer](Response r) { answer.set_value(std::move(r)); });
         return answer.get_future().get();
     }
     Response res;
@@ -230,12 +273,7 @@ Response handle(const Request& req, Services& s) {
         // for the route.
         res = error_response(503, std::string("the database failed: ") + e.what(), req.version());
     }
-    if (req.method() == beast_http::verb::head) {
-        // The answer a GET would have, without its body: Content-Length still tells its size.
-        const std::size_t size = res.body().size();
-        res.body().clear();
-        res.content_length(size);
-    }
+    drop_body_for_head(req.method() == beast_http::verb::head, res);
     return res;
 }
 

@@ -2,6 +2,7 @@
 // tests call them directly. docs/http-api.md fixes every path, status and shape.
 #pragma once
 
+#include "runtime/service/coalesced_read.hpp"
 #include "runtime/service/config.hpp"
 #include "runtime/service/metrics.hpp"
 #include "runtime/service/processor.hpp"
@@ -11,16 +12,25 @@
 #include <boost/beast/http.hpp>
 
 #include <concepts>
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace flow::http {
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
+// The rows behind /metrics, as Store::counts() gives them.
+using TableCounts = store::Result<std::vector<std::pair<std::string, std::int64_t>>>;
+
 // What the routes work with. `timer_sequence` is touched only inside writer jobs.
 // `run_blocking` runs work that waits on the database (a read) where no connection's thread
-// waits for it: on flowd's workers; by default, at once on the calling thread.
+// waits for it: on flowd's workers; by default, at once on the calling thread. `table_counts`
+// shares one count of the tables among the scrapes of /metrics that ask at once.
 struct Services {
     const service::Config& config;
     store::Store& store;
@@ -31,6 +41,7 @@ struct Services {
     std::function<std::int64_t()> now_ms;
     std::uint64_t& timer_sequence;
     std::function<void(std::function<void()>)> run_blocking = [](std::function<void()> work) { work(); };
+    std::shared_ptr<service::CoalescedRead<TableCounts>> table_counts = std::make_shared<service::CoalescedRead<TableCounts>>();
 };
 
 // Takes the answer to a request: called exactly once with it, from any thread.
@@ -59,12 +70,16 @@ private:
 };
 
 // Answers a request. `POST /v1/events` replies once its batch has committed (nothing waits
-// meanwhile), building the answer through `Reply::run_there`; every other route replies before
-// returning, and may block on the database, so callers run those off the I/O threads.
+// meanwhile), building the answer through `Reply::run_there`; `GET /metrics` replies once a
+// count of the tables shared with the other scrapes asking meanwhile is done, read through
+// `Services::run_blocking`; every other route replies before returning, and may block on the
+// database, so callers run those off the I/O threads.
 void handle_async(const Request& request, Services& services, Reply reply);
 // The same, waiting for the answer.
 Response handle(const Request& request, Services& services);
 // Whether handle_async answers this request without blocking the calling thread.
+bool answers_without_blocking(const Request& request);
+// Whether the request is `POST /v1/events`.
 bool is_event_post(const Request& request);
 // Whether the request's target names this path: its segments compared once percent-decoded
 // (`/v1/%65vents` is `/v1/events`, `/v1%2Fevents` is one segment), whatever its query, in the
