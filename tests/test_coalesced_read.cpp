@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -115,4 +116,18 @@ TEST_CASE("under callers on many threads, one read at a time, each begun after i
     CHECK(stale.load() == 0);
     CHECK(most_running.load() == 1);
     CHECK(shared->reads() == static_cast<std::uint64_t>(started.load()));
+}
+
+TEST_CASE("a runner that cannot take the work leaves the reads to the next caller") {
+    auto shared = std::make_shared<CoalescedRead<int>>();
+    int reads = 0;
+    std::vector<int> answers;
+    const auto refusing = [](std::function<void()>) { throw std::runtime_error("no thread"); };
+    CHECK_THROWS_WITH(shared->get([&] { return ++reads; }, [&](const int& n) { answers.push_back(n); }, refusing), "no thread");
+    CHECK(reads == 0);
+    // Not stuck: the next caller's read runs, and answers the first caller's deliverer too.
+    const auto at_once = [](std::function<void()> work) { work(); };
+    shared->get([&] { return ++reads; }, [&](const int& n) { answers.push_back(10 + n); }, at_once);
+    CHECK(reads == 1);
+    CHECK(answers == std::vector<int>{1, 11});
 }

@@ -26,7 +26,8 @@ public:
     // Hands `deliver` the answer of a read that starts after this call. When no read runs, `run`
     // is given the work that reads, on whatever thread it chooses (flowd's workers), until no
     // caller waits; otherwise this returns at once and the running work answers it. `read` and
-    // `deliver` must not throw: the callers turn their failures into answers.
+    // `deliver` must not throw: the callers turn their failures into answers. When `run` throws,
+    // the exception reaches this caller, and the next call starts the reads again.
     void get(Read read, Deliver deliver, const Run& run) {
         {
             std::lock_guard lock(mutex_);
@@ -34,7 +35,15 @@ public:
             if (running_) return;
             running_ = true;
         }
-        run([self = this->shared_from_this(), read = std::move(read)] { self->read_while_asked(read); });
+        try {
+            run([self = this->shared_from_this(), read = std::move(read)] { self->read_while_asked(read); });
+        } catch (...) {
+            // Nothing will read: the next caller starts the reads, for the waiting callers too
+            // (this one's answer then goes to a caller that was already answered with the error).
+            std::lock_guard lock(mutex_);
+            running_ = false;
+            throw;
+        }
     }
 
     // How many reads have run (for tests).
