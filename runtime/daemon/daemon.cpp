@@ -20,7 +20,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <sqlite3.h>
 
@@ -30,10 +29,13 @@
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <system_error>
 #include <thread>
 #include <variant>
+#include <vector>
 
 namespace flow::daemon {
 
@@ -56,6 +58,13 @@ void log(std::string_view level, std::string_view message, json fields = json::o
 
 // What stops the start, on standard error.
 void print_problem(const std::string& reason) { std::cerr << "flowd: " << reason << "\n"; }
+
+// The operating system refused a thread: flowd cannot run, and says what limit to look at.
+std::string no_thread(const std::system_error& e) {
+    return std::string("cannot start a thread: ") + e.what() +
+           " (the process may be at its limit of threads: `ulimit -u`, a container's pids limit, systemd's TasksMax; "
+           "flowd needs about 16)";
+}
 
 // A start that cannot be: the reason printed, and the exit status to end with.
 int refuse(int status, const std::string& reason) {
@@ -213,7 +222,12 @@ private:
     asio::io_context io_second_{1};
     asio::executor_work_guard<asio::io_context::executor_type> keep_second_running_ = asio::make_work_guard(io_second_);
     std::vector<asio::io_context*> connection_contexts_{&io_, &io_second_};
-    asio::thread_pool workers_{8};  // routes that wait on the database; event ingestion waits on none
+    // The workers: the routes that wait on the database run on them; event ingestion waits on
+    // none. Their threads are started in run(), where a thread refused is an error flowd reports.
+    asio::io_context workers_{8};
+    asio::executor_work_guard<asio::io_context::executor_type> keep_workers_running_ = asio::make_work_guard(workers_);
+    static constexpr int worker_count = 8;
+    std::vector<std::thread> worker_threads_;
     std::atomic<http::Services*> ready_{nullptr};  // set while the parts run
     std::mutex waiting_mutex_;
     std::string waiting_for_ = "flowd is opening its database";  // guarded by waiting_mutex_
@@ -328,7 +342,10 @@ int Daemon::finish(int code, bool stop_now) {
     }
     for (std::thread& t : io_threads_)
         if (t.joinable()) t.join();
-    workers_.join();
+    // The routes queued for the workers run before the workers end (none is left unanswered).
+    keep_workers_running_.reset();
+    for (std::thread& t : worker_threads_) t.join();
+    worker_threads_.clear();
     return code;
 }
 
@@ -393,7 +410,14 @@ int Daemon::serve_until_stopped(store::Store& store) {
     service::Processor processor(deployment, [] { return service::time_ordered_id(wall_clock_ms()); });
     // As many events a transaction as the largest batch a request may bring, and no fewer than
     // its 512 jobs: a lower max_batch_events must not shrink the group commit of single events.
-    service::Writer writer(store, 10000, 512, std::max<std::size_t>(config.max_batch_events, 512));
+    std::optional<service::Writer> started_writer;
+    try {
+        started_writer.emplace(store, 10000, 512, std::max<std::size_t>(config.max_batch_events, 512));
+    } catch (const std::system_error& e) {
+        print_problem(no_thread(e));
+        return finish(exit_start_failed, true);
+    }
+    service::Writer& writer = *started_writer;
     writer.observe_batch = [&](std::size_t n) { metrics.batch(n); };
     relay::Relay relay(store, config, metrics, wall_clock_ms, [&](std::vector<store::DeliveryAttempt> attempts) {
         return writer.run([attempts = std::move(attempts)](store::Transaction& tx) { return tx.record_attempts(attempts); },
@@ -418,11 +442,18 @@ int Daemon::serve_until_stopped(store::Store& store) {
     } else if (stopping_) {
         code = finish(0, false);  // a signal came during the start: nothing more is started
     } else {
-        relay.start();
-        timers.start();
-        retention.start();
-        log("info", "flowd is ready", {{"db", args_.db}});
-        code = finish(0, false);
+        try {
+            relay.start();
+            timers.start();
+            retention.start();
+            log("info", "flowd is ready", {{"db", args_.db}});
+            code = finish(0, false);
+        } catch (const std::system_error& e) {
+            // What was acknowledged is committed; what the relay and the timers had to do is
+            // done at the next start. The parts started are stopped below.
+            print_problem(no_thread(e));
+            code = finish(exit_start_failed, true);
+        }
     }
     ready_ = nullptr;
     retention.stop();
@@ -436,11 +467,21 @@ int Daemon::serve_until_stopped(store::Store& store) {
 int Daemon::run(const sigset_t& stop_signals) {
     signals_.async_wait([this](boost::system::error_code, int signal) { on_stop_signal(signal); });
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // one held pending is taken now
-    for (std::size_t i = 0; i < 2; ++i)
-        io_threads_[i] = std::thread([context = connection_contexts_[i]] {
-            pthread_setname_np(pthread_self(), "flowd-io");
-            context->run();
-        });
+    try {
+        for (std::size_t i = 0; i < 2; ++i)
+            io_threads_[i] = std::thread([context = connection_contexts_[i]] {
+                pthread_setname_np(pthread_self(), "flowd-io");
+                context->run();
+            });
+        for (int i = 0; i < worker_count; ++i)
+            worker_threads_.emplace_back([this] {
+                pthread_setname_np(pthread_self(), "flowd-worker");
+                workers_.run();
+            });
+    } catch (const std::system_error& e) {
+        print_problem(no_thread(e));
+        return finish(exit_start_failed, true);
+    }
     auto opened = open_store();
     if (const int* code = std::get_if<int>(&opened)) return *code;
     std::unique_ptr<store::Store> database = std::move(std::get<std::unique_ptr<store::Store>>(opened));

@@ -1853,6 +1853,52 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(done.returncode, 2)
         self.assertIn("--listen takes HOST:PORT", done.stderr)
 
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv") and shutil.which("prlimit"),
+                         "needs root to run flowd as another user under a limit of threads")
+    def test_a_limit_on_threads_stops_the_start_with_the_reason_at_every_thread(self):
+        # Before, a thread refused at start ended flowd with std::terminate (SIGABRT, a core):
+        # from the workers' pool, the I/O threads, the writer, the relay or the timer loop,
+        # depending on where the limit fell. The limit is raised one at a time (it counts every
+        # thread of the user, flowd's main thread included) until flowd starts.
+        os.chmod(self.dir, 0o755)
+        data = os.path.join(self.dir, "data")
+        os.mkdir(data)
+        os.chmod(data, 0o777)
+        env = dict(os.environ)
+        # LeakSanitizer's check at exit needs a thread of its own, which the limit refuses.
+        env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+        refused_after_listening = 0
+        started = False
+        for limit in range(1, 64):
+            process = subprocess.Popen(
+                ["prlimit", f"--nproc={limit}:{limit}", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                 FLOWD, "--flows", self.flows, "--db", os.path.join(data, "flow.db"), "--listen", "127.0.0.1:0",
+                 "--target", "sink=http://127.0.0.1:9/"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+            lines = []
+            for line in process.stderr:
+                lines.append(line)
+                if '"flowd is ready"' in line:
+                    started = True
+                    process.send_signal(signal.SIGTERM)
+            process.stderr.close()
+            code = process.wait(timeout=30)
+            stderr = "".join(lines)
+            self.assertNotIn("terminate called", stderr)
+            if started:
+                self.assertEqual(code, 0, stderr)
+                break
+            if limit == 1:
+                continue  # setpriv itself may not start flowd
+            self.assertEqual(code, 1, f"limit {limit}: {stderr}")
+            self.assertIn("flowd: cannot start a thread: Resource temporarily unavailable (the process may be at its limit "
+                          "of threads", stderr)
+            if '"flowd is listening"' in stderr:
+                refused_after_listening += 1
+                self.assertIn('"msg":"stopped"', stderr)
+        self.assertTrue(started, "flowd never started")
+        self.assertGreater(refused_after_listening, 0)  # the relay's and the timers' threads were reached
+
     def test_a_start_that_cannot_listen_fires_no_timer_and_sends_nothing(self):
         # The target refuses until the end, so the instance's commands stay pending.
         answer = {"status": 503}
