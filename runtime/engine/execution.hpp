@@ -7,8 +7,10 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include <exception>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace flow::engine {
@@ -28,8 +30,12 @@ bool may_widen(const Type& from, const Type& to);
 // `append(js, d)`, `j == t`.
 bool takes_wire_form(const Type& from, const Type& to);
 
-// A runtime error with the place it happened; caught at the handler's boundary.
-struct PositionedError {
+// A runtime error with the place it happened; caught at the handler's boundary. A
+// std::exception, so that a catch of those anywhere above would still name it.
+struct PositionedError : std::exception {
+    PositionedError(std::string message, ir::Position position) : message(std::move(message)), position(position) {}
+    const char* what() const noexcept override { return message.c_str(); }
+
     std::string message;
     ir::Position position;
 };
