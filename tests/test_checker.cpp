@@ -10,6 +10,7 @@
 #include <fstream>
 #include <regex>
 #include <unistd.h>
+#include <utility>
 
 using namespace flow;
 
@@ -417,7 +418,7 @@ TEST_CASE("timers due at once that certainly enter, again and again, states wher
     // A timer due at once that falls through leaves the next one due at once to fire: the warning
     // is at the one that settles it. A delay written as a negative or a product is written out too,
     // and a negative one fires before `0s`.
-    for (const auto& [s, column] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& entry : std::vector<std::pair<std::string, std::string>>{
              {"after 0s { } after 0s { goto S }", "8:25:"},
              {"after 0s { if key == \"a\" { goto S } } after 0s { goto S }", "8:50:"},
              {"after -1s { goto S }", "8:12:"},
@@ -426,6 +427,8 @@ TEST_CASE("timers due at once that certainly enter, again and again, states wher
              {"after (2 - 3) * 1s { goto S }", "8:12:"},
              {"after 0s { complete } after 0s - 1s { goto S }", "8:34:"},
          }) {
+        const auto& s = std::get<0>(entry);
+        const auto& column = std::get<1>(entry);
         CAPTURE(s);
         CHECK(has(check(states(s, "on B { complete }")), column + " warning: this timer is due as soon as state 'S' is entered"));
     }
@@ -433,7 +436,7 @@ TEST_CASE("timers due at once that certainly enter, again and again, states wher
     // then waits), or it enters a state whose timers are later, or the delay is later, or depends
     // on a value, or an `at` may come first, or an earlier timer due at once leaves for a state
     // that ends. A state never entered is not warned of (it has its own warning).
-    for (const auto& [s, t] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& entry : std::vector<std::pair<std::string, std::string>>{
              {"after 0s { if key == \"a\" { goto S } else { complete } }", "on B { complete }"},
              {"after 0s { if key == \"a\" { goto S } }", "on B { complete }"},
              {"after 0s { goto T }", "after 1ms { goto S }"},
@@ -445,6 +448,8 @@ TEST_CASE("timers due at once that certainly enter, again and again, states wher
              {"after 0s { goto T }", "after 0s { if key == \"a\" { goto S } else { fail \"no\" } }"},
              {"on B { complete }", "after 0s { goto T }"},
          }) {
+        const auto& s = std::get<0>(entry);
+        const auto& t = std::get<1>(entry);
         CAPTURE(s);
         CAPTURE(t);
         CHECK_FALSE(has(check(states(s, t)), "fire for ever"));
@@ -1012,7 +1017,9 @@ TEST_CASE("each named error at its place: correlation, duplicate members, bindin
         {"/* a /* b */ c */\nworkflow W { key id: string start on A as a { goto S } state S { on B { complete } } }",
          "4:14: error: expected a declaration ('import', 'type', 'event', 'command' or 'workflow'), found 'c'"},
     };
-    for (const auto& [text, expected] : cases) {
+    for (const auto& entry : cases) {
+        const auto& text = std::get<0>(entry);
+        const auto& expected = std::get<1>(entry);
         const std::string summary = check(prelude + text);
         CHECK_MESSAGE(has(summary, expected), text, "\n", summary);
     }

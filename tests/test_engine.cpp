@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include <doctest/doctest.h>
+#include <utility>
 
 using namespace flow;
 using engine::Outcome;
@@ -398,7 +399,9 @@ TEST_CASE("dividing by zero fails for number and duration too; the one int quoti
         {"(-9223372036854775807 - 1 + g.n) / -1", "integer overflow at test.flow:6:56"},
         {"1.0e308 * (10.0 + g.n)", "number overflow at test.flow:6:31"},
     };
-    for (const auto& [expression, error] : cases) {
+    for (const auto& entry : cases) {
+        const auto& expression = std::get<0>(entry);
+        const auto& error = std::get<1>(entry);
         Fixture f(messages + "workflow W { key id: string start on Go as g {\n emit Log { text: str(" + expression + ") } complete } }");
         engine::Step step = f.start("Go", {{"id", "a"}, {"n", 0}});
         CHECK_MESSAGE(step.instance.status == Status::Failed, expression);

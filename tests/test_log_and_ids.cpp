@@ -97,11 +97,11 @@ TEST_CASE("time-ordered ids: version 7, the time in their first bits, each great
 }
 
 TEST_CASE("time-ordered ids: made on several threads at once, all distinct and each thread's in order") {
-    const std::int64_t at = 4'102'444'900'000;
+    constexpr std::int64_t at = 4'102'444'900'000;
     std::vector<std::vector<std::string>> made(4);
     std::vector<std::thread> threads;
     for (auto& list : made)
-        threads.emplace_back([&list, at] {
+        threads.emplace_back([&list] {
             for (int i = 0; i < 2000; ++i) list.push_back(service::time_ordered_id(at));
         });
     for (std::thread& t : threads) t.join();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <utility>
 
 using namespace flow;
 
@@ -203,7 +204,9 @@ TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
         {event + "workflow W { key id: string start on A { let n = 12abc } }", "2:50: expected an expression, found '12abc'\n"},
         {event + "workflow W { state S { at { complete } } }", "2:27: expected a time, such as now() + 1d, found '{'"},
     };
-    for (const auto& [text, expected] : cases) {
+    for (const auto& entry : cases) {
+        const auto& text = std::get<0>(entry);
+        const auto& expected = std::get<1>(entry);
         std::string errors = syntax_errors(text);
         CHECK_MESSAGE(errors.find(expected) != std::string::npos, text, "\n", errors);
         CHECK_MESSAGE(errors.find("spirit") == std::string::npos, errors);

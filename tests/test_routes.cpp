@@ -25,6 +25,7 @@
 #include <mutex>
 #include <thread>
 #include <sys/stat.h>
+#include <utility>
 
 using namespace flow;
 namespace fs = std::filesystem;
@@ -1722,11 +1723,11 @@ TEST_CASE("a pending timer whose due time is no number does not make the timer l
     test::exec_raw(raw, "INSERT INTO timers (instance, state, timer, due_ms, sequence, chain, chain_latest_ms) VALUES ('" +
                             numbered_id(1) + "', 0, 0, 'soon', 7, 0, 0)");
     sqlite3_close(raw);
-    const std::int64_t now = 1767225600000;
+    constexpr std::int64_t now = 1767225600000;
     auto next = s.store->next_timer_due();
     REQUIRE(next.ok());
     CHECK_FALSE(*next.value);  // a due time that is no number names no time
-    timers::TimerLoop loop(*s.store, *s.writer, *s.processor, s.metrics, [now] { return now; }, s.sequence);
+    timers::TimerLoop loop(*s.store, *s.writer, *s.processor, s.metrics, [] { return now; }, s.sequence);
     CHECK(loop.round() >= std::chrono::milliseconds(10));
 }
 
@@ -1800,7 +1801,9 @@ TEST_CASE("metrics: the exposition format's media type, counters named _total, h
         }
     }
     REQUIRE_FALSE(buckets.empty());
-    for (const auto& [series, points] : buckets) {
+    for (const auto& entry : buckets) {
+        const auto& series = std::get<0>(entry);
+        const auto& points = std::get<1>(entry);
         CAPTURE(series);
         for (std::size_t i = 1; i < points.size(); ++i) {
             CHECK(points[i].first > points[i - 1].first);    // bounds rise

@@ -268,7 +268,9 @@ TEST_CASE("scenario lines: advance, cancel and event lines that are refused, and
         {go + "\n" R"({"advance": "1h", "cancel": {"workflow": "W", "key": "a"}})",
          "line 2: a line holds either \"advance\" or \"cancel\", not both"},
     };
-    for (const auto& [scenario, error] : refused) {
+    for (const auto& entry : refused) {
+        const auto& scenario = std::get<0>(entry);
+        const auto& error = std::get<1>(entry);
         CAPTURE(scenario);
         Run run = simulate_text(workflow_text, scenario);
         CHECK(run.error == error);
@@ -438,8 +440,11 @@ TEST_CASE("the simulated clock does not pass the end of year 9999") {
 
 TEST_CASE("a deadline already passed, or a negative 'after', fires right after the handler that entered its state, "
           "before the next workflow's delivery") {
-    for (const auto& [timer, kind, fired] : {std::tuple{"at now() - 1h", "at", "late 2025-12-31T23:00:00Z"},
-                                             std::tuple{"after -1s", "after", "late 2025-12-31T23:59:59Z"}}) {
+    for (const auto& entry : {std::tuple{"at now() - 1h", "at", "late 2025-12-31T23:00:00Z"},
+                              std::tuple{"after -1s", "after", "late 2025-12-31T23:59:59Z"}}) {
+        const auto& timer = std::get<0>(entry);
+        const auto& kind = std::get<1>(entry);
+        const auto& fired = std::get<2>(entry);
         Run run = simulate_text("event Go { id: string }\ncommand Log to log { text: string }\n"
                                 "workflow A { key id: string start on Go { goto S }\n"
                                 " state S { " + std::string(timer) + " { emit Log { text: \"late \" + str(now()) } complete } } }\n"
