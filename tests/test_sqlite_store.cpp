@@ -122,6 +122,13 @@ TEST_CASE("a store whose table went missing answers its reads with an error, whe
     CHECK_FALSE(db.store->counts().ok());
 }
 
+TEST_CASE("the health check reads the database: a schema table gone makes it fail") {
+    StoreOnDisk db;
+    CHECK(db.store->healthy());
+    Raw(db.file).exec("DROP TABLE schema_version");
+    CHECK_FALSE(db.store->healthy());  // `SELECT 1` answered here: it reads no table
+}
+
 TEST_CASE("a version 1 database is migrated: every row kept with its row id, the new indexes in place") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";

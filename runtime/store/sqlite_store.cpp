@@ -371,9 +371,11 @@ public:
         return Result<std::uint64_t>::success(r.value->value_or(0) < 0 ? 0 : static_cast<std::uint64_t>(r.value->value_or(0)));
     }
 
+    // A read of the database itself (`SELECT 1` would answer without touching it): a read
+    // transaction, and a row of the schema's own table.
     bool healthy() override {
         auto reader = readers_.lease();
-        Use s(reader->prepare("SELECT 1"));
+        Use s(reader->prepare("SELECT max(version) FROM schema_version"));
         return s->step() == SQLITE_ROW;
     }
 
