@@ -118,16 +118,46 @@ TEST_CASE("under callers on many threads, one read at a time, each begun after i
     CHECK(shared->reads() == static_cast<std::uint64_t>(started.load()));
 }
 
-TEST_CASE("a runner that cannot take the work leaves the reads to the next caller") {
+TEST_CASE("a runner that cannot take the work: the reads run on the caller's thread, and every caller is answered") {
     auto shared = std::make_shared<CoalescedRead<int>>();
     int reads = 0;
     std::vector<int> answers;
-    const auto refusing = [](std::function<void()>) { throw std::runtime_error("no thread"); };
-    CHECK_THROWS_WITH(shared->get([&] { return ++reads; }, [&](const int& n) { answers.push_back(n); }, refusing), "no thread");
-    CHECK(reads == 0);
-    // Not stuck: the next caller's read runs, and answers the first caller's deliverer too.
+    const auto refusing = [](std::function<void()>) { throw std::runtime_error("no memory to queue it"); };
+    shared->get([&] { return ++reads; }, [&](const int& n) { answers.push_back(n); }, refusing);
+    CHECK(answers == std::vector<int>{1});
+    // Not stuck: the next caller starts a runner again.
     const auto at_once = [](std::function<void()> work) { work(); };
     shared->get([&] { return ++reads; }, [&](const int& n) { answers.push_back(10 + n); }, at_once);
-    CHECK(reads == 1);
-    CHECK(answers == std::vector<int>{1, 11});
+    CHECK(answers == std::vector<int>{1, 12});
+}
+
+TEST_CASE("a delivery that throws is its caller's alone: the others sharing the read are answered") {
+    auto shared = std::make_shared<CoalescedRead<int>>();
+    HeldRunner runner;
+    std::vector<int> answers;
+    shared->get([] { return 7; }, [&](const int& n) { answers.push_back(n); }, runner.run());
+    shared->get([] { return 7; }, [](const int&) { throw std::runtime_error("the answer cannot be sent"); }, runner.run());
+    shared->get([] { return 7; }, [&](const int& n) { answers.push_back(n); }, runner.run());
+    REQUIRE(runner.held.size() == 1);
+    runner.run_held();
+    CHECK(answers == std::vector<int>{7, 7});
+    CHECK(shared->reads() == 1);
+    shared->get([] { return 8; }, [&](const int& n) { answers.push_back(n); }, runner.run());
+    REQUIRE(runner.held.size() == 1);  // the runner's role was given back
+}
+
+TEST_CASE("a read that throws against the contract leaves its callers to the next runner, not stranded") {
+    auto shared = std::make_shared<CoalescedRead<int>>();
+    HeldRunner runner;
+    std::vector<int> answers;
+    shared->get([]() -> int { throw std::runtime_error("the read failed"); }, [&](const int& n) { answers.push_back(n); },
+                runner.run());
+    REQUIRE(runner.held.size() == 1);
+    CHECK_THROWS_WITH(runner.run_held(), "the read failed");
+    CHECK(answers.empty());
+    // The next caller starts a runner, whose read answers the first caller too.
+    shared->get([] { return 5; }, [&](const int& n) { answers.push_back(10 + n); }, runner.run());
+    REQUIRE(runner.held.size() == 1);
+    runner.run_held();
+    CHECK(answers == std::vector<int>{5, 15});
 }

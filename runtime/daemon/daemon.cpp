@@ -194,7 +194,8 @@ public:
 
 private:
     // Answers a request: 503 with the reason until the database is open, then the routes (event
-    // ingestion on the connection's thread, as it waits on nothing; the rest on `workers_`).
+    // ingestion and the scrapes of /metrics from the connection's thread, as neither waits there:
+    // the one on the writer, the other on a count read on `workers_`; the rest on `workers_`).
     void serve(const http::Request& request, http::Reply reply);
     // Stop accepting, let the requests in flight finish (at most `left` more 50 ms waits), then
     // stop the I/O threads. A connection kept alive between requests holds nothing up.
@@ -442,18 +443,19 @@ int Daemon::serve_until_stopped(store::Store& store) {
     } else if (stopping_) {
         code = finish(0, false);  // a signal came during the start: nothing more is started
     } else {
+        bool started = false;
         try {
             relay.start();
             timers.start();
             retention.start();
-            log("info", "flowd is ready", {{"db", args_.db}});
-            code = finish(0, false);
+            started = true;
         } catch (const std::system_error& e) {
             // What was acknowledged is committed; what the relay and the timers had to do is
             // done at the next start. The parts started are stopped below.
             print_problem(no_thread(e));
-            code = finish(exit_start_failed, true);
         }
+        if (started) log("info", "flowd is ready", {{"db", args_.db}});
+        code = started ? finish(0, false) : finish(exit_start_failed, true);
     }
     ready_ = nullptr;
     retention.stop();
@@ -473,6 +475,7 @@ int Daemon::run(const sigset_t& stop_signals) {
                 pthread_setname_np(pthread_self(), "flowd-io");
                 context->run();
             });
+        worker_threads_.reserve(worker_count);  // so that only the thread's start can fail below
         for (int i = 0; i < worker_count; ++i)
             worker_threads_.emplace_back([this] {
                 pthread_setname_np(pthread_self(), "flowd-worker");

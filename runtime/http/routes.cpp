@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <future>
+#include <memory>
 #include <initializer_list>
 #include <map>
 #include <string_view>
@@ -77,6 +78,8 @@ void answer_metrics(const Request& req, Services& s, Reply reply) {
                 return s.store.counts();
             } catch (const std::exception& e) {
                 return TableCounts::failure({store::StoreError::Kind::Unavailable, e.what()});
+            } catch (...) {
+                return TableCounts::failure({store::StoreError::Kind::Unavailable, "the count failed"});
             }
         },
         [&s, version, head, reply](const TableCounts& counts) {
@@ -260,9 +263,16 @@ Response route(const Request& req, Services& s) {
 
 Response handle(const Request& req, Services& s) {
     if (answers_without_blocking(req)) {
-        std::promise<Response> answer;
-        handle_async(req, s, [&answer](Response r) { answer.set_value(std::move(r)); });
-        return answer.get_future().get();
+        // Shared: a reply may come after this returns (a second, ignored one included).
+        auto answer = std::make_shared<std::promise<Response>>();
+        auto answered = answer->get_future();
+        handle_async(req, s, [answer](Response r) {
+            try {
+                answer->set_value(std::move(r));
+            } catch (const std::future_error&) {  // answered already
+            }
+        });
+        return answered.get();
     }
     Response res;
     try {

@@ -77,7 +77,10 @@ private:
 void handle_async(const Request& request, Services& services, Reply reply);
 // The same, waiting for the answer.
 Response handle(const Request& request, Services& services);
-// Whether handle_async answers this request without blocking the calling thread.
+// Whether handle_async answers this request without blocking the calling thread, given a
+// `Services::run_blocking` that hands its work to another thread (with the default, which runs
+// it at once, the read happens on the calling thread). Not to be called through handle() from
+// a thread that run_blocking hands work to: it would wait on work queued behind itself.
 bool answers_without_blocking(const Request& request);
 // Whether the request is `POST /v1/events`.
 bool is_event_post(const Request& request);

@@ -236,6 +236,13 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
                 }
             },
             asio::use_awaitable);
+        // A HEAD's answer carries no body, whichever handler built it (a 503 while the database
+        // is not open, say): a body would be read as the start of the next answer on this
+        // connection. Its Content-Length still tells the size.
+        if (request.method() == beast_http::verb::head && !response.body().empty()) {
+            response.content_length(response.body().size());
+            response.body().clear();
+        }
         // A handler that answers `Connection: close` ends the connection (a 413 of too many events).
         const bool handler_closes = beast_http::token_list(response[beast_http::field::connection]).exists("close");
         bool keep_alive = request.keep_alive() && !handler_closes && !state->stopping;

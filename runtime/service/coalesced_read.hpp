@@ -25,9 +25,12 @@ public:
 
     // Hands `deliver` the answer of a read that starts after this call. When no read runs, `run`
     // is given the work that reads, on whatever thread it chooses (flowd's workers), until no
-    // caller waits; otherwise this returns at once and the running work answers it. `read` and
-    // `deliver` must not throw: the callers turn their failures into answers. When `run` throws,
-    // the exception reaches this caller, and the next call starts the reads again.
+    // caller waits; otherwise this returns at once and the running work answers it.
+    //
+    // `read` must not throw: the caller turns its failures into answers. An exception out of a
+    // `deliver` is that caller's alone: it is dropped, and the others are still answered. When
+    // `run` throws (no memory to queue the work), the reads run here, on the calling thread:
+    // every caller is answered, at the cost of this thread's wait.
     void get(Read read, Deliver deliver, const Run& run) {
         {
             std::lock_guard lock(mutex_);
@@ -35,15 +38,13 @@ public:
             if (running_) return;
             running_ = true;
         }
+        auto shared_read = std::make_shared<Read>(std::move(read));
         try {
-            run([self = this->shared_from_this(), read = std::move(read)] { self->read_while_asked(read); });
+            run([self = this->shared_from_this(), shared_read] { self->read_while_asked(*shared_read); });
+            return;
         } catch (...) {
-            // Nothing will read: the next caller starts the reads, for the waiting callers too
-            // (this one's answer then goes to a caller that was already answered with the error).
-            std::lock_guard lock(mutex_);
-            running_ = false;
-            throw;
         }
+        read_while_asked(*shared_read);
     }
 
     // How many reads have run (for tests).
@@ -53,6 +54,7 @@ public:
     }
 
 private:
+    // Runs as the one runner (`running_` set) until no caller waits.
     void read_while_asked(const Read& read) {
         for (;;) {
             std::vector<Deliver> asked;
@@ -64,12 +66,27 @@ private:
                 }
                 asked.swap(waiting_);  // every one of them asked before the read below starts
             }
-            const Answer answer = read();
+            std::unique_ptr<Answer> answer;
+            try {
+                answer = std::make_unique<Answer>(read());
+            } catch (...) {
+                // Against the contract: the callers asked go back to wait for the next runner,
+                // and the runner's role is given up, so that the next caller starts one.
+                std::lock_guard lock(mutex_);
+                waiting_.insert(waiting_.begin(), std::make_move_iterator(asked.begin()), std::make_move_iterator(asked.end()));
+                running_ = false;
+                throw;
+            }
             {
                 std::lock_guard lock(mutex_);
                 ++reads_;
             }
-            for (const Deliver& deliver : asked) deliver(answer);
+            for (const Deliver& deliver : asked) {
+                try {
+                    deliver(*answer);
+                } catch (...) {
+                }
+            }
         }
     }
 

@@ -1876,6 +1876,8 @@ class FlowdTest(unittest.TestCase):
                  "--target", "sink=http://127.0.0.1:9/"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
             lines = []
+            watchdog = threading.Timer(60, process.kill)  # a flowd that hangs fails the test, not holds it
+            watchdog.start()
             for line in process.stderr:
                 lines.append(line)
                 if '"flowd is ready"' in line:
@@ -1883,6 +1885,8 @@ class FlowdTest(unittest.TestCase):
                     process.send_signal(signal.SIGTERM)
             process.stderr.close()
             code = process.wait(timeout=30)
+            watchdog.cancel()
+            self.assertNotEqual(code, -signal.SIGKILL, f"limit {limit}: flowd hung: {''.join(lines)}")
             stderr = "".join(lines)
             self.assertNotIn("terminate called", stderr)
             if started:
