@@ -274,8 +274,9 @@ Daemon::Daemon(const Arguments& args, Plan plan) : args_(args), plan_(std::move(
 void Daemon::serve(const http::Request& r, http::Reply reply) {
     http::Services* services = ready_.load();
     if (!services) {
-        if (r.method() == boost::beast::http::verb::get && http::targets_path(r, {"metrics"}))
-            return reply(http::database_waiting_metrics(r));
+        // HEAD as GET: the server leaves the body out.
+        const bool reads = r.method() == boost::beast::http::verb::get || r.method() == boost::beast::http::verb::head;
+        if (reads && http::targets_path(r, {"metrics"})) return reply(http::database_waiting_metrics(r));
         std::lock_guard lock(waiting_mutex_);
         return reply(http::error_response(503, "the database is not available yet: " + waiting_for_, r.version()));
     }

@@ -110,22 +110,25 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
             InProgress(const InProgress&) = delete;
             InProgress& operator=(const InProgress&) = delete;
         } in_progress(*state);
-        if (read_error == beast_http::error::header_limit) {
-            co_await refuse_and_close(stream, error_response(431, "the request header is too large"), limits.write_timeout);
-            break;
-        }
         auto& header = parser.get();
-        // A refusal of a HEAD request keeps its body's length but not its body (RFC 9110 9.3.2).
+        // A refusal of a HEAD request keeps its body's length but not its body (RFC 9110 9.3.2):
+        // whenever the request line was read, even if what follows it was not.
         const bool head = header.method() == beast_http::verb::head;
-        auto refusal = [&](unsigned status, std::string message) {
-            if (state->refused) state->refused(header, status);
-            Response res = error_response(status, std::move(message), header.version());
+        auto bodiless_for_head = [head](Response res) {
             if (head) {
                 res.content_length(res.body().size());
                 res.body().clear();
             }
             return res;
         };
+        auto refusal = [&](unsigned status, std::string message) {
+            if (state->refused) state->refused(header, status);
+            return bodiless_for_head(error_response(status, std::move(message), header.version()));
+        };
+        if (read_error == beast_http::error::header_limit) {
+            co_await refuse_and_close(stream, bodiless_for_head(error_response(431, "the request header is too large")), limits.write_timeout);
+            break;
+        }
         if (read_error == beast_http::error::body_limit) {
             // Beast compares Content-Length with the limit as soon as the header is complete.
             co_await refuse_and_close(stream, refusal(413, "the body is larger than " + std::to_string(limits.max_body_bytes) + " bytes"),
@@ -137,7 +140,8 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         if (is_malformed(read_error)) {
             // The header as far as it was read: a request line that did not parse has no method.
             if (state->refused) state->refused(header, 400);
-            co_await refuse_and_close(stream, error_response(400, "the request is not valid HTTP/1.1: " + read_error.message()),
+            co_await refuse_and_close(stream,
+                                      bodiless_for_head(error_response(400, "the request is not valid HTTP/1.1: " + read_error.message())),
                                       limits.write_timeout);
             break;
         }

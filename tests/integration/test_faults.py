@@ -282,6 +282,7 @@ class FaultTest(unittest.TestCase):
         status, text = flowd.request("GET", "/metrics")  # monitoring still sees why
         self.assertEqual(status, 200, text)
         self.assertIn("\nflow_database_available 0\n", text)
+        self.assertEqual(flowd.request("HEAD", "/metrics")[0], 200)  # as the GET: it was 503 before
         self.remount("rw")
         flowd.wait_for(lambda: flowd.request("GET", "/healthz")[0] == 200, timeout=10, what="the database to open")
         status, body = flowd.post_event(start_event(2))

@@ -608,6 +608,17 @@ class FlowdTest(unittest.TestCase):
         head, _, rest = answer.partition("\r\n\r\n")
         self.assertEqual(rest, "")
         self.assertNotIn("Content-Length: 0\r\n", head + "\r\n")
+        # So does one refused while its header was being read, once its request line was: before,
+        # these carried their JSON body after the header.
+        for request, status in [(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "400"),
+                                (b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n", "400"),
+                                (b"HEAD /healthz HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", "400"),
+                                (b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", "431")]:
+            answer = self.raw_exchange(flowd, request)
+            self.assertTrue(answer.startswith("HTTP/1.1 " + status), answer)
+            head, _, rest = answer.partition("\r\n\r\n")
+            self.assertEqual(rest, "", answer)
+            self.assertRegex(head, r"Content-Length: [1-9]")
 
     def test_out_of_file_descriptors_the_server_waits_instead_of_spinning_and_recovers(self):
         # Sanitizer runtimes probe memory through a pipe of their own: with no descriptor left they
