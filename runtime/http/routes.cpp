@@ -56,15 +56,6 @@ Response metrics(unsigned version, Services& s, const TableCounts& counts) {
     return res;
 }
 
-// The answer a GET would have, without its body, when the request is a HEAD: Content-Length
-// still tells its size.
-void drop_body_for_head(bool head, Response& res) {
-    if (!head) return;
-    const std::size_t size = res.body().size();
-    res.body().clear();
-    res.content_length(size);
-}
-
 // GET /metrics: the count of the tables is shared with the other scrapes that ask while it
 // is read (service/coalesced_read.hpp), so however many scrapers there are, at most one count
 // holds a reader, and no thread waits for it. Each scrape still gets a count begun after it
@@ -89,7 +80,7 @@ void answer_metrics(const Request& req, Services& s, Reply reply) {
             } catch (const std::exception& e) {
                 res = error_response(500, std::string("the request could not be handled: ") + e.what(), version);
             }
-            drop_body_for_head(head, res);
+            if (head) leave_out_body(res);
             reply(std::move(res));
         },
         s.run_blocking);
@@ -101,6 +92,12 @@ bool is_metrics_read(const Request& req) {
 }
 
 }  // namespace
+
+void leave_out_body(Response& answer) {
+    if (answer.body().empty()) return;
+    answer.content_length(answer.body().size());
+    answer.body().clear();
+}
 
 Response error_response(unsigned status, const std::string& message, unsigned version) {
     return json_response(status, {{"error", message}}, version);
@@ -283,7 +280,7 @@ Response handle(const Request& req, Services& s) {
         // for the route.
         res = error_response(503, std::string("the database failed: ") + e.what(), req.version());
     }
-    drop_body_for_head(req.method() == beast_http::verb::head, res);
+    if (req.method() == beast_http::verb::head) leave_out_body(res);  // the answer a GET would have
     return res;
 }
 

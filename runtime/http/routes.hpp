@@ -89,6 +89,10 @@ bool is_event_post(const Request& request);
 // origin or the absolute form. `{}` is `/`.
 bool targets_path(const Request& request, std::initializer_list<std::string_view> segments);
 
+// A HEAD's answer (RFC 9110 9.3.2): the body left out, Content-Length still telling its size.
+// An answer whose body is out already keeps the length it has.
+void leave_out_body(Response& answer);
+
 // A JSON error response: {"error": message}.
 Response error_response(unsigned status, const std::string& message, unsigned version = 11);
 // GET /metrics while flowd waits for its database: flow_database_available 0.

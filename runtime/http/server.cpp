@@ -115,10 +115,7 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         // whenever the request line was read, even if what follows it was not.
         const bool head = header.method() == beast_http::verb::head;
         auto bodiless_for_head = [head](Response res) {
-            if (head) {
-                res.content_length(res.body().size());
-                res.body().clear();
-            }
+            if (head) leave_out_body(res);
             return res;
         };
         auto refusal = [&](unsigned status, std::string message) {
@@ -243,10 +240,7 @@ asio::awaitable<void> serve_requests(Stream& stream, ServerLimits limits, Server
         // A HEAD's answer carries no body, whichever handler built it (a 503 while the database
         // is not open, say): a body would be read as the start of the next answer on this
         // connection. Its Content-Length still tells the size.
-        if (request.method() == beast_http::verb::head && !response.body().empty()) {
-            response.content_length(response.body().size());
-            response.body().clear();
-        }
+        if (request.method() == beast_http::verb::head) leave_out_body(response);
         // A handler that answers `Connection: close` ends the connection (a 413 of too many events).
         const bool handler_closes = beast_http::token_list(response[beast_http::field::connection]).exists("close");
         bool keep_alive = request.keep_alive() && !handler_closes && !state->stopping;
