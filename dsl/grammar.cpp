@@ -452,8 +452,9 @@ std::size_t number_token_end(const std::string& text, std::size_t offset) {
         } else if (d == '.' && end + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[end + 1]))) {
             fraction = true;
             end += 2;
-        } else if ((d == '+' || d == '-') && (text[end - 1] == 'e' || text[end - 1] == 'E') && fraction) {
-            ++end;
+        } else if ((d == '+' || d == '-') && (text[end - 1] == 'e' || text[end - 1] == 'E') &&
+                   (fraction || (end + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[end + 1]))))) {
+            ++end;  // `2.5e-3`, `2.5e-`, and `1e-3`, whose missing fraction is then named whole
         } else {
             break;
         }
@@ -488,10 +489,17 @@ std::string found_at(const std::string& text, std::size_t offset) {
         const std::size_t letters = token.find_first_not_of("0123456789.");
         if (end < text.size() && text[end] == '.' && letters == std::string::npos)  // `1.`, `5.e3`
             return "'" + token + ".' (a number needs digits after its '.': write " + token + ".0)";
+        const std::size_t exponent_digits =
+            letters != std::string::npos && letters + 1 < token.size() && (token[letters + 1] == '+' || token[letters + 1] == '-')
+                ? letters + 2
+                : letters + 1;
         if (!fraction && letters != std::string::npos && (token[letters] == 'e' || token[letters] == 'E') &&
-            token.find_first_not_of("0123456789", letters + 1) == std::string::npos && letters + 1 < token.size())  // `1e3`
+            exponent_digits < token.size() &&
+            token.find_first_not_of("0123456789", exponent_digits) == std::string::npos)  // `1e3`, `1e-3`
             return quoted + " (a number with an exponent needs a fraction: write " + token.substr(0, letters) + ".0" +
                    token.substr(letters) + ")";
+        if (!fraction && letters != std::string::npos && letters + 1 == token.size() && (token[letters] == 'e' || token[letters] == 'E'))
+            return quoted + " (a number with an exponent needs a fraction and the exponent's digits: 1.0e3, 1.0e-3)";  // `1e`
         if (!fraction || letters == std::string::npos) return quoted;
         const std::string suffix = token.substr(letters);
         if (suffix.find_first_not_of("dhms") == std::string::npos)

@@ -184,6 +184,72 @@ ir::Expr Checker::expression_as(const ast::Expression& e, const Type& expected, 
     return out;
 }
 
+namespace {
+
+// What `op` (a comparison or an arithmetic operator) is on operands of the types a and b: the
+// operation, its result, the operands' common type, and whether they are swapped (`d + t` is
+// `t + d`). Nothing when the language does not combine the two types.
+struct Typing {
+    ir::Op op;
+    Type type;
+    Type operand_type;
+    bool swap = false;
+};
+
+std::optional<Typing> typing_of(const std::string& op, const Type& a, const Type& b) {
+    using K = Type::Kind;
+    const auto both = [&](K k) { return a.is(k) && b.is(k); };
+    const bool numeric = a.is_numeric() && b.is_numeric();
+    const Type numbers = both(K::Int) ? Type::integer() : Type::number();
+    const auto of = [&](ir::Op o, Type t, bool swap = false) { return Typing{o, std::move(t), a, swap}; };
+    if (op == "==" || op == "!=") {
+        Type shared;
+        if (!unify(a, b, shared)) return std::nullopt;
+        return Typing{op == "==" ? ir::Op::Equal : ir::Op::NotEqual, Type::boolean(), shared};
+    }
+    if (op == "<" || op == "<=" || op == ">" || op == ">=") {
+        if (!(numeric || both(K::String) || both(K::Time) || both(K::Duration))) return std::nullopt;
+        const ir::Op o = op == "<" ? ir::Op::Less : op == "<=" ? ir::Op::LessEqual : op == ">" ? ir::Op::Greater : ir::Op::GreaterEqual;
+        return Typing{o, Type::boolean(), numeric ? numbers : a};
+    }
+    if (op == "+") {
+        if (both(K::Int)) return of(ir::Op::AddInt, Type::integer());
+        if (numeric) return of(ir::Op::AddNumber, Type::number());
+        if (both(K::String)) return of(ir::Op::Concat, Type::string());
+        if (a.is(K::Time) && b.is(K::Duration)) return of(ir::Op::AddTimeDuration, Type::time());
+        if (a.is(K::Duration) && b.is(K::Time)) return Typing{ir::Op::AddTimeDuration, Type::time(), b, true};
+        if (both(K::Duration)) return of(ir::Op::AddDuration, Type::duration());
+        return std::nullopt;
+    }
+    if (op == "-") {
+        if (both(K::Int)) return of(ir::Op::SubInt, Type::integer());
+        if (numeric) return of(ir::Op::SubNumber, Type::number());
+        if (a.is(K::Time) && b.is(K::Duration)) return of(ir::Op::SubTimeDuration, Type::time());
+        if (both(K::Time)) return of(ir::Op::SubTimes, Type::duration());
+        if (both(K::Duration)) return of(ir::Op::SubDuration, Type::duration());
+        return std::nullopt;
+    }
+    if (op == "*") {
+        if (both(K::Int)) return of(ir::Op::MulInt, Type::integer());
+        if (numeric) return of(ir::Op::MulNumber, Type::number());
+        if (a.is(K::Duration) && b.is(K::Int)) return of(ir::Op::MulDurationInt, Type::duration());
+        if (a.is(K::Int) && b.is(K::Duration)) return Typing{ir::Op::MulDurationInt, Type::duration(), b, true};
+        return std::nullopt;
+    }
+    if (op == "/") {
+        if (both(K::Int)) return of(ir::Op::DivInt, Type::integer());
+        if (numeric) return of(ir::Op::DivNumber, Type::number());
+        if (a.is(K::Duration) && b.is(K::Int)) return of(ir::Op::DivDurationInt, Type::duration());
+        return std::nullopt;
+    }
+    // %
+    if (both(K::Int)) return of(ir::Op::ModInt, Type::integer());
+    if (numeric) return of(ir::Op::ModNumber, Type::number());
+    return std::nullopt;
+}
+
+}  // namespace
+
 ir::Expr Checker::binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, const Span& where) {
     const Type a = lhs.type;
     const Type b = rhs.type;
@@ -198,14 +264,10 @@ ir::Expr Checker::binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, cons
         out.args.push_back(std::move(rhs));
         return std::move(out);
     };
-    auto refuse = [&](std::string hint) {
-        if (hint.empty() && (a.is_optional() || b.is_optional() || a.is(Type::Kind::Null) || b.is(Type::Kind::Null)))
-            hint = ": a value that may be absent needs a default first (x ?? default)";
+    auto refuse = [&](const std::string& hint) {
         diagnostics_.error(where, "operator '" + op + "' cannot combine " + a.to_string() + " and " + b.to_string() + hint);
         return typed_error(lhs.position);
     };
-    auto both = [&](Type::Kind k) { return a.is(k) && b.is(k); };
-    bool numeric = a.is_numeric() && b.is_numeric();
     using K = Type::Kind;
 
     if (op == "??") {
@@ -219,66 +281,28 @@ ir::Expr Checker::binary(const std::string& op, ir::Expr lhs, ir::Expr rhs, cons
         return make(ir::Op::Coalesce, shared);
     }
     if (op == "and" || op == "or") {
-        if (!both(K::Bool)) return refuse(": both sides must be bool");
+        if (!(a.is(K::Bool) && b.is(K::Bool))) return refuse(": both sides must be bool");
         return make(op == "and" ? ir::Op::And : ir::Op::Or, Type::boolean());
     }
-    if (op == "==" || op == "!=") {
-        Type shared;
-        if (!unify(a, b, shared)) return refuse("");
-        out.operand_type = shared;
-        return make(op == "==" ? ir::Op::Equal : ir::Op::NotEqual, Type::boolean());
+    if (auto typing = typing_of(op, a, b)) {
+        out.operand_type = typing->operand_type;
+        return make(typing->op, typing->type, typing->swap);
+    }
+    // Refused: say why, where there is more to say than the two types. A value that may be absent
+    // is told to take a default only where its present value would do.
+    if (a.is_optional() || b.is_optional()) {
+        const bool would_do = !a.is(K::Null) && !b.is(K::Null) && typing_of(op, a.required(), b.required());
+        return refuse(would_do ? ": a value that may be absent needs a default first (x ?? default)" : "");
     }
     if (op == "<" || op == "<=" || op == ">" || op == ">=") {
-        bool ordered = numeric || both(K::String) || both(K::Time) || both(K::Duration);
-        if (!ordered) {
-            const auto orderable = [](const Type& t) {
-                return t.is(K::Int) || t.is(K::Number) || t.is(K::String) || t.is(K::Time) || t.is(K::Duration);
-            };
-            if (a.is_optional() || b.is_optional()) return refuse("");
-            if (orderable(a) && orderable(b)) return refuse(": only values of one kind are ordered (numbers with numbers, times with times, …)");
-            return refuse(": only numbers, strings, times and durations are ordered");
-        }
-        out.operand_type = numeric ? (both(K::Int) ? Type::integer() : Type::number()) : a;
-        ir::Op o = op == "<" ? ir::Op::Less : op == "<=" ? ir::Op::LessEqual : op == ">" ? ir::Op::Greater : ir::Op::GreaterEqual;
-        return make(o, Type::boolean());
+        const auto orderable = [](const Type& t) {
+            return t.is(K::Int) || t.is(K::Number) || t.is(K::String) || t.is(K::Time) || t.is(K::Duration);
+        };
+        if (orderable(a) && orderable(b)) return refuse(": only values of one kind are ordered (numbers with numbers, times with times, …)");
+        return refuse(": only numbers, strings, times and durations are ordered");
     }
-    if (op == "+") {
-        if (both(K::Int)) return make(ir::Op::AddInt, Type::integer());
-        if (numeric) return make(ir::Op::AddNumber, Type::number());
-        if (both(K::String)) return make(ir::Op::Concat, Type::string());
-        if (a.is(K::Time) && b.is(K::Duration)) return make(ir::Op::AddTimeDuration, Type::time());
-        if (a.is(K::Duration) && b.is(K::Time)) return make(ir::Op::AddTimeDuration, Type::time(), true);
-        if (both(K::Duration)) return make(ir::Op::AddDuration, Type::duration());
-        if (a.is(K::String) || b.is(K::String))
-            return refuse(a.is_optional() || b.is_optional()
-                              ? ""
-                              : ": convert the " + (a.is(K::String) ? b : a).to_string() + " to a string with str()");
-        return refuse("");
-    }
-    if (op == "-") {
-        if (both(K::Int)) return make(ir::Op::SubInt, Type::integer());
-        if (numeric) return make(ir::Op::SubNumber, Type::number());
-        if (a.is(K::Time) && b.is(K::Duration)) return make(ir::Op::SubTimeDuration, Type::time());
-        if (both(K::Time)) return make(ir::Op::SubTimes, Type::duration());
-        if (both(K::Duration)) return make(ir::Op::SubDuration, Type::duration());
-        return refuse("");
-    }
-    if (op == "*") {
-        if (both(K::Int)) return make(ir::Op::MulInt, Type::integer());
-        if (numeric) return make(ir::Op::MulNumber, Type::number());
-        if (a.is(K::Duration) && b.is(K::Int)) return make(ir::Op::MulDurationInt, Type::duration());
-        if (a.is(K::Int) && b.is(K::Duration)) return make(ir::Op::MulDurationInt, Type::duration(), true);
-        return refuse("");
-    }
-    if (op == "/") {
-        if (both(K::Int)) return make(ir::Op::DivInt, Type::integer());
-        if (numeric) return make(ir::Op::DivNumber, Type::number());
-        if (a.is(K::Duration) && b.is(K::Int)) return make(ir::Op::DivDurationInt, Type::duration());
-        return refuse("");
-    }
-    // %
-    if (both(K::Int)) return make(ir::Op::ModInt, Type::integer());
-    if (numeric) return make(ir::Op::ModNumber, Type::number());
+    if (op == "+" && (a.is(K::String) || b.is(K::String)))
+        return refuse(": convert the " + (a.is(K::String) ? b : a).to_string() + " to a string with str()");
     return refuse("");
 }
 

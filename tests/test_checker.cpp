@@ -178,6 +178,28 @@ TEST_CASE("type errors point at the operator or the value") {
     CHECK(has(check(wrap("let x = 1 < \"a\" goto S")), "operator '<' cannot combine int and string"));
 }
 
+TEST_CASE("a value that may be absent is told to take a default only where its present value would do") {
+    const std::string hint = ": a value that may be absent needs a default first (x ?? default)";
+    // The present value would do: the default is the fix.
+    CHECK(has(check(wrap("let x = a.note + \"!\" goto S")), "operator '+' cannot combine string? and string" + hint));
+    CHECK(has(check(wrap("let x = a.note < \"m\" goto S")), "operator '<' cannot combine string? and string" + hint));
+    // It would not: a default would only move the error, so the two types are named alone.
+    for (const auto& [expression, message] : std::vector<std::pair<std::string, std::string>>{
+             {"a.note == a.n", "operator '==' cannot combine string? and int\n"},
+             {"a.note != 1", "operator '!=' cannot combine string? and int\n"},
+             {"a.note < a.n", "operator '<' cannot combine string? and int\n"},
+             {"a.note + a.n", "operator '+' cannot combine string? and int\n"},
+             {"a.note * 2", "operator '*' cannot combine string? and int\n"},
+             {"null + 1", "operator '+' cannot combine null and int\n"},
+         }) {
+        const std::string summary = check(wrap("let x = " + expression + "\n goto S"));
+        CHECK_MESSAGE(has(summary, message), expression, "\n", summary);
+        CHECK_MESSAGE(!has(summary, "??"), expression, "\n", summary);
+    }
+    // Following the hint compiles.
+    CHECK(!has(check(wrap("let x = (a.note ?? \"\") + \"!\" goto S")), "error"));
+}
+
 TEST_CASE("a list literal of mixed elements is a list<json> where a json or a list<json> is expected, nowhere else") {
     const std::string decls = "event A { id: string }\n"
                               "type Box { j: json, l: list<json> }\n"

@@ -201,6 +201,10 @@ TEST_CASE("a syntax error names what was expected in words, never a C++ type") {
         {event + "workflow W { key id: string start on A { let n = 1. } }", "2:50: expected an expression, found '1.' (a number needs digits after its '.': write 1.0)"},
         {event + "workflow W { key id: string start on A { let n = 5.e3 } }", "found '5.' (a number needs digits after its '.': write 5.0)"},
         {event + "workflow W { key id: string start on A { let n = 1e3 } }", "found '1e3' (a number with an exponent needs a fraction: write 1.0e3)"},
+        {event + "workflow W { key id: string start on A { let n = 123e-2 } }", "2:50: expected an expression, found '123e-2' (a number with an exponent needs a fraction: write 123.0e-2)"},
+        {event + "workflow W { key id: string start on A { let n = 1E+3 } }", "found '1E+3' (a number with an exponent needs a fraction: write 1.0E+3)"},
+        {event + "workflow W { key id: string start on A { let n = 1e-x } }", "found '1e' (a number with an exponent needs a fraction and the exponent's digits: 1.0e3, 1.0e-3)"},
+        {event + "workflow W { key id: string start on A { let n = 1e - 3 } }", "found '1e' (a number with an exponent needs a fraction"},
         {event + "workflow W { key id: string start on A { let n = 12abc } }", "2:50: expected an expression, found '12abc'\n"},
         {event + "workflow W { state S { at { complete } } }", "2:27: expected a time, such as now() + 1d, found '{'"},
     };
