@@ -217,7 +217,7 @@ std::optional<Typing> typing_of(const std::string& op, const Type& a, const Type
         if (numeric) return of(ir::Op::AddNumber, Type::number());
         if (both(K::String)) return of(ir::Op::Concat, Type::string());
         if (a.is(K::Time) && b.is(K::Duration)) return of(ir::Op::AddTimeDuration, Type::time());
-        if (a.is(K::Duration) && b.is(K::Time)) return Typing{ir::Op::AddTimeDuration, Type::time(), b, true};
+        if (a.is(K::Duration) && b.is(K::Time)) return of(ir::Op::AddTimeDuration, Type::time(), true);
         if (both(K::Duration)) return of(ir::Op::AddDuration, Type::duration());
         return std::nullopt;
     }
@@ -233,7 +233,7 @@ std::optional<Typing> typing_of(const std::string& op, const Type& a, const Type
         if (both(K::Int)) return of(ir::Op::MulInt, Type::integer());
         if (numeric) return of(ir::Op::MulNumber, Type::number());
         if (a.is(K::Duration) && b.is(K::Int)) return of(ir::Op::MulDurationInt, Type::duration());
-        if (a.is(K::Int) && b.is(K::Duration)) return Typing{ir::Op::MulDurationInt, Type::duration(), b, true};
+        if (a.is(K::Int) && b.is(K::Duration)) return of(ir::Op::MulDurationInt, Type::duration(), true);
         return std::nullopt;
     }
     if (op == "/") {
