@@ -91,6 +91,18 @@ TEST_CASE("flowd's command line: --help and --version end the reading, mistakes 
     CHECK(problem_of({"--flows", "f", "--target", "pay=http://a/", "--target", "pay=http://b/"}) ==
           "--target pay is given more than once");
     CHECK(problem_of({"--flows", "f", "--verbose"}) == "unknown argument --verbose");
+    // An empty value (an unset variable) is no value: without the config there is no admin token.
+    for (const char* option : {"--db", "--listen", "--config", "--target"}) {
+        CHECK(problem_of({"--flows", "f", option, ""}) == std::string(option) + " needs a value, and was given an empty one");
+        CHECK(problem_of({"--flows", "f", (std::string(option) + "=").c_str()}) ==
+              std::string(option) + " needs a value, and was given an empty one");
+    }
+    CHECK(problem_of({"--flows", "f", "--db", ":memory:"}) ==
+          "--db :memory: names no file (SQLite reads it as a database in memory, which keeps nothing): give the database's path");
+    CHECK(problem_of({"--flows", "f", "--db", "file:y.db?mode=ro"}) ==
+          "--db file:y.db?mode=ro names no file (SQLite reads it as a URI): give the database's path, as ./file:y.db?mode=ro for a "
+          "file whose name starts with file:");
+    REQUIRE(parse({"--flows", "f", "--db", "./file:y.db"}, problem));
     auto two = parse({"--flows", "f", "--db", "x.db", "--flows", "g"}, problem);  // --flows may come twice
     REQUIRE(two);
     CHECK(two->flows == std::vector<std::string>{"f", "g"});

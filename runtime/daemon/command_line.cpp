@@ -57,6 +57,12 @@ std::optional<Arguments> parse_arguments(int argc, const char* const* argv, std:
                 problem = arg + " needs a value";
                 return std::nullopt;
             }
+            if (v->empty()) {
+                // `--config "$CONFIG"` with the variable unset: running without the config would
+                // run without its admin token and webhook secrets.
+                problem = arg + " needs a value, and was given an empty one";
+                return std::nullopt;
+            }
             if (arg == "--target") {
                 // Without a NAME= it is refused later as such (--target takes NAME=URL).
                 const std::size_t eq = v->find('=');
@@ -83,6 +89,13 @@ std::optional<Arguments> parse_arguments(int argc, const char* const* argv, std:
     }
     if (a.flows.empty()) {
         problem = "--flows needs at least one file or folder";
+        return std::nullopt;
+    }
+    // SQLite reads these names as no file: a database in memory keeps nothing acknowledged.
+    if (a.db == ":memory:" || a.db.rfind("file:", 0) == 0) {
+        problem = "--db " + a.db + " names no file (SQLite reads it as " +
+                  (a.db == ":memory:" ? std::string("a database in memory, which keeps nothing") : std::string("a URI")) +
+                  "): give the database's path" + (a.db == ":memory:" ? "" : ", as ./" + a.db + " for a file whose name starts with file:");
         return std::nullopt;
     }
     return a;
