@@ -477,6 +477,30 @@ TEST_CASE("a database of a newer schema is refused, untouched") {
     CHECK(raw.rows("SELECT group_concat(name) FROM sqlite_schema") == "schema_version");
 }
 
+TEST_CASE("another program's database is refused, untouched, whether or not a table name clashes with flowd's") {
+    for (const std::string& table : {std::string("customers"), std::string("instances")}) {
+        test::TempDir dir;
+        const fs::path file = dir.path / "app.db";
+        {
+            Raw raw(file);
+            raw.exec("CREATE TABLE " + table + " (a, b); INSERT INTO " + table + " VALUES (1, 2)");
+        }
+        auto opened = store::open_sqlite_store({file.string(), "FULL"});
+        REQUIRE_FALSE(opened.ok());
+        CHECK(opened.error->kind == store::StoreError::Kind::Corrupt);  // not retried: flowd stops with exit 1
+        CHECK(opened.error->message ==
+              "the database holds tables of another program ('" + table + "') and none of flowd's: give flowd a database of its own");
+        Raw raw(file);
+        CHECK(raw.rows("SELECT group_concat(name) FROM sqlite_schema") == table);
+        CHECK(raw.rows("PRAGMA journal_mode") == "delete");  // not turned to WAL either
+    }
+    // A new, empty file is flowd's to fill.
+    test::TempDir dir;
+    const fs::path file = dir.path / "empty.db";
+    { Raw raw(file); }
+    CHECK(store::open_sqlite_store({file.string(), "FULL"}).ok());
+}
+
 TEST_CASE("the hot queries read their indexes, not whole tables") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";

@@ -50,7 +50,7 @@ void configure_library() {
     });
 }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, const std::string& synchronous, bool read_only) {
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, const std::string& synchronous, bool read_only, bool wal) {
     configure_library();
     sqlite3* db = nullptr;
     int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -79,7 +79,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, co
                                       std::string("PRAGMA temp_store = MEMORY")}) {
         if (auto error = connection->exec(pragma)) return Result<std::unique_ptr<Connection>>::failure(*error);
     }
-    if (!read_only) {
+    if (!read_only && wal) {
         if (auto error = connection->exec("PRAGMA journal_mode = WAL")) return Result<std::unique_ptr<Connection>>::failure(*error);
     }
     return Result<std::unique_ptr<Connection>>::success(std::move(connection));

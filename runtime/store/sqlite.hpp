@@ -114,7 +114,10 @@ class Connection {
 public:
     // Opens (creating it with owner-only permissions when missing) and configures WAL,
     // the synchronous level, foreign keys and a busy timeout.
-    static Result<std::unique_ptr<Connection>> open(const std::string& path, const std::string& synchronous, bool read_only);
+    // Writable connections are put in WAL mode, unless `wal` is false (the first look at a file
+    // that may not be flowd's, which leaves it as it is).
+    static Result<std::unique_ptr<Connection>> open(const std::string& path, const std::string& synchronous, bool read_only,
+                                                    bool wal = true);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;

@@ -187,6 +187,18 @@ OptionalIndex inbox_by_age_index() {
             "SqliteOptions::inbox_by_age"};
 }
 
+Status refuse_foreign_tables(sqlite::Connection& writer) {
+    sqlite::Use s(writer.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                                 "ORDER BY name = 'schema_version' DESC, name LIMIT 1"));
+    const int code = s->step();
+    if (code == SQLITE_DONE) return std::nullopt;  // empty: a new database
+    if (code != SQLITE_ROW) return s->error(code);
+    const std::string first = s->text(0);
+    if (first == "schema_version") return std::nullopt;
+    return StoreError{StoreError::Kind::Corrupt, "the database holds tables of another program ('" + first +
+                                                     "') and none of flowd's: give flowd a database of its own"};
+}
+
 Status migrate(sqlite::Connection& writer) {
     if (auto e = writer.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")) return e;
     std::int64_t version = 0;

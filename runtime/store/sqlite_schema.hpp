@@ -30,11 +30,17 @@ OptionalIndex commands_by_instance_index();
 // prune reads the whole inbox).
 OptionalIndex inbox_by_age_index();
 
+// Refuses (Corrupt) a database with tables but none of flowd's: another program's, to which flowd
+// would add its own tables, or fail half-way on a name they share. Read before anything is
+// written to the file, its journal mode included.
+Status refuse_foreign_tables(sqlite::Connection& writer);
+
 // On the writer connection, which the caller holds. Brings the schema to this build's version,
 // each migration in a transaction of its own: a failure leaves the database at the last version
 // reached. A database of a newer version is refused (Corrupt), and so is a migration that
 // leaves a reference to a missing row.
 Status migrate(sqlite::Connection& writer);
+
 // At open: builds the index when it is wanted (a failure, such as a full disk, leaves it to the
 // first prune that needs it: `exists` false), drops it when it is not.
 Status open_optional_index(sqlite::Connection& writer, OptionalIndex& index, bool wanted);

@@ -438,11 +438,13 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options) {
-    auto writer = Connection::open(options.path, options.synchronous, false);
+    auto writer = Connection::open(options.path, options.synchronous, false, false);
     if (!writer.ok()) return Result<std::unique_ptr<Store>>::failure(*writer.error);
     // Before anything is read or written: another flowd may hold the file.
     auto lock = DatabaseLock::take((*writer.value)->file_name());
     if (!lock.ok()) return Result<std::unique_ptr<Store>>::failure(*lock.error);
+    if (auto e = refuse_foreign_tables(**writer.value)) return Result<std::unique_ptr<Store>>::failure(*e);
+    if (auto e = (*writer.value)->exec("PRAGMA journal_mode = WAL")) return Result<std::unique_ptr<Store>>::failure(*e);
     std::vector<std::unique_ptr<Connection>> readers;
     for (int i = 0; i < std::max(options.readers, 1); ++i) {
         auto reader = Connection::open(options.path, options.synchronous, false);
