@@ -87,11 +87,12 @@ TEST_CASE("the client sends a URL's path and query, its Host with the port, and 
     RecordingTarget target(io, "127.0.0.1");
     HttpClient client(io);
     const std::string base = "http://127.0.0.1:" + std::to_string(target.port());
-    auto results = post_all(io, client, {base + "/commands?tenant=a%20b", base + "/commands?tenant=a%20b", base, base + "/other"}, "{\"n\":1}");
+    auto results = post_all(io, client, {base + "/commands?tenant=a%20b", base + "/commands?tenant=a%20b", base, base + "/other", base + "?q=1"},
+                            "{\"n\":1}");
 
-    REQUIRE(results.size() == 4);
+    REQUIRE(results.size() == 5);
     for (const auto& result : results) CHECK(result.status == 200);
-    REQUIRE(target.requests.size() == 4);
+    REQUIRE(target.requests.size() == 5);
     const std::string host = "Host: 127.0.0.1:" + std::to_string(target.port()) + "\r\n";
     CHECK(target.requests[0] == "POST /commands?tenant=a%20b HTTP/1.1\r\n" + host +
                                     "User-Agent: flowd\r\nContent-Type: application/json\r\nIdempotency-Key: c-1\r\n"
@@ -99,6 +100,7 @@ TEST_CASE("the client sends a URL's path and query, its Host with the port, and 
     CHECK(target.requests[1] == target.requests[0]);  // the same URL again: parsed once, sent the same
     CHECK(target.requests[2].rfind("POST / HTTP/1.1\r\n" + host, 0) == 0);  // no path: "/"
     CHECK(target.requests[3].rfind("POST /other HTTP/1.1\r\n" + host, 0) == 0);
+    CHECK(target.requests[4].rfind("POST /?q=1 HTTP/1.1\r\n" + host, 0) == 0);  // a query and no path: "/?q=1"
     CHECK(target.connections == 1);  // every path of one host and port on one kept-alive connection
 }
 

@@ -218,8 +218,10 @@ std::shared_ptr<const HttpClient::Endpoint> HttpClient::endpoint_for(const std::
     e.port = parsed->has_port() ? std::string(parsed->port()) : e.secure ? "443" : "80";
     e.has_port = parsed->has_port();
     e.port_number = parsed->port_number();
+    // The request line's origin form: a path that starts with '/', before the query
+    // (`http://h?q` is `POST /?q`, RFC 9112, 3.2.1).
     e.target = std::string(parsed->encoded_target());
-    if (e.target.empty()) e.target = "/";
+    if (e.target.empty() || e.target.front() != '/') e.target.insert(0, "/");
     e.address = e.host + ":" + e.port;
     e.host_field = parsed->has_port() ? std::string(parsed->encoded_host_and_port()) : std::string(parsed->encoded_host());
     e.scheme_and_address = std::string(parsed->scheme()) + "://" + e.address;
