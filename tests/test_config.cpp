@@ -149,6 +149,9 @@ TEST_CASE("--target NAME=URL binds a target, or sets the URL of one the config n
     CHECK(service::add_target_flag("pay", config) == "--target takes NAME=URL");
     CHECK(service::add_target_flag("=http://a/", config) == "--target takes NAME=URL");
     CHECK(service::add_target_flag("pay=ftp://a/", config) == "--target pay=ftp://a/: the URL must start with http:// or https://");
+    // A password in the URL is not repeated in the refusal, which goes to the terminal and the log.
+    CHECK(service::add_target_flag("pay=http://user:hunter2@a/", config) ==
+          "--target pay: the URL holds a user name or password, which flowd would not send: sign the commands with a secret instead");
 
     Config from_file;
     CHECK(problem_with(R"({"targets": {"pay": {"url": "https://a/", "ca_file": "ca.pem", "timeout_ms": 5}}})", from_file) == "");

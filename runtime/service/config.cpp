@@ -329,7 +329,12 @@ std::optional<std::string> add_target_flag(const std::string& flag, Config& conf
     if (eq == std::string::npos || eq == 0) return "--target takes NAME=URL";
     Target t;
     t.url = flag.substr(eq + 1);
-    if (auto problem = url_problem(t.url)) return "--target " + flag + ": the URL " + *problem;
+    if (auto problem = url_problem(t.url)) {
+        // A URL with a password is not repeated: the refusal goes to the terminal and the log.
+        const auto parsed = boost::urls::parse_uri(t.url);
+        const bool secret = parsed && parsed->has_userinfo();
+        return "--target " + (secret ? flag.substr(0, eq) : flag) + ": the URL " + *problem;
+    }
     auto existing = config.targets.find(flag.substr(0, eq));
     if (existing != config.targets.end()) {
         existing->second.url = t.url;
