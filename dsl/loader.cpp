@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <sys/stat.h>
 
 namespace flow {
@@ -22,10 +21,14 @@ std::optional<std::string> DiskReader::read(const std::string& path) {
     if (fs::is_directory(path, ec)) return std::nullopt;
     std::ifstream in(path, std::ios::binary);
     if (!in) return std::nullopt;
-    std::ostringstream text;
-    text << in.rdbuf();
+    std::string text;
+    char chunk[65536];
+    while (in.read(chunk, sizeof chunk), in.gcount() > 0) {
+        text.append(chunk, static_cast<std::size_t>(in.gcount()));
+        if (text.size() > max_source_bytes) return std::nullopt;
+    }
     if (in.bad()) return std::nullopt;
-    return text.str();
+    return text;
 }
 
 std::string DiskReader::why_unreadable(const std::string& path) {
@@ -39,9 +42,14 @@ std::string DiskReader::why_unreadable(const std::string& path) {
     if (status.type() == fs::file_type::not_found) return "no such file";
     if (status.type() == fs::file_type::directory) return "it is a folder, not a file";
     if (ec) return lower_first(ec.message());
+    const std::string limit = std::to_string(max_source_bytes / (1024 * 1024)) + " MiB";
+    if (status.type() == fs::file_type::regular && fs::file_size(path, ec) > max_source_bytes && !ec)
+        return "it is larger than " + limit + ", the most a source may be";
     // Opened again for the reason.
     errno = 0;
     std::ifstream in(path, std::ios::binary);
+    if (in && status.type() != fs::file_type::regular)
+        return "it gave more than " + limit + " without ending (it is not a regular file), the most a source may be";
     if (in || errno == 0) return "";
     return lower_first(std::strerror(errno));
 }

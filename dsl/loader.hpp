@@ -25,8 +25,11 @@ public:
     virtual std::string identity(const std::string& path) = 0;
 };
 
+// Reads at most `max_source_bytes` of a file: more is refused, so that a path that never ends
+// (`/dev/zero`) cannot hold a compile, while a pipe (`flowc check <(…)`) is read as a file.
 class DiskReader : public SourceReader {
 public:
+    static constexpr std::size_t max_source_bytes = 16 * 1024 * 1024;
     std::optional<std::string> read(const std::string& path) override;
     std::string why_unreadable(const std::string& path) override;
     std::string identity(const std::string& path) override;

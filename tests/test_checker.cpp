@@ -603,6 +603,23 @@ TEST_CASE("an import through a symbolic link to a folder follows the link before
     fs::remove_all(root);
 }
 
+TEST_CASE("a source past 16 MiB is refused with its reason, and a path that never ends does not hold the compile") {
+    namespace fs = std::filesystem;
+    const fs::path root = fs::temp_directory_path() / ("flow-large-source-" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root);
+    std::ofstream(root / "large.flow") << "event A { id: string }\n";
+    fs::resize_file(root / "large.flow", DiskReader::max_source_bytes + 1);  // sparse: no 16 MiB written
+    DiskReader reader;
+    CHECK(test::summary(compile({(root / "large.flow").string()}, reader)) ==
+          "1:1: error: cannot read this file: it is larger than 16 MiB, the most a source may be\n");
+    if (fs::exists("/dev/zero"))
+        CHECK(test::summary(compile({"/dev/zero"}, reader)) ==
+              "1:1: error: cannot read this file: it gave more than 16 MiB without ending (it is not a regular file), the most a "
+              "source may be\n");
+    fs::remove_all(root);
+}
+
 TEST_CASE("a name declared in two files is reported once, in the importing file or the later one given") {
     const std::string x1 = "type T { x: int }\nevent E1 { id: string, t: T }\nworkflow W1 { key id: string start on E1 { complete } }\n";
     const std::string x2 = "type T { z: int }\nevent E2 { id: string, t: T }\nworkflow W2 { key id: string start on E2 { complete } }\n";

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <sys/stat.h>
 
 using namespace flow;
 namespace fs = std::filesystem;
@@ -151,6 +152,22 @@ TEST_CASE("flowd's --flows: files as given, folders searched in order, each fold
     CHECK(problem.empty());
     CHECK(files == std::vector<std::string>{flows + "/a.flow", flows + "/b/m.flow", flows + "/dangling.flow",
                                             flows + "/linked/o.flow", flows + "/z.flow", (dir.path / "single.txt").string()});
+}
+
+TEST_CASE("flowd's --flows: a pipe named *.flow in a folder is refused, not opened to wait for a writer") {
+    test::TempDir dir;
+    fs::create_directories(dir.path / "flows" / "sub");
+    write_file(dir.path / "flows" / "a.flow");
+    REQUIRE(::mkfifo((dir.path / "flows" / "sub" / "p.flow").c_str(), 0600) == 0);
+    std::string problem;
+    const std::string flows = (dir.path / "flows").string();
+    CHECK(daemon::flow_files({flows}, problem).empty());
+    CHECK(problem == "--flows " + flows + ": " + flows + "/sub/p.flow is not a regular file (a pipe, a device or a socket)");
+    // A pipe named otherwise is no source, and is passed by.
+    fs::rename(dir.path / "flows" / "sub" / "p.flow", dir.path / "flows" / "sub" / "p.fifo");
+    problem.clear();
+    CHECK(daemon::flow_files({flows}, problem) == std::vector<std::string>{flows + "/a.flow"});
+    CHECK(problem.empty());
 }
 
 TEST_CASE("older versions: run again when their sources compile to the program recorded, left out and logged otherwise") {

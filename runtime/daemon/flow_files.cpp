@@ -14,7 +14,8 @@ namespace {
 // folder reached by two names is always entered under the same one. A folder already entered is
 // not entered again, nor a link to a folder that holds the link (`up -> ..`, a loop as `find -L`
 // sees it).
-void add_flow_files(const fs::path& folder, std::set<fs::path>& entered, std::vector<std::string>& found, std::error_code& ec) {
+void add_flow_files(const fs::path& folder, std::set<fs::path>& entered, std::vector<std::string>& found, std::error_code& ec,
+                    std::string& unreadable) {
     std::vector<fs::directory_entry> entries;
     for (fs::directory_iterator entry(folder, ec), end; !ec && entry != end; entry.increment(ec)) entries.push_back(*entry);
     if (ec) return;
@@ -24,7 +25,16 @@ void add_flow_files(const fs::path& folder, std::set<fs::path>& entered, std::ve
     for (const fs::directory_entry& entry : entries) {
         std::error_code entry_error;
         if (!entry.is_directory(entry_error)) {
-            if (entry.path().extension() == ".flow") found.push_back(entry.path().string());
+            if (entry.path().extension() != ".flow") continue;
+            // A pipe, a device or a socket named *.flow would hold the start, waiting for a
+            // writer or an end that never comes.
+            const fs::file_type type = entry.status(entry_error).type();
+            if (type == fs::file_type::fifo || type == fs::file_type::socket || type == fs::file_type::block ||
+                type == fs::file_type::character) {
+                unreadable = entry.path().string();
+                return;
+            }
+            found.push_back(entry.path().string());
             continue;
         }
         const fs::path target = fs::canonical(entry.path(), entry_error);
@@ -32,8 +42,8 @@ void add_flow_files(const fs::path& folder, std::set<fs::path>& entered, std::ve
         const bool loop = entry.is_symlink(entry_error) &&
                           std::mismatch(target.begin(), target.end(), holder.begin(), holder.end()).first == target.end();
         if (loop || !entered.insert(target).second) continue;
-        add_flow_files(entry.path(), entered, found, ec);
-        if (ec) return;
+        add_flow_files(entry.path(), entered, found, ec, unreadable);
+        if (ec || !unreadable.empty()) return;
     }
 }
 
@@ -47,9 +57,14 @@ std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::
             std::vector<std::string> found;
             std::error_code root_error;
             std::set<fs::path> entered{fs::canonical(path, root_error)};
-            add_flow_files(path, entered, found, ec);
+            std::string unreadable;
+            add_flow_files(path, entered, found, ec, unreadable);
             if (ec) {
                 problem = "--flows " + path + ": cannot read the folder: " + ec.message();
+                return {};
+            }
+            if (!unreadable.empty()) {
+                problem = "--flows " + path + ": " + unreadable + " is not a regular file (a pipe, a device or a socket)";
                 return {};
             }
             std::sort(found.begin(), found.end());

@@ -10,7 +10,8 @@ namespace flow::daemon {
 // followed but a folder reached twice (by two names, or by a link back up) entered once. A
 // `.flow` entry that is not a regular file (a dangling link) is taken too, so that reading it
 // fails loudly rather than a workflow going missing. A folder that cannot be read sets
-// `problem` (`--flows PATH: cannot read the folder: ...`) and gives nothing.
+// `problem` (`--flows PATH: cannot read the folder: ...`) and gives nothing, and so does a `.flow`
+// entry that is a pipe, a device or a socket, whose reading would wait without end.
 std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::string& problem);
 
 }  // namespace flow::daemon
