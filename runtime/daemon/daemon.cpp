@@ -148,6 +148,17 @@ std::optional<int> check_database_folder(const Arguments& args) {
     return refuse(exit_start_failed, "cannot create the database " + args.db + ": the folder " + folder.string() + " does not exist");
 }
 
+// SQLite will not lower a database's page limit below the pages it has: a max_database_mb under
+// the file's size refuses only the writes that need more room, from the first event. The
+// operator hears of it at start, where the 503s alone would read as a full disk.
+void warn_if_past_size_limit(const std::string& db, std::int64_t max_database_mb) {
+    std::error_code ec;
+    const std::uintmax_t bytes = fs::file_size(db, ec);
+    if (max_database_mb <= 0 || ec || bytes <= static_cast<std::uintmax_t>(max_database_mb) * 1048576) return;
+    log("warn", "the database is already larger than max_database_mb: writes that need more room are refused (503) until it is pruned or the limit raised",
+        {{"db", db}, {"database_mb", static_cast<std::uint64_t>((bytes + 1048575) / 1048576)}, {"max_database_mb", max_database_mb}});
+}
+
 // Each connection holds a file descriptor: the soft limit is raised to the hard one, and an
 // operator whose limit is still below the connections allowed hears of it (connections past it
 // wait in the listen queue until others close).
@@ -396,6 +407,7 @@ int Daemon::serve_until_stopped(store::Store& store) {
     add_older_versions(deployment, *definitions.value, plan_.config, wall_clock_ms);
 
     const service::Config& config = plan_.config;
+    warn_if_past_size_limit(args_.db, config.max_database_mb);
     // Timers are numbered on from the largest pending: one numbered again would take an
     // instance's pending timer's place, and fire out of the order the timers were started.
     auto max_sequence = store.max_timer_sequence();

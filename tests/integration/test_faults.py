@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -249,6 +250,27 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(status, 202, body)
         self.assertFalse(body["duplicate"])
         self.assert_all_recorded_once(flowd, acknowledged + [refused])
+
+    def test_a_size_limit_below_the_database_is_named_at_start(self):
+        # A database grown past 1 MiB by pages it has since freed: its content is flowd's alone.
+        self.start()
+        self.flowd.stop()
+        raw = sqlite3.connect(self.db, isolation_level=None)
+        raw.execute("CREATE TABLE filler (b BLOB)")
+        raw.execute("INSERT INTO filler VALUES (zeroblob(3 * 1048576))")
+        raw.execute("DROP TABLE filler")
+        raw.close()  # the last connection: the WAL is written back into the file
+        self.assertGreater(os.path.getsize(self.db), 2 * 1048576)
+        flowd = self.start(max_database_mb=1)
+        warnings = [json.loads(line) for line in flowd.log if 'already larger than max_database_mb' in line]
+        self.assertEqual(len(warnings), 1, "".join(flowd.log))
+        self.assertEqual(warnings[0]["level"], "warn")
+        self.assertEqual(warnings[0]["max_database_mb"], 1)
+        self.assertGreaterEqual(warnings[0]["database_mb"], 3)
+        # Within the limit: no word.
+        self.flowd.stop()
+        flowd = self.start(max_database_mb=64)
+        self.assertFalse([line for line in flowd.log if "max_database_mb" in line], "".join(flowd.log))
 
     def test_a_full_file_system_answers_503_and_recovers_by_itself(self):
         disk = self.mount_tmpfs("2m")
