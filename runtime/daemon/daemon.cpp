@@ -140,10 +140,16 @@ std::optional<int> check_targets_bound(const Plan& plan) {
 }
 
 // SQLite creates the file, not the folders above it: a missing folder is a mistake in the
-// command line, not a passing trouble worth waiting for.
-std::optional<int> check_database_folder(const Arguments& args) {
-    const fs::path folder = fs::path(args.db).parent_path();
+// command line, not a passing trouble worth waiting for; and so is a path that holds something
+// other than a file (a folder, `/dev/null`), which no retry would ever open as a database.
+std::optional<int> check_database_path(const Arguments& args) {
     std::error_code ec;
+    const fs::file_status status = fs::status(args.db, ec);
+    if (status.type() == fs::file_type::directory)
+        return refuse(exit_start_failed, "cannot use the database " + args.db + ": it is a folder, not a file");
+    if (fs::exists(status) && status.type() != fs::file_type::regular)
+        return refuse(exit_start_failed, "cannot use the database " + args.db + ": it is not a regular file (a device, a pipe or a socket)");
+    const fs::path folder = fs::path(args.db).parent_path();
     if (folder.empty() || fs::is_directory(folder, ec)) return std::nullopt;
     return refuse(exit_start_failed, "cannot create the database " + args.db + ": the folder " + folder.string() + " does not exist");
 }
@@ -511,7 +517,7 @@ int run(const Arguments& args, const sigset_t& stop_signals) {
     if (auto code = read_configuration(args, plan)) return *code;
     if (auto code = compile_flows(args, plan)) return *code;
     if (auto code = check_targets_bound(plan)) return *code;
-    if (auto code = check_database_folder(args)) return *code;
+    if (auto code = check_database_path(args)) return *code;
     Daemon flowd(args, std::move(plan));
     return flowd.run(stop_signals);
 }

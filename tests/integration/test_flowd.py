@@ -1859,6 +1859,15 @@ class FlowdTest(unittest.TestCase):
                                "127.0.0.1:0", "--target", "sink=http://127.0.0.1:9/"], capture_output=True, text=True, timeout=20)
         self.assertEqual(done.returncode, 1, done.stderr)
         self.assertIn("the folder " + os.path.join(self.dir, "missing") + " does not exist", done.stderr)
+        # A path that holds no file is refused too, where it was retried every second for ever
+        # (and /dev/null was given a /dev/null-journal beside it).
+        for db, reason in ((self.dir, "it is a folder, not a file"),
+                           ("/dev/null", "it is not a regular file (a device, a pipe or a socket)")):
+            done = subprocess.run([FLOWD, "--flows", self.flows, "--db", db, "--listen", "127.0.0.1:0",
+                                   "--target", "sink=http://127.0.0.1:9/"], capture_output=True, text=True, timeout=20)
+            self.assertEqual(done.returncode, 1, done.stderr)
+            self.assertIn("flowd: cannot use the database " + db + ": " + reason, done.stderr)
+        self.assertFalse(os.path.exists("/dev/null-journal"))
         done = subprocess.run([FLOWD, "--flows", self.flows, "--listen", "8080"],
                               capture_output=True, text=True, timeout=20)
         self.assertEqual(done.returncode, 2)
