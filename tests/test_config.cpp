@@ -87,7 +87,9 @@ TEST_CASE("config: every member read") {
 
 TEST_CASE("config: a file that cannot be used as one is named, with the reason") {
     Config config;
-    CHECK(service::load_config("/nonexistent/flow-config.json", config) == "cannot read the config file /nonexistent/flow-config.json");
+    CHECK(service::load_config("/nonexistent/flow-config.json", config) ==
+          "cannot read the config file /nonexistent/flow-config.json: No such file or directory");
+    CHECK(service::load_config("/tmp", config) == "cannot read the config file /tmp: it is a folder, not a file");
     CHECK(problem_with("{\"a\": 1,}").rfind("CONFIG cannot be read as JSON: parse error at line 1, column 9", 0) == 0);
     CHECK(problem_with("{\"max_body_bytes\": 1e400}").rfind("CONFIG cannot be read as JSON: number overflow", 0) == 0);
     CHECK(problem_with("[]") == "CONFIG is not a JSON object");

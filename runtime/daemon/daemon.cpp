@@ -90,11 +90,14 @@ std::optional<int> read_configuration(const Arguments& args, Plan& plan) {
         if (auto e = service::add_target_flag(t, plan.config)) return refuse(exit_usage, *e);
     auto endpoint = parse_endpoint(args.listen);
     if (!endpoint)
-        return refuse(exit_usage, "--listen takes HOST:PORT, such as 127.0.0.1:8080 or localhost:8080 (a host name that resolves)");
+        return refuse(exit_usage, "--listen " + args.listen +
+                                      ": takes HOST:PORT, such as 127.0.0.1:8080 or localhost:8080 (a port from 0 to 65535, a host name that resolves)");
     plan.endpoint = *endpoint;
     if (!plan.config.metrics_listen.empty()) {
         plan.metrics_endpoint = parse_endpoint(plan.config.metrics_listen);
-        if (!plan.metrics_endpoint) return refuse(exit_usage, "metrics_listen takes HOST:PORT");
+        if (!plan.metrics_endpoint)
+            return refuse(exit_usage, "metrics_listen " + plan.config.metrics_listen +
+                                          ": takes HOST:PORT, such as 127.0.0.1:9090 (a port from 0 to 65535, a host name that resolves)");
     }
     if (!plan.config.tls_certificate.empty()) {
         auto made = http::server_tls_context(plan.config.tls_certificate, plan.config.tls_private_key);

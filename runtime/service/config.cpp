@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <set>
-#include <string_view>
-#include <fstream>
 #include <sstream>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -26,7 +29,7 @@ std::optional<std::string> url_problem(const std::string& url) {
     std::string scheme = parsed ? std::string(parsed->scheme()) : url.substr(0, url.find(':'));
     std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if ((scheme != "http" && scheme != "https") || url.find("//") != scheme.size() + 1) return "must start with http:// or https://";
-    if (!parsed) return "is not a valid URL (" + parsed.error().message() + "): percent-encode spaces and other special characters";
+    if (!parsed) return "is not a valid URL: percent-encode spaces and other special characters";
     if (parsed->host().empty()) return "names no host";
     // RFC 9110 4.2.4: an http(s) URL carries no user name or password, and flowd would send none.
     if (parsed->has_userinfo()) return "holds a user name or password, which flowd would not send: sign the commands with a secret instead";
@@ -206,8 +209,11 @@ void drop_nulls(json& object) {
 
 // The config file's JSON object, its null members dropped; or why it is not one.
 std::variant<json, std::string> read_config_object(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return "cannot read the config file " + path + ": it is a folder, not a file";
+    errno = 0;
     std::ifstream in(path);
-    if (!in) return "cannot read the config file " + path;
+    if (!in) return "cannot read the config file " + path + (errno != 0 ? std::string(": ") + std::strerror(errno) : std::string());
     std::stringstream text;
     text << in.rdbuf();
     json j;

@@ -1871,7 +1871,7 @@ class FlowdTest(unittest.TestCase):
         done = subprocess.run([FLOWD, "--flows", self.flows, "--listen", "8080"],
                               capture_output=True, text=True, timeout=20)
         self.assertEqual(done.returncode, 2)
-        self.assertIn("--listen takes HOST:PORT", done.stderr)
+        self.assertIn("--listen 8080: takes HOST:PORT", done.stderr)
 
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv") and shutil.which("prlimit"),
                          "needs root to run flowd as another user under a limit of threads")
@@ -2058,7 +2058,7 @@ class FlowdTest(unittest.TestCase):
             process.stderr.close()
 
     def test_a_target_url_that_is_no_url_stops_the_start(self):
-        for url, problem in (("http://exa mple/hook", "is not a valid URL"), ("http:///hook", "names no host"),
+        for url, problem in (("http://exa mple/hook", "is not a valid URL: percent-encode spaces and other special characters"), ("http:///hook", "names no host"),
                              ("ftp://example/hook", "must start with http:// or https://"),
                              ("http://127.0.0.1:abc/x", "has a port that is not a number from 1 to 65535"),
                              ("http://127.0.0.1:99999/x", "has a port that is not"), ("http://127.0.0.1:0/x", "has a port that is not"),
