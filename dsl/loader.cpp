@@ -16,40 +16,62 @@ namespace flow {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The system's reasons ("Permission denied") in lower case, as the rest of a message is.
+std::string lower_first(std::string reason) {
+    if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+    return reason;
+}
+
+}  // namespace
+
 std::optional<std::string> DiskReader::read(const std::string& path) {
+    // Why it failed is kept for why_unreadable(), which must not open the path again: a named
+    // pipe would wait there for a writer that closing it has just ended.
+    refused_path_ = path;
     std::error_code ec;
-    if (fs::is_directory(path, ec)) return std::nullopt;
+    const fs::file_status status = fs::status(path, ec);
+    if (status.type() == fs::file_type::not_found) return refused("no such file");
+    if (status.type() == fs::file_type::directory) return refused("it is a folder, not a file");
+    if (ec) return refused(lower_first(ec.message()));
+    const std::string limit = std::to_string(max_source_bytes / (1024 * 1024)) + " MiB";
+    errno = 0;
     std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
+    if (!in) return refused(errno != 0 ? lower_first(std::strerror(errno)) : std::string());
     std::string text;
-    char chunk[65536];
-    while (in.read(chunk, sizeof chunk), in.gcount() > 0) {
-        text.append(chunk, static_cast<std::size_t>(in.gcount()));
-        if (text.size() > max_source_bytes) return std::nullopt;
-    }
-    if (in.bad()) return std::nullopt;
+    std::size_t size = 0;
+    do {
+        text.resize(size + 65536);
+        in.read(text.data() + size, 65536);
+        size += static_cast<std::size_t>(in.gcount());
+        if (size > max_source_bytes)
+            return refused(status.type() == fs::file_type::regular
+                               ? "it is larger than " + limit + ", the most a source may be"
+                               : "it gave more than " + limit + " without ending (it is not a regular file), the most a source may be");
+    } while (in);
+    if (in.bad()) return refused(errno != 0 ? lower_first(std::strerror(errno)) : std::string("it could not be read whole"));
+    text.resize(size);
+    refused_path_.clear();
     return text;
 }
 
-std::string DiskReader::why_unreadable(const std::string& path) {
-    // The system's reasons ("Permission denied") in lower case, as the rest of the message is.
-    auto lower_first = [](std::string reason) {
-        if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
-        return reason;
-    };
+std::nullopt_t DiskReader::refused(std::string reason) {
+    refusal_ = std::move(reason);
+    return std::nullopt;
+}
+
+std::string DiskReader::why_unreadable(const std::string& path) { return path == refused_path_ ? refusal_ : std::string(); }
+
+std::string DiskReader::why_not_opened(const std::string& path) {
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);
     if (status.type() == fs::file_type::not_found) return "no such file";
     if (status.type() == fs::file_type::directory) return "it is a folder, not a file";
     if (ec) return lower_first(ec.message());
-    const std::string limit = std::to_string(max_source_bytes / (1024 * 1024)) + " MiB";
-    if (status.type() == fs::file_type::regular && fs::file_size(path, ec) > max_source_bytes && !ec)
-        return "it is larger than " + limit + ", the most a source may be";
-    // Opened again for the reason.
+    if (status.type() != fs::file_type::regular) return "";
     errno = 0;
     std::ifstream in(path, std::ios::binary);
-    if (in && status.type() != fs::file_type::regular)
-        return "it gave more than " + limit + " without ending (it is not a regular file), the most a source may be";
     if (in || errno == 0) return "";
     return lower_first(std::strerror(errno));
 }

@@ -31,8 +31,19 @@ class DiskReader : public SourceReader {
 public:
     static constexpr std::size_t max_source_bytes = 16 * 1024 * 1024;
     std::optional<std::string> read(const std::string& path) override;
+    // Why the last read() of `path` gave nothing, as read() found it.
     std::string why_unreadable(const std::string& path) override;
     std::string identity(const std::string& path) override;
+
+    // Why a file that could not be opened (not one read by read()) cannot be: `no such file`,
+    // `it is a folder, not a file`, or the system's reason. A path that is no regular file is
+    // not opened again.
+    static std::string why_not_opened(const std::string& path);
+
+private:
+    std::nullopt_t refused(std::string reason);
+    std::string refused_path_;
+    std::string refusal_;
 };
 
 // Sources held in memory under made-up names: the string-in seam for tests and tools.

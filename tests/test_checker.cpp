@@ -3,12 +3,15 @@
 
 #include <doctest/doctest.h>
 
-#include <map>
-
 #include <algorithm>
+#include <csignal>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 #include <utility>
 
@@ -617,6 +620,25 @@ TEST_CASE("a source past 16 MiB is refused with its reason, and a path that neve
         CHECK(test::summary(compile({"/dev/zero"}, reader)) ==
               "1:1: error: cannot read this file: it gave more than 16 MiB without ending (it is not a regular file), the most a "
               "source may be\n");
+    // A named pipe past the limit: the refusal closes it, which ends its writer, and the reason
+    // is the one found while reading (opening it again would wait for a writer without end).
+    const fs::path pipe = root / "pipe.flow";
+    REQUIRE(::mkfifo(pipe.c_str(), 0600) == 0);
+    std::thread writer([&] {
+        sigset_t broken_pipe;
+        sigemptyset(&broken_pipe);
+        sigaddset(&broken_pipe, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &broken_pipe, nullptr);  // a write to the closed pipe fails with EPIPE instead
+        const int fd = ::open(pipe.c_str(), O_WRONLY);
+        const std::string spaces(1 << 20, ' ');
+        for (int i = 0; fd >= 0 && i < 20; ++i)
+            if (::write(fd, spaces.data(), spaces.size()) < 0) break;
+        if (fd >= 0) ::close(fd);
+    });
+    CHECK(test::summary(compile({pipe.string()}, reader)) ==
+          "1:1: error: cannot read this file: it gave more than 16 MiB without ending (it is not a regular file), the most a source "
+          "may be\n");
+    writer.join();
     fs::remove_all(root);
 }
 

@@ -232,7 +232,7 @@ int simulate(int argc, char** argv) {
     std::ifstream events(options->events, std::ios::binary);
     std::error_code ignored;
     if (!events || std::filesystem::is_directory(options->events, ignored)) {
-        const std::string why = flow::DiskReader().why_unreadable(options->events);
+        const std::string why = flow::DiskReader::why_not_opened(options->events);
         say("cannot read " + options->events + (why.empty() ? "" : ": " + why));
         return exit_usage;
     }
