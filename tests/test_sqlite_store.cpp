@@ -465,16 +465,20 @@ TEST_CASE("a workflow changed under its version is refused at once while another
 TEST_CASE("a database of a newer schema is refused, untouched") {
     test::TempDir dir;
     const fs::path file = dir.path / "flow.db";
+    REQUIRE(store::open_sqlite_store({file.string(), "FULL"}).ok());  // flowd's database, then a later flowd's
+    std::string schema;
     {
         Raw raw(file);
-        raw.exec("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (99)");
+        raw.exec("INSERT INTO schema_version VALUES (99)");
+        schema = raw.rows("SELECT group_concat(name) FROM sqlite_schema");
     }
     auto opened = store::open_sqlite_store({file.string(), "FULL"});
     REQUIRE_FALSE(opened.ok());
     CHECK(opened.error->message == "the database has schema version 99, newer than this flowd (" +
                                        std::to_string(store::sqlite_schema_version()) + ")");
     Raw raw(file);
-    CHECK(raw.rows("SELECT group_concat(name) FROM sqlite_schema") == "schema_version");
+    CHECK(raw.rows("SELECT group_concat(name) FROM sqlite_schema") == schema);
+    CHECK(raw.rows("SELECT max(version) FROM schema_version") == "99");
 }
 
 TEST_CASE("another program's database is refused, untouched, whether or not a table name clashes with flowd's") {
@@ -494,11 +498,42 @@ TEST_CASE("another program's database is refused, untouched, whether or not a ta
         CHECK(raw.rows("SELECT group_concat(name) FROM sqlite_schema") == table);
         CHECK(raw.rows("PRAGMA journal_mode") == "delete");  // not turned to WAL either
     }
-    // A new, empty file is flowd's to fill.
-    test::TempDir dir;
-    const fs::path file = dir.path / "empty.db";
-    { Raw raw(file); }
-    CHECK(store::open_sqlite_store({file.string(), "FULL"}).ok());
+    // A table of versions of another program's is no proof: its columns, or flowd's tables
+    // missing beside it, give it away.
+    for (const auto& [tables, which] : std::vector<std::pair<std::string, std::string>>{
+             {"CREATE TABLE schema_version (id, applied_at); CREATE TABLE customers (a)", "a 'schema_version' that is not flowd's"},
+             {"CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3); CREATE TABLE customers (a)",
+              "a 'schema_version' without flowd's tables"},
+         }) {
+        test::TempDir dir;
+        const fs::path file = dir.path / "app.db";
+        {
+            Raw raw(file);
+            raw.exec(tables);
+        }
+        auto opened = store::open_sqlite_store({file.string(), "FULL"});
+        REQUIRE_FALSE(opened.ok());
+        CHECK(opened.error->kind == store::StoreError::Kind::Corrupt);
+        CHECK(opened.error->message ==
+              "the database holds tables of another program (" + which + ") and none of flowd's: give flowd a database of its own");
+        Raw raw(file);
+        CHECK(raw.rows("SELECT count(*) FROM sqlite_schema WHERE name = 'inbox'") == "0");
+        CHECK(raw.rows("PRAGMA journal_mode") == "delete");
+    }
+    // flowd's own files in the states a start may find them: new and empty, a table of versions
+    // left empty by a first migration that failed, SQLite's own tables alone, and a database of
+    // flowd's opened again.
+    for (const std::string& state : {std::string(), std::string("CREATE TABLE schema_version (version INTEGER NOT NULL)"),
+                                     std::string("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT); DROP TABLE t")}) {
+        test::TempDir dir;
+        const fs::path file = dir.path / "flow.db";
+        {
+            Raw raw(file);
+            if (!state.empty()) raw.exec(state);
+        }
+        CHECK_MESSAGE(store::open_sqlite_store({file.string(), "FULL"}).ok(), state);
+        CHECK_MESSAGE(store::open_sqlite_store({file.string(), "FULL"}).ok(), state);  // and again, at its version
+    }
 }
 
 TEST_CASE("the hot queries read their indexes, not whole tables") {

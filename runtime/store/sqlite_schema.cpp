@@ -2,8 +2,10 @@
 
 #include "runtime/store/sqlite_store.hpp"
 
+#include <algorithm>
 #include <iterator>
 #include <string>
+#include <vector>
 
 namespace flow::store {
 
@@ -188,15 +190,33 @@ OptionalIndex inbox_by_age_index() {
 }
 
 Status refuse_foreign_tables(sqlite::Connection& writer) {
-    sqlite::Use s(writer.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-                                 "ORDER BY name = 'schema_version' DESC, name LIMIT 1"));
-    const int code = s->step();
-    if (code == SQLITE_DONE) return std::nullopt;  // empty: a new database
-    if (code != SQLITE_ROW) return s->error(code);
-    const std::string first = s->text(0);
-    if (first == "schema_version") return std::nullopt;
-    return StoreError{StoreError::Kind::Corrupt, "the database holds tables of another program ('" + first +
-                                                     "') and none of flowd's: give flowd a database of its own"};
+    // The first column of every row the query gives.
+    const auto column = [&](const char* sql, int index, std::vector<std::string>& out) -> Status {
+        sqlite::Use s(writer.prepare(sql));
+        int code;
+        while ((code = s->step()) == SQLITE_ROW) out.push_back(s->text(index));
+        return code == SQLITE_DONE ? Status() : s->error(code);
+    };
+    std::vector<std::string> tables;
+    if (auto e = column("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name", 0,
+                        tables))
+        return e;
+    if (tables.empty()) return std::nullopt;  // a new database
+    const auto has = [&](const char* name) { return std::find(tables.begin(), tables.end(), name) != tables.end(); };
+    const auto foreign = [](const std::string& which) {
+        return StoreError{StoreError::Kind::Corrupt,
+                          "the database holds tables of another program (" + which + ") and none of flowd's: give flowd a database of its own"};
+    };
+    if (!has("schema_version")) return foreign("'" + tables.front() + "'");
+    // flowd's table of versions has the one column, and from version 1 on its tables stand beside it.
+    std::vector<std::string> columns;
+    if (auto e = column("PRAGMA table_info(schema_version)", 1, columns)) return e;
+    if (columns != std::vector<std::string>{"version"}) return foreign("a 'schema_version' that is not flowd's");
+    std::vector<std::string> version;
+    if (auto e = column("SELECT coalesce(max(version), 0) FROM schema_version", 0, version)) return e;
+    if (version != std::vector<std::string>{"0"} && !(has("workflows") && has("instances") && has("inbox") && has("outbox") && has("timers")))
+        return foreign("a 'schema_version' without flowd's tables");
+    return std::nullopt;
 }
 
 Status migrate(sqlite::Connection& writer) {
