@@ -489,12 +489,10 @@ std::string found_at(const std::string& text, std::size_t offset) {
         const std::size_t letters = token.find_first_not_of("0123456789.");
         if (end < text.size() && text[end] == '.' && letters == std::string::npos)  // `1.`, `5.e3`
             return "'" + token + ".' (a number needs digits after its '.': write " + token + ".0)";
-        const std::size_t exponent_digits =
-            letters != std::string::npos && letters + 1 < token.size() && (token[letters + 1] == '+' || token[letters + 1] == '-')
-                ? letters + 2
-                : letters + 1;
-        if (!fraction && letters != std::string::npos && (token[letters] == 'e' || token[letters] == 'E') &&
-            exponent_digits < token.size() &&
+        const bool exponent = !fraction && letters != std::string::npos && (token[letters] == 'e' || token[letters] == 'E');
+        const std::size_t exponent_digits =  // after the 'e' and its sign, if any
+            exponent && letters + 1 < token.size() && (token[letters + 1] == '+' || token[letters + 1] == '-') ? letters + 2 : letters + 1;
+        if (exponent && exponent_digits < token.size() &&
             token.find_first_not_of("0123456789", exponent_digits) == std::string::npos)  // `1e3`, `1e-3`
             return quoted + " (a number with an exponent needs a fraction: write " + token.substr(0, letters) + ".0" +
                    token.substr(letters) + ")";

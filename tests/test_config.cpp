@@ -88,7 +88,7 @@ TEST_CASE("config: every member read") {
 TEST_CASE("config: a file that cannot be used as one is named, with the reason") {
     Config config;
     CHECK(service::load_config("/nonexistent/flow-config.json", config) ==
-          "cannot read the config file /nonexistent/flow-config.json: No such file or directory");
+          "cannot read the config file /nonexistent/flow-config.json: no such file or directory");
     CHECK(service::load_config("/tmp", config) == "cannot read the config file /tmp: it is a folder, not a file");
     CHECK(problem_with("{\"a\": 1,}").rfind("CONFIG cannot be read as JSON: parse error at line 1, column 9", 0) == 0);
     CHECK(problem_with("{\"max_body_bytes\": 1e400}").rfind("CONFIG cannot be read as JSON: number overflow", 0) == 0);
@@ -154,6 +154,8 @@ TEST_CASE("--target NAME=URL binds a target, or sets the URL of one the config n
     // A password in the URL is not repeated in the refusal, which goes to the terminal and the log.
     CHECK(service::add_target_flag("pay=http://user:hunter2@a/", config) ==
           "--target pay: the URL holds a user name or password, which flowd would not send: sign the commands with a secret instead");
+    CHECK(service::add_target_flag("pay=http://user:hunter 2@a/", config) ==  // one that does not even parse
+          "--target pay: the URL is not a valid URL: percent-encode spaces and other special characters");
 
     Config from_file;
     CHECK(problem_with(R"({"targets": {"pay": {"url": "https://a/", "ca_file": "ca.pem", "timeout_ms": 5}}})", from_file) == "");

@@ -99,9 +99,9 @@ TEST_CASE("flowd's command line: --help and --version end the reading, mistakes 
               std::string(option) + " needs a value, and was given an empty one");
     }
     CHECK(problem_of({"--flows", "f", "--db", ":memory:"}) ==
-          "--db :memory: names no file (SQLite reads it as a database in memory, which keeps nothing): give the database's path");
+          "--db :memory: names no file (SQLite may read it as a database in memory, which keeps nothing): give the database's path");
     CHECK(problem_of({"--flows", "f", "--db", "file:y.db?mode=ro"}) ==
-          "--db file:y.db?mode=ro names no file (SQLite reads it as a URI): give the database's path, as ./file:y.db?mode=ro for a "
+          "--db file:y.db?mode=ro names no file (SQLite may read it as a URI): give the database's path, as ./file:y.db?mode=ro for a "
           "file whose name starts with file:");
     REQUIRE(parse({"--flows", "f", "--db", "./file:y.db"}, problem));
     auto two = parse({"--flows", "f", "--db", "x.db", "--flows", "g"}, problem);  // --flows may come twice

@@ -93,7 +93,7 @@ std::optional<Arguments> parse_arguments(int argc, const char* const* argv, std:
     }
     // SQLite reads these names as no file: a database in memory keeps nothing acknowledged.
     if (a.db == ":memory:" || a.db.rfind("file:", 0) == 0) {
-        problem = "--db " + a.db + " names no file (SQLite reads it as " +
+        problem = "--db " + a.db + " names no file (SQLite may read it as " +
                   (a.db == ":memory:" ? std::string("a database in memory, which keeps nothing") : std::string("a URI")) +
                   "): give the database's path" + (a.db == ":memory:" ? "" : ", as ./" + a.db + " for a file whose name starts with file:");
         return std::nullopt;

@@ -213,7 +213,11 @@ std::variant<json, std::string> read_config_object(const std::string& path) {
     if (std::filesystem::is_directory(path, ec)) return "cannot read the config file " + path + ": it is a folder, not a file";
     errno = 0;
     std::ifstream in(path);
-    if (!in) return "cannot read the config file " + path + (errno != 0 ? std::string(": ") + std::strerror(errno) : std::string());
+    if (!in) {
+        std::string reason = errno != 0 ? std::strerror(errno) : "";
+        if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));  // as flowc says it
+        return "cannot read the config file " + path + (reason.empty() ? "" : ": " + reason);
+    }
     std::stringstream text;
     text << in.rdbuf();
     json j;
@@ -336,10 +340,10 @@ std::optional<std::string> add_target_flag(const std::string& flag, Config& conf
     Target t;
     t.url = flag.substr(eq + 1);
     if (auto problem = url_problem(t.url)) {
-        // A URL with a password is not repeated: the refusal goes to the terminal and the log.
-        const auto parsed = boost::urls::parse_uri(t.url);
-        const bool secret = parsed && parsed->has_userinfo();
-        return "--target " + (secret ? flag.substr(0, eq) : flag) + ": the URL " + *problem;
+        // A URL that may hold a password (an '@', whether or not the URL parses) is not repeated:
+        // the refusal goes to the terminal and the log.
+        const bool may_hold_password = t.url.find('@') != std::string::npos;
+        return "--target " + (may_hold_password ? flag.substr(0, eq) : flag) + ": the URL " + *problem;
     }
     auto existing = config.targets.find(flag.substr(0, eq));
     if (existing != config.targets.end()) {
