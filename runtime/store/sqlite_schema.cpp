@@ -208,13 +208,16 @@ Status refuse_foreign_tables(sqlite::Connection& writer) {
                           "the database holds tables of another program (" + which + ") and none of flowd's: give flowd a database of its own"};
     };
     if (!has("schema_version")) return foreign("'" + tables.front() + "'");
-    // flowd's table of versions has the one column, and from version 1 on its tables stand beside it.
+    // flowd's table of versions has the one column, and from version 1 on its tables stand beside
+    // it: any of them will do, so that a damaged database of flowd's (a table dropped by hand) is
+    // refused for what it lacks, later, not taken for another program's.
     std::vector<std::string> columns;
     if (auto e = column("PRAGMA table_info(schema_version)", 1, columns)) return e;
     if (columns != std::vector<std::string>{"version"}) return foreign("a 'schema_version' that is not flowd's");
     std::vector<std::string> version;
     if (auto e = column("SELECT coalesce(max(version), 0) FROM schema_version", 0, version)) return e;
-    if (version != std::vector<std::string>{"0"} && !(has("workflows") && has("instances") && has("inbox") && has("outbox") && has("timers")))
+    if (version != std::vector<std::string>{"0"} &&
+        !(has("workflows") || has("instances") || has("inbox") || has("outbox") || has("timers") || has("history")))
         return foreign("a 'schema_version' without flowd's tables");
     return std::nullopt;
 }
