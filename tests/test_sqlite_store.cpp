@@ -953,28 +953,37 @@ TEST_CASE("dead commands in front of older deliveries do not hold the prune up: 
 }
 
 TEST_CASE("an ended instance that changed after the prune read it is kept: its dead command deleted meanwhile moves its end on") {
-    StoreOnDisk db(true);
-    Raw raw(db.file);
-    raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
-             "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, updated_at) "
-             "VALUES (1, 'i1', 'W', 1, '\"1\"', NULL, 'failed', '[]', '[]', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');"
-             "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at) "
-             "VALUES ('c1', 'i1', 'W', '\"1\"', 'T', 't', '{}', 'dead', 0, '2026-01-01T00:00:00.000Z')");
-    // Another writer holds the database: the prune reads its candidate, then waits to delete it.
-    raw.exec("BEGIN IMMEDIATE");
-    auto pruning = std::async(std::launch::async, [&] { return db.store->prune_ended_instances("2026-06-01T00:00:00.000Z", 1000, {}); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    // Meanwhile the dead command is deleted, as DELETE /v1/outbox/{id} does: the instance's last
-    // change is now, and it is kept for the retention from now.
-    raw.exec("UPDATE instances SET updated_at = '2026-07-01T00:00:00.000Z' WHERE id = 'i1';"
-             "DELETE FROM outbox WHERE id = 'c1';"
-             "INSERT INTO history (instance, at, kind, detail) VALUES ('i1', '2026-07-01T00:00:00.000Z', 'command_deleted', '{}');"
-             "COMMIT");
-    auto pruned = pruning.get();
-    REQUIRE(pruned.ok());
-    CHECK(pruned.value->deleted == 0);
-    CHECK(raw.rows("SELECT id || ' ' || updated_at FROM instances") == "i1 2026-07-01T00:00:00.000Z");
-    CHECK(raw.rows("SELECT kind FROM history") == "command_deleted");
+    // The prune reads its candidates on a reader while another writer holds the database, then
+    // waits to delete them; meanwhile that writer deletes the instance's dead command, as
+    // DELETE /v1/outbox/{id} does, which makes its last change now. `kept_as_changed` says the
+    // prune did read the instance first: a prune whose thread started only after the change
+    // would find nothing to delete for another reason, so that round proves nothing and is run
+    // again, with a longer head start.
+    for (int head_start_ms : {300, 1000, 3000}) {
+        CAPTURE(head_start_ms);
+        StoreOnDisk db(true);
+        Raw raw(db.file);
+        raw.exec("INSERT INTO workflows VALUES ('W', 1, 'h', '{}', '{}', 't');"
+                 "INSERT INTO instances (row, id, workflow, version, key, state, status, vars, compensations, created_at, updated_at) "
+                 "VALUES (1, 'i1', 'W', 1, '\"1\"', NULL, 'failed', '[]', '[]', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');"
+                 "INSERT INTO outbox (id, instance, workflow, key, type, target, payload, status, next_attempt_ms, created_at) "
+                 "VALUES ('c1', 'i1', 'W', '\"1\"', 'T', 't', '{}', 'dead', 0, '2026-01-01T00:00:00.000Z')");
+        raw.exec("BEGIN IMMEDIATE");
+        auto pruning = std::async(std::launch::async, [&] { return db.store->prune_ended_instances("2026-06-01T00:00:00.000Z", 1000, {}); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(head_start_ms));
+        raw.exec("UPDATE instances SET updated_at = '2026-07-01T00:00:00.000Z' WHERE id = 'i1';"
+                 "DELETE FROM outbox WHERE id = 'c1';"
+                 "INSERT INTO history (instance, at, kind, detail) VALUES ('i1', '2026-07-01T00:00:00.000Z', 'command_deleted', '{}');"
+                 "COMMIT");
+        auto pruned = pruning.get();
+        REQUIRE(pruned.ok());
+        CHECK(pruned.value->deleted == 0);
+        CHECK(raw.rows("SELECT id || ' ' || updated_at FROM instances") == "i1 2026-07-01T00:00:00.000Z");
+        CHECK(raw.rows("SELECT kind FROM history") == "command_deleted");
+        if (pruned.value->kept_as_changed == 1) return;
+        REQUIRE(pruned.value->kept_as_changed == 0);
+    }
+    FAIL("the prune never read the instance before it changed, so its check again before deleting went untested");
 }
 
 TEST_CASE("pruning ended instances deletes each ended before the cutoff with all it owns, and keeps the rest") {
@@ -984,6 +993,7 @@ TEST_CASE("pruning ended instances deletes each ended before the cutoff with all
         auto pruned = s.prune_ended_instances(before, 1000000, {});
         REQUIRE(pruned.ok());
         CHECK(pruned.value->finished);
+        CHECK(pruned.value->kept_as_changed == 0);  // nothing changes while it runs
         return pruned.value->deleted;
     };
     CHECK(prune("2026-06-01T00:00:00.000Z") == 0);  // no instance

@@ -96,8 +96,9 @@ Result<Store::Pruned> SqlitePruner::prune_ended_instances(const std::string& bef
             wrote = true;
             auto done = delete_instances(old, next, before);
             if (!done.ok()) return stopped(pruned, at, *done.error);
-            next = done.value->first;
-            pruned.deleted += done.value->second;
+            next = done.value->next;
+            pruned.deleted += done.value->deleted;
+            pruned.kept_as_changed += done.value->kept_as_changed;
         }
         if (rows < limit) at = {at.part + 1, 0};
         else at.after_row = last_row;
@@ -105,9 +106,9 @@ Result<Store::Pruned> SqlitePruner::prune_ended_instances(const std::string& bef
     return Result<Pruned>::success(pruned);
 }
 
-Result<std::pair<std::size_t, std::int64_t>> SqlitePruner::delete_instances(const std::vector<PruneCandidate>& candidates, std::size_t next,
-                                                              const std::string& before) {
-    using Done = std::pair<std::size_t, std::int64_t>;
+Result<SqlitePruner::DeletedInstances> SqlitePruner::delete_instances(const std::vector<PruneCandidate>& candidates, std::size_t next,
+                                                                       const std::string& before) {
+    using Done = DeletedInstances;
     std::lock_guard lock(write_mutex_);
     const auto deadline = std::chrono::steady_clock::now() + transaction_budget;
     if (auto e = writer_.exec("BEGIN IMMEDIATE")) return fail<Done>(*e);
@@ -118,7 +119,7 @@ Result<std::pair<std::size_t, std::int64_t>> SqlitePruner::delete_instances(cons
             if (!committed) (void)db.exec("ROLLBACK");
         }
     } transaction{writer_};
-    std::int64_t deleted = 0;
+    std::int64_t deleted = 0, kept_as_changed = 0;
     for (; next < candidates.size() && (deleted == 0 || std::chrono::steady_clock::now() < deadline); ++next) {
         const PruneCandidate& candidate = candidates[next];
         // Changed since it was read (a dead command of it deleted): kept, as it now ended later.
@@ -126,7 +127,10 @@ Result<std::pair<std::size_t, std::int64_t>> SqlitePruner::delete_instances(cons
                                        "('cancelled', 'completed', 'failed')"));
         still_old->bind(1, candidate.row).bind(2, before);
         const int old_code = still_old->step();
-        if (old_code == SQLITE_DONE) continue;
+        if (old_code == SQLITE_DONE) {
+            ++kept_as_changed;
+            continue;
+        }
         if (old_code != SQLITE_ROW) return fail<Done>(still_old->error(old_code));
         sqlite::Use undelivered(writer_.prepare("SELECT 1 FROM outbox WHERE instance = ? AND status <> 'delivered' LIMIT 1"));
         undelivered->bind(1, candidate.id);
@@ -146,7 +150,7 @@ Result<std::pair<std::size_t, std::int64_t>> SqlitePruner::delete_instances(cons
     }
     if (auto e = writer_.exec("COMMIT")) return fail<Done>(*e);
     transaction.committed = true;
-    return Result<Done>::success({next, deleted});
+    return Result<Done>::success({next, deleted, kept_as_changed});
 }
 
 Result<Store::Pruned> SqlitePruner::stopped(Pruned pruned, PruneCursor resume, StoreError error) {

@@ -44,12 +44,17 @@ private:
     // Deletes, in one transaction, candidates from `next` on that still ended before `before` and
     // have no command waiting (pending) or given up (dead), with their delivered commands, timers
     // and history, until all are looked at or the transaction has held the writer for
-    // `transaction_budget`: where the next transaction goes on, and how many it deleted. Shorter
+    // `transaction_budget`: where the next transaction goes on, how many it deleted, and how many it
+    // kept for having changed since they were read. Shorter
     // transactions barely shorten the writer's waits (mostly the commit's sync) and cost each
     // instance twice as much (docs/performance.md, run 30).
     static constexpr std::chrono::microseconds transaction_budget{2000};
-    Result<std::pair<std::size_t, std::int64_t>> delete_instances(const std::vector<PruneCandidate>& candidates, std::size_t next,
-                                                                  const std::string& before);
+    struct DeletedInstances {
+        std::size_t next;
+        std::int64_t deleted;
+        std::int64_t kept_as_changed;
+    };
+    Result<DeletedInstances> delete_instances(const std::vector<PruneCandidate>& candidates, std::size_t next, const std::string& before);
     // A prune stopped by `error`: a failure when it has deleted nothing yet, otherwise what it
     // deleted (committed, to be counted), with the error, and where to go on.
     static Result<Pruned> stopped(Pruned pruned, PruneCursor resume, StoreError error);

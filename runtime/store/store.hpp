@@ -298,6 +298,10 @@ public:
     // counted: `error` says what stopped the prune.
     struct Pruned {
         std::int64_t deleted = 0;
+        // Ended instances read as old enough that had changed by the time they were to be
+        // deleted (a dead command of theirs deleted meanwhile moves their end on), or were gone:
+        // kept, or left.
+        std::int64_t kept_as_changed = 0;
         bool finished = true;
         PruneCursor resume;
         std::optional<StoreError> error;
