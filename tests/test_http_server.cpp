@@ -63,6 +63,44 @@ TEST_CASE("a handler that throws is answered 500 with the reason, and the server
     running.join();
 }
 
+TEST_CASE("a bound address refuses connections until listen(), and one in use is refused at bind() with the address") {
+    asio::io_context io;
+    auto answer = [](const flow::http::Request& request, flow::http::Reply reply) {
+        flow::http::Response res{beast_http::status::ok, request.version()};
+        res.body() = "fine";
+        res.prepare_payload();
+        reply(std::move(res));
+    };
+    flow::http::Server server(io, {}, answer);
+    REQUIRE_FALSE(server.bind({asio::ip::make_address("127.0.0.1"), 0}));
+    const tcp::endpoint at = server.local_endpoint();
+    CHECK(at.port() != 0);
+    std::thread running([&io] {
+        auto guard = asio::make_work_guard(io);
+        io.run();
+    });
+    {
+        asio::io_context client;
+        tcp::socket socket(client);
+        boost::system::error_code ec;
+        socket.connect(at, ec);
+        CHECK(ec == asio::error::connection_refused);
+    }
+    REQUIRE_FALSE(server.listen());
+    auto fine = get(at, "/fine");
+    CHECK(fine.result_int() == 200);
+    CHECK(fine.body() == "fine");
+    // (Two addresses bound and not listening may share a port: the second to listen is refused.)
+    flow::http::Server second(io, {}, answer);
+    const auto taken = second.bind(at);
+    REQUIRE(taken);
+    CHECK(*taken == "cannot listen on 127.0.0.1:" + std::to_string(at.port()) + ": Address already in use");
+
+    server.stop_accepting();
+    io.stop();
+    running.join();
+}
+
 TEST_CASE("a HEAD is answered without the body its handler built, and the next answer on the connection reads whole") {
     // Before, a handler's body went on the wire after a HEAD's header, where the client reads the
     // start of the next answer.

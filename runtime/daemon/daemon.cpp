@@ -221,9 +221,9 @@ private:
     // stop the I/O threads. A connection kept alive between requests holds nothing up.
     void on_stop_signal(int signal);
     void drain(int left);
-    // Opens the ports, on the I/O context that runs the acceptors and the signals, so that a
-    // signal's stop_accepting never races it; after a signal it opens none. The error when a
-    // port cannot be opened.
+    // Starts accepting on the addresses bound at the start of run(), on the I/O context that runs
+    // the acceptors and the signals, so that a signal's stop_accepting never races it; after a
+    // signal it starts none. The error when a port cannot be listened on.
     std::optional<std::string> start_listening();
     // Ends the I/O threads and the workers: at once (`stop_now`, when the start failed), or once
     // a signal has stopped the server and its requests in flight have finished. Returns `code`.
@@ -335,8 +335,8 @@ std::optional<std::string> Daemon::start_listening() {
     asio::post(io_, [this, opening] {
         opening->stopped_before = stopping_.load();
         if (opening->stopped_before) return opening->ports.set_value(std::nullopt);
-        auto error = server_->listen(plan_.endpoint);
-        if (!error && metrics_server_) error = metrics_server_->listen(*plan_.metrics_endpoint);
+        auto error = server_->listen();
+        if (!error && metrics_server_) error = metrics_server_->listen();
         opening->ports.set_value(error);
     });
     auto opened = opening->ports.get_future();
@@ -489,6 +489,14 @@ int Daemon::serve_until_stopped(store::Store& store) {
 }
 
 int Daemon::run(const sigset_t& stop_signals) {
+    // The addresses are taken first, so that one already in use stops the start before the
+    // database is opened, or created; they accept connections only once flowd serves them.
+    auto cannot_bind = server_->bind(plan_.endpoint);
+    if (!cannot_bind && metrics_server_) cannot_bind = metrics_server_->bind(*plan_.metrics_endpoint);
+    if (cannot_bind) {
+        print_problem(*cannot_bind);
+        return finish(exit_start_failed, true);
+    }
     signals_.async_wait([this](boost::system::error_code, int signal) { on_stop_signal(signal); });
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // one held pending is taken now
     try {

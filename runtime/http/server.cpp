@@ -370,16 +370,29 @@ std::string endpoint_text(const tcp::endpoint& endpoint) {
     return endpoint.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
 }
 
-std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
-    acceptor_ = std::make_shared<tcp::acceptor>(io_);
+std::optional<std::string> Server::bind(const tcp::endpoint& endpoint) {
+    auto acceptor = std::make_shared<tcp::acceptor>(io_);
     beast::error_code ec;
-    acceptor_->open(endpoint.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(endpoint, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
     if (ec) return "cannot listen on " + endpoint_text(endpoint) + ": " + ec.message();
+    acceptor_ = std::move(acceptor);
+    bound_ = endpoint;
+    return std::nullopt;
+}
+
+std::optional<std::string> Server::listen() {
+    beast::error_code ec;
+    acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return "cannot listen on " + endpoint_text(bound_) + ": " + ec.message();
     asio::co_spawn(io_, accept_loop(io_, spread_, acceptor_, limits_, handler_, state_, tls_), asio::detached);
     return std::nullopt;
+}
+
+std::optional<std::string> Server::listen(const tcp::endpoint& endpoint) {
+    if (auto error = bind(endpoint)) return error;
+    return listen();
 }
 
 tcp::endpoint Server::local_endpoint() const { return acceptor_->local_endpoint(); }

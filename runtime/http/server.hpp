@@ -45,7 +45,12 @@ public:
     // names I/O contexts each run by exactly one thread, on those in turn, without strands.
     Server(boost::asio::io_context& io, ServerLimits limits, Handler handler, boost::asio::ssl::context* tls = nullptr,
            std::vector<boost::asio::io_context*> spread = {});
-    // Binds and starts accepting; the message says why it could not.
+    // Takes the address without accepting yet (a client is refused until listen()), so that a
+    // port already taken is known before anything else is done; the message says why not.
+    std::optional<std::string> bind(const boost::asio::ip::tcp::endpoint& endpoint);
+    // Starts accepting on the address bound; the message says why it could not.
+    std::optional<std::string> listen();
+    // Both at once.
     std::optional<std::string> listen(const boost::asio::ip::tcp::endpoint& endpoint);
     boost::asio::ip::tcp::endpoint local_endpoint() const;
     // Stops accepting; connections finish the request they are in and close.
@@ -73,6 +78,7 @@ private:
     Handler handler_;
     std::shared_ptr<State> state_;
     std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+    boost::asio::ip::tcp::endpoint bound_;  // as asked for: port 0 included
 };
 
 }  // namespace flow::http

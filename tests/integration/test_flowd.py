@@ -1854,6 +1854,48 @@ class FlowdTest(unittest.TestCase):
         self.assertEqual(done.returncode, 1, done.stderr)
         self.assertIn("flowd: cannot read the pending timers in " + path + ": no such table: timers", done.stderr)
 
+    def test_a_port_in_use_stops_the_start_before_the_database_is_created(self):
+        # Before, the database was created, migrated and given the workflows before the port
+        # was found taken, and left behind.
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = os.path.join(self.dir, "metrics.json")
+        with open(config, "w") as f:
+            json.dump({"metrics_listen": "127.0.0.1:%d" % port}, f)
+        try:
+            for name, extra in (("listen", ["--listen", "127.0.0.1:%d" % port]),
+                                ("metrics", ["--listen", "127.0.0.1:0", "--config", config])):
+                with self.subTest(name):
+                    db = os.path.join(self.dir, name + ".db")
+                    done = subprocess.run([FLOWD, "--flows", self.flows, "--db", db, "--target", "sink=http://127.0.0.1:9/"] + extra,
+                                          capture_output=True, text=True, timeout=20)
+                    self.assertEqual(done.returncode, 1, done.stderr)
+                    self.assertIn("flowd: cannot listen on 127.0.0.1:%d: Address already in use" % port, done.stderr)
+                    self.assertEqual([f for f in os.listdir(self.dir) if f.startswith(name + ".db")], [])
+        finally:
+            taken.close()
+        # The port free, the same start serves.
+        done = subprocess.Popen([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "listen.db"), "--listen",
+                                 "127.0.0.1:%d" % port, "--target", "sink=http://127.0.0.1:9/"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 10
+            while True:
+                try:
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                    connection.request("GET", "/healthz")
+                    self.assertEqual(connection.getresponse().status, 200)
+                    connection.close()
+                    break
+                except ConnectionError:
+                    self.assertLess(time.time(), deadline, "flowd did not serve")
+                    time.sleep(0.05)
+        finally:
+            done.send_signal(signal.SIGTERM)
+            self.assertEqual(done.wait(timeout=20), 0)
+
     def test_a_database_in_a_missing_folder_stops_the_start(self):
         done = subprocess.run([FLOWD, "--flows", self.flows, "--db", os.path.join(self.dir, "missing", "flow.db"), "--listen",
                                "127.0.0.1:0", "--target", "sink=http://127.0.0.1:9/"], capture_output=True, text=True, timeout=20)
