@@ -80,6 +80,22 @@ std::vector<HttpResult> post_all(asio::io_context& io, HttpClient& client, std::
     return results;
 }
 
+// Posts `{}` `times` times to a RecordingTarget that gives `answer` to every request, on one
+// client: the results, and what the target saw.
+struct Posted {
+    std::vector<HttpResult> results;
+    int connections;
+    std::size_t requests;
+};
+Posted post_to_target(const std::string& answer, int times) {
+    asio::io_context io;
+    RecordingTarget target(io, "127.0.0.1", answer);
+    HttpClient client(io);
+    const std::string url = "http://127.0.0.1:" + std::to_string(target.port()) + "/commands";
+    auto results = post_all(io, client, std::vector<std::string>(times, url), "{}");
+    return {std::move(results), target.connections, target.requests.size()};
+}
+
 }  // namespace
 
 TEST_CASE("the client sends a URL's path and query, its Host with the port, and keeps one connection per host and port") {
@@ -161,18 +177,14 @@ TEST_CASE("the bounded read buffer still takes answers larger than it: a long bo
     for (int i = 0; i < 3; ++i) chunked += "30d40\r\n" + std::string(200000, 'c') + "\r\n";  // 0x30d40 = 200,000
     chunked += "0\r\nX-Done: yes\r\n\r\n";
     for (const std::string& answer : {"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 900000\r\n\r\n" + long_text, chunked}) {
-        asio::io_context io;
-        RecordingTarget target(io, "127.0.0.1", answer);
-        HttpClient client(io);
-        const std::string url = "http://127.0.0.1:" + std::to_string(target.port()) + "/commands";
-        auto results = post_all(io, client, {url, url}, "{}");
-        REQUIRE(results.size() == 2);
-        for (const HttpResult& result : results) {
+        auto posted = post_to_target(answer, 2);
+        REQUIRE(posted.results.size() == 2);
+        for (const HttpResult& result : posted.results) {
             CHECK(result.answered);
             CHECK(result.status == 503);
             CHECK(result.error.size() == 200);  // the body's first 200 bytes, for last_error
         }
-        CHECK(target.connections == 1);  // read whole: the connection kept
+        CHECK(posted.connections == 1);  // read whole: the connection kept
     }
 }
 
@@ -206,4 +218,30 @@ TEST_CASE("a header value with a line break, or longer than a header can be, is 
         CHECK(result.cannot_send);  // the relay makes it dead at once
     }
     CHECK(target.connections == 0);
+}
+
+TEST_CASE("a status line without a reason phrase, or without the space before it, is an answer, and the connection is kept") {
+    // RFC 9112 asks for `HTTP/1.1 200 ` (a space, then an optional reason); servers send
+    // `HTTP/1.1 200` too, and clients take it. Before, Beast's "bad status" made it no answer:
+    // the command was sent again (once at once on a kept-alive connection), and ended dead.
+    for (const std::string& status_line : {"HTTP/1.1 200", "HTTP/1.1 200 ", "HTTP/1.0 202", "HTTP/1.1 503"}) {
+        CAPTURE(status_line);
+        auto posted = post_to_target(status_line + "\r\nContent-Length: 2\r\n\r\nok", 2);
+        REQUIRE(posted.results.size() == 2);
+        for (const HttpResult& result : posted.results) {
+            CHECK(result.answered);
+            CHECK(result.status == std::stoi(status_line.substr(9, 3)));
+        }
+        CHECK(posted.requests == 2);  // each sent once
+        CHECK(posted.connections == (status_line.find("1.0") != std::string::npos ? 2 : 1));
+    }
+    // What is no status line stays no answer.
+    for (const std::string& answer : {std::string("HTTP/1.1 20\r\nContent-Length: 0\r\n\r\n"), std::string("HTTP/1.1 2000\r\nContent-Length: 0\r\n\r\n"),
+                                      std::string("HTTP/1.1 200\nContent-Length: 0\n\n")}) {
+        CAPTURE(answer);
+        auto posted = post_to_target(answer, 1);
+        REQUIRE(posted.results.size() == 1);
+        CHECK_FALSE(posted.results[0].answered);
+        CHECK(posted.results[0].error.find("no answer from 127.0.0.1:") == 0);
+    }
 }

@@ -52,6 +52,24 @@ bool is_interim(const ResponseParser& parser) {
     return status >= 100 && status < 200 && status != 101;
 }
 
+// Gives a status line with no space after its code (`HTTP/1.1 200`, which servers send and
+// clients take, where RFC 9112 asks for `HTTP/1.1 200 ` before an optional reason) the space
+// Beast's parser needs, in the unread part of `buffer`. False when the buffer starts with
+// anything else, which stays malformed.
+bool add_missing_reason_space(beast::flat_buffer& buffer) {
+    const std::string_view unread(static_cast<const char*>(buffer.data().data()), buffer.size());
+    constexpr std::size_t status_line_size = std::string_view("HTTP/1.1 200").size();
+    auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (unread.size() < status_line_size + 2 || buffer.size() >= buffer.max_size()) return false;
+    if (unread.substr(0, 7) != "HTTP/1." || (unread[7] != '0' && unread[7] != '1') || unread[8] != ' ' ||
+        !is_digit(unread[9]) || !is_digit(unread[10]) || !is_digit(unread[11]) || unread.substr(12, 2) != "\r\n")
+        return false;
+    const std::string patched = std::string(unread.substr(0, status_line_size)) + " " + std::string(unread.substr(status_line_size));
+    buffer.consume(buffer.size());
+    buffer.commit(asio::buffer_copy(buffer.prepare(patched.size()), asio::buffer(patched)));
+    return true;
+}
+
 // Writes the request and reads the final answer on an open stream, plain or TLS: interim
 // answers before the final one are read and passed over. `timeout` bounds it all, however many
 // interim answers come.
@@ -73,6 +91,7 @@ asio::awaitable<beast::error_code> exchange(Stream& stream, const std::string& r
         parser->header_limit(max_answer_header_bytes);
         parser->body_limit(max_answer_body_bytes);
         auto [read_error, read] = co_await beast_http::async_read(stream, buffer, *parser, tuple_awaitable);
+        if (read_error == beast_http::error::bad_status && add_missing_reason_space(buffer)) continue;
         if (write_error && (read_error || !is_interim(*parser))) co_return write_error;
         if (read_error || !is_interim(*parser)) co_return read_error;
         // A target that sends interim answers without end must not hold the lane past its
