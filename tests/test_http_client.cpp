@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -243,5 +244,27 @@ TEST_CASE("a status line without a reason phrase, or without the space before it
         REQUIRE(posted.results.size() == 1);
         CHECK_FALSE(posted.results[0].answered);
         CHECK(posted.results[0].error.find("no answer from 127.0.0.1:") == 0);
+    }
+}
+
+TEST_CASE("a kept-alive connection idle for longer than the client's limit is not used again: a new one is opened") {
+    // A firewall or NAT that forgets an idle connection drops what is sent on it without a word:
+    // before, the next command on it waited out its whole timeout, and used up an attempt.
+    for (auto [max_idle, connections] : {std::pair{std::chrono::milliseconds(100), 2}, std::pair{std::chrono::milliseconds(60000), 1}}) {
+        CAPTURE(max_idle.count());
+        asio::io_context io;
+        RecordingTarget target(io, "127.0.0.1");
+        HttpClient client(io, max_idle);
+        const std::string url = "http://127.0.0.1:" + std::to_string(target.port()) + "/commands";
+        auto first = post_all(io, client, {url}, "{}");
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        io.restart();
+        auto second = post_all(io, client, {url}, "{}");
+        REQUIRE(first.size() == 1);
+        REQUIRE(second.size() == 1);
+        CHECK(first[0].status == 200);
+        CHECK(second[0].status == 200);
+        CHECK(target.requests.size() == 2);
+        CHECK(target.connections == connections);
     }
 }

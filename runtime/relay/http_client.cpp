@@ -272,8 +272,10 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
         if (aborted_) co_return cut_off(key);
         // An idle kept-alive connection with something to read has been answered already (a
         // `408` the target sent before closing it): that is no answer to the next request, which
-        // starts on a new connection.
-        if (auto kept = connections_.find(key); kept != connections_.end() && has_unread_data(kept->second))
+        // starts on a new connection. So does one idle for longer than max_idle_, which a
+        // firewall may have forgotten.
+        if (auto kept = connections_.find(key);
+            kept != connections_.end() && (has_unread_data(kept->second) || std::chrono::steady_clock::now() - kept->second.idle_since > max_idle_))
             connections_.erase(kept);
         const bool reused = connections_.count(key) > 0;
         if (!reused) {
@@ -403,6 +405,7 @@ asio::awaitable<HttpResult> HttpClient::post(std::string url, std::string body,
                                                           std::chrono::system_clock::now().time_since_epoch())
                                                           .count());
         if (status_known || !res.keep_alive()) connections_.erase(key);
+        else connection.idle_since = std::chrono::steady_clock::now();
         co_return result;
     }
     co_return HttpResult{0, "connection closed", std::nullopt};

@@ -33,7 +33,13 @@ struct HttpResult {
 // Every member runs on the thread of the context it was made with.
 class HttpClient {
 public:
-    explicit HttpClient(boost::asio::io_context& io) : io_(io) {}
+    // A kept-alive connection idle for longer than this is closed and a new one opened: a
+    // firewall or NAT that forgets an idle connection drops what is sent on it without a word,
+    // and the request would wait out its whole timeout.
+    static constexpr std::chrono::seconds default_max_idle{60};
+
+    explicit HttpClient(boost::asio::io_context& io, std::chrono::steady_clock::duration max_idle = default_max_idle)
+        : io_(io), max_idle_(max_idle) {}
 
     // `ca_file`: for an https URL, the PEM file of the authorities to trust instead of the
     // system's (empty: the system's). `timeout` bounds each step: the name's resolution, the
@@ -64,6 +70,7 @@ private:
     struct Connection {
         std::unique_ptr<boost::beast::tcp_stream> plain;
         std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> secure;
+        std::chrono::steady_clock::time_point idle_since;  // the end of its last answer
     };
     // The TLS settings for a CA file (empty: the system's), made once; null with the reason when
     // the file cannot be used.
@@ -74,6 +81,7 @@ private:
     static void close(Connection& connection);
 
     boost::asio::io_context& io_;
+    std::chrono::steady_clock::duration max_idle_;
     std::map<std::string, std::shared_ptr<const Endpoint>> endpoints_;  // URL -> what it names (valid URLs only)
     std::map<std::string, Connection> connections_;  // "scheme://host:port ca_file" -> open stream
     std::map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls_;
