@@ -118,6 +118,9 @@ TEST_CASE("flowd's --listen: addresses, ports and names") {
     REQUIRE(v6);
     CHECK(v6->address().is_v6());
     CHECK(v6->port() == 0);
+    auto bare_v6 = daemon::parse_endpoint("::1:8080");  // the port after the last colon (runtime.md)
+    REQUIRE(bare_v6);
+    CHECK(*bare_v6 == *daemon::parse_endpoint("[::1]:8080"));
     auto every = daemon::parse_endpoint(":9000");
     REQUIRE(every);
     CHECK(every->address().to_string() == "0.0.0.0");
