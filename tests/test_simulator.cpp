@@ -247,7 +247,7 @@ TEST_CASE("scenario lines: advance, cancel and event lines that are refused, and
     const std::string go = R"({"id": "1", "type": "Go", "time": "2026-01-01T00:00:00Z", "data": {"id": "a"}})";
     const std::vector<std::pair<std::string, std::string>> refused = {
         {R"({"advance": "1h"})" "\n" + go, "line 1: the clock starts at the first event's time: move it after an event"},
-        {go + "\n" R"({"advance": "-1h"})", "line 2: \"advance\" takes a duration such as \"2h\""},
+        {go + "\n" R"({"advance": "-1h"})", "line 2: \"advance\" moves the clock forward only: it takes a duration that is not negative, such as \"2h\""},
         {go + "\n" R"({"advance": "soon"})", "line 2: \"advance\" takes a duration such as \"2h\""},
         {go + "\n" R"({"cancel": "a"})", "line 2: \"cancel\" takes {\"workflow\": W, \"key\": K}"},
         {go + "\n" R"({"cancel": {"workflow": "W"}})", "line 2: \"cancel\" takes {\"workflow\": W, \"key\": K}"},

@@ -78,7 +78,8 @@ std::optional<std::string> Simulator::feed(std::string_view text, int line_numbe
 
 std::optional<std::string> Simulator::advance(const Value& by, int line_number) {
     std::optional<std::int64_t> ms = by.is_string() ? chrono::parse_duration(by.get<std::string>()) : std::nullopt;
-    if (!ms || *ms < 0) return error_at(line_number, "\"advance\" takes a duration such as \"2h\"");
+    if (!ms) return error_at(line_number, "\"advance\" takes a duration such as \"2h\"");
+    if (*ms < 0) return error_at(line_number, "\"advance\" moves the clock forward only: it takes a duration that is not negative, such as \"2h\"");
     if (!clock_) return error_at(line_number, "the clock starts at the first event's time: move it after an event");
     std::int64_t target = 0;
     if (__builtin_add_overflow(*clock_, *ms, &target) || !chrono::in_rfc3339_range(target))
