@@ -20,36 +20,16 @@ build=$root/build-release
 [[ -z $b_preload || -r $b_preload ]] || { echo "flowd_ab.sh: $b_preload is not installed" >&2; exit 2; }
 port=9340
 sink_port=9341
-work=$(mktemp -d)
-sink_pid=""
-flowd_pid=""
-cleanup() {
-  [[ -n $flowd_pid ]] && kill "$flowd_pid" 2> /dev/null || true
-  [[ -n $sink_pid ]] && kill "$sink_pid" 2> /dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/flows"
-cp "$root/examples/campaign_publishing.flow" "$work/flows/"
-"$build/bench/command_sink" "$sink_port" &
-sink_pid=$!
-sleep 0.2
+source "$root/bench/pairs_at_saturation.sh"
 
 # one_run FLOWD PRELOAD: prints "EVENTS_PER_SECOND RSS_MB" for one run on a fresh database.
 one_run() {
-  rm -f "$work"/db*
-  env ${2:+LD_PRELOAD=$2} "$1" --flows "$work/flows" --db "$work/db" --listen "127.0.0.1:$port" \
-    --target "publishing=http://127.0.0.1:$sink_port/publishing" --target "campaigns=http://127.0.0.1:$sink_port/campaigns" \
-    2> /dev/null &
-  flowd_pid=$!
-  until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null 2>&1; do sleep 0.01; done
+  start_flowd "$1" "$2"
   local line rate rss
-  line=$("$build/bench/load_generator" --port "$port" --scenario pairs --connections 512 --seconds "$seconds" --warmup 1)
+  line=$(drive_pairs)
   rate=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["events_per_second"])' "$line")
   rss=$(awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$flowd_pid/status")
-  kill "$flowd_pid"
-  wait "$flowd_pid" 2> /dev/null || true
-  flowd_pid=""
+  stop_flowd
   echo "$rate $rss"
 }
 

@@ -19,43 +19,20 @@ build=$root/build-release
 flowd=${3:-$build/tools/flowd}
 port=9342
 sink_port=9343
-work=$(mktemp -d)
-sink_pid=""
-flowd_pid=""
-cleanup() {
-  [[ -n $flowd_pid ]] && kill "$flowd_pid" 2> /dev/null || true
-  if [[ -n $sink_pid ]]; then
-    kill -CONT "$sink_pid" 2> /dev/null || true
-    kill "$sink_pid" 2> /dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/flows"
-cp "$root/examples/campaign_publishing.flow" "$work/flows/"
-"$build/bench/command_sink" "$sink_port" &
-sink_pid=$!
-sleep 0.2
+source "$root/bench/pairs_at_saturation.sh"
 
 # one_run MODE: prints the run's JSON line.
 one_run() {
-  rm -f "$work"/db*
   if [[ $1 == held ]]; then kill -STOP "$sink_pid"; fi
-  "$flowd" --flows "$work/flows" --db "$work/db" --listen "127.0.0.1:$port" \
-    --target "publishing=http://127.0.0.1:$sink_port/publishing" --target "campaigns=http://127.0.0.1:$sink_port/campaigns" \
-    2> /dev/null &
-  flowd_pid=$!
-  until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null 2>&1; do sleep 0.01; done
+  start_flowd "$flowd"
   local line threads
-  line=$("$build/bench/load_generator" --port "$port" --scenario pairs --connections 512 --seconds "$seconds" --warmup 1)
+  line=$(drive_pairs)
   # utime + stime (fields 14 and 15) of every thread, summed by the thread's name
   threads=$(for task in /proc/"$flowd_pid"/task/*; do
       echo "$(cat "$task/comm") $(awk '{ print $14 + $15 }' "$task/stat")"
     done | awk -v hz="$(getconf CLK_TCK)" '{ cpu[$1] += $2 } END {
       sep = ""; for (name in cpu) { printf "%s\"%s\":%.2f", sep, name, cpu[name] / hz; sep = "," } }')
-  kill "$flowd_pid"
-  wait "$flowd_pid" 2> /dev/null || true
-  flowd_pid=""
+  stop_flowd
   if [[ $1 == held ]]; then kill -CONT "$sink_pid"; fi
   python3 -c 'import json, sys; mode, line, threads = sys.argv[1:]; print(json.dumps({"mode": mode, "events_per_second": json.loads(line)["events_per_second"], "cpu_seconds": json.loads("{" + threads + "}")}))' \
     "$1" "$line" "$threads"
