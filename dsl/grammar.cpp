@@ -875,6 +875,14 @@ private:
                 state_.records_allowed = true;
                 const bool read = x3::phrase_parse(first, last, statement, grammar::skipper);
                 const std::size_t ended = static_cast<std::size_t>(first - text_.begin());
+                if (read && ended > at && ended < until && text_[ended] != '}' && text_.compare(ended, 2, "/*") != 0 &&
+                    !resume_.starts_statement(ended, until)) {
+                    // Followed by what is no statement (`let r = 1 2`, a call on the next line):
+                    // reported as a first reading of the handler would report it.
+                    std::size_t where = ended;
+                    std::string message = expectation_message(text_, ended, "'}'", where);
+                    report(where, std::move(message));
+                }
                 at = read && ended > at && resume_.starts_statement(ended, until) ? ended
                                                                                   : resume_.after_statement(std::max(ended, at + 1), until);
             } catch (const x3::expectation_failure<grammar::Iterator>& failure) {

@@ -330,6 +330,31 @@ TEST_CASE("recovery within a handler reads the statements on the lines after a b
                         "    complete } }\n") == "4:24: expected an expression, found '='\n");
 }
 
+TEST_CASE("recovery within a handler reports what follows a sound statement and is none") {
+    // Each would be reported on a first reading; after an earlier error they were skipped.
+    const std::string alone = " (an expression alone is not a statement: a statement is an assignment 'name = …', 'let', "
+                              "'emit', 'compensate', 'if', 'goto', 'complete', 'fail' or 'cancel')\n";
+    const std::string text = "event A { id: string }\ncommand C to out { id: string }\n"
+                             "workflow W { key id: string\n"
+                             "  start on A {\n"
+                             "    emit C { id: }\n"
+                             "    let r = 1 2\n"
+                             "    let s = 3\n"
+                             "    len(\"x\")\n"
+                             "    if r > 1 { let t = 2 t }\n"
+                             "    complete\n"
+                             "  }\n"
+                             "}\n";
+    CHECK(syntax_errors(text) == "5:18: expected an expression, found '}'\n"
+                                 "6:15: expected '}' to close the start handler for 'A', found '2'" + alone +
+                                 "8:5: expected '}' to close the start handler for 'A', found 'len' (a call is not a statement: "
+                                 "use its value, as in 'let x = len(…)')\n"
+                                 "9:26: expected '}' to close the 'if' block, found 't'" + alone);
+    // The line alone, on a first reading: the same position and message.
+    CHECK(syntax_errors("event A { id: string }\nworkflow W { key id: string\n  start on A {\n    let r = 1 2\n    complete\n  }\n}\n") ==
+          "4:15: expected '}' to close the start handler for 'A', found '2'" + alone);
+}
+
 TEST_CASE("recovery resumes at no line inside a block comment, nor at a field named like a keyword") {
     CHECK(syntax_errors("type T { a int }\n/*\n   event handling notes:\n   workflow overview goes here\n*/\nevent E { id: string }\n") ==
           "1:12: expected ':', found 'int'\n");
