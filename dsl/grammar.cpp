@@ -834,6 +834,9 @@ private:
             report(failed_at, "more than " + std::to_string(grammar::max_type_nesting) + " type arguments are open here at once");
         else if (text_.compare(failed_at, 2, "/*") == 0)
             report(failed_at, "this comment is never closed: expected '*/'");
+        else if (second_optional_mark(failed_at))
+            report(failed_at, "a type takes one '?' at most: '" + optional_type_before(failed_at) +
+                                  "' may already be absent or null; found another '?'");
         else if (std::size_t name = failure.which() == grammar::equals.name ? var_missing_initializer(text_, failed_at)
                                                                              : std::string::npos;
                  name != std::string::npos)
@@ -845,6 +848,31 @@ private:
             report(at, message);
         }
         return failed_at;
+    }
+
+    // Whether the parse failed at a '?' that follows a type's own '?' (`int??`, `list<T>? ?`).
+    bool second_optional_mark(std::size_t at) const {
+        if (at >= text_.size() || text_[at] != '?') return false;
+        std::size_t mark = at;
+        while (mark > 0 && std::isspace(static_cast<unsigned char>(text_[mark - 1]))) --mark;
+        if (mark < 2 || text_[mark - 1] != '?') return false;
+        const char before = text_[mark - 2];
+        return before == '>' || before == '_' || std::isalnum(static_cast<unsigned char>(before));
+    }
+    // The optional type that ends before the second '?' at `at`: `int?`, `list<string>?`.
+    std::string optional_type_before(std::size_t at) const {
+        std::size_t mark = at;
+        while (mark > 0 && std::isspace(static_cast<unsigned char>(text_[mark - 1]))) --mark;
+        std::size_t end = mark - 1;  // past the type's name, or its closing '>'
+        if (text_[end - 1] == '>') {
+            int open = 0;
+            do {
+                --end;
+                open += text_[end] == '>' ? 1 : text_[end] == '<' ? -1 : 0;
+            } while (end > 0 && open > 0);
+        }
+        const std::size_t name = previous_word_at(text_, end);
+        return name < end ? text_.substr(name, mark - name) : "…?";
     }
 
     // The opening quote of the string that never ends on the line where the parse failed at

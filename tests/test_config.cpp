@@ -19,8 +19,10 @@ std::string problem_with(const std::string& text, Config& config) {
     std::ofstream(path) << text;
     auto problem = service::load_config(path, config);
     if (!problem) return "";
-    // The path is named in some messages: shown as CONFIG, so that the tests read the same.
+    // The path is named in some messages: shown as CONFIG, so that the tests read the same. A
+    // problem inside the file starts with it ("CONFIG: unknown key …"), left out here.
     for (auto at = problem->find(path); at != std::string::npos; at = problem->find(path)) problem->replace(at, path.size(), "CONFIG");
+    if (problem->rfind("CONFIG: ", 0) == 0 && problem->find("is given twice") == std::string::npos) problem->erase(0, 8);
     return *problem;
 }
 
@@ -90,6 +92,13 @@ TEST_CASE("config: a file that cannot be used as one is named, with the reason")
     CHECK(service::load_config("/nonexistent/flow-config.json", config) ==
           "cannot read the config file /nonexistent/flow-config.json: no such file or directory");
     CHECK(service::load_config("/tmp", config) == "cannot read the config file /tmp: it is a folder, not a file");
+    // A problem inside the file names it first, as a read error does.
+    test::TempDir dir;
+    const std::string path = (dir.path / "flowd.json").string();
+    std::ofstream(path) << R"({"targetz": {}})";
+    auto unknown = service::load_config(path, config);
+    REQUIRE(unknown);
+    CHECK(unknown->rfind(path + ": unknown key \"targetz\" (the config takes targets, ", 0) == 0);
     CHECK(problem_with("{\"a\": 1,}").rfind("CONFIG cannot be read as JSON: parse error at line 1, column 9", 0) == 0);
     CHECK(problem_with("{\"max_body_bytes\": 1e400}").rfind("CONFIG cannot be read as JSON: number overflow", 0) == 0);
     CHECK(problem_with("[]") == "CONFIG is not a JSON object");

@@ -104,6 +104,15 @@ TEST_CASE("flowd's command line: --help and --version end the reading, mistakes 
           "--db file:y.db?mode=ro names no file (SQLite may read it as a URI): give the database's path, as ./file:y.db?mode=ro for a "
           "file whose name starts with file:");
     REQUIRE(parse({"--flows", "f", "--db", "./file:y.db"}, problem));
+    // A URL is no path: PostgreSQL is not built yet, and any other scheme is no SQLite file either.
+    CHECK(problem_of({"--flows", "f", "--db", "postgresql://db.internal/flow"}) ==
+          "--db postgresql://db.internal/flow is a URL, and flowd keeps its database in an SQLite file (a PostgreSQL store is not "
+          "built yet: docs/scaling.md): give the database's path, as ./postgresql://db.internal/flow for a file so named");
+    CHECK(problem_of({"--flows", "f", "--db=sqlite:///var/flow.db"}) ==
+          "--db sqlite:///var/flow.db is a URL, and flowd keeps its database in an SQLite file: give the database's path, as "
+          "./sqlite:///var/flow.db for a file so named");
+    REQUIRE(parse({"--flows", "f", "--db", "./postgresql://x"}, problem));
+    REQUIRE(parse({"--flows", "f", "--db", "data/2026://x.db"}, problem));  // no scheme starts with a folder's name and '/'
     auto two = parse({"--flows", "f", "--db", "x.db", "--flows", "g"}, problem);  // --flows may come twice
     REQUIRE(two);
     CHECK(two->flows == std::vector<std::string>{"f", "g"});

@@ -517,6 +517,20 @@ TEST_CASE("a record literal in a condition gets a hint that shows where its pare
           std::string::npos);
 }
 
+TEST_CASE("a type with two '?' is told so, at the second, in a field, a type argument and a var") {
+    const std::string text = "event E { id: string, n: int?? }\n"
+                             "command C to t { a: list<int? ?> }\n"
+                             "workflow W { key id: string\n"
+                             "  var q: list<string>?? = null\n"
+                             "  var r: int? = x ?? ?? 1\n"
+                             "  start on E { complete } }\n";
+    CHECK(syntax_errors(text) ==
+          "1:30: a type takes one '?' at most: 'int?' may already be absent or null; found another '?'\n"
+          "2:31: a type takes one '?' at most: 'int?' may already be absent or null; found another '?'\n"
+          "4:23: a type takes one '?' at most: 'list<string>?' may already be absent or null; found another '?'\n"
+          "5:22: expected an expression, found '?'\n");  // the operator '??' twice is no type
+}
+
 TEST_CASE("nested type arguments: read once per level, and refused past 100 open at once") {
     auto nested = [](int depth) {
         std::string type;

@@ -1438,6 +1438,15 @@ TEST_CASE("an Authorization or a webhook signature header given twice is refused
     auto listed = s.call(beast_http::verb::get, "/v1/instances?key=a");
     CHECK(listed.result_int() == 200);
     CHECK(s.body_of(listed).at("instances").empty());  // nothing was taken in
+    // Missing signature headers are named, an empty one counting as missing.
+    auto unsigned_event = call(beast_http::verb::post, "/v1/events", body, {{"webhook-timestamp", "1767225600"}});
+    CHECK(unsigned_event.result_int() == 401);
+    CHECK(s.body_of(unsigned_event)["error"] ==
+          "the webhook signature headers are missing: webhook-id, webhook-signature (a signed event carries webhook-id, "
+          "webhook-timestamp and webhook-signature)");
+    auto empty_timestamp = call(beast_http::verb::post, "/v1/events", body,
+                                {{"webhook-id", "m1"}, {"webhook-timestamp", ""}, {"webhook-signature", good}});
+    CHECK(s.body_of(empty_timestamp)["error"].get<std::string>().rfind("the webhook signature headers are missing: webhook-timestamp (", 0) == 0);
     // One signature header holding both signatures, the right one among them, is the way to send two.
     CHECK(call(beast_http::verb::post, "/v1/events", body,
                {{"webhook-id", "m1"}, {"webhook-timestamp", "1767225600"}, {"webhook-signature", "v1,AAAA " + good}})

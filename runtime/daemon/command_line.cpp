@@ -2,6 +2,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <set>
 #include <string_view>
@@ -19,7 +21,8 @@ const char* const help_text =
     "  --listen HOST:PORT  where the HTTP API listens (default 127.0.0.1:8080)\n"
     "  --config FILE       JSON: targets, secrets, limits (see docs/runtime.md)\n"
     "  --target NAME=URL   binds a command target to an endpoint (repeatable)\n"
-    "  --version           prints the release and the SQLite it runs on\n"
+    "  --version           prints the release, the language version and the SQLite it runs on\n"
+    "  -h, --help          prints this help\n"
     "\n"
     "SIGTERM, SIGINT or SIGHUP stops it cleanly. Documentation: docs/runtime.md and docs/http-api.md.\n";
 
@@ -96,6 +99,17 @@ std::optional<Arguments> parse_arguments(int argc, const char* const* argv, std:
         problem = "--db " + a.db + " names no file (SQLite may read it as " +
                   (a.db == ":memory:" ? std::string("a database in memory, which keeps nothing") : std::string("a URI")) +
                   "): give the database's path" + (a.db == ":memory:" ? "" : ", as ./" + a.db + " for a file whose name starts with file:");
+        return std::nullopt;
+    }
+    // A URL (`postgresql://host/flow`) would be taken for a path in a folder named `postgresql:`.
+    if (const std::size_t scheme_end = a.db.find("://");
+        scheme_end != std::string::npos && scheme_end > 0 && std::isalpha(static_cast<unsigned char>(a.db[0])) &&
+        std::all_of(a.db.begin(), a.db.begin() + static_cast<std::ptrdiff_t>(scheme_end),
+                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'; })) {
+        const std::string scheme = a.db.substr(0, scheme_end);
+        problem = "--db " + a.db + " is a URL, and flowd keeps its database in an SQLite file" +
+                  (scheme == "postgresql" || scheme == "postgres" ? std::string(" (a PostgreSQL store is not built yet: docs/scaling.md)") : std::string()) +
+                  ": give the database's path, as ./" + a.db + " for a file so named";
         return std::nullopt;
     }
     return a;

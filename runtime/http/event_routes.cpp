@@ -123,11 +123,18 @@ std::optional<Response> signature_refusal(const Request& req, std::map<std::stri
                               req.version());
     auto check = verify_webhook(s.config.webhook_secrets, headers["webhook-id"], headers["webhook-timestamp"],
                                 headers["webhook-signature"], req.body(), s.now_ms() / 1000);
+    if (check == SignatureCheck::Missing) {
+        std::string missing;  // the empty ones count as missing
+        for (const char* name : {"webhook-id", "webhook-timestamp", "webhook-signature"})
+            if (headers[name].empty()) missing += (missing.empty() ? "" : ", ") + std::string(name);
+        return error_response(401, "the webhook signature headers are missing: " + missing +
+                                       " (a signed event carries webhook-id, webhook-timestamp and webhook-signature)",
+                              req.version());
+    }
     if (check != SignatureCheck::Valid) {
-        const char* why = check == SignatureCheck::Missing        ? "the webhook signature headers are missing"
-                          : check == SignatureCheck::BadTimestamp ? "the webhook-timestamp is not a whole number of seconds"
-                          : check == SignatureCheck::Stale        ? "the webhook timestamp is more than 5 minutes away"
-                                                                  : "the webhook signature does not match";
+        const char* why = check == SignatureCheck::BadTimestamp ? "the webhook-timestamp is not a whole number of seconds"
+                          : check == SignatureCheck::Stale      ? "the webhook timestamp is more than 5 minutes away"
+                                                                : "the webhook signature does not match";
         return error_response(401, why, req.version());
     }
     message_digest = signed_message_digest(headers["webhook-id"], req.body());

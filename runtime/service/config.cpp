@@ -316,10 +316,9 @@ std::optional<std::string> read_numbers(const json& j, Config& config) {
 
 }  // namespace
 
-std::optional<std::string> load_config(const std::string& path, Config& config) {
-    auto read = read_config_object(path);
-    if (auto* problem = std::get_if<std::string>(&read)) return *problem;
-    const json& j = std::get<json>(read);
+namespace {
+
+std::optional<std::string> read_config(const json& j, Config& config) {
     if (auto e = unknown_key(j, "", {"targets", "webhook_secrets", "admin_token", "max_body_bytes", "synchronous", "max_connections",
                                      "header_timeout_ms", "body_timeout_ms", "retention_hours", "instance_retention_hours",
                                      "inbox_retention_hours", "metrics_listen", "tls", "max_database_mb", "max_batch_events"}))
@@ -332,6 +331,16 @@ std::optional<std::string> load_config(const std::string& path, Config& config) 
     if (j.contains("tls"))
         if (auto e = read_tls(j["tls"], config)) return e;
     return read_numbers(j, config);
+}
+
+}  // namespace
+
+std::optional<std::string> load_config(const std::string& path, Config& config) {
+    auto read = read_config_object(path);
+    if (auto* problem = std::get_if<std::string>(&read)) return *problem;
+    // What is wrong inside names the file, as what cannot be read does.
+    if (auto problem = read_config(std::get<json>(read), config)) return path + ": " + *problem;
+    return std::nullopt;
 }
 
 std::optional<std::string> add_target_flag(const std::string& flag, Config& config) {
