@@ -923,6 +923,45 @@ TEST_CASE("GET /v1/outbox?target= lists one target's commands, with a status or 
     CHECK(first_of_instance["next_attempt_at"].is_string());
 }
 
+TEST_CASE("GET /v1/instances?state= lists the instances whose last state is that one, with the other filters and pages") {
+    Server s(100, "event Go { id: string, n: int }\nevent Note { id: string, text: string }\n"
+                  "command Log to log { text: string }\n"
+                  "workflow W { key id: string start on Go as g { emit Log { text: str(g.n) } goto A }\n"
+                  "  state A { on Note { goto B } on Go { complete } }\n"
+                  "  state B { on Go { complete } } }");
+    int event = 0;
+    auto post = [&](const std::string& type, const std::string& data) {
+        return s.call(beast_http::verb::post, "/v1/events",
+                      R"({"id": "e)" + std::to_string(++event) + R"(", "type": ")" + type + R"(", "data": )" + data + "}");
+    };
+    for (const char* key : {"k1", "k2", "k3"}) REQUIRE(post("Go", R"({"id": ")" + std::string(key) + R"(", "n": 1})").result_int() == 202);
+    REQUIRE(post("Note", R"({"id": "k2", "text": "on"})").result_int() == 202);
+    REQUIRE(post("Note", R"({"id": "k3", "text": "on"})").result_int() == 202);
+    REQUIRE(post("Go", R"({"id": "k3", "n": 2})").result_int() == 202);  // completed in B
+    auto keys = [&](const std::string& query) {
+        std::vector<std::string> out;
+        const json body = s.body_of(s.call(beast_http::verb::get, "/v1/instances" + query));
+        for (const json& i : body["instances"]) out.push_back(i["key"]);
+        return out;
+    };
+    CHECK(keys("?state=A") == std::vector<std::string>{"k1"});
+    CHECK(keys("?state=B") == std::vector<std::string>{"k2", "k3"});
+    CHECK(keys("?state=B&status=running") == std::vector<std::string>{"k2"});
+    CHECK(keys("?state=B&key=k3") == std::vector<std::string>{"k3"});
+    CHECK(keys("?state=B&key=k1").empty());
+    CHECK(keys("?state=B&workflow=W&status=completed") == std::vector<std::string>{"k3"});
+    CHECK(keys("?state=Nowhere").empty());
+    CHECK(keys("?state=") == std::vector<std::string>{"k1", "k2", "k3"});  // an empty value is no filter
+    json first_page = s.body_of(s.call(beast_http::verb::get, "/v1/instances?state=B&limit=1"));
+    REQUIRE(first_page["instances"].size() == 1);
+    CHECK(first_page["instances"][0]["key"] == "k2");
+    REQUIRE(first_page["next"].is_string());
+    CHECK(keys("?state=B&limit=1&after=" + first_page["next"].get<std::string>()) == std::vector<std::string>{"k3"});
+    auto twice = s.call(beast_http::verb::get, "/v1/instances?state=A&state=B");
+    CHECK(twice.result_int() == 400);
+    CHECK(s.body_of(twice)["error"] == "state is given more than once");
+}
+
 TEST_CASE("a step that keeps the instance running updates it in place; one that ends it frees its key") {
     Server s;
     auto post = [&](const std::string& id, const std::string& type, const std::string& data) {

@@ -89,7 +89,7 @@ Response ended_instance(const Request& req, const std::string& id, Services& s) 
 }  // namespace
 
 Response list_instances(const Request& req, const boost::urls::url_view& url, Services& s) {
-    if (auto refused = refuse_repeated(req, url, {"workflow", "status", "key", "limit", "after"})) return std::move(*refused);
+    if (auto refused = refuse_repeated(req, url, {"workflow", "status", "state", "key", "limit", "after"})) return std::move(*refused);
     store::InstanceFilter filter;
     for (auto param : url.params()) {
         std::string value(param.value);
@@ -100,6 +100,7 @@ Response list_instances(const Request& req, const boost::urls::url_view& url, Se
                 return error_response(400, "status is running, completed, failed or cancelled", req.version());
             filter.status = value;
         }
+        else if (param.key == "state") filter.state = value;
         else if (param.key == "key") filter.key = value;
         else if (auto problem = read_page_parameter(param.key, value, filter.limit, filter.after_row))
             return error_response(400, *problem, req.version());

@@ -118,6 +118,7 @@ public:
         s->bind(index++, f.after_row);
         if (!f.workflow.empty()) s->bind(index++, f.workflow);
         if (!f.status.empty()) s->bind(index++, f.status);
+        if (!f.state.empty()) s->bind(index++, f.state);
         if (!f.key.empty()) {
             s->bind(index++, f.key);
             if (!f.key_alternative.empty()) s->bind(index++, f.key_alternative);

@@ -91,6 +91,7 @@ struct InstanceFilter {
     std::string key_alternative;        // a second JSON form of the key to match (an int's text)
     std::int64_t after_row = 0;
     int limit = 100;
+    std::string state;  // empty: any; the state last entered (of an ended instance too)
 };
 
 struct HistoryEntry {
