@@ -194,13 +194,30 @@ if(linked STREQUAL "0")
   run(0 check ${CMAKE_CURRENT_BINARY_DIR}/linked.flow ${CMAKE_CURRENT_BINARY_DIR}/hard.flow ${CMAKE_CURRENT_BINARY_DIR}/linked.flow)
 endif()
 
-# --version and the bare word help; a folder named as a .flow file cannot be read.
+# --version and the bare word help.
 run(0 --version)
 expect_match("${out}" "^flowc [0-9]+\\.[0-9]+\\.[0-9]+ \\(Flow language 1\\)\n$" "--version")
 run(0 help)
 expect_match("${out}" "usage: flowc check" "help")
-run(2 check ${examples})
-expect_match("${err}" "examples:1:1: error: cannot read this file: it is a folder, not a file" "a folder as a file")
+# A folder stands for the .flow files under it, as for flowd --flows: checked, compiled and
+# simulated together. graph draws one file, and a folder is none.
+run(0 check --werror ${examples})
+run(1 check ${invalid})
+expect_match("${err}" "invalid/syntax_error.flow:" "a folder's files are all checked")
+expect_match("${err}" "invalid/unknown_state.flow:" "a folder's files are all checked")
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/folder_input/nested)
+file(COPY_FILE ${examples}/campaign_publishing.flow ${CMAKE_CURRENT_BINARY_DIR}/folder_input/nested/campaign.flow)
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/folder_input/notes.txt "not a source")
+run(0 compile ${CMAKE_CURRENT_BINARY_DIR}/folder_input)
+expect_match("${out}" "\"CampaignPublishing\"" "compile a folder")
+run(0 simulate ${CMAKE_CURRENT_BINARY_DIR}/folder_input --events ${examples}/campaign_publishing.events.jsonl)
+expect_match("${out}" "\"kind\": \"instance\"" "simulate a folder")
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/folder_empty)
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/folder_empty/readme.txt "no source here")
+run(2 check ${CMAKE_CURRENT_BINARY_DIR}/folder_empty)
+expect_match("${err}" "flowc: .*folder_empty: no .flow file in this folder or under it" "a folder without sources")
+run(2 graph ${examples})
+expect_match("${err}" "examples:1:1: error: cannot read this file: it is a folder, not a file" "graph of a folder")
 # graph on a file that declares no workflow.
 file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/no_workflow.flow "event A { id: string }\n")
 # Not an error (the events and commands other files import): an empty diagram and a note.

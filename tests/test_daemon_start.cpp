@@ -2,7 +2,7 @@
 // the older workflow versions it runs again from their stored sources. The whole start runs in
 // tests/integration/test_flowd.py.
 #include "runtime/daemon/command_line.hpp"
-#include "runtime/daemon/flow_files.hpp"
+#include "dsl/flow_files.hpp"
 #include "runtime/daemon/older_versions.hpp"
 #include "support.hpp"
 
@@ -160,7 +160,7 @@ TEST_CASE("flowd's --flows: files as given, folders searched in order, each fold
 
     std::string problem;
     const std::string flows = (dir.path / "flows").string();
-    const auto files = daemon::flow_files({flows, (dir.path / "single.txt").string()}, problem);
+    const auto files = flow_files({flows, (dir.path / "single.txt").string()}, problem);
     CHECK(problem.empty());
     CHECK(files == std::vector<std::string>{flows + "/a.flow", flows + "/b/m.flow", flows + "/dangling.flow",
                                             flows + "/linked/o.flow", flows + "/z.flow", (dir.path / "single.txt").string()});
@@ -173,12 +173,12 @@ TEST_CASE("flowd's --flows: a pipe named *.flow in a folder is refused, not open
     REQUIRE(::mkfifo((dir.path / "flows" / "sub" / "p.flow").c_str(), 0600) == 0);
     std::string problem;
     const std::string flows = (dir.path / "flows").string();
-    CHECK(daemon::flow_files({flows}, problem).empty());
-    CHECK(problem == "--flows " + flows + ": " + flows + "/sub/p.flow is not a regular file (a pipe, a device or a socket)");
+    CHECK(flow_files({flows}, problem).empty());
+    CHECK(problem == flows + ": " + flows + "/sub/p.flow is not a regular file (a pipe, a device or a socket)");
     // A pipe named otherwise is no source, and is passed by.
     fs::rename(dir.path / "flows" / "sub" / "p.flow", dir.path / "flows" / "sub" / "p.fifo");
     problem.clear();
-    CHECK(daemon::flow_files({flows}, problem) == std::vector<std::string>{flows + "/a.flow"});
+    CHECK(flow_files({flows}, problem) == std::vector<std::string>{flows + "/a.flow"});
     CHECK(problem.empty());
 }
 

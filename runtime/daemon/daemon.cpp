@@ -2,7 +2,7 @@
 
 #include "dsl/compiler.hpp"
 #include "dsl/ir_json.hpp"
-#include "runtime/daemon/flow_files.hpp"
+#include "dsl/flow_files.hpp"
 #include "runtime/daemon/older_versions.hpp"
 #include "runtime/http/routes.hpp"
 #include "runtime/http/server.hpp"
@@ -119,7 +119,7 @@ std::optional<int> compile_flows(const Arguments& args, Plan& plan) {
     }
     std::string problem;
     std::vector<std::string> files = flow_files(args.flows, problem);
-    if (!problem.empty()) return refuse(exit_usage, problem);
+    if (!problem.empty()) return refuse(exit_usage, "--flows " + problem);
     if (files.empty()) return refuse(exit_usage, "no .flow file under the given paths");
     DiskReader reader;
     plan.compiled = compile(files, reader);

@@ -2,6 +2,7 @@
 // simulator; docs/flowc.md fixes its commands, output and exit statuses.
 #include "dsl/compiler.hpp"
 #include "dsl/diagnostics.hpp"
+#include "dsl/flow_files.hpp"
 #include "dsl/graph.hpp"
 #include "dsl/ir_json.hpp"
 #include "runtime/simulator/simulator.hpp"
@@ -21,10 +22,11 @@ namespace {
 constexpr int exit_ok = 0, exit_errors = 1, exit_usage = 2;
 
 const char* const usage_text =
-    "usage: flowc check [--format text|json] [--werror] FILE...\n"
-    "       flowc compile [--werror] FILE... [-o OUT.json]\n"
+    "usage: flowc check [--format text|json] [--werror] PATH...\n"
+    "       flowc compile [--werror] PATH... [-o OUT.json]\n"
     "       flowc graph [--werror] FILE [--workflow NAME] [--format dot|mermaid]\n"
-    "       flowc simulate FILE... --events EVENTS.jsonl\n";
+    "       flowc simulate PATH... --events EVENTS.jsonl\n"
+    "A PATH is a .flow file, or a folder searched for them (as flowd --flows searches).\n";
 
 // A message on stderr, on one line whatever the names in it hold (a control character is written
 // as its escape, as in a diagnostic).
@@ -113,6 +115,28 @@ std::optional<Options> parse_options(int argc, char** argv, const std::vector<st
     return options;
 }
 
+// Replaces each folder among the files by the .flow files under it, as `flowd --flows` finds
+// them; false, with the problem, when a folder cannot be read or holds none.
+bool expand_folders(Options& options, std::string& problem) {
+    std::vector<std::string> files;
+    for (const std::string& path : options.files) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(path, ec)) {
+            files.push_back(path);
+            continue;
+        }
+        std::vector<std::string> found = flow::flow_files({path}, problem);
+        if (!problem.empty()) return false;
+        if (found.empty()) {
+            problem = path + ": no .flow file in this folder or under it";
+            return false;
+        }
+        files.insert(files.end(), found.begin(), found.end());
+    }
+    options.files = std::move(files);
+    return true;
+}
+
 void print_text(const flow::Diagnostics& diagnostics) {
     for (const flow::Diagnostic& d : diagnostics.all()) std::cerr << flow::format_text(d);
 }
@@ -131,7 +155,7 @@ int compile_and_report(const Options& options, flow::Compilation& result) {
 int check(int argc, char** argv) {
     std::string problem;
     auto options = parse_options(argc, argv, {"--format", "--werror"}, problem);
-    if (!options) return usage(problem);
+    if (!options || !expand_folders(*options, problem)) return usage(problem);
     if (!options->format.empty() && options->format != "text" && options->format != "json")
         return usage("--format takes text or json");
     flow::DiskReader reader;
@@ -158,7 +182,7 @@ std::optional<std::string> output_among(const std::string& output, const std::ve
 int compile(int argc, char** argv) {
     std::string problem;
     auto options = parse_options(argc, argv, {"-o", "--werror"}, problem);
-    if (!options) return usage(problem);
+    if (!options || !expand_folders(*options, problem)) return usage(problem);
     if (auto input = output_among(options->output, options->files))
         return usage("-o " + options->output + " is the input " + *input + ": writing would replace the source");
     flow::Compilation result;
@@ -227,7 +251,7 @@ int graph(int argc, char** argv) {
 int simulate(int argc, char** argv) {
     std::string problem;
     auto options = parse_options(argc, argv, {"--events"}, problem);
-    if (!options) return usage(problem);
+    if (!options || !expand_folders(*options, problem)) return usage(problem);
     if (options->events.empty()) return usage("simulate needs --events EVENTS.jsonl");
     std::ifstream events(options->events, std::ios::binary);
     std::error_code ignored;

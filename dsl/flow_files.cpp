@@ -1,10 +1,10 @@
-#include "runtime/daemon/flow_files.hpp"
+#include "dsl/flow_files.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <set>
 
-namespace flow::daemon {
+namespace flow {
 
 namespace fs = std::filesystem;
 
@@ -60,11 +60,11 @@ std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::
             std::string unreadable;
             add_flow_files(path, entered, found, ec, unreadable);
             if (ec) {
-                problem = "--flows " + path + ": cannot read the folder: " + ec.message();
+                problem = path + ": cannot read the folder: " + ec.message();
                 return {};
             }
             if (!unreadable.empty()) {
-                problem = "--flows " + path + ": " + unreadable + " is not a regular file (a pipe, a device or a socket)";
+                problem = path + ": " + unreadable + " is not a regular file (a pipe, a device or a socket)";
                 return {};
             }
             std::sort(found.begin(), found.end());
@@ -76,4 +76,4 @@ std::vector<std::string> flow_files(const std::vector<std::string>& paths, std::
     return files;
 }
 
-}  // namespace flow::daemon
+}  // namespace flow
