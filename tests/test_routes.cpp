@@ -2441,6 +2441,44 @@ TEST_CASE("scrapes of /metrics that ask at once share one count of the tables, r
     CHECK(http::handle(post, *s.services).result_int() == 405);
 }
 
+TEST_CASE("GET /v1/workflows/{name}/{version}: one stored version with its sources, current or kept for running instances") {
+    Server s;
+    const std::string text = "event Go { id: string }\nworkflow W { version 2 key id: string start on Go { complete } }\n";
+    REQUIRE_FALSE(s.store->deploy({"W", 2, "b2", "{}", json({{"flows/w.flow", text}}).dump(), "2026-02-01T00:00:00.000Z"}));
+    auto two = s.call(beast_http::verb::get, "/v1/workflows/W/2");
+    REQUIRE(two.result_int() == 200);
+    const json version_two = s.body_of(two);
+    CHECK(version_two["workflow"] == "W");
+    CHECK(version_two["name"] == "W");
+    CHECK(version_two["version"] == 2);
+    CHECK(version_two["hash"] == "b2");
+    CHECK(version_two["deployed_at"] == "2026-02-01T00:00:00.000Z");
+    CHECK(version_two["current"] == false);  // this server runs version 1
+    CHECK(version_two["sources"] == json({{"flows/w.flow", text}}));
+    const json version_one = s.body_of(s.call(beast_http::verb::get, "/v1/workflows/W/1"));
+    CHECK(version_one["current"] == true);
+    CHECK(version_one["sources"] == json::object());
+    CHECK(s.call(beast_http::verb::head, "/v1/workflows/W/2").result_int() == 200);
+    // Nothing stored under that name and version: 404, whatever the version's text.
+    for (const char* path : {"/v1/workflows/W/3", "/v1/workflows/Nope/1", "/v1/workflows/W/two", "/v1/workflows/W/02"}) {
+        auto missing = s.call(beast_http::verb::get, path);
+        CHECK(missing.result_int() == 404);
+    }
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/workflows/W/3"))["error"] == "no workflow 'W' version 3 is stored");
+    CHECK(s.call(beast_http::verb::get, "/v1/workflows/W").result_int() == 404);
+    CHECK(s.call(beast_http::verb::post, "/v1/workflows/W/2").result_int() == 405);
+    // Sources that are not a JSON object of texts (a hand edit) are shown as null.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+    test::exec_raw(raw, "UPDATE workflows SET sources = '{\"w.flow\": 5}' WHERE version = 2");
+    sqlite3_close(raw);
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/workflows/W/2"))["sources"].is_null());
+    // An admin route: the token is asked for.
+    s.config.admin_token = "t0ken";
+    CHECK(s.call(beast_http::verb::get, "/v1/workflows/W/2").result_int() == 401);
+    CHECK(s.call(beast_http::verb::get, "/v1/workflows/W/2", "", {{"Authorization", "Bearer t0ken"}}).result_int() == 200);
+}
+
 TEST_CASE("a route that fails in a way flowd did not foresee answers 503 for that request alone") {
     Server s(100, "event Go { id: string, n: int }\n"
                   "workflow W { key id: string var since: time = now() start on Go { goto S } state S { on Go { complete } } }");

@@ -1,10 +1,12 @@
 // The instance routes: lists, one instance with its history, cancelling and terminating; and the
-// list of workflow versions.
+// workflow versions stored, listed or one with its sources.
 #include "runtime/http/route_handlers.hpp"
 
 #include "runtime/engine/json_reader.hpp"
 #include "runtime/http/route_support.hpp"
 #include "runtime/engine/json_writer.hpp"
+
+#include <algorithm>
 
 namespace flow::http {
 
@@ -230,6 +232,26 @@ Response list_workflows(const Request& req, Services& s) {
                         {"deployed_at", d.deployed_at}, {"current", current}});
     }
     return json_response(200, {{"workflows", std::move(list)}}, req.version());
+}
+
+Response get_workflow_version(const Request& req, const std::string& name, const std::string& version, Services& s) {
+    auto definitions = s.store.definitions();
+    if (!definitions.ok()) return error_response(503, definitions.error->message, req.version());
+    for (const auto& d : *definitions.value) {
+        if (d.workflow != name || std::to_string(d.version) != version) continue;
+        const engine::Engine* engine = s.deployment.engine_for(d.workflow, d.version);
+        // The files as stored, by the paths flowd was given; null should the column not be a
+        // JSON object of texts (a hand edit).
+        json sources = engine::read_stored_json(d.sources);
+        const bool texts = sources.is_object() &&
+                           std::all_of(sources.begin(), sources.end(), [](const json& text) { return text.is_string(); });
+        return json_response(200,
+                             {{"workflow", d.workflow}, {"name", d.workflow}, {"version", d.version}, {"hash", d.hash},
+                              {"deployed_at", d.deployed_at}, {"current", engine == &s.deployment.current()},
+                              {"sources", texts ? std::move(sources) : json()}},
+                             req.version());
+    }
+    return error_response(404, "no workflow '" + name + "' version " + version + " is stored", req.version());
 }
 
 }  // namespace flow::http

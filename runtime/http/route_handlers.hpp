@@ -27,6 +27,8 @@ Response cancel_instance(const Request& req, const std::string& id, Services& s)
 // (Processor::terminate).
 Response terminate_instance(const Request& req, const std::string& id, Services& s);
 Response list_workflows(const Request& req, Services& s);  // GET /v1/workflows
+// GET /v1/workflows/{name}/{version}: one stored version with the sources it was compiled from.
+Response get_workflow_version(const Request& req, const std::string& name, const std::string& version, Services& s);
 
 // The outbox (outbox_routes.cpp).
 Response list_outbox(const Request& req, const boost::urls::url_view& url, Services& s);  // GET /v1/outbox

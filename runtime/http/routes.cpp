@@ -171,6 +171,7 @@ bool is_admin_path(const std::vector<std::string>& segments) {
     case 3: return (resource == "instances" || resource == "outbox") && !segments[2].empty();
     case 4:
         if (resource == "outbox") return segments[3] == "retry";
+        if (resource == "workflows") return !segments[2].empty() && !segments[3].empty();
         return resource == "instances" && !segments[2].empty() &&
                (segments[3] == "cancel" || segments[3] == "terminate" || segments[3] == "history");
     default: return false;
@@ -200,7 +201,8 @@ Response outbox_route(const Request& req, const boost::urls::url_view& url, cons
     return retry_command(req, segments[2], s);
 }
 
-// /v1/instances and what lies under it, and /v1/workflows; `segments` is an admin path.
+// /v1/instances and what lies under it, and /v1/workflows with its versions; `segments` is an
+// admin path.
 Response instance_route(const Request& req, const boost::urls::url_view& url, const std::vector<std::string>& segments, Services& s) {
     const auto method = req.method();
     const bool reads = method == beast_http::verb::get || method == beast_http::verb::head;
@@ -212,6 +214,10 @@ Response instance_route(const Request& req, const boost::urls::url_view& url, co
     if (segments.size() == 3) {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
         return get_instance(req, segments[2], s);
+    }
+    if (segments[1] == "workflows") {
+        if (!reads) return method_not_allowed("GET, HEAD", req.version());
+        return get_workflow_version(req, segments[2], segments[3], s);
     }
     if (segments[3] == "history") {
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
