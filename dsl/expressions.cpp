@@ -206,6 +206,10 @@ ir::Expr Checker::name_reference(const ast::Name& n, Scope& scope) {
         if (static_cast<std::size_t>(var) < var_read_.size()) var_read_[static_cast<std::size_t>(var)] = true;
     } else if (stdlib::is_function(n.text)) message = "'" + n.text + "' is a function: call it as " + n.text + "(…)";
     else if (declared_.count(n.text)) message = "'" + n.text + "' is a declaration, not a value";
+    else if (!scope.unbound_event.empty())
+        // `on Shipped { trackingNumber = s.number }`: the event is read through the name `as` gives it.
+        message += ": the handler's event has no name; to read it, name it with 'as', as in 'on " + scope.unbound_event +
+                   " as " + n.text + "'";
     diagnostics_.error(span(n, scope.file), message);
     return typed_error(out.position);
 }

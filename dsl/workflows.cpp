@@ -26,6 +26,8 @@ ir::Handler Checker::handler(const ast::Handler& h, Scope::Context context, ir::
         out.binding = scope.next_slot++;
         scope.max_slots = scope.next_slot;
         scope.locals.push({h.alias->text, out.binding, event ? Type::record(event->name) : Type::error()});
+    } else if (event) {
+        scope.unbound_event = event->name;
     }
     if (h.guard) out.guard = condition(*h.guard, scope, "a 'when' guard");
     last_handler_ends_ = block(h.body, out.body, scope);
