@@ -112,7 +112,10 @@ private:
         int next_slot = 0;
         int max_slots = 0;
         int visible_vars = 0;  // initializers see only the vars declared before them
-        std::string unbound_event;  // a handler's event when it has no `as` name: an unknown name hints at one
+        // A handler's event when it has no `as` name: an unknown name read with one of its fields
+        // (`o.trackingNumber`) hints at one.
+        std::string unbound_event;
+        bool reads_unbound_event_field = false;  // the name being checked is followed by such a field
     };
     // An expression whose type is the error type: what a check that reported an error gives, so
     // that no second error is reported about it.

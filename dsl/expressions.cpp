@@ -31,7 +31,11 @@ ir::Expr Checker::postfix(const ast::Postfix& p, Scope& scope) {
         current = call(*callee, boost::get<x3::forward_ast<ast::CallArguments>>(p.suffixes[0]).get(), scope);
         first_suffix = 1;
     } else {
+        const auto* access = p.suffixes.empty() ? nullptr : boost::get<ast::FieldAccess>(&p.suffixes[0]);
+        const ir::Record* event = callee && access && !scope.unbound_event.empty() ? program_.record(scope.unbound_event) : nullptr;
+        scope.reads_unbound_event_field = event && event->field(access->field.text);
         current = primary(p.primary, scope);
+        scope.reads_unbound_event_field = false;
     }
     for (std::size_t i = first_suffix; i < p.suffixes.size(); ++i) {
         if (current.type.is_error()) return current;
@@ -206,8 +210,8 @@ ir::Expr Checker::name_reference(const ast::Name& n, Scope& scope) {
         if (static_cast<std::size_t>(var) < var_read_.size()) var_read_[static_cast<std::size_t>(var)] = true;
     } else if (stdlib::is_function(n.text)) message = "'" + n.text + "' is a function: call it as " + n.text + "(…)";
     else if (declared_.count(n.text)) message = "'" + n.text + "' is a declaration, not a value";
-    else if (!scope.unbound_event.empty())
-        // `on Shipped { trackingNumber = s.number }`: the event is read through the name `as` gives it.
+    else if (scope.reads_unbound_event_field)
+        // `on Shipped { tracking = s.number }`: the event is read through the name `as` gives it.
         message += ": the handler's event has no name; to read it, name it with 'as', as in 'on " + scope.unbound_event +
                    " as " + n.text + "'";
     diagnostics_.error(span(n, scope.file), message);

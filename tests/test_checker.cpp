@@ -54,17 +54,23 @@ TEST_CASE("unknown names") {
     CHECK(has(check(wrap("emit C { id: key, n: 1, extra: 2 } goto S")), "7:25: error: unknown field: command 'C' has no field 'extra'"));
 }
 
-TEST_CASE("an unknown name in a handler whose event has no 'as' name hints at one; with an 'as' name it does not") {
-    const std::string unbound = prelude + "workflow W {\n  key id: string\n  start on A { emit C { id: key, n: o.n } goto S }\n"
-                                          "  state S { on B { let x = b.id complete } }\n  on A { let y = e complete }\n}\n";
+TEST_CASE("an unknown name read with a field of its handler's unnamed event hints at 'as'; any other unknown name does not") {
+    const std::string unbound = prelude + "workflow W {\n  key id: string\n  start on A when o.n > 0 { emit C { id: key, n: o.n } goto S }\n"
+                                          "  state S { on B { let x = b.id complete } }\n  on A { let y = e.at complete }\n}\n";
     const std::string summary = check(unbound);
-    CHECK(has(summary, "6:37: error: unknown name 'o': the handler's event has no name; to read it, name it with 'as', as in 'on A as o'"));
-    CHECK(has(summary, "7:28: error: unknown name 'b': the handler's event has no name; to read it, name it with 'as', as in 'on B as b'"));
-    CHECK(has(summary, "8:18: error: unknown name 'e': the handler's event has no name; to read it, name it with 'as', as in 'on A as e'"));
-    // Bound as `a`: another name is only unknown. Outside a handler (a timer), no event to name.
+    const std::string hint = ": the handler's event has no name; to read it, name it with 'as', as in ";
+    CHECK(has(summary, "6:19: error: unknown name 'o'" + hint + "'on A as o'"));
+    CHECK(has(summary, "6:50: error: unknown name 'o'" + hint + "'on A as o'"));
+    CHECK(has(summary, "7:28: error: unknown name 'b'" + hint + "'on B as b'"));
+    CHECK(has(summary, "8:18: error: unknown name 'e'" + hint + "'on A as e'"));
+    // Not a field of the event (a misspelt variable, a let of another handler), alone, or in a
+    // handler whose event has a name: only unknown.
+    const std::pair<const char*, const char*> plain[] = {{"let x = cout + 1 goto S", "cout"}, {"let x = o.nope goto S", "o"}, {"let x = o goto S", "o"}};
+    for (const auto& [body, name] : plain)
+        CHECK(has(check(prelude + "workflow W {\n  key id: string\n  var count: int = 0\n  start on A { " + body +
+                        " }\n  state S { on B { complete } }\n}\n"),
+                  "error: unknown name '" + std::string(name) + "'\n"));
     CHECK(has(check(wrap("let x = o.n goto S")), "7:9: error: unknown name 'o'\n"));
-    CHECK(has(check(prelude + "workflow W {\n  key id: string\n  start on A { goto S }\n  state S { on B { complete } after 1h { let z = q } }\n}\n"),
-              "error: unknown name 'q'\n"));
 }
 
 TEST_CASE("a misspelled name suggests the declaration meant, which then gets no 'never used' warning") {

@@ -2441,6 +2441,51 @@ TEST_CASE("scrapes of /metrics that ask at once share one count of the tables, r
     CHECK(http::handle(post, *s.services).result_int() == 405);
 }
 
+TEST_CASE("GET /v1/events/{id}: an accepted event's type, time and deliveries, whatever its outcome; its id as the sender wrote it") {
+    Server s;
+    auto post = [&](const std::string& body) { return s.call(beast_http::verb::post, "/v1/events", body); };
+    auto started = post(R"({"id": "g1", "type": "Go", "data": {"id": "a", "n": 1}})");
+    REQUIRE(started.result_int() == 202);
+    auto record = s.call(beast_http::verb::get, "/v1/events/g1");
+    REQUIRE(record.result_int() == 200);
+    const json g1 = s.body_of(record);
+    CHECK(g1["id"] == "g1");
+    CHECK(g1["type"] == "Go");
+    CHECK(g1["received_at"] == "2026-01-01T00:00:00.000Z");  // the test server's clock
+    CHECK(g1["deliveries"] == s.body_of(started)["deliveries"]);
+    // No instance of W has the key, and W starts on no Note: unmatched, and told so here.
+    REQUIRE(post(R"({"id": "n1", "type": "Note", "data": {"id": "nobody", "text": "x"}})").result_int() == 202);
+    const json n1 = s.body_of(s.call(beast_http::verb::get, "/v1/events/n1"));
+    REQUIRE(n1["deliveries"].size() == 1);
+    CHECK(n1["deliveries"][0]["outcome"] == "unmatched");
+    CHECK(n1["deliveries"][0]["instance"].is_null());
+    // Ids are the sender's: not lower-cased like flowd's UUIDs, and a '/' percent-encoded.
+    for (const std::string& id : {std::string("0DDBA11A-CAFE-7000-8000-00000000000A"), std::string("order/1")}) {
+        REQUIRE(post(R"({"id": ")" + id + R"(", "type": "Go", "data": {"id": ")" + id + R"(", "n": 2}})").result_int() == 202);
+        const std::string path = "/v1/events/" + (id == "order/1" ? std::string("order%2F1") : id);
+        auto found = s.call(beast_http::verb::get, path);
+        REQUIRE(found.result_int() == 200);
+        CHECK(s.body_of(found)["id"] == id);
+    }
+    CHECK(s.call(beast_http::verb::get, "/v1/events/0ddba11a-cafe-7000-8000-00000000000a").result_int() == 404);
+    auto missing = s.call(beast_http::verb::get, "/v1/events/never");
+    CHECK(missing.result_int() == 404);
+    CHECK(s.body_of(missing)["error"] == "no event 'never' was accepted (or its record is past inbox_retention_hours)");
+    CHECK(s.call(beast_http::verb::head, "/v1/events/g1").result_int() == 200);
+    CHECK(s.call(beast_http::verb::post, "/v1/events/g1").result_int() == 405);
+    CHECK(s.call(beast_http::verb::get, "/v1/events").result_int() == 405);
+    // A record no flowd wrote: 503 with the reason, as a repeat of the id gets.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+    test::exec_raw(raw, "UPDATE inbox SET response = '[1]' WHERE event_id = 'g1'");
+    sqlite3_close(raw);
+    CHECK(s.call(beast_http::verb::get, "/v1/events/g1").result_int() == 503);
+    // An admin route: reading what senders sent asks for the token.
+    s.config.admin_token = "t0ken";
+    CHECK(s.call(beast_http::verb::get, "/v1/events/n1").result_int() == 401);
+    CHECK(s.call(beast_http::verb::get, "/v1/events/n1", "", {{"Authorization", "Bearer t0ken"}}).result_int() == 200);
+}
+
 TEST_CASE("GET /v1/workflows/{name}/{version}: one stored version with its sources, current or kept for running instances") {
     Server s;
     const std::string text = "event Go { id: string }\nworkflow W { version 2 key id: string start on Go { complete } }\n";

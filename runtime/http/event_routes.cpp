@@ -1,6 +1,8 @@
-// POST /v1/events: signatures, reading the events, refusals, and the write that acknowledges them.
+// POST /v1/events: signatures, reading the events, refusals, and the write that acknowledges them;
+// and GET /v1/events/{id}, what became of an event accepted before.
 #include "runtime/http/route_handlers.hpp"
 
+#include "runtime/engine/json_reader.hpp"
 #include "runtime/http/event_input.hpp"
 #include "runtime/http/route_support.hpp"
 #include "runtime/http/webhook_signature.hpp"
@@ -355,6 +357,20 @@ void post_events(const Request& req, Services& s, Reply reply) {
         refuse("rejected_422", std::move(*refusal), is_signed ? ingest->read_digest : std::string(),
                is_signed ? ingest->ids_digest : std::string());
     });
+}
+
+Response get_event(const Request& req, const std::string& id, Services& s) {
+    auto found = s.store.inbox_record(id);
+    if (!found.ok()) return error_response(503, found.error->message, req.version());
+    if (!*found.value) return error_response(404, "no event '" + id + "' was accepted (or its record is past inbox_retention_hours)", req.version());
+    const store::Store::InboxRecord& record = **found.value;
+    // The deliveries as the first answer gave them, which a repeat of the id is answered with.
+    const json recorded = engine::read_stored_json(record.response);
+    const json* deliveries = recorded.is_object() && recorded.contains("deliveries") ? &recorded["deliveries"] : nullptr;
+    if (!deliveries || !deliveries->is_array())
+        return error_response(503, "the answer recorded for event '" + id + "' cannot be read: it is not what flowd records", req.version());
+    return json_response(200, {{"id", id}, {"type", record.type}, {"received_at", record.received_at}, {"deliveries", *deliveries}},
+                         req.version());
 }
 
 }  // namespace flow::http

@@ -18,6 +18,9 @@ namespace flow::http {
 // A signed message refused is answered the same way, once its binding is written.
 void post_events(const Request& req, Services& s, Reply reply);
 
+// GET /v1/events/{id}: what became of an accepted event id (event_routes.cpp).
+Response get_event(const Request& req, const std::string& id, Services& s);
+
 // Instances and workflows (instance_routes.cpp).
 Response list_instances(const Request& req, const boost::urls::url_view& url, Services& s);      // GET /v1/instances
 Response get_instance(const Request& req, const std::string& id, Services& s);                   // GET /v1/instances/{id}

@@ -162,13 +162,13 @@ bool is_uuid(std::string_view text) {
 }
 
 // Whether the path is one of the admin routes': /v1/instances, /v1/workflows, /v1/outbox and
-// what lies under them.
+// what lies under them, and an event's record under /v1/events.
 bool is_admin_path(const std::vector<std::string>& segments) {
     if (segments.size() < 2 || segments[0] != "v1") return false;
     const std::string& resource = segments[1];
     switch (segments.size()) {
     case 2: return resource == "instances" || resource == "workflows" || resource == "outbox";
-    case 3: return (resource == "instances" || resource == "outbox") && !segments[2].empty();
+    case 3: return (resource == "instances" || resource == "outbox" || resource == "events") && !segments[2].empty();
     case 4:
         if (resource == "outbox") return segments[3] == "retry";
         if (resource == "workflows") return !segments[2].empty() && !segments[3].empty();
@@ -252,6 +252,11 @@ Response route(const Request& req, Services& s) {
         Response res = error_response(401, "this route needs Authorization: Bearer <admin token>", req.version());
         res.set(beast_http::field::www_authenticate, R"(Bearer realm="flowd")");
         return res;
+    }
+    if (segments[1] == "events") {  // an event's id is the sender's, kept as it is, in any case
+        if (req.method() != beast_http::verb::get && req.method() != beast_http::verb::head)
+            return method_not_allowed("GET, HEAD", req.version());
+        return get_event(req, segments[2], s);
     }
     if (segments.size() >= 3 && is_uuid(segments[2])) {
         // Instance and command ids are UUIDs, which RFC 9562 reads without regard to case;

@@ -145,6 +145,16 @@ public:
         return recorded_response(*reader, event_id);
     }
 
+    Result<std::optional<InboxRecord>> inbox_record(const std::string& event_id) override {
+        auto reader = readers_.lease();
+        Use s(reader->prepare("SELECT type, response, received_at FROM inbox WHERE event_id = ?"));
+        s->bind(1, event_id);
+        const int code = s->step();
+        if (code == SQLITE_DONE) return Result<std::optional<InboxRecord>>::success(std::nullopt);
+        if (code != SQLITE_ROW) return fail<std::optional<InboxRecord>>(s->error(code));
+        return Result<std::optional<InboxRecord>>::success(InboxRecord{s->text(0), s->text(1), s->text(2)});
+    }
+
     // A read transaction on the API's reader, ended when it goes out of scope: its reads all see
     // the same commit (WAL keeps it while the writer goes on).
     struct ReadTransaction {

@@ -232,6 +232,14 @@ public:
     // The response recorded for an event id, read outside the writer's transaction (for
     // duplicates in a batch the database failed to commit).
     virtual Result<std::optional<std::string>> recorded_event(const std::string& event_id) = 0;
+    // What the inbox keeps of an accepted event id: its type, the answer recorded, and when it
+    // was accepted; nothing when the id was never accepted (or its record was pruned).
+    struct InboxRecord {
+        std::string type;
+        std::string response;
+        std::string received_at;
+    };
+    virtual Result<std::optional<InboxRecord>> inbox_record(const std::string& event_id) = 0;
     // An instance with its history, both as of one moment (one read transaction: a commit between
     // the two reads would pair a state with a history it has not reached, or gone past); nothing
     // when there is no such instance.
