@@ -103,6 +103,13 @@ struct Server {
         return http::handle(req, *services);
     }
     json body_of(const http::Response& r) { return json::parse(r.body()); }
+    // Changes the database behind flowd's back, as a hand edit or a damaged page would.
+    void edit_database(const std::string& sql) {
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open((dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
+        test::exec_raw(raw, sql);
+        sqlite3_close(raw);
+    }
     // Holds the writer in a job until the returned promise is set, so that what is submitted
     // meanwhile queues behind it (and runs in one batch).
     std::promise<void> hold_writer() {
@@ -1766,11 +1773,8 @@ TEST_CASE("a pending timer whose due time is no number does not make the timer l
     // finds it: the loop slept 0 ms after each round that found nothing, for ever.
     Server s;
     REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 1}})").result_int() == 202);
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
-    test::exec_raw(raw, "INSERT INTO timers (instance, state, timer, due_ms, sequence, chain, chain_latest_ms) VALUES ('" +
+    s.edit_database("INSERT INTO timers (instance, state, timer, due_ms, sequence, chain, chain_latest_ms) VALUES ('" +
                             numbered_id(1) + "', 0, 0, 'soon', 7, 0, 0)");
-    sqlite3_close(raw);
     constexpr std::int64_t now = 1767225600000;
     auto next = s.store->next_timer_due();
     REQUIRE(next.ok());
@@ -2475,10 +2479,7 @@ TEST_CASE("GET /v1/events/{id}: an accepted event's type, time and deliveries, w
     CHECK(s.call(beast_http::verb::post, "/v1/events/g1").result_int() == 405);
     CHECK(s.call(beast_http::verb::get, "/v1/events").result_int() == 405);
     // A record no flowd wrote: 503 with the reason, as a repeat of the id gets.
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
-    test::exec_raw(raw, "UPDATE inbox SET response = '[1]' WHERE event_id = 'g1'");
-    sqlite3_close(raw);
+    s.edit_database("UPDATE inbox SET response = '[1]' WHERE event_id = 'g1'");
     CHECK(s.call(beast_http::verb::get, "/v1/events/g1").result_int() == 503);
     // An admin route: reading what senders sent asks for the token.
     s.config.admin_token = "t0ken";
@@ -2513,10 +2514,7 @@ TEST_CASE("GET /v1/workflows/{name}/{version}: one stored version with its sourc
     CHECK(s.call(beast_http::verb::get, "/v1/workflows/W").result_int() == 404);
     CHECK(s.call(beast_http::verb::post, "/v1/workflows/W/2").result_int() == 405);
     // Sources that are not a JSON object of texts (a hand edit) are shown as null.
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
-    test::exec_raw(raw, "UPDATE workflows SET sources = '{\"w.flow\": 5}' WHERE version = 2");
-    sqlite3_close(raw);
+    s.edit_database("UPDATE workflows SET sources = '{\"w.flow\": 5}' WHERE version = 2");
     CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/workflows/W/2"))["sources"].is_null());
     // An admin route: the token is asked for.
     s.config.admin_token = "t0ken";
@@ -2530,11 +2528,8 @@ TEST_CASE("a route that fails in a way flowd did not foresee answers 503 for tha
     REQUIRE(s.call(beast_http::verb::post, "/v1/events", R"({"id": "e1", "type": "Go", "data": {"id": "a", "n": 3}})").result_int() == 202);
     // A row no flowd wrote (a hand edit, a damaged page): a history entry whose time is no text,
     // and reading it for the answer throws.
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open((s.dir / "flow.db").string().c_str(), &raw) == SQLITE_OK);
-    test::exec_raw(raw, "UPDATE history SET kind = 'entries', detail = '[{\"at\": 5, \"kind\": \"delivery\", \"detail\": {}}]' "
+    s.edit_database("UPDATE history SET kind = 'entries', detail = '[{\"at\": 5, \"kind\": \"delivery\", \"detail\": {}}]' "
                         "WHERE instance = '" + numbered_id(1) + "'");
-    sqlite3_close(raw);
     auto broken = s.call(beast_http::verb::get, "/v1/instances/" + numbered_id(1));
     CHECK(broken.result_int() == 503);
     CHECK(s.body_of(broken)["error"].get<std::string>().rfind("the database failed: ", 0) == 0);
