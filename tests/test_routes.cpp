@@ -2445,6 +2445,58 @@ TEST_CASE("scrapes of /metrics that ask at once share one count of the tables, r
     CHECK(http::handle(post, *s.services).result_int() == 405);
 }
 
+TEST_CASE("POST /v1/outbox/expedite?target=: a target's commands waiting for a backoff are due now, soonest first, a page at a time") {
+    Server s;
+    std::vector<std::string> silence_forgotten;
+    s.services->forget_target_silence = [&](const std::string& target) { silence_forgotten.push_back(target); };
+    for (const char* key : {"a", "b", "c", "d"})
+        REQUIRE(s.call(beast_http::verb::post, "/v1/events",
+                       R"({"id": "e-)" + std::string(key) + R"(", "type": "Go", "data": {"id": ")" + key + R"(", "n": 1}})")
+                    .result_int() == 202);
+    std::vector<std::string> ids;
+    const json listed = s.body_of(s.call(beast_http::verb::get, "/v1/outbox"));
+    for (const json& c : listed["commands"]) ids.push_back(c["id"]);
+    REQUIRE(ids.size() == 4);
+    // a and b back off for an hour, a's retry first; c waits behind an earlier command of its
+    // instance; d is another target's.
+    const std::int64_t now = 1767225600000;  // the test server's clock
+    auto where_id = [](const std::string& id) { return " WHERE id = '" + id + "'"; };
+    s.edit_database("UPDATE outbox SET next_attempt_ms = " + std::to_string(now + 3600000) + ", attempts = 3" + where_id(ids[0]));
+    s.edit_database("UPDATE outbox SET next_attempt_ms = " + std::to_string(now + 3700000) + ", attempts = 2" + where_id(ids[1]));
+    s.edit_database("UPDATE outbox SET next_attempt_ms = 9223372036854775807" + where_id(ids[2]));
+    s.edit_database("UPDATE outbox SET next_attempt_ms = " + std::to_string(now + 3600000) + ", target = 'other'" + where_id(ids[3]));
+    auto due_of = [&](const std::string& id) { return s.body_of(s.call(beast_http::verb::get, "/v1/outbox/" + id))["next_attempt_at"]; };
+
+    auto first = s.call(beast_http::verb::post, "/v1/outbox/expedite?target=log&limit=1");
+    REQUIRE(first.result_int() == 200);
+    CHECK(s.body_of(first) == json({{"expedited", 1}, {"more", true}}));
+    CHECK(due_of(ids[0]) == "2026-01-01T00:00:00.000Z");
+    CHECK(due_of(ids[1]) == "2026-01-01T01:01:40.000Z");
+    CHECK(s.body_of(s.call(beast_http::verb::get, "/v1/outbox/" + ids[0]))["attempts"] == 3);  // kept
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/expedite?target=log")) == json({{"expedited", 1}, {"more", false}}));
+    CHECK(due_of(ids[1]) == "2026-01-01T00:00:00.000Z");
+    CHECK(due_of(ids[2]).is_null());                      // still behind its instance's earlier command
+    CHECK(due_of(ids[3]) == "2026-01-01T01:00:00.000Z");  // another target's
+    CHECK(s.body_of(s.call(beast_http::verb::post, "/v1/outbox/expedite?target=log")) == json({{"expedited", 0}, {"more", false}}));
+    CHECK(silence_forgotten == std::vector<std::string>{"log", "log", "log"});
+
+    // A write to many commands names its target, and takes no parameter it does not know.
+    const std::pair<const char*, const char*> refused[] = {
+        {"/v1/outbox/expedite", "target is required: an expedite names the target that answers again"},
+        {"/v1/outbox/expedite?target=", "target must not be empty"},
+        {"/v1/outbox/expedite?target=log&tagret=x", "unknown parameter 'tagret': target and limit are known"},
+        {"/v1/outbox/expedite?target=log&target=other", "target is given more than once"},
+        {"/v1/outbox/expedite?target=log&limit=x", "limit must be a non-negative integer"},
+    };
+    for (const auto& [path, message] : refused) {
+        auto r = s.call(beast_http::verb::post, path);
+        CHECK(r.result_int() == 400);
+        CHECK(s.body_of(r)["error"] == message);
+    }
+    CHECK(s.call(beast_http::verb::get, "/v1/outbox/expedite?target=log").result_int() == 405);
+    CHECK(silence_forgotten.size() == 3);  // nothing refused reached the relay
+}
+
 TEST_CASE("GET /v1/events/{id}: an accepted event's type, time and deliveries, whatever its outcome; its id as the sender wrote it") {
     Server s;
     auto post = [&](const std::string& body) { return s.call(beast_http::verb::post, "/v1/events", body); };

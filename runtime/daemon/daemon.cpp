@@ -453,7 +453,8 @@ int Daemon::serve_until_stopped(store::Store& store) {
         if (processor.take_timers_started()) timers.wake();  // a deadline may have passed already
     });
     http::Services services{config, store, writer, processor, deployment, metrics, wall_clock_ms, timer_sequence,
-                            [this](std::function<void()> work) { asio::post(workers_, std::move(work)); }};
+                            [this](std::function<void()> work) { asio::post(workers_, std::move(work)); },
+                            [&relay](const std::string& target) { relay.forget_silence(target); }};
     ready_ = &services;
     std::optional<std::string> cannot_listen;
     if (!listening_) cannot_listen = start_listening();

@@ -123,6 +123,42 @@ Response retry_dead_commands(const Request& req, const boost::urls::url_view& ur
     return json_response(200, {{"retried", retried.retried}, {"next", next}}, req.version());
 }
 
+Response expedite_pending_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
+    if (auto refused = refuse_repeated(req, url, {"target", "limit"})) return std::move(*refused);
+    std::string target;
+    int limit = 100;
+    std::int64_t no_cursor = 0;  // read_page_parameter reads `after` too, which this route does not take
+    for (auto param : url.params()) {
+        std::string value(param.value);
+        if (param.key.empty() && value.empty()) continue;  // a stray `&`: no parameter
+        if (param.key == "target") {
+            if (value.empty()) return error_response(400, "target must not be empty", req.version());
+            target = value;
+        } else if (param.key != "limit") {
+            const std::string which = param.key.empty() ? std::string("a parameter without a name")
+                                                        : "unknown parameter '" + std::string(param.key) + "'";
+            return error_response(400, which + ": target and limit are known", req.version());
+        } else if (!value.empty()) {
+            if (auto problem = read_page_parameter(param.key, value, limit, no_cursor)) return error_response(400, *problem, req.version());
+        }
+    }
+    if (target.empty())
+        return error_response(400, "target is required: an expedite names the target that answers again", req.version());
+    // The relay forgets the target's silence first: a command made due and handed out before
+    // would be held back again for it.
+    s.forget_target_silence(target);
+    const std::int64_t now = s.now_ms();
+    store::Transaction::Expedited expedited;
+    store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
+        auto e = tx.expedite_pending(target, limit, now);
+        if (!e.ok()) return e.error;
+        expedited = *e.value;
+        return std::nullopt;
+    });
+    if (status) return error_response(status_for(*status), status->message, req.version());
+    return json_response(200, {{"expedited", expedited.expedited}, {"more", expedited.more}}, req.version());
+}
+
 Response delete_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
     DeadCommandsPage page;
     if (auto refused = read_dead_commands_page(req, url, "delete", true, page)) return std::move(*refused);

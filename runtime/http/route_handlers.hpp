@@ -41,6 +41,10 @@ Response delete_command(const Request& req, const std::string& id, Services& s);
 // POST /v1/outbox/retry: the dead commands, oldest first, a page at a time (a redrive after a
 // target's outage), each given a new round of attempts as POST /v1/outbox/{id}/retry gives one.
 Response retry_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s);
+// POST /v1/outbox/expedite?target=: a target's pending commands that wait for a retry's backoff
+// are made due now (after its outage, so that they need not wait out backoffs of up to
+// max_backoff_ms), a page at a time.
+Response expedite_pending_commands(const Request& req, const boost::urls::url_view& url, Services& s);
 // POST /v1/outbox/delete?target=: one target's dead commands, oldest first, a page at a time,
 // each deleted as DELETE /v1/outbox/{id} deletes one (its instance's history keeps an account).
 Response delete_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s);

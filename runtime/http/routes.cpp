@@ -187,9 +187,10 @@ Response outbox_route(const Request& req, const boost::urls::url_view& url, cons
         if (!reads) return method_not_allowed("GET, HEAD", req.version());
         return list_outbox(req, url, s);
     }
-    if (segments.size() == 3 && (segments[2] == "retry" || segments[2] == "delete")) {  // no command's id: ids are UUIDs
+    if (segments.size() == 3 && (segments[2] == "retry" || segments[2] == "delete" || segments[2] == "expedite")) {  // ids are UUIDs
         if (!writes) return method_not_allowed("POST", req.version());
         if (segments[2] == "retry") return retry_dead_commands(req, url, s);
+        if (segments[2] == "expedite") return expedite_pending_commands(req, url, s);
         return delete_dead_commands(req, url, s);
     }
     if (segments.size() == 3) {

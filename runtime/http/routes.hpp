@@ -41,6 +41,8 @@ struct Services {
     std::function<std::int64_t()> now_ms;
     std::uint64_t& timer_sequence;
     std::function<void(std::function<void()>)> run_blocking = [](std::function<void()> work) { work(); };
+    // Tells the relay that an operator expects the target to answer again (POST /v1/outbox/expedite).
+    std::function<void(const std::string& target)> forget_target_silence = [](const std::string&) {};
     std::shared_ptr<service::CoalescedRead<TableCounts>> table_counts = std::make_shared<service::CoalescedRead<TableCounts>>();
 };
 

@@ -53,6 +53,12 @@ public:
         commits_since_read_ = true;
         loop_.wake();
     }
+    // An operator says the target answers again: its commands are no longer held back for the
+    // silence of an earlier one (POST /v1/outbox/expedite). From any thread.
+    void forget_silence(const std::string& target) {
+        std::lock_guard lock(mutex_);
+        silent_.erase(target);
+    }
     // Stops handing out commands, lets the attempts in progress finish and records them; those
     // still waiting on their targets after `grace` are cut off (recorded as attempts that never
     // make a command dead, to be sent again after the next start). Commands handed out but not

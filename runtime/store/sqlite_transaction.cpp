@@ -180,6 +180,25 @@ public:
         return Result<DeadRetried>::success({static_cast<int>(page.value->rows.size()), page.value->next_after_row});
     }
 
+    Result<Expedited> expedite_pending(const std::string& target, int limit, std::int64_t now_ms) override {
+        // Through the index of pending commands by due time, which stops once the page is full.
+        Use find(db_.prepare("SELECT row FROM outbox WHERE status = 'pending' AND next_attempt_ms > ?1 AND next_attempt_ms < ?2 "
+                             "AND target = ?3 ORDER BY next_attempt_ms, row LIMIT ?4"));
+        find->bind(1, now_ms).bind(2, OutboxCommand::waits_for_earlier_command).bind(3, target).bind(4, std::int64_t{limit} + 1);
+        std::vector<std::int64_t> rows;
+        int code;
+        while ((code = find->step()) == SQLITE_ROW) rows.push_back(find->integer(0));
+        if (code != SQLITE_DONE) return fail<Expedited>(find->error(code));
+        const bool more = rows.size() > static_cast<std::size_t>(limit);
+        if (more) rows.resize(static_cast<std::size_t>(limit));
+        for (std::int64_t row : rows) {
+            Use s(db_.prepare("UPDATE outbox SET next_attempt_ms = ? WHERE row = ?"));
+            s->bind(1, now_ms).bind(2, row);
+            if (auto e = s->run()) return fail<Expedited>(*e);
+        }
+        return Result<Expedited>::success({static_cast<int>(rows.size()), more});
+    }
+
     Result<DeadPage> dead_commands(const std::string& target, std::int64_t after_row, int limit) override {
         auto page = dead_rows(target, after_row, limit);
         if (!page.ok()) return fail<DeadPage>(*page.error);

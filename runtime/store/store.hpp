@@ -179,6 +179,14 @@ public:
     };
     virtual Result<DeadRetried> retry_dead_commands(const std::string& target, std::int64_t after_row, int limit,
                                                     std::int64_t now_ms) = 0;
+    // Makes at most `limit` of the pending commands to `target` that wait for a retry's backoff
+    // (due after `now_ms`) due at `now_ms`, the soonest due first, their attempts kept; a command
+    // waiting behind an earlier one of its instance keeps waiting. `more` when others still wait.
+    struct Expedited {
+        int expedited = 0;
+        bool more = false;
+    };
+    virtual Result<Expedited> expedite_pending(const std::string& target, int limit, std::int64_t now_ms) = 0;
     // A page of the dead commands after `after_row`, oldest first, only those to `target` unless
     // it is empty: the ids of at most `limit`, and `next_after_row` as for retry_dead_commands.
     struct DeadPage {

@@ -1293,6 +1293,33 @@ class FlowdTest(unittest.TestCase):
         self.assertLess(max(gaps), 0.6, f"seconds between First's attempts: {gaps}")
         self.assertEqual([c["type"] for c in self.receiver.commands()][-1], "Second")
 
+    def test_expedite_sends_a_silent_targets_commands_at_once_once_it_answers_again(self):
+        # First's attempt times out, so the target counts as silent and First waits a backoff of
+        # 5 to 10 minutes (Second waits behind it). The target then answers again: the operator's
+        # expedite makes First due now and lifts the silence, and both arrive within seconds.
+        hanging = {"on": True}
+        first_attempts = []
+
+        def behaviour(path, command, attempt):
+            if command["type"] == "First":
+                first_attempts.append(time.monotonic())
+            if hanging["on"]:
+                time.sleep(1.5)  # past the 1 s timeout: no answer
+            return 200, {}
+
+        flowd = self.start(behaviour, retry={"max_attempts": 5, "initial_backoff_ms": 600000, "max_backoff_ms": 600000})
+        flowd.post_event({"id": "x1", "type": "Start", "data": {"id": "x1", "n": 1}})
+        flowd.wait_for(lambda: any(c["attempts"] == 1 for c in self.outbox(flowd, "pending")), what="First's first attempt ended")
+        hanging["on"] = False
+        status, body = flowd.request("POST", "/v1/outbox/expedite?target=sink")
+        self.assertEqual((status, body), (200, {"expedited": 1, "more": False}))
+        delivered = flowd.wait_for(lambda: len(self.outbox(flowd, "delivered")) == 2 and self.outbox(flowd, "delivered"),
+                                   timeout=10, what="both commands delivered after the expedite")
+        self.assertEqual(sorted(c["type"] for c in delivered), ["First", "Second"])
+        self.assertEqual(len(first_attempts), 2)
+        status, body = flowd.request("POST", "/v1/outbox/expedite?target=sink")
+        self.assertEqual((status, body), (200, {"expedited": 0, "more": False}))
+
     def test_a_backoff_of_zero_retries_at_once(self):
         # The contract sets no range for the backoffs; zero is the fast retry a test wants.
         attempts = []
