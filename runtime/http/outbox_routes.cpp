@@ -10,43 +10,52 @@ using nlohmann::json;
 
 namespace {
 
-// The parameters of a write to a page of dead commands (POST /v1/outbox/retry and
-// /v1/outbox/delete): a target, a page size and a cursor.
-struct DeadCommandsPage {
+// The parameters of a write to a page of commands (POST /v1/outbox/retry, /v1/outbox/delete and
+// /v1/outbox/expedite): a target, a page size and, for the first two, a cursor.
+struct CommandsPage {
     std::string target;
     int limit = 100;
     std::int64_t after = 0;
 };
 
+// What a write to many commands reads from its query: its verb (for the messages), whether it
+// pages with `after`, and, when it must name its target, the message that says so.
+struct ManyCommandsWrite {
+    std::string_view verb;
+    bool takes_after = true;
+    const char* target_required = nullptr;
+};
+
 // A write to many commands takes no parameter it does not know, and no empty target: either
 // could come from a typo or an unset variable, and would widen the write to every target. A
-// deletion, which cannot be undone, must name its target.
-std::optional<Response> read_dead_commands_page(const Request& req, const boost::urls::url_view& url, std::string_view verb,
-                                                bool target_required, DeadCommandsPage& page) {
-    if (auto refused = refuse_repeated(req, url, {"target", "limit", "after"})) return refused;
+// deletion, which cannot be undone, and an expedite must name their target.
+std::optional<Response> read_many_commands_query(const Request& req, const boost::urls::url_view& url, const ManyCommandsWrite& write,
+                                                 CommandsPage& page) {
+    auto refused = write.takes_after ? refuse_repeated(req, url, {"target", "limit", "after"}) : refuse_repeated(req, url, {"target", "limit"});
+    if (refused) return refused;
     bool target_given = false;
     for (auto param : url.params()) {
         std::string value(param.value);
         if (param.key.empty() && value.empty()) continue;  // a stray `&`: no parameter
         if (param.key == "target") {
             if (value.empty())
-                return error_response(400, target_required ? "target must not be empty"
-                                                           : "target must not be empty (leave it out to " + std::string(verb) + " every target)",
+                return error_response(400, write.target_required ? "target must not be empty"
+                                                                 : "target must not be empty (leave it out to " + std::string(write.verb) + " every target)",
                                       req.version());
             page.target = value;
             target_given = true;
-        } else if (param.key != "limit" && param.key != "after") {
+        } else if (param.key != "limit" && (!write.takes_after || param.key != "after")) {
             const std::string which = param.key.empty() ? std::string("a parameter without a name")
                                                         : "unknown parameter '" + std::string(param.key) + "'";
-            return error_response(400, which + ": target, limit and after are known", req.version());
+            return error_response(400, which + (write.takes_after ? ": target, limit and after are known" : ": target and limit are known"),
+                                  req.version());
         } else if (value.empty()) {
             continue;
         } else if (auto problem = read_page_parameter(param.key, value, page.limit, page.after)) {
             return error_response(400, *problem, req.version());
         }
     }
-    if (target_required && !target_given)
-        return error_response(400, "target is required: a deletion names the target whose dead commands it deletes", req.version());
+    if (write.target_required && !target_given) return error_response(400, write.target_required, req.version());
     return std::nullopt;
 }
 
@@ -108,8 +117,8 @@ Response get_command(const Request& req, const std::string& id, Services& s) {
 }
 
 Response retry_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
-    DeadCommandsPage page;
-    if (auto refused = read_dead_commands_page(req, url, "retry", false, page)) return std::move(*refused);
+    CommandsPage page;
+    if (auto refused = read_many_commands_query(req, url, {"retry"}, page)) return std::move(*refused);
     const std::int64_t now = s.now_ms();
     store::Transaction::DeadRetried retried;
     store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
@@ -124,33 +133,16 @@ Response retry_dead_commands(const Request& req, const boost::urls::url_view& ur
 }
 
 Response expedite_pending_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
-    if (auto refused = refuse_repeated(req, url, {"target", "limit"})) return std::move(*refused);
-    std::string target;
-    int limit = 100;
-    std::int64_t no_cursor = 0;  // read_page_parameter reads `after` too, which this route does not take
-    for (auto param : url.params()) {
-        std::string value(param.value);
-        if (param.key.empty() && value.empty()) continue;  // a stray `&`: no parameter
-        if (param.key == "target") {
-            if (value.empty()) return error_response(400, "target must not be empty", req.version());
-            target = value;
-        } else if (param.key != "limit") {
-            const std::string which = param.key.empty() ? std::string("a parameter without a name")
-                                                        : "unknown parameter '" + std::string(param.key) + "'";
-            return error_response(400, which + ": target and limit are known", req.version());
-        } else if (!value.empty()) {
-            if (auto problem = read_page_parameter(param.key, value, limit, no_cursor)) return error_response(400, *problem, req.version());
-        }
-    }
-    if (target.empty())
-        return error_response(400, "target is required: an expedite names the target that answers again", req.version());
+    CommandsPage page;
+    if (auto refused = read_many_commands_query(req, url, {"expedite", false, "target is required: an expedite names the target that answers again"}, page))
+        return std::move(*refused);
     // The relay forgets the target's silence first: a command made due and handed out before
     // would be held back again for it.
-    s.forget_target_silence(target);
+    s.forget_target_silence(page.target);
     const std::int64_t now = s.now_ms();
     store::Transaction::Expedited expedited;
     store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
-        auto e = tx.expedite_pending(target, limit, now);
+        auto e = tx.expedite_pending(page.target, page.limit, now);
         if (!e.ok()) return e.error;
         expedited = *e.value;
         return std::nullopt;
@@ -160,8 +152,9 @@ Response expedite_pending_commands(const Request& req, const boost::urls::url_vi
 }
 
 Response delete_dead_commands(const Request& req, const boost::urls::url_view& url, Services& s) {
-    DeadCommandsPage page;
-    if (auto refused = read_dead_commands_page(req, url, "delete", true, page)) return std::move(*refused);
+    CommandsPage page;
+    if (auto refused = read_many_commands_query(req, url, {"delete", true, "target is required: a deletion names the target whose dead commands it deletes"}, page))
+        return std::move(*refused);
     const std::int64_t now = s.now_ms();
     service::Processor::DeadDeleted deleted;
     store::Status status = s.writer.run([&](store::Transaction& tx) -> store::Status {
